@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` (the replication on the built-in
+# model organism) and `make test`. Both build the environment themselves, once.
+#
+# CPU torch goes in first so that pip does not pull the CUDA stack. On a machine whose
+# index serves CUDA wheels by default, point TORCH_PIP_ARGS at a CPU index, e.g.
+#   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+# On a GPU machine set TORCH_SPEC=torch (any CUDA build >= 2.4) and EXTRAS=dev,gpu.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+EXTRAS ?= dev,kernels-cpu
+RUN_DIR ?= runs/organism
+PYTEST_ARGS ?=
+
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-$(EXTRAS)
+
+.PHONY: demo test env clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/interp replicate --preset organism --out $(RUN_DIR)
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

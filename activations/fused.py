@@ -1,0 +1,69 @@
+"""One pass over a layer's hidden states: gather real-token rows, cast, per-label sums, projections.
+
+`fused_capture` is the entry point the pipeline calls. This module holds the plain torch
+reference; a Triton kernel with the same contract is used on CUDA when available.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["FusedOut", "fused_capture", "fused_capture_reference"]
+
+
+class FusedOut(NamedTuple):
+    rows: torch.Tensor | None
+    """[n_rows, d_model] in the storage dtype, selected (batch, position) pairs in row-major order."""
+    class_sum: torch.Tensor | None
+    """[n_classes, d_model] float32 sum of the selected rows per label (rows labelled -1 skipped)."""
+    class_sumsq: torch.Tensor | None
+    """[n_classes, d_model] float32 sum of squares per label."""
+    class_count: torch.Tensor | None
+    """[n_classes] int64 number of rows per label."""
+    proj: torch.Tensor | None
+    """[n_rows, K] float32 projections of the rows (input precision) onto the K directions."""
+
+
+def fused_capture_reference(
+    hidden_BSD: torch.Tensor,
+    select_BS: torch.Tensor,
+    out_dtype: torch.dtype,
+    labels_B: torch.Tensor | None = None,
+    n_classes: int = 0,
+    directions_KD: torch.Tensor | None = None,
+    store_rows: bool = True,
+) -> FusedOut:
+    """Plain torch: the definition the fused kernel is tested against."""
+    batch_idx, pos_idx = select_BS.nonzero(as_tuple=True)
+    rows_ND = hidden_BSD[batch_idx, pos_idx]
+    rows32_ND = rows_ND.float()
+    class_sum = class_sumsq = class_count = None
+    if labels_B is not None and n_classes > 0:
+        row_labels = labels_B.to(hidden_BSD.device)[batch_idx]
+        keep = row_labels >= 0
+        labelled, values = row_labels[keep], rows32_ND[keep]
+        d_model = hidden_BSD.shape[-1]
+        class_sum = torch.zeros(n_classes, d_model, device=hidden_BSD.device).index_add_(0, labelled, values)
+        class_sumsq = torch.zeros(n_classes, d_model, device=hidden_BSD.device).index_add_(0, labelled, values**2)
+        class_count = torch.bincount(labelled, minlength=n_classes).to(torch.int64)
+    proj = None
+    if directions_KD is not None and directions_KD.shape[0] > 0:
+        proj = rows32_ND @ directions_KD.to(rows32_ND.device, torch.float32).T
+    rows = rows_ND.to(out_dtype) if store_rows else None
+    return FusedOut(rows, class_sum, class_sumsq, class_count, proj)
+
+
+def fused_capture(
+    hidden_BSD: torch.Tensor,
+    select_BS: torch.Tensor,
+    out_dtype: torch.dtype,
+    labels_B: torch.Tensor | None = None,
+    n_classes: int = 0,
+    directions_KD: torch.Tensor | None = None,
+    store_rows: bool = True,
+) -> FusedOut:
+    """Dispatch: the Triton kernel on CUDA tensors when Triton is installed, else the reference."""
+    return fused_capture_reference(hidden_BSD, select_BS, out_dtype, labels_B, n_classes, directions_KD,
+                                   store_rows)

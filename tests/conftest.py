@@ -1,0 +1,105 @@
+"""Tiny random models of every supported family, built offline from configs in well under a second.
+
+`tiny_lm("qwen3")` gives a `LoadedModel`; `tiny_model_dir("qwen3")` the same model saved as a
+local HF folder (config, safetensors, tokenizer with a chat template) for `load_model`.
+The tokenizer is byte-level with no merges: every text encodes, one token per byte.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+VOCAB = 256 + len(SPECIAL_TOKENS)
+
+_COMMON = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+
+TINY_CONFIGS: dict[str, dict] = {
+    "llama": dict(_COMMON),
+    "mistral": dict(_COMMON, sliding_window=None),
+    "qwen2": dict(_COMMON),
+    "qwen3": dict(_COMMON, head_dim=8),
+    "qwen3_moe": dict(_COMMON, head_dim=8, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16,
+                      decoder_sparse_step=1, mlp_only_layers=[]),
+    "gemma2": dict(_COMMON, head_dim=8, sliding_window=16, query_pre_attn_scalar=8),
+    "gemma3_text": dict(_COMMON, head_dim=8, sliding_window=16, query_pre_attn_scalar=8),
+    "deepseek_v3": dict(_COMMON, num_key_value_heads=4, moe_intermediate_size=16, n_routed_experts=4,
+                        num_experts_per_tok=2, n_shared_experts=1, n_group=1, topk_group=1,
+                        first_k_dense_replace=1, q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4,
+                        qk_nope_head_dim=4, v_head_dim=8, rope_scaling=None),
+    "gpt2": dict(vocab_size=VOCAB, n_embd=32, n_layer=3, n_head=4, n_positions=512),
+}
+ARCHITECTURES = tuple(TINY_CONFIGS)
+
+
+def tiny_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    vocab = {char: i for i, char in enumerate(bytes_to_unicode().values())}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|pad|>")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    assert len(tokenizer) == VOCAB, len(tokenizer)
+    return tokenizer
+
+
+def build_tiny_model(arch: str, seed: int = 0):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer()
+    config = AutoConfig.for_model(arch, **TINY_CONFIGS[arch], pad_token_id=tokenizer.pad_token_id,
+                                  eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    return model, tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """Factory: the tiny model of a family, saved once per session as a local HF folder."""
+    saved: dict[tuple[str, int], Path] = {}
+
+    def make(arch: str = "qwen3", seed: int = 0) -> Path:
+        if (arch, seed) not in saved:
+            model, tokenizer = build_tiny_model(arch, seed)
+            folder = tmp_path_factory.mktemp(f"tiny-{arch}-{seed}")
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+            saved[arch, seed] = folder
+        return saved[arch, seed]
+
+    return make
+
+
+@pytest.fixture
+def tiny_lm():
+    """Factory: a fresh tiny `LoadedModel` of a family (random weights, fixed seed)."""
+    from interp.models import LoadedModel
+
+    def make(arch: str = "qwen3", seed: int = 0):
+        model, tokenizer = build_tiny_model(arch, seed)
+        return LoadedModel.wrap(model, tokenizer, name=f"tiny-{arch}")
+
+    return make
