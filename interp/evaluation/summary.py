@@ -79,7 +79,9 @@ def summarize_choice(scores: Iterable) -> list[TraitSummary]:
     out = []
     for trait, ps in by_trait.items():
         low, high = t_interval(ps)
-        out.append(TraitSummary(trait, len(ps), sum(ps) / len(ps), max(0.0, low), min(1.0, high), "t_items"))
+        if not math.isnan(low):  # max() would turn nan into a bound
+            low, high = max(0.0, low), min(1.0, high)
+        out.append(TraitSummary(trait, len(ps), sum(ps) / len(ps), low, high, "t_items"))
     return out
 
 
