@@ -101,15 +101,18 @@ def run(args) -> int:
     unknown = set(traits or []) - {t.id for t in qset.traits}
     if unknown:
         raise UserError(f"--traits: {', '.join(sorted(unknown))} not in {qset.source}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    config = _config(args, qset)
-    _check_config(args.out / "config.json", config)
     if args.mode == "choice":
         summaries = _run_choice(args, qset, traits)
     else:
         summaries = _run_judge(args, qset, traits)
-    _write_outputs(args, summaries, config)
+    _write_outputs(args, summaries, qset)
     return 0
+
+
+def _start(args, qset) -> None:
+    """Called once every option has been checked: the run folder and its config.json."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    _check_config(args.out / "config.json", _config(args, qset))
 
 
 def _config(args, qset) -> dict:
@@ -123,12 +126,16 @@ def _config(args, qset) -> dict:
 
 
 def _check_config(path: Path, config: dict) -> None:
-    """A resumed run must have the same settings (the baseline and traits may change)."""
-    if not path.exists():
-        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        return
-    old = json.loads(path.read_text())
-    loose = {"baseline", "traits", "batch_size", "concurrency", "out"}
+    """A resumed run must sample the same way; the config on disk is then the latest one."""
+    if path.exists():
+        _compare_config(path, json.loads(path.read_text()), config)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def _compare_config(path: Path, old: dict, config: dict) -> None:
+    # judges may change: their judgements are keyed by judge model and template, the samples are reused
+    loose = {"baseline", "traits", "batch_size", "concurrency", "out", "judge_model", "judge_api_base",
+             "judge_local", "no_coherence", "dtype", "device"}
     mismatched = sorted(k for k, v in config["options"].items()
                         if k not in loose and old.get("options", {}).get(k, v) != v)
     if mismatched or old.get("question_set", {}).get("sha256") != config["question_set"]["sha256"]:
@@ -145,6 +152,7 @@ def _run_choice(args, qset, traits):
 
     lm = _load(args.model, args)
     intervention = _intervention(args, lm)
+    _start(args, qset)
     with intervention() if intervention else contextlib.nullcontext():
         scores = forced_choice(lm, qset, batch_size=args.batch_size, method=args.method, traits=traits)
     with (args.out / "samples.jsonl").open("w") as handle:
@@ -164,8 +172,9 @@ def _run_judge(args, qset, traits):
                                 _parse_seeds(args.seeds), use_coherence=not args.no_coherence)
     except ValueError as err:
         raise UserError(str(err)) from err
-    sampler, name = _sampler(args)
     backend = _judge_backend(args)
+    sampler, name = _sampler(args)
+    _start(args, qset)
     result = evaluate(qset, sampler, backend, args.out, config, model_name=name, traits=traits)
     print(f"sampled {result.sampled} answers, made {result.judged} judgements", file=sys.stderr)
     return result.summaries
@@ -199,7 +208,7 @@ def _judge_backend(args):
     return APIJudgeBackend(args.judge_api_base, args.judge_model, args.judge_api_key_env, args.concurrency)
 
 
-def _write_outputs(args, summaries, config) -> None:
+def _write_outputs(args, summaries, qset) -> None:
     from interp.evaluation.plot import plot_traits
     from interp.evaluation.summary import add_shift, read_summary_csv, write_summary_csv
 
@@ -212,5 +221,5 @@ def _write_outputs(args, summaries, config) -> None:
         summaries = add_shift(summaries, baseline)
         runs = {f"baseline ({args.baseline.name})": baseline, args.out.name or "run": summaries}
     write_summary_csv(summaries, args.out / "summary.csv")
-    plot_traits(runs, args.out / "summary.png", title=f"{args.model} on {config['question_set']['name']}")
+    plot_traits(runs, args.out / "summary.png", title=f"{args.model} on {qset.name}")
     print(f"wrote {args.out / 'summary.csv'} and {args.out / 'summary.png'}", file=sys.stderr)
