@@ -46,8 +46,10 @@ def register(subparsers) -> None:
     steering = parser.add_argument_group("steering (evaluate a steered model)")
     steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
     steering.add_argument("--layer", type=int, default=None)
-    steering.add_argument("--alpha", type=float, default=1.0)
-    steering.add_argument("--alpha-rel", action="store_true", help="alpha is relative to the residual norm")
+    strength = steering.add_mutually_exclusive_group()
+    strength.add_argument("--alpha", type=float, default=None, help="raw steering strength (default 1)")
+    strength.add_argument("--alpha-rel", type=float, default=None,
+                          help="strength relative to the layer: alpha_rel * mean |resid| over the questions / |v|")
 
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
@@ -60,7 +62,7 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def _intervention(args, lm):
+def _intervention(args, lm, qset):
     """The steering context factory for --steer, or None."""
     if args.steer is None:
         return None
@@ -74,11 +76,18 @@ def _intervention(args, lm):
 
     try:
         direction = load_file(str(args.steer))["direction"]
-    except (OSError, KeyError) as err:
-        raise UserError(f"--steer {args.steer}: cannot read a 'direction' tensor ({err})") from err
-    vector = direction[0] if direction.shape[0] == 1 else direction[lm.resolve_layer(args.layer)]
-    extra = {"alpha_rel": True} if args.alpha_rel else {}
-    return lambda: steer(lm, vector, layer=args.layer, alpha=args.alpha, **extra)
+        layer = lm.resolve_layer(args.layer)
+    except (OSError, KeyError, ValueError) as err:
+        raise UserError(f"--steer {args.steer} --layer {args.layer}: {err}") from err
+    vector = direction[0] if direction.shape[0] == 1 else direction[layer]
+    alpha = 1.0 if args.alpha is None else args.alpha
+    if args.alpha_rel is not None:
+        from interp.steering import relative_alpha
+
+        texts = [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
+        alpha = relative_alpha(lm, vector, layer, texts, args.alpha_rel)
+        print(f"--alpha-rel {args.alpha_rel} is a raw alpha of {alpha:.4g} at layer {layer}", file=sys.stderr)
+    return lambda: steer(lm, vector, layer=layer, alpha=alpha)
 
 
 def _load(model: str, args):
@@ -151,7 +160,7 @@ def _run_choice(args, qset, traits):
     from interp.evaluation.summary import summarize_choice
 
     lm = _load(args.model, args)
-    intervention = _intervention(args, lm)
+    intervention = _intervention(args, lm, qset)
     _start(args, qset)
     with intervention() if intervention else contextlib.nullcontext():
         scores = forced_choice(lm, qset, batch_size=args.batch_size, method=args.method, traits=traits)
@@ -173,14 +182,14 @@ def _run_judge(args, qset, traits):
     except ValueError as err:
         raise UserError(str(err)) from err
     backend = _judge_backend(args)
-    sampler, name = _sampler(args)
+    sampler, name = _sampler(args, qset)
     _start(args, qset)
     result = evaluate(qset, sampler, backend, args.out, config, model_name=name, traits=traits)
     print(f"sampled {result.sampled} answers, made {result.judged} judgements", file=sys.stderr)
     return result.summaries
 
 
-def _sampler(args):
+def _sampler(args, qset):
     if args.api_base:
         if args.steer:
             raise UserError("--steer needs a local model; drop --api-base")
@@ -191,7 +200,7 @@ def _sampler(args):
     from interp.evaluation.sampling import LocalSampler
 
     lm = _load(args.model, args)
-    return LocalSampler(lm, args.batch_size, intervention=_intervention(args, lm)), args.model
+    return LocalSampler(lm, args.batch_size, intervention=_intervention(args, lm, qset)), args.model
 
 
 def _judge_backend(args):
