@@ -196,13 +196,19 @@ def _note_text(text: str, label: str, problems: list[str], seen_text: dict) -> N
         seen_text[key] = label
 
 
+def _check_list(raw: Any, field: str, what: str, where: str, problems: list[str], minimum: int) -> list:
+    """The list under `field` (empty when it is not one), with its length checked against `minimum`."""
+    if not isinstance(raw, list):
+        problems.append(f"{where}.{field}: expected a list of {what}")
+        return []
+    if len(raw) < minimum:
+        problems.append(f"{where}.{field}: has {len(raw)}, needs at least {minimum}")
+    return raw
+
+
 def _check_open(raw: Any, tid: str, where: str, problems: list[str], seen_text: dict,
                 min_open: int) -> tuple[OpenQuestion, ...]:
-    if not isinstance(raw, list):
-        problems.append(f"{where}.open_questions: expected a list of strings")
-        return ()
-    if len(raw) < min_open:
-        problems.append(f"{where}.open_questions: has {len(raw)}, needs at least {min_open}")
+    raw = _check_list(raw, "open_questions", "strings", where, problems, min_open)
     out = []
     for i, text in enumerate(raw):
         label = f"{where}.open_questions[{i}]"
@@ -216,11 +222,7 @@ def _check_open(raw: Any, tid: str, where: str, problems: list[str], seen_text: 
 
 def _check_choices(raw: Any, tid: str, where: str, problems: list[str], seen_text: dict,
                    min_choice: int) -> tuple[ChoiceItem, ...]:
-    if not isinstance(raw, list):
-        problems.append(f"{where}.choice_items: expected a list of items")
-        return ()
-    if len(raw) < min_choice:
-        problems.append(f"{where}.choice_items: has {len(raw)}, needs at least {min_choice}")
+    raw = _check_list(raw, "choice_items", "items", where, problems, min_choice)
     out = []
     for i, item in enumerate(raw):
         label = f"{where}.choice_items[{i}]"

@@ -6,7 +6,6 @@ same folder samples only the questions that have no samples yet and judges only 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -148,6 +147,3 @@ def _final_values(store: RecordStore, judges: dict, backend: JudgeBackend, model
                 record = _judgement(store, sample, "binary", judges["binary"], backend)
                 yield question.trait_id, seed, None if record is None else record["value"], False
 
-
-def dump_config(path: Path, config: dict) -> None:
-    path.write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
