@@ -30,7 +30,7 @@ def _subset(qset, per_trait=3):
     return replace(qset, traits=traits)
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+@pytest.mark.parametrize("arch", ["qwen3", "gpt2"])
 def test_likelihood_matches_reference(tiny_lm, arch):
     lm = tiny_lm(arch)
     qset = _subset(load_question_set(SMALL))

@@ -48,6 +48,10 @@ class TraitSummary:
     shift_pp: float | None = None
     """Rate minus the baseline run's rate, in percentage points."""
 
+    @property
+    def trait_id(self) -> str:
+        return self.preference
+
 
 def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     if n == 0:
