@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import fields
 
 from interp.cli.common import UserError, add_command
@@ -69,6 +70,8 @@ def run(args) -> int:
         result = finetune(args.model, data, args.out, config, progress=not args.no_progress, dtype=args.dtype)
     except (FileNotFoundError, ValueError, OSError) as err:
         raise UserError(str(err)) from err
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun / accelerate launch, one summary is enough
     print(json.dumps({"out_dir": str(result.out_dir), "adapter_dir": str(result.adapter_dir or ""),
                       "merged_dir": str(result.merged_dir or ""), "final_loss": result.final_loss,
                       "steps": result.steps, "resumed_from": result.resumed_from}, indent=2))

@@ -135,7 +135,8 @@ def finetune(
 
     config = config or FinetuneConfig()
     out_dir = Path(out_dir)
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum)
+    # accelerate only goes multi-process on CPU (gloo) when told cpu=True; say so when there is no device.
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=not torch.accelerator.is_available())
     lm = _open(model, dtype)
     rows = load_rows(data)
     plan = BatchPlan(tokenize_rows(lm.tokenizer, rows, config.max_length), config.batch_size, config.grad_accum,
