@@ -141,6 +141,9 @@ def finetune(
     rows = load_rows(data)
     plan = BatchPlan(tokenize_rows(lm.tokenizer, rows, config.max_length), config.batch_size, config.grad_accum,
                      accelerator.num_processes, config.seed, config.epochs, config.max_steps)
+    deepspeed = getattr(accelerator.state, "deepspeed_plugin", None)
+    if deepspeed is not None:  # no data loader goes through prepare(), so DeepSpeed is told the micro-batch
+        deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = plan.per_process
     set_seed(config.seed)
     trainable = make_trainable(lm.model, config)
     trainable.train()
