@@ -113,28 +113,29 @@ def _check_resume(out_dir: Path, config: FinetuneConfig) -> None:
                              f"use a new --out folder or the same config to resume")
 
 
-def finetune(
-    model: str | Path | LoadedModel,
-    data: str | Path | list[dict],
-    out_dir: str | Path,
-    config: FinetuneConfig | None = None,
-    progress: bool = True,
-    *,
-    dtype: str | torch.dtype | None = None,
-    on_step: Callable[[int, float], None] | None = None,
-) -> FinetuneResult:
-    """Fine-tune on chat rows (bundled set name, JSONL path or list of rows) with the loss on assistant tokens.
+@dataclass
+class _Run:
+    """Everything one training run holds between setup and the last step."""
 
-    Writes to `out_dir`: finetune_config.json, train_log.jsonl (step, loss, lr, tokens_per_s),
-    `adapter/` (LoRA) and/or `merged/` (full model), and `checkpoints/step_{n}/` every
-    `config.checkpoint_every` steps. `on_step(step, loss)` runs after each optimizer step.
-    """
+    accelerator: Any
+    lm: LoadedModel
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    plan: BatchPlan
+    config: FinetuneConfig
+    n_rows: int
+
+    @property
+    def pad_id(self) -> int:
+        tokenizer = self.lm.tokenizer
+        return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
-    config = config or FinetuneConfig()
-    out_dir = Path(out_dir)
     # accelerate only goes multi-process on CPU (gloo) when told cpu=True; say so when there is no device.
     accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=not torch.accelerator.is_available())
     lm = _open(model, dtype)
@@ -153,31 +154,34 @@ def finetune(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, plan.total_steps))
     trainable, optimizer = accelerator.prepare(trainable, optimizer)
     install_state_hooks(accelerator)
+    return _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows))
 
-    start = 0
+
+def _resume(run: _Run, out_dir: Path) -> int:
+    """Load the latest complete checkpoint in `out_dir`, if any; returns the step to start from."""
     resume = latest_checkpoint(out_dir) if out_dir.exists() else None
-    if resume is not None:
-        _check_resume(out_dir, config)
-        accelerator.load_state(str(resume.path))
-        scheduler.load_state_dict(resume.scheduler)
-        start = resume.step
-    main = accelerator.is_main_process
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        config.save(out_dir / "finetune_config.json", model=lm.name, weights_id=lm.weights_id,
-                    data=data if isinstance(data, (str, Path)) else f"<{len(rows)} rows>", rows=len(rows),
-                    processes=accelerator.num_processes, total_steps=plan.total_steps)
-    log = _Log(out_dir / "train_log.jsonl", start, main)
-    pad_id = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else lm.tokenizer.eos_token_id
+    if resume is None:
+        return 0
+    _check_resume(out_dir, run.config)
+    run.accelerator.load_state(str(resume.path))
+    run.scheduler.load_state_dict(resume.scheduler)
+    return resume.step
 
-    bar = tqdm(total=plan.total_steps, initial=start, disable=not (progress and main), desc="finetune")
+
+def _loop(run: _Run, out_dir: Path, start: int, log: _Log, progress: bool, on_step) -> float:
+    """Optimizer steps `start`..end with logging and checkpoints; returns the last logged loss."""
+    from tqdm.auto import tqdm
+
+    accelerator, plan, config = run.accelerator, run.plan, run.config
+    bar = tqdm(total=plan.total_steps, initial=start, disable=not (progress and accelerator.is_main_process),
+               desc="finetune")
     loss = float("nan")
     tick, tokens = time.perf_counter(), 0
     for step in range(start, plan.total_steps):
-        local = _train_step(accelerator, trainable, optimizer, plan, step, pad_id, config)
+        local = _train_step(accelerator, run.model, run.optimizer, plan, step, run.pad_id, config)
         tokens += plan.tokens(step)
-        lr = scheduler.get_last_lr()[0]
-        scheduler.step()
+        lr = run.scheduler.get_last_lr()[0]
+        run.scheduler.step()
         done = step + 1
         if done % config.log_every == 0 or done == plan.total_steps:
             loss = accelerator.reduce(local, "sum").item() / max(1, plan.target_tokens(step))
@@ -188,9 +192,41 @@ def finetune(
             bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{rate:,.0f}", refresh=False)
         bar.update(1)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < plan.total_steps:
-            save_checkpoint(accelerator, out_dir, done, config.seed, scheduler.state_dict())
+            save_checkpoint(accelerator, out_dir, done, config.seed, run.scheduler.state_dict())
         if on_step is not None:
             on_step(done, loss)
     bar.close()
-    adapter_dir, merged_dir = save_trained(accelerator, trainable, lm.tokenizer, config, out_dir)
-    return FinetuneResult(out_dir, adapter_dir, merged_dir, loss, plan.total_steps, start)
+    return loss
+
+
+def finetune(
+    model: str | Path | LoadedModel,
+    data: str | Path | list[dict],
+    out_dir: str | Path,
+    config: FinetuneConfig | None = None,
+    progress: bool = True,
+    *,
+    dtype: str | torch.dtype | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> FinetuneResult:
+    """Fine-tune on chat rows (bundled set name, JSONL path or list of rows) with the loss on assistant tokens.
+
+    Writes to `out_dir`: finetune_config.json, train_log.jsonl (step, loss, lr, tokens_per_s),
+    `adapter/` (LoRA) and/or `merged/` (full model), and `checkpoints/step_{n}/` every
+    `config.checkpoint_every` steps. `on_step(step, loss)` runs after each optimizer step.
+    A LoadedModel is copied first, so the caller's model is left as it was.
+    """
+    config = config or FinetuneConfig()
+    out_dir = Path(out_dir)
+    run = _setup(model, data, config, dtype)
+    start = _resume(run, out_dir)
+    main = run.accelerator.is_main_process
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        config.save(out_dir / "finetune_config.json", model=run.lm.name, weights_id=run.lm.weights_id,
+                    data=data if isinstance(data, (str, Path)) else f"<{run.n_rows} rows>", rows=run.n_rows,
+                    processes=run.accelerator.num_processes, total_steps=run.plan.total_steps)
+    log = _Log(out_dir / "train_log.jsonl", start, main)
+    loss = _loop(run, out_dir, start, log, progress, on_step)
+    adapter_dir, merged_dir = save_trained(run.accelerator, run.model, run.lm.tokenizer, config, out_dir)
+    return FinetuneResult(out_dir, adapter_dir, merged_dir, loss, run.plan.total_steps, start)
