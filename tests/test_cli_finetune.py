@@ -69,3 +69,12 @@ def load_rows_prompts():
     from interp.finetune import resolve_data
 
     return load_jsonl(resolve_data("instructions"), need_assistant=False)
+
+
+def test_finetune_mix_is_listed_with_an_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "finetune-mix" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["finetune-mix", "--help"])
+    assert "example:" in capsys.readouterr().out

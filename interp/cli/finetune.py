@@ -18,6 +18,14 @@ _RENAMED = {"lr": "learning_rate"}
 
 
 def register(subparsers) -> None:
+    from interp.cli import finetune_mix
+
+    _register_finetune(subparsers)
+    # `finetune-mix` is registered from here: SUBCOMMANDS names importable modules, and a hyphen is not one.
+    finetune_mix.register(subparsers)
+
+
+def _register_finetune(subparsers) -> None:
     parser = add_command(subparsers, "finetune",
                          "fine-tune on chat JSONL (LoRA by default; loss on assistant tokens only)", EXAMPLE, run)
     parser.add_argument("--model", required=True, help="hub id or local folder in HF format")
