@@ -78,3 +78,16 @@ def test_finetune_mix_is_listed_with_an_example(capsys):
     with pytest.raises(SystemExit):
         main(["finetune-mix", "--help"])
     assert "example:" in capsys.readouterr().out
+
+
+def test_config_file_then_flags(tmp_path):
+    from interp.cli import build_parser
+    from interp.cli.finetune import build_config
+    from interp.finetune import FinetuneConfig
+
+    (tmp_path / "c.yaml").write_text("method: full\nlearning_rate: 0.001\nepochs: 3\n")
+    args = build_parser().parse_args(["finetune", "--model", "m", "--data", "d", "--out", "o", "--config",
+                                      str(tmp_path / "c.yaml"), "--lr", "0.01", "--adapt-experts"])
+    assert build_config(args) == FinetuneConfig(method="full", learning_rate=0.01, epochs=3, adapt_experts=True)
+    args = build_parser().parse_args(["finetune", "--model", "m", "--data", "d", "--out", "o"])
+    assert build_config(args) == FinetuneConfig()
