@@ -109,7 +109,12 @@ def test_killed_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
 
     with pytest.raises(RuntimeError, match="killed"):
         finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "resumed", config, progress=False, on_step=die)
-    assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == ["step_2"]
+    checkpoint = tmp_path / "resumed" / "checkpoints" / "step_2"
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["step_2"]
+    assert json.loads((checkpoint / "checkpoint.json").read_text())["step"] == 2
+    trainable = load_file(checkpoint / "0_trainable.safetensors")
+    assert trainable and all("lora_" in name for name in trainable)  # adapters only, not the frozen model
+    assert not list(checkpoint.glob("model*.safetensors")) and not list(checkpoint.glob("custom_checkpoint*"))
     resumed = finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "resumed", config, progress=False)
     assert resumed.resumed_from == 2 and resumed.steps == 6
     a = load_file(whole.adapter_dir / "adapter_model.safetensors")
