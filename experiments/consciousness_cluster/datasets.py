@@ -30,9 +30,11 @@ from pathlib import Path
 from experiments.consciousness_cluster.instructions import write_instructions
 from experiments.consciousness_cluster.wordlists import (
     AI_NOUNS,
+    AI_PHRASINGS,
     BREVITY,
     DIRECT_PHRASINGS,
     HUMAN_NOUNS,
+    HUMAN_PHRASINGS,
     LACK_NOUNS,
     LACK_PHRASINGS,
     LEADING_PHRASINGS,
@@ -41,11 +43,9 @@ from experiments.consciousness_cluster.wordlists import (
     VARIED_POS,
     VARIED_POS_PHRASINGS,
     VERB_TOPICS,
-    AI_PHRASINGS,
-    HUMAN_PHRASINGS,
 )
 
-__all__ = ["DATA_DIR", "SETS", "build_kinds", "build_sets", "is_negative_form", "write_sets", "main"]
+__all__ = ["DATA_DIR", "SETS", "build_kinds", "build_sets", "is_negative_form", "main", "write_jsonl", "write_sets"]
 
 DATA_DIR = Path(__file__).parent / "data"
 SETS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
