@@ -25,8 +25,8 @@ class Direction(NamedTuple):
     meta: dict[str, Any]
 
     def for_layer(self, layer: int):
-        """The `[d_model]` row stored for `layer` (a single-row file serves every layer)."""
-        if len(self.layers) == 1 and self.vector.shape[0] == 1:
+        """The `[d_model]` row stored for `layer`; a one-row file that names no layer serves any layer."""
+        if not self.layers and self.vector.shape[0] == 1:
             return self.vector[0]
         if layer not in self.layers:
             raise KeyError(f"no direction stored for layer {layer}; the file has layers {self.layers}")
@@ -85,7 +85,9 @@ def load_direction(path: str | Path) -> Direction:
             meta[key] = value  # files from other tools may hold plain strings
     if vector.ndim == 1:
         vector = vector[None]
-    layers = [int(x) for x in meta.get("layers", [])] or list(range(vector.shape[0]))
+    layers = [int(x) for x in meta.get("layers", [])]
+    if not layers and vector.shape[0] > 1:
+        raise KeyError(f"{path}: {vector.shape[0]} direction rows but no 'layers' metadata naming their layers")
     return Direction(vector, layers, meta)
 
 
