@@ -12,19 +12,32 @@ from probes.directions import (
     pca_direction,
     register_direction_method,
 )
+from probes.link import (
+    CorrelationResult,
+    LinkResult,
+    activation_shift,
+    per_example_projection,
+    projection_score_link,
+    random_directions_like,
+    steering_finetune_link,
+    variant_shift_link,
+)
 from probes.logistic import LogisticFit, fit_batched_torch, fit_sklearn, predict_logits
 from probes.store import LayerData, list_layers, load_layer, store_attrs
 from probes.sweep import CHOICE_RULE, LayerScore, SweepConfig, SweepResult, layer_sweep, split_by_example, sweep_store
 
 __all__ = [
     "CHOICE_RULE",
+    "CorrelationResult",
     "DIRECTION_METHODS",
     "Direction",
     "LayerData",
     "LayerScore",
+    "LinkResult",
     "LogisticFit",
     "SweepConfig",
     "SweepResult",
+    "activation_shift",
     "direction_from_arrays",
     "direction_from_store",
     "fit_batched_torch",
@@ -39,10 +52,15 @@ __all__ = [
     "mean_difference_from_sums",
     "paired_differences",
     "pca_direction",
+    "per_example_projection",
     "predict_logits",
+    "projection_score_link",
+    "random_directions_like",
     "register_direction_method",
     "save_direction",
     "split_by_example",
+    "steering_finetune_link",
     "store_attrs",
     "sweep_store",
+    "variant_shift_link",
 ]
