@@ -23,6 +23,7 @@ from probes.link import (
     variant_shift_link,
 )
 from probes.logistic import LogisticFit, fit_batched_torch, fit_sklearn, predict_logits
+from probes.sae import FeatureScore, SAEAttribution, contrast_features, decoder_alignment, load_sae, sae_attribution
 from probes.store import LayerData, list_layers, load_layer, store_attrs
 from probes.sweep import CHOICE_RULE, LayerScore, SweepConfig, SweepResult, layer_sweep, split_by_example, sweep_store
 
@@ -31,13 +32,17 @@ __all__ = [
     "CorrelationResult",
     "DIRECTION_METHODS",
     "Direction",
+    "FeatureScore",
     "LayerData",
     "LayerScore",
     "LinkResult",
     "LogisticFit",
+    "SAEAttribution",
     "SweepConfig",
     "SweepResult",
     "activation_shift",
+    "contrast_features",
+    "decoder_alignment",
     "direction_from_arrays",
     "direction_from_store",
     "fit_batched_torch",
@@ -46,6 +51,7 @@ __all__ = [
     "list_layers",
     "load_direction",
     "load_layer",
+    "load_sae",
     "logistic_direction",
     "mass_mean_direction",
     "mean_difference",
@@ -57,6 +63,7 @@ __all__ = [
     "projection_score_link",
     "random_directions_like",
     "register_direction_method",
+    "sae_attribution",
     "save_direction",
     "split_by_example",
     "steering_finetune_link",
