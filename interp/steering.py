@@ -89,18 +89,17 @@ class _PositionTracker:
 
 
 def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTracker):
-    cast: dict = {}
+    scaled: dict = {}  # alpha * vector, cast once per (dtype, device): the hook runs every decoding step
 
     def hook(module, args, output):
         hidden_BSD = output[0] if isinstance(output, tuple) else output
         key = (hidden_BSD.dtype, hidden_BSD.device)
-        if key not in cast:
-            alpha_t = torch.as_tensor(alpha, dtype=hidden_BSD.dtype, device=hidden_BSD.device)
-            cast[key] = (vector_D.to(*key[::-1]), alpha_t.reshape(-1, 1, 1) if alpha_t.ndim else alpha_t)
-        v_D, alpha_B11 = cast[key]
-        if alpha_B11.ndim and alpha_B11.shape[0] != hidden_BSD.shape[0]:
-            raise ValueError(f"alpha has {alpha_B11.shape[0]} values but the batch has {hidden_BSD.shape[0]} rows")
-        delta_BSD = alpha_B11 * v_D
+        if key not in scaled:
+            alpha_t = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1, 1, 1)
+            scaled[key] = (alpha_t * vector_D).to(hidden_BSD.device, hidden_BSD.dtype)  # [1 or B, 1, D]
+        delta_BSD = scaled[key]
+        if delta_BSD.shape[0] not in (1, hidden_BSD.shape[0]):
+            raise ValueError(f"alpha has {delta_BSD.shape[0]} values but the batch has {hidden_BSD.shape[0]} rows")
         mask_S1 = tracker.mask(hidden_BSD.shape[1], positions, hidden_BSD.device)
         if mask_S1 is not None:
             delta_BSD = delta_BSD * mask_S1.to(hidden_BSD.dtype)
