@@ -54,8 +54,11 @@ class SteeringHandle:
         return bool(self.handles)
 
 
-def _as_vector(vector, d_model: int) -> torch.Tensor:
-    """A [d_model] float32 tensor from a tensor, array, or a one-row direction."""
+def _as_vector(vector, d_model: int, layer: int | None = None) -> torch.Tensor:
+    """A [d_model] float32 tensor from a tensor, an array, or a direction file's `Direction`
+    (its row for `layer`)."""
+    if hasattr(vector, "for_layer") and layer is not None:
+        vector = vector.for_layer(layer)
     vector = torch.as_tensor(getattr(vector, "vector", vector)).detach().float().cpu()
     if vector.ndim == 2 and vector.shape[0] == 1:
         vector = vector[0]
@@ -112,7 +115,7 @@ def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0
           positions: Positions = "all", *, prompt_length: int | None = None) -> SteeringHandle:
     """Add `alpha * vector` to the output of block `layer` until the handle is removed.
 
-    `vector` is `[d_model]` (tensor, array or a one-row `probes.Direction`); `alpha` a number or a
+    `vector` is `[d_model]` (tensor or array) or a `probes.Direction` (its row for `layer`); `alpha` a number or a
     `[batch]` tensor, one value per batch row (many alphas in one batch).
 
     >>> with steer(lm, v, layer=6, alpha=torch.tensor([0.0, 2.0, 4.0])):  # doctest: +SKIP
@@ -123,9 +126,9 @@ def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0
     alpha = alpha.detach() if torch.is_tensor(alpha) else float(alpha)
     if torch.is_tensor(alpha) and alpha.ndim > 1:
         raise ValueError(f"alpha must be a number or a [batch] tensor; got shape {tuple(alpha.shape)}")
-    block = lm.layers[lm.resolve_layer(layer)]
-    hook = _adder(_as_vector(vector, lm.d_model), alpha, positions, _PositionTracker(prompt_length))
-    return SteeringHandle([block.register_forward_hook(hook, prepend=True)])
+    layer = lm.resolve_layer(layer)
+    hook = _adder(_as_vector(vector, lm.d_model, layer), alpha, positions, _PositionTracker(prompt_length))
+    return SteeringHandle([lm.layers[layer].register_forward_hook(hook, prepend=True)])
 
 
 def _projector(unit_D: torch.Tensor):
@@ -147,11 +150,14 @@ def _projector(unit_D: torch.Tensor):
 
 def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None) -> SteeringHandle:
     """Project the direction out of the output of each block in `layers` (default: all):
-    x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, or `[len(layers), d_model]` for one
-    direction per layer."""
+    x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, `[len(layers), d_model]` for one
+    direction per layer, or a `probes.Direction` (its row for each layer)."""
     layers = [lm.resolve_layer(layer) for layer in (range(lm.n_layers) if layers is None else layers)]
-    raw = torch.as_tensor(getattr(vector, "vector", vector)).detach().float().cpu()
-    rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or raw.shape[0] == 1 else list(raw)
+    if hasattr(vector, "for_layer"):
+        rows = [vector.for_layer(layer) for layer in layers]
+    else:
+        raw = torch.as_tensor(vector).detach().float().cpu()
+        rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or raw.shape[0] == 1 else list(raw)
     if len(rows) != len(layers):
         raise ValueError(f"{len(rows)} direction rows for {len(layers)} layers")
     handles = []

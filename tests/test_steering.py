@@ -160,3 +160,23 @@ def test_relative_alpha_scales_by_mean_residual_norm(tiny_lm):
         norms.append(lm.model(**batch, output_hidden_states=True).hidden_states[2][0].norm(dim=-1))
     expected = 0.5 * torch.cat(norms).mean() / v.norm()
     assert relative_alpha(lm, v, 1, prompts, alpha=0.5) == pytest.approx(float(expected), rel=1e-5)
+
+
+@torch.no_grad()
+def test_direction_files_give_each_layer_its_row(tiny_lm, tmp_path):
+    from probes import load_direction, save_direction
+
+    lm = tiny_lm("qwen3")
+    batch = _inputs(lm)
+    rows = torch.stack([_vector(lm, seed) for seed in (1, 2)])
+    direction = load_direction(save_direction(tmp_path / "v.safetensors", rows, {"layers": [0, 1]}))
+    base = lm.model(**batch, output_hidden_states=True).hidden_states
+    with steer(lm, direction, layer=1, alpha=1.0):
+        steered = lm.model(**batch, output_hidden_states=True).hidden_states
+    torch.testing.assert_close(steered[2], base[2] + rows[1])
+    with ablate(lm, direction, layers=[0, 1]):
+        ablated = lm.model(**batch, output_hidden_states=True).hidden_states
+    for layer in (0, 1):
+        assert (ablated[layer + 1] @ (rows[layer] / rows[layer].norm())).abs().max() < 1e-5
+    with pytest.raises(KeyError, match="layers"):
+        steer(lm, direction, layer=2)
