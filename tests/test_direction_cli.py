@@ -50,6 +50,9 @@ def test_probe_command_prints_and_saves_the_sweep(tmp_path, capsys):
     assert [row["layer"] for row in saved["scores"]] == [0, 2, 3]
     assert f"chosen layer {saved['chosen_layer']}" in out
     assert (tmp_path / "sweep" / "sweep.csv").read_text().count("\n") == 4
+    assert main(["probe", "--store", str(store), "--backend", "torch", "--out", str(tmp_path / "torch")]) == 0
+    batched = json.loads((tmp_path / "torch" / "sweep.json").read_text())
+    assert batched["config"]["backend"] == "torch" and len(batched["scores"]) == 4
 
 
 def test_steer_command_changes_the_continuation(tiny_model_dir, tmp_path, capsys):

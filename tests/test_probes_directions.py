@@ -37,9 +37,9 @@ def test_mean_difference_matches_plain_means_and_streaming_sums():
     np.testing.assert_allclose(mean_difference(acts, labels), expected, rtol=1e-5, atol=1e-6)
     sums = np.stack([acts[labels == c].sum(0) for c in (0, 1)])
     np.testing.assert_allclose(mean_difference_from_sums(sums, [15, 15]), expected, rtol=1e-5, atol=1e-6)
-    layered = {0: sums * 2, 1: sums}  # [L, d] sums per class also work
-    stacked = mean_difference_from_sums([np.stack([layered[0][0], layered[1][0]]), np.stack([layered[0][1], layered[1][1]])], [15, 15])
-    np.testing.assert_allclose(stacked[1], expected, rtol=1e-5, atol=1e-6)
+    per_layer = np.stack([sums * 2, sums], axis=1)  # [class, L, d] sums work too
+    np.testing.assert_allclose(mean_difference_from_sums(per_layer, [15, 15]), np.stack([2 * expected, expected]),
+                               rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="positive count"):
         mean_difference_from_sums(sums, [0, 15])
 
