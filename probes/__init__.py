@@ -24,7 +24,7 @@ from probes.link import (
 )
 from probes.logistic import LogisticFit, fit_batched_torch, fit_sklearn, predict_logits
 from probes.sae import FeatureScore, SAEAttribution, contrast_features, decoder_alignment, load_sae, sae_attribution
-from probes.store import LayerData, list_layers, load_layer, store_attrs
+from probes.store import LayerData, list_layers, load_groups, load_layer, store_attrs
 from probes.sweep import CHOICE_RULE, LayerScore, SweepConfig, SweepResult, layer_sweep, split_by_example, sweep_store
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "layer_sweep",
     "list_layers",
     "load_direction",
+    "load_groups",
     "load_layer",
     "load_sae",
     "logistic_direction",

@@ -3,6 +3,8 @@
 Layout (see the README): `/acts/layer_{l}` `[n_rows, d_model]`; `/index/example` (int64) names
 the example of each row; `/examples/label` holds one integer per example (1 = positive). A
 dataset whose attribute `bf16_as_uint16` is true stores bfloat16 bit patterns as uint16.
+Optional: `/examples/group`, one integer per example; examples sharing a group (the two
+answers to one contrast prompt) are held out together by the layer sweep.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LayerData", "decode_bf16", "list_layers", "load_layer", "store_attrs"]
+__all__ = ["LayerData", "decode_bf16", "list_layers", "load_groups", "load_layer", "store_attrs"]
 
 _LAYER = re.compile(r"^layer_(\d+)$")
 
@@ -72,3 +74,15 @@ def load_layer(path: str | Path, layer: int) -> LayerData:
     if example_index.size and (example_index.min() < 0 or example_index.max() >= labels.shape[0]):
         raise ValueError(f"{path}: /index/example points past /examples/label ({labels.shape[0]} examples)")
     return LayerData(np.ascontiguousarray(acts), labels[example_index], example_index)
+
+
+def load_groups(path: str | Path) -> np.ndarray | None:
+    """`/examples/group` (one int per example) when the file has it, else None."""
+    with _open(path) as handle:
+        if "examples/group" not in handle:
+            return None
+        groups = handle["examples/group"][()].astype(np.int64)
+        n_examples = handle["examples/label"].shape[0]
+    if groups.shape != (n_examples,):
+        raise ValueError(f"{path}: /examples/group has shape {groups.shape}; expected ({n_examples},)")
+    return groups

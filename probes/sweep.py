@@ -1,7 +1,8 @@
 """Layer sweep: fit a probe on every layer, score it on held-out examples, pick a layer.
 
 Held-out rows are split by example, never by row (rows of one example share their prompt, so a
-row split would leak), stratified by label and seeded. The chosen layer is the one with the
+row split would leak), stratified by label and seeded; examples that share a group (the
+optional `/examples/group`, e.g. both answers to one contrast prompt) are held out together. The chosen layer is the one with the
 highest held-out AUROC; ties go to the earliest layer (earlier layers leave more of the network
 downstream of a steering intervention).
 """
@@ -93,18 +94,31 @@ class SweepResult:
 
 
 def split_by_example(example_index: np.ndarray, row_labels: np.ndarray, test_fraction: float = 0.25,
-                     seed: int = 0) -> np.ndarray:
-    """A boolean test mask over rows: whole examples held out, per label, seeded."""
+                     seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+    """A boolean test mask over rows: whole examples held out, stratified by label, seeded.
+
+    `groups` (one int per example, indexed by example id) holds out examples that share a
+    group together, e.g. the two answers to one contrast prompt: split apart, the prompt they
+    share would tie a held-out example to its partner in training."""
     rng = np.random.default_rng(seed)
-    examples, first = np.unique(example_index, return_index=True)
-    labels = row_labels[first]
-    test_examples = []
-    for label in (0, 1):
-        pool = rng.permutation(examples[labels == label])
+    example_index = np.asarray(example_index)
+    unit_of_row = example_index if groups is None else np.asarray(groups)[example_index]
+    units = np.unique(unit_of_row)
+    # stratify units by the set of labels they hold: {0}, {1}, or {0, 1} for contrast pairs
+    strata: dict[tuple, list] = {}
+    for unit in units:
+        strata.setdefault(tuple(np.unique(row_labels[unit_of_row == unit])), []).append(unit)
+    held = []
+    for key in sorted(strata):
+        pool = rng.permutation(np.array(strata[key]))
         if len(pool) < 2:
-            raise ValueError(f"label {label} has {len(pool)} example(s); a held-out split needs 2 per label")
-        test_examples.append(pool[: min(len(pool) - 1, max(1, round(test_fraction * len(pool))))])
-    return np.isin(example_index, np.concatenate(test_examples))
+            raise ValueError(f"only {len(pool)} example group(s) with labels {list(key)}; a held-out split needs 2")
+        held.append(pool[: min(len(pool) - 1, max(1, round(test_fraction * len(pool))))])
+    test = np.isin(unit_of_row, np.concatenate(held))
+    for part, name in ((test, "held-out"), (~test, "training")):
+        if len(np.unique(row_labels[part])) < 2:
+            raise ValueError(f"the {name} rows hold one label only; add examples of both labels")
+    return test
 
 
 def _midpoint_fit(weight: np.ndarray, acts: np.ndarray, labels: np.ndarray) -> LogisticFit:
@@ -120,13 +134,15 @@ def _fit_one(config: SweepConfig, acts: np.ndarray, labels: np.ndarray) -> Logis
 
 
 def layer_sweep(layer_acts: Mapping[int, np.ndarray], row_labels: np.ndarray, example_index: np.ndarray,
-                config: SweepConfig | None = None) -> SweepResult:
-    """Probe every layer of `layer_acts` ({layer: [n_rows, d]}) and pick one by `CHOICE_RULE`."""
+                config: SweepConfig | None = None, groups: np.ndarray | None = None) -> SweepResult:
+    """Probe every layer of `layer_acts` ({layer: [n_rows, d]}) and pick one by `CHOICE_RULE`.
+    `groups`: see `split_by_example`."""
     from sklearn.metrics import roc_auc_score
 
     config = config or SweepConfig()
     layers = sorted(layer_acts)
-    test = split_by_example(np.asarray(example_index), np.asarray(row_labels), config.test_fraction, config.seed)
+    test = split_by_example(np.asarray(example_index), np.asarray(row_labels), config.test_fraction, config.seed,
+                            groups)
     y_train, y_test = row_labels[~test], row_labels[test]
     if config.probe == "logistic" and config.backend == "torch":
         stacked = np.stack([layer_acts[layer] for layer in layers])
@@ -145,13 +161,14 @@ def layer_sweep(layer_acts: Mapping[int, np.ndarray], row_labels: np.ndarray, ex
 
 
 def sweep_store(path: str | Path, layers: Sequence[int] | None = None, config: SweepConfig | None = None) -> SweepResult:
-    """`layer_sweep` over the layers of an activation file (all stored layers by default)."""
-    from probes.store import list_layers, load_layer
+    """`layer_sweep` over the layers of an activation file (all stored layers by default); held-out
+    examples follow `/examples/group` when the file has it."""
+    from probes.store import list_layers, load_groups, load_layer
 
     layers = list(layers) if layers is not None else list_layers(path)
     loaded = {layer: load_layer(path, layer) for layer in layers}
     first = loaded[layers[0]]
     result = layer_sweep({layer: data.acts for layer, data in loaded.items()}, first.row_labels,
-                         first.example_index, config)
+                         first.example_index, config, load_groups(path))
     result.extra["store"] = str(path)
     return result

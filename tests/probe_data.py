@@ -48,7 +48,8 @@ def to_bf16_bits(x: np.ndarray) -> np.ndarray:
     return (rounded >> 16).astype(np.uint16)
 
 
-def write_store(path: Path, data: Planted, *, bf16: bool = False, model: str = "tiny-test") -> Path:
+def write_store(path: Path, data: Planted, *, bf16: bool = False, model: str = "tiny-test",
+                pair_groups: bool = False) -> Path:
     with h5py.File(path, "w") as handle:
         for layer, acts in data.acts.items():
             stored = to_bf16_bits(acts) if bf16 else acts
@@ -57,6 +58,8 @@ def write_store(path: Path, data: Planted, *, bf16: bool = False, model: str = "
         handle["index/example"] = data.example_index.astype(np.int64)
         handle["index/position"] = np.zeros(len(data.example_index), dtype=np.int32)
         handle["examples/label"] = data.labels.astype(np.int64)
+        if pair_groups:
+            handle["examples/group"] = np.arange(len(data.labels), dtype=np.int64) // 2
         handle.attrs["layers"] = np.array(sorted(data.acts), dtype=np.int64)
         handle.attrs["model"] = model
         handle.attrs["complete"] = True

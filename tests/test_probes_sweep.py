@@ -67,3 +67,25 @@ def test_config_checks():
         SweepConfig(test_fraction=1.5)
     with pytest.raises(ValueError, match="backend"):
         SweepConfig(backend="jax")
+
+
+def test_groups_hold_contrast_pairs_out_together():
+    data = planted(n_pairs=20, offset=2.0)
+    groups = np.arange(40) // 2
+    test = split_by_example(data.example_index, data.row_labels, 0.25, seed=0, groups=groups)
+    held_pairs = np.unique(groups[data.example_index[test]])
+    assert len(held_pairs) == 5
+    np.testing.assert_array_equal(np.isin(groups[data.example_index], held_pairs), test)
+    with pytest.raises(ValueError, match="one label only"):
+        split_by_example(np.arange(4), np.array([1, 1, 1, 1]))
+
+
+def test_sweep_store_uses_the_files_groups(tmp_path):
+    data = planted(n_pairs=20, offset=2.0)
+    store = write_store(tmp_path / "pairs.h5", data, pair_groups=True)
+    config = SweepConfig(probe="mean-diff")
+    from_file = sweep_store(store, config=config)
+    grouped = layer_sweep(data.acts, data.row_labels, data.example_index, config, groups=np.arange(40) // 2)
+    ungrouped = layer_sweep(data.acts, data.row_labels, data.example_index, config)
+    assert from_file.scores == grouped.scores
+    assert from_file.scores != ungrouped.scores
