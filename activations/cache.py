@@ -19,7 +19,7 @@ import torch
 
 from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
-from activations.examples import Example, encode_example, render_prompt
+from activations.examples import Example, ExampleError, encode_example, render_prompt
 from activations.fused import fused_capture
 from activations.h5file import STORAGE_DTYPES, create_file, open_existing
 from activations.positions import POSITION_RULES, apply_rule, parse_layers
@@ -112,12 +112,12 @@ def _examples_digest(examples: list[Example]) -> str:
 
 def _check_inputs(examples: list[Example], config: CacheConfig) -> None:
     if not examples:
-        raise ValueError("no examples to cache")
+        raise ExampleError("no examples to cache")
     if POSITION_RULES[config.positions].needs_response:
         for i, e in enumerate(examples):
             if e.response is None:
                 where = f"example {i}" + (f" (id {e.id})" if e.id else "")
-                raise ValueError(f"{where} has no 'response', which positions {config.positions!r} needs")
+                raise ExampleError(f"{where} has no 'response', which positions {config.positions!r} needs")
 
 
 def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) -> dict:

@@ -17,7 +17,11 @@ import h5py
 import numpy as np
 import torch
 
-__all__ = ["LayerStats", "finalize_stats", "load_directions", "mean_difference"]
+__all__ = ["DirectionsError", "LayerStats", "finalize_stats", "load_directions", "mean_difference"]
+
+
+class DirectionsError(ValueError):
+    """A directions file that is missing, malformed or does not fit the model and layers."""
 
 
 class LayerStats(NamedTuple):
@@ -62,20 +66,20 @@ def load_directions(path: str | Path, layers: list[int], d_model: int) -> tuple[
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"directions file {path} does not exist")
+        raise DirectionsError(f"directions file {path} does not exist")
     with safe_open(str(path), framework="pt") as handle:
         if "direction" not in handle.keys():
-            raise ValueError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
+            raise DirectionsError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
         tensor = handle.get_tensor("direction").to(torch.float32)
         metadata = handle.metadata() or {}
     tensor = tensor.reshape(-1, tensor.shape[-1])
     if tensor.shape[-1] != d_model:
-        raise ValueError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
+        raise DirectionsError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if "layers" not in metadata:
         return {layer: tensor for layer in layers}, digest
     file_layers = [int(x) for x in json.loads(metadata["layers"])]
     missing = [layer for layer in layers if layer not in file_layers]
     if missing:
-        raise ValueError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
+        raise DirectionsError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
     return {layer: tensor[file_layers.index(layer)][None] for layer in layers}, digest

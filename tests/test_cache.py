@@ -1,0 +1,153 @@
+"""`cache_activations`: rows against a plain reference, padding, early stop, order, stream mode, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from activations import (ActivationStore, CacheConfig, Example, ExampleError, StoreMismatchError,
+                         cache_activations, encode_example)
+from activations.writer import StoreSink
+
+TEXTS = ["a", "hello there", "xy", "the quick brown fox", "zz top", "1234567", "q", "lorem ipsum dolor"]
+
+
+def _examples(n=len(TEXTS)):
+    return [Example(text=TEXTS[i % len(TEXTS)] * (1 + i // len(TEXTS)), response=f"r{'!' * (i % 3)}",
+                    label=i % 2, id=f"e{i}") for i in range(n)]
+
+
+@torch.no_grad()
+def _reference(lm, example, layer):
+    """Plain HF forward of one unpadded example: [tokens, d_model] after block `layer`, and n_prompt."""
+    encoded = encode_example(lm, example)
+    out = lm.model(input_ids=torch.tensor([encoded.ids]), output_hidden_states=True)
+    if layer == lm.n_layers - 1:  # HF's last hidden state is after the final norm; capture is before
+        captured = {}
+        handle = lm.layers[layer].register_forward_hook(lambda m, a, o: captured.setdefault("h", o[0] if isinstance(o, tuple) else o))
+        lm.model(input_ids=torch.tensor([encoded.ids]))
+        handle.remove()
+        return captured["h"][0], encoded.n_prompt
+    return out.hidden_states[layer + 1][0], encoded.n_prompt
+
+
+def _expected_rows(lm, examples, layer, rule):
+    rows, index, positions = [], [], []
+    for i, example in enumerate(examples):
+        hidden, n_prompt = _reference(lm, example, layer)
+        picks = {"all": range(len(hidden)), "last": [n_prompt - 1], "response": range(n_prompt, len(hidden))}
+        if rule == "response-mean":
+            rows.append(hidden[n_prompt:].mean(0, keepdim=True))
+            positions.append([-1])
+            index.append([i])
+        else:
+            chosen = list(picks[rule])
+            rows.append(hidden[chosen])
+            positions.append(chosen)
+            index.append([i] * len(chosen))
+    return torch.cat(rows), np.concatenate(index), np.concatenate(positions)
+
+
+@pytest.mark.parametrize("arch, side", [("llama", "left"), ("llama", "right"), ("gpt2", "left"), ("qwen3", "right")])
+@pytest.mark.parametrize("rule", ["all", "last", "response", "response-mean"])
+def test_rows_match_unpadded_reference(tiny_lm, tmp_path, arch, side, rule):
+    lm = tiny_lm(arch)
+    lm.tokenizer.padding_side = side
+    examples = _examples()
+    config = CacheConfig(layers="0,-1", positions=rule, dtype="float32", batch_size=3, commit_every=5)
+    result = cache_activations(lm, examples, tmp_path / "a.h5", config, progress=False)
+    with ActivationStore(result.path) as store:
+        assert store.complete and store.layers == [0, lm.n_layers - 1]
+        for layer in store.layers:
+            expected, index, positions = _expected_rows(lm, examples, layer, rule)
+            torch.testing.assert_close(store.acts(layer, as_torch=True), expected, atol=2e-5, rtol=1e-4)
+            np.testing.assert_array_equal(store.example_index, index)  # input order despite length sorting
+            np.testing.assert_array_equal(store.positions, positions)
+        assert result.n_rows == store.n_rows == len(index)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_padding_never_leaks(tiny_lm, tmp_path, side):
+    lm = tiny_lm("mistral")
+    lm.tokenizer.padding_side = side
+    examples = _examples(12)
+    files = [cache_activations(lm, examples, tmp_path / f"b{bs}.h5",
+                               CacheConfig(layers="all", dtype="float32", batch_size=bs, commit_every=6),
+                               progress=False).path for bs in (1, 6)]
+    one, padded = ActivationStore(files[0]), ActivationStore(files[1])
+    np.testing.assert_array_equal(one.example_index, padded.example_index)
+    for layer in one.layers:
+        torch.testing.assert_close(padded.acts(layer), one.acts(layer), atol=1e-5, rtol=1e-5)
+
+
+def test_forward_stops_after_last_requested_layer(tiny_lm, tmp_path):
+    lm = tiny_lm("llama")
+    calls = {"later": 0, "head": 0}
+    handles = [lm.layers[2].register_forward_hook(lambda *a: calls.__setitem__("later", calls["later"] + 1)),
+               lm.model.lm_head.register_forward_hook(lambda *a: calls.__setitem__("head", calls["head"] + 1))]
+    try:
+        cache_activations(lm, _examples(), tmp_path / "s.h5", CacheConfig(layers="0,1"), progress=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls == {"later": 0, "head": 0}
+    assert ActivationStore(tmp_path / "s.h5").n_rows > 0
+
+
+def test_stream_mode_directions_match_stored_file(tiny_lm, tmp_path):
+    from safetensors.torch import save_file
+
+    lm = tiny_lm("qwen3")
+    examples = _examples(16)
+    directions = torch.randn(2, lm.d_model)
+    save_file({"direction": directions}, str(tmp_path / "dirs.safetensors"))
+    stored = cache_activations(lm, examples, tmp_path / "full.h5",
+                               CacheConfig(layers="all", dtype="float32", positions="response"), progress=False)
+    stream = cache_activations(lm, examples, tmp_path / "stream.h5",
+                               CacheConfig(layers="all", positions="response", store=False,
+                                           directions=str(tmp_path / "dirs.safetensors")), progress=False)
+    full, small = ActivationStore(stored.path), ActivationStore(stream.path)
+    assert "acts" not in small._file and small.n_rows == full.n_rows
+    for layer in full.layers:
+        means = full.mean_by_label(layer)
+        np.testing.assert_allclose(stream.stats[layer].direction, means[1] - means[0], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(small._file[f"directions/layer_{layer}"][...], means[1] - means[0],
+                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(small.projections(layer), full.acts(layer) @ directions.numpy().T,
+                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(stream.stats[layer].count,
+                                      np.bincount(full.row_labels, minlength=2))
+        with pytest.raises(KeyError, match="stream mode"):
+            small.acts(layer)
+
+
+def test_rerun_with_different_run_refuses(tiny_lm, tmp_path):
+    lm = tiny_lm("qwen3")
+    path = tmp_path / "r.h5"
+    cache_activations(lm, _examples(), path, CacheConfig(layers="0"), progress=False)
+    again = cache_activations(lm, _examples(), path, CacheConfig(layers="0"), progress=False)
+    assert again.tokens == 0 and again.n_rows == ActivationStore(path).n_rows  # complete: nothing rerun
+    for config, lm_other in [(CacheConfig(layers="1"), lm), (CacheConfig(layers="0", positions="last"), lm),
+                             (CacheConfig(layers="0"), tiny_lm("qwen3", seed=1))]:
+        with pytest.raises(StoreMismatchError, match="different run"):
+            cache_activations(lm_other, _examples(), path, config, progress=False)
+    assert ActivationStore(path).complete
+
+
+def test_writer_error_reaches_caller_and_file_stays_incomplete(tiny_lm, tmp_path, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(StoreSink, "commit", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        cache_activations(tiny_lm("qwen3"), _examples(), tmp_path / "w.h5", CacheConfig(commit_every=2),
+                          progress=False)
+    assert not ActivationStore(tmp_path / "w.h5").complete
+
+
+def test_response_rule_needs_responses(tiny_lm, tmp_path):
+    with pytest.raises(ExampleError, match="example 1 .*no 'response'"):
+        cache_activations(tiny_lm("qwen3"), [Example(text="a", response="b"), Example(text="c")],
+                          tmp_path / "x.h5", CacheConfig(positions="response"), progress=False)
+    assert not (tmp_path / "x.h5").exists()
