@@ -19,38 +19,39 @@ def _examples(n=len(TEXTS)):
 
 
 @torch.no_grad()
-def _reference(lm, example, layer):
-    """Plain HF forward of one unpadded example: [tokens, d_model] after block `layer`, and n_prompt."""
+def _reference(lm, example):
+    """Plain HF forward of one unpadded example: {layer: [tokens, d_model]}, and n_prompt."""
     encoded = encode_example(lm, example)
-    out = lm.model(input_ids=torch.tensor([encoded.ids]), output_hidden_states=True)
-    if layer == lm.n_layers - 1:  # HF's last hidden state is after the final norm; capture is before
-        captured = {}
-        handle = lm.layers[layer].register_forward_hook(lambda m, a, o: captured.setdefault("h", o[0] if isinstance(o, tuple) else o))
-        lm.model(input_ids=torch.tensor([encoded.ids]))
+    last = {}
+    # HF's last hidden state is taken after the final norm; the residual stream of the last block is before it.
+    handle = lm.layers[-1].register_forward_hook(lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o))
+    try:
+        out = lm.model(input_ids=torch.tensor([encoded.ids]), output_hidden_states=True)
+    finally:
         handle.remove()
-        return captured["h"][0], encoded.n_prompt
-    return out.hidden_states[layer + 1][0], encoded.n_prompt
+    hidden = {layer: out.hidden_states[layer + 1][0] for layer in range(lm.n_layers - 1)}
+    hidden[lm.n_layers - 1] = last["h"][0]
+    return hidden, encoded.n_prompt
 
 
-def _expected_rows(lm, examples, layer, rule):
-    rows, index, positions = [], [], []
+def _expected_rows(lm, examples, layers, rule):
+    rows, index, positions = {layer: [] for layer in layers}, [], []
     for i, example in enumerate(examples):
-        hidden, n_prompt = _reference(lm, example, layer)
-        picks = {"all": range(len(hidden)), "last": [n_prompt - 1], "response": range(n_prompt, len(hidden))}
-        if rule == "response-mean":
-            rows.append(hidden[n_prompt:].mean(0, keepdim=True))
-            positions.append([-1])
-            index.append([i])
-        else:
-            chosen = list(picks[rule])
-            rows.append(hidden[chosen])
-            positions.append(chosen)
-            index.append([i] * len(chosen))
-    return torch.cat(rows), np.concatenate(index), np.concatenate(positions)
+        hidden, n_prompt = _reference(lm, example)
+        n_tokens = len(hidden[0])
+        chosen = {"all": range(n_tokens), "last": [n_prompt - 1], "response": range(n_prompt, n_tokens),
+                  "response-mean": [-1]}[rule]
+        positions.extend(chosen)
+        index.extend([i] * len(chosen))
+        for layer in layers:
+            picked = hidden[layer][n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else hidden[layer][list(chosen)]
+            rows[layer].append(picked)
+    return {layer: torch.cat(r) for layer, r in rows.items()}, np.asarray(index), np.asarray(positions)
 
 
-@pytest.mark.parametrize("arch, side", [("llama", "left"), ("llama", "right"), ("gpt2", "left"), ("qwen3", "right")])
-@pytest.mark.parametrize("rule", ["all", "last", "response", "response-mean"])
+@pytest.mark.parametrize("arch, side, rule", [("llama", "left", "all"), ("gpt2", "right", "last"),
+                                              ("qwen3", "left", "response"), ("gemma2", "right", "response-mean"),
+                                              ("llama", "right", "response"), ("qwen3_moe", "left", "last")])
 def test_rows_match_unpadded_reference(tiny_lm, tmp_path, arch, side, rule):
     lm = tiny_lm(arch)
     lm.tokenizer.padding_side = side
@@ -59,11 +60,11 @@ def test_rows_match_unpadded_reference(tiny_lm, tmp_path, arch, side, rule):
     result = cache_activations(lm, examples, tmp_path / "a.h5", config, progress=False)
     with ActivationStore(result.path) as store:
         assert store.complete and store.layers == [0, lm.n_layers - 1]
+        expected, index, positions = _expected_rows(lm, examples, store.layers, rule)
+        np.testing.assert_array_equal(store.example_index, index)  # input order despite length sorting
+        np.testing.assert_array_equal(store.positions, positions)
         for layer in store.layers:
-            expected, index, positions = _expected_rows(lm, examples, layer, rule)
-            torch.testing.assert_close(store.acts(layer, as_torch=True), expected, atol=2e-5, rtol=1e-4)
-            np.testing.assert_array_equal(store.example_index, index)  # input order despite length sorting
-            np.testing.assert_array_equal(store.positions, positions)
+            torch.testing.assert_close(store.acts(layer, as_torch=True), expected[layer], atol=2e-5, rtol=1e-4)
         assert result.n_rows == store.n_rows == len(index)
 
 
