@@ -109,11 +109,11 @@ def test_stream_mode_directions_match_stored_file(tiny_lm, tmp_path):
                                CacheConfig(layers="all", positions="response", store=False,
                                            directions=str(tmp_path / "dirs.safetensors")), progress=False)
     full, small = ActivationStore(stored.path), ActivationStore(stream.path)
-    assert "acts" not in small._file and small.n_rows == full.n_rows
+    assert "acts" not in small.h5 and small.n_rows == full.n_rows
     for layer in full.layers:
         means = full.mean_by_label(layer)
         np.testing.assert_allclose(stream.stats[layer].direction, means[1] - means[0], rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(small._file[f"directions/layer_{layer}"][...], means[1] - means[0],
+        np.testing.assert_allclose(small.h5[f"directions/layer_{layer}"][...], means[1] - means[0],
                                    rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(small.projections(layer), full.acts(layer) @ directions.numpy().T,
                                    rtol=1e-4, atol=1e-5)
@@ -152,3 +152,17 @@ def test_response_rule_needs_responses(tiny_lm, tmp_path):
         cache_activations(tiny_lm("qwen3"), [Example(text="a", response="b"), Example(text="c")],
                           tmp_path / "x.h5", CacheConfig(positions="response"), progress=False)
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_pipeline_matches_cpu(tiny_lm, tmp_path):
+    lm = tiny_lm("llama")
+    config = CacheConfig(layers="all", positions="response", dtype="float32", batch_size=3, commit_every=3)
+    on_cpu = cache_activations(lm, _examples(), tmp_path / "cpu.h5", config, progress=False)
+    lm.model.to("cuda")
+    on_gpu = cache_activations(lm, _examples(), tmp_path / "gpu.h5", config, progress=False)
+    cpu, gpu = ActivationStore(on_cpu.path), ActivationStore(on_gpu.path)
+    np.testing.assert_array_equal(cpu.example_index, gpu.example_index)
+    for layer in cpu.layers:
+        np.testing.assert_allclose(gpu.acts(layer), cpu.acts(layer), rtol=1e-3, atol=1e-4)

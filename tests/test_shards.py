@@ -44,5 +44,5 @@ def test_torchrun_two_ranks_reads_like_one_process(tiny_model_dir, tmp_path):
     np.testing.assert_array_equal(got.labels, want.labels)
     for layer in want.layers:
         np.testing.assert_allclose(got.acts(layer), want.acts(layer), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(got._file[f"directions/layer_{layer}"][...],
-                                   want._file[f"directions/layer_{layer}"][...], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got.h5[f"directions/layer_{layer}"][...],
+                                   want.h5[f"directions/layer_{layer}"][...], rtol=1e-4, atol=1e-6)

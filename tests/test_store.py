@@ -79,5 +79,5 @@ def test_dtypes_and_compression(tiny_lm, tmp_path, dtype, compression):
     store = ActivationStore(cache_activations(lm, _examples(), tmp_path / "c.h5", config, progress=False).path)
     reference = ActivationStore(cache_activations(lm, _examples(), tmp_path / "r.h5",
                                                   CacheConfig(layers="0", dtype="float32"), progress=False).path)
-    assert store.acts(0).dtype == np.dtype(dtype) and store._file["acts/layer_0"].compression == compression
+    assert store.acts(0).dtype == np.dtype(dtype) and store.h5["acts/layer_0"].compression == compression
     np.testing.assert_array_equal(store.acts(0), reference.acts(0).astype(dtype))
