@@ -40,3 +40,12 @@ def test_response_mean_reduces_to_one_row():
     mean, mask = apply_rule(POSITION_RULES["response-mean"], hidden, select)
     torch.testing.assert_close(mean[:, 0], torch.stack([hidden[0, 1:].mean(0), hidden[1, 0]]))
     assert mask.shape == (2, 1) and bool(mask.all())
+
+
+def test_row_counts_match_selection():
+    attention = torch.tensor([[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]])
+    n_prompt = torch.tensor([3, 2])
+    for name, rule in POSITION_RULES.items():
+        selected = rule.select(attention, token_offsets(attention), n_prompt).sum(-1).tolist()
+        counts = [rule.n_rows(4, 3), rule.n_rows(5, 2)]
+        assert counts == ([1, 1] if rule.mean else selected), name
