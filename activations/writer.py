@@ -69,6 +69,7 @@ class StoreSink:
             group["sum"][...] = group["sum"][...] + total
             group["sumsq"][...] = group["sumsq"][...] + total_sq
             group["count"][...] = group["count"][...] + count
+        handle.flush()  # the rows are on disk before the counters that make them visible
         handle.attrs["rows_committed"] = stop
         handle.attrs["examples_committed"] = int(handle.attrs["examples_committed"]) + n_examples
         handle.flush()
