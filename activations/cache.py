@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+import h5py
 import numpy as np
 import torch
 
@@ -194,11 +195,12 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     try:
         if not handle.attrs["complete"]:
             tokens = _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress)
+    finally:
+        handle.close()
+    with h5py.File(shard.path, "r+", libver="latest") as handle:  # out of SWMR mode to add the final datasets
         stats = finalize_stats(handle, layers)
         handle.attrs["complete"] = True
         n_rows = int(handle.attrs["rows_committed"])
-    finally:
-        handle.close()
     if shard.world > 1:
         n_rows, path = join_shards(out_path, shard)
     else:

@@ -4,6 +4,8 @@ In stream mode (`store=False`) these are the whole output: the file holds `/inde
 `/examples/*`, `/stats/layer_{l}/{sum,sumsq,count}` (float64 `[n_classes, d_model]` and int64
 `[n_classes]`), `/directions/layer_{l}` (float32 `[d_model]`, mean of label 1 minus mean of
 label 0) and, when directions were given, `/proj/layer_{l}` (float32 `[n_rows, K]`).
+While a run is in progress the totals live in two-slot `running_*` datasets (the valid slot is
+the root attribute `stats_slot`); they become `sum`/`sumsq`/`count` when the run completes.
 """
 
 from __future__ import annotations
@@ -43,15 +45,30 @@ def mean_difference(total: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats]:
-    """Write each layer's direction from its committed sums and return the statistics."""
+    """Turn the committed running totals into `sum`/`sumsq`/`count` and a direction per layer.
+
+    Needs the file open outside SWMR mode (it creates datasets); running it twice is harmless.
+    """
     result: dict[int, LayerStats] = {}
     if "stats" not in handle:
         return result
+    slot = int(handle.attrs["stats_slot"])
     for layer in layers:
         group = handle["stats"][f"layer_{layer}"]
+        for name in ("sum", "sumsq", "count"):
+            if f"running_{name}" in group:
+                running = group[f"running_{name}"]
+                value = running[slot] if slot >= 0 else np.zeros_like(running[0])
+                if name in group:
+                    del group[name]
+                group[name] = value
+                del group[f"running_{name}"]
         total, total_sq, count = group["sum"][...], group["sumsq"][...], group["count"][...]
         direction = mean_difference(total, count)
-        handle["directions"][f"layer_{layer}"][...] = direction
+        directions = handle.require_group("directions")
+        if f"layer_{layer}" in directions:
+            del directions[f"layer_{layer}"]
+        directions[f"layer_{layer}"] = direction
         result[layer] = LayerStats(total, total_sq, count, direction)
     return result
 
