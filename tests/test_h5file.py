@@ -12,8 +12,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from activations import ActivationStore, CacheConfig, cache_activations, read_examples
+from activations.writer import StoreSink
 from interp.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +26,7 @@ CHILD = """
 import sys, time, json
 from pathlib import Path
 from activations import CacheConfig, cache_activations, read_examples
+from activations.writer import StoreSink
 from interp.models import load_model
 model, prompts, out, marker, config = sys.argv[1:6]
 lm = load_model(model)
@@ -75,20 +78,30 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_model_dir, tmp_path):
             np.testing.assert_array_equal(got[name][...], want[name][...], err_msg=name)
 
 
-def test_partial_tail_is_truncated_on_resume(tiny_lm, tmp_path):
+def test_torn_commit_is_discarded_on_resume(tiny_lm, tmp_path, monkeypatch):
     lm = tiny_lm("qwen3")
     examples = read_examples(_prompts(tmp_path))[:10]
     config = CacheConfig(layers="1", commit_every=4)
     whole = cache_activations(lm, examples, tmp_path / "w.h5", config, progress=False)
+    commit, calls = StoreSink.commit, []
+
+    def torn(self, *args):
+        """The second commit dies after writing its rows and totals, at the counters."""
+        calls.append(1)
+        if len(calls) == 2:
+            monkeypatch.setattr(h5py.AttributeManager, "__setitem__", dying)
+        return commit(self, *args)
+
+    def dying(self, key, value):
+        raise OSError("killed mid-commit")
+
+    monkeypatch.setattr(StoreSink, "commit", torn)
     path = tmp_path / "t.h5"
+    with pytest.raises(RuntimeError, match="killed mid-commit"):
+        cache_activations(lm, examples, path, config, progress=False)
+    monkeypatch.undo()
+    assert ActivationStore(path).attrs["examples_committed"] == 4
     cache_activations(lm, examples, path, config, progress=False)
-    with h5py.File(path, "r+", libver="latest") as handle:  # fake a kill after 4 examples with a torn tail
-        keep = int(np.searchsorted(handle["index/example"][...], 4))
-        handle.attrs.update(rows_committed=keep, examples_committed=4, complete=False)
-        for name in ("index/example", "index/position"):
-            handle[name][keep:] = 0
-        handle["acts/layer_1"][keep:] = 0
-        assert handle["acts/layer_1"].shape[0] > keep
-    cache_activations(lm, examples, path, config, progress=False)
-    np.testing.assert_array_equal(ActivationStore(path).acts(1), ActivationStore(whole.path).acts(1))
-    np.testing.assert_array_equal(ActivationStore(path).example_index, ActivationStore(whole.path).example_index)
+    with h5py.File(path, "r") as got, h5py.File(whole.path, "r") as want:
+        for name in ("index/example", "index/position", "acts/layer_1", "stats/layer_1/sum", "stats/layer_1/count"):
+            np.testing.assert_array_equal(got[name][...], want[name][...], err_msg=name)
