@@ -69,8 +69,9 @@ def test_rows_match_unpadded_reference(tiny_lm, tmp_path, arch, side, rule):
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_padding_never_leaks(tiny_lm, tmp_path, side):
-    lm = tiny_lm("mistral")
+@pytest.mark.parametrize("arch", ["gpt2", "mistral"])  # learned absolute positions and rotary ones
+def test_padding_never_leaks(tiny_lm, tmp_path, arch, side):
+    lm = tiny_lm(arch)
     lm.tokenizer.padding_side = side
     examples = _examples(12)
     files = [cache_activations(lm, examples, tmp_path / f"b{bs}.h5",
