@@ -44,14 +44,23 @@ def _config(args):
         raise UserError(str(err)) from None
 
 
-def _init_distributed() -> None:
+def _init_distributed(args) -> None:
+    """Under torchrun: join the process group, and give each rank its own GPU when `--device cuda`."""
     import os
 
-    import torch
     import torch.distributed as dist
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return
+    on_gpu = (args.device or "cpu").startswith("cuda")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if args.device == "cuda":
+        args.device = f"cuda:{local_rank}"
+    if on_gpu:
+        import torch
+
+        torch.cuda.set_device(torch.device(args.device))  # NCCL's barrier runs on the current device
+    dist.init_process_group("nccl" if on_gpu else "gloo")
 
 
 def run(args) -> int:
@@ -65,12 +74,12 @@ def run(args) -> int:
         examples = read_examples(args.prompts)
     except ExampleError as err:
         raise UserError(f"--prompts {err}") from None
+    _init_distributed(args)
     lm = load_model_or_exit(args)
     try:
         parse_layers(config.layers, lm.n_layers)
     except ValueError as err:
         raise UserError(f"--layers {err}") from None
-    _init_distributed()
     try:
         result = cache_activations(lm, examples, args.out, config, progress=not args.no_progress)
     except StoreMismatchError as err:
