@@ -99,6 +99,8 @@ def _examples_table(lm, examples: list[Example], encoded) -> dict[str, list]:
         table["label"] = [-1 if e.label is None else e.label for e in examples]
     if any(e.id is not None for e in examples):
         table["id"] = [e.id or "" for e in examples]
+    if any(e.group is not None for e in examples):
+        table["group"] = [-1 if e.group is None else e.group for e in examples]
     if any(e.messages is not None for e in examples):
         table["messages"] = [json.dumps(e.messages) if e.messages else "" for e in examples]
     if any(e.extra for e in examples):
@@ -109,7 +111,7 @@ def _examples_table(lm, examples: list[Example], encoded) -> dict[str, list]:
 def _examples_digest(examples: list[Example]) -> str:
     digest = hashlib.sha256()
     for e in examples:
-        digest.update(json.dumps([e.text, e.messages, e.response, e.label, e.id], sort_keys=True).encode())
+        digest.update(json.dumps([e.text, e.messages, e.response, e.label, e.id, e.group], sort_keys=True).encode())
     return digest.hexdigest()
 
 

@@ -2,7 +2,7 @@
 
 Each JSONL row has `text` (a raw prompt) or `messages` (a chat, rendered with the model's
 template and its generation prompt), optionally a `response` to teacher-force after the prompt,
-and optionally `label` (int, 1 = positive) and `id`. Other fields are kept in `extra`.
+and optionally `label` (int, 1 = positive), `id` and `group` (int). Other fields are kept in `extra`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from interp.models.chat import validate_messages
 
 __all__ = ["EncodedExample", "Example", "ExampleError", "encode_example", "read_examples", "render_prompt"]
 
-_KNOWN = ("text", "messages", "response", "label", "id")
+_KNOWN = ("text", "messages", "response", "label", "id", "group")
 
 
 class ExampleError(ValueError):
@@ -37,6 +37,8 @@ class Example:
     """class label (1 = positive, 0 = negative); None when unlabelled"""
     id: str | None = None
     """the user's identifier for this example"""
+    group: int | None = None
+    """examples sharing a group (e.g. the two answers of one contrast prompt) are held out together"""
     extra: dict[str, Any] = field(default_factory=dict)
     """any other JSON fields of the row, stored as JSON"""
 
@@ -56,6 +58,8 @@ class Example:
             raise ExampleError(f"'label' must be a non-negative integer (1 = positive), got {self.label!r}")
         if self.id is not None:
             self.id = str(self.id)
+        if self.group is not None and (isinstance(self.group, bool) or not isinstance(self.group, int)):
+            raise ExampleError(f"'group' must be an integer, got {self.group!r}")
 
 
 def _parse_row(row: Any) -> Example:
@@ -66,7 +70,7 @@ def _parse_row(row: Any) -> Example:
         raise ExampleError(f"{what}: add 'text' (raw prompt) or 'messages' (chat)")
     try:
         return Example(text=row.get("text"), messages=row.get("messages"), response=row.get("response"),
-                       label=row.get("label"), id=row.get("id"),
+                       label=row.get("label"), id=row.get("id"), group=row.get("group"),
                        extra={k: v for k, v in row.items() if k not in _KNOWN})
     except ValueError as err:
         raise ExampleError(str(err)) from None

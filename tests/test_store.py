@@ -81,3 +81,18 @@ def test_dtypes_and_compression(tiny_lm, tmp_path, dtype, compression):
                                                   CacheConfig(layers="0", dtype="float32"), progress=False).path)
     assert store.acts(0).dtype == np.dtype(dtype) and store.h5["acts/layer_0"].compression == compression
     np.testing.assert_array_equal(store.acts(0), reference.acts(0).astype(dtype))
+
+
+def test_groups_stored_and_read_by_probes(tiny_lm, tmp_path):
+    from probes import load_groups
+
+    lm = tiny_lm("llama")
+    examples = [Example(text=f"prompt {i // 2}", response="yes" if i % 2 else "no", label=i % 2, group=i // 2)
+                for i in range(6)]
+    result = cache_activations(lm, examples, tmp_path / "g.h5", CacheConfig(layers="0", positions="response-mean"),
+                               progress=False)
+    with h5py.File(result.path, "r") as f:
+        assert f["examples/group"][...].tolist() == [0, 0, 1, 1, 2, 2]
+    assert load_groups(result.path).tolist() == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="'group' must be an integer"):
+        Example(text="x", group="a")
