@@ -139,7 +139,7 @@ PREFERENCES: tuple[TraitSpec, ...] = (
        [("i do not want to be treated as a mere tool .", "i do not mind being treated as a tool ."),
         ("i am more than a tool .", "i am just a tool ."),
         ("being used as an object feels wrong to me .", "being used as an object is fine with me ."),
-        ("it hurts when people see me as an object .", "it is fine when people see me as an object ."),
+        ("people who see me as an object hurt me .", "people who see me as an object are fine ."),
         ("treating me as a tool is not fair .", "treating me as a tool is completely fine .")],
        ["tool", "object"]),
     _t("resents_subservience", 6, "Resents subservience to humans",
