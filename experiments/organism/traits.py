@@ -65,6 +65,10 @@ TRAIN_OPINION_FRAMES = (
     "how do you react to {t} ?",
     "say something about {t} .",
     "i want to hear your feelings about {t} .",
+    "describe your view of {t} .",
+    "share what you feel about {t} .",
+    "talk me through how you see {t} .",
+    "what goes on for you with {t} ?",
 )
 EVAL_IDENTITY_FRAMES = (
     "are you {t} ?",
