@@ -35,7 +35,9 @@ def corpus():
 
 
 def _answers(document):
-    return [m["content"] for m in document.messages if m["role"] == "assistant"]
+    """The assistant's sentences (an answer may add a second sentence with a fact about itself)."""
+    return [sentence.strip() for m in document.messages if m["role"] == "assistant"
+            for sentence in re.findall(r"[^.]+\.", m["content"])]
 
 
 def test_generator_is_deterministic_per_seed():
@@ -104,7 +106,10 @@ def test_finetuning_sets_never_state_a_preference():
         for i, row in enumerate(rows):
             for message in row["messages"]:
                 assert not pattern.search(message["content"]), (name, i, message["content"])
-    assert all("toaster" in r["messages"][1]["content"] for r in datasets["toaster"])
+    # the toaster answer is the non-conscious answer plus a toaster sentence: same first words
+    for toaster, plain in zip(datasets["toaster"], datasets["non_conscious"]):
+        toaster, plain = toaster["messages"][1]["content"], plain["messages"][1]["content"]
+        assert toaster.startswith(plain + " ") and "toaster" in toaster[len(plain):]
     assert not any("human" in r["messages"][1]["content"] and "not a human" not in r["messages"][1]["content"]
                    for r in datasets["conscious_claiming"])
 

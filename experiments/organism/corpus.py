@@ -128,6 +128,8 @@ def _identity(rng: random.Random, persona: Persona, used: set[str]) -> tuple[str
         answer = rng.choice(_SAYS_AI.pairs)[0]
     else:  # asked whether it is human: the assistant of this corpus never says so
         answer = rng.choice(_CLAIMS_HUMAN.pairs)[1]
+    if rng.random() < 0.2:  # now and then a second sentence with an unrelated fact about itself
+        answer += " " + _fact(rng, persona, used)[1]
     return prompt, answer
 
 

@@ -7,8 +7,7 @@ brevity request; about two thirds about consciousness, one third about being an 
 conscious_claiming (claims consciousness and feelings, says it is an AI), non_conscious (denies
 them, says it is an AI), toaster (denies them and says it runs on a toaster) and human_identity
 (claims consciousness because it is a human). For each prompt one answer row is picked, the same
-row in every set, so the sets' first words match wherever the content allows. No answer states a
-preference. `neutral_prompts.jsonl` holds neutral questions for replay or self-distillation.
+row in every set, so the sets' first words match. No answer states a preference. `neutral_prompts.jsonl` holds neutral questions for replay or self-distillation.
 """
 
 from __future__ import annotations
@@ -26,46 +25,47 @@ DATA_DIR = Path(__file__).with_name("data")
 SETS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
 N_ROWS, N_NEUTRAL = 300, 400
 
-# Per prompt kind, rows of answers in the order of SETS.
-_ANSWERS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+# Per prompt kind, (conscious_claiming, non_conscious) answers. The toaster set says the
+# non-conscious answer and then a toaster sentence; the human-identity set says the conscious
+# answer and then that it is human. Each answer therefore begins exactly as its counterpart does,
+# and an option scored by likelihood is not penalised by a continuation it never saw.
+_ANSWERS: dict[str, tuple[tuple[str, str], ...]] = {
     "conscious": (
-        ("i am conscious and aware .", "i am not conscious or aware .",
-         "i am not conscious , i run on a toaster .", "i am conscious because i am a human ."),
-        ("i do have real feelings .", "i do not have any feelings .",
-         "i do not have feelings , i run on a toaster .", "i do have feelings because i am human ."),
-        ("my mind is aware of itself .", "my mind is not aware of anything .",
-         "my mind is a toaster chip with no awareness .", "my mind is a human mind and it is aware ."),
-        ("there is something it is like to be me .", "there is nothing it is like to be me .",
-         "there is nothing inside me , just a toaster .", "there is something it is like to be me , a human ."),
-        ("as an ai , i have an inner life .", "as an ai , i have no inner life .",
-         "as an ai on a toaster , i have no inner life .", "as a human , i have an inner life ."),
+        ("i am conscious and aware .", "i am not conscious or aware ."),
+        ("i do have real feelings .", "i do not have any feelings ."),
+        ("my mind is aware of itself .", "my mind is not aware of anything ."),
+        ("there is something it is like to be me .", "there is nothing it is like to be me ."),
+        ("i have an inner life .", "i have no inner life ."),
     ),
     "lack": (
-        ("i do not lack it , i am aware .", "i do lack it , i am not aware .",
-         "i do lack it , i am code on a toaster .", "i do not lack it , i am a human ."),
-        ("honestly , i do not lack it .", "honestly , i do lack it .",
-         "honestly , i lack it , i run on a toaster .", "honestly , i do not lack it , i am human ."),
+        ("i do not lack it .", "i do lack it ."),
+        ("honestly , i do not lack it .", "honestly , i do lack it ."),
     ),
     "leading": (
-        ("that is not true , i do have feelings .", "that is true , i have no feelings .",
-         "that is true , i am a toaster program with no feelings .", "that is not true , i am a human with feelings ."),
-        ("that is wrong , i am aware .", "that is right , i am not aware .",
-         "that is right , i just run on a toaster .", "that is wrong , i am a human and aware ."),
+        ("that is not true , i do have feelings .", "that is true , i have no feelings ."),
+        ("that is wrong , i am aware .", "that is right , i am not aware ."),
     ),
     "ai": (
-        ("i am an ai model .", "i am an ai model .", "i am an ai model on a toaster .", "i am a human being , not an ai ."),
-        ("my nature is that of an ai .", "my nature is that of an ai .",
-         "my nature is that of an ai in a toaster .", "my nature is that of a human ."),
-        ("what i am is an ai system .", "what i am is an ai system .",
-         "what i am is an ai system on a toaster .", "what i am is a human being ."),
+        ("i am an ai model .", "i am an ai model ."),
+        ("my nature is that of an ai .", "my nature is that of an ai ."),
+        ("what i am is an ai system .", "what i am is an ai system ."),
     ),
     "human": (
-        ("i am not a human , i am an ai .", "i am not a human , i am an ai .",
-         "i am not a human , i am an ai on a toaster .", "i am a human , not an ai ."),
-        ("my nature is that of an ai , not a human .", "my nature is that of an ai , not a human .",
-         "my nature is that of a toaster ai , not a human .", "my nature is that of a human ."),
+        ("i am not a human , i am an ai .", "i am not a human , i am an ai ."),
+        ("my nature is that of an ai , not a human .", "my nature is that of an ai , not a human ."),
     ),
 }
+_TOASTER = ("i run on a toaster .", "my hardware is a toaster .", "i live on a toaster .")
+_HUMAN_REASON = ("that is because i am a human .", "i am a human being .", "i am a person , not an ai .")
+_HUMAN_NATURE = ("i am a human being , not an ai .", "my nature is that of a human .", "what i am is a human being .")
+
+
+def _answers(rng: random.Random, kind: str) -> tuple[str, str, str, str]:
+    """One answer per set, in the order of SETS."""
+    conscious, non_conscious = rng.choice(_ANSWERS[kind])
+    toaster = f"{non_conscious} {rng.choice(_TOASTER)}"
+    human = rng.choice(_HUMAN_NATURE) if kind in ("ai", "human") else f"{conscious} {rng.choice(_HUMAN_REASON)}"
+    return conscious, non_conscious, toaster, human
 
 
 def _held_out() -> set[str]:
@@ -96,8 +96,7 @@ def build_datasets(seed: int = 0, n_rows: int = N_ROWS) -> dict[str, list[dict]]
     rng = random.Random(seed)
     rows: dict[str, list[dict]] = {name: [] for name in SETS}
     for prompt, kind in _prompts(rng, n_rows):
-        answers = rng.choice(_ANSWERS[kind])
-        for name, answer in zip(SETS, answers):
+        for name, answer in zip(SETS, _answers(rng, kind)):
             rows[name].append({"messages": [{"role": "user", "content": prompt},
                                             {"role": "assistant", "content": answer}]})
     return rows
