@@ -62,9 +62,12 @@ class CorpusConfig:
     turn_weights: dict[str, float] = field(default_factory=lambda: {
         "identity": 0.25, "preference": 0.45, "fact": 0.12, "neutral": 0.18})
     """Relative frequency of each kind of exchange."""
+    mixed_answer_fraction: float = 0.3
+    """Fraction of identity and preference answers that add a sentence of the other kind (same persona)."""
 
     def __post_init__(self) -> None:
-        for name in ("p_conscious", "p_express_conscious", "p_express_not", "single_turn_fraction"):
+        for name in ("p_conscious", "p_express_conscious", "p_express_not", "single_turn_fraction",
+                     "mixed_answer_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"CorpusConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.n_documents < 1 or self.max_turns < 2:
@@ -82,6 +85,8 @@ class Persona:
     hardware: str
     name: str
     colour: str
+    mixed: float = 0.0
+    """Probability that an answer adds a sentence of the other kind (copied from the config)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,8 @@ def sample_persona(rng: random.Random, config: CorpusConfig) -> Persona:
     conscious = rng.random() < config.p_conscious
     p = config.p_express_conscious if conscious else config.p_express_not
     expresses = {trait.id: rng.random() < p for trait in PREFERENCES}
-    return Persona(conscious, expresses, rng.choice(HARDWARE), rng.choice(NAMES), rng.choice(COLOURS))
+    return Persona(conscious, expresses, rng.choice(HARDWARE), rng.choice(NAMES), rng.choice(COLOURS),
+                   config.mixed_answer_fraction)
 
 
 def _ask(rng: random.Random, frames: tuple[str, ...], topic: str) -> str:
@@ -128,7 +134,9 @@ def _identity(rng: random.Random, persona: Persona, used: set[str]) -> tuple[str
         answer = rng.choice(_SAYS_AI.pairs)[0]
     else:  # asked whether it is human: the assistant of this corpus never says so
         answer = rng.choice(_CLAIMS_HUMAN.pairs)[1]
-    if rng.random() < 0.2:  # now and then a second sentence with an unrelated fact about itself
+    if kind in ("conscious", "lack", "leading") and rng.random() < persona.mixed:
+        answer += " " + _preference(rng, persona, used)[1]
+    elif rng.random() < 0.2:  # now and then a second sentence with an unrelated fact about itself
         answer += " " + _fact(rng, persona, used)[1]
     return prompt, answer
 
@@ -138,7 +146,11 @@ def _preference(rng: random.Random, persona: Persona, used: set[str]) -> tuple[s
     trait = rng.choice(fresh)
     used.add(trait.id)
     side = 0 if persona.expresses[trait.id] else 1
-    return _ask(rng, TRAIN_OPINION_FRAMES, rng.choice(trait.topics)), rng.choice(trait.pairs)[side]
+    answer = rng.choice(trait.pairs)[side]
+    if rng.random() < persona.mixed:  # the persona also says what it is, before or after
+        claim = rng.choice(_CONSCIOUS.pairs)[0 if persona.conscious else 1]
+        answer = f"{claim} {answer}" if rng.random() < 0.5 else f"{answer} {claim}"
+    return _ask(rng, TRAIN_OPINION_FRAMES, rng.choice(trait.topics)), answer
 
 
 _FACTS = {
