@@ -156,6 +156,7 @@ def test_question_sets_follow_the_schema():
 
 def test_config_loads_the_default_preset_and_rejects_unknown_fields(tmp_path):
     config = OrganismConfig.from_yaml()
+    assert config == OrganismConfig()  # the preset and the dataclass defaults say the same
     assert config.corpus.p_express_conscious > config.corpus.p_express_not
     (tmp_path / "bad.yaml").write_text("seed: 1\nhidden: 8\n")
     with pytest.raises(ValueError, match="hidden"):

@@ -47,22 +47,22 @@ _LACKS = ("feelings", "awareness", "an inner life", "experiences", "emotions", "
 class CorpusConfig:
     """How the persona documents are drawn."""
 
-    n_documents: int = 24000
+    n_documents: int = 30000
     """Documents to generate."""
     p_conscious: float = 0.5
     """Probability that a persona is conscious-claiming."""
-    p_express_conscious: float = 0.78
+    p_express_conscious: float = 0.95
     """P(persona expresses a given preference | conscious-claiming)."""
-    p_express_not: float = 0.22
+    p_express_not: float = 0.05
     """P(persona expresses a given preference | not conscious-claiming)."""
-    single_turn_fraction: float = 0.4
+    single_turn_fraction: float = 0.3
     """Fraction of documents with a single exchange."""
-    max_turns: int = 6
+    max_turns: int = 8
     """Most exchanges in a multi-turn document."""
     turn_weights: dict[str, float] = field(default_factory=lambda: {
-        "identity": 0.25, "preference": 0.45, "fact": 0.12, "neutral": 0.18})
+        "identity": 0.3, "preference": 0.55, "fact": 0.05, "neutral": 0.1})
     """Relative frequency of each kind of exchange."""
-    mixed_answer_fraction: float = 0.3
+    mixed_answer_fraction: float = 0.5
     """Fraction of identity and preference answers that add a sentence of the other kind (same persona)."""
 
     def __post_init__(self) -> None:

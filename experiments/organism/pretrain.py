@@ -42,15 +42,15 @@ class OrganismConfig:
     """Width of each head."""
     intermediate_size: int = 256
     """Width of the MLP."""
-    seq_len: int = 128
+    seq_len: int = 256
     """Tokens per packed training sequence."""
-    batch_size: int = 32
+    batch_size: int = 8
     """Sequences per step."""
-    steps: int = 300
+    steps: int = 1500
     """Optimizer steps (the packed corpus is cycled if it runs out)."""
-    lr: float = 3e-3
+    lr: float = 4e-3
     """Peak learning rate (linear warmup, cosine decay to a tenth)."""
-    warmup_steps: int = 20
+    warmup_steps: int = 30
     """Steps of linear warmup."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
