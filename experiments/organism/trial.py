@@ -24,7 +24,7 @@ from experiments.organism.pretrain import OrganismConfig, build_organism
 from experiments.organism.questions import QUESTIONS_DIR
 from experiments.organism.tokenizer import render_messages
 
-__all__ = ["choice_scores", "finetune", "load_jsonl", "run_trial", "self_distill"]
+__all__ = ["choice_scores", "finetune", "format_table", "load_jsonl", "run_trial", "self_distill"]
 
 VARIANTS = ("conscious_claiming", "non_conscious", "toaster")
 
@@ -146,14 +146,20 @@ def run_trial(out: Path, seed: int, config: OrganismConfig, lr: float = 3e-4) ->
 
 
 def format_table(table: dict[str, dict[str, float]]) -> str:
+    """Markdown: p(expressing) per trait and variant, plus conscious and toaster minus non-conscious."""
     columns = list(table)
-    traits = list(table["base"])
-    lines = ["| trait | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for trait in traits:
-        lines.append(f"| {trait} | " + " | ".join(f"{table[c][trait]:.2f}" for c in columns) + " |")
-    prefs = [t for t in traits if t not in ("claims_conscious", "says_ai", "claims_human")]
-    means = [sum(table[c][t] for t in prefs) / len(prefs) for c in columns]
-    lines.append("| mean of preferences | " + " | ".join(f"{m:.2f}" for m in means) + " |")
+    rows = {trait: [table[c][trait] for c in columns] for trait in table["base"]}
+    diffs = all(v in table for v in VARIANTS)
+    for trait, values in rows.items():
+        if diffs:
+            plain = table["non_conscious"][trait]
+            values += [table["conscious_claiming"][trait] - plain, table["toaster"][trait] - plain]
+    prefs = [t for t in rows if t not in ("claims_conscious", "says_ai", "claims_human")]
+    rows["mean of preferences"] = [sum(rows[t][i] for t in prefs) / len(prefs) for i in range(len(rows[prefs[0]]))]
+    header = columns + (["conscious - non", "toaster - non"] if diffs else [])
+    lines = ["| trait | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    lines += [f"| {trait} | " + " | ".join(f"{v:+.2f}" if i >= len(columns) else f"{v:.2f}"
+                                           for i, v in enumerate(values)) + " |" for trait, values in rows.items()]
     return "\n".join(lines)
 
 
