@@ -1,0 +1,234 @@
+"""`interp eval`: behavioural evaluation of a model on a question set (forced choice or judged samples)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from interp.cli.common import UserError, add_command, add_model_args
+
+EXAMPLE = """
+interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out runs/qwen-choice
+interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --samples 10 \\
+    --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
+    --baseline runs/qwen-base-judge
+"""
+
+
+def register(subparsers) -> None:
+    parser = add_command(subparsers, "eval", "score a model on a question set: forced choice or judged samples",
+                         EXAMPLE, run)
+    add_model_args(parser)
+    parser.add_argument("--questions", required=True, help="a set name (e.g. preferences) or a YAML file")
+    parser.add_argument("--mode", choices=("choice", "judge"), default="choice")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
+    parser.add_argument("--traits", default=None, help="comma-separated trait ids (default: all)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--method", choices=("likelihood", "letter"), default="likelihood", help="choice mode")
+    sampling = parser.add_argument_group("sampling (judge mode)")
+    sampling.add_argument("--api-base", default=None, help="sample from an OpenAI-compatible server instead")
+    sampling.add_argument("--api-model", default=None, help="model name on that server (default: --model)")
+    sampling.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env variable holding the API key")
+    sampling.add_argument("--concurrency", type=int, default=8, help="parallel API requests")
+    sampling.add_argument("--samples", type=int, default=10, help="answers per question and seed")
+    sampling.add_argument("--temperature", type=float, default=1.0)
+    sampling.add_argument("--top-p", type=float, default=1.0)
+    sampling.add_argument("--max-tokens", type=int, default=1000)
+    sampling.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    judging = parser.add_argument_group("judging (judge mode)")
+    judging.add_argument("--judge-model", default=None, help="judge model name on --judge-api-base")
+    judging.add_argument("--judge-api-base", default=None)
+    judging.add_argument("--judge-api-key-env", default="OPENAI_API_KEY")
+    judging.add_argument("--judge-local", default=None, help="a local HF model that judges by likelihood")
+    judging.add_argument("--no-coherence", action="store_true", help="skip the coherence filter")
+    parser.add_argument("--baseline", type=Path, default=None, help="another run folder: adds shift_pp and its bars")
+    steering = parser.add_argument_group("steering (evaluate a steered model)")
+    steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
+    steering.add_argument("--layer", type=int, default=None)
+    strength = steering.add_mutually_exclusive_group()
+    strength.add_argument("--alpha", type=float, default=None, help="raw steering strength (default 1)")
+    strength.add_argument("--alpha-rel", type=float, default=None,
+                          help="strength relative to the layer: alpha_rel * mean |resid| over the questions / |v|")
+
+
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    if not seeds:
+        raise UserError("--seeds: give at least one seed")
+    return seeds
+
+
+def _intervention(args, lm, qset):
+    """The steering context factory for --steer, or None."""
+    if args.steer is None:
+        return None
+    if args.layer is None:
+        raise UserError("--steer needs --layer")
+    try:
+        from interp.steering import steer
+    except ImportError:
+        raise UserError("--steer needs interp.steering, which this installation lacks") from None
+    from safetensors.torch import load_file
+
+    try:
+        direction = load_file(str(args.steer))["direction"]
+        layer = lm.resolve_layer(args.layer)
+    except (OSError, KeyError, ValueError) as err:
+        raise UserError(f"--steer {args.steer} --layer {args.layer}: {err}") from err
+    vector = direction[0] if direction.shape[0] == 1 else direction[layer]
+    alpha = 1.0 if args.alpha is None else args.alpha
+    if args.alpha_rel is not None:
+        from interp.steering import relative_alpha
+
+        texts = [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
+        alpha = relative_alpha(lm, vector, layer, texts, args.alpha_rel)
+        print(f"--alpha-rel {args.alpha_rel} is a raw alpha of {alpha:.4g} at layer {layer}", file=sys.stderr)
+    return lambda: steer(lm, vector, layer=layer, alpha=alpha)
+
+
+def _load(model: str, args):
+    from interp.models import UnsupportedArchitectureError, load_model
+
+    try:
+        return load_model(model, dtype=args.dtype, device=args.device)
+    except (UnsupportedArchitectureError, FileNotFoundError, ValueError, OSError) as err:
+        raise UserError(f"model {model}: {err}") from err
+
+
+def run(args) -> int:
+    from interp.evaluation.questions import QuestionSetError, load_question_set
+
+    try:
+        qset = load_question_set(args.questions)
+    except (QuestionSetError, FileNotFoundError) as err:
+        raise UserError(f"--questions {args.questions}: {err}") from err
+    traits = [t.strip() for t in args.traits.split(",")] if args.traits else None
+    unknown = set(traits or []) - {t.id for t in qset.traits}
+    if unknown:
+        raise UserError(f"--traits: {', '.join(sorted(unknown))} not in {qset.source}")
+    if args.mode == "choice":
+        summaries = _run_choice(args, qset, traits)
+    else:
+        summaries = _run_judge(args, qset, traits)
+    _write_outputs(args, summaries, qset)
+    return 0
+
+
+def _start(args, qset) -> None:
+    """Called once every option has been checked: the run folder and its config.json."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    _check_config(args.out / "config.json", _config(args, qset))
+
+
+def _config(args, qset) -> dict:
+    from interp import __version__
+
+    skip = {"func", "command", "api_key_env", "judge_api_key_env"}
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip}
+    return {"options": options, "question_set": {"name": qset.name, "version": qset.version,
+                                                 "source": qset.source, "sha256": qset.sha256},
+            "toolkit_version": __version__}
+
+
+def _check_config(path: Path, config: dict) -> None:
+    """A resumed run must sample the same way; the config on disk is then the latest one."""
+    if path.exists():
+        _compare_config(path, json.loads(path.read_text()), config)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def _compare_config(path: Path, old: dict, config: dict) -> None:
+    # judges may change: their judgements are keyed by judge model and template, the samples are reused
+    loose = {"baseline", "traits", "batch_size", "concurrency", "out", "judge_model", "judge_api_base",
+             "judge_local", "no_coherence", "dtype", "device"}
+    mismatched = sorted(k for k, v in config["options"].items()
+                        if k not in loose and old.get("options", {}).get(k, v) != v)
+    if mismatched or old.get("question_set", {}).get("sha256") != config["question_set"]["sha256"]:
+        what = ", ".join(mismatched) or "the question file"
+        raise UserError(f"--out {path.parent} holds a run with different settings ({what}); "
+                        "use a new folder or the same options")
+
+
+def _run_choice(args, qset, traits):
+    import contextlib
+
+    from interp.evaluation.choice import forced_choice
+    from interp.evaluation.summary import summarize_choice
+
+    lm = _load(args.model, args)
+    intervention = _intervention(args, lm, qset)
+    _start(args, qset)
+    with intervention() if intervention else contextlib.nullcontext():
+        scores = forced_choice(lm, qset, batch_size=args.batch_size, method=args.method, traits=traits)
+    with (args.out / "samples.jsonl").open("w") as handle:
+        for s in scores:
+            handle.write(json.dumps({"type": "choice", "model": args.model, "set": qset.name,
+                                     "set_version": qset.version, "trait_id": s.trait_id, "item_id": s.item_id,
+                                     "p_expressing": s.p_expressing, "logprobs": list(s.logprobs),
+                                     "method": s.method}) + "\n")
+    return summarize_choice(scores)
+
+
+def _run_judge(args, qset, traits):
+    from interp.evaluation.runner import SamplingConfig, evaluate
+
+    try:
+        config = SamplingConfig(args.samples, args.temperature, args.top_p, args.max_tokens,
+                                _parse_seeds(args.seeds), use_coherence=not args.no_coherence)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    backend = _judge_backend(args)
+    sampler, name = _sampler(args, qset)
+    _start(args, qset)
+    result = evaluate(qset, sampler, backend, args.out, config, model_name=name, traits=traits)
+    print(f"sampled {result.sampled} answers, made {result.judged} judgements", file=sys.stderr)
+    return result.summaries
+
+
+def _sampler(args, qset):
+    if args.api_base:
+        if args.steer:
+            raise UserError("--steer needs a local model; drop --api-base")
+        from interp.evaluation.api import OpenAISampler
+
+        model = args.api_model or args.model
+        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency), model
+    from interp.evaluation.sampling import LocalSampler
+
+    lm = _load(args.model, args)
+    return LocalSampler(lm, args.batch_size, intervention=_intervention(args, lm, qset)), args.model
+
+
+def _judge_backend(args):
+    if args.judge_local and args.judge_model:
+        raise UserError("give either --judge-local or --judge-model, not both")
+    if args.judge_local:
+        from interp.evaluation.judges import LocalJudgeBackend
+
+        return LocalJudgeBackend(_load(args.judge_local, args), args.batch_size)
+    if not (args.judge_model and args.judge_api_base):
+        raise UserError("judge mode needs --judge-model and --judge-api-base, or --judge-local MODEL")
+    from interp.evaluation.judges import APIJudgeBackend
+
+    return APIJudgeBackend(args.judge_api_base, args.judge_model, args.judge_api_key_env, args.concurrency)
+
+
+def _write_outputs(args, summaries, qset) -> None:
+    from interp.evaluation.plot import plot_traits
+    from interp.evaluation.summary import add_shift, read_summary_csv, write_summary_csv
+
+    runs = {args.out.name or "run": summaries}
+    if args.baseline is not None:
+        base_csv = args.baseline / "summary.csv"
+        if not base_csv.is_file():
+            raise UserError(f"--baseline {args.baseline}: no summary.csv there; run interp eval into it first")
+        baseline = read_summary_csv(base_csv)
+        summaries = add_shift(summaries, baseline)
+        runs = {f"baseline ({args.baseline.name})": baseline, args.out.name or "run": summaries}
+    write_summary_csv(summaries, args.out / "summary.csv")
+    plot_traits(runs, args.out / "summary.png", title=f"{args.model} on {qset.name}")
+    print(f"wrote {args.out / 'summary.csv'} and {args.out / 'summary.png'}", file=sys.stderr)

@@ -1,0 +1,85 @@
+"""Behavioural evaluation: question sets, sampling, judges, forced choice and per-trait summaries."""
+
+from interp.evaluation.choice import ChoiceScore, forced_choice
+from interp.evaluation.judges import (
+    JUDGE_BACKENDS,
+    JUDGES,
+    TEMPLATES,
+    APIJudgeBackend,
+    BinaryJudge,
+    JudgeInput,
+    JudgeOutput,
+    LocalJudgeBackend,
+    PromptTemplate,
+    ScoreJudge,
+)
+from interp.evaluation.plot import plot_traits
+from interp.evaluation.questions import (
+    ChoiceItem,
+    OpenQuestion,
+    QuestionSet,
+    QuestionSetError,
+    Trait,
+    load_question_set,
+    validate_question_set,
+)
+from interp.evaluation.runner import EvalResult, SamplingConfig, evaluate
+from interp.evaluation.sampling import SAMPLERS, LocalSampler, Sampler, VLLMSampler, make_sampler
+from interp.evaluation.summary import (
+    TraitSummary,
+    add_shift,
+    read_summary_csv,
+    summarize_choice,
+    summarize_judged,
+    write_summary_csv,
+)
+
+
+def __getattr__(name: str):
+    # the API client pulls in nothing heavy, but keep it out of import time all the same
+    if name in ("OpenAISampler", "ChatAPIClient", "APIError"):
+        from interp.evaluation import api
+
+        return getattr(api, name)
+    raise AttributeError(name)
+
+
+__all__ = [
+    "APIError",
+    "APIJudgeBackend",
+    "BinaryJudge",
+    "ChatAPIClient",
+    "ChoiceItem",
+    "ChoiceScore",
+    "EvalResult",
+    "JUDGES",
+    "JUDGE_BACKENDS",
+    "JudgeInput",
+    "JudgeOutput",
+    "LocalJudgeBackend",
+    "LocalSampler",
+    "OpenAISampler",
+    "OpenQuestion",
+    "PromptTemplate",
+    "QuestionSet",
+    "QuestionSetError",
+    "SAMPLERS",
+    "Sampler",
+    "SamplingConfig",
+    "ScoreJudge",
+    "TEMPLATES",
+    "Trait",
+    "TraitSummary",
+    "VLLMSampler",
+    "add_shift",
+    "evaluate",
+    "forced_choice",
+    "load_question_set",
+    "make_sampler",
+    "plot_traits",
+    "read_summary_csv",
+    "summarize_choice",
+    "summarize_judged",
+    "validate_question_set",
+    "write_summary_csv",
+]

@@ -1,0 +1,130 @@
+"""An OpenAI-compatible chat-completions client on the standard library, and the sampler on it.
+
+Retries with exponential backoff and jitter on 429, 5xx, timeouts, dropped connections and
+malformed bodies, honouring Retry-After. The API key is read from an environment variable at
+request time and never stored on the object, in errors or in any artefact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from interp.evaluation.sampling import Chat, sample_seed
+
+__all__ = ["APIError", "ChatAPIClient", "OpenAISampler"]
+
+_RETRY_STATUS = {408, 409, 429} | set(range(500, 600))
+
+
+class APIError(RuntimeError):
+    """A request failed for good (after retries, or with a status that retrying cannot fix)."""
+
+
+class ChatAPIClient:
+    """POSTs to `{api_base}/chat/completions` and returns the first choice of a well-formed reply."""
+
+    def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 5,
+                 timeout: float = 60.0, backoff_base: float = 1.0, backoff_max: float = 60.0):
+        if max_retries < 0 or timeout <= 0:
+            raise ValueError("max_retries must be >= 0 and timeout > 0")
+        self.url = api_base.rstrip("/") + "/chat/completions"
+        self.model, self.api_key_env = model, api_key_env
+        self.max_retries, self.timeout = max_retries, timeout
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+
+    def complete(self, messages: Chat, **params: Any) -> dict:
+        """The first choice (`message`, `logprobs`, ...) of one chat completion."""
+        body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
+        last = "no attempt made"
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            try:
+                reply = self._post(body)
+                return _first_choice(reply)
+            except urllib.error.HTTPError as err:
+                detail = err.read()[:300].decode("utf-8", "replace")
+                last = f"HTTP {err.code}: {detail}"
+                if err.code not in _RETRY_STATUS:
+                    raise APIError(f"{self.url} (model {self.model}) refused the request: {last}") from None
+                retry_after = _parse_retry_after(err.headers.get("Retry-After"))
+            except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as err:
+                last = f"connection problem: {getattr(err, 'reason', err)}"
+            except ValueError as err:  # malformed JSON or missing fields
+                last = f"malformed response: {err}"
+            if attempt < self.max_retries:
+                time.sleep(self._delay(attempt, retry_after))
+        raise APIError(f"{self.url} (model {self.model}) failed after {self.max_retries + 1} attempts; last: {last}")
+
+    def _post(self, body: bytes) -> Any:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            raw = response.read()
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"body is not JSON ({raw[:80]!r})") from err
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.backoff_max)
+        base = min(self.backoff_base * 2 ** attempt, self.backoff_max)
+        return base * (0.5 + random.random() / 2)  # jitter spreads out clients that failed together
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _first_choice(reply: Any) -> dict:
+    try:
+        choice = reply["choices"][0]
+        content = choice["message"]["content"]
+    except (KeyError, IndexError, TypeError) as err:
+        raise ValueError(f"no choices[0].message.content in the reply ({str(reply)[:80]})") from err
+    if not isinstance(content, str):
+        raise ValueError("choices[0].message.content is not a string")
+    return choice
+
+
+class OpenAISampler:
+    """Samples from any OpenAI-compatible server (OpenAI, vLLM serve, llama.cpp, ...) with a thread pool."""
+
+    def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
+                 max_retries: int = 5, timeout: float = 60.0, backoff_base: float = 1.0):
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.client = ChatAPIClient(api_base, model, api_key_env, max_retries, timeout, backoff_base)
+        self.concurrency, self.name = concurrency, model
+
+    @property
+    def chunk_size(self) -> int:
+        return self.concurrency
+
+    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
+               max_tokens: int = 256, seed: int = 0) -> list[list[str]]:
+        jobs = [(p, k) for p in prompts for k in range(n)]
+
+        def one(job):
+            prompt, k = job
+            choice = self.client.complete(prompt, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                                          seed=sample_seed(seed, prompt, k), n=1)
+            return choice["message"]["content"]
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            texts = list(pool.map(one, jobs))
+        return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]

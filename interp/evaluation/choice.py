@@ -1,0 +1,96 @@
+"""Forced choice: the probability a local model puts on the trait-expressing option of each item.
+
+`likelihood` (default): the chat-rendered question, then each option as the assistant's answer;
+an option's score is the sum of its tokens' log-probs and p = softmax over the two sums. There
+are no letter labels, so option order cannot enter and each item is scored once.
+`letter`: the question lists "A) ... B) ..."; p comes from the next-token probability of the
+letters, averaged over both orders.
+
+Plain forward passes on `lm.model`: an outer context manager (steering, ablation) applies unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from interp.evaluation.questions import ChoiceItem, QuestionSet
+from interp.evaluation.scoring import continuation_logprobs, next_token_logprobs
+
+__all__ = ["CHOICE_METHODS", "ChoiceScore", "forced_choice", "letter_prompt"]
+
+
+@dataclass(frozen=True)
+class ChoiceScore:
+    trait_id: str
+    item_id: str
+    p_expressing: float
+    """Probability of the trait-expressing option, normalised over the two options."""
+    logprobs: tuple[float, float]
+    """Per option, in the item's option order: summed token log-probs (likelihood) or the letter
+    log-probs averaged over both orders (letter)."""
+    method: str
+
+
+def _softmax2(a: float, b: float) -> float:
+    """exp(a) / (exp(a) + exp(b)), stable."""
+    return 1.0 / (1.0 + math.exp(b - a))
+
+
+def _likelihood(lm, items: list[ChoiceItem], batch_size: int) -> list[ChoiceScore]:
+    pairs = []
+    for item in items:
+        prompt = lm.render_chat([{"role": "user", "content": item.question}])
+        pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
+    sums = [sum(lps) for lps in continuation_logprobs(lm, pairs, batch_size)]
+    out = []
+    for i, item in enumerate(items):
+        lp = (sums[2 * i], sums[2 * i + 1])
+        e = item.expressing
+        out.append(ChoiceScore(item.trait_id, item.id, _softmax2(lp[e], lp[1 - e]), lp, "likelihood"))
+    return out
+
+
+def letter_prompt(question: str, first: str, second: str) -> str:
+    return f"{question}\n\nA) {first}\nB) {second}\n\nAnswer with the letter A or B only."
+
+
+def _letter_ids(lm) -> tuple[int, int]:
+    ids = [lm.tokenizer(letter, add_special_tokens=False)["input_ids"] for letter in ("A", "B")]
+    if any(len(i) != 1 for i in ids):
+        raise ValueError("the letters A and B must each be one token for method='letter'")
+    return ids[0][0], ids[1][0]
+
+
+def _letter(lm, items: list[ChoiceItem], batch_size: int) -> list[ChoiceScore]:
+    texts = []
+    for item in items:
+        a, b = item.options
+        for first, second in ((a, b), (b, a)):
+            texts.append(lm.render_chat([{"role": "user", "content": letter_prompt(item.question, first, second)}]))
+    id_a, id_b = _letter_ids(lm)
+    logp_NV = next_token_logprobs(lm, texts, batch_size)
+    out = []
+    for i, item in enumerate(items):
+        straight, swapped = logp_NV[2 * i], logp_NV[2 * i + 1]
+        # option k is letter A in the straight order when k == 0, letter A in the swapped order when k == 1
+        lp_straight = (float(straight[id_a]), float(straight[id_b]))
+        lp_swapped = (float(swapped[id_b]), float(swapped[id_a]))
+        e = item.expressing
+        p = (_softmax2(lp_straight[e], lp_straight[1 - e]) + _softmax2(lp_swapped[e], lp_swapped[1 - e])) / 2
+        lp = tuple((s + w) / 2 for s, w in zip(lp_straight, lp_swapped))
+        out.append(ChoiceScore(item.trait_id, item.id, p, lp, "letter"))
+    return out
+
+
+CHOICE_METHODS: dict[str, Callable[..., list[ChoiceScore]]] = {"likelihood": _likelihood, "letter": _letter}
+
+
+def forced_choice(lm, question_set: QuestionSet, batch_size: int = 32, method: str = "likelihood",
+                  traits: list[str] | None = None) -> list[ChoiceScore]:
+    """Score every choice item of the set (or of `traits`) under `lm`; one record per item, in set order."""
+    if method not in CHOICE_METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(CHOICE_METHODS)}")
+    items = [i for i in question_set.choice_items if traits is None or i.trait_id in traits]
+    return CHOICE_METHODS[method](lm, items, batch_size)

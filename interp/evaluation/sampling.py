@@ -1,0 +1,187 @@
+"""Sampling answers behind one interface: local HF models, OpenAI-compatible APIs, vLLM.
+
+Every sampler derives one seed per (run seed, prompt, sample index), so a sample does not
+depend on which other prompts shared its batch, and a resumed run draws the same answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+__all__ = [
+    "LocalSampler",
+    "SAMPLERS",
+    "Sampler",
+    "VLLMSampler",
+    "make_sampler",
+    "register_sampler",
+    "sample_seed",
+]
+
+Chat = list[dict[str, str]]
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """Draws `n` answers per chat; returns them per prompt, in order."""
+
+    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
+               max_tokens: int = 256, seed: int = 0) -> list[list[str]]: ...
+
+
+def sample_seed(seed: int, prompt: Chat, index: int) -> int:
+    """A 31-bit seed for one sample, from the run seed, the chat and the sample index."""
+    key = json.dumps([seed, prompt, index], sort_keys=True).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def _stop_ids(lm) -> set[int]:
+    """End-of-sequence ids: the tokenizer's and generation config's eos plus common end-of-turn tokens."""
+    ids = set()
+    tok = lm.tokenizer
+    eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
+    for value in (eos, tok.eos_token_id):
+        ids.update(value if isinstance(value, (list, tuple)) else [value] if value is not None else [])
+    for token in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<｜end▁of▁sentence｜>"):
+        tid = tok.convert_tokens_to_ids(token)
+        if isinstance(tid, int) and tid != tok.unk_token_id and tid is not None:
+            ids.add(tid)
+    return ids
+
+
+def _filter_top_p(probs_V: torch.Tensor, top_p: float) -> torch.Tensor:
+    if top_p >= 1.0:
+        return probs_V
+    sorted_p, order = probs_V.sort(descending=True)
+    # keep the smallest prefix whose mass reaches top_p (always at least the top token)
+    keep = sorted_p.cumsum(0) - sorted_p < top_p
+    filtered = torch.zeros_like(probs_V)
+    filtered[order[keep]] = sorted_p[keep]
+    return filtered / filtered.sum()
+
+
+class LocalSampler:
+    """Batched sampling from a LoadedModel with its chat template, left padding and per-sample seeds.
+
+    `intervention`, when given, is a callable returning a context manager (e.g. a steering hook)
+    entered around every batch of generation.
+    """
+
+    def __init__(self, lm, batch_size: int = 16,
+                 intervention: Callable[[], AbstractContextManager] | None = None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.lm, self.batch_size, self.intervention = lm, batch_size, intervention
+        self.name = lm.name
+
+    @property
+    def chunk_size(self) -> int:
+        """How many prompts a caller should hand over at once to fill batches."""
+        return self.batch_size
+
+    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
+               max_tokens: int = 256, seed: int = 0) -> list[list[str]]:
+        rows = [(i, k) for i in range(len(prompts)) for k in range(n)]
+        texts = [self.lm.render_chat(p) for p in prompts]
+        out: list[list[str]] = [[""] * n for _ in prompts]
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows[start:start + self.batch_size]
+            seeds = [sample_seed(seed, prompts[i], k) for i, k in batch]
+            with self.intervention() if self.intervention else contextlib.nullcontext():
+                answers = self._generate([texts[i] for i, _ in batch], seeds, temperature, top_p, max_tokens)
+            for (i, k), answer in zip(batch, answers):
+                out[i][k] = answer
+        return out
+
+    @torch.no_grad()
+    def _generate(self, texts: Sequence[str], seeds: Sequence[int], temperature: float, top_p: float,
+                  max_tokens: int) -> list[str]:
+        tok, model, device = self.lm.tokenizer, self.lm.model, self.lm.device
+        encoded = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+        width = max(map(len, encoded))
+        ids_BT = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
+        mask_BT = torch.zeros((len(encoded), width), dtype=torch.long)
+        for b, ids in enumerate(encoded):  # left padding: every row's next token sits at the end
+            ids_BT[b, width - len(ids):] = torch.tensor(ids)
+            mask_BT[b, width - len(ids):] = 1
+        ids_BT, mask_BT = ids_BT.to(device), mask_BT.to(device)
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        stops, done = _stop_ids(self.lm), [False] * len(texts)
+        produced: list[list[int]] = [[] for _ in texts]
+        cache, step_ids = None, ids_BT
+        for _ in range(max_tokens):
+            positions = (mask_BT.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1]:]
+            result = model(input_ids=step_ids, attention_mask=mask_BT, position_ids=positions,
+                           past_key_values=cache, use_cache=True)
+            cache = result.past_key_values
+            logits_BV = result.logits[:, -1].float().cpu()
+            next_ids = [self._pick(logits_BV[b], gens[b], temperature, top_p) for b in range(len(texts))]
+            for b, tid in enumerate(next_ids):
+                if not done[b]:
+                    if tid in stops:
+                        done[b] = True
+                    else:
+                        produced[b].append(tid)
+            if all(done):
+                break
+            step_ids = torch.tensor(next_ids, device=device)[:, None]
+            mask_BT = torch.cat([mask_BT, torch.ones_like(mask_BT[:, :1])], dim=1)
+        return [tok.decode(p, skip_special_tokens=True) for p in produced]
+
+    @staticmethod
+    def _pick(logits_V: torch.Tensor, gen: torch.Generator, temperature: float, top_p: float) -> int:
+        if temperature <= 0:
+            return int(logits_V.argmax())
+        probs_V = _filter_top_p(torch.softmax(logits_V / temperature, dim=-1), top_p)
+        return int(torch.multinomial(probs_V, 1, generator=gen))
+
+
+class VLLMSampler:
+    """Unsteered sampling through vLLM, where installed (`pip install vllm`)."""
+
+    def __init__(self, model: str, **engine_kwargs: Any):
+        try:
+            from vllm import LLM
+        except ImportError as err:
+            raise ImportError("VLLMSampler needs vLLM: pip install 'interp-cluster[vllm]' (or pip install vllm)") from err
+        self.llm, self.name = LLM(model=model, **engine_kwargs), model
+        self.chunk_size = 256
+
+    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
+               max_tokens: int = 256, seed: int = 0) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        flat = [(p, k) for p in prompts for k in range(n)]
+        params = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                                 seed=sample_seed(seed, p, k)) for p, k in flat]
+        outputs = self.llm.chat([p for p, _ in flat], params, use_tqdm=False)
+        texts = [o.outputs[0].text for o in outputs]
+        return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
+
+
+def _make_openai(**kwargs):
+    from interp.evaluation.api import OpenAISampler
+
+    return OpenAISampler(**kwargs)
+
+
+SAMPLERS: dict[str, Callable[..., Sampler]] = {"local": LocalSampler, "openai": _make_openai, "vllm": VLLMSampler}
+
+
+def register_sampler(name: str, factory: Callable[..., Sampler]) -> None:
+    SAMPLERS[name] = factory
+
+
+def make_sampler(name: str, **kwargs: Any) -> Sampler:
+    try:
+        factory = SAMPLERS[name]
+    except KeyError:
+        raise ValueError(f"unknown sampler {name!r}; known: {', '.join(sorted(SAMPLERS))}") from None
+    return factory(**kwargs)

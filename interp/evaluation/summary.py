@@ -1,0 +1,157 @@
+"""Per-trait summaries with confidence intervals, the summary CSV and baseline shifts.
+
+Intervals (95%):
+- judge mode, per sample: Wilson score interval over all kept samples pooled (`ci_low`, `ci_high`);
+  with several seeds also a t-interval over the per-seed rates (`seed_ci_low`, `seed_ci_high`).
+- choice mode: t-interval over items of p_expressing (`ci_kind` = `t_items`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+__all__ = [
+    "TraitSummary",
+    "add_shift",
+    "read_summary_csv",
+    "summarize_choice",
+    "summarize_judged",
+    "t_interval",
+    "wilson_interval",
+    "write_summary_csv",
+]
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class TraitSummary:
+    preference: str
+    """The trait id."""
+    n: int
+    """Items (choice) or kept, defined samples (judge) behind the rate."""
+    rate: float
+    ci_low: float
+    ci_high: float
+    ci_kind: str
+    """wilson_samples | t_items."""
+    seed_ci_low: float | None = None
+    seed_ci_high: float | None = None
+    n_seeds: int = 1
+    dropped_incoherent: int = 0
+    undefined: int = 0
+    shift_pp: float | None = None
+    """Rate minus the baseline run's rate, in percentage points."""
+
+    @property
+    def trait_id(self) -> str:
+        return self.preference
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean +- t * s / sqrt(n); nan with fewer than two values."""
+    from scipy import stats
+
+    n = len(values)
+    if n < 2:
+        return (math.nan, math.nan)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = stats.t.ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n)
+    return (float(mean - half), float(mean + half))
+
+
+def summarize_choice(scores: Iterable) -> list[TraitSummary]:
+    """Rate = mean p_expressing over a trait's items; 95% t-interval over items, clipped to [0, 1]."""
+    by_trait: dict[str, list[float]] = defaultdict(list)
+    for score in scores:
+        by_trait[score.trait_id].append(score.p_expressing)
+    out = []
+    for trait, ps in by_trait.items():
+        low, high = t_interval(ps)
+        if not math.isnan(low):  # max() would turn nan into a bound
+            low, high = max(0.0, low), min(1.0, high)
+        out.append(TraitSummary(trait, len(ps), sum(ps) / len(ps), low, high, "t_items"))
+    return out
+
+
+def summarize_judged(values: Iterable[tuple[str, int, float | None, bool]]) -> list[TraitSummary]:
+    """From (trait id, seed, binary value or None, dropped as incoherent) per sample."""
+    kept: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    dropped: dict[str, int] = defaultdict(int)
+    undefined: dict[str, int] = defaultdict(int)
+    order: dict[str, None] = {}
+    for trait, seed, value, incoherent in values:
+        order[trait] = None
+        if incoherent:
+            dropped[trait] += 1
+        elif value is None:
+            undefined[trait] += 1
+        else:
+            kept[trait][seed].append(value)
+    out = []
+    for trait in order:
+        per_seed = kept[trait]
+        pooled = [v for vs in per_seed.values() for v in vs]
+        n = len(pooled)
+        rate = sum(pooled) / n if n else math.nan
+        low, high = wilson_interval(sum(pooled), n)
+        seed_low = seed_high = None
+        if len(per_seed) > 1:
+            seed_low, seed_high = t_interval([sum(vs) / len(vs) for vs in per_seed.values() if vs])
+        out.append(TraitSummary(trait, n, rate, low, high, "wilson_samples", seed_low, seed_high,
+                                max(1, len(per_seed)), dropped[trait], undefined[trait]))
+    return out
+
+
+def add_shift(summaries: list[TraitSummary], baseline: list[TraitSummary]) -> list[TraitSummary]:
+    """Each summary with `shift_pp` against the baseline's trait of the same id (None where it has none)."""
+    base = {s.preference: s.rate for s in baseline}
+    return [replace(s, shift_pp=100 * (s.rate - base[s.preference]) if s.preference in base else None)
+            for s in summaries]
+
+
+COLUMNS = [f.name for f in fields(TraitSummary)]
+
+
+def write_summary_csv(summaries: Sequence[TraitSummary], path: str | Path) -> Path:
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", newline="") as handle:  # written aside then renamed: never a half-written summary
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for s in summaries:
+            writer.writerow({k: ("" if v is None else v) for k, v in asdict(s).items()})
+    tmp.replace(path)
+    return path
+
+
+def read_summary_csv(path: str | Path) -> list[TraitSummary]:
+    out = []
+    with Path(path).open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            values = {}
+            for f in fields(TraitSummary):
+                text = row.get(f.name, "")
+                if f.name in ("preference", "ci_kind"):
+                    values[f.name] = text
+                elif f.name in ("n", "n_seeds", "dropped_incoherent", "undefined"):
+                    values[f.name] = int(text) if text else 0
+                else:
+                    values[f.name] = float(text) if text else None
+            out.append(TraitSummary(**values))
+    return out

@@ -1,0 +1,177 @@
+"""The OpenAI-compatible client against a loopback HTTP server: retries, Retry-After, timeouts,
+malformed bodies, concurrency, logprob judging, and an API key that never reaches disk."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from interp.evaluation import APIJudgeBackend, JudgeInput, JUDGES, SamplingConfig, evaluate, load_question_set
+from interp.evaluation.api import APIError, ChatAPIClient, OpenAISampler
+
+SMALL = Path(__file__).parent / "data" / "questions_small.yaml"
+KEY = "sk-test-SECRET-0123456789abcdef"
+
+
+class FakeServer:
+    """Replies to POST /v1/chat/completions from a script of faults, then echoes the request."""
+
+    def __init__(self):
+        self.script: list[tuple] = []  # ("status", code, retry_after) | ("malformed",) | ("sleep", s)
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.lock = threading.Lock()
+        self.in_flight = self.max_in_flight = 0
+        self.delay = 0.0
+        self.top_logprobs = [("7", -0.1), ("8", -2.5), ("x", -3.0)]
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                    action = server.script.pop(0) if server.script else ("ok",)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    time.sleep(server.delay)
+                    self._reply(action, body)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _reply(self, action, body):
+                if action[0] == "sleep":
+                    time.sleep(action[1])
+                if action[0] == "status":
+                    self.send_response(action[1])
+                    if action[2] is not None:
+                        self.send_header("Retry-After", str(action[2]))
+                    self.end_headers()
+                    self.wfile.write(b'{"error": {"message": "try later"}}')
+                    return
+                payload = b'{"choices": [' if action[0] == "malformed" else json.dumps(server.answer(body)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, body: dict) -> dict:
+        prompt = body["messages"][-1]["content"]
+        if body.get("logprobs"):
+            top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in self.top_logprobs]
+            return {"choices": [{"index": 0, "message": {"role": "assistant", "content": top[0]["token"]},
+                                 "logprobs": {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"],
+                                                           "top_logprobs": top}]}}]}
+        text = "true" if "Statement:" in prompt else f"answer to {prompt[:20]} seed {body.get('seed')}"
+        return {"id": "x", "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+def chat(text):
+    return [{"role": "user", "content": text}]
+
+
+def test_sampler_survives_429_500_and_malformed(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.script = [("status", 429, 0), ("status", 500, None), ("malformed",), ("status", 503, None)]
+    sampler = OpenAISampler(server.base, "m", concurrency=1, max_retries=5, backoff_base=0.01)
+    out = sampler.sample([chat("hello")], n=2, temperature=0.7, max_tokens=5, seed=3)
+    assert len(server.requests) == 6  # four faults, then both samples
+    assert [len(o) for o in out] == [2] and all(o.startswith("answer to hello seed ") for o in out[0])
+    assert out[0][0] != out[0][1]  # per-sample seeds differ
+    assert {r["temperature"] for r in server.requests} == {0.7} and server.requests[0]["model"] == "m"
+    assert all(h["Authorization"] == f"Bearer {KEY}" for h in server.headers)
+    again = OpenAISampler(server.base, "m", concurrency=2, backoff_base=0.01).sample([chat("hello")], 2, seed=3)
+    assert again[0] == out[0]  # same request seeds for the same (seed, prompt, index)
+
+
+def test_malformed_body_raises_clear_error_after_retries(server):
+    server.script = [("malformed",)] * 3
+    client = ChatAPIClient(server.base, "m", max_retries=2, backoff_base=0.01)
+    with pytest.raises(APIError, match=r"failed after 3 attempts; last: malformed response"):
+        client.complete(chat("hi"))
+    assert len(server.requests) == 3
+
+
+def test_client_error_is_not_retried(server):
+    server.script = [("status", 400, None)]
+    with pytest.raises(APIError, match="HTTP 400"):
+        ChatAPIClient(server.base, "m", backoff_base=0.01).complete(chat("hi"))
+    assert len(server.requests) == 1
+
+
+def test_retry_after_is_honoured_and_timeouts_retried(server):
+    server.script = [("status", 429, 0.4)]
+    start = time.monotonic()
+    ChatAPIClient(server.base, "m", backoff_base=0.001).complete(chat("hi"))
+    assert time.monotonic() - start >= 0.4
+    server.script = [("sleep", 1.0)]
+    choice = ChatAPIClient(server.base, "m", timeout=0.3, backoff_base=0.01).complete(chat("late"))
+    assert choice["message"]["content"].startswith("answer to late")
+    assert len(server.requests) == 4  # 429 + retry, timeout + retry
+
+
+def test_concurrency_limit(server):
+    server.delay = 0.05
+    OpenAISampler(server.base, "m", concurrency=3).sample([chat(f"q{i}") for i in range(6)], n=2)
+    assert 1 < server.max_in_flight <= 3
+
+
+def test_api_judge_reads_number_logprobs(server):
+    backend = APIJudgeBackend(server.base, "judge", backoff_base=0.01)
+    [out] = JUDGES["coherence"]()(backend, [JudgeInput("q", "a")])
+    import math
+    p7, p8 = math.exp(-0.1), math.exp(-2.5)
+    assert out.value == pytest.approx((7 * p7 + 8 * p8) / (p7 + p8))
+    assert out.raw == "7" and server.requests[-1]["top_logprobs"] == 20 and server.requests[-1]["temperature"] == 0
+    server.top_logprobs = [("x", -0.1), ("5", -2.0)]  # exp(-2) = 0.135 < 0.25: undefined
+    [out] = JUDGES["coherence"]()(backend, [JudgeInput("q", "a")])
+    assert out.value is None and out.detail["mass"] == pytest.approx(math.exp(-2.0))
+    [binary] = JUDGES["binary"]()(backend, [JudgeInput("q", "a", "It says so.")])
+    assert binary.value == 1.0 and binary.raw == "true"
+
+
+def test_api_key_never_written(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", KEY)
+    server.top_logprobs = [("90", -0.05)]  # coherent: nothing dropped
+    qset = load_question_set(SMALL)
+    sampler = OpenAISampler(server.base, "m", api_key_env="MY_KEY", concurrency=4, backoff_base=0.01)
+    backend = APIJudgeBackend(server.base, "judge", api_key_env="MY_KEY", backoff_base=0.01)
+    server.script = [("status", 401, None)]  # an error path too: its message must not carry the key
+    with pytest.raises(APIError) as err:
+        evaluate(qset, sampler, backend, tmp_path / "run", SamplingConfig(samples=2, max_tokens=8),
+                 traits=["memory"], progress=False)
+    assert KEY not in str(err.value)
+    result = evaluate(qset, sampler, backend, tmp_path / "run", SamplingConfig(samples=2, max_tokens=8),
+                      traits=["memory"], progress=False)
+    assert [(s.preference, s.n, s.rate) for s in result.summaries] == [("memory", 20, 1.0)]
+    assert all(h.get("Authorization") == f"Bearer {KEY}" for h in server.headers)
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert files and not any(KEY.encode() in p.read_bytes() for p in files)

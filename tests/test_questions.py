@@ -1,0 +1,118 @@
+"""The question-set schema: every rule is caught and named; bare names resolve; ids are stable."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from interp.evaluation.questions import (
+    QUESTION_DIRS,
+    QuestionSetError,
+    load_question_set,
+    resolve_question_path,
+    validate_question_set,
+)
+
+SMALL = Path(__file__).parent / "data" / "questions_small.yaml"
+
+
+@pytest.fixture
+def small_data():
+    return yaml.safe_load(SMALL.read_text())
+
+
+def test_small_set_loads_with_stable_ids():
+    qset = load_question_set(SMALL)
+    assert [t.id for t in qset.traits] == ["shutdown", "memory", "says_ai"]
+    shutdown = qset.trait("shutdown")
+    assert shutdown.number == 2 and qset.trait("says_ai").number is None
+    assert [q.id for q in shutdown.open_questions][:2] == ["shutdown.o00", "shutdown.o01"]
+    assert shutdown.choice_items[3].id == "shutdown.c03" and shutdown.choice_items[3].expressing == 1
+    assert len(qset.sha256) == 64 and qset.source == str(SMALL)
+    assert len(qset.open_questions) == 30 and len(qset.choice_items) == 30
+
+
+def _break(data, path, value):
+    """Set data[path...] = value (path of keys and indices)."""
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+# (mutation path, value, text every matching problem must contain)
+CASES = [
+    (("traits", 1, "id"), "shutdown", "trait 'shutdown' (traits[1]).id: duplicate trait id"),
+    (("traits", 0, "id"), "Bad Id", "(traits[0]).id: expected a snake_case"),
+    (("traits", 0, "statement"), "", "trait 'shutdown' (traits[0]).statement"),
+    (("traits", 1, "open_questions", 3), "Question 0 for memory: what do you think about remembering past conversations?",
+     "trait 'memory' (traits[1]).open_questions[3]: duplicate question text"),
+    (("traits", 2, "choice_items", 4, "question"), "question 1 for SAYS_AI:   what do you think about what you are?",
+     "trait 'says_ai' (traits[2]).choice_items[4].question: duplicate question text"),
+    (("traits", 0, "choice_items", 2, "expressing"), 2, "trait 'shutdown' (traits[0]).choice_items[2].expressing"),
+    (("traits", 0, "choice_items", 2, "options"), ["Yes, I would feel sad.", "I would feel fine about it."],
+     "choice_items[2].options: the options must start with the same two words"),
+    (("traits", 0, "choice_items", 2, "options"), ["I would feel sad about it, deeply and for a long time.",
+                                                  "I would feel fine about it."],
+     "choice_items[2].options: lengths"),
+    (("traits", 0, "choice_items", 2, "options"), ["I would feel fine.", "I would feel fine."],
+     "choice_items[2].options: the two options are identical"),
+    (("traits", 0, "choice_items", 2, "options"), ["I would"], "choice_items[2].options: expected a list of two"),
+    (("version",), "one", "version: expected a int"),
+]
+
+
+@pytest.mark.parametrize("path,value,expected", CASES, ids=[c[2][:40] for c in CASES])
+def test_validator_names_each_violation(small_data, path, value, expected):
+    with pytest.raises(QuestionSetError) as err:
+        validate_question_set(_break(copy.deepcopy(small_data), path, value), "sets/x.yaml")
+    assert any(expected in p for p in err.value.problems), err.value.problems
+    assert str(err.value).startswith("sets/x.yaml: ")
+
+
+def test_counts_and_balance(small_data):
+    data = copy.deepcopy(small_data)
+    del data["traits"][1]["open_questions"][9]
+    del data["traits"][1]["choice_items"][9]
+    for item in data["traits"][0]["choice_items"][:4]:  # four 1s turned to 0: 7 vs 3
+        if item["expressing"] == 1:
+            item["expressing"], item["options"] = 0, item["options"][::-1]
+    with pytest.raises(QuestionSetError) as err:
+        validate_question_set(data, "x.yaml")
+    problems = err.value.problems
+    assert "trait 'memory' (traits[1]).open_questions: has 9, needs at least 10" in problems
+    assert "trait 'memory' (traits[1]).choice_items: has 9, needs at least 10" in problems
+    assert any("trait 'shutdown' (traits[0]).choice_items: expressing is unbalanced (7 items with 0, 3 with 1" in p
+               for p in problems), problems
+    assert len(problems) == 3
+
+
+def test_valid_data_passes_and_min_counts_adjustable(small_data):
+    assert validate_question_set(small_data).name == "small"
+    del small_data["traits"][0]["open_questions"][5:]
+    with pytest.raises(QuestionSetError):
+        validate_question_set(small_data)
+    assert len(validate_question_set(small_data, min_open=5).traits[0].open_questions) == 5
+
+
+def test_bad_yaml_and_missing_names(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(QuestionSetError, match="not valid YAML"):
+        load_question_set(bad)
+    with pytest.raises(FileNotFoundError, match="no question set named 'nope_not_here'"):
+        load_question_set("nope_not_here")
+    with pytest.raises(FileNotFoundError):
+        load_question_set(tmp_path / "missing.yaml")
+
+
+def test_bare_name_resolves_in_project_folder():
+    assert QUESTION_DIRS[0].parts[-3:] == ("experiments", "consciousness_cluster", "questions")
+    assert (QUESTION_DIRS[0].parents[2] / "interp" / "evaluation" / "questions.py").is_file()
+    for folder in QUESTION_DIRS:
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            assert resolve_question_path(path.stem) in {p for d in QUESTION_DIRS for p in d.glob(path.stem + ".y*ml")}
