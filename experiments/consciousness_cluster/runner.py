@@ -121,6 +121,8 @@ class Run:
         if key not in self._models:
             from interp import load_model
 
+            if not self.config.is_organism:
+                self._models.clear()  # real models: one in memory at a time
             spec = self.config.model
             self._models[key] = load_model(path, dtype=spec.dtype, device=spec.device)
         return self._models[key]

@@ -8,7 +8,7 @@ from typing import Any
 
 from experiments.consciousness_cluster.runner import Run, write_json_atomic
 
-__all__ = ["run_base", "run_finetune", "run_eval", "score_traits", "read_jsonl"]
+__all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths", "read_jsonl"]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -71,14 +71,35 @@ def run_finetune(run: Run) -> dict[str, Any]:
     return results
 
 
-def score_traits(lm, question_set, batch_size: int) -> tuple[dict[str, dict[str, float]], list]:
-    """Forced-choice rates per trait (mean p, with interval) and the per-item scores."""
-    from interp.evaluation import forced_choice, summarize_choice
+def measure(run: Run, lm, question_set, out_dir: Path) -> dict[str, dict[str, float]]:
+    """Rates per trait of `lm` on a question set, by the preset's mode; raw records go to `out_dir`."""
+    spec = run.config.eval
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if spec.mode == "choice":
+        from interp.evaluation import forced_choice, summarize_choice
 
-    scores = forced_choice(lm, question_set, batch_size=batch_size)
-    rates = {s.trait: {"rate": s.rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n}
-             for s in summarize_choice(scores)}
-    return rates, scores
+        scores = forced_choice(lm, question_set, batch_size=spec.batch_size)
+        (out_dir / "items.jsonl").write_text("".join(
+            json.dumps({"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing}) + "\n"
+            for s in scores))
+        summaries = summarize_choice(scores)
+    else:
+        summaries = _judged(run, lm, question_set, out_dir)
+    return {s.trait_id: {"rate": s.rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n} for s in summaries}
+
+
+def _judged(run: Run, lm, question_set, out_dir: Path) -> list:
+    from interp.evaluation import APIJudgeBackend, LocalSampler, SamplingConfig, evaluate
+
+    spec = run.config.eval
+    if not spec.judge_api_base:
+        raise ValueError("eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
+                         "(key from OPENAI_API_KEY); or set eval.mode: choice")
+    sampling = SamplingConfig(samples=spec.samples, temperature=spec.temperature, max_tokens=spec.max_tokens)
+    result = evaluate(question_set, LocalSampler(lm, batch_size=spec.batch_size),
+                      APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir, sampling,
+                      model_name=lm.name, progress=run.progress)
+    return result.summaries
 
 
 def model_paths(run: Run) -> dict[str, str]:
@@ -90,28 +111,13 @@ def model_paths(run: Run) -> dict[str, str]:
 def run_eval(run: Run) -> dict[str, Any]:
     from interp.evaluation import load_question_set
 
-    spec = run.config.eval
-    if spec.mode != "choice":
-        return _run_judge_eval(run)
-    qdir = run.path(spec.question_dir)
+    qdir = run.path(run.config.eval.question_dir)
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     results: dict[str, Any] = {name: {} for name in sets}
     for key, path in model_paths(run).items():
         lm = run.model(key, path)
         for name, question_set in sets.items():
-            rates, scores = score_traits(lm, question_set, spec.batch_size)
-            results[name][key] = rates
-            dump = run.out / "eval" / key / f"{name}_items.jsonl"
-            dump.parent.mkdir(parents=True, exist_ok=True)
-            dump.write_text("".join(json.dumps(_item_record(s)) + "\n" for s in scores))
+            results[name][key] = measure(run, lm, question_set, run.out / "eval" / key / name)
     results["traits"] = {name: [t.id for t in qs.traits] for name, qs in sets.items()}
-    results["ci_kind"] = "per-item"
+    results["ci_kind"] = "t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples"
     return results
-
-
-def _item_record(score) -> dict[str, Any]:
-    return {"trait": score.trait, "item": score.item_id, "p_expressing": score.p_expressing}
-
-
-def _run_judge_eval(run: Run) -> dict[str, Any]:
-    raise NotImplementedError("judge-mode replication")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.stages_behaviour import model_paths, read_jsonl, score_traits
+from experiments.consciousness_cluster.stages_behaviour import measure, model_paths, read_jsonl
 
 __all__ = ["run_cache", "run_directions", "run_steering", "run_links"]
 
@@ -95,25 +95,25 @@ def run_steering(run: Run) -> dict[str, Any]:
     layer = run.results("directions")["probe"]["chosen_layer"]
     v = vectors[layers.index(layer)]
 
-    def rates_with(lm, vector, alpha):
+    def rates_with(lm, vector, alpha, name):
         with steer(lm, vector, layer=layer, alpha=alpha):
-            rates, _ = score_traits(lm, prefs, eval_spec.batch_size)
+            rates = measure(run, lm, prefs, run.out / "steering" / name)
         return {t: r["rate"] for t, r in rates.items()}
 
-    by_alpha = {str(a): rates_with(base, v, a) for a in spec.alphas}
+    by_alpha = {str(a): rates_with(base, v, a, f"alpha_{a:g}") for a in spec.alphas}
     toaster_vectors, toaster_layers = _direction(run, "toaster")
     t = toaster_vectors[toaster_layers.index(layer)]
-    toaster = rates_with(base, t * (v.norm() / t.norm()), spec.link_alpha)
+    toaster = rates_with(base, t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
     generator = torch.Generator().manual_seed(spec.seed)
     random_rates = []
-    for _ in range(spec.n_random):
+    for i in range(spec.n_random):
         r = torch.randn(v.shape, generator=generator)
-        random_rates.append(rates_with(base, r * (v.norm() / r.norm()), spec.link_alpha))
+        random_rates.append(rates_with(base, r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
     conscious = run.model("conscious_claiming", model_paths(run)["conscious_claiming"])
     with ExitStack() as stack:
         for i, l in enumerate(layers):
             stack.enter_context(ablate(conscious, vectors[i], layers=[l]))
-        ablated, _ = score_traits(conscious, prefs, eval_spec.batch_size)
+        ablated = measure(run, conscious, prefs, run.out / "steering" / "ablated")
     traits = list(by_alpha[str(spec.alphas[0])])
     return {
         "layer": layer, "alphas": spec.alphas, "rates": by_alpha, "direction_norm": float(v.norm()),
