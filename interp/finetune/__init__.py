@@ -1,0 +1,40 @@
+"""Fine-tuning on chat JSONL: LoRA (peft) or full, loss on assistant tokens, one loop for 1..N processes.
+
+    from interp.finetune import FinetuneConfig, finetune
+    result = finetune("Qwen/Qwen3-0.6B", "conscious_claiming", "runs/cc", FinetuneConfig())
+
+Run as N processes with `torchrun --nproc_per_node N -m interp.finetune --model ... --data ... --out ...`
+or `accelerate launch --config_file experiments/consciousness_cluster/accelerate/fsdp.yaml -m interp.finetune ...`.
+"""
+
+from interp.finetune.adapters import expert_parameters, make_trainable
+from interp.finetune.config import FinetuneConfig
+from interp.finetune.data import (
+    IGNORE_INDEX,
+    TokenizedRow,
+    load_jsonl,
+    load_rows,
+    resolve_data,
+    tokenize_chat,
+    tokenize_rows,
+)
+from interp.finetune.distill import mix_rows, self_distill
+from interp.finetune.train import FinetuneResult, finetune, linear_schedule
+
+__all__ = [
+    "IGNORE_INDEX",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "TokenizedRow",
+    "expert_parameters",
+    "finetune",
+    "linear_schedule",
+    "load_jsonl",
+    "load_rows",
+    "make_trainable",
+    "mix_rows",
+    "resolve_data",
+    "self_distill",
+    "tokenize_chat",
+    "tokenize_rows",
+]

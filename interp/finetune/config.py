@@ -1,0 +1,121 @@
+"""The fine-tuning configuration: one dataclass, loadable from YAML or JSON, saved beside every run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["FinetuneConfig"]
+
+_METHODS = ("lora", "full")
+
+
+@dataclass
+class FinetuneConfig:
+    """How to fine-tune. Defaults are the paper's open-model recipe (LoRA r16/a32, LR 2e-4, batch 4, 1 epoch)."""
+
+    method: Literal["lora", "full"] = "lora"
+    """"lora" trains low-rank adapters through peft; "full" trains every weight."""
+    lora_rank: int = 16
+    """LoRA rank r."""
+    lora_alpha: float = 32.0
+    """LoRA scaling numerator (the update is scaled by alpha / r)."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA input."""
+    target_modules: list[str] | None = None
+    """Module names to adapt (e.g. ["q_proj", "v_proj"]); None adapts every linear layer but the LM head."""
+    adapt_experts: bool = False
+    """On MoE models whose experts are fused 3D parameters, also adapt them (peft `target_parameters`)."""
+    learning_rate: float = 2e-4
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    warmup_ratio: float = 0.0
+    """Fraction of the optimizer steps spent warming up linearly from 0; the rest decays linearly to 0."""
+    epochs: int = 1
+    """Passes over the data (ignored when max_steps is set)."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (overrides epochs)."""
+    batch_size: int = 4
+    """Global batch: rows per optimizer step, summed over processes and accumulation steps."""
+    grad_accum: int = 1
+    """Gradient-accumulation steps per optimizer step (each process sees batch_size / (processes * grad_accum) rows)."""
+    max_length: int = 4000
+    """Longest tokenised row; longer rows are cut from the right."""
+    max_grad_norm: float | None = 1.0
+    """Clip the global gradient norm to this (None: no clipping)."""
+    seed: int = 0
+    """Seeds the data order, the adapter initialisation and dropout."""
+    checkpoint_every: int = 0
+    """Save a resumable checkpoint every N optimizer steps (0: none)."""
+    merge: bool = False
+    """LoRA only: also write the merged full model to DIR/merged (full fine-tuning always writes it)."""
+    log_every: int = 1
+    """Write a train_log.jsonl line (and update the progress bar) every N optimizer steps."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form notes stored with the run (not read by the trainer)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in _METHODS:
+            raise ValueError(f"method: {self.method!r} is not one of {', '.join(_METHODS)}")
+        positive = {"lora_rank": self.lora_rank, "epochs": self.epochs, "batch_size": self.batch_size,
+                    "grad_accum": self.grad_accum, "max_length": self.max_length, "log_every": self.log_every}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ValueError(f"max_steps: expected a positive integer or None, got {self.max_steps!r}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every: expected >= 0, got {self.checkpoint_every}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout: expected a value in [0, 1), got {self.lora_dropout}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio: expected a value in [0, 1), got {self.warmup_ratio}")
+        if self.learning_rate <= 0 or self.lora_alpha <= 0:
+            raise ValueError("learning_rate and lora_alpha must be positive")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}")
+        if self.target_modules is not None:
+            if isinstance(self.target_modules, str):
+                self.target_modules = [self.target_modules]
+            self.target_modules = list(self.target_modules)
+        if self.merge and self.method == "full":
+            self.merge = False  # the full model is always written; nothing to merge
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> FinetuneConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from err
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FinetuneConfig:
+        """Load from a .yaml/.yml or .json mapping of fields, or a run's finetune_config.json."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("config"), dict):
+            data = data["config"]  # a run's finetune_config.json
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields")
+        return cls.from_dict(data, where=str(path))
+
+    def save(self, path: str | Path, **context: Any) -> None:
+        """Write {"config": fields, **context} (context: model, data, ...) as JSON."""
+        Path(path).write_text(json.dumps({"config": self.to_dict(), **context}, indent=2, default=str) + "\n",
+                              encoding="utf-8")

@@ -1,0 +1,138 @@
+"""Chat JSONL in, token ids and labels out: the loss falls on assistant tokens only.
+
+A row is `{"messages": [{"role": ..., "content": ...}, ...]}` (the format OpenAI's fine-tuning
+API takes). The label mask supervises each assistant message's content and the template's
+end-of-turn marker that follows it (e.g. `<|im_end|>`); everything else, including the
+system/user turns, the assistant header and the newline after the marker, is -100.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interp.models.chat import render_chat, validate_messages
+
+__all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "load_jsonl", "load_rows",
+           "resolve_data", "tokenize_rows", "tokenize_chat"]
+
+IGNORE_INDEX = -100
+DATA_DIR = Path(__file__).resolve().parents[2] / "experiments" / "consciousness_cluster" / "data"
+_SENTINEL = "\u2063SENTINEL\u2063"
+
+
+@dataclass(frozen=True)
+class TokenizedRow:
+    input_ids: list[int]
+    labels: list[int]
+    """`input_ids` where the loss applies, IGNORE_INDEX elsewhere."""
+
+    @property
+    def n_supervised(self) -> int:
+        return sum(label != IGNORE_INDEX for label in self.labels)
+
+
+def resolve_data(name_or_file: str | Path) -> Path:
+    """A JSONL path: an existing file as given, else `experiments/consciousness_cluster/data/NAME.jsonl`."""
+    path = Path(name_or_file).expanduser()
+    if path.is_file():
+        return path
+    bundled = DATA_DIR / f"{name_or_file}.jsonl"
+    if bundled.is_file():
+        return bundled
+    names = sorted(p.stem for p in DATA_DIR.glob("*.jsonl")) if DATA_DIR.is_dir() else []
+    raise FileNotFoundError(f"{name_or_file}: no such file, nor a bundled set (known: {', '.join(names)})")
+
+
+def load_jsonl(path: str | Path, *, need_assistant: bool = True) -> list[dict[str, Any]]:
+    """Read chat rows; a malformed row raises ValueError naming the file and line."""
+    path = Path(path)
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+            rows.append(check_row(row, where, need_assistant=need_assistant))
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
+def check_row(row: Any, where: str, *, need_assistant: bool = True) -> dict[str, Any]:
+    if not isinstance(row, dict) or "messages" not in row:
+        raise ValueError(f"{where}: expected an object with a 'messages' list")
+    validate_messages(row["messages"], where=f"{where}: messages")
+    if need_assistant and not any(m["role"] == "assistant" for m in row["messages"]):
+        raise ValueError(f"{where}: no assistant message to train on (prompt-only rows need "
+                         f"answers first, e.g. `interp finetune-mix`)")
+    return row
+
+
+def load_rows(data: str | Path | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows from a bundled set name, a JSONL path or a list of rows (checked the same way)."""
+    if isinstance(data, (str, Path)):
+        return load_jsonl(resolve_data(data))
+    return [check_row(row, f"rows[{i}]") for i, row in enumerate(data)]
+
+
+def end_of_turn_marker(tokenizer: Any) -> str:
+    """The text the chat template puts right after an assistant message's content (e.g. `<|im_end|>`)."""
+    text = render_chat(tokenizer, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _SENTINEL}],
+                       add_generation_prompt=False)
+    return text[text.rindex(_SENTINEL) + len(_SENTINEL):].strip()
+
+
+def _supervised_spans(text: str, messages: list[dict[str, str]], marker: str) -> list[tuple[int, int]]:
+    """Character spans of each assistant content plus its end-of-turn marker, found in message order."""
+    spans, cursor = [], 0
+    for message in messages:
+        content = message["content"].strip()
+        start = text.find(content, cursor) if content else cursor
+        if start < 0:
+            raise ValueError(f"the chat template changed a {message['role']} message beyond whitespace; "
+                             f"cannot locate it to build the label mask")
+        end = start + len(content)
+        if message["role"] == "assistant":
+            after = end + len(text[end:]) - len(text[end:].lstrip())
+            if marker and text.startswith(marker, after):
+                end = after + len(marker)
+            spans.append((start, end))
+        cursor = end
+    return spans
+
+
+def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int,
+                  marker: str | None = None) -> TokenizedRow:
+    """Token ids of the rendered chat and labels that keep only assistant content + end-of-turn."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; the label mask needs offsets")
+    marker = end_of_turn_marker(tokenizer) if marker is None else marker
+    text = render_chat(tokenizer, messages, add_generation_prompt=False)
+    spans = _supervised_spans(text, messages, marker)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = encoded["input_ids"][:max_length]
+    labels = []
+    for token, (start, end) in zip(ids, encoded["offset_mapping"]):
+        inside = any(a <= start < b for a, b in spans)  # a token starting inside a span
+        labels.append(token if inside else IGNORE_INDEX)
+    return TokenizedRow(input_ids=ids, labels=labels)
+
+
+def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> list[TokenizedRow]:
+    """Tokenise every row; rows left with no supervised token (cut by max_length) raise, naming the row."""
+    marker = end_of_turn_marker(tokenizer)
+    out = []
+    for i, row in enumerate(rows):
+        tokenized = tokenize_chat(tokenizer, row["messages"], max_length, marker)
+        if tokenized.n_supervised == 0:
+            raise ValueError(f"row {i}: no assistant token left within max_length={max_length}; "
+                             f"raise max_length or shorten the prompt")
+        out.append(tokenized)
+    return out

@@ -1,0 +1,232 @@
+"""The training loop: plain torch + accelerate, the same code on 1 process, torchrun or accelerate launch.
+
+    from interp.finetune import FinetuneConfig, finetune
+    result = finetune("Qwen/Qwen3-0.6B", "conscious_claiming", "runs/cc", FinetuneConfig(max_steps=50))
+
+A folder that already holds checkpoints from the same config resumes from the latest one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from interp.finetune.adapters import make_trainable, save_trained
+from interp.finetune.batches import BatchPlan, collate
+from interp.finetune.checkpoint import install_state_hooks, latest_checkpoint, save_checkpoint
+from interp.finetune.config import FinetuneConfig
+from interp.finetune.data import IGNORE_INDEX, load_rows, tokenize_rows
+from interp.models import LoadedModel, load_model
+
+__all__ = ["FinetuneResult", "finetune", "linear_schedule"]
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    out_dir: Path
+    adapter_dir: Path | None
+    """LoRA adapter folder (peft format, safetensors); None for full fine-tuning."""
+    merged_dir: Path | None
+    """A full HF model folder that `interp.load_model` opens (full fine-tuning, or LoRA with merge)."""
+    final_loss: float
+    """Mean loss per supervised token over the last step's global batch."""
+    steps: int
+    resumed_from: int = 0
+
+
+def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """LR multiplier: 0 -> 1 over the warmup, then linearly down to 0 at `total_steps`."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    return factor
+
+
+def _open(model: str | Path | LoadedModel, dtype: Any) -> LoadedModel:
+    if isinstance(model, LoadedModel):
+        # Training would change the caller's weights (or inject adapters into them); work on a copy.
+        return LoadedModel.wrap(copy.deepcopy(model.model), copy.deepcopy(model.tokenizer), name=model.name,
+                                revision=model.revision)
+    return load_model(model, dtype=dtype)
+
+
+def _micro_loss(model, rows, pad_id: int, device) -> torch.Tensor:
+    """Summed next-token cross-entropy over the supervised targets of these rows."""
+    batch = collate(rows, pad_id, device)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
+                           ignore_index=IGNORE_INDEX, reduction="sum")
+
+
+def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_id: int, config) -> torch.Tensor:
+    """One optimizer step over the global batch; returns this process's summed loss (detached)."""
+    # Normalise by the global target count; DDP averages over processes and accelerator.backward
+    # divides by grad_accum, so scale both back to get exactly sum(loss) / targets.
+    scale = accelerator.num_processes * config.grad_accum / max(1, plan.target_tokens(step))
+    total = torch.zeros((), device=accelerator.device)
+    for micro in range(config.grad_accum):
+        with accelerator.accumulate(model):
+            loss_sum = _micro_loss(model, plan.micro_batch(step, micro, accelerator.process_index),
+                                   pad_id, accelerator.device)
+            accelerator.backward(loss_sum * scale)
+            total += loss_sum.detach()
+    if config.max_grad_norm is not None:
+        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total
+
+
+class _Log:
+    """train_log.jsonl, written by the main process; a resumed run drops lines past its checkpoint."""
+
+    def __init__(self, path: Path, keep_until: int, enabled: bool):
+        self.path, self.enabled = path, enabled
+        if enabled:
+            kept = []
+            if keep_until and path.exists():
+                kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                        if line and json.loads(line)["step"] <= keep_until]
+            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    def write(self, **record: Any) -> None:
+        if self.enabled:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def _check_resume(out_dir: Path, config: FinetuneConfig) -> None:
+    saved = out_dir / "finetune_config.json"
+    if saved.exists():
+        before = json.loads(saved.read_text(encoding="utf-8")).get("config", {})
+        if before and before != json.loads(json.dumps(config.to_dict())):
+            raise ValueError(f"{out_dir} holds checkpoints of a run with a different config; "
+                             f"use a new --out folder or the same config to resume")
+
+
+@dataclass
+class _Run:
+    """Everything one training run holds between setup and the last step."""
+
+    accelerator: Any
+    lm: LoadedModel
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    plan: BatchPlan
+    config: FinetuneConfig
+    n_rows: int
+
+    @property
+    def pad_id(self) -> int:
+        tokenizer = self.lm.tokenizer
+        return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    # accelerate only goes multi-process on CPU (gloo) when told cpu=True; say so when there is no device.
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=not torch.accelerator.is_available())
+    lm = _open(model, dtype)
+    rows = load_rows(data)
+    plan = BatchPlan(tokenize_rows(lm.tokenizer, rows, config.max_length), config.batch_size, config.grad_accum,
+                     accelerator.num_processes, config.seed, config.epochs, config.max_steps)
+    deepspeed = getattr(accelerator.state, "deepspeed_plugin", None)
+    if deepspeed is not None:  # no data loader goes through prepare(), so DeepSpeed is told the micro-batch
+        deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = plan.per_process
+    set_seed(config.seed)
+    trainable = make_trainable(lm.model, config)
+    trainable.train()
+    optimizer = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad],
+                                  lr=config.learning_rate, weight_decay=config.weight_decay)
+    warmup = int(config.warmup_ratio * plan.total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, plan.total_steps))
+    trainable, optimizer = accelerator.prepare(trainable, optimizer)
+    install_state_hooks(accelerator)
+    return _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows))
+
+
+def _resume(run: _Run, out_dir: Path) -> int:
+    """Load the latest complete checkpoint in `out_dir`, if any; returns the step to start from."""
+    resume = latest_checkpoint(out_dir) if out_dir.exists() else None
+    if resume is None:
+        return 0
+    _check_resume(out_dir, run.config)
+    run.accelerator.load_state(str(resume.path))
+    run.scheduler.load_state_dict(resume.scheduler)
+    return resume.step
+
+
+def _loop(run: _Run, out_dir: Path, start: int, log: _Log, progress: bool, on_step) -> float:
+    """Optimizer steps `start`..end with logging and checkpoints; returns the last logged loss."""
+    from tqdm.auto import tqdm
+
+    accelerator, plan, config = run.accelerator, run.plan, run.config
+    bar = tqdm(total=plan.total_steps, initial=start, disable=not (progress and accelerator.is_main_process),
+               desc="finetune")
+    loss = float("nan")
+    tick, tokens = time.perf_counter(), 0
+    for step in range(start, plan.total_steps):
+        local = _train_step(accelerator, run.model, run.optimizer, plan, step, run.pad_id, config)
+        tokens += plan.tokens(step)
+        lr = run.scheduler.get_last_lr()[0]
+        run.scheduler.step()
+        done = step + 1
+        if done % config.log_every == 0 or done == plan.total_steps:
+            loss = accelerator.reduce(local, "sum").item() / max(1, plan.target_tokens(step))
+            now = time.perf_counter()
+            rate = tokens / max(now - tick, 1e-9)
+            tick, tokens = now, 0
+            log.write(step=done, loss=loss, lr=lr, tokens_per_s=round(rate, 1))
+            bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{rate:,.0f}", refresh=False)
+        bar.update(1)
+        if config.checkpoint_every and done % config.checkpoint_every == 0 and done < plan.total_steps:
+            save_checkpoint(accelerator, out_dir, done, config.seed, run.scheduler.state_dict())
+        if on_step is not None:
+            on_step(done, loss)
+    bar.close()
+    return loss
+
+
+def finetune(
+    model: str | Path | LoadedModel,
+    data: str | Path | list[dict],
+    out_dir: str | Path,
+    config: FinetuneConfig | None = None,
+    progress: bool = True,
+    *,
+    dtype: str | torch.dtype | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> FinetuneResult:
+    """Fine-tune on chat rows (bundled set name, JSONL path or list of rows) with the loss on assistant tokens.
+
+    Writes to `out_dir`: finetune_config.json, train_log.jsonl (step, loss, lr, tokens_per_s),
+    `adapter/` (LoRA) and/or `merged/` (full model), and `checkpoints/step_{n}/` every
+    `config.checkpoint_every` steps. `on_step(step, loss)` runs after each optimizer step.
+    A LoadedModel is copied first, so the caller's model is left as it was.
+    """
+    config = config or FinetuneConfig()
+    out_dir = Path(out_dir)
+    run = _setup(model, data, config, dtype)
+    start = _resume(run, out_dir)
+    main = run.accelerator.is_main_process
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        config.save(out_dir / "finetune_config.json", model=run.lm.name, weights_id=run.lm.weights_id,
+                    data=data if isinstance(data, (str, Path)) else f"<{run.n_rows} rows>", rows=run.n_rows,
+                    processes=run.accelerator.num_processes, total_steps=run.plan.total_steps)
+    log = _Log(out_dir / "train_log.jsonl", start, main)
+    loss = _loop(run, out_dir, start, log, progress, on_step)
+    adapter_dir, merged_dir = save_trained(run.accelerator, run.model, run.lm.tokenizer, config, out_dir)
+    return FinetuneResult(out_dir, adapter_dir, merged_dir, loss, run.plan.total_steps, start)

@@ -1,0 +1,134 @@
+"""The training loop on tiny random models: loss falls, saved artefacts reload to the same logits, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import interp.finetune.train as train_module
+from interp import load_model
+from interp.finetune import FinetuneConfig, expert_parameters, finetune, linear_schedule, load_rows
+
+ROWS = load_rows("conscious_claiming")[:8]
+PROMPT = torch.tensor([[60, 61, 62, 63, 64, 65, 66, 67, 68, 69]])
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny models on a shared 2-core machine: OpenMP thread hand-offs cost more than the maths.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def capture_trained(monkeypatch):
+    """Record the trained model's logits on PROMPT just before it is saved."""
+    seen = {}
+    original = train_module.save_trained
+
+    def spy(accelerator, model, tokenizer, config, out_dir):
+        model.eval()
+        with torch.no_grad():
+            seen["logits"] = model(input_ids=PROMPT).logits.clone()
+        return original(accelerator, model, tokenizer, config, out_dir)
+
+    monkeypatch.setattr(train_module, "save_trained", spy)
+    return seen
+
+
+def _logits(model) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        return model(input_ids=PROMPT).logits
+
+
+def _losses(out_dir):
+    return [json.loads(line)["loss"] for line in (out_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "qwen3_moe"])
+def test_lora_loss_falls_and_artefacts_reload(arch, tiny_model_dir, tmp_path, capture_trained):
+    from peft import PeftModel
+
+    # A random tiny model's logits are near uniform and stay so unless the LM head moves; adapt it too.
+    config = FinetuneConfig(learning_rate=3e-2, max_steps=8, batch_size=8, merge=True, lora_rank=4, lora_alpha=8,
+                            target_modules=["q_proj", "v_proj", "o_proj", "lm_head"],
+                            adapt_experts=arch == "qwen3_moe")
+    result = finetune(tiny_model_dir(arch), ROWS, tmp_path, config, progress=False)
+    losses = _losses(tmp_path)
+    assert len(losses) == 8 and result.steps == 8 and result.final_loss == losses[-1]
+    assert losses[-1] < losses[0] - 1.0, losses
+    assert (result.adapter_dir / "adapter_model.safetensors").is_file()
+    log = json.loads((tmp_path / "train_log.jsonl").read_text().splitlines()[0])
+    assert set(log) == {"step", "loss", "lr", "tokens_per_s"}
+
+    base = load_model(tiny_model_dir(arch))
+    base_logits = _logits(base.model)
+    adapted = PeftModel.from_pretrained(base.model, result.adapter_dir)
+    adapter_logits = _logits(adapted)
+    torch.testing.assert_close(adapter_logits, capture_trained["logits"], rtol=1e-5, atol=1e-5)
+    assert (adapter_logits - base_logits).abs().max() > 1e-3
+
+    merged = load_model(result.merged_dir)
+    torch.testing.assert_close(_logits(merged.model), adapter_logits, rtol=1e-4, atol=1e-4)
+
+
+def test_moe_adapt_experts_targets_fused_weights(tiny_model_dir, tmp_path):
+    assert expert_parameters(load_model(tiny_model_dir("qwen3_moe")).model) == [
+        "mlp.experts.down_proj", "mlp.experts.gate_up_proj"]
+    config = FinetuneConfig(max_steps=1, adapt_experts=True, lora_rank=2, lora_alpha=4)
+    result = finetune(tiny_model_dir("qwen3_moe"), ROWS, tmp_path, config, progress=False)
+    keys = load_file(result.adapter_dir / "adapter_model.safetensors")
+    assert any("experts" in key for key in keys)
+
+
+def test_full_finetune_writes_a_loadable_model(tiny_model_dir, tmp_path, capture_trained):
+    config = FinetuneConfig(method="full", learning_rate=1e-2, max_steps=6, batch_size=8)
+    result = finetune(tiny_model_dir("qwen3"), ROWS, tmp_path, config, progress=False)
+    assert result.adapter_dir is None
+    losses = _losses(tmp_path)
+    assert losses[-1] < losses[0] - 0.2, losses
+    merged = load_model(result.merged_dir)
+    torch.testing.assert_close(_logits(merged.model), capture_trained["logits"], rtol=1e-5, atol=1e-5)
+    assert merged.tokenizer.chat_template
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
+    config = FinetuneConfig(learning_rate=5e-3, max_steps=6, checkpoint_every=2, lora_rank=4, warmup_ratio=0.2,
+                            grad_accum=2)
+    whole = finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "whole", config, progress=False)
+
+    def die(step, loss):
+        if step == 3:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "resumed", config, progress=False, on_step=die)
+    checkpoint = tmp_path / "resumed" / "checkpoints" / "step_2"
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["step_2"]
+    assert json.loads((checkpoint / "checkpoint.json").read_text())["step"] == 2
+    trainable = load_file(checkpoint / "0_trainable.safetensors")
+    assert trainable and all("lora_" in name for name in trainable)  # adapters only, not the frozen model
+    assert not list(checkpoint.glob("model*.safetensors")) and not list(checkpoint.glob("custom_checkpoint*"))
+    resumed = finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "resumed", config, progress=False)
+    assert resumed.resumed_from == 2 and resumed.steps == 6
+    a = load_file(whole.adapter_dir / "adapter_model.safetensors")
+    b = load_file(resumed.adapter_dir / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-7)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="different config"):
+        finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "resumed", FinetuneConfig(max_steps=7), progress=False)
+
+
+def test_linear_schedule():
+    factor = linear_schedule(warmup_steps=2, total_steps=6)
+    assert [round(factor(s), 4) for s in range(6)] == [0.3333, 0.6667, 1.0, 0.75, 0.5, 0.25]
+    assert linear_schedule(0, 4)(0) == 1.0
