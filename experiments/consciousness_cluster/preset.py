@@ -62,6 +62,8 @@ class FinetuneSpec:
     """Self-distilled instruction rows mixed in (the paper: 1:1 with 600)."""
     instruction_source: str = "experiments/consciousness_cluster/data/instructions.jsonl"
     """Prompts whose base-model answers are mixed in."""
+    distill_max_new_tokens: int = 256
+    """Longest self-distilled answer."""
     accelerate_config: str | None = None
     """An accelerate config (FSDP/DeepSpeed) for multi-GPU runs."""
     seed: int = 0

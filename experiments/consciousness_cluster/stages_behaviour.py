@@ -36,9 +36,10 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     from interp.finetune import self_distill
 
     spec = run.config.finetune
-    prompts = [row["messages"] if "messages" in row else [{"role": "user", "content": row["prompt"]}]
-               for row in read_jsonl(run.path(spec.instruction_source))][:n]
-    rows = self_distill(run.model("base", run.results("base")["model_path"]), prompts, seed=spec.seed)
+    prompts = read_jsonl(run.path(spec.instruction_source))[:n]
+    rows = self_distill(run.model("base", run.results("base")["model_path"]), prompts,
+                        max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
+                        progress=run.progress)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
