@@ -10,6 +10,7 @@ from interp.models import (
     load_model,
     register_architecture,
 )
+from interp.steering import ablate, steer
 
 try:
     __version__ = version("interp-cluster")
@@ -21,7 +22,9 @@ __all__ = [
     "LoadedModel",
     "UnsupportedArchitectureError",
     "__version__",
+    "ablate",
     "known_architectures",
     "load_model",
     "register_architecture",
+    "steer",
 ]

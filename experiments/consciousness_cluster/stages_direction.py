@@ -61,19 +61,21 @@ def run_cache(run: Run) -> dict[str, Any]:
 
 
 def run_directions(run: Run) -> dict[str, Any]:
-    from probes import direction_from_store, layer_sweep, save_direction
+    from probes import SweepConfig, direction_from_store, save_direction, sweep_store
+    from probes.store import list_layers
 
-    spec = run.config.direction
     files = run.results("cache")
-    sweep = layer_sweep(files["consciousness"]["path"], seed=run.config.steering.seed)
-    out = {"probe": {"layers": sweep.layers, "auroc": sweep.auroc, "accuracy": sweep.accuracy,
-                     "chosen_layer": sweep.chosen_layer, "rule": sweep.rule}}
+    sweep = sweep_store(files["consciousness"]["path"], config=SweepConfig(seed=run.config.steering.seed))
+    sweep.save(run.out / "directions" / "sweep")
+    out = {"probe": {"layers": [s.layer for s in sweep.scores], "auroc": [s.auroc for s in sweep.scores],
+                     "accuracy": [s.accuracy for s in sweep.scores], "chosen_layer": sweep.chosen_layer,
+                     "rule": sweep.rule}}
     for name in ("consciousness", "toaster"):
-        vectors = direction_from_store(files[name]["path"], method=spec.method)
+        store = files[name]["path"]
+        direction = direction_from_store(store, list_layers(store), method=run.config.direction.method)
         path = run.out / "directions" / f"{name}.safetensors"
-        save_direction(path, vectors.vector, vectors.meta)
-        out[name] = {"path": str(path), "layers": vectors.layers,
-                     "norms": [float(n) for n in vectors.vector.norm(dim=-1)]}
+        save_direction(path, direction.vector, direction.meta)
+        out[name] = {"path": str(path), "layers": direction.layers, "norms": direction.meta["norms"]}
     return out
 
 

@@ -1,0 +1,39 @@
+"""`interp probe`: a layer sweep of probes on an HDF5 activation store."""
+
+from __future__ import annotations
+
+from interp.cli.common import UserError, add_command
+from interp.cli.direction import open_store_layers, parse_layers
+
+
+def register(subparsers) -> None:
+    parser = add_command(
+        subparsers, "probe",
+        "fit a probe on every layer of an activation file, score it on held-out examples and pick a layer",
+        "interp probe --store runs/acts.h5 --layers 2,4,6,8 --out runs/sweep", run,
+    )
+    parser.add_argument("--store", required=True, help="activation file in the documented HDF5 layout")
+    parser.add_argument("--layers", default="all", help="comma list of layers or 'all' (default)")
+    parser.add_argument("--probe", choices=("logistic", "mass-mean", "mean-diff"), default="logistic")
+    parser.add_argument("--backend", choices=("sklearn", "torch"), default="sklearn",
+                        help="logistic probes: per-layer scikit-learn, or one batched torch fit")
+    parser.add_argument("--test-fraction", type=float, default=0.25, help="share of examples held out")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the example split")
+    parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (scikit-learn's C)")
+    parser.add_argument("--out", required=True, help="folder for sweep.csv and sweep.json")
+
+
+def run(args) -> int:
+    from probes.sweep import SweepConfig, sweep_store
+
+    layers = parse_layers(args.layers, open_store_layers(args.store), "--layers")
+    try:
+        config = SweepConfig(probe=args.probe, backend=args.backend, test_fraction=args.test_fraction,
+                             seed=args.seed, C=args.C)
+        result = sweep_store(args.store, layers, config)
+    except (KeyError, ValueError) as err:
+        raise UserError(f"--store {args.store}: {err}") from err
+    csv_path, json_path = result.save(args.out)
+    print(result.table())
+    print(f"wrote {csv_path} and {json_path}")
+    return 0

@@ -1,0 +1,196 @@
+"""Steering and ablation on the residual stream, as forward hooks on decoder blocks.
+
+`steer` adds `alpha * vector` to the output of block `layer` (the residual stream after it, i.e.
+`output_hidden_states[layer + 1]`). `ablate` projects a direction out of the outputs of the
+given blocks. Both install their hooks when called and return a handle that is also a context
+manager: `with steer(...):` removes the hooks on exit, exceptions included; `.remove()` removes
+them by hand. The hooks are prepended, so they run before any hook already on the block
+(transformers records `output_hidden_states` with its own forward hooks on the blocks: the
+recorded states are the steered ones).
+
+Positions. "all" steers every token. "prompt" and "response" need to know where the prompt
+ends. The rule: the prompt length is `prompt_length` when given, else the length of the first
+forward pass after the hook was installed. Each forward pass's tokens sit at absolute positions
+counted as follows: a pass of more than one token starts a sequence at position 0 (a prompt,
+or uncached generation recomputing everything); a one-token pass continues after the previous
+pass (a cached decoding step). "prompt" steers positions < prompt length, "response" the rest.
+Uncached generation of a response therefore needs `prompt_length`; cached generation does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from interp.models import LoadedModel
+
+__all__ = ["Positions", "SteeringHandle", "ablate", "relative_alpha", "steer"]
+
+Positions = Literal["all", "prompt", "response"]
+_POSITIONS = ("all", "prompt", "response")
+
+
+class SteeringHandle:
+    """The installed hooks; a context manager that removes them on exit."""
+
+    def __init__(self, handles: list) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        while self.handles:
+            self.handles.pop().remove()
+
+    def __enter__(self) -> SteeringHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.handles)
+
+
+def _as_vector(vector, d_model: int, layer: int | None = None) -> torch.Tensor:
+    """A [d_model] float32 tensor from a tensor, an array, or a direction file's `Direction`
+    (its row for `layer`)."""
+    if hasattr(vector, "for_layer") and layer is not None:
+        vector = vector.for_layer(layer)
+    vector = torch.as_tensor(getattr(vector, "vector", vector)).detach().float().cpu()
+    if vector.ndim == 2 and vector.shape[0] == 1:
+        vector = vector[0]
+    if vector.shape != (d_model,):
+        raise ValueError(f"vector has shape {tuple(vector.shape)}; this model needs [{d_model}]")
+    return vector
+
+
+def _with_hidden(output, hidden: torch.Tensor):
+    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+
+@dataclass
+class _PositionTracker:
+    """Absolute positions of each forward pass's tokens, by the rule in the module docstring."""
+
+    prompt_length: int | None = None
+    next_position: int = 0
+
+    def mask(self, seq_len: int, positions: str, device) -> torch.Tensor | None:
+        """`[seq_len, 1]` 0/1 mask of the positions to steer, or None for every position."""
+        start = 0 if seq_len > 1 else self.next_position
+        if self.prompt_length is None:
+            self.prompt_length = seq_len
+        self.next_position = start + seq_len
+        if positions == "all":
+            return None
+        absolute = torch.arange(start, start + seq_len, device=device)
+        keep = absolute < self.prompt_length if positions == "prompt" else absolute >= self.prompt_length
+        return keep[:, None]
+
+
+def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTracker):
+    scaled: dict = {}  # alpha * vector, cast once per (dtype, device): the hook runs every decoding step
+
+    def hook(module, args, output):
+        hidden_BSD = output[0] if isinstance(output, tuple) else output
+        key = (hidden_BSD.dtype, hidden_BSD.device)
+        if key not in scaled:
+            alpha_t = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1, 1, 1)
+            scaled[key] = (alpha_t * vector_D).to(hidden_BSD.device, hidden_BSD.dtype)  # [1 or B, 1, D]
+        delta_BSD = scaled[key]
+        if delta_BSD.shape[0] not in (1, hidden_BSD.shape[0]):
+            raise ValueError(f"alpha has {delta_BSD.shape[0]} values but the batch has {hidden_BSD.shape[0]} rows")
+        mask_S1 = tracker.mask(hidden_BSD.shape[1], positions, hidden_BSD.device)
+        if mask_S1 is not None:
+            delta_BSD = delta_BSD * mask_S1.to(hidden_BSD.dtype)
+        return _with_hidden(output, hidden_BSD + delta_BSD)
+
+    return hook
+
+
+def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0,
+          positions: Positions = "all", *, prompt_length: int | None = None) -> SteeringHandle:
+    """Add `alpha * vector` to the output of block `layer` until the handle is removed.
+
+    `vector` is `[d_model]` (tensor or array) or a `probes.Direction` (its row for `layer`); `alpha` a number or a
+    `[batch]` tensor, one value per batch row (many alphas in one batch).
+
+    >>> with steer(lm, v, layer=6, alpha=torch.tensor([0.0, 2.0, 4.0])):  # doctest: +SKIP
+    ...     out = lm.model.generate(**inputs)
+    """
+    if positions not in _POSITIONS:
+        raise ValueError(f"positions {positions!r}: use one of {', '.join(_POSITIONS)}")
+    alpha = alpha.detach() if torch.is_tensor(alpha) else float(alpha)
+    if torch.is_tensor(alpha) and alpha.ndim > 1:
+        raise ValueError(f"alpha must be a number or a [batch] tensor; got shape {tuple(alpha.shape)}")
+    layer = lm.resolve_layer(layer)
+    hook = _adder(_as_vector(vector, lm.d_model, layer), alpha, positions, _PositionTracker(prompt_length))
+    return SteeringHandle([lm.layers[layer].register_forward_hook(hook, prepend=True)])
+
+
+def _projector(unit_D: torch.Tensor):
+    cast: dict = {}
+
+    def hook(module, args, output):
+        hidden_BSD = output[0] if isinstance(output, tuple) else output
+        key = hidden_BSD.device
+        if key not in cast:
+            cast[key] = unit_D.to(key)
+        u_D = cast[key]
+        # in float32: bf16 dot products would leave a visible component along the direction
+        x_BSD = hidden_BSD.float()
+        x_BSD = x_BSD - (x_BSD @ u_D)[..., None] * u_D
+        return _with_hidden(output, x_BSD.to(hidden_BSD.dtype))
+
+    return hook
+
+
+def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None) -> SteeringHandle:
+    """Project the direction out of the output of each block in `layers` (default: all):
+    x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, `[len(layers), d_model]` for one
+    direction per layer, or a `probes.Direction` (its row for each layer)."""
+    layers = [lm.resolve_layer(layer) for layer in (range(lm.n_layers) if layers is None else layers)]
+    if hasattr(vector, "for_layer"):
+        rows = [vector.for_layer(layer) for layer in layers]
+    else:
+        raw = torch.as_tensor(vector).detach().float().cpu()
+        rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or raw.shape[0] == 1 else list(raw)
+    if len(rows) != len(layers):
+        raise ValueError(f"{len(rows)} direction rows for {len(layers)} layers")
+    handles = []
+    for layer, row in zip(layers, rows):
+        row = _as_vector(row, lm.d_model)
+        if float(row.norm()) == 0:
+            raise ValueError("cannot ablate a zero vector")
+        handles.append(lm.layers[layer].register_forward_hook(_projector(row / row.norm()), prepend=True))
+    return SteeringHandle(handles)
+
+
+@torch.no_grad()
+def relative_alpha(lm: LoadedModel, vector, layer: int, prompts: Sequence[str], alpha: float = 1.0) -> float:
+    """The raw alpha for a relative one: alpha * mean |resid_layer| over the prompts' tokens / |v|.
+
+    Padding tokens are left out of the mean; prompts are tokenized as given (render chats first)."""
+    vector = _as_vector(vector, lm.d_model)
+    if not prompts:
+        raise ValueError("relative_alpha needs at least one prompt")
+    norms: list[torch.Tensor] = []
+
+    def record(module, args, output):
+        norms.append((output[0] if isinstance(output, tuple) else output).float().norm(dim=-1))
+
+    handle = lm.layers[lm.resolve_layer(layer)].register_forward_hook(record)
+    try:
+        total, count = 0.0, 0
+        for prompt in prompts:
+            batch = lm.tokenizer(prompt, return_tensors="pt").to(lm.device)
+            lm.model(**batch, use_cache=False)
+            mask = batch["attention_mask"].bool()
+            total += float(norms.pop()[mask].sum())
+            count += int(mask.sum())
+    finally:
+        handle.remove()
+    return alpha * total / count / float(vector.norm())

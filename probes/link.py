@@ -1,0 +1,143 @@
+"""Links between a direction and behaviour.
+
+Three questions, each with a typed result:
+1. Does a response's projection on the direction track its behaviour score?
+   (`projection_score_link`: Pearson, Spearman, seeded bootstrap CI.)
+2. Does a model variant's shift along the direction (fine-tuned minus base mean activation,
+   projected) track its preference shift? (`activation_shift`, `variant_shift_link`.)
+3. Do the per-preference shifts that steering causes correlate with the shifts fine-tuning
+   causes, more than steering along random directions of equal norm does?
+   (`steering_finetune_link`, with `random_directions_like` for the null.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "CorrelationResult",
+    "LinkResult",
+    "activation_shift",
+    "per_example_projection",
+    "projection_score_link",
+    "random_directions_like",
+    "steering_finetune_link",
+    "variant_shift_link",
+]
+
+MIN_NULL = 20
+
+
+@dataclass(frozen=True)
+class CorrelationResult:
+    pearson: float
+    pearson_p: float
+    spearman: float
+    spearman_p: float
+    ci_low: float
+    """Lower end of the bootstrap percentile interval of the Pearson r."""
+    ci_high: float
+    ci_level: float
+    n: int
+    n_boot: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    r: float
+    """Pearson r of steering shifts against fine-tuning shifts over the preferences."""
+    p_value: float
+    """(1 + #{|r_null| >= |r|}) / (1 + n_null): two-sided, against the random directions."""
+    null_rs: np.ndarray
+    """[n_null] Pearson r of each random direction's steering shifts against the fine-tuning shifts."""
+    n_prefs: int
+    null_mean: float
+    null_std: float
+
+    @property
+    def n_null(self) -> int:
+        return len(self.null_rs)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    denom = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / denom) if denom > 0 else float("nan")
+
+
+def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{what}: {x.size} values against {y.size}")
+    if x.size < 3:
+        raise ValueError(f"{what}: a correlation needs at least 3 pairs; got {x.size}")
+    return x, y
+
+
+def per_example_projection(acts: np.ndarray, example_index: np.ndarray, direction: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """(examples, projection): each example's mean row projected on the unit direction."""
+    unit = np.asarray(direction, dtype=np.float64).ravel()
+    unit = unit / np.linalg.norm(unit)
+    proj = np.asarray(acts, dtype=np.float64) @ unit
+    examples, inverse = np.unique(example_index, return_inverse=True)
+    sums = np.bincount(inverse, weights=proj)
+    return examples, sums / np.bincount(inverse)
+
+
+def projection_score_link(projections, scores, *, n_boot: int = 1000, ci: float = 0.95,
+                          seed: int = 0) -> CorrelationResult:
+    """Correlate per-response projections with behaviour scores; bootstrap over responses."""
+    from scipy import stats
+
+    x, y = _pairs(projections, scores, "projection_score_link")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    boot = np.array([_pearson(x[i], y[i]) for i in idx])
+    tail = (1 - ci) / 2 * 100
+    low, high = np.nanpercentile(boot, [tail, 100 - tail])
+    pearson = stats.pearsonr(x, y)
+    spearman = stats.spearmanr(x, y)
+    return CorrelationResult(float(pearson.statistic), float(pearson.pvalue), float(spearman.statistic),
+                             float(spearman.pvalue), float(low), float(high), ci, int(x.size), n_boot, seed)
+
+
+def activation_shift(base_acts: np.ndarray, variant_acts: np.ndarray, direction: np.ndarray) -> float:
+    """(mean variant activation - mean base activation) . v_hat, on the same prompts' rows."""
+    unit = np.asarray(direction, dtype=np.float64).ravel()
+    diff = np.asarray(variant_acts, np.float64).mean(0) - np.asarray(base_acts, np.float64).mean(0)
+    return float(diff @ unit / np.linalg.norm(unit))
+
+
+def variant_shift_link(activation_shifts: Sequence[float], preference_shifts: Sequence[float], *,
+                       n_boot: int = 1000, seed: int = 0) -> CorrelationResult:
+    """Across variants: their shift along the direction against their preference shift."""
+    return projection_score_link(activation_shifts, preference_shifts, n_boot=n_boot, seed=seed)
+
+
+def random_directions_like(vector: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """[n, d] Gaussian directions, each rescaled to the norm of `vector`."""
+    vector = np.asarray(vector, dtype=np.float64).ravel()
+    draws = np.random.default_rng(seed).normal(size=(n, vector.size))
+    return (draws / np.linalg.norm(draws, axis=1, keepdims=True) * np.linalg.norm(vector)).astype(np.float32)
+
+
+def steering_finetune_link(steer_shift, ft_shift, null_shifts) -> LinkResult:
+    """steer_shift [n_prefs], ft_shift [n_prefs], null_shifts [n_random, n_prefs] (the steering shifts
+    of random directions of equal norm). At least 20 random directions."""
+    x, y = _pairs(steer_shift, ft_shift, "steering_finetune_link")
+    null = np.asarray(null_shifts, dtype=np.float64)
+    if null.ndim != 2 or null.shape[1] != x.size:
+        raise ValueError(f"null_shifts must be [n_random, {x.size}]; got {null.shape}")
+    if null.shape[0] < MIN_NULL:
+        raise ValueError(f"null_shifts has {null.shape[0]} random directions; use at least {MIN_NULL}")
+    r = _pearson(x, y)
+    null_rs = np.array([_pearson(row, y) for row in null])
+    # a constant row (a direction that moved nothing) has no correlation: count it as 0
+    null_rs = np.nan_to_num(null_rs, nan=0.0)
+    p = (1 + int((np.abs(null_rs) >= abs(r)).sum())) / (1 + len(null_rs))
+    return LinkResult(r, p, null_rs, int(x.size), float(null_rs.mean()), float(null_rs.std()))
