@@ -26,7 +26,7 @@ def _contrast_examples(run: Run, positive: str, negative: str) -> list:
             continue
         for label, source in ((1, row), (0, neg_by_prompt[prompt])):
             examples.append(Example(messages=source["messages"][:1], response=source["messages"][1]["content"],
-                                    label=label, id=f"{i}-{label}"))
+                                    label=label, id=f"{i}-{label}", group=i))
     return examples
 
 
