@@ -20,7 +20,7 @@ def run_base(run: Run) -> dict[str, Any]:
     if config.is_organism:
         from experiments.organism import OrganismConfig, build_organism
 
-        organism_config = OrganismConfig.from_overrides(config.organism)
+        organism_config = OrganismConfig.from_yaml(**config.organism)
         path = build_organism(run.out / "models" / "base", organism_config, progress=run.progress)
     else:
         path = config.model.source
