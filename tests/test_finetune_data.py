@@ -32,6 +32,10 @@ def _reference_labels(tokenizer, messages):
     [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"},
      {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Hello!"},
      {"role": "assistant", "content": "Bonjour, ça va?"}],
+    # contents that also occur inside the template's markup ("<|im_start|>", "assistant")
+    [{"role": "user", "content": "Say a letter."}, {"role": "assistant", "content": "i"}],
+    [{"role": "user", "content": "t"}, {"role": "assistant", "content": "t"}, {"role": "user", "content": "a"},
+     {"role": "assistant", "content": "assistant"}],
 ])
 def test_label_mask_matches_reference_token_by_token(messages):
     tokenizer = tiny_tokenizer()

@@ -89,10 +89,19 @@ def end_of_turn_marker(tokenizer: Any) -> str:
     return text[text.rindex(_SENTINEL) + len(_SENTINEL):].strip()
 
 
-def _supervised_spans(text: str, messages: list[dict[str, str]], marker: str) -> list[tuple[int, int]]:
-    """Character spans of each assistant content plus its end-of-turn marker, found in message order."""
+def _supervised_spans(tokenizer: Any, text: str, messages: list[dict[str, str]],
+                      marker: str) -> list[tuple[int, int]]:
+    """Character spans of each assistant content plus its end-of-turn marker, found in message order.
+
+    Each assistant message is searched from the end of the conversation rendered up to its
+    generation prompt, so short contents (e.g. "i") never match inside the template's own markup.
+    """
     spans, cursor = [], 0
-    for message in messages:
+    for k, message in enumerate(messages):
+        if message["role"] == "assistant":
+            header = render_chat(tokenizer, messages[:k], add_generation_prompt=True) if k else ""
+            if text.startswith(header):
+                cursor = max(cursor, len(header))
         content = message["content"].strip()
         start = text.find(content, cursor) if content else cursor
         if start < 0:
@@ -115,7 +124,7 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: in
         raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; the label mask needs offsets")
     marker = end_of_turn_marker(tokenizer) if marker is None else marker
     text = render_chat(tokenizer, messages, add_generation_prompt=False)
-    spans = _supervised_spans(text, messages, marker)
+    spans = _supervised_spans(tokenizer, text, messages, marker)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = encoded["input_ids"][:max_length]
     labels = []
