@@ -177,6 +177,7 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     config = config or CacheConfig()
     _check_inputs(examples, config)
     out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     layers = parse_layers(config.layers, lm.n_layers)
     directions, directions_digest = ({}, None)
     if config.directions:

@@ -167,3 +167,11 @@ def test_cuda_pipeline_matches_cpu(tiny_lm, tmp_path):
     np.testing.assert_array_equal(cpu.example_index, gpu.example_index)
     for layer in cpu.layers:
         np.testing.assert_allclose(gpu.acts(layer), cpu.acts(layer), rtol=1e-3, atol=1e-4)
+
+
+def test_creates_missing_parent_folders(tiny_lm, tmp_path):
+    lm = tiny_lm("qwen3")
+    out = tmp_path / "new" / "nested" / "acts.h5"
+    result = cache_activations(lm, [Example(text="hello")], out, CacheConfig(layers="0", positions="last"),
+                               progress=False)
+    assert result.path == out and out.is_file()
