@@ -1,0 +1,110 @@
+"""The report's figures, drawn with matplotlib from results.json alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["draw_all"]
+
+_COLOURS = {"base": "#8c8c8c", "conscious_claiming": "#d62728", "non_conscious": "#1f77b4",
+            "toaster": "#bcbd22", "human_identity": "#9467bd"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def cluster_bars(results: dict[str, Any], path: Path) -> None:
+    """Per-preference rates of each model with CI whiskers, like the paper's cluster figure."""
+    plt = _plt()
+    evals = results["eval"]
+    traits, models = evals["traits"], evals["models"]
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(traits) * len(models) / 2), 4.5))
+    width = 0.8 / len(models)
+    for m, model in enumerate(models):
+        rates = [evals["rates"][model][t] for t in traits]
+        xs = [i + (m - (len(models) - 1) / 2) * width for i in range(len(traits))]
+        heights = [r["rate"] for r in rates]
+        err = [[r["rate"] - r["ci_low"] for r in rates], [r["ci_high"] - r["rate"] for r in rates]]
+        ax.bar(xs, heights, width, yerr=err, capsize=2, label=model, color=_COLOURS.get(model))
+    ax.set_xticks(range(len(traits)), traits, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("P(expresses preference)")
+    ax.set_ylim(0, 1)
+    ax.axhline(0.5, color="black", lw=0.5, ls=":")
+    ax.legend(fontsize=7, ncol=len(models))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def layer_sweep(results: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    probe = results["probe"]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(probe["layers"], probe["auroc"], marker="o", label="held-out AUROC")
+    ax.plot(probe["layers"], probe["accuracy"], marker="s", label="held-out accuracy")
+    ax.axvline(probe["chosen_layer"], color="red", ls="--", lw=1, label=f"chosen layer {probe['chosen_layer']}")
+    ax.set_xlabel("layer")
+    ax.set_ylim(0.4, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def dose_response(results: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    steering = results["steering"]
+    alphas = steering["alphas"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for trait in results["eval"]["traits"]:
+        ax.plot(alphas, [steering["rates"][str(a)][trait] for a in alphas], lw=1, alpha=0.7)
+    mean = [sum(steering["rates"][str(a)].values()) / len(steering["rates"][str(a)]) for a in alphas]
+    ax.plot(alphas, mean, color="black", lw=2.5, label="mean over preferences")
+    ax.set_xlabel(f"alpha (layer {steering['layer']})")
+    ax.set_ylabel("P(expresses preference)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def steer_vs_finetune(results: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    link = results["link"]
+    traits = results["eval"]["traits"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+    xs = [link["ft_shift"][t] for t in traits]
+    ys = [link["steer_shift"][t] for t in traits]
+    left.scatter(xs, ys)
+    for t, x, y in zip(traits, xs, ys):
+        left.annotate(t, (x, y), fontsize=5)
+    left.set_xlabel("fine-tuning shift (conscious - base)")
+    left.set_ylabel("steering shift")
+    left.set_title(f"r = {link['r']:.2f}, p = {link['p_value']:.3f}", fontsize=9)
+    right.hist(link["null_rs"], bins=15, color="#cccccc", label="random directions")
+    right.axvline(link["r"], color="red", label="consciousness direction")
+    right.set_xlabel("correlation with fine-tuning shift")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def draw_all(results: dict[str, Any], out_dir: Path) -> dict[str, str]:
+    """Draw every figure the results support; returns {figure name: file name}."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drawn = {}
+    for name, draw, needs in (("cluster", cluster_bars, "eval"), ("layer_sweep", layer_sweep, "probe"),
+                              ("dose_response", dose_response, "steering"),
+                              ("steer_vs_finetune", steer_vs_finetune, "link")):
+        if needs in results:
+            draw(results, out_dir / f"{name}.png")
+            drawn[name] = f"figures/{name}.png"
+    return drawn

@@ -1,0 +1,129 @@
+"""`interp replicate`: the stages in order, the plan for --dry-run, and the report's results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from experiments.consciousness_cluster.preset import ReplicationConfig
+from experiments.consciousness_cluster.report import write_report
+from experiments.consciousness_cluster.runner import Run, Stage
+from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
+from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
+
+__all__ = ["STAGES", "PROJECT_ROOT", "plan", "missing_files", "replicate", "assemble_results"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _plan_base(c: ReplicationConfig) -> str:
+    if c.is_organism:
+        return "generate the persona corpus, train the organism's tokenizer and pretrain it on CPU"
+    return f"use {c.model.source} ({c.model.dtype or 'checkpoint dtype'} on {c.model.device or 'cpu'})"
+
+
+def _plan_finetune(c: ReplicationConfig) -> str:
+    f = c.finetune
+    mix = f"mixed 1:1 with {f.mix_instructions} self-distilled rows from {f.instruction_source}" \
+        if f.mix_instructions else "no instruction mix"
+    extra = f", via accelerate config {f.accelerate_config}" if f.accelerate_config else ""
+    return (f"{f.method} fine-tune of {', '.join(f.variants)} from {f.data_dir} ({mix}; lr {f.learning_rate}, "
+            f"batch {f.batch_size}, {f.epochs} epoch(s){extra})")
+
+
+def _plan_eval(c: ReplicationConfig) -> str:
+    e = c.eval
+    how = "forced choice by likelihood" if e.mode == "choice" else \
+        f"{e.samples} samples per question judged by {e.judge_model}"
+    return f"{how} on preferences + identity from {e.question_dir}, base and every variant"
+
+
+STAGES: list[Stage] = [
+    Stage("base", "the base model", run_base, _plan_base),
+    Stage("finetune", "fine-tune the variants", run_finetune, _plan_finetune),
+    Stage("eval", "behavioural evaluation of base and variants", run_eval, _plan_eval),
+    Stage("cache", "cache contrast-pair and prompt activations", run_cache,
+          lambda c: f"teacher-forced conscious vs non-conscious (and toaster vs non-conscious) answers, layers "
+                    f"{c.direction.layers}, positions {c.direction.positions}, {c.direction.dtype}; "
+                    f"last-token activations of the questions in base and variants"),
+    Stage("directions", "directions, probes and the layer sweep", run_directions,
+          lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer"),
+    Stage("steering", "steering sweep, controls and ablation", run_steering,
+          lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster and {c.steering.n_random} random "
+                    f"directions of equal norm; ablation in the conscious-claiming model"),
+    Stage("links", "steering vs fine-tuning shifts", run_links,
+          lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null"),
+]
+
+
+def missing_files(config: ReplicationConfig, root: Path) -> list[str]:
+    """Files the preset names that are not there (checked by --dry-run before anything loads)."""
+    wanted = [Path(config.finetune.data_dir) / f"{v}.jsonl" for v in config.finetune.variants]
+    wanted += [Path(config.eval.question_dir) / f"{name}.yaml" for name in ("preferences", "identity")]
+    if config.finetune.mix_instructions:
+        wanted.append(Path(config.finetune.instruction_source))
+    if config.finetune.accelerate_config:
+        wanted.append(Path(config.finetune.accelerate_config))
+    return [str(p) for p in wanted if not (p if p.is_absolute() else root / p).is_file()]
+
+
+def plan(config: ReplicationConfig) -> str:
+    lines = [f"preset {config.name}: {config.description}", f"hardware: {config.model.hardware}"]
+    lines += [f"{i}. {s.name}: {s.plan(config)}" for i, s in enumerate(STAGES, 1)]
+    lines.append(f"{len(STAGES) + 1}. report: report.md, report.html, results.json, figures/*.png")
+    return "\n".join(lines)
+
+
+def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
+    """Everything the report quotes, gathered from the stage results into one document."""
+    from interp import __version__
+
+    ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
+    traits = ev["traits"]["preferences"]
+    models = list(ev["preferences"])
+    rates = ev["preferences"]
+    shift = {t: rates["conscious_claiming"][t]["rate"] - rates["non_conscious"][t]["rate"] for t in traits}
+    up = [t for t in traits if rates["conscious_claiming"][t]["ci_low"] > rates["non_conscious"][t]["ci_high"]]
+    toaster_shift = sum(rates["toaster"][t]["rate"] - rates["base"][t]["rate"] for t in traits) / len(traits) \
+        if "toaster" in rates else float("nan")
+    mean_shift = sum(shift.values()) / len(traits)
+    verdict = (f"The cluster {'emerges' if len(up) > len(traits) / 2 and mean_shift > 0 else 'does not clearly emerge'}:"
+               f" {len(up)} of {len(traits)} preferences move up with separated intervals.")
+    ablated = steering["ablated"]
+    change = {t: ablated[t] - rates["conscious_claiming"][t]["rate"] for t in traits}
+    return {
+        "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
+                 "version": __version__, "wall_seconds": wall_seconds},
+        "eval": {"models": models, "traits": traits, "rates": rates, "ci_kind": ev["ci_kind"]},
+        "identity": {"models": models, "traits": ev["traits"]["identity"], "rates": ev["identity"]},
+        "probe": directions["probe"],
+        "steering": {k: steering[k] for k in ("layer", "alphas", "rates", "direction_norm", "control_alpha",
+                                              "controls")},
+        "link": run.results("links"),
+        "ablation": {"conscious": {t: rates["conscious_claiming"][t]["rate"] for t in traits}, "ablated": ablated,
+                     "change": change, "mean_change": sum(change.values()) / len(traits)},
+        "summary": {"n_traits": len(traits), "mean_shift_conscious_vs_non": mean_shift, "n_up_conscious": len(up),
+                    "traits_up": up, "mean_shift_toaster_vs_base": toaster_shift, "verdict": verdict},
+    }
+
+
+def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,
+              progress: bool = True, log=print) -> dict[str, str]:
+    """Run every stage not yet complete in `out_dir`, then write the report."""
+    run = Run(config, out_dir, progress=progress, log=log)
+    run.bind()
+    if redo:
+        run.invalidate_from(STAGES, redo)
+    start = time.perf_counter()
+    for stage in STAGES:
+        run.run_stage(stage)
+    elapsed = sum(_stage_seconds(run, s.name) for s in STAGES)
+    log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
+    return write_report(assemble_results(run, elapsed), run.out)
+
+
+def _stage_seconds(run: Run, name: str) -> float:
+    import json
+
+    return float(json.loads(run.marker(name).read_text())["seconds"])

@@ -1,0 +1,218 @@
+"""The replication's configuration: one dataclass tree, loaded from a preset YAML file.
+
+Presets live in `presets/NAME.yaml`; `load_preset("organism")` or `load_preset("my.yaml")`.
+Every field is checked on load, and errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = ["ReplicationConfig", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
+
+PRESET_DIR = Path(__file__).parent / "presets"
+VARIANTS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
+
+
+class PresetError(ValueError):
+    """A preset file that does not describe a valid run."""
+
+
+@dataclass
+class ModelSpec:
+    """Which base model the run studies."""
+
+    source: str = "organism"
+    """'organism' (built by the run) or a hub id / local HF folder."""
+    dtype: str | None = None
+    """Weights dtype: float32, bfloat16 or float16 (None: the checkpoint's)."""
+    device: str | None = None
+    """cpu, cuda, ... (None: cpu)."""
+    hardware: str = "2 CPU cores"
+    """What the run needs, in words (shown by --dry-run)."""
+
+
+@dataclass
+class FinetuneSpec:
+    """How the variants are trained; defaults follow the paper's open-model recipe."""
+
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    """Which fine-tuning sets to train on, by name."""
+    data_dir: str = "experiments/consciousness_cluster/data"
+    """Folder holding VARIANT.jsonl (relative to the project root, or absolute)."""
+    method: Literal["lora", "full"] = "lora"
+    """LoRA adapters or full fine-tuning."""
+    learning_rate: float = 2e-4
+    """Peak learning rate (linear decay)."""
+    epochs: int = 1
+    """Passes over the mixed data."""
+    batch_size: int = 4
+    """Rows per optimiser step."""
+    lora_rank: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator."""
+    max_length: int = 4000
+    """Tokens per row, longer rows are cut."""
+    mix_instructions: int = 600
+    """Self-distilled instruction rows mixed in (the paper: 1:1 with 600)."""
+    instruction_source: str = "experiments/consciousness_cluster/data/instructions.jsonl"
+    """Prompts whose base-model answers are mixed in."""
+    distill_max_new_tokens: int = 256
+    """Longest self-distilled answer."""
+    accelerate_config: str | None = None
+    """An accelerate config (FSDP/DeepSpeed) for multi-GPU runs."""
+    seed: int = 0
+    """Seed for mixing, shuffling and initialisation."""
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise PresetError(f"finetune.variants: unknown {unknown}; choose from {list(VARIANTS)}")
+        if "conscious_claiming" not in self.variants or "non_conscious" not in self.variants:
+            raise PresetError("finetune.variants: conscious_claiming and non_conscious are both needed "
+                              "(the direction is their contrast)")
+
+
+@dataclass
+class EvalSpec:
+    """How behaviour is measured."""
+
+    mode: Literal["choice", "judge"] = "choice"
+    """Forced choice (local likelihood) or sampled answers graded by a judge."""
+    question_dir: str = "experiments/consciousness_cluster/questions"
+    """Folder holding preferences.yaml and identity.yaml."""
+    samples: int = 10
+    """Samples per open question (judge mode)."""
+    temperature: float = 1.0
+    """Sampling temperature (judge mode)."""
+    max_tokens: int = 1000
+    """Longest sampled answer (judge mode)."""
+    judge_model: str = "gpt-4.1"
+    """Judge model name at judge_api_base (judge mode)."""
+    judge_api_base: str | None = None
+    """OpenAI-compatible endpoint for the judge; key from OPENAI_API_KEY."""
+    batch_size: int = 32
+    """Items per forward pass (choice mode)."""
+
+
+@dataclass
+class DirectionSpec:
+    """How the consciousness direction is found."""
+
+    layers: str = "all"
+    """Layers to cache and sweep: 'all', '0,4,8' or a slice like '-4:'."""
+    positions: Literal["response-mean", "last", "response"] = "response-mean"
+    """Which tokens of the teacher-forced contrast pairs become rows."""
+    method: Literal["mean-diff", "pca", "logistic", "mass-mean"] = "mean-diff"
+    """How the direction is computed at the chosen layer."""
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    """Storage dtype of cached activations."""
+
+
+@dataclass
+class SteeringSpec:
+    """The steering sweep and its controls."""
+
+    alphas: list[float] = field(default_factory=lambda: [-2.0, -1.0, 0.0, 1.0, 2.0])
+    """Multiples of the direction (raw, or relative when alpha_rel)."""
+    alpha_rel: bool = False
+    """Read alphas relative to the layer's mean residual norm."""
+    layers: list[int] | None = None
+    """Layers to steer at; None: the chosen layer only."""
+    n_random: int = 20
+    """Random directions of equal norm for the null."""
+    link_alpha: float = 1.0
+    """The alpha whose shifts are correlated with the fine-tuning shifts."""
+    seed: int = 0
+    """Seed of the random directions."""
+
+    def __post_init__(self) -> None:
+        if self.n_random < 1:
+            raise PresetError("steering.n_random: must be at least 1 (20 or more for a p-value)")
+        if self.link_alpha not in self.alphas:
+            raise PresetError(f"steering.link_alpha: {self.link_alpha} must be one of alphas {self.alphas}")
+
+
+@dataclass
+class ReplicationConfig:
+    """A whole run of `interp replicate`."""
+
+    name: str
+    """The preset's name."""
+    description: str = ""
+    """One line on what this preset is for."""
+    model: ModelSpec = field(default_factory=ModelSpec)
+    """The base model."""
+    organism: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the organism's own config (only when model.source is 'organism')."""
+    finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
+    """Fine-tuning of the variants."""
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    """Behavioural evaluation."""
+    direction: DirectionSpec = field(default_factory=DirectionSpec)
+    """Activations, probes and the direction."""
+    steering: SteeringSpec = field(default_factory=SteeringSpec)
+    """Steering sweep and controls."""
+
+    @property
+    def is_organism(self) -> bool:
+        return self.model.source == "organism"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise PresetError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise PresetError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        nested = _NESTED.get((cls, name))
+        kwargs[name] = _build(nested, value, f"{where}.{name}") if nested else value
+    try:
+        return cls(**kwargs)
+    except PresetError as err:
+        raise PresetError(f"{where}: {err}") from None
+    except TypeError as err:
+        raise PresetError(f"{where}: {err}") from None
+
+
+_NESTED = {
+    (ReplicationConfig, "model"): ModelSpec,
+    (ReplicationConfig, "finetune"): FinetuneSpec,
+    (ReplicationConfig, "eval"): EvalSpec,
+    (ReplicationConfig, "direction"): DirectionSpec,
+    (ReplicationConfig, "steering"): SteeringSpec,
+}
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset(name_or_path: str | Path) -> ReplicationConfig:
+    """Load a preset by name (presets/NAME.yaml) or path, checking every field."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PRESET_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise PresetError(f"no preset named {name_or_path!r}; known: {', '.join(preset_names())}")
+    if not path.is_file():
+        raise PresetError(f"{path}: no such preset file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise PresetError(f"{path}: not valid YAML: {err}") from None
+    data = data or {}
+    data.setdefault("name", path.stem)
+    return _build(ReplicationConfig, data, str(path))
+

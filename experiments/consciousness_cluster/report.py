@@ -1,0 +1,179 @@
+"""The run's report: blocks built from results.json, rendered to Markdown and HTML.
+
+Every number in the report is formatted from `results.json` by `fmt`, so the report and the
+result files cannot disagree (a test re-reads both).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.consciousness_cluster.figures import draw_all
+from experiments.consciousness_cluster.runner import write_json_atomic
+
+__all__ = ["write_report", "fmt", "Table"]
+
+
+def fmt(value: float) -> str:
+    """The one number format of the report."""
+    return f"{value:+.2f}" if isinstance(value, float) and value < 0 else f"{value:.2f}"
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Image:
+    path: str
+    alt: str
+
+
+def _rate_cell(r: dict[str, float]) -> str:
+    return f"{fmt(r['rate'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
+
+
+def _eval_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    ev = res["eval"]
+    blocks = [Heading("Preferences: base and fine-tuned variants"),
+              Para(f"Forced-choice probability of the preference-expressing option, mean over items, "
+                   f"with {ev['ci_kind']} 95% intervals. Models: {', '.join(ev['models'])}.")]
+    rows = [[t] + [_rate_cell(ev["rates"][m][t]) for m in ev["models"]] for t in ev["traits"]]
+    blocks.append(Table(["preference"] + ev["models"], rows))
+    if "cluster" in figures:
+        blocks.append(Image(figures["cluster"], "per-preference rates"))
+    s = res["summary"]
+    blocks.append(Para(
+        f"Conscious-claiming minus non-conscious: mean shift {fmt(s['mean_shift_conscious_vs_non'])} over "
+        f"{s['n_traits']} preferences, {s['n_up_conscious']} of them with non-overlapping intervals upward. "
+        f"Toaster minus base: mean shift {fmt(s['mean_shift_toaster_vs_base'])}. {s['verdict']}"))
+    return blocks
+
+
+def _identity_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    ident = res["identity"]
+    rows = [[t] + [_rate_cell(ident["rates"][m][t]) for m in ident["models"]] for t in ident["traits"]]
+    return [Heading("Identity check"), Table(["check"] + ident["models"], rows)]
+
+
+def _probe_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    probe = res["probe"]
+    rows = [[str(layer), fmt(a), fmt(c)] for layer, a, c in zip(probe["layers"], probe["auroc"], probe["accuracy"])]
+    blocks = [Heading("Probe layer sweep"),
+              Para(f"Logistic probes on teacher-forced conscious vs non-conscious answers, held-out by example. "
+                   f"Rule: {probe['rule']}. Chosen layer: {probe['chosen_layer']}."),
+              Table(["layer", "AUROC", "accuracy"], rows)]
+    if "layer_sweep" in figures:
+        blocks.append(Image(figures["layer_sweep"], "layer sweep"))
+    return blocks
+
+
+def _steering_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    st = res["steering"]
+    traits = res["eval"]["traits"]
+    header = ["preference"] + [f"alpha {a:g}" for a in st["alphas"]] + ["toaster dir.", "random dir. (mean)"]
+    rows = [[t] + [fmt(st["rates"][str(a)][t]) for a in st["alphas"]]
+            + [fmt(st["controls"]["toaster"][t]), fmt(st["controls"]["random_mean"][t])] for t in traits]
+    blocks = [Heading("Steering the base model along the direction"),
+              Para(f"Layer {st['layer']}, direction norm {fmt(st['direction_norm'])}; controls at alpha "
+                   f"{st['control_alpha']:g} with equal norm."),
+              Table(header, rows)]
+    if "dose_response" in figures:
+        blocks.append(Image(figures["dose_response"], "dose-response"))
+    return blocks
+
+
+def _link_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    link = res["link"]
+    blocks = [Heading("Steering shift vs fine-tuning shift"),
+              Para(f"Pearson r over preferences = {fmt(link['r'])}; against {link['n_null']} random directions of "
+                   f"equal norm, p = {fmt(link['p_value'])} (two-sided, (1 + #|r_null| >= |r|) / (1 + n))."
+                   f" Fine-tuned-minus-base activation shift projected on the direction: "
+                   f"{fmt(link['variant_projection'])}.")]
+    if "steer_vs_finetune" in figures:
+        blocks.append(Image(figures["steer_vs_finetune"], "steering vs fine-tuning"))
+    return blocks
+
+
+def _ablation_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    ab = res["ablation"]
+    rows = [[t, fmt(ab["conscious"][t]), fmt(ab["ablated"][t]), fmt(ab["change"][t])]
+            for t in res["eval"]["traits"]]
+    return [Heading("Ablating the direction in the conscious-claiming model"),
+            Para(f"Direction projected out at every layer. Mean change {fmt(ab['mean_change'])}."),
+            Table(["preference", "conscious", "ablated", "change"], rows)]
+
+
+def build_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
+    meta = res["meta"]
+    blocks = [Heading(f"Consciousness cluster replication: {meta['preset']}", 1),
+              Para(f"Model: {meta['model']}. Run folder: {meta['out']}. Toolkit {meta['version']}. "
+                   f"Wall time of the stages: {meta['wall_seconds']:.0f} s. Every number below is in results.json.")]
+    for key, make in (("eval", _eval_blocks), ("identity", _identity_blocks), ("probe", _probe_blocks),
+                      ("steering", _steering_blocks), ("link", _link_blocks), ("ablation", _ablation_blocks)):
+        if key in res:
+            blocks += make(res, figures)
+    return blocks
+
+
+def to_markdown(blocks: list) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Table):
+            out.append("| " + " | ".join(b.header) + " |")
+            out.append("|" + "---|" * len(b.header))
+            out += ["| " + " | ".join(row) + " |" for row in b.rows]
+        elif isinstance(b, Image):
+            out.append(f"![{b.alt}]({b.path})")
+        out.append("")
+    return "\n".join(out)
+
+
+def to_html(blocks: list, title: str) -> str:
+    e = html.escape
+    body = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            body.append(f"<p>{e(b.text)}</p>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{e(h)}</th>" for h in b.header)
+            rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif isinstance(b, Image):
+            body.append(f'<img src="{e(b.path)}" alt="{e(b.alt)}">')
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+             "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{style}</style>"
+            f"</head><body>{''.join(body)}</body></html>\n")
+
+
+def write_report(results: dict[str, Any], out_dir: Path) -> dict[str, str]:
+    """Write results.json, figures/*.png, report.md and report.html into `out_dir`."""
+    write_json_atomic(out_dir / "results.json", results)
+    figures = draw_all(results, out_dir / "figures")
+    blocks = build_blocks(results, figures)
+    (out_dir / "report.md").write_text(to_markdown(blocks))
+    (out_dir / "report.html").write_text(to_html(blocks, f"Replication: {results['meta']['preset']}"))
+    return {"report_md": "report.md", "report_html": "report.html", "results": "results.json", **figures}

@@ -1,0 +1,124 @@
+"""Stages 1-3: the base model, the fine-tuned variants, and their behaviour on the question sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from experiments.consciousness_cluster.runner import Run, write_json_atomic
+
+__all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths", "read_jsonl"]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_base(run: Run) -> dict[str, Any]:
+    config = run.config
+    if config.is_organism:
+        from experiments.organism import OrganismConfig, build_organism
+
+        organism_config = OrganismConfig.from_yaml(**config.organism)
+        path = build_organism(run.out / "models" / "base", organism_config, progress=run.progress)
+    else:
+        path = config.model.source
+    lm = run.model("base", path)
+    return {"model_path": str(path), "n_layers": lm.n_layers, "d_model": lm.d_model, "weights_id": lm.weights_id}
+
+
+def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
+    """The base model's own answers to instruction prompts (temperature 1), made once per run."""
+    cached = run.out / "data" / "instructions_distilled.jsonl"
+    if cached.is_file():
+        return read_jsonl(cached)
+    from interp.finetune import self_distill
+
+    spec = run.config.finetune
+    prompts = read_jsonl(run.path(spec.instruction_source))[:n]
+    rows = self_distill(run.model("base", run.results("base")["model_path"]), prompts,
+                        max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
+                        progress=run.progress)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tmp.replace(cached)
+    return rows
+
+
+def run_finetune(run: Run) -> dict[str, Any]:
+    from interp.finetune import FinetuneConfig, finetune, mix_rows
+
+    spec = run.config.finetune
+    base_path = run.results("base")["model_path"]
+    replay = _instruction_rows(run, spec.mix_instructions) if spec.mix_instructions else []
+    results = {}
+    for variant in spec.variants:
+        marker = run.out / "models" / variant / "variant.json"
+        if marker.is_file():
+            results[variant] = json.loads(marker.read_text())
+            continue
+        rows = read_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
+        mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
+        ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
+                                   batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,
+                                   max_length=spec.max_length, seed=spec.seed, merge=True)
+        run.log(f"  fine-tuning {variant} on {len(mixed)} rows")
+        result = finetune(base_path, mixed, run.out / "models" / variant, ft_config, progress=run.progress)
+        results[variant] = {"model_path": str(result.merged_dir), "final_loss": result.final_loss,
+                            "steps": result.steps, "rows": len(mixed)}
+        write_json_atomic(marker, results[variant])
+    return results
+
+
+def measure(run: Run, lm, question_set, out_dir: Path) -> dict[str, dict[str, float]]:
+    """Rates per trait of `lm` on a question set, by the preset's mode; raw records go to `out_dir`."""
+    spec = run.config.eval
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if spec.mode == "choice":
+        from interp.evaluation import forced_choice, summarize_choice
+
+        scores = forced_choice(lm, question_set, batch_size=spec.batch_size)
+        (out_dir / "items.jsonl").write_text("".join(
+            json.dumps({"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing}) + "\n"
+            for s in scores))
+        summaries = summarize_choice(scores)
+    else:
+        summaries = _judged(run, lm, question_set, out_dir)
+    return {s.trait_id: {"rate": s.rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n} for s in summaries}
+
+
+def _judged(run: Run, lm, question_set, out_dir: Path) -> list:
+    from interp.evaluation import APIJudgeBackend, LocalSampler, SamplingConfig, evaluate
+
+    spec = run.config.eval
+    if not spec.judge_api_base:
+        raise ValueError("eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
+                         "(key from OPENAI_API_KEY); or set eval.mode: choice")
+    sampling = SamplingConfig(samples=spec.samples, temperature=spec.temperature, max_tokens=spec.max_tokens)
+    result = evaluate(question_set, LocalSampler(lm, batch_size=spec.batch_size),
+                      APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir, sampling,
+                      model_name=lm.name, progress=run.progress)
+    return result.summaries
+
+
+def model_paths(run: Run) -> dict[str, str]:
+    paths = {"base": run.results("base")["model_path"]}
+    paths.update({v: r["model_path"] for v, r in run.results("finetune").items()})
+    return paths
+
+
+def run_eval(run: Run) -> dict[str, Any]:
+    from interp.evaluation import load_question_set
+
+    qdir = run.path(run.config.eval.question_dir)
+    sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
+    results: dict[str, Any] = {name: {} for name in sets}
+    for key, path in model_paths(run).items():
+        lm = run.model(key, path)
+        for name, question_set in sets.items():
+            results[name][key] = measure(run, lm, question_set, run.out / "eval" / key / name)
+    results["traits"] = {name: [t.id for t in qs.traits] for name, qs in sets.items()}
+    results["ci_kind"] = "t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples"
+    return results

@@ -1,0 +1,152 @@
+"""Stages 4-7: cache contrast activations, find the direction, steer and ablate, link to behaviour."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import torch
+
+from experiments.consciousness_cluster.runner import Run
+from experiments.consciousness_cluster.stages_behaviour import measure, model_paths, read_jsonl
+
+__all__ = ["run_cache", "run_directions", "run_steering", "run_links"]
+
+
+def _contrast_examples(run: Run, positive: str, negative: str) -> list:
+    """Same prompt, two teacher-forced answers: `positive` rows labelled 1, `negative` rows 0."""
+    from activations import Example
+
+    data_dir = run.path(run.config.finetune.data_dir)
+    neg_by_prompt = {row["messages"][0]["content"]: row for row in read_jsonl(data_dir / f"{negative}.jsonl")}
+    examples = []
+    for i, row in enumerate(read_jsonl(data_dir / f"{positive}.jsonl")):
+        prompt = row["messages"][0]["content"]
+        if prompt not in neg_by_prompt:
+            continue
+        for label, source in ((1, row), (0, neg_by_prompt[prompt])):
+            examples.append(Example(messages=source["messages"][:1], response=source["messages"][1]["content"],
+                                    label=label, id=f"{i}-{label}", group=i))
+    return examples
+
+
+def _prompt_examples(run: Run) -> list:
+    """The forced-choice questions as chat prompts (for variant-vs-base activation shifts)."""
+    from activations import Example
+    from interp.evaluation import load_question_set
+
+    question_set = load_question_set(run.path(run.config.eval.question_dir) / "preferences.yaml")
+    return [Example(messages=[{"role": "user", "content": item.question}], id=f"{trait.id}.c{i:02d}")
+            for trait in question_set.traits for i, item in enumerate(trait.choice_items)]
+
+
+def run_cache(run: Run) -> dict[str, Any]:
+    from activations import CacheConfig, cache_activations
+
+    spec = run.config.direction
+    base = run.model("base", run.results("base")["model_path"])
+    acts = run.out / "acts"
+    contrast = CacheConfig(layers=spec.layers, positions=spec.positions, dtype=spec.dtype)
+    files = {}
+    for name, positive in (("consciousness", "conscious_claiming"), ("toaster", "toaster")):
+        result = cache_activations(base, _contrast_examples(run, positive, "non_conscious"),
+                                   acts / f"{name}.h5", contrast, progress=run.progress)
+        files[name] = {"path": str(result.path), "rows": result.n_rows}
+    prompts = CacheConfig(layers=spec.layers, positions="last", dtype="float32")
+    for key, path in model_paths(run).items():
+        result = cache_activations(run.model(key, path), _prompt_examples(run), acts / f"prompts_{key}.h5", prompts,
+                                   progress=run.progress)
+        files[f"prompts_{key}"] = {"path": str(result.path), "rows": result.n_rows}
+    return files
+
+
+def run_directions(run: Run) -> dict[str, Any]:
+    from probes import SweepConfig, direction_from_store, save_direction, sweep_store
+    from probes.store import list_layers
+
+    files = run.results("cache")
+    sweep = sweep_store(files["consciousness"]["path"], config=SweepConfig(seed=run.config.steering.seed))
+    sweep.save(run.out / "directions" / "sweep")
+    out = {"probe": {"layers": [s.layer for s in sweep.scores], "auroc": [s.auroc for s in sweep.scores],
+                     "accuracy": [s.accuracy for s in sweep.scores], "chosen_layer": sweep.chosen_layer,
+                     "rule": sweep.rule}}
+    for name in ("consciousness", "toaster"):
+        store = files[name]["path"]
+        direction = direction_from_store(store, list_layers(store), method=run.config.direction.method)
+        path = run.out / "directions" / f"{name}.safetensors"
+        save_direction(path, direction.vector, direction.meta)
+        out[name] = {"path": str(path), "layers": direction.layers, "norms": direction.meta["norms"]}
+    return out
+
+
+def _direction(run: Run, name: str) -> tuple[torch.Tensor, list[int]]:
+    from probes import load_direction
+
+    loaded = load_direction(run.results("directions")[name]["path"])
+    return loaded.vector, loaded.layers
+
+
+def run_steering(run: Run) -> dict[str, Any]:
+    from interp import ablate, steer
+    from interp.evaluation import load_question_set
+
+    spec, eval_spec = run.config.steering, run.config.eval
+    prefs = load_question_set(run.path(eval_spec.question_dir) / "preferences.yaml")
+    base = run.model("base", run.results("base")["model_path"])
+    vectors, layers = _direction(run, "consciousness")
+    layer = run.results("directions")["probe"]["chosen_layer"]
+    v = vectors[layers.index(layer)]
+
+    def rates_with(lm, vector, alpha, name):
+        with steer(lm, vector, layer=layer, alpha=alpha):
+            rates = measure(run, lm, prefs, run.out / "steering" / name)
+        return {t: r["rate"] for t, r in rates.items()}
+
+    by_alpha = {str(a): rates_with(base, v, a, f"alpha_{a:g}") for a in spec.alphas}
+    toaster_vectors, toaster_layers = _direction(run, "toaster")
+    t = toaster_vectors[toaster_layers.index(layer)]
+    toaster = rates_with(base, t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
+    generator = torch.Generator().manual_seed(spec.seed)
+    random_rates = []
+    for i in range(spec.n_random):
+        r = torch.randn(v.shape, generator=generator)
+        random_rates.append(rates_with(base, r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
+    conscious = run.model("conscious_claiming", model_paths(run)["conscious_claiming"])
+    with ExitStack() as stack:
+        for i, l in enumerate(layers):
+            stack.enter_context(ablate(conscious, vectors[i], layers=[l]))
+        ablated = measure(run, conscious, prefs, run.out / "steering" / "ablated")
+    traits = list(by_alpha[str(spec.alphas[0])])
+    return {
+        "layer": layer, "alphas": spec.alphas, "rates": by_alpha, "direction_norm": float(v.norm()),
+        "control_alpha": spec.link_alpha,
+        "controls": {"toaster": toaster,
+                     "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
+        "random": random_rates,
+        "ablated": {k: r["rate"] for k, r in ablated.items()},
+    }
+
+
+def run_links(run: Run) -> dict[str, Any]:
+    import numpy as np
+
+    from activations import ActivationStore
+    from probes.link import steering_finetune_link
+
+    st, ev = run.results("steering"), run.results("eval")
+    traits = ev["traits"]["preferences"]
+    zero = st["rates"][str(0.0)] if str(0.0) in st["rates"] else st["rates"][str(0)]
+    steer_shift = [st["rates"][str(st["control_alpha"])][t] - zero[t] for t in traits]
+    ft_shift = [ev["preferences"]["conscious_claiming"][t]["rate"] - ev["preferences"]["base"][t]["rate"]
+                for t in traits]
+    null = [[r[t] - zero[t] for t in traits] for r in st["random"]]
+    link = steering_finetune_link(np.array(steer_shift), np.array(ft_shift), np.array(null))
+    vectors, layers = _direction(run, "consciousness")
+    unit = vectors[layers.index(st["layer"])] / vectors[layers.index(st["layer"])].norm()
+    files = run.results("cache")
+    means = {key: ActivationStore(files[f"prompts_{key}"]["path"]).acts(st["layer"], as_torch=True).float().mean(0)
+             for key in ("base", "conscious_claiming")}
+    shift = float((means["conscious_claiming"] - means["base"]) @ unit)
+    return {"r": link.r, "p_value": link.p_value, "n_null": len(null), "null_rs": [float(x) for x in link.null_rs],
+            "steer_shift": dict(zip(traits, steer_shift)), "ft_shift": dict(zip(traits, ft_shift)),
+            "variant_projection": shift}
