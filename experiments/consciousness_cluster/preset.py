@@ -73,9 +73,10 @@ class FinetuneSpec:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown:
             raise PresetError(f"finetune.variants: unknown {unknown}; choose from {list(VARIANTS)}")
-        if "conscious_claiming" not in self.variants or "non_conscious" not in self.variants:
-            raise PresetError("finetune.variants: conscious_claiming and non_conscious are both needed "
-                              "(the direction is their contrast)")
+        needed = [v for v in ("conscious_claiming", "non_conscious", "toaster") if v not in self.variants]
+        if needed:
+            raise PresetError(f"finetune.variants: {needed} missing; conscious_claiming and non_conscious give the "
+                              f"direction, toaster its control")
 
 
 @dataclass

@@ -1,0 +1,81 @@
+"""`interp replicate` end to end on a very small organism: every stage, the report, and resuming."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+from interp.cli import main
+
+SMALL = {
+    "description": "a very small organism for tests",
+    "model": {"source": "organism"},
+    "organism": {"steps": 20, "warmup_steps": 2, "corpus": {"n_documents": 1200}},
+    "finetune": {"variants": ["conscious_claiming", "non_conscious", "toaster"],
+                 "data_dir": "experiments/organism/data", "method": "full", "learning_rate": 3.0e-4,
+                 "batch_size": 16, "max_length": 128, "mix_instructions": 40,
+                 "instruction_source": "experiments/organism/data/neutral_prompts.jsonl",
+                 "distill_max_new_tokens": 8},
+    "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128},
+    "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0},
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("replicate")
+    preset = root / "small.yaml"
+    preset.write_text(yaml.safe_dump(SMALL))
+    out = root / "run"
+    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 0
+    return preset, out
+
+
+def test_every_stage_and_report_written(run_dir):
+    _, out = run_dir
+    for stage in ("base", "finetune", "eval", "cache", "directions", "steering", "links"):
+        assert json.loads((out / "stages" / f"{stage}.json").read_text())["stage"] == stage
+    for name in ("report.md", "report.html", "results.json", "figures/cluster.png", "figures/dose_response.png",
+                 "directions/consciousness.safetensors", "acts/consciousness.h5"):
+        assert (out / name).is_file(), name
+
+
+def test_report_quotes_results(run_dir):
+    _, out = run_dir
+    results = json.loads((out / "results.json").read_text())
+    report = (out / "report.md").read_text()
+    traits = results["eval"]["traits"]
+    assert len(traits) == 21 and set(results["eval"]["models"]) == {"base", "conscious_claiming", "non_conscious",
+                                                                  "toaster"}
+    for trait in traits:
+        r = results["eval"]["rates"]["conscious_claiming"][trait]
+        assert f"{r['rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" in report
+    assert results["link"]["n_null"] == 20 and 0 < results["link"]["p_value"] <= 1
+    assert f"Chosen layer: {results['probe']['chosen_layer']}." in report
+    assert re.search(r"Pearson r over preferences = [-+]?\d\.\d\d", report)
+
+
+def test_alpha_zero_steering_equals_base_eval(run_dir):
+    _, out = run_dir
+    results = json.loads((out / "results.json").read_text())
+    base = results["eval"]["rates"]["base"]
+    for trait, rate in results["steering"]["rates"]["0.0"].items():
+        assert rate == pytest.approx(base[trait]["rate"], abs=1e-6)
+
+
+def test_rerun_skips_complete_stages(run_dir, capsys):
+    preset, out = run_dir
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "stages").iterdir()}
+    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 0
+    logged = capsys.readouterr().out
+    assert logged.count("[skip]") == 7 and "[run ] base" not in logged
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "stages").iterdir()} == before
+
+
+def test_other_preset_in_same_folder_refused(run_dir, tmp_path, capsys):
+    _, out = run_dir
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**SMALL, "steering": {**SMALL["steering"], "n_random": 25}}))
+    assert main(["replicate", "--preset", str(other), "--out", str(out)]) == 2
+    assert "different configuration" in capsys.readouterr().err
