@@ -1,5 +1,31 @@
 """Reading the residual stream out: capture hooks, kernels, batching and the HDF5 store."""
 
+from activations.cache import CacheConfig, CacheResult, cache_activations
 from activations.capture import ForwardStopped, block_output, capture_residual, run_to_layers, stop_after
+from activations.examples import EncodedExample, Example, ExampleError, encode_example, read_examples
+from activations.h5file import StoreMismatchError
+from activations.positions import POSITION_RULES, parse_layers
+from activations.store import ActivationStore
+from activations.stream import LayerStats, load_directions
 
-__all__ = ["ForwardStopped", "block_output", "capture_residual", "run_to_layers", "stop_after"]
+__all__ = [
+    "POSITION_RULES",
+    "ActivationStore",
+    "CacheConfig",
+    "CacheResult",
+    "EncodedExample",
+    "Example",
+    "ExampleError",
+    "ForwardStopped",
+    "LayerStats",
+    "StoreMismatchError",
+    "block_output",
+    "cache_activations",
+    "capture_residual",
+    "encode_example",
+    "load_directions",
+    "parse_layers",
+    "read_examples",
+    "run_to_layers",
+    "stop_after",
+]

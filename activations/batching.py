@@ -1,0 +1,75 @@
+"""Grouping encoded examples into padded batches of similar length.
+
+Examples are taken in windows of consecutive input order; inside a window they are sorted by
+length and cut into batches, so padding stays low while the rows of a whole window can still be
+written in input order once it is done (a window is also the unit of a resumable commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import torch
+
+from activations.examples import EncodedExample
+from activations.positions import token_offsets
+
+__all__ = ["Batch", "collate", "plan_batches", "plan_windows"]
+
+
+class Batch(NamedTuple):
+    example_B: torch.Tensor
+    """[batch] global index of each example"""
+    input_ids_BS: torch.Tensor
+    attention_BS: torch.Tensor
+    position_ids_BS: torch.Tensor
+    """[batch, seq] index of each token inside its own example, so left padding shifts nothing"""
+    n_prompt_B: torch.Tensor
+    n_tokens: int
+    """real (unpadded) tokens in the batch"""
+
+
+def plan_windows(start: int, stop: int, size: int) -> Iterator[range]:
+    """Consecutive ranges of example indices, the commit units."""
+    for first in range(start, stop, size):
+        yield range(first, min(first + size, stop))
+
+
+def plan_batches(window: Sequence[int], lengths: Sequence[int], batch_size: int,
+                 max_tokens: int | None) -> list[list[int]]:
+    """Cut a window into batches sorted by length (longest first), capped in examples and padded tokens."""
+    order = sorted(window, key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        too_many = len(current) >= batch_size
+        too_long = max_tokens is not None and current and longest * (len(current) + 1) > max_tokens
+        if current and (too_many or too_long):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def collate(indices: Sequence[int], encoded: Sequence[EncodedExample], pad_id: int, padding_side: str) -> Batch:
+    """Pad a batch on the tokenizer's side; the attention mask marks the real tokens."""
+    width = max(len(encoded[i].ids) for i in indices)
+    input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(indices), width), dtype=torch.long)
+    for row, index in enumerate(indices):
+        ids = encoded[index].ids
+        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
+        input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
+        attention[row, span] = 1
+    return Batch(
+        example_B=torch.tensor(list(indices), dtype=torch.long),
+        input_ids_BS=input_ids,
+        attention_BS=attention,
+        position_ids_BS=token_offsets(attention),
+        n_prompt_B=torch.tensor([encoded[i].n_prompt for i in indices], dtype=torch.long),
+        n_tokens=int(attention.sum()),
+    )

@@ -1,0 +1,231 @@
+"""`cache_activations`: residual-stream rows of chosen layers and positions, from a model to HDF5.
+
+One pass per batch runs only up to the deepest requested block; per layer, `fused_capture`
+gathers the selected rows, casts them to the storage dtype and adds the per-label sums (and
+projections onto given directions); the writer thread commits them while the next batch runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import numpy as np
+import torch
+
+from activations.batching import Batch, collate, plan_batches, plan_windows
+from activations.capture import run_to_layers
+from activations.examples import Example, encode_example, render_prompt
+from activations.fused import fused_capture
+from activations.h5file import STORAGE_DTYPES, create_file, open_existing
+from activations.positions import POSITION_RULES, apply_rule, parse_layers
+from activations.shards import ShardPlan, join_shards, plan_shard
+from activations.stream import LayerStats, finalize_stats, load_directions
+from activations.transfer import HostCopier
+from activations.writer import BatchOutput, StoreSink, WindowWriter
+
+__all__ = ["CacheConfig", "CacheResult", "cache_activations"]
+
+_TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+@dataclass
+class CacheConfig:
+    """What to extract and how to store it."""
+
+    layers: str | list[int] = "all"
+    """`all`, a list such as `0,4,8` (or [0, 4, 8]) or a slice such as `-4:`"""
+    positions: Literal["all", "last", "response", "response-mean"] = "all"
+    """which tokens become rows: every real token, the last prompt token, response tokens, their mean"""
+    dtype: Literal["float16", "bfloat16", "float32"] = "float16"
+    """storage dtype (bfloat16 is stored as uint16 bit patterns)"""
+    compression: Literal["gzip", "lzf"] | None = None
+    """HDF5 filter on the activation datasets"""
+    batch_size: int = 8
+    """examples per forward pass at most"""
+    max_tokens_per_batch: int | None = None
+    """cap on padded tokens per batch (batch width x longest example)"""
+    store: bool = True
+    """False: stream mode, keep statistics and projections only, no activation rows"""
+    directions: str | None = None
+    """safetensors file of directions to project every row onto"""
+    commit_every: int = 64
+    """examples per commit (the unit of resume, and the span within which batches are length-sorted)"""
+    queue_depth: int = 2
+    """finished batches waiting for the writer thread at most"""
+
+    def __post_init__(self) -> None:
+        if self.positions not in POSITION_RULES:
+            raise ValueError(f"positions {self.positions!r}: use one of {', '.join(POSITION_RULES)}")
+        if self.dtype not in STORAGE_DTYPES:
+            raise ValueError(f"dtype {self.dtype!r}: use one of {', '.join(STORAGE_DTYPES)}")
+        if self.compression not in (None, "gzip", "lzf"):
+            raise ValueError(f"compression {self.compression!r}: use gzip, lzf or none")
+        for name in ("batch_size", "commit_every", "queue_depth"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_tokens_per_batch is not None and self.max_tokens_per_batch < 1:
+            raise ValueError("max_tokens_per_batch must be at least 1")
+
+
+class CacheResult(NamedTuple):
+    path: Path
+    """the file to open (the joined file under torchrun)"""
+    n_rows: int
+    n_examples: int
+    tokens: int
+    """real tokens run through the model in this call"""
+    seconds: float
+    stats: dict[int, LayerStats]
+    """per-layer label statistics and mean-difference direction (empty without labels)"""
+
+
+def _examples_table(lm, examples: list[Example], encoded) -> dict[str, list]:
+    table: dict[str, list] = {
+        "prompt": [render_prompt(lm, e) for e in examples],
+        "n_prompt_tokens": [enc.n_prompt for enc in encoded],
+        "n_tokens": [len(enc.ids) for enc in encoded],
+    }
+    if any(e.response is not None for e in examples):
+        table["response"] = [e.response or "" for e in examples]
+    if any(e.label is not None for e in examples):
+        table["label"] = [-1 if e.label is None else e.label for e in examples]
+    if any(e.id is not None for e in examples):
+        table["id"] = [e.id or "" for e in examples]
+    if any(e.messages is not None for e in examples):
+        table["messages"] = [json.dumps(e.messages) if e.messages else "" for e in examples]
+    if any(e.extra for e in examples):
+        table["extra"] = [json.dumps(e.extra, sort_keys=True) for e in examples]
+    return table
+
+
+def _examples_digest(examples: list[Example]) -> str:
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.text, e.messages, e.response, e.label, e.id], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _check_inputs(examples: list[Example], config: CacheConfig) -> None:
+    if not examples:
+        raise ValueError("no examples to cache")
+    if POSITION_RULES[config.positions].needs_response:
+        for i, e in enumerate(examples):
+            if e.response is None:
+                where = f"example {i}" + (f" (id {e.id})" if e.id else "")
+                raise ValueError(f"{where} has no 'response', which positions {config.positions!r} needs")
+
+
+def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) -> dict:
+    from interp import __version__
+
+    return {
+        "model": lm.name, "weights_id": lm.weights_id, "layers": np.asarray(layers, dtype=np.int64),
+        "positions": config.positions, "dtype": config.dtype, "store": config.store,
+        "compression": config.compression or "none", "examples_sha256": _examples_digest(examples),
+        "example_start": shard.start, "n_examples": shard.stop - shard.start,
+        "n_examples_total": len(examples), "directions_sha256": directions_digest,
+        "d_model": lm.d_model, "interp_version": __version__, "config": json.dumps(asdict(config)),
+    }
+
+
+def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labels, copier) -> BatchOutput:
+    rule = POSITION_RULES[config.positions]
+    device = lm.device
+    select_BS = rule.select(batch.attention_BS, batch.position_ids_BS, batch.n_prompt_B)
+    hidden = run_to_layers(lm, layers, input_ids=batch.input_ids_BS.to(device),
+                           attention_mask=batch.attention_BS.to(device),
+                           position_ids=batch.position_ids_BS.to(device))
+    if rule.mean:
+        counts_B, position_N = torch.ones(len(batch.example_B), dtype=torch.long), -np.ones(len(batch.example_B))
+    else:
+        counts_B, position_N = select_BS.sum(-1), batch.position_ids_BS[select_BS].numpy()
+    labels_B = labels[batch.example_B].to(device) if n_classes else None
+    rows, proj, stats = {}, {}, {}
+    for layer in layers:
+        hidden_BSD, mask_BS = apply_rule(rule, hidden[layer], select_BS.to(device))
+        out = fused_capture(hidden_BSD, mask_BS, _TORCH_DTYPES[config.dtype], labels_B, n_classes,
+                            directions.get(layer), config.store)
+        if out.rows is not None:
+            rows[layer] = out.rows
+        if out.proj is not None:
+            proj[layer] = out.proj
+        if out.class_sum is not None:
+            stats[layer] = (out.class_sum, out.class_sumsq, out.class_count)
+    host, event = copier.to_host({"rows": rows, "proj": proj, "stats": stats})
+    return BatchOutput(batch.example_B.numpy(), counts_B.numpy(), position_N.astype(np.int32),
+                       host["rows"], host["proj"], host["stats"], event)
+
+
+def cache_activations(lm, examples: list[Example], out_path: str | Path, config: CacheConfig | None = None,
+                      progress: bool = True) -> CacheResult:
+    """Run `examples` through `lm` and write the selected residual-stream rows to `out_path`.
+
+    Rerunning with the same arguments resumes an interrupted file; a file from a different run
+    (model, layers, positions, dtype, examples) is refused. Under torchrun each rank writes
+    `OUT.rank{r}.h5` and rank 0 joins them into `out_path`.
+    """
+    config = config or CacheConfig()
+    _check_inputs(examples, config)
+    out_path = Path(out_path)
+    layers = parse_layers(config.layers, lm.n_layers)
+    directions, directions_digest = ({}, None)
+    if config.directions:
+        directions, directions_digest = load_directions(config.directions, layers, lm.d_model)
+    shard = plan_shard(out_path, len(examples))
+    encoded = [encode_example(lm, e) for e in examples]
+    labels = torch.tensor([-1 if e.label is None else e.label for e in examples], dtype=torch.long)
+    n_classes = max(2, int(labels.max()) + 1) if bool((labels >= 0).any()) else 0
+    attrs = _attrs(lm, config, layers, examples, shard, directions_digest)
+    if shard.path.exists():
+        handle = open_existing(shard.path, attrs)
+    else:
+        handle = create_file(shard.path, attrs, _examples_table(lm, examples, encoded), layers, lm.d_model,
+                             config.dtype, config.compression, config.store, n_classes,
+                             len(next(iter(directions.values()))) if directions else 0)
+    started = time.perf_counter()
+    tokens = 0
+    try:
+        if not handle.attrs["complete"]:
+            tokens = _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress)
+        stats = finalize_stats(handle, layers)
+        handle.attrs["complete"] = True
+        n_rows = int(handle.attrs["rows_committed"])
+    finally:
+        handle.close()
+    if shard.world > 1:
+        n_rows, path = join_shards(out_path, shard)
+    else:
+        path = shard.path
+    return CacheResult(path, n_rows, len(examples) if shard.world > 1 else shard.stop - shard.start, tokens,
+                       time.perf_counter() - started, stats)
+
+
+def _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress) -> int:
+    from tqdm.auto import tqdm
+
+    done = shard.start + int(handle.attrs["examples_committed"])
+    writer = WindowWriter(StoreSink(handle, layers), depth=config.queue_depth)
+    copier = HostCopier(lm.device)
+    lengths = [len(e.ids) for e in encoded]
+    pad_id, side = lm.tokenizer.pad_token_id, lm.tokenizer.padding_side
+    bar = tqdm(total=shard.stop - shard.start, initial=done - shard.start, unit="ex",
+               disable=not progress or shard.rank != 0, desc="cache")
+    tokens, started = 0, time.perf_counter()
+    try:
+        for window in plan_windows(done, shard.stop, config.commit_every):
+            for indices in plan_batches(window, lengths, config.batch_size, config.max_tokens_per_batch):
+                batch = collate(indices, encoded, pad_id, side)
+                writer.submit(_process_batch(lm, batch, layers, config, n_classes, directions, labels, copier))
+                tokens += batch.n_tokens
+                bar.update(len(indices))
+                bar.set_postfix(tok_s=f"{tokens / max(time.perf_counter() - started, 1e-9):.0f}")
+            writer.end_window(window)
+    finally:
+        bar.close()
+        writer.close()
+    return tokens

@@ -1,0 +1,122 @@
+"""Input examples for activation caching: JSONL parsing, validation and tokenisation.
+
+Each JSONL row has `text` (a raw prompt) or `messages` (a chat, rendered with the model's
+template and its generation prompt), optionally a `response` to teacher-force after the prompt,
+and optionally `label` (int, 1 = positive) and `id`. Other fields are kept in `extra`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from interp.models.chat import validate_messages
+
+__all__ = ["EncodedExample", "Example", "ExampleError", "encode_example", "read_examples", "render_prompt"]
+
+_KNOWN = ("text", "messages", "response", "label", "id")
+
+
+class ExampleError(ValueError):
+    """Bad input: the message names the file, line and field, and what to do."""
+
+
+@dataclass
+class Example:
+    """One prompt (raw text or chat messages), an optional teacher-forced response, label and id."""
+
+    text: str | None = None
+    """raw prompt text (exclusive with `messages`)"""
+    messages: list[dict[str, str]] | None = None
+    """chat messages rendered with the model's template and generation prompt"""
+    response: str | None = None
+    """text appended after the prompt and teacher-forced"""
+    label: int | None = None
+    """class label (1 = positive, 0 = negative); None when unlabelled"""
+    id: str | None = None
+    """the user's identifier for this example"""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """any other JSON fields of the row, stored as JSON"""
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.messages is None):
+            raise ExampleError("an example needs exactly one of 'text' or 'messages'")
+        if self.text is not None and not isinstance(self.text, str):
+            raise ExampleError("'text' must be a string")
+        if self.text == "" and self.response is not None:
+            raise ExampleError("'response' needs a non-empty prompt ('text' or 'messages') before it")
+        if self.messages is not None:
+            self.messages = validate_messages(self.messages)
+        if self.response is not None and (not isinstance(self.response, str) or not self.response):
+            raise ExampleError("'response' must be a non-empty string")
+        if self.label is not None and (isinstance(self.label, bool) or not isinstance(self.label, int)
+                                       or self.label < 0):
+            raise ExampleError(f"'label' must be a non-negative integer (1 = positive), got {self.label!r}")
+        if self.id is not None:
+            self.id = str(self.id)
+
+
+def _parse_row(row: Any) -> Example:
+    if not isinstance(row, dict):
+        raise ExampleError("expected a JSON object with 'text' or 'messages'")
+    if "text" not in row and "messages" not in row:
+        what = "a 'response' without a prompt" if "response" in row else "no 'text' or 'messages'"
+        raise ExampleError(f"{what}: add 'text' (raw prompt) or 'messages' (chat)")
+    try:
+        return Example(text=row.get("text"), messages=row.get("messages"), response=row.get("response"),
+                       label=row.get("label"), id=row.get("id"),
+                       extra={k: v for k, v in row.items() if k not in _KNOWN})
+    except ValueError as err:
+        raise ExampleError(str(err)) from None
+
+
+def read_examples(path: str | Path) -> list[Example]:
+    """Parse and validate a JSONL file of examples; errors name the line. Blank lines are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExampleError(f"{path}: no such file")
+    examples: list[Example] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ExampleError(f"{path}:{number}: malformed JSON ({err.msg} at column {err.colno})") from None
+            try:
+                examples.append(_parse_row(row))
+            except ExampleError as err:
+                raise ExampleError(f"{path}:{number}: {err}") from None
+    if not examples:
+        raise ExampleError(f"{path}: no examples (the file is empty); write one JSON object per line")
+    return examples
+
+
+class EncodedExample(NamedTuple):
+    ids: list[int]
+    """prompt tokens followed by response tokens"""
+    n_prompt: int
+    """how many of `ids` are prompt tokens"""
+
+
+def render_prompt(lm, example: Example) -> str:
+    """The prompt text the model sees: raw text, or the chat rendered with the generation prompt."""
+    if example.messages is not None:
+        return lm.render_chat(example.messages, add_generation_prompt=True)
+    return example.text
+
+
+def encode_example(lm, example: Example) -> EncodedExample:
+    """Token ids of prompt + response, tokenised separately so the response tokens are known exactly."""
+    tokenizer = lm.tokenizer
+    # A rendered chat already carries the template's special tokens; raw text gets the tokenizer's own.
+    prompt_ids = tokenizer(render_prompt(lm, example), add_special_tokens=example.messages is None)["input_ids"]
+    response_ids = []
+    if example.response is not None:
+        response_ids = tokenizer(example.response, add_special_tokens=False)["input_ids"]
+    if not prompt_ids:
+        raise ExampleError("the prompt encodes to no tokens")
+    return EncodedExample(list(prompt_ids) + list(response_ids), len(prompt_ids))

@@ -1,0 +1,81 @@
+"""Running statistics of the pass: per-label sums, difference-of-means directions, projections.
+
+In stream mode (`store=False`) these are the whole output: the file holds `/index/*`,
+`/examples/*`, `/stats/layer_{l}/{sum,sumsq,count}` (float64 `[n_classes, d_model]` and int64
+`[n_classes]`), `/directions/layer_{l}` (float32 `[d_model]`, mean of label 1 minus mean of
+label 0) and, when directions were given, `/proj/layer_{l}` (float32 `[n_rows, K]`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import h5py
+import numpy as np
+import torch
+
+__all__ = ["LayerStats", "finalize_stats", "load_directions", "mean_difference"]
+
+
+class LayerStats(NamedTuple):
+    sum: np.ndarray
+    """[n_classes, d_model] float64 sum of rows per label"""
+    sumsq: np.ndarray
+    """[n_classes, d_model] float64 sum of squared rows per label"""
+    count: np.ndarray
+    """[n_classes] int64 rows per label"""
+    direction: np.ndarray
+    """[d_model] float32 mean of label-1 rows minus mean of label-0 rows"""
+
+
+def mean_difference(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Mean of class 1 minus mean of class 0 (NaN where a class has no rows)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = total / count[:, None].astype(np.float64)
+    return (means[1] - means[0]).astype(np.float32)
+
+
+def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats]:
+    """Write each layer's direction from its committed sums and return the statistics."""
+    result: dict[int, LayerStats] = {}
+    if "stats" not in handle:
+        return result
+    for layer in layers:
+        group = handle["stats"][f"layer_{layer}"]
+        total, total_sq, count = group["sum"][...], group["sumsq"][...], group["count"][...]
+        direction = mean_difference(total, count)
+        handle["directions"][f"layer_{layer}"][...] = direction
+        result[layer] = LayerStats(total, total_sq, count, direction)
+    return result
+
+
+def load_directions(path: str | Path, layers: list[int], d_model: int) -> tuple[dict[int, torch.Tensor], str]:
+    """Directions to project onto, per layer, from a safetensors file; and the file's sha256.
+
+    The file holds `direction`: `[d_model]` or `[K, d_model]` (the same directions at every
+    layer), or `[n, d_model]` with JSON metadata `layers` naming the layer of each row.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"directions file {path} does not exist")
+    with safe_open(str(path), framework="pt") as handle:
+        if "direction" not in handle.keys():
+            raise ValueError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
+        tensor = handle.get_tensor("direction").to(torch.float32)
+        metadata = handle.metadata() or {}
+    tensor = tensor.reshape(-1, tensor.shape[-1])
+    if tensor.shape[-1] != d_model:
+        raise ValueError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if "layers" not in metadata:
+        return {layer: tensor for layer in layers}, digest
+    file_layers = [int(x) for x in json.loads(metadata["layers"])]
+    missing = [layer for layer in layers if layer not in file_layers]
+    if missing:
+        raise ValueError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
+    return {layer: tensor[file_layers.index(layer)][None] for layer in layers}, digest
