@@ -107,7 +107,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      epilog="example: python benchmarks/bench_cache.py --quick --json out.json")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="100m", help="random-weight Qwen3 size")
     parser.add_argument("--quick", action="store_true", help="the 'small' config and few examples (< 2 min on 2 cores)")
-    parser.add_argument("--examples", type=int, default=None, help="number of examples (default 64; quick 24)")
+    parser.add_argument("--examples", type=int, default=None, help="number of examples (default 64; quick 16)")
     parser.add_argument("--batch-size", type=int, default=8, help="examples per forward pass, for every path")
     parser.add_argument("--seq", type=int, default=256, help="tokens per example")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -118,7 +118,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.config = "small"
-    args.examples = args.examples or (24 if args.quick else 64)
+    args.examples = args.examples or (16 if args.quick else 64)
     return args
 
 
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
                             args.device, getattr(torch, dtype_name))
         result = run_benchmark(setup, workdir, baselines)
     meta = {"config": args.config, "device": args.device, "model_dtype": dtype_name,
-            "cpu_threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+            "cpu_threads": torch.get_num_threads(), "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "machine": platform.processor() or platform.machine(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": "python benchmarks/bench_cache.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     record = report_json(result, setup, meta)

@@ -120,3 +120,19 @@ def test_bfloat16_cast_rounds_to_nearest_even():
     got = fused_capture(hidden, select, torch.bfloat16, backend="triton").rows
     want = values.to(torch.bfloat16).reshape(1, -1)
     assert torch.equal(got[:, :-1], want[:, :-1]) and got[0, -1].isnan()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_on_cuda_at_model_width(dtype, monkeypatch):
+    # Compiled, not interpreted: atomics from many tiles and 4096-wide rows, as in an 8B model.
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    hidden, select, labels, directions = make_inputs(9, dtype, batch=5, seq=300, d_model=4096, n_dirs=16)
+    hidden, select, labels, directions = (t.cuda() for t in (hidden, select, labels, directions))
+    got = fused_capture(hidden, select, torch.bfloat16, labels, 3, directions)  # auto picks the kernel
+    want = fused_capture_reference(hidden, select, torch.bfloat16, labels, 3, directions)
+    assert torch.equal(got.rows, want.rows)
+    torch.testing.assert_close(got.class_count, want.class_count)
+    for name in ("class_sum", "class_sumsq", "proj"):
+        torch.testing.assert_close(getattr(got, name), getattr(want, name), rtol=1e-4, atol=1e-2)
