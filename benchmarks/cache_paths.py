@@ -197,9 +197,11 @@ def time_hf_hidden_states(setup: Setup, path: Path) -> Timing:
 def time_transformer_lens(setup: Setup, path: Path) -> Timing:
     from transformer_lens.model_bridge import TransformerBridge
 
-    # The bridge wraps the HF modules in place, so it gets its own copy of the same weights.
+    # The bridge wraps the HF modules in place and edits the tokenizer's init kwargs, so it gets
+    # its own copies of both (same weights).
     bridge = TransformerBridge.boot_transformers(str(setup.folder), hf_model=copy.deepcopy(setup.lm.model),
-                                                 tokenizer=setup.lm.tokenizer, device=str(setup.lm.device))
+                                                 tokenizer=copy.deepcopy(setup.lm.tokenizer),
+                                                 device=str(setup.lm.device))
     names = {f"blocks.{layer}.hook_resid_post": layer for layer in setup.layers}
 
     def body():
@@ -215,7 +217,8 @@ def time_transformer_lens(setup: Setup, path: Path) -> Timing:
 def time_nnsight(setup: Setup, path: Path) -> Timing:
     from nnsight import LanguageModel
 
-    traced = LanguageModel(setup.lm.model, tokenizer=setup.lm.tokenizer)
+    # nnsight wraps the modules it traces; a copy of the same weights keeps the other paths bare.
+    traced = LanguageModel(copy.deepcopy(setup.lm.model), tokenizer=setup.lm.tokenizer)
     blocks = traced
     for part in setup.lm.architecture.layers.split("."):
         blocks = getattr(blocks, part)

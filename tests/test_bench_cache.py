@@ -32,7 +32,7 @@ def test_baseline_writes_the_block_outputs(tmp_path):
 def test_smoke_run_reports_every_key(tmp_path):
     (tmp_path / "model").mkdir()
     setup = build_setup("tiny", n_examples=4, batch_size=2, seq=32, folder=tmp_path / "model")
-    result = run_benchmark(setup, tmp_path)
+    result = run_benchmark(setup, tmp_path, repeats=2)
     record = report_json(result, setup, {})
     assert set(record["baselines"]) == set(BASELINES)
     assert record["binding_limit"]["name"] in {"compute", "host copy", "disk"}
@@ -45,7 +45,7 @@ def test_smoke_run_reports_every_key(tmp_path):
 def test_main_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     main(["--config", "tiny", "--examples", "2", "--batch-size", "2", "--seq", "16",
-          "--baselines", "hf_output_hidden_states", "--json", str(out)])
+          "--baselines", "hf_output_hidden_states", "--repeats", "1", "--json", str(out)])
     record = json.loads(out.read_text())
     assert {"toolkit_tokens_per_s", "bare_forward_tokens_per_s", "baselines", "binding_limit"} <= set(record)
     assert list(record["baselines"]) == ["hf_output_hidden_states"]
