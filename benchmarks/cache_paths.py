@@ -243,6 +243,8 @@ def time_toolkit(setup: Setup, path: Path) -> Timing:
     known = {f.name for f in fields(CacheConfig)}
     config = CacheConfig(**{key: value for key, value in wanted.items() if key in known})
     examples = [Example(text=text) for text in setup.texts]
+    # The toolkit resumes a complete file instantly; every timed run must start from nothing.
+    Path(path).unlink(missing_ok=True)
     timing = _timed("interp cache_activations", setup,
                     lambda: cache_activations(setup.lm, examples, path, config, progress=False))
     with h5py.File(path, "r") as stored:
