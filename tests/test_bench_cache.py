@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from benchmarks.bench_cache import main, report_json, run_benchmark
-from benchmarks.cache_paths import BASELINES, build_setup, pick_layers, time_hf_hidden_states
+from benchmarks.cache_paths import BASELINES, build_setup, pick_layers, time_hf_hidden_states, time_toolkit
 
 
 def test_pick_layers_spreads_short_of_the_last():
@@ -40,8 +40,24 @@ def test_smoke_run_reports_every_key(tmp_path):
               record["binding_limit"]["tokens_per_s"], *record["baselines"].values()]
     assert all(value > 0 for value in values)
     assert record["tokens"] == 4 * 32
-    # Every round recomputes: a resumed (already complete) toolkit file would take no time at all.
-    assert result.toolkit.seconds > 0.2 * result.limits["compute"].seconds
+
+
+def test_every_toolkit_round_starts_from_no_file(tmp_path, monkeypatch):
+    # The toolkit resumes a complete file instantly, which would time nothing.
+    import activations
+
+    (tmp_path / "model").mkdir()
+    setup = build_setup("tiny", n_examples=2, batch_size=2, seq=8, folder=tmp_path / "model")
+    real, existed = activations.cache_activations, []
+
+    def recording(lm, examples, out_path, config, progress):
+        existed.append(out_path.exists())
+        return real(lm, examples, out_path, config, progress=progress)
+
+    monkeypatch.setattr(activations, "cache_activations", recording)
+    for _ in range(2):
+        time_toolkit(setup, tmp_path / "toolkit.h5")
+    assert existed == [False, False]
 
 
 def test_main_writes_json(tmp_path):
