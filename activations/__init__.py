@@ -6,13 +6,14 @@ from activations.examples import EncodedExample, Example, ExampleError, encode_e
 from activations.h5file import StoreMismatchError
 from activations.positions import POSITION_RULES, parse_layers
 from activations.store import ActivationStore
-from activations.stream import LayerStats, load_directions
+from activations.stream import DirectionsError, LayerStats, load_directions
 
 __all__ = [
     "POSITION_RULES",
     "ActivationStore",
     "CacheConfig",
     "CacheResult",
+    "DirectionsError",
     "EncodedExample",
     "Example",
     "ExampleError",

@@ -30,10 +30,23 @@ class Batch(NamedTuple):
     """real (unpadded) tokens in the batch"""
 
 
-def plan_windows(start: int, stop: int, size: int) -> Iterator[range]:
-    """Consecutive ranges of example indices, the commit units."""
-    for first in range(start, stop, size):
-        yield range(first, min(first + size, stop))
+def plan_windows(start: int, stop: int, size: int, row_bytes: Sequence[int] | None = None,
+                 max_bytes: int | None = None) -> Iterator[range]:
+    """Consecutive ranges of example indices, the commit units.
+
+    A window closes at `size` examples, or earlier once its rows (`row_bytes[i]` per example)
+    reach `max_bytes`, which bounds the host memory held while its rows wait to be written in
+    order. Planning depends only on the inputs, so a resume from any window boundary sees the
+    same windows as an uninterrupted run.
+    """
+    first = start
+    while first < stop:
+        end, held = first, 0
+        while end < stop and end - first < size and (max_bytes is None or end == first or held < max_bytes):
+            held += row_bytes[end] if row_bytes is not None else 0
+            end += 1
+        yield range(first, end)
+        first = end
 
 
 def plan_batches(window: Sequence[int], lengths: Sequence[int], batch_size: int,

@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+import h5py
 import numpy as np
 import torch
 
 from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
-from activations.examples import Example, encode_example, render_prompt
+from activations.examples import Example, ExampleError, encode_example, render_prompt
 from activations.fused import fused_capture
 from activations.h5file import STORAGE_DTYPES, create_file, open_existing
 from activations.positions import POSITION_RULES, apply_rule, parse_layers
@@ -54,7 +55,9 @@ class CacheConfig:
     directions: str | None = None
     """safetensors file of directions to project every row onto"""
     commit_every: int = 64
-    """examples per commit (the unit of resume, and the span within which batches are length-sorted)"""
+    """examples per commit at most (the unit of resume, and the span within which batches are length-sorted)"""
+    commit_bytes: int = 1 << 30
+    """a commit also closes once its rows reach this many bytes (host memory held for in-order writing)"""
     queue_depth: int = 2
     """finished batches waiting for the writer thread at most"""
 
@@ -65,7 +68,7 @@ class CacheConfig:
             raise ValueError(f"dtype {self.dtype!r}: use one of {', '.join(STORAGE_DTYPES)}")
         if self.compression not in (None, "gzip", "lzf"):
             raise ValueError(f"compression {self.compression!r}: use gzip, lzf or none")
-        for name in ("batch_size", "commit_every", "queue_depth"):
+        for name in ("batch_size", "commit_every", "commit_bytes", "queue_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_tokens_per_batch is not None and self.max_tokens_per_batch < 1:
@@ -112,12 +115,12 @@ def _examples_digest(examples: list[Example]) -> str:
 
 def _check_inputs(examples: list[Example], config: CacheConfig) -> None:
     if not examples:
-        raise ValueError("no examples to cache")
+        raise ExampleError("no examples to cache")
     if POSITION_RULES[config.positions].needs_response:
         for i, e in enumerate(examples):
             if e.response is None:
                 where = f"example {i}" + (f" (id {e.id})" if e.id else "")
-                raise ValueError(f"{where} has no 'response', which positions {config.positions!r} needs")
+                raise ExampleError(f"{where} has no 'response', which positions {config.positions!r} needs")
 
 
 def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) -> dict:
@@ -192,17 +195,26 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     try:
         if not handle.attrs["complete"]:
             tokens = _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress)
+    finally:
+        handle.close()
+    with h5py.File(shard.path, "r+", libver="latest") as handle:  # out of SWMR mode to add the final datasets
         stats = finalize_stats(handle, layers)
         handle.attrs["complete"] = True
         n_rows = int(handle.attrs["rows_committed"])
-    finally:
-        handle.close()
     if shard.world > 1:
         n_rows, path = join_shards(out_path, shard)
     else:
         path = shard.path
     return CacheResult(path, n_rows, len(examples) if shard.world > 1 else shard.stop - shard.start, tokens,
                        time.perf_counter() - started, stats)
+
+
+def _row_bytes(encoded, config, n_layers, d_model, directions) -> list[int]:
+    """Bytes each example's rows hold on the host until their window is written."""
+    per_row = n_layers * (d_model * np.dtype(STORAGE_DTYPES[config.dtype]).itemsize * config.store
+                          + 4 * len(next(iter(directions.values()), [])))
+    rule = POSITION_RULES[config.positions]
+    return [per_row * rule.n_rows(len(e.ids), e.n_prompt) for e in encoded]
 
 
 def _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress) -> int:
@@ -212,12 +224,13 @@ def _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labe
     writer = WindowWriter(StoreSink(handle, layers), depth=config.queue_depth)
     copier = HostCopier(lm.device)
     lengths = [len(e.ids) for e in encoded]
+    row_bytes = _row_bytes(encoded, config, len(layers), lm.d_model, directions)
     pad_id, side = lm.tokenizer.pad_token_id, lm.tokenizer.padding_side
     bar = tqdm(total=shard.stop - shard.start, initial=done - shard.start, unit="ex",
                disable=not progress or shard.rank != 0, desc="cache")
     tokens, started = 0, time.perf_counter()
     try:
-        for window in plan_windows(done, shard.stop, config.commit_every):
+        for window in plan_windows(done, shard.stop, config.commit_every, row_bytes, config.commit_bytes):
             for indices in plan_batches(window, lengths, config.batch_size, config.max_tokens_per_batch):
                 batch = collate(indices, encoded, pad_id, side)
                 writer.submit(_process_batch(lm, batch, layers, config, n_classes, directions, labels, copier))

@@ -71,11 +71,13 @@ def create_file(path: Path, attrs: dict[str, Any], examples: dict[str, list], la
         if n_directions:
             _growing(handle.require_group("proj"), f"layer_{layer}", n_directions, np.float32, None)
         if n_classes:
+            # Two slots: a commit writes the new totals into the slot not in use, then flips
+            # `stats_slot` with the row counters, so a kill mid-commit never tears the totals.
             stats = handle.require_group(f"stats/layer_{layer}")
-            stats.create_dataset("sum", data=np.zeros((n_classes, d_model)))
-            stats.create_dataset("sumsq", data=np.zeros((n_classes, d_model)))
-            stats.create_dataset("count", data=np.zeros(n_classes, dtype=np.int64))
-            handle.require_group("directions").create_dataset(f"layer_{layer}", data=np.zeros(d_model, np.float32))
+            stats.create_dataset("running_sum", data=np.zeros((2, n_classes, d_model)))
+            stats.create_dataset("running_sumsq", data=np.zeros((2, n_classes, d_model)))
+            stats.create_dataset("running_count", data=np.zeros((2, n_classes), dtype=np.int64))
+    handle.attrs["stats_slot"] = -1
     handle.swmr_mode = True
     return handle
 

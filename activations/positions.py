@@ -59,6 +59,8 @@ class PositionRule(NamedTuple):
     """True: the kept tokens of an example are averaged into one row"""
     needs_response: bool
     """True: every example must have a response"""
+    n_rows: Callable[[int, int], int]
+    """(n_tokens, n_prompt) -> rows one example yields"""
 
 
 def _all(attention_BS, token_BS, n_prompt_B):
@@ -74,10 +76,10 @@ def _response(attention_BS, token_BS, n_prompt_B):
 
 
 POSITION_RULES: dict[str, PositionRule] = {
-    "all": PositionRule(_all, mean=False, needs_response=False),
-    "last": PositionRule(_last, mean=False, needs_response=False),
-    "response": PositionRule(_response, mean=False, needs_response=True),
-    "response-mean": PositionRule(_response, mean=True, needs_response=True),
+    "all": PositionRule(_all, mean=False, needs_response=False, n_rows=lambda n, p: n),
+    "last": PositionRule(_last, mean=False, needs_response=False, n_rows=lambda n, p: 1),
+    "response": PositionRule(_response, mean=False, needs_response=True, n_rows=lambda n, p: n - p),
+    "response-mean": PositionRule(_response, mean=True, needs_response=True, n_rows=lambda n, p: 1),
 }
 
 

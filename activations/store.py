@@ -46,6 +46,11 @@ class ActivationStore:
                 f"positions={self.attrs.get('positions')!r}, complete={self.complete})")
 
     @property
+    def h5(self) -> h5py.File:
+        """The open h5py file, for datasets the methods here do not cover (stats, directions)."""
+        return self._file
+
+    @property
     def attrs(self) -> dict[str, Any]:
         return {key: _plain(value) for key, value in self._file.attrs.items()}
 

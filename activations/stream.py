@@ -4,6 +4,8 @@ In stream mode (`store=False`) these are the whole output: the file holds `/inde
 `/examples/*`, `/stats/layer_{l}/{sum,sumsq,count}` (float64 `[n_classes, d_model]` and int64
 `[n_classes]`), `/directions/layer_{l}` (float32 `[d_model]`, mean of label 1 minus mean of
 label 0) and, when directions were given, `/proj/layer_{l}` (float32 `[n_rows, K]`).
+While a run is in progress the totals live in two-slot `running_*` datasets (the valid slot is
+the root attribute `stats_slot`); they become `sum`/`sumsq`/`count` when the run completes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import h5py
 import numpy as np
 import torch
 
-__all__ = ["LayerStats", "finalize_stats", "load_directions", "mean_difference"]
+__all__ = ["DirectionsError", "LayerStats", "finalize_stats", "load_directions", "mean_difference"]
+
+
+class DirectionsError(ValueError):
+    """A directions file that is missing, malformed or does not fit the model and layers."""
 
 
 class LayerStats(NamedTuple):
@@ -39,15 +45,30 @@ def mean_difference(total: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats]:
-    """Write each layer's direction from its committed sums and return the statistics."""
+    """Turn the committed running totals into `sum`/`sumsq`/`count` and a direction per layer.
+
+    Needs the file open outside SWMR mode (it creates datasets); running it twice is harmless.
+    """
     result: dict[int, LayerStats] = {}
     if "stats" not in handle:
         return result
+    slot = int(handle.attrs["stats_slot"])
     for layer in layers:
         group = handle["stats"][f"layer_{layer}"]
+        for name in ("sum", "sumsq", "count"):
+            if f"running_{name}" in group:
+                running = group[f"running_{name}"]
+                value = running[slot] if slot >= 0 else np.zeros_like(running[0])
+                if name in group:
+                    del group[name]
+                group[name] = value
+                del group[f"running_{name}"]
         total, total_sq, count = group["sum"][...], group["sumsq"][...], group["count"][...]
         direction = mean_difference(total, count)
-        handle["directions"][f"layer_{layer}"][...] = direction
+        directions = handle.require_group("directions")
+        if f"layer_{layer}" in directions:
+            del directions[f"layer_{layer}"]
+        directions[f"layer_{layer}"] = direction
         result[layer] = LayerStats(total, total_sq, count, direction)
     return result
 
@@ -62,20 +83,20 @@ def load_directions(path: str | Path, layers: list[int], d_model: int) -> tuple[
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"directions file {path} does not exist")
+        raise DirectionsError(f"directions file {path} does not exist")
     with safe_open(str(path), framework="pt") as handle:
         if "direction" not in handle.keys():
-            raise ValueError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
+            raise DirectionsError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
         tensor = handle.get_tensor("direction").to(torch.float32)
         metadata = handle.metadata() or {}
     tensor = tensor.reshape(-1, tensor.shape[-1])
     if tensor.shape[-1] != d_model:
-        raise ValueError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
+        raise DirectionsError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if "layers" not in metadata:
         return {layer: tensor for layer in layers}, digest
     file_layers = [int(x) for x in json.loads(metadata["layers"])]
     missing = [layer for layer in layers if layer not in file_layers]
     if missing:
-        raise ValueError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
+        raise DirectionsError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
     return {layer: tensor[file_layers.index(layer)][None] for layer in layers}, digest

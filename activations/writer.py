@@ -64,11 +64,14 @@ class StoreSink:
                 dataset = handle[group][f"layer_{layer}"]
                 dataset.resize(stop, axis=0)
                 dataset[start:stop] = values
-        for layer, (total, total_sq, count) in stats.items():
+        slot = int(handle.attrs["stats_slot"])
+        for layer, window_stats in stats.items():
             group = handle["stats"][f"layer_{layer}"]
-            group["sum"][...] = group["sum"][...] + total
-            group["sumsq"][...] = group["sumsq"][...] + total_sq
-            group["count"][...] = group["count"][...] + count
+            for name, value in zip(("running_sum", "running_sumsq", "running_count"), window_stats):
+                group[name][(slot + 1) % 2] = value + (group[name][slot] if slot >= 0 else 0)
+        handle.flush()  # rows and totals are on disk before the counters that make them visible
+        if stats:
+            handle.attrs["stats_slot"] = (slot + 1) % 2
         handle.attrs["rows_committed"] = stop
         handle.attrs["examples_committed"] = int(handle.attrs["examples_committed"]) + n_examples
         handle.flush()

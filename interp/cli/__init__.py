@@ -14,7 +14,7 @@ from interp.cli.common import UserError
 __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
-SUBCOMMANDS: tuple[str, ...] = ("info",)
+SUBCOMMANDS: tuple[str, ...] = ("info", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,66 @@
+"""`interp cache`: a run end to end, and every user mistake exits 2 with no file marked complete."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import pytest
+
+from activations import ActivationStore
+from interp.cli import main
+
+
+def _prompts(tmp_path, rows, name="p.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(row if isinstance(row, str) else json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+GOOD = [{"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "Yes.", "label": 1, "id": "a"},
+        {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "No.", "label": 0, "id": "b"},
+        {"text": "plain prompt", "response": "sure", "label": 1}]
+
+
+def _cache(model, prompts, out, *extra):
+    return main(["cache", "--model", str(model), "--prompts", str(prompts), "--out", str(out), "--no-progress",
+                 *extra])
+
+
+def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "acts.h5"
+    assert _cache(tiny_model_dir("qwen3"), _prompts(tmp_path, GOOD), out, "--layers=-2:",
+                  "--positions", "response-mean", "--store-dtype", "float32", "--compression", "gzip") == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    store = ActivationStore(out)
+    assert report["rows"] == store.n_rows == 3 and store.layers == [1, 2] and store.complete
+    assert store.positions.tolist() == [-1, -1, -1] and store.labels.tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("rows, args, message", [
+    (['{"text": "a"}\n', "{not json\n"], [], "p.jsonl:2: malformed JSON"),
+    ([], [], "no examples"),
+    ([{"text": "a"}, {"response": "b"}], [], ":2: a 'response' without a prompt"),
+    (GOOD, ["--layers", "7"], "--layers layer 7 is out of range"),
+    (GOOD, ["--positions", "middle"], "positions 'middle': use one of"),
+    ([{"text": "a"}], ["--positions", "response"], "example 0 has no 'response'"),
+    (GOOD, ["--store-dtype", "int8"], "dtype 'int8'"),
+    (GOOD, ["--directions", "missing.safetensors"], "--directions directions file"),
+])
+def test_user_errors_exit_2(tiny_model_dir, tmp_path, capsys, rows, args, message):
+    out = tmp_path / "acts.h5"
+    assert _cache(tiny_model_dir("qwen3"), _prompts(tmp_path, rows), out, *args) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # model loading may draw a progress bar before it
+    assert message in last and last.startswith("interp cache: error:") and "Traceback" not in err
+    if out.exists():
+        with h5py.File(out, "r") as handle:
+            assert not handle.attrs["complete"]
+
+
+def test_rerun_with_other_layers_refuses(tiny_model_dir, tmp_path, capsys):
+    model, prompts, out = tiny_model_dir("qwen3"), _prompts(tmp_path, GOOD), tmp_path / "acts.h5"
+    assert _cache(model, prompts, out, "--layers", "0") == 0
+    assert _cache(model, prompts, out, "--layers", "1") == 2
+    assert "holds a different run" in capsys.readouterr().err
+    assert ActivationStore(out).layers == [0]
