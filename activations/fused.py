@@ -6,11 +6,13 @@ reference; a Triton kernel with the same contract is used on CUDA when available
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import importlib.util
+from collections.abc import Callable
+from typing import Literal, NamedTuple
 
 import torch
 
-__all__ = ["FusedOut", "fused_capture", "fused_capture_reference"]
+__all__ = ["Backend", "FusedOut", "fused_capture", "fused_capture_reference", "resolve_backend"]
 
 
 class FusedOut(NamedTuple):
@@ -55,6 +57,34 @@ def fused_capture_reference(
     return FusedOut(rows, class_sum, class_sumsq, class_count, proj)
 
 
+Backend = Literal["auto", "torch", "triton"]
+
+
+def _triton_available() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _run_triton(*args) -> FusedOut:
+    try:
+        from activations.triton_fused import fused_capture_triton
+    except ImportError as err:
+        raise ImportError("backend='triton' needs Triton: pip install 'interp[gpu]' "
+                          "(or 'interp[kernels-cpu]' for the CPU interpreter)") from err
+    return fused_capture_triton(*args)
+
+
+_BACKENDS: dict[str, Callable[..., FusedOut]] = {"torch": fused_capture_reference, "triton": _run_triton}
+
+
+def resolve_backend(backend: Backend, hidden_BSD: torch.Tensor) -> str:
+    """'auto' means the Triton kernel for CUDA tensors when Triton is installed, else torch."""
+    if backend == "auto":
+        return "triton" if hidden_BSD.is_cuda and _triton_available() else "torch"
+    if backend not in _BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of auto, {', '.join(_BACKENDS)}")
+    return backend
+
+
 def fused_capture(
     hidden_BSD: torch.Tensor,
     select_BS: torch.Tensor,
@@ -63,7 +93,13 @@ def fused_capture(
     n_classes: int = 0,
     directions_KD: torch.Tensor | None = None,
     store_rows: bool = True,
+    *,
+    backend: Backend = "auto",
 ) -> FusedOut:
-    """Dispatch: the Triton kernel on CUDA tensors when Triton is installed, else the reference."""
-    return fused_capture_reference(hidden_BSD, select_BS, out_dtype, labels_B, n_classes, directions_KD,
-                                   store_rows)
+    """Dispatch: the Triton kernel on CUDA tensors when Triton is installed, else the reference.
+
+    `backend="triton"` forces the kernel (on CPU tensors it needs `TRITON_INTERPRET=1`);
+    `backend="torch"` forces the reference.
+    """
+    run = _BACKENDS[resolve_backend(backend, hidden_BSD)]
+    return run(hidden_BSD, select_BS, out_dtype, labels_B, n_classes, directions_KD, store_rows)

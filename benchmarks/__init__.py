@@ -1,0 +1,1 @@
+"""Standalone scripts timing the toolkit against the tools users would pick instead."""
