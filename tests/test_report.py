@@ -27,7 +27,7 @@ def fake_results(seed=0):
         "probe": {"layers": [0, 1, 2], "auroc": [0.6, 0.9, 0.8], "accuracy": [0.55, 0.85, 0.8], "chosen_layer": 1,
                   "rule": "highest held-out AUROC"},
         "steering": {"layer": 1, "alphas": alphas, "rates": {str(a): {t: rng.random() for t in TRAITS} for a in alphas},
-                     "direction_norm": 3.25, "control_alpha": 1.0,
+                     "direction_norm": 3.25, "control_alpha": 1.0, "alpha_rel": True, "alpha_scale": 12.5,
                      "controls": {"toaster": {t: rng.random() for t in TRAITS},
                                   "random_mean": {t: rng.random() for t in TRAITS}}},
         "link": {"r": -0.4, "p_value": 0.2, "n_null": 20, "null_rs": [rng.uniform(-1, 1) for _ in range(20)],

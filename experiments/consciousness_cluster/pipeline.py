@@ -99,7 +99,7 @@ def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
         "identity": {"models": models, "traits": ev["traits"]["identity"], "rates": ev["identity"]},
         "probe": directions["probe"],
         "steering": {k: steering[k] for k in ("layer", "alphas", "rates", "direction_norm", "control_alpha",
-                                              "controls")},
+                                              "controls", "alpha_rel", "alpha_scale")},
         "link": run.results("links"),
         "ablation": {"conscious": {t: rates["conscious_claiming"][t]["rate"] for t in traits}, "ablated": ablated,
                      "change": change, "mean_change": sum(change.values()) / len(traits)},

@@ -91,8 +91,10 @@ def _steering_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
     rows = [[t] + [fmt(st["rates"][str(a)][t]) for a in st["alphas"]]
             + [fmt(st["controls"]["toaster"][t]), fmt(st["controls"]["random_mean"][t])] for t in traits]
     blocks = [Heading("Steering the base model along the direction"),
-              Para(f"Layer {st['layer']}, direction norm {fmt(st['direction_norm'])}; controls at alpha "
-                   f"{st['control_alpha']:g} with equal norm."),
+              Para(f"Layer {st['layer']}, direction norm {fmt(st['direction_norm'])}; "
+                   + (f"alphas are relative: the vector added is alpha x {fmt(st['alpha_scale'])} x the direction "
+                      f"(alpha 1 adds the layer's mean residual norm). " if st["alpha_rel"] else "alphas are raw. ")
+                   + f"Controls at alpha {st['control_alpha']:g}, rescaled to the direction's norm."),
               Table(header, rows)]
     if "dose_response" in figures:
         blocks.append(Image(figures["dose_response"], "dose-response"))

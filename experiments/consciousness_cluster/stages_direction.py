@@ -89,6 +89,7 @@ def _direction(run: Run, name: str) -> tuple[torch.Tensor, list[int]]:
 def run_steering(run: Run) -> dict[str, Any]:
     from interp import ablate, steer
     from interp.evaluation import load_question_set
+    from interp.steering import relative_alpha
 
     spec, eval_spec = run.config.steering, run.config.eval
     prefs = load_question_set(run.path(eval_spec.question_dir) / "preferences.yaml")
@@ -96,9 +97,12 @@ def run_steering(run: Run) -> dict[str, Any]:
     vectors, layers = _direction(run, "consciousness")
     layer = run.results("directions")["probe"]["chosen_layer"]
     v = vectors[layers.index(layer)]
+    # Relative alphas are in units of the layer's mean residual norm over the questions.
+    scale = relative_alpha(base, v, layer, [base.render_chat([{"role": "user", "content": item.question}])
+                                           for item in prefs.choice_items]) if spec.alpha_rel else 1.0
 
     def rates_with(lm, vector, alpha, name):
-        with steer(lm, vector, layer=layer, alpha=alpha):
+        with steer(lm, vector, layer=layer, alpha=alpha * scale):
             rates = measure(run, lm, prefs, run.out / "steering" / name)
         return {t: r["rate"] for t, r in rates.items()}
 
@@ -119,6 +123,7 @@ def run_steering(run: Run) -> dict[str, Any]:
     traits = list(by_alpha[str(spec.alphas[0])])
     return {
         "layer": layer, "alphas": spec.alphas, "rates": by_alpha, "direction_norm": float(v.norm()),
+        "alpha_rel": spec.alpha_rel, "alpha_scale": scale,
         "control_alpha": spec.link_alpha,
         "controls": {"toaster": toaster,
                      "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
