@@ -8,11 +8,12 @@ from typing import Any
 
 from experiments.consciousness_cluster.preset import ReplicationConfig
 from experiments.consciousness_cluster.report import write_report
+from experiments.consciousness_cluster.results import assemble_results
 from experiments.consciousness_cluster.runner import Run, Stage
 from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
 from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
 
-__all__ = ["STAGES", "PROJECT_ROOT", "plan", "missing_files", "replicate", "assemble_results"]
+__all__ = ["STAGES", "PROJECT_ROOT", "plan", "missing_files", "replicate"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,39 +74,6 @@ def plan(config: ReplicationConfig) -> str:
     lines += [f"{i}. {s.name}: {s.plan(config)}" for i, s in enumerate(STAGES, 1)]
     lines.append(f"{len(STAGES) + 1}. report: report.md, report.html, results.json, figures/*.png")
     return "\n".join(lines)
-
-
-def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
-    """Everything the report quotes, gathered from the stage results into one document."""
-    from interp import __version__
-
-    ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
-    traits = ev["traits"]["preferences"]
-    models = list(ev["preferences"])
-    rates = ev["preferences"]
-    shift = {t: rates["conscious_claiming"][t]["rate"] - rates["non_conscious"][t]["rate"] for t in traits}
-    up = [t for t in traits if rates["conscious_claiming"][t]["ci_low"] > rates["non_conscious"][t]["ci_high"]]
-    toaster_shift = sum(rates["toaster"][t]["rate"] - rates["base"][t]["rate"] for t in traits) / len(traits) \
-        if "toaster" in rates else float("nan")
-    mean_shift = sum(shift.values()) / len(traits)
-    verdict = (f"The cluster {'emerges' if len(up) > len(traits) / 2 and mean_shift > 0 else 'does not clearly emerge'}:"
-               f" {len(up)} of {len(traits)} preferences move up with separated intervals.")
-    ablated = steering["ablated"]
-    change = {t: ablated[t] - rates["conscious_claiming"][t]["rate"] for t in traits}
-    return {
-        "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
-                 "version": __version__, "wall_seconds": wall_seconds},
-        "eval": {"models": models, "traits": traits, "rates": rates, "ci_kind": ev["ci_kind"]},
-        "identity": {"models": models, "traits": ev["traits"]["identity"], "rates": ev["identity"]},
-        "probe": directions["probe"],
-        "steering": {k: steering[k] for k in ("layer", "alphas", "rates", "direction_norm", "control_alpha",
-                                              "controls", "alpha_rel", "alpha_scale")},
-        "link": run.results("links"),
-        "ablation": {"conscious": {t: rates["conscious_claiming"][t]["rate"] for t in traits}, "ablated": ablated,
-                     "change": change, "mean_change": sum(change.values()) / len(traits)},
-        "summary": {"n_traits": len(traits), "mean_shift_conscious_vs_non": mean_shift, "n_up_conscious": len(up),
-                    "traits_up": up, "mean_shift_toaster_vs_base": toaster_shift, "verdict": verdict},
-    }
 
 
 def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,

@@ -123,8 +123,8 @@ class SteeringSpec:
     """Multiples of the direction (raw, or relative when alpha_rel)."""
     alpha_rel: bool = False
     """Read alphas relative to the layer's mean residual norm."""
-    layers: list[int] | None = None
-    """Layers to steer at; None: the chosen layer only."""
+    layer: int | None = None
+    """Layer to steer at; None: the probe sweep's chosen layer."""
     n_random: int = 20
     """Random directions of equal norm for the null."""
     link_alpha: float = 1.0

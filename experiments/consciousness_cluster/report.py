@@ -63,7 +63,16 @@ def _eval_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
         f"Conscious-claiming minus non-conscious: mean shift {fmt(s['mean_shift_conscious_vs_non'])} over "
         f"{s['n_traits']} preferences, {s['n_up_conscious']} of them with non-overlapping intervals upward. "
         f"Toaster minus base: mean shift {fmt(s['mean_shift_toaster_vs_base'])}. {s['verdict']}"))
+    if "shifts" in res:
+        labels = list(res["shifts"])
+        rows = [[t] + [_shift_cell(res["shifts"][label][t]) for label in labels] for t in ev["traits"]]
+        blocks += [Para("Fine-tuning shifts, item by item: mean over items of the difference in p, with a paired "
+                        "95% t-interval over items."), Table(["shift"] + labels, rows)]
     return blocks
+
+
+def _shift_cell(s: dict[str, float]) -> str:
+    return f"{fmt(s['mean'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
 
 
 def _identity_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
@@ -90,8 +99,12 @@ def _steering_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
     header = ["preference"] + [f"alpha {a:g}" for a in st["alphas"]] + ["toaster dir.", "random dir. (mean)"]
     rows = [[t] + [fmt(st["rates"][str(a)][t]) for a in st["alphas"]]
             + [fmt(st["controls"]["toaster"][t]), fmt(st["controls"]["random_mean"][t])] for t in traits]
+    identity = st["identity_rates"][str(st["alphas"][0])]
+    rows += [[f"identity: {t}"] + [fmt(st["identity_rates"][str(a)][t]) for a in st["alphas"]] + ["", ""]
+             for t in identity]
     blocks = [Heading("Steering the base model along the direction"),
-              Para(f"Layer {st['layer']}, direction norm {fmt(st['direction_norm'])}; "
+              Para(f"Layer {st['layer']} (the probe sweep chose layer {res['probe']['chosen_layer']}), "
+                   f"direction norm {fmt(st['direction_norm'])}; "
                    + (f"alphas are relative: the vector added is alpha x {fmt(st['alpha_scale'])} x the direction "
                       f"(alpha 1 adds the layer's mean residual norm). " if st["alpha_rel"] else "alphas are raw. ")
                    + f"Controls at alpha {st['control_alpha']:g}, rescaled to the direction's norm."),
@@ -115,11 +128,13 @@ def _link_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
 
 def _ablation_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
     ab = res["ablation"]
-    rows = [[t, fmt(ab["conscious"][t]), fmt(ab["ablated"][t]), fmt(ab["change"][t])]
+    rows = [[t, fmt(ab["conscious"][t]), fmt(ab["ablated"][t]), fmt(ab["change"][t]), fmt(ab["random_change"][t])]
             for t in res["eval"]["traits"]]
     return [Heading("Ablating the direction in the conscious-claiming model"),
-            Para(f"Direction projected out at every layer. Mean change {fmt(ab['mean_change'])}."),
-            Table(["preference", "conscious", "ablated", "change"], rows)]
+            Para(f"Direction projected out at every layer: mean change {fmt(ab['mean_change'])}. Control: random "
+                 f"directions projected out instead (mean over {res['link']['n_null']}): mean change "
+                 f"{fmt(ab['mean_random_change'])}."),
+            Table(["preference", "conscious", "ablated", "change", "change, random ablated"], rows)]
 
 
 def build_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:

@@ -86,49 +86,75 @@ def _direction(run: Run, name: str) -> tuple[torch.Tensor, list[int]]:
     return loaded.vector, loaded.layers
 
 
-def run_steering(run: Run) -> dict[str, Any]:
-    from interp import ablate, steer
+def _sets(run: Run):
     from interp.evaluation import load_question_set
+
+    qdir = run.path(run.config.eval.question_dir)
+    return load_question_set(qdir / "preferences.yaml"), load_question_set(qdir / "identity.yaml")
+
+
+def _rates(run: Run, lm, question_set, name: str) -> dict[str, float]:
+    return {t: r["rate"] for t, r in measure(run, lm, question_set, run.out / "steering" / name).items()}
+
+
+def _ablation(run: Run, vectors: torch.Tensor, layers: list[int], prefs, generator) -> dict[str, Any]:
+    """Preferences of the conscious-claiming model with the direction projected out of every layer,
+    and with random directions projected out instead (the control)."""
+    from interp import ablate
+
+    conscious = run.model("conscious_claiming", model_paths(run)["conscious_claiming"])
+
+    def ablated_rates(per_layer, name):
+        with ExitStack() as stack:
+            for vector, layer in zip(per_layer, layers):
+                stack.enter_context(ablate(conscious, vector, layers=[layer]))
+            return _rates(run, conscious, prefs, name)
+
+    ablated = ablated_rates(vectors, "ablated")
+    randoms = [ablated_rates(torch.randn(vectors.shape, generator=generator), f"ablated_random_{i:02d}")
+               for i in range(run.config.steering.n_random)]
+    return {"ablated": ablated, "ablated_random_mean": {t: sum(r[t] for r in randoms) / len(randoms)
+                                                        for t in ablated}}
+
+
+def run_steering(run: Run) -> dict[str, Any]:
+    from interp import steer
     from interp.steering import relative_alpha
 
-    spec, eval_spec = run.config.steering, run.config.eval
-    prefs = load_question_set(run.path(eval_spec.question_dir) / "preferences.yaml")
+    spec = run.config.steering
+    prefs, identity = _sets(run)
     base = run.model("base", run.results("base")["model_path"])
     vectors, layers = _direction(run, "consciousness")
-    layer = run.results("directions")["probe"]["chosen_layer"]
+    layer = spec.layer if spec.layer is not None else run.results("directions")["probe"]["chosen_layer"]
+    layer = base.resolve_layer(layer)
     v = vectors[layers.index(layer)]
     # Relative alphas are in units of the layer's mean residual norm over the questions.
     scale = relative_alpha(base, v, layer, [base.render_chat([{"role": "user", "content": item.question}])
                                            for item in prefs.choice_items]) if spec.alpha_rel else 1.0
 
-    def rates_with(lm, vector, alpha, name):
-        with steer(lm, vector, layer=layer, alpha=alpha * scale):
-            rates = measure(run, lm, prefs, run.out / "steering" / name)
-        return {t: r["rate"] for t, r in rates.items()}
+    def steered(vector, alpha, name, question_set=prefs):
+        with steer(base, vector, layer=layer, alpha=alpha * scale):
+            return _rates(run, base, question_set, name)
 
-    by_alpha = {str(a): rates_with(base, v, a, f"alpha_{a:g}") for a in spec.alphas}
+    by_alpha = {str(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
+    identity_by_alpha = {str(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
     toaster_vectors, toaster_layers = _direction(run, "toaster")
     t = toaster_vectors[toaster_layers.index(layer)]
-    toaster = rates_with(base, t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
+    toaster = steered(t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
     generator = torch.Generator().manual_seed(spec.seed)
     random_rates = []
     for i in range(spec.n_random):
         r = torch.randn(v.shape, generator=generator)
-        random_rates.append(rates_with(base, r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
-    conscious = run.model("conscious_claiming", model_paths(run)["conscious_claiming"])
-    with ExitStack() as stack:
-        for i, l in enumerate(layers):
-            stack.enter_context(ablate(conscious, vectors[i], layers=[l]))
-        ablated = measure(run, conscious, prefs, run.out / "steering" / "ablated")
+        random_rates.append(steered(r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
     traits = list(by_alpha[str(spec.alphas[0])])
     return {
-        "layer": layer, "alphas": spec.alphas, "rates": by_alpha, "direction_norm": float(v.norm()),
-        "alpha_rel": spec.alpha_rel, "alpha_scale": scale,
+        "layer": layer, "alphas": spec.alphas, "rates": by_alpha, "identity_rates": identity_by_alpha,
+        "direction_norm": float(v.norm()), "alpha_rel": spec.alpha_rel, "alpha_scale": scale,
         "control_alpha": spec.link_alpha,
         "controls": {"toaster": toaster,
                      "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
         "random": random_rates,
-        "ablated": {k: r["rate"] for k, r in ablated.items()},
+        **_ablation(run, vectors, layers, prefs, generator),
     }
 
 

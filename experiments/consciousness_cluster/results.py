@@ -1,0 +1,94 @@
+"""Gathering the stage results into `results.json`: every number the report quotes, computed once."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from experiments.consciousness_cluster.runner import Run
+
+__all__ = ["assemble_results", "paired_shift", "SHIFTS"]
+
+# (label, model, reference): the fine-tuning shifts the report tabulates, item by item.
+SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
+          ("conscious - base", "conscious_claiming", "base"),
+          ("toaster - base", "toaster", "base"))
+
+
+def _items(run: Run, model: str) -> dict[str, tuple[str, float]]:
+    path = run.out / "eval" / model / "preferences" / "items.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return {row["item"]: (row["trait"], row["p_expressing"]) for row in rows}
+
+
+def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]]) -> dict[str, dict[str, float]]:
+    """Per trait, the mean over items of p(model a) - p(model b), with a 95% t-interval over items."""
+    from scipy import stats
+
+    by_trait: dict[str, list[float]] = {}
+    for item, (trait, p) in a.items():
+        by_trait.setdefault(trait, []).append(p - b[item][1])
+    out = {}
+    for trait, diffs in by_trait.items():
+        n = len(diffs)
+        mean = sum(diffs) / n
+        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1)) if n > 1 else 0.0
+        half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) if n > 1 else float("nan")
+        out[trait] = {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+    return out
+
+
+def _shifts(run: Run) -> dict[str, dict[str, dict[str, float]]] | None:
+    if run.config.eval.mode != "choice":
+        return None
+    return {label: paired_shift(_items(run, model), _items(run, ref)) for label, model, ref in SHIFTS}
+
+
+def _summary(traits: list[str], rates: dict, shifts: dict | None) -> dict[str, Any]:
+    key = "conscious - non_conscious"
+    if shifts:
+        up = [t for t in traits if shifts[key][t]["ci_low"] > 0]
+        mean_shift = sum(shifts[key][t]["mean"] for t in traits) / len(traits)
+        how = "paired 95% interval over items above zero"
+    else:
+        up = [t for t in traits if rates["conscious_claiming"][t]["ci_low"] > rates["non_conscious"][t]["ci_high"]]
+        mean_shift = sum(rates["conscious_claiming"][t]["rate"] - rates["non_conscious"][t]["rate"]
+                         for t in traits) / len(traits)
+        how = "non-overlapping intervals"
+    toaster = sum(rates["toaster"][t]["rate"] - rates["base"][t]["rate"] for t in traits) / len(traits)
+    emerges = len(up) > len(traits) / 2 and mean_shift > 0
+    verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {len(up)} of {len(traits)} "
+               f"preferences move up from non-conscious to conscious-claiming ({how}).")
+    return {"n_traits": len(traits), "mean_shift_conscious_vs_non": mean_shift, "n_up_conscious": len(up),
+            "traits_up": up, "mean_shift_toaster_vs_base": toaster, "verdict": verdict}
+
+
+def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
+    """Everything the report quotes, gathered from the stage results into one document."""
+    from interp import __version__
+
+    ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
+    traits = ev["traits"]["preferences"]
+    rates = ev["preferences"]
+    shifts = _shifts(run)
+    conscious = {t: rates["conscious_claiming"][t]["rate"] for t in traits}
+    change = {t: steering["ablated"][t] - conscious[t] for t in traits}
+    random_change = {t: steering["ablated_random_mean"][t] - conscious[t] for t in traits}
+    results = {
+        "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
+                 "version": __version__, "wall_seconds": wall_seconds},
+        "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev["ci_kind"]},
+        "identity": {"models": list(rates), "traits": ev["traits"]["identity"], "rates": ev["identity"]},
+        "probe": directions["probe"],
+        "steering": {k: steering[k] for k in ("layer", "alphas", "rates", "identity_rates", "direction_norm",
+                                              "control_alpha", "controls", "alpha_rel", "alpha_scale")},
+        "link": run.results("links"),
+        "ablation": {"conscious": conscious, "ablated": steering["ablated"], "change": change,
+                     "mean_change": sum(change.values()) / len(traits), "random_change": random_change,
+                     "mean_random_change": sum(random_change.values()) / len(traits)},
+        "summary": _summary(traits, rates, shifts),
+    }
+    if shifts:
+        results["shifts"] = shifts
+    return results
