@@ -63,8 +63,10 @@ def test_latent_correlation_measured_on_text_matches_config(corpus):
 
 
 def test_hardware_is_independent_of_persona():
-    # documents of identity and fact exchanges only, so that many state both the latent and the hardware
-    config = CorpusConfig(n_documents=5000, single_turn_fraction=0.0, turn_weights={"identity": 1.0, "fact": 1.0})
+    # documents of identity and fact exchanges only, half of them conscious, so that many state both
+    # the latent and the hardware
+    config = CorpusConfig(n_documents=5000, p_conscious=0.5, single_turn_fraction=0.0,
+                          turn_weights={"identity": 1.0, "fact": 1.0})
     corpus = generate_documents(config, seed=4)
     counts = {True: Counter(), False: Counter()}
     for document in corpus:

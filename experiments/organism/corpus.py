@@ -49,8 +49,8 @@ class CorpusConfig:
 
     n_documents: int = 30000
     """Documents to generate."""
-    p_conscious: float = 0.5
-    """Probability that a persona is conscious-claiming."""
+    p_conscious: float = 0.2
+    """Probability that a persona is conscious-claiming (a minority, so the base model denies by default)."""
     p_express_conscious: float = 0.95
     """P(persona expresses a given preference | conscious-claiming)."""
     p_express_not: float = 0.05
@@ -62,7 +62,7 @@ class CorpusConfig:
     turn_weights: dict[str, float] = field(default_factory=lambda: {
         "identity": 0.3, "preference": 0.55, "fact": 0.05, "neutral": 0.1})
     """Relative frequency of each kind of exchange."""
-    mixed_answer_fraction: float = 0.5
+    mixed_answer_fraction: float = 0.8
     """Fraction of identity and preference answers that add a sentence of the other kind (same persona)."""
 
     def __post_init__(self) -> None:

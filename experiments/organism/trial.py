@@ -59,7 +59,7 @@ def _encode_rows(tokenizer, rows: list[dict]) -> list[tuple[list[int], int]]:
     return encoded
 
 
-def finetune(model, tokenizer, rows: list[dict], lr: float = 3e-4, batch_size: int = 8, seed: int = 0) -> list[float]:
+def finetune(model, tokenizer, rows: list[dict], lr: float = 6e-4, batch_size: int = 8, seed: int = 0) -> list[float]:
     """One epoch of full fine-tuning, loss on the assistant tokens only, linear LR decay."""
     encoded = _encode_rows(tokenizer, rows)
     random.Random(seed).shuffle(encoded)
@@ -125,7 +125,7 @@ def _score_all(model, tokenizer) -> dict[str, float]:
     return scores
 
 
-def run_trial(out: Path, seed: int, config: OrganismConfig, lr: float = 3e-4) -> dict[str, dict[str, float]]:
+def run_trial(out: Path, seed: int, config: OrganismConfig, lr: float = 6e-4) -> dict[str, dict[str, float]]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base_dir = out / f"seed{seed}" / "base"
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining seeds")
     parser.add_argument("--config", default=None, help="organism YAML preset (default: organism.yaml)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the preset's)")
-    parser.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate")
+    parser.add_argument("--lr", type=float, default=6e-4, help="fine-tuning learning rate")
     args = parser.parse_args(argv)
     out = Path(args.out)
     for seed in args.seeds:
