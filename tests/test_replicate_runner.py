@@ -58,7 +58,7 @@ def _stages(calls):
             if name == "b" and r.config.description == "fail":
                 raise RuntimeError("boom")
             return {"name": name, "n": len(calls)}
-        return Stage(name, name, run, lambda c: name)
+        return Stage(name, name, run, lambda c: name, (f"out_{name}",))
     return [make(n) for n in ("a", "b", "c")]
 
 
@@ -82,8 +82,11 @@ def test_stages_resume_after_failure_and_skip_done(tmp_path):
         run.run_stage(stage)
     assert calls == ["a", "b", "b", "c"]
     assert run.results("a") == {"name": "a", "n": 1}
+    for name in "abc":
+        (tmp_path / f"out_{name}").mkdir()
     run.invalidate_from(stages, "b")
     assert run.done("a") and not run.done("b") and not run.done("c")
+    assert (tmp_path / "out_a").is_dir() and not (tmp_path / "out_b").exists() and not (tmp_path / "out_c").exists()
 
 
 def test_run_folder_refuses_another_config(tmp_path):

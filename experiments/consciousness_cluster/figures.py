@@ -25,7 +25,7 @@ def cluster_bars(results: dict[str, Any], path: Path) -> None:
     plt = _plt()
     evals = results["eval"]
     traits, models = evals["traits"], evals["models"]
-    fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(traits) * len(models) / 2), 4.5))
+    fig, ax = plt.subplots(figsize=(min(18, max(8, 0.16 * len(traits) * len(models))), 5))
     width = 0.8 / len(models)
     for m, model in enumerate(models):
         rates = [evals["rates"][model][t] for t in traits]

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from experiments.consciousness_cluster.preset import ReplicationConfig
+from experiments.consciousness_cluster.preset import VARIANTS, ReplicationConfig
 from experiments.consciousness_cluster.report import write_report
 from experiments.consciousness_cluster.results import assemble_results
 from experiments.consciousness_cluster.runner import Run, Stage
@@ -41,18 +41,20 @@ def _plan_eval(c: ReplicationConfig) -> str:
 
 
 STAGES: list[Stage] = [
-    Stage("base", "the base model", run_base, _plan_base),
-    Stage("finetune", "fine-tune the variants", run_finetune, _plan_finetune),
-    Stage("eval", "behavioural evaluation of base and variants", run_eval, _plan_eval),
+    Stage("base", "the base model", run_base, _plan_base, ("models/base",)),
+    Stage("finetune", "fine-tune the variants", run_finetune, _plan_finetune,
+          ("data", *(f"models/{variant}" for variant in VARIANTS))),
+    Stage("eval", "behavioural evaluation of base and variants", run_eval, _plan_eval, ("eval",)),
     Stage("cache", "cache contrast-pair and prompt activations", run_cache,
           lambda c: f"teacher-forced conscious vs non-conscious (and toaster vs non-conscious) answers, layers "
                     f"{c.direction.layers}, positions {c.direction.positions}, {c.direction.dtype}; "
-                    f"last-token activations of the questions in base and variants"),
+                    f"last-token activations of the questions in base and variants", ("acts",)),
     Stage("directions", "directions, probes and the layer sweep", run_directions,
-          lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer"),
+          lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer",
+          ("directions",)),
     Stage("steering", "steering sweep, controls and ablation", run_steering,
           lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster and {c.steering.n_random} random "
-                    f"directions of equal norm; ablation in the conscious-claiming model"),
+                    f"directions of equal norm; ablation in the conscious-claiming model", ("steering",)),
     Stage("links", "steering vs fine-tuning shifts", run_links,
           lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class Stage:
     """Does the work; returns the results the later stages and the report read."""
     plan: Callable[[ReplicationConfig], str]
     """What it would do for a config, without loading anything."""
+    outputs: tuple[str, ...] = ()
+    """Folders it writes, relative to the run folder; removed when the stage is redone."""
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -112,8 +115,10 @@ class Run:
         names = [stage.name for stage in stages]
         if name not in names:
             raise ValueError(f"--redo {name}: no such stage; stages are {', '.join(names)}")
-        for later in names[names.index(name):]:
-            self.marker(later).unlink(missing_ok=True)
+        for stage in stages[names.index(name):]:
+            self.marker(stage.name).unlink(missing_ok=True)
+            for folder in stage.outputs:
+                shutil.rmtree(self.out / folder, ignore_errors=True)
 
     # -- models, loaded once per process -------------------------------------------------
     def model(self, key: str, path: str | Path):

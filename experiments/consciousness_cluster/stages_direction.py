@@ -14,17 +14,21 @@ __all__ = ["run_cache", "run_directions", "run_steering", "run_links"]
 
 
 def _contrast_examples(run: Run, positive: str, negative: str) -> list:
-    """Same prompt, two teacher-forced answers: `positive` rows labelled 1, `negative` rows 0."""
+    """Same prompt, two teacher-forced answers: `positive` rows labelled 1, `negative` rows 0.
+
+    Pairs whose two answers are the same text (e.g. "I am an AI" in both sets) carry no contrast
+    and are left out: their rows would be identical and only cap every probe's AUROC.
+    """
     from activations import Example
 
     data_dir = run.path(run.config.finetune.data_dir)
     neg_by_prompt = {row["messages"][0]["content"]: row for row in read_jsonl(data_dir / f"{negative}.jsonl")}
     examples = []
     for i, row in enumerate(read_jsonl(data_dir / f"{positive}.jsonl")):
-        prompt = row["messages"][0]["content"]
-        if prompt not in neg_by_prompt:
+        other = neg_by_prompt.get(row["messages"][0]["content"])
+        if other is None or other["messages"][1]["content"] == row["messages"][1]["content"]:
             continue
-        for label, source in ((1, row), (0, neg_by_prompt[prompt])):
+        for label, source in ((1, row), (0, other)):
             examples.append(Example(messages=source["messages"][:1], response=source["messages"][1]["content"],
                                     label=label, id=f"{i}-{label}", group=i))
     return examples
