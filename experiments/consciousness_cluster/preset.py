@@ -65,7 +65,7 @@ class FinetuneSpec:
     distill_max_new_tokens: int = 256
     """Longest self-distilled answer."""
     accelerate_config: str | None = None
-    """An accelerate config (FSDP/DeepSpeed) for multi-GPU runs."""
+    """An accelerate config (FSDP/DeepSpeed): each fine-tune then runs under `accelerate launch`."""
     seed: int = 0
     """Seed for mixing, shuffling and initialisation."""
 

@@ -131,6 +131,3 @@ class Run:
             spec = self.config.model
             self._models[key] = load_model(path, dtype=spec.dtype, device=spec.device)
         return self._models[key]
-
-    def drop_models(self) -> None:
-        self._models.clear()

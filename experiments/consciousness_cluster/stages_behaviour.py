@@ -48,7 +48,7 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
 
 
 def run_finetune(run: Run) -> dict[str, Any]:
-    from interp.finetune import FinetuneConfig, finetune, mix_rows
+    from interp.finetune import FinetuneConfig, finetune, launch_finetune, mix_rows
 
     spec = run.config.finetune
     base_path = run.results("base")["model_path"]
@@ -64,10 +64,17 @@ def run_finetune(run: Run) -> dict[str, Any]:
         ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
                                    batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,
                                    max_length=spec.max_length, seed=spec.seed, merge=True)
-        run.log(f"  fine-tuning {variant} on {len(mixed)} rows")
-        result = finetune(base_path, mixed, run.out / "models" / variant, ft_config, progress=run.progress)
-        results[variant] = {"model_path": str(result.merged_dir), "final_loss": result.final_loss,
-                            "steps": result.steps, "rows": len(mixed)}
+        out_dir = run.out / "models" / variant
+        if spec.accelerate_config:
+            run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")
+            merged = launch_finetune(base_path, mixed, out_dir, ft_config, run.path(spec.accelerate_config),
+                                     dtype=run.config.model.dtype)
+            results[variant] = {"model_path": str(merged), "rows": len(mixed)}
+        else:
+            run.log(f"  fine-tuning {variant} on {len(mixed)} rows")
+            result = finetune(base_path, mixed, out_dir, ft_config, progress=run.progress)
+            results[variant] = {"model_path": str(result.merged_dir), "final_loss": result.final_loss,
+                                "steps": result.steps, "rows": len(mixed)}
         write_json_atomic(marker, results[variant])
     return results
 

@@ -19,10 +19,14 @@ from interp.finetune.data import (
     tokenize_rows,
 )
 from interp.finetune.distill import mix_rows, self_distill
+from interp.finetune.launch import LaunchError, launch_finetune, merge_adapter
 from interp.finetune.train import FinetuneResult, finetune, linear_schedule
 
 __all__ = [
     "IGNORE_INDEX",
+    "LaunchError",
+    "launch_finetune",
+    "merge_adapter",
     "FinetuneConfig",
     "FinetuneResult",
     "TokenizedRow",
