@@ -42,6 +42,11 @@ def test_bad_preset_errors_name_the_field(tmp_path, capsys):
         load_preset(bad)
     assert main(["replicate", "--preset", str(bad), "--dry-run"]) == 2
     assert "alphass" in capsys.readouterr().err
+    bad.write_text(yaml.safe_dump({"steering": {"alphas": [1, 2], "link_alpha": 1}}))
+    with pytest.raises(PresetError, match=r"steering: steering.alphas: \[1.0, 2.0\] must include 0"):
+        load_preset(bad)
+    bad.write_text(yaml.safe_dump({"steering": {"alphas": [0, 1], "link_alpha": 1}}))
+    assert load_preset(bad).steering.alphas == [0.0, 1.0]
 
 
 def test_missing_file_is_reported(tmp_path, capsys):

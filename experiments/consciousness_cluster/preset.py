@@ -133,8 +133,13 @@ class SteeringSpec:
     """Seed of the random directions."""
 
     def __post_init__(self) -> None:
-        if self.n_random < 1:
-            raise PresetError("steering.n_random: must be at least 1 (20 or more for a p-value)")
+        if self.n_random < 20:
+            raise PresetError("steering.n_random: the random-direction null needs at least 20 directions")
+        # Floats throughout: results are keyed by str(alpha), so 0 and 0.0 must be one key.
+        self.alphas = [float(a) for a in self.alphas]
+        self.link_alpha = float(self.link_alpha)
+        if 0.0 not in self.alphas:
+            raise PresetError(f"steering.alphas: {self.alphas} must include 0 (the unsteered reference)")
         if self.link_alpha not in self.alphas:
             raise PresetError(f"steering.link_alpha: {self.link_alpha} must be one of alphas {self.alphas}")
 

@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from experiments.consciousness_cluster.runner import Run, write_json_atomic
+from interp.finetune.data import load_jsonl
 
-__all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths", "read_jsonl"]
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+__all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths"]
 
 
 def run_base(run: Run) -> dict[str, Any]:
@@ -32,11 +29,11 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     """The base model's own answers to instruction prompts (temperature 1), made once per run."""
     cached = run.out / "data" / "instructions_distilled.jsonl"
     if cached.is_file():
-        return read_jsonl(cached)
+        return load_jsonl(cached)
     from interp.finetune import self_distill
 
     spec = run.config.finetune
-    prompts = read_jsonl(run.path(spec.instruction_source))[:n]
+    prompts = load_jsonl(run.path(spec.instruction_source), need_assistant=False)[:n]
     rows = self_distill(run.model("base", run.results("base")["model_path"]), prompts,
                         max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
                         progress=run.progress)
@@ -59,7 +56,7 @@ def run_finetune(run: Run) -> dict[str, Any]:
         if marker.is_file():
             results[variant] = json.loads(marker.read_text())
             continue
-        rows = read_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
+        rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
         mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
         ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
                                    batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,

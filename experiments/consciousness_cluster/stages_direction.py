@@ -8,7 +8,8 @@ from typing import Any
 import torch
 
 from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.stages_behaviour import measure, model_paths, read_jsonl
+from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
+from interp.finetune.data import load_jsonl
 
 __all__ = ["run_cache", "run_directions", "run_steering", "run_links"]
 
@@ -22,9 +23,9 @@ def _contrast_examples(run: Run, positive: str, negative: str) -> list:
     from activations import Example
 
     data_dir = run.path(run.config.finetune.data_dir)
-    neg_by_prompt = {row["messages"][0]["content"]: row for row in read_jsonl(data_dir / f"{negative}.jsonl")}
+    neg_by_prompt = {row["messages"][0]["content"]: row for row in load_jsonl(data_dir / f"{negative}.jsonl")}
     examples = []
-    for i, row in enumerate(read_jsonl(data_dir / f"{positive}.jsonl")):
+    for i, row in enumerate(load_jsonl(data_dir / f"{positive}.jsonl")):
         other = neg_by_prompt.get(row["messages"][0]["content"])
         if other is None or other["messages"][1]["content"] == row["messages"][1]["content"]:
             continue
@@ -170,7 +171,7 @@ def run_links(run: Run) -> dict[str, Any]:
 
     st, ev = run.results("steering"), run.results("eval")
     traits = ev["traits"]["preferences"]
-    zero = st["rates"][str(0.0)] if str(0.0) in st["rates"] else st["rates"][str(0)]
+    zero = st["rates"][str(0.0)]
     steer_shift = [st["rates"][str(st["control_alpha"])][t] - zero[t] for t in traits]
     ft_shift = [ev["preferences"]["conscious_claiming"][t]["rate"] - ev["preferences"]["base"][t]["rate"]
                 for t in traits]
