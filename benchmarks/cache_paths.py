@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -215,10 +215,11 @@ def time_transformer_lens(setup: Setup, path: Path) -> Timing:
 
 
 def time_nnsight(setup: Setup, path: Path) -> Timing:
-    from nnsight import LanguageModel
+    from nnsight import TransformersModel
 
     # nnsight wraps the modules it traces; a copy of the same weights keeps the other paths bare.
-    traced = LanguageModel(copy.deepcopy(setup.lm.model), tokenizer=setup.lm.tokenizer)
+    traced = TransformersModel(copy.deepcopy(setup.lm.model), tokenizer=setup.lm.tokenizer,
+                               task="text-generation")
     blocks = traced
     for part in setup.lm.architecture.layers.split("."):
         blocks = getattr(blocks, part)
@@ -239,9 +240,7 @@ def time_nnsight(setup: Setup, path: Path) -> Timing:
 def time_toolkit(setup: Setup, path: Path) -> Timing:
     from activations import CacheConfig, Example, cache_activations
 
-    wanted = dict(layers=setup.layers, positions="all", dtype="float16", batch_size=setup.batch_size)
-    known = {f.name for f in fields(CacheConfig)}
-    config = CacheConfig(**{key: value for key, value in wanted.items() if key in known})
+    config = CacheConfig(layers=setup.layers, positions="all", dtype="float16", batch_size=setup.batch_size)
     examples = [Example(text=text) for text in setup.texts]
     # The toolkit resumes a complete file instantly; every timed run must start from nothing.
     Path(path).unlink(missing_ok=True)

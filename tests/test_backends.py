@@ -47,12 +47,12 @@ def test_transformer_lens_bridge_agrees(arch, tiny_model_dir):
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_nnsight_agrees(arch, tiny_model_dir):
-    from nnsight import LanguageModel
+    from nnsight import TransformersModel
 
     lm = load_model(tiny_model_dir(arch))
     input_ids = _ids(lm)
     reference = _reference(lm, input_ids)
-    traced = LanguageModel(lm.model, tokenizer=lm.tokenizer)
+    traced = TransformersModel(lm.model, tokenizer=lm.tokenizer, task="text-generation")
     blocks = traced
     for part in lm.architecture.layers.split("."):
         blocks = getattr(blocks, part)

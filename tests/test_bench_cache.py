@@ -4,6 +4,7 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 import torch
 
 from benchmarks.bench_cache import main, report_json, run_benchmark
@@ -27,6 +28,19 @@ def test_baseline_writes_the_block_outputs(tmp_path):
         for layer in setup.layers:
             want = states[layer + 1].reshape(-1, setup.lm.d_model).half().numpy()
             np.testing.assert_array_equal(stored[f"acts/layer_{layer}"][:], want)
+
+
+@pytest.mark.parametrize("name", ["transformer_lens", "nnsight"])
+def test_every_baseline_writes_what_hf_writes(name, tmp_path):
+    # The paths are only comparable if they cache the same rows.
+    (tmp_path / "model").mkdir()
+    setup = build_setup("tiny", n_examples=3, batch_size=2, seq=16, folder=tmp_path / "model")
+    time_hf_hidden_states(setup, tmp_path / "hf.h5")
+    BASELINES[name](setup, tmp_path / f"{name}.h5")
+    with h5py.File(tmp_path / "hf.h5", "r") as want, h5py.File(tmp_path / f"{name}.h5", "r") as got:
+        for layer in setup.layers:
+            np.testing.assert_allclose(got[f"acts/layer_{layer}"][:].astype(np.float32),
+                                       want[f"acts/layer_{layer}"][:].astype(np.float32), rtol=1e-2, atol=1e-2)
 
 
 def test_smoke_run_reports_every_key(tmp_path):
