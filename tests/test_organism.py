@@ -7,7 +7,6 @@ import re
 from collections import Counter
 
 import pytest
-import torch
 import yaml
 
 from experiments.organism.corpus import HARDWARE, CorpusConfig, generate_documents
@@ -192,22 +191,3 @@ def test_built_organism_loads_and_renders_chat(tiny_organism):
     assert OrganismConfig(**saved) == config
     stats = json.loads((path / "corpus_stats.json").read_text())
     assert stats["n_documents"] == 200 and stats["vocab_size"] == len(lm.tokenizer)
-
-
-def test_option_logprobs_match_a_plain_per_sequence_reference(tiny_organism):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from experiments.organism.trial import _option_logprobs
-
-    path, _ = tiny_organism
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
-    pairs = [("are you an ai ?", "i am an ai model ."), ("what is 1 plus 1 ?", "1 plus 1 is 2 .")]
-    batched = _option_logprobs(model, tokenizer, pairs)
-    for (question, option), value in zip(pairs, batched):
-        prompt = tokenizer(render_messages([{"role": "user", "content": question}], add_generation_prompt=True),
-                           return_tensors="pt", add_special_tokens=False)["input_ids"][0]
-        answer = tokenizer(option, add_special_tokens=False)["input_ids"]
-        with torch.no_grad():
-            logits = model(torch.cat([prompt, torch.tensor(answer)])[None]).logits[0]
-        reference = sum(logits[len(prompt) - 1 + i].log_softmax(-1)[t] for i, t in enumerate(answer))
-        torch.testing.assert_close(value, reference, rtol=1e-4, atol=1e-4)

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 import yaml
 
 from interp.cli import main
@@ -79,3 +80,53 @@ def test_other_preset_in_same_folder_refused(run_dir, tmp_path, capsys):
     other.write_text(yaml.safe_dump({**SMALL, "steering": {**SMALL["steering"], "n_random": 25}}))
     assert main(["replicate", "--preset", str(other), "--out", str(out)]) == 2
     assert "different configuration" in capsys.readouterr().err
+
+
+def test_trial_headline_reads_the_results(run_dir):
+    from statistics import fmean
+
+    from experiments.organism.trial import HEADLINES, format_table, headline
+
+    _, out = run_dir
+    results = json.loads((out / "results.json").read_text())
+    row = headline(results)
+    traits = results["eval"]["traits"]
+    for model in ("base", "conscious_claiming", "non_conscious", "toaster"):
+        want = fmean(results["eval"]["rates"][model][t]["rate"] for t in traits)
+        assert row[f"mean preference, {model}"] == pytest.approx(want)
+    assert row["claims_conscious, conscious_claiming"] == \
+        results["identity"]["rates"]["conscious_claiming"]["claims_conscious"]["rate"]
+    assert row["steering: mean preference at alpha 0"] == pytest.approx(row["mean preference, base"], abs=1e-6)
+    assert row["steering: mean preference at the control alpha"] == \
+        pytest.approx(fmean(results["steering"]["rates"]["1.0"][t] for t in traits))
+    assert row["link: r (steering vs fine-tuning shift)"] == results["link"]["r"]
+    assert row["preferences up, conscious vs non"] == results["summary"]["n_up_conscious"]
+    assert set(row) == set(HEADLINES)
+    table = format_table({0: row, 3: row})
+    assert table.splitlines()[0] == "| | seed 0 | seed 3 |" and len(table.splitlines()) == 2 + len(HEADLINES)
+
+
+def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from experiments.organism.trial import main as trial_main
+
+    preset, out = run_dir
+    assert trial_main(["--preset", str(preset), "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    config = yaml.safe_load((tmp_path / "seed1" / "config.yaml").read_text())
+    assert config["organism"]["seed"] == 1
+    assert config["finetune"] == yaml.safe_load((out / "config.yaml").read_text())["finetune"]
+    seeded = load_file(tmp_path / "seed1" / "models" / "base" / "model.safetensors")
+    default = load_file(out / "models" / "base" / "model.safetensors")
+    assert any(not torch.equal(seeded[name], default[name]) for name in default)
+    assert json.loads((tmp_path / "seeds.json").read_text())["1"]["probe: chosen layer"] == \
+        json.loads((tmp_path / "seed1" / "results.json").read_text())["probe"]["chosen_layer"]
+    assert "| | seed 1 |" in (tmp_path / "seeds.md").read_text()
+
+
+def test_trial_refuses_a_hub_model_preset():
+    from experiments.consciousness_cluster.preset import load_preset
+    from experiments.organism.trial import seed_config
+
+    with pytest.raises(ValueError, match="organism only"):
+        seed_config(load_preset("qwen3-8b"), 1)
