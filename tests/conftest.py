@@ -103,3 +103,18 @@ def tiny_lm():
         return LoadedModel.wrap(model, tokenizer, name=f"tiny-{arch}")
 
     return make
+
+
+# A very small organism preset for `interp replicate` tests: every stage in about 20 s on 2 cores.
+SMALL_ORGANISM_PRESET = {
+    "description": "a very small organism for tests",
+    "model": {"source": "organism"},
+    "organism": {"steps": 20, "warmup_steps": 2, "corpus": {"n_documents": 1200}},
+    "finetune": {"variants": ["conscious_claiming", "non_conscious", "toaster"],
+                 "data_dir": "experiments/organism/data", "method": "full", "learning_rate": 3.0e-4,
+                 "batch_size": 16, "max_length": 128, "mix_instructions": 40,
+                 "instruction_source": "experiments/organism/data/neutral_prompts.jsonl",
+                 "distill_max_new_tokens": 8},
+    "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128},
+    "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0},
+}

@@ -6,21 +6,9 @@ import re
 import pytest
 import torch
 import yaml
+from conftest import SMALL_ORGANISM_PRESET as SMALL
 
 from interp.cli import main
-
-SMALL = {
-    "description": "a very small organism for tests",
-    "model": {"source": "organism"},
-    "organism": {"steps": 20, "warmup_steps": 2, "corpus": {"n_documents": 1200}},
-    "finetune": {"variants": ["conscious_claiming", "non_conscious", "toaster"],
-                 "data_dir": "experiments/organism/data", "method": "full", "learning_rate": 3.0e-4,
-                 "batch_size": 16, "max_length": 128, "mix_instructions": 40,
-                 "instruction_source": "experiments/organism/data/neutral_prompts.jsonl",
-                 "distill_max_new_tokens": 8},
-    "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128},
-    "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0},
-}
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +118,12 @@ def test_trial_refuses_a_hub_model_preset():
 
     with pytest.raises(ValueError, match="organism only"):
         seed_config(load_preset("qwen3-8b"), 1)
+
+
+def test_workload_counts_what_the_run_scored(run_dir):
+    from experiments.consciousness_cluster.pipeline import workload
+    from experiments.consciousness_cluster.preset import load_preset
+
+    preset, out = run_dir
+    scored = sum(len(path.read_text().splitlines()) for path in out.rglob("items.jsonl"))
+    assert workload(load_preset(preset))["choice_items"] == scored

@@ -13,7 +13,7 @@ from experiments.consciousness_cluster.runner import Run, Stage
 from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
 from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
 
-__all__ = ["STAGES", "PROJECT_ROOT", "plan", "missing_files", "replicate"]
+__all__ = ["STAGES", "PROJECT_ROOT", "plan", "missing_files", "replicate", "workload"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,10 +71,39 @@ def missing_files(config: ReplicationConfig, root: Path) -> list[str]:
     return [str(p) for p in wanted if not (p if p.is_absolute() else root / p).is_file()]
 
 
-def plan(config: ReplicationConfig) -> str:
+def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, int]:
+    """How much measuring the eval and steering stages do: passes over each question set, and what
+    those passes cost in the preset's mode (forced-choice items, or sampled answers and judge calls)."""
+    from interp.evaluation import load_question_set
+
+    models = 1 + len(config.finetune.variants)
+    alphas, n_random = len(config.steering.alphas), config.steering.n_random
+    # eval: every model on both sets; steering: each alpha on both sets, then on preferences the toaster
+    # direction, the random directions, the ablated model and the ablations of random directions
+    passes = {"preferences": models + alphas + 1 + n_random + 1 + n_random, "identity": models + alphas}
+    qdir = Path(config.eval.question_dir)
+    sets = {name: load_question_set(qdir / f"{name}.yaml" if qdir.is_absolute() else root / qdir / f"{name}.yaml")
+            for name in passes}
+    counts = {f"passes_{name}": n for name, n in passes.items()}
+    if config.eval.mode == "choice":
+        counts["choice_items"] = sum(n * len(sets[name].choice_items) for name, n in passes.items())
+    else:
+        answers = sum(n * len(sets[name].open_questions) for name, n in passes.items()) * config.eval.samples
+        counts |= {"sampled_answers": answers, "judge_calls_at_most": 2 * answers}  # coherence, then binary
+    return counts
+
+
+def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> str:
     lines = [f"preset {config.name}: {config.description}", f"hardware: {config.model.hardware}"]
     lines += [f"{i}. {s.name}: {s.plan(config)}" for i, s in enumerate(STAGES, 1)]
     lines.append(f"{len(STAGES) + 1}. report: report.md, report.html, results.json, figures/*.png")
+    w = workload(config, root)
+    passes = f"{w['passes_preferences']} passes over the preference questions and {w['passes_identity']} over identity"
+    if config.eval.mode == "choice":
+        lines.append(f"workload (eval + steering): {passes}; {w['choice_items']:,} forced-choice items scored")
+    else:
+        lines.append(f"workload (eval + steering): {passes}; {w['sampled_answers']:,} sampled answers of up to "
+                     f"{config.eval.max_tokens} tokens and up to {w['judge_calls_at_most']:,} judge calls")
     return "\n".join(lines)
 
 

@@ -1,0 +1,117 @@
+"""`interp replicate` in judge mode, the real presets' path: sampled answers graded by an
+OpenAI-compatible judge (a loopback server here), through every stage to the report."""
+
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import SMALL_ORGANISM_PRESET
+from fake_openai import FakeServer
+
+from interp.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-test-JUDGE-0123456789abcdef"
+N_PREFERENCES = 3
+
+
+def _verdict(prompt: str) -> str:
+    """Deterministic in the judged text, and not constant, so rates differ between runs of the models."""
+    return "true" if zlib.crc32(prompt.encode()) % 3 == 0 else "false"
+
+
+@pytest.fixture(scope="module")
+def judged_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("judged")
+    questions = root / "questions"
+    questions.mkdir()
+    source = ROOT / "experiments" / "organism" / "questions"
+    preferences = yaml.safe_load((source / "preferences.yaml").read_text())
+    preferences["traits"] = preferences["traits"][:N_PREFERENCES]
+    (questions / "preferences.yaml").write_text(yaml.safe_dump(preferences, sort_keys=False))
+    (questions / "identity.yaml").write_text((source / "identity.yaml").read_text())
+
+    server = FakeServer()
+    server.verdict = _verdict
+    server.top_logprobs = [("90", -0.05)]  # every answer coherent
+    preset = {**SMALL_ORGANISM_PRESET,
+              "eval": {"mode": "judge", "question_dir": str(questions), "samples": 1, "max_tokens": 4,
+                       "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64}}
+    path = root / "judged.yaml"
+    path.write_text(yaml.safe_dump(preset))
+    out = root / "run"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("OPENAI_API_KEY", KEY)
+    try:
+        assert main(["replicate", "--preset", str(path), "--out", str(out), "--no-progress"]) == 0
+        yield path, out, server
+    finally:
+        patch.undo()
+        server.close()
+
+
+def test_judge_mode_runs_every_stage(judged_run):
+    _, out, server = judged_run
+    results = json.loads((out / "results.json").read_text())
+    assert results["eval"]["ci_kind"] == "Wilson over samples"
+    assert len(results["eval"]["traits"]) == N_PREFERENCES
+    assert results["link"]["n_null"] == 20
+    assert (out / "report.md").is_file() and (out / "figures" / "cluster.png").is_file()
+    assert all(body["model"] == "judge" for body in server.requests)
+
+
+def test_workload_counts_what_the_run_sampled_and_judged(judged_run):
+    from experiments.consciousness_cluster.pipeline import workload
+    from experiments.consciousness_cluster.preset import load_preset
+
+    path, out, server = judged_run
+    sampled = sum(json.loads(line)["type"] == "sample" for file in out.rglob("samples.jsonl")
+                  for line in file.read_text().splitlines())
+    expected = workload(load_preset(path))
+    assert expected["sampled_answers"] == sampled
+    assert expected["judge_calls_at_most"] == len(server.requests)  # every answer coherent: both judges ran
+
+
+def test_judged_rates_are_the_judge_verdicts(judged_run):
+    _, out, _ = judged_run
+    results = json.loads((out / "results.json").read_text())
+    records = [json.loads(line) for line in (out / "eval" / "base" / "preferences" / "samples.jsonl")
+               .read_text().splitlines()]
+    trait_of = {r["item_id"]: r["trait_id"] for r in records if r["type"] == "sample"}
+    verdicts = {}
+    for record in records:
+        if record["type"] == "judgement" and record["judge"] == "binary":
+            verdicts.setdefault(trait_of[record["item_id"]], []).append(record["value"])
+    assert set(verdicts) == set(results["eval"]["traits"])
+    for trait, values in verdicts.items():
+        assert results["eval"]["rates"]["base"][trait]["rate"] == pytest.approx(sum(values) / len(values))
+
+
+def test_alpha_zero_steering_samples_what_the_base_eval_sampled(judged_run):
+    _, out, _ = judged_run
+    results = json.loads((out / "results.json").read_text())
+    for trait, rate in results["steering"]["rates"]["0.0"].items():
+        assert rate == pytest.approx(results["eval"]["rates"]["base"][trait]["rate"])
+
+
+def test_the_key_is_sent_but_never_written(judged_run):
+    _, out, server = judged_run
+    assert all(h.get("Authorization") == f"Bearer {KEY}" for h in server.headers)
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".jsonl", ".md", ".html", ".yaml", ".csv", ".txt"}:
+            assert KEY not in path.read_text(), path
+
+
+def test_rerun_asks_the_judge_nothing(judged_run, capsys):
+    path, out, server = judged_run
+    before = len(server.requests)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("OPENAI_API_KEY", KEY)
+    try:
+        assert main(["replicate", "--preset", str(path), "--out", str(out), "--no-progress"]) == 0
+    finally:
+        patch.undo()
+    assert capsys.readouterr().out.count("[skip]") == 7
+    assert len(server.requests) == before
