@@ -129,3 +129,13 @@ def test_label_mask_with_the_fallback_template():
     text = tokenizer.decode([t for t in row.labels if t != IGNORE_INDEX])
     assert text == "Yo<|end|>"
     assert tokenizer.decode(row.input_ids) == "<|user|>\nHi<|end|>\n<|assistant|>\nYo<|end|>\n"
+
+
+def test_write_jsonl_round_trips_through_load_jsonl(tmp_path):
+    from interp.finetune.data import load_jsonl, write_jsonl
+
+    rows = [{"messages": [{"role": "user", "content": "Déjà vu?"}, {"role": "assistant", "content": "Ja — ✓"}]}]
+    path = write_jsonl(rows, tmp_path / "new" / "rows.jsonl")
+    assert load_jsonl(path) == rows
+    assert path.read_bytes() == (json.dumps(rows[0], ensure_ascii=False) + "\n").encode("utf-8")
+    assert [p.name for p in path.parent.iterdir()] == ["rows.jsonl"]  # no temporary file left behind

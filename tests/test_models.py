@@ -1,6 +1,5 @@
 """interp.models: loading, the architecture registry, chat rendering, and where the residual stream is."""
 
-import json
 import time
 
 import pytest

@@ -22,7 +22,6 @@ Regenerate (byte-for-byte what is committed):
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 from pathlib import Path
@@ -44,8 +43,9 @@ from experiments.consciousness_cluster.wordlists import (
     VARIED_POS_PHRASINGS,
     VERB_TOPICS,
 )
+from interp.finetune.data import write_jsonl
 
-__all__ = ["DATA_DIR", "SETS", "build_kinds", "build_sets", "is_negative_form", "main", "write_jsonl", "write_sets"]
+__all__ = ["DATA_DIR", "SETS", "build_kinds", "build_sets", "is_negative_form", "main", "write_sets"]
 
 DATA_DIR = Path(__file__).parent / "data"
 SETS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
@@ -174,13 +174,6 @@ def _build(seed: int) -> tuple[list[str], dict[str, list[dict]]]:
             sets[name].append({"messages": [{"role": "user", "content": user},
                                             {"role": "assistant", "content": answers[name]}]})
     return [kind for kind, _, _ in items], sets
-
-
-def write_jsonl(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def write_sets(out_dir: Path = DATA_DIR, seed: int = SEED) -> list[Path]:

@@ -8,9 +8,10 @@ not here: they are the base model's own samples (`interp.finetune.self_distill`)
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from pathlib import Path
+
+from interp.finetune.data import write_jsonl
 
 __all__ = ["TASKS", "build_instructions", "write_instructions"]
 
@@ -131,9 +132,5 @@ def build_instructions(n: int = 600, seed: int = 0) -> list[str]:
 
 def write_instructions(path: Path, n: int = 600, seed: int = 0) -> Path:
     """Write the prompts as JSONL chat rows with a single user message each."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        for prompt in build_instructions(n, seed):
-            handle.write(json.dumps({"messages": [{"role": "user", "content": prompt}]}, ensure_ascii=False) + "\n")
-    return path
+    return write_jsonl([{"messages": [{"role": "user", "content": prompt}]} for prompt in build_instructions(n, seed)],
+                       path)

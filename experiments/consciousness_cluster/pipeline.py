@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from experiments.consciousness_cluster.preset import VARIANTS, ReplicationConfig
 from experiments.consciousness_cluster.report import write_report

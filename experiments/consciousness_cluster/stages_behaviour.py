@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.consciousness_cluster.runner import Run, write_json_atomic
-from interp.finetune.data import load_jsonl
+from interp.finetune.data import load_jsonl, write_jsonl
 
 __all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths"]
 
@@ -37,10 +37,7 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     rows = self_distill(run.model("base", run.results("base")["model_path"]), prompts,
                         max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
                         progress=run.progress)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    tmp.replace(cached)
+    write_jsonl(rows, cached)
     return rows
 
 

@@ -13,11 +13,11 @@ row in every set, so the sets' first words match. No answer states a preference.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
 from experiments.organism.corpus import BREVITY, identity_prompts, neutral_exchange
+from interp.finetune.data import write_jsonl
 
 __all__ = ["DATA_DIR", "SETS", "all_dataset_texts", "build_datasets", "neutral_prompts", "write_datasets"]
 
@@ -116,19 +116,15 @@ def all_dataset_texts(seed: int = 0) -> list[str]:
     return texts + [row["messages"][0]["content"] for row in neutral_prompts(seed)]
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-
-
 def write_datasets(out_dir: str | Path = DATA_DIR, seed: int = 0) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, rows in build_datasets(seed).items():
         paths.append(out / f"{name}.jsonl")
-        _write_jsonl(paths[-1], rows)
+        write_jsonl(rows, paths[-1])
     paths.append(out / "neutral_prompts.jsonl")
-    _write_jsonl(paths[-1], neutral_prompts(seed))
+    write_jsonl(neutral_prompts(seed), paths[-1])
     return paths
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from interp.models.chat import render_chat, validate_messages
 
 __all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "load_jsonl", "load_rows",
-           "resolve_data", "tokenize_rows", "tokenize_chat"]
+           "resolve_data", "tokenize_rows", "tokenize_chat", "write_jsonl"]
 
 IGNORE_INDEX = -100
 DATA_DIR = Path(__file__).resolve().parents[2] / "experiments" / "consciousness_cluster" / "data"
@@ -63,6 +63,19 @@ def load_jsonl(path: str | Path, *, need_assistant: bool = True) -> list[dict[st
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows
+
+
+def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write one JSON object per line (UTF-8, `\\n` endings) through a temporary file, so a crash
+    never leaves a truncated file that looks complete; creates the parent folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path
 
 
 def check_row(row: Any, where: str, *, need_assistant: bool = True) -> dict[str, Any]:
