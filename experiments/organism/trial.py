@@ -17,6 +17,7 @@ from statistics import fmean
 from typing import Any
 
 from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
+from experiments.consciousness_cluster.runner import write_json_atomic
 
 __all__ = ["HEADLINES", "format_table", "headline", "run_seeds", "seed_config"]
 
@@ -110,7 +111,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
         replicate(seed_config(config, seed), out / f"seed{seed}", progress=progress, log=log)
         rows[seed] = headline(json.loads((out / f"seed{seed}" / "results.json").read_text()))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "seeds.json").write_text(json.dumps({str(s): r for s, r in rows.items()}, indent=2) + "\n")
+    write_json_atomic(out / "seeds.json", {str(s): r for s, r in rows.items()})
     (out / "seeds.md").write_text(f"# {config.name} across pretraining seeds\n\n{format_table(rows)}\n")
     return rows
 
