@@ -80,9 +80,8 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     # eval: every model on both sets; steering: each alpha on both sets, then on preferences the toaster
     # direction, the random directions, the ablated model and the ablations of random directions
     passes = {"preferences": models + alphas + 1 + n_random + 1 + n_random, "identity": models + alphas}
-    qdir = Path(config.eval.question_dir)
-    sets = {name: load_question_set(qdir / f"{name}.yaml" if qdir.is_absolute() else root / qdir / f"{name}.yaml")
-            for name in passes}
+    qdir = root / config.eval.question_dir  # an absolute question_dir replaces root
+    sets = {name: load_question_set(qdir / f"{name}.yaml") for name in passes}
     counts = {f"passes_{name}": n for name, n in passes.items()}
     if config.eval.mode == "choice":
         counts["choice_items"] = sum(n * len(sets[name].choice_items) for name, n in passes.items())
