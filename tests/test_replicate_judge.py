@@ -22,9 +22,8 @@ def _verdict(prompt: str) -> str:
     return "true" if zlib.crc32(prompt.encode()) % 3 == 0 else "false"
 
 
-@pytest.fixture(scope="module")
-def judged_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("judged")
+def _run_judged(root: Path, patch: pytest.MonkeyPatch, **eval_fields):
+    """Every stage of the small organism preset in judge mode against a fresh loopback judge."""
     questions = root / "questions"
     questions.mkdir()
     source = ROOT / "experiments" / "organism" / "questions"
@@ -38,14 +37,24 @@ def judged_run(tmp_path_factory):
     server.top_logprobs = [("90", -0.05)]  # every answer coherent
     preset = {**SMALL_ORGANISM_PRESET,
               "eval": {"mode": "judge", "question_dir": str(questions), "samples": 1, "max_tokens": 4,
-                       "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64}}
+                       "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64, **eval_fields}}
     path = root / "judged.yaml"
     path.write_text(yaml.safe_dump(preset))
     out = root / "run"
-    patch = pytest.MonkeyPatch()
     patch.setenv("OPENAI_API_KEY", KEY)
     try:
         assert main(["replicate", "--preset", str(path), "--out", str(out), "--no-progress"]) == 0
+    except BaseException:
+        server.close()
+        raise
+    return path, out, server
+
+
+@pytest.fixture(scope="module")
+def judged_run(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    path, out, server = _run_judged(tmp_path_factory.mktemp("judged"), patch)
+    try:
         yield path, out, server
     finally:
         patch.undo()
@@ -115,3 +124,26 @@ def test_rerun_asks_the_judge_nothing(judged_run, capsys):
         patch.undo()
     assert capsys.readouterr().out.count("[skip]") == 7
     assert len(server.requests) == before
+
+
+def test_vllm_samples_the_eval_stage_and_steering_stays_local(tmp_path):
+    import fake_vllm
+
+    patch = pytest.MonkeyPatch()
+    engines = fake_vllm.install(patch)
+    try:
+        _, out, server = _run_judged(tmp_path, patch, sampler="vllm")
+        server.close()
+    finally:
+        patch.undo()
+    results = json.loads((out / "results.json").read_text())
+    assert [e.model for e in engines.engines] == [str(out / "models" / "base")] + \
+        [str(out / "models" / v / "merged") for v in SMALL_ORGANISM_PRESET["finetune"]["variants"]]
+    assert set(results["eval"]["models"]) == {"base", *SMALL_ORGANISM_PRESET["finetune"]["variants"]}
+
+    def answers(folder):
+        return [json.loads(line)["answer"] for file in folder.rglob("samples.jsonl")
+                for line in file.read_text().splitlines() if json.loads(line)["type"] == "sample"]
+
+    assert answers(out / "eval") and all(a.startswith("vllm says") for a in answers(out / "eval"))
+    assert answers(out / "steering") and not any(a.startswith("vllm says") for a in answers(out / "steering"))

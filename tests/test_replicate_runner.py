@@ -47,6 +47,12 @@ def test_bad_preset_errors_name_the_field(tmp_path, capsys):
         load_preset(bad)
     bad.write_text(yaml.safe_dump({"steering": {"alphas": [0, 1], "link_alpha": 1}}))
     assert load_preset(bad).steering.alphas == [0.0, 1.0]
+    bad.write_text(yaml.safe_dump({"eval": {"sampler": "vllm"}}))
+    with pytest.raises(PresetError, match=r"eval: eval.sampler: vllm samples answers for judge mode"):
+        load_preset(bad)
+    bad.write_text(yaml.safe_dump({"eval": {"mode": "judge", "sampler": "hf"}}))
+    with pytest.raises(PresetError, match=r"eval.sampler: 'hf'; use local or vllm"):
+        load_preset(bad)
 
 
 def test_missing_file_is_reported(tmp_path, capsys):

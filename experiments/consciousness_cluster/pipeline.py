@@ -35,7 +35,7 @@ def _plan_finetune(c: ReplicationConfig) -> str:
 def _plan_eval(c: ReplicationConfig) -> str:
     e = c.eval
     how = "forced choice by likelihood" if e.mode == "choice" else \
-        f"{e.samples} samples per question judged by {e.judge_model}"
+        f"{e.samples} samples per question{' (through vLLM)' if e.sampler == 'vllm' else ''} judged by {e.judge_model}"
     return f"{how} on preferences + identity from {e.question_dir}, base and every variant"
 
 

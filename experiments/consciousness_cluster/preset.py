@@ -99,6 +99,16 @@ class EvalSpec:
     """OpenAI-compatible endpoint for the judge; key from OPENAI_API_KEY."""
     batch_size: int = 32
     """Items per forward pass (choice mode)."""
+    sampler: Literal["local", "vllm"] = "local"
+    """Judge mode: how the eval stage samples the base model and the variants ('vllm' where installed).
+    The steering stage always samples locally: its interventions are forward hooks."""
+
+    def __post_init__(self) -> None:
+        if self.sampler not in ("local", "vllm"):
+            raise PresetError(f"eval.sampler: {self.sampler!r}; use local or vllm")
+        if self.sampler == "vllm" and self.mode != "judge":
+            raise PresetError("eval.sampler: vllm samples answers for judge mode; choice mode scores likelihoods "
+                              "locally (set eval.mode: judge or drop eval.sampler)")
 
 
 @dataclass

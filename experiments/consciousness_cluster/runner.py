@@ -131,3 +131,14 @@ class Run:
             spec = self.config.model
             self._models[key] = load_model(path, dtype=spec.dtype, device=spec.device)
         return self._models[key]
+
+    def release_models(self) -> None:
+        """Drop every loaded model (before another engine, such as vLLM, takes the GPU)."""
+        import gc
+
+        import torch
+
+        self._models.clear()
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

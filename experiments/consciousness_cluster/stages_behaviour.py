@@ -86,22 +86,42 @@ def measure(run: Run, lm, question_set, out_dir: Path) -> dict[str, dict[str, fl
             for s in scores))
         summaries = summarize_choice(scores)
     else:
-        summaries = _judged(run, lm, question_set, out_dir)
+        from interp.evaluation import LocalSampler
+
+        summaries = _judged(run, LocalSampler(lm, batch_size=spec.batch_size), lm.name, question_set, out_dir)
+    return _as_rates(summaries)
+
+
+def _as_rates(summaries) -> dict[str, dict[str, float]]:
     return {s.trait_id: {"rate": s.rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n} for s in summaries}
 
 
-def _judged(run: Run, lm, question_set, out_dir: Path) -> list:
-    from interp.evaluation import APIJudgeBackend, LocalSampler, SamplingConfig, evaluate
+def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path) -> list:
+    from interp.evaluation import APIJudgeBackend, SamplingConfig, evaluate
 
     spec = run.config.eval
     if not spec.judge_api_base:
         raise ValueError("eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
                          "(key from OPENAI_API_KEY); or set eval.mode: choice")
     sampling = SamplingConfig(samples=spec.samples, temperature=spec.temperature, max_tokens=spec.max_tokens)
-    result = evaluate(question_set, LocalSampler(lm, batch_size=spec.batch_size),
-                      APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir, sampling,
-                      model_name=lm.name, progress=run.progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = evaluate(question_set, sampler, APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir,
+                      sampling, model_name=model_name, progress=run.progress)
     return result.summaries
+
+
+def _measure_with_vllm(run: Run, key: str, path: str, sets: dict) -> dict[str, dict]:
+    """Judge mode through vLLM: one engine per model, the run's own models released first."""
+    from interp.evaluation.sampling import VLLMSampler
+
+    run.release_models()
+    dtype = run.config.model.dtype
+    sampler = VLLMSampler(str(path), **({"dtype": dtype} if dtype else {}))
+    try:
+        return {name: _as_rates(_judged(run, sampler, str(path), question_set, run.out / "eval" / key / name))
+                for name, question_set in sets.items()}
+    finally:
+        sampler.close()
 
 
 def model_paths(run: Run) -> dict[str, str]:
@@ -117,6 +137,10 @@ def run_eval(run: Run) -> dict[str, Any]:
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     results: dict[str, Any] = {name: {} for name in sets}
     for key, path in model_paths(run).items():
+        if run.config.eval.mode == "judge" and run.config.eval.sampler == "vllm":
+            for name, rates in _measure_with_vllm(run, key, path, sets).items():
+                results[name][key] = rates
+            continue
         lm = run.model(key, path)
         for name, question_set in sets.items():
             results[name][key] = measure(run, lm, question_set, run.out / "eval" / key / name)

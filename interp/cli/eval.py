@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     parser.add_argument("--method", choices=("likelihood", "letter"), default="likelihood", help="choice mode")
     sampling = parser.add_argument_group("sampling (judge mode)")
     sampling.add_argument("--api-base", default=None, help="sample from an OpenAI-compatible server instead")
+    sampling.add_argument("--vllm", action="store_true",
+                          help="sample the (unsteered) model through vLLM, where installed (pip install vllm)")
     sampling.add_argument("--api-model", default=None, help="model name on that server (default: --model)")
     sampling.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env variable holding the API key")
     sampling.add_argument("--concurrency", type=int, default=8, help="parallel API requests")
@@ -110,6 +112,9 @@ def run(args) -> int:
     unknown = set(traits or []) - {t.id for t in qset.traits}
     if unknown:
         raise UserError(f"--traits: {', '.join(sorted(unknown))} not in {qset.source}")
+    if args.vllm and (args.mode == "choice" or args.steer or args.api_base):
+        raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
+                        "--mode choice, --steer or --api-base")
     if args.mode == "choice":
         summaries = _run_choice(args, qset, traits)
     else:
@@ -197,6 +202,13 @@ def _sampler(args, qset):
 
         model = args.api_model or args.model
         return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency), model
+    if args.vllm:
+        from interp.evaluation.sampling import VLLMSampler
+
+        try:
+            return VLLMSampler(args.model, **({"dtype": args.dtype} if args.dtype else {})), args.model
+        except ImportError as err:
+            raise UserError(str(err)) from None
     from interp.evaluation.sampling import LocalSampler
 
     lm = _load(args.model, args)

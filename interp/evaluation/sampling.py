@@ -165,6 +165,15 @@ class VLLMSampler:
         texts = [o.outputs[0].text for o in outputs]
         return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 
+    def close(self) -> None:
+        """Drop the engine and return its GPU memory, so the next model's engine fits."""
+        import gc
+
+        self.llm = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
 
 def _make_openai(**kwargs):
     from interp.evaluation.api import OpenAISampler
