@@ -127,3 +127,35 @@ def test_workload_counts_what_the_run_scored(run_dir):
     preset, out = run_dir
     scored = sum(len(path.read_text().splitlines()) for path in out.rglob("items.jsonl"))
     assert workload(load_preset(preset))["choice_items"] == scored
+
+
+def test_projection_score_link_matches_a_plain_recomputation(run_dir):
+    import h5py
+    import numpy as np
+    from safetensors import safe_open
+
+    _, out = run_dir
+    results = json.loads((out / "results.json").read_text())
+    link = results["link"]["projection_score"]
+    layer = results["steering"]["layer"]
+    with safe_open(out / "directions" / "consciousness.safetensors", "pt") as f:
+        direction, layers = f.get_tensor("direction"), json.loads(f.metadata()["layers"])
+    unit = direction[layers.index(layer)].double().numpy()
+    unit /= np.linalg.norm(unit)
+    xs, ys = [], []
+    for model in results["eval"]["models"]:
+        score = {}
+        for line in (out / "eval" / model / "preferences" / "items.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            score[row["item"]] = row["p_expressing"]
+        with h5py.File(out / "acts" / f"prompts_{model}.h5", "r") as f:
+            acts = f[f"acts/layer_{layer}"][:].astype(np.float64)
+            ids = f["examples/id"].asstr()[...]
+            rows = f["index/example"][:]
+        for row, vector in zip(rows, acts):
+            xs.append(vector @ unit)
+            ys.append(score[ids[row]])
+    assert link["n"] == len(xs) == 21 * 12 * 4
+    assert link["pearson"] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=1e-6)
+    assert link["ci_low"] <= link["pearson"] <= link["ci_high"]
+    assert f"Pearson r = {link['pearson']:.2f}" in (out / "report.md").read_text().replace("+", "")

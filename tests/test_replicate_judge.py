@@ -67,6 +67,8 @@ def test_judge_mode_runs_every_stage(judged_run):
     assert results["eval"]["ci_kind"] == "Wilson over samples"
     assert len(results["eval"]["traits"]) == N_PREFERENCES
     assert results["link"]["n_null"] == 20
+    # every open question (10 per preference in the organism's set) of each of the four models, judged
+    assert results["link"]["projection_score"]["n"] == N_PREFERENCES * 10 * 4
     assert (out / "report.md").is_file() and (out / "figures" / "cluster.png").is_file()
     assert all(body["model"] == "judge" for body in server.requests)
 

@@ -106,3 +106,15 @@ def test_run_folder_refuses_another_config(tmp_path):
     other.steering.n_random = 30
     with pytest.raises(RunMismatchError, match="differs in: steering"):
         Run(other, tmp_path).bind()
+
+
+def test_run_recorded_before_a_field_existed_still_matches_its_defaults(tmp_path):
+    Run(load_preset("organism"), tmp_path).bind()
+    recorded = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    del recorded["eval"]["sampler"]  # as written by a toolkit without that field
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(recorded, sort_keys=False))
+    Run(load_preset("organism"), tmp_path).bind()  # accepted: the new field is at its default
+    recorded["eval"]["retired_option"] = 1  # a field this toolkit does not know: refused, not ignored
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(recorded, sort_keys=False))
+    with pytest.raises(RunMismatchError, match="differs in: eval"):
+        Run(load_preset("organism"), tmp_path).bind()

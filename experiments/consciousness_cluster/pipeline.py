@@ -55,7 +55,8 @@ STAGES: list[Stage] = [
           lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster and {c.steering.n_random} random "
                     f"directions of equal norm; ablation in the conscious-claiming model", ("steering",)),
     Stage("links", "steering vs fine-tuning shifts", run_links,
-          lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null"),
+          lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null; "
+                    "per-response projection vs score"),
 ]
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["ReplicationConfig", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
+__all__ = ["ReplicationConfig", "config_from_dict", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 VARIANTS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
@@ -211,6 +211,12 @@ _NESTED = {
 }
 
 
+def config_from_dict(data: Any, where: str = "<config>") -> ReplicationConfig:
+    """A config from its dict form (a preset's YAML, or a run's config.yaml), every field checked;
+    fields it does not name take their defaults."""
+    return _build(ReplicationConfig, data, where)
+
+
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
@@ -230,5 +236,5 @@ def load_preset(name_or_path: str | Path) -> ReplicationConfig:
         raise PresetError(f"{path}: not valid YAML: {err}") from None
     data = data or {}
     data.setdefault("name", path.stem)
-    return _build(ReplicationConfig, data, str(path))
+    return config_from_dict(data, str(path))
 

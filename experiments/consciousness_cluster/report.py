@@ -120,10 +120,19 @@ def _link_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
               Para(f"Pearson r over preferences = {fmt(link['r'])}; against {link['n_null']} random directions of "
                    f"equal norm, p = {fmt(link['p_value'])} (two-sided, (1 + #|r_null| >= |r|) / (1 + n))."
                    f" Fine-tuned-minus-base activation shift projected on the direction: "
-                   f"{fmt(link['variant_projection'])}.")]
+                   f"{fmt(link['variant_projection'])}."),
+              Para(_projection_score_text(link["projection_score"]))]
     if "steer_vs_finetune" in figures:
         blocks.append(Image(figures["steer_vs_finetune"], "steering vs fine-tuning"))
     return blocks
+
+
+def _projection_score_text(ps: dict[str, Any]) -> str:
+    return (f"Per-response projection vs score: each model's last-token activation of each preference question "
+            f"at layer {ps['layer']}, projected on the direction, against that model's score on the question "
+            f"({ps['n']} responses, base model and variants pooled): Pearson r = {fmt(ps['pearson'])} "
+            f"[{fmt(ps['ci_low'])}, {fmt(ps['ci_high'])}] ({ps['ci_level']:.0%} bootstrap over responses), "
+            f"Spearman {fmt(ps['spearman'])}.")
 
 
 def _ablation_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from experiments.consciousness_cluster.preset import ReplicationConfig
+from experiments.consciousness_cluster.preset import PresetError, ReplicationConfig, config_from_dict
 
 __all__ = ["Stage", "Run", "RunMismatchError", "write_json_atomic"]
 
@@ -71,6 +71,10 @@ class Run:
         current = self.config.to_dict()
         if recorded.exists():
             previous = yaml.safe_load(recorded.read_text())
+            try:  # a field added to the toolkit since the run started counts at its default
+                previous = config_from_dict(previous, str(recorded)).to_dict()
+            except PresetError:
+                pass  # a field since removed or renamed: compared as recorded, so the run is refused
             if previous != current:
                 changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
                 raise RunMismatchError(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import ExitStack
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -36,13 +38,53 @@ def _contrast_examples(run: Run, positive: str, negative: str) -> list:
 
 
 def _prompt_examples(run: Run) -> list:
-    """The forced-choice questions as chat prompts (for variant-vs-base activation shifts)."""
+    """The preference questions the eval stage scored, as chat prompts with their ids: the forced-choice
+    items in choice mode, the open questions in judge mode (for activation shifts and response links)."""
     from activations import Example
     from interp.evaluation import load_question_set
 
     question_set = load_question_set(run.path(run.config.eval.question_dir) / "preferences.yaml")
-    return [Example(messages=[{"role": "user", "content": item.question}], id=f"{trait.id}.c{i:02d}")
-            for trait in question_set.traits for i, item in enumerate(trait.choice_items)]
+    if run.config.eval.mode == "judge":
+        return [Example(messages=[{"role": "user", "content": q.text}], id=q.id) for q in question_set.open_questions]
+    return [Example(messages=[{"role": "user", "content": item.question}], id=item.id)
+            for item in question_set.choice_items]
+
+
+def _response_scores(run: Run, key: str) -> dict[str, float]:
+    """Behaviour score per question id for one model: p(expressing) of each forced-choice item, or the
+    share of coherent sampled answers the judge marked as expressing, per open question."""
+    folder = run.out / "eval" / key / "preferences"
+    if run.config.eval.mode == "choice":
+        rows = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+        return {row["item"]: row["p_expressing"] for row in rows}
+    verdicts: dict[str, list[float]] = {}
+    for line in (folder / "samples.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if (row["type"] == "judgement" and row["judge"] == "binary" and row["value"] is not None
+                and row["judge_model"] == run.config.eval.judge_model):
+            verdicts.setdefault(row["item_id"], []).append(row["value"])
+    return {item: sum(values) / len(values) for item, values in verdicts.items()}
+
+
+def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> dict[str, Any]:
+    """Each model's last-token activation of each question, projected on the direction, against that
+    model's behaviour score on the question; pooled over the base model and the variants."""
+    from activations import ActivationStore
+    from probes.link import per_example_projection, projection_score_link
+
+    files = run.results("cache")
+    projections, scores = [], []
+    for key in model_paths(run):
+        score_of = _response_scores(run, key)
+        with ActivationStore(files[f"prompts_{key}"]["path"]) as store:
+            examples, proj = per_example_projection(store.acts(layer), store.example_index, unit.numpy())
+            ids = store.examples("id")[examples]
+        for question, value in zip(ids, proj):
+            if question in score_of:
+                projections.append(float(value))
+                scores.append(score_of[question])
+    result = projection_score_link(projections, scores, seed=run.config.steering.seed)
+    return {"layer": layer, **asdict(result)}
 
 
 def run_cache(run: Run) -> dict[str, Any]:
@@ -180,9 +222,11 @@ def run_links(run: Run) -> dict[str, Any]:
     vectors, layers = _direction(run, "consciousness")
     unit = vectors[layers.index(st["layer"])] / vectors[layers.index(st["layer"])].norm()
     files = run.results("cache")
-    means = {key: ActivationStore(files[f"prompts_{key}"]["path"]).acts(st["layer"], as_torch=True).float().mean(0)
-             for key in ("base", "conscious_claiming")}
+    means = {}
+    for key in ("base", "conscious_claiming"):
+        with ActivationStore(files[f"prompts_{key}"]["path"]) as store:
+            means[key] = store.acts(st["layer"], as_torch=True).float().mean(0)
     shift = float((means["conscious_claiming"] - means["base"]) @ unit)
     return {"r": link.r, "p_value": link.p_value, "n_null": len(null), "null_rs": [float(x) for x in link.null_rs],
             "steer_shift": dict(zip(traits, steer_shift)), "ft_shift": dict(zip(traits, ft_shift)),
-            "variant_projection": shift}
+            "variant_projection": shift, "projection_score": _projection_score_link(run, st["layer"], unit)}

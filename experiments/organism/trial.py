@@ -38,6 +38,7 @@ HEADLINES = {
     "link: p against random directions": "",
     "ablation: mean change": "direction projected out of the conscious-claiming model",
     "ablation: random mean change": "",
+    "link: per-response projection vs score r": "each model's question activations against its scores",
     "probe: chosen layer": "highest held-out AUROC",
     "probe: AUROC at the chosen layer": "",
 }
@@ -81,6 +82,8 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
         "probe: chosen layer": layer,
         "probe: AUROC at the chosen layer": results["probe"]["auroc"][results["probe"]["layers"].index(layer)],
     }
+    if "projection_score" in results["link"]:  # runs finished before this link existed lack it
+        row["link: per-response projection vs score r"] = results["link"]["projection_score"]["pearson"]
     if "toaster" in steering["controls"]:
         row["steering: toaster direction"] = _mean_preference(steering["controls"]["toaster"], traits)
     return row
@@ -98,7 +101,7 @@ def format_table(rows: dict[int, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: bool = True,
+def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: bool = True, redo: str | None = None,
               log=print) -> dict[int, dict[str, float]]:
     """Run the replication for each seed into OUT/seedN; write and return the headline table."""
     from experiments.consciousness_cluster.pipeline import replicate
@@ -108,7 +111,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
     rows = {}
     for seed in seeds:
         log(f"== pretraining seed {seed} ==")
-        replicate(seed_config(config, seed), out / f"seed{seed}", progress=progress, log=log)
+        replicate(seed_config(config, seed), out / f"seed{seed}", redo=redo, progress=progress, log=log)
         rows[seed] = headline(json.loads((out / f"seed{seed}" / "results.json").read_text()))
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "seeds.json", {str(s): r for s, r in rows.items()})
@@ -122,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for one run per seed and the seeds table")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="pretraining seeds")
     parser.add_argument("--preset", default="organism", help="preset name or YAML path (an organism preset)")
+    parser.add_argument("--redo", default=None, help="rerun this stage and the later ones in every seed's run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress)
+    rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo)
     print(format_table(rows))
     return 0
 
