@@ -35,7 +35,10 @@ def fake_results(seed=0):
                                   "random_mean": {t: rng.random() for t in TRAITS}}},
         "link": {"r": -0.4, "p_value": 0.2, "n_null": 20, "null_rs": [rng.uniform(-1, 1) for _ in range(20)],
                  "steer_shift": {t: rng.random() for t in TRAITS}, "ft_shift": {t: rng.random() for t in TRAITS},
-                 "variant_projection": 1.5},
+                 "variant_projection": 1.5,
+                 "projection_score": {"layer": 1, "pearson": -0.31, "pearson_p": 0.01, "spearman": 0.27,
+                                      "spearman_p": 0.02, "ci_low": -0.45, "ci_high": -0.12, "ci_level": 0.95,
+                                      "n": 640, "n_boot": 1000, "seed": 0}},
         "ablation": {"conscious": {t: rates["conscious_claiming"][t]["rate"] for t in TRAITS},
                      "ablated": ablated, "mean_change": -0.1, "mean_random_change": 0.01,
                      "random_change": {t: rng.uniform(-0.1, 0.1) for t in TRAITS},
@@ -84,6 +87,9 @@ def test_report_numbers_equal_results(tmp_path):
         assert row[1:1 + len(expected)] == expected
     assert f"r over preferences = {fmt(res['link']['r'])}" in markdown
     assert f"p = {fmt(res['link']['p_value'])}" in markdown
+    ps = res["link"]["projection_score"]
+    assert (f"({ps['n']} responses, base model and variants pooled): Pearson r = {fmt(ps['pearson'])} "
+            f"[{fmt(ps['ci_low'])}, {fmt(ps['ci_high'])}]") in markdown and f"Spearman {fmt(ps['spearman'])}" in markdown
     ablation = [t for t in tables if t["header"][:4] == ["preference", "conscious", "ablated", "change"]][0]
     for row in ablation["rows"]:
         ab = res["ablation"]
