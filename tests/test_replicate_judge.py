@@ -36,8 +36,9 @@ def _run_judged(root: Path, patch: pytest.MonkeyPatch, **eval_fields):
     server.verdict = _verdict
     server.top_logprobs = [("90", -0.05)]  # every answer coherent
     preset = {**SMALL_ORGANISM_PRESET,
-              "eval": {"mode": "judge", "question_dir": str(questions), "samples": 1, "max_tokens": 4,
-                       "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64, **eval_fields}}
+              "eval": {"mode": "judge", "question_dir": str(questions), "samples": 2, "max_tokens": 4,
+                       "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64, **eval_fields},
+              "steering": {**SMALL_ORGANISM_PRESET["steering"], "samples": 1}}
     path = root / "judged.yaml"
     path.write_text(yaml.safe_dump(preset))
     out = root / "run"
@@ -100,11 +101,20 @@ def test_judged_rates_are_the_judge_verdicts(judged_run):
         assert results["eval"]["rates"]["base"][trait]["rate"] == pytest.approx(sum(values) / len(values))
 
 
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+
+
 def test_alpha_zero_steering_samples_what_the_base_eval_sampled(judged_run):
+    # steering measures with one sample per question (steering.samples), the eval with two: the
+    # steered alpha-0 answers are the base eval's first samples, same seeds, same text
     _, out, _ = judged_run
-    results = json.loads((out / "results.json").read_text())
-    for trait, rate in results["steering"]["rates"]["0.0"].items():
-        assert rate == pytest.approx(results["eval"]["rates"]["base"][trait]["rate"])
+    base = {(r["item_id"], r["sample_index"]): r["answer"] for r in _records(out / "eval" / "base" / "preferences")
+            if r["type"] == "sample"}
+    steered = [r for r in _records(out / "steering" / "alpha_0") if r["type"] == "sample"]
+    assert {r["sample_index"] for r in steered} == {0} and {k for _, k in base} == {0, 1}
+    assert len(steered) == len(base) // 2
+    assert all(r["answer"] == base[r["item_id"], 0] for r in steered)
 
 
 def test_the_key_is_sent_but_never_written(judged_run):

@@ -50,6 +50,9 @@ def test_bad_preset_errors_name_the_field(tmp_path, capsys):
     bad.write_text(yaml.safe_dump({"eval": {"sampler": "vllm"}}))
     with pytest.raises(PresetError, match=r"eval: eval.sampler: vllm samples answers for judge mode"):
         load_preset(bad)
+    bad.write_text(yaml.safe_dump({"steering": {"samples": 0}}))
+    with pytest.raises(PresetError, match=r"steering.samples: 0; give at least 1"):
+        load_preset(bad)
     bad.write_text(yaml.safe_dump({"eval": {"mode": "judge", "sampler": "hf"}}))
     with pytest.raises(PresetError, match=r"eval.sampler: 'hf'; use local or vllm"):
         load_preset(bad)

@@ -80,14 +80,18 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     alphas, n_random = len(config.steering.alphas), config.steering.n_random
     # eval: every model on both sets; steering: each alpha on both sets, then on preferences the toaster
     # direction, the random directions, the ablated model and the ablations of random directions
-    passes = {"preferences": models + alphas + 1 + n_random + 1 + n_random, "identity": models + alphas}
+    stage_passes = {"eval": {"preferences": models, "identity": models},
+                    "steering": {"preferences": alphas + 1 + n_random + 1 + n_random, "identity": alphas}}
     qdir = root / config.eval.question_dir  # an absolute question_dir replaces root
-    sets = {name: load_question_set(qdir / f"{name}.yaml") for name in passes}
-    counts = {f"passes_{name}": n for name, n in passes.items()}
+    sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
+    counts = {f"passes_{name}": sum(p[name] for p in stage_passes.values()) for name in sets}
     if config.eval.mode == "choice":
-        counts["choice_items"] = sum(n * len(sets[name].choice_items) for name, n in passes.items())
+        counts["choice_items"] = sum(n * len(sets[name].choice_items)
+                                     for passes in stage_passes.values() for name, n in passes.items())
     else:
-        answers = sum(n * len(sets[name].open_questions) for name, n in passes.items()) * config.eval.samples
+        samples = {"eval": config.eval.samples, "steering": config.steering.samples or config.eval.samples}
+        answers = sum(n * len(sets[name].open_questions) * samples[stage]
+                      for stage, passes in stage_passes.items() for name, n in passes.items())
         counts |= {"sampled_answers": answers, "judge_calls_at_most": 2 * answers}  # coherence, then binary
     return counts
 

@@ -141,8 +141,13 @@ class SteeringSpec:
     """The alpha whose shifts are correlated with the fine-tuning shifts."""
     seed: int = 0
     """Seed of the random directions."""
+    samples: int | None = None
+    """Judge mode: answers per open question in this stage (default: eval.samples). Every steered
+    measurement, alpha 0 and the controls included, uses the same count, so the null stays matched."""
 
     def __post_init__(self) -> None:
+        if self.samples is not None and self.samples < 1:
+            raise PresetError(f"steering.samples: {self.samples}; give at least 1 (or leave it out)")
         if self.n_random < 20:
             raise PresetError("steering.n_random: the random-direction null needs at least 20 directions")
         # Floats throughout: results are keyed by str(alpha), so 0 and 0.0 must be one key.

@@ -73,8 +73,9 @@ def run_finetune(run: Run) -> dict[str, Any]:
     return results
 
 
-def measure(run: Run, lm, question_set, out_dir: Path) -> dict[str, dict[str, float]]:
-    """Rates per trait of `lm` on a question set, by the preset's mode; raw records go to `out_dir`."""
+def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = None) -> dict[str, dict[str, float]]:
+    """Rates per trait of `lm` on a question set, by the preset's mode; raw records go to `out_dir`.
+    `samples` overrides eval.samples in judge mode."""
     spec = run.config.eval
     out_dir.mkdir(parents=True, exist_ok=True)
     if spec.mode == "choice":
@@ -88,7 +89,8 @@ def measure(run: Run, lm, question_set, out_dir: Path) -> dict[str, dict[str, fl
     else:
         from interp.evaluation import LocalSampler
 
-        summaries = _judged(run, LocalSampler(lm, batch_size=spec.batch_size), lm.name, question_set, out_dir)
+        summaries = _judged(run, LocalSampler(lm, batch_size=spec.batch_size), lm.name, question_set, out_dir,
+                            samples)
     return _as_rates(summaries)
 
 
@@ -96,14 +98,15 @@ def _as_rates(summaries) -> dict[str, dict[str, float]]:
     return {s.trait_id: {"rate": s.rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n} for s in summaries}
 
 
-def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path) -> list:
+def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path, samples: int | None = None) -> list:
     from interp.evaluation import APIJudgeBackend, SamplingConfig, evaluate
 
     spec = run.config.eval
     if not spec.judge_api_base:
         raise ValueError("eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
                          "(key from OPENAI_API_KEY); or set eval.mode: choice")
-    sampling = SamplingConfig(samples=spec.samples, temperature=spec.temperature, max_tokens=spec.max_tokens)
+    sampling = SamplingConfig(samples=samples or spec.samples, temperature=spec.temperature,
+                              max_tokens=spec.max_tokens)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = evaluate(question_set, sampler, APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir,
                       sampling, model_name=model_name, progress=run.progress)

@@ -141,7 +141,8 @@ def _sets(run: Run):
 
 
 def _rates(run: Run, lm, question_set, name: str) -> dict[str, float]:
-    return {t: r["rate"] for t, r in measure(run, lm, question_set, run.out / "steering" / name).items()}
+    return {t: r["rate"] for t, r in measure(run, lm, question_set, run.out / "steering" / name,
+                                             samples=run.config.steering.samples).items()}
 
 
 def _ablation(run: Run, vectors: torch.Tensor, layers: list[int], prefs, generator) -> dict[str, Any]:
