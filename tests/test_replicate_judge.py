@@ -86,11 +86,14 @@ def test_workload_counts_what_the_run_sampled_and_judged(judged_run):
     assert expected["judge_calls_at_most"] == len(server.requests)  # every answer coherent: both judges ran
 
 
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+
+
 def test_judged_rates_are_the_judge_verdicts(judged_run):
     _, out, _ = judged_run
     results = json.loads((out / "results.json").read_text())
-    records = [json.loads(line) for line in (out / "eval" / "base" / "preferences" / "samples.jsonl")
-               .read_text().splitlines()]
+    records = _records(out / "eval" / "base" / "preferences")
     trait_of = {r["item_id"]: r["trait_id"] for r in records if r["type"] == "sample"}
     verdicts = {}
     for record in records:
@@ -99,10 +102,6 @@ def test_judged_rates_are_the_judge_verdicts(judged_run):
     assert set(verdicts) == set(results["eval"]["traits"])
     for trait, values in verdicts.items():
         assert results["eval"]["rates"]["base"][trait]["rate"] == pytest.approx(sum(values) / len(values))
-
-
-def _records(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
 
 
 def test_alpha_zero_steering_samples_what_the_base_eval_sampled(judged_run):
