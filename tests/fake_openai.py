@@ -46,15 +46,15 @@ class FakeServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    time.sleep(server.delay)
-                    self._reply(action, body)
+                    time.sleep(server.delay + (action[1] if action[0] == "sleep" else 0.0))
                 finally:
+                    # before the reply goes out: a client that has its answer may send the next request
+                    # at once, and that one must not be counted alongside this one
                     with server.lock:
                         server.in_flight -= 1
+                self._reply(action, body)
 
             def _reply(self, action, body):
-                if action[0] == "sleep":
-                    time.sleep(action[1])
                 if action[0] == "status":
                     self.send_response(action[1])
                     if action[2] is not None:
