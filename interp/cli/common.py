@@ -26,7 +26,8 @@ def add_command(subparsers, name: str, help: str, example: str, func) -> argpars
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="hub id or local folder in HF format")
+    parser.add_argument("--model", required=True,
+                        help="hub id, local folder in HF format, GGUF file, or packaged model (smollm2-135m-instruct)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: checkpoint's)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cpu)")
 
@@ -34,8 +35,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 def load_model_or_exit(args: argparse.Namespace):
     """Load `--model`, turning the user's mistakes (bad path, unknown family) into UserError."""
     from interp.models import UnsupportedArchitectureError, load_model
+    from interp.models.gguf import MissingPackageError
 
     try:
         return load_model(args.model, dtype=args.dtype, device=args.device)
-    except (UnsupportedArchitectureError, FileNotFoundError, ValueError, OSError) as err:
+    except (UnsupportedArchitectureError, MissingPackageError, FileNotFoundError, ValueError, OSError) as err:
         raise UserError(f"--model {args.model}: {err}") from err
