@@ -113,10 +113,8 @@ def _model_type(path: Path) -> str:
 
     try:
         return str(load_gguf_checkpoint(str(path), return_tensors=False)["config"]["model_type"])
-    except ValueError as err:  # transformers' "architecture X is not supported yet"
-        raise ValueError(f"{path}: {err}") from None
     except Exception as err:  # a truncated or foreign file fails somewhere inside the reader
-        raise ValueError(f"{path}: not a readable GGUF model ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: cannot read it as a GGUF model ({err})") from None
 
 
 def gguf_folder(path: str | Path, *, check=None) -> tuple[Path, str]:
