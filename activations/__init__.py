@@ -5,7 +5,8 @@ from activations.capture import ForwardStopped, block_output, capture_residual, 
 from activations.examples import EncodedExample, Example, ExampleError, encode_example, read_examples
 from activations.h5file import StoreMismatchError
 from activations.positions import POSITION_RULES, parse_layers
-from activations.store import ActivationStore
+from activations.schema import StoreFormatError
+from activations.store import ActivationStore, IncompleteStoreError, LayerData, NonFiniteRowsError
 from activations.stream import DirectionsError, LayerStats, load_directions
 
 __all__ = [
@@ -18,7 +19,11 @@ __all__ = [
     "Example",
     "ExampleError",
     "ForwardStopped",
+    "IncompleteStoreError",
+    "LayerData",
     "LayerStats",
+    "NonFiniteRowsError",
+    "StoreFormatError",
     "StoreMismatchError",
     "block_output",
     "cache_activations",

@@ -19,6 +19,8 @@ import h5py
 import numpy as np
 import torch
 
+from activations import schema
+
 __all__ = ["DirectionsError", "LayerStats", "finalize_stats", "load_directions", "mean_difference"]
 
 
@@ -50,25 +52,24 @@ def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats
     Needs the file open outside SWMR mode (it creates datasets); running it twice is harmless.
     """
     result: dict[int, LayerStats] = {}
-    if "stats" not in handle:
+    if schema.STATS not in handle:
         return result
-    slot = int(handle.attrs["stats_slot"])
+    slot = int(handle.attrs[schema.STATS_SLOT])
     for layer in layers:
-        group = handle["stats"][f"layer_{layer}"]
-        for name in ("sum", "sumsq", "count"):
-            if f"running_{name}" in group:
-                running = group[f"running_{name}"]
+        group = handle[schema.stats_path(layer)]
+        for field in schema.STATS_FIELDS:
+            if schema.running(field) in group:
+                running = group[schema.running(field)]
                 value = running[slot] if slot >= 0 else np.zeros_like(running[0])
-                if name in group:
-                    del group[name]
-                group[name] = value
-                del group[f"running_{name}"]
-        total, total_sq, count = group["sum"][...], group["sumsq"][...], group["count"][...]
+                if field in group:
+                    del group[field]
+                group[field] = value
+                del group[schema.running(field)]
+        total, total_sq, count = (group[field][...] for field in schema.STATS_FIELDS)
         direction = mean_difference(total, count)
-        directions = handle.require_group("directions")
-        if f"layer_{layer}" in directions:
-            del directions[f"layer_{layer}"]
-        directions[f"layer_{layer}"] = direction
+        if schema.direction_path(layer) in handle:
+            del handle[schema.direction_path(layer)]
+        handle[schema.direction_path(layer)] = direction
         result[layer] = LayerStats(total, total_sq, count, direction)
     return result
 

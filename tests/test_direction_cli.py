@@ -17,7 +17,7 @@ def _cos(a, b):
 
 def test_direction_command_writes_a_direction_file_for_every_method(tmp_path, capsys):
     data = planted(n_pairs=60, offset=1.0)
-    store = write_store(tmp_path / "acts.h5", data, bf16=True)
+    store = write_store(tmp_path / "acts.h5", data, dtype="bfloat16")
     for method in ("mean-diff", "pca", "logistic", "mass-mean"):
         out = tmp_path / f"{method}.safetensors"
         assert main(["direction", "--store", str(store), "--layer", "2", "--method", method, "--out", str(out)]) == 0
@@ -70,3 +70,40 @@ def test_steer_command_changes_the_continuation(tiny_model_dir, tmp_path, capsys
     assert steered.split("---\n", 1)[1] != unsteered.lstrip("-\n")
     assert main([*common, "--alpha", "1", "--layer", "2"]) == 2  # the file has layer 1 only
     assert "layers [1]" in capsys.readouterr().err
+
+
+def test_an_incomplete_store_needs_partial(tmp_path, capsys):
+    data = planted(n_pairs=20)
+    store = write_store(tmp_path / "acts.h5", data, committed=24)  # a run stopped after 24 of 40 examples
+    for command in (["direction", "--layer", "2", "--out", str(tmp_path / "v.safetensors")],
+                    ["probe", "--out", str(tmp_path / "sweep")]):
+        assert main([*command, "--store", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert "is incomplete (24 of 40 examples, 72 rows committed" in err
+        assert "rerun the same `interp cache` command" in err and "--partial" in err and "Traceback" not in err
+        assert main([*command, "--store", str(store), "--partial"]) == 0
+    committed = data.example_index < 24
+    rows, labels = data.acts[2][committed], data.row_labels[committed]
+    want = rows[labels == 1].mean(0) - rows[labels == 0].mean(0)
+    np.testing.assert_allclose(load_direction(tmp_path / "v.safetensors").vector[0].numpy(), want, rtol=1e-5, atol=1e-6)
+    assert load_direction(tmp_path / "v.safetensors").meta["dataset"] == str(store)
+    first = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["scores"][0]
+    assert first["n_train"] + first["n_test"] == committed.sum() == 72  # the rows of the 24 committed examples
+
+
+def test_non_finite_rows_and_missing_labels_exit_2(tiny_lm, tmp_path, capsys):
+    from activations import CacheConfig, Example, cache_activations
+
+    data = planted(n_pairs=20)
+    data.acts[3][30, 0] = np.inf  # example index 10: the eleventh
+    store = write_store(tmp_path / "inf.h5", data)
+    unlabelled = cache_activations(tiny_lm("qwen3"), [Example(text="a"), Example(text="b")], tmp_path / "u.h5",
+                                   CacheConfig(layers="0"), progress=False).path
+    for command in (["direction", "--out", str(tmp_path / "v.safetensors")], ["probe", "--out", str(tmp_path / "s")]):
+        assert main([*command, "--store", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert "layer 3 has NaN or infinite values in 1 row(s), of example(s) 11 (counted from 1)" in err
+        assert main([*command, "--store", str(unlabelled)]) == 2
+        err = capsys.readouterr().err
+        assert "has no /examples/label: cache with labels" in err and "documented layout" not in err
+        assert "Traceback" not in err
