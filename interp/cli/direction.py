@@ -51,7 +51,7 @@ def open_store_layers(path: str) -> list[int]:
 
 
 def run(args) -> int:
-    from probes.direction_file import direction_from_store, save_direction
+    from probes.direction_file import direction_from_store
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"--out {args.out}: direction files end in .safetensors")
@@ -60,7 +60,7 @@ def run(args) -> int:
         direction = direction_from_store(args.store, layers, args.method)
     except (KeyError, ValueError) as err:
         raise UserError(f"--store {args.store}: {err}") from err
-    path = save_direction(Path(args.out), direction.vector, direction.meta)
-    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.meta["norms"]))
-    print(f"wrote {path} ({args.method}, layers {direction.layers}, norms {norms})")
+    path = direction.save(Path(args.out))
+    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.norms))
+    print(f"wrote {path} ({args.method}, layers {list(direction.layers)}, norms {norms})")
     return 0
