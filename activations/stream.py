@@ -11,7 +11,6 @@ the root attribute `stats_slot`); they become `sum`/`sumsq`/`count` when the run
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,12 +19,14 @@ import numpy as np
 import torch
 
 from activations import schema
+from interp.models.direction import Direction, DirectionError
 
 __all__ = ["DirectionsError", "LayerStats", "finalize_stats", "load_directions", "mean_difference"]
 
 
-class DirectionsError(ValueError):
-    """A directions file that is missing, malformed or does not fit the model and layers."""
+# A directions file that is missing, malformed or does not fit the model and layers: the one
+# error of direction files, under the name this module has always exported.
+DirectionsError = DirectionError
 
 
 class LayerStats(NamedTuple):
@@ -75,29 +76,19 @@ def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats
 
 
 def load_directions(path: str | Path, layers: list[int], d_model: int) -> tuple[dict[int, torch.Tensor], str]:
-    """Directions to project onto, per layer, from a safetensors file; and the file's sha256.
+    """Directions to project onto, per layer (`[K, d_model]` each), from a direction file; and its sha256.
 
-    The file holds `direction`: `[d_model]` or `[K, d_model]` (the same directions at every
-    layer), or `[n, d_model]` with JSON metadata `layers` naming the layer of each row.
+    A file whose rows name their layers gives each layer its own row (K = 1); a file of rows tied
+    to no layer (`[d_model]` or `[K, d_model]`) gives every layer all of its rows.
     """
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise DirectionsError(f"directions file {path} does not exist")
-    with safe_open(str(path), framework="pt") as handle:
-        if "direction" not in handle.keys():
-            raise DirectionsError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
-        tensor = handle.get_tensor("direction").to(torch.float32)
-        metadata = handle.metadata() or {}
-    tensor = tensor.reshape(-1, tensor.shape[-1])
-    if tensor.shape[-1] != d_model:
-        raise DirectionsError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if "layers" not in metadata:
-        return {layer: tensor for layer in layers}, digest
-    file_layers = [int(x) for x in json.loads(metadata["layers"])]
-    missing = [layer for layer in layers if layer not in file_layers]
+    direction = Direction.load(path)
+    if direction.d_model != d_model:
+        raise DirectionsError(f"{path}: directions have width {direction.d_model}, the model's d_model is {d_model}")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if not direction.layers:
+        return {layer: direction.vectors for layer in layers}, digest
+    missing = [layer for layer in layers if layer not in direction.layers]
     if missing:
-        raise DirectionsError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
-    return {layer: tensor[file_layers.index(layer)][None] for layer in layers}, digest
+        raise DirectionsError(f"{path}: no direction for layer(s) {missing}; the file holds layers "
+                              f"{list(direction.layers)}")
+    return {layer: direction.at(layer)[None] for layer in layers}, digest

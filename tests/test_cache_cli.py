@@ -45,7 +45,7 @@ def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     (GOOD, ["--positions", "middle"], "positions 'middle': use one of"),
     ([{"text": "a"}], ["--positions", "response"], "example 0 has no 'response'"),
     (GOOD, ["--store-dtype", "int8"], "dtype 'int8'"),
-    (GOOD, ["--directions", "missing.safetensors"], "--directions directions file"),
+    (GOOD, ["--directions", "missing.safetensors"], "--directions missing.safetensors: no such direction file"),
 ])
 def test_user_errors_exit_2(tiny_model_dir, tmp_path, capsys, rows, args, message):
     out = tmp_path / "acts.h5"

@@ -189,7 +189,7 @@ def test_direction_from_bfloat16_store_equals_float32(smollm2, tmp_path):
     for dtype in ("float32", "bfloat16"):
         config = CacheConfig(layers="5,20", positions="response-mean", dtype=dtype)
         cache_activations(smollm2, examples, tmp_path / f"{dtype}.h5", config, progress=False)
-        rows[dtype] = direction_from_store(tmp_path / f"{dtype}.h5", [5, 20]).vector
+        rows[dtype] = direction_from_store(tmp_path / f"{dtype}.h5", [5, 20]).vectors
     cosine = torch.nn.functional.cosine_similarity(rows["float32"], rows["bfloat16"], dim=1)
     assert bool((cosine >= 0.999).all()), cosine
     torch.testing.assert_close(rows["bfloat16"].norm(dim=1), rows["float32"].norm(dim=1), rtol=1e-2, atol=0)

@@ -59,7 +59,7 @@ def open_store_layers(path: str, allow_partial: bool = False) -> list[int]:
 
 def run(args) -> int:
     from activations import ActivationStore
-    from probes.direction_file import direction_from_store, save_direction
+    from probes.direction_file import direction_from_store
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"--out {args.out}: direction files end in .safetensors")
@@ -69,7 +69,7 @@ def run(args) -> int:
             direction = direction_from_store(store, layers, args.method)
     except (KeyError, ValueError) as err:
         raise UserError(f"--store {args.store}: {err}") from err
-    path = save_direction(Path(args.out), direction.vector, direction.meta)
-    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.meta["norms"]))
-    print(f"wrote {path} ({args.method}, layers {direction.layers}, norms {norms})")
+    path = direction.save(Path(args.out))
+    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.norms))
+    print(f"wrote {path} ({args.method}, layers {list(direction.layers)}, norms {norms})")
     return 0
