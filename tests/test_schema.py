@@ -165,8 +165,8 @@ def test_directions_and_probe_sweeps_agree_across_dtypes(stores, tmp_path, capsy
         assert main(["probe", "--store", str(path), "--out", str(tmp_path / dtype)]) == 0
         found[dtype] = {
             "ActivationStore": np.stack([m[1] - m[0] for m in means]),
-            "probes": direction_from_store(path, layers).vector.numpy(),
-            "interp direction": load_direction(out).vector.numpy(),
+            "probes": direction_from_store(path, layers).vectors.numpy(),
+            "interp direction": load_direction(out).vectors.numpy(),
         }
         aurocs[dtype] = {
             "probes": [s.auroc for s in sweep_store(path).scores],
