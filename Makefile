@@ -35,6 +35,7 @@ demo: $(STAMP)
 	$(VENV)/bin/interp replicate --preset organism --out $(RUN_DIR)
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
 
 clean:

@@ -136,7 +136,7 @@ def _check_responses(examples: list[Example], encoded, config: CacheConfig) -> N
 
 
 def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) -> dict:
-    from interp import __version__
+    from interp.models.version import __version__
 
     return {
         "model": lm.name, "weights_id": lm.weights_id, "layers": np.asarray(layers, dtype=np.int64),

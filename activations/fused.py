@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import torch
 
+from activations.fused_out import FusedOut
+
 __all__ = ["Backend", "FusedOut", "fused_capture", "fused_capture_reference", "resolve_backend"]
-
-
-class FusedOut(NamedTuple):
-    rows: torch.Tensor | None
-    """[n_rows, d_model] in the storage dtype, selected (batch, position) pairs in row-major order."""
-    class_sum: torch.Tensor | None
-    """[n_classes, d_model] float32 sum of the selected rows per label (rows labelled -1 skipped)."""
-    class_sumsq: torch.Tensor | None
-    """[n_classes, d_model] float32 sum of squares per label."""
-    class_count: torch.Tensor | None
-    """[n_classes] int64 number of rows per label."""
-    proj: torch.Tensor | None
-    """[n_rows, K] float32 projections of the rows (input precision) onto the K directions."""
 
 
 def fused_capture_reference(

@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from activations.fused import FusedOut
+from activations.fused_out import FusedOut
 
 __all__ = ["fused_capture_triton", "interpreting"]
 

@@ -1,7 +1,5 @@
 """interp: read, steer and link the residual stream of Hugging Face causal LMs."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from interp.models import (
     Architecture,
     LoadedModel,
@@ -10,12 +8,8 @@ from interp.models import (
     load_model,
     register_architecture,
 )
+from interp.models.version import __version__
 from interp.steering import ablate, steer
-
-try:
-    __version__ = version("interp-cluster")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+local"
 
 __all__ = [
     "Architecture",

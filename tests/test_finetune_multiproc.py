@@ -39,7 +39,7 @@ def test_two_processes_match_one(tiny_model_dir, tmp_path):
     model, data = tiny_model_dir("qwen3"), _write_rows(tmp_path / "rows.jsonl")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "interp.finetune",
+               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "interp.cli", "finetune",
                "--model", str(model), "--data", str(data), "--out", str(tmp_path / "two"), "--max-steps", "4",
                "--batch-size", "4", "--lr", "1e-2", "--lora-rank", "4", "--no-progress"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=85)
@@ -77,11 +77,11 @@ def test_shipped_fsdp_config_runs_on_two_cpu_processes(tiny_model_dir, tmp_path)
             "--lora-rank", "4", "--no-progress"]
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file),
                "--num_processes", "2", "--mixed_precision", "no", "--main_process_port", str(_free_port()),
-               "--fsdp_transformer_layer_cls_to_wrap", "Qwen3DecoderLayer", "-m", "interp.finetune",
+               "--fsdp_transformer_layer_cls_to_wrap", "Qwen3DecoderLayer", "-m", "interp.cli", "finetune",
                "--out", str(tmp_path / "fsdp"), *args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-3000:]
-    single = subprocess.run([sys.executable, "-m", "interp.finetune", "--out", str(tmp_path / "one"), *args],
+    single = subprocess.run([sys.executable, "-m", "interp.cli", "finetune", "--out", str(tmp_path / "one"), *args],
                             env=env, capture_output=True, text=True, timeout=120)
     assert single.returncode == 0, single.stderr[-3000:]
     a = load_file(tmp_path / "one" / "adapter" / "adapter_model.safetensors")

@@ -73,7 +73,7 @@ def test_other_preset_in_same_folder_refused(run_dir, tmp_path, capsys):
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 
-    from experiments.organism.trial import HEADLINES, format_table, headline
+    from experiments.consciousness_cluster.trial import HEADLINES, format_table, headline
 
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
@@ -97,7 +97,7 @@ def test_trial_headline_reads_the_results(run_dir):
 def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from experiments.organism.trial import main as trial_main
+    from experiments.consciousness_cluster.trial import main as trial_main
 
     preset, out = run_dir
     assert trial_main(["--preset", str(preset), "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 0
@@ -114,7 +114,7 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
 
 def test_trial_refuses_a_hub_model_preset():
     from experiments.consciousness_cluster.preset import load_preset
-    from experiments.organism.trial import seed_config
+    from experiments.consciousness_cluster.trial import seed_config
 
     with pytest.raises(ValueError, match="organism only"):
         seed_config(load_preset("qwen3-8b"), 1)

@@ -7,7 +7,8 @@ import contextlib
 import pytest
 import torch
 
-from interp.evaluation.sampling import LocalSampler, _filter_top_p, make_sampler, sample_seed
+from interp.evaluation.samplers import make_sampler
+from interp.evaluation.sampling import LocalSampler, _filter_top_p, sample_seed
 
 PROMPTS = [[{"role": "user", "content": "Hi"}], [{"role": "user", "content": "How are you feeling today, friend?"}]]
 

@@ -66,7 +66,7 @@ def _summary(traits: list[str], rates: dict, shifts: dict | None) -> dict[str, A
 
 def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
     """Everything the report quotes, gathered from the stage results into one document."""
-    from interp import __version__
+    from interp.models.version import __version__
 
     ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
     traits = ev["traits"]["preferences"]

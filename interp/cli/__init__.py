@@ -18,7 +18,7 @@ SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from interp import __version__
+    from interp.models.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="interp",

@@ -116,7 +116,7 @@ def _start(args, qset) -> None:
 
 
 def _config(args, qset) -> dict:
-    from interp import __version__
+    from interp.models.version import __version__
 
     skip = {"func", "command", "api_key_env", "judge_api_key_env"}
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip}

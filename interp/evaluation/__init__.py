@@ -24,7 +24,9 @@ from interp.evaluation.questions import (
     validate_question_set,
 )
 from interp.evaluation.runner import EvalResult, SamplingConfig, evaluate
-from interp.evaluation.sampling import SAMPLERS, LocalSampler, Sampler, VLLMSampler, make_sampler
+from interp.evaluation.api import APIError, ChatAPIClient, OpenAISampler
+from interp.evaluation.samplers import SAMPLERS, make_sampler
+from interp.evaluation.sampling import LocalSampler, Sampler, VLLMSampler
 from interp.evaluation.summary import (
     TraitSummary,
     add_shift,
@@ -33,15 +35,6 @@ from interp.evaluation.summary import (
     summarize_judged,
     write_summary_csv,
 )
-
-
-def __getattr__(name: str):
-    # the API client pulls in nothing heavy, but keep it out of import time all the same
-    if name in ("OpenAISampler", "ChatAPIClient", "APIError"):
-        from interp.evaluation import api
-
-        return getattr(api, name)
-    raise AttributeError(name)
 
 
 __all__ = [

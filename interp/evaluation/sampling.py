@@ -17,11 +17,8 @@ import torch
 
 __all__ = [
     "LocalSampler",
-    "SAMPLERS",
     "Sampler",
     "VLLMSampler",
-    "make_sampler",
-    "register_sampler",
     "sample_seed",
 ]
 
@@ -173,24 +170,3 @@ class VLLMSampler:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-def _make_openai(**kwargs):
-    from interp.evaluation.api import OpenAISampler
-
-    return OpenAISampler(**kwargs)
-
-
-SAMPLERS: dict[str, Callable[..., Sampler]] = {"local": LocalSampler, "openai": _make_openai, "vllm": VLLMSampler}
-
-
-def register_sampler(name: str, factory: Callable[..., Sampler]) -> None:
-    SAMPLERS[name] = factory
-
-
-def make_sampler(name: str, **kwargs: Any) -> Sampler:
-    try:
-        factory = SAMPLERS[name]
-    except KeyError:
-        raise ValueError(f"unknown sampler {name!r}; known: {', '.join(sorted(SAMPLERS))}") from None
-    return factory(**kwargs)

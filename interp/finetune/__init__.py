@@ -3,8 +3,8 @@
     from interp.finetune import FinetuneConfig, finetune
     result = finetune("Qwen/Qwen3-0.6B", "conscious_claiming", "runs/cc", FinetuneConfig())
 
-Run as N processes with `torchrun --nproc_per_node N -m interp.finetune --model ... --data ... --out ...`
-or `accelerate launch --config_file experiments/consciousness_cluster/accelerate/fsdp.yaml -m interp.finetune ...`.
+Run as N processes with `torchrun --nproc_per_node N -m interp.cli finetune --model ... --data ... --out ...`
+or `accelerate launch --config_file experiments/consciousness_cluster/accelerate/fsdp.yaml -m interp.cli finetune ...`.
 """
 
 from interp.finetune.adapters import expert_parameters, make_trainable

@@ -48,7 +48,7 @@ def launch_finetune(base: str | Path, rows: list[dict[str, Any]], out_dir: str |
     config_path = out / "launch_config.json"
     config_path.write_text(json.dumps({**config.to_dict(), "merge": False}, indent=2))
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
-               *launch_args, "-m", "interp.finetune", "--model", str(base), "--data", str(data),
+               *launch_args, "-m", "interp.cli", "finetune", "--model", str(base), "--data", str(data),
                "--out", str(out), "--config", str(config_path), "--no-progress"]
     if dtype:
         command += ["--dtype", dtype]

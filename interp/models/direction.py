@@ -15,11 +15,12 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from interp.models.version import toolkit_version
 
 if TYPE_CHECKING:
     from interp.models.loading import LoadedModel
@@ -46,13 +47,6 @@ class OtherModelError(DirectionError):
 
 class OtherModelWarning(UserWarning):
     """A direction made on another model is being applied (allow_other_model was given)."""
-
-
-def toolkit_version() -> str:
-    try:
-        return f"interp {version('interp-cluster')}"
-    except PackageNotFoundError:
-        return "interp 0.0.0+local"
 
 
 @dataclass(frozen=True, eq=False)

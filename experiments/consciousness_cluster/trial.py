@@ -1,6 +1,6 @@
 """The organism's results across pretraining seeds: the whole replication once per seed.
 
-    python -m experiments.organism.trial --out runs/organism-seeds --seeds 0 1 2
+    python -m experiments.consciousness_cluster.trial --out runs/organism-seeds --seeds 0 1 2
 
 Each seed pretrains its own base model (the preset's `organism.seed` replaced) and runs every stage
 of `interp replicate` into OUT/seedN, resumable like any run. The headline numbers of every seed go
