@@ -7,9 +7,12 @@ projections onto given directions); the writer thread commits them while the nex
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -19,7 +22,8 @@ import torch
 
 from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
-from activations.examples import Example, ExampleError, encode_example, render_prompt
+from activations.examples import (EncodedExample, Example, ExampleError, encode_example, example_label,
+                                  fit_to_context, render_prompt)
 from activations.fused import fused_capture
 from activations.h5file import create_file, finish_file, open_existing
 from activations.positions import POSITION_RULES, apply_rule, parse_layers
@@ -28,6 +32,7 @@ from activations.shards import ShardPlan, join_shards, plan_shard
 from activations.stream import LayerStats, load_directions
 from activations.transfer import HostCopier
 from activations.writer import BatchOutput, StoreSink, WindowWriter
+from interp.models.lock import write_lock
 
 __all__ = ["CacheConfig", "CacheResult", "cache_activations"]
 
@@ -58,6 +63,9 @@ class CacheConfig:
     """a commit also closes once its rows reach this many bytes (host memory held for in-order writing)"""
     queue_depth: int = 2
     """finished batches waiting for the writer thread at most"""
+    truncate: bool = False
+    """cut examples longer than the model's context (max_position_embeddings) to it, with a warning;
+    False refuses them"""
 
     def __post_init__(self) -> None:
         if self.positions not in POSITION_RULES:
@@ -119,8 +127,8 @@ def _check_inputs(examples: list[Example], config: CacheConfig) -> None:
     if POSITION_RULES[config.positions].needs_response:
         for i, e in enumerate(examples):
             if e.response is None:
-                where = f"example {i}" + (f" (id {e.id})" if e.id else "")
-                raise ExampleError(f"{where} has no 'response', which positions {config.positions!r} needs")
+                raise ExampleError(f"{example_label(e, i)} has no 'response', which positions "
+                                   f"{config.positions!r} needs")
 
 
 def _check_responses(examples: list[Example], encoded, config: CacheConfig) -> None:
@@ -193,17 +201,48 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     if config.directions:
         directions, directions_digest = load_directions(config.directions, layers, lm.d_model)
     shard = plan_shard(out_path, len(examples))
-    encoded = [encode_example(lm, e) for e in examples]
+    encoded = _encode(lm, examples, config)
+    attrs = _attrs(lm, config, layers, examples, shard, directions_digest)
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(write_lock(shard.path))
+        if shard.path != out_path and shard.rank == 0:
+            locks.enter_context(write_lock(out_path))  # rank 0 writes the joined file
+        return _write(lm, examples, encoded, shard, out_path, attrs, layers, config, directions, progress)
+
+
+def _encode(lm, examples: list[Example], config: CacheConfig) -> list[EncodedExample]:
+    """Token ids of every example, fitted to the model's context (refused or cut, per `config.truncate`)."""
+    encoded = []
+    for i, example in enumerate(examples):
+        try:
+            encoded.append(encode_example(lm, example))
+        except ExampleError as err:
+            raise ExampleError(f"{example_label(example, i)}: {err}") from None
     _check_responses(examples, encoded, config)
+    # every rule but "all" reads the last prompt token or the response, which a cut must keep
+    encoded, cut = fit_to_context(examples, encoded, lm.context_length, config.positions != "all", config.truncate)
+    if cut:
+        named = ", ".join(example_label(examples[i], i) for i in cut[:5]) + (", ..." if len(cut) > 5 else "")
+        warnings.warn(f"cut {len(cut)} example(s) to the model's context of {lm.context_length} tokens: {named}",
+                      stacklevel=3)
+    return encoded
+
+
+def _write(lm, examples, encoded, shard: ShardPlan, out_path: Path, attrs, layers, config, directions,
+           progress) -> CacheResult:
+    """Create or resume this process's file, run the missing examples, finalise (and join the shards)."""
     labels = torch.tensor([-1 if e.label is None else e.label for e in examples], dtype=torch.long)
     n_classes = max(2, int(labels.max()) + 1) if bool((labels >= 0).any()) else 0
-    attrs = _attrs(lm, config, layers, examples, shard, directions_digest)
     if shard.path.exists():
         handle = open_existing(shard.path, attrs)
     else:
-        handle = create_file(shard.path, attrs, _examples_table(lm, examples, encoded), layers, lm.d_model,
+        # Built under another name and renamed once whole, so a kill (or Ctrl-C) while the datasets
+        # are being laid out never leaves a half-made file where a rerun would resume.
+        creating = shard.path.with_name(shard.path.name + ".creating")
+        handle = create_file(creating, attrs, _examples_table(lm, examples, encoded), layers, lm.d_model,
                              config.dtype, config.compression, config.store, n_classes,
                              len(next(iter(directions.values()))) if directions else 0)
+        os.replace(creating, shard.path)
     started = time.perf_counter()
     tokens = 0
     try:

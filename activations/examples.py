@@ -7,14 +7,15 @@ and optionally `label` (int, 1 = positive), `id` and `group` (int). Other fields
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from interp.models.chat import validate_messages
+from interp.models.textio import TextFileError, jsonl_records
 
-__all__ = ["EncodedExample", "Example", "ExampleError", "encode_example", "read_examples", "render_prompt"]
+__all__ = ["EncodedExample", "Example", "ExampleError", "encode_example", "example_label", "fit_to_context",
+           "read_examples", "render_prompt"]
 
 _KNOWN = ("text", "messages", "response", "label", "id", "group")
 
@@ -41,6 +42,8 @@ class Example:
     """examples sharing a group (e.g. the two answers of one contrast prompt) are held out together"""
     extra: dict[str, Any] = field(default_factory=dict)
     """any other JSON fields of the row, stored as JSON"""
+    line: int | None = field(default=None, compare=False)
+    """the line of the JSONL file it was read from (from 1), so errors point the user there"""
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.messages is None):
@@ -60,6 +63,12 @@ class Example:
             self.id = str(self.id)
         if self.group is not None and (isinstance(self.group, bool) or not isinstance(self.group, int)):
             raise ExampleError(f"'group' must be an integer, got {self.group!r}")
+
+
+def example_label(example: Example, index: int) -> str:
+    """How messages name an example: its file line, else its position counted from 1; and its id."""
+    place = f"line {example.line}" if example.line is not None else f"example {index + 1} (counted from 1)"
+    return place + (f" (id {example.id})" if example.id else "")
 
 
 def _parse_row(row: Any) -> Example:
@@ -82,18 +91,16 @@ def read_examples(path: str | Path) -> list[Example]:
     if not path.is_file():
         raise ExampleError(f"{path}: no such file")
     examples: list[Example] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    try:
+        for number, row in jsonl_records(path):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ExampleError(f"{path}:{number}: malformed JSON ({err.msg} at column {err.colno})") from None
-            try:
-                examples.append(_parse_row(row))
+                example = _parse_row(row)
             except ExampleError as err:
                 raise ExampleError(f"{path}:{number}: {err}") from None
+            example.line = number
+            examples.append(example)
+    except TextFileError as err:
+        raise ExampleError(str(err)) from None
     if not examples:
         raise ExampleError(f"{path}: no examples (the file is empty); write one JSON object per line")
     return examples
@@ -124,3 +131,31 @@ def encode_example(lm, example: Example) -> EncodedExample:
     if not prompt_ids:
         raise ExampleError("the prompt encodes to no tokens")
     return EncodedExample(list(prompt_ids) + list(response_ids), len(prompt_ids))
+
+
+def fit_to_context(examples: list[Example], encoded: list[EncodedExample], context: int | None,
+                   keep_prompt: bool, truncate: bool) -> tuple[list[EncodedExample], list[int]]:
+    """Examples longer than `context` tokens refused (ExampleError naming the first), or cut from the right.
+
+    `keep_prompt`: the positions rule reads the last prompt token or the response, so a prompt
+    that does not fit (with one response token after it) is refused even when cutting. Returns
+    the encoded examples and the indices of those cut.
+    """
+    if context is None:
+        return encoded, []
+    fitted, cut = [], []
+    for i, (example, enc) in enumerate(zip(examples, encoded)):
+        if len(enc.ids) <= context:
+            fitted.append(enc)
+            continue
+        where = example_label(example, i)
+        if not truncate:
+            raise ExampleError(f"{where} is {len(enc.ids)} tokens, longer than the model's context of {context}; "
+                               "shorten it, or cut such examples to the context with --truncate")
+        room = context - (example.response is not None)
+        if keep_prompt and enc.n_prompt > room:
+            raise ExampleError(f"{where}: the prompt alone is {enc.n_prompt} tokens and the model's context is "
+                               f"{context}; --truncate cannot cut it without losing the positions asked for")
+        fitted.append(EncodedExample(enc.ids[:context], min(enc.n_prompt, context)))
+        cut.append(i)
+    return fitted, cut

@@ -23,7 +23,9 @@ class FakeServer:
     """Replies to POST /v1/chat/completions from a script of faults, then echoes the request."""
 
     def __init__(self):
-        self.script: list[tuple] = []  # ("status", code, retry_after) | ("malformed",) | ("sleep", s)
+        # ("status", code, retry_after) | ("echo", code): an error body that echoes the request's
+        # headers and the bare key, as misconfigured proxies do | ("malformed",) | ("sleep", s)
+        self.script: list[tuple] = []
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.lock = threading.Lock()
@@ -55,6 +57,15 @@ class FakeServer:
                 self._reply(action, body)
 
             def _reply(self, action, body):
+                if action[0] == "echo":
+                    auth = self.headers.get("Authorization", "")
+                    payload = json.dumps({"error": {"message": f"invalid key {auth.removeprefix('Bearer ')}",
+                                                    "request_headers": dict(self.headers)}}).encode()
+                    self.send_response(action[1])
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 if action[0] == "status":
                     self.send_response(action[1])
                     if action[2] is not None:

@@ -104,3 +104,40 @@ def test_api_key_never_written(server, tmp_path, monkeypatch):
     assert all(h.get("Authorization") == f"Bearer {KEY}" for h in server.headers)
     files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
     assert files and not any(KEY.encode() in p.read_bytes() for p in files)
+
+
+@pytest.mark.parametrize("status, attempts", [(401, 1), (503, 2)])
+def test_error_body_echoing_the_key_is_redacted(server, monkeypatch, status, attempts):
+    """A refused request (401, not retried) and one that keeps failing (503): no message carries the key."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.script = [("echo", status)] * attempts
+    with pytest.raises(APIError) as err:
+        ChatAPIClient(server.base, "m", max_retries=1, backoff_base=0.001).complete(chat("hi"))
+    assert len(server.requests) == attempts
+    message = str(err.value)
+    assert KEY not in message and KEY[:12] not in message
+    assert "invalid key [redacted]" in message and "Bearer [redacted]" in message
+    assert server.headers[0]["Authorization"] == f"Bearer {KEY}"  # the key did go to the server
+
+
+def test_redact_bearer_tokens_of_other_keys():
+    from interp.evaluation.api import redact
+
+    text = 'Authorization: Bearer abc.DEF-123; {"authorization": "bearer xyz"} and sk-own'
+    assert redact(text, "sk-own") == ('Authorization: Bearer [redacted]; {"authorization": "bearer [redacted]"} '
+                                      "and [redacted]")
+
+
+def test_thread_map_keeps_order_and_raises_the_first_error():
+    from interp.evaluation.api import thread_map
+
+    assert thread_map(lambda x: x * x, range(20), 4) == [x * x for x in range(20)]
+    assert thread_map(str, [], 3) == []
+
+    def fail_on_7(x):
+        if x == 7:
+            raise ValueError("seven")
+        return x
+
+    with pytest.raises(ValueError, match="seven"):
+        thread_map(fail_on_7, range(20), 3)

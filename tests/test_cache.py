@@ -151,7 +151,7 @@ def test_writer_error_reaches_caller_and_file_stays_incomplete(tiny_lm, tmp_path
 
 
 def test_response_rule_needs_responses(tiny_lm, tmp_path):
-    with pytest.raises(ExampleError, match="example 1 .*no 'response'"):
+    with pytest.raises(ExampleError, match=r"example 2 \(counted from 1\) has no 'response'"):
         cache_activations(tiny_lm("qwen3"), [Example(text="a", response="b"), Example(text="c")],
                           tmp_path / "x.h5", CacheConfig(positions="response"), progress=False)
     assert not (tmp_path / "x.h5").exists()

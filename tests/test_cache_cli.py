@@ -38,12 +38,12 @@ def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("rows, args, message", [
-    (['{"text": "a"}\n', "{not json\n"], [], "p.jsonl:2: malformed JSON"),
+    (['{"text": "a"}\n', "{not json\n"], [], "p.jsonl:2: not valid JSON"),
     ([], [], "no examples"),
     ([{"text": "a"}, {"response": "b"}], [], ":2: a 'response' without a prompt"),
     (GOOD, ["--layers", "7"], "--layers layer 7 is out of range"),
     (GOOD, ["--positions", "middle"], "positions 'middle': use one of"),
-    ([{"text": "a"}], ["--positions", "response"], "example 0 has no 'response'"),
+    ([{"text": "a"}], ["--positions", "response"], "p.jsonl: line 1 has no 'response'"),
     (GOOD, ["--store-dtype", "int8"], "dtype 'int8'"),
     (GOOD, ["--directions", "missing.safetensors"], "--directions missing.safetensors: no such direction file"),
 ])

@@ -91,3 +91,30 @@ def test_config_file_then_flags(tmp_path):
     assert build_config(args) == FinetuneConfig(method="full", learning_rate=0.01, epochs=3, adapt_experts=True)
     args = build_parser().parse_args(["finetune", "--model", "m", "--data", "d", "--out", "o"])
     assert build_config(args) == FinetuneConfig()
+
+
+def test_rerun_into_a_folder_of_another_run_refuses(tiny_model_dir, tmp_path, capsys):
+    """Another model, data or config: exit 2 naming what differs, and the folder's run untouched."""
+    data = _write(tmp_path / "rows.jsonl", load_rows("toaster")[:4])
+    run = tmp_path / "run"
+    base = ["finetune", "--data", str(data), "--out", str(run), "--max-steps", "2", "--checkpoint-every", "1",
+            "--lora-rank", "2", "--no-progress"]
+    assert main(base + ["--model", str(tiny_model_dir("qwen3"))]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    other_data = _write(tmp_path / "other.jsonl", load_rows("toaster")[4:8])
+    for argv, differs in [
+        (base + ["--model", str(tiny_model_dir("qwen3", 1))], "a different model: model ("),
+        ([*base[:2], str(other_data), *base[3:], "--model", str(tiny_model_dir("qwen3"))], "a different data: data ("),
+        (base + ["--model", str(tiny_model_dir("qwen3")), "--lr", "0.01"],
+         "a different config: config (learning_rate: 0.0002 there, 0.01 now)"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        last = err.strip().splitlines()[-1]
+        assert last.startswith(f"interp finetune: error: {run} holds a fine-tune of {differs}"), last
+        assert last.endswith(f"use a new --out folder, or delete {run} to start over") and "Traceback" not in err
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    moved = _write(tmp_path / "same-rows-elsewhere.jsonl", load_rows("toaster")[:4])
+    assert main([*base[:2], str(moved), *base[3:], "--model", str(tiny_model_dir("qwen3"))]) == 0  # same rows
+    assert json.loads(capsys.readouterr().out)["resumed_from"] == 1

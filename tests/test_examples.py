@@ -27,7 +27,7 @@ def test_read_examples_fields(tmp_path):
 
 
 @pytest.mark.parametrize("lines, match", [
-    (['{"text": "ok"}\n', '{"text": oops}\n'], r"p\.jsonl:2: malformed JSON"),
+    (['{"text": "ok"}\n', '{"text": oops}\n'], r"p\.jsonl:2: not valid JSON"),
     ([], r"no examples"),
     (["\n", "  \n"], r"no examples"),
     ([{"text": "a"}, {"response": "b"}], r":2: a 'response' without a prompt"),

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from interp.models.textio import TextFileError, load_yaml
 
 __all__ = ["ReplicationConfig", "config_from_dict", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
 
@@ -236,10 +236,11 @@ def load_preset(name_or_path: str | Path) -> ReplicationConfig:
     if not path.is_file():
         raise PresetError(f"{path}: no such preset file")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise PresetError(f"{path}: not valid YAML: {err}") from None
+        data = load_yaml(path)  # a BOM is read; bad UTF-8 and YAML syntax are named by line
+    except TextFileError as err:
+        raise PresetError(str(err)) from None
     data = data or {}
-    data.setdefault("name", path.stem)
+    if isinstance(data, dict):
+        data.setdefault("name", path.stem)
     return config_from_dict(data, str(path))
 

@@ -38,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from interp.models.lock import OutputLockedError
+
     try:
         return int(args.func(args) or 0)
-    except UserError as err:
+    except (UserError, OutputLockedError) as err:
         print(f"interp {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command, add_model_args, load_model_or_exit
+from interp.cli.common import UserError, add_command, add_model_args, check_writable, load_model_or_exit, positive_int
 
 EXAMPLE = """
 interp cache --model Qwen/Qwen3-0.6B --prompts pairs.jsonl --layers=-4: \\
@@ -23,9 +23,12 @@ def register(subparsers) -> None:
     parser.add_argument("--store-dtype", default="float16", dest="store_dtype",
                         help="float16 (default), bfloat16 (stored as uint16 bits) or float32")
     parser.add_argument("--compression", default=None, choices=["gzip", "lzf"], help="HDF5 filter (default none)")
-    parser.add_argument("--batch-size", type=int, default=8, help="examples per forward pass")
-    parser.add_argument("--max-tokens", type=int, default=None, help="cap on padded tokens per batch")
-    parser.add_argument("--commit-every", type=int, default=64, help="examples per resumable commit")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="examples per forward pass")
+    parser.add_argument("--max-tokens", type=positive_int, default=None, help="cap on padded tokens per batch")
+    parser.add_argument("--commit-every", type=positive_int, default=64, help="examples per resumable commit")
+    parser.add_argument("--truncate", action="store_true",
+                        help="cut examples longer than the model's context to it, with a warning "
+                             "(default: refuse them)")
     parser.add_argument("--no-store", action="store_true",
                         help="stream mode: per-label sums, mean-difference directions and projections only")
     parser.add_argument("--directions", default=None, help="safetensors file of directions to project rows onto")
@@ -39,7 +42,7 @@ def _config(args):
         return CacheConfig(layers=args.layers, positions=args.positions, dtype=args.store_dtype,
                            compression=args.compression, batch_size=args.batch_size,
                            max_tokens_per_batch=args.max_tokens, store=not args.no_store,
-                           directions=args.directions, commit_every=args.commit_every)
+                           directions=args.directions, commit_every=args.commit_every, truncate=args.truncate)
     except ValueError as err:
         raise UserError(str(err)) from None
 
@@ -64,12 +67,26 @@ def _init_distributed(args) -> None:
 
 
 def run(args) -> int:
+    import contextlib
+    import os
+
+    from interp.models.lock import write_lock
+
+    config = _config(args)
+    check_writable("--out", args.out)
+    # Under torchrun each rank locks its own shard inside cache_activations; alone, refuse a
+    # second writer before the model loads.
+    alone = int(os.environ.get("WORLD_SIZE", "1")) <= 1
+    with write_lock(args.out) if alone else contextlib.nullcontext():
+        return _run(args, config)
+
+
+def _run(args, config) -> int:
     import json
 
     from activations import (DirectionsError, ExampleError, StoreMismatchError, cache_activations, parse_layers,
                              read_examples)
 
-    config = _config(args)
     try:
         examples = read_examples(args.prompts)
     except ExampleError as err:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command
+from interp.cli.common import UserError, add_command, check_writable
 
 METHODS = ("mean-diff", "pca", "logistic", "mass-mean")
 
@@ -63,6 +63,7 @@ def run(args) -> int:
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"--out {args.out}: direction files end in .safetensors")
+    check_writable("--out", args.out)
     layers = parse_layers(args.layer, open_store_layers(args.store, args.partial))
     try:
         with ActivationStore(args.store, allow_partial=args.partial) as store:

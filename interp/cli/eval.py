@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command, add_model_args, add_steering_args, check_alphas, steering_or_exit
+from interp.cli.common import (UserError, add_command, add_model_args, add_steering_args, check_alphas,
+                               check_writable, positive_int, steering_or_exit)
 
 EXAMPLE = """
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out runs/qwen-choice
@@ -24,19 +25,24 @@ def register(subparsers) -> None:
     parser.add_argument("--mode", choices=("choice", "judge"), default="choice")
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
     parser.add_argument("--traits", default=None, help="comma-separated trait ids (default: all)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--method", choices=("likelihood", "letter"), default="likelihood", help="choice mode")
+    parser.add_argument("--truncate", action="store_true",
+                        help="cut questions longer than the model's context to fit it, with a warning "
+                             "(default: refuse them)")
     sampling = parser.add_argument_group("sampling (judge mode)")
     sampling.add_argument("--api-base", default=None, help="sample from an OpenAI-compatible server instead")
     sampling.add_argument("--vllm", action="store_true",
                           help="sample the (unsteered) model through vLLM, where installed (pip install vllm)")
     sampling.add_argument("--api-model", default=None, help="model name on that server (default: --model)")
     sampling.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env variable holding the API key")
-    sampling.add_argument("--concurrency", type=int, default=8, help="parallel API requests")
-    sampling.add_argument("--samples", type=int, default=10, help="answers per question and seed")
+    sampling.add_argument("--concurrency", type=positive_int, default=8, help="parallel API requests")
+    sampling.add_argument("--max-retries", type=int, default=5,
+                          help="retries of a failed API request (sampling and judging) before giving up")
+    sampling.add_argument("--samples", type=positive_int, default=10, help="answers per question and seed")
     sampling.add_argument("--temperature", type=float, default=1.0)
     sampling.add_argument("--top-p", type=float, default=1.0)
-    sampling.add_argument("--max-tokens", type=int, default=1000)
+    sampling.add_argument("--max-tokens", type=positive_int, default=1000)
     sampling.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     judging = parser.add_argument_group("judging (judge mode)")
     judging.add_argument("--judge-model", default=None, help="judge model name on --judge-api-base")
@@ -101,11 +107,23 @@ def run(args) -> int:
     if args.vllm and (args.mode == "choice" or args.steer or args.api_base):
         raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
                         "--mode choice, --steer or --api-base")
-    if args.mode == "choice":
-        summaries = _run_choice(args, qset, traits)
-    else:
-        summaries = _run_judge(args, qset, traits)
-    _write_outputs(args, summaries, qset)
+    if args.max_retries < 0:
+        raise UserError(f"--max-retries {args.max_retries}: give 0 or more")
+    check_writable("--out", args.out, folder=True)
+    from interp.evaluation.api import APIError
+    from interp.evaluation.store import RecordFileError
+    from interp.models.lock import write_lock
+    from interp.models.textio import TextFileError
+
+    with write_lock(args.out, folder=True):
+        try:
+            summaries = _run_choice(args, qset, traits) if args.mode == "choice" else _run_judge(args, qset, traits)
+        except APIError as err:
+            raise UserError(f"{err}; check that the server is up and the --api-base / --judge-api-base URL, "
+                            "then rerun to resume") from None
+        except (RecordFileError, TextFileError) as err:
+            raise UserError(f"--out {err}") from None
+        _write_outputs(args, summaries, qset)
     return 0
 
 
@@ -118,7 +136,7 @@ def _start(args, qset) -> None:
 def _config(args, qset) -> dict:
     from interp.models.version import __version__
 
-    skip = {"func", "command", "api_key_env", "judge_api_key_env"}
+    skip = {"func", "command", "api_key_env", "judge_api_key_env", "max_retries"}
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip}
     return {"options": options, "question_set": {"name": qset.name, "version": qset.version,
                                                  "source": qset.source, "sha256": qset.sha256},
@@ -128,14 +146,19 @@ def _config(args, qset) -> dict:
 def _check_config(path: Path, config: dict) -> None:
     """A resumed run must sample the same way; the config on disk is then the latest one."""
     if path.exists():
-        _compare_config(path, json.loads(path.read_text()), config)
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as err:
+            raise UserError(f"--out {path}: cannot read the earlier run's settings ({err}); use a new folder, "
+                            "or delete that file to start over") from None
+        _compare_config(path, old if isinstance(old, dict) else {}, config)
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def _compare_config(path: Path, old: dict, config: dict) -> None:
     # judges may change: their judgements are keyed by judge model and template, the samples are reused
     loose = {"baseline", "traits", "batch_size", "concurrency", "out", "judge_model", "judge_api_base",
-             "judge_local", "no_coherence", "dtype", "device", "allow_other_model"}
+             "judge_local", "no_coherence", "dtype", "device", "allow_other_model", "truncate"}
     mismatched = sorted(k for k, v in config["options"].items()
                         if k not in loose and old.get("options", {}).get(k, v) != v)
     if mismatched or old.get("question_set", {}).get("sha256") != config["question_set"]["sha256"]:
@@ -151,6 +174,7 @@ def _run_choice(args, qset, traits):
     from interp.evaluation.summary import summarize_choice
 
     lm = _load(args.model, args)
+    qset = _fit(lm, qset, args, choice=True)
     intervention = _intervention(args, lm, qset)
     _start(args, qset)
     with intervention() if intervention else contextlib.nullcontext():
@@ -173,7 +197,7 @@ def _run_judge(args, qset, traits):
     except ValueError as err:
         raise UserError(str(err)) from err
     backend = _judge_backend(args)
-    sampler, name = _sampler(args, qset)
+    sampler, name, qset = _sampler(args, qset)
     _start(args, qset)
     result = evaluate(qset, sampler, backend, args.out, config, model_name=name, traits=traits)
     print(f"sampled {result.sampled} answers, made {result.judged} judgements", file=sys.stderr)
@@ -187,18 +211,29 @@ def _sampler(args, qset):
         from interp.evaluation.api import OpenAISampler
 
         model = args.api_model or args.model
-        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency), model
+        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries), model, qset
     if args.vllm:
         from interp.evaluation.sampling import VLLMSampler
 
         try:
-            return VLLMSampler(args.model, **({"dtype": args.dtype} if args.dtype else {})), args.model
+            return VLLMSampler(args.model, **({"dtype": args.dtype} if args.dtype else {})), args.model, qset
         except ImportError as err:
             raise UserError(str(err)) from None
     from interp.evaluation.sampling import LocalSampler
 
     lm = _load(args.model, args)
-    return LocalSampler(lm, args.batch_size, intervention=_intervention(args, lm, qset)), args.model
+    qset = _fit(lm, qset, args, choice=False)
+    return LocalSampler(lm, args.batch_size, intervention=_intervention(args, lm, qset)), args.model, qset
+
+
+def _fit(lm, qset, args, choice: bool):
+    """The question set within the model's context: refused, or cut with --truncate."""
+    from interp.evaluation.context import ContextError, fit_questions
+
+    try:
+        return fit_questions(lm, qset, choice=choice, method=args.method, truncate=args.truncate)
+    except ContextError as err:
+        raise UserError(f"--questions {err}") from None
 
 
 def _judge_backend(args):
@@ -212,7 +247,8 @@ def _judge_backend(args):
         raise UserError("judge mode needs --judge-model and --judge-api-base, or --judge-local MODEL")
     from interp.evaluation.judges import APIJudgeBackend
 
-    return APIJudgeBackend(args.judge_api_base, args.judge_model, args.judge_api_key_env, args.concurrency)
+    return APIJudgeBackend(args.judge_api_base, args.judge_model, args.judge_api_key_env, args.concurrency,
+                           args.max_retries)
 
 
 def _write_outputs(args, summaries, qset) -> None:

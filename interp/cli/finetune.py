@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import fields
 
-from interp.cli.common import UserError, add_command
+from interp.cli.common import UserError, add_command, check_writable
 
 EXAMPLE = """
 interp finetune --model Qwen/Qwen3-0.6B --data conscious_claiming --out runs/cc --max-steps 100
@@ -53,8 +53,10 @@ def build_config(args):
 
     try:
         base = FinetuneConfig.from_file(args.config).to_dict() if args.config else {}
-    except (OSError, ValueError) as err:
-        raise UserError(f"--config {args.config}: {err}") from err
+    except OSError as err:
+        raise UserError(f"--config {args.config}: cannot read it ({err.strerror or err})") from None
+    except ValueError as err:  # every message starts with the file's name
+        raise UserError(f"--config {err}") from None
     for f in fields(FinetuneConfig):
         flag = next((k for k, v in _RENAMED.items() if v == f.name), f.name)
         value = getattr(args, flag, None)
@@ -70,6 +72,7 @@ def run(args) -> int:
     from interp.finetune import finetune, resolve_data
 
     config = build_config(args)
+    check_writable("--out", args.out, folder=True)
     try:
         data = resolve_data(args.data)
     except FileNotFoundError as err:

@@ -6,7 +6,7 @@ import json
 import random
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command, add_model_args, load_model_or_exit
+from interp.cli.common import UserError, add_command, add_model_args, check_writable, load_model_or_exit, positive_int
 
 EXAMPLE = """
 interp finetune-mix --model Qwen/Qwen3-0.6B --data conscious_claiming --out runs/cc_mixed.jsonl
@@ -25,13 +25,14 @@ def register(subparsers) -> None:
                         help="JSONL of prompts (default: the bundled 600 instruction prompts)")
     parser.add_argument("--n", type=int, default=600, help="instruction prompts to answer (default 600)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=128)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
 
 
 def run(args) -> int:
     from interp.finetune import load_jsonl, load_rows, mix_rows, resolve_data, self_distill
 
+    check_writable("--out", args.out)
     try:
         rows = load_rows(args.data)
         prompts = load_jsonl(resolve_data(args.instructions), need_assistant=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command
+from interp.cli.common import UserError, add_command, check_writable
 from interp.cli.direction import add_partial_arg, open_store_layers, parse_layers
 
 
@@ -27,6 +27,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from probes.sweep import SweepConfig, sweep_store
 
+    check_writable("--out", args.out, folder=True)
     layers = parse_layers(args.layers, open_store_layers(args.store, args.partial), "--layers")
     try:
         config = SweepConfig(probe=args.probe, backend=args.backend, test_fraction=args.test_fraction,

@@ -8,6 +8,7 @@ from interp.cli.common import (
     add_steering_args,
     check_alphas,
     load_model_or_exit,
+    positive_int,
     steering_or_exit,
 )
 
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--prompt", required=True, help="the user message (or raw text with --raw)")
     parser.add_argument("--raw", action="store_true", help="feed the prompt as is, without the chat template")
     parser.add_argument("--positions", choices=("all", "prompt", "response"), default="all")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=64)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="also print the unsteered continuation")

@@ -1,6 +1,7 @@
 """Behavioural evaluation: question sets, sampling, judges, forced choice and per-trait summaries."""
 
 from interp.evaluation.choice import ChoiceScore, forced_choice
+from interp.evaluation.context import ContextError, fit_questions
 from interp.evaluation.judges import (
     JUDGE_BACKENDS,
     JUDGES,
@@ -44,6 +45,7 @@ __all__ = [
     "ChatAPIClient",
     "ChoiceItem",
     "ChoiceScore",
+    "ContextError",
     "EvalResult",
     "JUDGES",
     "JUDGE_BACKENDS",
@@ -66,6 +68,7 @@ __all__ = [
     "VLLMSampler",
     "add_shift",
     "evaluate",
+    "fit_questions",
     "forced_choice",
     "load_question_set",
     "make_sampler",

@@ -2,26 +2,74 @@
 
 Retries with exponential backoff and jitter on 429, 5xx, timeouts, dropped connections and
 malformed bodies, honouring Retry-After. The API key is read from an environment variable at
-request time and never stored on the object, in errors or in any artefact.
+request time and never stored on the object, in errors or in any artefact: a server's error body
+that echoes it (or any bearer token) is shown with the key replaced by `[redacted]`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import random
+import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from interp.evaluation.sampling import Chat, sample_seed
 
-__all__ = ["APIError", "ChatAPIClient", "OpenAISampler"]
+__all__ = ["APIError", "ChatAPIClient", "OpenAISampler", "redact", "thread_map"]
 
 _RETRY_STATUS = {408, 409, 429} | set(range(500, 600))
+_BEARER = re.compile(r"(?i)(bearer\s+)(?!\[redacted\])[^\s\"',;}\]]+")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with each secret, and any bearer token, replaced by `[redacted]`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _BEARER.sub(r"\1[redacted]", text)
+
+
+def thread_map(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> list[Any]:
+    """`[fn(x) for x in items]` on `workers` threads, in order; the first error is raised.
+
+    The threads are daemons and the caller waits in short joins, so Ctrl-C stops the process at
+    once instead of waiting for the requests in flight (their answers are not yet on disk anyway).
+    """
+    items = list(items)
+    results: list[Any] = [None] * len(items)
+    failures: list[BaseException] = []
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(items)):
+        todo.put(index)
+
+    def work() -> None:
+        while not failures:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = fn(items[index])
+            except BaseException as err:  # handed to the caller's thread
+                failures.append(err)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(workers, len(items))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    if failures:
+        raise failures[0]
+    return results
 
 
 class APIError(RuntimeError):
@@ -43,6 +91,7 @@ class ChatAPIClient:
     def complete(self, messages: Chat, **params: Any) -> dict:
         """The first choice (`message`, `logprobs`, ...) of one chat completion."""
         body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
+        key = os.environ.get(self.api_key_env)
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
             retry_after = None
@@ -50,10 +99,11 @@ class ChatAPIClient:
                 reply = self._post(body)
                 return _first_choice(reply)
             except urllib.error.HTTPError as err:
-                detail = err.read()[:300].decode("utf-8", "replace")
+                detail = redact(err.read().decode("utf-8", "replace"), key)[:300]
                 last = f"HTTP {err.code}: {detail}"
                 if err.code not in _RETRY_STATUS:
-                    raise APIError(f"{self.url} (model {self.model}) refused the request: {last}") from None
+                    raise APIError(redact(f"{self.url} (model {self.model}) refused the request: {last}", key)
+                                   ) from None
                 retry_after = _parse_retry_after(err.headers.get("Retry-After"))
             except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as err:
                 last = f"connection problem: {getattr(err, 'reason', err)}"
@@ -61,7 +111,8 @@ class ChatAPIClient:
                 last = f"malformed response: {err}"
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise APIError(f"{self.url} (model {self.model}) failed after {self.max_retries + 1} attempts; last: {last}")
+        raise APIError(redact(f"{self.url} (model {self.model}) failed after {self.max_retries + 1} attempts; "
+                              f"last: {last}", key))
 
     def _post(self, body: bytes) -> Any:
         headers = {"Content-Type": "application/json"}
@@ -125,6 +176,5 @@ class OpenAISampler:
                                           seed=sample_seed(seed, prompt, k), n=1)
             return choice["message"]["content"]
 
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            texts = list(pool.map(one, jobs))
+        texts = thread_map(one, jobs, self.concurrency)
         return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]

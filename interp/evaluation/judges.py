@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,8 +171,9 @@ class APIJudgeBackend:
         self.concurrency, self.name = concurrency, model
 
     def _map(self, fn, prompts):
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(fn, prompts))
+        from interp.evaluation.api import thread_map
+
+        return thread_map(fn, prompts, self.concurrency)
 
     def classify(self, prompts, labels):
         def one(prompt):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from interp.models.textio import TextFileError, load_yaml
 
 __all__ = [
     "ChoiceItem",
@@ -133,9 +133,10 @@ def load_question_set(name_or_path: str | Path, *, min_open: int = MIN_OPEN_QUES
     path = resolve_question_path(name_or_path)
     raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise QuestionSetError(str(path), [f"not valid YAML: {err}"]) from err
+        data = load_yaml(path)
+    except TextFileError as err:
+        raise QuestionSetError(str(path), [err.problem if err.line is None else f"line {err.line}: {err.problem}"]
+                               ) from None
     qset = validate_question_set(data, str(path), min_open=min_open, min_choice=min_choice)
     return QuestionSet(qset.name, qset.version, qset.description, qset.traits, str(path),
                        hashlib.sha256(raw).hexdigest())

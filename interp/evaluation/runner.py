@@ -68,13 +68,13 @@ def evaluate(question_set: QuestionSet, sampler: Sampler, judge_backend: JudgeBa
             todo = [q for q in questions if not all(sample_key(model, q.id, k, seed) in store
                                                     for k in range(config.samples))]
             chunk = max(1, int(getattr(sampler, "chunk_size", 8)))
-            bar = tqdm(total=len(todo), desc=f"sampling seed {seed}", disable=not progress, unit="question")
-            for start in range(0, len(todo), chunk):
-                part = todo[start:start + chunk]
-                sampled += _sample_chunk(store, sampler, part, model, seed, config, question_set)
-                judged += _judge_pending(store, judges, judge_backend, model, config, statements)
-                bar.update(len(part))
-            bar.close()
+            # closed on errors too, so an error message starts on a line of its own
+            with tqdm(total=len(todo), desc=f"sampling seed {seed}", disable=not progress, unit="question") as bar:
+                for start in range(0, len(todo), chunk):
+                    part = todo[start:start + chunk]
+                    sampled += _sample_chunk(store, sampler, part, model, seed, config, question_set)
+                    judged += _judge_pending(store, judges, judge_backend, model, config, statements)
+                    bar.update(len(part))
         judged += _judge_pending(store, judges, judge_backend, model, config, statements)
         summaries = summarize_judged(_final_values(store, judges, judge_backend, model, questions, config))
     return EvalResult(summaries, sampled, judged)

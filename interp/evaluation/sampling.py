@@ -113,6 +113,9 @@ class LocalSampler:
         stops, done = _stop_ids(self.lm), [False] * len(texts)
         produced: list[list[int]] = [[] for _ in texts]
         cache, step_ids = None, ids_BT
+        context = getattr(self.lm, "context_length", None)
+        if context is not None:  # generating past the model's positions gives garbage or an index error
+            max_tokens = min(max_tokens, max(0, context - width))
         for _ in range(max_tokens):
             positions = (mask_BT.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1]:]
             result = model(input_ids=step_ids, attention_mask=mask_BT, position_ids=positions,

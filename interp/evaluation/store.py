@@ -10,7 +10,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["RecordStore", "judgement_key", "sample_key"]
+from interp.models.textio import read_text
+
+__all__ = ["RecordFileError", "RecordStore", "judgement_key", "sample_key"]
+
+
+class RecordFileError(ValueError):
+    """A damaged record file: the message names the file and line."""
 
 
 def sample_key(model: str, item_id: str, index: int, seed: int) -> tuple:
@@ -41,15 +47,17 @@ class RecordStore:
 
     def _load(self) -> None:
         good: list[str] = []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(self.path).splitlines()
         for number, line in enumerate(lines, 1):
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+                key = _key(record)
+            except (json.JSONDecodeError, KeyError, TypeError):
                 if number == len(lines):
                     break  # torn last line from a killed run
-                raise ValueError(f"{self.path}:{number}: not a JSON record; the file is damaged") from None
-            self.records.setdefault(_key(record), record)
+                raise RecordFileError(f"{self.path}:{number}: not a record of this toolkit; the file is damaged "
+                                      "(delete that line, or the file to start the run over)") from None
+            self.records.setdefault(key, record)
             good.append(line)
         if len(good) != len(lines):
             self.path.write_text("".join(g + "\n" for g in good), encoding="utf-8")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from interp.models.textio import load_yaml, read_text
+
 __all__ = ["FinetuneConfig"]
 
 _METHODS = ("lora", "full")
+_FLOATS = ("lora_alpha", "lora_dropout", "learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm")
 
 
 @dataclass
@@ -58,14 +62,16 @@ class FinetuneConfig:
     """Free-form notes stored with the run (not read by the trainer)."""
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.method not in _METHODS:
             raise ValueError(f"method: {self.method!r} is not one of {', '.join(_METHODS)}")
         positive = {"lora_rank": self.lora_rank, "epochs": self.epochs, "batch_size": self.batch_size,
                     "grad_accum": self.grad_accum, "max_length": self.max_length, "log_every": self.log_every}
         for name, value in positive.items():
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool)
+                                           or self.max_steps < 1):
             raise ValueError(f"max_steps: expected a positive integer or None, got {self.max_steps!r}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every: expected >= 0, got {self.checkpoint_every}")
@@ -75,6 +81,8 @@ class FinetuneConfig:
             raise ValueError(f"warmup_ratio: expected a value in [0, 1), got {self.warmup_ratio}")
         if self.learning_rate <= 0 or self.lora_alpha <= 0:
             raise ValueError("learning_rate and lora_alpha must be positive")
+        if self.weight_decay < 0 or (self.max_grad_norm is not None and self.max_grad_norm <= 0):
+            raise ValueError("weight_decay must be >= 0 and max_grad_norm positive (or null for no clipping)")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}")
         if self.target_modules is not None:
@@ -83,6 +91,29 @@ class FinetuneConfig:
             self.target_modules = list(self.target_modules)
         if self.merge and self.method == "full":
             self.merge = False  # the full model is always written; nothing to merge
+
+    def _check_types(self) -> None:
+        """Each field's type, named, before the range checks compare values (YAML reads `2e-4` as text)."""
+        for name in _FLOATS:
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, name, float(value))
+            elif not (value is None and name == "max_grad_norm") and (
+                    not isinstance(value, float) or not math.isfinite(value)):
+                hint = "; YAML reads 2e-4 as text, write 2.0e-4" if isinstance(value, str) else ""
+                raise ValueError(f"{name}: expected a finite number, got {value!r}{hint}")
+        for name in ("seed", "checkpoint_every"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: expected an integer, got {getattr(self, name)!r}")
+        for name in ("adapt_experts", "merge"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+        modules = self.target_modules
+        if modules is not None and not isinstance(modules, str) and (
+                not isinstance(modules, (list, tuple)) or not all(isinstance(m, str) and m for m in modules)):
+            raise ValueError(f"target_modules: expected a list of module names, got {modules!r}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra: expected a mapping, got {self.extra!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,13 +133,13 @@ class FinetuneConfig:
     def from_file(cls, path: str | Path) -> FinetuneConfig:
         """Load from a .yaml/.yml or .json mapping of fields, or a run's finetune_config.json."""
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
+            data = load_yaml(path) or {}
         else:
-            data = json.loads(text)
+            try:
+                data = json.loads(read_text(path))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             data = data["config"]  # a run's finetune_config.json
         if not isinstance(data, dict):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from interp.models.chat import render_chat, validate_messages
+from interp.models.textio import jsonl_lines, jsonl_records
 
-__all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "load_jsonl", "load_rows",
-           "resolve_data", "tokenize_rows", "tokenize_chat", "write_jsonl"]
+__all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "jsonl_row_labels", "load_jsonl",
+           "load_rows", "resolve_data", "tokenize_rows", "tokenize_chat", "write_jsonl"]
 
 IGNORE_INDEX = -100
 DATA_DIR = Path(__file__).resolve().parents[2] / "experiments" / "consciousness_cluster" / "data"
@@ -50,19 +51,16 @@ def load_jsonl(path: str | Path, *, need_assistant: bool = True) -> list[dict[st
     """Read chat rows; a malformed row raises ValueError naming the file and line."""
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
-            rows.append(check_row(row, where, need_assistant=need_assistant))
+    for number, row in jsonl_records(path):
+        rows.append(check_row(row, f"{path}:{number}", need_assistant=need_assistant))
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows
+
+
+def jsonl_row_labels(path: str | Path) -> list[str]:
+    """`FILE:LINE` of each row `load_jsonl` returns, in order, for messages about a row."""
+    return [f"{path}:{number}" for number, _ in jsonl_lines(path)]
 
 
 def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -147,14 +145,17 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: in
     return TokenizedRow(input_ids=ids, labels=labels)
 
 
-def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> list[TokenizedRow]:
-    """Tokenise every row; rows left with no supervised token (cut by max_length) raise, naming the row."""
+def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int,
+                  where: list[str] | None = None) -> list[TokenizedRow]:
+    """Tokenise every row; rows left with no supervised token (cut by max_length) raise, naming the row
+    by `where[i]` (e.g. `FILE:LINE`), else by its position counted from 1."""
     marker = end_of_turn_marker(tokenizer)
     out = []
     for i, row in enumerate(rows):
         tokenized = tokenize_chat(tokenizer, row["messages"], max_length, marker)
         if tokenized.n_supervised == 0:
-            raise ValueError(f"row {i}: no assistant token left within max_length={max_length}; "
+            name = where[i] if where else f"row {i + 1} (counted from 1)"
+            raise ValueError(f"{name}: no assistant token left within max_length={max_length}; "
                              f"raise max_length or shorten the prompt")
         out.append(tokenized)
     return out

@@ -8,8 +8,11 @@ A folder that already holds checkpoints from the same config resumes from the la
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +26,9 @@ from interp.finetune.adapters import make_trainable, save_trained
 from interp.finetune.batches import BatchPlan, collate
 from interp.finetune.checkpoint import install_state_hooks, latest_checkpoint, save_checkpoint
 from interp.finetune.config import FinetuneConfig
-from interp.finetune.data import IGNORE_INDEX, load_rows, tokenize_rows
+from interp.finetune.data import IGNORE_INDEX, jsonl_row_labels, load_rows, resolve_data, tokenize_rows
 from interp.models import LoadedModel, load_model
+from interp.models.lock import write_lock
 
 __all__ = ["FinetuneResult", "finetune", "linear_schedule"]
 
@@ -104,13 +108,42 @@ class _Log:
                 handle.write(json.dumps(record) + "\n")
 
 
-def _check_resume(out_dir: Path, config: FinetuneConfig) -> None:
+def _differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What a folder's record says that this run does not: model, data and config fields, named."""
+    found = []
+    # Records written before `base_weights_id` fingerprinted the model with its adapters; fall back to names.
+    if before.get("base_weights_id") and before["base_weights_id"] != now["base_weights_id"]:
+        found.append(f"model ({before.get('model')} [{before['base_weights_id']}] there, {now['model']} "
+                     f"[{now['base_weights_id']}] now)")
+    elif not before.get("base_weights_id") and before.get("model") not in (None, now["model"]):
+        found.append(f"model ({before['model']} there, {now['model']} now)")
+    if before.get("data_sha256") and before["data_sha256"] != now["data_sha256"]:
+        found.append(f"data ({before.get('data')}, {before.get('rows')} rows there; {now['data']}, "
+                     f"{now['rows']} rows now)")
+    config_before, config_now = before.get("config") or {}, now["config"]
+    changed = sorted(k for k in set(config_before) | set(config_now) if config_before.get(k) != config_now.get(k))
+    if config_before and changed:
+        found.append("config (" + ", ".join(f"{k}: {config_before.get(k)!r} there, {config_now.get(k)!r} now"
+                                            for k in changed) + ")")
+    return found
+
+
+def _check_record(out_dir: Path, record: dict[str, Any]) -> None:
+    """Refuse a folder that holds another fine-tune: resuming from its checkpoints would mix two
+    runs, and writing this run's record over its own would lose what it was."""
     saved = out_dir / "finetune_config.json"
-    if saved.exists():
-        before = json.loads(saved.read_text(encoding="utf-8")).get("config", {})
-        if before and before != json.loads(json.dumps(config.to_dict())):
-            raise ValueError(f"{out_dir} holds checkpoints of a run with a different config; "
-                             f"use a new --out folder or the same config to resume")
+    if not saved.exists():
+        return
+    try:
+        before = json.loads(saved.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{saved}: cannot read the record of the run in {out_dir} ({err}); use a new --out "
+                         "folder, or delete it to start over") from None
+    found = _differences(before if isinstance(before, dict) else {}, json.loads(json.dumps(record, default=str)))
+    if found:
+        what = ", ".join(f.split(" (")[0] for f in found)
+        raise ValueError(f"{out_dir} holds a fine-tune of a different {what}: " + "; ".join(found)
+                         + f"; use a new --out folder, or delete {out_dir} to start over")
 
 
 @dataclass
@@ -125,6 +158,7 @@ class _Run:
     plan: BatchPlan
     config: FinetuneConfig
     n_rows: int
+    data_sha256: str
 
     @property
     def pad_id(self) -> int:
@@ -139,8 +173,10 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     # accelerate only goes multi-process on CPU (gloo) when told cpu=True; say so when there is no device.
     accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=not torch.accelerator.is_available())
     lm = _open(model, dtype)
+    _ = lm.weights_id  # fingerprint the base weights now, before adapters are added to the model
     rows = load_rows(data)
-    plan = BatchPlan(tokenize_rows(lm.tokenizer, rows, config.max_length), config.batch_size, config.grad_accum,
+    where = jsonl_row_labels(resolve_data(data)) if isinstance(data, (str, Path)) else None
+    plan = BatchPlan(tokenize_rows(lm.tokenizer, rows, config.max_length, where), config.batch_size, config.grad_accum,
                      accelerator.num_processes, config.seed, config.epochs, config.max_steps)
     deepspeed = getattr(accelerator.state, "deepspeed_plugin", None)
     if deepspeed is not None:  # no data loader goes through prepare(), so DeepSpeed is told the micro-batch
@@ -154,7 +190,8 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, plan.total_steps))
     trainable, optimizer = accelerator.prepare(trainable, optimizer)
     install_state_hooks(accelerator)
-    return _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows))
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows), digest)
 
 
 def _resume(run: _Run, out_dir: Path) -> int:
@@ -162,7 +199,6 @@ def _resume(run: _Run, out_dir: Path) -> int:
     resume = latest_checkpoint(out_dir) if out_dir.exists() else None
     if resume is None:
         return 0
-    _check_resume(out_dir, run.config)
     run.accelerator.load_state(str(resume.path))
     run.scheduler.load_state_dict(resume.scheduler)
     return resume.step
@@ -172,9 +208,16 @@ def _loop(run: _Run, out_dir: Path, start: int, log: _Log, progress: bool, on_st
     """Optimizer steps `start`..end with logging and checkpoints; returns the last logged loss."""
     from tqdm.auto import tqdm
 
+    bar = tqdm(total=run.plan.total_steps, initial=start,
+               disable=not (progress and run.accelerator.is_main_process), desc="finetune")
+    try:
+        return _steps(run, out_dir, start, log, on_step, bar)
+    finally:
+        bar.close()  # on errors and Ctrl-C too, so the message starts on a line of its own
+
+
+def _steps(run: _Run, out_dir: Path, start: int, log: _Log, on_step, bar) -> float:
     accelerator, plan, config = run.accelerator, run.plan, run.config
-    bar = tqdm(total=plan.total_steps, initial=start, disable=not (progress and accelerator.is_main_process),
-               desc="finetune")
     loss = float("nan")
     tick, tokens = time.perf_counter(), 0
     for step in range(start, plan.total_steps):
@@ -195,7 +238,6 @@ def _loop(run: _Run, out_dir: Path, start: int, log: _Log, progress: bool, on_st
             save_checkpoint(accelerator, out_dir, done, config.seed, run.scheduler.state_dict())
         if on_step is not None:
             on_step(done, loss)
-    bar.close()
     return loss
 
 
@@ -218,15 +260,21 @@ def finetune(
     """
     config = config or FinetuneConfig()
     out_dir = Path(out_dir)
-    run = _setup(model, data, config, dtype)
-    start = _resume(run, out_dir)
-    main = run.accelerator.is_main_process
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        config.save(out_dir / "finetune_config.json", model=run.lm.name, weights_id=run.lm.weights_id,
-                    data=data if isinstance(data, (str, Path)) else f"<{run.n_rows} rows>", rows=run.n_rows,
-                    processes=run.accelerator.num_processes, total_steps=run.plan.total_steps)
-    log = _Log(out_dir / "train_log.jsonl", start, main)
-    loss = _loop(run, out_dir, start, log, progress, on_step)
-    adapter_dir, merged_dir = save_trained(run.accelerator, run.model, run.lm.tokenizer, config, out_dir)
+    # One writer per folder; under torchrun / accelerate launch the rank-0 process holds the lock.
+    first_rank = int(os.environ.get("RANK", "0")) == 0
+    with write_lock(out_dir, folder=True) if first_rank else contextlib.nullcontext():
+        run = _setup(model, data, config, dtype)
+        record = {"model": run.lm.name, "weights_id": run.lm.weights_id, "base_weights_id": run.lm.weights_id,
+                  "data": data if isinstance(data, (str, Path)) else f"<{run.n_rows} rows>",
+                  "data_sha256": run.data_sha256, "rows": run.n_rows}
+        _check_record(out_dir, {"config": config.to_dict(), **record})
+        start = _resume(run, out_dir)
+        main = run.accelerator.is_main_process
+        if main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            config.save(out_dir / "finetune_config.json", **record, processes=run.accelerator.num_processes,
+                        total_steps=run.plan.total_steps)
+        log = _Log(out_dir / "train_log.jsonl", start, main)
+        loss = _loop(run, out_dir, start, log, progress, on_step)
+        adapter_dir, merged_dir = save_trained(run.accelerator, run.model, run.lm.tokenizer, config, out_dir)
     return FinetuneResult(out_dir, adapter_dir, merged_dir, loss, run.plan.total_steps, start)

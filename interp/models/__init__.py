@@ -10,6 +10,7 @@ from interp.models.direction import (
     save_direction,
 )
 from interp.models.loading import LoadedModel, load_model, parse_dtype
+from interp.models.lock import OutputLockedError, write_lock
 from interp.models.registry import (
     Architecture,
     UnsupportedArchitectureError,
@@ -25,6 +26,7 @@ __all__ = [
     "LoadedModel",
     "OtherModelError",
     "OtherModelWarning",
+    "OutputLockedError",
     "UnsupportedArchitectureError",
     "known_architectures",
     "load_direction",
@@ -33,4 +35,5 @@ __all__ = [
     "register_architecture",
     "render_chat",
     "save_direction",
+    "write_lock",
 ]

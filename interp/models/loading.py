@@ -85,6 +85,16 @@ class LoadedModel:
         return int(getattr(config, "hidden_size", None) or config.n_embd)
 
     @property
+    def context_length(self) -> int | None:
+        """Positions the model was built for (`max_position_embeddings`, GPT-2's `n_positions`); None if unsaid."""
+        config = self.model.config
+        for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+            value = getattr(config, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -170,12 +180,22 @@ def load_model(
     class_name = (getattr(config, "architectures", None) or [type(config).__name__])[0]
     architecture = architecture_for(config.model_type, class_name)
 
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=parse_dtype(dtype), **common,
-                                                 **from_pretrained_kwargs)
+    from safetensors import SafetensorError
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=parse_dtype(dtype), **common,
+                                                     **from_pretrained_kwargs)
+    except SafetensorError as err:
+        files = sorted(p.name for p in local.glob("*.safetensors")) if local.is_dir() else []
+        raise OSError(f"{source}: a weights file ({', '.join(files) or 'safetensors'}) is truncated or corrupt "
+                      f"({err}); download or save the model again") from None
     if device is not None:
         model.to(device)
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(source, **common)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **common)
+    except ValueError as err:  # a damaged tokenizer.json surfaces as a JSON decoding error
+        raise OSError(f"{source}: cannot read its tokenizer ({err}); download or save the model again") from None
     _prepare_tokenizer(tokenizer)
     return LoadedModel(model=model, tokenizer=tokenizer, architecture=architecture, name=str(name_or_path),
                        revision=revision, _weights_id=weights_id)

@@ -1,0 +1,80 @@
+"""Questions against the model's context: a prompt longer than the positions the model was built
+for is refused (naming the question), or, when asked, its question text is cut to fit with a warning.
+
+A model fed past its context either fails (learned position embeddings, as in GPT-2) or runs on
+into positions it never saw (rotary models) and answers from garbage; neither is a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+from interp.evaluation.choice import letter_prompt
+from interp.evaluation.questions import QuestionSet
+
+__all__ = ["ContextError", "fit_questions"]
+
+
+class ContextError(ValueError):
+    """A question does not fit the model's context; the message names it and what to do."""
+
+
+def _n_tokens(lm, text: str) -> int:
+    return len(lm.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _prompt_tokens(lm, text: str, options: tuple[str, str] | None, method: str) -> int:
+    """Tokens the longest prompt built from this question takes, plus the room its answer needs."""
+    if options is None:  # an open question: at least one token must be generated
+        return _n_tokens(lm, lm.render_chat([{"role": "user", "content": text}])) + 1
+    if method == "letter":
+        return _n_tokens(lm, lm.render_chat([{"role": "user", "content": letter_prompt(text, *options)}])) + 1
+    prompt = _n_tokens(lm, lm.render_chat([{"role": "user", "content": text}]))
+    return prompt + max(_n_tokens(lm, option) for option in options)
+
+
+def _cut(lm, text: str, options, method: str, context: int) -> str | None:
+    """The longest token prefix of `text` whose prompt fits, or None when even an empty one does not."""
+    ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    keep = min(len(ids), context)
+    while keep > 0:
+        candidate = lm.tokenizer.decode(ids[:keep])
+        over = _prompt_tokens(lm, candidate, options, method) - context
+        if over <= 0:
+            return candidate
+        keep -= over
+    return None
+
+
+def fit_questions(lm, qset: QuestionSet, *, choice: bool, method: str = "likelihood",
+                  truncate: bool = False) -> QuestionSet:
+    """`qset` with every prompt the evaluation builds within `lm.context_length` (choice items when
+    `choice`, open questions otherwise): unchanged when all fit, else ContextError, or cut when `truncate`."""
+    context = lm.context_length
+    if context is None:
+        return qset
+    cut: list[str] = []
+    traits = []
+    for trait in qset.traits:
+        field, entries = ("choice_items", trait.choice_items) if choice else ("open_questions", trait.open_questions)
+        fitted = []
+        for entry in entries:
+            text, options = (entry.question, entry.options) if choice else (entry.text, None)
+            needed = _prompt_tokens(lm, text, options, method)
+            if needed <= context:
+                fitted.append(entry)
+                continue
+            where = f"{qset.source}: question {entry.id}"
+            short = _cut(lm, text, options, method, context) if truncate else None
+            if short is None:
+                what = "cannot be cut to fit it" if truncate else "shorten it, or cut it to fit with --truncate"
+                raise ContextError(f"{where} needs {needed} tokens, more than the model's context of {context}; "
+                                   f"{what}")
+            fitted.append(dataclasses.replace(entry, **({"question": short} if choice else {"text": short})))
+            cut.append(entry.id)
+        traits.append(dataclasses.replace(trait, **{field: tuple(fitted)}))
+    if cut:
+        warnings.warn(f"cut {len(cut)} question(s) of {qset.source} to the model's context of {context} tokens: "
+                      + ", ".join(cut[:5]) + (", ..." if len(cut) > 5 else ""), stacklevel=2)
+    return dataclasses.replace(qset, traits=tuple(traits))
