@@ -65,9 +65,11 @@ def _acquire(path: Path, target: Path) -> int:
 @contextlib.contextmanager
 def write_lock(target: str | Path, folder: bool = False) -> Iterator[Path]:
     """Hold the exclusive write lock on `target` (a file, or a folder when `folder`), or raise
-    OutputLockedError at once when another process holds it. Creates the folder it needs."""
+    OutputLockedError at once when another process holds it. Creates the folder it needs, and
+    removes it again if the locked work left nothing in it (a refused run leaves no empty folder)."""
     target = Path(target)
     path = lock_path(target, folder)
+    created = not path.parent.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = str(path.resolve())
     with _HELD_GUARD:
@@ -87,3 +89,6 @@ def write_lock(target: str | Path, folder: bool = False) -> Iterator[Path]:
                 with contextlib.suppress(OSError):
                     os.unlink(path)  # unlinked while still locked, so no one can lock the old file after us
                 os.close(fd)
+                if created:
+                    with contextlib.suppress(OSError):  # not empty: the work wrote something, keep it
+                        path.parent.rmdir()
