@@ -23,7 +23,8 @@ from activations.capture import run_to_layers
 from activations.examples import Example, ExampleError, encode_example, render_prompt
 from activations.fused import fused_capture
 from activations.h5file import STORAGE_DTYPES, create_file, open_existing
-from activations.positions import POSITION_RULES, apply_rule, parse_layers
+from activations.layers import parse_layer_spec, parse_layers
+from activations.positions import POSITION_RULES, apply_rule
 from activations.shards import ShardPlan, join_shards, plan_shard
 from activations.stream import LayerStats, finalize_stats, load_directions
 from activations.transfer import HostCopier
@@ -39,7 +40,7 @@ class CacheConfig:
     """What to extract and how to store it."""
 
     layers: str | list[int] = "all"
-    """`all`, a list such as `0,4,8` (or [0, 4, 8]) or a slice such as `-4:`"""
+    """in the layer grammar (`activations.layers`): `all`, `3`, `0,4,8` (or [0, 4, 8]), `2-5`, `-4:`, mixed"""
     positions: Literal["all", "last", "response", "response-mean"] = "all"
     """which tokens become rows: every real token, the last prompt token, response tokens, their mean"""
     dtype: Literal["float16", "bfloat16", "float32"] = "float16"
@@ -62,6 +63,7 @@ class CacheConfig:
     """finished batches waiting for the writer thread at most"""
 
     def __post_init__(self) -> None:
+        parse_layer_spec(self.layers)  # the syntax now; the layers themselves once the model is known
         if self.positions not in POSITION_RULES:
             raise ValueError(f"positions {self.positions!r}: use one of {', '.join(POSITION_RULES)}")
         if self.dtype not in STORAGE_DTYPES:

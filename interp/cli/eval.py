@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command, add_model_args
+from interp.cli.common import RegistryChoices, UserError, add_command, add_model_args
 
 EXAMPLE = """
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out runs/qwen-choice
@@ -14,6 +14,12 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --sampl
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
 """
+
+
+def _choice_methods():
+    from interp.evaluation.choice import CHOICE_METHODS
+
+    return CHOICE_METHODS
 
 
 def register(subparsers) -> None:
@@ -25,7 +31,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
     parser.add_argument("--traits", default=None, help="comma-separated trait ids (default: all)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--method", choices=("likelihood", "letter"), default="likelihood", help="choice mode")
+    parser.add_argument("--method", choices=RegistryChoices(_choice_methods), default="likelihood", metavar="METHOD",
+                        help="choice mode: %(choices)s")
     sampling = parser.add_argument_group("sampling (judge mode)")
     sampling.add_argument("--api-base", default=None, help="sample from an OpenAI-compatible server instead")
     sampling.add_argument("--vllm", action="store_true",
