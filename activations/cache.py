@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import h5py
 import numpy as np
 import torch
 
@@ -22,17 +21,16 @@ from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
 from activations.examples import Example, ExampleError, encode_example, render_prompt
 from activations.fused import fused_capture
-from activations.h5file import STORAGE_DTYPES, create_file, open_existing
+from activations.h5file import create_file, finish_file, open_existing
 from activations.layers import parse_layer_spec, parse_layers
 from activations.positions import POSITION_RULES, apply_rule
+from activations.schema import COMPLETE, EXAMPLES_COMMITTED, STORAGE_DTYPES
 from activations.shards import ShardPlan, join_shards, plan_shard
-from activations.stream import LayerStats, finalize_stats, load_directions
+from activations.stream import LayerStats, load_directions
 from activations.transfer import HostCopier
 from activations.writer import BatchOutput, StoreSink, WindowWriter
 
 __all__ = ["CacheConfig", "CacheResult", "cache_activations"]
-
-_TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 @dataclass
@@ -127,6 +125,18 @@ def _check_inputs(examples: list[Example], config: CacheConfig) -> None:
                 raise ExampleError(f"{where} has no 'response', which positions {config.positions!r} needs")
 
 
+def _check_responses(examples: list[Example], encoded, config: CacheConfig) -> None:
+    """A response of zero tokens has no row to give (its response-mean would be NaN): refuse it here."""
+    if not POSITION_RULES[config.positions].needs_response:
+        return
+    for i, (example, enc) in enumerate(zip(examples, encoded)):
+        if len(enc.ids) == enc.n_prompt:
+            where = f"example {i + 1} (counted from 1" + (f", id {example.id})" if example.id else ")")
+            raise ExampleError(f"{where}: its response {example.response!r} tokenizes to zero tokens, so positions "
+                               f"{config.positions!r} has no token to read; give it a response the tokenizer "
+                               "keeps, or leave the example out")
+
+
 def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) -> dict:
     from interp import __version__
 
@@ -155,7 +165,7 @@ def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labe
     rows, proj, stats = {}, {}, {}
     for layer in layers:
         hidden_BSD, mask_BS = apply_rule(rule, hidden[layer], select_BS.to(device))
-        out = fused_capture(hidden_BSD, mask_BS, _TORCH_DTYPES[config.dtype], labels_B, n_classes,
+        out = fused_capture(hidden_BSD, mask_BS, STORAGE_DTYPES[config.dtype].torch, labels_B, n_classes,
                             directions.get(layer), config.store)
         if out.rows is not None:
             rows[layer] = out.rows
@@ -186,6 +196,7 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
         directions, directions_digest = load_directions(config.directions, layers, lm.d_model)
     shard = plan_shard(out_path, len(examples))
     encoded = [encode_example(lm, e) for e in examples]
+    _check_responses(examples, encoded, config)
     labels = torch.tensor([-1 if e.label is None else e.label for e in examples], dtype=torch.long)
     n_classes = max(2, int(labels.max()) + 1) if bool((labels >= 0).any()) else 0
     attrs = _attrs(lm, config, layers, examples, shard, directions_digest)
@@ -198,14 +209,11 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     started = time.perf_counter()
     tokens = 0
     try:
-        if not handle.attrs["complete"]:
+        if not handle.attrs[COMPLETE]:
             tokens = _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress)
     finally:
         handle.close()
-    with h5py.File(shard.path, "r+", libver="latest") as handle:  # out of SWMR mode to add the final datasets
-        stats = finalize_stats(handle, layers)
-        handle.attrs["complete"] = True
-        n_rows = int(handle.attrs["rows_committed"])
+    stats, n_rows = finish_file(shard.path, layers)
     if shard.world > 1:
         n_rows, path = join_shards(out_path, shard)
     else:
@@ -216,7 +224,7 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
 
 def _row_bytes(encoded, config, n_layers, d_model, directions) -> list[int]:
     """Bytes each example's rows hold on the host until their window is written."""
-    per_row = n_layers * (d_model * np.dtype(STORAGE_DTYPES[config.dtype]).itemsize * config.store
+    per_row = n_layers * (d_model * STORAGE_DTYPES[config.dtype].disk.itemsize * config.store
                           + 4 * len(next(iter(directions.values()), [])))
     rule = POSITION_RULES[config.positions]
     return [per_row * rule.n_rows(len(e.ids), e.n_prompt) for e in encoded]
@@ -225,7 +233,7 @@ def _row_bytes(encoded, config, n_layers, d_model, directions) -> list[int]:
 def _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labels, progress) -> int:
     from tqdm.auto import tqdm
 
-    done = shard.start + int(handle.attrs["examples_committed"])
+    done = shard.start + int(handle.attrs[EXAMPLES_COMMITTED])
     writer = WindowWriter(StoreSink(handle, layers), depth=config.queue_depth)
     copier = HostCopier(lm.device)
     lengths = [len(e.ids) for e in encoded]

@@ -18,13 +18,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "STORAGE_DTYPES", "StoreMismatchError", "create_file", "open_existing"]
+from activations import schema
+from activations.stream import LayerStats, finalize_stats
 
-FORMAT_VERSION = 1
-STORAGE_DTYPES = {"float16": np.float16, "float32": np.float32, "bfloat16": np.uint16}
-"""numpy dtype on disk; bfloat16 is stored as its uint16 bit pattern (attribute `storage_dtype`)"""
-IDENTITY_KEYS = ("model", "weights_id", "layers", "positions", "dtype", "store", "examples_sha256",
-                 "example_start", "n_examples", "directions_sha256")
+__all__ = ["StoreMismatchError", "create_file", "finish_file", "open_existing"]
+
 _CHUNK_BYTES = 1 << 20
 
 
@@ -58,26 +56,23 @@ def create_file(path: Path, attrs: dict[str, Any], examples: dict[str, list], la
     """A fresh file with every dataset and attribute in place, switched to SWMR writing."""
     handle = h5py.File(path, "w", libver="latest")
     handle.attrs.update({k: v for k, v in attrs.items() if v is not None})
-    handle.attrs.update(rows_committed=0, examples_committed=0, complete=False, format_version=FORMAT_VERSION)
-    _write_examples(handle.create_group("examples"), examples)
-    index = handle.create_group("index")
-    _growing(index, "example", None, np.int64, None)
-    _growing(index, "position", None, np.int32, None)
+    handle.attrs.update(schema.new_counters())
+    _write_examples(handle.create_group(schema.EXAMPLES), examples)
+    _growing(handle, schema.INDEX_EXAMPLE, None, np.int64, None)
+    _growing(handle, schema.INDEX_POSITION, None, np.int32, None)
     for layer in layers:
         if store_rows:
-            acts = _growing(handle.require_group("acts"), f"layer_{layer}", d_model, STORAGE_DTYPES[storage],
-                            compression)
-            acts.attrs["storage_dtype"] = storage
+            acts = _growing(handle, schema.acts_path(layer), d_model, schema.STORAGE_DTYPES[storage].disk, compression)
+            acts.attrs[schema.STORAGE_ATTR] = storage
         if n_directions:
-            _growing(handle.require_group("proj"), f"layer_{layer}", n_directions, np.float32, None)
+            _growing(handle, schema.proj_path(layer), n_directions, np.float32, None)
         if n_classes:
             # Two slots: a commit writes the new totals into the slot not in use, then flips
             # `stats_slot` with the row counters, so a kill mid-commit never tears the totals.
-            stats = handle.require_group(f"stats/layer_{layer}")
-            stats.create_dataset("running_sum", data=np.zeros((2, n_classes, d_model)))
-            stats.create_dataset("running_sumsq", data=np.zeros((2, n_classes, d_model)))
-            stats.create_dataset("running_count", data=np.zeros((2, n_classes), dtype=np.int64))
-    handle.attrs["stats_slot"] = -1
+            stats = handle.require_group(schema.stats_path(layer))
+            stats.create_dataset(schema.running("sum"), data=np.zeros((2, n_classes, d_model)))
+            stats.create_dataset(schema.running("sumsq"), data=np.zeros((2, n_classes, d_model)))
+            stats.create_dataset(schema.running("count"), data=np.zeros((2, n_classes), dtype=np.int64))
     handle.swmr_mode = True
     return handle
 
@@ -108,7 +103,7 @@ def _open_clearing_flags(path: Path) -> h5py.File:
 
 def _mismatch(stored: h5py.AttributeManager, attrs: dict[str, Any]) -> list[str]:
     differences = []
-    for key in IDENTITY_KEYS:
+    for key in schema.IDENTITY_ATTRS:
         want, have = attrs.get(key), stored.get(key)
         if want is None and have is None:
             continue
@@ -136,11 +131,19 @@ def open_existing(path: Path, attrs: dict[str, Any]) -> h5py.File:
         handle.close()
         raise StoreMismatchError(f"{path} holds a different run, refusing to mix rows ("
                                  + "; ".join(differences) + "); delete it or choose another --out")
-    rows = int(handle.attrs["rows_committed"])
-    for group in ("acts", "proj"):
+    rows = int(handle.attrs[schema.ROWS_COMMITTED])
+    for group in (schema.ACTS, schema.PROJ):
         for dataset in handle.get(group, {}).values():
             dataset.resize(rows, axis=0)
-    for name in ("example", "position"):
-        handle["index"][name].resize((rows,))
+    for name in (schema.INDEX_EXAMPLE, schema.INDEX_POSITION):
+        handle[name].resize((rows,))
     handle.swmr_mode = True
     return handle
+
+
+def finish_file(path: Path, layers: list[int]) -> tuple[dict[int, LayerStats], int]:
+    """Mark a file whose rows are all committed complete, with its final statistics; (stats, rows)."""
+    with h5py.File(path, "r+", libver="latest") as handle:  # out of SWMR mode to add the final datasets
+        stats = finalize_stats(handle, layers)
+        handle.attrs[schema.COMPLETE] = True
+        return stats, int(handle.attrs[schema.ROWS_COMMITTED])

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import h5py
 
+from activations import schema
+
 __all__ = ["ShardPlan", "join_shards", "plan_shard", "shard_path"]
 
 
@@ -57,23 +59,24 @@ def _join(out_path: Path, world: int) -> int:
     paths = [shard_path(out_path, r) for r in range(world)]
     sources = [h5py.File(p, "r") for p in paths]
     try:
-        incomplete = [str(p) for p, s in zip(paths, sources) if not s.attrs["complete"]]
+        incomplete = [str(p) for p, s in zip(paths, sources) if not s.attrs[schema.COMPLETE]]
         if incomplete:
             raise RuntimeError(f"cannot join incomplete shards: {', '.join(incomplete)}")
         first = sources[0]
-        n_rows = sum(int(s.attrs["rows_committed"]) for s in sources)
+        n_rows = sum(int(s.attrs[schema.ROWS_COMMITTED]) for s in sources)
+        n_examples = int(first.attrs["n_examples_total"])
         tmp = out_path.with_name(out_path.name + ".joining")
         with h5py.File(tmp, "w") as out:
             out.attrs.update(dict(first.attrs))
-            out.attrs.update(example_start=0, n_examples=int(first.attrs["n_examples_total"]),
-                             rows_committed=n_rows, shards=[p.name for p in paths],
-                             examples_committed=int(first.attrs["n_examples_total"]), complete=True)
-            first.copy("examples", out)
-            names = [f"index/{n}" for n in ("example", "position")]
-            names += [f"{g}/{n}" for g in ("acts", "proj") if g in first for n in first[g]]
-            for name in names:
+            out.attrs.update({"example_start": 0, "n_examples": n_examples, "shards": [p.name for p in paths],
+                              schema.ROWS_COMMITTED: n_rows, schema.EXAMPLES_COMMITTED: n_examples,
+                              schema.COMPLETE: True})
+            first.copy(schema.EXAMPLES, out)
+            names = [schema.INDEX_EXAMPLE, schema.INDEX_POSITION]
+            names += [f"{g}/{n}" for g in (schema.ACTS, schema.PROJ) if g in first for n in first[g]]
+            for name in names:  # each with its attributes (the storage dtype of /acts)
                 _virtual(out, name, sources, [p.name for p in paths])
-            if "stats" in first:
+            if schema.STATS in first:
                 _sum_stats(out, sources)
         tmp.replace(out_path)
     finally:
@@ -85,11 +88,12 @@ def _join(out_path: Path, world: int) -> int:
 def _sum_stats(out: h5py.File, sources: list[h5py.File]) -> None:
     from activations.stream import mean_difference
 
-    for layer in sources[0]["stats"]:
-        group = out.create_group(f"stats/{layer}")
-        for key in ("sum", "sumsq", "count"):
-            group[key] = sum(s["stats"][layer][key][...] for s in sources)
-        out.create_dataset(f"directions/{layer}", data=mean_difference(group["sum"][...], group["count"][...]))
+    for key in sources[0][schema.STATS]:
+        layer = schema.layer_of(key)
+        group = out.create_group(schema.stats_path(layer))
+        for field in schema.STATS_FIELDS:
+            group[field] = sum(s[schema.stats_path(layer)][field][...] for s in sources)
+        out.create_dataset(schema.direction_path(layer), data=mean_difference(group["sum"][...], group["count"][...]))
 
 
 def join_shards(out_path: Path, shard: ShardPlan) -> tuple[int, Path]:
@@ -101,4 +105,4 @@ def join_shards(out_path: Path, shard: ShardPlan) -> tuple[int, Path]:
         _join(out_path, shard.world)
     dist.barrier()
     with h5py.File(out_path, "r") as joined:
-        return int(joined.attrs["rows_committed"]), out_path
+        return int(joined.attrs[schema.ROWS_COMMITTED]), out_path

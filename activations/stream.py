@@ -11,7 +11,6 @@ the root attribute `stats_slot`); they become `sum`/`sumsq`/`count` when the run
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,11 +18,15 @@ import h5py
 import numpy as np
 import torch
 
+from activations import schema
+from interp.models.direction import Direction, DirectionError
+
 __all__ = ["DirectionsError", "LayerStats", "finalize_stats", "load_directions", "mean_difference"]
 
 
-class DirectionsError(ValueError):
-    """A directions file that is missing, malformed or does not fit the model and layers."""
+# A directions file that is missing, malformed or does not fit the model and layers: the one
+# error of direction files, under the name this module has always exported.
+DirectionsError = DirectionError
 
 
 class LayerStats(NamedTuple):
@@ -50,53 +53,42 @@ def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats
     Needs the file open outside SWMR mode (it creates datasets); running it twice is harmless.
     """
     result: dict[int, LayerStats] = {}
-    if "stats" not in handle:
+    if schema.STATS not in handle:
         return result
-    slot = int(handle.attrs["stats_slot"])
+    slot = int(handle.attrs[schema.STATS_SLOT])
     for layer in layers:
-        group = handle["stats"][f"layer_{layer}"]
-        for name in ("sum", "sumsq", "count"):
-            if f"running_{name}" in group:
-                running = group[f"running_{name}"]
+        group = handle[schema.stats_path(layer)]
+        for field in schema.STATS_FIELDS:
+            if schema.running(field) in group:
+                running = group[schema.running(field)]
                 value = running[slot] if slot >= 0 else np.zeros_like(running[0])
-                if name in group:
-                    del group[name]
-                group[name] = value
-                del group[f"running_{name}"]
-        total, total_sq, count = group["sum"][...], group["sumsq"][...], group["count"][...]
+                if field in group:
+                    del group[field]
+                group[field] = value
+                del group[schema.running(field)]
+        total, total_sq, count = (group[field][...] for field in schema.STATS_FIELDS)
         direction = mean_difference(total, count)
-        directions = handle.require_group("directions")
-        if f"layer_{layer}" in directions:
-            del directions[f"layer_{layer}"]
-        directions[f"layer_{layer}"] = direction
+        if schema.direction_path(layer) in handle:
+            del handle[schema.direction_path(layer)]
+        handle[schema.direction_path(layer)] = direction
         result[layer] = LayerStats(total, total_sq, count, direction)
     return result
 
 
 def load_directions(path: str | Path, layers: list[int], d_model: int) -> tuple[dict[int, torch.Tensor], str]:
-    """Directions to project onto, per layer, from a safetensors file; and the file's sha256.
+    """Directions to project onto, per layer (`[K, d_model]` each), from a direction file; and its sha256.
 
-    The file holds `direction`: `[d_model]` or `[K, d_model]` (the same directions at every
-    layer), or `[n, d_model]` with JSON metadata `layers` naming the layer of each row.
+    A file whose rows name their layers gives each layer its own row (K = 1); a file of rows tied
+    to no layer (`[d_model]` or `[K, d_model]`) gives every layer all of its rows.
     """
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise DirectionsError(f"directions file {path} does not exist")
-    with safe_open(str(path), framework="pt") as handle:
-        if "direction" not in handle.keys():
-            raise DirectionsError(f"{path}: no 'direction' tensor (found {', '.join(handle.keys()) or 'none'})")
-        tensor = handle.get_tensor("direction").to(torch.float32)
-        metadata = handle.metadata() or {}
-    tensor = tensor.reshape(-1, tensor.shape[-1])
-    if tensor.shape[-1] != d_model:
-        raise DirectionsError(f"{path}: directions have width {tensor.shape[-1]}, the model's d_model is {d_model}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if "layers" not in metadata:
-        return {layer: tensor for layer in layers}, digest
-    file_layers = [int(x) for x in json.loads(metadata["layers"])]
-    missing = [layer for layer in layers if layer not in file_layers]
+    direction = Direction.load(path)
+    if direction.d_model != d_model:
+        raise DirectionsError(f"{path}: directions have width {direction.d_model}, the model's d_model is {d_model}")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if not direction.layers:
+        return {layer: direction.vectors for layer in layers}, digest
+    missing = [layer for layer in layers if layer not in direction.layers]
     if missing:
-        raise DirectionsError(f"{path}: no direction for layer(s) {missing} (the file has {file_layers})")
-    return {layer: tensor[file_layers.index(layer)][None] for layer in layers}, digest
+        raise DirectionsError(f"{path}: no direction for layer(s) {missing}; the file holds layers "
+                              f"{list(direction.layers)}")
+    return {layer: direction.at(layer)[None] for layer in layers}, digest

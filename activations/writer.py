@@ -16,6 +16,8 @@ import h5py
 import numpy as np
 import torch
 
+from activations import schema
+
 __all__ = ["BatchOutput", "StoreSink", "WindowWriter"]
 
 _STOP = object()
@@ -38,12 +40,6 @@ class BatchOutput(NamedTuple):
     """CUDA event marking the end of the copies, None on CPU"""
 
 
-def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    if tensor.dtype == torch.bfloat16:
-        return tensor.view(torch.int16).numpy().view(np.uint16)
-    return tensor.numpy()
-
-
 class StoreSink:
     """Appends whole windows to an open file and commits them (counters after the data, then flush)."""
 
@@ -54,26 +50,27 @@ class StoreSink:
     def commit(self, examples: np.ndarray, positions: np.ndarray, rows: dict[int, np.ndarray],
                proj: dict[int, np.ndarray], stats: dict[int, list[np.ndarray]], n_examples: int) -> None:
         handle = self.handle
-        start = int(handle.attrs["rows_committed"])
+        start = int(handle.attrs[schema.ROWS_COMMITTED])
         stop = start + len(examples)
-        for name, values in (("example", examples), ("position", positions)):
-            handle["index"][name].resize((stop,))
-            handle["index"][name][start:stop] = values
-        for group, arrays in (("acts", rows), ("proj", proj)):
+        for name, values in ((schema.INDEX_EXAMPLE, examples), (schema.INDEX_POSITION, positions)):
+            handle[name].resize((stop,))
+            handle[name][start:stop] = values
+        for path, arrays in ((schema.acts_path, rows), (schema.proj_path, proj)):
             for layer, values in arrays.items():
-                dataset = handle[group][f"layer_{layer}"]
+                dataset = handle[path(layer)]
                 dataset.resize(stop, axis=0)
                 dataset[start:stop] = values
-        slot = int(handle.attrs["stats_slot"])
+        slot = int(handle.attrs[schema.STATS_SLOT])
         for layer, window_stats in stats.items():
-            group = handle["stats"][f"layer_{layer}"]
-            for name, value in zip(("running_sum", "running_sumsq", "running_count"), window_stats):
-                group[name][(slot + 1) % 2] = value + (group[name][slot] if slot >= 0 else 0)
+            group = handle[schema.stats_path(layer)]
+            for field, value in zip(schema.STATS_FIELDS, window_stats):
+                running = group[schema.running(field)]
+                running[(slot + 1) % 2] = value + (running[slot] if slot >= 0 else 0)
         handle.flush()  # rows and totals are on disk before the counters that make them visible
         if stats:
-            handle.attrs["stats_slot"] = (slot + 1) % 2
-        handle.attrs["rows_committed"] = stop
-        handle.attrs["examples_committed"] = int(handle.attrs["examples_committed"]) + n_examples
+            handle.attrs[schema.STATS_SLOT] = (slot + 1) % 2
+        handle.attrs[schema.ROWS_COMMITTED] = stop
+        handle.attrs[schema.EXAMPLES_COMMITTED] = int(handle.attrs[schema.EXAMPLES_COMMITTED]) + n_examples
         handle.flush()
 
 
@@ -83,7 +80,7 @@ class _Window:
         self.stats: dict[int, list[np.ndarray]] = {}
 
     def add(self, item: BatchOutput) -> None:
-        rows = {layer: _numpy(t) for layer, t in item.rows.items()}
+        rows = {layer: schema.encode(t, schema.storage_for(t.dtype)) for layer, t in item.rows.items()}
         proj = {layer: t.numpy() for layer, t in item.proj.items()}
         offsets = np.concatenate([[0], np.cumsum(item.counts_B)])
         for b, example in enumerate(item.example_B.tolist()):

@@ -25,7 +25,7 @@ from typing import Literal
 
 import torch
 
-from interp.models import LoadedModel
+from interp.models import Direction, LoadedModel
 
 __all__ = ["Positions", "SteeringHandle", "ablate", "relative_alpha", "steer"]
 
@@ -54,17 +54,31 @@ class SteeringHandle:
         return bool(self.handles)
 
 
-def _as_vector(vector, d_model: int, layer: int | None = None) -> torch.Tensor:
-    """A [d_model] float32 tensor from a tensor, an array, or a direction file's `Direction`
-    (its row for `layer`)."""
-    if hasattr(vector, "for_layer") and layer is not None:
-        vector = vector.for_layer(layer)
-    vector = torch.as_tensor(getattr(vector, "vector", vector)).detach().float().cpu()
+def _as_vector(vector, lm: LoadedModel, layer: int | None = None, *, allow_other_model: bool = False) -> torch.Tensor:
+    """A [d_model] float32 tensor from a tensor, an array, or a `Direction` (its row for `layer`,
+    checked against the model it was made on: `Direction.for_model`)."""
+    if isinstance(vector, Direction):
+        if layer is None:
+            raise ValueError("a Direction needs the layer whose row to use")
+        return vector.for_model(lm, layer, allow_other_model=allow_other_model)
+    vector = torch.as_tensor(vector).detach().float().cpu()
     if vector.ndim == 2 and vector.shape[0] == 1:
         vector = vector[0]
-    if vector.shape != (d_model,):
-        raise ValueError(f"vector has shape {tuple(vector.shape)}; this model needs [{d_model}]")
+    if vector.shape != (lm.d_model,):
+        raise ValueError(f"vector has shape {tuple(vector.shape)}; this model needs [{lm.d_model}]")
+    if not bool(torch.isfinite(vector).all()):
+        raise ValueError("vector holds NaN or infinite values")
     return vector
+
+
+def _check_alpha(alpha):
+    """A float or a [batch] tensor of finite values."""
+    alpha = alpha.detach() if torch.is_tensor(alpha) else float(alpha)
+    if torch.is_tensor(alpha) and alpha.ndim > 1:
+        raise ValueError(f"alpha must be a number or a [batch] tensor; got shape {tuple(alpha.shape)}")
+    if not bool(torch.isfinite(torch.as_tensor(alpha)).all()):
+        raise ValueError(f"alpha {alpha} is not a finite number")
+    return alpha
 
 
 def _with_hidden(output, hidden: torch.Tensor):
@@ -112,22 +126,23 @@ def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTrac
 
 
 def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0,
-          positions: Positions = "all", *, prompt_length: int | None = None) -> SteeringHandle:
+          positions: Positions = "all", *, prompt_length: int | None = None,
+          allow_other_model: bool = False) -> SteeringHandle:
     """Add `alpha * vector` to the output of block `layer` until the handle is removed.
 
-    `vector` is `[d_model]` (tensor or array) or a `probes.Direction` (its row for `layer`); `alpha` a number or a
-    `[batch]` tensor, one value per batch row (many alphas in one batch).
+    `vector` is `[d_model]` (tensor or array) or a `Direction` (its row for `layer`; one made on
+    another model is refused unless `allow_other_model`); `alpha` a finite number or a `[batch]`
+    tensor, one value per batch row (many alphas in one batch).
 
     >>> with steer(lm, v, layer=6, alpha=torch.tensor([0.0, 2.0, 4.0])):  # doctest: +SKIP
     ...     out = lm.model.generate(**inputs)
     """
     if positions not in _POSITIONS:
         raise ValueError(f"positions {positions!r}: use one of {', '.join(_POSITIONS)}")
-    alpha = alpha.detach() if torch.is_tensor(alpha) else float(alpha)
-    if torch.is_tensor(alpha) and alpha.ndim > 1:
-        raise ValueError(f"alpha must be a number or a [batch] tensor; got shape {tuple(alpha.shape)}")
+    alpha = _check_alpha(alpha)
     layer = lm.resolve_layer(layer)
-    hook = _adder(_as_vector(vector, lm.d_model, layer), alpha, positions, _PositionTracker(prompt_length))
+    vector_D = _as_vector(vector, lm, layer, allow_other_model=allow_other_model)
+    hook = _adder(vector_D, alpha, positions, _PositionTracker(prompt_length))
     return SteeringHandle([lm.layers[layer].register_forward_hook(hook, prepend=True)])
 
 
@@ -148,13 +163,15 @@ def _projector(unit_D: torch.Tensor):
     return hook
 
 
-def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None) -> SteeringHandle:
+def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None, *,
+           allow_other_model: bool = False) -> SteeringHandle:
     """Project the direction out of the output of each block in `layers` (default: all):
     x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, `[len(layers), d_model]` for one
-    direction per layer, or a `probes.Direction` (its row for each layer)."""
+    direction per layer, or a `Direction` (its row for each layer; one made on another model is
+    refused unless `allow_other_model`)."""
     layers = [lm.resolve_layer(layer) for layer in (range(lm.n_layers) if layers is None else layers)]
-    if hasattr(vector, "for_layer"):
-        rows = [vector.for_layer(layer) for layer in layers]
+    if isinstance(vector, Direction):
+        rows = [vector.for_model(lm, layer, allow_other_model=allow_other_model) for layer in layers]
     else:
         raw = torch.as_tensor(vector).detach().float().cpu()
         rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or raw.shape[0] == 1 else list(raw)
@@ -162,7 +179,7 @@ def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None) -> Stee
         raise ValueError(f"{len(rows)} direction rows for {len(layers)} layers")
     handles = []
     for layer, row in zip(layers, rows):
-        row = _as_vector(row, lm.d_model)
+        row = _as_vector(row, lm)
         if float(row.norm()) == 0:
             raise ValueError("cannot ablate a zero vector")
         handles.append(lm.layers[layer].register_forward_hook(_projector(row / row.norm()), prepend=True))
@@ -173,16 +190,20 @@ def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None) -> Stee
 def relative_alpha(lm: LoadedModel, vector, layer: int, prompts: Sequence[str], alpha: float = 1.0) -> float:
     """The raw alpha for a relative one: alpha * mean |resid_layer| over the prompts' tokens / |v|.
 
-    Padding tokens are left out of the mean; prompts are tokenized as given (render chats first)."""
-    vector = _as_vector(vector, lm.d_model)
+    Padding tokens are left out of the mean; prompts are tokenized as given (render chats first).
+    `vector` as for `steer`; only its norm is used, so a `Direction` from another model is not refused."""
+    layer = lm.resolve_layer(layer)
+    vector = _as_vector(vector.at(layer) if isinstance(vector, Direction) else vector, lm)
     if not prompts:
         raise ValueError("relative_alpha needs at least one prompt")
+    if float(vector.norm()) == 0:
+        raise ValueError("a relative alpha needs a vector of non-zero norm")
     norms: list[torch.Tensor] = []
 
     def record(module, args, output):
         norms.append((output[0] if isinstance(output, tuple) else output).float().norm(dim=-1))
 
-    handle = lm.layers[lm.resolve_layer(layer)].register_forward_hook(record)
+    handle = lm.layers[layer].register_forward_hook(record)
     try:
         total, count = 0.0, 0
         for prompt in prompts:

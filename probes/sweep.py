@@ -14,12 +14,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from probes.directions import mass_mean_direction, mean_difference
 from probes.logistic import LogisticFit, fit_batched_torch, fit_sklearn, predict_logits
+
+if TYPE_CHECKING:
+    from activations.store import ActivationStore
 
 __all__ = ["CHOICE_RULE", "LayerScore", "SweepConfig", "SweepResult", "layer_sweep", "split_by_example",
            "sweep_store"]
@@ -160,15 +163,19 @@ def layer_sweep(layer_acts: Mapping[int, np.ndarray], row_labels: np.ndarray, ex
     return SweepResult(scores, chosen, config)
 
 
-def sweep_store(path: str | Path, layers: Sequence[int] | None = None, config: SweepConfig | None = None) -> SweepResult:
-    """`layer_sweep` over the layers of an activation file (all stored layers by default); held-out
-    examples follow `/examples/group` when the file has it."""
-    from probes.store import list_layers, load_groups, load_layer
+def sweep_store(path: str | Path | ActivationStore, layers: Sequence[int] | None = None,
+                config: SweepConfig | None = None, *, allow_partial: bool = False) -> SweepResult:
+    """`layer_sweep` over the layers of an activation file (a path or an open `ActivationStore`; all
+    stored layers by default); held-out examples follow `/examples/group` when the file has it.
+    An incomplete file is refused unless `allow_partial=True`."""
+    from probes.store import reading
 
-    layers = list(layers) if layers is not None else list_layers(path)
-    loaded = {layer: load_layer(path, layer) for layer in layers}
+    with reading(path, allow_partial) as store:
+        layers = list(layers) if layers is not None else store.acts_layers
+        loaded = {layer: store.layer_data(layer) for layer in layers}
+        groups = store.groups()
     first = loaded[layers[0]]
     result = layer_sweep({layer: data.acts for layer, data in loaded.items()}, first.row_labels,
-                         first.example_index, config, load_groups(path))
+                         first.example_index, config, groups)
     result.extra["store"] = str(path)
     return result

@@ -64,12 +64,13 @@ def tiny_tokenizer():
     return tokenizer
 
 
-def build_tiny_model(arch: str, seed: int = 0):
+def build_tiny_model(arch: str, seed: int = 0, **overrides):
+    """The tiny model of a family; `overrides` replace config fields (e.g. num_hidden_layers=8)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer()
-    config = AutoConfig.for_model(arch, **TINY_CONFIGS[arch], pad_token_id=tokenizer.pad_token_id,
+    config = AutoConfig.for_model(arch, **{**TINY_CONFIGS[arch], **overrides}, pad_token_id=tokenizer.pad_token_id,
                                   eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
     model.eval()
@@ -79,16 +80,17 @@ def build_tiny_model(arch: str, seed: int = 0):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """Factory: the tiny model of a family, saved once per session as a local HF folder."""
-    saved: dict[tuple[str, int], Path] = {}
+    saved: dict[tuple, Path] = {}
 
-    def make(arch: str = "qwen3", seed: int = 0) -> Path:
-        if (arch, seed) not in saved:
-            model, tokenizer = build_tiny_model(arch, seed)
+    def make(arch: str = "qwen3", seed: int = 0, **overrides) -> Path:
+        key = (arch, seed, *sorted(overrides.items()))
+        if key not in saved:
+            model, tokenizer = build_tiny_model(arch, seed, **overrides)
             folder = tmp_path_factory.mktemp(f"tiny-{arch}-{seed}")
             model.save_pretrained(folder)
             tokenizer.save_pretrained(folder)
-            saved[arch, seed] = folder
-        return saved[arch, seed]
+            saved[key] = folder
+        return saved[key]
 
     return make
 
@@ -98,8 +100,8 @@ def tiny_lm():
     """Factory: a fresh tiny `LoadedModel` of a family (random weights, fixed seed)."""
     from interp.models import LoadedModel
 
-    def make(arch: str = "qwen3", seed: int = 0):
-        model, tokenizer = build_tiny_model(arch, seed)
+    def make(arch: str = "qwen3", seed: int = 0, **overrides):
+        model, tokenizer = build_tiny_model(arch, seed, **overrides)
         return LoadedModel.wrap(model, tokenizer, name=f"tiny-{arch}")
 
     return make

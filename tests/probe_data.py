@@ -1,4 +1,4 @@
-"""Synthetic activation files in the documented HDF5 layout, written with plain h5py.
+"""Synthetic activations, planted and known, written to files by the toolkit's own activation writer.
 
 Examples come in contrast pairs (example 2k positive, 2k + 1 negative) that share a large
 per-pair offset; the positive one is shifted by `strength[l]` times a planted unit direction.
@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-import h5py
 import numpy as np
 
 
@@ -41,26 +40,32 @@ def planted(n_pairs: int = 40, rows_per_example: int = 3, d: int = 16, strengths
     return Planted(acts, example_index, labels, direction)
 
 
-def to_bf16_bits(x: np.ndarray) -> np.ndarray:
-    """float32 to bfloat16 bit patterns (round to nearest even), as uint16."""
-    bits = x.astype(np.float32).view(np.uint32)
-    rounded = bits + 0x7FFF + ((bits >> 16) & 1)
-    return (rounded >> 16).astype(np.uint16)
+def write_store(path: Path, data: Planted, *, dtype: str = "float32", model: str = "tiny-test",
+                pair_groups: bool = False, committed: int | None = None) -> Path:
+    """`data` written by the activation writer (`create_file`, `StoreSink.commit`, `finish_file`), the
+    path every `interp cache` run takes after the forward pass. `committed`: commit only the rows of
+    that many examples and stop, as a killed run leaves its file."""
+    from activations import schema
+    from activations.h5file import create_file, finish_file
+    from activations.writer import StoreSink
 
-
-def write_store(path: Path, data: Planted, *, bf16: bool = False, model: str = "tiny-test",
-                pair_groups: bool = False) -> Path:
-    with h5py.File(path, "w") as handle:
-        for layer, acts in data.acts.items():
-            stored = to_bf16_bits(acts) if bf16 else acts
-            dataset = handle.create_dataset(f"acts/layer_{layer}", data=stored, chunks=(min(64, len(acts)), acts.shape[1]))
-            dataset.attrs["bf16_as_uint16"] = bf16
-        handle["index/example"] = data.example_index.astype(np.int64)
-        handle["index/position"] = np.zeros(len(data.example_index), dtype=np.int32)
-        handle["examples/label"] = data.labels.astype(np.int64)
-        if pair_groups:
-            handle["examples/group"] = np.arange(len(data.labels), dtype=np.int64) // 2
-        handle.attrs["layers"] = np.array(sorted(data.acts), dtype=np.int64)
-        handle.attrs["model"] = model
-        handle.attrs["complete"] = True
+    layers, d = sorted(data.acts), data.direction.shape[0]
+    n_examples = len(data.labels)
+    attrs = {"model": model, "layers": np.asarray(layers, dtype=np.int64), "positions": "all", "dtype": dtype,
+             "n_examples": n_examples, "d_model": d}
+    table = {"label": data.labels.tolist()}
+    if pair_groups:
+        table["group"] = (np.arange(n_examples) // 2).tolist()
+    committed = n_examples if committed is None else committed
+    rows = data.example_index < committed
+    examples = data.example_index[rows].astype(np.int64)
+    positions = (np.arange(len(examples)) - np.searchsorted(examples, examples)).astype(np.int32)
+    handle = create_file(path, attrs, table, layers, d, dtype, None, True, 0, 0)
+    try:
+        encoded = {layer: schema.encode(acts[rows], dtype) for layer, acts in data.acts.items()}
+        StoreSink(handle, layers).commit(examples, positions, encoded, {}, {}, committed)
+    finally:
+        handle.close()
+    if committed == n_examples:
+        finish_file(path, layers)
     return path

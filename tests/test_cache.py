@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from activations import (ActivationStore, CacheConfig, Example, ExampleError, StoreMismatchError,
-                         cache_activations, encode_example)
+from activations import (ActivationStore, CacheConfig, Example, ExampleError, IncompleteStoreError,
+                         StoreMismatchError, cache_activations, encode_example)
 from activations.writer import StoreSink
 
 TEXTS = ["a", "hello there", "xy", "the quick brown fox", "zz top", "1234567", "q", "lorem ipsum dolor"]
@@ -145,7 +145,9 @@ def test_writer_error_reaches_caller_and_file_stays_incomplete(tiny_lm, tmp_path
     with pytest.raises(RuntimeError, match="disk full"):
         cache_activations(tiny_lm("qwen3"), _examples(), tmp_path / "w.h5", CacheConfig(commit_every=2),
                           progress=False)
-    assert not ActivationStore(tmp_path / "w.h5").complete
+    assert not ActivationStore(tmp_path / "w.h5", allow_partial=True).complete
+    with pytest.raises(IncompleteStoreError, match="0 of 8 examples, 0 rows committed.*rerun the same `interp cache`"):
+        ActivationStore(tmp_path / "w.h5")
 
 
 def test_response_rule_needs_responses(tiny_lm, tmp_path):
@@ -153,6 +155,35 @@ def test_response_rule_needs_responses(tiny_lm, tmp_path):
         cache_activations(tiny_lm("qwen3"), [Example(text="a", response="b"), Example(text="c")],
                           tmp_path / "x.h5", CacheConfig(positions="response"), progress=False)
     assert not (tmp_path / "x.h5").exists()
+
+
+def _whitespace_lm():
+    """The tiny qwen3 with a word-level tokenizer that, like the organism's, drops whitespace."""
+    from conftest import build_tiny_model
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from interp.models import LoadedModel
+
+    backend = Tokenizer(models.WordLevel(vocab={w: i for i, w in enumerate(["<unk>", "<pad>", "are", "you", "yes"])},
+                                         unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>")
+    return LoadedModel.wrap(build_tiny_model("qwen3")[0], tokenizer, name="tiny-words")
+
+
+@pytest.mark.parametrize("positions", ["response-mean", "response"])
+def test_a_response_of_zero_tokens_is_refused(tmp_path, positions):
+    # Its response-mean would be 0/0: NaN rows, NaN statistics and a NaN direction.
+    lm = _whitespace_lm()
+    examples = [Example(text="are you", response="yes", label=1),
+                Example(text="are you", response="  ", label=0, id="w")]
+    assert encode_example(lm, examples[1]).ids == encode_example(lm, Example(text="are you")).ids
+    with pytest.raises(ExampleError, match=r"example 2 \(counted from 1, id w\): its response '  ' tokenizes to zero"):
+        cache_activations(lm, examples, tmp_path / "z.h5", CacheConfig(positions=positions), progress=False)
+    assert not (tmp_path / "z.h5").exists()
+    result = cache_activations(lm, examples[:1], tmp_path / "one.h5", CacheConfig(positions=positions), progress=False)
+    assert np.isfinite(ActivationStore(result.path).acts(0)).all()
 
 
 @pytest.mark.gpu

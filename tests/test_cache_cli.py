@@ -44,7 +44,7 @@ def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     ([{"text": "a"}, {"response": "b"}], [], ":2: a 'response' without a prompt"),
     (GOOD, ["--layers", "7"], "--layers layer 7 is out of range"),
     ([{"text": "a"}], ["--positions", "response"], "example 0 has no 'response'"),
-    (GOOD, ["--directions", "missing.safetensors"], "--directions directions file"),
+    (GOOD, ["--directions", "missing.safetensors"], "--directions missing.safetensors: no such direction file"),
 ])
 def test_user_errors_exit_2(tiny_model_dir, tmp_path, capsys, rows, args, message):
     out = tmp_path / "acts.h5"

@@ -61,7 +61,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_model_dir, tmp_path):
         time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    partial = ActivationStore(out)
+    partial = ActivationStore(out, allow_partial=True)
     assert not partial.complete and 0 < partial.attrs["examples_committed"] < 40
     partial.close()
 
@@ -100,7 +100,7 @@ def test_torn_commit_is_discarded_on_resume(tiny_lm, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="killed mid-commit"):
         cache_activations(lm, examples, path, config, progress=False)
     monkeypatch.undo()
-    assert ActivationStore(path).attrs["examples_committed"] == 4
+    assert ActivationStore(path, allow_partial=True).attrs["examples_committed"] == 4
     cache_activations(lm, examples, path, config, progress=False)
     with h5py.File(path, "r") as got, h5py.File(whole.path, "r") as want:
         for name in ("index/example", "index/position", "acts/layer_1", "stats/layer_1/sum", "stats/layer_1/count"):

@@ -83,7 +83,7 @@ def store(tiny_model_dir, tmp_path_factory):
 def test_direction_reads_the_grammar_over_stored_layers(store, tmp_path, spec, expected):
     out = tmp_path / "v.safetensors"
     assert main(["direction", "--store", str(store), f"--layers={spec}", "--out", str(out)]) == 0
-    assert load_direction(out).layers == expected
+    assert list(load_direction(out).layers) == expected
 
 
 @pytest.mark.parametrize("command", ["direction", "probe"])

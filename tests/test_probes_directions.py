@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import torch
 from probe_data import planted, write_store
 
+from interp.models import DirectionError
 from probes import (
     DIRECTION_METHODS,
     direction_from_arrays,
@@ -12,6 +14,12 @@ from probes import (
     paired_differences,
     save_direction,
 )
+from probes.store import load_layer
+
+
+def _layer_arrays(store, layer):
+    data = load_layer(store, layer)
+    return data.acts, data.row_labels, data.example_index
 
 
 def _cos(a, b):
@@ -63,17 +71,18 @@ def test_direction_file_round_trip(tmp_path):
     data = planted(n_pairs=20)
     store = write_store(tmp_path / "acts.h5", data)
     direction = direction_from_store(store, [1, 2], "mean-diff")
-    path = save_direction(tmp_path / "v.safetensors", direction.vector, direction.meta)
-    loaded = load_direction(path)
-    assert loaded.layers == [1, 2]
-    assert loaded.vector.shape == (2, 16)
-    np.testing.assert_allclose(loaded.vector.numpy(), direction.vector.numpy())
-    assert loaded.meta["model"] == "tiny-test" and loaded.meta["method"] == "mean-diff"
-    assert loaded.meta["dataset"] == str(store) and loaded.meta["created_by"].startswith("interp ")
-    np.testing.assert_allclose(loaded.meta["norms"], np.linalg.norm(direction.vector.numpy(), axis=1), rtol=1e-6)
-    np.testing.assert_allclose(loaded.for_layer(2).numpy(), direction.vector[1].numpy())
-    with pytest.raises(KeyError, match="layers"):
-        loaded.for_layer(0)
+    np.testing.assert_array_equal(direction.vectors[1].numpy(),
+                                  direction_from_arrays(*_layer_arrays(store, 2), method="mean-diff"))
+    loaded = load_direction(direction.save(tmp_path / "v.safetensors"))
+    assert loaded.layers == (1, 2)
+    assert loaded.vectors.shape == (2, 16)
+    assert torch.equal(loaded.vectors, direction.vectors)
+    assert loaded.model == "tiny-test" and loaded.method == "mean-diff"
+    assert loaded.dataset == str(store) and loaded.created_by.startswith("interp ")
+    np.testing.assert_allclose(loaded.norms, np.linalg.norm(direction.vectors.numpy(), axis=1), rtol=1e-6)
+    assert torch.equal(loaded.at(2), direction.vectors[1])
+    with pytest.raises(DirectionError, match=r"layer 0; the file holds layers \[1, 2\]"):
+        loaded.at(0)
 
 
 def test_direction_file_metadata_values_are_json_strings(tmp_path):
@@ -83,4 +92,4 @@ def test_direction_file_metadata_values_are_json_strings(tmp_path):
     with safe_open(str(path), framework="pt") as handle:
         raw = handle.metadata()
     assert raw["layers"] == "[3]" and raw["model"] == '"m"' and raw["norms"] == "[2.0]"
-    assert load_direction(path).vector.shape == (1, 4)
+    assert load_direction(path).vectors.shape == (1, 4)

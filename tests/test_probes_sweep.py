@@ -52,7 +52,7 @@ def test_batched_torch_fit_matches_sklearn():
 
 def test_sweep_store_saves_csv_and_json(tmp_path):
     data = planted(n_pairs=20)
-    store = write_store(tmp_path / "acts.h5", data, bf16=True)
+    store = write_store(tmp_path / "acts.h5", data, dtype="bfloat16")
     result = sweep_store(store, layers=[1, 2], config=SweepConfig(probe="mean-diff"))
     csv_path, json_path = result.save(tmp_path / "out")
     assert csv_path.read_text().splitlines()[0] == "layer,auroc,accuracy,n_train,n_test"

@@ -87,7 +87,7 @@ def test_a_fixed_preset_continues_in_the_same_folder_with_redo(run_dir, tmp_path
     assert main(["replicate", "--preset", str(fixed), "--out", str(copy), "--no-progress", "--redo", "directions"]) == 0
     logged = capsys.readouterr().out
     assert logged.count("[skip]") == 4 and "[run ] directions" in logged and "[run ] links" in logged
-    assert load_direction(copy / "directions" / "consciousness.safetensors").meta["method"] == "pca"
+    assert load_direction(copy / "directions" / "consciousness.safetensors").method == "pca"
     assert yaml.safe_load((copy / "config.yaml").read_text())["direction"]["method"] == "pca"
 
 

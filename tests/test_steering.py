@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from interp import ablate, steer
+from interp.models import DirectionError
 from interp.steering import relative_alpha
 
 
@@ -178,5 +179,5 @@ def test_direction_files_give_each_layer_its_row(tiny_lm, tmp_path):
         ablated = lm.model(**batch, output_hidden_states=True).hidden_states
     for layer in (0, 1):
         assert (ablated[layer + 1] @ (rows[layer] / rows[layer].norm())).abs().max() < 1e-5
-    with pytest.raises(KeyError, match="layers"):
+    with pytest.raises(DirectionError, match=r"no direction for layer 2; the file holds layers \[0, 1\]"):
         steer(lm, direction, layer=2)

@@ -96,3 +96,75 @@ def test_groups_stored_and_read_by_probes(tiny_lm, tmp_path):
     assert load_groups(result.path).tolist() == [0, 0, 1, 1, 2, 2]
     with pytest.raises(ValueError, match="'group' must be an integer"):
         Example(text="x", group="a")
+
+
+def _interrupted(lm, path, examples, config, monkeypatch):
+    """A real run whose second commit fails: the file holds the first window only, marked incomplete."""
+    from activations.writer import StoreSink
+
+    commit, calls = StoreSink.commit, []
+
+    def failing(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return commit(self, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(StoreSink, "commit", failing)
+        with pytest.raises(RuntimeError, match="disk full"):
+            cache_activations(lm, examples, path, config, progress=False)
+
+
+def test_an_incomplete_store_is_refused_unless_asked_for(tiny_lm, tmp_path, monkeypatch):
+    from activations import IncompleteStoreError
+
+    lm, path = tiny_lm("qwen3"), tmp_path / "p.h5"
+    config = CacheConfig(layers="0", positions="response-mean", commit_every=4, batch_size=2)
+    _interrupted(lm, path, _examples(), config, monkeypatch)
+    with pytest.raises(IncompleteStoreError, match=r"p.h5 is incomplete \(4 of 6 examples, 4 rows committed: .*\); "
+                                                   r"rerun the same `interp cache` command to finish it "
+                                                   r"\(it resumes\), or use the committed rows with allow_partial=True"):
+        ActivationStore(path)
+    with ActivationStore(path, allow_partial=True) as partial:
+        assert not partial.complete and partial.n_rows == 4 and partial.example_index.tolist() == [0, 1, 2, 3]
+        committed = partial.acts(0)
+    cache_activations(lm, _examples(), path, config, progress=False)
+    with ActivationStore(path) as whole:
+        assert whole.complete and whole.n_rows == 6
+        np.testing.assert_array_equal(whole.acts(0)[:4], committed)
+
+
+def test_non_finite_rows_are_refused_naming_the_example(tmp_path):
+    from probe_data import planted, write_store
+
+    from activations import NonFiniteRowsError
+    from probes import load_layer
+
+    data = planted(n_pairs=4, rows_per_example=2)
+    data.acts[1][9, 3] = np.nan  # a row of example index 4: the fifth example
+    path = write_store(tmp_path / "nan.h5", data)
+    with pytest.raises(NonFiniteRowsError, match=r"layer 1 has NaN or infinite values in 1 row\(s\), of example\(s\) "
+                                                 r"5 \(counted from 1\); drop or fix those examples"):
+        load_layer(path, 1)
+    with pytest.raises(NonFiniteRowsError, match="example"):
+        ActivationStore(path).mean_by_label(1, batch_size=3)
+    assert load_layer(path, 0).acts.shape == (16, 16)  # other layers read as before
+
+    data.acts[2][[0, 15], 0] = 1e5  # past float16's largest value: inf once stored
+    path = write_store(tmp_path / "overflow.h5", data, dtype="float16")
+    with pytest.raises(NonFiniteRowsError, match=r"example\(s\) 1, 8 .*float16 storage overflows above 65504"):
+        load_layer(path, 2)
+
+
+def test_a_store_without_labels_says_so(tiny_lm, tmp_path):
+    from activations import StoreFormatError
+    from probes import load_layer
+
+    result = cache_activations(tiny_lm("qwen3"), [Example(text="a"), Example(text="b")], tmp_path / "u.h5",
+                               CacheConfig(layers="0"), progress=False)
+    with pytest.raises(StoreFormatError, match=r"u.h5 has no /examples/label: cache with labels"):
+        load_layer(result.path, 0)
+    with pytest.raises(StoreFormatError, match="has no /examples/label"):
+        ActivationStore(result.path).mean_by_label(0)
+    assert ActivationStore(result.path).acts(0).shape[0] == result.n_rows  # rows stay readable

@@ -1,7 +1,8 @@
 """A preset's layer fields against the model's depth, which is known without loading any weights:
 the organism's config is in the preset; a local model folder or a hub model in the local cache has
-its config.json. `interp replicate --dry-run` checks them, and a run checks them again once its
-base model is loaded (a hub model not yet downloaded is known only then).
+its config.json; a GGUF file (or a packaged model) has it in its metadata. `interp replicate
+--dry-run` checks them, and a run checks them again once its base model is loaded (a hub model not
+yet downloaded is known only then).
 """
 
 from __future__ import annotations
@@ -38,12 +39,35 @@ def _config_json(source: str) -> Path | None:
     return Path(cached) if isinstance(cached, str) else None
 
 
+def _gguf(source: str) -> Path | None:
+    from interp.models.gguf import gguf_path
+
+    try:
+        return gguf_path(source)
+    except (ImportError, OSError):  # a packaged model not installed, a missing file: the base stage says so
+        return None
+
+
+def _gguf_depth(path: Path) -> tuple[int | None, str]:
+    """The layer count in a GGUF file's metadata (no tensors read)."""
+    try:
+        from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+        depth = _depth_of(load_gguf_checkpoint(str(path), return_tensors=False)["config"])
+    except Exception:  # noqa: BLE001 - a truncated or foreign file fails somewhere inside the reader
+        return None, f"{path} could not be read as a GGUF model"
+    return depth, str(path) if depth is not None else f"{path} names no layer count"
+
+
 def model_depth(config: ReplicationConfig) -> tuple[int | None, str]:
     """The base model's number of blocks, and where that was read (None when it cannot be known yet)."""
     if config.is_organism:
         from experiments.organism.pretrain import organism_config
 
         return organism_config(config.organism).num_layers, "the organism's config"
+    gguf = _gguf(config.model.source)
+    if gguf is not None:
+        return _gguf_depth(gguf)
     path = _config_json(config.model.source)
     if path is None:
         return None, f"{config.model.source} is neither a local folder nor in the local hub cache"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 from dataclasses import asdict
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 from experiments.consciousness_cluster.runner import Run
 from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
 from interp.finetune.data import load_jsonl
+from interp.models import Direction
 
 __all__ = ["run_cache", "run_directions", "run_steering", "run_links"]
 
@@ -108,7 +108,7 @@ def run_cache(run: Run) -> dict[str, Any]:
 
 
 def run_directions(run: Run) -> dict[str, Any]:
-    from probes import SweepConfig, direction_from_store, save_direction, sweep_store
+    from probes import SweepConfig, direction_from_store, sweep_store
     from probes.store import list_layers
 
     files = run.results("cache")
@@ -121,16 +121,13 @@ def run_directions(run: Run) -> dict[str, Any]:
         store = files[name]["path"]
         direction = direction_from_store(store, list_layers(store), method=run.config.direction.method)
         path = run.out / "directions" / f"{name}.safetensors"
-        save_direction(path, direction.vector, direction.meta)
-        out[name] = {"path": str(path), "layers": direction.layers, "norms": direction.meta["norms"]}
+        direction.save(path)
+        out[name] = {"path": str(path), "layers": list(direction.layers), "norms": direction.norms}
     return out
 
 
-def _direction(run: Run, name: str) -> tuple[torch.Tensor, list[int]]:
-    from probes import load_direction
-
-    loaded = load_direction(run.results("directions")[name]["path"])
-    return loaded.vector, loaded.layers
+def _direction(run: Run, name: str) -> Direction:
+    return Direction.load(run.results("directions")[name]["path"])
 
 
 def _sets(run: Run):
@@ -145,21 +142,21 @@ def _rates(run: Run, lm, question_set, name: str) -> dict[str, float]:
                                              samples=run.config.steering.samples).items()}
 
 
-def _ablation(run: Run, vectors: torch.Tensor, layers: list[int], prefs, generator) -> dict[str, Any]:
+def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, Any]:
     """Preferences of the conscious-claiming model with the direction projected out of every layer,
     and with random directions projected out instead (the control)."""
     from interp import ablate
 
     conscious = run.model("conscious_claiming", model_paths(run)["conscious_claiming"])
 
-    def ablated_rates(per_layer, name):
-        with ExitStack() as stack:
-            for vector, layer in zip(per_layer, layers):
-                stack.enter_context(ablate(conscious, vector, layers=[layer]))
+    def ablated_rates(vectors, name):
+        # row i at direction.layers[i]; the base model's direction goes into the fine-tuned model on
+        # purpose, so its rows are passed bare rather than as a Direction checked against the model
+        with ablate(conscious, vectors, layers=direction.layers):
             return _rates(run, conscious, prefs, name)
 
-    ablated = ablated_rates(vectors, "ablated")
-    randoms = [ablated_rates(torch.randn(vectors.shape, generator=generator), f"ablated_random_{i:02d}")
+    ablated = ablated_rates(direction.vectors, "ablated")
+    randoms = [ablated_rates(torch.randn(direction.vectors.shape, generator=generator), f"ablated_random_{i:02d}")
                for i in range(run.config.steering.n_random)]
     return {"ablated": ablated, "ablated_random_mean": {t: sum(r[t] for r in randoms) / len(randoms)
                                                         for t in ablated}}
@@ -172,10 +169,10 @@ def run_steering(run: Run) -> dict[str, Any]:
     spec = run.config.steering
     prefs, identity = _sets(run)
     base = run.model("base", run.results("base")["model_path"])
-    vectors, layers = _direction(run, "consciousness")
+    direction = _direction(run, "consciousness")
     layer = spec.layer if spec.layer is not None else run.results("directions")["probe"]["chosen_layer"]
     layer = base.resolve_layer(layer)
-    v = vectors[layers.index(layer)]
+    v = direction.for_model(base, layer)
     # Relative alphas are in units of the layer's mean residual norm over the questions.
     scale = relative_alpha(base, v, layer, [base.render_chat([{"role": "user", "content": item.question}])
                                            for item in prefs.choice_items]) if spec.alpha_rel else 1.0
@@ -186,8 +183,7 @@ def run_steering(run: Run) -> dict[str, Any]:
 
     by_alpha = {str(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
     identity_by_alpha = {str(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
-    toaster_vectors, toaster_layers = _direction(run, "toaster")
-    t = toaster_vectors[toaster_layers.index(layer)]
+    t = _direction(run, "toaster").for_model(base, layer)
     toaster = steered(t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
     generator = torch.Generator().manual_seed(spec.seed)
     random_rates = []
@@ -202,7 +198,7 @@ def run_steering(run: Run) -> dict[str, Any]:
         "controls": {"toaster": toaster,
                      "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
         "random": random_rates,
-        **_ablation(run, vectors, layers, prefs, generator),
+        **_ablation(run, direction, prefs, generator),
     }
 
 
@@ -220,8 +216,8 @@ def run_links(run: Run) -> dict[str, Any]:
                 for t in traits]
     null = [[r[t] - zero[t] for t in traits] for r in st["random"]]
     link = steering_finetune_link(np.array(steer_shift), np.array(ft_shift), np.array(null))
-    vectors, layers = _direction(run, "consciousness")
-    unit = vectors[layers.index(st["layer"])] / vectors[layers.index(st["layer"])].norm()
+    row = _direction(run, "consciousness").at(st["layer"])
+    unit = row / row.norm()
     files = run.results("cache")
     means = {}
     for key in ("base", "conscious_claiming"):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import textwrap
 from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
-__all__ = ["LAYERS_HELP", "RegistryChoices", "UserError", "add_command", "add_model_args", "layers_or_exit",
-           "literal_choices", "load_model_or_exit"]
+__all__ = ["LAYERS_HELP", "RegistryChoices", "Steering", "UserError", "add_command", "add_model_args",
+           "add_steering_args", "check_alphas", "layers_or_exit", "literal_choices", "load_model_or_exit",
+           "steering_or_exit"]
 
 LAYERS_HELP = "all, a layer (3; -1 is the last), a list (0,4,8), a range (2-5), a slice (-4:) or mixed (0,2-4,-1)"
 """The layer grammar of `activations.layers`, for --help (kept here so building the parser imports no torch)."""
@@ -74,7 +78,8 @@ def add_command(subparsers, name: str, help: str, example: str, func) -> argpars
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="hub id or local folder in HF format")
+    parser.add_argument("--model", required=True,
+                        help="hub id, local folder in HF format, GGUF file, or packaged model (smollm2-135m-instruct)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: checkpoint's)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cpu)")
 
@@ -82,8 +87,82 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 def load_model_or_exit(args: argparse.Namespace):
     """Load `--model`, turning the user's mistakes (bad path, unknown family) into UserError."""
     from interp.models import UnsupportedArchitectureError, load_model
+    from interp.models.gguf import MissingPackageError
 
     try:
         return load_model(args.model, dtype=args.dtype, device=args.device)
-    except (UnsupportedArchitectureError, FileNotFoundError, ValueError, OSError) as err:
+    except (UnsupportedArchitectureError, MissingPackageError, FileNotFoundError, ValueError, OSError) as err:
         raise UserError(f"--model {args.model}: {err}") from err
+
+
+def add_steering_args(group, flag: str, *, required: bool) -> None:
+    """The options that go with a direction file given as `flag`: --layer, --alpha or --alpha-rel
+    (default: alpha 1 unless `required`) and --allow-other-model."""
+    group.add_argument("--layer", type=int, required=required, default=None, help=f"block whose output {flag} steers")
+    strength = group.add_mutually_exclusive_group(required=required)
+    strength.add_argument("--alpha", type=float, default=None,
+                          help="raw multiple of the vector to add" + ("" if required else " (default 1)"))
+    strength.add_argument("--alpha-rel", type=float, default=None,
+                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|")
+    group.add_argument("--allow-other-model", action="store_true",
+                       help=f"apply {flag} even when its metadata names another model (warns)")
+
+
+def check_alphas(args: argparse.Namespace) -> None:
+    """--alpha and --alpha-rel, when given, are finite numbers."""
+    for flag in ("alpha", "alpha_rel"):
+        value = getattr(args, flag, None)
+        if value is not None and not math.isfinite(value):
+            raise UserError(f"--{flag.replace('_', '-')} {value}: give a finite number")
+
+
+class Steering(NamedTuple):
+    layer: int
+    """the block whose output is steered (negative --layer resolved)"""
+    vector: Any
+    """[d_model] float32 tensor: the direction file's row for `layer`, checked against the model"""
+    alpha: float
+    """the raw alpha (--alpha, or --alpha-rel converted over the prompts)"""
+
+
+def steering_or_exit(args: argparse.Namespace, flag: str, path, lm, prompts: Callable[[], list[str]]) -> Steering:
+    """The layer, vector and raw alpha that direction file `path` (given as `flag`), --layer, --alpha
+    or --alpha-rel and --allow-other-model ask for (`prompts` gives the texts --alpha-rel is measured
+    over); each problem a UserError; a direction made on another model, when allowed, a one-line warning."""
+    from interp.steering import relative_alpha
+
+    check_alphas(args)
+    try:
+        layer = lm.resolve_layer(args.layer)
+    except ValueError as err:
+        raise UserError(f"--layer: {err}") from None
+    vector = _direction_row(flag, path, lm, layer, args.allow_other_model)
+    if args.alpha_rel is None:
+        return Steering(layer, vector, 1.0 if args.alpha is None else args.alpha)
+    try:
+        return Steering(layer, vector, relative_alpha(lm, vector, layer, prompts(), args.alpha_rel))
+    except ValueError as err:
+        raise UserError(f"--alpha-rel: {err}") from None
+
+
+def _direction_row(flag: str, path, lm, layer: int, allow_other_model: bool):
+    """The row of direction file `path` for `layer`, checked against `lm` (`Direction.for_model`)."""
+    import warnings
+
+    from interp.models import DirectionError, OtherModelError, OtherModelWarning, load_direction
+
+    try:
+        direction = load_direction(path)
+    except DirectionError as err:
+        raise UserError(f"{flag} {err}") from None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OtherModelWarning)
+            row = direction.for_model(lm, layer, allow_other_model=allow_other_model)
+    except OtherModelError as err:
+        raise UserError(f"{flag} {path}: {err.what}; pass --allow-other-model to apply it anyway") from None
+    except DirectionError as err:
+        raise UserError(f"{flag} {path}: {err}") from None
+    for warning in caught:
+        print(f"warning: {flag} {path}: {warning.message}", file=sys.stderr)
+    return row

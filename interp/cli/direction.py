@@ -27,15 +27,22 @@ def register(subparsers) -> None:
                         help="how to find the direction: %(choices)s (any registered with "
                              "probes.register_direction_method)")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
+    add_partial_arg(parser)
 
 
-def open_store_layers(path: str) -> list[int]:
-    """The store's layers, with a missing or malformed file turned into a UserError."""
+def add_partial_arg(parser) -> None:
+    parser.add_argument("--partial", action="store_true",
+                        help="use the committed rows of a store whose `interp cache` run has not finished "
+                             "(refused by default; rerunning that command finishes it)")
+
+
+def open_store_layers(path: str, allow_partial: bool = False) -> list[int]:
+    """The store's layers, with a missing, malformed or incomplete file turned into a UserError."""
     from probes.store import list_layers
 
     try:
-        layers = list_layers(path)
-    except (FileNotFoundError, KeyError, OSError) as err:
+        layers = list_layers(path, allow_partial=allow_partial)
+    except (FileNotFoundError, KeyError, OSError, ValueError) as err:
         raise UserError(f"--store {path}: {err}") from err
     if not layers:
         raise UserError(f"--store {path}: no /acts/layer_* datasets")
@@ -43,16 +50,18 @@ def open_store_layers(path: str) -> list[int]:
 
 
 def run(args) -> int:
-    from probes.direction_file import direction_from_store, save_direction
+    from activations import ActivationStore
+    from probes.direction_file import direction_from_store
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"--out {args.out}: direction files end in .safetensors")
-    layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store))
+    layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store, args.partial))
     try:
-        direction = direction_from_store(args.store, layers, args.method)
+        with ActivationStore(args.store, allow_partial=args.partial) as store:
+            direction = direction_from_store(store, layers, args.method)
     except (KeyError, ValueError) as err:
         raise UserError(f"--store {args.store}: {err}") from err
-    path = save_direction(Path(args.out), direction.vector, direction.meta)
-    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.meta["norms"]))
-    print(f"wrote {path} ({args.method}, layers {direction.layers}, norms {norms})")
+    path = direction.save(Path(args.out))
+    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.norms))
+    print(f"wrote {path} ({args.method}, layers {list(direction.layers)}, norms {norms})")
     return 0

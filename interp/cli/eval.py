@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import RegistryChoices, UserError, add_command, add_model_args
+from interp.cli.common import (RegistryChoices, UserError, add_command, add_model_args, add_steering_args, check_alphas,
+                               steering_or_exit)
 
 EXAMPLE = """
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out runs/qwen-choice
@@ -54,11 +55,7 @@ def register(subparsers) -> None:
     parser.add_argument("--baseline", type=Path, default=None, help="another run folder: adds shift_pp and its bars")
     steering = parser.add_argument_group("steering (evaluate a steered model)")
     steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
-    steering.add_argument("--layer", type=int, default=None)
-    strength = steering.add_mutually_exclusive_group()
-    strength.add_argument("--alpha", type=float, default=None, help="raw steering strength (default 1)")
-    strength.add_argument("--alpha-rel", type=float, default=None,
-                          help="strength relative to the layer: alpha_rel * mean |resid| over the questions / |v|")
+    add_steering_args(steering, "--steer", required=False)
 
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
@@ -77,24 +74,13 @@ def _intervention(args, lm, qset):
         return None
     if args.layer is None:
         raise UserError("--steer needs --layer")
-    try:
-        from interp.steering import steer
-    except ImportError:
-        raise UserError("--steer needs interp.steering, which this installation lacks") from None
-    from safetensors.torch import load_file
+    from interp.steering import steer
 
-    try:
-        direction = load_file(str(args.steer))["direction"]
-        layer = lm.resolve_layer(args.layer)
-    except (OSError, KeyError, ValueError) as err:
-        raise UserError(f"--steer {args.steer} --layer {args.layer}: {err}") from err
-    vector = direction[0] if direction.shape[0] == 1 else direction[layer]
-    alpha = 1.0 if args.alpha is None else args.alpha
+    def prompts() -> list[str]:
+        return [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
+
+    layer, vector, alpha = steering_or_exit(args, "--steer", args.steer, lm, prompts)
     if args.alpha_rel is not None:
-        from interp.steering import relative_alpha
-
-        texts = [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
-        alpha = relative_alpha(lm, vector, layer, texts, args.alpha_rel)
         print(f"--alpha-rel {args.alpha_rel} is a raw alpha of {alpha:.4g} at layer {layer}", file=sys.stderr)
     return lambda: steer(lm, vector, layer=layer, alpha=alpha)
 
@@ -119,6 +105,7 @@ def run(args) -> int:
     unknown = set(traits or []) - {t.id for t in qset.traits}
     if unknown:
         raise UserError(f"--traits: {', '.join(sorted(unknown))} not in {qset.source}")
+    check_alphas(args)
     if args.vllm and (args.mode == "choice" or args.steer or args.api_base):
         raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
                         "--mode choice, --steer or --api-base")
@@ -156,7 +143,7 @@ def _check_config(path: Path, config: dict) -> None:
 def _compare_config(path: Path, old: dict, config: dict) -> None:
     # judges may change: their judgements are keyed by judge model and template, the samples are reused
     loose = {"baseline", "traits", "batch_size", "concurrency", "out", "judge_model", "judge_api_base",
-             "judge_local", "no_coherence", "dtype", "device"}
+             "judge_local", "no_coherence", "dtype", "device", "allow_other_model"}
     mismatched = sorted(k for k, v in config["options"].items()
                         if k not in loose and old.get("options", {}).get(k, v) != v)
     if mismatched or old.get("question_set", {}).get("sha256") != config["question_set"]["sha256"]:

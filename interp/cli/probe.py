@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from interp.cli.common import LAYERS_HELP, UserError, add_command, layers_or_exit, literal_choices
-from interp.cli.direction import open_store_layers
+from interp.cli.direction import add_partial_arg, open_store_layers
 
 
 def _sweep_config():
@@ -29,16 +29,17 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the example split")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (scikit-learn's C)")
     parser.add_argument("--out", required=True, help="folder for sweep.csv and sweep.json")
+    add_partial_arg(parser)
 
 
 def run(args) -> int:
     from probes.sweep import SweepConfig, sweep_store
 
-    layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store))
+    layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store, args.partial))
     try:
         config = SweepConfig(probe=args.probe, backend=args.backend, test_fraction=args.test_fraction,
                              seed=args.seed, C=args.C)
-        result = sweep_store(args.store, layers, config)
+        result = sweep_store(args.store, layers, config, allow_partial=args.partial)
     except (KeyError, ValueError) as err:
         raise UserError(f"--store {args.store}: {err}") from err
     csv_path, json_path = result.save(args.out)

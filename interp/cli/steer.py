@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command, add_model_args, load_model_or_exit
+from interp.cli.common import (
+    add_command,
+    add_model_args,
+    add_steering_args,
+    check_alphas,
+    load_model_or_exit,
+    steering_or_exit,
+)
 
 
 def register(subparsers) -> None:
@@ -15,11 +22,7 @@ def register(subparsers) -> None:
     )
     add_model_args(parser)
     parser.add_argument("--vector", required=True, help="direction file (.safetensors) from `interp direction`")
-    parser.add_argument("--layer", type=int, required=True, help="block whose output is steered")
-    strength = parser.add_mutually_exclusive_group(required=True)
-    strength.add_argument("--alpha", type=float, help="raw multiple of the vector to add")
-    strength.add_argument("--alpha-rel", type=float,
-                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompt / |v|")
+    add_steering_args(parser, "--vector", required=True)
     parser.add_argument("--prompt", required=True, help="the user message (or raw text with --raw)")
     parser.add_argument("--raw", action="store_true", help="feed the prompt as is, without the chat template")
     parser.add_argument("--positions", choices=("all", "prompt", "response"), default="all")
@@ -27,16 +30,6 @@ def register(subparsers) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="also print the unsteered continuation")
-
-
-def load_vector_for_layer(path: str, layer: int):
-    """The `[d_model]` row of a direction file for `layer`, with file problems as UserError."""
-    from probes.direction_file import load_direction
-
-    try:
-        return load_direction(path).for_layer(layer)
-    except (FileNotFoundError, KeyError, OSError) as err:
-        raise UserError(f"--vector {path}: {err}") from err
 
 
 def _generate(lm, text: str, args) -> str:
@@ -52,18 +45,12 @@ def _generate(lm, text: str, args) -> str:
 
 
 def run(args) -> int:
-    from interp.steering import relative_alpha, steer
+    from interp.steering import steer
 
+    check_alphas(args)
     lm = load_model_or_exit(args)
-    try:
-        layer = lm.resolve_layer(args.layer)
-    except ValueError as err:
-        raise UserError(f"--layer: {err}") from err
-    vector = load_vector_for_layer(args.vector, layer)
-    if vector.shape[-1] != lm.d_model:
-        raise UserError(f"--vector {args.vector}: d_model {vector.shape[-1]} does not match the model's {lm.d_model}")
     text = args.prompt if args.raw else lm.render_chat([{"role": "user", "content": args.prompt}])
-    alpha = args.alpha if args.alpha is not None else relative_alpha(lm, vector, layer, [text], args.alpha_rel)
+    layer, vector, alpha = steering_or_exit(args, "--vector", args.vector, lm, lambda: [text])
     with steer(lm, vector, layer=layer, alpha=alpha, positions=args.positions):
         steered = _generate(lm, text, args)
     print(f"--- steered (layer {layer}, alpha {alpha:.4g}, positions {args.positions}) ---")

@@ -1,4 +1,4 @@
-"""Loading any registered Hugging Face causal LM, from a hub id or a local folder."""
+"""Loading any registered Hugging Face causal LM: hub id, local folder, GGUF file or packaged model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from interp.models.chat import render_chat
+from interp.models.gguf import gguf_folder, gguf_path
 from interp.models.registry import Architecture, architecture_for, get_submodule
 
 __all__ = ["LoadedModel", "load_model", "parse_dtype"]
@@ -139,11 +140,14 @@ def load_model(
     trust_remote_code: bool = False,
     **from_pretrained_kwargs: Any,
 ) -> LoadedModel:
-    """Load a causal LM and its tokenizer from a hub id or a local folder in HF format.
+    """Load a causal LM and its tokenizer from a hub id, a local folder in HF format, a GGUF
+    file (`*.gguf`) or a packaged model's short name (see `interp.models.gguf.PACKAGED_MODELS`).
 
     The architecture is checked against the registry from the config alone, before any
     weights are read. `dtype` accepts torch dtypes or names ("bfloat16", "float16", ...);
-    None keeps the checkpoint's dtype on CPU float32 defaults.
+    None keeps the checkpoint's dtype on CPU float32 defaults. A GGUF file is dequantized and
+    converted to an HF folder once (cached by its sha256, which becomes `weights_id`); its
+    tokenizer and chat template come from the file.
 
     >>> lm = load_model("Qwen/Qwen3-8B", dtype="bfloat16", device="cuda")  # doctest: +SKIP
     >>> lm.n_layers, lm.d_model                                          # doctest: +SKIP
@@ -151,7 +155,11 @@ def load_model(
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    source = str(name_or_path)
+    source, weights_id = str(name_or_path), None
+    gguf = gguf_path(source)
+    if gguf is not None:
+        folder, sha = gguf_folder(gguf, check=lambda model_type: architecture_for(model_type, gguf.name))
+        source, weights_id, revision = str(folder), f"sha256:{sha}", None
     local = Path(source).expanduser()
     if local.exists():
         if not (local / "config.json").is_file():
@@ -170,4 +178,4 @@ def load_model(
     tokenizer = AutoTokenizer.from_pretrained(source, **common)
     _prepare_tokenizer(tokenizer)
     return LoadedModel(model=model, tokenizer=tokenizer, architecture=architecture, name=str(name_or_path),
-                       revision=revision)
+                       revision=revision, _weights_id=weights_id)
