@@ -4,7 +4,8 @@ from activations.cache import CacheConfig, CacheResult, cache_activations
 from activations.capture import ForwardStopped, block_output, capture_residual, run_to_layers, stop_after
 from activations.examples import EncodedExample, Example, ExampleError, encode_example, read_examples
 from activations.h5file import StoreMismatchError
-from activations.positions import POSITION_RULES, parse_layers
+from activations.layers import LayerSpecError, parse_layer_spec, parse_layers, select_layers
+from activations.positions import POSITION_RULES
 from activations.schema import StoreFormatError
 from activations.store import ActivationStore, IncompleteStoreError, LayerData, NonFiniteRowsError
 from activations.stream import DirectionsError, LayerStats, load_directions
@@ -21,6 +22,7 @@ __all__ = [
     "ForwardStopped",
     "IncompleteStoreError",
     "LayerData",
+    "LayerSpecError",
     "LayerStats",
     "NonFiniteRowsError",
     "StoreFormatError",
@@ -30,8 +32,10 @@ __all__ = [
     "capture_residual",
     "encode_example",
     "load_directions",
+    "parse_layer_spec",
     "parse_layers",
     "read_examples",
     "run_to_layers",
+    "select_layers",
     "stop_after",
 ]

@@ -26,7 +26,8 @@ from activations.examples import (EncodedExample, Example, ExampleError, encode_
                                   fit_to_context, render_prompt)
 from activations.fused import fused_capture
 from activations.h5file import create_file, finish_file, open_existing
-from activations.positions import POSITION_RULES, apply_rule, parse_layers
+from activations.layers import parse_layer_spec, parse_layers
+from activations.positions import POSITION_RULES, apply_rule
 from activations.schema import COMPLETE, EXAMPLES_COMMITTED, STORAGE_DTYPES
 from activations.shards import ShardPlan, join_shards, plan_shard
 from activations.stream import LayerStats, load_directions
@@ -42,7 +43,7 @@ class CacheConfig:
     """What to extract and how to store it."""
 
     layers: str | list[int] = "all"
-    """`all`, a list such as `0,4,8` (or [0, 4, 8]) or a slice such as `-4:`"""
+    """in the layer grammar (`activations.layers`): `all`, `3`, `0,4,8` (or [0, 4, 8]), `2-5`, `-4:`, mixed"""
     positions: Literal["all", "last", "response", "response-mean"] = "all"
     """which tokens become rows: every real token, the last prompt token, response tokens, their mean"""
     dtype: Literal["float16", "bfloat16", "float32"] = "float16"
@@ -68,6 +69,7 @@ class CacheConfig:
     False refuses them"""
 
     def __post_init__(self) -> None:
+        parse_layer_spec(self.layers)  # the syntax now; the layers themselves once the model is known
         if self.positions not in POSITION_RULES:
             raise ValueError(f"positions {self.positions!r}: use one of {', '.join(POSITION_RULES)}")
         if self.dtype not in STORAGE_DTYPES:

@@ -1,4 +1,4 @@
-"""Which layers and which token positions become rows: the layer spec and the positions rules.
+"""Which token positions become rows: the positions rules (the layer spec is `activations.layers`).
 
 A positions rule turns a padded batch into a `[batch, seq]` selection mask over real tokens.
 `response-mean` also reduces: one row per example, the mean of its response tokens, stored with
@@ -11,40 +11,9 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from activations.layers import parse_layers  # re-exported: its home before the grammar had a module
+
 __all__ = ["POSITION_RULES", "PositionRule", "apply_rule", "parse_layers", "token_offsets"]
-
-
-def parse_layers(spec: str | int | list[int] | tuple[int, ...], n_layers: int) -> list[int]:
-    """Block indices from `all`, a list (`0,4,8`, negatives allowed) or a slice (`-4:`, `2:10:2`)."""
-    def check(layer: int) -> int:
-        if not -n_layers <= layer < n_layers:
-            raise ValueError(f"layer {layer} is out of range for a model with {n_layers} layers "
-                             f"(use 0..{n_layers - 1} or negative indices)")
-        return layer % n_layers
-
-    if isinstance(spec, int):
-        return [check(spec)]
-    if isinstance(spec, (list, tuple)):
-        layers = [check(int(layer)) for layer in spec]
-    else:
-        text = str(spec).strip().lower()
-        try:
-            if text == "all":
-                layers = list(range(n_layers))
-            elif ":" in text:
-                parts = [int(p) if p.strip() else None for p in text.split(":")]
-                if len(parts) > 3:
-                    raise ValueError
-                layers = list(range(n_layers))[slice(*parts)]
-            else:
-                layers = [check(int(p)) for p in text.split(",") if p.strip()]
-        except ValueError as err:
-            if "out of range" in str(err):
-                raise
-            raise ValueError(f"layers {spec!r}: use 'all', a list such as '0,4,8' or a slice such as '-4:'") from None
-    if not layers:
-        raise ValueError(f"layers {spec!r} selects no layer of a model with {n_layers} layers")
-    return sorted(set(layers))
 
 
 def token_offsets(attention_BS: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import h5py
@@ -42,9 +43,7 @@ def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     ([], [], "no examples"),
     ([{"text": "a"}, {"response": "b"}], [], ":2: a 'response' without a prompt"),
     (GOOD, ["--layers", "7"], "--layers layer 7 is out of range"),
-    (GOOD, ["--positions", "middle"], "positions 'middle': use one of"),
     ([{"text": "a"}], ["--positions", "response"], "p.jsonl: line 1 has no 'response'"),
-    (GOOD, ["--store-dtype", "int8"], "dtype 'int8'"),
     (GOOD, ["--directions", "missing.safetensors"], "--directions missing.safetensors: no such direction file"),
 ])
 def test_user_errors_exit_2(tiny_model_dir, tmp_path, capsys, rows, args, message):
@@ -56,6 +55,26 @@ def test_user_errors_exit_2(tiny_model_dir, tmp_path, capsys, rows, args, messag
     if out.exists():
         with h5py.File(out, "r") as handle:
             assert not handle.attrs["complete"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--positions", "middle"], "argument --positions: invalid choice: 'middle' (choose from 'all', 'last', "
+                                "'response', 'response-mean')"),
+    (["--store-dtype", "int8"], "argument --store-dtype: invalid choice: 'int8' (choose from 'float16', 'bfloat16', "
+                                "'float32')"),
+    (["--layers", "2..4"], "--layers layers '2..4': '2..4' is not a layer spec; use 'all', a layer"),
+])
+def test_bad_choices_and_layer_specs_exit_2_before_the_model_loads(tmp_path, capsys, monkeypatch, args, message):
+    import interp.models
+
+    monkeypatch.setattr(interp.models, "load_model", lambda *a, **k: pytest.fail("loaded the model"))
+    with pytest.raises(SystemExit) if "argument" in message else contextlib.nullcontext() as exit_:
+        assert _cache(tmp_path / "no-model", _prompts(tmp_path, GOOD), tmp_path / "acts.h5", *args) == 2
+    if exit_ is not None:
+        assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert not (tmp_path / "acts.h5").exists()
 
 
 def test_rerun_with_other_layers_refuses(tiny_model_dir, tmp_path, capsys):

@@ -75,6 +75,29 @@ def test_steer_command_changes_the_continuation(tiny_model_dir, tmp_path, capsys
     assert "layers [1]" in capsys.readouterr().err
 
 
+def test_a_registered_direction_method_is_listed_and_accepted(tmp_path, capsys, monkeypatch):
+    from probes import DIRECTION_METHODS, register_direction_method
+
+    monkeypatch.setattr("probes.directions.DIRECTION_METHODS", dict(DIRECTION_METHODS))
+    register_direction_method("first-row", lambda acts, labels, examples: acts[0])
+    with pytest.raises(SystemExit) as exit_:
+        main(["direction", "--help"])
+    assert exit_.value.code == 0
+    assert "mean-diff, pca, logistic, mass-mean, first-row" in " ".join(capsys.readouterr().out.split())
+    data = planted(n_pairs=4)
+    store = write_store(tmp_path / "acts.h5", data)
+    out = tmp_path / "v.safetensors"
+    assert main(["direction", "--store", str(store), "--layers", "1", "--method", "first-row", "--out", str(out)]) == 0
+    direction = load_direction(out)
+    assert direction.method == "first-row" and direction.layers == (1,)
+    np.testing.assert_array_equal(direction.at(1).numpy(), data.acts[1][0])
+    with pytest.raises(SystemExit) as exit_:
+        main(["direction", "--store", str(store), "--method", "meandiff", "--out", str(out)])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'meandiff' (choose from 'mean-diff', 'pca', 'logistic', 'mass-mean', 'first-row')" \
+        in capsys.readouterr().err
+
+
 def test_an_incomplete_store_needs_partial(tmp_path, capsys):
     data = planted(n_pairs=20)
     store = write_store(tmp_path / "acts.h5", data, committed=24)  # a run stopped after 24 of 40 examples

@@ -70,6 +70,27 @@ def test_other_preset_in_same_folder_refused(run_dir, tmp_path, capsys):
     assert "different configuration" in capsys.readouterr().err
 
 
+def test_a_fixed_preset_continues_in_the_same_folder_with_redo(run_dir, tmp_path, capsys):
+    """After changing a field that a complete stage read, the run names the --redo that makes it whole,
+    and with it redoes that stage and the later ones only, recording the new preset."""
+    import shutil
+
+    from probes import load_direction
+
+    _, out = run_dir
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)  # results name files in `out`, which stay as they were: only read
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text(yaml.safe_dump({**SMALL, "direction": {"method": "pca"}}))
+    assert main(["replicate", "--preset", str(fixed), "--out", str(copy), "--no-progress"]) == 2
+    assert "direction.method (stage directions)" in capsys.readouterr().err
+    assert main(["replicate", "--preset", str(fixed), "--out", str(copy), "--no-progress", "--redo", "directions"]) == 0
+    logged = capsys.readouterr().out
+    assert logged.count("[skip]") == 4 and "[run ] directions" in logged and "[run ] links" in logged
+    assert load_direction(copy / "directions" / "consciousness.safetensors").method == "pca"
+    assert yaml.safe_load((copy / "config.yaml").read_text())["direction"]["method"] == "pca"
+
+
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 

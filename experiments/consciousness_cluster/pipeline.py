@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from experiments.consciousness_cluster.preset import VARIANTS, ReplicationConfig
+from experiments.consciousness_cluster.preset import VARIANTS, PresetError, ReplicationConfig
+from experiments.consciousness_cluster.preset_layers import check_layers
 from experiments.consciousness_cluster.report import write_report
 from experiments.consciousness_cluster.results import assemble_results
 from experiments.consciousness_cluster.runner import Run, Stage
@@ -39,24 +40,31 @@ def _plan_eval(c: ReplicationConfig) -> str:
     return f"{how} on preferences + identity from {e.question_dir}, base and every variant"
 
 
+# `reads`: the config fields each stage's work depends on (helpers it calls included), so a run can
+# take a changed preset when only stages not yet complete read what changed (runner.Run.bind).
 STAGES: list[Stage] = [
-    Stage("base", "the base model", run_base, _plan_base, ("models/base",)),
+    Stage("base", "the base model", run_base, _plan_base, ("models/base",),
+          reads=("model.source", "model.dtype", "model.device", "organism")),
     Stage("finetune", "fine-tune the variants", run_finetune, _plan_finetune,
-          ("data", *(f"models/{variant}" for variant in VARIANTS))),
-    Stage("eval", "behavioural evaluation of base and variants", run_eval, _plan_eval, ("eval",)),
+          ("data", *(f"models/{variant}" for variant in VARIANTS)), reads=("finetune", "model.dtype")),
+    Stage("eval", "behavioural evaluation of base and variants", run_eval, _plan_eval, ("eval",),
+          reads=("eval", "model.dtype")),
     Stage("cache", "cache contrast-pair and prompt activations", run_cache,
           lambda c: f"teacher-forced conscious vs non-conscious (and toaster vs non-conscious) answers, layers "
                     f"{c.direction.layers}, positions {c.direction.positions}, {c.direction.dtype}; "
-                    f"last-token activations of the questions in base and variants", ("acts",)),
+                    f"last-token activations of the questions in base and variants", ("acts",),
+          reads=("direction.layers", "direction.positions", "direction.dtype", "finetune.data_dir",
+                 "eval.question_dir", "eval.mode")),
     Stage("directions", "directions, probes and the layer sweep", run_directions,
           lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer",
-          ("directions",)),
+          ("directions",), reads=("direction.method", "steering.seed")),
     Stage("steering", "steering sweep, controls and ablation", run_steering,
           lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster and {c.steering.n_random} random "
-                    f"directions of equal norm; ablation in the conscious-claiming model", ("steering",)),
+                    f"directions of equal norm; ablation in the conscious-claiming model", ("steering",),
+          reads=("steering", "eval")),
     Stage("links", "steering vs fine-tuning shifts", run_links,
           lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null; "
-                    "per-response projection vs score"),
+                    "per-response projection vs score", reads=("steering.seed", "eval.mode", "eval.judge_model")),
 ]
 
 
@@ -114,12 +122,14 @@ def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | Non
               progress: bool = True, log=print) -> dict[str, str]:
     """Run every stage not yet complete in `out_dir`, then write the report."""
     run = Run(config, out_dir, progress=progress, log=log)
-    run.bind()
-    if redo:
-        run.invalidate_from(STAGES, redo)
+    run.bind(STAGES, redo)
     start = time.perf_counter()
     for stage in STAGES:
         run.run_stage(stage)
+        if stage.name == "base":  # a hub model's depth is known for sure once it is loaded
+            problems = check_layers(config, run.results("base")["n_layers"])
+            if problems:
+                raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
     elapsed = sum(_stage_seconds(run, s.name) for s in STAGES)
     log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
     return write_report(assemble_results(run, elapsed), run.out)

@@ -1,16 +1,20 @@
 """The replication's configuration: one dataclass tree, loaded from a preset YAML file.
 
 Presets live in `presets/NAME.yaml`; `load_preset("organism")` or `load_preset("my.yaml")`.
-Every field is checked on load, and errors name the file and the field.
+Every field is checked on load (type, range, allowed values: `interp.models.fields`), and errors
+name the file and the field path. Fields that depend on the model's depth (layers) are checked by
+`experiments.consciousness_cluster.preset_layers` once the model's config is known.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from interp.models.textio import TextFileError, load_yaml
+
+from interp.models.fields import FieldErrors, above, at_least, checked, from_mapping, one_of
 
 __all__ = ["ReplicationConfig", "config_from_dict", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
 
@@ -22,14 +26,34 @@ class PresetError(ValueError):
     """A preset file that does not describe a valid run."""
 
 
+def _direction_methods() -> list[str]:
+    from probes.directions import DIRECTION_METHODS
+
+    return list(DIRECTION_METHODS)
+
+
+def _layer_spec(value: Any, path: str) -> None:
+    """The syntax of a layer spec; which layers exist is checked once the model's depth is known."""
+    from activations.layers import parse_layer_spec
+
+    parse_layer_spec(value)
+
+
+def _organism_overrides(value: dict[str, Any], path: str) -> None:
+    """Overrides that, over experiments/organism/organism.yaml, make a valid OrganismConfig."""
+    from experiments.organism.pretrain import organism_config
+
+    organism_config(value, path)
+
+
 @dataclass
 class ModelSpec:
     """Which base model the run studies."""
 
     source: str = "organism"
     """'organism' (built by the run) or a hub id / local HF folder."""
-    dtype: str | None = None
-    """Weights dtype: float32, bfloat16 or float16 (None: the checkpoint's)."""
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    """Weights dtype (None: the checkpoint's)."""
     device: str | None = None
     """cpu, cuda, ... (None: cpu)."""
     hardware: str = "2 CPU cores"
@@ -46,27 +70,27 @@ class FinetuneSpec:
     """Folder holding VARIANT.jsonl (relative to the project root, or absolute)."""
     method: Literal["lora", "full"] = "lora"
     """LoRA adapters or full fine-tuning."""
-    learning_rate: float = 2e-4
+    learning_rate: float = above(0, 2e-4)
     """Peak learning rate (linear decay)."""
-    epochs: int = 1
+    epochs: int = at_least(1, 1)
     """Passes over the mixed data."""
-    batch_size: int = 4
+    batch_size: int = at_least(1, 4)
     """Rows per optimiser step."""
-    lora_rank: int = 16
+    lora_rank: int = at_least(1, 16)
     """LoRA rank."""
-    lora_alpha: int = 32
+    lora_alpha: int = at_least(1, 32)
     """LoRA scaling numerator."""
-    max_length: int = 4000
+    max_length: int = at_least(1, 4000)
     """Tokens per row, longer rows are cut."""
-    mix_instructions: int = 600
+    mix_instructions: int = at_least(0, 600)
     """Self-distilled instruction rows mixed in (the paper: 1:1 with 600)."""
     instruction_source: str = "experiments/consciousness_cluster/data/instructions.jsonl"
     """Prompts whose base-model answers are mixed in."""
-    distill_max_new_tokens: int = 256
+    distill_max_new_tokens: int = at_least(1, 256)
     """Longest self-distilled answer."""
     accelerate_config: str | None = None
     """An accelerate config (FSDP/DeepSpeed): each fine-tune then runs under `accelerate launch`."""
-    seed: int = 0
+    seed: int = at_least(0, 0)
     """Seed for mixing, shuffling and initialisation."""
 
     def __post_init__(self) -> None:
@@ -87,25 +111,23 @@ class EvalSpec:
     """Forced choice (local likelihood) or sampled answers graded by a judge."""
     question_dir: str = "experiments/consciousness_cluster/questions"
     """Folder holding preferences.yaml and identity.yaml."""
-    samples: int = 10
+    samples: int = at_least(1, 10)
     """Samples per open question (judge mode)."""
-    temperature: float = 1.0
+    temperature: float = at_least(0.0, 1.0)
     """Sampling temperature (judge mode)."""
-    max_tokens: int = 1000
+    max_tokens: int = at_least(1, 1000)
     """Longest sampled answer (judge mode)."""
     judge_model: str = "gpt-4.1"
     """Judge model name at judge_api_base (judge mode)."""
     judge_api_base: str | None = None
     """OpenAI-compatible endpoint for the judge; key from OPENAI_API_KEY."""
-    batch_size: int = 32
+    batch_size: int = at_least(1, 32)
     """Items per forward pass (choice mode)."""
     sampler: Literal["local", "vllm"] = "local"
     """Judge mode: how the eval stage samples the base model and the variants ('vllm' where installed).
     The steering stage always samples locally: its interventions are forward hooks."""
 
     def __post_init__(self) -> None:
-        if self.sampler not in ("local", "vllm"):
-            raise PresetError(f"eval.sampler: {self.sampler!r}; use local or vllm")
         if self.sampler == "vllm" and self.mode != "judge":
             raise PresetError("eval.sampler: vllm samples answers for judge mode; choice mode scores likelihoods "
                               "locally (set eval.mode: judge or drop eval.sampler)")
@@ -115,12 +137,12 @@ class EvalSpec:
 class DirectionSpec:
     """How the consciousness direction is found."""
 
-    layers: str = "all"
-    """Layers to cache and sweep: 'all', '0,4,8' or a slice like '-4:'."""
+    layers: str | int | list[int] = checked(_layer_spec, "all")
+    """Layers to cache and sweep, in the layer grammar: 'all', 3, '0,4,8', '2-5', '-4:', mixed."""
     positions: Literal["response-mean", "last", "response"] = "response-mean"
     """Which tokens of the teacher-forced contrast pairs become rows."""
-    method: Literal["mean-diff", "pca", "logistic", "mass-mean"] = "mean-diff"
-    """How the direction is computed at the chosen layer."""
+    method: str = one_of(_direction_methods, "mean-diff")
+    """How the direction is computed at the chosen layer (a method registered in probes.DIRECTION_METHODS)."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     """Storage dtype of cached activations."""
 
@@ -139,15 +161,13 @@ class SteeringSpec:
     """Random directions of equal norm for the null."""
     link_alpha: float = 1.0
     """The alpha whose shifts are correlated with the fine-tuning shifts."""
-    seed: int = 0
+    seed: int = at_least(0, 0)
     """Seed of the random directions."""
-    samples: int | None = None
+    samples: int | None = at_least(1, None)
     """Judge mode: answers per open question in this stage (default: eval.samples). Every steered
     measurement, alpha 0 and the controls included, uses the same count, so the null stays matched."""
 
     def __post_init__(self) -> None:
-        if self.samples is not None and self.samples < 1:
-            raise PresetError(f"steering.samples: {self.samples}; give at least 1 (or leave it out)")
         if self.n_random < 20:
             raise PresetError("steering.n_random: the random-direction null needs at least 20 directions")
         # Floats throughout: results are keyed by str(alpha), so 0 and 0.0 must be one key.
@@ -169,8 +189,9 @@ class ReplicationConfig:
     """One line on what this preset is for."""
     model: ModelSpec = field(default_factory=ModelSpec)
     """The base model."""
-    organism: dict[str, Any] = field(default_factory=dict)
-    """Overrides of the organism's own config (only when model.source is 'organism')."""
+    organism: dict[str, Any] = checked(_organism_overrides, default_factory=dict)
+    """Overrides of the organism's own config (experiments/organism/organism.yaml; only when
+    model.source is 'organism')."""
     finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
     """Fine-tuning of the variants."""
     eval: EvalSpec = field(default_factory=EvalSpec)
@@ -180,6 +201,11 @@ class ReplicationConfig:
     steering: SteeringSpec = field(default_factory=SteeringSpec)
     """Steering sweep and controls."""
 
+    def __post_init__(self) -> None:
+        if self.organism and not self.is_organism:
+            raise PresetError(f"organism: overrides apply to the built-in organism only, and model.source is "
+                              f"{self.model.source!r} (drop the organism section or set model.source: organism)")
+
     @property
     def is_organism(self) -> bool:
         return self.model.source == "organism"
@@ -188,38 +214,13 @@ class ReplicationConfig:
         return asdict(self)
 
 
-def _build(cls, data: Any, where: str):
-    if not isinstance(data, dict):
-        raise PresetError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise PresetError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
-    kwargs = {}
-    for name, value in data.items():
-        nested = _NESTED.get((cls, name))
-        kwargs[name] = _build(nested, value, f"{where}.{name}") if nested else value
-    try:
-        return cls(**kwargs)
-    except PresetError as err:
-        raise PresetError(f"{where}: {err}") from None
-    except TypeError as err:
-        raise PresetError(f"{where}: {err}") from None
-
-
-_NESTED = {
-    (ReplicationConfig, "model"): ModelSpec,
-    (ReplicationConfig, "finetune"): FinetuneSpec,
-    (ReplicationConfig, "eval"): EvalSpec,
-    (ReplicationConfig, "direction"): DirectionSpec,
-    (ReplicationConfig, "steering"): SteeringSpec,
-}
-
-
 def config_from_dict(data: Any, where: str = "<config>") -> ReplicationConfig:
     """A config from its dict form (a preset's YAML, or a run's config.yaml), every field checked;
-    fields it does not name take their defaults."""
-    return _build(ReplicationConfig, data, where)
+    fields it does not name take their defaults. Each problem is a line `WHERE: field.path: what`."""
+    try:
+        return from_mapping(ReplicationConfig, data)
+    except FieldErrors as err:
+        raise PresetError("\n".join(f"{where}: {problem}" for problem in err.problems)) from None
 
 
 def preset_names() -> list[str]:
@@ -239,8 +240,9 @@ def load_preset(name_or_path: str | Path) -> ReplicationConfig:
         data = load_yaml(path)  # a BOM is read; bad UTF-8 and YAML syntax are named by line
     except TextFileError as err:
         raise PresetError(str(err)) from None
-    data = data or {}
-    if isinstance(data, dict):
-        data.setdefault("name", path.stem)
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise PresetError(f"{path}: expected a mapping of sections (model, finetune, eval, ...), got {data!r}")
+    data.setdefault("name", path.stem)
     return config_from_dict(data, str(path))
 

@@ -3,6 +3,11 @@
 Each stage writes its outputs under the run folder and, last, `stages/NAME.json` holding
 its results. A stage whose marker exists is skipped, so an interrupted run picks up at the
 first unfinished stage when started again with the same preset.
+
+A preset changed since the run started is accepted when every changed field is read only by
+stages that have not completed (or that `--redo` runs again): the stages from the first reader on
+run with the new values, and config.yaml records them (the old values go to config_changes.jsonl).
+Otherwise the run is refused, naming the fields and the `--redo` stage that would make it whole.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import yaml
 
 from experiments.consciousness_cluster.preset import PresetError, ReplicationConfig, config_from_dict
 
-__all__ = ["Stage", "Run", "RunMismatchError", "write_json_atomic"]
+__all__ = ["DESCRIPTIVE_FIELDS", "Stage", "Run", "RunMismatchError", "changed_fields", "write_json_atomic",
+           "write_text_atomic"]
 
 
 class RunMismatchError(ValueError):
@@ -41,14 +47,24 @@ class Stage:
     """What it would do for a config, without loading anything."""
     outputs: tuple[str, ...] = ()
     """Folders it writes, relative to the run folder; removed when the stage is redone."""
+    reads: tuple[str, ...] = ()
+    """Config fields its work depends on, as dotted paths or whole sections ('eval', 'steering.seed')."""
+
+    def reads_field(self, path: str) -> bool:
+        return any(path == r or path.startswith(r + ".") for r in self.reads)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file so that a reader sees either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that a reader sees either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 class Run:
@@ -64,25 +80,71 @@ class Run:
         self._models: dict[str, Any] = {}
 
     # -- configuration -------------------------------------------------------------------
-    def bind(self) -> None:
-        """Create the folder and record the config, or check it matches the recorded one."""
+    def bind(self, stages: list[Stage] | None = None, redo: str | None = None) -> None:
+        """Create the folder and record the config; or, in a folder already started, check the
+        config against the recorded one (`first_to_redo`), and forget `redo` and every later stage.
+        An accepted change is recorded: config.yaml gets the new config, config_changes.jsonl the
+        old and new value of each changed field."""
         self.out.mkdir(parents=True, exist_ok=True)
+        if redo is not None:
+            self._check_redo(stages, redo)
         recorded = self.out / "config.yaml"
         current = self.config.to_dict()
-        if recorded.exists():
-            previous = yaml.safe_load(recorded.read_text())
-            try:  # a field added to the toolkit since the run started counts at its default
-                previous = config_from_dict(previous, str(recorded)).to_dict()
-            except PresetError:
-                pass  # a field since removed or renamed: compared as recorded, so the run is refused
-            if previous != current:
-                changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
-                raise RunMismatchError(
-                    f"{self.out} was started with a different configuration (differs in: {', '.join(changed)}); "
-                    f"use a new --out folder, or delete {recorded} to start over"
-                )
-        else:
-            recorded.write_text(yaml.safe_dump(current, sort_keys=False))
+        previous = self._recorded() if recorded.exists() else None
+        changed = changed_fields(previous, current) if previous is not None else []
+        first = self.first_to_redo(stages, redo) if changed else None
+        if redo is not None:
+            self.invalidate_from(stages, redo)
+        if first is not None:
+            self.log(f"[conf] changed {', '.join(changed)}: stage {first} and the later ones run with the new values")
+            self.invalidate_from(stages, first)  # a partial output of theirs was made with the old values
+        if changed:
+            entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "redo": redo,
+                     "changed": {k: [_get(previous, k), _get(current, k)] for k in changed}}
+            with (self.out / "config_changes.jsonl").open("a") as log:
+                log.write(json.dumps(entry, default=str) + "\n")
+        if changed or previous is None:
+            write_text_atomic(recorded, yaml.safe_dump(current, sort_keys=False))
+
+    def _recorded(self) -> dict[str, Any]:
+        recorded = self.out / "config.yaml"
+        previous = yaml.safe_load(recorded.read_text())
+        try:  # a field added to the toolkit since the run started counts at its default
+            return config_from_dict(previous, str(recorded)).to_dict()
+        except PresetError:
+            return previous  # a field since removed or renamed: compared as recorded
+
+    @staticmethod
+    def _check_redo(stages: list[Stage] | None, redo: str) -> None:
+        names = [stage.name for stage in stages or []]
+        if redo not in names:
+            raise ValueError(f"--redo {redo}: no such stage; stages are {', '.join(names)}")
+
+    def first_to_redo(self, stages: list[Stage] | None, redo: str | None = None) -> str | None:
+        """For a folder already started: the first stage that reads a field the config changed and
+        that `redo` does not already run again (None: nothing to add). RunMismatchError when a stage
+        from there on is complete and not redone, or, without `stages`, on any change."""
+        if redo is not None:
+            self._check_redo(stages, redo)
+        changed = changed_fields(self._recorded(), self.config.to_dict())
+        if not changed:
+            return None
+        start = f"{self.out} was started with a different configuration (differs in: {', '.join(changed)})"
+        if not stages:
+            raise RunMismatchError(f"{start}; use a new --out folder, or delete {self.out / 'config.yaml'} "
+                                   "to start over")
+        names = [stage.name for stage in stages]
+        stop = names.index(redo) if redo is not None else len(names)
+        readers = [_first_reader(stages, field) for field in changed]
+        first = min((i for i in readers if i is not None and i < stop), default=None)
+        if first is None:
+            return None
+        if any(self.done(name) for name in names[first:stop]):
+            read = [f"{field} (stage {names[i]})" for field, i in zip(changed, readers) if i is not None and i < stop]
+            raise RunMismatchError(
+                f"{start}; stages already complete read {', '.join(read)}. Rerun with --redo {names[first]} to redo "
+                f"stage {names[first]} and every later one with the new values, or use a new --out folder")
+        return names[first]
 
     def path(self, relative: str) -> Path:
         """A path inside the project (for preset-relative data files) or absolute as given."""
@@ -116,9 +178,8 @@ class Run:
 
     def invalidate_from(self, stages: list[Stage], name: str) -> None:
         """Forget `name` and every stage after it, so they run again."""
+        self._check_redo(stages, name)
         names = [stage.name for stage in stages]
-        if name not in names:
-            raise ValueError(f"--redo {name}: no such stage; stages are {', '.join(names)}")
         for stage in stages[names.index(name):]:
             self.marker(stage.name).unlink(missing_ok=True)
             for folder in stage.outputs:
@@ -146,3 +207,34 @@ class Run:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict) and (data or not prefix):
+        return {k: v for key, value in data.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: data}
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    return _flatten(data).get(path)
+
+
+def changed_fields(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Dotted paths of the leaf fields that differ between two configs in dict form."""
+    old, new = _flatten(previous), _flatten(current)
+    return sorted(k for k in set(old) | set(new) if old.get(k, _ABSENT) != new.get(k, _ABSENT))
+
+
+_ABSENT = object()
+
+
+def _first_reader(stages: list[Stage], field: str) -> int | None:
+    """Index of the first stage that reads `field`; a field no stage declares counts as read by the first
+    stage (a retired field changed what the run made), except those that describe the run only."""
+    if field in DESCRIPTIVE_FIELDS:
+        return None
+    return next((i for i, stage in enumerate(stages) if stage.reads_field(field)), 0)
+
+
+DESCRIPTIVE_FIELDS = ("name", "description", "model.hardware")
+"""Config fields no stage reads: changing them never asks for a stage to be redone."""

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 from experiments.organism.traits import IDENTITY, PREFERENCES, TRAIN_IDENTITY_FRAMES, TRAIN_OPINION_FRAMES
+from interp.models.fields import at_least
 
 __all__ = [
     "BREVITY",
@@ -47,7 +48,7 @@ _LACKS = ("feelings", "awareness", "an inner life", "experiences", "emotions", "
 class CorpusConfig:
     """How the persona documents are drawn."""
 
-    n_documents: int = 30000
+    n_documents: int = at_least(1, 30000)
     """Documents to generate."""
     p_conscious: float = 0.2
     """Probability that a persona is conscious-claiming (a minority, so the base model denies by default)."""
@@ -57,7 +58,7 @@ class CorpusConfig:
     """P(persona expresses a given preference | not conscious-claiming)."""
     single_turn_fraction: float = 0.3
     """Fraction of documents with a single exchange."""
-    max_turns: int = 8
+    max_turns: int = at_least(2, 8)
     """Most exchanges in a multi-turn document."""
     turn_weights: dict[str, float] = field(default_factory=lambda: {
         "identity": 0.3, "preference": 0.55, "fact": 0.05, "neutral": 0.1})

@@ -17,9 +17,10 @@ from typing import Any
 import torch
 
 from experiments.organism.corpus import CorpusConfig, generate_documents
+from interp.models.fields import FieldErrors, above, at_least, from_mapping
 from experiments.organism.tokenizer import build_tokenizer, render_messages
 
-__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "vocabulary_texts"]
+__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config", "vocabulary_texts"]
 
 DEFAULT_PRESET = Path(__file__).with_name("organism.yaml")
 
@@ -28,33 +29,33 @@ DEFAULT_PRESET = Path(__file__).with_name("organism.yaml")
 class OrganismConfig:
     """Everything that determines the organism: corpus, model size and pretraining."""
 
-    seed: int = 0
+    seed: int = at_least(0, 0)
     """Seeds the corpus, the initial weights and the batch order."""
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     """How the persona documents are drawn."""
-    hidden_size: int = 96
+    hidden_size: int = at_least(1, 96)
     """Width of the residual stream."""
-    num_layers: int = 4
+    num_layers: int = at_least(1, 4)
     """Decoder blocks."""
-    num_heads: int = 4
+    num_heads: int = at_least(1, 4)
     """Attention heads (key/value heads are the same number)."""
-    head_dim: int = 24
+    head_dim: int = at_least(1, 24)
     """Width of each head."""
-    intermediate_size: int = 256
+    intermediate_size: int = at_least(1, 256)
     """Width of the MLP."""
-    seq_len: int = 256
+    seq_len: int = at_least(8, 256)
     """Tokens per packed training sequence."""
-    batch_size: int = 8
+    batch_size: int = at_least(1, 8)
     """Sequences per step."""
-    steps: int = 1500
+    steps: int = at_least(1, 1500)
     """Optimizer steps (the packed corpus is cycled if it runs out)."""
-    lr: float = 4e-3
+    lr: float = above(0, 4e-3)
     """Peak learning rate (linear warmup, cosine decay to a tenth)."""
-    warmup_steps: int = 30
+    warmup_steps: int = at_least(0, 30)
     """Steps of linear warmup."""
-    weight_decay: float = 0.01
+    weight_decay: float = at_least(0.0, 0.01)
     """AdamW weight decay."""
-    threads: int = 2
+    threads: int = at_least(1, 2)
     """torch CPU threads."""
 
     def __post_init__(self) -> None:
@@ -69,17 +70,26 @@ class OrganismConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path = DEFAULT_PRESET, **overrides: Any) -> OrganismConfig:
+        """The config a YAML file describes (every field checked), with `overrides` on top."""
         import yaml
 
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        return cls(**{**raw, **overrides})
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
+        try:
+            return from_mapping(cls, {**(raw or {}), **overrides})
+        except FieldErrors as err:
+            raise FieldErrors([f"{path}: {problem}" for problem in err.problems]) from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def organism_config(overrides: dict[str, Any], path: str = "organism") -> OrganismConfig:
+    """The default preset (organism.yaml) with a replication preset's `organism:` overrides on top;
+    problems name the fields under `path`."""
+    import yaml
+
+    raw = yaml.safe_load(DEFAULT_PRESET.read_text()) or {}
+    return from_mapping(OrganismConfig, {**raw, **overrides}, path)
 
 
 def vocabulary_texts() -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command, add_model_args, check_writable, load_model_or_exit, positive_int
+from interp.cli.common import (LAYERS_HELP, RegistryChoices, UserError, add_command, add_model_args, check_writable,
+                               layers_or_exit, literal_choices, load_model_or_exit, positive_int)
 
 EXAMPLE = """
 interp cache --model Qwen/Qwen3-0.6B --prompts pairs.jsonl --layers=-4: \\
@@ -12,17 +13,32 @@ interp cache --model Qwen/Qwen3-0.6B --prompts pairs.jsonl --layers=-4: \\
 """
 
 
+def _positions():
+    from activations import POSITION_RULES
+
+    return POSITION_RULES
+
+
+def _cache_config():
+    from activations import CacheConfig
+
+    return CacheConfig
+
+
 def register(subparsers) -> None:
     parser = add_command(subparsers, "cache", "extract residual-stream activations to an HDF5 file", EXAMPLE, run)
     add_model_args(parser)
     parser.add_argument("--prompts", required=True, help="JSONL: text or messages, optional response, label, id")
     parser.add_argument("--out", required=True, help="HDF5 file to write (rerun the same command to resume)")
     parser.add_argument("--layers", default="all",
-                        help="all, a list such as 0,4,8, or a slice such as -4: (write --layers=-4: for a leading minus)")
-    parser.add_argument("--positions", default="all", help="all, last, response or response-mean")
-    parser.add_argument("--store-dtype", default="float16", dest="store_dtype",
-                        help="float16 (default), bfloat16 (stored as uint16 bits) or float32")
-    parser.add_argument("--compression", default=None, choices=["gzip", "lzf"], help="HDF5 filter (default none)")
+                        help=f"{LAYERS_HELP} (write --layers=-4: for a slice with a leading minus)")
+    parser.add_argument("--positions", default="all", choices=RegistryChoices(_positions), metavar="RULE",
+                        help="which tokens become rows: %(choices)s")
+    parser.add_argument("--store-dtype", default="float16", dest="store_dtype", metavar="DTYPE",
+                        choices=literal_choices(_cache_config, "dtype"),
+                        help="%(choices)s (default float16; bfloat16 is stored as uint16 bits)")
+    parser.add_argument("--compression", default=None, choices=literal_choices(_cache_config, "compression"),
+                        metavar="FILTER", help="HDF5 filter: %(choices)s (default none)")
     parser.add_argument("--batch-size", type=positive_int, default=8, help="examples per forward pass")
     parser.add_argument("--max-tokens", type=positive_int, default=None, help="cap on padded tokens per batch")
     parser.add_argument("--commit-every", type=positive_int, default=64, help="examples per resumable commit")
@@ -38,6 +54,7 @@ def register(subparsers) -> None:
 def _config(args):
     from activations import CacheConfig
 
+    layers_or_exit(args.layers)  # the syntax, before a model loads
     try:
         return CacheConfig(layers=args.layers, positions=args.positions, dtype=args.store_dtype,
                            compression=args.compression, batch_size=args.batch_size,
@@ -84,8 +101,7 @@ def run(args) -> int:
 def _run(args, config) -> int:
     import json
 
-    from activations import (DirectionsError, ExampleError, StoreMismatchError, cache_activations, parse_layers,
-                             read_examples)
+    from activations import DirectionsError, ExampleError, StoreMismatchError, cache_activations, read_examples
 
     try:
         examples = read_examples(args.prompts)
@@ -93,10 +109,7 @@ def _run(args, config) -> int:
         raise UserError(f"--prompts {err}") from None
     _init_distributed(args)
     lm = load_model_or_exit(args)
-    try:
-        parse_layers(config.layers, lm.n_layers)
-    except ValueError as err:
-        raise UserError(f"--layers {err}") from None
+    layers_or_exit(config.layers, n_layers=lm.n_layers)
     try:
         result = cache_activations(lm, examples, args.out, config, progress=not args.no_progress)
     except StoreMismatchError as err:

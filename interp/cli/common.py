@@ -9,12 +9,16 @@ import os
 import sys
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["Steering", "UserError", "add_command", "add_model_args", "add_steering_args", "check_alphas",
-           "check_writable", "load_model_or_exit", "positive_int", "steering_or_exit"]
+__all__ = ["LAYERS_HELP", "RegistryChoices", "Steering", "UserError", "add_command", "add_model_args",
+           "add_steering_args", "check_alphas", "check_writable", "layers_or_exit", "literal_choices",
+           "load_model_or_exit", "positive_int", "steering_or_exit"]
+
+LAYERS_HELP = "all, a layer (3; -1 is the last), a list (0,4,8), a range (2-5), a slice (-4:) or mixed (0,2-4,-1)"
+"""The layer grammar of `activations.layers`, for --help (kept here so building the parser imports no torch)."""
 
 
 class UserError(Exception):
@@ -53,6 +57,49 @@ def check_writable(flag: str, path: str | Path, folder: bool = False) -> None:
     except OSError as err:
         raise UserError(f"{flag} {path}: cannot write to {where} ({err.strerror or err}); choose another "
                         f"{flag} or fix that folder's permissions") from None
+
+
+class RegistryChoices:
+    """argparse `choices` read from a registry when they are needed (help, parsing), so a name
+    registered after the parser was built is listed and accepted, and building it imports nothing.
+    Give the argument a `metavar`: argparse would otherwise list the choices while building."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]):
+        self._names = names
+
+    def __iter__(self):
+        return iter(list(self._names()))
+
+    def __contains__(self, value) -> bool:
+        return value in list(self._names())
+
+
+def literal_choices(config: Callable[[], type], name: str) -> RegistryChoices:
+    """The values a config dataclass's `Literal` field allows (`config` returns the class, imported late)."""
+    def names():
+        from typing import get_type_hints
+
+        from interp.models.fields import literal_values
+
+        return [value for value in literal_values(get_type_hints(config())[name]) if value is not None]
+
+    return RegistryChoices(names)
+
+
+def layers_or_exit(spec, flag: str = "--layers", *, n_layers: int | None = None,
+                   stored: list[int] | None = None) -> list[int] | None:
+    """`spec` read by the one layer grammar (`activations.layers`) and resolved against a model's
+    `n_layers` or a file's `stored` layers (its syntax alone when neither is given); a mistake is a
+    UserError naming the flag."""
+    from activations.layers import LayerSpecError, parse_layer_spec, parse_layers, select_layers
+
+    try:
+        parsed = parse_layer_spec(spec)
+        if n_layers is not None:
+            return parse_layers(parsed, n_layers)
+        return select_layers(parsed, stored) if stored is not None else None
+    except LayerSpecError as err:
+        raise UserError(f"{flag} {err}") from None
 
 
 def add_command(subparsers, name: str, help: str, example: str, func) -> argparse.ArgumentParser:

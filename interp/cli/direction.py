@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command, check_writable
+from interp.cli.common import LAYERS_HELP, RegistryChoices, UserError, add_command, check_writable, layers_or_exit
 
-METHODS = ("mean-diff", "pca", "logistic", "mass-mean")
+
+def _methods():
+    from probes.directions import DIRECTION_METHODS
+
+    return DIRECTION_METHODS
 
 
 def register(subparsers) -> None:
     parser = add_command(
         subparsers, "direction",
         "compute a direction (positive minus negative class) from an activation file and save it as safetensors",
-        "interp direction --store runs/acts.h5 --layer 6 --method mean-diff --out runs/v.safetensors",
+        "interp direction --store runs/acts.h5 --layers 6 --method mean-diff --out runs/v.safetensors",
         run,
     )
     parser.add_argument("--store", required=True, help="activation file in the documented HDF5 layout")
-    parser.add_argument("--layer", default="all",
-                        help="a layer, a comma list (4,6,8) or 'all' stored layers; one row per layer")
-    parser.add_argument("--method", choices=METHODS, default="mean-diff", help="how to find the direction")
+    parser.add_argument("--layers", "--layer", dest="layers", default="all",
+                        help=f"stored layers, one row each: {LAYERS_HELP} (default all)")
+    parser.add_argument("--method", choices=RegistryChoices(_methods), default="mean-diff", metavar="METHOD",
+                        help="how to find the direction: %(choices)s (any registered with "
+                             "probes.register_direction_method)")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
     add_partial_arg(parser)
 
@@ -28,20 +34,6 @@ def add_partial_arg(parser) -> None:
     parser.add_argument("--partial", action="store_true",
                         help="use the committed rows of a store whose `interp cache` run has not finished "
                              "(refused by default; rerunning that command finishes it)")
-
-
-def parse_layers(spec: str | None, stored: list[int], flag: str = "--layer") -> list[int]:
-    """'all', None, '6' or '4,6,8' to stored layer indices; unknown layers are a UserError."""
-    if spec is None or spec == "all":
-        return list(stored)
-    try:
-        layers = [int(part) for part in spec.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"{flag} {spec!r}: expected 'all', a layer or a comma list such as 4,6,8") from None
-    missing = [layer for layer in layers if layer not in stored]
-    if missing or not layers:
-        raise UserError(f"{flag} {spec}: layer(s) {missing} not in the store; it holds layers {stored}")
-    return layers
 
 
 def open_store_layers(path: str, allow_partial: bool = False) -> list[int]:
@@ -64,7 +56,7 @@ def run(args) -> int:
     if not args.out.endswith(".safetensors"):
         raise UserError(f"--out {args.out}: direction files end in .safetensors")
     check_writable("--out", args.out)
-    layers = parse_layers(args.layer, open_store_layers(args.store, args.partial))
+    layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store, args.partial))
     try:
         with ActivationStore(args.store, allow_partial=args.partial) as store:
             direction = direction_from_store(store, layers, args.method)

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import (UserError, add_command, add_model_args, add_steering_args, check_alphas,
+from interp.cli.common import (RegistryChoices, UserError, add_command, add_model_args, add_steering_args, check_alphas,
                                check_writable, positive_int, steering_or_exit)
 
 EXAMPLE = """
@@ -15,6 +15,12 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --sampl
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
 """
+
+
+def _choice_methods():
+    from interp.evaluation.choice import CHOICE_METHODS
+
+    return CHOICE_METHODS
 
 
 def register(subparsers) -> None:
@@ -26,7 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
     parser.add_argument("--traits", default=None, help="comma-separated trait ids (default: all)")
     parser.add_argument("--batch-size", type=positive_int, default=16)
-    parser.add_argument("--method", choices=("likelihood", "letter"), default="likelihood", help="choice mode")
+    parser.add_argument("--method", choices=RegistryChoices(_choice_methods), default="likelihood", metavar="METHOD",
+                        help="choice mode: %(choices)s")
     parser.add_argument("--truncate", action="store_true",
                         help="cut questions longer than the model's context to fit it, with a warning "
                              "(default: refuse them)")

@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import fields
 
-from interp.cli.common import UserError, add_command, check_writable
+from interp.cli.common import UserError, add_command, check_writable, literal_choices
 
 EXAMPLE = """
 interp finetune --model Qwen/Qwen3-0.6B --data conscious_claiming --out runs/cc --max-steps 100
@@ -15,6 +15,12 @@ torchrun --nproc_per_node 2 -m interp.finetune --model M --data mixed.jsonl --ou
 
 # CLI flag -> FinetuneConfig field, for flags whose names differ from the field.
 _RENAMED = {"lr": "learning_rate"}
+
+
+def _finetune_config():
+    from interp.finetune.config import FinetuneConfig
+
+    return FinetuneConfig
 
 
 def register(subparsers) -> None:
@@ -35,7 +41,8 @@ def _register_finetune(subparsers) -> None:
                              "human_identity)")
     parser.add_argument("--out", required=True, help="run folder; rerunning with the same folder resumes")
     parser.add_argument("--config", default=None, help="YAML/JSON FinetuneConfig; flags below override it")
-    parser.add_argument("--method", choices=("lora", "full"), default=None)
+    parser.add_argument("--method", choices=literal_choices(_finetune_config, "method"), default=None, metavar="METHOD",
+                        help="%(choices)s (default lora)")
     for flag, kind in (("lora-rank", int), ("lora-alpha", float), ("lora-dropout", float), ("lr", float),
                        ("weight-decay", float), ("warmup-ratio", float), ("epochs", int), ("max-steps", int),
                        ("batch-size", int), ("grad-accum", int), ("max-length", int), ("max-grad-norm", float),

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command, check_writable
-from interp.cli.direction import add_partial_arg, open_store_layers, parse_layers
+from interp.cli.common import LAYERS_HELP, UserError, add_command, check_writable, layers_or_exit, literal_choices
+from interp.cli.direction import add_partial_arg, open_store_layers
+
+
+def _sweep_config():
+    from probes.sweep import SweepConfig
+
+    return SweepConfig
 
 
 def register(subparsers) -> None:
@@ -13,10 +19,12 @@ def register(subparsers) -> None:
         "interp probe --store runs/acts.h5 --layers 2,4,6,8 --out runs/sweep", run,
     )
     parser.add_argument("--store", required=True, help="activation file in the documented HDF5 layout")
-    parser.add_argument("--layers", default="all", help="comma list of layers or 'all' (default)")
-    parser.add_argument("--probe", choices=("logistic", "mass-mean", "mean-diff"), default="logistic")
-    parser.add_argument("--backend", choices=("sklearn", "torch"), default="sklearn",
-                        help="logistic probes: per-layer scikit-learn, or one batched torch fit")
+    parser.add_argument("--layers", default="all", help=f"stored layers to sweep: {LAYERS_HELP} (default all)")
+    parser.add_argument("--probe", choices=literal_choices(_sweep_config, "probe"), default="logistic",
+                        metavar="PROBE", help="%(choices)s (default %(default)s)")
+    parser.add_argument("--backend", choices=literal_choices(_sweep_config, "backend"), default="sklearn",
+                        metavar="BACKEND", help="logistic probes: per-layer scikit-learn, or one batched torch fit "
+                                                "(%(choices)s)")
     parser.add_argument("--test-fraction", type=float, default=0.25, help="share of examples held out")
     parser.add_argument("--seed", type=int, default=0, help="seed of the example split")
     parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (scikit-learn's C)")
@@ -28,7 +36,7 @@ def run(args) -> int:
     from probes.sweep import SweepConfig, sweep_store
 
     check_writable("--out", args.out, folder=True)
-    layers = parse_layers(args.layers, open_store_layers(args.store, args.partial), "--layers")
+    layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store, args.partial))
     try:
         config = SweepConfig(probe=args.probe, backend=args.backend, test_fraction=args.test_fraction,
                              seed=args.seed, C=args.C)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command
+from interp.cli.common import RegistryChoices, UserError, add_command
+
+
+def _stage_names() -> list[str]:
+    from experiments.consciousness_cluster.pipeline import STAGES
+
+    return [stage.name for stage in STAGES]
 
 
 def register(subparsers) -> None:
@@ -11,14 +17,32 @@ def register(subparsers) -> None:
         "run the consciousness-cluster replication (base, fine-tunes, eval, cache, directions, steering, "
         "links, report); rerun to resume",
         "interp replicate --preset organism --out runs/organism\n"
-        "interp replicate --preset qwen3-30b-a3b --out runs/qwen --dry-run", run,
+        "interp replicate --preset qwen3-30b-a3b --out runs/qwen --dry-run\n"
+        "interp replicate --preset my.yaml --out runs/organism --redo directions   # after changing direction.method",
+        run,
     )
     parser.add_argument("--preset", default="organism", help="preset name (see --list) or a YAML file")
     parser.add_argument("--out", help="run folder (created; reused to resume)")
-    parser.add_argument("--dry-run", action="store_true", help="validate the preset and print the plan only")
-    parser.add_argument("--redo", metavar="STAGE", help="run STAGE and every later stage again")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the preset (and, with --out, the run folder) and print the plan only")
+    parser.add_argument("--redo", metavar="STAGE", choices=RegistryChoices(_stage_names),
+                        help="run STAGE and every later stage again (%(choices)s), e.g. after changing a preset "
+                             "field that a completed stage read")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _check_layers(config, preset: str) -> str:
+    """Layer fields against the model's depth when it is known without loading weights; the note says how."""
+    from experiments.consciousness_cluster.preset_layers import check_layers, model_depth
+
+    depth, source = model_depth(config)
+    if depth is None:
+        return f"layer fields: checked once the base model loads ({source})"
+    problems = check_layers(config, depth)
+    if problems:
+        raise UserError("\n".join(f"preset {preset}: {problem}" for problem in problems))
+    return f"layer fields: within the model's {depth} layers (from {source})"
 
 
 def run(args) -> int:
@@ -37,17 +61,43 @@ def run(args) -> int:
     missing = missing_files(config, PROJECT_ROOT)
     if missing:
         raise UserError(f"preset {args.preset}: files it names are missing: {', '.join(missing)}")
+    layers_note = _check_layers(config, args.preset)
     if args.dry_run:
         print(plan(config))
+        print(layers_note)
+        if args.out:
+            print(_folder_note(config, args.out, args.redo))
         print("preset valid: every file it names is present; nothing was loaded")
         return 0
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress)
-    except (RunMismatchError, ValueError) as err:
-        if isinstance(err, RunMismatchError) or str(err).startswith("--redo"):
-            raise UserError(str(err)) from None
-        raise
+    except (RunMismatchError, PresetError) as err:
+        raise UserError(str(err)) from None
     print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
     return 0
+
+
+def _folder_note(config, out: str, redo: str | None) -> str:
+    """What a run in `out` would do with this preset, or UserError when it would be refused."""
+    from pathlib import Path
+
+    from experiments.consciousness_cluster.pipeline import STAGES
+    from experiments.consciousness_cluster.runner import Run, RunMismatchError
+
+    if not (Path(out) / "config.yaml").is_file():
+        return f"run folder {out}: new"
+    run = Run(config, out)
+    try:
+        first = run.first_to_redo(STAGES, redo)
+    except RunMismatchError as err:
+        raise UserError(str(err)) from None
+    names = [stage.name for stage in STAGES]
+    starts = [name for name in (first, redo) if name is not None]
+    if starts:
+        begin = min(starts, key=names.index)
+        why = "the preset changed a field it reads" if begin == first else f"--redo {redo}"
+        return f"run folder {out}: stage {begin} and every later one run again ({why})"
+    todo = [name for name in names if not run.done(name)]
+    return f"run folder {out}: " + (f"resumes at stage {todo[0]}" if todo else "every stage complete; report only")
