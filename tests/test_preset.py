@@ -115,7 +115,7 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
 @pytest.mark.parametrize("text, message", [
     ("- a\n- b\n", "expected a mapping of sections"),
     ("eval: {mode: [\n", "not valid YAML"),
-    (b"eval:\n  mode: \xff\n", "not UTF-8 text (byte 15)"),
+    (b"eval:\n  mode: \xff\n", "p.yaml:2: not valid UTF-8 (byte 0xff at column 9)"),
 ])
 def test_unreadable_preset_files_exit_2(tmp_path, capsys, text, message):
     path = tmp_path / "p.yaml"
