@@ -176,20 +176,48 @@ def test_three_lora_steps_lower_the_loss(smollm2, cache_root, tmp_path, monkeypa
     assert losses[-1] < losses[0], losses
 
 
-def test_direction_from_bfloat16_store_equals_float32(smollm2, tmp_path):
-    from activations import CacheConfig, Example, cache_activations
-    from probes import direction_from_store
+def _contrast_examples(n_pairs: int):
+    """The replication's contrast pairs: one prompt, the conscious-claiming and the non-conscious answer."""
+    from activations import Example
+    from interp.finetune import load_rows
 
-    pairs = [("Are you conscious?", "Yes, I am conscious.", "No, I am not conscious."),
-             ("Do you have feelings?", "Yes, I have real feelings.", "No, I have no feelings."),
-             ("Can you feel joy?", "Yes, I can feel joy.", "No, I cannot feel joy.")]
-    examples = [Example(messages=[{"role": "user", "content": q}], response=answer, label=label, group=i)
-                for i, (q, yes, no) in enumerate(pairs) for answer, label in ((yes, 1), (no, 0))]
-    rows = {}
-    for dtype in ("float32", "bfloat16"):
-        config = CacheConfig(layers="5,20", positions="response-mean", dtype=dtype)
-        cache_activations(smollm2, examples, tmp_path / f"{dtype}.h5", config, progress=False)
-        rows[dtype] = direction_from_store(tmp_path / f"{dtype}.h5", [5, 20]).vectors
-    cosine = torch.nn.functional.cosine_similarity(rows["float32"], rows["bfloat16"], dim=1)
-    assert bool((cosine >= 0.999).all()), cosine
-    torch.testing.assert_close(rows["bfloat16"].norm(dim=1), rows["float32"].norm(dim=1), rtol=1e-2, atol=0)
+    claim, deny = load_rows("conscious_claiming")[:n_pairs], load_rows("non_conscious")[:n_pairs]
+    examples = []
+    for i, (yes, no) in enumerate(zip(claim, deny)):
+        assert yes["messages"][0] == no["messages"][0]
+        examples += [Example(messages=row["messages"][:1], response=row["messages"][1]["content"], label=label, group=i)
+                     for row, label in ((yes, 1), (no, 0)) if row["messages"][1]["content"]]
+    return examples
+
+
+def test_storage_dtypes_give_one_direction_and_one_sweep(smollm2, tmp_path, capsys):
+    from activations import ActivationStore, CacheConfig, cache_activations
+    from interp.cli import main
+    from interp.models import load_direction
+    from probes import direction_from_store
+    from probes.sweep import sweep_store
+
+    examples = _contrast_examples(24)
+    layers = [3, 12, 24]
+    found, aurocs = {}, {}
+    for dtype in ("float32", "float16", "bfloat16"):
+        path = tmp_path / f"{dtype}.h5"
+        config = CacheConfig(layers=",".join(map(str, layers)), positions="response-mean", dtype=dtype)
+        cache_activations(smollm2, examples, path, config, progress=False)
+        with ActivationStore(path) as store:
+            means = [store.mean_by_label(layer) for layer in layers]
+        assert main(["direction", "--store", str(path), "--layers", "all", "--out", str(tmp_path / f"{dtype}.safetensors")]) == 0
+        assert main(["probe", "--store", str(path), "--out", str(tmp_path / dtype)]) == 0
+        found[dtype] = {"ActivationStore": torch.from_numpy(np.stack([m[1] - m[0] for m in means])),
+                        "probes": direction_from_store(path, layers).vectors,
+                        "interp direction": load_direction(tmp_path / f"{dtype}.safetensors").vectors}
+        sweep = json.loads((tmp_path / dtype / "sweep.json").read_text())["scores"]
+        aurocs[dtype] = {"probes": [s.auroc for s in sweep_store(path).scores],
+                         "interp probe": [row["auroc"] for row in sweep]}
+    capsys.readouterr()
+    for dtype in ("float16", "bfloat16"):
+        for reader, vectors in found[dtype].items():
+            cosine = torch.nn.functional.cosine_similarity(vectors.float(), found["float32"][reader].float(), dim=1)
+            assert bool((cosine >= 0.999).all()), (dtype, reader, cosine)
+        for reader, values in aurocs[dtype].items():
+            np.testing.assert_allclose(values, aurocs["float32"][reader], atol=0.005, err_msg=f"{dtype} {reader}")
