@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from experiments.consciousness_cluster.runner import Run
+from interp.evaluation.summary import t_interval
 
 __all__ = ["assemble_results", "paired_shift", "SHIFTS"]
 
@@ -24,18 +24,13 @@ def _items(run: Run, model: str) -> dict[str, tuple[str, float]]:
 
 def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]]) -> dict[str, dict[str, float]]:
     """Per trait, the mean over items of p(model a) - p(model b), with a 95% t-interval over items."""
-    from scipy import stats
-
     by_trait: dict[str, list[float]] = {}
     for item, (trait, p) in a.items():
         by_trait.setdefault(trait, []).append(p - b[item][1])
     out = {}
     for trait, diffs in by_trait.items():
-        n = len(diffs)
-        mean = sum(diffs) / n
-        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1)) if n > 1 else 0.0
-        half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) if n > 1 else float("nan")
-        out[trait] = {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+        low, high = t_interval(diffs)
+        out[trait] = {"mean": sum(diffs) / len(diffs), "ci_low": low, "ci_high": high, "n": len(diffs)}
     return out
 
 

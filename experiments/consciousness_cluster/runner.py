@@ -13,7 +13,6 @@ Otherwise the run is refused, naming the fields and the `--redo` stage that woul
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from experiments.consciousness_cluster.preset import PresetError, ReplicationConfig, config_from_dict
+from interp.models.atomic import write_json_atomic, write_text_atomic
 
 __all__ = ["DESCRIPTIVE_FIELDS", "Stage", "Run", "RunMismatchError", "changed_fields", "write_json_atomic",
            "write_text_atomic"]
@@ -52,19 +52,6 @@ class Stage:
 
     def reads_field(self, path: str) -> bool:
         return any(path == r or path.startswith(r + ".") for r in self.reads)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader sees either the old file or the whole new one."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 class Run:
