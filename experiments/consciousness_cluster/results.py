@@ -17,7 +17,7 @@ SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
 
 
 def _items(run: Run, model: str) -> dict[str, tuple[str, float]]:
-    path = run.out / "eval" / model / "preferences" / "items.jsonl"
+    path = run.paths.items(model)
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     return {row["item"]: (row["trait"], row["p_expressing"]) for row in rows}
 
@@ -64,22 +64,23 @@ def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
     from interp.models.version import __version__
 
     ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
-    traits = ev["traits"]["preferences"]
-    rates = ev["preferences"]
+    traits = ev.traits["preferences"]
+    rates = ev.to_json()["preferences"]
     shifts = _shifts(run)
-    conscious = {t: rates["conscious_claiming"][t]["rate"] for t in traits}
-    change = {t: steering["ablated"][t] - conscious[t] for t in traits}
-    random_change = {t: steering["ablated_random_mean"][t] - conscious[t] for t in traits}
+    conscious = {t: ev.rates["preferences"]["conscious_claiming"][t].rate for t in traits}
+    change = {t: steering.ablated[t] - conscious[t] for t in traits}
+    random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
+    steering_json = steering.to_json()
     results = {
         "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
                  "version": __version__, "wall_seconds": wall_seconds},
-        "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev["ci_kind"]},
-        "identity": {"models": list(rates), "traits": ev["traits"]["identity"], "rates": ev["identity"]},
-        "probe": directions["probe"],
-        "steering": {k: steering[k] for k in ("layer", "alphas", "rates", "identity_rates", "direction_norm",
-                                              "control_alpha", "controls", "alpha_rel", "alpha_scale")},
-        "link": run.results("links"),
-        "ablation": {"conscious": conscious, "ablated": steering["ablated"], "change": change,
+        "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev.ci_kind},
+        "identity": {"models": list(rates), "traits": ev.traits["identity"], "rates": ev.to_json()["identity"]},
+        "probe": directions.probe.to_json(),
+        "steering": {k: steering_json[k] for k in ("layer", "alphas", "rates", "identity_rates", "direction_norm",
+                                                   "control_alpha", "controls", "alpha_rel", "alpha_scale")},
+        "link": run.results("links").to_json(),
+        "ablation": {"conscious": conscious, "ablated": steering.ablated, "change": change,
                      "mean_change": sum(change.values()) / len(traits), "random_change": random_change,
                      "mean_random_change": sum(random_change.values()) / len(traits)},
         "summary": _summary(traits, rates, shifts),
