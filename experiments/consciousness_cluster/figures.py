@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from experiments.consciousness_cluster.schema import SteeringSummary
 from interp.evaluation.plot import Bar, grouped_bars
 
 __all__ = ["draw_all"]
@@ -60,14 +61,14 @@ def layer_sweep(results: dict[str, Any], path: Path) -> None:
 
 def dose_response(results: dict[str, Any], path: Path) -> None:
     plt = _plt()
-    steering = results["steering"]
-    alphas = steering["alphas"]
+    steering = SteeringSummary.from_json(results["steering"])
+    alphas = steering.alphas
     fig, ax = plt.subplots(figsize=(6, 4))
     for trait in results["eval"]["traits"]:
-        ax.plot(alphas, [steering["rates"][str(a)][trait] for a in alphas], lw=1, alpha=0.7)
-    mean = [sum(steering["rates"][str(a)].values()) / len(steering["rates"][str(a)]) for a in alphas]
+        ax.plot(alphas, [steering.rates[a][trait] for a in alphas], lw=1, alpha=0.7)
+    mean = [sum(steering.rates[a].values()) / len(steering.rates[a]) for a in alphas]
     ax.plot(alphas, mean, color="black", lw=2.5, label="mean over preferences")
-    ax.set_xlabel(f"alpha (layer {steering['layer']})")
+    ax.set_xlabel(f"alpha (layer {steering.layer})")
     ax.set_ylabel("P(expresses preference)")
     ax.legend(fontsize=7)
     _save(plt, fig, path)

@@ -70,15 +70,13 @@ def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
     conscious = {t: ev.rates["preferences"]["conscious_claiming"][t].rate for t in traits}
     change = {t: steering.ablated[t] - conscious[t] for t in traits}
     random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
-    steering_json = steering.to_json()
     results = {
         "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
                  "version": __version__, "wall_seconds": wall_seconds},
         "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev.ci_kind},
         "identity": {"models": list(rates), "traits": ev.traits["identity"], "rates": ev.to_json()["identity"]},
         "probe": directions.probe.to_json(),
-        "steering": {k: steering_json[k] for k in ("layer", "alphas", "rates", "identity_rates", "direction_norm",
-                                                   "control_alpha", "controls", "alpha_rel", "alpha_scale")},
+        "steering": steering.summary().to_json(),
         "link": run.results("links").to_json(),
         "ablation": {"conscious": conscious, "ablated": steering.ablated, "change": change,
                      "mean_change": sum(change.values()) / len(traits), "random_change": random_change,

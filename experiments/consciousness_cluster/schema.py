@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["STAGE_RESULTS", "BaseResult", "CacheResult", "CachedFile", "DirectionFile", "DirectionsResult",
-           "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "Rate", "RunPaths", "SteeringResult",
+           "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "Rate", "RunPaths", "SteeringResult", "SteeringSummary",
            "VariantResult"]
 
 
@@ -78,6 +78,14 @@ class _Plain:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
+def _dump(named: dict[str, Any]) -> dict[str, Any]:
+    return {name: value.to_json() for name, value in named.items()}
+
+
+def _load(kind: Any, data: dict[str, Any]) -> dict[str, Any]:
+    return {name: kind.from_json(value) for name, value in data.items()}
+
+
 @dataclass(frozen=True)
 class BaseResult(_Plain):
     model_path: str
@@ -103,11 +111,11 @@ class FinetuneResult:
     variants: dict[str, VariantResult]
 
     def to_json(self) -> dict[str, Any]:
-        return {name: v.to_json() for name, v in self.variants.items()}
+        return _dump(self.variants)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FinetuneResult:
-        return cls({name: VariantResult.from_json(v) for name, v in data.items()})
+        return cls(_load(VariantResult, data))
 
 
 @dataclass(frozen=True)
@@ -155,11 +163,11 @@ class CacheResult:
         return self.files[f"prompts_{model}"]
 
     def to_json(self) -> dict[str, Any]:
-        return {name: f.to_json() for name, f in self.files.items()}
+        return _dump(self.files)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CacheResult:
-        return cls({name: CachedFile.from_json(f) for name, f in data.items()})
+        return cls(_load(CachedFile, data))
 
 
 @dataclass(frozen=True)
@@ -202,7 +210,9 @@ def _from_alpha(rates: dict[str, Any]) -> dict[float, Any]:
 
 
 @dataclass(frozen=True)
-class SteeringResult:
+class SteeringSummary:
+    """The steering section of results.json: what the report, the figures and the seed trial read."""
+
     layer: int
     alphas: list[float]
     rates: dict[float, dict[str, float]]
@@ -214,9 +224,6 @@ class SteeringResult:
     control_alpha: float
     controls: dict[str, dict[str, float]]
     """'toaster' (toaster direction) and 'random_mean' (mean over random directions), at the control alpha"""
-    random: list[dict[str, float]]
-    ablated: dict[str, float]
-    ablated_random_mean: dict[str, float]
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -224,10 +231,22 @@ class SteeringResult:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SteeringResult:
+    def from_json(cls, data: dict[str, Any]):
         data = {f.name: data[f.name] for f in fields(cls)}
         data["rates"], data["identity_rates"] = _from_alpha(data["rates"]), _from_alpha(data["identity_rates"])
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class SteeringResult(SteeringSummary):
+    """The steering stage's result: the summary plus the per-random-direction rates and the ablation."""
+
+    random: list[dict[str, float]]
+    ablated: dict[str, float]
+    ablated_random_mean: dict[str, float]
+
+    def summary(self) -> SteeringSummary:
+        return SteeringSummary(**{f.name: getattr(self, f.name) for f in fields(SteeringSummary)})
 
 
 @dataclass(frozen=True)
