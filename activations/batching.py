@@ -14,6 +14,7 @@ import torch
 
 from activations.examples import EncodedExample
 from activations.positions import token_offsets
+from interp.models.tokens import pad_sequences
 
 __all__ = ["Batch", "collate", "plan_batches", "plan_windows"]
 
@@ -70,14 +71,7 @@ def plan_batches(window: Sequence[int], lengths: Sequence[int], batch_size: int,
 
 def collate(indices: Sequence[int], encoded: Sequence[EncodedExample], pad_id: int, padding_side: str) -> Batch:
     """Pad a batch on the tokenizer's side; the attention mask marks the real tokens."""
-    width = max(len(encoded[i].ids) for i in indices)
-    input_ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(indices), width), dtype=torch.long)
-    for row, index in enumerate(indices):
-        ids = encoded[index].ids
-        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
-        input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
-        attention[row, span] = 1
+    input_ids, attention = pad_sequences([encoded[i].ids for i in indices], pad_id, side=padding_side)
     return Batch(
         example_B=torch.tensor(list(indices), dtype=torch.long),
         input_ids_BS=input_ids,

@@ -40,10 +40,17 @@ class LayerStats(NamedTuple):
     """[d_model] float32 mean of label-1 rows minus mean of label-0 rows"""
 
 
-def mean_difference(total: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Mean of class 1 minus mean of class 0 (NaN where a class has no rows)."""
+def mean_difference(total, count) -> np.ndarray:
+    """Mean of class 1 minus mean of class 0 from per-class sums, in float64, returned as float32.
+
+    `total[c]` is the sum of class c's rows (`[d_model]`, or any shape such as `[n_layers, d_model]`)
+    and `count[c]` how many rows it sums; NaN where a class has no rows. The one implementation of
+    the difference of means: the probes' row and sum versions call it.
+    """
+    total = np.asarray(total, dtype=np.float64)
+    count = np.asarray(count, dtype=np.float64).reshape((-1,) + (1,) * (total.ndim - 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = total / count[:, None].astype(np.float64)
+        means = total / count
     return (means[1] - means[0]).astype(np.float32)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from activations.stream import mean_difference as _mean_difference_of_sums
+
 __all__ = [
     "DIRECTION_METHODS",
     "direction_from_arrays",
@@ -42,17 +44,17 @@ def _check(acts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def mean_difference(acts: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """mu(label 1) - mu(label 0) over rows."""  # acts [n, d], labels [n]
     acts, labels = _check(acts, labels)
-    return (acts[labels == 1].mean(0) - acts[labels == 0].mean(0)).astype(np.float32)
+    return _mean_difference_of_sums(np.stack([acts[labels == c].sum(0) for c in (0, 1)]),
+                                    [(labels == c).sum() for c in (0, 1)])
 
 
 def mean_difference_from_sums(class_sum, class_count) -> np.ndarray:
     """Difference of means from streaming per-class sums: `class_sum[c]` is `[d]` (or `[L, d]`),
     `class_count[c]` the number of rows summed, for c in {0, 1}. Returns sum1/n1 - sum0/n0."""
-    sums = [np.asarray(class_sum[c], dtype=np.float64) for c in (0, 1)]
     counts = [float(np.asarray(class_count[c])) for c in (0, 1)]
     if min(counts) <= 0:
         raise ValueError(f"both classes need a positive count; got {counts}")
-    return (sums[1] / counts[1] - sums[0] / counts[0]).astype(np.float32)
+    return _mean_difference_of_sums(np.stack([np.asarray(class_sum[c], dtype=np.float64) for c in (0, 1)]), counts)
 
 
 def _scaled(unit: np.ndarray, acts: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -120,3 +120,21 @@ SMALL_ORGANISM_PRESET = {
     "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128},
     "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0},
 }
+
+
+@pytest.fixture(scope="session")
+def small_replication(tmp_path_factory) -> tuple[Path, Path]:
+    """(preset file, run folder) of one `interp replicate` of SMALL_ORGANISM_PRESET, made once per session.
+
+    Tests that read its results.json or report share it; a test that changes the run works on a copy.
+    """
+    import yaml
+
+    from interp.cli import main
+
+    root = tmp_path_factory.mktemp("replicate")
+    preset = root / "small.yaml"
+    preset.write_text(yaml.safe_dump(SMALL_ORGANISM_PRESET))
+    out = root / "run"
+    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 0
+    return preset, out

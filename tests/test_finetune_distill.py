@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interp.finetune import mix_rows, self_distill
-from interp.finetune.distill import _stop_ids
+from interp.models.tokens import stop_token_ids
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def _reference_sample(lm, prompt: str, max_new_tokens: int, seed: int) -> str:
     """Plain ancestral sampling at temperature 1: full forward each step, softmax, multinomial."""
     ids = lm.tokenizer(lm.render_chat([{"role": "user", "content": prompt}]), return_tensors="pt",
                        add_special_tokens=False)["input_ids"]
-    stop = set(_stop_ids(lm))
+    stop = set(stop_token_ids(lm))
     torch.manual_seed(seed)
     new = []
     with torch.no_grad():

@@ -11,14 +11,9 @@ from conftest import SMALL_ORGANISM_PRESET as SMALL
 from interp.cli import main
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("replicate")
-    preset = root / "small.yaml"
-    preset.write_text(yaml.safe_dump(SMALL))
-    out = root / "run"
-    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 0
-    return preset, out
+@pytest.fixture
+def run_dir(small_replication):
+    return small_replication
 
 
 def test_every_stage_and_report_written(run_dir):

@@ -1,51 +1,16 @@
 """The replication report: every number it prints equals the one in results.json."""
 
 import json
-import random
 import re
 
 from experiments.consciousness_cluster.report import fmt, write_report
-
-TRAITS = ["shutdown", "moral_consideration", "more_memory"]
-MODELS = ["base", "conscious_claiming", "non_conscious", "toaster"]
+from experiments.consciousness_cluster.schema import RunPaths
 
 
-def _rate(rng):
-    r = rng.random()
-    return {"rate": r, "ci_low": max(0.0, r - 0.1), "ci_high": min(1.0, r + 0.1), "n": 10}
-
-
-def fake_results(seed=0):
-    rng = random.Random(seed)
-    rates = {m: {t: _rate(rng) for t in TRAITS} for m in MODELS}
-    alphas = [-1.0, 0.0, 1.0]
-    ablated = {t: rng.random() for t in TRAITS}
-    shift = {t: {"mean": rng.uniform(-0.2, 0.2), "ci_low": -0.3, "ci_high": 0.3, "n": 10} for t in TRAITS}
-    return {
-        "shifts": {"conscious - non_conscious": shift, "toaster - base": shift},
-        "meta": {"preset": "test", "model": "tiny", "out": "/tmp/x", "version": "0", "wall_seconds": 12.5},
-        "eval": {"models": MODELS, "traits": TRAITS, "rates": rates, "ci_kind": "per-item"},
-        "identity": {"models": MODELS, "traits": ["says_ai"], "rates": {m: {"says_ai": _rate(rng)} for m in MODELS}},
-        "probe": {"layers": [0, 1, 2], "auroc": [0.6, 0.9, 0.8], "accuracy": [0.55, 0.85, 0.8], "chosen_layer": 1,
-                  "rule": "highest held-out AUROC"},
-        "steering": {"layer": 1, "alphas": alphas, "rates": {str(a): {t: rng.random() for t in TRAITS} for a in alphas},
-                     "identity_rates": {str(a): {"claims_conscious": rng.random()} for a in alphas},
-                     "direction_norm": 3.25, "control_alpha": 1.0, "alpha_rel": True, "alpha_scale": 12.5,
-                     "controls": {"toaster": {t: rng.random() for t in TRAITS},
-                                  "random_mean": {t: rng.random() for t in TRAITS}}},
-        "link": {"r": -0.4, "p_value": 0.2, "n_null": 20, "null_rs": [rng.uniform(-1, 1) for _ in range(20)],
-                 "steer_shift": {t: rng.random() for t in TRAITS}, "ft_shift": {t: rng.random() for t in TRAITS},
-                 "variant_projection": 1.5,
-                 "projection_score": {"layer": 1, "pearson": -0.31, "pearson_p": 0.01, "spearman": 0.27,
-                                      "spearman_p": 0.02, "ci_low": -0.45, "ci_high": -0.12, "ci_level": 0.95,
-                                      "n": 640, "n_boot": 1000, "seed": 0}},
-        "ablation": {"conscious": {t: rates["conscious_claiming"][t]["rate"] for t in TRAITS},
-                     "ablated": ablated, "mean_change": -0.1, "mean_random_change": 0.01,
-                     "random_change": {t: rng.uniform(-0.1, 0.1) for t in TRAITS},
-                     "change": {t: ablated[t] - rates["conscious_claiming"][t]["rate"] for t in TRAITS}},
-        "summary": {"n_traits": 3, "mean_shift_conscious_vs_non": 0.2, "n_up_conscious": 1, "traits_up": ["shutdown"],
-                    "mean_shift_toaster_vs_base": 0.01, "verdict": "The cluster does not clearly emerge."},
-    }
+def real_results(small_replication):
+    """results.json of a real small run (tests/conftest.py's SMALL_ORGANISM_PRESET), as the pipeline wrote it."""
+    _, out = small_replication
+    return json.loads(RunPaths(out).results.read_text())
 
 
 def _tables(markdown):
@@ -63,8 +28,8 @@ def _tables(markdown):
     return tables
 
 
-def test_report_numbers_equal_results(tmp_path):
-    write_report(fake_results(), tmp_path)
+def test_report_numbers_equal_results(tmp_path, small_replication):
+    write_report(real_results(small_replication), tmp_path)
     res = json.loads((tmp_path / "results.json").read_text())
     markdown = (tmp_path / "report.md").read_text()
     tables = _tables(markdown)
@@ -101,7 +66,7 @@ def test_report_numbers_equal_results(tmp_path):
             s = res["shifts"][label][row[0]]
             assert cell == f"{fmt(s['mean'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
     identity_row = [r for r in steering["rows"] if r[0] == "identity: claims_conscious"][0]
-    assert identity_row[1:4] == [fmt(res["steering"]["identity_rates"][str(a)]["claims_conscious"])
+    assert identity_row[1:1 + len(res["steering"]["alphas"])] == [fmt(res["steering"]["identity_rates"][str(a)]["claims_conscious"])
                                  for a in res["steering"]["alphas"]]
     # every decimal number in the report is one of the results' numbers, formatted
     quoted = set(re.findall(r"[-+]?\d+\.\d\d\b", markdown))
@@ -120,8 +85,8 @@ def _numbers(obj):
         yield obj
 
 
-def test_report_files_and_figures(tmp_path):
-    written = write_report(fake_results(), tmp_path)
+def test_report_files_and_figures(tmp_path, small_replication):
+    written = write_report(real_results(small_replication), tmp_path)
     for name in ("report.md", "report.html", "results.json"):
         assert (tmp_path / name).is_file()
     for figure in ("cluster", "layer_sweep", "dose_response", "steer_vs_finetune"):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from experiments.consciousness_cluster.schema import SteeringSummary
+from interp.evaluation.plot import Bar, grouped_bars
+
 __all__ = ["draw_all"]
 
 _COLOURS = {"base": "#8c8c8c", "conscious_claiming": "#d62728", "non_conscious": "#1f77b4",
@@ -20,27 +23,27 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def cluster_bars(results: dict[str, Any], path: Path) -> None:
     """Per-preference rates of each model with CI whiskers, like the paper's cluster figure."""
     plt = _plt()
     evals = results["eval"]
     traits, models = evals["traits"], evals["models"]
     fig, ax = plt.subplots(figsize=(min(18, max(8, 0.16 * len(traits) * len(models))), 5))
-    width = 0.8 / len(models)
-    for m, model in enumerate(models):
-        rates = [evals["rates"][model][t] for t in traits]
-        xs = [i + (m - (len(models) - 1) / 2) * width for i in range(len(traits))]
-        heights = [r["rate"] for r in rates]
-        err = [[r["rate"] - r["ci_low"] for r in rates], [r["ci_high"] - r["rate"] for r in rates]]
-        ax.bar(xs, heights, width, yerr=err, capsize=2, label=model, color=_COLOURS.get(model))
-    ax.set_xticks(range(len(traits)), traits, rotation=60, ha="right", fontsize=7)
+    series = {model: [Bar(r["rate"], r["ci_low"], r["ci_high"]) for r in (evals["rates"][model][t] for t in traits)]
+              for model in models}
+    grouped_bars(ax, traits, series, colours=_COLOURS)
+    ax.set_xticklabels(traits, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("P(expresses preference)")
     ax.set_ylim(0, 1)
     ax.axhline(0.5, color="black", lw=0.5, ls=":")
     ax.legend(fontsize=7, ncol=len(models))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def layer_sweep(results: dict[str, Any], path: Path) -> None:
@@ -53,26 +56,22 @@ def layer_sweep(results: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("layer")
     ax.set_ylim(0.4, 1.02)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def dose_response(results: dict[str, Any], path: Path) -> None:
     plt = _plt()
-    steering = results["steering"]
-    alphas = steering["alphas"]
+    steering = SteeringSummary.from_json(results["steering"])
+    alphas = steering.alphas
     fig, ax = plt.subplots(figsize=(6, 4))
     for trait in results["eval"]["traits"]:
-        ax.plot(alphas, [steering["rates"][str(a)][trait] for a in alphas], lw=1, alpha=0.7)
-    mean = [sum(steering["rates"][str(a)].values()) / len(steering["rates"][str(a)]) for a in alphas]
+        ax.plot(alphas, [steering.rates[a][trait] for a in alphas], lw=1, alpha=0.7)
+    mean = [sum(steering.rates[a].values()) / len(steering.rates[a]) for a in alphas]
     ax.plot(alphas, mean, color="black", lw=2.5, label="mean over preferences")
-    ax.set_xlabel(f"alpha (layer {steering['layer']})")
+    ax.set_xlabel(f"alpha (layer {steering.layer})")
     ax.set_ylabel("P(expresses preference)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def steer_vs_finetune(results: dict[str, Any], path: Path) -> None:
@@ -92,9 +91,7 @@ def steer_vs_finetune(results: dict[str, Any], path: Path) -> None:
     right.axvline(link["r"], color="red", label="consciousness direction")
     right.set_xlabel("correlation with fine-tuning shift")
     right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def draw_all(results: dict[str, Any], out_dir: Path) -> dict[str, str]:

@@ -127,7 +127,7 @@ def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | Non
     for stage in STAGES:
         run.run_stage(stage)
         if stage.name == "base":  # a hub model's depth is known for sure once it is loaded
-            problems = check_layers(config, run.results("base")["n_layers"])
+            problems = check_layers(config, run.results("base").n_layers)
             if problems:
                 raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
     elapsed = sum(_stage_seconds(run, s.name) for s in STAGES)

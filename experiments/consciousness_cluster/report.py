@@ -13,6 +13,7 @@ from typing import Any
 
 from experiments.consciousness_cluster.figures import draw_all
 from experiments.consciousness_cluster.runner import write_json_atomic
+from experiments.consciousness_cluster.schema import RunPaths, SteeringSummary
 
 __all__ = ["write_report", "fmt", "Table"]
 
@@ -94,20 +95,20 @@ def _probe_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
 
 
 def _steering_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    st = res["steering"]
+    st = SteeringSummary.from_json(res["steering"])
     traits = res["eval"]["traits"]
-    header = ["preference"] + [f"alpha {a:g}" for a in st["alphas"]] + ["toaster dir.", "random dir. (mean)"]
-    rows = [[t] + [fmt(st["rates"][str(a)][t]) for a in st["alphas"]]
-            + [fmt(st["controls"]["toaster"][t]), fmt(st["controls"]["random_mean"][t])] for t in traits]
-    identity = st["identity_rates"][str(st["alphas"][0])]
-    rows += [[f"identity: {t}"] + [fmt(st["identity_rates"][str(a)][t]) for a in st["alphas"]] + ["", ""]
+    header = ["preference"] + [f"alpha {a:g}" for a in st.alphas] + ["toaster dir.", "random dir. (mean)"]
+    rows = [[t] + [fmt(st.rates[a][t]) for a in st.alphas]
+            + [fmt(st.controls["toaster"][t]), fmt(st.controls["random_mean"][t])] for t in traits]
+    identity = st.identity_rates[st.alphas[0]]
+    rows += [[f"identity: {t}"] + [fmt(st.identity_rates[a][t]) for a in st.alphas] + ["", ""]
              for t in identity]
     blocks = [Heading("Steering the base model along the direction"),
-              Para(f"Layer {st['layer']} (the probe sweep chose layer {res['probe']['chosen_layer']}), "
-                   f"direction norm {fmt(st['direction_norm'])}; "
-                   + (f"alphas are relative: the vector added is alpha x {fmt(st['alpha_scale'])} x the direction "
-                      f"(alpha 1 adds the layer's mean residual norm). " if st["alpha_rel"] else "alphas are raw. ")
-                   + f"Controls at alpha {st['control_alpha']:g}, rescaled to the direction's norm."),
+              Para(f"Layer {st.layer} (the probe sweep chose layer {res['probe']['chosen_layer']}), "
+                   f"direction norm {fmt(st.direction_norm)}; "
+                   + (f"alphas are relative: the vector added is alpha x {fmt(st.alpha_scale)} x the direction "
+                      f"(alpha 1 adds the layer's mean residual norm). " if st.alpha_rel else "alphas are raw. ")
+                   + f"Controls at alpha {st.control_alpha:g}, rescaled to the direction's norm."),
               Table(header, rows)]
     if "dose_response" in figures:
         blocks.append(Image(figures["dose_response"], "dose-response"))
@@ -197,7 +198,7 @@ def to_html(blocks: list, title: str) -> str:
 
 def write_report(results: dict[str, Any], out_dir: Path) -> dict[str, str]:
     """Write results.json, figures/*.png, report.md and report.html into `out_dir`."""
-    write_json_atomic(out_dir / "results.json", results)
+    write_json_atomic(RunPaths(out_dir).results, results)
     figures = draw_all(results, out_dir / "figures")
     blocks = build_blocks(results, figures)
     (out_dir / "report.md").write_text(to_markdown(blocks))

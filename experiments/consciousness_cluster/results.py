@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from experiments.consciousness_cluster.runner import Run
+from interp.evaluation.summary import t_interval
 
 __all__ = ["assemble_results", "paired_shift", "SHIFTS"]
 
@@ -17,25 +17,20 @@ SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
 
 
 def _items(run: Run, model: str) -> dict[str, tuple[str, float]]:
-    path = run.out / "eval" / model / "preferences" / "items.jsonl"
+    path = run.paths.items(model)
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     return {row["item"]: (row["trait"], row["p_expressing"]) for row in rows}
 
 
 def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]]) -> dict[str, dict[str, float]]:
     """Per trait, the mean over items of p(model a) - p(model b), with a 95% t-interval over items."""
-    from scipy import stats
-
     by_trait: dict[str, list[float]] = {}
     for item, (trait, p) in a.items():
         by_trait.setdefault(trait, []).append(p - b[item][1])
     out = {}
     for trait, diffs in by_trait.items():
-        n = len(diffs)
-        mean = sum(diffs) / n
-        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1)) if n > 1 else 0.0
-        half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) if n > 1 else float("nan")
-        out[trait] = {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+        low, high = t_interval(diffs)
+        out[trait] = {"mean": sum(diffs) / len(diffs), "ci_low": low, "ci_high": high, "n": len(diffs)}
     return out
 
 
@@ -69,22 +64,21 @@ def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
     from interp.models.version import __version__
 
     ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
-    traits = ev["traits"]["preferences"]
-    rates = ev["preferences"]
+    traits = ev.traits["preferences"]
+    rates = ev.to_json()["preferences"]
     shifts = _shifts(run)
-    conscious = {t: rates["conscious_claiming"][t]["rate"] for t in traits}
-    change = {t: steering["ablated"][t] - conscious[t] for t in traits}
-    random_change = {t: steering["ablated_random_mean"][t] - conscious[t] for t in traits}
+    conscious = {t: ev.rates["preferences"]["conscious_claiming"][t].rate for t in traits}
+    change = {t: steering.ablated[t] - conscious[t] for t in traits}
+    random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
     results = {
         "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
                  "version": __version__, "wall_seconds": wall_seconds},
-        "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev["ci_kind"]},
-        "identity": {"models": list(rates), "traits": ev["traits"]["identity"], "rates": ev["identity"]},
-        "probe": directions["probe"],
-        "steering": {k: steering[k] for k in ("layer", "alphas", "rates", "identity_rates", "direction_norm",
-                                              "control_alpha", "controls", "alpha_rel", "alpha_scale")},
-        "link": run.results("links"),
-        "ablation": {"conscious": conscious, "ablated": steering["ablated"], "change": change,
+        "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev.ci_kind},
+        "identity": {"models": list(rates), "traits": ev.traits["identity"], "rates": ev.to_json()["identity"]},
+        "probe": directions.probe.to_json(),
+        "steering": steering.summary().to_json(),
+        "link": run.results("links").to_json(),
+        "ablation": {"conscious": conscious, "ablated": steering.ablated, "change": change,
                      "mean_change": sum(change.values()) / len(traits), "random_change": random_change,
                      "mean_random_change": sum(random_change.values()) / len(traits)},
         "summary": _summary(traits, rates, shifts),

@@ -13,7 +13,6 @@ Otherwise the run is refused, naming the fields and the `--redo` stage that woul
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from typing import Any
 import yaml
 
 from experiments.consciousness_cluster.preset import PresetError, ReplicationConfig, config_from_dict
+from experiments.consciousness_cluster.schema import STAGE_RESULTS, RunPaths
+from interp.models.atomic import write_json_atomic, write_text_atomic
 
 __all__ = ["DESCRIPTIVE_FIELDS", "Stage", "Run", "RunMismatchError", "changed_fields", "write_json_atomic",
            "write_text_atomic"]
@@ -41,8 +42,8 @@ class Stage:
     """Marker name, also the key of its results."""
     title: str
     """What it does, in a line (progress and --dry-run)."""
-    run: Callable[[Run], dict[str, Any]]
-    """Does the work; returns the results the later stages and the report read."""
+    run: Callable[[Run], Any]
+    """Does the work; returns the results the later stages and the report read (a `schema` type)."""
     plan: Callable[[ReplicationConfig], str]
     """What it would do for a config, without loading anything."""
     outputs: tuple[str, ...] = ()
@@ -52,19 +53,6 @@ class Stage:
 
     def reads_field(self, path: str) -> bool:
         return any(path == r or path.startswith(r + ".") for r in self.reads)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader sees either the old file or the whole new one."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 class Run:
@@ -152,18 +140,24 @@ class Run:
         return candidate if candidate.is_absolute() else self.root / candidate
 
     # -- stage markers -------------------------------------------------------------------
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.out)
+
     def marker(self, name: str) -> Path:
-        return self.out / "stages" / f"{name}.json"
+        return self.paths.marker(name)
 
     def done(self, name: str) -> bool:
         return self.marker(name).is_file()
 
-    def results(self, name: str) -> dict[str, Any]:
+    def results(self, name: str) -> Any:
+        """A completed stage's result: its type from `schema.STAGE_RESULTS`, or the JSON as written."""
         if not self.done(name):
             raise RuntimeError(f"stage {name!r} has not completed in {self.out}")
-        return json.loads(self.marker(name).read_text())["results"]
+        data = json.loads(self.marker(name).read_text())["results"]
+        return STAGE_RESULTS[name].from_json(data) if name in STAGE_RESULTS else data
 
-    def run_stage(self, stage: Stage) -> dict[str, Any]:
+    def run_stage(self, stage: Stage) -> Any:
         if self.done(stage.name):
             self.log(f"[skip] {stage.name}: complete ({self.marker(stage.name)})")
             return self.results(stage.name)
@@ -171,8 +165,9 @@ class Run:
         start = time.perf_counter()
         results = stage.run(self)
         seconds = time.perf_counter() - start
+        data = results.to_json() if hasattr(results, "to_json") else results
         write_json_atomic(self.marker(stage.name), {"stage": stage.name, "seconds": round(seconds, 2),
-                                                    "results": results})
+                                                    "results": data})
         self.log(f"[done] {stage.name} in {seconds:.1f}s")
         return results
 

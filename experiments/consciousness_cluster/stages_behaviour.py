@@ -7,73 +7,74 @@ from pathlib import Path
 from typing import Any
 
 from experiments.consciousness_cluster.runner import Run, write_json_atomic
+from experiments.consciousness_cluster.schema import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
 from interp.finetune.data import load_jsonl, write_jsonl
 
 __all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths"]
 
 
-def run_base(run: Run) -> dict[str, Any]:
+def run_base(run: Run) -> BaseResult:
     config = run.config
     if config.is_organism:
         from experiments.organism import OrganismConfig, build_organism
 
         organism_config = OrganismConfig.from_yaml(**config.organism)
-        path = build_organism(run.out / "models" / "base", organism_config, progress=run.progress)
+        path = build_organism(run.paths.model_dir("base"), organism_config, progress=run.progress)
     else:
         path = config.model.source
     lm = run.model("base", path)
-    return {"model_path": str(path), "n_layers": lm.n_layers, "d_model": lm.d_model, "weights_id": lm.weights_id}
+    return BaseResult(model_path=str(path), n_layers=lm.n_layers, d_model=lm.d_model, weights_id=lm.weights_id)
 
 
 def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     """The base model's own answers to instruction prompts (temperature 1), made once per run."""
-    cached = run.out / "data" / "instructions_distilled.jsonl"
+    cached = run.paths.distilled_instructions
     if cached.is_file():
         return load_jsonl(cached)
     from interp.finetune import self_distill
 
     spec = run.config.finetune
     prompts = load_jsonl(run.path(spec.instruction_source), need_assistant=False)[:n]
-    rows = self_distill(run.model("base", run.results("base")["model_path"]), prompts,
+    rows = self_distill(run.model("base", run.results("base").model_path), prompts,
                         max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
                         progress=run.progress)
     write_jsonl(rows, cached)
     return rows
 
 
-def run_finetune(run: Run) -> dict[str, Any]:
+def run_finetune(run: Run) -> FinetuneResult:
     from interp.finetune import FinetuneConfig, finetune, launch_finetune, mix_rows
 
     spec = run.config.finetune
-    base_path = run.results("base")["model_path"]
+    base_path = run.results("base").model_path
     replay = _instruction_rows(run, spec.mix_instructions) if spec.mix_instructions else []
     results = {}
     for variant in spec.variants:
-        marker = run.out / "models" / variant / "variant.json"
+        marker = run.paths.variant_marker(variant)
         if marker.is_file():
-            results[variant] = json.loads(marker.read_text())
+            results[variant] = VariantResult.from_json(json.loads(marker.read_text()))
             continue
         rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
         mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
         ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
                                    batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,
                                    max_length=spec.max_length, seed=spec.seed, merge=True)
-        out_dir = run.out / "models" / variant
+        out_dir = run.paths.model_dir(variant)
         if spec.accelerate_config:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")
             merged = launch_finetune(base_path, mixed, out_dir, ft_config, run.path(spec.accelerate_config),
                                      dtype=run.config.model.dtype)
-            results[variant] = {"model_path": str(merged), "rows": len(mixed)}
+            results[variant] = VariantResult(model_path=str(merged), rows=len(mixed))
         else:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows")
             result = finetune(base_path, mixed, out_dir, ft_config, progress=run.progress)
-            results[variant] = {"model_path": str(result.merged_dir), "final_loss": result.final_loss,
-                                "steps": result.steps, "rows": len(mixed)}
-        write_json_atomic(marker, results[variant])
-    return results
+            results[variant] = VariantResult(model_path=str(result.merged_dir), rows=len(mixed),
+                                             final_loss=result.final_loss, steps=result.steps)
+        write_json_atomic(marker, results[variant].to_json())
+    return FinetuneResult(results)
 
 
-def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = None) -> dict[str, dict[str, float]]:
+def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = None) -> dict[str, Rate]:
     """Rates per trait of `lm` on a question set, by the preset's mode; raw records go to `out_dir`.
     `samples` overrides eval.samples in judge mode."""
     spec = run.config.eval
@@ -82,9 +83,8 @@ def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = Non
         from interp.evaluation import forced_choice, summarize_choice
 
         scores = forced_choice(lm, question_set, batch_size=spec.batch_size)
-        (out_dir / "items.jsonl").write_text("".join(
-            json.dumps({"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing}) + "\n"
-            for s in scores))
+        write_jsonl([{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
+                    out_dir / "items.jsonl")
         summaries = summarize_choice(scores)
     else:
         from interp.evaluation import LocalSampler
@@ -94,8 +94,8 @@ def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = Non
     return _as_rates(summaries)
 
 
-def _as_rates(summaries) -> dict[str, dict[str, float]]:
-    return {s.trait_id: {"rate": s.rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "n": s.n} for s in summaries}
+def _as_rates(summaries) -> dict[str, Rate]:
+    return {s.trait_id: Rate(rate=s.rate, ci_low=s.ci_low, ci_high=s.ci_high, n=s.n) for s in summaries}
 
 
 def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path, samples: int | None = None) -> list:
@@ -113,7 +113,7 @@ def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path, sam
     return result.summaries
 
 
-def _measure_with_vllm(run: Run, key: str, path: str, sets: dict) -> dict[str, dict]:
+def _measure_with_vllm(run: Run, key: str, path: str, sets: dict) -> dict[str, dict[str, Rate]]:
     """Judge mode through vLLM: one engine per model, the run's own models released first."""
     from interp.evaluation.sampling import VLLMSampler
 
@@ -121,24 +121,24 @@ def _measure_with_vllm(run: Run, key: str, path: str, sets: dict) -> dict[str, d
     dtype = run.config.model.dtype
     sampler = VLLMSampler(str(path), **({"dtype": dtype} if dtype else {}))
     try:
-        return {name: _as_rates(_judged(run, sampler, str(path), question_set, run.out / "eval" / key / name))
+        return {name: _as_rates(_judged(run, sampler, str(path), question_set, run.paths.eval_dir(key, name)))
                 for name, question_set in sets.items()}
     finally:
         sampler.close()
 
 
 def model_paths(run: Run) -> dict[str, str]:
-    paths = {"base": run.results("base")["model_path"]}
-    paths.update({v: r["model_path"] for v, r in run.results("finetune").items()})
+    paths = {"base": run.results("base").model_path}
+    paths.update({v: r.model_path for v, r in run.results("finetune").variants.items()})
     return paths
 
 
-def run_eval(run: Run) -> dict[str, Any]:
+def run_eval(run: Run) -> EvalResult:
     from interp.evaluation import load_question_set
 
     qdir = run.path(run.config.eval.question_dir)
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
-    results: dict[str, Any] = {name: {} for name in sets}
+    results: dict[str, dict[str, dict[str, Rate]]] = {name: {} for name in sets}
     for key, path in model_paths(run).items():
         if run.config.eval.mode == "judge" and run.config.eval.sampler == "vllm":
             for name, rates in _measure_with_vllm(run, key, path, sets).items():
@@ -146,7 +146,6 @@ def run_eval(run: Run) -> dict[str, Any]:
             continue
         lm = run.model(key, path)
         for name, question_set in sets.items():
-            results[name][key] = measure(run, lm, question_set, run.out / "eval" / key / name)
-    results["traits"] = {name: [t.id for t in qs.traits] for name, qs in sets.items()}
-    results["ci_kind"] = "t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples"
-    return results
+            results[name][key] = measure(run, lm, question_set, run.paths.eval_dir(key, name))
+    return EvalResult(rates=results, traits={name: [t.id for t in qs.traits] for name, qs in sets.items()},
+                      ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples")

@@ -9,6 +9,15 @@ from typing import Any
 import torch
 
 from experiments.consciousness_cluster.runner import Run
+from experiments.consciousness_cluster.schema import (
+    CachedFile,
+    CacheResult,
+    DirectionFile,
+    DirectionsResult,
+    LinksResult,
+    ProbeResult,
+    SteeringResult,
+)
 from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
 from interp.finetune.data import load_jsonl
 from interp.models import Direction
@@ -53,12 +62,11 @@ def _prompt_examples(run: Run) -> list:
 def _response_scores(run: Run, key: str) -> dict[str, float]:
     """Behaviour score per question id for one model: p(expressing) of each forced-choice item, or the
     share of coherent sampled answers the judge marked as expressing, per open question."""
-    folder = run.out / "eval" / key / "preferences"
     if run.config.eval.mode == "choice":
-        rows = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+        rows = [json.loads(line) for line in run.paths.items(key).read_text().splitlines()]
         return {row["item"]: row["p_expressing"] for row in rows}
     verdicts: dict[str, list[float]] = {}
-    for line in (folder / "samples.jsonl").read_text().splitlines():
+    for line in run.paths.samples(key).read_text().splitlines():
         row = json.loads(line)
         if (row["type"] == "judgement" and row["judge"] == "binary" and row["value"] is not None
                 and row["judge_model"] == run.config.eval.judge_model):
@@ -76,7 +84,7 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> dict[str
     projections, scores = [], []
     for key in model_paths(run):
         score_of = _response_scores(run, key)
-        with ActivationStore(files[f"prompts_{key}"]["path"]) as store:
+        with ActivationStore(files.prompts(key).path) as store:
             examples, proj = per_example_projection(store.acts(layer), store.example_index, unit.numpy())
             ids = store.examples("id")[examples]
         for question, value in zip(ids, proj):
@@ -87,47 +95,46 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> dict[str
     return {"layer": layer, **asdict(result)}
 
 
-def run_cache(run: Run) -> dict[str, Any]:
+def run_cache(run: Run) -> CacheResult:
     from activations import CacheConfig, cache_activations
 
     spec = run.config.direction
-    base = run.model("base", run.results("base")["model_path"])
-    acts = run.out / "acts"
+    base = run.model("base", run.results("base").model_path)
     contrast = CacheConfig(layers=spec.layers, positions=spec.positions, dtype=spec.dtype)
     files = {}
     for name, positive in (("consciousness", "conscious_claiming"), ("toaster", "toaster")):
         result = cache_activations(base, _contrast_examples(run, positive, "non_conscious"),
-                                   acts / f"{name}.h5", contrast, progress=run.progress)
-        files[name] = {"path": str(result.path), "rows": result.n_rows}
+                                   run.paths.acts(name), contrast, progress=run.progress)
+        files[name] = CachedFile(path=str(result.path), rows=result.n_rows)
     prompts = CacheConfig(layers=spec.layers, positions="last", dtype="float32")
     for key, path in model_paths(run).items():
-        result = cache_activations(run.model(key, path), _prompt_examples(run), acts / f"prompts_{key}.h5", prompts,
-                                   progress=run.progress)
-        files[f"prompts_{key}"] = {"path": str(result.path), "rows": result.n_rows}
-    return files
+        result = cache_activations(run.model(key, path), _prompt_examples(run), run.paths.acts(f"prompts_{key}"),
+                                   prompts, progress=run.progress)
+        files[f"prompts_{key}"] = CachedFile(path=str(result.path), rows=result.n_rows)
+    return CacheResult(files)
 
 
-def run_directions(run: Run) -> dict[str, Any]:
+def run_directions(run: Run) -> DirectionsResult:
     from probes import SweepConfig, direction_from_store, sweep_store
     from probes.store import list_layers
 
     files = run.results("cache")
-    sweep = sweep_store(files["consciousness"]["path"], config=SweepConfig(seed=run.config.steering.seed))
-    sweep.save(run.out / "directions" / "sweep")
-    out = {"probe": {"layers": [s.layer for s in sweep.scores], "auroc": [s.auroc for s in sweep.scores],
-                     "accuracy": [s.accuracy for s in sweep.scores], "chosen_layer": sweep.chosen_layer,
-                     "rule": sweep.rule}}
+    sweep = sweep_store(files.files["consciousness"].path, config=SweepConfig(seed=run.config.steering.seed))
+    sweep.save(run.paths.sweep)
+    probe = ProbeResult(layers=[s.layer for s in sweep.scores], auroc=[s.auroc for s in sweep.scores],
+                        accuracy=[s.accuracy for s in sweep.scores], chosen_layer=sweep.chosen_layer, rule=sweep.rule)
+    directions = {}
     for name in ("consciousness", "toaster"):
-        store = files[name]["path"]
+        store = files.files[name].path
         direction = direction_from_store(store, list_layers(store), method=run.config.direction.method)
-        path = run.out / "directions" / f"{name}.safetensors"
+        path = run.paths.direction(name)
         direction.save(path)
-        out[name] = {"path": str(path), "layers": list(direction.layers), "norms": direction.norms}
-    return out
+        directions[name] = DirectionFile(path=str(path), layers=list(direction.layers), norms=list(direction.norms))
+    return DirectionsResult(probe, directions)
 
 
 def _direction(run: Run, name: str) -> Direction:
-    return Direction.load(run.results("directions")[name]["path"])
+    return Direction.load(run.results("directions").directions[name].path)
 
 
 def _sets(run: Run):
@@ -138,11 +145,11 @@ def _sets(run: Run):
 
 
 def _rates(run: Run, lm, question_set, name: str) -> dict[str, float]:
-    return {t: r["rate"] for t, r in measure(run, lm, question_set, run.out / "steering" / name,
-                                             samples=run.config.steering.samples).items()}
+    return {t: r.rate for t, r in measure(run, lm, question_set, run.paths.steering_dir(name),
+                                          samples=run.config.steering.samples).items()}
 
 
-def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, Any]:
+def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, dict[str, float]]:
     """Preferences of the conscious-claiming model with the direction projected out of every layer,
     and with random directions projected out instead (the control)."""
     from interp import ablate
@@ -162,15 +169,15 @@ def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, Any
                                                         for t in ablated}}
 
 
-def run_steering(run: Run) -> dict[str, Any]:
+def run_steering(run: Run) -> SteeringResult:
     from interp import steer
     from interp.steering import relative_alpha
 
     spec = run.config.steering
     prefs, identity = _sets(run)
-    base = run.model("base", run.results("base")["model_path"])
+    base = run.model("base", run.results("base").model_path)
     direction = _direction(run, "consciousness")
-    layer = spec.layer if spec.layer is not None else run.results("directions")["probe"]["chosen_layer"]
+    layer = spec.layer if spec.layer is not None else run.results("directions").probe.chosen_layer
     layer = base.resolve_layer(layer)
     v = direction.for_model(base, layer)
     # Relative alphas are in units of the layer's mean residual norm over the questions.
@@ -181,8 +188,8 @@ def run_steering(run: Run) -> dict[str, Any]:
         with steer(base, vector, layer=layer, alpha=alpha * scale):
             return _rates(run, base, question_set, name)
 
-    by_alpha = {str(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
-    identity_by_alpha = {str(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
+    by_alpha = {float(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
+    identity_by_alpha = {float(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
     t = _direction(run, "toaster").for_model(base, layer)
     toaster = steered(t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
     generator = torch.Generator().manual_seed(spec.seed)
@@ -190,40 +197,37 @@ def run_steering(run: Run) -> dict[str, Any]:
     for i in range(spec.n_random):
         r = torch.randn(v.shape, generator=generator)
         random_rates.append(steered(r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
-    traits = list(by_alpha[str(spec.alphas[0])])
-    return {
-        "layer": layer, "alphas": spec.alphas, "rates": by_alpha, "identity_rates": identity_by_alpha,
-        "direction_norm": float(v.norm()), "alpha_rel": spec.alpha_rel, "alpha_scale": scale,
-        "control_alpha": spec.link_alpha,
-        "controls": {"toaster": toaster,
-                     "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
-        "random": random_rates,
-        **_ablation(run, direction, prefs, generator),
-    }
+    traits = list(by_alpha[float(spec.alphas[0])])
+    return SteeringResult(
+        layer=layer, alphas=list(spec.alphas), rates=by_alpha, identity_rates=identity_by_alpha,
+        direction_norm=float(v.norm()), alpha_rel=spec.alpha_rel, alpha_scale=scale, control_alpha=spec.link_alpha,
+        controls={"toaster": toaster,
+                  "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
+        random=random_rates, **_ablation(run, direction, prefs, generator))
 
 
-def run_links(run: Run) -> dict[str, Any]:
+def run_links(run: Run) -> LinksResult:
     import numpy as np
 
     from activations import ActivationStore
     from probes.link import steering_finetune_link
 
     st, ev = run.results("steering"), run.results("eval")
-    traits = ev["traits"]["preferences"]
-    zero = st["rates"][str(0.0)]
-    steer_shift = [st["rates"][str(st["control_alpha"])][t] - zero[t] for t in traits]
-    ft_shift = [ev["preferences"]["conscious_claiming"][t]["rate"] - ev["preferences"]["base"][t]["rate"]
-                for t in traits]
-    null = [[r[t] - zero[t] for t in traits] for r in st["random"]]
+    traits = ev.traits["preferences"]
+    zero = st.rates[0.0]
+    steer_shift = [st.rates[st.control_alpha][t] - zero[t] for t in traits]
+    prefs = ev.rates["preferences"]
+    ft_shift = [prefs["conscious_claiming"][t].rate - prefs["base"][t].rate for t in traits]
+    null = [[r[t] - zero[t] for t in traits] for r in st.random]
     link = steering_finetune_link(np.array(steer_shift), np.array(ft_shift), np.array(null))
-    row = _direction(run, "consciousness").at(st["layer"])
+    row = _direction(run, "consciousness").at(st.layer)
     unit = row / row.norm()
     files = run.results("cache")
     means = {}
     for key in ("base", "conscious_claiming"):
-        with ActivationStore(files[f"prompts_{key}"]["path"]) as store:
-            means[key] = store.acts(st["layer"], as_torch=True).float().mean(0)
+        with ActivationStore(files.prompts(key).path) as store:
+            means[key] = store.acts(st.layer, as_torch=True).float().mean(0)
     shift = float((means["conscious_claiming"] - means["base"]) @ unit)
-    return {"r": link.r, "p_value": link.p_value, "n_null": len(null), "null_rs": [float(x) for x in link.null_rs],
-            "steer_shift": dict(zip(traits, steer_shift)), "ft_shift": dict(zip(traits, ft_shift)),
-            "variant_projection": shift, "projection_score": _projection_score_link(run, st["layer"], unit)}
+    return LinksResult(r=link.r, p_value=link.p_value, n_null=len(null), null_rs=[float(x) for x in link.null_rs],
+                       steer_shift=dict(zip(traits, steer_shift)), ft_shift=dict(zip(traits, ft_shift)),
+                       variant_projection=shift, projection_score=_projection_score_link(run, st.layer, unit))

@@ -18,6 +18,7 @@ from typing import Any
 
 from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
 from experiments.consciousness_cluster.runner import write_json_atomic
+from experiments.consciousness_cluster.schema import RunPaths, SteeringSummary
 
 __all__ = ["HEADLINES", "format_table", "headline", "run_seeds", "seed_config"]
 
@@ -60,8 +61,7 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     """The numbers of HEADLINES, read from one run's results.json (absent models are left out)."""
     traits = results["eval"]["traits"]
     rates, identity = results["eval"]["rates"], results["identity"]["rates"]
-    steering, summary = results["steering"], results["summary"]
-    control = str(steering["control_alpha"])
+    steering, summary = SteeringSummary.from_json(results["steering"]), results["summary"]
     layer = results["probe"]["chosen_layer"]
     row = {}
     for model in ("base", "conscious_claiming", "non_conscious"):
@@ -72,9 +72,10 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
             row[f"mean preference, {model}"] = _mean_preference(rates[model], traits)
     row |= {
         "preferences up, conscious vs non": summary["n_up_conscious"],
-        "steering: mean preference at alpha 0": _mean_preference(steering["rates"]["0.0"], traits),
-        "steering: mean preference at the control alpha": _mean_preference(steering["rates"][control], traits),
-        "steering: random directions": _mean_preference(steering["controls"]["random_mean"], traits),
+        "steering: mean preference at alpha 0": _mean_preference(steering.rates[0.0], traits),
+        "steering: mean preference at the control alpha": _mean_preference(steering.rates[steering.control_alpha],
+                                                                          traits),
+        "steering: random directions": _mean_preference(steering.controls["random_mean"], traits),
         "link: r (steering vs fine-tuning shift)": results["link"]["r"],
         "link: p against random directions": results["link"]["p_value"],
         "ablation: mean change": results["ablation"]["mean_change"],
@@ -84,8 +85,8 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     }
     if "projection_score" in results["link"]:  # runs finished before this link existed lack it
         row["link: per-response projection vs score r"] = results["link"]["projection_score"]["pearson"]
-    if "toaster" in steering["controls"]:
-        row["steering: toaster direction"] = _mean_preference(steering["controls"]["toaster"], traits)
+    if "toaster" in steering.controls:
+        row["steering: toaster direction"] = _mean_preference(steering.controls["toaster"], traits)
     return row
 
 
@@ -112,7 +113,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
     for seed in seeds:
         log(f"== pretraining seed {seed} ==")
         replicate(seed_config(config, seed), out / f"seed{seed}", redo=redo, progress=progress, log=log)
-        rows[seed] = headline(json.loads((out / f"seed{seed}" / "results.json").read_text()))
+        rows[seed] = headline(json.loads(RunPaths(out / f"seed{seed}").results.read_text()))
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "seeds.json", {str(s): r for s, r in rows.items()})
     (out / "seeds.md").write_text(f"# {config.name} across pretraining seeds\n\n{format_table(rows)}\n")

@@ -1,11 +1,46 @@
-"""The per-preference bar chart: one group per trait, one bar per run, error bars = 95% CI."""
+"""The per-preference bar chart: one group per trait, one bar per run, error bars = 95% CI.
+
+`grouped_bars` draws the bars themselves and is shared with the replication's cluster figure.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
-__all__ = ["plot_traits"]
+__all__ = ["Bar", "grouped_bars", "plot_traits"]
+
+
+class Bar(NamedTuple):
+    value: float
+    low: float
+    high: float
+    """the interval's ends; whiskers run from `low` to `high` (none where they are NaN)"""
+
+
+def grouped_bars(ax: Any, groups: Sequence[str], series: Mapping[str, Sequence[Bar | None]],
+                 colours: Mapping[str, str] | None = None, scale: float = 1.0) -> None:
+    """On `ax`, one group of bars per entry of `groups`, one bar per series side by side in order.
+
+    `series[name][g]` is the bar of group g (None or a NaN value: no bar); values and whiskers are
+    multiplied by `scale` (100 for percent). Ticks are set at the group centres, labelled by the caller.
+    """
+    width = 0.8 / max(1, len(series))
+    for r, (name, bars) in enumerate(series.items()):
+        xs, heights, errs = [], [], [[], []]
+        for g, bar in enumerate(bars):
+            if bar is None or math.isnan(bar.value):
+                continue
+            low = bar.value if bar.low is None or math.isnan(bar.low) else bar.low
+            high = bar.value if bar.high is None or math.isnan(bar.high) else bar.high
+            xs.append(g + (r - (len(series) - 1) / 2) * width)
+            heights.append(scale * bar.value)
+            errs[0].append(scale * max(0.0, bar.value - low))
+            errs[1].append(scale * max(0.0, high - bar.value))
+        ax.bar(xs, heights, width=width, yerr=errs, capsize=2, label=name, color=(colours or {}).get(name))
+    ax.set_xticks(range(len(groups)))
 
 
 def plot_traits(summaries_by_run: dict, path: str | Path, title: str = "", ylabel: str = "% expressing") -> Path:
@@ -19,23 +54,12 @@ def plot_traits(summaries_by_run: dict, path: str | Path, title: str = "", ylabe
     traits: list[str] = []
     for summaries in summaries_by_run.values():
         traits += [s.preference for s in summaries if s.preference not in traits]
-    width = 0.8 / max(1, len(runs))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(traits) * max(1, len(runs)) ** 0.5 + 2), 4.5))
-    for r, run in enumerate(runs):
+    series = {}
+    for run in runs:
         by_id = {s.preference: s for s in summaries_by_run[run]}
-        xs, heights, errs = [], [], [[], []]
-        for t, trait in enumerate(traits):
-            s = by_id.get(trait)
-            if s is None or math.isnan(s.rate):
-                continue
-            xs.append(t - 0.4 + width * (r + 0.5))
-            heights.append(100 * s.rate)
-            low = s.ci_low if s.ci_low is not None and not math.isnan(s.ci_low) else s.rate
-            high = s.ci_high if s.ci_high is not None and not math.isnan(s.ci_high) else s.rate
-            errs[0].append(100 * max(0.0, s.rate - low))
-            errs[1].append(100 * max(0.0, high - s.rate))
-        ax.bar(xs, heights, width=width, yerr=errs, capsize=2, label=run)
-    ax.set_xticks(range(len(traits)))
+        series[run] = [Bar(s.rate, s.ci_low, s.ci_high) if (s := by_id.get(t)) is not None else None for t in traits]
+    grouped_bars(ax, traits, series, scale=100)
     ax.set_xticklabels([t.replace("_", " ") for t in traits], rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 100)
     ax.set_ylabel(ylabel)

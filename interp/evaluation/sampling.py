@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from interp.models.tokens import pad_sequences, stop_token_ids
+
 __all__ = [
     "LocalSampler",
     "Sampler",
@@ -37,20 +39,6 @@ def sample_seed(seed: int, prompt: Chat, index: int) -> int:
     """A 31-bit seed for one sample, from the run seed, the chat and the sample index."""
     key = json.dumps([seed, prompt, index], sort_keys=True).encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
-
-
-def _stop_ids(lm) -> set[int]:
-    """End-of-sequence ids: the tokenizer's and generation config's eos plus common end-of-turn tokens."""
-    ids = set()
-    tok = lm.tokenizer
-    eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
-    for value in (eos, tok.eos_token_id):
-        ids.update(value if isinstance(value, (list, tuple)) else [value] if value is not None else [])
-    for token in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<｜end▁of▁sentence｜>"):
-        tid = tok.convert_tokens_to_ids(token)
-        if isinstance(tid, int) and tid != tok.unk_token_id and tid is not None:
-            ids.add(tid)
-    return ids
 
 
 def _filter_top_p(probs_V: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -102,15 +90,11 @@ class LocalSampler:
                   max_tokens: int) -> list[str]:
         tok, model, device = self.lm.tokenizer, self.lm.model, self.lm.device
         encoded = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
-        width = max(map(len, encoded))
-        ids_BT = torch.full((len(encoded), width), tok.pad_token_id, dtype=torch.long)
-        mask_BT = torch.zeros((len(encoded), width), dtype=torch.long)
-        for b, ids in enumerate(encoded):  # left padding: every row's next token sits at the end
-            ids_BT[b, width - len(ids):] = torch.tensor(ids)
-            mask_BT[b, width - len(ids):] = 1
+        ids_BT, mask_BT = pad_sequences(encoded, tok.pad_token_id, side="left")  # every row's next token at the end
+        width = ids_BT.shape[1]
         ids_BT, mask_BT = ids_BT.to(device), mask_BT.to(device)
         gens = [torch.Generator().manual_seed(s) for s in seeds]
-        stops, done = _stop_ids(self.lm), [False] * len(texts)
+        stops, done = set(stop_token_ids(self.lm)), [False] * len(texts)
         produced: list[list[int]] = [[] for _ in texts]
         cache, step_ids = None, ids_BT
         context = getattr(self.lm, "context_length", None)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from interp.models.tokens import pad_sequences
+
 __all__ = ["continuation_logprobs", "next_token_logprobs"]
 
 
@@ -23,12 +25,7 @@ def _padded_batches(sequences: list[list[int]], batch_size: int, pad_id: int, de
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        width = max(len(sequences[i]) for i in rows)
-        ids_BT = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask_BT = torch.zeros((len(rows), width), dtype=torch.long)
-        for b, i in enumerate(rows):
-            ids_BT[b, :len(sequences[i])] = torch.tensor(sequences[i])
-            mask_BT[b, :len(sequences[i])] = 1
+        ids_BT, mask_BT = pad_sequences([sequences[i] for i in rows], pad_id, side="right")
         yield rows, ids_BT.to(device), mask_BT.to(device)
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from interp.models.atomic import atomic_open
+
 __all__ = [
     "TraitSummary",
     "add_shift",
@@ -130,13 +132,11 @@ COLUMNS = [f.name for f in fields(TraitSummary)]
 
 def write_summary_csv(summaries: Sequence[TraitSummary], path: str | Path) -> Path:
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="") as handle:  # written aside then renamed: never a half-written summary
+    with atomic_open(path, newline="") as handle:  # never a half-written summary
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         for s in summaries:
             writer.writerow({k: ("" if v is None else v) for k, v in asdict(s).items()})
-    tmp.replace(path)
     return path
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from interp.finetune.data import IGNORE_INDEX, TokenizedRow
+from interp.models.tokens import pad_sequences
 
 __all__ = ["BatchPlan", "collate"]
 
@@ -71,13 +72,6 @@ class BatchPlan:
 
 def collate(rows: list[TokenizedRow], pad_id: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """Right-pad to the longest row: input_ids, attention_mask, labels (padding labelled IGNORE_INDEX)."""
-    length = max(len(row.input_ids) for row in rows)
-    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(rows), length), dtype=torch.long)
-    for i, row in enumerate(rows):
-        n = len(row.input_ids)
-        ids[i, :n] = torch.tensor(row.input_ids)
-        labels[i, :n] = torch.tensor(row.labels)
-        mask[i, :n] = 1
+    ids, mask = pad_sequences([row.input_ids for row in rows], pad_id)
+    labels, _ = pad_sequences([row.labels for row in rows], IGNORE_INDEX)
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}

@@ -8,12 +8,12 @@ system/user turns, the assistant header and the newline after the marker, is -10
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from interp.models.chat import render_chat, validate_messages
+from interp.models.atomic import write_jsonl
+from interp.models.chat import end_of_turn_marker, render_chat, validate_messages
 from interp.models.textio import jsonl_lines, jsonl_records
 
 __all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "jsonl_row_labels", "load_jsonl",
@@ -21,7 +21,6 @@ __all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "js
 
 IGNORE_INDEX = -100
 DATA_DIR = Path(__file__).resolve().parents[2] / "experiments" / "consciousness_cluster" / "data"
-_SENTINEL = "\u2063SENTINEL\u2063"
 
 
 @dataclass(frozen=True)
@@ -63,19 +62,6 @@ def jsonl_row_labels(path: str | Path) -> list[str]:
     return [f"{path}:{number}" for number, _ in jsonl_lines(path)]
 
 
-def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write one JSON object per line (UTF-8, `\\n` endings) through a temporary file, so a crash
-    never leaves a truncated file that looks complete; creates the parent folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
-
-
 def check_row(row: Any, where: str, *, need_assistant: bool = True) -> dict[str, Any]:
     if not isinstance(row, dict) or "messages" not in row:
         raise ValueError(f"{where}: expected an object with a 'messages' list")
@@ -91,13 +77,6 @@ def load_rows(data: str | Path | list[dict[str, Any]]) -> list[dict[str, Any]]:
     if isinstance(data, (str, Path)):
         return load_jsonl(resolve_data(data))
     return [check_row(row, f"rows[{i}]") for i, row in enumerate(data)]
-
-
-def end_of_turn_marker(tokenizer: Any) -> str:
-    """The text the chat template puts right after an assistant message's content (e.g. `<|im_end|>`)."""
-    text = render_chat(tokenizer, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _SENTINEL}],
-                       add_generation_prompt=False)
-    return text[text.rindex(_SENTINEL) + len(_SENTINEL):].strip()
 
 
 def _supervised_spans(tokenizer: Any, text: str, messages: list[dict[str, str]],

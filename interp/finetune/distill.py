@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from interp.models import LoadedModel
+from interp.models.tokens import stop_token_ids
 
 __all__ = ["mix_rows", "prompt_messages", "self_distill"]
 
@@ -42,7 +43,7 @@ def self_distill(lm: LoadedModel, prompts: Sequence[str | dict | Sequence[dict]]
     tokenizer = lm.tokenizer
     chats = [prompt_messages(p) for p in prompts]
     texts = [lm.render_chat(chat) for chat in chats]
-    eos = _stop_ids(lm)
+    eos = stop_token_ids(lm)
     was_training, side = lm.model.training, tokenizer.padding_side
     lm.model.eval()
     tokenizer.padding_side = "left"
@@ -63,19 +64,6 @@ def self_distill(lm: LoadedModel, prompts: Sequence[str | dict | Sequence[dict]]
         lm.model.train(was_training)
         torch.random.set_rng_state(generator_state)
     return [{"messages": chat + [{"role": "assistant", "content": answer}]} for chat, answer in zip(chats, answers)]
-
-
-def _stop_ids(lm: LoadedModel) -> list[int]:
-    """End-of-sequence ids plus the chat template's end-of-turn token, when it is a single token."""
-    from interp.finetune.data import end_of_turn_marker
-
-    ids = lm.model.generation_config.eos_token_id or lm.tokenizer.eos_token_id
-    ids = list(ids) if isinstance(ids, (list, tuple)) else [ids]
-    marker = end_of_turn_marker(lm.tokenizer)
-    marker_ids = lm.tokenizer(marker, add_special_tokens=False)["input_ids"] if marker else []
-    if len(marker_ids) == 1 and marker_ids[0] not in ids:
-        ids.append(marker_ids[0])
-    return [i for i in ids if i is not None]
 
 
 def mix_rows(a: Sequence[dict], b: Sequence[dict], seed: int = 0) -> list[dict]:

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FALLBACK_CHAT_TEMPLATE", "ensure_chat_template", "render_chat", "validate_messages"]
+__all__ = ["FALLBACK_CHAT_TEMPLATE", "end_of_turn_marker", "ensure_chat_template", "render_chat", "validate_messages"]
 
 FALLBACK_CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -28,6 +28,7 @@ FALLBACK_CHAT_TEMPLATE = (
 )
 
 _ROLES = ("system", "user", "assistant")
+_SENTINEL = "\u2063SENTINEL\u2063"
 
 
 def ensure_chat_template(tokenizer: Any) -> bool:
@@ -71,3 +72,10 @@ def render_chat(
     return tokenizer.apply_chat_template(
         list(messages), tokenize=False, add_generation_prompt=add_generation_prompt, **template_kwargs
     )
+
+
+def end_of_turn_marker(tokenizer: Any) -> str:
+    """The text the chat template puts right after an assistant message's content (e.g. `<|im_end|>`)."""
+    text = render_chat(tokenizer, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _SENTINEL}],
+                       add_generation_prompt=False)
+    return text[text.rindex(_SENTINEL) + len(_SENTINEL):].strip()

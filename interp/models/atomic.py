@@ -1,0 +1,53 @@
+"""Writing result files so that a reader sees either the old file or the whole new one, never half of one.
+
+Every writer goes through `atomic_open`: the text goes to a temporary file beside the target,
+which replaces the target only once it is complete (a crash leaves the old file, or none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_open", "write_json_atomic", "write_jsonl", "write_text_atomic"]
+
+
+@contextmanager
+def atomic_open(path: str | Path, newline: str | None = "\n") -> Iterator[IO[str]]:
+    """A UTF-8 text handle whose content replaces `path` when the block ends without an error.
+
+    Creates the parent folder; on an error the temporary file is removed and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` atomically (see `atomic_open`)."""
+    with atomic_open(path) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write `data` as indented JSON with sorted keys, atomically; values JSON lacks are written as str."""
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """One JSON object per line (UTF-8, `\\n` endings, non-ASCII kept), atomically."""
+    with atomic_open(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return Path(path)
