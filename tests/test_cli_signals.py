@@ -18,10 +18,16 @@ from test_lock import _env, _wait_for
 SMALL = str(Path(__file__).parent / "data" / "questions_small.yaml")
 
 
+def _terminal_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and children inherit that (Python then
+    # keeps it ignored): give the child the disposition a terminal's foreground process has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(argv: list[str], started) -> tuple[int, str, float]:
     """Run `interp ARGV`, send SIGINT once `started()` holds; (exit code, stderr, seconds to exit)."""
     proc = subprocess.Popen([sys.executable, "-m", "interp.cli", *argv], env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_sigint)
     try:
         _wait_for(lambda: started() or proc.poll() is not None, 120)
         assert proc.poll() is None, proc.communicate()
