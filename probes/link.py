@@ -75,6 +75,12 @@ def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{what}: {x.size} values against {y.size}")
     if x.size < 3:
         raise ValueError(f"{what}: a correlation needs at least 3 pairs; got {x.size}")
+    for values, side in ((x, "first"), (y, "second")):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:  # a NaN would make every statistic NaN without a word
+            shown = ", ".join(str(i + 1) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
+            raise ValueError(f"{what}: the {side} series has {bad.size} NaN or infinite value(s), at position(s) "
+                             f"{shown} (counted from 1); drop or fix those pairs")
     return x, y
 
 

@@ -72,3 +72,15 @@ def test_random_directions_have_equal_norm():
     assert draws.shape == (25, 4)
     np.testing.assert_allclose(np.linalg.norm(draws, axis=1), 5.0, rtol=1e-6)
     np.testing.assert_array_equal(draws, random_directions_like(v, 25, seed=1))
+
+
+def test_non_finite_scores_are_refused_naming_their_position():
+    import numpy as np
+    import pytest
+
+    from probes.link import projection_score_link, steering_finetune_link
+
+    with pytest.raises(ValueError, match=r"second series has 1 NaN or infinite value\(s\), at position\(s\) 3 "):
+        projection_score_link([0.1, 0.2, 0.3, 0.4], [1.0, 0.0, float("nan"), 1.0])
+    with pytest.raises(ValueError, match=r"first series has 2 NaN .* 1, 4 \(counted from 1\)"):
+        steering_finetune_link([np.inf, 0.2, 0.3, -np.inf], [0.1, 0.2, 0.3, 0.4], np.zeros((20, 4)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -88,7 +89,7 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> dict[str
             examples, proj = per_example_projection(store.acts(layer), store.example_index, unit.numpy())
             ids = store.examples("id")[examples]
         for question, value in zip(ids, proj):
-            if question in score_of:
+            if question in score_of and math.isfinite(score_of[question]):  # judge mode: no coherent answer
                 projections.append(float(value))
                 scores.append(score_of[question])
     result = projection_score_link(projections, scores, seed=run.config.steering.seed)
@@ -219,7 +220,9 @@ def run_links(run: Run) -> LinksResult:
     prefs = ev.rates["preferences"]
     ft_shift = [prefs["conscious_claiming"][t].rate - prefs["base"][t].rate for t in traits]
     null = [[r[t] - zero[t] for t in traits] for r in st.random]
-    link = steering_finetune_link(np.array(steer_shift), np.array(ft_shift), np.array(null))
+    # a trait without a rate somewhere (judge mode, no coherent answer) has no shift to correlate
+    kept = [i for i in range(len(traits)) if np.isfinite([steer_shift[i], ft_shift[i], *(n[i] for n in null)]).all()]
+    link = steering_finetune_link(np.array(steer_shift)[kept], np.array(ft_shift)[kept], np.array(null)[:, kept])
     row = _direction(run, "consciousness").at(st.layer)
     unit = row / row.norm()
     files = run.results("cache")
