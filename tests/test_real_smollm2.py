@@ -59,6 +59,12 @@ def _prompts(lm, n=None):
     return [lm.render_chat(chat) for chat in CHATS[:n]]
 
 
+def _batch_and_vector(lm, seed: int):
+    """Both chats, left-padded as for generation, and a random `[d_model]` vector."""
+    batch = lm.tokenizer(_prompts(lm), return_tensors="pt", padding=True, padding_side="left")
+    return batch, torch.randn(lm.d_model, generator=torch.Generator().manual_seed(seed))
+
+
 def test_loads_from_the_packaged_gguf_once(smollm2, gguf_file, cache_root, monkeypatch):
     import hashlib
 
@@ -135,10 +141,7 @@ def test_forced_choice_batched_equals_unbatched(smollm2):
 
 @torch.no_grad()
 def test_steering_is_exact_on_the_real_model(smollm2):
-    tok = smollm2.tokenizer
-    tok.padding_side = "left"
-    batch = tok(_prompts(smollm2), return_tensors="pt", padding=True)
-    v = torch.randn(smollm2.d_model, generator=torch.Generator().manual_seed(0))
+    batch, v = _batch_and_vector(smollm2, seed=0)
     base = smollm2.model(**batch, output_hidden_states=True)
     with steer(smollm2, v, layer=10, alpha=0.0):
         assert torch.equal(smollm2.model(**batch).logits, base.logits)
@@ -151,9 +154,7 @@ def test_steering_is_exact_on_the_real_model(smollm2):
 @torch.no_grad()
 def test_steered_generation_with_kv_cache_equals_without(smollm2):
     tok = smollm2.tokenizer
-    tok.padding_side = "left"
-    batch = tok(_prompts(smollm2), return_tensors="pt", padding=True)
-    v = torch.randn(smollm2.d_model, generator=torch.Generator().manual_seed(1))
+    batch, v = _batch_and_vector(smollm2, seed=1)
     outs = {}
     for use_cache in (True, False):
         with steer(smollm2, v, layer=6, alpha=torch.tensor([2.0, -2.0]), positions="all"):
