@@ -8,6 +8,7 @@ import torch
 
 from activations import (ActivationStore, CacheConfig, Example, ExampleError, IncompleteStoreError,
                          StoreMismatchError, cache_activations, encode_example)
+from activations.stream import NonFiniteStatisticsError
 from activations.writer import StoreSink
 
 TEXTS = ["a", "hello there", "xy", "the quick brown fox", "zz top", "1234567", "q", "lorem ipsum dolor"]
@@ -206,3 +207,14 @@ def test_creates_missing_parent_folders(tiny_lm, tmp_path):
     result = cache_activations(lm, [Example(text="hello")], out, CacheConfig(layers="0", positions="last"),
                                progress=False)
     assert result.path == out and out.is_file()
+
+
+def test_non_finite_statistics_leave_the_file_incomplete(tiny_lm, tmp_path):
+    lm = tiny_lm("qwen3")
+    with torch.no_grad():
+        lm.layers[1].mlp.down_proj.weight[0, 0] = float("inf")  # a model that overflows from layer 1 on
+    config = CacheConfig(layers="0,1", positions="last", dtype="float32", store=False)
+    with pytest.raises(NonFiniteStatisticsError, match="layer 1: the running statistics are NaN or infinite"):
+        cache_activations(lm, _examples(), tmp_path / "a.h5", config, progress=False)
+    with ActivationStore(tmp_path / "a.h5", allow_partial=True) as store:
+        assert not store.complete

@@ -102,6 +102,7 @@ def _run(args, config) -> int:
     import json
 
     from activations import DirectionsError, ExampleError, StoreMismatchError, cache_activations, read_examples
+    from activations.stream import NonFiniteStatisticsError
 
     try:
         examples = read_examples(args.prompts)
@@ -118,6 +119,8 @@ def _run(args, config) -> int:
         raise UserError(f"--prompts {args.prompts}: {err}") from None
     except DirectionsError as err:
         raise UserError(f"--directions {err}") from None
+    except NonFiniteStatisticsError as err:
+        raise UserError(f"--out {args.out}: {err}") from None
     print(json.dumps({"out": str(result.path), "rows": result.n_rows, "examples": result.n_examples,
                       "tokens": result.tokens, "seconds": round(result.seconds, 3),
                       "tokens_per_s": round(result.tokens / max(result.seconds, 1e-9), 1)}))
