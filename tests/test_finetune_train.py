@@ -132,3 +132,29 @@ def test_linear_schedule():
     factor = linear_schedule(warmup_steps=2, total_steps=6)
     assert [round(factor(s), 4) for s in range(6)] == [0.3333, 0.6667, 1.0, 0.75, 0.5, 0.25]
     assert linear_schedule(0, 4)(0) == 1.0
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "gpt2", "gemma2"])
+def test_loss_on_supervised_positions_equals_the_full_logits_reference(arch, tiny_lm):
+    """The loss computes logits only where a target is supervised; loss and gradients equal the plain
+    reference that computes every position's logits."""
+    import torch.nn.functional as F
+
+    from interp.finetune.batches import collate
+    from interp.finetune.data import IGNORE_INDEX, tokenize_rows
+
+    lm = tiny_lm(arch)
+    rows = tokenize_rows(lm.tokenizer, ROWS[:3], 256)
+    pad_id = lm.tokenizer.pad_token_id
+    got = train_module._micro_loss(lm.model, rows, pad_id, "cpu")
+    got.backward()
+    got_grads = [p.grad.clone() for p in lm.model.parameters()]
+    lm.model.zero_grad()
+    batch = collate(rows, pad_id)
+    logits = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    want = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
+                           ignore_index=IGNORE_INDEX, reduction="sum")
+    want.backward()
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    for a, p in zip(got_grads, lm.model.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-6)
