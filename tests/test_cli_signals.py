@@ -88,3 +88,11 @@ def test_finetune_stops_between_steps(tiny_model_dir, tmp_path):
     _check(code, err, seconds, "finetune")
     record = json.loads((run / "finetune_config.json").read_text())
     assert record["config"]["max_steps"] == 100000 and (run / "checkpoints" / "step_5" / "checkpoint.json").exists()
+
+
+def test_replicate_stops_inside_a_stage(tmp_path):
+    out = tmp_path / "run"
+    argv = ["replicate", "--preset", "organism", "--out", str(out), "--no-progress"]
+    code, err, seconds = _interrupt(argv, lambda: (out / "models").exists())  # the organism is being built
+    _check(code, err, seconds, "replicate")
+    assert not (out / "stages" / "base.json").exists()  # the interrupted stage is not marked done
