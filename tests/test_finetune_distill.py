@@ -68,3 +68,18 @@ def test_mix_rows_is_a_seeded_shuffle_of_both():
     assert sorted(map(key, mixed)) == sorted(map(key, a + b))
     assert mixed == mix_rows(a, b, seed=3) and mixed != mix_rows(a, b, seed=4)
     assert mixed != a + b
+
+
+@pytest.mark.parametrize("autocast, expected", [(False, {torch.float32}), (True, {torch.bfloat16})])
+def test_self_distill_autocast_runs_the_products_in_bfloat16(tiny_lm, autocast, expected):
+    lm = tiny_lm("llama")
+    seen: set = set()
+    handles = [m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+               for m in lm.model.modules() if isinstance(m, torch.nn.Linear)]
+    try:
+        rows = self_distill(lm, ["Add 2 and 3.", "Spell cat."], max_new_tokens=4, seed=0, autocast=autocast)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert seen == expected and len(rows) == 2
+    assert next(lm.model.parameters()).dtype == torch.float32  # the weights themselves are not cast

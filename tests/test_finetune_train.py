@@ -158,3 +158,48 @@ def test_loss_on_supervised_positions_equals_the_full_logits_reference(arch, tin
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     for a, p in zip(got_grads, lm.model.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-6)
+
+
+def _linear_output_dtypes(model) -> tuple[set, list]:
+    """Every dtype a Linear layer's output takes while the hooks are installed."""
+    seen: set = set()
+    handles = [m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+               for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return seen, handles
+
+
+@pytest.mark.parametrize("precision, expected", [("no", {torch.float32}), ("bf16", {torch.bfloat16})])
+def test_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_adapters(
+        precision, expected, tiny_model_dir, tmp_path, monkeypatch):
+    from peft import PeftModel
+
+    seen: dict = {}
+    original = train_module._micro_loss
+
+    def spy(model, rows, pad_id, device, bf16=False):
+        dtypes, handles = _linear_output_dtypes(model)
+        try:
+            loss = original(model, rows, pad_id, device, bf16)
+        finally:
+            for handle in handles:
+                handle.remove()
+        seen.setdefault("dtypes", set()).update(dtypes)
+        return loss
+
+    monkeypatch.setattr(train_module, "_micro_loss", spy)
+    config = FinetuneConfig(learning_rate=3e-2, max_steps=6, batch_size=8, lora_rank=4, lora_alpha=8,
+                            target_modules=["q_proj", "v_proj", "o_proj", "lm_head"], mixed_precision=precision)
+    result = finetune(tiny_model_dir("llama"), ROWS, tmp_path, config, progress=False)
+    assert seen["dtypes"] == expected
+    losses = _losses(tmp_path)
+    assert losses[-1] < losses[0] - 1.0, losses
+    adapter = load_file(result.adapter_dir / "adapter_model.safetensors")
+    assert adapter and {t.dtype for t in adapter.values()} == {torch.float32}
+    base = load_model(tiny_model_dir("llama"))
+    base_logits = _logits(base.model)  # before from_pretrained injects the adapter into base.model
+    assert (_logits(PeftModel.from_pretrained(base.model, result.adapter_dir)) - base_logits).abs().max() > 1e-3
+
+
+def test_mixed_precision_is_checked():
+    with pytest.raises(ValueError, match="mixed_precision: 'fp8' is not one of no, bf16"):
+        FinetuneConfig(mixed_precision="fp8")

@@ -37,7 +37,7 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     prompts = load_jsonl(run.path(spec.instruction_source), need_assistant=False)[:n]
     rows = self_distill(run.model("base", run.results("base").model_path), prompts,
                         max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
-                        progress=run.progress)
+                        progress=run.progress, autocast=spec.mixed_precision == "bf16")
     write_jsonl(rows, cached)
     return rows
 
@@ -58,7 +58,8 @@ def run_finetune(run: Run) -> FinetuneResult:
         mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
         ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
                                    batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,
-                                   max_length=spec.max_length, seed=spec.seed, merge=True)
+                                   max_length=spec.max_length, seed=spec.seed, merge=True,
+                                   mixed_precision=spec.mixed_precision)
         out_dir = run.paths.model_dir(variant)
         if spec.accelerate_config:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")

@@ -48,6 +48,9 @@ def _register_finetune(subparsers) -> None:
                        ("batch-size", int), ("grad-accum", int), ("max-length", int), ("max-grad-norm", float),
                        ("seed", int), ("checkpoint-every", int), ("log-every", int)):
         parser.add_argument(f"--{flag}", type=kind, default=None)
+    parser.add_argument("--mixed-precision", choices=literal_choices(_finetune_config, "mixed_precision"), default=None,
+                        metavar="PRECISION", help="%(choices)s: bf16 runs the matrix products in bfloat16 "
+                                                  "(about 2x faster on CPUs with AVX512-BF16; default no)")
     parser.add_argument("--target-modules", default=None, help="comma-separated module names (default: all linear)")
     parser.add_argument("--adapt-experts", action="store_true", default=None,
                         help="on MoE models also adapt the fused expert weights")

@@ -13,6 +13,7 @@ from interp.models.textio import load_yaml, read_text
 __all__ = ["FinetuneConfig"]
 
 _METHODS = ("lora", "full")
+_PRECISIONS = ("no", "bf16")
 _FLOATS = ("lora_alpha", "lora_dropout", "learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm")
 
 
@@ -56,6 +57,10 @@ class FinetuneConfig:
     """Save a resumable checkpoint every N optimizer steps (0: none)."""
     merge: bool = False
     """LoRA only: also write the merged full model to DIR/merged (full fine-tuning always writes it)."""
+    mixed_precision: Literal["no", "bf16"] = "no"
+    """"bf16": the forward's matrix products in bfloat16 under torch.autocast (the weights, the adapters
+    and the optimizer stay in their dtype). About 2x faster on CPUs with AVX512-BF16 or AMX,
+    and on GPUs; "no": every product in the weights' dtype."""
     log_every: int = 1
     """Write a train_log.jsonl line (and update the progress bar) every N optimizer steps."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -65,6 +70,8 @@ class FinetuneConfig:
         self._check_types()
         if self.method not in _METHODS:
             raise ValueError(f"method: {self.method!r} is not one of {', '.join(_METHODS)}")
+        if self.mixed_precision not in _PRECISIONS:
+            raise ValueError(f"mixed_precision: {self.mixed_precision!r} is not one of {', '.join(_PRECISIONS)}")
         positive = {"lora_rank": self.lora_rank, "epochs": self.epochs, "batch_size": self.batch_size,
                     "grad_accum": self.grad_accum, "max_length": self.max_length, "log_every": self.log_every}
         for name, value in positive.items():

@@ -63,15 +63,21 @@ def _open(model: str | Path | LoadedModel, dtype: Any) -> LoadedModel:
     return load_model(model, dtype=dtype)
 
 
-def _micro_loss(model, rows, pad_id: int, device) -> torch.Tensor:
-    """Summed next-token cross-entropy over the supervised targets of these rows."""
+def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False) -> torch.Tensor:
+    """Summed next-token cross-entropy over the supervised targets of these rows.
+
+    `bf16`: the forward's matrix products under bfloat16 autocast (the backward follows the same casts).
+    Plain torch.autocast rather than accelerate's mixed precision, whose setting is fixed for the life of
+    a process, so that runs with and without it can share one.
+    """
     batch = collate(rows, pad_id, device)
     targets_BT = batch["labels"][:, 1:]
     # Logits only where some row predicts a supervised token: the LM head over the whole vocabulary
     # is about a quarter of a small model's step, and most of a chat row (system, user) is not supervised.
     keep_K = (targets_BT != IGNORE_INDEX).any(0).nonzero().squeeze(1)
-    logits_BKV = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       logits_to_keep=keep_K).logits
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+        logits_BKV = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           logits_to_keep=keep_K).logits
     return F.cross_entropy(logits_BKV.flatten(0, 1).float(), targets_BT[:, keep_K].flatten(),
                            ignore_index=IGNORE_INDEX, reduction="sum")
 
@@ -85,7 +91,7 @@ def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_i
     for micro in range(config.grad_accum):
         with accelerator.accumulate(model):
             loss_sum = _micro_loss(model, plan.micro_batch(step, micro, accelerator.process_index),
-                                   pad_id, accelerator.device)
+                                   pad_id, accelerator.device, bf16=config.mixed_precision == "bf16")
             accelerator.backward(loss_sum * scale)
             total += loss_sum.detach()
     if config.max_grad_norm is not None:
