@@ -72,7 +72,7 @@ def _entry(located: Located, index: int, entry: dict) -> tuple[SourceTrait | Non
         return None, (f"type {kind}: its answers are never judged, so there is no statement to judge"
                       if kind == "free_form" else f"type {kind}: not a judged free-form question")
     if entry.get("system"):
-        return None, "asks for a system prompt; interp eval samples without one (as the paper did)"
+        return None, "asks for a system prompt; interp eval samples without one"
     prompts = entry.get("judge_prompts")
     if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
         raise located.error((index, "judge_prompts"), "judge_prompts", "expected a mapping of metric name to "
