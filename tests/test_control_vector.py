@@ -12,6 +12,7 @@ import gguf
 import numpy as np
 import pytest
 import torch
+from control_vector_files import write_gguf, write_like_cvector_generator, write_like_easysteer
 from steer_reference import assert_same_steering, ids_for
 
 from activations import capture_residual
@@ -123,25 +124,11 @@ def measured_mean_diff(lm, positive: str, negative: str) -> dict[int, torch.Tens
     return out
 
 
-def write_like_cvector_generator(path, vectors: dict[int, torch.Tensor], model_hint: str):
-    """The layout llama.cpp's cvector-generator writes (tools/cvector-generator: the vector of block i
-    as direction.{i+1}, layer_count as int32)."""
-    writer = gguf.GGUFWriter(str(path), "controlvector")
-    writer.add_string("controlvector.model_hint", model_hint)
-    writer.add_int32("controlvector.layer_count", len(vectors))
-    for i, vector in sorted(vectors.items()):
-        writer.add_tensor(f"direction.{i + 1}", vector.numpy().astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-
-
 def test_cvector_generator_files_read_one_block_earlier(tiny_lm, tmp_path):
     lm = tiny_lm("llama", num_hidden_layers=4)
     measured = measured_mean_diff(lm, "I feel very happy today!", "I feel very sad today!!!")
     path = tmp_path / "control_vector.gguf"
-    write_like_cvector_generator(path, measured, "llama")
+    write_like_cvector_generator(path, {i: v.numpy() for i, v in measured.items()}, "llama")
     where_measured = load_control_vector(path, "cvector-generator")
     assert where_measured.layers == (0, 1, 2) and where_measured.extra["control_vector"]["model_hint"] == "llama"
     for i, vector in measured.items():
@@ -157,36 +144,23 @@ def test_cvector_generator_files_read_one_block_earlier(tiny_lm, tmp_path):
 
 
 def test_cvector_generator_reading_refuses_direction_zero(tmp_path):
-    write_like_cvector_generator(tmp_path / "z.gguf", {-1: torch.ones(4)}, "llama")
+    write_like_cvector_generator(tmp_path / "z.gguf", {-1: np.ones(4)}, "llama")  # direction.0
     with pytest.raises(DirectionError, match="direction.0 has no block before it"):
         load_control_vector(tmp_path / "z.gguf", "cvector-generator")
     assert load_control_vector(tmp_path / "z.gguf").layers == (0,)
 
 
-def write_gguf(path, arch="controlvector", tensors=None, **strings):
-    writer = gguf.GGUFWriter(str(path), arch)
-    for key, value in strings.items():
-        writer.add_string(key.replace("__", "."), value)
-    for name, data in (tensors or {}).items():
-        writer.add_tensor(name, data)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
-
-
 @pytest.mark.parametrize("make, message", [
     (lambda p: p, "no such control vector file"),
     (lambda p: (p.write_bytes(b"not gguf at all"), p)[1], "not a GGUF file"),
-    (lambda p: write_gguf(p, "llama", {"direction.1": np.ones(4, np.float32)}),
+    (lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32)}, arch="llama"),
      "general.architecture is 'llama', not 'controlvector'"),
-    (lambda p: write_gguf(p, tensors={"direction.1": np.ones(4, np.float32), "bias": np.ones(4, np.float32)}),
+    (lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32), "bias": np.ones(4, np.float32)}),
      "tensor 'bias' is not named direction.<layer>"),
-    (lambda p: write_gguf(p, tensors={"direction.1": np.ones((2, 4), np.float32)}), "1-D F32"),
-    (lambda p: write_gguf(p, tensors={"direction.1": np.ones(4, np.float32), "direction.2": np.ones(5, np.float32)}),
+    (lambda p: write_gguf(p, {"direction.1": np.ones((2, 4), np.float32)}), "1-D F32"),
+    (lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32), "direction.2": np.ones(5, np.float32)}),
      "different widths"),
-    (lambda p: write_gguf(p, tensors={}), "no direction.<k> tensors"),
+    (lambda p: write_gguf(p, {}), "no direction.<k> tensors"),
 ])
 def test_malformed_files_are_named(tmp_path, make, message):
     path = make(tmp_path / "bad.gguf")
@@ -196,18 +170,8 @@ def test_malformed_files_are_named(tmp_path, make, message):
 
 
 def test_easysteer_export_keeps_its_method_and_metadata(tmp_path):
-    # EasySteer's StatisticalControlVector.export_gguf: method string, float metadata, uint32 layer_count
-    writer = gguf.GGUFWriter(str(tmp_path / "e.gguf"), "controlvector")
-    writer.add_string("controlvector.model_hint", "unknown")
-    writer.add_string("controlvector.method", "diffmean")
-    writer.add_uint32("controlvector.layer_count", 2)
-    writer.add_float32("controlvector.n_positive", 12.0)
-    writer.add_tensor("direction.0", np.full(4, 0.5, np.float32))
-    writer.add_tensor("direction.7", np.arange(4, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_like_easysteer(tmp_path / "e.gguf", "diffmean", {0: np.full(4, 0.5, np.float32),
+                                                          7: np.arange(4, dtype=np.float32)}, {"n_positive": 12})
     direction = load_control_vector(tmp_path / "e.gguf", "easysteer")
     assert direction.layers == (0, 7) and direction.method == "diffmean"
     assert direction.extra["control_vector"]["n_positive"] == 12.0

@@ -9,10 +9,10 @@ those tools fill them (read from their source).
 
 from dataclasses import dataclass, field
 
-import gguf
 import numpy as np
 import pytest
 import torch
+from control_vector_files import write_like_repeng
 from steer_reference import assert_same_steering, ids_for
 
 from activations import capture_residual
@@ -180,15 +180,7 @@ def test_repeng_directions_k_is_the_toolkit_layer_k(tiny_lm, tmp_path):
     for k in (1, 2):
         added = torch.tensor(coeff) * torch.from_numpy(vector.directions[k])
         assert_same_steering(lm, ids_for(lm), k, k, added, direction, coeff)
-    # repeng's export_gguf writes the same keys as direction.k (uint32 layer_count)
-    writer = gguf.GGUFWriter(str(tmp_path / "r.gguf"), "controlvector")
-    writer.add_string("controlvector.model_hint", vector.model_type)
-    writer.add_uint32("controlvector.layer_count", len(vector.directions))
-    for k in vector.directions:
-        writer.add_tensor(f"direction.{k}", vector.directions[k])
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    # repeng's export_gguf writes the same keys as direction.k
+    write_like_repeng(tmp_path / "r.gguf", vector.model_type, vector.directions)
     from_file = load_control_vector(tmp_path / "r.gguf", "repeng")
     assert from_file.layers == direction.layers and torch.equal(from_file.vectors, direction.vectors)

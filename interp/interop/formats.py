@@ -6,6 +6,7 @@ one with the layers mapped by each side's convention (see `control_vector` and `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -35,8 +36,6 @@ class DirectionFormat:
 def scaled(direction: Direction, layers: Iterable[int] | None = None, alpha: float = 1.0) -> Direction:
     """The direction's rows for `layers` (default all it holds) times `alpha`, with the same metadata;
     `extra["alpha_baked"]` records the multiple of the original the rows now are."""
-    import math
-
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise DirectionError(f"alpha {alpha} is not a finite number")
