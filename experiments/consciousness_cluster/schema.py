@@ -1,10 +1,11 @@
 """The replication's stage results as types (`RunPaths`, re-exported here, says where each file lives).
 
 Each stage returns one of the dataclasses below; `Run.run_stage` writes it to `stages/NAME.json`
-through its `to_json` and `Run.results(NAME)` reads it back through `from_json`, so no reader
-re-spells a key. The JSON is the layout run folders already hold (alphas are written as
-`str(float)` keys, e.g. "0.0", because JSON keys are strings; in memory they are floats), so an
-interrupted run started before the types existed resumes unchanged.
+through its `to_json` and `Run.results(NAME)` reads it back through `from_json`, which checks
+every field (a SchemaError names the file and the field's path), so no reader re-spells a key.
+The JSON is the layout run folders already hold (alphas are written as `str(float)` keys, e.g.
+"0.0", because JSON keys are strings; in memory they are floats), so an interrupted run started
+before the types existed resumes unchanged. results.json is `results_schema.Results`, built from these.
 """
 
 from __future__ import annotations
