@@ -57,6 +57,7 @@ def run(args) -> int:
         raise UserError(str(err)) from None
     from experiments.consciousness_cluster.pipeline import PROJECT_ROOT, missing_files, plan, replicate
     from experiments.consciousness_cluster.runner import RunMismatchError
+    from experiments.consciousness_cluster.schema import SchemaError
 
     missing = missing_files(config, PROJECT_ROOT)
     if missing:
@@ -73,7 +74,7 @@ def run(args) -> int:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress)
-    except (RunMismatchError, PresetError) as err:
+    except (RunMismatchError, PresetError, SchemaError) as err:  # SchemaError: a stage file edited by hand
         raise UserError(str(err)) from None
     print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
     return 0
