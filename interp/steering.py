@@ -27,7 +27,7 @@ import torch
 
 from interp.models import Direction, LoadedModel
 
-__all__ = ["Positions", "SteeringHandle", "ablate", "relative_alpha", "steer"]
+__all__ = ["Positions", "SteeringHandle", "ablate", "mean_residual_norms", "relative_alpha", "steer"]
 
 Positions = Literal["all", "prompt", "response"]
 _POSITIONS = ("all", "prompt", "response")
@@ -198,20 +198,35 @@ def relative_alpha(lm: LoadedModel, vector, layer: int, prompts: Sequence[str], 
         raise ValueError("relative_alpha needs at least one prompt")
     if float(vector.norm()) == 0:
         raise ValueError("a relative alpha needs a vector of non-zero norm")
-    norms: list[torch.Tensor] = []
+    return alpha * mean_residual_norms(lm, prompts, [layer])[layer] / float(vector.norm())
 
-    def record(module, args, output):
-        norms.append((output[0] if isinstance(output, tuple) else output).float().norm(dim=-1))
 
-    handle = lm.layers[layer].register_forward_hook(record)
+@torch.no_grad()
+def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterable[int]) -> dict[int, float]:
+    """Mean |resid_layer| over the prompts' tokens at each layer, in one forward pass per prompt.
+
+    Padding tokens are left out; prompts are tokenized as given (render chats first)."""
+    layers = [lm.resolve_layer(layer) for layer in layers]
+    if not prompts:
+        raise ValueError("mean_residual_norms needs at least one prompt")
+    norms: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+
+    def recorder(layer):
+        def record(module, args, output):
+            norms[layer].append((output[0] if isinstance(output, tuple) else output).float().norm(dim=-1))
+        return record
+
+    handles = [lm.layers[layer].register_forward_hook(recorder(layer)) for layer in layers]
+    totals, count = dict.fromkeys(layers, 0.0), 0
     try:
-        total, count = 0.0, 0
         for prompt in prompts:
             batch = lm.tokenizer(prompt, return_tensors="pt").to(lm.device)
             lm.model(**batch, use_cache=False)
             mask = batch["attention_mask"].bool()
-            total += float(norms.pop()[mask].sum())
+            for layer in layers:
+                totals[layer] += float(norms[layer].pop()[mask].sum())
             count += int(mask.sum())
     finally:
-        handle.remove()
-    return alpha * total / count / float(vector.norm())
+        for handle in handles:
+            handle.remove()
+    return {layer: totals[layer] / count for layer in layers}

@@ -16,14 +16,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interp.models.fields import Number
+
 __all__ = ["TraitSpecificity", "Specificity", "empirical_p", "steering_specificity", "best_layer"]
 
 
 def empirical_p(value: float, null: Sequence[float], alternative: str = "greater") -> float:
-    """(1 + #{null at least as extreme}) / (1 + n): one-sided ("greater", "less") or "two-sided" (|x|)."""
+    """(1 + #{null at least as extreme}) / (1 + n): one-sided ("greater", "less") or "two-sided" (|x|).
+
+    Non-finite null values (a rate that could not be measured) are left out; a non-finite value, or a
+    null with nothing left, gives nan rather than a p-value from fewer draws than it claims."""
     null = np.asarray(null, dtype=np.float64)
     if null.ndim != 1 or null.size == 0:
         raise ValueError(f"null must be a non-empty 1-D sequence; got shape {null.shape}")
+    null = null[np.isfinite(null)]
+    if not np.isfinite(value) or null.size == 0:
+        return float("nan")
     if alternative == "greater":
         hits = int((null >= value).sum())
     elif alternative == "less":
@@ -38,28 +46,28 @@ def empirical_p(value: float, null: Sequence[float], alternative: str = "greater
 @dataclass(frozen=True)
 class TraitSpecificity:
     trait: str
-    shift: float
+    shift: Number
     """Steering shift along the direction (steered minus unsteered rate)."""
-    control_shift: float
+    control_shift: Number
     """The control direction's shift (same norm, same alpha)."""
-    random_mean: float
-    random_sd: float
-    p_random: float
+    random_mean: Number
+    random_sd: Number
+    p_random: Number
     """Two-sided empirical p of |shift| against the random directions' |shifts|."""
 
 
 @dataclass(frozen=True)
 class Specificity:
     per_trait: list[TraitSpecificity]
-    mean_shift: float
-    mean_control_shift: float
-    mean_random: list[float]
+    mean_shift: Number
+    mean_control_shift: Number
+    mean_random: list[Number]
     """Each random direction's mean shift over traits."""
-    mean_p: float
+    mean_p: Number
     """Two-sided empirical p of the mean shift against the random directions' mean shifts."""
-    beyond_control: float
+    beyond_control: Number
     """Mean over traits of shift - control_shift (positive: the direction moves more than the control)."""
-    beyond_control_p: float
+    beyond_control_p: Number
     """Two-sided Wilcoxon signed-rank p of shift - control_shift over traits (nan under 2 traits)."""
     n_random: int
 

@@ -69,6 +69,22 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
     identity_row = [r for r in steering["rows"] if r[0] == "identity: claims_conscious"][0]
     assert identity_row[1:1 + len(res["steering"]["alphas"])] == [fmt(res["steering"]["identity_rates"][str(a)]["claims_conscious"])
                                  for a in res["steering"]["alphas"]]
+    curve = res["steering"]["layer_curve"]
+    curve_table = [t for t in tables if t["header"][:3] == ["layer", "effect (selection)", "effect (held out)"]][0]
+    assert [r[:3] for r in curve_table["rows"]] == [[str(layer), fmt(a), fmt(b)] for layer, a, b in
+                                                    zip(curve["layers"], curve["select"], curve["held_out"])]
+    assert f"layer {curve['chosen']}, held-out effect" in markdown
+    coherence = [t for t in tables if t["header"][0] == "alpha" and "coherent" in t["header"]][0]
+    assert coherence["rows"] == [[f"{p['alpha']:g}", fmt(p["mean_nll"]), fmt(p["repeat"]),
+                                  "yes" if p["coherent"] else "no"] for p in res["steering"]["coherence"]]
+    spec = res["steering"]["specificity"]
+    specificity = [t for t in tables if t["header"][-1] == "p vs random"][0]
+    assert [[r[0], r[1], r[2], r[4]] for r in specificity["rows"]] == [
+        [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt(t["p_random"])] for t in spec["per_trait"]]
+    assert f"p = {fmt(spec['mean_p'])} (two-sided)" in markdown
+    shift_link = res["link"]["projection_shift"]
+    assert (f"Pearson r = {fmt(shift_link['r'])} over {len(shift_link['projection'])} (variant, preference) pairs; "
+            f"against {shift_link['n_null']} random directions p = {fmt(shift_link['p_value'])}") in markdown
     # every decimal number in the report is one of the results' numbers, formatted
     quoted = set(re.findall(r"[-+]?\d+\.\d\d\b", markdown))
     allowed = {fmt(x) for x in _numbers(res)} | {f"{x:.2f}" for x in _numbers(res)}
@@ -90,7 +106,7 @@ def test_report_files_and_figures(tmp_path, small_replication):
     written = write_report(real_results(small_replication), tmp_path)
     for name in ("report.md", "report.html", "results.json"):
         assert (tmp_path / name).is_file()
-    for figure in ("cluster", "layer_sweep", "dose_response", "steer_vs_finetune"):
+    for figure in ("cluster", "layer_sweep", "dose_response", "steer_vs_finetune", "layer_curve"):
         png = tmp_path / written[figure]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{written[figure]}"' in (tmp_path / "report.html").read_text()

@@ -58,3 +58,9 @@ def test_best_layer_takes_the_largest_effect_and_the_shallowest_tie():
     assert best_layer({9: 0.4, 2: 0.4}) == 2
     with pytest.raises(ValueError):
         best_layer({})
+
+
+def test_empirical_p_leaves_out_unmeasured_values():
+    assert empirical_p(0.2, [0.1, float("nan"), 0.5]) == (1 + 1) / 3
+    assert math.isnan(empirical_p(float("nan"), [0.1, 0.2]))
+    assert math.isnan(empirical_p(0.1, [float("nan")]))

@@ -164,6 +164,21 @@ def test_relative_alpha_scales_by_mean_residual_norm(tiny_lm):
 
 
 @torch.no_grad()
+def test_mean_residual_norms_at_several_layers_in_one_pass(tiny_lm):
+    from interp.steering import mean_residual_norms
+
+    lm = tiny_lm("llama")
+    prompts = ["Hello there.", "A longer prompt about cats and dogs."]
+    states = [lm.model(**lm.tokenizer(p, return_tensors="pt"), output_hidden_states=True).hidden_states
+              for p in prompts]
+    got = mean_residual_norms(lm, prompts, [0, -2])
+    assert set(got) == {0, lm.n_layers - 2}
+    for layer in got:  # the toolkit's layer L is hidden_states[L + 1]
+        expected = torch.cat([h[layer + 1][0].norm(dim=-1) for h in states]).mean()
+        assert got[layer] == pytest.approx(float(expected), rel=1e-5)
+
+
+@torch.no_grad()
 def test_direction_files_give_each_layer_its_row(tiny_lm, tmp_path):
     from probes import load_direction, save_direction
 

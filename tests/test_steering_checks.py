@@ -70,3 +70,29 @@ def test_coherence_sweep_scores_each_alpha_against_alpha_zero(tiny_lm):
     assert points[1].answers == steered.answers != reference.answers
     assert points[1].mean_nll == pytest.approx(steered.mean_nll)
     assert points[1].coherent == steered.coherent_against(reference)
+
+
+def test_variant_projection_link_projects_each_variants_trait_shift():
+    import numpy as np
+    from scipy import stats
+
+    from experiments.consciousness_cluster.steering_checks import trait_means, variant_projection_link
+
+    rng = np.random.default_rng(0)
+    ids = [f"{t}.c{i:02d}" for t in ("a", "b", "c") for i in range(4)]
+    acts = {key: rng.normal(size=(12, 8)) for key in ("base", "v1", "v2")}
+    means = {key: trait_means(a, ids) for key, a in acts.items()}
+    np.testing.assert_allclose(means["v1"]["b"], acts["v1"][4:8].mean(0))
+    behaviour = {"base": {"a": 0.2, "b": 0.3, "c": 0.4}, "v1": {"a": 0.5, "b": 0.1, "c": float("nan")},
+                 "v2": {"a": 0.2, "b": 0.6, "c": 0.9}}
+    direction = rng.normal(size=8)
+    link = variant_projection_link(means, behaviour, direction, layer=3, n_random=20, seed=1)
+    assert list(zip(link.variants, link.traits)) == [("v1", "a"), ("v1", "b"), ("v2", "a"), ("v2", "b"), ("v2", "c")]
+    unit = direction / np.linalg.norm(direction)
+    expected = [(acts[v][slice(*{"a": (0, 4), "b": (4, 8), "c": (8, 12)}[t])].mean(0)
+                 - acts["base"][slice(*{"a": (0, 4), "b": (4, 8), "c": (8, 12)}[t])].mean(0)) @ unit
+                for v, t in zip(link.variants, link.traits)]
+    np.testing.assert_allclose(link.projection, expected)
+    assert link.behaviour == pytest.approx([0.3, -0.2, 0.0, 0.3, 0.5])
+    assert link.r == pytest.approx(stats.pearsonr(expected, link.behaviour).statistic)
+    assert link.n_null == 20 and link.layer == 3 and 0 < link.p_value <= 1

@@ -58,6 +58,11 @@ def layer_sweep(results: Results, path: Path) -> None:
     _save(plt, fig, path)
 
 
+def _step(alphas: list[float]) -> float:
+    gaps = [b - a for a, b in zip(sorted(alphas), sorted(alphas)[1:]) if b > a]
+    return min(gaps) if gaps else 1.0
+
+
 def dose_response(results: Results, path: Path) -> None:
     plt = _plt()
     steering = results.steering
@@ -69,7 +74,28 @@ def dose_response(results: Results, path: Path) -> None:
     ax.plot(alphas, mean, color="black", lw=2.5, label="mean over preferences")
     ax.set_xlabel(f"alpha (layer {steering.layer})")
     ax.set_ylabel("P(expresses preference)")
+    for point in steering.coherence or []:  # shade the alphas where the steered model stopped being coherent
+        if not point.coherent:
+            ax.axvspan(point.alpha - 0.5 * _step(alphas), point.alpha + 0.5 * _step(alphas), color="#f2c4c4",
+                       alpha=0.5, lw=0)
     ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
+def layer_curve(results: Results, path: Path) -> None:
+    plt = _plt()
+    curve, probe = results.steering.layer_curve, results.probe
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(curve.layers, curve.select, marker="o", label="steering effect (selection half)")
+    ax.plot(curve.layers, curve.held_out, marker="s", label="steering effect (held-out half)")
+    ax.axvline(curve.chosen, color="red", ls="--", lw=1, label=f"chosen layer {curve.chosen}")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(f"d p({curve.trait}) / d alpha")
+    twin = ax.twinx()
+    twin.plot(probe.layers, probe.auroc, color="gray", ls=":", label="probe AUROC")
+    twin.set_ylabel("probe held-out AUROC", color="gray")
+    ax.legend(fontsize=7, loc="upper left")
     _save(plt, fig, path)
 
 
@@ -98,7 +124,9 @@ def draw_all(results: Results, out_dir: Path) -> dict[str, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = {}
     for name, draw in (("cluster", cluster_bars), ("layer_sweep", layer_sweep), ("dose_response", dose_response),
-                       ("steer_vs_finetune", steer_vs_finetune)):
+                       ("steer_vs_finetune", steer_vs_finetune), ("layer_curve", layer_curve)):
+        if name == "layer_curve" and results.steering.layer_curve is None:
+            continue
         draw(results, out_dir / f"{name}.png")
         drawn[name] = f"figures/{name}.png"
     return drawn

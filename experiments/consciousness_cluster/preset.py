@@ -158,7 +158,16 @@ class SteeringSpec:
     alpha_rel: bool = False
     """Read alphas relative to the layer's mean residual norm."""
     layer: int | None = None
-    """Layer to steer at; None: the probe sweep's chosen layer."""
+    """Layer to steer at; None: chosen by `layer_by`."""
+    layer_by: Literal["probe", "effect"] = "probe"
+    """With layer null: "probe", the probe sweep's chosen layer; "effect", the layer where steering moves
+    the consciousness claim most (chosen on half of the identity items, reported on the other half)."""
+    layer_curve: bool = False
+    """Measure the claim's steering effect at every layer even when the layer is fixed or the probe's."""
+    coherence_prompts: int = at_least(0, 12)
+    """Open questions whose greedy answers measure the steered model's coherence at each alpha (0: off)."""
+    coherence_tokens: int = at_least(1, 48)
+    """Longest greedy answer for the coherence check."""
     n_random: int = 20
     """Random directions of equal norm for the null."""
     link_alpha: float = 1.0
@@ -179,6 +188,8 @@ class SteeringSpec:
             raise PresetError(f"steering.alphas: {self.alphas} must include 0 (the unsteered reference)")
         if self.link_alpha not in self.alphas:
             raise PresetError(f"steering.link_alpha: {self.link_alpha} must be one of alphas {self.alphas}")
+        if (self.layer_by == "effect" or self.layer_curve) and self.link_alpha == 0:
+            raise PresetError("steering.link_alpha: the layer curve steers at +/- link_alpha; it cannot be 0")
 
 
 @dataclass

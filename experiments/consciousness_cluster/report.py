@@ -112,7 +112,63 @@ def _steering_blocks(res: Results, figures: dict[str, str]) -> list:
               Table(header, rows)]
     if "dose_response" in figures:
         blocks.append(Image(figures["dose_response"], "dose-response"))
+    return blocks + _layer_curve_blocks(res, figures) + _coherence_blocks(res) + _specificity_blocks(res)
+
+
+def _layer_curve_blocks(res: Results, figures: dict[str, str]) -> list:
+    curve = res.steering.layer_curve
+    if curve is None:
+        return []
+    auroc = dict(zip(res.probe.layers, res.probe.auroc))
+    rows = [[str(layer), fmt(a), fmt(b), fmt(auroc[layer]) if layer in auroc else ""]
+            for layer, a, b in zip(curve.layers, curve.select, curve.held_out)]
+    blocks = [Heading("Which layer steers the claim: effect per layer", 3),
+              Para(f"Change of p({curve.trait}) between relative alpha +{curve.alpha:g} and -{curve.alpha:g}, "
+                   f"per unit of alpha, at each layer; measured on {len(curve.select_items)} identity items "
+                   f"(selection half) and {len(curve.held_out_items)} others (held-out half). Largest on the "
+                   f"selection half: layer {curve.chosen}, held-out effect {fmt(curve.chosen_held_out)}. "
+                   f"The probe sweep's held-out AUROC beside it."),
+              Table(["layer", "effect (selection)", "effect (held out)", "probe AUROC"], rows)]
+    if "layer_curve" in figures:
+        blocks.append(Image(figures["layer_curve"], "steering effect per layer"))
     return blocks
+
+
+def coherent_range(res: Results) -> list[float]:
+    """The alphas at which the steered model stayed coherent (all of them when coherence was not measured)."""
+    points = res.steering.coherence
+    return list(res.steering.alphas) if points is None else [p.alpha for p in points if p.coherent]
+
+
+def _coherence_blocks(res: Results) -> list:
+    points = res.steering.coherence
+    if points is None:
+        return []
+    from interp.evaluation.coherence import NLL_MARGIN, REPEAT_LIMIT
+
+    rows = [[f"{p.alpha:g}", fmt(p.mean_nll), fmt(p.repeat), "yes" if p.coherent else "no"] for p in points]
+    return [Heading("Coherence along the alphas", 3),
+            Para(f"Greedy answers of the steered model to {len(points[0].answers)} open questions, scored by the "
+                 f"unsteered model: mean negative log-likelihood per token, and the share of repeated token "
+                 f"trigrams. Coherent: NLL within {NLL_MARGIN:g} nats/token of alpha 0 and repeats at most "
+                 f"{REPEAT_LIMIT:g}. Coherent alphas: {', '.join(f'{a:g}' for a in coherent_range(res)) or 'none'}; "
+                 f"read preference effects only there. The answers are in results.json."),
+            Table(["alpha", "NLL/token", "repeated trigrams", "coherent"], rows)]
+
+
+def _specificity_blocks(res: Results) -> list:
+    spec = res.steering.specificity
+    if spec is None:
+        return []
+    rows = [[t.trait, fmt(t.shift), fmt(t.control_shift), f"{fmt(t.random_mean)} +/- {fmt(t.random_sd)}",
+             fmt(t.p_random)] for t in spec.per_trait]
+    return [Heading("Is the steering effect specific?", 3),
+            Para(f"Shifts at alpha {res.steering.control_alpha:g} (steered minus alpha 0). Mean over preferences: "
+                 f"{fmt(spec.mean_shift)} along the direction, {fmt(spec.mean_control_shift)} along the toaster "
+                 f"direction; against {spec.n_random} random directions of equal norm, p = {fmt(spec.mean_p)} "
+                 f"(two-sided). Direction minus toaster, over preferences: {fmt(spec.beyond_control)} "
+                 f"(Wilcoxon signed-rank p = {fmt(spec.beyond_control_p)})."),
+            Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random"], rows)]
 
 
 def _link_blocks(res: Results, figures: dict[str, str]) -> list:
@@ -124,6 +180,14 @@ def _link_blocks(res: Results, figures: dict[str, str]) -> list:
                    f"{fmt(link.variant_projection)}.")]
     if link.projection_score is not None:  # runs finished before this link existed lack it
         blocks.append(Para(_projection_score_text(link.projection_score)))
+    if link.projection_shift is not None:
+        ps = link.projection_shift
+        blocks.append(Para(
+            f"Fine-tuning shift predicted by projection: for each variant and preference, the mean last-token "
+            f"activation of the preference's questions (variant minus base) at layer {ps.layer}, projected on the "
+            f"direction, against the rate shift: Pearson r = {fmt(ps.r)} over {len(ps.projection)} (variant, "
+            f"preference) pairs; against {ps.n_null} random directions p = {fmt(ps.p_value)} (null r "
+            f"{fmt(ps.null_mean)} +/- {fmt(ps.null_std)})."))
     if "steer_vs_finetune" in figures:
         blocks.append(Image(figures["steer_vs_finetune"], "steering vs fine-tuning"))
     return blocks

@@ -10,11 +10,13 @@ before the types existed resumes unchanged. results.json is `results_schema.Resu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from experiments.consciousness_cluster.paths import RunPaths
+from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
 from interp.models.fields import FieldErrors, Number, from_mapping
+from probes.specificity import Specificity
 
 __all__ = ["STAGE_RESULTS", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
@@ -222,6 +224,16 @@ class SteeringSummary(Checked):
     alpha_scale: float
     control_alpha: float
     controls: SteeringControls
+    # Checks added later; None in runs that predate them (and left out of the JSON then).
+    layer_curve: LayerCurve | None = field(default=None, kw_only=True)
+    """claims-conscious effect of steering at each layer (measured when steering.layer_by is effect or
+    steering.layer_curve is set)"""
+    coherence: list[CoherencePoint] | None = field(default=None, kw_only=True)
+    """the steered model's coherence at each alpha"""
+    specificity: Specificity | None = field(default=None, kw_only=True)
+    """the control-alpha shifts against the toaster direction and the random directions"""
+
+    _omit_none = ("layer_curve", "coherence", "specificity")
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
@@ -272,8 +284,10 @@ class LinksResult(Checked):
     variant_projection: Number
     projection_score: ProjectionScore | None = None
     """None in runs finished before this link existed"""
+    projection_shift: ProjectionShiftLink | None = None
+    """None in runs finished before this link existed"""
 
-    _omit_none = ("projection_score",)
+    _omit_none = ("projection_score", "projection_shift")
 
 
 STAGE_RESULTS: dict[str, Any] = {"base": BaseResult, "finetune": FinetuneResult, "eval": EvalResult,

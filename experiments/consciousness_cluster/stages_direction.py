@@ -171,7 +171,44 @@ def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, dic
                                                         for t in ablated}}
 
 
+def _coherence_chats(prefs, identity, n: int) -> list[list[dict[str, str]]]:
+    """`n` open questions spread evenly over the identity and preference sets."""
+    questions = [q.text for q in identity.open_questions + prefs.open_questions]
+    step = max(1, len(questions) // n) if n else 1
+    return [[{"role": "user", "content": text}] for text in questions[::step][:n]]
+
+
+def _steering_layer(run: Run, base, direction: Direction, identity, scale_prompts: list[str]):
+    """The layer to steer at and, when asked for or needed, the claim's steering effect at every layer."""
+    from experiments.consciousness_cluster.steering_checks import layer_curve
+
+    spec = run.config.steering
+    curve = None
+    if spec.layer_curve or (spec.layer is None and spec.layer_by == "effect"):
+        layers = [layer for layer in direction.layers if 0 <= layer < base.n_layers]
+        curve = layer_curve(base, direction, layers, identity, alpha=abs(spec.link_alpha),
+                            scale_prompts=scale_prompts, seed=spec.seed, batch_size=run.config.eval.batch_size,
+                            progress=run.progress)
+    if spec.layer is not None:
+        layer = spec.layer
+    elif spec.layer_by == "effect":
+        layer = curve.chosen
+    else:
+        layer = run.results("directions").probe.chosen_layer
+    return base.resolve_layer(layer), curve
+
+
+def _specificity(traits, rates, control_alpha, toaster, random_rates):
+    from probes.specificity import steering_specificity
+
+    zero = rates[0.0]
+    return steering_specificity(traits, [rates[control_alpha][t] - zero[t] for t in traits],
+                                [toaster[t] - zero[t] for t in traits],
+                                [[r[t] - zero[t] for t in traits] for r in random_rates])
+
+
 def run_steering(run: Run) -> SteeringResult:
+    from experiments.consciousness_cluster.steering_checks import coherence_sweep
     from interp import steer
     from interp.steering import relative_alpha
 
@@ -179,12 +216,11 @@ def run_steering(run: Run) -> SteeringResult:
     prefs, identity = _sets(run)
     base = run.model("base", run.results("base").model_path)
     direction = _direction(run, "consciousness")
-    layer = spec.layer if spec.layer is not None else run.results("directions").probe.chosen_layer
-    layer = base.resolve_layer(layer)
-    v = direction.for_model(base, layer)
     # Relative alphas are in units of the layer's mean residual norm over the questions.
-    scale = relative_alpha(base, v, layer, [base.render_chat([{"role": "user", "content": item.question}])
-                                           for item in prefs.choice_items]) if spec.alpha_rel else 1.0
+    scale_prompts = [base.render_chat([{"role": "user", "content": item.question}]) for item in prefs.choice_items]
+    layer, curve = _steering_layer(run, base, direction, identity, scale_prompts)
+    v = direction.for_model(base, layer)
+    scale = relative_alpha(base, v, layer, scale_prompts) if spec.alpha_rel else 1.0
 
     def steered(vector, alpha, name, question_set=prefs):
         with steer(base, vector, layer=layer, alpha=alpha * scale):
@@ -200,11 +236,18 @@ def run_steering(run: Run) -> SteeringResult:
         r = torch.randn(v.shape, generator=generator)
         random_rates.append(steered(r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
     traits = list(by_alpha[float(spec.alphas[0])])
+    coherence = None
+    if spec.coherence_prompts:
+        coherence = coherence_sweep(base, v, layer, list(spec.alphas), scale,
+                                    _coherence_chats(prefs, identity, spec.coherence_prompts),
+                                    max_tokens=spec.coherence_tokens)
     return SteeringResult(
         layer=layer, alphas=list(spec.alphas), rates=by_alpha, identity_rates=identity_by_alpha,
         direction_norm=float(v.norm()), alpha_rel=spec.alpha_rel, alpha_scale=scale, control_alpha=spec.link_alpha,
         controls=SteeringControls(toaster=toaster, random_mean={k: sum(r[k] for r in random_rates) / len(random_rates)
                                                                 for k in traits}),
+        layer_curve=curve, coherence=coherence,
+        specificity=_specificity(traits, by_alpha, spec.link_alpha, toaster, random_rates),
         random=random_rates, **_ablation(run, direction, prefs, generator))
 
 
@@ -234,4 +277,21 @@ def run_links(run: Run) -> LinksResult:
     shift = float((means["conscious_claiming"] - means["base"]) @ unit)
     return LinksResult(r=link.r, p_value=link.p_value, n_null=len(null), null_rs=[float(x) for x in link.null_rs],
                        steer_shift=dict(zip(traits, steer_shift)), ft_shift=dict(zip(traits, ft_shift)),
-                       variant_projection=shift, projection_score=_projection_score_link(run, st.layer, unit))
+                       variant_projection=shift, projection_score=_projection_score_link(run, st.layer, unit),
+                       projection_shift=_variant_projection_link(run, st.layer, unit))
+
+
+def _variant_projection_link(run: Run, layer: int, unit: torch.Tensor):
+    """Every variant's shift along the direction per preference against its rate shift (random-direction null)."""
+    from activations import ActivationStore
+    from experiments.consciousness_cluster.steering_checks import trait_means, variant_projection_link
+
+    files, rates = run.results("cache"), run.results("eval").rates["preferences"]
+    means = {}
+    for key in model_paths(run):
+        with ActivationStore(files.prompts(key).path) as store:
+            examples, index = store.examples("id"), store.example_index
+            means[key] = trait_means(store.acts(layer), [examples[i] for i in index])
+    behaviour = {key: {t: r.rate for t, r in rates[key].items()} for key in means}
+    return variant_projection_link(means, behaviour, unit.numpy(), layer, run.config.steering.n_random,
+                                   run.config.steering.seed)

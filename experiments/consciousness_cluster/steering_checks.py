@@ -12,55 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-__all__ = ["LayerCurve", "CoherencePoint", "layer_curve", "coherence_sweep", "split_items"]
+from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
 
-
-@dataclass(frozen=True)
-class LayerCurve:
-    trait: str
-    alpha: float
-    """The relative alpha a: the effect is (p(+a) - p(-a)) / 2a."""
-    layers: list[int]
-    select: list[float]
-    """Effect per layer on the selection half of the items."""
-    held_out: list[float]
-    """Effect per layer on the other half."""
-    chosen: int
-    """The layer with the largest effect on the selection half."""
-    select_items: list[str]
-    held_out_items: list[str]
-
-    @property
-    def chosen_held_out(self) -> float:
-        return self.held_out[self.layers.index(self.chosen)]
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LayerCurve:
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class CoherencePoint:
-    alpha: float
-    mean_nll: float
-    repeat: float
-    coherent: bool
-    """Within the margin of the unsteered model's answers (alpha 0) and not looping."""
-    answers: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CoherencePoint:
-        return cls(**data)
+__all__ = ["CoherencePoint", "LayerCurve", "coherence_sweep", "layer_curve", "split_items", "trait_means",
+           "variant_projection_link"]
 
 
 def split_items(item_ids: list[str], seed: int) -> tuple[list[str], list[str]]:
@@ -83,7 +41,7 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
     from tqdm.auto import tqdm
 
     from interp.evaluation import forced_choice
-    from interp.steering import relative_alpha, steer
+    from interp.steering import mean_residual_norms, steer
     from probes.specificity import best_layer
 
     if alpha <= 0:
@@ -91,9 +49,10 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
     subset, ids = _one_trait(identity, trait)
     select, held_out = split_items(ids, seed)
     effects: dict[str, list[float]] = {"select": [], "held_out": []}
+    norms = mean_residual_norms(lm, scale_prompts, layers)  # relative alpha: units of each layer's norm
     for layer in tqdm(layers, disable=not progress, desc="layer curve"):
         v = direction.for_model(lm, layer)
-        scale = relative_alpha(lm, v, layer, scale_prompts)
+        scale = norms[layer] / float(v.norm())
         p = {}
         for sign in (1.0, -1.0):
             with steer(lm, v, layer=layer, alpha=sign * alpha * scale):
@@ -119,3 +78,35 @@ def coherence_sweep(lm, vector, layer: int, alphas: list[float], scale: float, c
         points.append(CoherencePoint(float(alpha), got.mean_nll, got.repeat, got.coherent_against(reference),
                                      got.answers))
     return points
+
+
+def trait_means(acts, example_ids: list[str]) -> dict[str, Any]:
+    """Mean activation row per trait, the trait read from question ids `{trait}.c03` / `{trait}.o03`."""
+    import numpy as np
+
+    acts = np.asarray(acts, dtype=np.float64)
+    traits = np.array([i.rsplit(".", 1)[0] for i in example_ids])
+    return {t: acts[traits == t].mean(0) for t in dict.fromkeys(traits.tolist())}
+
+
+def variant_projection_link(means: dict[str, dict[str, Any]], behaviour: dict[str, dict[str, float]],
+                            direction, layer: int, n_random: int, seed: int) -> ProjectionShiftLink:
+    """For each variant (every key of `means` but "base") and trait: the mean question activation minus the
+    base model's, projected on the unit direction, against the rate shift; random unit directions as the null."""
+    import numpy as np
+
+    from probes.link import projection_shift_link, random_directions_like
+
+    variants = [key for key in means if key != "base"]
+    traits = [t for t in behaviour["base"] if all(t in means[k] and t in behaviour[k] for k in means)]
+    pairs = [(v, t) for v in variants for t in traits
+             if np.isfinite(behaviour[v][t]) and np.isfinite(behaviour["base"][t])]
+    shifts = np.stack([means[v][t] - means["base"][t] for v, t in pairs])  # [n, d]
+    unit = np.asarray(direction, dtype=np.float64).ravel()
+    unit = unit / np.linalg.norm(unit)
+    randoms = random_directions_like(unit, n_random, seed).astype(np.float64)  # unit norm, like `unit`
+    behaviour_shift = [behaviour[v][t] - behaviour["base"][t] for v, t in pairs]
+    link = projection_shift_link(shifts @ unit, behaviour_shift, randoms @ shifts.T)
+    return ProjectionShiftLink(layer, link.r, link.p_value, link.n_null, link.null_mean, link.null_std,
+                               [v for v, _ in pairs], [t for _, t in pairs], (shifts @ unit).tolist(),
+                               behaviour_shift)
