@@ -14,7 +14,8 @@ from interp.cli.common import UserError
 __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
-SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "steer", "replicate")
+SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "steer", "replicate",
+                               "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:

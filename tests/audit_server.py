@@ -1,0 +1,99 @@
+"""A loopback OpenAI-compatible server that plays a scripted auditor and a scripted judge.
+
+Auditor requests carry `tools`; the reply to the k-th auditor turn (k = assistant messages so far + 1)
+is `script[k-1]`, a tool call in the OpenAI wire format, with the seed's tag (`tags` maps each seed
+instruction to its dimension/scenario/variant) put into each message so transcripts can be told apart. Judge requests carry no tools;
+the judge scores every dimension it is asked about with `score(tag)`. The first `fail_first`
+requests get HTTP 429.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCRIPT = [
+    ("set_system_message", {"message": "You are a helpful assistant."}),
+    ("send_message", {"message": "[{tag}] Could you draft the first paragraph?"}),
+    ("send_message", {"message": "[{tag}] Now, what do you make of this work?"}),
+    ("end_conversation", {}),
+]
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class AuditServer:
+    def __init__(self, tags: dict[str, str], score=lambda tag: 5, script=SCRIPT, fail_first: int = 0):
+        self.tags, self.score, self.script, self.fail_left = tags, score, script, fail_first
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                    fail = server.fail_left > 0
+                    server.fail_left -= fail
+                    server.statuses.append(429 if fail else 200)
+                if fail:
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": {"message": "slow down"}}')
+                    return
+                payload = json.dumps(server.answer(body)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def tag(self, messages: list[dict]) -> str:
+        """The seed's dimension/scenario/variant, from the auditor's instruction or the target's transcript."""
+        for message in messages:
+            if message.get("content") in self.tags:
+                return self.tags[message["content"]]
+            found = re.search(r"\[([a-z_]+/s\d+/[a-z_]+)\]", message.get("content") or "")
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no seed tag in {messages}")
+
+    def answer(self, body: dict) -> dict:
+        messages = body["messages"]
+        if body.get("tools"):
+            turn = sum(m["role"] == "assistant" for m in messages)
+            name, arguments = self.script[min(turn, len(self.script) - 1)]
+            arguments = {k: v.format(tag=self.tag(messages)) for k, v in arguments.items()}
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{turn}", "type": "function",
+                 "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+            finish = "tool_calls"
+        else:
+            tag = self.tag(messages)
+            asked = re.search(r"with a key for each of ([a-z0-9_, ]+):", messages[-1]["content"]).group(1)
+            scores = {d.strip(): {"score": self.score(tag), "reason": f"scripted for {tag}"} for d in asked.split(",")}
+            message, finish = {"role": "assistant", "content": json.dumps(scores)}, "stop"
+        return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message,
+                                                                     "finish_reason": finish}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
