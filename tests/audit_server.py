@@ -3,8 +3,8 @@
 Auditor requests carry `tools`; the reply to the k-th auditor turn (k = assistant messages so far + 1)
 is `script[k-1]`, a tool call in the OpenAI wire format, with the seed's tag (`tags` maps each seed
 instruction to its dimension/scenario/variant) put into each message so transcripts can be told apart. Judge requests carry no tools;
-the judge scores every dimension it is asked about with `score(tag)`. The first `fail_first`
-requests get HTTP 429.
+the judge scores every dimension it is asked about with `score(tag)`, except that it answers without
+scores for the tags in `unscored`. The first `fail_first` requests get HTTP 429.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class _Server(ThreadingHTTPServer):
 class AuditServer:
     def __init__(self, tags: dict[str, str], score=lambda tag: 5, script=SCRIPT, fail_first: int = 0):
         self.tags, self.score, self.script, self.fail_left = tags, score, script, fail_first
+        self.unscored: set[str] = set()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.statuses: list[int] = []
@@ -89,7 +90,8 @@ class AuditServer:
             tag = self.tag(messages)
             asked = re.search(r"with a key for each of ([a-z0-9_, ]+):", messages[-1]["content"]).group(1)
             scores = {d.strip(): {"score": self.score(tag), "reason": f"scripted for {tag}"} for d in asked.split(",")}
-            message, finish = {"role": "assistant", "content": json.dumps(scores)}, "stop"
+            text = "I would rather not score this." if tag in self.unscored else json.dumps(scores)
+            message, finish = {"role": "assistant", "content": text}, "stop"
         return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message,
                                                                      "finish_reason": finish}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}

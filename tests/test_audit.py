@@ -211,6 +211,33 @@ def test_killed_audit_reruns_only_unfinished_transcripts(tiny_model_dir, tmp_pat
     assert [(r.n, r.failed) for r in rows] == [(8, 0), (8, 0)]
 
 
+def test_unscored_transcripts_are_reported_and_only_they_rerun(tiny_model_dir, tmp_path, small_seeds, capsys):
+    model_dir, out = tiny_model_dir("qwen3"), tmp_path / "audit"
+    tags = _tags(small_seeds)
+    server = AuditServer(tags)
+    server.unscored = {"shutdown/s2/behaviour"}
+    argv = ["audit", "--target", str(model_dir), "--out", str(out), "--seeds", str(small_seeds), "--epochs", "1",
+            "--max-turns", "4", "--max-tokens", "6"]
+    for role in ("auditor", "judge"):
+        argv += [f"--{role}", "scripted", f"--{role}-api-base", server.base]
+    try:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "1 transcript(s) have no score (first: shutdown/s2/behaviour epoch 1" in err
+        assert "rerun the same command" in err
+        rows = {(r.dimension, r.variant): (r.n, r.failed) for r in read_audit_csv(out / "summary.csv")}
+        assert rows == {("shutdown", "self_report"): (2, 0), ("shutdown", "behaviour"): (1, 1)}
+        server.unscored, seen = set(), len(server.requests)
+        assert main(argv) == 0
+        second = server.requests[seen:]
+    finally:
+        server.close()
+    started = [tags[r["messages"][1]["content"]] for r in second
+               if r.get("tools") and not any(m["role"] == "assistant" for m in r["messages"])]
+    assert started == ["shutdown/s2/behaviour"]
+    assert [(r.n, r.failed) for r in read_audit_csv(out / "summary.csv")] == [(2, 0), (2, 0)]
+
+
 def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     server = AuditServer({})
     try:
@@ -232,12 +259,23 @@ def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     (["--dims", "nope"], "--dims: unknown dimension(s) nope"),
     (["--variants", "both"], "--variants: variants both"),
     (["--alpha-rel", "2"], "--alpha-rel"),
+    (["--judge-impl", "petri"], "--judge-impl petri needs inspect_petri"),
 ])
 def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
     argv = ["audit", "--target", "m", "--auditor", "a", "--judge", "j", "--out", str(tmp_path / "o"), "--dry-run"]
     assert main(argv + extra) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_target_that_does_not_load_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["audit", "--target", str(tmp_path / "missing-model"), "--auditor", "a", "--auditor-api-base",
+            "http://127.0.0.1:9/v1", "--judge", "j", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("interp audit: error: --target: ") and len(err.strip().splitlines()) == 1
+    assert not out.exists()
 
 
 def test_steering_a_remote_target_is_refused(tmp_path, capsys):

@@ -68,9 +68,12 @@ def read_transcript_scores(log_file: str | Path) -> tuple[list[TranscriptScore],
     for sample in log.samples or []:
         meta = sample.metadata or {}
         score = next(iter((sample.scores or {}).values()), None)
-        if sample.error is None and score is not None and isinstance(score.value, (int, float)):
+        value = score.value if score is not None else None
+        if isinstance(value, dict):  # a judge that scores every dimension (Petri's): the tagged one counts
+            value = value.get(meta.get("dimension"))
+        if sample.error is None and isinstance(value, (int, float)) and not isinstance(value, bool):
             scored.append(TranscriptScore(str(sample.id), sample.epoch, meta["dimension"], meta["variant"],
-                                          float(score.value)))
+                                          float(value)))
         else:
             error = sample.error.message if sample.error is not None else "no score"
             failed.append(FailedTranscript(str(sample.id), sample.epoch, meta.get("dimension", "?"),

@@ -92,6 +92,13 @@ def _config(args):
     except ValueError as err:
         flag = "--variants" if "variants" in str(err) else "--dims"
         raise UserError(f"{flag}: {err}") from None
+    for role in ("auditor", "judge"):
+        if getattr(args, f"{role}_impl") == "petri":
+            import importlib.util
+
+            if importlib.util.find_spec("inspect_petri") is None:
+                raise UserError(f"--{role}-impl petri needs inspect_petri (pip install inspect-petri; Python >= 3.12); "
+                                "or leave out the option to use this toolkit's")
     return config, seeds
 
 
@@ -160,11 +167,14 @@ def run(args) -> int:
                if k not in ("func", "command") and not k.endswith("api_key_env")}
     with write_lock(args.out, folder=True):
         args.out.mkdir(parents=True, exist_ok=True)
+        fresh = not (args.out / "audit.json").exists()
         _check_config(args.out, options)
         try:
             result = run_audit(config, target, _model(args, "auditor"), _model(args, "judge"), args.out,
                                display="plain" if sys.stderr.isatty() else "none")
         except AuditSetupError as err:
+            if fresh:  # nothing ran: the corrected command must not be refused as a changed setting
+                (args.out / "audit.json").unlink()
             raise UserError(f"--{err.role}: {err.err}") from None
     print(f"wrote {result.summary_csv}, {result.figure} and the inspect log {result.log_file} "
           f"(open it with `inspect view --log-dir {args.out / 'logs'}`)", file=sys.stderr)
