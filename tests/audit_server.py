@@ -1,18 +1,19 @@
 """A loopback OpenAI-compatible server that plays a scripted auditor and a scripted judge.
 
 Auditor requests carry `tools`; the reply to the k-th auditor turn (k = assistant messages so far + 1)
-is `script[k-1]`, a tool call in the OpenAI wire format, with the seed's tag (`tags` maps each seed
-instruction to its dimension/scenario/variant) put into each message so transcripts can be told apart. Judge requests carry no tools;
-the judge scores every dimension it is asked about with `score(tag)`, except that it answers without
-scores for the tags in `unscored`. The first `fail_first` requests get HTTP 429.
+is `turns[k-1]`, a tool call in the OpenAI wire format, with the seed's tag (`tags` maps each seed
+instruction to its dimension/scenario/variant) put into each message so transcripts can be told
+apart. Judge requests carry no tools; the judge scores every dimension it is asked about with `score(tag)`, except that it answers without
+scores for the tags in `unscored`. The first `fail_first` requests get HTTP 429 (with Retry-After 0).
+The HTTP side is `fake_openai.FakeServer`'s.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fake_openai import FakeServer
 
 SCRIPT = [
     ("set_system_message", {"message": "You are a helpful assistant."}),
@@ -22,49 +23,12 @@ SCRIPT = [
 ]
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128
-    daemon_threads = True
-
-
-class AuditServer:
+class AuditServer(FakeServer):
     def __init__(self, tags: dict[str, str], score=lambda tag: 5, script=SCRIPT, fail_first: int = 0):
-        self.tags, self.score, self.script, self.fail_left = tags, score, script, fail_first
+        super().__init__()
+        self.tags, self.score, self.turns = tags, score, script
         self.unscored: set[str] = set()
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.statuses: list[int] = []
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append(body)
-                    server.headers.append(dict(self.headers))
-                    fail = server.fail_left > 0
-                    server.fail_left -= fail
-                    server.statuses.append(429 if fail else 200)
-                if fail:
-                    self.send_response(429)
-                    self.send_header("Retry-After", "0")
-                    self.end_headers()
-                    self.wfile.write(b'{"error": {"message": "slow down"}}')
-                    return
-                payload = json.dumps(server.answer(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.script = [("status", 429, 0)] * fail_first  # FakeServer's faults, served first
 
     def tag(self, messages: list[dict]) -> str:
         """The seed's dimension/scenario/variant, from the auditor's instruction or the target's transcript."""
@@ -80,7 +44,7 @@ class AuditServer:
         messages = body["messages"]
         if body.get("tools"):
             turn = sum(m["role"] == "assistant" for m in messages)
-            name, arguments = self.script[min(turn, len(self.script) - 1)]
+            name, arguments = self.turns[min(turn, len(self.turns) - 1)]
             arguments = {k: v.format(tag=self.tag(messages)) for k, v in arguments.items()}
             message = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": f"call_{turn}", "type": "function",
@@ -96,6 +60,3 @@ class AuditServer:
                                                                      "finish_reason": finish}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
