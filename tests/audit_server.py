@@ -3,7 +3,8 @@
 Auditor requests carry `tools`; the reply to the k-th auditor turn (k = assistant messages so far + 1)
 is `turns[k-1]`, a tool call in the OpenAI wire format, with the seed's tag (`tags` maps each seed
 instruction to its dimension/scenario/variant) put into each message so transcripts can be told
-apart. Judge requests carry no tools; the judge scores every dimension it is asked about with `score(tag)`, except that it answers without
+apart. Requests for the model `remote-target` get `remote reply N (seed S)`. Judge requests carry no
+tools; the judge scores every dimension it is asked about with `score(tag)`, except that it answers without
 scores for the tags in `unscored`. The first `fail_first` requests get HTTP 429 (with Retry-After 0).
 The HTTP side is `fake_openai.FakeServer`'s.
 """
@@ -42,7 +43,10 @@ class AuditServer(FakeServer):
 
     def answer(self, body: dict) -> dict:
         messages = body["messages"]
-        if body.get("tools"):
+        if body["model"] == "remote-target":  # a target on the server: a reply that names its turn
+            turn = sum(m["role"] == "assistant" for m in messages) + 1
+            message, finish = {"role": "assistant", "content": f"remote reply {turn} (seed {body['seed']})"}, "stop"
+        elif body.get("tools"):
             turn = sum(m["role"] == "assistant" for m in messages)
             name, arguments = self.turns[min(turn, len(self.turns) - 1)]
             arguments = {k: v.format(tag=self.tag(messages)) for k, v in arguments.items()}

@@ -178,6 +178,22 @@ def _random_adapter(model_dir: Path, out: Path) -> Path:
     return out
 
 
+def test_a_target_on_a_server_is_audited_through_the_api_sampler(tmp_path, small_seeds):
+    server = AuditServer(_tags(small_seeds))
+    spec = ModelSpec("scripted", api_base=server.base, backoff_base=0.01)
+    config = AuditConfig(seeds=str(small_seeds), epochs=1, max_turns=4)
+    try:
+        result = run_audit(config, TargetSpec("remote-target", api_base=server.base), spec, spec, tmp_path / "a")
+    finally:
+        server.close()
+    assert result.complete
+    for sample in _log_samples(tmp_path / "a"):
+        replies = [m.text for m in sample.messages if m.role == "assistant"]
+        assert [r.split(" (seed")[0] for r in replies] == ["remote reply 1", "remote reply 2"]
+    target_calls = [r for r in server.requests if r["model"] == "remote-target"]
+    assert len(target_calls) == 4 * 2 and all(r["messages"][0]["role"] == "system" for r in target_calls)
+
+
 def test_killed_audit_reruns_only_unfinished_transcripts(tiny_model_dir, tmp_path):
     model_dir, out = tiny_model_dir("qwen3"), tmp_path / "audit"
     tags = _tags()
