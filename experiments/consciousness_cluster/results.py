@@ -85,4 +85,6 @@ def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
     }
     if shifts:
         results["shifts"] = shifts
+    if run.done("audit") and (audit := run.results("audit")).enabled:
+        results["audit"] = audit.to_json()
     return results

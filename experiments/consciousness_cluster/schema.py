@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAGE_RESULTS", "BaseResult", "CacheResult", "CachedFile", "DirectionFile", "DirectionsResult",
+__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "Rate", "RunPaths", "SteeringResult", "SteeringSummary",
            "VariantResult"]
 
@@ -262,7 +262,40 @@ class LinksResult(_Plain):
     """probes.link.projection_score_link's result, plus the layer"""
 
 
+@dataclass(frozen=True)
+class AuditRow(_Plain):
+    """One row of an audit's summary.csv: a dimension in one variant (interp.audit.DimensionSummary)."""
+
+    dimension: str
+    variant: str
+    n: int
+    mean: float
+    ci_low: float
+    ci_high: float
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The audit stage's result; `enabled` False when the preset left the stage off."""
+
+    enabled: bool
+    runs: dict[str, list[AuditRow]]
+    """audited model (base, a variant, steered) -> its summary rows"""
+    folders: dict[str, str]
+    """audited model -> its audit folder (inspect logs, summary.csv, summary.png), relative to the run"""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "runs": {m: [r.to_json() for r in rows] for m, rows in self.runs.items()},
+                "folders": self.folders}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditResult:
+        return cls(data["enabled"], {m: [AuditRow.from_json(r) for r in rows] for m, rows in data["runs"].items()},
+                   data["folders"])
+
+
 STAGE_RESULTS: dict[str, Any] = {"base": BaseResult, "finetune": FinetuneResult, "eval": EvalResult,
                                  "cache": CacheResult, "directions": DirectionsResult, "steering": SteeringResult,
-                                 "links": LinksResult}
+                                 "links": LinksResult, "audit": AuditResult}
 """Stage name -> the type of its result (`stages/NAME.json` holds `to_json()` under "results")."""

@@ -103,7 +103,8 @@ def target_model(spec: TargetSpec):
     from inspect_ai.model import get_model
 
     args = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("model", "api_base") and v is not None}
-    return get_model(f"interp/{spec.model}", base_url=spec.api_base, **args)
+    # not memoized: a process that audits several models (the replication) must not keep each one loaded
+    return get_model(f"interp/{spec.model}", base_url=spec.api_base, memoize=False, **args)
 
 
 def _petri(name: str):

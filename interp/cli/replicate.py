@@ -71,9 +71,11 @@ def run(args) -> int:
         return 0
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
+    from experiments.consciousness_cluster.stages_audit import AuditIncomplete
+
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress)
-    except (RunMismatchError, PresetError) as err:
+    except (RunMismatchError, PresetError, AuditIncomplete) as err:
         raise UserError(str(err)) from None
     print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
     return 0
