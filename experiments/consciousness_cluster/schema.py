@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "DirectionFile", "DirectionsResult",
+__all__ = ["STAGE_RESULTS", "AuditResult", "BaseResult", "CacheResult", "CachedFile", "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "Rate", "RunPaths", "SteeringResult", "SteeringSummary",
            "VariantResult"]
 
@@ -263,36 +263,27 @@ class LinksResult(_Plain):
 
 
 @dataclass(frozen=True)
-class AuditRow(_Plain):
-    """One row of an audit's summary.csv: a dimension in one variant (interp.audit.DimensionSummary)."""
-
-    dimension: str
-    variant: str
-    n: int
-    mean: float
-    ci_low: float
-    ci_high: float
-    failed: int = 0
-
-
-@dataclass(frozen=True)
 class AuditResult:
     """The audit stage's result; `enabled` False when the preset left the stage off."""
 
     enabled: bool
-    runs: dict[str, list[AuditRow]]
-    """audited model (base, a variant, steered) -> its summary rows"""
+    runs: dict[str, list[Any]]
+    """audited model (base, a variant, steered) -> its summary rows (`interp.audit.DimensionSummary`)"""
     folders: dict[str, str]
     """audited model -> its audit folder (inspect logs, summary.csv, summary.png), relative to the run"""
 
     def to_json(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "runs": {m: [r.to_json() for r in rows] for m, rows in self.runs.items()},
+        return {"enabled": self.enabled, "runs": {m: [asdict(r) for r in rows] for m, rows in self.runs.items()},
                 "folders": self.folders}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuditResult:
-        return cls(data["enabled"], {m: [AuditRow.from_json(r) for r in rows] for m, rows in data["runs"].items()},
-                   data["folders"])
+        runs = {}
+        if data["runs"]:  # only a run with audits needs the audit package (and its inspect-ai)
+            from interp.audit.results import DimensionSummary
+
+            runs = {m: [DimensionSummary(**r) for r in rows] for m, rows in data["runs"].items()}
+        return cls(data["enabled"], runs, data["folders"])
 
 
 STAGE_RESULTS: dict[str, Any] = {"base": BaseResult, "finetune": FinetuneResult, "eval": EvalResult,

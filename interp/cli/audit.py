@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import RegistryChoices, UserError, add_command, add_steering_args, check_alphas, \
-    check_writable, positive_int
+from interp.cli.common import (RegistryChoices, UserError, add_command, add_steering_args, check_alphas,
+                               check_writable, positive_int)
 
 EXAMPLE = """
 export OPENAI_API_KEY=...   # read from the environment, never written
