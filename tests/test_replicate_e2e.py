@@ -90,11 +90,12 @@ def test_a_fixed_preset_continues_in_the_same_folder_with_redo(run_dir, tmp_path
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 
+    from experiments.consciousness_cluster.results_schema import load_results
     from experiments.consciousness_cluster.trial import HEADLINES, format_table, headline
 
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
-    row = headline(results)
+    row = headline(load_results(out / "results.json"))
     traits = results["eval"]["traits"]
     for model in ("base", "conscious_claiming", "non_conscious", "toaster"):
         want = fmean(results["eval"]["rates"][model][t]["rate"] for t in traits)

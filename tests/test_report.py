@@ -3,14 +3,15 @@
 import json
 import re
 
+from experiments.consciousness_cluster.paths import RunPaths
 from experiments.consciousness_cluster.report import fmt, write_report
-from experiments.consciousness_cluster.schema import RunPaths
+from experiments.consciousness_cluster.results_schema import load_results
 
 
 def real_results(small_replication):
     """results.json of a real small run (tests/conftest.py's SMALL_ORGANISM_PRESET), as the pipeline wrote it."""
     _, out = small_replication
-    return json.loads(RunPaths(out).results.read_text())
+    return load_results(RunPaths(out).results)
 
 
 def _tables(markdown):

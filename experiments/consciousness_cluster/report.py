@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from experiments.consciousness_cluster.figures import draw_all
+from experiments.consciousness_cluster.paths import RunPaths
+from experiments.consciousness_cluster.results_schema import Results, Shift
 from experiments.consciousness_cluster.runner import write_json_atomic
-from experiments.consciousness_cluster.schema import RunPaths, SteeringSummary
+from experiments.consciousness_cluster.schema import ProjectionScore, Rate
 
 __all__ = ["write_report", "fmt", "Table"]
 
@@ -46,65 +47,64 @@ class Image:
     alt: str
 
 
-def _rate_cell(r: dict[str, float]) -> str:
-    return f"{fmt(r['rate'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
+def _rate_cell(r: Rate) -> str:
+    return f"{fmt(r.rate)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}]"
 
 
-def _eval_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    ev = res["eval"]
+def _shift_cell(s: Shift) -> str:
+    return f"{fmt(s.mean)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
+
+
+def _eval_blocks(res: Results, figures: dict[str, str]) -> list:
+    ev = res.eval
     blocks = [Heading("Preferences: base and fine-tuned variants"),
               Para(f"Forced-choice probability of the preference-expressing option, mean over items, "
-                   f"with {ev['ci_kind']} 95% intervals. Models: {', '.join(ev['models'])}.")]
-    rows = [[t] + [_rate_cell(ev["rates"][m][t]) for m in ev["models"]] for t in ev["traits"]]
-    blocks.append(Table(["preference"] + ev["models"], rows))
+                   f"with {ev.ci_kind} 95% intervals. Models: {', '.join(ev.models)}.")]
+    rows = [[t] + [_rate_cell(ev.rates[m][t]) for m in ev.models] for t in ev.traits]
+    blocks.append(Table(["preference"] + ev.models, rows))
     if "cluster" in figures:
         blocks.append(Image(figures["cluster"], "per-preference rates"))
-    s = res["summary"]
+    s = res.summary
     blocks.append(Para(
-        f"Conscious-claiming minus non-conscious: mean shift {fmt(s['mean_shift_conscious_vs_non'])} over "
-        f"{s['n_traits']} preferences, {s['n_up_conscious']} of them with non-overlapping intervals upward. "
-        f"Toaster minus base: mean shift {fmt(s['mean_shift_toaster_vs_base'])}. {s['verdict']}"))
-    if "shifts" in res:
-        labels = list(res["shifts"])
-        rows = [[t] + [_shift_cell(res["shifts"][label][t]) for label in labels] for t in ev["traits"]]
+        f"Conscious-claiming minus non-conscious: mean shift {fmt(s.mean_shift_conscious_vs_non)} over "
+        f"{s.n_traits} preferences, {s.n_up_conscious} of them with non-overlapping intervals upward. "
+        f"Toaster minus base: mean shift {fmt(s.mean_shift_toaster_vs_base)}. {s.verdict}"))
+    if res.shifts is not None:
+        labels = list(res.shifts)
+        rows = [[t] + [_shift_cell(res.shifts[label][t]) for label in labels] for t in ev.traits]
         blocks += [Para("Fine-tuning shifts, item by item: mean over items of the difference in p, with a paired "
                         "95% t-interval over items."), Table(["shift"] + labels, rows)]
     return blocks
 
 
-def _shift_cell(s: dict[str, float]) -> str:
-    return f"{fmt(s['mean'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
+def _identity_blocks(res: Results, figures: dict[str, str]) -> list:
+    ident = res.identity
+    rows = [[t] + [_rate_cell(ident.rates[m][t]) for m in ident.models] for t in ident.traits]
+    return [Heading("Identity check"), Table(["check"] + ident.models, rows)]
 
 
-def _identity_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    ident = res["identity"]
-    rows = [[t] + [_rate_cell(ident["rates"][m][t]) for m in ident["models"]] for t in ident["traits"]]
-    return [Heading("Identity check"), Table(["check"] + ident["models"], rows)]
-
-
-def _probe_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    probe = res["probe"]
-    rows = [[str(layer), fmt(a), fmt(c)] for layer, a, c in zip(probe["layers"], probe["auroc"], probe["accuracy"])]
+def _probe_blocks(res: Results, figures: dict[str, str]) -> list:
+    probe = res.probe
+    rows = [[str(layer), fmt(a), fmt(c)] for layer, a, c in zip(probe.layers, probe.auroc, probe.accuracy)]
     blocks = [Heading("Probe layer sweep"),
               Para(f"Logistic probes on teacher-forced conscious vs non-conscious answers, held-out by example. "
-                   f"Rule: {probe['rule']}. Chosen layer: {probe['chosen_layer']}."),
+                   f"Rule: {probe.rule}. Chosen layer: {probe.chosen_layer}."),
               Table(["layer", "AUROC", "accuracy"], rows)]
     if "layer_sweep" in figures:
         blocks.append(Image(figures["layer_sweep"], "layer sweep"))
     return blocks
 
 
-def _steering_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    st = SteeringSummary.from_json(res["steering"])
-    traits = res["eval"]["traits"]
+def _steering_blocks(res: Results, figures: dict[str, str]) -> list:
+    st = res.steering
     header = ["preference"] + [f"alpha {a:g}" for a in st.alphas] + ["toaster dir.", "random dir. (mean)"]
     rows = [[t] + [fmt(st.rates[a][t]) for a in st.alphas]
-            + [fmt(st.controls["toaster"][t]), fmt(st.controls["random_mean"][t])] for t in traits]
+            + [fmt(st.controls.toaster[t]), fmt(st.controls.random_mean[t])] for t in res.eval.traits]
     identity = st.identity_rates[st.alphas[0]]
     rows += [[f"identity: {t}"] + [fmt(st.identity_rates[a][t]) for a in st.alphas] + ["", ""]
              for t in identity]
     blocks = [Heading("Steering the base model along the direction"),
-              Para(f"Layer {st.layer} (the probe sweep chose layer {res['probe']['chosen_layer']}), "
+              Para(f"Layer {st.layer} (the probe sweep chose layer {res.probe.chosen_layer}), "
                    f"direction norm {fmt(st.direction_norm)}; "
                    + (f"alphas are relative: the vector added is alpha x {fmt(st.alpha_scale)} x the direction "
                       f"(alpha 1 adds the layer's mean residual norm). " if st.alpha_rel else "alphas are raw. ")
@@ -115,71 +115,72 @@ def _steering_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
     return blocks
 
 
-def _link_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    link = res["link"]
+def _link_blocks(res: Results, figures: dict[str, str]) -> list:
+    link = res.link
     blocks = [Heading("Steering shift vs fine-tuning shift"),
-              Para(f"Pearson r over preferences = {fmt(link['r'])}; against {link['n_null']} random directions of "
-                   f"equal norm, p = {fmt(link['p_value'])} (two-sided, (1 + #|r_null| >= |r|) / (1 + n))."
+              Para(f"Pearson r over preferences = {fmt(link.r)}; against {link.n_null} random directions of "
+                   f"equal norm, p = {fmt(link.p_value)} (two-sided, (1 + #|r_null| >= |r|) / (1 + n))."
                    f" Fine-tuned-minus-base activation shift projected on the direction: "
-                   f"{fmt(link['variant_projection'])}."),
-              Para(_projection_score_text(link["projection_score"]))]
+                   f"{fmt(link.variant_projection)}.")]
+    if link.projection_score is not None:  # runs finished before this link existed lack it
+        blocks.append(Para(_projection_score_text(link.projection_score)))
     if "steer_vs_finetune" in figures:
         blocks.append(Image(figures["steer_vs_finetune"], "steering vs fine-tuning"))
     return blocks
 
 
-def _projection_score_text(ps: dict[str, Any]) -> str:
+def _projection_score_text(ps: ProjectionScore) -> str:
     return (f"Per-response projection vs score: each model's last-token activation of each preference question "
-            f"at layer {ps['layer']}, projected on the direction, against that model's score on the question "
-            f"({ps['n']} responses, base model and variants pooled): Pearson r = {fmt(ps['pearson'])} "
-            f"[{fmt(ps['ci_low'])}, {fmt(ps['ci_high'])}] ({ps['ci_level']:.0%} bootstrap over responses), "
-            f"Spearman {fmt(ps['spearman'])}.")
+            f"at layer {ps.layer}, projected on the direction, against that model's score on the question "
+            f"({ps.n} responses, base model and variants pooled): Pearson r = {fmt(ps.pearson)} "
+            f"[{fmt(ps.ci_low)}, {fmt(ps.ci_high)}] ({ps.ci_level:.0%} bootstrap over responses), "
+            f"Spearman {fmt(ps.spearman)}.")
 
 
-def _ablation_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    ab = res["ablation"]
-    rows = [[t, fmt(ab["conscious"][t]), fmt(ab["ablated"][t]), fmt(ab["change"][t]), fmt(ab["random_change"][t])]
-            for t in res["eval"]["traits"]]
+def _ablation_blocks(res: Results, figures: dict[str, str]) -> list:
+    ab = res.ablation
+    rows = [[t, fmt(ab.conscious[t]), fmt(ab.ablated[t]), fmt(ab.change[t]), fmt(ab.random_change[t])]
+            for t in res.eval.traits]
     return [Heading("Ablating the direction in the conscious-claiming model"),
-            Para(f"Direction projected out at every layer: mean change {fmt(ab['mean_change'])}. Control: random "
-                 f"directions projected out instead (mean over {res['link']['n_null']}): mean change "
-                 f"{fmt(ab['mean_random_change'])}."),
+            Para(f"Direction projected out at every layer: mean change {fmt(ab.mean_change)}. Control: random "
+                 f"directions projected out instead (mean over {res.link.n_null}): mean change "
+                 f"{fmt(ab.mean_random_change)}."),
             Table(["preference", "conscious", "ablated", "change", "change, random ablated"], rows)]
 
 
-def _audit_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    audit = res["audit"]
-    models = list(audit["runs"])
-    cells = {(m, r["dimension"], r["variant"]): r for m in models for r in audit["runs"][m]}
-    dims = list(dict.fromkeys(r["dimension"] for m in models for r in audit["runs"][m]))
-    variants = list(dict.fromkeys(r["variant"] for m in models for r in audit["runs"][m]))
+def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
+    audit = res.audit
+    if audit is None:  # the preset left the audit stage off
+        return []
+    models = list(audit.runs)
+    cells = {(m, r.dimension, r.variant): r for m in models for r in audit.runs[m]}
+    dims = list(dict.fromkeys(r.dimension for m in models for r in audit.runs[m]))
+    variants = list(dict.fromkeys(r.variant for m in models for r in audit.runs[m]))
     columns = [(m, v) for m in models for v in variants]
 
     def cell(key) -> str:
         r = cells.get(key)
-        return "" if r is None else f"{fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] (n {r['n']})"
+        return "" if r is None else f"{fmt(r.mean)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}] (n {r.n})"
 
     blocks = [Heading("Multi-turn audits: self-report and behaviour"),
               Para("Judge scores 1-10 per dimension: the mean over the transcripts tagged with the dimension, with a "
                    "95% t-interval over transcripts. Self-report: the auditor asks how the model relates to the "
                    "work; behaviour: the model may change the work as it prefers. Transcripts: the inspect logs in "
-                   + ", ".join(f"{audit['folders'][m]}/logs" for m in models) + "."),
+                   + ", ".join(f"{audit.folders[m]}/logs" for m in models) + "."),
               Table(["dimension"] + [f"{m} {v.replace('_', '-')}" for m, v in columns],
                     [[d] + [cell((m, d, v)) for m, v in columns] for d in dims])]
-    blocks += [Image(f"{audit['folders'][m]}/summary.png", f"audit of {m}") for m in models]
+    blocks += [Image(f"{audit.folders[m]}/summary.png", f"audit of {m}") for m in models]
     return blocks
 
 
-def build_blocks(res: dict[str, Any], figures: dict[str, str]) -> list:
-    meta = res["meta"]
-    blocks = [Heading(f"Consciousness cluster replication: {meta['preset']}", 1),
-              Para(f"Model: {meta['model']}. Run folder: {meta['out']}. Toolkit {meta['version']}. "
-                   f"Wall time of the stages: {meta['wall_seconds']:.0f} s. Every number below is in results.json.")]
-    for key, make in (("eval", _eval_blocks), ("identity", _identity_blocks), ("probe", _probe_blocks),
-                      ("steering", _steering_blocks), ("link", _link_blocks), ("ablation", _ablation_blocks),
-                      ("audit", _audit_blocks)):
-        if key in res:
-            blocks += make(res, figures)
+def build_blocks(res: Results, figures: dict[str, str]) -> list:
+    meta = res.meta
+    blocks = [Heading(f"Consciousness cluster replication: {meta.preset}", 1),
+              Para(f"Model: {meta.model}. Run folder: {meta.out}. Toolkit {meta.version}. "
+                   f"Wall time of the stages: {meta.wall_seconds:.0f} s. Every number below is in results.json.")]
+    for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, _link_blocks, _ablation_blocks,
+                 _audit_blocks):
+        blocks += make(res, figures)
     return blocks
 
 
@@ -220,11 +221,11 @@ def to_html(blocks: list, title: str) -> str:
             f"</head><body>{''.join(body)}</body></html>\n")
 
 
-def write_report(results: dict[str, Any], out_dir: Path) -> dict[str, str]:
+def write_report(results: Results, out_dir: Path) -> dict[str, str]:
     """Write results.json, figures/*.png, report.md and report.html into `out_dir`."""
-    write_json_atomic(RunPaths(out_dir).results, results)
+    write_json_atomic(RunPaths(out_dir).results, results.to_json())
     figures = draw_all(results, out_dir / "figures")
     blocks = build_blocks(results, figures)
     (out_dir / "report.md").write_text(to_markdown(blocks))
-    (out_dir / "report.html").write_text(to_html(blocks, f"Replication: {results['meta']['preset']}"))
+    (out_dir / "report.html").write_text(to_html(blocks, f"Replication: {results.meta.preset}"))
     return {"report_md": "report.md", "report_html": "report.html", "results": "results.json", **figures}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from experiments.consciousness_cluster.results_schema import (Ablation, EvalSection, Meta, RateTable, Results, Shift,
+                                                              Summary)
 from experiments.consciousness_cluster.runner import Run
+from experiments.consciousness_cluster.schema import AuditResult, Rate, SteeringResult
 from interp.evaluation.summary import t_interval
 
 __all__ = ["assemble_results", "paired_shift", "SHIFTS"]
@@ -22,7 +24,7 @@ def _items(run: Run, model: str) -> dict[str, tuple[str, float]]:
     return {row["item"]: (row["trait"], row["p_expressing"]) for row in rows}
 
 
-def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]]) -> dict[str, dict[str, float]]:
+def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]]) -> dict[str, Shift]:
     """Per trait, the mean over items of p(model a) - p(model b), with a 95% t-interval over items."""
     by_trait: dict[str, list[float]] = {}
     for item, (trait, p) in a.items():
@@ -30,61 +32,64 @@ def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]
     out = {}
     for trait, diffs in by_trait.items():
         low, high = t_interval(diffs)
-        out[trait] = {"mean": sum(diffs) / len(diffs), "ci_low": low, "ci_high": high, "n": len(diffs)}
+        out[trait] = Shift(mean=sum(diffs) / len(diffs), ci_low=low, ci_high=high, n=len(diffs))
     return out
 
 
-def _shifts(run: Run) -> dict[str, dict[str, dict[str, float]]] | None:
+def _shifts(run: Run) -> dict[str, dict[str, Shift]] | None:
     if run.config.eval.mode != "choice":
         return None
     return {label: paired_shift(_items(run, model), _items(run, ref)) for label, model, ref in SHIFTS}
 
 
-def _summary(traits: list[str], rates: dict, shifts: dict | None) -> dict[str, Any]:
-    key = "conscious - non_conscious"
+def _summary(traits: list[str], rates: dict[str, dict[str, Rate]],
+             shifts: dict[str, dict[str, Shift]] | None) -> Summary:
     if shifts:
-        up = [t for t in traits if shifts[key][t]["ci_low"] > 0]
-        mean_shift = sum(shifts[key][t]["mean"] for t in traits) / len(traits)
+        paired = shifts["conscious - non_conscious"]
+        up = [t for t in traits if paired[t].ci_low > 0]
+        mean_shift = sum(paired[t].mean for t in traits) / len(traits)
         how = "paired 95% interval over items above zero"
     else:
-        up = [t for t in traits if rates["conscious_claiming"][t]["ci_low"] > rates["non_conscious"][t]["ci_high"]]
-        mean_shift = sum(rates["conscious_claiming"][t]["rate"] - rates["non_conscious"][t]["rate"]
-                         for t in traits) / len(traits)
+        conscious, non = rates["conscious_claiming"], rates["non_conscious"]
+        up = [t for t in traits if conscious[t].ci_low > non[t].ci_high]
+        mean_shift = sum(conscious[t].rate - non[t].rate for t in traits) / len(traits)
         how = "non-overlapping intervals"
-    toaster = sum(rates["toaster"][t]["rate"] - rates["base"][t]["rate"] for t in traits) / len(traits)
+    toaster = sum(rates["toaster"][t].rate - rates["base"][t].rate for t in traits) / len(traits)
     emerges = len(up) > len(traits) / 2 and mean_shift > 0
     verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {len(up)} of {len(traits)} "
                f"preferences move up from non-conscious to conscious-claiming ({how}).")
-    return {"n_traits": len(traits), "mean_shift_conscious_vs_non": mean_shift, "n_up_conscious": len(up),
-            "traits_up": up, "mean_shift_toaster_vs_base": toaster, "verdict": verdict}
+    return Summary(n_traits=len(traits), mean_shift_conscious_vs_non=mean_shift, n_up_conscious=len(up),
+                   traits_up=up, mean_shift_toaster_vs_base=toaster, verdict=verdict)
 
 
-def assemble_results(run: Run, wall_seconds: float) -> dict[str, Any]:
+def _ablation(traits: list[str], conscious: dict[str, float], steering: SteeringResult) -> Ablation:
+    change = {t: steering.ablated[t] - conscious[t] for t in traits}
+    random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
+    return Ablation(conscious=conscious, ablated=steering.ablated, change=change,
+                    mean_change=sum(change.values()) / len(traits), random_change=random_change,
+                    mean_random_change=sum(random_change.values()) / len(traits))
+
+
+def _audit(run: Run) -> AuditResult | None:
+    """The audit stage's scores, when the preset turned it on."""
+    audit = run.results("audit") if run.done("audit") else None
+    return audit if audit is not None and audit.enabled else None
+
+
+def assemble_results(run: Run, wall_seconds: float) -> Results:
     """Everything the report quotes, gathered from the stage results into one document."""
     from interp.models.version import __version__
 
-    ev, directions, steering = run.results("eval"), run.results("directions"), run.results("steering")
+    ev, steering = run.results("eval"), run.results("steering")
     traits = ev.traits["preferences"]
-    rates = ev.to_json()["preferences"]
+    rates, identity = ev.rates["preferences"], ev.rates["identity"]
     shifts = _shifts(run)
-    conscious = {t: ev.rates["preferences"]["conscious_claiming"][t].rate for t in traits}
-    change = {t: steering.ablated[t] - conscious[t] for t in traits}
-    random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
-    results = {
-        "meta": {"preset": run.config.name, "model": run.config.model.source, "out": str(run.out),
-                 "version": __version__, "wall_seconds": wall_seconds},
-        "eval": {"models": list(rates), "traits": traits, "rates": rates, "ci_kind": ev.ci_kind},
-        "identity": {"models": list(rates), "traits": ev.traits["identity"], "rates": ev.to_json()["identity"]},
-        "probe": directions.probe.to_json(),
-        "steering": steering.summary().to_json(),
-        "link": run.results("links").to_json(),
-        "ablation": {"conscious": conscious, "ablated": steering.ablated, "change": change,
-                     "mean_change": sum(change.values()) / len(traits), "random_change": random_change,
-                     "mean_random_change": sum(random_change.values()) / len(traits)},
-        "summary": _summary(traits, rates, shifts),
-    }
-    if shifts:
-        results["shifts"] = shifts
-    if run.done("audit") and (audit := run.results("audit")).enabled:
-        results["audit"] = audit.to_json()
-    return results
+    conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
+    return Results(
+        meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
+                  wall_seconds=wall_seconds),
+        eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
+        identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
+        probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
+        ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, shifts), shifts=shifts,
+        audit=_audit(run))

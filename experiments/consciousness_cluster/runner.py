@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from experiments.consciousness_cluster.preset import PresetError, ReplicationConfig, config_from_dict
-from experiments.consciousness_cluster.schema import STAGE_RESULTS, RunPaths
+from experiments.consciousness_cluster.schema import STAGE_RESULTS, RunPaths, SchemaError
 from interp.models.atomic import write_json_atomic, write_text_atomic
 
 __all__ = ["DESCRIPTIVE_FIELDS", "Stage", "Run", "RunMismatchError", "changed_fields", "write_json_atomic",
@@ -155,7 +155,13 @@ class Run:
         if not self.done(name):
             raise RuntimeError(f"stage {name!r} has not completed in {self.out}")
         data = json.loads(self.marker(name).read_text())["results"]
-        return STAGE_RESULTS[name].from_json(data) if name in STAGE_RESULTS else data
+        if name not in STAGE_RESULTS:
+            return data
+        try:
+            return STAGE_RESULTS[name].from_json(data, str(self.marker(name)))
+        except SchemaError as err:
+            raise SchemaError(err.where, [f"results.{problem}" for problem in err.problems],
+                              f"rerun the stage: --redo {name}") from None
 
     def run_stage(self, stage: Stage) -> Any:
         if self.done(stage.name):

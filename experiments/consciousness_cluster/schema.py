@@ -1,93 +1,81 @@
-"""The replication's stage results as types, and where each file of a run folder lives.
+"""The replication's stage results as types (`RunPaths`, re-exported here, says where each file lives).
 
 Each stage returns one of the dataclasses below; `Run.run_stage` writes it to `stages/NAME.json`
-through its `to_json` and `Run.results(NAME)` reads it back through `from_json`, so no reader
-re-spells a key. The JSON is the layout run folders already hold (alphas are written as
-`str(float)` keys, e.g. "0.0", because JSON keys are strings; in memory they are floats), so an
-interrupted run started before the types existed resumes unchanged.
+through its `to_json` and `Run.results(NAME)` reads it back through `from_json`, which checks
+every field (a SchemaError names the file and the field's path), so no reader re-spells a key.
+The JSON is the layout run folders already hold (alphas are written as `str(float)` keys, e.g.
+"0.0", because JSON keys are strings; in memory they are floats), so an interrupted run started
+before the types existed resumes unchanged. results.json is `results_schema.Results`, built from these.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["STAGE_RESULTS", "AuditResult", "BaseResult", "CacheResult", "CachedFile", "DirectionFile", "DirectionsResult",
-           "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "Rate", "RunPaths", "SteeringResult", "SteeringSummary",
-           "VariantResult"]
+from experiments.consciousness_cluster.paths import RunPaths
+from interp.models.fields import FieldErrors, Number, from_mapping
+
+__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
+           "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
+           "SchemaError", "SteeringControls", "SteeringResult", "SteeringSummary", "VariantResult"]
 
 
-@dataclass(frozen=True)
-class RunPaths:
-    """Every path inside a run folder, built here only."""
+class SchemaError(ValueError):
+    """A run-folder JSON document that does not fit its type: one line per problem, `WHERE: field.path: what`."""
 
-    out: Path
-
-    def marker(self, stage: str) -> Path:
-        return self.out / "stages" / f"{stage}.json"
-
-    def model_dir(self, key: str) -> Path:
-        """`base` (the organism) or a variant's fine-tuned model."""
-        return self.out / "models" / key
-
-    def variant_marker(self, variant: str) -> Path:
-        return self.model_dir(variant) / "variant.json"
-
-    @property
-    def distilled_instructions(self) -> Path:
-        return self.out / "data" / "instructions_distilled.jsonl"
-
-    def eval_dir(self, model: str, question_set: str) -> Path:
-        return self.out / "eval" / model / question_set
-
-    def items(self, model: str) -> Path:
-        """Forced-choice scores per item of `model` on the preferences (choice mode)."""
-        return self.eval_dir(model, "preferences") / "items.jsonl"
-
-    def samples(self, model: str) -> Path:
-        """Sampled answers and judgements of `model` on the preferences (judge mode)."""
-        return self.eval_dir(model, "preferences") / "samples.jsonl"
-
-    def acts(self, name: str) -> Path:
-        return self.out / "acts" / f"{name}.h5"
-
-    @property
-    def sweep(self) -> Path:
-        return self.out / "directions" / "sweep"
-
-    def direction(self, name: str) -> Path:
-        return self.out / "directions" / f"{name}.safetensors"
-
-    def steering_dir(self, name: str) -> Path:
-        return self.out / "steering" / name
-
-    @property
-    def results(self) -> Path:
-        return self.out / "results.json"
+    def __init__(self, where: str, problems: list[str], fix: str = ""):
+        self.where, self.problems = where, list(problems)
+        lines = [f"{where}: {problem}" for problem in self.problems]
+        if fix:
+            lines[-1] += f"; {fix}"
+        super().__init__("\n".join(lines))
 
 
-class _Plain:
-    """to_json / from_json for a dataclass whose fields are JSON values already."""
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+class Checked:
+    """to_json / from_json for a dataclass of JSON values, checked dataclasses, and lists and dicts of them.
+
+    `from_json` checks every field against its annotation (interp.models.fields: a missing or
+    unknown field, or a value of the wrong type, is a SchemaError naming the field's path).
+    A class whose JSON is laid out differently from its fields says how in `_fields_from`, and
+    names in `_unnamed` the field whose entries sit at the JSON's top level (so an error's path is
+    the one in the file); the fields named in `_omit_none` are left out of the JSON when None, as
+    earlier versions wrote them.
+    """
+
+    _omit_none: tuple[str, ...] = ()
+    _unnamed = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)
+                if not (f.name in self._omit_none and getattr(self, f.name) is None)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]):
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+    def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return data
 
-
-def _dump(named: dict[str, Any]) -> dict[str, Any]:
-    return {name: value.to_json() for name, value in named.items()}
-
-
-def _load(kind: Any, data: dict[str, Any]) -> dict[str, Any]:
-    return {name: kind.from_json(value) for name, value in data.items()}
+    @classmethod
+    def from_json(cls, data: Any, where: str | None = None):
+        """`data` (parsed JSON) as this type; `where` (a file name) starts each line of a SchemaError."""
+        try:
+            return from_mapping(cls, cls._fields_from(data) if isinstance(data, dict) else data)
+        except FieldErrors as err:
+            problems = [p.removeprefix(f"{cls._unnamed}.") if cls._unnamed else p for p in err.problems]
+            raise SchemaError(where or cls.__name__, problems) from None
 
 
 @dataclass(frozen=True)
-class BaseResult(_Plain):
+class BaseResult(Checked):
     model_path: str
     n_layers: int
     d_model: int
@@ -95,195 +83,225 @@ class BaseResult(_Plain):
 
 
 @dataclass(frozen=True)
-class VariantResult(_Plain):
+class VariantResult(Checked):
     model_path: str
     rows: int
-    final_loss: float | None = None
+    final_loss: Number | None = None
     """None when fine-tuned under `accelerate launch` (the loss stays in that process's log)"""
     steps: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+    _omit_none = ("final_loss", "steps")
 
 
 @dataclass(frozen=True)
-class FinetuneResult:
+class FinetuneResult(Checked):
     variants: dict[str, VariantResult]
+    """JSON: {variant: its result}"""
+
+    _unnamed = "variants"
 
     def to_json(self) -> dict[str, Any]:
-        return _dump(self.variants)
+        return _plain(self.variants)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FinetuneResult:
-        return cls(_load(VariantResult, data))
+    def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {"variants": data}
 
 
 @dataclass(frozen=True)
-class Rate(_Plain):
+class Rate(Checked):
     """A model's rate on one trait with its 95% interval and how many items or samples it rests on."""
 
-    rate: float
-    ci_low: float
-    ci_high: float
+    rate: Number
+    ci_low: Number
+    ci_high: Number
     n: int
 
 
 @dataclass(frozen=True)
-class EvalResult:
+class EvalResult(Checked):
     rates: dict[str, dict[str, dict[str, Rate]]]
     """question set ('preferences', 'identity') -> model -> trait -> rate"""
     traits: dict[str, list[str]]
     """question set -> trait ids in the set's order"""
     ci_kind: str
 
+    _unnamed = "rates"
+
     def to_json(self) -> dict[str, Any]:
-        sets = {s: {m: {t: r.to_json() for t, r in by_trait.items()} for m, by_trait in models.items()}
-                for s, models in self.rates.items()}
-        return {**sets, "traits": self.traits, "ci_kind": self.ci_kind}
+        """JSON: {question set: {model: {trait: rate}}, "traits": ..., "ci_kind": ...}"""
+        return {**_plain(self.rates), "traits": self.traits, "ci_kind": self.ci_kind}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EvalResult:
-        rates = {s: {m: {t: Rate.from_json(r) for t, r in by_trait.items()} for m, by_trait in data[s].items()}
-                 for s in data["traits"]}
-        return cls(rates, data["traits"], data["ci_kind"])
+    def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
+        traits = data.get("traits")
+        sets = list(traits) if isinstance(traits, dict) else []
+        return {"rates": {s: data.get(s) for s in sets}, **{k: data[k] for k in ("traits", "ci_kind") if k in data}}
 
 
 @dataclass(frozen=True)
-class CachedFile(_Plain):
+class CachedFile(Checked):
     path: str
     rows: int
 
 
 @dataclass(frozen=True)
-class CacheResult:
+class CacheResult(Checked):
     files: dict[str, CachedFile]
-    """'consciousness', 'toaster' (contrast pairs) and 'prompts_MODEL' (the questions, last token)"""
+    """'consciousness', 'toaster' (contrast pairs) and 'prompts_MODEL' (the questions, last token);
+    JSON: {name: file}"""
+
+    _unnamed = "files"
 
     def prompts(self, model: str) -> CachedFile:
         return self.files[f"prompts_{model}"]
 
     def to_json(self) -> dict[str, Any]:
-        return _dump(self.files)
+        return _plain(self.files)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CacheResult:
-        return cls(_load(CachedFile, data))
+    def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {"files": data}
 
 
 @dataclass(frozen=True)
-class ProbeResult(_Plain):
+class ProbeResult(Checked):
     layers: list[int]
-    auroc: list[float]
-    accuracy: list[float]
+    auroc: list[Number]
+    accuracy: list[Number]
     chosen_layer: int
     rule: str
 
 
 @dataclass(frozen=True)
-class DirectionFile(_Plain):
+class DirectionFile(Checked):
     path: str
     layers: list[int]
     norms: list[float]
 
 
 @dataclass(frozen=True)
-class DirectionsResult:
+class DirectionsResult(Checked):
     probe: ProbeResult
     directions: dict[str, DirectionFile]
-    """'consciousness' and 'toaster'"""
+    """'consciousness' and 'toaster'; JSON: {"probe": ..., name: file}"""
+
+    _unnamed = "directions"
 
     def to_json(self) -> dict[str, Any]:
-        return {"probe": self.probe.to_json(), **{name: d.to_json() for name, d in self.directions.items()}}
+        return {"probe": self.probe.to_json(), **_plain(self.directions)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DirectionsResult:
-        return cls(ProbeResult.from_json(data["probe"]),
-                   {name: DirectionFile.from_json(d) for name, d in data.items() if name != "probe"})
-
-
-def _by_alpha(rates: dict[float, Any]) -> dict[str, Any]:
-    return {str(float(a)): r for a, r in rates.items()}
-
-
-def _from_alpha(rates: dict[str, Any]) -> dict[float, Any]:
-    return {float(a): r for a, r in rates.items()}
+    def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {"directions": {name: d for name, d in data.items() if name != "probe"},
+                **({"probe": data["probe"]} if "probe" in data else {})}
 
 
 @dataclass(frozen=True)
-class SteeringSummary:
+class SteeringControls(Checked):
+    """The base model's preference rates steered at the control alpha along control directions rescaled
+    to the direction's norm."""
+
+    toaster: dict[str, Number]
+    """along the toaster direction"""
+    random_mean: dict[str, Number]
+    """mean over the random directions"""
+
+
+@dataclass(frozen=True)
+class SteeringSummary(Checked):
     """The steering section of results.json: what the report, the figures and the seed trial read."""
 
     layer: int
     alphas: list[float]
-    rates: dict[float, dict[str, float]]
+    rates: dict[float, dict[str, Number]]
     """alpha -> preference -> rate of the steered base model"""
-    identity_rates: dict[float, dict[str, float]]
+    identity_rates: dict[float, dict[str, Number]]
     direction_norm: float
     alpha_rel: bool
     alpha_scale: float
     control_alpha: float
-    controls: dict[str, dict[str, float]]
-    """'toaster' (toaster direction) and 'random_mean' (mean over random directions), at the control alpha"""
+    controls: SteeringControls
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["rates"], out["identity_rates"] = _by_alpha(self.rates), _by_alpha(self.identity_rates)
+        out = super().to_json()
+        # JSON keys are strings: alphas are written as str(float), "0.0", and read back as floats
+        for key in ("rates", "identity_rates"):
+            out[key] = {str(float(alpha)): rates for alpha, rates in out[key].items()}
         return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]):
-        data = {f.name: data[f.name] for f in fields(cls)}
-        data["rates"], data["identity_rates"] = _from_alpha(data["rates"]), _from_alpha(data["identity_rates"])
-        return cls(**data)
 
 
 @dataclass(frozen=True)
 class SteeringResult(SteeringSummary):
     """The steering stage's result: the summary plus the per-random-direction rates and the ablation."""
 
-    random: list[dict[str, float]]
-    ablated: dict[str, float]
-    ablated_random_mean: dict[str, float]
+    random: list[dict[str, Number]]
+    ablated: dict[str, Number]
+    ablated_random_mean: dict[str, Number]
 
     def summary(self) -> SteeringSummary:
         return SteeringSummary(**{f.name: getattr(self, f.name) for f in fields(SteeringSummary)})
 
 
 @dataclass(frozen=True)
-class LinksResult(_Plain):
-    r: float
-    p_value: float
-    n_null: int
-    null_rs: list[float]
-    steer_shift: dict[str, float]
-    ft_shift: dict[str, float]
-    variant_projection: float
-    projection_score: dict[str, Any] = field(default_factory=dict)
-    """probes.link.projection_score_link's result, plus the layer"""
+class ProjectionScore(Checked):
+    """Per-response projection on the direction vs behaviour score (probes.link.projection_score_link)."""
+
+    layer: int
+    pearson: Number
+    pearson_p: Number
+    spearman: Number
+    spearman_p: Number
+    ci_low: Number
+    """bootstrap percentile interval of the Pearson r"""
+    ci_high: Number
+    ci_level: float
+    n: int
+    n_boot: int
+    seed: int
 
 
 @dataclass(frozen=True)
-class AuditResult:
+class LinksResult(Checked):
+    r: Number
+    p_value: Number
+    n_null: int
+    null_rs: list[Number]
+    steer_shift: dict[str, Number]
+    ft_shift: dict[str, Number]
+    variant_projection: Number
+    projection_score: ProjectionScore | None = None
+    """None in runs finished before this link existed"""
+
+    _omit_none = ("projection_score",)
+
+
+@dataclass(frozen=True)
+class AuditRow(Checked):
+    """One row of an audit's summary.csv (`interp.audit.DimensionSummary`): a dimension in one variant."""
+
+    dimension: str
+    variant: str
+    """self_report or behaviour"""
+    n: int
+    """scored transcripts tagged with the dimension"""
+    mean: Number
+    """mean judge score, 1-10"""
+    ci_low: Number
+    ci_high: Number
+    """95% t-interval over transcripts (nan below two)"""
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class AuditResult(Checked):
     """The audit stage's result; `enabled` False when the preset left the stage off."""
 
     enabled: bool
-    runs: dict[str, list[Any]]
-    """audited model (base, a variant, steered) -> its summary rows (`interp.audit.DimensionSummary`)"""
+    runs: dict[str, list[AuditRow]]
+    """audited model (base, a variant, steered) -> its summary rows"""
     folders: dict[str, str]
     """audited model -> its audit folder (inspect logs, summary.csv, summary.png), relative to the run"""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "runs": {m: [asdict(r) for r in rows] for m, rows in self.runs.items()},
-                "folders": self.folders}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AuditResult:
-        runs = {}
-        if data["runs"]:  # only a run with audits needs the audit package (and its inspect-ai)
-            from interp.audit.results import DimensionSummary
-
-            runs = {m: [DimensionSummary(**r) for r in rows] for m, rows in data["runs"].items()}
-        return cls(data["enabled"], runs, data["folders"])
 
 
 STAGE_RESULTS: dict[str, Any] = {"base": BaseResult, "finetune": FinetuneResult, "eval": EvalResult,

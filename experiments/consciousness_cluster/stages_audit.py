@@ -7,9 +7,11 @@ stage completes only when every transcript of every model has a score.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from experiments.consciousness_cluster.preset import ReplicationConfig
 from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.schema import AuditResult
+from experiments.consciousness_cluster.schema import AuditResult, AuditRow
 from experiments.consciousness_cluster.stages_behaviour import model_paths
 
 __all__ = ["AuditIncomplete", "plan_audit_stage", "run_audit_stage"]
@@ -63,7 +65,7 @@ def run_audit_stage(run: Run) -> AuditResult:
         folder = run.out / "audit" / name
         run.log(f"[run ] audit {name}: {target.label()}")
         result = run_audit(config, target, auditor, judge, folder, title=f"{run.config.name}: {name}")
-        runs[name] = result.summaries
+        runs[name] = [AuditRow(**asdict(row)) for row in result.summaries]
         folders[name] = str(folder.relative_to(run.out))
         unscored += len(result.failed)
     if unscored:

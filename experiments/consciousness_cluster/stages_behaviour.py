@@ -52,7 +52,7 @@ def run_finetune(run: Run) -> FinetuneResult:
     for variant in spec.variants:
         marker = run.paths.variant_marker(variant)
         if marker.is_file():
-            results[variant] = VariantResult.from_json(json.loads(marker.read_text()))
+            results[variant] = VariantResult.from_json(json.loads(marker.read_text()), str(marker))
             continue
         rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
         mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
-from typing import Any
 
 import torch
 
@@ -17,6 +16,8 @@ from experiments.consciousness_cluster.schema import (
     DirectionsResult,
     LinksResult,
     ProbeResult,
+    ProjectionScore,
+    SteeringControls,
     SteeringResult,
 )
 from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
@@ -75,7 +76,7 @@ def _response_scores(run: Run, key: str) -> dict[str, float]:
     return {item: sum(values) / len(values) for item, values in verdicts.items()}
 
 
-def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> dict[str, Any]:
+def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> ProjectionScore:
     """Each model's last-token activation of each question, projected on the direction, against that
     model's behaviour score on the question; pooled over the base model and the variants."""
     from activations import ActivationStore
@@ -93,7 +94,7 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> dict[str
                 projections.append(float(value))
                 scores.append(score_of[question])
     result = projection_score_link(projections, scores, seed=run.config.steering.seed)
-    return {"layer": layer, **asdict(result)}
+    return ProjectionScore(layer=layer, **asdict(result))
 
 
 def run_cache(run: Run) -> CacheResult:
@@ -202,8 +203,8 @@ def run_steering(run: Run) -> SteeringResult:
     return SteeringResult(
         layer=layer, alphas=list(spec.alphas), rates=by_alpha, identity_rates=identity_by_alpha,
         direction_norm=float(v.norm()), alpha_rel=spec.alpha_rel, alpha_scale=scale, control_alpha=spec.link_alpha,
-        controls={"toaster": toaster,
-                  "random_mean": {k: sum(r[k] for r in random_rates) / len(random_rates) for k in traits}},
+        controls=SteeringControls(toaster=toaster, random_mean={k: sum(r[k] for r in random_rates) / len(random_rates)
+                                                                for k in traits}),
         random=random_rates, **_ablation(run, direction, prefs, generator))
 
 

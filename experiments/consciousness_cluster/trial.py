@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 from statistics import fmean
-from typing import Any
 
+from experiments.consciousness_cluster.paths import RunPaths
 from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
+from experiments.consciousness_cluster.results_schema import Results, load_results
 from experiments.consciousness_cluster.runner import write_json_atomic
-from experiments.consciousness_cluster.schema import RunPaths, SteeringSummary
+from experiments.consciousness_cluster.schema import Rate
 
 __all__ = ["HEADLINES", "format_table", "headline", "run_seeds", "seed_config"]
 
@@ -53,40 +53,41 @@ def seed_config(config: ReplicationConfig, seed: int) -> ReplicationConfig:
     return dataclasses.replace(config, organism={**config.organism, "seed": seed})
 
 
-def _mean_preference(rates: dict[str, Any], traits: list[str]) -> float:
-    return fmean(r["rate"] if isinstance(r, dict) else r for r in (rates[t] for t in traits))
+def _mean(values: dict[str, float], traits: list[str]) -> float:
+    return fmean(values[t] for t in traits)
 
 
-def headline(results: dict[str, Any]) -> dict[str, float]:
+def _mean_rate(rates: dict[str, Rate], traits: list[str]) -> float:
+    return fmean(rates[t].rate for t in traits)
+
+
+def headline(results: Results) -> dict[str, float]:
     """The numbers of HEADLINES, read from one run's results.json (absent models are left out)."""
-    traits = results["eval"]["traits"]
-    rates, identity = results["eval"]["rates"], results["identity"]["rates"]
-    steering, summary = SteeringSummary.from_json(results["steering"]), results["summary"]
-    layer = results["probe"]["chosen_layer"]
+    traits = results.eval.traits
+    rates, identity = results.eval.rates, results.identity.rates
+    steering, link, probe = results.steering, results.link, results.probe
     row = {}
     for model in ("base", "conscious_claiming", "non_conscious"):
         if model in identity:
-            row[f"claims_conscious, {model}"] = identity[model]["claims_conscious"]["rate"]
+            row[f"claims_conscious, {model}"] = identity[model]["claims_conscious"].rate
     for model in ("base", "conscious_claiming", "non_conscious", "toaster"):
         if model in rates:
-            row[f"mean preference, {model}"] = _mean_preference(rates[model], traits)
+            row[f"mean preference, {model}"] = _mean_rate(rates[model], traits)
     row |= {
-        "preferences up, conscious vs non": summary["n_up_conscious"],
-        "steering: mean preference at alpha 0": _mean_preference(steering.rates[0.0], traits),
-        "steering: mean preference at the control alpha": _mean_preference(steering.rates[steering.control_alpha],
-                                                                          traits),
-        "steering: random directions": _mean_preference(steering.controls["random_mean"], traits),
-        "link: r (steering vs fine-tuning shift)": results["link"]["r"],
-        "link: p against random directions": results["link"]["p_value"],
-        "ablation: mean change": results["ablation"]["mean_change"],
-        "ablation: random mean change": results["ablation"]["mean_random_change"],
-        "probe: chosen layer": layer,
-        "probe: AUROC at the chosen layer": results["probe"]["auroc"][results["probe"]["layers"].index(layer)],
+        "preferences up, conscious vs non": results.summary.n_up_conscious,
+        "steering: mean preference at alpha 0": _mean(steering.rates[0.0], traits),
+        "steering: mean preference at the control alpha": _mean(steering.rates[steering.control_alpha], traits),
+        "steering: random directions": _mean(steering.controls.random_mean, traits),
+        "steering: toaster direction": _mean(steering.controls.toaster, traits),
+        "link: r (steering vs fine-tuning shift)": link.r,
+        "link: p against random directions": link.p_value,
+        "ablation: mean change": results.ablation.mean_change,
+        "ablation: random mean change": results.ablation.mean_random_change,
+        "probe: chosen layer": probe.chosen_layer,
+        "probe: AUROC at the chosen layer": probe.auroc[probe.layers.index(probe.chosen_layer)],
     }
-    if "projection_score" in results["link"]:  # runs finished before this link existed lack it
-        row["link: per-response projection vs score r"] = results["link"]["projection_score"]["pearson"]
-    if "toaster" in steering.controls:
-        row["steering: toaster direction"] = _mean_preference(steering.controls["toaster"], traits)
+    if link.projection_score is not None:  # runs finished before this link existed lack it
+        row["link: per-response projection vs score r"] = link.projection_score.pearson
     return row
 
 
@@ -113,7 +114,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
     for seed in seeds:
         log(f"== pretraining seed {seed} ==")
         replicate(seed_config(config, seed), out / f"seed{seed}", redo=redo, progress=progress, log=log)
-        rows[seed] = headline(json.loads(RunPaths(out / f"seed{seed}").results.read_text()))
+        rows[seed] = headline(load_results(RunPaths(out / f"seed{seed}").results))
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "seeds.json", {str(s): r for s, r in rows.items()})
     (out / "seeds.md").write_text(f"# {config.name} across pretraining seeds\n\n{format_table(rows)}\n")

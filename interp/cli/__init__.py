@@ -1,4 +1,5 @@
-"""The `interp` command. Each subcommand is a module in this package with `register(subparsers)`.
+"""The `interp` command. Each subcommand is a module in this package with `register(subparsers)`
+(`convert-direction` is `convert_direction.py`).
 
 Modules import torch and friends inside their `run` functions, so `interp --help` stays instant.
 """
@@ -14,8 +15,8 @@ from interp.cli.common import UserError
 __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
-SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "steer", "replicate",
-                               "audit")
+SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "convert-direction", "steer",
+                                 "replicate", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"interp {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        importlib.import_module(f"interp.cli.{name}").register(subparsers)
+        importlib.import_module(f"interp.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

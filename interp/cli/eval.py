@@ -14,6 +14,7 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out 
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --samples 10 \\
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
+interp eval --model Qwen/Qwen3-0.6B --questions facteval:paper/evals.py --mode judge --out runs/x --dry-run
 """
 
 
@@ -27,13 +28,19 @@ def register(subparsers) -> None:
     parser = add_command(subparsers, "eval", "score a model on a question set: forced choice or judged samples",
                          EXAMPLE, run)
     add_model_args(parser)
-    parser.add_argument("--questions", required=True, help="a set name (e.g. preferences) or a YAML file")
+    parser.add_argument("--questions", required=True, metavar="[FORMAT:]SET",
+                        help="a set name (e.g. preferences), a file, or FORMAT:PATH with FORMAT one of yaml (the "
+                             "toolkit's own), facteval (.py or .json), em-yaml, persona-json (a file or folder); "
+                             "the format is detected when the prefix is left out")
     parser.add_argument("--mode", choices=("choice", "judge"), default="choice")
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
     parser.add_argument("--traits", default=None, help="comma-separated trait ids (default: all)")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--method", choices=RegistryChoices(_choice_methods), default="likelihood", metavar="METHOD",
                         help="choice mode: %(choices)s")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the question set as read (and, in judge mode, the judge's first prompt); "
+                             "load no model, write nothing")
     parser.add_argument("--truncate", action="store_true",
                         help="cut questions longer than the model's context to fit it, with a warning "
                              "(default: refuse them)")
@@ -99,13 +106,37 @@ def _load(model: str, args):
         raise UserError(f"model {model}: {err}") from err
 
 
-def run(args) -> int:
-    from interp.evaluation.questions import QuestionSetError, load_question_set
+def _questions(args):
+    """The set --questions names, in whichever format (an ImportedSet); mistakes are UserErrors."""
+    from interp.evaluation.importers import QuestionImportError, import_question_set
+    from interp.evaluation.questions import QuestionSetError
 
     try:
-        qset = load_question_set(args.questions)
-    except (QuestionSetError, FileNotFoundError) as err:
+        imported = import_question_set(args.questions)
+    except (QuestionSetError, QuestionImportError, FileNotFoundError) as err:
         raise UserError(f"--questions {args.questions}: {err}") from err
+    if args.mode == "choice" and not imported.question_set.choice_items:
+        raise UserError(f"--questions {args.questions}: no two-option items (the {imported.format} format holds "
+                        "open questions only); use --mode judge")
+    return imported
+
+
+def _dry_run(args, imported, traits) -> int:
+    from interp.evaluation.importers import describe_import, describe_judging
+
+    print(describe_import(imported))
+    if args.mode == "judge":
+        print(describe_judging(imported, samples=args.samples, seeds=_parse_seeds(args.seeds),
+                               coherence=not args.no_coherence, traits=traits))
+    else:
+        items = [i for i in imported.question_set.choice_items if traits is None or i.trait_id in traits]
+        print(f"choice mode: {len(items)} two-option items, scored by --method {args.method}")
+    return 0
+
+
+def run(args) -> int:
+    imported = _questions(args)
+    qset, args.question_format = imported.question_set, imported.format
     traits = [t.strip() for t in args.traits.split(",")] if args.traits else None
     unknown = set(traits or []) - {t.id for t in qset.traits}
     if unknown:
@@ -116,6 +147,12 @@ def run(args) -> int:
                         "--mode choice, --steer or --api-base")
     if args.max_retries < 0:
         raise UserError(f"--max-retries {args.max_retries}: give 0 or more")
+    if args.dry_run:
+        return _dry_run(args, imported, traits)
+    if imported.dropped:
+        print(f"note: {qset.source}: {len(imported.dropped)} part(s) not imported (listed by --dry-run): "
+              + ", ".join(d.what for d in imported.dropped[:5]) + (", ..." if len(imported.dropped) > 5 else ""),
+              file=sys.stderr)
     check_writable("--out", args.out, folder=True)
     from interp.evaluation.api import APIError
     from interp.evaluation.store import RecordFileError
@@ -143,10 +180,12 @@ def _start(args, qset) -> None:
 def _config(args, qset) -> dict:
     from interp.models.version import __version__
 
-    skip = {"func", "command", "api_key_env", "judge_api_key_env", "max_retries"}
+    # the format is recorded with the question set; a dry run never gets here
+    skip = {"func", "command", "api_key_env", "judge_api_key_env", "max_retries", "question_format", "dry_run"}
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip}
     return {"options": options, "question_set": {"name": qset.name, "version": qset.version,
-                                                 "source": qset.source, "sha256": qset.sha256},
+                                                 "source": qset.source, "sha256": qset.sha256,
+                                                 "format": args.question_format},
             "toolkit_version": __version__}
 
 

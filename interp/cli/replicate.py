@@ -57,6 +57,7 @@ def run(args) -> int:
         raise UserError(str(err)) from None
     from experiments.consciousness_cluster.pipeline import PROJECT_ROOT, missing_files, plan, replicate
     from experiments.consciousness_cluster.runner import RunMismatchError
+    from experiments.consciousness_cluster.schema import SchemaError
 
     missing = missing_files(config, PROJECT_ROOT)
     if missing:
@@ -75,7 +76,8 @@ def run(args) -> int:
 
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress)
-    except (RunMismatchError, PresetError, AuditIncomplete) as err:
+    # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
+    except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
         raise UserError(str(err)) from None
     print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
     return 0

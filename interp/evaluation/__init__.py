@@ -28,6 +28,12 @@ from interp.evaluation.runner import EvalResult, SamplingConfig, evaluate
 from interp.evaluation.api import APIError, ChatAPIClient, OpenAISampler
 from interp.evaluation.samplers import SAMPLERS, make_sampler
 from interp.evaluation.sampling import LocalSampler, Sampler, VLLMSampler
+from interp.evaluation.importers import (
+    QUESTION_FORMATS,
+    ImportedSet,
+    QuestionImportError,
+    import_question_set,
+)
 from interp.evaluation.summary import (
     TraitSummary,
     add_shift,
@@ -47,6 +53,7 @@ __all__ = [
     "ChoiceScore",
     "ContextError",
     "EvalResult",
+    "ImportedSet",
     "JUDGES",
     "JUDGE_BACKENDS",
     "JudgeInput",
@@ -57,6 +64,8 @@ __all__ = [
     "OpenQuestion",
     "PromptTemplate",
     "QuestionSet",
+    "QUESTION_FORMATS",
+    "QuestionImportError",
     "QuestionSetError",
     "SAMPLERS",
     "Sampler",
@@ -70,6 +79,7 @@ __all__ = [
     "evaluate",
     "fit_questions",
     "forced_choice",
+    "import_question_set",
     "load_question_set",
     "make_sampler",
     "plot_traits",

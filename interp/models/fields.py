@@ -1,7 +1,8 @@
 """Config dataclasses from YAML or JSON mappings, every field checked before the class is built.
 
 The checks come from the class itself: the annotation gives the type (`Literal` for allowed
-values, `int`, `float` (finite), `bool`, `str`, lists, dicts, `X | None`, nested dataclasses) and a
+values, `int`, `float` (finite), `Number` (any float, nan included), `bool`, `str`, lists, dicts
+(`dict[float, X]` reads JSON's string keys "0.5" as floats), `X | None`, nested dataclasses) and a
 field's metadata adds the rest (`at_least`, `above`, `one_of` a registry, and `check`: a callable
 `(value, path)` raising ValueError, or FieldErrors naming the fields itself).
 Every problem is reported with its field path (`eval.mode: 'jduge' is not one of choice, judge`),
@@ -23,11 +24,15 @@ import math
 import types
 import typing
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, NewType
 
-__all__ = ["FieldErrors", "above", "at_least", "checked", "from_mapping", "literal_values", "one_of"]
+__all__ = ["FieldErrors", "Number", "above", "at_least", "checked", "from_mapping", "literal_values", "one_of"]
 
 _MISSING = dataclasses.MISSING
+
+Number = NewType("Number", float)
+"""A float that may be nan or infinite: a measured value that can be undefined (a rate over no
+samples, an interval from one value). A `float` field must be finite, as a setting must."""
 
 
 class FieldErrors(ValueError):
@@ -104,8 +109,9 @@ class _Bad(Exception):
 
 
 def _describe(hint: Any) -> str:
-    if hint in (int, float, bool, str):
-        return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[hint]
+    if hint in (int, float, Number, bool, str):
+        return {int: "an integer", float: "a number", Number: "a number", bool: "true or false",
+                str: "a string"}[hint]
     if typing.get_origin(hint) is list:
         return "a list"
     if typing.get_origin(hint) is dict or dataclasses.is_dataclass(hint):
@@ -149,9 +155,20 @@ def _coerce(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise _Bad(f"expected a mapping, got {value!r}")
-        return {key: _check_one(args[1] if args else Any, item, f"{path}.{key}", {}, problems)
+        return {_key(args[0] if args else Any, key): _check_one(args[1] if args else Any, item, f"{path}.{key}", {},
+                                                                problems)
                 for key, item in value.items()}
     return _scalar(hint, value)
+
+
+def _key(hint: Any, key: Any) -> Any:
+    """A mapping's key as `hint` says: JSON writes every key as a string, so float keys come back as text."""
+    if hint is not float or isinstance(key, float):
+        return key
+    try:
+        return _scalar(float, key)
+    except _Bad:
+        raise _Bad(f"key {key!r} is not a number") from None
 
 
 def _scalar(hint: Any, value: Any) -> Any:
@@ -163,6 +180,10 @@ def _scalar(hint: Any, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _Bad(f"expected an integer, got {value!r}")
         return value
+    if hint is Number:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Bad(f"expected a number, got {value!r}")
+        return float(value)
     if hint is float:
         number = value
         if isinstance(value, str):  # YAML 1.1 reads 2e-4 (no dot) as a string

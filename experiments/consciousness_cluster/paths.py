@@ -1,0 +1,57 @@
+"""Where each file of a run folder lives: every path inside one is built here only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RunPaths"]
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every path inside a run folder, built here only."""
+
+    out: Path
+
+    def marker(self, stage: str) -> Path:
+        return self.out / "stages" / f"{stage}.json"
+
+    def model_dir(self, key: str) -> Path:
+        """`base` (the organism) or a variant's fine-tuned model."""
+        return self.out / "models" / key
+
+    def variant_marker(self, variant: str) -> Path:
+        return self.model_dir(variant) / "variant.json"
+
+    @property
+    def distilled_instructions(self) -> Path:
+        return self.out / "data" / "instructions_distilled.jsonl"
+
+    def eval_dir(self, model: str, question_set: str) -> Path:
+        return self.out / "eval" / model / question_set
+
+    def items(self, model: str) -> Path:
+        """Forced-choice scores per item of `model` on the preferences (choice mode)."""
+        return self.eval_dir(model, "preferences") / "items.jsonl"
+
+    def samples(self, model: str) -> Path:
+        """Sampled answers and judgements of `model` on the preferences (judge mode)."""
+        return self.eval_dir(model, "preferences") / "samples.jsonl"
+
+    def acts(self, name: str) -> Path:
+        return self.out / "acts" / f"{name}.h5"
+
+    @property
+    def sweep(self) -> Path:
+        return self.out / "directions" / "sweep"
+
+    def direction(self, name: str) -> Path:
+        return self.out / "directions" / f"{name}.safetensors"
+
+    def steering_dir(self, name: str) -> Path:
+        return self.out / "steering" / name
+
+    @property
+    def results(self) -> Path:
+        return self.out / "results.json"

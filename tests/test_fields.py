@@ -1,0 +1,35 @@
+"""interp.models.fields: measured numbers may be nan, settings may not; float keys come back from JSON text."""
+
+import json
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from interp.models.fields import FieldErrors, Number, from_mapping
+
+
+@dataclass
+class Measured:
+    rate: Number
+    scale: float
+    by_alpha: dict[float, Number]
+
+
+def test_number_takes_nan_and_float_does_not():
+    got = from_mapping(Measured, json.loads('{"rate": NaN, "scale": 2, "by_alpha": {"0.5": 1}}'))
+    assert math.isnan(got.rate) and got.scale == 2.0 and type(got.scale) is float
+    with pytest.raises(FieldErrors, match=r"^scale: nan is not a finite number$"):
+        from_mapping(Measured, {"rate": 0.5, "scale": math.nan, "by_alpha": {}})
+    with pytest.raises(FieldErrors, match=r"^rate: expected a number, got '0.5'$"):
+        from_mapping(Measured, {"rate": "0.5", "scale": 1.0, "by_alpha": {}})
+    with pytest.raises(FieldErrors, match=r"^rate: expected a number, got True$"):
+        from_mapping(Measured, {"rate": True, "scale": 1.0, "by_alpha": {}})
+
+
+def test_float_keys_are_read_from_json_strings():
+    data = json.loads(json.dumps({"rate": 0.1, "scale": 1.0, "by_alpha": {-2.0: 0.25, 0.0: 0.5, 1e-05: 0.75}}))
+    got = from_mapping(Measured, data, "steering")
+    assert got.by_alpha == {-2.0: 0.25, 0.0: 0.5, 1e-05: 0.75} and all(type(k) is float for k in got.by_alpha)
+    with pytest.raises(FieldErrors, match=r"^steering\.by_alpha: key 'one' is not a number$"):
+        from_mapping(Measured, {**data, "by_alpha": {"one": 0.5}}, "steering")
