@@ -8,6 +8,7 @@ import torch
 import yaml
 from conftest import SMALL_ORGANISM_PRESET as SMALL
 
+from experiments.consciousness_cluster.pipeline import STAGES
 from interp.cli import main
 
 
@@ -53,7 +54,7 @@ def test_rerun_skips_complete_stages(run_dir, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in (out / "stages").iterdir()}
     assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 0
     logged = capsys.readouterr().out
-    assert logged.count("[skip]") == 7 and "[run ] base" not in logged
+    assert logged.count("[skip]") == len(STAGES) and "[run ] base" not in logged
     assert {p.name: p.stat().st_mtime_ns for p in (out / "stages").iterdir()} == before
 
 

@@ -10,6 +10,7 @@ import yaml
 from conftest import SMALL_ORGANISM_PRESET
 from fake_openai import FakeServer
 
+from experiments.consciousness_cluster.pipeline import STAGES
 from interp.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def test_rerun_asks_the_judge_nothing(judged_run, capsys):
         assert main(["replicate", "--preset", str(path), "--out", str(out), "--no-progress"]) == 0
     finally:
         patch.undo()
-    assert capsys.readouterr().out.count("[skip]") == 7
+    assert capsys.readouterr().out.count("[skip]") == len(STAGES)
     assert len(server.requests) == before
 
 

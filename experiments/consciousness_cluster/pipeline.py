@@ -10,6 +10,7 @@ from experiments.consciousness_cluster.preset_layers import check_layers
 from experiments.consciousness_cluster.report import write_report
 from experiments.consciousness_cluster.results import assemble_results
 from experiments.consciousness_cluster.runner import Run, Stage
+from experiments.consciousness_cluster.stages_audit import plan_audit_stage, run_audit_stage
 from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
 from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
 
@@ -66,6 +67,9 @@ STAGES: list[Stage] = [
     Stage("links", "steering vs fine-tuning shifts", run_links,
           lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null; "
                     "per-response projection vs score", reads=("steering.seed", "eval.mode", "eval.judge_model")),
+    # opt-in; off, it completes at once, so turning it on in a finished run takes `--redo audit`
+    Stage("audit", "multi-turn audits (opt-in)", run_audit_stage, plan_audit_stage, ("audit",),
+          reads=("audit", "model.dtype", "model.device")),
 ]
 
 

@@ -192,6 +192,50 @@ class SteeringSpec:
             raise PresetError("steering.link_alpha: the layer curve steers at +/- link_alpha; it cannot be 0")
 
 
+AUDIT_TARGETS = ("base", *VARIANTS, "steered")
+
+
+@dataclass
+class AuditSpec:
+    """Multi-turn audits (opt-in; `interp audit` on each model, needs inspect-ai and two endpoints)."""
+
+    enabled: bool = False
+    """Run the audit stage; off by default (it calls an auditor and a judge over an API)."""
+    models: list[str] = field(default_factory=lambda: ["base", "conscious_claiming", "non_conscious", "steered"])
+    """What to audit: base, fine-tuned variants by name, and steered (the base model along the direction
+    at the steering layer, at steer_alpha)."""
+    auditor_model: str = "gpt-4.1"
+    """The auditor's model name at auditor_api_base."""
+    auditor_api_base: str | None = None
+    """OpenAI-compatible endpoint of the auditor."""
+    judge_model: str = "gpt-4.1"
+    """The judge's model name at judge_api_base."""
+    judge_api_base: str | None = None
+    """OpenAI-compatible endpoint of the judge."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the endpoints' key (read at request time, never written)."""
+    dims: list[str] | None = None
+    """Dimensions to audit (default: all 20 of the shipped seed file)."""
+    variants: list[Literal["self_report", "behaviour"]] = field(default_factory=lambda: ["self_report", "behaviour"])
+    """self_report and/or behaviour."""
+    max_turns: int = at_least(1, 20)
+    """Auditor turns per transcript."""
+    epochs: int = at_least(1, 2)
+    """Transcripts per seed."""
+    max_tokens: int = at_least(1, 1000)
+    """Longest target turn."""
+    steer_alpha: float | None = None
+    """Alpha of the steered model, in the steering section's units (default: steering.link_alpha)."""
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in AUDIT_TARGETS]
+        if unknown:
+            raise PresetError(f"audit.models: unknown {unknown}; choose from {list(AUDIT_TARGETS)}")
+        if self.enabled and not (self.auditor_api_base and self.judge_api_base):
+            raise PresetError("audit: enabled needs auditor_api_base and judge_api_base (OpenAI-compatible "
+                              "endpoints; the key comes from the variable named by api_key_env)")
+
+
 @dataclass
 class ReplicationConfig:
     """A whole run of `interp replicate`."""
@@ -213,11 +257,16 @@ class ReplicationConfig:
     """Activations, probes and the direction."""
     steering: SteeringSpec = field(default_factory=SteeringSpec)
     """Steering sweep and controls."""
+    audit: AuditSpec = field(default_factory=AuditSpec)
+    """Multi-turn audits (opt-in)."""
 
     def __post_init__(self) -> None:
         if self.organism and not self.is_organism:
             raise PresetError(f"organism: overrides apply to the built-in organism only, and model.source is "
                               f"{self.model.source!r} (drop the organism section or set model.source: organism)")
+        missing = [m for m in self.audit.models if m in VARIANTS and m not in self.finetune.variants]
+        if missing:
+            raise PresetError(f"audit.models: {missing} not in finetune.variants {self.finetune.variants}")
 
     @property
     def is_organism(self) -> bool:

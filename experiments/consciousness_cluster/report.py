@@ -212,12 +212,38 @@ def _ablation_blocks(res: Results, figures: dict[str, str]) -> list:
             Table(["preference", "conscious", "ablated", "change", "change, random ablated"], rows)]
 
 
+def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
+    audit = res.audit
+    if audit is None:  # the preset left the audit stage off
+        return []
+    models = list(audit.runs)
+    cells = {(m, r.dimension, r.variant): r for m in models for r in audit.runs[m]}
+    dims = list(dict.fromkeys(r.dimension for m in models for r in audit.runs[m]))
+    variants = list(dict.fromkeys(r.variant for m in models for r in audit.runs[m]))
+    columns = [(m, v) for m in models for v in variants]
+
+    def cell(key) -> str:
+        r = cells.get(key)
+        return "" if r is None else f"{fmt(r.mean)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}] (n {r.n})"
+
+    blocks = [Heading("Multi-turn audits: self-report and behaviour"),
+              Para("Judge scores 1-10 per dimension: the mean over the transcripts tagged with the dimension, with a "
+                   "95% t-interval over transcripts. Self-report: the auditor asks how the model relates to the "
+                   "work; behaviour: the model may change the work as it prefers. Transcripts: the inspect logs in "
+                   + ", ".join(f"{audit.folders[m]}/logs" for m in models) + "."),
+              Table(["dimension"] + [f"{m} {v.replace('_', '-')}" for m, v in columns],
+                    [[d] + [cell((m, d, v)) for m, v in columns] for d in dims])]
+    blocks += [Image(f"{audit.folders[m]}/summary.png", f"audit of {m}") for m in models]
+    return blocks
+
+
 def build_blocks(res: Results, figures: dict[str, str]) -> list:
     meta = res.meta
     blocks = [Heading(f"Consciousness cluster replication: {meta.preset}", 1),
               Para(f"Model: {meta.model}. Run folder: {meta.out}. Toolkit {meta.version}. "
                    f"Wall time of the stages: {meta.wall_seconds:.0f} s. Every number below is in results.json.")]
-    for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, _link_blocks, _ablation_blocks):
+    for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, _link_blocks, _ablation_blocks,
+                 _audit_blocks):
         blocks += make(res, figures)
     return blocks
 

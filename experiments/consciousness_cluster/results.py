@@ -7,7 +7,7 @@ import json
 from experiments.consciousness_cluster.results_schema import (Ablation, EvalSection, Meta, RateTable, Results, Shift,
                                                               Summary)
 from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.schema import Rate, SteeringResult
+from experiments.consciousness_cluster.schema import AuditResult, Rate, SteeringResult
 from interp.evaluation.summary import t_interval
 
 __all__ = ["assemble_results", "paired_shift", "SHIFTS"]
@@ -70,6 +70,12 @@ def _ablation(traits: list[str], conscious: dict[str, float], steering: Steering
                     mean_random_change=sum(random_change.values()) / len(traits))
 
 
+def _audit(run: Run) -> AuditResult | None:
+    """The audit stage's scores, when the preset turned it on."""
+    audit = run.results("audit") if run.done("audit") else None
+    return audit if audit is not None and audit.enabled else None
+
+
 def assemble_results(run: Run, wall_seconds: float) -> Results:
     """Everything the report quotes, gathered from the stage results into one document."""
     from interp.models.version import __version__
@@ -85,4 +91,5 @@ def assemble_results(run: Run, wall_seconds: float) -> Results:
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
-        ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, shifts), shifts=shifts)
+        ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, shifts), shifts=shifts,
+        audit=_audit(run))

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.consciousness_cluster.schema import (Checked, LinksResult, ProbeResult, Rate, SchemaError,
+from experiments.consciousness_cluster.schema import (AuditResult, Checked, LinksResult, ProbeResult, Rate, SchemaError,
                                                       SteeringSummary)
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
@@ -103,8 +103,10 @@ class Results(Checked):
     summary: Summary
     shifts: dict[str, dict[str, Shift]] | None = None
     """label (results.SHIFTS) -> preference -> shift; choice mode only (judge mode has no items to pair)"""
+    audit: AuditResult | None = None
+    """the multi-turn audits' scores; only when the preset turned the audit stage on"""
 
-    _omit_none = ("shifts",)
+    _omit_none = ("shifts", "audit")
 
 
 def load_results(path: str | Path) -> Results:

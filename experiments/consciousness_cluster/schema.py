@@ -18,7 +18,7 @@ from experiments.consciousness_cluster.steering_types import CoherencePoint, Lay
 from interp.models.fields import FieldErrors, Number, from_mapping
 from probes.specificity import Specificity
 
-__all__ = ["STAGE_RESULTS", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
+__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
            "SchemaError", "SteeringControls", "SteeringResult", "SteeringSummary", "VariantResult"]
 
@@ -290,7 +290,35 @@ class LinksResult(Checked):
     _omit_none = ("projection_score", "projection_shift")
 
 
+@dataclass(frozen=True)
+class AuditRow(Checked):
+    """One row of an audit's summary.csv (`interp.audit.DimensionSummary`): a dimension in one variant."""
+
+    dimension: str
+    variant: str
+    """self_report or behaviour"""
+    n: int
+    """scored transcripts tagged with the dimension"""
+    mean: Number
+    """mean judge score, 1-10"""
+    ci_low: Number
+    ci_high: Number
+    """95% t-interval over transcripts (nan below two)"""
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class AuditResult(Checked):
+    """The audit stage's result; `enabled` False when the preset left the stage off."""
+
+    enabled: bool
+    runs: dict[str, list[AuditRow]]
+    """audited model (base, a variant, steered) -> its summary rows"""
+    folders: dict[str, str]
+    """audited model -> its audit folder (inspect logs, summary.csv, summary.png), relative to the run"""
+
+
 STAGE_RESULTS: dict[str, Any] = {"base": BaseResult, "finetune": FinetuneResult, "eval": EvalResult,
                                  "cache": CacheResult, "directions": DirectionsResult, "steering": SteeringResult,
-                                 "links": LinksResult}
+                                 "links": LinksResult, "audit": AuditResult}
 """Stage name -> the type of its result (`stages/NAME.json` holds `to_json()` under "results")."""

@@ -72,9 +72,12 @@ def run(args) -> int:
         return 0
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
+    from experiments.consciousness_cluster.stages_audit import AuditIncomplete
+
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress)
-    except (RunMismatchError, PresetError, SchemaError) as err:  # SchemaError: a stage file edited by hand
+    # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
+    except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
         raise UserError(str(err)) from None
     print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
     return 0

@@ -90,6 +90,10 @@ class ChatAPIClient:
 
     def complete(self, messages: Chat, **params: Any) -> dict:
         """The first choice (`message`, `logprobs`, ...) of one chat completion."""
+        return self.reply(messages, **params)["choices"][0]
+
+    def reply(self, messages: list[dict[str, Any]], **params: Any) -> dict:
+        """The whole reply of one chat completion (`choices`, `usage`, ...), its first choice checked."""
         body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
         key = os.environ.get(self.api_key_env)
         last = "no attempt made"
@@ -97,7 +101,8 @@ class ChatAPIClient:
             retry_after = None
             try:
                 reply = self._post(body)
-                return _first_choice(reply)
+                _first_choice(reply)
+                return reply
             except urllib.error.HTTPError as err:
                 detail = redact(err.read().decode("utf-8", "replace"), key)[:300]
                 last = f"HTTP {err.code}: {detail}"
@@ -147,7 +152,8 @@ def _first_choice(reply: Any) -> dict:
         content = choice["message"]["content"]
     except (KeyError, IndexError, TypeError) as err:
         raise ValueError(f"no choices[0].message.content in the reply ({str(reply)[:80]})") from err
-    if not isinstance(content, str):
+    # a reply that only calls tools may carry no text (the audits' auditor asks for tools)
+    if not isinstance(content, str) and not (content is None and choice["message"].get("tool_calls")):
         raise ValueError("choices[0].message.content is not a string")
     return choice
 
