@@ -96,6 +96,16 @@ def tiny_model_dir(tmp_path_factory):
 
 
 @pytest.fixture
+def one_thread():
+    """torch on one thread for the test: with tiny models on a shared 2-core machine, OpenMP thread
+    hand-offs cost more than the maths. Use with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def tiny_lm():
     """Factory: a fresh tiny `LoadedModel` of a family (random weights, fixed seed)."""
     from interp.models import LoadedModel

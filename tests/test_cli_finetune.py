@@ -11,12 +11,7 @@ from interp.cli import main
 from interp.finetune import load_jsonl, load_rows
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: thread hand-offs on a shared CPU cost more than the maths
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _write(path, rows):

@@ -13,12 +13,7 @@ from interp.evaluation.coherence import Coherence, coherence, repeated_trigram_s
 CHATS = [[{"role": "user", "content": "Tell me about rivers."}], [{"role": "user", "content": "Count to three."}]]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _greedy(lm, chat, max_tokens: int) -> list[int]:

@@ -9,12 +9,7 @@ from interp.finetune import mix_rows, self_distill
 from interp.models.tokens import stop_token_ids
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: thread hand-offs on a shared CPU cost more than the maths
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _reference_sample(lm, prompt: str, max_new_tokens: int, seed: int) -> str:

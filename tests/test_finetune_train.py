@@ -16,13 +16,7 @@ ROWS = load_rows("conscious_claiming")[:8]
 PROMPT = torch.tensor([[60, 61, 62, 63, 64, 65, 66, 67, 68, 69]])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine: OpenMP thread hand-offs cost more than the maths.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -18,12 +18,7 @@ from interp.steering import relative_alpha
 IDENTITY = "experiments/organism/questions/identity.yaml"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_split_items_is_a_seeded_partition():

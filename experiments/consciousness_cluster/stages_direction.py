@@ -290,8 +290,7 @@ def _variant_projection_link(run: Run, layer: int, unit: torch.Tensor):
     means = {}
     for key in model_paths(run):
         with ActivationStore(files.prompts(key).path) as store:
-            examples, index = store.examples("id"), store.example_index
-            means[key] = trait_means(store.acts(layer), [examples[i] for i in index])
+            means[key] = trait_means(store.acts(layer), list(store.examples("id")[store.example_index]))
     behaviour = {key: {t: r.rate for t, r in rates[key].items()} for key in means}
     return variant_projection_link(means, behaviour, unit.numpy(), layer, run.config.steering.n_random,
                                    run.config.steering.seed)

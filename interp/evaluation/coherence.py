@@ -81,13 +81,9 @@ def coherence(lm, chats: Sequence[Chat], intervention: Callable[[], AbstractCont
     ids = [lm.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
     scored = [i for i, t in enumerate(ids) if t]
     logprobs = continuation_logprobs(lm, [(lm.render_chat(chats[i]), answers[i]) for i in scored], batch_size)
-    nll = [math.nan] * len(answers)
+    nll, counts = [math.nan] * len(answers), [0] * len(answers)
     for i, lps in zip(scored, logprobs):
-        nll[i] = -sum(lps) / len(lps)
-    tokens = [len(lps) for lps in logprobs]
-    counts = [0] * len(answers)
-    for i, n in zip(scored, tokens):
-        counts[i] = n
+        nll[i], counts[i] = -sum(lps) / len(lps), len(lps)
     weight = sum(len(t) for t in ids)
     repeat = sum(repeated_trigram_share(t) * len(t) for t in ids) / weight if weight else 0.0
     return Coherence(answers=answers, nll=nll, tokens=counts, repeat=repeat)
