@@ -103,8 +103,8 @@ class LocalSampler:
         for _ in range(max_tokens):
             positions = (mask_BT.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1]:]
             result = model(input_ids=step_ids, attention_mask=mask_BT, position_ids=positions,
-                           past_key_values=cache, use_cache=True)
-            cache = result.past_key_values
+                           cache=cache, use_cache=True, logits_to_keep=1)  # the head at the last position only
+            cache = result.cache
             logits_BV = result.logits[:, -1].float().cpu()
             next_ids = [self._pick(logits_BV[b], gens[b], temperature, top_p) for b in range(len(texts))]
             for b, tid in enumerate(next_ids):

@@ -34,22 +34,67 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
     """Per-token log-probs of each continuation given its prefix: [(prefix, continuation)] -> [[lp per token]].
 
     Prefix and continuation are tokenized apart and concatenated, so the continuation's tokens
-    are exactly those of the continuation text on its own.
+    are exactly those of the continuation text on its own. Each distinct prefix runs once and its
+    keys and values serve all of its continuations (a forced-choice item's two options share their
+    prompt, most of the tokens). Per batch: the prefixes left-padded with explicit positions, then
+    the continuations right-padded after their prefix's cache; about `batch_size` continuations.
+    Hooks see two forward passes per batch (prefixes, then continuations), each at every position.
     """
     prefixes = [_encode(lm, p) for p, _ in pairs]
     conts = [_encode(lm, c) for _, c in pairs]
     if any(not c for c in conts):
         raise ValueError("every continuation must encode to at least one token")
-    sequences = [p + c for p, c in zip(prefixes, conts)]
+    if any(not p for p in prefixes):
+        raise ValueError("every prefix must encode to at least one token (its last token predicts the continuation)")
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, prefix in enumerate(prefixes):
+        groups.setdefault(tuple(prefix), []).append(i)
     out: list[list[float]] = [[] for _ in pairs]
-    for rows, ids_BT, mask_BT in _padded_batches(sequences, batch_size, lm.tokenizer.pad_token_id, lm.device):
-        logp_BTV = torch.log_softmax(lm.model(input_ids=ids_BT, attention_mask=mask_BT).logits.float(), dim=-1)
-        for b, i in enumerate(rows):
-            start, end = len(prefixes[i]), len(sequences[i])
-            targets = ids_BT[b, start:end]
-            # the logits at position t predict token t + 1
-            out[i] = logp_BTV[b, start - 1:end - 1].gather(-1, targets[:, None]).squeeze(-1).tolist()
+    for batch in _prefix_batches(groups, batch_size):
+        _score_batch(lm, batch, conts, out)
     return out
+
+
+def _prefix_batches(groups: dict[tuple[int, ...], list[int]], batch_size: int):
+    """Lists of (prefix ids, pair indices), sorted by prefix length, about `batch_size` pairs each."""
+    batch, size = [], 0
+    for prefix in sorted(groups, key=len):
+        if batch and size + len(groups[prefix]) > batch_size:
+            yield batch
+            batch, size = [], 0
+        batch.append((prefix, groups[prefix]))
+        size += len(groups[prefix])
+    if batch:
+        yield batch
+
+
+def _score_batch(lm, batch, conts: list[list[int]], out: list[list[float]]) -> None:
+    pad, device = lm.tokenizer.pad_token_id, lm.device
+    ids_BP, mask_BP = pad_sequences([prefix for prefix, _ in batch], pad, side="left")
+    ids_BP, mask_BP = ids_BP.to(device), mask_BP.to(device)
+    first = lm.model(input_ids=ids_BP, attention_mask=mask_BP, position_ids=(mask_BP.cumsum(-1) - 1).clamp(min=0),
+                     use_cache=True, logits_to_keep=1)
+    logp_BV = torch.log_softmax(first.logits[:, -1].float(), dim=-1)  # predicts each continuation's first token
+    rows = [(b, i) for b, (_, members) in enumerate(batch) for i in members]
+    for b, i in rows:
+        out[i] = [float(logp_BV[b, conts[i][0]])]
+    longer = [(b, i) for b, i in rows if len(conts[i]) > 1]
+    if not longer:
+        return
+    # The continuations but their last token, after their prefix's cache: position j predicts token j + 1.
+    source_R = torch.tensor([b for b, _ in longer], device=device)
+    cache = first.cache
+    cache.reorder_cache(source_R)
+    ids_RC, mask_RC = pad_sequences([conts[i][:-1] for _, i in longer], pad, side="right")
+    ids_RC, mask_RC = ids_RC.to(device), mask_RC.to(device)
+    lengths_R1 = mask_BP.sum(-1)[source_R, None]
+    logits_RCV = lm.model(input_ids=ids_RC, attention_mask=torch.cat([mask_BP[source_R], mask_RC], dim=-1),
+                          position_ids=lengths_R1 + torch.arange(ids_RC.shape[1], device=device),
+                          cache=cache, use_cache=True).logits
+    logp_RCV = torch.log_softmax(logits_RCV.float(), dim=-1)
+    for r, (_, i) in enumerate(longer):
+        targets_C = torch.as_tensor(conts[i][1:], device=device)
+        out[i] += logp_RCV[r, :len(targets_C)].gather(-1, targets_C[:, None]).squeeze(-1).tolist()
 
 
 @torch.no_grad()

@@ -1,0 +1,62 @@
+"""Continuation log-probs with shared prefixes against one plain unpadded forward pass per pair."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import ARCHITECTURES
+from interp import steer
+from interp.evaluation.scoring import continuation_logprobs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# Prefixes of different lengths (past the tiny gemma's sliding window of 16), shared by several
+# continuations, continuations of one token and of many.
+PREFIXES = ["<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant\n",
+            "<|im_start|>user\na much longer question that runs past the window of sixteen tokens<|im_end|>\n"
+            "<|im_start|>assistant\n",
+            "x"]
+CONTINUATIONS = ["y", "yes, I think so", "no.", "a longer answer of many tokens, longer than the rest"]
+PAIRS = [(p, c) for p in PREFIXES for c in CONTINUATIONS] + [(PREFIXES[0], "z")]
+
+
+def reference(lm, prefix: str, continuation: str) -> list[float]:
+    p = lm.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    c = lm.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(lm.model(torch.tensor([p + c])).logits[0].float(), -1)
+    return [float(logp[len(p) - 1 + j, token]) for j, token in enumerate(c)]
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("batch_size", [1, 5, 64])
+def test_equals_one_unpadded_pass_per_pair(tiny_lm, arch, batch_size):
+    lm = tiny_lm(arch)
+    got = continuation_logprobs(lm, PAIRS, batch_size=batch_size)
+    for (prefix, continuation), row in zip(PAIRS, got):
+        want = reference(lm, prefix, continuation)
+        assert len(row) == len(want)
+        torch.testing.assert_close(torch.tensor(row), torch.tensor(want), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "gemma2"])
+def test_a_steering_hook_acts_on_prefix_and_continuation(tiny_lm, arch):
+    lm = tiny_lm(arch)
+    torch.manual_seed(1)
+    v = torch.randn(lm.d_model)
+    with steer(lm, v, layer=1, alpha=2.0):
+        got = continuation_logprobs(lm, PAIRS, batch_size=4)
+        want = [reference(lm, p, c) for p, c in PAIRS]
+    plain = continuation_logprobs(lm, PAIRS, batch_size=4)
+    for row, ref, unsteered in zip(got, want, plain):
+        torch.testing.assert_close(torch.tensor(row), torch.tensor(ref), rtol=1e-4, atol=1e-4)
+    assert max(abs(a - b) for row, unsteered in zip(got, plain) for a, b in zip(row, unsteered)) > 1e-2
+
+
+def test_empty_prefix_or_continuation_is_refused(tiny_lm):
+    lm = tiny_lm("qwen3")
+    with pytest.raises(ValueError, match="continuation must encode"):
+        continuation_logprobs(lm, [("x", "")])
+    with pytest.raises(ValueError, match="prefix must encode"):
+        continuation_logprobs(lm, [("", "x")])
