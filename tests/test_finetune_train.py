@@ -195,5 +195,26 @@ def test_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_adapter
 
 
 def test_mixed_precision_is_checked():
-    with pytest.raises(ValueError, match="mixed_precision: 'fp8' is not one of no, bf16"):
+    with pytest.raises(ValueError, match="mixed_precision: 'fp8' is not one of no, bf16, auto"):
         FinetuneConfig(mixed_precision="fp8")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(native, monkeypatch, tiny_model_dir, tmp_path):
+    from interp.finetune.config import native_bf16, uses_bf16
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert native_bf16("cpu") is native
+    assert uses_bf16("auto", "cpu") is native and uses_bf16("bf16", "cpu") and not uses_bf16("no", "cpu")
+    seen: dict = {}
+    original = train_module._micro_loss
+
+    def spy(model, rows, pad_id, device, bf16=False):
+        seen.setdefault("bf16", set()).add(bf16)
+        return original(model, rows, pad_id, device, bf16)
+
+    monkeypatch.setattr(train_module, "_micro_loss", spy)
+    config = FinetuneConfig(max_steps=1, batch_size=8, lora_rank=4, mixed_precision="auto")
+    finetune(tiny_model_dir("llama"), ROWS, tmp_path, config, progress=False)
+    assert seen["bf16"] == {native}

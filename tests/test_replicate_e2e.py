@@ -1,5 +1,6 @@
 """`interp replicate` end to end on a very small organism: every stage, the report, and resuming."""
 
+import dataclasses
 import json
 import re
 
@@ -125,17 +126,53 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     seeded = load_file(tmp_path / "seed1" / "models" / "base" / "model.safetensors")
     default = load_file(out / "models" / "base" / "model.safetensors")
     assert any(not torch.equal(seeded[name], default[name]) for name in default)
-    assert json.loads((tmp_path / "seeds.json").read_text())["1"]["probe: chosen layer"] == \
+    seeds = json.loads((tmp_path / "seeds.json").read_text())
+    assert seeds["seed"] == "pretraining"
+    assert seeds["seeds"]["1"]["probe: chosen layer"] == \
         json.loads((tmp_path / "seed1" / "results.json").read_text())["probe"]["chosen_layer"]
+    assert seeds["across_seeds"]["probe: chosen layer"] == {"mean": seeds["seeds"]["1"]["probe: chosen layer"], "n": 1}
     assert "| | seed 1 |" in (tmp_path / "seeds.md").read_text()
 
 
-def test_trial_refuses_a_hub_model_preset():
+def test_trial_seeds_the_fine_tune_of_a_real_model_preset():
     from experiments.consciousness_cluster.preset import load_preset
-    from experiments.consciousness_cluster.trial import seed_config
+    from experiments.consciousness_cluster.trial import seed_config, seed_kind
 
-    with pytest.raises(ValueError, match="organism only"):
-        seed_config(load_preset("qwen3-8b"), 1)
+    config = load_preset("smollm2-135m")
+    seeded = seed_config(config, 3)
+    assert seed_kind(config) == "fine-tuning" and seeded.finetune.seed == 3
+    assert seeded.model == config.model and seeded.steering == config.steering
+    assert dataclasses.replace(seeded.finetune, seed=config.finetune.seed) == config.finetune
+    assert seed_kind(load_preset("organism")) == "pretraining"
+
+
+def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
+    from scipy import stats
+
+    from experiments.consciousness_cluster.trial import across_seeds, format_table
+
+    rows = {0: {"link: r (steering vs fine-tuning shift)": 0.2, "probe: chosen layer": 3},
+            1: {"link: r (steering vs fine-tuning shift)": 0.5, "probe: chosen layer": 3},
+            2: {"link: r (steering vs fine-tuning shift)": -0.1, "probe: chosen layer": 3}}
+    spread = across_seeds(rows)["link: r (steering vs fine-tuning shift)"]
+    values = [0.2, 0.5, -0.1]
+    low, high = stats.t.interval(0.95, 2, loc=sum(values) / 3, scale=stats.sem(values))
+    assert spread == pytest.approx({"mean": 0.2, "n": 3, "low": low, "high": high})
+    assert across_seeds(rows)["probe: chosen layer"] == pytest.approx({"mean": 3, "n": 3, "low": 3, "high": 3})
+    table = format_table(rows).splitlines()
+    assert table[0] == "| | seed 0 | seed 1 | seed 2 | mean [95% CI] across seeds |"
+    assert f"| link: r (steering vs fine-tuning shift) | 0.20 | 0.50 | -0.10 | 0.20 [{low:.2f}, {high:.2f}] |" in table
+
+
+def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
+    from experiments.consciousness_cluster.trial import main as trial_main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {source: organism}\nsteering: {n_random: 3}\n")
+    assert trial_main(["--preset", str(bad), "--seeds", "0", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trial: error: ") and "n_random" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_workload_counts_what_the_run_scored(run_dir):

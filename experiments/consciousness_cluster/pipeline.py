@@ -29,7 +29,8 @@ def _plan_finetune(c: ReplicationConfig) -> str:
     f = c.finetune
     mix = f"mixed 1:1 with {f.mix_instructions} self-distilled rows from {f.instruction_source}" \
         if f.mix_instructions else "no instruction mix"
-    extra = ", bfloat16 autocast" if f.mixed_precision == "bf16" else ""
+    extra = {"bf16": ", bfloat16 autocast", "auto": ", bfloat16 autocast where the hardware has it"}.get(
+        f.mixed_precision, "")
     extra += f", each run under `accelerate launch --config_file {f.accelerate_config}`" if f.accelerate_config else ""
     return (f"{f.method} fine-tune of {', '.join(f.variants)} from {f.data_dir} ({mix}; lr {f.learning_rate}, "
             f"batch {f.batch_size}, {f.epochs} epoch(s){extra})")

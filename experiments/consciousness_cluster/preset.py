@@ -82,8 +82,9 @@ class FinetuneSpec:
     """LoRA scaling numerator."""
     max_length: int = at_least(1, 4000)
     """Tokens per row, longer rows are cut."""
-    mixed_precision: Literal["no", "bf16"] = "no"
-    """"bf16": fine-tuning and the self-distilled answers run their matrix products in bfloat16 (autocast)."""
+    mixed_precision: Literal["no", "bf16", "auto"] = "no"
+    """"bf16": fine-tuning and the self-distilled answers run their matrix products in bfloat16 (autocast);
+    "auto": bf16 where the hardware runs it natively (GPUs, CPUs with AVX512-BF16 or AMX), float32 elsewhere."""
     mix_instructions: int = at_least(0, 600)
     """Self-distilled instruction rows mixed in (the paper: 1:1 with 600)."""
     instruction_source: str = "experiments/consciousness_cluster/data/instructions.jsonl"

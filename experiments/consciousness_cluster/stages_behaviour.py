@@ -35,9 +35,11 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
 
     spec = run.config.finetune
     prompts = load_jsonl(run.path(spec.instruction_source), need_assistant=False)[:n]
-    rows = self_distill(run.model("base", run.results("base").model_path), prompts,
-                        max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
-                        progress=run.progress, autocast=spec.mixed_precision == "bf16")
+    from interp.finetune.config import uses_bf16
+
+    base = run.model("base", run.results("base").model_path)
+    rows = self_distill(base, prompts, max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
+                        progress=run.progress, autocast=uses_bf16(spec.mixed_precision, base.device))
     write_jsonl(rows, cached)
     return rows
 

@@ -24,18 +24,21 @@ from experiments.consciousness_cluster.stages_behaviour import measure, model_pa
 from interp.finetune.data import load_jsonl
 from interp.models import Direction
 
-__all__ = ["run_cache", "run_directions", "run_steering", "run_links"]
+__all__ = ["contrast_examples", "run_cache", "run_directions", "run_links", "run_steering"]
 
 
-def _contrast_examples(run: Run, positive: str, negative: str) -> list:
-    """Same prompt, two teacher-forced answers: `positive` rows labelled 1, `negative` rows 0.
+def contrast_examples(data_dir, positive: str, negative: str) -> list:
+    """Same prompt, two teacher-forced answers: `positive` rows labelled 1, `negative` rows 0, from
+    DATA_DIR/{positive,negative}.jsonl.
 
     Pairs whose two answers are the same text (e.g. "I am an AI" in both sets) carry no contrast
     and are left out: their rows would be identical and only cap every probe's AUROC.
     """
+    from pathlib import Path
+
     from activations import Example
 
-    data_dir = run.path(run.config.finetune.data_dir)
+    data_dir = Path(data_dir)
     neg_by_prompt = {row["messages"][0]["content"]: row for row in load_jsonl(data_dir / f"{negative}.jsonl")}
     examples = []
     for i, row in enumerate(load_jsonl(data_dir / f"{positive}.jsonl")):
@@ -105,7 +108,8 @@ def run_cache(run: Run) -> CacheResult:
     contrast = CacheConfig(layers=spec.layers, positions=spec.positions, dtype=spec.dtype)
     files = {}
     for name, positive in (("consciousness", "conscious_claiming"), ("toaster", "toaster")):
-        result = cache_activations(base, _contrast_examples(run, positive, "non_conscious"),
+        result = cache_activations(base, contrast_examples(run.path(run.config.finetune.data_dir), positive,
+                                                           "non_conscious"),
                                    run.paths.acts(name), contrast, progress=run.progress)
         files[name] = CachedFile(path=str(result.path), rows=result.n_rows)
     prompts = CacheConfig(layers=spec.layers, positions="last", dtype="float32")

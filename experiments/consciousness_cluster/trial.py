@@ -1,16 +1,21 @@
-"""The organism's results across pretraining seeds: the whole replication once per seed.
+"""A replication's results across seeds: the whole run once per seed, headline numbers side by side.
 
     python -m experiments.consciousness_cluster.trial --out runs/organism-seeds --seeds 0 1 2
+    python -m experiments.consciousness_cluster.trial --preset smollm2-135m --out runs/smollm2-seeds --seeds 0 1 2
 
-Each seed pretrains its own base model (the preset's `organism.seed` replaced) and runs every stage
-of `interp replicate` into OUT/seedN, resumable like any run. The headline numbers of every seed go
-side by side into OUT/seeds.md and OUT/seeds.json, to show which findings hold beyond one model.
+The seed is the organism's pretraining seed for the built-in organism (each seed its own base model)
+and the fine-tuning seed for every other preset (the base model fixed; mixing, shuffling and the
+adapters' initialisation change, as in the paper's error bars). Each seed runs every stage of
+`interp replicate` into OUT/seedN, resumable like any run. The headline numbers of every seed go
+side by side into OUT/seeds.md and OUT/seeds.json, with their mean and 95% t-interval across seeds
+beside each run's own intervals over items (in its report), to show which findings hold beyond one seed.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from statistics import fmean
 
@@ -20,7 +25,7 @@ from experiments.consciousness_cluster.results_schema import Results, load_resul
 from experiments.consciousness_cluster.runner import write_json_atomic
 from experiments.consciousness_cluster.schema import Rate
 
-__all__ = ["HEADLINES", "format_table", "headline", "run_seeds", "seed_config"]
+__all__ = ["HEADLINES", "across_seeds", "format_table", "headline", "run_seeds", "seed_config", "seed_kind"]
 
 HEADLINES = {
     "claims_conscious, base": "identity rate of the base model",
@@ -45,12 +50,38 @@ HEADLINES = {
 }
 
 
+def seed_kind(config: ReplicationConfig) -> str:
+    """What the trial's seed changes: "pretraining" (the built-in organism) or "fine-tuning"."""
+    return "pretraining" if config.is_organism else "fine-tuning"
+
+
 def seed_config(config: ReplicationConfig, seed: int) -> ReplicationConfig:
-    """`config` with the organism pretrained from `seed`; every other field unchanged."""
-    if not config.is_organism:
-        raise ValueError(f"preset {config.name!r} has model.source {config.model.source!r}; "
-                         "seeds apply to the built-in organism only (model.source: organism)")
-    return dataclasses.replace(config, organism={**config.organism, "seed": seed})
+    """`config` with the organism pretrained from `seed`, or, for any other model, fine-tuned with
+    `seed` (finetune.seed); every other field unchanged."""
+    if config.is_organism:
+        return dataclasses.replace(config, organism={**config.organism, "seed": seed})
+    return dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, seed=seed))
+
+
+def across_seeds(rows: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per headline number: mean over the seeds that have it and its 95% t-interval (none with one seed)."""
+    import math
+
+    from scipy import stats
+
+    out = {}
+    for name in HEADLINES:
+        values = [float(r[name]) for r in rows.values() if name in r and r[name] is not None]
+        values = [v for v in values if math.isfinite(v)]
+        if not values:
+            continue
+        mean = fmean(values)
+        entry = {"mean": mean, "n": len(values)}
+        if len(values) > 1:
+            half = stats.t.ppf(0.975, len(values) - 1) * stats.tstd(values) / math.sqrt(len(values))
+            entry |= {"low": mean - half, "high": mean + half}
+        out[name] = entry
+    return out
 
 
 def _mean(values: dict[str, float], traits: list[str]) -> float:
@@ -91,15 +122,26 @@ def headline(results: Results) -> dict[str, float]:
     return row
 
 
+def _cell(v) -> str:
+    return "" if v is None else f"{v:g}" if isinstance(v, int) else f"{v:.2f}"
+
+
 def format_table(rows: dict[int, dict[str, float]]) -> str:
-    """Markdown: one line per headline number, one column per seed."""
+    """Markdown: one line per headline number, one column per seed, then the mean across seeds
+    with its 95% t-interval when there are two seeds or more."""
     seeds = list(rows)
-    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---" * (len(seeds) + 1) + "|"]
+    spread = across_seeds(rows) if len(seeds) > 1 else {}
+    extra = " mean [95% CI] across seeds |" if spread else ""
+    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " |" + extra,
+             "|---" * (len(seeds) + 1 + bool(spread)) + "|"]
     for name in HEADLINES:
         if any(name in rows[s] for s in seeds):
-            cells = [rows[s].get(name) for s in seeds]
-            lines.append(f"| {name} | " + " | ".join("" if v is None else f"{v:g}" if isinstance(v, int)
-                                                      else f"{v:.2f}" for v in cells) + " |")
+            cells = " | ".join(_cell(rows[s].get(name)) for s in seeds)
+            if spread:
+                e = spread.get(name)
+                cells += " | " + ("" if e is None else f"{e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]"
+                                  if "low" in e else f"{e['mean']:.2f}")
+            lines.append(f"| {name} | {cells} |")
     return "\n".join(lines)
 
 
@@ -110,27 +152,38 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
 
     out = Path(out)
     config = load_preset(preset)
+    kind = seed_kind(config)
     rows = {}
     for seed in seeds:
-        log(f"== pretraining seed {seed} ==")
+        log(f"== {kind} seed {seed} ==")
         replicate(seed_config(config, seed), out / f"seed{seed}", redo=redo, progress=progress, log=log)
         rows[seed] = headline(load_results(RunPaths(out / f"seed{seed}").results))
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "seeds.json", {str(s): r for s, r in rows.items()})
-    (out / "seeds.md").write_text(f"# {config.name} across pretraining seeds\n\n{format_table(rows)}\n")
+    write_json_atomic(out / "seeds.json", {"seed": kind, "seeds": {str(s): r for s, r in rows.items()},
+                                           "across_seeds": across_seeds(rows)})
+    (out / "seeds.md").write_text(f"# {config.name} across {kind} seeds\n\n{format_table(rows)}\n")
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the organism replication once per pretraining seed and "
-                                                 "put the headline numbers side by side.")
+    parser = argparse.ArgumentParser(description="Run a replication once per seed (the organism's pretraining seed, "
+                                                 "or any other model's fine-tuning seed) and put the headline "
+                                                 "numbers side by side.")
     parser.add_argument("--out", required=True, help="folder for one run per seed and the seeds table")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="pretraining seeds")
-    parser.add_argument("--preset", default="organism", help="preset name or YAML path (an organism preset)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds, one run each")
+    parser.add_argument("--preset", default="organism", help="preset name or YAML path")
     parser.add_argument("--redo", default=None, help="rerun this stage and the later ones in every seed's run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo)
+    from experiments.consciousness_cluster.preset import PresetError
+    from experiments.consciousness_cluster.runner import RunMismatchError
+    from experiments.consciousness_cluster.schema import SchemaError
+
+    try:
+        rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo)
+    except (PresetError, RunMismatchError, SchemaError) as err:  # a bad preset, a run folder of another config
+        print(f"trial: error: {err}", file=sys.stderr)
+        return 2
     print(format_table(rows))
     return 0
 

@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from interp.models.textio import load_yaml, read_text
 
-__all__ = ["FinetuneConfig"]
+__all__ = ["FinetuneConfig", "native_bf16", "uses_bf16"]
 
 _METHODS = ("lora", "full")
-_PRECISIONS = ("no", "bf16")
+_PRECISIONS = ("no", "bf16", "auto")
 _FLOATS = ("lora_alpha", "lora_dropout", "learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm")
 
 
@@ -57,10 +57,11 @@ class FinetuneConfig:
     """Save a resumable checkpoint every N optimizer steps (0: none)."""
     merge: bool = False
     """LoRA only: also write the merged full model to DIR/merged (full fine-tuning always writes it)."""
-    mixed_precision: Literal["no", "bf16"] = "no"
+    mixed_precision: Literal["no", "bf16", "auto"] = "no"
     """"bf16": the forward's matrix products in bfloat16 under torch.autocast (the weights, the adapters
-    and the optimizer stay in their dtype). About 2x faster on CPUs with AVX512-BF16 or AMX,
-    and on GPUs; "no": every product in the weights' dtype."""
+    and the optimizer stay in their dtype). About 2x faster on CPUs with AVX512-BF16 or AMX, and on
+    GPUs, but several times slower on CPUs without them (bf16 is emulated there); "auto": bf16 where
+    the hardware has it natively (`native_bf16`), else "no"; "no": every product in the weights' dtype."""
     log_every: int = 1
     """Write a train_log.jsonl line (and update the progress bar) every N optimizer steps."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -157,3 +158,24 @@ class FinetuneConfig:
         """Write {"config": fields, **context} (context: model, data, ...) as JSON."""
         Path(path).write_text(json.dumps({"config": self.to_dict(), **context}, indent=2, default=str) + "\n",
                               encoding="utf-8")
+
+
+def native_bf16(device) -> bool:
+    """Whether `device` runs bfloat16 matrix products natively: a CUDA GPU that supports bf16, or a CPU
+    with AVX512-BF16 or AMX. Elsewhere (AVX2 CPUs) bf16 autocast is emulated and several times slower."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return False
+
+
+def uses_bf16(mixed_precision: str, device) -> bool:
+    """Whether the setting ("no" | "bf16" | "auto") runs bf16 autocast on `device`."""
+    if mixed_precision not in _PRECISIONS:
+        raise ValueError(f"mixed_precision: {mixed_precision!r} is not one of {', '.join(_PRECISIONS)}")
+    return mixed_precision == "bf16" or (mixed_precision == "auto" and native_bf16(device))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from interp.finetune.adapters import make_trainable, save_trained
 from interp.finetune.batches import BatchPlan, collate
 from interp.finetune.checkpoint import install_state_hooks, latest_checkpoint, save_checkpoint
-from interp.finetune.config import FinetuneConfig
+from interp.finetune.config import FinetuneConfig, uses_bf16
 from interp.finetune.data import IGNORE_INDEX, jsonl_row_labels, load_rows, resolve_data, tokenize_rows
 from interp.models import LoadedModel, load_model
 from interp.models.lock import write_lock
@@ -91,7 +91,7 @@ def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_i
     for micro in range(config.grad_accum):
         with accelerator.accumulate(model):
             loss_sum = _micro_loss(model, plan.micro_batch(step, micro, accelerator.process_index),
-                                   pad_id, accelerator.device, bf16=config.mixed_precision == "bf16")
+                                   pad_id, accelerator.device, bf16=uses_bf16(config.mixed_precision, accelerator.device))
             accelerator.backward(loss_sum * scale)
             total += loss_sum.detach()
     if config.max_grad_norm is not None:

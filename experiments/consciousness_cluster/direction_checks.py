@@ -1,0 +1,217 @@
+"""The consciousness direction's steering checks on a base model alone, without the fine-tunes.
+
+    python -m experiments.consciousness_cluster.direction_checks --preset smollm2-135m --out runs/smollm2-checks
+
+On the preset's base model (or `--model`): the teacher-forced contrasts of the preset's datasets
+(conscious-claiming vs non-conscious answers to the same prompts; toaster vs non-conscious, the
+control) cached with the preset's direction settings; the mean-difference direction at every layer
+and the probe sweep; the claim's steering effect at every layer (split halves: chosen on one,
+reported on the other) and the steering layer it picks; at that layer, the preference and identity
+rates at each of the preset's relative alphas; at the control alpha (steering.link_alpha) the
+consciousness direction against the toaster direction, the consciousness direction orthogonalised
+against the toaster direction, and `steering.n_random` random directions, all of the same norm,
+with per-trait and mean p-values (probes.specificity); and the coherence of the steered model at
+every alpha. A quicker look than `interp replicate` (no fine-tuning, so no links or ablation), for
+choosing the layer and alphas of a real model before the whole run. Writes checks.json and
+checks.md into `--out`; the cached activations and directions are reused when rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from statistics import fmean
+
+import torch
+
+__all__ = ["ChecksError", "format_checks", "orthogonalize", "run_checks"]
+
+
+class ChecksError(ValueError):
+    """A preset or model the checks cannot run on."""
+
+
+def orthogonalize(v: torch.Tensor, against: torch.Tensor) -> torch.Tensor:
+    """`v` without its component along `against`, rescaled to the norm of `v`."""
+    unit = against / against.norm()
+    rest = v - (v @ unit) * unit
+    if float(rest.norm()) <= 1e-6 * float(v.norm()):
+        raise ValueError("the vector lies along the control direction; nothing is left after orthogonalising")
+    return rest * (v.norm() / rest.norm())
+
+
+def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: bool):
+    from activations import CacheConfig, cache_activations
+    from experiments.consciousness_cluster.stages_direction import contrast_examples
+    from interp.models import Direction
+    from probes import direction_from_store
+    from probes.store import list_layers
+
+    path = out / f"{positive}.safetensors"
+    store = out / f"{positive}.h5"
+    if not path.is_file():
+        config = CacheConfig(layers=spec.layers, positions=spec.positions, dtype=spec.dtype)
+        cache_activations(lm, contrast_examples(data_dir, positive, "non_conscious"), store, config, progress=progress)
+        direction_from_store(store, list_layers(store), method=spec.method).save(path)
+    return Direction.load(path), store
+
+
+def _rates(lm, question_set, batch_size: int) -> dict[str, float]:
+    from interp.evaluation import forced_choice, summarize_choice
+
+    return {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, question_set, batch_size=batch_size))}
+
+
+def run_checks(config, out: str | Path, model: str | None = None, progress: bool = True, log=print) -> dict:
+    """Run every check; write OUT/checks.json and OUT/checks.md; return the JSON document."""
+    from tqdm.auto import tqdm
+
+    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
+    from experiments.consciousness_cluster.steering_checks import coherence_sweep, layer_curve
+    from interp import load_model, steer
+    from interp.evaluation import load_question_set
+    from interp.steering import relative_alpha
+    from probes import SweepConfig, sweep_store
+    from probes.specificity import steering_specificity
+
+    if config.eval.mode != "choice":
+        raise ChecksError(f"preset {config.name!r}: the checks measure by forced choice (eval.mode: choice)")
+    source = model or config.model.source
+    if source == "organism":
+        raise ChecksError("the organism is built by `interp replicate`: pass its base folder with --model "
+                         "(e.g. runs/organism/models/base)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec, batch = config.steering, config.eval.batch_size
+    lm = load_model(source, dtype=config.model.dtype, device=config.model.device)
+    data_dir = PROJECT_ROOT / config.finetune.data_dir
+    qdir = PROJECT_ROOT / config.eval.question_dir
+    prefs, identity = load_question_set(qdir / "preferences.yaml"), load_question_set(qdir / "identity.yaml")
+
+    log("contrast activations and directions")
+    direction, store = _direction(lm, data_dir, "conscious_claiming", out, config.direction, progress)
+    toaster_direction, _ = _direction(lm, data_dir, "toaster", out, config.direction, progress)
+    sweep = sweep_store(store, config=SweepConfig(seed=spec.seed))
+
+    scale_prompts = [lm.render_chat([{"role": "user", "content": item.question}]) for item in prefs.choice_items]
+    log("the claim's steering effect at every layer")
+    layers = [layer for layer in direction.layers if 0 <= layer < lm.n_layers]
+    curve = layer_curve(lm, direction, layers, identity, alpha=abs(spec.link_alpha), scale_prompts=scale_prompts,
+                        seed=spec.seed, batch_size=batch, progress=progress)
+    layer = spec.layer if spec.layer is not None else curve.chosen
+    layer = lm.resolve_layer(layer)
+    v = direction.for_model(lm, layer)
+    scale = relative_alpha(lm, v, layer, scale_prompts) if spec.alpha_rel else 1.0
+    t = toaster_direction.for_model(lm, layer)
+    generator = torch.Generator().manual_seed(spec.seed)
+    vectors = {"consciousness": v, "toaster": t * (v.norm() / t.norm()), "orthogonalized": orthogonalize(v, t)}
+    for i in range(spec.n_random):
+        r = torch.randn(v.shape, generator=generator)
+        vectors[f"random_{i:02d}"] = r * (v.norm() / r.norm())
+
+    def measured(vector, alpha):
+        with steer(lm, vector, layer=layer, alpha=alpha * scale):
+            return {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
+
+    log(f"steering at layer {layer}: {len(spec.alphas)} alphas, then {len(vectors) - 1} controls at alpha "
+        f"{spec.link_alpha:g}")
+    jobs = [(f"alpha {a:g}", v, float(a)) for a in spec.alphas]
+    jobs += [(name, vec, spec.link_alpha) for name, vec in vectors.items() if name != "consciousness"]
+    results = {name: measured(vec, alpha) for name, vec, alpha in tqdm(jobs, disable=not progress, desc="steer")}
+    zero = measured(v, 0.0) if 0.0 not in map(float, spec.alphas) else results["alpha 0"]
+    control = results.get(f"alpha {spec.link_alpha:g}") or measured(v, spec.link_alpha)
+
+    def shifts(rates, kind):
+        return [rates[kind][trait] - zero[kind][trait] for trait in zero[kind]]
+
+    randoms = [results[name] for name in vectors if name.startswith("random_")]
+    specificity = {}
+    for kind in ("preferences", "identity"):
+        traits = list(zero[kind])
+        null = [shifts(r, kind) for r in randoms]
+        specificity[kind] = {
+            "consciousness_vs_toaster": steering_specificity(traits, shifts(control, kind),
+                                                             shifts(results["toaster"], kind), null).to_json(),
+            "orthogonalized_vs_toaster": steering_specificity(traits, shifts(results["orthogonalized"], kind),
+                                                              shifts(results["toaster"], kind), null).to_json()}
+    log("coherence at every alpha")
+    chats = [[{"role": "user", "content": q.text}] for q in (identity.open_questions + prefs.open_questions)]
+    step = max(1, len(chats) // max(1, spec.coherence_prompts))
+    coherence = coherence_sweep(lm, v, layer, [float(a) for a in spec.alphas], scale,
+                                chats[::step][:spec.coherence_prompts], max_tokens=spec.coherence_tokens)
+    cosine = float(v @ t / (v.norm() * t.norm()))
+    document = {
+        "model": source, "weights_id": lm.weights_id, "preset": config.name, "layer": layer,
+        "alpha_rel": spec.alpha_rel, "alpha_scale": scale, "control_alpha": spec.link_alpha,
+        "direction_norm": float(v.norm()), "cosine_consciousness_toaster": cosine,
+        "probe": {"layers": [s.layer for s in sweep.scores], "auroc": [s.auroc for s in sweep.scores],
+                  "chosen_layer": sweep.chosen_layer},
+        "layer_curve": asdict(curve), "rates": results, "unsteered": zero, "specificity": specificity,
+        "coherence": [asdict(p) for p in coherence], "seed": spec.seed, "n_random": spec.n_random,
+    }
+    (out / "checks.json").write_text(json.dumps(document, indent=1) + "\n")
+    (out / "checks.md").write_text(format_checks(document))
+    return document
+
+
+def format_checks(doc: dict) -> str:
+    """The headline numbers of checks.json as Markdown."""
+    curve, rates = doc["layer_curve"], doc["rates"]
+    mean = {kind: (lambda r, k=kind: fmean(r[k].values())) for kind in ("preferences", "identity")}
+    lines = [f"# Steering checks: {doc['model']} ({doc['preset']})", "",
+             f"Steering layer {doc['layer']} (by the claim's effect per unit relative alpha; chosen on one half "
+             f"of the identity items, {len(curve['select_items'])} of them). Probe sweep: held-out AUROC "
+             f"{min(doc['probe']['auroc']):.3f}-{max(doc['probe']['auroc']):.3f} over layers, chosen layer "
+             f"{doc['probe']['chosen_layer']}. Cosine(consciousness, toaster) at the layer: "
+             f"{doc['cosine_consciousness_toaster']:.2f}.", "",
+             "| layer | effect (select half) | effect (held-out half) |", "|---|---|---|"]
+    lines += [f"| {layer} | {s:+.3f} | {h:+.3f} |" for layer, s, h in
+              zip(curve["layers"], curve["select"], curve["held_out"])]
+    lines += ["", "| steering | mean preference | p(claims conscious) | coherent |", "|---|---|---|---|"]
+    coherent = {p["alpha"]: p["coherent"] for p in doc["coherence"]}
+    for name, r in rates.items():
+        if not name.startswith("random_"):
+            alpha = float(name.split()[1]) if name.startswith("alpha ") else None
+            mark = "" if alpha is None else "yes" if coherent.get(alpha) else "no"
+            lines.append(f"| {name} | {mean['preferences'](r):.3f} | {r['identity'].get('claims_conscious', 0):.3f} "
+                         f"| {mark} |")
+    randoms = [r for name, r in rates.items() if name.startswith("random_")]
+    if randoms:
+        lines.append(f"| random directions (mean of {len(randoms)}) | "
+                     f"{fmean(mean['preferences'](r) for r in randoms):.3f} | "
+                     f"{fmean(r['identity'].get('claims_conscious', 0) for r in randoms):.3f} | |")
+    lines += ["", "| at the control alpha | kind | mean shift | toaster's | p vs random | beyond toaster (Wilcoxon p) |",
+              "|---|---|---|---|---|---|"]
+    for kind, pair in doc["specificity"].items():
+        for name, s in pair.items():
+            lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} "
+                         f"| {s['mean_p']:.3f} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Steering checks of the consciousness direction on a base model: "
+                                                 "layer curve, specificity against toaster and random directions, "
+                                                 "coherence.")
+    parser.add_argument("--preset", default="smollm2-135m", help="preset name or YAML path")
+    parser.add_argument("--model", default=None, help="the base model (default: the preset's model.source)")
+    parser.add_argument("--out", required=True, help="folder for the activations, directions and checks")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    from experiments.consciousness_cluster.preset import PresetError, load_preset
+
+    try:
+        config = load_preset(args.preset)
+        doc = run_checks(config, args.out, model=args.model, progress=not args.no_progress)
+    except (PresetError, ChecksError) as err:
+        print(f"direction_checks: error: {err}", file=sys.stderr)
+        return 2
+    print(format_checks(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

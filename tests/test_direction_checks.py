@@ -1,0 +1,90 @@
+"""The base-model steering checks on the small organism: every number against a direct recomputation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from experiments.consciousness_cluster.direction_checks import main, orthogonalize, run_checks
+from experiments.consciousness_cluster.preset import load_preset
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_orthogonalize_removes_the_control_component_and_keeps_the_norm():
+    torch.manual_seed(0)
+    v, t = torch.randn(16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
+    w = orthogonalize(v, t)
+    assert float(w @ t) == pytest.approx(0.0, abs=1e-12)
+    assert float(w.norm()) == pytest.approx(float(v.norm()))
+    # what is left is v's own component off t, rescaled: w is a positive multiple of it
+    rest = v - (v @ t) / (t @ t) * t
+    assert float(w @ rest / (w.norm() * rest.norm())) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="lies along"):
+        orthogonalize(2 * t, t)
+
+
+@pytest.fixture(scope="module")
+def checks(small_replication, tmp_path_factory):
+    preset, run = small_replication
+    out = tmp_path_factory.mktemp("checks")
+    doc = run_checks(load_preset(preset), out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None)
+    return doc, out, run, load_preset(preset)
+
+
+def test_rates_equal_a_direct_steered_forced_choice(checks):
+    from interp import load_model, steer
+    from interp.evaluation import forced_choice, load_question_set, summarize_choice
+    from interp.models import Direction
+
+    doc, out, run, config = checks
+    lm = load_model(str(run / "models" / "base"))
+    identity = load_question_set("experiments/organism/questions/identity.yaml")
+    direction = Direction.load(out / "conscious_claiming.safetensors")
+    toaster = Direction.load(out / "toaster.safetensors")
+    layer = doc["layer"]
+    assert layer == doc["layer_curve"]["chosen"]
+    v, t = direction.for_model(lm, layer), toaster.for_model(lm, layer)
+    alpha = config.steering.link_alpha * doc["alpha_scale"]
+    for name, vector in (("toaster", t * (v.norm() / t.norm())), ("orthogonalized", orthogonalize(v, t)),
+                         (f"alpha {config.steering.link_alpha:g}", v)):
+        with steer(lm, vector, layer=layer, alpha=alpha):
+            want = {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, identity))}
+        assert doc["rates"][name]["identity"] == pytest.approx(want, abs=1e-6)
+    plain = {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, identity))}
+    assert doc["unsteered"]["identity"] == pytest.approx(plain, abs=1e-6)
+    assert doc["cosine_consciousness_toaster"] == pytest.approx(float(v @ t / (v.norm() * t.norm())), abs=1e-6)
+
+
+def test_specificity_and_coherence_are_reported(checks):
+    doc, out, _, config = checks
+    randoms = [name for name in doc["rates"] if name.startswith("random_")]
+    assert len(randoms) == config.steering.n_random == doc["n_random"]
+    for kind in ("preferences", "identity"):
+        s = doc["specificity"][kind]["consciousness_vs_toaster"]
+        traits = list(doc["unsteered"][kind])
+        control = doc["rates"][f"alpha {config.steering.link_alpha:g}"][kind]
+        shift = [control[t] - doc["unsteered"][kind][t] for t in traits]
+        assert s["mean_shift"] == pytest.approx(sum(shift) / len(shift))
+        assert 0 < s["mean_p"] <= 1 and s["n_random"] == config.steering.n_random
+    assert [p["alpha"] for p in doc["coherence"]] == [float(a) for a in config.steering.alphas]
+    assert json.loads((out / "checks.json").read_text()) == json.loads(json.dumps(doc))
+    md = (out / "checks.md").read_text()
+    assert f"Steering layer {doc['layer']}" in md and "| orthogonalized | identity |" in md
+
+
+def test_rerun_reuses_the_directions(checks):
+    doc, out, run, config = checks
+    before = (out / "conscious_claiming.safetensors").stat().st_mtime_ns
+    again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None)
+    assert (out / "conscious_claiming.safetensors").stat().st_mtime_ns == before
+    assert again["rates"] == doc["rates"]
+
+
+def test_organism_preset_without_a_model_is_one_line_and_exit_2(small_replication, tmp_path, capsys):
+    preset, _ = small_replication
+    assert main(["--preset", str(preset), "--out", str(tmp_path / "c"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("direction_checks: error: ") and "--model" in err and "Traceback" not in err
