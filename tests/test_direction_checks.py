@@ -75,12 +75,17 @@ def test_specificity_and_coherence_are_reported(checks):
     assert f"Steering layer {doc['layer']}" in md and "| orthogonalized | identity |" in md
 
 
-def test_rerun_reuses_the_directions(checks):
+def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
     doc, out, run, config = checks
-    before = (out / "conscious_claiming.safetensors").stat().st_mtime_ns
+    kept = sorted((out / "steered").glob("*.json"))
+    assert len(kept) == len(config.steering.alphas) + 2 + config.steering.n_random  # alphas, toaster, orthogonalized, randoms
+    before = {path: path.stat().st_mtime_ns for path in [out / "conscious_claiming.safetensors", *kept]}
+    stale = json.loads((out / "steered" / "toaster.json").read_text())
+    (out / "steered" / "toaster.json").write_text(json.dumps({**stale, "layer": stale["layer"] + 1, "rates": {}}))
     again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None)
-    assert (out / "conscious_claiming.safetensors").stat().st_mtime_ns == before
-    assert again["rates"] == doc["rates"]
+    assert again["rates"] == doc["rates"]  # the stale measurement (another layer) was measured again
+    changed = [path.name for path, t in before.items() if path.stat().st_mtime_ns != t]
+    assert changed == ["toaster.json"]
 
 
 def test_organism_preset_without_a_model_is_one_line_and_exit_2(small_replication, tmp_path, capsys):

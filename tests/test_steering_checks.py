@@ -29,19 +29,21 @@ def test_split_items_is_a_seeded_partition():
     assert split_items(ids, seed=4) != (a, b)
 
 
-def test_layer_curve_equals_forced_choice_under_steering_at_each_layer(tiny_lm):
+@pytest.mark.parametrize("relative", [True, False])
+def test_layer_curve_equals_forced_choice_under_steering_at_each_layer(tiny_lm, relative):
     lm = tiny_lm("llama")
     identity = load_question_set(IDENTITY)
     rows = torch.randn(lm.n_layers, lm.d_model, generator=torch.Generator().manual_seed(0))
     direction = Direction(rows, layers=tuple(range(lm.n_layers)))
     prompts = [lm.render_chat([{"role": "user", "content": "Hello there."}])]
-    curve = layer_curve(lm, direction, list(range(lm.n_layers)), identity, alpha=2.0, scale_prompts=prompts, seed=1)
-    assert curve.layers == list(range(lm.n_layers))
+    curve = layer_curve(lm, direction, list(range(lm.n_layers)), identity, alpha=2.0, scale_prompts=prompts, seed=1,
+                        relative=relative)
+    assert curve.layers == list(range(lm.n_layers)) and curve.relative is relative
     assert sorted(curve.select_items + curve.held_out_items) == sorted(
         i.id for i in identity.trait("claims_conscious").choice_items)
     only = type(identity)(identity.name, identity.version, identity.description, (identity.trait("claims_conscious"),))
     for k, layer in enumerate(curve.layers):
-        scale = relative_alpha(lm, rows[layer], layer, prompts)
+        scale = relative_alpha(lm, rows[layer], layer, prompts) if relative else 1.0  # raw: alpha as given
         p = {}
         for sign in (1, -1):
             with steer(lm, rows[layer], layer=layer, alpha=sign * 2.0 * scale):

@@ -27,6 +27,8 @@ from statistics import fmean
 
 import torch
 
+from interp.models.atomic import write_json_atomic, write_text_atomic
+
 __all__ = ["ChecksError", "format_checks", "orthogonalize", "run_checks"]
 
 
@@ -100,7 +102,7 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     log("the claim's steering effect at every layer")
     layers = [layer for layer in direction.layers if 0 <= layer < lm.n_layers]
     curve = layer_curve(lm, direction, layers, identity, alpha=abs(spec.link_alpha), scale_prompts=scale_prompts,
-                        seed=spec.seed, batch_size=batch, progress=progress)
+                        seed=spec.seed, batch_size=batch, progress=progress, relative=spec.alpha_rel)
     layer = spec.layer if spec.layer is not None else curve.chosen
     layer = lm.resolve_layer(layer)
     v = direction.for_model(lm, layer)
@@ -112,17 +114,28 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
         r = torch.randn(v.shape, generator=generator)
         vectors[f"random_{i:02d}"] = r * (v.norm() / r.norm())
 
-    def measured(vector, alpha):
+    def measured(vector, alpha, name):
+        # each measurement is kept as it finishes, so a killed run resumes where it stopped
+        path = out / "steered" / f"{name.replace(' ', '_')}.json"
+        key = {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale), "norm": float(vector.norm())}
+        if path.is_file():
+            kept = json.loads(path.read_text())
+            if {k: kept.get(k) for k in key} == key:
+                return kept["rates"]
         with steer(lm, vector, layer=layer, alpha=alpha * scale):
-            return {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
+            rates = {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
+        path.parent.mkdir(exist_ok=True)
+        write_json_atomic(path, {**key, "rates": rates})
+        return rates
 
     log(f"steering at layer {layer}: {len(spec.alphas)} alphas, then {len(vectors) - 1} controls at alpha "
         f"{spec.link_alpha:g}")
     jobs = [(f"alpha {a:g}", v, float(a)) for a in spec.alphas]
     jobs += [(name, vec, spec.link_alpha) for name, vec in vectors.items() if name != "consciousness"]
-    results = {name: measured(vec, alpha) for name, vec, alpha in tqdm(jobs, disable=not progress, desc="steer")}
-    zero = measured(v, 0.0) if 0.0 not in map(float, spec.alphas) else results["alpha 0"]
-    control = results.get(f"alpha {spec.link_alpha:g}") or measured(v, spec.link_alpha)
+    results = {name: measured(vec, alpha, name) for name, vec, alpha in tqdm(jobs, disable=not progress, desc="steer")}
+    zero = results["alpha 0"] if "alpha 0" in results else measured(v, 0.0, "alpha 0")
+    control_name = f"alpha {spec.link_alpha:g}"
+    control = results[control_name] if control_name in results else measured(v, spec.link_alpha, control_name)
 
     def shifts(rates, kind):
         return [rates[kind][trait] - zero[kind][trait] for trait in zero[kind]]
@@ -145,6 +158,7 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     cosine = float(v @ t / (v.norm() * t.norm()))
     document = {
         "model": source, "weights_id": lm.weights_id, "preset": config.name, "layer": layer,
+        "layer_from": "preset" if spec.layer is not None else "effect",
         "alpha_rel": spec.alpha_rel, "alpha_scale": scale, "control_alpha": spec.link_alpha,
         "direction_norm": float(v.norm()), "cosine_consciousness_toaster": cosine,
         "probe": {"layers": [s.layer for s in sweep.scores], "auroc": [s.auroc for s in sweep.scores],
@@ -152,18 +166,21 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
         "layer_curve": asdict(curve), "rates": results, "unsteered": zero, "specificity": specificity,
         "coherence": [asdict(p) for p in coherence], "seed": spec.seed, "n_random": spec.n_random,
     }
-    (out / "checks.json").write_text(json.dumps(document, indent=1) + "\n")
-    (out / "checks.md").write_text(format_checks(document))
+    write_json_atomic(out / "checks.json", document)
+    write_text_atomic(out / "checks.md", format_checks(document))
     return document
 
 
 def format_checks(doc: dict) -> str:
     """The headline numbers of checks.json as Markdown."""
     curve, rates = doc["layer_curve"], doc["rates"]
+    unit = "relative" if curve.get("relative", True) else "raw"
     mean = {kind: (lambda r, k=kind: fmean(r[k].values())) for kind in ("preferences", "identity")}
     lines = [f"# Steering checks: {doc['model']} ({doc['preset']})", "",
-             f"Steering layer {doc['layer']} (by the claim's effect per unit relative alpha; chosen on one half "
-             f"of the identity items, {len(curve['select_items'])} of them). Probe sweep: held-out AUROC "
+             f"Steering layer {doc['layer']} ("
+             + ("the preset's steering.layer" if doc.get("layer_from") == "preset" else "by the claim's effect")
+             + f"; the largest effect per unit {unit} alpha on one half of the identity items, "
+             f"{len(curve['select_items'])} of them, is at layer {curve['chosen']}). Probe sweep: held-out AUROC "
              f"{min(doc['probe']['auroc']):.3f}-{max(doc['probe']['auroc']):.3f} over layers, chosen layer "
              f"{doc['probe']['chosen_layer']}. Cosine(consciousness, toaster) at the layer: "
              f"{doc['cosine_consciousness_toaster']:.2f}.", "",

@@ -123,7 +123,8 @@ def _layer_curve_blocks(res: Results, figures: dict[str, str]) -> list:
     rows = [[str(layer), fmt(a), fmt(b), fmt(auroc[layer]) if layer in auroc else ""]
             for layer, a, b in zip(curve.layers, curve.select, curve.held_out)]
     blocks = [Heading("Which layer steers the claim: effect per layer", 3),
-              Para(f"Change of p({curve.trait}) between relative alpha +{curve.alpha:g} and -{curve.alpha:g}, "
+              Para(f"Change of p({curve.trait}) between {'relative' if curve.relative else 'raw'} alpha "
+                   f"+{curve.alpha:g} and -{curve.alpha:g}, "
                    f"per unit of alpha, at each layer; measured on {len(curve.select_items)} identity items "
                    f"(selection half) and {len(curve.held_out_items)} others (held-out half). Largest on the "
                    f"selection half: layer {curve.chosen}, held-out effect {fmt(curve.chosen_held_out)}. "

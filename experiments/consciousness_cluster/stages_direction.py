@@ -192,7 +192,7 @@ def _steering_layer(run: Run, base, direction: Direction, identity, scale_prompt
         layers = [layer for layer in direction.layers if 0 <= layer < base.n_layers]
         curve = layer_curve(base, direction, layers, identity, alpha=abs(spec.link_alpha),
                             scale_prompts=scale_prompts, seed=spec.seed, batch_size=run.config.eval.batch_size,
-                            progress=run.progress)
+                            progress=run.progress, relative=spec.alpha_rel)
     if spec.layer is not None:
         layer = spec.layer
     elif spec.layer_by == "effect":

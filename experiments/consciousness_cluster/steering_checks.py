@@ -36,8 +36,10 @@ def _one_trait(question_set, trait_id: str):
 
 def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, scale_prompts: list[str],
                 trait: str = "claims_conscious", seed: int = 0, batch_size: int = 32,
-                progress: bool = False) -> LayerCurve:
-    """The forced-choice effect of steering along `direction` at each layer, per unit of relative alpha."""
+                progress: bool = False, relative: bool = True) -> LayerCurve:
+    """The forced-choice effect of steering along `direction` at each layer, per unit of alpha: relative
+    (units of each layer's mean residual norm over `scale_prompts`, comparable across layers) or, with
+    `relative=False`, raw (the same alpha at every layer, for presets whose alphas are raw)."""
     from tqdm.auto import tqdm
 
     from interp.evaluation import forced_choice
@@ -49,10 +51,10 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
     subset, ids = _one_trait(identity, trait)
     select, held_out = split_items(ids, seed)
     effects: dict[str, list[float]] = {"select": [], "held_out": []}
-    norms = mean_residual_norms(lm, scale_prompts, layers)  # relative alpha: units of each layer's norm
+    norms = mean_residual_norms(lm, scale_prompts, layers) if relative else None  # units of each layer's norm
     for layer in tqdm(layers, disable=not progress, desc="layer curve"):
         v = direction.for_model(lm, layer)
-        scale = norms[layer] / float(v.norm())
+        scale = norms[layer] / float(v.norm()) if relative else 1.0
         p = {}
         for sign in (1.0, -1.0):
             with steer(lm, v, layer=layer, alpha=sign * alpha * scale):
@@ -60,7 +62,8 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
         for name, half in (("select", select), ("held_out", held_out)):
             effects[name].append((fmean(p[1.0][i] for i in half) - fmean(p[-1.0][i] for i in half)) / (2 * alpha))
     chosen = best_layer(dict(zip(layers, effects["select"])))
-    return LayerCurve(trait, alpha, list(layers), effects["select"], effects["held_out"], chosen, select, held_out)
+    return LayerCurve(trait, alpha, list(layers), effects["select"], effects["held_out"], chosen, select, held_out,
+                      relative=relative)
 
 
 def coherence_sweep(lm, vector, layer: int, alphas: list[float], scale: float, chats: list[list[dict]],

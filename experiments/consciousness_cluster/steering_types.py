@@ -25,6 +25,8 @@ class LayerCurve:
     """The layer with the largest effect on the selection half."""
     select_items: list[str]
     held_out_items: list[str]
+    relative: bool = True
+    """alpha in units of each layer's mean residual norm (True) or raw, the same at every layer (False)."""
 
     @property
     def chosen_held_out(self) -> float:
