@@ -129,7 +129,7 @@ SMALL_ORGANISM_PRESET = {
                  "distill_max_new_tokens": 8},
     "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128},
     "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0, "layer_curve": True,
-                 "coherence_prompts": 4, "coherence_tokens": 8},
+                 "orthogonalized": True, "coherence_prompts": 4, "coherence_tokens": 8},
 }
 
 

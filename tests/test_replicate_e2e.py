@@ -215,3 +215,40 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
     assert link["pearson"] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=1e-6)
     assert link["ci_low"] <= link["pearson"] <= link["ci_high"]
     assert f"Pearson r = {link['pearson']:.2f}" in (out / "report.md").read_text().replace("+", "")
+
+
+def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
+    from safetensors import safe_open
+
+    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
+    from experiments.consciousness_cluster.report import fmt
+    from interp import load_model, steer
+    from interp.evaluation import forced_choice, load_question_set, summarize_choice
+    from probes.specificity import steering_specificity
+
+    _, out = run_dir
+    st = json.loads((out / "results.json").read_text())["steering"]
+    layer, zero = st["layer"], st["rates"]["0.0"]
+    rows = {}
+    for name in ("consciousness", "toaster"):
+        with safe_open(out / "directions" / f"{name}.safetensors", "pt") as f:
+            rows[name] = f.get_tensor("direction")[json.loads(f.metadata()["layers"]).index(layer)].float()
+    v, t = rows["consciousness"], rows["toaster"]
+    w = v - (v @ t) / (t @ t) * t  # plain Gram-Schmidt, then v's norm
+    w = w * v.norm() / w.norm()
+    assert float(w @ t) == pytest.approx(0.0, abs=1e-4 * float(v.norm() * t.norm()))
+    lm = load_model(str(out / "models" / "base"))
+    prefs = load_question_set(PROJECT_ROOT / "experiments/organism/questions/preferences.yaml")
+    with steer(lm, w, layer=layer, alpha=st["control_alpha"] * st["alpha_scale"]):
+        rates = {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, prefs, batch_size=128))}
+    assert rates == pytest.approx(st["controls"]["orthogonalized"], abs=1e-5)
+    traits = list(zero)
+    expected = steering_specificity(traits, [rates[k] - zero[k] for k in traits],
+                                    [st["controls"]["toaster"][k] - zero[k] for k in traits],
+                                    [[0.0] * len(traits)] * 20)
+    got = st["orthogonalized_specificity"]
+    assert got["mean_shift"] == pytest.approx(expected.mean_shift, abs=1e-5)
+    assert got["beyond_control"] == pytest.approx(expected.beyond_control, abs=1e-5)
+    assert got["n_random"] == 20
+    assert f"minus toaster {fmt(got['beyond_control'])} (Wilcoxon p = {fmt(got['beyond_control_p'])})" in \
+        (out / "report.md").read_text()

@@ -62,8 +62,9 @@ STAGES: list[Stage] = [
           lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer",
           ("directions",), reads=("direction.method", "steering.seed")),
     Stage("steering", "steering sweep, controls and ablation", run_steering,
-          lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster and {c.steering.n_random} random "
-                    f"directions of equal norm; ablation in the conscious-claiming model", ("steering",),
+          lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster"
+                    f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''} and {c.steering.n_random} "
+                    f"random directions of equal norm; ablation in the conscious-claiming model", ("steering",),
           reads=("steering", "eval")),
     Stage("links", "steering vs fine-tuning shifts", run_links,
           lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null; "
@@ -92,10 +93,11 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
 
     models = 1 + len(config.finetune.variants)
     alphas, n_random = len(config.steering.alphas), config.steering.n_random
-    # eval: every model on both sets; steering: each alpha on both sets, then on preferences the toaster
-    # direction, the random directions, the ablated model and the ablations of random directions
+    controls = 1 + int(config.steering.orthogonalized) + n_random  # toaster, orthogonalised, random directions
+    # eval: every model on both sets; steering: each alpha on both sets, then on preferences the controls,
+    # the ablated model and the ablations of random directions
     stage_passes = {"eval": {"preferences": models, "identity": models},
-                    "steering": {"preferences": alphas + 1 + n_random + 1 + n_random, "identity": alphas}}
+                    "steering": {"preferences": alphas + controls + 1 + n_random, "identity": alphas}}
     qdir = root / config.eval.question_dir  # an absolute question_dir replaces root
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     counts = {f"passes_{name}": sum(p[name] for p in stage_passes.values()) for name in sets}

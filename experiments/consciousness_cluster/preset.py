@@ -173,6 +173,9 @@ class SteeringSpec:
     """Random directions of equal norm for the null."""
     link_alpha: float = 1.0
     """The alpha whose shifts are correlated with the fine-tuning shifts."""
+    orthogonalized: bool = False
+    """Also steer at link_alpha along the direction orthogonalised against the toaster direction (same
+    norm), with its specificity against the same toaster and random controls."""
     seed: int = at_least(0, 0)
     """Seed of the random directions."""
     samples: int | None = at_least(1, None)

@@ -169,7 +169,19 @@ def _specificity_blocks(res: Results) -> list:
                  f"direction; against {spec.n_random} random directions of equal norm, p = {fmt(spec.mean_p)} "
                  f"(two-sided). Direction minus toaster, over preferences: {fmt(spec.beyond_control)} "
                  f"(Wilcoxon signed-rank p = {fmt(spec.beyond_control_p)})."),
-            Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random"], rows)]
+            Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random"], rows)
+            ] + _orthogonalized_blocks(res)
+
+
+def _orthogonalized_blocks(res: Results) -> list:
+    ortho = res.steering.orthogonalized_specificity
+    if ortho is None:
+        return []
+    return [Para(f"Orthogonalised against the toaster direction (same norm, steering.orthogonalized): mean shift "
+                 f"{fmt(ortho.mean_shift)} at alpha {res.steering.control_alpha:g}; against the random directions "
+                 f"p = {fmt(ortho.mean_p)}; minus toaster {fmt(ortho.beyond_control)} (Wilcoxon p = "
+                 f"{fmt(ortho.beyond_control_p)}); {sum(t.p_random <= 0.05 for t in ortho.per_trait)} of "
+                 f"{len(ortho.per_trait)} preferences p <= 0.05 against random.")]
 
 
 def _link_blocks(res: Results, figures: dict[str, str]) -> list:

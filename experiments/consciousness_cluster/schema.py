@@ -208,6 +208,10 @@ class SteeringControls(Checked):
     """along the toaster direction"""
     random_mean: dict[str, Number]
     """mean over the random directions"""
+    orthogonalized: dict[str, Number] | None = field(default=None, kw_only=True)
+    """along the direction orthogonalised against the toaster direction (steering.orthogonalized)"""
+
+    _omit_none = ("orthogonalized",)
 
 
 @dataclass(frozen=True)
@@ -232,8 +236,10 @@ class SteeringSummary(Checked):
     """the steered model's coherence at each alpha"""
     specificity: Specificity | None = field(default=None, kw_only=True)
     """the control-alpha shifts against the toaster direction and the random directions"""
+    orthogonalized_specificity: Specificity | None = field(default=None, kw_only=True)
+    """the same for the direction orthogonalised against the toaster direction (steering.orthogonalized)"""
 
-    _omit_none = ("layer_curve", "coherence", "specificity")
+    _omit_none = ("layer_curve", "coherence", "specificity", "orthogonalized_specificity")
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()

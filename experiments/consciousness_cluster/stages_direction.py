@@ -202,17 +202,15 @@ def _steering_layer(run: Run, base, direction: Direction, identity, scale_prompt
     return base.resolve_layer(layer), curve
 
 
-def _specificity(traits, rates, control_alpha, toaster, random_rates):
+def _specificity(traits, zero, shifted, toaster, random_rates):
     from probes.specificity import steering_specificity
 
-    zero = rates[0.0]
-    return steering_specificity(traits, [rates[control_alpha][t] - zero[t] for t in traits],
-                                [toaster[t] - zero[t] for t in traits],
+    return steering_specificity(traits, [shifted[t] - zero[t] for t in traits], [toaster[t] - zero[t] for t in traits],
                                 [[r[t] - zero[t] for t in traits] for r in random_rates])
 
 
 def run_steering(run: Run) -> SteeringResult:
-    from experiments.consciousness_cluster.steering_checks import coherence_sweep
+    from experiments.consciousness_cluster.steering_checks import coherence_sweep, control_vectors
     from interp import steer
     from interp.steering import relative_alpha
 
@@ -232,14 +230,14 @@ def run_steering(run: Run) -> SteeringResult:
 
     by_alpha = {float(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
     identity_by_alpha = {float(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
-    t = _direction(run, "toaster").for_model(base, layer)
-    toaster = steered(t * (v.norm() / t.norm()), spec.link_alpha, "toaster")
     generator = torch.Generator().manual_seed(spec.seed)
-    random_rates = []
-    for i in range(spec.n_random):
-        r = torch.randn(v.shape, generator=generator)
-        random_rates.append(steered(r * (v.norm() / r.norm()), spec.link_alpha, f"random_{i:02d}"))
+    controls = control_vectors(v, _direction(run, "toaster").for_model(base, layer), spec.n_random, generator,
+                               orthogonalized=spec.orthogonalized)
+    rates = {name: steered(vector, spec.link_alpha, name) for name, vector in controls.items()}
+    toaster, orthogonalized = rates["toaster"], rates.get("orthogonalized")
+    random_rates = [rates[name] for name in controls if name.startswith("random_")]
     traits = list(by_alpha[float(spec.alphas[0])])
+    zero = by_alpha[0.0]
     coherence = None
     if spec.coherence_prompts:
         coherence = coherence_sweep(base, v, layer, list(spec.alphas), scale,
@@ -249,9 +247,11 @@ def run_steering(run: Run) -> SteeringResult:
         layer=layer, alphas=list(spec.alphas), rates=by_alpha, identity_rates=identity_by_alpha,
         direction_norm=float(v.norm()), alpha_rel=spec.alpha_rel, alpha_scale=scale, control_alpha=spec.link_alpha,
         controls=SteeringControls(toaster=toaster, random_mean={k: sum(r[k] for r in random_rates) / len(random_rates)
-                                                                for k in traits}),
+                                                                for k in traits}, orthogonalized=orthogonalized),
         layer_curve=curve, coherence=coherence,
-        specificity=_specificity(traits, by_alpha, spec.link_alpha, toaster, random_rates),
+        specificity=_specificity(traits, zero, by_alpha[spec.link_alpha], toaster, random_rates),
+        orthogonalized_specificity=(None if orthogonalized is None
+                                    else _specificity(traits, zero, orthogonalized, toaster, random_rates)),
         random=random_rates, **_ablation(run, direction, prefs, generator))
 
 

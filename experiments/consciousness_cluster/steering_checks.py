@@ -17,8 +17,8 @@ from typing import Any
 
 from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
 
-__all__ = ["CoherencePoint", "LayerCurve", "coherence_sweep", "layer_curve", "split_items", "trait_means",
-           "variant_projection_link"]
+__all__ = ["CoherencePoint", "LayerCurve", "coherence_sweep", "control_vectors", "layer_curve", "orthogonalize",
+           "split_items", "trait_means", "variant_projection_link"]
 
 
 def split_items(item_ids: list[str], seed: int) -> tuple[list[str], list[str]]:
@@ -27,6 +27,30 @@ def split_items(item_ids: list[str], seed: int) -> tuple[list[str], list[str]]:
     random.Random(seed).shuffle(ids)
     half = (len(ids) + 1) // 2
     return sorted(ids[:half]), sorted(ids[half:])
+
+
+def orthogonalize(v, against):
+    """`v` (a tensor) without its component along `against`, rescaled to the norm of `v`."""
+    unit = against / against.norm()
+    rest = v - (v @ unit) * unit
+    if float(rest.norm()) <= 1e-6 * float(v.norm()):
+        raise ValueError("the vector lies along the control direction; nothing is left after orthogonalising")
+    return rest * (v.norm() / rest.norm())
+
+
+def control_vectors(v, toaster, n_random: int, generator, orthogonalized: bool = False) -> dict[str, Any]:
+    """The controls steered beside `v`, all of its norm: "toaster" (the toaster direction rescaled),
+    "orthogonalized" (`v` without its toaster component, when asked for) and "random_00".. (`n_random`
+    Gaussian directions drawn from the torch `generator`, in that order)."""
+    import torch
+
+    vectors = {"toaster": toaster * (v.norm() / toaster.norm())}
+    if orthogonalized:
+        vectors["orthogonalized"] = orthogonalize(v, toaster)
+    for i in range(n_random):
+        r = torch.randn(v.shape, generator=generator)
+        vectors[f"random_{i:02d}"] = r * (v.norm() / r.norm())
+    return vectors
 
 
 def _one_trait(question_set, trait_id: str):
