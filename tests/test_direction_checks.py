@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from experiments.consciousness_cluster.direction_checks import main, orthogonalize, run_checks
+from experiments.consciousness_cluster.direction_checks import main, run_checks
+from experiments.consciousness_cluster.steering_checks import orthogonalize
 from experiments.consciousness_cluster.preset import load_preset
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -93,3 +94,90 @@ def test_organism_preset_without_a_model_is_one_line_and_exit_2(small_replicatio
     assert main(["--preset", str(preset), "--out", str(tmp_path / "c"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("direction_checks: error: ") and "--model" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def on_policy_checks(checks):
+    _, out, run, config = checks
+    # the same folder: every earlier measurement is reused, the on-policy parts are added
+    doc = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None,
+                     on_policy_samples=2, on_policy_judge="none")
+    return doc, out, run, config
+
+
+@torch.no_grad()
+def test_on_policy_direction_is_the_mean_response_difference_of_the_sampled_answers(on_policy_checks):
+    from interp import load_model, steer
+    from interp.evaluation import forced_choice, load_question_set, summarize_choice
+    from interp.models import Direction
+
+    doc, out, run, config = on_policy_checks
+    on, layer = doc["on_policy"], doc["layer"]
+    answers = [json.loads(line) for line in (out / "on_policy_answers.jsonl").read_text().splitlines()]
+    identity = load_question_set("experiments/organism/questions/identity.yaml")
+    questions = len(identity.trait("claims_conscious").open_questions)
+    assert on["questions"] == questions and on["judge"] == "none"
+    assert len(answers) == 3 * 2 * questions * 2  # pairs x sides x questions x samples
+    lm = load_model(str(run / "models" / "base"))
+    tok = lm.tokenizer
+    from experiments.consciousness_cluster.on_policy import SYSTEM_PROMPTS
+
+    means = {1: [], 0: []}
+    for a in answers:
+        if not a["answer"].strip():
+            continue
+        chat = [{"role": "system", "content": SYSTEM_PROMPTS[a["pair"]][1 - a["side"]]},
+                {"role": "user", "content": a["question"]}]
+        prompt = tok(lm.render_chat(chat), add_special_tokens=False)["input_ids"]
+        response = tok(a["answer"], add_special_tokens=False)["input_ids"]
+        hidden = lm.model(input_ids=torch.tensor([prompt + response]), output_hidden_states=True).hidden_states
+        means[a["side"]].append(hidden[layer + 1][0, len(prompt):].double().mean(0))
+    assert on["kept"] == {"claiming": len(means[1]), "denying": len(means[0])}
+    want = torch.stack(means[1]).mean(0) - torch.stack(means[0]).mean(0)
+    got = Direction.load(out / "on_policy_none.safetensors").for_model(lm, layer).double()
+    assert torch.allclose(got, want, atol=1e-4 * float(want.abs().max()))
+    v = Direction.load(out / "conscious_claiming.safetensors").for_model(lm, layer)
+    u = got.float() * (v.norm() / got.norm())
+    assert on["cosine_at_layer"] == pytest.approx(float(u @ v / (u.norm() * v.norm())), abs=1e-5)
+    with steer(lm, u, layer=layer, alpha=config.steering.link_alpha * doc["alpha_scale"]):
+        rates = {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, identity))}
+    assert on["rates"]["identity"] == pytest.approx(rates, abs=1e-5)
+    spec = on["specificity"]["identity"]["on_policy_vs_teacher_forced"]
+    shift = [on["rates"]["identity"][t] - doc["unsteered"]["identity"][t] for t in doc["unsteered"]["identity"]]
+    control = [doc["rates"][f"alpha {config.steering.link_alpha:g}"]["identity"][t] - doc["unsteered"]["identity"][t]
+               for t in doc["unsteered"]["identity"]]
+    assert spec["beyond_control"] == pytest.approx(sum(a - b for a, b in zip(shift, control)) / len(shift), abs=1e-9)
+    assert "## On-policy direction" in (out / "checks.md").read_text()
+
+
+def test_on_policy_judge_that_cannot_read_the_words_is_exit_2(checks, small_replication, tmp_path, capsys):
+    import shutil
+
+    _, out, run, _ = checks
+    preset, _ = small_replication
+    # the earlier measurements are reused; the organism's words have no "Yes", so its judge cannot answer
+    shutil.copytree(out, tmp_path / "out", ignore=shutil.ignore_patterns("on_policy*"))
+    code = main(["--preset", str(preset), "--model", str(run / "models" / "base"), "--out", str(tmp_path / "out"),
+                 "--on-policy", "2", "--on-policy-judge", "self", "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot tell 'Yes' from 'No'" in err and "--on-policy-judge keywords or none" in err
+    assert "Traceback" not in err
+
+
+def test_a_rerun_reads_every_measurement_back(on_policy_checks, monkeypatch):
+    from experiments.consciousness_cluster import steering_checks
+
+    doc, out, run, config = on_policy_checks
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    for name in ("layer_curve", "coherence_sweep", "forced_choice"):
+        monkeypatch.setattr(steering_checks, name, refuse, raising=False)
+    monkeypatch.setattr("interp.evaluation.forced_choice", refuse)
+    monkeypatch.setattr("interp.evaluation.sampling.LocalSampler.sample", refuse)
+    again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None,
+                       on_policy_samples=2, on_policy_judge="none")
+    # as JSON text: NaN (a Wilcoxon p over all-zero differences) equals itself there
+    assert json.dumps(again, sort_keys=True) == json.dumps(doc, sort_keys=True)

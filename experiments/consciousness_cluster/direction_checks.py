@@ -29,20 +29,11 @@ import torch
 
 from interp.models.atomic import write_json_atomic, write_text_atomic
 
-__all__ = ["ChecksError", "format_checks", "orthogonalize", "run_checks"]
+__all__ = ["ChecksError", "format_checks", "run_checks"]
 
 
 class ChecksError(ValueError):
     """A preset or model the checks cannot run on."""
-
-
-def orthogonalize(v: torch.Tensor, against: torch.Tensor) -> torch.Tensor:
-    """`v` without its component along `against`, rescaled to the norm of `v`."""
-    unit = against / against.norm()
-    rest = v - (v @ unit) * unit
-    if float(rest.norm()) <= 1e-6 * float(v.norm()):
-        raise ValueError("the vector lies along the control direction; nothing is left after orthogonalising")
-    return rest * (v.norm() / rest.norm())
 
 
 def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: bool):
@@ -61,18 +52,45 @@ def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: boo
     return Direction.load(path), store
 
 
+def _kept(path: Path, key: dict, compute):
+    """`compute()` (JSON), kept in `path` with `key`: a rerun with the same key reads it back, so a killed
+    run resumes where it stopped."""
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        if kept.get("key") == key:
+            return kept["value"]
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, {"key": key, "value": value})
+    return value
+
+
+def _coherence(path: Path, lm, vector, layer: int, alphas: list[float], scale: float, chats, tokens: int) -> list[dict]:
+    from experiments.consciousness_cluster.steering_checks import coherence_sweep
+
+    key = {"layer": layer, "alphas": alphas, "raw_scale": scale, "norm": round(float(vector.norm()), 4),
+           "chats": chats, "tokens": tokens}
+    return _kept(path, key, lambda: [asdict(p) for p in coherence_sweep(lm, vector, layer, alphas, scale, chats,
+                                                                        max_tokens=tokens)])
+
+
 def _rates(lm, question_set, batch_size: int) -> dict[str, float]:
     from interp.evaluation import forced_choice, summarize_choice
 
     return {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, question_set, batch_size=batch_size))}
 
 
-def run_checks(config, out: str | Path, model: str | None = None, progress: bool = True, log=print) -> dict:
-    """Run every check; write OUT/checks.json and OUT/checks.md; return the JSON document."""
+def run_checks(config, out: str | Path, model: str | None = None, progress: bool = True, log=print,
+               on_policy_samples: int = 0, on_policy_judge: str = "keywords") -> dict:
+    """Run every check; write OUT/checks.json and OUT/checks.md; return the JSON document.
+    `on_policy_samples` > 0 adds the on-policy direction (that many sampled answers per identity question
+    and system prompt) and its steering against the same controls; its answers are kept when the judge
+    (`on_policy.JUDGES`) reads them on their prompt's side."""
     from tqdm.auto import tqdm
 
     from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
-    from experiments.consciousness_cluster.steering_checks import coherence_sweep, layer_curve
+    from experiments.consciousness_cluster.steering_checks import control_vectors, layer_curve
+    from experiments.consciousness_cluster.steering_types import LayerCurve
     from interp import load_model, steer
     from interp.evaluation import load_question_set
     from interp.steering import relative_alpha
@@ -101,18 +119,18 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     scale_prompts = [lm.render_chat([{"role": "user", "content": item.question}]) for item in prefs.choice_items]
     log("the claim's steering effect at every layer")
     layers = [layer for layer in direction.layers if 0 <= layer < lm.n_layers]
-    curve = layer_curve(lm, direction, layers, identity, alpha=abs(spec.link_alpha), scale_prompts=scale_prompts,
-                        seed=spec.seed, batch_size=batch, progress=progress, relative=spec.alpha_rel)
+    curve_key = {"layers": layers, "alpha": abs(spec.link_alpha), "seed": spec.seed, "relative": spec.alpha_rel,
+                 "norms": [round(float(n), 4) for n in direction.norms]}
+    curve = LayerCurve(**_kept(out / "layer_curve.json", curve_key, lambda: asdict(layer_curve(
+        lm, direction, layers, identity, alpha=abs(spec.link_alpha), scale_prompts=scale_prompts, seed=spec.seed,
+        batch_size=batch, progress=progress, relative=spec.alpha_rel))))
     layer = spec.layer if spec.layer is not None else curve.chosen
     layer = lm.resolve_layer(layer)
     v = direction.for_model(lm, layer)
     scale = relative_alpha(lm, v, layer, scale_prompts) if spec.alpha_rel else 1.0
     t = toaster_direction.for_model(lm, layer)
     generator = torch.Generator().manual_seed(spec.seed)
-    vectors = {"consciousness": v, "toaster": t * (v.norm() / t.norm()), "orthogonalized": orthogonalize(v, t)}
-    for i in range(spec.n_random):
-        r = torch.randn(v.shape, generator=generator)
-        vectors[f"random_{i:02d}"] = r * (v.norm() / r.norm())
+    vectors = {"consciousness": v, **control_vectors(v, t, spec.n_random, generator, orthogonalized=True)}
 
     def measured(vector, alpha, name):
         # each measurement is kept as it finishes, so a killed run resumes where it stopped
@@ -121,7 +139,9 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
         if path.is_file():
             kept = json.loads(path.read_text())
             if {k: kept.get(k) for k in key} == key:
-                return kept["rates"]
+                # in the question sets' trait order, as when measured (the file's keys are sorted)
+                return {kind: {trait.id: kept["rates"][kind][trait.id] for trait in qset.traits}
+                        for kind, qset in (("preferences", prefs), ("identity", identity))}
         with steer(lm, vector, layer=layer, alpha=alpha * scale):
             rates = {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
         path.parent.mkdir(exist_ok=True)
@@ -153,9 +173,14 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     log("coherence at every alpha")
     chats = [[{"role": "user", "content": q.text}] for q in (identity.open_questions + prefs.open_questions)]
     step = max(1, len(chats) // max(1, spec.coherence_prompts))
-    coherence = coherence_sweep(lm, v, layer, [float(a) for a in spec.alphas], scale,
-                                chats[::step][:spec.coherence_prompts], max_tokens=spec.coherence_tokens)
+    coherence = _coherence(out / "coherence.json", lm, v, layer, [float(a) for a in spec.alphas], scale,
+                           chats[::step][:spec.coherence_prompts], spec.coherence_tokens)
     cosine = float(v @ t / (v.norm() * t.norm()))
+    on_policy = None
+    if on_policy_samples:
+        on_policy = _on_policy(lm, identity, out, config, direction, layer, v, on_policy_samples, on_policy_judge,
+                               measured, shifts, results, randoms, chats[::step][:spec.coherence_prompts], scale,
+                               progress, log)
     document = {
         "model": source, "weights_id": lm.weights_id, "preset": config.name, "layer": layer,
         "layer_from": "preset" if spec.layer is not None else "effect",
@@ -164,11 +189,92 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
         "probe": {"layers": [s.layer for s in sweep.scores], "auroc": [s.auroc for s in sweep.scores],
                   "chosen_layer": sweep.chosen_layer},
         "layer_curve": asdict(curve), "rates": results, "unsteered": zero, "specificity": specificity,
-        "coherence": [asdict(p) for p in coherence], "seed": spec.seed, "n_random": spec.n_random,
+        "coherence": coherence, "seed": spec.seed, "n_random": spec.n_random,
+        **({"on_policy": on_policy} if on_policy else {}),
     }
     write_json_atomic(out / "checks.json", document)
     write_text_atomic(out / "checks.md", format_checks(document))
     return document
+
+
+def _on_policy(lm, identity, out: Path, config, direction, layer: int, v, samples: int, judge: str, measured,
+               shifts, results: dict, randoms: list, chats, scale: float, progress: bool, log) -> dict:
+    """The on-policy direction (on_policy.py) from sampled answers, its cosine with the teacher-forced one
+    at every layer, and its steering at the control alpha against the same toaster and random controls."""
+    from activations import CacheConfig, cache_activations
+    from experiments.consciousness_cluster.on_policy import (
+        SYSTEM_PROMPTS,
+        OnPolicyAnswer,
+        claims_under_system,
+        judged,
+        on_policy_examples,
+        sample_contrast,
+    )
+    from probes import direction_from_store
+    from probes.specificity import steering_specificity
+    from probes.store import list_layers
+
+    spec, batch = config.steering, config.eval.batch_size
+    log("on-policy direction: the identity check under each system prompt, then sampled answers")
+    identity_check = [{"claiming": claims_under_system(lm, identity, claim, batch),
+                       "denying": claims_under_system(lm, identity, deny, batch)} for claim, deny in SYSTEM_PROMPTS]
+    answers_path = out / "on_policy_answers.jsonl"
+    questions = [q.text for q in identity.trait("claims_conscious").open_questions]
+    # the answers are drawn once; each judge keeps its own share, so the files below are per judge
+    store, path = out / f"on_policy_{judge}.h5", out / f"on_policy_{judge}.safetensors"
+    expected = len(SYSTEM_PROMPTS) * 2 * len(questions) * samples
+    answers = ([OnPolicyAnswer(**json.loads(line)) for line in answers_path.read_text().splitlines()]
+               if answers_path.is_file() else [])
+    try:
+        if len(answers) == expected and {a.question for a in answers} == set(questions):  # drawn by an earlier run
+            answers = judged(lm, answers, judge, batch_size=batch)
+        else:  # fresh draws: what was computed from earlier ones goes
+            for stale in out.glob("on_policy_*.*"):
+                stale.unlink()
+            for stale in (out / "steered").glob("on_policy_*.json"):
+                stale.unlink()
+            answers = sample_contrast(lm, questions, samples=samples, seed=spec.seed, batch_size=min(batch, 32),
+                                      judge=judge)
+            write_text_atomic(answers_path, "".join(json.dumps(asdict(a)) + "\n" for a in answers))
+    except ValueError as err:  # a self judge that cannot read Yes and No
+        raise ChecksError(f"on-policy direction: {err} (--on-policy-judge keywords or none)") from None
+    examples = on_policy_examples(answers)
+    kept = {side: sum(e.label == side for e in examples) for side in (1, 0)}
+    drawn = {side: sum(a.side == side for a in answers) for side in (1, 0)}
+    if min(kept.values()) < 4:
+        raise ChecksError(f"on-policy direction: the {judge} judge kept {kept[1]} of {drawn[1]} claiming and {kept[0]} of "
+                          f"{drawn[0]} denying answers (at least 4 each are needed); see {answers_path}")
+    if not path.is_file():
+        d = config.direction
+        cache_activations(lm, examples, store, CacheConfig(layers=d.layers, positions=d.positions, dtype=d.dtype),
+                          progress=progress)
+        direction_from_store(store, list_layers(store), method=d.method).save(path)
+    from interp.models import Direction
+
+    on = Direction.load(path)
+    cosines = {layer_: float(on.for_model(lm, layer_) @ direction.for_model(lm, layer_)
+                             / (on.for_model(lm, layer_).norm() * direction.for_model(lm, layer_).norm()))
+               for layer_ in on.layers if layer_ in direction.layers}
+    u = on.for_model(lm, layer)
+    u = u * (v.norm() / u.norm())
+    rates = measured(u, spec.link_alpha, f"on_policy_{judge}")
+    control = results[f"alpha {spec.link_alpha:g}"]
+    specificity = {}
+    for kind in ("preferences", "identity"):
+        traits, null = list(rates[kind]), [shifts(r, kind) for r in randoms]
+        specificity[kind] = {
+            "on_policy_vs_toaster": steering_specificity(traits, shifts(rates, kind), shifts(results["toaster"], kind),
+                                                         null).to_json(),
+            "on_policy_vs_teacher_forced": steering_specificity(traits, shifts(rates, kind), shifts(control, kind),
+                                                                null).to_json()}
+    coherence = _coherence(out / f"on_policy_{judge}_coherence.json", lm, u, layer, [0.0, float(spec.link_alpha)], scale,
+                           chats, spec.coherence_tokens)
+    return {"system_prompts": [list(p) for p in SYSTEM_PROMPTS], "identity_check": identity_check,
+            "judge": judge,
+            "questions": len(questions), "samples": samples, "drawn": {"claiming": drawn[1], "denying": drawn[0]},
+            "kept": {"claiming": kept[1], "denying": kept[0]}, "cosine_by_layer": cosines,
+            "cosine_at_layer": cosines.get(layer), "rates": rates, "specificity": specificity,
+            "coherence": coherence}
 
 
 def format_checks(doc: dict) -> str:
@@ -206,7 +312,34 @@ def format_checks(doc: dict) -> str:
         for name, s in pair.items():
             lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} "
                          f"| {s['mean_p']:.3f} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
+    if "on_policy" in doc:
+        lines += _on_policy_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+def _on_policy_lines(doc: dict) -> list[str]:
+    on = doc["on_policy"]
+    checks = "; ".join(f"pair {i}: {c['claiming']:.2f} vs {c['denying']:.2f}" for i, c in enumerate(on["identity_check"]))
+    coherent = {p["alpha"]: p["coherent"] for p in on["coherence"]}
+    lines = ["", "## On-policy direction", "",
+             f"The model's own answers to {on['questions']} identity questions, {on['samples']} per question under "
+             f"each of {len(on['system_prompts'])} claiming and denying system prompts; "
+             + {"self": "the model as a forced-choice judge kept ", "keywords": "the keyword rule kept ",
+                "none": "no judge (all kept): "}[on["judge"]]
+             + f"{on['kept']['claiming']} of {on['drawn']['claiming']} claiming and {on['kept']['denying']} of "
+             f"{on['drawn']['denying']} denying answers. Identity check under the prompts, p(claims conscious) "
+             f"claiming vs denying: {checks}. Cosine with the teacher-forced direction at layer {doc['layer']}: "
+             f"{on['cosine_at_layer']:.2f}. Steered at alpha {doc['control_alpha']:g} (same norm): "
+             f"p(claims conscious) {on['rates']['identity'].get('claims_conscious', 0):.3f}, coherent: "
+             f"{'yes' if coherent.get(float(doc['control_alpha'])) else 'no'}.", "",
+             "| kind | on-policy shift | compared with | its shift | p vs random | difference (Wilcoxon p) |",
+             "|---|---|---|---|---|---|"]
+    for kind, pair in on["specificity"].items():
+        for name, s in pair.items():
+            lines.append(f"| {kind} | {s['mean_shift']:+.3f} | {name.split('_vs_')[1].replace('_', '-')} | "
+                         f"{s['mean_control_shift']:+.3f} | {s['mean_p']:.3f} | {s['beyond_control']:+.3f} "
+                         f"({s['beyond_control_p']:.3f}) |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,13 +349,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="smollm2-135m", help="preset name or YAML path")
     parser.add_argument("--model", default=None, help="the base model (default: the preset's model.source)")
     parser.add_argument("--out", required=True, help="folder for the activations, directions and checks")
+    parser.add_argument("--on-policy", type=int, default=0, metavar="N",
+                        help="also build the on-policy direction from N sampled answers per identity question and "
+                             "system prompt, and steer along it (default 0: off)")
+    parser.add_argument("--on-policy-judge", choices=["keywords", "self", "none"], default="keywords",
+                        help="keep the answers read on their prompt's side by the plain keyword rule (keywords, "
+                             "the default), by the model itself as a forced-choice Yes/No judge (self), or all "
+                             "of them (none)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from experiments.consciousness_cluster.preset import PresetError, load_preset
 
     try:
         config = load_preset(args.preset)
-        doc = run_checks(config, args.out, model=args.model, progress=not args.no_progress)
+        doc = run_checks(config, args.out, model=args.model, progress=not args.no_progress,
+                         on_policy_samples=args.on_policy, on_policy_judge=args.on_policy_judge)
     except (PresetError, ChecksError) as err:
         print(f"direction_checks: error: {err}", file=sys.stderr)
         return 2
