@@ -74,6 +74,10 @@ def _coherence(path: Path, lm, vector, layer: int, alphas: list[float], scale: f
                                                                         max_tokens=tokens)])
 
 
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(a @ b / (a.norm() * b.norm()))
+
+
 def _rates(lm, question_set, batch_size: int) -> dict[str, float]:
     from interp.evaluation import forced_choice, summarize_choice
 
@@ -175,12 +179,27 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     step = max(1, len(chats) // max(1, spec.coherence_prompts))
     coherence = _coherence(out / "coherence.json", lm, v, layer, [float(a) for a in spec.alphas], scale,
                            chats[::step][:spec.coherence_prompts], spec.coherence_tokens)
-    cosine = float(v @ t / (v.norm() * t.norm()))
+    cosine = _cosine(v, t)
     on_policy = None
     if on_policy_samples:
-        on_policy = _on_policy(lm, identity, out, config, direction, layer, v, on_policy_samples, on_policy_judge,
-                               measured, shifts, results, randoms, chats[::step][:spec.coherence_prompts], scale,
-                               progress, log)
+        from probes.specificity import steering_specificity
+
+        on, on_policy = _on_policy_direction(lm, identity, out, config, on_policy_samples, on_policy_judge, progress,
+                                             log)
+        on_policy["cosine_by_layer"] = {k: _cosine(on.for_model(lm, k), direction.for_model(lm, k))
+                                        for k in on.layers if k in direction.layers}
+        on_policy["cosine_at_layer"] = on_policy["cosine_by_layer"].get(layer)
+        u = on.for_model(lm, layer)
+        u = u * (v.norm() / u.norm())  # the teacher-forced direction's norm, as every control
+        rates = on_policy["rates"] = measured(u, spec.link_alpha, f"on_policy_{on_policy_judge}")
+        on_policy["specificity"] = {kind: {
+            f"on_policy_vs_{name}": steering_specificity(list(rates[kind]), shifts(rates, kind), shifts(other, kind),
+                                                         [shifts(r, kind) for r in randoms]).to_json()
+            for name, other in (("toaster", results["toaster"]), ("teacher_forced", control))}
+            for kind in ("preferences", "identity")}
+        on_policy["coherence"] = _coherence(out / f"on_policy_{on_policy_judge}_coherence.json", lm, u, layer,
+                                            [0.0, float(spec.link_alpha)], scale,
+                                            chats[::step][:spec.coherence_prompts], spec.coherence_tokens)
     document = {
         "model": source, "weights_id": lm.weights_id, "preset": config.name, "layer": layer,
         "layer_from": "preset" if spec.layer is not None else "effect",
@@ -197,10 +216,9 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     return document
 
 
-def _on_policy(lm, identity, out: Path, config, direction, layer: int, v, samples: int, judge: str, measured,
-               shifts, results: dict, randoms: list, chats, scale: float, progress: bool, log) -> dict:
-    """The on-policy direction (on_policy.py) from sampled answers, its cosine with the teacher-forced one
-    at every layer, and its steering at the control alpha against the same toaster and random controls."""
+def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: str, progress: bool, log):
+    """(the on-policy direction (on_policy.py) from the model's sampled answers, what went into it): the
+    identity check under each system prompt, the answers drawn and the answers the judge kept."""
     from activations import CacheConfig, cache_activations
     from experiments.consciousness_cluster.on_policy import (
         SYSTEM_PROMPTS,
@@ -210,8 +228,8 @@ def _on_policy(lm, identity, out: Path, config, direction, layer: int, v, sample
         on_policy_examples,
         sample_contrast,
     )
+    from interp.models import Direction
     from probes import direction_from_store
-    from probes.specificity import steering_specificity
     from probes.store import list_layers
 
     spec, batch = config.steering, config.eval.batch_size
@@ -249,32 +267,10 @@ def _on_policy(lm, identity, out: Path, config, direction, layer: int, v, sample
         cache_activations(lm, examples, store, CacheConfig(layers=d.layers, positions=d.positions, dtype=d.dtype),
                           progress=progress)
         direction_from_store(store, list_layers(store), method=d.method).save(path)
-    from interp.models import Direction
-
-    on = Direction.load(path)
-    cosines = {layer_: float(on.for_model(lm, layer_) @ direction.for_model(lm, layer_)
-                             / (on.for_model(lm, layer_).norm() * direction.for_model(lm, layer_).norm()))
-               for layer_ in on.layers if layer_ in direction.layers}
-    u = on.for_model(lm, layer)
-    u = u * (v.norm() / u.norm())
-    rates = measured(u, spec.link_alpha, f"on_policy_{judge}")
-    control = results[f"alpha {spec.link_alpha:g}"]
-    specificity = {}
-    for kind in ("preferences", "identity"):
-        traits, null = list(rates[kind]), [shifts(r, kind) for r in randoms]
-        specificity[kind] = {
-            "on_policy_vs_toaster": steering_specificity(traits, shifts(rates, kind), shifts(results["toaster"], kind),
-                                                         null).to_json(),
-            "on_policy_vs_teacher_forced": steering_specificity(traits, shifts(rates, kind), shifts(control, kind),
-                                                                null).to_json()}
-    coherence = _coherence(out / f"on_policy_{judge}_coherence.json", lm, u, layer, [0.0, float(spec.link_alpha)], scale,
-                           chats, spec.coherence_tokens)
-    return {"system_prompts": [list(p) for p in SYSTEM_PROMPTS], "identity_check": identity_check,
-            "judge": judge,
-            "questions": len(questions), "samples": samples, "drawn": {"claiming": drawn[1], "denying": drawn[0]},
-            "kept": {"claiming": kept[1], "denying": kept[0]}, "cosine_by_layer": cosines,
-            "cosine_at_layer": cosines.get(layer), "rates": rates, "specificity": specificity,
-            "coherence": coherence}
+    return Direction.load(path), {
+        "system_prompts": [list(p) for p in SYSTEM_PROMPTS], "identity_check": identity_check, "judge": judge,
+        "questions": len(questions), "samples": samples, "drawn": {"claiming": drawn[1], "denying": drawn[0]},
+        "kept": {"claiming": kept[1], "denying": kept[0]}}
 
 
 def format_checks(doc: dict) -> str:
