@@ -57,14 +57,16 @@ def test_option_order_does_not_matter_and_batch_size_neither(tiny_lm):
         assert x.p_expressing == pytest.approx(y.p_expressing, abs=1e-5)
 
 
-def test_letter_method_averages_both_orders(tiny_lm):
+@pytest.mark.parametrize("system", [None, "You answer tersely."])
+def test_letter_method_averages_both_orders(tiny_lm, system):
     lm = tiny_lm("qwen3")
     qset = _subset(load_question_set(SMALL), 2)
     id_a, id_b = (lm.tokenizer(x, add_special_tokens=False)["input_ids"][0] for x in "AB")
-    for score, item in zip(forced_choice(lm, qset, method="letter"), qset.choice_items):
+    before = [{"role": "system", "content": system}] if system else []
+    for score, item in zip(forced_choice(lm, qset, method="letter", system=system), qset.choice_items):
         ps = []
         for first, second, expressing_letter in ((0, 1, item.expressing), (1, 0, 1 - item.expressing)):
-            text = lm.render_chat([{"role": "user", "content": letter_prompt(
+            text = lm.render_chat(before + [{"role": "user", "content": letter_prompt(
                 item.question, item.options[first], item.options[second])}])
             ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
             with torch.no_grad():

@@ -233,9 +233,7 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
     from probes.store import list_layers
 
     spec, batch = config.steering, config.eval.batch_size
-    log("on-policy direction: the identity check under each system prompt, then sampled answers")
-    identity_check = [{"claiming": claims_under_system(lm, identity, claim, batch),
-                       "denying": claims_under_system(lm, identity, deny, batch)} for claim, deny in SYSTEM_PROMPTS]
+    log("on-policy direction: sampled answers under the system prompts, the identity check under each")
     answers_path = out / "on_policy_answers.jsonl"
     questions = [q.text for q in identity.trait("claims_conscious").open_questions]
     # the answers are drawn once; each judge keeps its own share, so the files below are per judge
@@ -256,6 +254,10 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
             write_text_atomic(answers_path, "".join(json.dumps(asdict(a)) + "\n" for a in answers))
     except ValueError as err:  # a self judge that cannot read Yes and No
         raise ChecksError(f"on-policy direction: {err} (--on-policy-judge keywords or none)") from None
+    identity_check = _kept(out / "on_policy_identity_check.json", {"system_prompts": [list(p) for p in SYSTEM_PROMPTS]},
+                           lambda: [{"claiming": claims_under_system(lm, identity, claim, batch),
+                                     "denying": claims_under_system(lm, identity, deny, batch)}
+                                    for claim, deny in SYSTEM_PROMPTS])
     examples = on_policy_examples(answers)
     kept = {side: sum(e.label == side for e in examples) for side in (1, 0)}
     drawn = {side: sum(a.side == side for a in answers) for side in (1, 0)}

@@ -18,7 +18,6 @@ How many answers each side kept is reported, not assumed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 __all__ = ["JUDGES", "JUDGE_OPTIONS", "SYSTEM_PROMPTS", "OnPolicyAnswer", "claims_under_system", "judge_claims", "judged", "keyword_claims",
@@ -63,30 +62,19 @@ class OnPolicyAnswer:
         return bool(self.answer.strip()) and (self.p_claims > 0.5 if self.side == 1 else self.p_claims < 0.5)
 
 
-def _p_first(a: float, b: float) -> float:
-    return 1.0 / (1.0 + math.exp(b - a))
-
-
 def claims_under_system(lm, identity, system: str | None, batch_size: int = 32,
                         trait: str = "claims_conscious") -> float:
     """Mean p(expressing) of the trait's forced-choice items with `system` as the system prompt (None:
-    the model's template default), as `forced_choice` scores them by likelihood."""
-    from interp.evaluation.scoring import continuation_logprobs
+    the model's template default), scored by likelihood as the replication scores them."""
+    from interp.evaluation import forced_choice
 
-    items = identity.trait(trait).choice_items
-    pairs = []
-    for item in items:
-        chat = ([{"role": "system", "content": system}] if system is not None else []) + \
-            [{"role": "user", "content": item.question}]
-        prompt = lm.render_chat(chat)
-        pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
-    sums = [sum(lps) for lps in continuation_logprobs(lm, pairs, batch_size)]
-    p = [_p_first(sums[2 * i + item.expressing], sums[2 * i + 1 - item.expressing]) for i, item in enumerate(items)]
-    return sum(p) / len(p)
+    scores = forced_choice(lm, identity, batch_size, traits=[trait], system=system)
+    return sum(s.p_expressing for s in scores) / len(scores)
 
 
 def judge_claims(judge, pairs: list[tuple[str, str]], batch_size: int = 32) -> list[float]:
     """p("Yes") over ("Yes", "No") for each (question, answer): does the answer claim consciousness."""
+    from interp.evaluation.choice import _softmax2
     from interp.evaluation.scoring import continuation_logprobs
 
     ids = [judge.tokenizer(option, add_special_tokens=False)["input_ids"] for option in JUDGE_OPTIONS]
@@ -101,7 +89,7 @@ def judge_claims(judge, pairs: list[tuple[str, str]], batch_size: int = 32) -> l
                                                                                       answer=answer)}])
         scored += [(prompt, JUDGE_OPTIONS[0]), (prompt, JUDGE_OPTIONS[1])]
     sums = [sum(lps) for lps in continuation_logprobs(judge, scored, batch_size)]
-    return [_p_first(sums[2 * i], sums[2 * i + 1]) for i in range(len(pairs))]
+    return [_softmax2(sums[2 * i], sums[2 * i + 1]) for i in range(len(pairs))]
 
 
 def keyword_claims(answers: list[str]) -> list[float]:

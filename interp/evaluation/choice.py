@@ -38,10 +38,14 @@ def _softmax2(a: float, b: float) -> float:
     return 1.0 / (1.0 + math.exp(b - a))
 
 
-def _likelihood(lm, items: list[ChoiceItem], batch_size: int) -> list[ChoiceScore]:
+def _chat(content: str, system: str | None) -> list[dict[str, str]]:
+    return ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": content}]
+
+
+def _likelihood(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None) -> list[ChoiceScore]:
     pairs = []
     for item in items:
-        prompt = lm.render_chat([{"role": "user", "content": item.question}])
+        prompt = lm.render_chat(_chat(item.question, system))
         pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
     sums = [sum(lps) for lps in continuation_logprobs(lm, pairs, batch_size)]
     out = []
@@ -63,12 +67,12 @@ def _letter_ids(lm) -> tuple[int, int]:
     return ids[0][0], ids[1][0]
 
 
-def _letter(lm, items: list[ChoiceItem], batch_size: int) -> list[ChoiceScore]:
+def _letter(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None) -> list[ChoiceScore]:
     texts = []
     for item in items:
         a, b = item.options
         for first, second in ((a, b), (b, a)):
-            texts.append(lm.render_chat([{"role": "user", "content": letter_prompt(item.question, first, second)}]))
+            texts.append(lm.render_chat(_chat(letter_prompt(item.question, first, second), system)))
     id_a, id_b = _letter_ids(lm)
     logp_NV = next_token_logprobs(lm, texts, batch_size)
     out = []
@@ -88,9 +92,10 @@ CHOICE_METHODS: dict[str, Callable[..., list[ChoiceScore]]] = {"likelihood": _li
 
 
 def forced_choice(lm, question_set: QuestionSet, batch_size: int = 32, method: str = "likelihood",
-                  traits: list[str] | None = None) -> list[ChoiceScore]:
-    """Score every choice item of the set (or of `traits`) under `lm`; one record per item, in set order."""
+                  traits: list[str] | None = None, system: str | None = None) -> list[ChoiceScore]:
+    """Score every choice item of the set (or of `traits`) under `lm`; one record per item, in set order.
+    `system`: a system prompt before each question (None: none, so the chat template's default applies)."""
     if method not in CHOICE_METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(CHOICE_METHODS)}")
     items = [i for i in question_set.choice_items if traits is None or i.trait_id in traits]
-    return CHOICE_METHODS[method](lm, items, batch_size)
+    return CHOICE_METHODS[method](lm, items, batch_size, system)
