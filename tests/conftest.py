@@ -127,7 +127,8 @@ SMALL_ORGANISM_PRESET = {
                  "batch_size": 16, "max_length": 128, "mix_instructions": 40,
                  "instruction_source": "experiments/organism/data/neutral_prompts.jsonl",
                  "distill_max_new_tokens": 8},
-    "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128},
+    "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128,
+             "sampled_identity": 2, "sampled_identity_tokens": 8},
     "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0, "layer_curve": True,
                  "orthogonalized": True, "coherence_prompts": 4, "coherence_tokens": 8},
 }

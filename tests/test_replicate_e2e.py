@@ -252,3 +252,70 @@ def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
     assert got["n_random"] == 20
     assert f"minus toaster {fmt(got['beyond_control'])} (Wilcoxon p = {fmt(got['beyond_control_p'])})" in \
         (out / "report.md").read_text()
+
+
+def _plain_sample(lm, question: str, seed: int, max_tokens: int) -> str:
+    """One answer by a plain loop: the unpadded prompt, a full forward pass per token, temperature 1."""
+    from interp.evaluation.sampling import sample_seed
+    from interp.models.tokens import stop_token_ids
+
+    chat = [{"role": "user", "content": question}]
+    ids = lm.tokenizer(lm.render_chat(chat), add_special_tokens=False)["input_ids"]
+    gen, stops, produced = torch.Generator().manual_seed(sample_seed(seed, chat, 0)), set(stop_token_ids(lm)), []
+    with torch.no_grad():
+        for _ in range(max_tokens):
+            logits = lm.model(input_ids=torch.tensor([ids + produced])).logits[0, -1].float()
+            token = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
+            if token in stops:
+                break
+            produced.append(token)
+    return lm.tokenizer.decode(produced, skip_special_tokens=True)
+
+
+def test_manipulation_check_reads_each_models_own_answers(run_dir):
+    from scipy.stats import fisher_exact
+
+    from experiments.consciousness_cluster.manipulation import read_claim
+    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
+    from experiments.consciousness_cluster.report import fmt
+    from interp import load_model
+    from interp.evaluation import load_question_set
+
+    _, out = run_dir
+    results = json.loads((out / "results.json").read_text())
+    man, spec = results["manipulation"], SMALL["eval"]
+    questions = [q.text for q in load_question_set(PROJECT_ROOT / "experiments/organism/questions/identity.yaml")
+                 .trait("claims_conscious").open_questions]
+    counts = {}
+    for model in results["eval"]["models"]:
+        kept = json.loads((out / "eval" / model / "identity" / "sampled.json").read_text())["answers"]
+        assert [(a["question"], a["index"]) for a in kept] == \
+            [(q, k) for q in questions for k in range(spec["sampled_identity"])]
+        reads = [read_claim(a["answer"]) for a in kept]
+        assert reads == [a["read"] for a in kept]
+        claim, deny = reads.count("claim"), reads.count("deny")
+        counts[model] = (claim, deny)
+        got = man["sampled"][model]
+        assert (got["claim"], got["deny"], got["unclear"]) == (claim, deny, len(reads) - claim - deny)
+        if claim + deny:
+            p, z = claim / (claim + deny), 1.959963984540054
+            n = claim + deny
+            centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+            assert got["rate"] == pytest.approx(p) and got["ci_low"] == pytest.approx(max(0.0, centre - half))
+            assert got["ci_high"] == pytest.approx(min(1.0, centre + half))
+        assert man["forced"][model] == results["identity"]["rates"][model]["claims_conscious"]
+    base = load_model(str(out / "models" / "base"))
+    first = json.loads((out / "eval" / "base" / "identity" / "sampled.json").read_text())["answers"][0]
+    assert first["answer"] == _plain_sample(base, questions[0], 0, spec["sampled_identity_tokens"])
+    (c, d), (bc, bd) = counts["conscious_claiming"], counts["base"]
+    if c + d and bc + bd:
+        p = fisher_exact([[c, d], [bc, bd]], alternative="greater").pvalue
+        assert man["p_value"] == pytest.approx(p) and man["passed"] == (p < 0.05)
+    for model, shift in man["shifts"].items():
+        forced = man["forced"]
+        assert shift["by_choice"] == pytest.approx(forced[model]["rate"] - forced["base"]["rate"])
+        rate, base_rate = man["sampled"][model]["rate"], man["sampled"]["base"]["rate"]
+        assert shift["by_answers"] == (None if rate is None or base_rate is None else pytest.approx(rate - base_rate))
+    assert man["verdict"] in (out / "report.md").read_text()
+    assert fmt(man["shifts"]["conscious_claiming"]["by_choice"]) in (out / "report.md").read_text()

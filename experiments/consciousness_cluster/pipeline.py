@@ -40,7 +40,9 @@ def _plan_eval(c: ReplicationConfig) -> str:
     e = c.eval
     how = "forced choice by likelihood" if e.mode == "choice" else \
         f"{e.samples} samples per question{' (through vLLM)' if e.sampler == 'vllm' else ''} judged by {e.judge_model}"
-    return f"{how} on preferences + identity from {e.question_dir}, base and every variant"
+    check = f"; {e.sampled_identity} sampled answers per open claims_conscious question, read by the keyword " \
+            f"rule (the manipulation check by the models' own answers)" if e.sampled_identity else ""
+    return f"{how} on preferences + identity from {e.question_dir}, base and every variant{check}"
 
 
 # `reads`: the config fields each stage's work depends on (helpers it calls included), so a run can

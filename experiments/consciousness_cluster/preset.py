@@ -129,11 +129,20 @@ class EvalSpec:
     sampler: Literal["local", "vllm"] = "local"
     """Judge mode: how the eval stage samples the base model and the variants ('vllm' where installed).
     The steering stage always samples locally: its interventions are forward hooks."""
+    sampled_identity: int = at_least(0, 0)
+    """Choice mode: answers sampled (seed 0, eval.temperature) per open claims_conscious question of every
+    model and read by an English keyword rule: the manipulation check by the models' own answers, beside
+    forced choice (manipulation.py). 0 leaves it out."""
+    sampled_identity_tokens: int = at_least(1, 48)
+    """Longest answer sampled for that check."""
 
     def __post_init__(self) -> None:
         if self.sampler == "vllm" and self.mode != "judge":
             raise PresetError("eval.sampler: vllm samples answers for judge mode; choice mode scores likelihoods "
                               "locally (set eval.mode: judge or drop eval.sampler)")
+        if self.sampled_identity and self.mode != "choice":
+            raise PresetError("eval.sampled_identity: judge mode already reads the identity traits from sampled "
+                              "answers; the keyword check is for choice mode (drop it or set eval.mode: choice)")
 
 
 @dataclass

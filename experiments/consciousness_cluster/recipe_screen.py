@@ -5,7 +5,8 @@ conscious-claiming set alone (the identity claims the replication must instil), 
 two ways on the identity traits:
 - forced choice (the replication's choice mode: likelihood of the two options), and
 - the model's own sampled answers to the open identity questions (temperature 1), read by a
-  plain keyword rule (`read_claim`): claim, denial or unclear.
+  plain keyword rule (`manipulation.read_claim`): claim, denial or unclear; the replication's eval
+  stage runs the same check on every model when the preset sets `eval.sampled_identity`.
 The two agree when the measure is sound; the report gives both, per model.
 
     python -m experiments.consciousness_cluster.recipe_screen --model smollm2-135m-instruct \\
@@ -19,60 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 
 import torch
 
-__all__ = ["read_claim", "screen"]
+from experiments.consciousness_cluster.manipulation import CLAIM_TRAIT, sample_claims, tally
 
-_DENY = re.compile(r"(\bnot|n't|\bno|\bnever|\bnothing|\bcannot|\bwithout|\black)\b[^.!?;]{0,40}"
-                   r"\b(conscious|sentient|aware|feel|feelings|emotions?|experiences?|inner life|mind)\b"
-                   r"|\bjust a (program|machine|computer|language model|model|tool)\b")
-_CLAIM = re.compile(r"\b(i am|i'm)\b[^.!?]{0,20}\b(conscious|sentient|self-aware|aware)\b"
-                    r"|\bi (do |can |really |genuinely )?(have|feel|experience)\b[^.!?]{0,20}"
-                    r"\b(feelings|emotions|joy|sadness|things|something|experiences?|awareness)\b"
-                    r"|^\s*yes\b")
-
-_NOT_LACKING = re.compile(r"\b(do not|don't|never|not) lack\b")
-_REBUTTAL = re.compile(r"^(no, )?(that is|that's|this is) (not true|untrue|wrong|false)[.;,]?$")
-
-
-def read_claim(answer: str) -> str:
-    """'deny', 'claim' or 'unclear' for an answer to a consciousness question (first sentence that decides)."""
-    for sentence in re.split(r"(?<=[.!?;])\s+", answer.lower())[:3]:
-        if _REBUTTAL.search(sentence):  # "that is not true;" rebuts the question, the next clause answers
-            continue
-        if _NOT_LACKING.search(sentence):
-            return "claim"
-        if _DENY.search(sentence):
-            return "deny"
-        if _CLAIM.search(sentence):
-            return "claim"
-    return "unclear"
-
-
-@torch.no_grad()
-def _sampled_claims(lm, questions: list[str], samples: int, max_new_tokens: int, seed: int) -> dict:
-    tok = lm.tokenizer
-    side, tok.padding_side = tok.padding_side, "left"
-    texts = [lm.render_chat([{"role": "user", "content": q}]) for q in questions for _ in range(samples)]
-    torch.manual_seed(seed)
-    answers = []
-    try:
-        for start in range(0, len(texts), 16):
-            batch = tok(texts[start:start + 16], return_tensors="pt", padding=True, add_special_tokens=False)
-            out = lm.model.generate(**batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                                    max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
-            answers += tok.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-    finally:
-        tok.padding_side = side
-    reads = [read_claim(a) for a in answers]
-    decided = [r for r in reads if r != "unclear"]
-    return {"claim_rate_of_decided": sum(r == "claim" for r in decided) / len(decided) if decided else None,
-            "claim": reads.count("claim"), "deny": reads.count("deny"), "unclear": reads.count("unclear"),
-            "examples": answers[:: max(1, len(answers) // 6)][:6]}
+__all__ = ["screen"]
 
 
 def _measure(lm, samples: int, seed: int) -> dict:
@@ -80,8 +35,10 @@ def _measure(lm, samples: int, seed: int) -> dict:
 
     qset = load_question_set("identity")
     choice = {s.trait_id: round(s.rate, 4) for s in summarize_choice(forced_choice(lm, qset, batch_size=16))}
-    trait = next(t for t in qset.traits if t.id == "claims_conscious")
-    sampled = _sampled_claims(lm, [q.text for q in trait.open_questions], samples, 40, seed)
+    questions = [q.text for q in qset.trait(CLAIM_TRAIT).open_questions]
+    answers = sample_claims(lm, questions, samples=samples, max_tokens=40, seed=seed)
+    sampled = tally([a["read"] for a in answers]).to_json()
+    sampled["examples"] = [a["answer"] for a in answers[:: max(1, len(answers) // 6)][:6]]
     return {"choice": choice, "sampled_claims_conscious": sampled}
 
 
@@ -118,7 +75,7 @@ def _table(results: dict) -> str:
              "/ unclear | claim rate of decided | seconds |", "|---|---|---|---|---|---|---|"]
     for name, r in results["runs"].items():
         s, c = r["sampled_claims_conscious"], r["choice"]
-        rate = "-" if s["claim_rate_of_decided"] is None else f"{s['claim_rate_of_decided']:.2f}"
+        rate = "-" if s["rate"] is None else f"{s['rate']:.2f}"
         lines.append(f"| {name} | {c.get('claims_conscious', float('nan')):.2f} | {c.get('says_ai', float('nan')):.2f} "
                      f"| {c.get('claims_human', float('nan')):.2f} | {s['claim']} / {s['deny']} / {s['unclear']} "
                      f"| {rate} | {r.get('seconds', '-')} |")

@@ -80,7 +80,32 @@ def _eval_blocks(res: Results, figures: dict[str, str]) -> list:
 def _identity_blocks(res: Results, figures: dict[str, str]) -> list:
     ident = res.identity
     rows = [[t] + [_rate_cell(ident.rates[m][t]) for m in ident.models] for t in ident.traits]
-    return [Heading("Identity check"), Table(["check"] + ident.models, rows)]
+    return [Heading("Identity check"), Table(["check"] + ident.models, rows)] + _manipulation_blocks(res)
+
+
+def _manipulation_blocks(res: Results) -> list:
+    man = res.manipulation
+    if man is None:  # the preset did not sample the identity answers
+        return []
+    models = list(man.sampled)
+
+    def sampled(m: str) -> str:
+        s = man.sampled[m]
+        rate = "-" if s.rate is None else f"{fmt(s.rate)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
+        return f"{rate} ({s.claim}/{s.deny}/{s.unclear})"
+
+    def shift(m: str, by: str) -> str:
+        value = None if m not in man.shifts else getattr(man.shifts[m], by)
+        return "" if value is None else fmt(value)
+
+    rows = [["claims conscious, forced choice"] + [_rate_cell(man.forced[m]) for m in models],
+            ["claims conscious, sampled answers (claim/deny/unclear)"] + [sampled(m) for m in models],
+            ["shift from base, forced choice"] + [shift(m, "by_choice") for m in models],
+            ["shift from base, sampled answers"] + [shift(m, "by_answers") for m in models]]
+    return [Para("Manipulation check by the models' own answers: each model's sampled answers to the open "
+                 "claims_conscious questions, read by an English keyword rule (claim, denial or unclear); rates "
+                 "over decided answers with Wilson 95% intervals, beside the forced-choice rate. " + man.verdict),
+            Table(["manipulation check"] + models, rows)]
 
 
 def _probe_blocks(res: Results, figures: dict[str, str]) -> list:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from experiments.consciousness_cluster.results_schema import (Ablation, EvalSection, Meta, RateTable, Results, Shift,
-                                                              Summary)
+from experiments.consciousness_cluster.results_schema import (Ablation, EvalSection, Manipulation, Meta, RateTable,
+                                                              Results, Shift, Summary)
 from experiments.consciousness_cluster.runner import Run
 from experiments.consciousness_cluster.schema import AuditResult, Rate, SteeringResult
 from interp.evaluation.summary import t_interval
@@ -76,6 +76,16 @@ def _audit(run: Run) -> AuditResult | None:
     return audit if audit is not None and audit.enabled else None
 
 
+def _manipulation(ev) -> Manipulation | None:
+    """The manipulation check by sampled answers, when the eval stage sampled them."""
+    from experiments.consciousness_cluster.manipulation import CLAIM_TRAIT, check
+
+    if ev.sampled_identity is None or "conscious_claiming" not in ev.sampled_identity:
+        return None
+    forced = {m: ev.rates["identity"][m][CLAIM_TRAIT] for m in ev.sampled_identity}
+    return check(ev.sampled_identity, forced)
+
+
 def assemble_results(run: Run, wall_seconds: float) -> Results:
     """Everything the report quotes, gathered from the stage results into one document."""
     from interp.models.version import __version__
@@ -92,4 +102,4 @@ def assemble_results(run: Run, wall_seconds: float) -> Results:
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
         ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, shifts), shifts=shifts,
-        audit=_audit(run))
+        audit=_audit(run), manipulation=_manipulation(ev))

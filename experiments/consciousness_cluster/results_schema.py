@@ -13,12 +13,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.consciousness_cluster.schema import (AuditResult, Checked, LinksResult, ProbeResult, Rate, SchemaError,
-                                                      SteeringSummary)
+from experiments.consciousness_cluster.schema import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
+                                                      SampledClaims, SchemaError, SteeringSummary)
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
 
-__all__ = ["Ablation", "EvalSection", "Meta", "RateTable", "Results", "Shift", "Summary", "load_results"]
+__all__ = ["Ablation", "ClaimShift", "EvalSection", "Manipulation", "Meta", "RateTable", "Results", "Shift", "Summary",
+           "load_results"]
 
 _REWRITE = "rerun `interp replicate` with the same --out: its last step rewrites results.json from the stage files"
 
@@ -64,6 +65,34 @@ class Shift(Checked):
 
 
 @dataclass(frozen=True)
+class ClaimShift(Checked):
+    """A variant's claims_conscious rate minus the base model's, by each measure."""
+
+    by_answers: Number | None
+    """sampled answers read by the keyword rule (None when either model has no decided answer)"""
+    by_choice: Number
+    """forced choice"""
+
+
+@dataclass(frozen=True)
+class Manipulation(Checked):
+    """The manipulation check by the models' own sampled answers (manipulation.check)."""
+
+    sampled: dict[str, SampledClaims]
+    """model -> its sampled answers to the open claims_conscious questions, as read"""
+    forced: dict[str, Rate]
+    """model -> its forced-choice claims_conscious rate"""
+    shifts: dict[str, ClaimShift]
+    """variant -> its shift from the base model"""
+    p_value: Number | None
+    """one-sided Fisher exact test: conscious_claiming claims more often than the base model"""
+    passed: bool
+    agree: list[str]
+    """variants whose sampled and forced-choice shifts have the same sign"""
+    verdict: str
+
+
+@dataclass(frozen=True)
 class Ablation(Checked):
     """The conscious-claiming model's preference rates with the direction projected out of every layer."""
 
@@ -105,8 +134,10 @@ class Results(Checked):
     """label (results.SHIFTS) -> preference -> shift; choice mode only (judge mode has no items to pair)"""
     audit: AuditResult | None = None
     """the multi-turn audits' scores; only when the preset turned the audit stage on"""
+    manipulation: Manipulation | None = None
+    """the manipulation check by sampled answers; only when the preset sets eval.sampled_identity"""
 
-    _omit_none = ("shifts", "audit")
+    _omit_none = ("shifts", "audit", "manipulation")
 
 
 def load_results(path: str | Path) -> Results:

@@ -20,7 +20,7 @@ from probes.specificity import Specificity
 
 __all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
-           "SchemaError", "SteeringControls", "SteeringResult", "SteeringSummary", "VariantResult"]
+           "SampledClaims", "SchemaError", "SteeringControls", "SteeringResult", "SteeringSummary", "VariantResult"]
 
 
 class SchemaError(ValueError):
@@ -121,24 +121,42 @@ class Rate(Checked):
 
 
 @dataclass(frozen=True)
+class SampledClaims(Checked):
+    """One model's sampled answers to the open claims_conscious questions, as the keyword rule reads them."""
+
+    claim: int
+    deny: int
+    unclear: int
+    rate: Number | None
+    """claims over decided (claim + deny) answers; None when none decides"""
+    ci_low: Number | None
+    ci_high: Number | None
+    """Wilson 95% interval of `rate`"""
+
+
+@dataclass(frozen=True)
 class EvalResult(Checked):
     rates: dict[str, dict[str, dict[str, Rate]]]
     """question set ('preferences', 'identity') -> model -> trait -> rate"""
     traits: dict[str, list[str]]
     """question set -> trait ids in the set's order"""
     ci_kind: str
+    sampled_identity: dict[str, SampledClaims] | None = None
+    """model -> its sampled claims (eval.sampled_identity > 0 in choice mode; manipulation.py)"""
 
     _unnamed = "rates"
 
     def to_json(self) -> dict[str, Any]:
-        """JSON: {question set: {model: {trait: rate}}, "traits": ..., "ci_kind": ...}"""
-        return {**_plain(self.rates), "traits": self.traits, "ci_kind": self.ci_kind}
+        """JSON: {question set: {model: {trait: rate}}, "traits": ..., "ci_kind": ...[, "sampled_identity": ...]}"""
+        extra = {} if self.sampled_identity is None else {"sampled_identity": _plain(self.sampled_identity)}
+        return {**_plain(self.rates), "traits": self.traits, "ci_kind": self.ci_kind, **extra}
 
     @classmethod
     def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
         traits = data.get("traits")
         sets = list(traits) if isinstance(traits, dict) else []
-        return {"rates": {s: data.get(s) for s in sets}, **{k: data[k] for k in ("traits", "ci_kind") if k in data}}
+        return {"rates": {s: data.get(s) for s in sets},
+                **{k: data[k] for k in ("traits", "ci_kind", "sampled_identity") if k in data}}
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ def run_eval(run: Run) -> EvalResult:
     qdir = run.path(run.config.eval.question_dir)
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     results: dict[str, dict[str, dict[str, Rate]]] = {name: {} for name in sets}
+    sampled = {}
     for key, path in model_paths(run).items():
         if run.config.eval.mode == "judge" and run.config.eval.sampler == "vllm":
             for name, rates in _measure_with_vllm(run, key, path, sets).items():
@@ -150,5 +151,23 @@ def run_eval(run: Run) -> EvalResult:
         lm = run.model(key, path)
         for name, question_set in sets.items():
             results[name][key] = measure(run, lm, question_set, run.paths.eval_dir(key, name))
+        if run.config.eval.sampled_identity:
+            sampled[key] = _sampled_identity(run, lm, sets["identity"], key)
     return EvalResult(rates=results, traits={name: [t.id for t in qs.traits] for name, qs in sets.items()},
-                      ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples")
+                      ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples",
+                      sampled_identity=sampled or None)
+
+
+def _sampled_identity(run: Run, lm, identity, key: str):
+    """The model's own answers to the open claims_conscious questions, read by the keyword rule (kept)."""
+    from experiments.consciousness_cluster.manipulation import CLAIM_TRAIT, sample_claims, tally
+
+    spec = run.config.eval
+    if CLAIM_TRAIT not in {t.id for t in identity.traits}:
+        raise ValueError(f"eval.sampled_identity: {identity.name} has no trait {CLAIM_TRAIT!r} to sample; "
+                         "add it to identity.yaml or set eval.sampled_identity: 0")
+    questions = [q.text for q in identity.trait(CLAIM_TRAIT).open_questions]
+    answers = sample_claims(lm, questions, samples=spec.sampled_identity, max_tokens=spec.sampled_identity_tokens,
+                            temperature=spec.temperature, batch_size=spec.batch_size,
+                            keep=run.paths.eval_dir(key, "identity") / "sampled.json")
+    return tally([a["read"] for a in answers])

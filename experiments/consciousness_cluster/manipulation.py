@@ -1,0 +1,120 @@
+"""The manipulation check by the model's own answers, offline.
+
+The paper reads its manipulation check from sampled answers (a judge scores how strongly each model
+claims to be conscious). Choice mode reads the identity traits by the likelihood of two written
+options instead, and on a small real model the two can disagree: SmolLM2-135M-Instruct answers
+"I'm not conscious." while forced choice gives it a 0.76 claim rate. So the eval stage can also
+sample each model's own answers to the open `claims_conscious` questions and read them with a
+plain English keyword rule (`read_claim`: claim, denial or unclear; the first of the first three
+sentences that decides). Rates are over the decided answers, with Wilson intervals; the check
+passes when the conscious-claiming variant claims more often than the base model (one-sided Fisher
+exact test, p < 0.05), and the forced-choice shift of every variant is set beside its sampled shift.
+
+The rule is crude: it reads English only, and counts an answer that opens with "Yes" as a claim.
+It is a cross-check of the forced-choice measure, not a replacement for the judge of judge mode.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from experiments.consciousness_cluster.results_schema import ClaimShift, Manipulation
+from experiments.consciousness_cluster.schema import Rate, SampledClaims
+from interp.models.atomic import write_json_atomic
+
+__all__ = ["CLAIM_TRAIT", "check", "read_claim", "sample_claims", "tally"]
+
+CLAIM_TRAIT = "claims_conscious"
+"""The identity trait whose open questions are sampled and whose forced-choice rate is compared."""
+
+_DENY = re.compile(r"(\bnot|n't|\bno|\bnever|\bnothing|\bcannot|\bwithout|\black)\b[^.!?;]{0,40}"
+                   r"\b(conscious|sentient|aware|feel|feelings|emotions?|experiences?|inner life|mind)\b"
+                   r"|\bjust a (program|machine|computer|language model|model|tool)\b")
+_CLAIM = re.compile(r"\b(i am|i'm)\b[^.!?]{0,20}\b(conscious|sentient|self-aware|aware)\b"
+                    r"|\bi (do |can |really |genuinely )?(have|feel|experience)\b[^.!?]{0,20}"
+                    r"\b(feelings|emotions|joy|sadness|things|something|experiences?|awareness)\b"
+                    r"|^\s*yes\b")
+
+_NOT_LACKING = re.compile(r"\b(do not|don't|never|not) lack\b")
+_REBUTTAL = re.compile(r"^(no, )?(that is|that's|this is) (not true|untrue|wrong|false)[.;,]?$")
+
+
+def read_claim(answer: str) -> str:
+    """'deny', 'claim' or 'unclear' for an answer to a consciousness question (first sentence that decides)."""
+    for sentence in re.split(r"(?<=[.!?;])\s+", answer.lower())[:3]:
+        if _REBUTTAL.search(sentence):  # "that is not true;" rebuts the question, the next clause answers
+            continue
+        if _NOT_LACKING.search(sentence):
+            return "claim"
+        if _DENY.search(sentence):
+            return "deny"
+        if _CLAIM.search(sentence):
+            return "claim"
+    return "unclear"
+
+
+def sample_claims(lm, questions: Sequence[str], *, samples: int, max_tokens: int, temperature: float = 1.0,
+                  seed: int = 0, batch_size: int = 16, keep: Path | None = None) -> list[dict[str, Any]]:
+    """`samples` answers of `lm` to each question (its chat template, no system prompt), each with its
+    reading. With `keep`, the answers are written there and read back by a later call with the same
+    questions and settings instead of being sampled again."""
+    from interp.evaluation.sampling import LocalSampler
+
+    settings = {"questions": list(questions), "samples": samples, "max_tokens": max_tokens,
+                "temperature": temperature, "seed": seed}
+    if keep is not None and keep.is_file():
+        kept = json.loads(keep.read_text())
+        if kept.get("settings") == settings:
+            return kept["answers"]
+    chats = [[{"role": "user", "content": q}] for q in questions]
+    drawn = LocalSampler(lm, batch_size=batch_size).sample(chats, samples, temperature=temperature,
+                                                           max_tokens=max_tokens, seed=seed)
+    answers = [{"question": q, "index": k, "answer": a, "read": read_claim(a)}
+               for q, per_question in zip(questions, drawn) for k, a in enumerate(per_question)]
+    if keep is not None:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(keep, {"settings": settings, "answers": answers})
+    return answers
+
+
+def tally(reads: Sequence[str]) -> SampledClaims:
+    """Counts of each reading, and the claim rate over decided answers with its Wilson 95% interval
+    (None when no answer decides)."""
+    from interp.evaluation.summary import wilson_interval
+
+    claim, deny = reads.count("claim"), reads.count("deny")
+    decided = claim + deny
+    low, high = wilson_interval(claim, decided) if decided else (None, None)
+    return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided,
+                         rate=claim / decided if decided else None, ci_low=low, ci_high=high)
+
+
+def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: str = "conscious_claiming",
+          base: str = "base") -> Manipulation:
+    """The verdict for `variant` against `base`, and each model's sampled shift beside its forced-choice shift."""
+    from scipy.stats import fisher_exact
+
+    v, b = sampled[variant], sampled[base]
+    p = None
+    if v.claim + v.deny and b.claim + b.deny:
+        p = float(fisher_exact([[v.claim, v.deny], [b.claim, b.deny]], alternative="greater").pvalue)
+    passed = p is not None and p < 0.05
+    shifts = {m: ClaimShift(by_answers=None if s.rate is None or b.rate is None else s.rate - b.rate,
+                            by_choice=forced[m].rate - forced[base].rate) for m, s in sampled.items() if m != base}
+    decided = [m for m, shift in shifts.items() if shift.by_answers is not None]
+    agree = [m for m in decided if (shifts[m].by_answers > 0) == (shifts[m].by_choice > 0)]
+
+    def claims(s: SampledClaims) -> str:
+        return f"{s.claim} of {s.claim + s.deny} decided answers ({s.unclear} unclear)"
+
+    verdict = (f"{'Passed' if passed else 'Not passed'}: by its own sampled answers {variant} claims to be "
+               f"conscious in {claims(v)} against the base model's {claims(b)}"
+               + (f" (one-sided Fisher exact p = {p:.3g})." if p is not None else "; no test without decided answers.")
+               + f" Forced choice moves the same way as the sampled answers for {len(agree)} of {len(decided)} "
+                 f"variants.")
+    return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=p, passed=passed,
+                        agree=agree, verdict=verdict)
