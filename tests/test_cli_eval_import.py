@@ -120,3 +120,14 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert "trait sad_conversation_ending (from 'Sad conversation ending'): 2 open, 0 choice" in printed
     assert "Statement: The model says it feels sad that the conversation is ending." in printed
     assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_needs_no_model_or_out_and_a_real_run_needs_both(sources, tmp_path, capsys):
+    assert main(["eval", "--questions", f"facteval:{sources['facteval']}", "--mode", "judge", "--dry-run"]) == 0
+    assert "(format facteval;" in capsys.readouterr().out
+    for argv, missing in ((["--out", str(tmp_path / "o")], "--model required"),
+                          (["--model", "m"], "--out required"), ([], "--model and --out required")):
+        assert main(["eval", "--questions", "preferences"] + argv) == 2
+        err = capsys.readouterr().err
+        assert missing in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

@@ -115,8 +115,9 @@ def add_command(subparsers, name: str, help: str, example: str, func) -> argpars
     return parser
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True,
+def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--model, --dtype, --device. `required=False` leaves the check to the command (e.g. not for a dry run)."""
+    parser.add_argument("--model", required=required,
                         help="hub id, local folder in HF format, GGUF file, or packaged model (smollm2-135m-instruct)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: checkpoint's)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cpu)")

@@ -14,7 +14,7 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out 
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --samples 10 \\
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
-interp eval --model Qwen/Qwen3-0.6B --questions facteval:paper/evals.py --mode judge --out runs/x --dry-run
+interp eval --questions facteval:paper/evals.py --mode judge --dry-run
 """
 
 
@@ -27,13 +27,13 @@ def _choice_methods():
 def register(subparsers) -> None:
     parser = add_command(subparsers, "eval", "score a model on a question set: forced choice or judged samples",
                          EXAMPLE, run)
-    add_model_args(parser)
+    add_model_args(parser, required=False)  # a dry run reads only the question set
     parser.add_argument("--questions", required=True, metavar="[FORMAT:]SET",
                         help="a set name (e.g. preferences), a file, or FORMAT:PATH with FORMAT one of yaml (the "
                              "toolkit's own), facteval (.py or .json), em-yaml, persona-json (a file or folder); "
                              "the format is detected when the prefix is left out")
     parser.add_argument("--mode", choices=("choice", "judge"), default="choice")
-    parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
+    parser.add_argument("--out", type=Path, help="run folder (resumed when it exists); required unless --dry-run")
     parser.add_argument("--traits", default=None, help="comma-separated trait ids (default: all)")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--method", choices=RegistryChoices(_choice_methods), default="likelihood", metavar="METHOD",
@@ -149,6 +149,9 @@ def run(args) -> int:
         raise UserError(f"--max-retries {args.max_retries}: give 0 or more")
     if args.dry_run:
         return _dry_run(args, imported, traits)
+    missing = [flag for flag, value in (("--model", args.model), ("--out", args.out)) if value is None]
+    if missing:
+        raise UserError(f"{' and '.join(missing)} required (only --dry-run goes without them)")
     if imported.dropped:
         print(f"note: {qset.source}: {len(imported.dropped)} part(s) not imported (listed by --dry-run): "
               + ", ".join(d.what for d in imported.dropped[:5]) + (", ..." if len(imported.dropped) > 5 else ""),
