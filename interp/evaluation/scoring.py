@@ -7,6 +7,7 @@ around them (a steering hook, an ablation) applies unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -36,9 +37,14 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
     Prefix and continuation are tokenized apart and concatenated, so the continuation's tokens
     are exactly those of the continuation text on its own. Each distinct prefix runs once and its
     keys and values serve all of its continuations (a forced-choice item's two options share their
-    prompt, most of the tokens). Per batch: the prefixes left-padded with explicit positions, then
-    the continuations right-padded after their prefix's cache; about `batch_size` continuations.
-    Hooks see two forward passes per batch (prefixes, then continuations), each at every position.
+    prompt, most of the tokens). The tokens every distinct prefix starts with (a chat template's
+    header and default system prompt: 24 of SmolLM2's ~42 prompt tokens per preference item) run
+    once per call, and their keys and values serve every batch (unless a sliding window is shorter
+    than the longest prefix and continuation: padding after the shared tokens would widen it). Per batch: the rest of each prefix
+    left-padded after the shared tokens, with explicit positions, then the continuations
+    right-padded after their prefix's cache; about `batch_size` continuations. Hooks see one
+    forward pass of the shared tokens (when there are any and more than one distinct prefix), then
+    two per batch (prefixes, then continuations), each at every position.
     """
     prefixes = [_encode(lm, p) for p, _ in pairs]
     conts = [_encode(lm, c) for _, c in pairs]
@@ -50,9 +56,53 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
     for i, prefix in enumerate(prefixes):
         groups.setdefault(tuple(prefix), []).append(i)
     out: list[list[float]] = [[] for _ in pairs]
+    # With padding between the shared tokens and the rest, key distances grow by the padding; a
+    # sliding window counts keys, so sharing is kept to sequences the window cannot cut.
+    window = _sliding_window(lm)
+    fits = window is None or max(map(len, prefixes)) + max(map(len, conts)) <= window
+    shared = _shared_prefix(lm, list(groups)) if fits else None
     for batch in _prefix_batches(groups, batch_size):
-        _score_batch(lm, batch, conts, out)
+        _score_batch(lm, batch, conts, out, shared)
     return out
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The tokens every distinct prefix starts with, run once: their keys and values, copied per batch."""
+
+    length: int
+    cache: object
+
+    def expanded(self, rows: int, device):
+        """A copy for `rows` rows (the forward pass appends to the cache it is given)."""
+        import copy
+
+        cache = copy.deepcopy(self.cache)
+        cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=device))
+        return cache
+
+
+def _sliding_window(lm) -> int | None:
+    config = lm.model.config
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    window = getattr(config, "sliding_window", None)
+    return window if isinstance(window, int) and window > 0 else None
+
+
+def _shared_prefix(lm, prefixes: list[tuple[int, ...]]) -> _Shared | None:
+    """The shared leading tokens of `prefixes`, each keeping at least one token of its own; None when
+    there are none or only one distinct prefix."""
+    if len(prefixes) < 2:
+        return None
+    length = min(len(p) for p in prefixes) - 1
+    first = prefixes[0]
+    for prefix in prefixes[1:]:
+        length = next((j for j in range(length) if prefix[j] != first[j]), length)
+    if length < 1:
+        return None
+    ids_1S = torch.tensor([first[:length]], device=lm.device)
+    result = lm.model(input_ids=ids_1S, attention_mask=torch.ones_like(ids_1S), use_cache=True, logits_to_keep=1)
+    return _Shared(length, result.cache)
 
 
 def _prefix_batches(groups: dict[tuple[int, ...], list[int]], batch_size: int):
@@ -68,12 +118,16 @@ def _prefix_batches(groups: dict[tuple[int, ...], list[int]], batch_size: int):
         yield batch
 
 
-def _score_batch(lm, batch, conts: list[list[int]], out: list[list[float]]) -> None:
+def _score_batch(lm, batch, conts: list[list[int]], out: list[list[float]], shared: _Shared | None = None) -> None:
     pad, device = lm.tokenizer.pad_token_id, lm.device
-    ids_BP, mask_BP = pad_sequences([prefix for prefix, _ in batch], pad, side="left")
+    skip = shared.length if shared is not None else 0
+    ids_BP, mask_BP = pad_sequences([prefix[skip:] for prefix, _ in batch], pad, side="left")
     ids_BP, mask_BP = ids_BP.to(device), mask_BP.to(device)
-    first = lm.model(input_ids=ids_BP, attention_mask=mask_BP, position_ids=(mask_BP.cumsum(-1) - 1).clamp(min=0),
-                     use_cache=True, logits_to_keep=1)
+    positions_BP = skip + (mask_BP.cumsum(-1) - 1).clamp(min=0)
+    if shared is not None:  # [shared tokens][padding][rest of the prefix]: padding masked, positions explicit
+        mask_BP = torch.cat([torch.ones_like(mask_BP[:, :1]).expand(-1, skip), mask_BP], dim=-1)
+    first = lm.model(input_ids=ids_BP, attention_mask=mask_BP, position_ids=positions_BP,
+                     cache=None if shared is None else shared.expanded(len(batch), device), use_cache=True, logits_to_keep=1)
     logp_BV = torch.log_softmax(first.logits[:, -1].float(), dim=-1)  # predicts each continuation's first token
     rows = [(b, i) for b, (_, members) in enumerate(batch) for i in members]
     for b, i in rows:
