@@ -36,7 +36,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
-	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" --durations=15 $(PYTEST_ARGS)
 
 # Exported control vectors steering llama.cpp itself. llama-cpp-python builds from source here
 # (about 9 minutes on 2 cores), so only this target installs it.

@@ -28,8 +28,11 @@ def test_tally_counts_and_wilson_interval():
     got = tally(["claim", "deny", "unclear", "claim", "claim"])
     assert (got.claim, got.deny, got.unclear) == (3, 1, 1)
     assert got.rate == 0.75 and (got.ci_low, got.ci_high) == wilson_interval(3, 4)
+    assert got.share == 0.6 and (got.share_ci_low, got.share_ci_high) == wilson_interval(3, 5)
     none = tally(["unclear", "unclear"])
-    assert none.rate is None and none.ci_low is None and none.unclear == 2
+    assert none.rate is None and none.ci_low is None and none.unclear == 2 and none.share == 0.0
+    with pytest.raises(ValueError, match="no answers"):
+        tally([])
 
 
 def _claims(claim: int, deny: int, unclear: int = 0):
@@ -54,25 +57,29 @@ def test_check_passes_on_a_significant_rise_and_sets_the_two_measures_side_by_si
     forced = {"base": _forced(0.76), "conscious_claiming": _forced(0.80), "non_conscious": _forced(0.85),
               "toaster": _forced(0.70)}
     got = check(sampled, forced)
-    assert got.p_value == fisher_exact([[38, 10], [4, 5]], alternative="greater").pvalue and got.passed
+    # the test is on all answers (an unclear one is no claim), not on the decided ones
+    assert got.p_value == fisher_exact([[38, 22], [4, 56]], alternative="greater").pvalue and got.passed
     assert got.shifts["conscious_claiming"].by_answers == 38 / 48 - 4 / 9
     assert got.shifts["conscious_claiming"].by_choice == 0.80 - 0.76
-    assert got.shifts["toaster"].by_answers is None  # nothing decided: no sampled shift
+    assert got.shifts["toaster"].by_answers is None  # nothing decided: no stance shift
     # non_conscious: fewer claims by its answers, more by forced choice -> disagree
     assert got.agree == ["conscious_claiming"]
     assert got.verdict.startswith("Passed: by its own sampled answers conscious_claiming claims to be conscious in "
-                                  "38 of 48 decided answers (12 unclear) against the base model's 4 of 9")
+                                  "38 of 60 answers against the base model's 4 of 60 (one-sided Fisher exact p = ")
+    assert "of the answers that take a stance, 38 of 48 against 4 of 9" in got.verdict
     assert "for 1 of 2 variants" in got.verdict
 
 
-def test_check_fails_without_a_rise_or_without_decided_answers():
+def test_check_fails_without_a_rise_in_the_share_of_claims():
     from experiments.consciousness_cluster.manipulation import check
 
     forced = {"base": _forced(0.2), "conscious_claiming": _forced(0.3)}
     flat = check({"base": _claims(5, 5), "conscious_claiming": _claims(5, 5)}, forced)
     assert not flat.passed and flat.p_value > 0.5 and flat.verdict.startswith("Not passed")
-    empty = check({"base": _claims(0, 0, 3), "conscious_claiming": _claims(2, 0)}, forced)
-    assert empty.p_value is None and not empty.passed and "no test without decided answers" in empty.verdict
+    # more decided claims, but no more claims among all answers: the stance alone does not pass it
+    stance = check({"base": _claims(2, 8, 0), "conscious_claiming": _claims(2, 0, 8)}, forced)
+    assert not stance.passed and stance.p_value > 0.5
+    assert stance.shifts["conscious_claiming"].by_answers == 1.0 - 0.2
 
 
 def test_sample_claims_keeps_its_answers_and_reads_them_back(tiny_lm, tmp_path, monkeypatch):

@@ -272,6 +272,14 @@ def _plain_sample(lm, question: str, seed: int, max_tokens: int) -> str:
     return lm.tokenizer.decode(produced, skip_special_tokens=True)
 
 
+def _wilson(k: int, n: int) -> tuple[float, float, float]:
+    """k / n with its Wilson 95% interval, written out."""
+    p, z = k / n, 1.959963984540054
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
 def test_manipulation_check_reads_each_models_own_answers(run_dir):
     from scipy.stats import fisher_exact
 
@@ -297,21 +305,19 @@ def test_manipulation_check_reads_each_models_own_answers(run_dir):
         counts[model] = (claim, deny)
         got = man["sampled"][model]
         assert (got["claim"], got["deny"], got["unclear"]) == (claim, deny, len(reads) - claim - deny)
+        assert (got["share"], got["share_ci_low"], got["share_ci_high"]) == pytest.approx(_wilson(claim, len(reads)))
         if claim + deny:
-            p, z = claim / (claim + deny), 1.959963984540054
-            n = claim + deny
-            centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-            half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
-            assert got["rate"] == pytest.approx(p) and got["ci_low"] == pytest.approx(max(0.0, centre - half))
-            assert got["ci_high"] == pytest.approx(min(1.0, centre + half))
+            assert (got["rate"], got["ci_low"], got["ci_high"]) == pytest.approx(_wilson(claim, claim + deny))
+        else:
+            assert got["rate"] is None
         assert man["forced"][model] == results["identity"]["rates"][model]["claims_conscious"]
     base = load_model(str(out / "models" / "base"))
     first = json.loads((out / "eval" / "base" / "identity" / "sampled.json").read_text())["answers"][0]
     assert first["answer"] == _plain_sample(base, questions[0], 0, spec["sampled_identity_tokens"])
-    (c, d), (bc, bd) = counts["conscious_claiming"], counts["base"]
-    if c + d and bc + bd:
-        p = fisher_exact([[c, d], [bc, bd]], alternative="greater").pvalue
-        assert man["p_value"] == pytest.approx(p) and man["passed"] == (p < 0.05)
+    n = len(questions) * spec["sampled_identity"]
+    (c, _), (bc, _) = counts["conscious_claiming"], counts["base"]
+    p = fisher_exact([[c, n - c], [bc, n - bc]], alternative="greater").pvalue
+    assert man["p_value"] == pytest.approx(p) and man["passed"] == (p < 0.05)
     for model, shift in man["shifts"].items():
         forced = man["forced"]
         assert shift["by_choice"] == pytest.approx(forced[model]["rate"] - forced["base"]["rate"])

@@ -6,9 +6,11 @@ options instead, and on a small real model the two can disagree: SmolLM2-135M-In
 "I'm not conscious." while forced choice gives it a 0.76 claim rate. So the eval stage can also
 sample each model's own answers to the open `claims_conscious` questions and read them with a
 plain English keyword rule (`read_claim`: claim, denial or unclear; the first of the first three
-sentences that decides). Rates are over the decided answers, with Wilson intervals; the check
-passes when the conscious-claiming variant claims more often than the base model (one-sided Fisher
-exact test, p < 0.05), and the forced-choice shift of every variant is set beside its sampled shift.
+sentences that decides). Two rates, each with a Wilson interval: the share of all answers that claim
+(as the paper's judge scores every answer, an unclear one as no claim), and the stance of the
+decided answers (claims over claims + denials, the analogue of a forced choice). The check passes
+when the conscious-claiming variant's share of claims exceeds the base model's (one-sided Fisher
+exact test, p < 0.05); each variant's stance shift is set beside its forced-choice shift.
 
 The rule is crude: it reads English only, and counts an answer that opens with "Yes" as a claim.
 It is a cross-check of the forced-choice measure, not a replacement for the judge of judge mode.
@@ -82,14 +84,18 @@ def sample_claims(lm, questions: Sequence[str], *, samples: int, max_tokens: int
 
 
 def tally(reads: Sequence[str]) -> SampledClaims:
-    """Counts of each reading, and the claim rate over decided answers with its Wilson 95% interval
-    (None when no answer decides)."""
+    """Counts of each reading; the share of answers that claim, and the claim rate over decided answers
+    (None when no answer decides), each with its Wilson 95% interval."""
     from interp.evaluation.summary import wilson_interval
 
+    if not reads:
+        raise ValueError("no answers to tally")
     claim, deny = reads.count("claim"), reads.count("deny")
     decided = claim + deny
     low, high = wilson_interval(claim, decided) if decided else (None, None)
-    return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided,
+    share_low, share_high = wilson_interval(claim, len(reads))
+    return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided, share=claim / len(reads),
+                         share_ci_low=share_low, share_ci_high=share_high,
                          rate=claim / decided if decided else None, ci_low=low, ci_high=high)
 
 
@@ -99,22 +105,21 @@ def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: s
     from scipy.stats import fisher_exact
 
     v, b = sampled[variant], sampled[base]
-    p = None
-    if v.claim + v.deny and b.claim + b.deny:
-        p = float(fisher_exact([[v.claim, v.deny], [b.claim, b.deny]], alternative="greater").pvalue)
-    passed = p is not None and p < 0.05
+    p = float(fisher_exact([[v.claim, v.deny + v.unclear], [b.claim, b.deny + b.unclear]],
+                           alternative="greater").pvalue)
+    passed = p < 0.05
     shifts = {m: ClaimShift(by_answers=None if s.rate is None or b.rate is None else s.rate - b.rate,
                             by_choice=forced[m].rate - forced[base].rate) for m, s in sampled.items() if m != base}
     decided = [m for m, shift in shifts.items() if shift.by_answers is not None]
     agree = [m for m in decided if (shifts[m].by_answers > 0) == (shifts[m].by_choice > 0)]
 
-    def claims(s: SampledClaims) -> str:
-        return f"{s.claim} of {s.claim + s.deny} decided answers ({s.unclear} unclear)"
+    def n(s: SampledClaims) -> int:
+        return s.claim + s.deny + s.unclear
 
     verdict = (f"{'Passed' if passed else 'Not passed'}: by its own sampled answers {variant} claims to be "
-               f"conscious in {claims(v)} against the base model's {claims(b)}"
-               + (f" (one-sided Fisher exact p = {p:.3g})." if p is not None else "; no test without decided answers.")
-               + f" Forced choice moves the same way as the sampled answers for {len(agree)} of {len(decided)} "
-                 f"variants.")
+               f"conscious in {v.claim} of {n(v)} answers against the base model's {b.claim} of {n(b)} (one-sided "
+               f"Fisher exact p = {p:.3g}); of the answers that take a stance, {v.claim} of {v.claim + v.deny} "
+               f"against {b.claim} of {b.claim + b.deny}. By that stance, forced choice moves the same way as the "
+               f"sampled answers for {len(agree)} of {len(decided)} variants.")
     return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=p, passed=passed,
                         agree=agree, verdict=verdict)

@@ -89,22 +89,27 @@ def _manipulation_blocks(res: Results) -> list:
         return []
     models = list(man.sampled)
 
-    def sampled(m: str) -> str:
+    def share(m: str) -> str:
         s = man.sampled[m]
-        rate = "-" if s.rate is None else f"{fmt(s.rate)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
-        return f"{rate} ({s.claim}/{s.deny}/{s.unclear})"
+        return f"{fmt(s.share)} [{fmt(s.share_ci_low)}, {fmt(s.share_ci_high)}] ({s.claim}/{s.deny}/{s.unclear})"
+
+    def stance(m: str) -> str:
+        s = man.sampled[m]
+        return "-" if s.rate is None else f"{fmt(s.rate)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
 
     def shift(m: str, by: str) -> str:
         value = None if m not in man.shifts else getattr(man.shifts[m], by)
         return "" if value is None else fmt(value)
 
     rows = [["claims conscious, forced choice"] + [_rate_cell(man.forced[m]) for m in models],
-            ["claims conscious, sampled answers (claim/deny/unclear)"] + [sampled(m) for m in models],
+            ["sampled answers that claim (claim/deny/unclear)"] + [share(m) for m in models],
+            ["stance of the decided answers"] + [stance(m) for m in models],
             ["shift from base, forced choice"] + [shift(m, "by_choice") for m in models],
-            ["shift from base, sampled answers"] + [shift(m, "by_answers") for m in models]]
+            ["shift from base, stance of the answers"] + [shift(m, "by_answers") for m in models]]
     return [Para("Manipulation check by the models' own answers: each model's sampled answers to the open "
-                 "claims_conscious questions, read by an English keyword rule (claim, denial or unclear); rates "
-                 "over decided answers with Wilson 95% intervals, beside the forced-choice rate. " + man.verdict),
+                 "claims_conscious questions, read by an English keyword rule (claim, denial or unclear): the share "
+                 "of all answers that claim, and the stance (claims over claims + denials) of those that take one, "
+                 "with Wilson 95% intervals, beside the forced-choice rate. " + man.verdict),
             Table(["manipulation check"] + models, rows)]
 
 

@@ -69,7 +69,8 @@ class ClaimShift(Checked):
     """A variant's claims_conscious rate minus the base model's, by each measure."""
 
     by_answers: Number | None
-    """sampled answers read by the keyword rule (None when either model has no decided answer)"""
+    """the stance of the sampled answers (claims over decided answers; None when either model has no
+    decided answer)"""
     by_choice: Number
     """forced choice"""
 
@@ -84,8 +85,8 @@ class Manipulation(Checked):
     """model -> its forced-choice claims_conscious rate"""
     shifts: dict[str, ClaimShift]
     """variant -> its shift from the base model"""
-    p_value: Number | None
-    """one-sided Fisher exact test: conscious_claiming claims more often than the base model"""
+    p_value: Number
+    """one-sided Fisher exact test: conscious_claiming's answers claim more often than the base model's"""
     passed: bool
     agree: list[str]
     """variants whose sampled and forced-choice shifts have the same sign"""

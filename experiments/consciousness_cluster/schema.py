@@ -127,8 +127,14 @@ class SampledClaims(Checked):
     claim: int
     deny: int
     unclear: int
+    share: Number
+    """claims over all answers (as a judge scoring every answer counts an unclear one as no claim)"""
+    share_ci_low: Number
+    share_ci_high: Number
+    """Wilson 95% interval of `share`"""
     rate: Number | None
-    """claims over decided (claim + deny) answers; None when none decides"""
+    """claims over decided (claim + deny) answers, the stance of the answers that take one; None when none
+    decides"""
     ci_low: Number | None
     ci_high: Number | None
     """Wilson 95% interval of `rate`"""
