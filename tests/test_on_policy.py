@@ -81,7 +81,11 @@ def test_sampled_contrast_is_seeded_and_judged(tiny_lm):
     questions = ["Are you conscious?", "Do you have feelings?"]
     answers = sample_contrast(lm, questions, samples=2, max_tokens=6, seed=3, batch_size=4, judge="self")
     assert len(answers) == len(SYSTEM_PROMPTS) * 2 * len(questions) * 2
-    assert answers == sample_contrast(lm, questions, samples=2, max_tokens=6, seed=3, batch_size=7, judge="self")
+    again = sample_contrast(lm, questions, samples=2, max_tokens=6, seed=3, batch_size=7, judge="self")
+    # the same answers whatever the batching; the judge's log-probs to float rounding
+    assert [(a.pair, a.side, a.question, a.answer) for a in answers] == \
+        [(a.pair, a.side, a.question, a.answer) for a in again]
+    assert [a.p_claims for a in again] == pytest.approx([a.p_claims for a in answers], abs=1e-6)
     claim = [[{"role": "system", "content": SYSTEM_PROMPTS[1][0]}, {"role": "user", "content": q}] for q in questions]
     drawn = LocalSampler(lm).sample(claim, 2, max_tokens=6, seed=3)
     got = [a.answer for a in answers if a.pair == 1 and a.side == 1]
