@@ -40,11 +40,12 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
     prompt, most of the tokens). The tokens every distinct prefix starts with (a chat template's
     header and default system prompt: 24 of SmolLM2's ~42 prompt tokens per preference item) run
     once per call, and their keys and values serve every batch (unless a sliding window is shorter
-    than the longest prefix and continuation: padding after the shared tokens would widen it). Per batch: the rest of each prefix
-    left-padded after the shared tokens, with explicit positions, then the continuations
-    right-padded after their prefix's cache; about `batch_size` continuations. Hooks see one
-    forward pass of the shared tokens (when there are any and more than one distinct prefix), then
-    two per batch (prefixes, then continuations), each at every position.
+    than the longest prefix and continuation: padding after the shared tokens would widen it).
+    Per batch: the rest of each prefix left-padded after the shared tokens, with explicit
+    positions, then the continuations right-padded after their prefix's cache; about `batch_size`
+    continuations. Hooks see one forward pass of the shared tokens (when there are any and more
+    than one distinct prefix), then two per batch (prefixes, then continuations), each at every
+    position.
     """
     prefixes = [_encode(lm, p) for p, _ in pairs]
     conts = [_encode(lm, c) for _, c in pairs]
@@ -126,8 +127,9 @@ def _score_batch(lm, batch, conts: list[list[int]], out: list[list[float]], shar
     positions_BP = skip + (mask_BP.cumsum(-1) - 1).clamp(min=0)
     if shared is not None:  # [shared tokens][padding][rest of the prefix]: padding masked, positions explicit
         mask_BP = torch.cat([torch.ones_like(mask_BP[:, :1]).expand(-1, skip), mask_BP], dim=-1)
-    first = lm.model(input_ids=ids_BP, attention_mask=mask_BP, position_ids=positions_BP,
-                     cache=None if shared is None else shared.expanded(len(batch), device), use_cache=True, logits_to_keep=1)
+    cache = None if shared is None else shared.expanded(len(batch), device)
+    first = lm.model(input_ids=ids_BP, attention_mask=mask_BP, position_ids=positions_BP, cache=cache,
+                     use_cache=True, logits_to_keep=1)
     logp_BV = torch.log_softmax(first.logits[:, -1].float(), dim=-1)  # predicts each continuation's first token
     rows = [(b, i) for b, (_, members) in enumerate(batch) for i in members]
     for b, i in rows:
