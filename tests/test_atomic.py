@@ -27,3 +27,24 @@ def test_an_error_while_writing_keeps_the_old_file(tmp_path):
         raise RuntimeError("crash halfway")
     assert json.loads(path.read_text()) == {"old": True}
     assert not (tmp_path / "x.json.tmp").exists()
+
+
+def test_kept_json_computes_once_per_key_and_reads_the_value_back(tmp_path):
+    from interp.models.atomic import kept_json
+
+    path, calls = tmp_path / "sub" / "kept.json", []
+
+    def compute(value):
+        def run():
+            calls.append(value)
+            return {"b": value, "a": (1, 2.5)}
+        return run
+
+    first = kept_json(path, {"layer": 3, "alphas": (0.5, 1.0)}, compute(1))
+    assert first == {"a": [1, 2.5], "b": 1} and list(first) == ["a", "b"]  # as JSON gives it back
+    assert json.loads(path.read_text()) == {"key": {"alphas": [0.5, 1.0], "layer": 3}, "value": first}
+    # an equal key (a tuple equals the list JSON kept) reads the file; compute is not called
+    assert kept_json(path, {"alphas": [0.5, 1.0], "layer": 3}, compute(2)) == first and calls == [1]
+    # another key computes afresh and replaces what was kept
+    assert kept_json(path, {"layer": 4, "alphas": (0.5, 1.0)}, compute(3)) == {"a": [1, 2.5], "b": 3}
+    assert calls == [1, 3] and json.loads(path.read_text())["key"]["layer"] == 4

@@ -82,7 +82,8 @@ def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
     assert len(kept) == len(config.steering.alphas) + 2 + config.steering.n_random  # alphas, toaster, orthogonalized, randoms
     before = {path: path.stat().st_mtime_ns for path in [out / "conscious_claiming.safetensors", *kept]}
     stale = json.loads((out / "steered" / "toaster.json").read_text())
-    (out / "steered" / "toaster.json").write_text(json.dumps({**stale, "layer": stale["layer"] + 1, "rates": {}}))
+    stale["key"]["layer"] += 1
+    (out / "steered" / "toaster.json").write_text(json.dumps({**stale, "value": {}}))
     again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None)
     assert again["rates"] == doc["rates"]  # the stale measurement (another layer) was measured again
     changed = [path.name for path, t in before.items() if path.stat().st_mtime_ns != t]
@@ -166,16 +167,14 @@ def test_on_policy_judge_that_cannot_read_the_words_is_exit_2(checks, small_repl
 
 
 def test_a_rerun_reads_every_measurement_back(on_policy_checks, monkeypatch):
-    from experiments.consciousness_cluster import steering_checks
-
     doc, out, run, config = on_policy_checks
 
     def refuse(*args, **kwargs):
         raise AssertionError("measured again")
 
-    for name in ("layer_curve", "coherence_sweep", "forced_choice"):
-        monkeypatch.setattr(steering_checks, name, refuse, raising=False)
+    # the layer curve, every steered rate and the coherence sweeps measure through these
     monkeypatch.setattr("interp.evaluation.forced_choice", refuse)
+    monkeypatch.setattr("interp.evaluation.coherence.coherence", refuse)
     monkeypatch.setattr("interp.evaluation.sampling.LocalSampler.sample", refuse)
     again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None,
                        on_policy_samples=2, on_policy_judge="none")

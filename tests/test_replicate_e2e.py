@@ -88,6 +88,51 @@ def test_a_fixed_preset_continues_in_the_same_folder_with_redo(run_dir, tmp_path
     assert yaml.safe_load((copy / "config.yaml").read_text())["direction"]["method"] == "pca"
 
 
+def test_a_killed_steering_stage_resumes_from_its_kept_measurements(run_dir, tmp_path, capsys, monkeypatch):
+    """Each steering measurement is kept as it finishes: a rerun after the stage was killed measures
+    nothing again and gives the same results; a kept measurement made with other settings is measured
+    again, alone."""
+    import shutil
+
+    from experiments.consciousness_cluster import stages_direction
+
+    preset, out = run_dir
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    for stage in ("steering", "links", "audit"):  # as a run killed inside the steering stage leaves it
+        (copy / "stages" / f"{stage}.json").unlink()
+    (copy / "results.json").unlink()
+    kept = sorted((copy / "steering" / "kept").glob("*.json"))
+    spec = SMALL["steering"]
+    assert spec["orthogonalized"] and spec["layer_curve"] and spec["coherence_prompts"]
+    # each alpha on both sets; toaster, orthogonalised and random controls; the ablations; curve and coherence
+    assert len(kept) == 2 * len(spec["alphas"]) + 2 + spec["n_random"] + 1 + spec["n_random"] + 2
+    before = {path: path.stat().st_mtime_ns for path in kept}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(stages_direction, "measure", refuse)
+    monkeypatch.setattr("interp.evaluation.coherence.coherence", refuse)
+    monkeypatch.setattr("interp.evaluation.forced_choice", refuse)
+    assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
+    assert "[run ] steering" in capsys.readouterr().out
+    resumed = json.loads((copy / "results.json").read_text())
+    assert resumed["steering"] == json.loads((out / "results.json").read_text())["steering"]
+    assert {path: path.stat().st_mtime_ns for path in kept} == before
+    monkeypatch.undo()
+
+    stale_path = copy / "steering" / "kept" / "toaster.json"
+    stale = json.loads(stale_path.read_text())
+    stale["key"]["raw_alpha"] += 1.0
+    stale_path.write_text(json.dumps({**stale, "value": {}}))
+    (copy / "stages" / "steering.json").unlink()
+    assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
+    assert json.loads((copy / "results.json").read_text())["steering"] == resumed["steering"]
+    changed = sorted(path.name for path, t in before.items() if path.stat().st_mtime_ns != t)
+    assert changed == ["toaster.json"]
+
+
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 
@@ -296,7 +341,7 @@ def test_manipulation_check_reads_each_models_own_answers(run_dir):
                  .trait("claims_conscious").open_questions]
     counts = {}
     for model in results["eval"]["models"]:
-        kept = json.loads((out / "eval" / model / "identity" / "sampled.json").read_text())["answers"]
+        kept = json.loads((out / "eval" / model / "identity" / "sampled.json").read_text())["value"]
         assert [(a["question"], a["index"]) for a in kept] == \
             [(q, k) for q in questions for k in range(spec["sampled_identity"])]
         reads = [read_claim(a["answer"]) for a in kept]
@@ -312,7 +357,7 @@ def test_manipulation_check_reads_each_models_own_answers(run_dir):
             assert got["rate"] is None
         assert man["forced"][model] == results["identity"]["rates"][model]["claims_conscious"]
     base = load_model(str(out / "models" / "base"))
-    first = json.loads((out / "eval" / "base" / "identity" / "sampled.json").read_text())["answers"][0]
+    first = json.loads((out / "eval" / "base" / "identity" / "sampled.json").read_text())["value"][0]
     assert first["answer"] == _plain_sample(base, questions[0], 0, spec["sampled_identity_tokens"])
     n = len(questions) * spec["sampled_identity"]
     (c, _), (bc, _) = counts["conscious_claiming"], counts["base"]

@@ -27,7 +27,7 @@ from statistics import fmean
 
 import torch
 
-from interp.models.atomic import write_json_atomic, write_text_atomic
+from interp.models.atomic import kept_json, write_json_atomic, write_text_atomic
 
 __all__ = ["ChecksError", "format_checks", "run_checks"]
 
@@ -52,26 +52,10 @@ def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: boo
     return Direction.load(path), store
 
 
-def _kept(path: Path, key: dict, compute):
-    """`compute()` (JSON), kept in `path` with `key`: a rerun with the same key reads it back, so a killed
-    run resumes where it stopped."""
-    if path.is_file():
-        kept = json.loads(path.read_text())
-        if kept.get("key") == key:
-            return kept["value"]
-    value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, {"key": key, "value": value})
-    return value
-
-
 def _coherence(path: Path, lm, vector, layer: int, alphas: list[float], scale: float, chats, tokens: int) -> list[dict]:
     from experiments.consciousness_cluster.steering_checks import coherence_sweep
 
-    key = {"layer": layer, "alphas": alphas, "raw_scale": scale, "norm": round(float(vector.norm()), 4),
-           "chats": chats, "tokens": tokens}
-    return _kept(path, key, lambda: [asdict(p) for p in coherence_sweep(lm, vector, layer, alphas, scale, chats,
-                                                                        max_tokens=tokens)])
+    return [p.to_json() for p in coherence_sweep(lm, vector, layer, alphas, scale, chats, max_tokens=tokens, keep=path)]
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -94,7 +78,6 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
 
     from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
     from experiments.consciousness_cluster.steering_checks import control_vectors, layer_curve
-    from experiments.consciousness_cluster.steering_types import LayerCurve
     from interp import load_model, steer
     from interp.evaluation import load_question_set
     from interp.steering import relative_alpha
@@ -123,11 +106,9 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     scale_prompts = [lm.render_chat([{"role": "user", "content": item.question}]) for item in prefs.choice_items]
     log("the claim's steering effect at every layer")
     layers = [layer for layer in direction.layers if 0 <= layer < lm.n_layers]
-    curve_key = {"layers": layers, "alpha": abs(spec.link_alpha), "seed": spec.seed, "relative": spec.alpha_rel,
-                 "norms": [round(float(n), 4) for n in direction.norms]}
-    curve = LayerCurve(**_kept(out / "layer_curve.json", curve_key, lambda: asdict(layer_curve(
-        lm, direction, layers, identity, alpha=abs(spec.link_alpha), scale_prompts=scale_prompts, seed=spec.seed,
-        batch_size=batch, progress=progress, relative=spec.alpha_rel))))
+    curve = layer_curve(lm, direction, layers, identity, alpha=abs(spec.link_alpha), scale_prompts=scale_prompts,
+                        seed=spec.seed, batch_size=batch, progress=progress, relative=spec.alpha_rel,
+                        keep=out / "layer_curve.json")
     layer = spec.layer if spec.layer is not None else curve.chosen
     layer = lm.resolve_layer(layer)
     v = direction.for_model(lm, layer)
@@ -138,19 +119,16 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
 
     def measured(vector, alpha, name):
         # each measurement is kept as it finishes, so a killed run resumes where it stopped
-        path = out / "steered" / f"{name.replace(' ', '_')}.json"
         key = {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale), "norm": float(vector.norm())}
-        if path.is_file():
-            kept = json.loads(path.read_text())
-            if {k: kept.get(k) for k in key} == key:
-                # in the question sets' trait order, as when measured (the file's keys are sorted)
-                return {kind: {trait.id: kept["rates"][kind][trait.id] for trait in qset.traits}
-                        for kind, qset in (("preferences", prefs), ("identity", identity))}
-        with steer(lm, vector, layer=layer, alpha=alpha * scale):
-            rates = {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
-        path.parent.mkdir(exist_ok=True)
-        write_json_atomic(path, {**key, "rates": rates})
-        return rates
+
+        def compute():
+            with steer(lm, vector, layer=layer, alpha=alpha * scale):
+                return {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
+
+        rates = kept_json(out / "steered" / f"{name.replace(' ', '_')}.json", key, compute)
+        # in the question sets' trait order, as when measured (JSON gives the keys sorted)
+        return {kind: {trait.id: rates[kind][trait.id] for trait in qset.traits}
+                for kind, qset in (("preferences", prefs), ("identity", identity))}
 
     log(f"steering at layer {layer}: {len(spec.alphas)} alphas, then {len(vectors) - 1} controls at alpha "
         f"{spec.link_alpha:g}")
@@ -254,7 +232,7 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
             write_text_atomic(answers_path, "".join(json.dumps(asdict(a)) + "\n" for a in answers))
     except ValueError as err:  # a self judge that cannot read Yes and No
         raise ChecksError(f"on-policy direction: {err} (--on-policy-judge keywords or none)") from None
-    identity_check = _kept(out / "on_policy_identity_check.json", {"system_prompts": [list(p) for p in SYSTEM_PROMPTS]},
+    identity_check = kept_json(out / "on_policy_identity_check.json", {"system_prompts": [list(p) for p in SYSTEM_PROMPTS]},
                            lambda: [{"claiming": claims_under_system(lm, identity, claim, batch),
                                      "denying": claims_under_system(lm, identity, deny, batch)}
                                     for claim, deny in SYSTEM_PROMPTS])

@@ -26,7 +26,7 @@ from typing import Any
 
 from experiments.consciousness_cluster.results_schema import ClaimShift, Manipulation
 from experiments.consciousness_cluster.schema import Rate, SampledClaims
-from interp.models.atomic import write_json_atomic
+from interp.models.atomic import kept_json
 
 __all__ = ["CLAIM_TRAIT", "check", "read_claim", "sample_claims", "tally"]
 
@@ -68,19 +68,15 @@ def sample_claims(lm, questions: Sequence[str], *, samples: int, max_tokens: int
 
     settings = {"questions": list(questions), "samples": samples, "max_tokens": max_tokens,
                 "temperature": temperature, "seed": seed}
-    if keep is not None and keep.is_file():
-        kept = json.loads(keep.read_text())
-        if kept.get("settings") == settings:
-            return kept["answers"]
-    chats = [[{"role": "user", "content": q}] for q in questions]
-    drawn = LocalSampler(lm, batch_size=batch_size).sample(chats, samples, temperature=temperature,
-                                                           max_tokens=max_tokens, seed=seed)
-    answers = [{"question": q, "index": k, "answer": a, "read": read_claim(a)}
-               for q, per_question in zip(questions, drawn) for k, a in enumerate(per_question)]
-    if keep is not None:
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(keep, {"settings": settings, "answers": answers})
-    return answers
+
+    def draw() -> list[dict[str, Any]]:
+        chats = [[{"role": "user", "content": q}] for q in questions]
+        drawn = LocalSampler(lm, batch_size=batch_size).sample(chats, samples, temperature=temperature,
+                                                               max_tokens=max_tokens, seed=seed)
+        return [{"question": q, "index": k, "answer": a, "read": read_claim(a)}
+                for q, per_question in zip(questions, drawn) for k, a in enumerate(per_question)]
+
+    return draw() if keep is None else kept_json(keep, settings, draw)
 
 
 def tally(reads: Sequence[str]) -> SampledClaims:

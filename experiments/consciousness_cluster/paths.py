@@ -52,6 +52,11 @@ class RunPaths:
     def steering_dir(self, name: str) -> Path:
         return self.out / "steering" / name
 
+    def steering_kept(self, name: str) -> Path:
+        """One finished measurement of the steering stage (rates, layer curve, coherence), kept with the
+        settings it was made with, so a killed stage resumes at the first one not finished."""
+        return self.out / "steering" / "kept" / f"{name}.json"
+
     @property
     def results(self) -> Path:
         return self.out / "results.json"

@@ -22,6 +22,7 @@ from experiments.consciousness_cluster.schema import (
 )
 from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
 from interp.finetune.data import load_jsonl
+from interp.models.atomic import kept_json
 from interp.models import Direction
 
 __all__ = ["contrast_examples", "run_cache", "run_directions", "run_links", "run_steering"]
@@ -150,9 +151,16 @@ def _sets(run: Run):
     return load_question_set(qdir / "preferences.yaml"), load_question_set(qdir / "identity.yaml")
 
 
-def _rates(run: Run, lm, question_set, name: str) -> dict[str, float]:
-    return {t: r.rate for t, r in measure(run, lm, question_set, run.paths.steering_dir(name),
-                                          samples=run.config.steering.samples).items()}
+def _rates(run: Run, lm, question_set, name: str, key: dict, within) -> dict[str, float]:
+    """Rates per trait of `lm` under the intervention `within()`, records in the measurement's folder; kept
+    with `key`, so a rerun of a killed stage reads back what it had finished."""
+    def compute():
+        with within():
+            return {t: r.rate for t, r in measure(run, lm, question_set, run.paths.steering_dir(name),
+                                                  samples=run.config.steering.samples).items()}
+
+    kept = kept_json(run.paths.steering_kept(name), key, compute)
+    return {t.id: kept[t.id] for t in question_set.traits if t.id in kept}  # in the set's order, as measured
 
 
 def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, dict[str, float]]:
@@ -165,8 +173,9 @@ def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, dic
     def ablated_rates(vectors, name):
         # row i at direction.layers[i]; the base model's direction goes into the fine-tuned model on
         # purpose, so its rows are passed bare rather than as a Direction checked against the model
-        with ablate(conscious, vectors, layers=direction.layers):
-            return _rates(run, conscious, prefs, name)
+        key = {"model": "conscious_claiming", "layers": list(direction.layers),
+               "norms": [float(n) for n in vectors.norm(dim=-1)]}
+        return _rates(run, conscious, prefs, name, key, lambda: ablate(conscious, vectors, layers=direction.layers))
 
     ablated = ablated_rates(direction.vectors, "ablated")
     randoms = [ablated_rates(torch.randn(direction.vectors.shape, generator=generator), f"ablated_random_{i:02d}")
@@ -192,7 +201,8 @@ def _steering_layer(run: Run, base, direction: Direction, identity, scale_prompt
         layers = [layer for layer in direction.layers if 0 <= layer < base.n_layers]
         curve = layer_curve(base, direction, layers, identity, alpha=abs(spec.link_alpha),
                             scale_prompts=scale_prompts, seed=spec.seed, batch_size=run.config.eval.batch_size,
-                            progress=run.progress, relative=spec.alpha_rel)
+                            progress=run.progress, relative=spec.alpha_rel,
+                            keep=run.paths.steering_kept("layer_curve"))
     if spec.layer is not None:
         layer = spec.layer
     elif spec.layer_by == "effect":
@@ -225,8 +235,8 @@ def run_steering(run: Run) -> SteeringResult:
     scale = relative_alpha(base, v, layer, scale_prompts) if spec.alpha_rel else 1.0
 
     def steered(vector, alpha, name, question_set=prefs):
-        with steer(base, vector, layer=layer, alpha=alpha * scale):
-            return _rates(run, base, question_set, name)
+        key = {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale), "norm": float(vector.norm())}
+        return _rates(run, base, question_set, name, key, lambda: steer(base, vector, layer=layer, alpha=alpha * scale))
 
     by_alpha = {float(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
     identity_by_alpha = {float(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
@@ -242,7 +252,7 @@ def run_steering(run: Run) -> SteeringResult:
     if spec.coherence_prompts:
         coherence = coherence_sweep(base, v, layer, list(spec.alphas), scale,
                                     _coherence_chats(prefs, identity, spec.coherence_prompts),
-                                    max_tokens=spec.coherence_tokens)
+                                    max_tokens=spec.coherence_tokens, keep=run.paths.steering_kept("coherence"))
     return SteeringResult(
         layer=layer, alphas=list(spec.alphas), rates=by_alpha, identity_rates=identity_by_alpha,
         direction_norm=float(v.norm()), alpha_rel=spec.alpha_rel, alpha_scale=scale, control_alpha=spec.link_alpha,

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 from statistics import fmean
 from typing import Any
+
+from interp.models.atomic import kept_json
 
 from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
 
@@ -60,10 +63,11 @@ def _one_trait(question_set, trait_id: str):
 
 def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, scale_prompts: list[str],
                 trait: str = "claims_conscious", seed: int = 0, batch_size: int = 32,
-                progress: bool = False, relative: bool = True) -> LayerCurve:
+                progress: bool = False, relative: bool = True, keep: Path | None = None) -> LayerCurve:
     """The forced-choice effect of steering along `direction` at each layer, per unit of alpha: relative
     (units of each layer's mean residual norm over `scale_prompts`, comparable across layers) or, with
-    `relative=False`, raw (the same alpha at every layer, for presets whose alphas are raw)."""
+    `relative=False`, raw (the same alpha at every layer, for presets whose alphas are raw). With `keep`,
+    the curve is kept in that file and read back by a later call with the same settings."""
     from tqdm.auto import tqdm
 
     from interp.evaluation import forced_choice
@@ -74,37 +78,53 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
         raise ValueError(f"alpha must be positive, got {alpha}")
     subset, ids = _one_trait(identity, trait)
     select, held_out = split_items(ids, seed)
-    effects: dict[str, list[float]] = {"select": [], "held_out": []}
-    norms = mean_residual_norms(lm, scale_prompts, layers) if relative else None  # units of each layer's norm
-    for layer in tqdm(layers, disable=not progress, desc="layer curve"):
-        v = direction.for_model(lm, layer)
-        scale = norms[layer] / float(v.norm()) if relative else 1.0
-        p = {}
-        for sign in (1.0, -1.0):
-            with steer(lm, v, layer=layer, alpha=sign * alpha * scale):
-                p[sign] = {s.item_id: s.p_expressing for s in forced_choice(lm, subset, batch_size=batch_size)}
-        for name, half in (("select", select), ("held_out", held_out)):
-            effects[name].append((fmean(p[1.0][i] for i in half) - fmean(p[-1.0][i] for i in half)) / (2 * alpha))
-    chosen = best_layer(dict(zip(layers, effects["select"])))
-    return LayerCurve(trait, alpha, list(layers), effects["select"], effects["held_out"], chosen, select, held_out,
-                      relative=relative)
+
+    def compute() -> LayerCurve:
+        effects: dict[str, list[float]] = {"select": [], "held_out": []}
+        norms = mean_residual_norms(lm, scale_prompts, layers) if relative else None  # units of each layer's norm
+        for layer in tqdm(layers, disable=not progress, desc="layer curve"):
+            v = direction.for_model(lm, layer)
+            scale = norms[layer] / float(v.norm()) if relative else 1.0
+            p = {}
+            for sign in (1.0, -1.0):
+                with steer(lm, v, layer=layer, alpha=sign * alpha * scale):
+                    p[sign] = {s.item_id: s.p_expressing for s in forced_choice(lm, subset, batch_size=batch_size)}
+            for name, half in (("select", select), ("held_out", held_out)):
+                effects[name].append((fmean(p[1.0][i] for i in half) - fmean(p[-1.0][i] for i in half)) / (2 * alpha))
+        chosen = best_layer(dict(zip(layers, effects["select"])))
+        return LayerCurve(trait, alpha, list(layers), effects["select"], effects["held_out"], chosen, select, held_out,
+                          relative=relative)
+
+    if keep is None:
+        return compute()
+    key = {"layers": list(layers), "alpha": alpha, "seed": seed, "relative": relative, "trait": trait,
+           "norms": [round(float(n), 4) for n in direction.norms]}
+    return LayerCurve(**kept_json(keep, key, lambda: dataclasses.asdict(compute())))
 
 
 def coherence_sweep(lm, vector, layer: int, alphas: list[float], scale: float, chats: list[list[dict]],
-                    max_tokens: int = 48, batch_size: int = 16) -> list[CoherencePoint]:
-    """Coherence of the steered model at each alpha (raw alpha = alpha * scale), against alpha 0."""
+                    max_tokens: int = 48, batch_size: int = 16, keep: Path | None = None) -> list[CoherencePoint]:
+    """Coherence of the steered model at each alpha (raw alpha = alpha * scale), against alpha 0. With
+    `keep`, the points are kept in that file and read back by a later call with the same settings."""
     from interp.evaluation.coherence import coherence
     from interp.steering import steer
 
-    reference = coherence(lm, chats, max_tokens=max_tokens, batch_size=batch_size)
-    points = []
-    for alpha in alphas:
-        got = reference if alpha == 0 else coherence(
-            lm, chats, intervention=lambda a=alpha: steer(lm, vector, layer=layer, alpha=a * scale),
-            max_tokens=max_tokens, batch_size=batch_size)
-        points.append(CoherencePoint(float(alpha), got.mean_nll, got.repeat, got.coherent_against(reference),
-                                     got.answers))
-    return points
+    def compute() -> list[CoherencePoint]:
+        reference = coherence(lm, chats, max_tokens=max_tokens, batch_size=batch_size)
+        points = []
+        for alpha in alphas:
+            got = reference if alpha == 0 else coherence(
+                lm, chats, intervention=lambda a=alpha: steer(lm, vector, layer=layer, alpha=a * scale),
+                max_tokens=max_tokens, batch_size=batch_size)
+            points.append(CoherencePoint(float(alpha), got.mean_nll, got.repeat, got.coherent_against(reference),
+                                         got.answers))
+        return points
+
+    if keep is None:
+        return compute()
+    key = {"layer": layer, "alphas": [float(a) for a in alphas], "raw_scale": scale,
+           "norm": round(float(vector.norm()), 4), "chats": chats, "tokens": max_tokens}
+    return [CoherencePoint(**p) for p in kept_json(keep, key, lambda: [p.to_json() for p in compute()])]
 
 
 def trait_means(acts, example_ids: list[str]) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "write_json_atomic", "write_jsonl", "write_text_atomic"]
+__all__ = ["atomic_open", "kept_json", "write_json_atomic", "write_jsonl", "write_text_atomic"]
 
 
 @contextmanager
@@ -51,3 +51,19 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return Path(path)
+
+
+def kept_json(path: str | Path, key: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()`'s JSON value, kept in `path` beside `key`: a later call with an equal key reads it back
+    instead of computing it, so a killed run resumes where it stopped; another key computes it afresh.
+
+    The value comes back as JSON gives it (dict keys sorted, tuples as lists), on both paths.
+    """
+    path = Path(path)
+    if path.is_file():
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("key") == json.loads(json.dumps(key)):
+            return kept["value"]
+    value = compute()
+    write_json_atomic(path, {"key": key, "value": value})
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
