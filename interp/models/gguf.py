@@ -173,8 +173,12 @@ def _convert(path: Path, folder: Path, sha: str, model_type: str) -> None:
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         # Dense weights even where a GGUF matmul kernel exists: hooks, LoRA and steering need plain Linear.
         quantization = GgufConfig(gguf_file=path.name, dequantize=True)
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32,
-                                                     config=_config(path), quantization_config=quantization)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32,
+                                                         config=_config(path), quantization_config=quantization)
+        except RuntimeError as err:  # e.g. tensors whose shapes the config transformers reads does not give
+            raise ValueError(f"{path}: transformers cannot build its {model_type} model from this GGUF ({err}); "
+                             "its load report above names the tensors") from None
         # The dequantized model is an ordinary dense one; saved without the quantizer, it loads as such.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
