@@ -39,6 +39,11 @@ def test_report_quotes_results(run_dir):
         assert f"{r['rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" in report
     assert results["link"]["n_null"] == 20 and 0 < results["link"]["p_value"] <= 1
     assert f"Chosen layer: {results['probe']['chosen_layer']}." in report
+    recorded = {stage.name: json.loads((out / "stages" / f"{stage.name}.json").read_text())["seconds"]
+                for stage in STAGES}
+    assert results["meta"]["stage_seconds"] == recorded
+    assert results["meta"]["wall_seconds"] == pytest.approx(sum(recorded.values()))
+    assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
     assert re.search(r"Pearson r over preferences = [-+]?\d\.\d\d", report)
 
 

@@ -140,9 +140,8 @@ def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | Non
             problems = check_layers(config, run.results("base").n_layers)
             if problems:
                 raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
-    elapsed = sum(_stage_seconds(run, s.name) for s in STAGES)
     log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
-    return write_report(assemble_results(run, elapsed), run.out)
+    return write_report(assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES}), run.out)
 
 
 def _stage_seconds(run: Run, name: str) -> float:

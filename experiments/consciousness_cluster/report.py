@@ -280,11 +280,18 @@ def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
     return blocks
 
 
+def _stage_times(meta) -> str:
+    if not meta.stage_seconds:
+        return ""
+    return " (" + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in meta.stage_seconds.items()) + ")"
+
+
 def build_blocks(res: Results, figures: dict[str, str]) -> list:
     meta = res.meta
     blocks = [Heading(f"Consciousness cluster replication: {meta.preset}", 1),
               Para(f"Model: {meta.model}. Run folder: {meta.out}. Toolkit {meta.version}. "
-                   f"Wall time of the stages: {meta.wall_seconds:.0f} s. Every number below is in results.json.")]
+                   f"Wall time of the stages: {meta.wall_seconds:.0f} s{_stage_times(meta)}. Every number below is in "
+                   "results.json.")]
     for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, _link_blocks, _ablation_blocks,
                  _audit_blocks):
         blocks += make(res, figures)

@@ -86,7 +86,7 @@ def _manipulation(ev) -> Manipulation | None:
     return check(ev.sampled_identity, forced)
 
 
-def assemble_results(run: Run, wall_seconds: float) -> Results:
+def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
     """Everything the report quotes, gathered from the stage results into one document."""
     from interp.models.version import __version__
 
@@ -97,7 +97,7 @@ def assemble_results(run: Run, wall_seconds: float) -> Results:
     conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
     return Results(
         meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
-                  wall_seconds=wall_seconds),
+                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),

@@ -33,7 +33,12 @@ class Meta(Checked):
     version: str
     """the toolkit's version"""
     wall_seconds: float
-    """of the stages run by the call that wrote the file"""
+    """the sum of `stage_seconds`"""
+    stage_seconds: dict[str, float] | None = None
+    """each stage's time, as its record gives it (a resumed stage: the invocation that completed it);
+    absent in files from earlier versions"""
+
+    _omit_none = ("stage_seconds",)
 
 
 @dataclass(frozen=True)
