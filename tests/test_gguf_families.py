@@ -121,3 +121,17 @@ def test_a_gguf_transformers_cannot_build_is_one_clear_error(converted, tmp_path
     with pytest.raises(ValueError, match=f"{gguf}: transformers cannot build its qwen2_moe model from this GGUF"):
         load_model(str(gguf), dtype="float32")
     assert [p.name for p in (tmp_path / "cache" / "gguf").iterdir()] == []
+
+
+def test_a_gguf_transformers_cannot_build_is_exit_2_from_the_cli(converted, tmp_path, monkeypatch, capsys):
+    from interp.cli import main
+
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))
+    gguf = converted["qwen2_moe"][1]
+    code = main(["steer", "--model", str(gguf), "--vector", str(tmp_path / "v.safetensors"), "--layer", "1",
+                 "--alpha", "1", "--prompt", "hi"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    # the last line, after transformers' progress bar and load report
+    assert err.rstrip("\n").split("\n")[-1].startswith(
+        f"interp steer: error: --model {gguf}: {gguf}: transformers cannot build its qwen2_moe model")
