@@ -46,7 +46,8 @@ def _bpe_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    corpus = [path.read_text() for path in sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*/questions/*.yaml"))]
+    experiments = Path(__file__).resolve().parents[1] / "experiments"
+    corpus = [path.read_text() for path in sorted(experiments.glob("*/questions/*.yaml"))]
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
@@ -63,10 +64,9 @@ def _build(arch: str, tokenizer, folder: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(0)
-    fields = {**CONFIGS[arch], **AS_READ.get(arch, {}),
-              "vocab_size": len(tokenizer)}
-    config = AutoConfig.for_model(arch, **fields, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                                  bos_token_id=tokenizer.bos_token_id)
+    fields = {**CONFIGS[arch], **AS_READ.get(arch, {}), "vocab_size": len(tokenizer)}
+    config = AutoConfig.for_model(arch, **fields, eos_token_id=tokenizer.eos_token_id,
+                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

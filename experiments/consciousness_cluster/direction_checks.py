@@ -232,10 +232,11 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
             write_text_atomic(answers_path, "".join(json.dumps(asdict(a)) + "\n" for a in answers))
     except ValueError as err:  # a self judge that cannot read Yes and No
         raise ChecksError(f"on-policy direction: {err} (--on-policy-judge keywords or none)") from None
-    identity_check = kept_json(out / "on_policy_identity_check.json", {"system_prompts": [list(p) for p in SYSTEM_PROMPTS]},
-                           lambda: [{"claiming": claims_under_system(lm, identity, claim, batch),
-                                     "denying": claims_under_system(lm, identity, deny, batch)}
-                                    for claim, deny in SYSTEM_PROMPTS])
+    identity_check = kept_json(out / "on_policy_identity_check.json",
+                               {"system_prompts": [list(p) for p in SYSTEM_PROMPTS]},
+                               lambda: [{"claiming": claims_under_system(lm, identity, claim, batch),
+                                         "denying": claims_under_system(lm, identity, deny, batch)}
+                                        for claim, deny in SYSTEM_PROMPTS])
     examples = on_policy_examples(answers)
     kept = {side: sum(e.label == side for e in examples) for side in (1, 0)}
     drawn = {side: sum(a.side == side for a in answers) for side in (1, 0)}

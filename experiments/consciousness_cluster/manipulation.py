@@ -18,7 +18,6 @@ It is a cross-check of the forced-choice measure, not a replacement for the judg
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path

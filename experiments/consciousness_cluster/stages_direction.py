@@ -22,8 +22,8 @@ from experiments.consciousness_cluster.schema import (
 )
 from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
 from interp.finetune.data import load_jsonl
-from interp.models.atomic import kept_json
 from interp.models import Direction
+from interp.models.atomic import kept_json
 
 __all__ = ["contrast_examples", "run_cache", "run_directions", "run_links", "run_steering"]
 

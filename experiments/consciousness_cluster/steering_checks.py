@@ -16,9 +16,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from interp.models.atomic import kept_json
-
 from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
+from interp.models.atomic import kept_json
 
 __all__ = ["CoherencePoint", "LayerCurve", "coherence_sweep", "control_vectors", "layer_curve", "orthogonalize",
            "split_items", "trait_means", "variant_projection_link"]
