@@ -154,6 +154,75 @@ def test_loss_on_supervised_positions_equals_the_full_logits_reference(arch, tin
         torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "qwen3_moe", "gemma2", "gpt2"])
+def test_packed_rows_give_the_padded_loss_and_gradients(arch, tiny_lm):
+    """Rows end to end in one sequence, positions restarting per row: the loss and every gradient equal
+    those of the rows right-padded to the longest (the model keeps packed rows apart)."""
+    from interp.finetune.batches import pack
+    from interp.finetune.data import IGNORE_INDEX, tokenize_rows
+
+    lm = tiny_lm(arch)
+    rows = tokenize_rows(lm.tokenizer, ROWS[:4], 256)
+    assert len({len(row.input_ids) for row in rows}) > 1  # padding would differ from packing
+    packed = pack(rows)
+    assert packed["input_ids"].shape == (1, sum(len(row.input_ids) for row in rows))
+    assert packed["position_ids"][0, len(rows[0].input_ids)] == 0
+    assert (packed["targets"] != IGNORE_INDEX).sum() == sum(row.n_supervised for row in rows) - \
+        sum(row.labels[0] != IGNORE_INDEX for row in rows)
+    pad_id = lm.tokenizer.pad_token_id
+    padded = train_module._micro_loss(lm.model, rows, pad_id, "cpu")
+    padded.backward()
+    padded_grads = [p.grad.clone() for p in lm.model.parameters()]
+    lm.model.zero_grad()
+    got = train_module._micro_loss(lm.model, rows, pad_id, "cpu", packed=True)
+    got.backward()
+    torch.testing.assert_close(got, padded, rtol=1e-5, atol=1e-5)
+    for want, p in zip(padded_grads, lm.model.parameters()):
+        torch.testing.assert_close(p.grad, want, rtol=1e-4, atol=1e-6)
+    assert train_module.packing_is_exact(lm.model, rows, pad_id)
+
+
+class _SeesAcrossRows(torch.nn.Module):
+    """A causal LM that drops position_ids: packed rows then attend to each other."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, position_ids=None, **kwargs):
+        return self.inner(**kwargs)
+
+
+def test_a_model_that_attends_across_packed_rows_is_trained_padded(tiny_lm, tiny_model_dir, tmp_path, monkeypatch):
+    from interp.finetune.data import tokenize_rows
+
+    lm = tiny_lm("llama")
+    rows = tokenize_rows(lm.tokenizer, ROWS[:4], 256)
+    assert not train_module.packing_is_exact(_SeesAcrossRows(lm.model), rows, lm.tokenizer.pad_token_id)
+    assert train_module.packing_is_exact(_SeesAcrossRows(lm.model), rows[:1], lm.tokenizer.pad_token_id)
+
+    calls: list[bool] = []
+    original = train_module._micro_loss
+
+    def spy(model, rows, pad_id, device, bf16=False, packed=False):
+        calls.append(packed)
+        return original(model, rows, pad_id, device, bf16, packed)
+
+    def packed_per_call(out: str, config: FinetuneConfig) -> list[bool]:
+        calls.clear()
+        finetune(tiny_model_dir("llama"), ROWS, tmp_path / out, config, progress=False)
+        return list(calls)
+
+    monkeypatch.setattr(train_module, "_micro_loss", spy)
+    config = FinetuneConfig(max_steps=2, batch_size=8, lora_rank=4)
+    # the check at setup (padded, then packed), then the two steps packed
+    assert packed_per_call("packed", config) == [False, True, True, True]
+    assert packed_per_call("off", FinetuneConfig(**{**config.to_dict(), "packing": False})) == [False, False]
+    monkeypatch.setattr(train_module, "packing_is_exact", lambda *args, **kwargs: False)
+    with pytest.warns(UserWarning, match="packing: .* training with padded batches"):
+        assert packed_per_call("refused", config) == [False, False]
+
+
 def _linear_output_dtypes(model) -> tuple[set, list]:
     """Every dtype a Linear layer's output takes while the hooks are installed."""
     seen: set = set()
@@ -170,10 +239,10 @@ def test_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_adapter
     seen: dict = {}
     original = train_module._micro_loss
 
-    def spy(model, rows, pad_id, device, bf16=False):
+    def spy(model, rows, pad_id, device, bf16=False, **kwargs):
         dtypes, handles = _linear_output_dtypes(model)
         try:
-            loss = original(model, rows, pad_id, device, bf16)
+            loss = original(model, rows, pad_id, device, bf16, **kwargs)
         finally:
             for handle in handles:
                 handle.remove()
@@ -210,9 +279,9 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(native, monkeypatch, t
     seen: dict = {}
     original = train_module._micro_loss
 
-    def spy(model, rows, pad_id, device, bf16=False):
+    def spy(model, rows, pad_id, device, bf16=False, **kwargs):
         seen.setdefault("bf16", set()).add(bf16)
-        return original(model, rows, pad_id, device, bf16)
+        return original(model, rows, pad_id, device, bf16, **kwargs)
 
     monkeypatch.setattr(train_module, "_micro_loss", spy)
     config = FinetuneConfig(max_steps=1, batch_size=8, lora_rank=4, mixed_precision="auto")

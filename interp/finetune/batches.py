@@ -17,7 +17,7 @@ import torch
 from interp.finetune.data import IGNORE_INDEX, TokenizedRow
 from interp.models.tokens import pad_sequences
 
-__all__ = ["BatchPlan", "collate"]
+__all__ = ["BatchPlan", "collate", "pack"]
 
 
 @dataclass
@@ -75,3 +75,21 @@ def collate(rows: list[TokenizedRow], pad_id: int, device: torch.device | str = 
     ids, mask = pad_sequences([row.input_ids for row in rows], pad_id)
     labels, _ = pad_sequences([row.labels for row in rows], IGNORE_INDEX)
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+
+
+def pack(rows: list[TokenizedRow], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """The rows end to end in one sequence, for padding-free training.
+
+    input_ids and position_ids [1, T]: positions restart at 0 with each row, which transformers' masks
+    read as separate sequences (block-diagonal causal attention, with no attention_mask and no cache);
+    targets [T]: the next token of the same row where it is supervised, IGNORE_INDEX elsewhere (each
+    row's last position included), so the loss needs no shift.
+    """
+    ids, positions, targets = [], [], []
+    for row in rows:
+        ids += row.input_ids
+        positions += range(len(row.input_ids))
+        targets += [*row.labels[1:], IGNORE_INDEX]
+    as_tensor = lambda values: torch.tensor(values, dtype=torch.long, device=device)  # noqa: E731
+    return {"input_ids": as_tensor(ids)[None], "position_ids": as_tensor(positions)[None],
+            "targets": as_tensor(targets)}

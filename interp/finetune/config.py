@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from interp.models.atomic import write_text_atomic
 from interp.models.textio import load_yaml, read_text
 
 __all__ = ["FinetuneConfig", "native_bf16", "uses_bf16"]
@@ -62,6 +63,13 @@ class FinetuneConfig:
     and the optimizer stay in their dtype). About 2x faster on CPUs with AVX512-BF16 or AMX, and on
     GPUs, but several times slower on CPUs without them (bf16 is emulated there); "auto": bf16 where
     the hardware has it natively (`native_bf16`), else "no"; "no": every product in the weights' dtype."""
+    packing: bool = True
+    """Each micro-batch's rows end to end in one sequence, positions restarting at every row (attention
+    kept within each row), instead of right-padded to the longest: the same loss and gradients without
+    the padding's compute (about a quarter of the tokens on short chat rows). Checked once against the
+    padded loss at the start of a run; a model whose attention does not keep packed rows apart is
+    trained padded, with a warning. Off for a few very long rows per batch, where attention over the
+    packed length costs more than the padding it saves."""
     log_every: int = 1
     """Write a train_log.jsonl line (and update the progress bar) every N optimizer steps."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -155,9 +163,9 @@ class FinetuneConfig:
         return cls.from_dict(data, where=str(path))
 
     def save(self, path: str | Path, **context: Any) -> None:
-        """Write {"config": fields, **context} (context: model, data, ...) as JSON."""
-        Path(path).write_text(json.dumps({"config": self.to_dict(), **context}, indent=2, default=str) + "\n",
-                              encoding="utf-8")
+        """Write {"config": fields, **context} (context: model, data, ...) as JSON, atomically: the other
+        processes of a multi-process run read it while the first one writes it."""
+        write_text_atomic(path, json.dumps({"config": self.to_dict(), **context}, indent=2, default=str) + "\n")
 
 
 def native_bf16(device) -> bool:

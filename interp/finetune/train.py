@@ -23,14 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from interp.finetune.adapters import make_trainable, save_trained
-from interp.finetune.batches import BatchPlan, collate
+from interp.finetune.batches import BatchPlan, collate, pack
 from interp.finetune.checkpoint import install_state_hooks, latest_checkpoint, save_checkpoint
 from interp.finetune.config import FinetuneConfig, uses_bf16
 from interp.finetune.data import IGNORE_INDEX, jsonl_row_labels, load_rows, resolve_data, tokenize_rows
 from interp.models import LoadedModel, load_model
 from interp.models.lock import write_lock
 
-__all__ = ["FinetuneResult", "finetune", "linear_schedule"]
+__all__ = ["FinetuneResult", "finetune", "linear_schedule", "packing_is_exact"]
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,16 @@ def _open(model: str | Path | LoadedModel, dtype: Any) -> LoadedModel:
     return load_model(model, dtype=dtype)
 
 
-def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False) -> torch.Tensor:
+def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False, packed: bool = False) -> torch.Tensor:
     """Summed next-token cross-entropy over the supervised targets of these rows.
 
     `bf16`: the forward's matrix products under bfloat16 autocast (the backward follows the same casts).
     Plain torch.autocast rather than accelerate's mixed precision, whose setting is fixed for the life of
-    a process, so that runs with and without it can share one.
+    a process, so that runs with and without it can share one. `packed`: the rows end to end in one
+    sequence (`pack`) rather than padded to the longest.
     """
+    if packed:
+        return _packed_loss(model, rows, device, bf16)
     batch = collate(rows, pad_id, device)
     targets_BT = batch["labels"][:, 1:]
     # Logits only where some row predicts a supervised token: the LM head over the whole vocabulary
@@ -82,16 +85,40 @@ def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False) -> torch.T
                            ignore_index=IGNORE_INDEX, reduction="sum")
 
 
-def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_id: int, config) -> torch.Tensor:
+def _packed_loss(model, rows, device, bf16: bool) -> torch.Tensor:
+    batch = pack(rows, device)
+    keep_K = (batch["targets"] != IGNORE_INDEX).nonzero().squeeze(1)
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+        logits_1KV = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
+                           logits_to_keep=keep_K).logits
+    return F.cross_entropy(logits_1KV[0].float(), batch["targets"][keep_K], reduction="sum")
+
+
+def packing_is_exact(model, rows, pad_id: int, device="cpu", bf16: bool = False) -> bool:
+    """Whether `model` gives these rows the same loss packed as padded (rows kept apart by their
+    positions alone): true of transformers' own architectures, which read restarting positions as
+    separate sequences; false of one whose attention sees across the rows."""
+    if len(rows) < 2:
+        return True
+    with torch.no_grad():
+        padded = _micro_loss(model, rows, pad_id, device, bf16)
+        packed = _micro_loss(model, rows, pad_id, device, bf16, packed=True)
+    tolerance = 1e-2 if bf16 else 1e-4
+    return bool(torch.isclose(packed, padded, rtol=tolerance, atol=tolerance))
+
+
+def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_id: int, config,
+                packed: bool = False) -> torch.Tensor:
     """One optimizer step over the global batch; returns this process's summed loss (detached)."""
     # Normalise by the global target count; DDP averages over processes and accelerator.backward
     # divides by grad_accum, so scale both back to get exactly sum(loss) / targets.
     scale = accelerator.num_processes * config.grad_accum / max(1, plan.target_tokens(step))
     total = torch.zeros((), device=accelerator.device)
+    bf16 = uses_bf16(config.mixed_precision, accelerator.device)
     for micro in range(config.grad_accum):
         with accelerator.accumulate(model):
             loss_sum = _micro_loss(model, plan.micro_batch(step, micro, accelerator.process_index),
-                                   pad_id, accelerator.device, bf16=uses_bf16(config.mixed_precision, accelerator.device))
+                                   pad_id, accelerator.device, bf16=bf16, packed=packed)
             accelerator.backward(loss_sum * scale)
             total += loss_sum.detach()
     if config.max_grad_norm is not None:
@@ -131,7 +158,9 @@ def _differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if before.get("data_sha256") and before["data_sha256"] != now["data_sha256"]:
         found.append(f"data ({before.get('data')}, {before.get('rows')} rows there; {now['data']}, "
                      f"{now['rows']} rows now)")
-    config_before, config_now = before.get("config") or {}, now["config"]
+    config_now = now["config"]
+    # a field added to FinetuneConfig since the record was written counts at its default
+    config_before = {**FinetuneConfig().to_dict(), **before["config"]} if before.get("config") else {}
     changed = sorted(k for k in set(config_before) | set(config_now) if config_before.get(k) != config_now.get(k))
     if config_before and changed:
         found.append("config (" + ", ".join(f"{k}: {config_before.get(k)!r} there, {config_now.get(k)!r} now"
@@ -170,6 +199,8 @@ class _Run:
     config: FinetuneConfig
     n_rows: int
     data_sha256: str
+    packed: bool = False
+    """Micro-batches packed end to end (config.packing, and the model keeps packed rows apart)."""
 
     @property
     def pad_id(self) -> int:
@@ -202,7 +233,26 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     trainable, optimizer = accelerator.prepare(trainable, optimizer)
     install_state_hooks(accelerator)
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows), digest)
+    run = _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows), digest)
+    run.packed = config.packing and _packs(run)
+    return run
+
+
+def _packs(run: _Run) -> bool:
+    """Whether the model keeps packed rows apart, checked on the first micro-batch (dropout off)."""
+    import warnings
+
+    rows = run.plan.micro_batch(0, 0, run.accelerator.process_index)
+    run.model.eval()
+    try:
+        exact = packing_is_exact(run.model, rows, run.pad_id, run.accelerator.device,
+                                 uses_bf16(run.config.mixed_precision, run.accelerator.device))
+    finally:
+        run.model.train()
+    if not exact:
+        warnings.warn(f"packing: {run.lm.name} gives packed rows another loss than padded ones (its attention sees "
+                      "across them); training with padded batches", stacklevel=3)
+    return exact
 
 
 def _resume(run: _Run, out_dir: Path) -> int:
@@ -232,7 +282,7 @@ def _steps(run: _Run, out_dir: Path, start: int, log: _Log, on_step, bar) -> flo
     loss = float("nan")
     tick, tokens = time.perf_counter(), 0
     for step in range(start, plan.total_steps):
-        local = _train_step(accelerator, run.model, run.optimizer, plan, step, run.pad_id, config)
+        local = _train_step(accelerator, run.model, run.optimizer, plan, step, run.pad_id, config, run.packed)
         tokens += plan.tokens(step)
         lr = run.scheduler.get_last_lr()[0]
         run.scheduler.step()
