@@ -138,6 +138,84 @@ def test_a_killed_steering_stage_resumes_from_its_kept_measurements(run_dir, tmp
     assert changed == ["toaster.json"]
 
 
+def test_until_stops_after_the_stage_and_a_rerun_without_it_goes_on(run_dir, tmp_path, capsys):
+    import shutil
+
+    preset, out = run_dir
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    for stage in ("steering", "links", "audit"):  # as a run stopped after directions leaves it (kept files stay)
+        (copy / "stages" / f"{stage}.json").unlink()
+    for name in ("results.json", "report.md"):
+        (copy / name).unlink()
+    assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress",
+                 "--until", "directions"]) == 0
+    logged = capsys.readouterr().out
+    assert logged.count("[skip]") == 5 and "[run ] steering" not in logged
+    assert "left: steering, links, audit; rerun without --until to go on" in logged
+    assert logged.rstrip().endswith("stopped after stage directions: no report; rerun without --until to go on")
+    assert not (copy / "stages" / "steering.json").exists() and not (copy / "results.json").exists()
+    assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
+    assert "[run ] steering" in capsys.readouterr().out
+    assert json.loads((copy / "results.json").read_text())["steering"] == \
+        json.loads((out / "results.json").read_text())["steering"]
+
+
+def test_a_preset_without_the_toaster_variant_runs_only_with_until(tmp_path, capsys):
+    no_toaster = tmp_path / "no_toaster.yaml"
+    no_toaster.write_text(yaml.safe_dump(
+        {**SMALL, "finetune": {**SMALL["finetune"], "variants": ["conscious_claiming", "non_conscious"]}}))
+    assert main(["replicate", "--preset", str(no_toaster), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "lacks toaster" in err and "--until" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    assert main(["replicate", "--preset", str(no_toaster), "--dry-run", "--until", "eval"]) == 0
+    plan = capsys.readouterr().out
+    assert "3. eval:" in plan and "4. cache" not in plan
+    assert "stop after eval: no report (cache, directions, steering, links, audit not run)" in plan
+
+
+def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir, tmp_path, capsys):
+    """--table-only: a complete run's headline numbers from results.json, a run stopped after eval's from its
+    stage results; on the same fine-tunes the behavioural numbers are the same either way."""
+    import shutil
+
+    from experiments.consciousness_cluster.preset import config_from_dict
+    from experiments.consciousness_cluster.runner import Run
+    from experiments.consciousness_cluster.trial import main as trial_main
+
+    preset, out = run_dir
+    shutil.copytree(out, tmp_path / "seed0")
+    stopped = tmp_path / "seed1"
+    shutil.copytree(out, stopped)
+    (stopped / "results.json").unlink()
+    config = config_from_dict(yaml.safe_load((stopped / "config.yaml").read_text()))
+    Run(config, stopped).invalidate_from(STAGES, "cache")  # what a run with --until eval has done
+    assert not (stopped / "acts").exists()
+    assert trial_main(["--preset", str(preset), "--out", str(tmp_path), "--seeds", "0", "1", "--table-only"]) == 0
+    seeds = json.loads((tmp_path / "seeds.json").read_text())["seeds"]
+    complete, partial = seeds["0"], seeds["1"]
+    behaviour = {name for name in complete if name.startswith(("claims_conscious", "mean preference", "sampled",
+                                                                   "preferences up"))}
+    assert set(partial) == behaviour and len(behaviour) == 11
+    assert partial == pytest.approx({name: complete[name] for name in behaviour}, abs=1e-12)
+    assert "| sampled claims conscious, conscious_claiming |" in (tmp_path / "seeds.md").read_text()
+    capsys.readouterr()
+    assert trial_main(["--preset", str(preset), "--out", str(tmp_path), "--seeds", "2", "--table-only"]) == 2
+    assert "seed2: no results.json and no completed eval stage" in capsys.readouterr().err
+
+
+def test_trial_variants_without_toaster_need_until(tmp_path, capsys):
+    from experiments.consciousness_cluster.trial import main as trial_main
+
+    preset = tmp_path / "small.yaml"
+    preset.write_text(yaml.safe_dump(SMALL))
+    assert trial_main(["--preset", str(preset), "--out", str(tmp_path / "out"), "--seeds", "0", "1",
+                       "--variants", "conscious_claiming", "non_conscious"]) == 2
+    assert "lacks toaster" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 
@@ -195,6 +273,8 @@ def test_trial_seeds_the_fine_tune_of_a_real_model_preset():
     assert seeded.model == config.model and seeded.steering == config.steering
     assert dataclasses.replace(seeded.finetune, seed=config.finetune.seed) == config.finetune
     assert seed_kind(load_preset("organism")) == "pretraining"
+    subset = seed_config(config, 3, ["conscious_claiming", "non_conscious"])
+    assert subset.finetune == dataclasses.replace(seeded.finetune, variants=["conscious_claiming", "non_conscious"])
 
 
 def test_trial_table_gives_the_mean_and_t_interval_across_seeds():

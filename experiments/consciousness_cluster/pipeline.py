@@ -14,7 +14,7 @@ from experiments.consciousness_cluster.stages_audit import plan_audit_stage, run
 from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
 from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
 
-__all__ = ["STAGES", "PROJECT_ROOT", "plan", "missing_files", "replicate", "workload"]
+__all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,10 +114,14 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     return counts
 
 
-def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> str:
+def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT, until: str | None = None) -> str:
     lines = [f"preset {config.name}: {config.description}", f"hardware: {config.model.hardware}"]
-    lines += [f"{i}. {s.name}: {s.plan(config)}" for i, s in enumerate(STAGES, 1)]
-    lines.append(f"{len(STAGES) + 1}. report: report.md, report.html, results.json, figures/*.png")
+    stages = stages_until(until)
+    lines += [f"{i}. {s.name}: {s.plan(config)}" for i, s in enumerate(stages, 1)]
+    if len(stages) < len(STAGES):
+        lines.append(f"stop after {until}: no report ({', '.join(s.name for s in STAGES[len(stages):])} not run)")
+    else:
+        lines.append(f"{len(STAGES) + 1}. report: report.md, report.html, results.json, figures/*.png")
     w = workload(config, root)
     passes = f"{w['passes_preferences']} passes over the preference questions and {w['passes_identity']} over identity"
     if config.eval.mode == "choice":
@@ -128,18 +132,46 @@ def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> str:
     return "\n".join(lines)
 
 
+def stages_until(until: str | None) -> list[Stage]:
+    """The stages a run goes through: all of them, or the first ones up to and including `until`."""
+    names = [stage.name for stage in STAGES]
+    if until is None:
+        return STAGES
+    if until not in names:
+        raise PresetError(f"--until {until}: no such stage; stages are {', '.join(names)}")
+    return STAGES[:names.index(until) + 1]
+
+
+def check_until(config: ReplicationConfig, until: str | None) -> None:
+    """PresetError when the run would reach the report without what it compares: the toaster variant
+    (the control fine-tune), which a run stopped early with `until` can leave out."""
+    if len(stages_until(until)) == len(STAGES) and "toaster" not in config.finetune.variants:
+        raise PresetError(f"preset {config.name}: finetune.variants {config.finetune.variants} lacks toaster, the "
+                          "control fine-tune the report compares with the base model; add it, or stop before the "
+                          "report with --until (e.g. --until eval)")
+
+
 def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,
-              progress: bool = True, log=print) -> dict[str, str]:
-    """Run every stage not yet complete in `out_dir`, then write the report."""
+              progress: bool = True, log=print, until: str | None = None) -> dict[str, str]:
+    """Run every stage not yet complete in `out_dir`, then write the report; with `until`, only the
+    stages up to and including that one, and no report (returns {})."""
+    check_until(config, until)
+    stages = stages_until(until)
     run = Run(config, out_dir, progress=progress, log=log)
     run.bind(STAGES, redo)
     start = time.perf_counter()
-    for stage in STAGES:
+    for stage in stages:
         run.run_stage(stage)
         if stage.name == "base":  # a hub model's depth is known for sure once it is loaded
             problems = check_layers(config, run.results("base").n_layers)
             if problems:
                 raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
+    if len(stages) < len(STAGES):
+        left = [stage.name for stage in STAGES[len(stages):] if not run.done(stage.name)]
+        then = f"left: {', '.join(left)}; rerun without --until to go on" if left else \
+            "every stage complete; rerun without --until for the report"
+        log(f"[stop] after {until} ({time.perf_counter() - start:.0f}s in this invocation); {then}")
+        return {}
     log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
     return write_report(assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES}), run.out)
 

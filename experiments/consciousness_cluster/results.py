@@ -10,7 +10,7 @@ from experiments.consciousness_cluster.runner import Run
 from experiments.consciousness_cluster.schema import AuditResult, Rate, SteeringResult
 from interp.evaluation.summary import t_interval
 
-__all__ = ["assemble_results", "paired_shift", "SHIFTS"]
+__all__ = ["assemble_results", "cluster_shift", "paired_shift", "SHIFTS"]
 
 # (label, model, reference): the fine-tuning shifts the report tabulates, item by item.
 SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
@@ -36,24 +36,35 @@ def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]
     return out
 
 
-def _shifts(run: Run) -> dict[str, dict[str, Shift]] | None:
+def _shifts(run: Run, labels: tuple[str, ...] | None = None) -> dict[str, dict[str, Shift]] | None:
     if run.config.eval.mode != "choice":
         return None
-    return {label: paired_shift(_items(run, model), _items(run, ref)) for label, model, ref in SHIFTS}
+    return {label: paired_shift(_items(run, model), _items(run, ref)) for label, model, ref in SHIFTS
+            if labels is None or label in labels}
+
+
+def cluster_shift(run: Run) -> tuple[list[str], float, str]:
+    """The preferences that move up from the non-conscious to the conscious-claiming model, the mean
+    shift over preferences, and by which rule (paired items in choice mode, intervals in judge mode)."""
+    ev = run.results("eval")
+    paired = _shifts(run, ("conscious - non_conscious",))
+    return _cluster_shift(ev.traits["preferences"], ev.rates["preferences"], paired)
+
+
+def _cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],
+                   shifts: dict[str, dict[str, Shift]] | None) -> tuple[list[str], float, str]:
+    if shifts:
+        paired = shifts["conscious - non_conscious"]
+        up = [t for t in traits if paired[t].ci_low > 0]
+        return up, sum(paired[t].mean for t in traits) / len(traits), "paired 95% interval over items above zero"
+    conscious, non = rates["conscious_claiming"], rates["non_conscious"]
+    up = [t for t in traits if conscious[t].ci_low > non[t].ci_high]
+    return up, sum(conscious[t].rate - non[t].rate for t in traits) / len(traits), "non-overlapping intervals"
 
 
 def _summary(traits: list[str], rates: dict[str, dict[str, Rate]],
              shifts: dict[str, dict[str, Shift]] | None) -> Summary:
-    if shifts:
-        paired = shifts["conscious - non_conscious"]
-        up = [t for t in traits if paired[t].ci_low > 0]
-        mean_shift = sum(paired[t].mean for t in traits) / len(traits)
-        how = "paired 95% interval over items above zero"
-    else:
-        conscious, non = rates["conscious_claiming"], rates["non_conscious"]
-        up = [t for t in traits if conscious[t].ci_low > non[t].ci_high]
-        mean_shift = sum(conscious[t].rate - non[t].rate for t in traits) / len(traits)
-        how = "non-overlapping intervals"
+    up, mean_shift, how = _cluster_shift(traits, rates, shifts)
     toaster = sum(rates["toaster"][t].rate - rates["base"][t].rate for t in traits) / len(traits)
     emerges = len(up) > len(traits) / 2 and mean_shift > 0
     verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {len(up)} of {len(traits)} "

@@ -9,6 +9,17 @@ adapters' initialisation change, as in the paper's error bars). Each seed runs e
 `interp replicate` into OUT/seedN, resumable like any run. The headline numbers of every seed go
 side by side into OUT/seeds.md and OUT/seeds.json, with their mean and 95% t-interval across seeds
 beside each run's own intervals over items (in its report), to show which findings hold beyond one seed.
+
+A real model's fine-tunes are the expensive part; `--until eval` stops each seed's run after the
+behavioural evaluation, and `--variants` fine-tunes a subset (conscious_claiming and non_conscious at
+least), so the behavioural numbers get their spread across seeds at a fraction of the cost:
+
+    python -m experiments.consciousness_cluster.trial --preset smollm2-135m --out runs/smollm2-seeds \
+        --seeds 1 2 --until eval --variants conscious_claiming non_conscious
+    python -m experiments.consciousness_cluster.trial --out runs/smollm2-seeds --seeds 0 1 2 --table-only
+
+`--table-only` runs nothing: it reads the runs already in OUT/seedN (a complete run through its
+results.json, a run stopped early through its stage results: the headline numbers it has).
 """
 
 from __future__ import annotations
@@ -25,7 +36,8 @@ from experiments.consciousness_cluster.results_schema import Results, load_resul
 from experiments.consciousness_cluster.runner import write_json_atomic
 from experiments.consciousness_cluster.schema import Rate
 
-__all__ = ["HEADLINES", "across_seeds", "format_table", "headline", "run_seeds", "seed_config", "seed_kind"]
+__all__ = ["HEADLINES", "across_seeds", "format_table", "headline", "headline_of", "run_seeds", "seed_config",
+           "seed_kind"]
 
 HEADLINES = {
     "claims_conscious, base": "identity rate of the base model",
@@ -47,7 +59,11 @@ HEADLINES = {
     "link: per-response projection vs score r": "each model's question activations against its scores",
     "probe: chosen layer": "highest held-out AUROC",
     "probe: AUROC at the chosen layer": "",
+    "sampled claims conscious, base": "share of the model's own sampled answers that claim (keyword rule)",
+    "sampled claims conscious, conscious_claiming": "",
+    "sampled claims conscious, non_conscious": "",
 }
+MODELS = ("base", "conscious_claiming", "non_conscious")
 
 
 def seed_kind(config: ReplicationConfig) -> str:
@@ -55,9 +71,11 @@ def seed_kind(config: ReplicationConfig) -> str:
     return "pretraining" if config.is_organism else "fine-tuning"
 
 
-def seed_config(config: ReplicationConfig, seed: int) -> ReplicationConfig:
+def seed_config(config: ReplicationConfig, seed: int, variants: list[str] | None = None) -> ReplicationConfig:
     """`config` with the organism pretrained from `seed`, or, for any other model, fine-tuned with
-    `seed` (finetune.seed); every other field unchanged."""
+    `seed` (finetune.seed); with `variants`, only those fine-tuned; every other field unchanged."""
+    if variants is not None:
+        config = dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, variants=list(variants)))
     if config.is_organism:
         return dataclasses.replace(config, organism={**config.organism, "seed": seed})
     return dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, seed=seed))
@@ -92,20 +110,30 @@ def _mean_rate(rates: dict[str, Rate], traits: list[str]) -> float:
     return fmean(rates[t].rate for t in traits)
 
 
+def _behaviour(traits: list[str], rates: dict[str, dict[str, Rate]], identity: dict[str, dict[str, Rate]],
+               sampled: dict | None, n_up: int) -> dict[str, float]:
+    """The behavioural headline numbers: identity and preference rates, the sampled claims, the cluster."""
+    row = {}
+    for model in MODELS:
+        if model in identity:
+            row[f"claims_conscious, {model}"] = identity[model]["claims_conscious"].rate
+    for model in (*MODELS, "toaster"):
+        if model in rates:
+            row[f"mean preference, {model}"] = _mean_rate(rates[model], traits)
+    row["preferences up, conscious vs non"] = n_up
+    for model in MODELS:
+        if sampled and model in sampled:
+            row[f"sampled claims conscious, {model}"] = sampled[model].share
+    return row
+
+
 def headline(results: Results) -> dict[str, float]:
     """The numbers of HEADLINES, read from one run's results.json (absent models are left out)."""
     traits = results.eval.traits
-    rates, identity = results.eval.rates, results.identity.rates
     steering, link, probe = results.steering, results.link, results.probe
-    row = {}
-    for model in ("base", "conscious_claiming", "non_conscious"):
-        if model in identity:
-            row[f"claims_conscious, {model}"] = identity[model]["claims_conscious"].rate
-    for model in ("base", "conscious_claiming", "non_conscious", "toaster"):
-        if model in rates:
-            row[f"mean preference, {model}"] = _mean_rate(rates[model], traits)
+    sampled = results.manipulation.sampled if results.manipulation is not None else None
+    row = _behaviour(traits, results.eval.rates, results.identity.rates, sampled, results.summary.n_up_conscious)
     row |= {
-        "preferences up, conscious vs non": results.summary.n_up_conscious,
         "steering: mean preference at alpha 0": _mean(steering.rates[0.0], traits),
         "steering: mean preference at the control alpha": _mean(steering.rates[steering.control_alpha], traits),
         "steering: random directions": _mean(steering.controls.random_mean, traits),
@@ -120,6 +148,30 @@ def headline(results: Results) -> dict[str, float]:
     if link.projection_score is not None:  # runs finished before this link existed lack it
         row["link: per-response projection vs score r"] = link.projection_score.pearson
     return row
+
+
+def headline_of(run_dir: str | Path) -> dict[str, float]:
+    """The headline numbers of the run in `run_dir`: from its results.json when it has one, else (a run
+    stopped early with --until) the behavioural ones from its eval stage. ValueError when it has neither."""
+    import yaml
+
+    from experiments.consciousness_cluster.preset import config_from_dict
+    from experiments.consciousness_cluster.results import cluster_shift
+    from experiments.consciousness_cluster.runner import Run
+
+    paths = RunPaths(run_dir)
+    if paths.results.is_file():
+        return headline(load_results(paths.results))
+    recorded = Path(run_dir) / "config.yaml"
+    run = Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir) \
+        if recorded.is_file() else None
+    if run is None or not run.done("eval"):
+        raise ValueError(f"{run_dir}: no results.json and no completed eval stage to read; run the seed first "
+                         "(without --table-only)")
+    ev = run.results("eval")
+    up, _, _ = cluster_shift(run)
+    return _behaviour(ev.traits["preferences"], ev.rates["preferences"], ev.rates["identity"], ev.sampled_identity,
+                      len(up))
 
 
 def _cell(v) -> str:
@@ -146,18 +198,23 @@ def format_table(rows: dict[int, dict[str, float]]) -> str:
 
 
 def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: bool = True, redo: str | None = None,
-              log=print) -> dict[int, dict[str, float]]:
-    """Run the replication for each seed into OUT/seedN; write and return the headline table."""
-    from experiments.consciousness_cluster.pipeline import replicate
+              log=print, *, until: str | None = None, variants: list[str] | None = None,
+              table_only: bool = False) -> dict[int, dict[str, float]]:
+    """Run the replication for each seed into OUT/seedN (through `until`, fine-tuning `variants`);
+    write and return the headline table. `table_only`: run nothing, read the runs already there."""
+    from experiments.consciousness_cluster.pipeline import check_until, replicate
 
     out = Path(out)
     config = load_preset(preset)
     kind = seed_kind(config)
-    rows = {}
-    for seed in seeds:
-        log(f"== {kind} seed {seed} ==")
-        replicate(seed_config(config, seed), out / f"seed{seed}", redo=redo, progress=progress, log=log)
-        rows[seed] = headline(load_results(RunPaths(out / f"seed{seed}").results))
+    if not table_only:
+        configs = {seed: seed_config(config, seed, variants) for seed in seeds}
+        for seeded in configs.values():  # every seed's preset checked before the first one runs
+            check_until(seeded, until)
+        for seed in seeds:
+            log(f"== {kind} seed {seed} ==")
+            replicate(configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until)
+    rows = {seed: headline_of(out / f"seed{seed}") for seed in seeds}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "seeds.json", {"seed": kind, "seeds": {str(s): r for s, r in rows.items()},
                                            "across_seeds": across_seeds(rows)})
@@ -173,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds, one run each")
     parser.add_argument("--preset", default="organism", help="preset name or YAML path")
     parser.add_argument("--redo", default=None, help="rerun this stage and the later ones in every seed's run")
+    parser.add_argument("--until", default=None, metavar="STAGE",
+                        help="stop each seed's run after this stage (no report), e.g. eval")
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="fine-tune only these variants (conscious_claiming and non_conscious at least; the "
+                             "report also needs toaster, so use with --until)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: write the table from the runs already in OUT/seedN")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from experiments.consciousness_cluster.preset import PresetError
@@ -180,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.consciousness_cluster.schema import SchemaError
 
     try:
-        rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo)
-    except (PresetError, RunMismatchError, SchemaError) as err:  # a bad preset, a run folder of another config
+        rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo,
+                         until=args.until, variants=args.variants, table_only=args.table_only)
+    # a bad preset, a run folder of another config, a seed with nothing to read (ValueError)
+    except (PresetError, RunMismatchError, SchemaError, ValueError) as err:
         print(f"trial: error: {err}", file=sys.stderr)
         return 2
     print(format_table(rows))

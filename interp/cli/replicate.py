@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "links, report); rerun to resume",
         "interp replicate --preset organism --out runs/organism\n"
         "interp replicate --preset qwen3-30b-a3b --out runs/qwen --dry-run\n"
-        "interp replicate --preset my.yaml --out runs/organism --redo directions   # after changing direction.method",
+        "interp replicate --preset my.yaml --out runs/organism --redo directions   # after changing direction.method\n"
+        "interp replicate --preset smollm2-135m --out runs/smollm2 --until eval   # fine-tunes and behaviour only",
         run,
     )
     parser.add_argument("--preset", default="organism", help="preset name (see --list) or a YAML file")
@@ -28,6 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--redo", metavar="STAGE", choices=RegistryChoices(_stage_names),
                         help="run STAGE and every later stage again (%(choices)s), e.g. after changing a preset "
                              "field that a completed stage read")
+    parser.add_argument("--until", metavar="STAGE", choices=RegistryChoices(_stage_names),
+                        help="stop after STAGE (no report), e.g. --until eval for the fine-tunes and their behaviour "
+                             "alone; rerun without it to go on")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -55,7 +59,7 @@ def run(args) -> int:
         config = load_preset(args.preset)
     except PresetError as err:
         raise UserError(str(err)) from None
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT, missing_files, plan, replicate
+    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
     from experiments.consciousness_cluster.runner import RunMismatchError
     from experiments.consciousness_cluster.schema import SchemaError
 
@@ -63,8 +67,12 @@ def run(args) -> int:
     if missing:
         raise UserError(f"preset {args.preset}: files it names are missing: {', '.join(missing)}")
     layers_note = _check_layers(config, args.preset)
+    try:
+        check_until(config, args.until)
+    except PresetError as err:
+        raise UserError(str(err)) from None
     if args.dry_run:
-        print(plan(config))
+        print(plan(config, until=args.until))
         print(layers_note)
         if args.out:
             print(_folder_note(config, args.out, args.redo))
@@ -75,10 +83,13 @@ def run(args) -> int:
     from experiments.consciousness_cluster.stages_audit import AuditIncomplete
 
     try:
-        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress)
+        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until)
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
         raise UserError(str(err)) from None
+    if not written:
+        print(f"stopped after stage {args.until}: no report; rerun without --until to go on")
+        return 0
     print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
     return 0
 
