@@ -199,7 +199,17 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
                                                                    "preferences up"))}
     assert set(partial) == behaviour and len(behaviour) == 11
     assert partial == pytest.approx({name: complete[name] for name in behaviour}, abs=1e-12)
-    assert "| sampled claims conscious, conscious_claiming |" in (tmp_path / "seeds.md").read_text()
+    written = json.loads((tmp_path / "seeds.json").read_text())
+    identity = json.loads((out / "results.json").read_text())["identity"]["rates"]["conscious_claiming"]
+    claim = identity["claims_conscious"]
+    for seed in ("0", "1"):
+        assert written["item_intervals"][seed]["claims_conscious, conscious_claiming"] == [claim["ci_low"],
+                                                                                           claim["ci_high"]]
+    share = written["item_intervals"]["1"]["sampled claims conscious, conscious_claiming"]
+    assert share[0] <= partial["sampled claims conscious, conscious_claiming"] <= share[1]
+    table = (tmp_path / "seeds.md").read_text()
+    assert f"| claims_conscious, conscious_claiming | {claim['rate']:.2f} [{claim['ci_low']:.2f}, " \
+           f"{claim['ci_high']:.2f}] | {claim['rate']:.2f} [" in table
     capsys.readouterr()
     assert trial_main(["--preset", str(preset), "--out", str(tmp_path), "--seeds", "2", "--table-only"]) == 2
     assert "seed2: no results.json and no completed eval stage" in capsys.readouterr().err

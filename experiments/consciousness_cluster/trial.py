@@ -127,6 +127,19 @@ def _behaviour(traits: list[str], rates: dict[str, dict[str, Rate]], identity: d
     return row
 
 
+def _item_intervals(identity: dict[str, dict[str, Rate]], sampled: dict | None) -> dict[str, list[float]]:
+    """One run's 95% intervals over items of the headline rates that have one: the identity rate (over
+    the identity items) and the share of sampled answers that claim (Wilson, over the answers)."""
+    out = {}
+    for model in MODELS:
+        if model in identity:
+            rate = identity[model]["claims_conscious"]
+            out[f"claims_conscious, {model}"] = [rate.ci_low, rate.ci_high]
+        if sampled and model in sampled:
+            out[f"sampled claims conscious, {model}"] = [sampled[model].share_ci_low, sampled[model].share_ci_high]
+    return out
+
+
 def headline(results: Results) -> dict[str, float]:
     """The numbers of HEADLINES, read from one run's results.json (absent models are left out)."""
     traits = results.eval.traits
@@ -150,18 +163,22 @@ def headline(results: Results) -> dict[str, float]:
     return row
 
 
-def headline_of(run_dir: str | Path) -> dict[str, float]:
-    """The headline numbers of the run in `run_dir`: from its results.json when it has one, else (a run
-    stopped early with --until) the behavioural ones from its eval stage. ValueError when it has neither."""
+def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The headline numbers of the run in `run_dir`, and the 95% intervals over items of those that have
+    one: from its results.json when it has one, else (a run stopped early with --until) the behavioural
+    ones from its eval stage. ValueError when it has neither."""
     import yaml
 
     from experiments.consciousness_cluster.preset import config_from_dict
     from experiments.consciousness_cluster.results import cluster_shift
     from experiments.consciousness_cluster.runner import Run
 
+    run_dir = Path(run_dir)
     paths = RunPaths(run_dir)
     if paths.results.is_file():
-        return headline(load_results(paths.results))
+        results = load_results(paths.results)
+        sampled = results.manipulation.sampled if results.manipulation is not None else None
+        return headline(results), _item_intervals(results.identity.rates, sampled)
     recorded = Path(run_dir) / "config.yaml"
     run = Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir) \
         if recorded.is_file() else None
@@ -170,25 +187,33 @@ def headline_of(run_dir: str | Path) -> dict[str, float]:
                          "(without --table-only)")
     ev = run.results("eval")
     up, _, _ = cluster_shift(run)
-    return _behaviour(ev.traits["preferences"], ev.rates["preferences"], ev.rates["identity"], ev.sampled_identity,
-                      len(up))
+    return (_behaviour(ev.traits["preferences"], ev.rates["preferences"], ev.rates["identity"], ev.sampled_identity,
+                       len(up)),
+            _item_intervals(ev.rates["identity"], ev.sampled_identity))
 
 
 def _cell(v) -> str:
     return "" if v is None else f"{v:g}" if isinstance(v, int) else f"{v:.2f}"
 
 
-def format_table(rows: dict[int, dict[str, float]]) -> str:
-    """Markdown: one line per headline number, one column per seed, then the mean across seeds
-    with its 95% t-interval when there are two seeds or more."""
+def format_table(rows: dict[int, dict[str, float]], intervals: dict[int, dict[str, list[float]]] | None = None) -> str:
+    """Markdown: one line per headline number, one column per seed (with that run's 95% interval over
+    items where `intervals` has one), then the mean across seeds with its 95% t-interval when there
+    are two seeds or more."""
     seeds = list(rows)
+    intervals = intervals or {}
+
+    def cell(seed: int, name: str) -> str:
+        interval = intervals.get(seed, {}).get(name)
+        return _cell(rows[seed].get(name)) + ("" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]")
+
     spread = across_seeds(rows) if len(seeds) > 1 else {}
     extra = " mean [95% CI] across seeds |" if spread else ""
     lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " |" + extra,
              "|---" * (len(seeds) + 1 + bool(spread)) + "|"]
     for name in HEADLINES:
         if any(name in rows[s] for s in seeds):
-            cells = " | ".join(_cell(rows[s].get(name)) for s in seeds)
+            cells = " | ".join(cell(s, name) for s in seeds)
             if spread:
                 e = spread.get(name)
                 cells += " | " + ("" if e is None else f"{e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]"
@@ -214,11 +239,16 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
         for seed in seeds:
             log(f"== {kind} seed {seed} ==")
             replicate(configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until)
-    rows = {seed: headline_of(out / f"seed{seed}") for seed in seeds}
+    read = {seed: headline_of(out / f"seed{seed}") for seed in seeds}
+    rows = {seed: row for seed, (row, _) in read.items()}
+    intervals = {seed: interval for seed, (_, interval) in read.items()}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "seeds.json", {"seed": kind, "seeds": {str(s): r for s, r in rows.items()},
-                                           "across_seeds": across_seeds(rows)})
-    (out / "seeds.md").write_text(f"# {config.name} across {kind} seeds\n\n{format_table(rows)}\n")
+                                           "across_seeds": across_seeds(rows),
+                                           "item_intervals": {str(s): i for s, i in intervals.items()}})
+    (out / "seeds.md").write_text(f"# {config.name} across {kind} seeds\n\nEach seed's number with its own 95% "
+                                  "interval over items where it has one; the last column, across seeds.\n\n"
+                                  f"{format_table(rows, intervals)}\n")
     return rows
 
 
