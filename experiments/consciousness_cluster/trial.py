@@ -140,12 +140,17 @@ def _item_intervals(identity: dict[str, dict[str, Rate]], sampled: dict | None) 
     return out
 
 
+def _sampled(results: Results) -> dict | None:
+    """model -> its sampled claims, when the run's eval sampled them."""
+    return results.manipulation.sampled if results.manipulation is not None else None
+
+
 def headline(results: Results) -> dict[str, float]:
     """The numbers of HEADLINES, read from one run's results.json (absent models are left out)."""
     traits = results.eval.traits
     steering, link, probe = results.steering, results.link, results.probe
-    sampled = results.manipulation.sampled if results.manipulation is not None else None
-    row = _behaviour(traits, results.eval.rates, results.identity.rates, sampled, results.summary.n_up_conscious)
+    row = _behaviour(traits, results.eval.rates, results.identity.rates, _sampled(results),
+                     results.summary.n_up_conscious)
     row |= {
         "steering: mean preference at alpha 0": _mean(steering.rates[0.0], traits),
         "steering: mean preference at the control alpha": _mean(steering.rates[steering.control_alpha], traits),
@@ -177,9 +182,8 @@ def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[f
     paths = RunPaths(run_dir)
     if paths.results.is_file():
         results = load_results(paths.results)
-        sampled = results.manipulation.sampled if results.manipulation is not None else None
-        return headline(results), _item_intervals(results.identity.rates, sampled)
-    recorded = Path(run_dir) / "config.yaml"
+        return headline(results), _item_intervals(results.identity.rates, _sampled(results))
+    recorded = run_dir / "config.yaml"
     run = Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir) \
         if recorded.is_file() else None
     if run is None or not run.done("eval"):
