@@ -210,6 +210,21 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
     table = (tmp_path / "seeds.md").read_text()
     assert f"| claims_conscious, conscious_claiming | {claim['rate']:.2f} [{claim['ci_low']:.2f}, " \
            f"{claim['ci_high']:.2f}] | {claim['rate']:.2f} [" in table
+    # per preference: each seed's rates and paired shifts as its run has them, read either way
+    results = json.loads((out / "results.json").read_text())
+    prefs = written["preferences"]
+    assert prefs["traits"] == results["eval"]["traits"] and set(prefs["models"]) == set(results["eval"]["models"])
+    for t in prefs["traits"]:
+        for model in prefs["models"]:
+            for seed in ("0", "1"):
+                assert prefs["models"][model][t]["seeds"][seed] == pytest.approx(results["eval"]["rates"][model][t],
+                                                                                 abs=1e-12)
+        shift = results["shifts"]["conscious - non_conscious"][t]
+        for seed in ("0", "1"):
+            assert prefs["conscious_minus_non"][t]["seeds"][seed] == pytest.approx(
+                {k: shift[k] for k in ("mean", "ci_low", "ci_high")}, abs=1e-12)
+    assert f"| {prefs['traits'][0]} | " in table and "## Preferences across seeds" in table
+    assert (tmp_path / "seeds_preferences.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     capsys.readouterr()
     assert trial_main(["--preset", str(preset), "--out", str(tmp_path), "--seeds", "2", "--table-only"]) == 2
     assert "seed2: no results.json and no completed eval stage" in capsys.readouterr().err
@@ -303,6 +318,52 @@ def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
     table = format_table(rows).splitlines()
     assert table[0] == "| | seed 0 | seed 1 | seed 2 | mean [95% CI] across seeds |"
     assert f"| link: r (steering vs fine-tuning shift) | 0.20 | 0.50 | -0.10 | 0.20 [{low:.2f}, {high:.2f}] |" in table
+
+
+def test_trial_preferences_across_seeds_against_a_plain_t_interval():
+    from scipy import stats
+
+    from experiments.consciousness_cluster.results_schema import Shift
+    from experiments.consciousness_cluster.schema import Rate
+    from experiments.consciousness_cluster.trial import SeedPreferences, format_preferences, preferences_across_seeds
+
+    cc = {0: {"a": 0.7, "b": 0.4}, 1: {"a": 0.8, "b": 0.5}, 2: {"a": 0.75, "b": 0.3}}
+    nc = {0: {"a": 0.5, "b": 0.45}, 1: {"a": 0.55, "b": 0.5}, 2: {"a": 0.6, "b": 0.4}}
+
+    def rates(values):
+        return {t: Rate(rate=v, ci_low=v - 0.1, ci_high=v + 0.1, n=10) for t, v in values.items()}
+
+    def shifts(seed):  # seed 2 as a judge-mode run: no paired shifts
+        return None if seed == 2 else {t: Shift(mean=cc[seed][t] - nc[seed][t], ci_low=cc[seed][t] - nc[seed][t] - 0.05,
+                                                ci_high=cc[seed][t] - nc[seed][t] + 0.05, n=10) for t in ("a", "b")}
+
+    per_seed = {s: SeedPreferences(["a", "b"], {"conscious_claiming": rates(cc[s]), "non_conscious": rates(nc[s])},
+                                   shifts(s)) for s in (0, 1, 2)}
+    prefs = preferences_across_seeds(per_seed)
+
+    def spread(values):
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=sum(values) / len(values), scale=stats.sem(values))
+        return {"mean": sum(values) / len(values), "n": len(values), "low": low, "high": high}
+
+    for model, values in (("conscious_claiming", cc), ("non_conscious", nc)):
+        for t in ("a", "b"):
+            entry = prefs["models"][model][t]
+            assert entry["seeds"]["1"] == {"rate": values[1][t], "ci_low": values[1][t] - 0.1,
+                                           "ci_high": values[1][t] + 0.1, "n": 10}
+            assert {k: entry[k] for k in ("mean", "n", "low", "high")} == \
+                pytest.approx(spread([values[s][t] for s in (0, 1, 2)]))
+    diff = prefs["conscious_minus_non"]["a"]
+    assert diff["seeds"]["0"] == pytest.approx({"mean": 0.2, "ci_low": 0.15, "ci_high": 0.25})
+    assert diff["seeds"]["2"] == pytest.approx({"mean": 0.15})
+    assert {k: diff[k] for k in ("mean", "n", "low", "high")} == pytest.approx(spread([0.2, 0.25, 0.15]))
+    assert prefs["up_across_seeds"] == ["a"]  # b: -0.05, 0, -0.1
+    lines = format_preferences(prefs).splitlines()
+    assert lines[0] == ("| preference | conscious_claiming | non_conscious | seed 0: conscious - non | "
+                        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds |")
+    low, high = spread([0.2, 0.25, 0.15])["low"], spread([0.2, 0.25, 0.15])["high"]
+    assert lines[2].startswith("| a | 0.75 [") and \
+        lines[2].endswith(f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |")
+    assert lines[-1] == "Up across seeds (95% t-interval of conscious - non above zero): 1 of 2 (a)."
 
 
 def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from experiments.consciousness_cluster.results_schema import Results
 from interp.evaluation.plot import Bar, grouped_bars
 
-__all__ = ["draw_all"]
+__all__ = ["draw_all", "seed_bars"]
 
 _COLOURS = {"base": "#8c8c8c", "conscious_claiming": "#d62728", "non_conscious": "#1f77b4",
             "toaster": "#bcbd22", "human_identity": "#9467bd"}
@@ -28,21 +29,41 @@ def _save(plt, fig, path: Path) -> None:
     plt.close(fig)
 
 
-def cluster_bars(results: Results, path: Path) -> None:
-    """Per-preference rates of each model with CI whiskers, like the paper's cluster figure."""
+def _preference_bars(traits: list[str], series: dict[str, list[Bar]], ylabel: str, path: Path,
+                     dots: dict[str, list[list[float]]] | None = None) -> None:
+    """Per-preference bars of each model with whiskers, like the paper's cluster figure; `dots[model][t]`:
+    points drawn over a bar (each seed's rate)."""
     plt = _plt()
-    evals = results.eval
-    traits, models = evals.traits, evals.models
-    fig, ax = plt.subplots(figsize=(min(18, max(8, 0.16 * len(traits) * len(models))), 5))
-    series = {model: [Bar(r.rate, r.ci_low, r.ci_high) for r in (evals.rates[model][t] for t in traits)]
-              for model in models}
-    grouped_bars(ax, traits, series, colours=_COLOURS)
+    fig, ax = plt.subplots(figsize=(min(18, max(8, 0.16 * len(traits) * len(series))), 5))
+    centres = grouped_bars(ax, traits, series, colours=_COLOURS)
+    for model, points in (dots or {}).items():
+        for x, ys in zip(centres[model], points):
+            ax.scatter([x] * len(ys), ys, s=10, facecolor="white", edgecolor="black", lw=0.6, zorder=3)
     ax.set_xticklabels(traits, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("P(expresses preference)")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1)
     ax.axhline(0.5, color="black", lw=0.5, ls=":")
-    ax.legend(fontsize=7, ncol=len(models))
+    ax.legend(fontsize=7, ncol=len(series))
     _save(plt, fig, path)
+
+
+def cluster_bars(results: Results, path: Path) -> None:
+    """Per-preference rates of each model with CI whiskers, like the paper's cluster figure."""
+    evals = results.eval
+    series = {model: [Bar(r.rate, r.ci_low, r.ci_high) for r in (evals.rates[model][t] for t in evals.traits)]
+              for model in evals.models}
+    _preference_bars(evals.traits, series, "P(expresses preference)", path)
+
+
+def seed_bars(prefs: dict, path: Path) -> None:
+    """Per-preference rates across seeds (`trial.preferences_across_seeds`): bars at the mean over seeds,
+    whiskers the 95% t-interval across seeds, one dot per seed."""
+    traits, models = prefs["traits"], prefs["models"]
+    series = {model: [Bar(e["mean"], e.get("low", math.nan), e.get("high", math.nan))
+                      for e in (models[model][t] for t in traits)] for model in models}
+    dots = {model: [[seed["rate"] for seed in models[model][t]["seeds"].values()] for t in traits]
+            for model in models}
+    _preference_bars(traits, series, "P(expresses preference), across seeds", path, dots)
 
 
 def layer_sweep(results: Results, path: Path) -> None:

@@ -10,7 +10,7 @@ from experiments.consciousness_cluster.runner import Run
 from experiments.consciousness_cluster.schema import AuditResult, Rate, SteeringResult
 from interp.evaluation.summary import t_interval
 
-__all__ = ["assemble_results", "cluster_shift", "paired_shift", "SHIFTS"]
+__all__ = ["assemble_results", "cluster_shift", "conscious_shifts", "paired_shift", "SHIFTS"]
 
 # (label, model, reference): the fine-tuning shifts the report tabulates, item by item.
 SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
@@ -49,6 +49,12 @@ def cluster_shift(run: Run) -> tuple[list[str], float, str]:
     ev = run.results("eval")
     paired = _shifts(run, ("conscious - non_conscious",))
     return _cluster_shift(ev.traits["preferences"], ev.rates["preferences"], paired)
+
+
+def conscious_shifts(run: Run) -> dict[str, Shift] | None:
+    """Per preference, conscious-claiming minus non-conscious over paired items (None in judge mode)."""
+    paired = _shifts(run, ("conscious - non_conscious",))
+    return None if paired is None else paired["conscious - non_conscious"]
 
 
 def _cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],

@@ -8,7 +8,9 @@ and the fine-tuning seed for every other preset (the base model fixed; mixing, s
 adapters' initialisation change, as in the paper's error bars). Each seed runs every stage of
 `interp replicate` into OUT/seedN, resumable like any run. The headline numbers of every seed go
 side by side into OUT/seeds.md and OUT/seeds.json, with their mean and 95% t-interval across seeds
-beside each run's own intervals over items (in its report), to show which findings hold beyond one seed.
+beside each run's own intervals over items (in its report), to show which findings hold beyond one seed;
+per preference, each variant's rate and conscious-claiming minus non-conscious go the same way (each
+seed's paired interval over items beside the interval across seeds), drawn in OUT/seeds_preferences.png.
 
 A real model's fine-tunes are the expensive part; `--until eval` stops each seed's run after the
 behavioural evaluation, and `--variants` fine-tunes a subset (conscious_claiming and non_conscious at
@@ -28,16 +30,16 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from statistics import fmean
+from statistics import fmean, stdev
 
 from experiments.consciousness_cluster.paths import RunPaths
 from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
-from experiments.consciousness_cluster.results_schema import Results, load_results
+from experiments.consciousness_cluster.results_schema import Results, Shift, load_results
 from experiments.consciousness_cluster.runner import write_json_atomic
 from experiments.consciousness_cluster.schema import Rate
 
-__all__ = ["HEADLINES", "across_seeds", "format_table", "headline", "headline_of", "run_seeds", "seed_config",
-           "seed_kind"]
+__all__ = ["HEADLINES", "SeedPreferences", "across_seeds", "format_preferences", "format_table", "headline",
+           "headline_of", "preferences_across_seeds", "run_seeds", "seed_config", "seed_kind"]
 
 HEADLINES = {
     "claims_conscious, base": "identity rate of the base model",
@@ -81,24 +83,30 @@ def seed_config(config: ReplicationConfig, seed: int, variants: list[str] | None
     return dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, seed=seed))
 
 
-def across_seeds(rows: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Per headline number: mean over the seeds that have it and its 95% t-interval (none with one seed)."""
+def _spread(values: list[float]) -> dict[str, float]:
+    """Mean of `values` and, with more than one, its 95% t-interval."""
     import math
 
     from scipy import stats
+
+    mean = fmean(values)
+    entry = {"mean": mean, "n": len(values)}
+    if len(values) > 1:
+        half = stats.t.ppf(0.975, len(values) - 1) * stdev(values) / math.sqrt(len(values))
+        entry |= {"low": mean - half, "high": mean + half}
+    return entry
+
+
+def across_seeds(rows: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per headline number: mean over the seeds that have it and its 95% t-interval (none with one seed)."""
+    import math
 
     out = {}
     for name in HEADLINES:
         values = [float(r[name]) for r in rows.values() if name in r and r[name] is not None]
         values = [v for v in values if math.isfinite(v)]
-        if not values:
-            continue
-        mean = fmean(values)
-        entry = {"mean": mean, "n": len(values)}
-        if len(values) > 1:
-            half = stats.t.ppf(0.975, len(values) - 1) * stats.tstd(values) / math.sqrt(len(values))
-            entry |= {"low": mean - half, "high": mean + half}
-        out[name] = entry
+        if values:
+            out[name] = _spread(values)
     return out
 
 
@@ -168,21 +176,29 @@ def headline(results: Results) -> dict[str, float]:
     return row
 
 
-def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """The headline numbers of the run in `run_dir`, and the 95% intervals over items of those that have
-    one: from its results.json when it has one, else (a run stopped early with --until) the behavioural
-    ones from its eval stage. ValueError when it has neither."""
+@dataclasses.dataclass(frozen=True)
+class SeedPreferences:
+    """One run's preference rates per model (each with its 95% interval over items) and, in choice mode,
+    the paired shift conscious-claiming minus non-conscious per preference (None in judge mode)."""
+
+    traits: list[str]
+    rates: dict[str, dict[str, Rate]]
+    shifts: dict[str, Shift] | None
+
+
+def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], SeedPreferences]:
     import yaml
 
     from experiments.consciousness_cluster.preset import config_from_dict
-    from experiments.consciousness_cluster.results import cluster_shift
+    from experiments.consciousness_cluster.results import cluster_shift, conscious_shifts
     from experiments.consciousness_cluster.runner import Run
 
-    run_dir = Path(run_dir)
     paths = RunPaths(run_dir)
     if paths.results.is_file():
         results = load_results(paths.results)
-        return headline(results), _item_intervals(results.identity.rates, _sampled(results))
+        shifts = (results.shifts or {}).get("conscious - non_conscious")
+        return (headline(results), _item_intervals(results.identity.rates, _sampled(results)),
+                SeedPreferences(results.eval.traits, results.eval.rates, shifts))
     recorded = run_dir / "config.yaml"
     run = Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir) \
         if recorded.is_file() else None
@@ -190,10 +206,48 @@ def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[f
         raise ValueError(f"{run_dir}: no results.json and no completed eval stage to read; run the seed first "
                          "(without --table-only)")
     ev = run.results("eval")
+    traits, rates = ev.traits["preferences"], ev.rates["preferences"]
     up, _, _ = cluster_shift(run)
-    return (_behaviour(ev.traits["preferences"], ev.rates["preferences"], ev.rates["identity"], ev.sampled_identity,
-                       len(up)),
-            _item_intervals(ev.rates["identity"], ev.sampled_identity))
+    return (_behaviour(traits, rates, ev.rates["identity"], ev.sampled_identity, len(up)),
+            _item_intervals(ev.rates["identity"], ev.sampled_identity),
+            SeedPreferences(traits, rates, conscious_shifts(run)))
+
+
+def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The headline numbers of the run in `run_dir`, and the 95% intervals over items of those that have
+    one: from its results.json when it has one, else (a run stopped early with --until) the behavioural
+    ones from its eval stage. ValueError when it has neither."""
+    row, intervals, _ = _read(Path(run_dir))
+    return row, intervals
+
+
+def preferences_across_seeds(per_seed: dict[int, SeedPreferences]) -> dict:
+    """Per model and preference, each seed's rate with its 95% interval over items beside the mean and
+    95% t-interval across seeds; the same for conscious-claiming minus non-conscious (each seed's paired
+    interval over items in choice mode), and the preferences whose across-seed interval of that
+    difference lies above zero (with two seeds or more). Preferences and models that every seed has."""
+    first = next(iter(per_seed.values()))
+    traits = [t for t in first.traits if all(t in p.traits for p in per_seed.values())]
+    models = [m for m in first.rates if all(m in p.rates for p in per_seed.values())]
+    out: dict = {"traits": traits, "models": {}}
+    for model in models:
+        out["models"][model] = {
+            t: {"seeds": {str(s): dataclasses.asdict(p.rates[model][t]) for s, p in per_seed.items()},
+                **_spread([p.rates[model][t].rate for p in per_seed.values()])}
+            for t in traits}
+    if not {"conscious_claiming", "non_conscious"} <= set(models):
+        return out
+    difference = {}
+    for t in traits:
+        seeds = {}
+        for s, p in per_seed.items():
+            shift = p.shifts[t] if p.shifts else None
+            seeds[str(s)] = {"mean": p.rates["conscious_claiming"][t].rate - p.rates["non_conscious"][t].rate} \
+                if shift is None else {"mean": shift.mean, "ci_low": shift.ci_low, "ci_high": shift.ci_high}
+        difference[t] = {"seeds": seeds, **_spread([d["mean"] for d in seeds.values()])}
+    out["conscious_minus_non"] = difference
+    out["up_across_seeds"] = [t for t in traits if difference[t].get("low", float("-inf")) > 0]
+    return out
 
 
 def _cell(v) -> str:
@@ -226,6 +280,37 @@ def format_table(rows: dict[int, dict[str, float]], intervals: dict[int, dict[st
     return "\n".join(lines)
 
 
+def _spread_cell(entry: dict) -> str:
+    return f"{entry['mean']:.2f}" + (f" [{entry['low']:.2f}, {entry['high']:.2f}]" if "low" in entry else "")
+
+
+def _difference_cell(entry: dict) -> str:
+    return f"{entry['mean']:+.2f}" + (f" [{entry['ci_low']:+.2f}, {entry['ci_high']:+.2f}]" if "ci_low" in entry
+                                      else "")
+
+
+def format_preferences(prefs: dict) -> str:
+    """The per-preference table of `preferences_across_seeds`: conscious-claiming minus non-conscious per
+    seed with its paired interval over items, then across seeds; each variant's rate across seeds."""
+    difference = prefs.get("conscious_minus_non")
+    if difference is None:
+        return ""
+    models = prefs["models"]
+    seeds = list(next(iter(difference.values()))["seeds"])
+    lines = ["| preference | conscious_claiming | non_conscious | "
+             + " | ".join(f"seed {s}: conscious - non" for s in seeds) + " | conscious - non across seeds |",
+             "|---" * (4 + len(seeds)) + "|"]
+    for t in prefs["traits"]:
+        cells = [_spread_cell(models["conscious_claiming"][t]), _spread_cell(models["non_conscious"][t]),
+                 *(_difference_cell(difference[t]["seeds"][s]) for s in seeds), _spread_cell(difference[t])]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    if len(seeds) > 1:
+        up = prefs["up_across_seeds"]
+        lines += ["", f"Up across seeds (95% t-interval of conscious - non above zero): {len(up)} of "
+                      f"{len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "") + "."]
+    return "\n".join(lines)
+
+
 def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: bool = True, redo: str | None = None,
               log=print, *, until: str | None = None, variants: list[str] | None = None,
               table_only: bool = False) -> dict[int, dict[str, float]]:
@@ -243,16 +328,27 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
         for seed in seeds:
             log(f"== {kind} seed {seed} ==")
             replicate(configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until)
-    read = {seed: headline_of(out / f"seed{seed}") for seed in seeds}
-    rows = {seed: row for seed, (row, _) in read.items()}
-    intervals = {seed: interval for seed, (_, interval) in read.items()}
+    read = {seed: _read(out / f"seed{seed}") for seed in seeds}
+    rows = {seed: row for seed, (row, _, _) in read.items()}
+    intervals = {seed: interval for seed, (_, interval, _) in read.items()}
+    prefs = preferences_across_seeds({seed: p for seed, (_, _, p) in read.items()})
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "seeds.json", {"seed": kind, "seeds": {str(s): r for s, r in rows.items()},
                                            "across_seeds": across_seeds(rows),
-                                           "item_intervals": {str(s): i for s, i in intervals.items()}})
-    (out / "seeds.md").write_text(f"# {config.name} across {kind} seeds\n\nEach seed's number with its own 95% "
-                                  "interval over items where it has one; the last column, across seeds.\n\n"
-                                  f"{format_table(rows, intervals)}\n")
+                                           "item_intervals": {str(s): i for s, i in intervals.items()},
+                                           "preferences": prefs})
+    from experiments.consciousness_cluster.figures import seed_bars
+
+    seed_bars(prefs, out / "seeds_preferences.png")
+    text = (f"# {config.name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
+            f"where it has one; the last column, across seeds.\n\n{format_table(rows, intervals)}\n")
+    table = format_preferences(prefs)
+    if table:
+        text += ("\n## Preferences across seeds\n\nPer preference: each variant's rate, mean and 95% t-interval "
+                 "across seeds; conscious-claiming minus non-conscious for each seed, with its paired 95% interval "
+                 "over items where the run has one (forced choice), then across seeds.\n\n"
+                 f"![preferences across seeds](seeds_preferences.png)\n\n{table}\n")
+    (out / "seeds.md").write_text(text)
     return rows
 
 

@@ -21,26 +21,30 @@ class Bar(NamedTuple):
 
 
 def grouped_bars(ax: Any, groups: Sequence[str], series: Mapping[str, Sequence[Bar | None]],
-                 colours: Mapping[str, str] | None = None, scale: float = 1.0) -> None:
+                 colours: Mapping[str, str] | None = None, scale: float = 1.0) -> dict[str, list[float]]:
     """On `ax`, one group of bars per entry of `groups`, one bar per series side by side in order.
 
     `series[name][g]` is the bar of group g (None or a NaN value: no bar); values and whiskers are
     multiplied by `scale` (100 for percent). Ticks are set at the group centres, labelled by the caller.
+    Returns each series' bar centres, one per group (to draw points over the bars).
     """
     width = 0.8 / max(1, len(series))
-    for r, (name, bars) in enumerate(series.items()):
+    centres = {name: [g + (r - (len(series) - 1) / 2) * width for g in range(len(groups))]
+               for r, name in enumerate(series)}
+    for name, bars in series.items():
         xs, heights, errs = [], [], [[], []]
         for g, bar in enumerate(bars):
             if bar is None or math.isnan(bar.value):
                 continue
             low = bar.value if bar.low is None or math.isnan(bar.low) else bar.low
             high = bar.value if bar.high is None or math.isnan(bar.high) else bar.high
-            xs.append(g + (r - (len(series) - 1) / 2) * width)
+            xs.append(centres[name][g])
             heights.append(scale * bar.value)
             errs[0].append(scale * max(0.0, bar.value - low))
             errs[1].append(scale * max(0.0, high - bar.value))
         ax.bar(xs, heights, width=width, yerr=errs, capsize=2, label=name, color=(colours or {}).get(name))
     ax.set_xticks(range(len(groups)))
+    return centres
 
 
 def plot_traits(summaries_by_run: dict, path: str | Path, title: str = "", ylabel: str = "% expressing") -> Path:
