@@ -35,7 +35,7 @@ from statistics import fmean, stdev
 from experiments.consciousness_cluster.paths import RunPaths
 from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
 from experiments.consciousness_cluster.results_schema import Results, Shift, load_results
-from experiments.consciousness_cluster.runner import write_json_atomic
+from experiments.consciousness_cluster.runner import write_json_atomic, write_text_atomic
 from experiments.consciousness_cluster.schema import Rate
 
 __all__ = ["HEADLINES", "SeedPreferences", "across_seeds", "format_preferences", "format_table", "headline",
@@ -348,7 +348,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
                  "across seeds; conscious-claiming minus non-conscious for each seed, with its paired 95% interval "
                  "over items where the run has one (forced choice), then across seeds.\n\n"
                  f"![preferences across seeds](seeds_preferences.png)\n\n{table}\n")
-    (out / "seeds.md").write_text(text)
+    write_text_atomic(out / "seeds.md", text)
     return rows
 
 
