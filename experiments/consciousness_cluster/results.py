@@ -43,24 +43,18 @@ def _shifts(run: Run, labels: tuple[str, ...] | None = None) -> dict[str, dict[s
             if labels is None or label in labels}
 
 
-def cluster_shift(run: Run) -> tuple[list[str], float, str]:
-    """The preferences that move up from the non-conscious to the conscious-claiming model, the mean
-    shift over preferences, and by which rule (paired items in choice mode, intervals in judge mode)."""
-    ev = run.results("eval")
-    paired = _shifts(run, ("conscious - non_conscious",))
-    return _cluster_shift(ev.traits["preferences"], ev.rates["preferences"], paired)
-
-
 def conscious_shifts(run: Run) -> dict[str, Shift] | None:
     """Per preference, conscious-claiming minus non-conscious over paired items (None in judge mode)."""
     paired = _shifts(run, ("conscious - non_conscious",))
     return None if paired is None else paired["conscious - non_conscious"]
 
 
-def _cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],
-                   shifts: dict[str, dict[str, Shift]] | None) -> tuple[list[str], float, str]:
-    if shifts:
-        paired = shifts["conscious - non_conscious"]
+def cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],
+                  paired: dict[str, Shift] | None) -> tuple[list[str], float, str]:
+    """The preferences that move up from the non-conscious to the conscious-claiming model, the mean
+    shift over preferences, and by which rule: `paired` (conscious_shifts, choice mode) when given, else
+    non-overlapping intervals of the rates (judge mode)."""
+    if paired:
         up = [t for t in traits if paired[t].ci_low > 0]
         return up, sum(paired[t].mean for t in traits) / len(traits), "paired 95% interval over items above zero"
     conscious, non = rates["conscious_claiming"], rates["non_conscious"]
@@ -70,7 +64,7 @@ def _cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],
 
 def _summary(traits: list[str], rates: dict[str, dict[str, Rate]],
              shifts: dict[str, dict[str, Shift]] | None) -> Summary:
-    up, mean_shift, how = _cluster_shift(traits, rates, shifts)
+    up, mean_shift, how = cluster_shift(traits, rates, shifts["conscious - non_conscious"] if shifts else None)
     toaster = sum(rates["toaster"][t].rate - rates["base"][t].rate for t in traits) / len(traits)
     emerges = len(up) > len(traits) / 2 and mean_shift > 0
     verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {len(up)} of {len(traits)} "

@@ -30,7 +30,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from statistics import fmean, stdev
+from statistics import fmean
 
 from experiments.consciousness_cluster.paths import RunPaths
 from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
@@ -85,15 +85,11 @@ def seed_config(config: ReplicationConfig, seed: int, variants: list[str] | None
 
 def _spread(values: list[float]) -> dict[str, float]:
     """Mean of `values` and, with more than one, its 95% t-interval."""
-    import math
+    from interp.evaluation.summary import t_interval
 
-    from scipy import stats
-
-    mean = fmean(values)
-    entry = {"mean": mean, "n": len(values)}
+    entry = {"mean": fmean(values), "n": len(values)}
     if len(values) > 1:
-        half = stats.t.ppf(0.975, len(values) - 1) * stdev(values) / math.sqrt(len(values))
-        entry |= {"low": mean - half, "high": mean + half}
+        entry["low"], entry["high"] = t_interval(values)
     return entry
 
 
@@ -207,10 +203,11 @@ def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], Seed
                          "(without --table-only)")
     ev = run.results("eval")
     traits, rates = ev.traits["preferences"], ev.rates["preferences"]
-    up, _, _ = cluster_shift(run)
+    paired = conscious_shifts(run)
+    up, _, _ = cluster_shift(traits, rates, paired)
     return (_behaviour(traits, rates, ev.rates["identity"], ev.sampled_identity, len(up)),
             _item_intervals(ev.rates["identity"], ev.sampled_identity),
-            SeedPreferences(traits, rates, conscious_shifts(run)))
+            SeedPreferences(traits, rates, paired))
 
 
 def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[float]]]:
