@@ -54,9 +54,11 @@ class SteeringHandle:
         return bool(self.handles)
 
 
-def _as_vector(vector, lm: LoadedModel, layer: int | None = None, *, allow_other_model: bool = False) -> torch.Tensor:
+def _as_vector(vector, lm: LoadedModel, layer: int | None = None, *, allow_other_model: bool = False,
+               per_row: bool = False) -> torch.Tensor:
     """A [d_model] float32 tensor from a tensor, an array, or a `Direction` (its row for `layer`,
-    checked against the model it was made on: `Direction.for_model`)."""
+    checked against the model it was made on: `Direction.for_model`). With `per_row`, a
+    [batch, d_model] tensor (one vector per batch row) is kept as it is."""
     if isinstance(vector, Direction):
         if layer is None:
             raise ValueError("a Direction needs the layer whose row to use")
@@ -64,8 +66,10 @@ def _as_vector(vector, lm: LoadedModel, layer: int | None = None, *, allow_other
     vector = torch.as_tensor(vector).detach().float().cpu()
     if vector.ndim == 2 and vector.shape[0] == 1:
         vector = vector[0]
-    if vector.shape != (lm.d_model,):
-        raise ValueError(f"vector has shape {tuple(vector.shape)}; this model needs [{lm.d_model}]")
+    rows_ok = per_row and vector.ndim == 2 and vector.shape[1] == lm.d_model
+    if vector.shape != (lm.d_model,) and not rows_ok:
+        more = " or [batch, d_model], one vector per row" if per_row else ""
+        raise ValueError(f"vector has shape {tuple(vector.shape)}; this model needs [{lm.d_model}]{more}")
     if not bool(torch.isfinite(vector).all()):
         raise ValueError("vector holds NaN or infinite values")
     return vector
@@ -105,6 +109,15 @@ class _PositionTracker:
         return keep[:, None]
 
 
+def _scaled(vector, alpha) -> torch.Tensor:
+    """alpha * vector as [1 or B, 1, D]; `vector` is [D] or [B, D], `alpha` a number or [1 or B]."""
+    alpha_t = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1, 1, 1)
+    vector_RD = vector.reshape(-1, vector.shape[-1])
+    if alpha_t.shape[0] not in (1, vector_RD.shape[0]) and vector_RD.shape[0] != 1:
+        raise ValueError(f"alpha has {alpha_t.shape[0]} values but there are {vector_RD.shape[0]} vectors")
+    return alpha_t * vector_RD[:, None, :]
+
+
 def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTracker):
     scaled: dict = {}  # alpha * vector, cast once per (dtype, device): the hook runs every decoding step
 
@@ -112,11 +125,11 @@ def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTrac
         hidden_BSD = output[0] if isinstance(output, tuple) else output
         key = (hidden_BSD.dtype, hidden_BSD.device)
         if key not in scaled:
-            alpha_t = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1, 1, 1)
-            scaled[key] = (alpha_t * vector_D).to(hidden_BSD.device, hidden_BSD.dtype)  # [1 or B, 1, D]
+            scaled[key] = _scaled(vector_D, alpha).to(hidden_BSD.device, hidden_BSD.dtype)  # [1 or B, 1, D]
         delta_BSD = scaled[key]
         if delta_BSD.shape[0] not in (1, hidden_BSD.shape[0]):
-            raise ValueError(f"alpha has {delta_BSD.shape[0]} values but the batch has {hidden_BSD.shape[0]} rows")
+            raise ValueError(f"the steering has {delta_BSD.shape[0]} rows (alphas or vectors) but the batch has "
+                             f"{hidden_BSD.shape[0]} rows")
         mask_S1 = tracker.mask(hidden_BSD.shape[1], positions, hidden_BSD.device)
         if mask_S1 is not None:
             delta_BSD = delta_BSD * mask_S1.to(hidden_BSD.dtype)
@@ -130,9 +143,10 @@ def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0
           allow_other_model: bool = False) -> SteeringHandle:
     """Add `alpha * vector` to the output of block `layer` until the handle is removed.
 
-    `vector` is `[d_model]` (tensor or array) or a `Direction` (its row for `layer`; one made on
-    another model is refused unless `allow_other_model`); `alpha` a finite number or a `[batch]`
-    tensor, one value per batch row (many alphas in one batch).
+    `vector` is `[d_model]` (tensor or array), `[batch, d_model]` (one vector per batch row: many
+    directions in one batch) or a `Direction` (its row for `layer`; one made on another model is
+    refused unless `allow_other_model`); `alpha` a finite number or a `[batch]` tensor, one value per
+    batch row (many alphas in one batch).
 
     >>> with steer(lm, v, layer=6, alpha=torch.tensor([0.0, 2.0, 4.0])):  # doctest: +SKIP
     ...     out = lm.model.generate(**inputs)
@@ -141,7 +155,8 @@ def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0
         raise ValueError(f"positions {positions!r}: use one of {', '.join(_POSITIONS)}")
     alpha = _check_alpha(alpha)
     layer = lm.resolve_layer(layer)
-    vector_D = _as_vector(vector, lm, layer, allow_other_model=allow_other_model)
+    vector_D = _as_vector(vector, lm, layer, allow_other_model=allow_other_model, per_row=True)
+    _scaled(vector_D, alpha)  # a count mismatch between alphas and vectors is reported here, not mid-forward
     hook = _adder(vector_D, alpha, positions, _PositionTracker(prompt_length))
     return SteeringHandle([lm.layers[layer].register_forward_hook(hook, prepend=True)])
 

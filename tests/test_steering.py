@@ -54,10 +54,34 @@ def test_per_row_alpha_equals_separate_runs(tiny_lm):
 
 
 @torch.no_grad()
+def test_per_row_vectors_equal_separate_runs(tiny_lm):
+    lm = tiny_lm("qwen3")
+    batch = _inputs(lm, ["The same prompt."] * 3)
+    vectors_BD = torch.stack([_vector(lm, seed) for seed in (1, 2, 3)])
+    alphas = torch.tensor([0.0, 1.5, -2.0])
+    with steer(lm, vectors_BD, layer=1, alpha=alphas):
+        together = lm.model(**batch).logits
+    for row in range(3):
+        with steer(lm, vectors_BD[row], layer=1, alpha=float(alphas[row])):
+            alone = lm.model(**{k: t[row:row + 1] for k, t in batch.items()}).logits
+        torch.testing.assert_close(together[row:row + 1], alone, rtol=1e-5, atol=1e-5)
+    assert torch.equal(together[0], lm.model(**batch).logits[0])  # the alpha-0 row: the unsteered batch's, bit for bit
+
+
+def test_per_row_vectors_and_alphas_must_agree(tiny_lm):
+    lm = tiny_lm("qwen3")
+    vectors_BD = torch.stack([_vector(lm, seed) for seed in (1, 2, 3)])
+    with pytest.raises(ValueError, match="alpha has 2 values but there are 3 vectors"):
+        steer(lm, vectors_BD, layer=1, alpha=torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"or \[batch, d_model\]"):
+        steer(lm, torch.zeros(3, lm.d_model + 1), layer=1)
+
+
+@torch.no_grad()
 def test_alpha_batch_size_mismatch_is_reported(tiny_lm):
     lm = tiny_lm("qwen3")
     with steer(lm, _vector(lm), layer=0, alpha=torch.tensor([1.0, 2.0, 3.0])):
-        with pytest.raises(ValueError, match="alpha has 3 values but the batch has 2 rows"):
+        with pytest.raises(ValueError, match="the steering has 3 rows .alphas or vectors. but the batch has 2 rows"):
             lm.model(**_inputs(lm))
 
 
