@@ -337,8 +337,8 @@ def test_hierarchical_bootstrap_matches_a_nested_loop_with_the_same_draws():
 
 def test_hierarchical_bootstrap_spread_matches_the_two_stage_variance():
     rng = np.random.default_rng(7)
-    by_seed = [rng.normal(rng.normal(0, 0.3), 1.0, rng.integers(8, 20)) for _ in range(20)]
-    got = hierarchical_bootstrap(by_seed, n_boot=2000, seed=1)
+    by_seed = [rng.normal(rng.normal(0, 0.3), 1.0, rng.integers(8, 20)) for _ in range(12)]
+    got = hierarchical_bootstrap(by_seed, n_boot=1500, seed=1)
     between = np.var([v.mean() for v in by_seed])
     within = np.mean([v.var() / v.size for v in by_seed])
     sd = math.sqrt((between + within) / len(by_seed))
@@ -403,5 +403,5 @@ def test_grouped_tests_are_calibrated_under_the_null():
     labels = np.tile([1, 1, 1, 1, 0, 0, 0, 0], 5)
     rates = rng.uniform(0.2, 0.8, 5)[strata]  # questions differ; the label does nothing
     ps = [stratified_permutation_test(rng.random(40) < rates, labels, strata, n_perm=99, seed=k).p.p
-          for k in range(300)]
+          for k in range(200)]
     assert 0.02 <= np.mean(np.array(ps) <= 0.05) <= 0.09
