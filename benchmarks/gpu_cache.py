@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 
 from activations import ActivationStore, CacheConfig, Example, cache_activations, encode_example
-from benchmarks.bench_cache import report_json, run_benchmark
-from benchmarks.cache_paths import setup_for
+from benchmarks.bench_cache import BenchResult, report_json, run_benchmark
+from benchmarks.cache_paths import Timing, setup_for, time_toolkit
 from benchmarks.gpu_context import Context, Role
 from benchmarks.gpu_record import Result, at_least, closeness_numbers, compare, exact
 
@@ -73,17 +73,33 @@ def cache_exact(ctx: Context) -> Result:
                   numbers={"examples": len(examples), "layers": layers, "exactness": closeness_numbers(checks)})
 
 
+def _faster(a: BenchResult, b: BenchResult) -> BenchResult:
+    """Each path's faster timing of two rounds."""
+    def best(x: Timing, y: Timing) -> Timing:
+        return x if x.seconds <= y.seconds else y
+    return BenchResult(best(a.toolkit, b.toolkit), best(a.bare_forward, b.bare_forward),
+                       {k: best(v, b.baselines[k]) for k, v in a.baselines.items()},
+                       {k: best(v, b.limits[k]) for k, v in a.limits.items()})
+
+
 def cache_speed(role: Role, positions: Literal["all", "response-mean"]) -> Callable[[Context], Result]:
     """The measurement for one model and positions rule."""
     def measure(ctx: Context) -> Result:
         n_examples, batch_size, seq = ctx.sizes.cache
-        setup = setup_for(ctx.model(role), n_examples, batch_size, seq, positions=positions)
-        timings = run_benchmark(setup, ctx.workdir, [BASELINE], repeats=min(2, ctx.sizes.max_rounds))
+        lm = ctx.model(role)
+        # One batch of the same shape first: the kernel's compilation and the weights' fingerprint stay out
+        # of the timed rounds.
+        time_toolkit(setup_for(lm, batch_size, batch_size, seq, positions=positions), ctx.workdir / "warm.h5")
+        setup = setup_for(lm, n_examples, batch_size, seq, positions=positions)
+        timings, rounds = None, 0
+        for rounds in ctx.rounds(1, 3):
+            timed = run_benchmark(setup, ctx.workdir, [BASELINE], repeats=1)
+            timings = timed if timings is None else _faster(timings, timed)
         toolkit = timings.toolkit.tokens_per_s
         vs_limit = toolkit / timings.limits["compute"].tokens_per_s
         vs_baseline = toolkit / timings.baselines[BASELINE].tokens_per_s
         numbers = report_json(timings, setup, {"model": ctx.sizes.models[role], "positions": positions,
-                                               "model_dtype": str(setup.lm.dtype)[6:]})
+                                               "model_dtype": str(setup.lm.dtype)[6:], "rounds": rounds + 1})
         return Result(ratios={"vs_compute_limit": vs_limit, f"vs_{BASELINE}": vs_baseline},
                       goals=[at_least("toolkit / forward to the deepest cached layer", vs_limit, GOAL_VS_LIMIT),
                              at_least("toolkit / HF output_hidden_states + h5py", vs_baseline, GOAL_VS_BASELINE)],

@@ -52,7 +52,8 @@ class Sizes:
     kernel_speed: tuple[int, int, int, int]
     """batch, seq, d_model, directions of the fused kernel's throughput inputs"""
     cache: tuple[int, int, int]
-    """examples, batch, seq of the caching runs"""
+    """examples, batch, seq of the caching runs (more examples than one commit window of 64, so that
+    writing overlaps the forward as in a long run)"""
     steer: tuple[int, int, int]
     """batch, prompt tokens, new tokens of steered generation"""
     alpha_tokens: int
@@ -68,7 +69,7 @@ class Sizes:
 
 
 FULL = Sizes(models={"dense": "qwen3-8b", "moe": "qwen3-moe-8l", "tiny": "tiny"}, matmul_n=8192, copy_mib=2048,
-             kernel_exact=(5, 300, 4096, 16), kernel_speed=(8, 1024, 4096, 8), cache=(48, 8, 512),
+             kernel_exact=(5, 300, 4096, 16), kernel_speed=(8, 1024, 4096, 8), cache=(96, 8, 512),
              steer=(8, 64, 64), alpha_tokens=32, probe=(36, 2000, 4096), lora=(2, 1024), max_rounds=8)
 DRY = Sizes(models={"dense": "tiny", "moe": "tiny-moe", "tiny": "tiny"}, matmul_n=128, copy_mib=4,
             kernel_exact=(3, 9, 200, 4), kernel_speed=(2, 24, 160, 2), cache=(4, 2, 16),

@@ -101,7 +101,7 @@ def _measure(spec: Spec, ctx: Context) -> dict[str, Any]:
             "within_budget": seconds <= spec.budget_s,
             "peak_gpu_bytes": torch.cuda.max_memory_allocated() if cuda else None,
             "gpu_bytes_at_start": at_start,
-            "models_built_s": {k: round(v, 2) for k, v in ctx.builds.items() if k not in built_before}}
+            "models_built_s": {k: round(v, 2) for k, v in ctx.builds.items() if built_before.get(k) != v}}
     if error:
         line["error"] = error
     return line
@@ -168,7 +168,9 @@ def run_suite(specs: list[Spec], args, when: datetime) -> int:
             emit(lines[-1])
             for role in release.get(index, []):
                 ctx.release(role)
-            gc.collect()
+            gc.collect()  # what a failed measurement left behind, too
+            if device == "cuda":
+                torch.cuda.empty_cache()
     summary = _summary(lines, time.monotonic() - start)
     emit({**common, **summary, "budget_s": budget if math.isfinite(budget) else None, "versions": _versions(),
           "date": when.isoformat(timespec="seconds"), "command": " ".join(sys.argv), "results_file": str(path)})

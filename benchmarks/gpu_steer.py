@@ -91,11 +91,12 @@ def steer_alphas(ctx: Context) -> Result:
     new_tokens = ctx.sizes.alpha_tokens
     lm, generate = _generator(ctx, new_tokens)
     one = torch.randint(0, 256, (1, prompt), generator=torch.Generator().manual_seed(3)).to(ctx.device)
+    same_K = one.repeat(K, 1)  # the one prompt, once per alpha
     alphas = torch.linspace(-4, 4, K)
-    generate(one.expand(K, -1), alphas), generate(one, 1.0)  # warm-up
+    generate(same_K, alphas), generate(one, 1.0)  # warm-up
     batched = serial = float("inf")
     for _ in ctx.rounds(2, 4):
-        batched = min(batched, timed(lambda: generate(one.expand(K, -1), alphas), ctx.device)[0])
+        batched = min(batched, timed(lambda: generate(same_K, alphas), ctx.device)[0])
         serial = min(serial, timed(lambda: [generate(one, float(a)) for a in alphas], ctx.device)[0])
     ratio = serial / batched
     return Result(ratios={"batched_vs_one_by_one": ratio},
