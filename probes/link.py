@@ -35,6 +35,8 @@ MIN_NULL = 20
 
 @dataclass(frozen=True)
 class CorrelationResult:
+    """Pearson and Spearman correlation of two paired series, with a bootstrap interval on the Pearson r."""
+
     pearson: float
     pearson_p: float
     spearman: float
@@ -50,6 +52,8 @@ class CorrelationResult:
 
 @dataclass(frozen=True)
 class LinkResult:
+    """A correlation across preferences, read against the same correlation for random directions."""
+
     r: float
     """Pearson r of steering shifts against fine-tuning shifts over the preferences."""
     p_value: float

@@ -67,6 +67,8 @@ class LayerScore:
 
 @dataclass
 class SweepResult:
+    """Each layer's held-out score and the layer the rule chose."""
+
     scores: list[LayerScore]
     chosen_layer: int
     config: SweepConfig
