@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Float, Int
 
 __all__ = [
     "CorrelationResult",
@@ -90,8 +91,9 @@ def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def per_example_projection(acts: np.ndarray, example_index: np.ndarray, direction: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def per_example_projection(acts: Float[np.ndarray, "rows d_model"], example_index: Int[np.ndarray, " rows"],
+                           direction: Float[np.ndarray, " d_model"]
+                           ) -> tuple[Int[np.ndarray, " examples"], Float[np.ndarray, " examples"]]:
     """(examples, projection): each example's mean row projected on the unit direction."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     unit = unit / np.linalg.norm(unit)
@@ -101,7 +103,8 @@ def per_example_projection(acts: np.ndarray, example_index: np.ndarray, directio
     return examples, sums / np.bincount(inverse)
 
 
-def projection_score_link(projections, scores, *, n_boot: int = 1000, ci: float = 0.95,
+def projection_score_link(projections: Float[np.ndarray, " n"] | Sequence[float],
+                          scores: Float[np.ndarray, " n"] | Sequence[float], *, n_boot: int = 1000, ci: float = 0.95,
                           seed: int = 0) -> CorrelationResult:
     """Correlate per-response projections with behaviour scores; bootstrap over responses."""
     from scipy import stats
@@ -118,7 +121,8 @@ def projection_score_link(projections, scores, *, n_boot: int = 1000, ci: float 
                              float(spearman.pvalue), float(low), float(high), ci, int(x.size), n_boot, seed)
 
 
-def activation_shift(base_acts: np.ndarray, variant_acts: np.ndarray, direction: np.ndarray) -> float:
+def activation_shift(base_acts: Float[np.ndarray, "rows d_model"], variant_acts: Float[np.ndarray, "rows d_model"],
+                     direction: Float[np.ndarray, " d_model"]) -> float:
     """(mean variant activation - mean base activation) . v_hat, on the same prompts' rows."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     diff = np.asarray(variant_acts, np.float64).mean(0) - np.asarray(base_acts, np.float64).mean(0)
@@ -131,14 +135,17 @@ def variant_shift_link(activation_shifts: Sequence[float], preference_shifts: Se
     return projection_score_link(activation_shifts, preference_shifts, n_boot=n_boot, seed=seed)
 
 
-def random_directions_like(vector: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+def random_directions_like(vector: Float[np.ndarray, " d_model"], n: int,
+                           seed: int = 0) -> Float[np.ndarray, "n d_model"]:
     """[n, d] Gaussian directions, each rescaled to the norm of `vector`."""
     vector = np.asarray(vector, dtype=np.float64).ravel()
     draws = np.random.default_rng(seed).normal(size=(n, vector.size))
     return (draws / np.linalg.norm(draws, axis=1, keepdims=True) * np.linalg.norm(vector)).astype(np.float32)
 
 
-def steering_finetune_link(steer_shift, ft_shift, null_shifts) -> LinkResult:
+def steering_finetune_link(steer_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+                           ft_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+                           null_shifts: Float[np.ndarray, "n_null prefs"]) -> LinkResult:
     """steer_shift [n_prefs], ft_shift [n_prefs], null_shifts [n_random, n_prefs] (the steering shifts
     of random directions of equal norm). At least 20 random directions."""
     return null_link(steer_shift, ft_shift, null_shifts, "steering_finetune_link")
