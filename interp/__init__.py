@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "LoadedModel": "interp.models",
     "UnsupportedArchitectureError": "interp.models",
     "__version__": "interp.models.version",
-    "generate": "interp.models.generation",
+    "generate": "interp.models",
     "known_architectures": "interp.models",
     "load_direction": "interp.models",
     "load_model": "interp.models",
@@ -94,9 +94,8 @@ if TYPE_CHECKING:
     from interp.evaluation import LocalSampler, SamplingConfig, evaluate, forced_choice, load_question_set
     from interp.finetune import FinetuneConfig
     from interp.models import (Architecture, Direction, DirectionError, LoadedModel, UnsupportedArchitectureError,
-                               known_architectures, load_direction, load_model, register_architecture,
+                               generate, known_architectures, load_direction, load_model, register_architecture,
                                save_direction)
-    from interp.models.generation import generate
     from interp.models.version import __version__
     from interp.steering import SteeringHandle, ablate, relative_alpha, steer
     from probes import (CorrelationResult, LinkResult, SweepConfig, SweepResult, activation_shift,

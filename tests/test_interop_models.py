@@ -141,13 +141,18 @@ def test_bridge_runs_the_model_it_wraps(tiny_model_dir):
     np.testing.assert_allclose(scores["bridge"], scores["plain"], rtol=0, atol=ATOL)
 
 
-def nnsight_model(arch="qwen3", folder=None):
-    from nnsight import LanguageModel
+def nnsight_model(folder=None, kind="LanguageModel"):
+    import nnsight
 
-    if folder is not None:
-        return LanguageModel(str(folder), tokenizer=tiny_tokenizer())  # loaded lazily: meta weights first
-    model, tokenizer = build_tiny_model(arch)
-    return LanguageModel(model, tokenizer=tokenizer)
+    if kind == "TransformersModel":  # the class nnsight 0.8 points LanguageModel users to
+        model, tokenizer = build_tiny_model("qwen3")
+        return nnsight.TransformersModel(model, tokenizer=tokenizer, task="text-generation")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nnsight 0.8 deprecates LanguageModel, which users still hold
+        if folder is not None:
+            return nnsight.LanguageModel(str(folder), tokenizer=tiny_tokenizer())  # loaded lazily: meta weights
+        model, tokenizer = build_tiny_model("qwen3")
+        return nnsight.LanguageModel(model, tokenizer=tokenizer)
 
 
 def nnsight_outputs(traced, ids, n_layers) -> list[torch.Tensor]:
@@ -171,8 +176,9 @@ def test_nnsight_rows_equal_its_trace(lazy, tiny_model_dir):
             torch.testing.assert_close(rows.acts(layer, mine, as_torch=True), reference[layer], rtol=0, atol=ATOL)
 
 
-def test_nnsight_steering_is_its_own_intervention():
-    traced = nnsight_model()
+@pytest.mark.parametrize("kind", ["LanguageModel", "TransformersModel"])
+def test_nnsight_steering_is_its_own_intervention(kind):
+    traced = nnsight_model(kind=kind)
     lm = interp.load_model(traced)
     ids = ids_of(lm, PROMPTS[0])[None]
     v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(3))
