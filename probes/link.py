@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from probes.stats import cluster_bootstrap_corr, empirical_p, null_correlations, pearson, random_directions_like
 
@@ -37,6 +38,8 @@ MIN_NULL = 20
 
 @dataclass(frozen=True)
 class CorrelationResult:
+    """Pearson and Spearman correlation of two paired series, with a bootstrap interval on the Pearson r."""
+
     pearson: float
     pearson_p: float
     spearman: float
@@ -52,6 +55,8 @@ class CorrelationResult:
 
 @dataclass(frozen=True)
 class LinkResult:
+    """A correlation across preferences, read against the same correlation for random directions."""
+
     r: float
     """Pearson r of steering shifts against fine-tuning shifts over the preferences."""
     p_value: float
@@ -82,8 +87,9 @@ def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def per_example_projection(acts: np.ndarray, example_index: np.ndarray, direction: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def per_example_projection(acts: Float[np.ndarray, "rows d_model"], example_index: Int[np.ndarray, " rows"],
+                           direction: Float[np.ndarray, " d_model"]
+                           ) -> tuple[Int[np.ndarray, " examples"], Float[np.ndarray, " examples"]]:
     """(examples, projection): each example's mean row projected on the unit direction."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     unit = unit / np.linalg.norm(unit)
@@ -93,7 +99,8 @@ def per_example_projection(acts: np.ndarray, example_index: np.ndarray, directio
     return examples, sums / np.bincount(inverse)
 
 
-def projection_score_link(projections, scores, *, n_boot: int = 1000, ci: float = 0.95,
+def projection_score_link(projections: Float[np.ndarray, " n"] | Sequence[float],
+                          scores: Float[np.ndarray, " n"] | Sequence[float], *, n_boot: int = 1000, ci: float = 0.95,
                           seed: int = 0) -> CorrelationResult:
     """Correlate per-response projections with behaviour scores; bootstrap over responses (as independent
     points: where responses share an item, `probes.stats.cluster_bootstrap_corr` resamples items instead)."""
@@ -107,7 +114,8 @@ def projection_score_link(projections, scores, *, n_boot: int = 1000, ci: float 
                              float(spearman.pvalue), interval.low, interval.high, ci, int(x.size), n_boot, seed)
 
 
-def activation_shift(base_acts: np.ndarray, variant_acts: np.ndarray, direction: np.ndarray) -> float:
+def activation_shift(base_acts: Float[np.ndarray, "rows d_model"], variant_acts: Float[np.ndarray, "rows d_model"],
+                     direction: Float[np.ndarray, " d_model"]) -> float:
     """(mean variant activation - mean base activation) . v_hat, on the same prompts' rows."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     diff = np.asarray(variant_acts, np.float64).mean(0) - np.asarray(base_acts, np.float64).mean(0)
@@ -120,7 +128,9 @@ def variant_shift_link(activation_shifts: Sequence[float], preference_shifts: Se
     return projection_score_link(activation_shifts, preference_shifts, n_boot=n_boot, seed=seed)
 
 
-def steering_finetune_link(steer_shift, ft_shift, null_shifts) -> LinkResult:
+def steering_finetune_link(steer_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+                           ft_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+                           null_shifts: Float[np.ndarray, "n_null prefs"]) -> LinkResult:
     """steer_shift [n_prefs], ft_shift [n_prefs], null_shifts [n_random, n_prefs] (the steering shifts
     of random directions of equal norm). At least 20 random directions."""
     return null_link(steer_shift, ft_shift, null_shifts, "steering_finetune_link")
