@@ -97,6 +97,17 @@ def test_continuations_with_a_shared_header(tiny_lm, arch):
                          [lp for row in plain for lp in row])
 
 
+def test_a_direction_steers_with_its_row_for_the_layer(tiny_lm):
+    from interp.models import Direction
+
+    lm, qset = tiny_lm("qwen3"), _items(1)
+    rows = torch.randn(2, lm.d_model, generator=torch.Generator().manual_seed(5))
+    direction = Direction(rows, layers=(0, 2))
+    got = sweep_forced_choice(lm, qset, 2, [SteeringSetting(direction, 2.0, "file"),
+                                            SteeringSetting(rows[1], 2.0, "row")])
+    assert got["file"] == got["row"]
+
+
 def test_lower_blocks_run_once(tiny_lm):
     """Blocks 0..L run in the plain pass alone; the blocks above once per stacked run."""
     lm, qset, layer = tiny_lm("qwen3"), _items(), 1

@@ -23,7 +23,7 @@ class SteeringSetting:
     position, as `steer(lm, vector, layer, alpha)` does."""
 
     vector: Any
-    """[d_model] tensor or array; None: unsteered."""
+    """[d_model] tensor or array, or a `Direction` (its row for the sweep's layer); None: unsteered."""
     alpha: float
     """The raw multiple of `vector`; 0: unsteered."""
     name: str
@@ -34,19 +34,26 @@ class SteeringSetting:
         return self.vector is None or self.alpha == 0
 
 
-def _checked(lm, settings: Sequence[SteeringSetting]) -> None:
+def _vectors(lm, layer: int, settings: Sequence[SteeringSetting]) -> dict[str, torch.Tensor]:
+    """Each steered setting's [d_model] float32 vector (a `Direction`'s row for `layer`), checked."""
+    from interp.models import Direction
+
     names = [s.name for s in settings]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"setting names must be unique; repeated: {', '.join(twice)}")
+    vectors = {}
     for s in settings:
         if not math.isfinite(s.alpha):
             raise ValueError(f"setting {s.name!r}: alpha {s.alpha} is not a finite number")
-        if s.vector is not None:
-            vector = torch.as_tensor(s.vector)
-            if vector.shape != (lm.d_model,) or not bool(torch.isfinite(vector).all()):
-                raise ValueError(f"setting {s.name!r}: the vector must be [{lm.d_model}] finite values; "
-                                 f"got shape {tuple(vector.shape)}")
+        if s.unsteered:
+            continue
+        vector = s.vector.for_model(lm, layer) if isinstance(s.vector, Direction) else torch.as_tensor(s.vector)
+        if vector.shape != (lm.d_model,) or not bool(torch.isfinite(vector).all()):
+            raise ValueError(f"setting {s.name!r}: the vector must be [{lm.d_model}] finite values; "
+                             f"got shape {tuple(vector.shape)}")
+        vectors[s.name] = vector.detach().float().cpu()
+    return vectors
 
 
 def run_sweep(lm, layer: int, settings: Sequence[SteeringSetting], procedure: Callable[[Stack], list[T]], *,
@@ -57,10 +64,10 @@ def run_sweep(lm, layer: int, settings: Sequence[SteeringSetting], procedure: Ca
     The plain run goes first, recording block `layer`'s output of every pass (`Recorder`); the unsteered
     settings take its result as it is. The steered settings then run as copies of stacked runs
     (`Replayer`), as many per run as keep `copies * rows_per_copy <= max_rows` (at least one)."""
-    _checked(lm, settings)
     if max_rows < 1 or rows_per_copy < 1:
         raise ValueError(f"max_rows and rows_per_copy must be >= 1, got {max_rows} and {rows_per_copy}")
     layer = lm.resolve_layer(layer)
+    vectors = _vectors(lm, layer, settings)
     recorder = Recorder(lm, layer, prompt_only)
     (plain,) = procedure(Stack(1, recorder))
     results = {s.name: plain for s in settings if s.unsteered}
@@ -70,7 +77,7 @@ def run_sweep(lm, layer: int, settings: Sequence[SteeringSetting], procedure: Ca
     from tqdm.auto import tqdm
 
     for chunk in tqdm(chunks, disable=not progress, desc=f"steering sweep at layer {layer}"):
-        vectors_SD = torch.stack([torch.as_tensor(s.vector).detach().float().cpu() for s in chunk])
+        vectors_SD = torch.stack([vectors[s.name] for s in chunk])
         alphas_S = torch.tensor([float(s.alpha) for s in chunk], dtype=torch.float32)
         replayer = Replayer(lm, layer, recorder, vectors_SD, alphas_S)
         answers = procedure(Stack(len(chunk), replayer))
