@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,6 +107,25 @@ def test_a_direction_steers_with_its_row_for_the_layer(tiny_lm):
     got = sweep_forced_choice(lm, qset, 2, [SteeringSetting(direction, 2.0, "file"),
                                             SteeringSetting(rows[1], 2.0, "row")])
     assert got["file"] == got["row"]
+
+
+@pytest.mark.parametrize("arch", ["gemma2", "deepseek_v3"])
+def test_settings_at_several_layers_share_one_plain_pass(tiny_lm, arch):
+    lm, qset = tiny_lm(arch), _items()
+    v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(2))
+    settings = [SteeringSetting(v, 2.0, f"layer_{layer}", layer=layer) for layer in (2, 0, 1)]
+    settings += [SteeringSetting(v, -2.0, "layer_0_negative", layer=0), SteeringSetting(v, 0.0, "zero", layer=1)]
+    scores = sweep_forced_choice(lm, qset, None, settings, batch_size=3)
+    answers = sweep_generate(lm, CHATS[:2], None, settings, max_new_tokens=5)
+    for s in settings:
+        with contextlib.nullcontext() if s.unsteered else _steered(lm, s, s.layer):
+            want = forced_choice(lm, qset, batch_size=3)
+        torch.testing.assert_close(torch.tensor([r.logprobs for r in scores[s.name]]),
+                                   torch.tensor([r.logprobs for r in want]), rtol=1e-6, atol=1e-5)
+        assert answers[s.name] == [a[0] for a in _sampler(lm, s, s.layer, 16).sample(CHATS[:2], 1, 0.0,
+                                                                                     max_tokens=5)]
+    with pytest.raises(ValueError, match="names no layer"):
+        sweep_forced_choice(lm, qset, None, [SteeringSetting(v, 1.0, "nowhere")])
 
 
 def test_lower_blocks_run_once(tiny_lm):

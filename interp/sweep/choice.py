@@ -11,7 +11,7 @@ from interp.sweep.core import SteeringSetting, run_sweep
 __all__ = ["sweep_forced_choice"]
 
 
-def sweep_forced_choice(lm, question_set: QuestionSet, layer: int, settings: Sequence[SteeringSetting], *,
+def sweep_forced_choice(lm, question_set: QuestionSet, layer: int | None, settings: Sequence[SteeringSetting], *,
                         method: str = "likelihood", batch_size: int = 32, max_rows: int = 256,
                         traits: list[str] | None = None, system: str | None = None,
                         progress: bool = False) -> dict[str, list[ChoiceScore]]:
@@ -21,7 +21,8 @@ def sweep_forced_choice(lm, question_set: QuestionSet, layer: int, settings: Seq
     Blocks 0..`layer` run once (the unsteered pass, whose records the unsteered settings take as they
     are); the steered settings run the blocks above, stacked as rows of one batch, as many settings per
     batch as keep settings x `batch_size` <= `max_rows` (the memory bound: the head's log-probs of a
-    batch are about rows x continuation tokens x vocabulary floats).
+    batch are about rows x continuation tokens x vocabulary floats). Settings that name their own layer
+    (`SteeringSetting.layer`; all of them when `layer` is None) share the same unsteered pass.
 
     >>> sweep = sweep_forced_choice(lm, prefs, 6, [SteeringSetting(v, a, f"alpha_{a:g}")  # doctest: +SKIP
     ...                                           for a in (0.0, 2.0, 4.0)])

@@ -10,7 +10,7 @@ from interp.sweep.core import SteeringSetting, run_sweep
 __all__ = ["sweep_generate"]
 
 
-def sweep_generate(lm, chats: Sequence[Chat], layer: int, settings: Sequence[SteeringSetting], *,
+def sweep_generate(lm, chats: Sequence[Chat], layer: int | None, settings: Sequence[SteeringSetting], *,
                    max_new_tokens: int = 48, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
                    batch_size: int = 16, max_rows: int = 256, progress: bool = False) -> dict[str, list[str]]:
     """One answer per chat under each setting, by setting name: what `LocalSampler(lm, batch_size,
@@ -20,7 +20,8 @@ def sweep_generate(lm, chats: Sequence[Chat], layer: int, settings: Sequence[Ste
     Per batch of `batch_size` chats, the prompt runs blocks 0..`layer` once; the steered settings run
     the blocks above on it, stacked as rows (settings x chats <= `max_rows` per batch), with the lower
     blocks' keys and values of the prompt shared; the decoding steps then run every block per row,
-    each row steered by its setting. The unsteered settings take the plain run's answers."""
+    each row steered by its setting. The unsteered settings take the plain run's answers. A setting may
+    name its own layer (`SteeringSetting.layer`; all of them when `layer` is None)."""
     sampler = LocalSampler(lm, batch_size=batch_size)
     answers: dict[str, list[str]] = {s.name: [] for s in settings}
     from tqdm.auto import tqdm

@@ -2,7 +2,7 @@
 
 Steering at layer L adds to the output of block L, so blocks 0..L compute the same for every
 setting of a sweep. A `Recorder` is the forward of the plain (unsteered) run: it keeps block L's
-output of each forward pass. A `Replayer` is the forward of a stacked run, one copy per setting
+output of each forward pass (for several steering layers at once, if asked). A `Replayer` is the forward of a stacked run, one copy per setting
 (`interp.evaluation.stacking`): for each pass, in the recorded order, blocks 0..L are replaced by
 stand-ins that return the recorded output (repeated per copy), block L's hooks then run as usual
 (`steer` adds each copy's vector there), and the blocks above run on the stacked rows. The model's
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -50,24 +51,30 @@ def _output(output) -> torch.Tensor:
 
 
 class Recorder:
-    """The forward of the plain run: records block `layer`'s output of every forward pass, or with
-    `prompt_only` of the passes without a cache (a generation's prompt) with their lower cache layers."""
+    """The forward of the plain run: records the output of each block in `layers` for every forward pass, or
+    with `prompt_only` for the passes without a cache (a generation's prompt), with the cache layers below."""
 
-    def __init__(self, lm, layer: int, prompt_only: bool = False) -> None:
-        self.lm, self.layer, self.prompt_only = lm, layer, prompt_only
-        self.passes: list[_Pass] = []
+    def __init__(self, lm, layers: Sequence[int], prompt_only: bool = False) -> None:
+        self.lm, self.prompt_only = lm, prompt_only
+        self.passes: dict[int, list[_Pass]] = {layer: [] for layer in layers}
 
     def __call__(self, **inputs):
-        if self.prompt_only and inputs.get("cache") is not None:
+        if not self.passes or (self.prompt_only and inputs.get("cache") is not None):
             return self.lm.model(**inputs)
-        seen: list[torch.Tensor] = []
-        handle = self.lm.layers[self.layer].register_forward_hook(lambda m, a, output: seen.append(_output(output)))
+        seen: dict[int, torch.Tensor] = {}
+
+        def record(layer):
+            return lambda module, args, output: seen.__setitem__(layer, _output(output))
+
+        handles = [self.lm.layers[layer].register_forward_hook(record(layer)) for layer in self.passes]
         try:
             result = self.lm.model(**inputs)
         finally:
-            handle.remove()
-        lower = copy.deepcopy(result.cache.layers[:self.layer + 1]) if self.prompt_only else None
-        self.passes.append(_Pass(seen[-1], lower))
+            for handle in handles:
+                handle.remove()
+        lower = copy.deepcopy(result.cache.layers[:max(self.passes) + 1]) if self.prompt_only else None
+        for layer, passes in self.passes.items():
+            passes.append(_Pass(seen[layer], None if lower is None else lower[:layer + 1]))
         return result
 
 
@@ -77,7 +84,7 @@ class Replayer:
 
     def __init__(self, lm, layer: int, recorder: Recorder, vectors_SD: torch.Tensor, alphas_S: torch.Tensor) -> None:
         self.lm, self.layer, self.prompt_only = lm, layer, recorder.prompt_only
-        self.passes = iter(recorder.passes)
+        self.passes = iter(recorder.passes[layer])
         self.vectors_SD, self.alphas_S = vectors_SD, alphas_S
         self.copies = len(alphas_S)
 
