@@ -184,3 +184,34 @@ def test_smollm2_log_probs_within_1e5_of_one_steered_pass_per_setting():
                 return [r.logprobs for r in forced_choice(lm, qset, batch_size=4)]
 
         _check_against_plain({k: [s.logprobs for s in v] for k, v in sweep.items()}, reference, settings, plain)
+
+
+def test_eval_with_several_alphas_writes_one_result_set_each(tiny_model_dir, tmp_path, capsys):
+    import json
+
+    from interp.cli import main
+    from interp.models import Direction, load_model
+
+    model_dir = tiny_model_dir("qwen3")
+    lm = load_model(model_dir)
+    v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(4))
+    path = Direction(v[None], (1,), model=lm.name, weights_id=lm.weights_id).save(tmp_path / "v.safetensors")
+    argv = ["eval", "--model", str(model_dir), "--questions", str(SMALL), "--traits", "shutdown", "--steer", str(path),
+            "--layer", "1", "--out", str(tmp_path / "run")]
+    assert main([*argv, "--alpha", "0", "2.5"]) == 0
+    qset = load_question_set(SMALL)
+    for alpha in (0.0, 2.5):
+        rows = [json.loads(line) for line in (tmp_path / "run" / f"alpha_{alpha:g}" / "samples.jsonl").open()]
+        with steer(lm, v, layer=1, alpha=alpha):
+            want = forced_choice(lm, qset, batch_size=16, traits=["shutdown"])
+        torch.testing.assert_close(torch.tensor([r["logprobs"] for r in rows]),
+                                   torch.tensor([list(s.logprobs) for s in want]), rtol=1e-6, atol=1e-5)
+        assert (tmp_path / "run" / f"alpha_{alpha:g}" / "summary.csv").is_file()
+        options = json.loads((tmp_path / "run" / f"alpha_{alpha:g}" / "config.json").read_text())["options"]
+        assert options["alpha"] == alpha
+    capsys.readouterr()
+    for extra, message in ((["--alpha", "1", "1"], "a value is repeated"),
+                           (["--alpha", "1", "2", "--mode", "judge"], "in judge mode give one value per run")):
+        assert main([*argv[:-2], "--out", str(tmp_path / "other"), *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

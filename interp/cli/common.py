@@ -134,25 +134,30 @@ def load_model_or_exit(args: argparse.Namespace):
         raise UserError(f"--model {args.model}: {err}") from err
 
 
-def add_steering_args(group, flag: str, *, required: bool) -> None:
+def add_steering_args(group, flag: str, *, required: bool, several: str = "") -> None:
     """The options that go with a direction file given as `flag`: --layer, --alpha or --alpha-rel
-    (default: alpha 1 unless `required`) and --allow-other-model."""
+    (default: alpha 1 unless `required`) and --allow-other-model. With `several` (what several values
+    do, for --help), --alpha and --alpha-rel take one or more values (parsed as a list)."""
     group.add_argument("--layer", type=int, required=required, default=None, help=f"block whose output {flag} steers")
     strength = group.add_mutually_exclusive_group(required=required)
-    strength.add_argument("--alpha", type=float, default=None,
-                          help="raw multiple of the vector to add" + ("" if required else " (default 1)"))
-    strength.add_argument("--alpha-rel", type=float, default=None,
-                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|")
+    more = {"nargs": "+", "metavar": "A"} if several else {}
+    strength.add_argument("--alpha", type=float, default=None, **more,
+                          help="raw multiple of the vector to add" + ("" if required else " (default 1)")
+                          + (f"; several: {several}" if several else ""))
+    strength.add_argument("--alpha-rel", type=float, default=None, **more,
+                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|"
+                          + (f"; several: {several}" if several else ""))
     group.add_argument("--allow-other-model", action="store_true",
                        help=f"apply {flag} even when its metadata names another model (warns)")
 
 
 def check_alphas(args: argparse.Namespace) -> None:
-    """--alpha and --alpha-rel, when given, are finite numbers."""
+    """--alpha and --alpha-rel, when given, are finite numbers (each of them, when several)."""
     for flag in ("alpha", "alpha_rel"):
         value = getattr(args, flag, None)
-        if value is not None and not math.isfinite(value):
-            raise UserError(f"--{flag.replace('_', '-')} {value}: give a finite number")
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None and not math.isfinite(one):
+                raise UserError(f"--{flag.replace('_', '-')} {one}: give a finite number")
 
 
 class Steering(NamedTuple):
