@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.consciousness_cluster.steering_checks import control_vectors
+from experiments.consciousness_cluster.analysis.steering_checks import control_vectors
 from interp.evaluation import forced_choice, load_question_set
 from interp.steering import relative_alpha, steer
 from interp.sweep import SteeringSetting, sweep_forced_choice
