@@ -71,7 +71,7 @@ def register(subparsers) -> None:
     steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
     add_steering_args(steering, "--steer", required=False,
                       several="one result set per alpha in OUT/alpha_A (OUT/alpha-rel_A), all from one steering "
-                              "sweep that runs the blocks below --layer once (choice mode)")
+                              "sweep that runs blocks 0..--layer once (choice mode)")
 
 
 def _parse_seeds(text: str) -> tuple[int, ...]:

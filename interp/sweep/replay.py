@@ -2,12 +2,12 @@
 
 Steering at layer L adds to the output of block L, so blocks 0..L compute the same for every
 setting of a sweep. A `Recorder` is the forward of the plain (unsteered) run: it keeps block L's
-output of each forward pass (for several steering layers at once, if asked). A `Replayer` is the forward of a stacked run, one copy per setting
-(`interp.evaluation.stacking`): for each pass, in the recorded order, blocks 0..L are replaced by
-stand-ins that return the recorded output (repeated per copy), block L's hooks then run as usual
-(`steer` adds each copy's vector there), and the blocks above run on the stacked rows. The model's
-own forward still builds the embeddings, masks and rotary positions, so any registered architecture
-works unchanged.
+output of each forward pass (of several steering layers at once, if asked). A `Replayer` is the
+forward of a stacked run, one copy per setting (`interp.evaluation.stacking`): for each pass, in
+the recorded order, blocks 0..L are replaced by stand-ins that return the recorded output (repeated
+per copy), block L's hooks then run as usual (`steer` adds each copy's vector there), and the
+blocks above run on the stacked rows. The model's own forward still builds the embeddings, masks
+and rotary positions, so any registered architecture works unchanged.
 
 The cache. transformers sizes each pass's attention masks (and the query offset) from one cache
 layer of each kind, the first full-attention layer and the first sliding one (`masking_utils.
