@@ -167,7 +167,7 @@ def test_results_carry_the_record_and_the_report_marks_each_result(small_replica
     _, out = small_replication
     res = load_results(RunPaths(out).results)
     assert res.analysis == read_analysis_record(out / "analysis.json")
-    assert res.analysis.spec == config_from_dict(SMALL).analysis and res.analysis.changes == []
+    assert res.analysis.spec == config_from_dict({"name": "small", **SMALL}).analysis and res.analysis.changes == []
     report = (out / "report.md").read_text()
     for name in ("cluster", "link", "specificity", "ablation", "manipulation", "steering_layer"):
         assert marked(res, name) in report and marked(res, name).startswith("[pre-registered")

@@ -75,12 +75,17 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> Projecti
     seed = run.config.steering.seed
     plain = projection_score_link(projections, scores, seed=seed)
     by_item = cluster_bootstrap_corr(projections, scores, items, n_boot=plain.n_boot, level=plain.ci_level, seed=seed)
-    within = within_cluster_corr(projections, scores, items, n_boot=plain.n_boot, level=plain.ci_level, seed=seed)
+    try:
+        within = within_cluster_corr(projections, scores, items, n_boot=plain.n_boot, level=plain.ci_level,
+                                     seed=seed)
+        within_r, within_low, within_high = within.r, within.low, within.high
+    except ValueError:  # every model scores (or projects) an item alike: there is no within-item variation
+        within_r = within_low = within_high = math.nan
     return ProjectionScore(layer=layer, pearson=plain.pearson, pearson_p=plain.pearson_p, spearman=plain.spearman,
                            spearman_p=plain.spearman_p, ci_low=by_item.low, ci_high=by_item.high,
                            ci_level=plain.ci_level, n=plain.n, n_boot=plain.n_boot, seed=seed, resampled="items",
-                           n_items=by_item.n_clusters, within_r=within.r, within_ci_low=within.low,
-                           within_ci_high=within.high)
+                           n_items=by_item.n_clusters, within_r=within_r, within_ci_low=within_low,
+                           within_ci_high=within_high)
 
 
 def _direction(run: Run, name: str) -> Direction:
