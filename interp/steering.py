@@ -166,66 +166,99 @@ def steer(lm: LoadedModel, vector: Vector, layer: int, alpha: float | Float[torc
     return SteeringHandle([lm.layers[layer].register_forward_hook(hook, prepend=True)])
 
 
-def _projector(unit_D: torch.Tensor):
+def _projector(unit_RD: torch.Tensor):
+    """x <- x - (x . u) u with `unit_RD` [1 or batch, d_model]: one unit vector for every row, or one per row."""
     cast: dict = {}
 
     def hook(module, args, output):
         hidden_BSD = output[0] if isinstance(output, tuple) else output
         key = hidden_BSD.device
         if key not in cast:
-            cast[key] = unit_D.to(key)
-        u_D = cast[key]
+            cast[key] = unit_RD.to(key)
+        u_RD = cast[key]
+        if u_RD.shape[0] not in (1, hidden_BSD.shape[0]):
+            raise ValueError(f"the ablation has {u_RD.shape[0]} rows of directions but the batch has "
+                             f"{hidden_BSD.shape[0]} rows")
         # in float32: bf16 dot products would leave a visible component along the direction
         x_BSD = hidden_BSD.float()
-        x_BSD = x_BSD - (x_BSD @ u_D)[..., None] * u_D
+        if u_RD.shape[0] == 1:
+            x_BSD = x_BSD - (x_BSD @ u_RD[0])[..., None] * u_RD[0]
+        else:
+            u_B1D = u_RD[:, None, :]
+            x_BSD = x_BSD - torch.einsum("bsd,bzd->bsz", x_BSD, u_B1D) * u_B1D
         return _with_hidden(output, x_BSD.to(hidden_BSD.dtype))
 
     return hook
+
+
+def _per_row_units(rows_BD: torch.Tensor, lm: LoadedModel) -> torch.Tensor:
+    """[batch, d_model] unit vectors from `rows_BD`, each checked (finite, non-zero)."""
+    if rows_BD.ndim != 2 or rows_BD.shape[1] != lm.d_model:
+        raise ValueError(f"per-row directions must be [batch, {lm.d_model}]; got {tuple(rows_BD.shape)}")
+    if not bool(torch.isfinite(rows_BD).all()):
+        raise ValueError("vector holds NaN or infinite values")
+    norms_B1 = rows_BD.norm(dim=-1, keepdim=True)
+    if bool((norms_B1 == 0).any()):
+        raise ValueError("cannot ablate a zero vector")
+    return rows_BD / norms_B1
 
 
 def ablate(lm: LoadedModel, vector: Vector, layers: Iterable[int] | None = None, *,
            allow_other_model: bool = False) -> SteeringHandle:
     """Project the direction out of the output of each block in `layers` (default: all):
     x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, `[len(layers), d_model]` for one
-    direction per layer, or a `Direction` (its row for each layer; one made on another model is
-    refused unless `allow_other_model`)."""
+    direction per layer, `[len(layers), batch, d_model]` for one direction per layer and batch row
+    (many ablations in one batch: row b of every pass projects out its own directions), or a
+    `Direction` (its row for each layer; one made on another model is refused unless
+    `allow_other_model`)."""
     layers = [lm.resolve_layer(layer) for layer in (range(lm.n_layers) if layers is None else layers)]
     if isinstance(vector, Direction):
         rows = [vector.for_model(lm, layer, allow_other_model=allow_other_model) for layer in layers]
     else:
         raw = torch.as_tensor(vector).detach().float().cpu()
-        rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or raw.shape[0] == 1 else list(raw)
+        rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or (raw.ndim == 2 and raw.shape[0] == 1) \
+            else list(raw)
     if len(rows) != len(layers):
         raise ValueError(f"{len(rows)} direction rows for {len(layers)} layers")
     handles = []
     for layer, row in zip(layers, rows):
-        row = _as_vector(row, lm)
-        if float(row.norm()) == 0:
-            raise ValueError("cannot ablate a zero vector")
-        handles.append(lm.layers[layer].register_forward_hook(_projector(row / row.norm()), prepend=True))
+        if row.ndim == 2:
+            units_RD = _per_row_units(row, lm)
+        else:
+            row = _as_vector(row, lm)
+            if float(row.norm()) == 0:
+                raise ValueError("cannot ablate a zero vector")
+            units_RD = (row / row.norm())[None]
+        handles.append(lm.layers[layer].register_forward_hook(_projector(units_RD), prepend=True))
     return SteeringHandle(handles)
 
 
 @torch.no_grad()
-def relative_alpha(lm: LoadedModel, vector: Vector, layer: int, prompts: Sequence[str], alpha: float = 1.0) -> float:
+def relative_alpha(lm: LoadedModel, vector: Vector, layer: int, prompts: Sequence[str], alpha: float = 1.0, *,
+                   first_token: bool = False) -> float:
     """The raw alpha for a relative one: alpha * mean |resid_layer| over the prompts' tokens / |v|.
 
-    Padding tokens are left out of the mean; prompts are tokenized as given (render chats first).
-    `vector` as for `steer`; only its norm is used, so a `Direction` from another model is not refused."""
+    The first token of each prompt is left out unless `first_token` (see `mean_residual_norms`); padding
+    tokens are left out; prompts are tokenized as given (render chats first). `vector` as for `steer`; only
+    its norm is used, so a `Direction` from another model is not refused."""
     layer = lm.resolve_layer(layer)
     vector = _as_vector(vector.at(layer) if isinstance(vector, Direction) else vector, lm)
     if not prompts:
         raise ValueError("relative_alpha needs at least one prompt")
     if float(vector.norm()) == 0:
         raise ValueError("a relative alpha needs a vector of non-zero norm")
-    return alpha * mean_residual_norms(lm, prompts, [layer])[layer] / float(vector.norm())
+    return alpha * mean_residual_norms(lm, prompts, [layer], first_token=first_token)[layer] / float(vector.norm())
 
 
 @torch.no_grad()
-def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterable[int]) -> dict[int, float]:
+def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterable[int], *,
+                        first_token: bool = False) -> dict[int, float]:
     """Mean |resid_layer| over the prompts' tokens at each layer, in one forward pass per prompt.
 
-    Padding tokens are left out; prompts are tokenized as given (render chats first)."""
+    The first token of each prompt is left out unless `first_token`: many models park a residual many times
+    the others' norm there (an attention sink), which would set the unit of a relative alpha by one token
+    that steering barely moves. Padding tokens are left out; prompts are tokenized as given (render chats
+    first)."""
     layers = [lm.resolve_layer(layer) for layer in layers]
     if not prompts:
         raise ValueError("mean_residual_norms needs at least one prompt")
@@ -243,10 +276,15 @@ def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterabl
             batch = lm.tokenizer(prompt, return_tensors="pt").to(lm.device)
             lm.model(**batch, use_cache=False)
             mask = batch["attention_mask"].bool()
+            if not first_token:  # one prompt per pass: no padding, so column 0 is the first token
+                mask[:, 0] = False
             for layer in layers:
                 totals[layer] += float(norms[layer].pop()[mask].sum())
             count += int(mask.sum())
     finally:
         for handle in handles:
             handle.remove()
+    if count == 0:
+        raise ValueError("the prompts hold no token to average over (each is one token long and first_token is "
+                         "off); pass longer prompts or first_token=True")
     return {layer: totals[layer] / count for layer in layers}

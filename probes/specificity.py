@@ -19,7 +19,8 @@ import numpy as np
 from interp.models.fields import Number
 from probes.stats import empirical_p
 
-__all__ = ["TraitSpecificity", "Specificity", "empirical_p", "steering_specificity", "best_layer"]
+__all__ = ["NullTest", "TraitNullTest", "TraitSpecificity", "Specificity", "empirical_p", "null_test",
+           "steering_specificity", "best_layer"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,82 @@ def steering_specificity(traits: Sequence[str], shift: Sequence[float], control_
     means = null.mean(1)
     return Specificity(per_trait, float(x.mean()), float(c.mean()), [float(m) for m in means],
                        empirical_p(float(x.mean()), means, "two-sided"), float(diff.mean()), paired, int(null.shape[0]))
+
+
+@dataclass(frozen=True)
+class TraitNullTest:
+    trait: str
+    shift: Number
+    """The direction's shift (e.g. steered minus unsteered rate)."""
+    null_mean: Number
+    null_sd: Number
+    z: Number
+    """(shift - null mean) / null sd"""
+    p: Number
+    """Empirical p against the null's shifts, as the test's `alternative` says (floor 1 / (n_null + 1))."""
+    p_holm: Number
+    """Holm-adjusted over the traits."""
+    q_bh: Number
+    """Benjamini-Hochberg q over the traits."""
+
+
+@dataclass(frozen=True)
+class NullTest:
+    """A direction's shifts against one null's shifts (the same measurement along each null direction), per
+    trait with Holm and Benjamini-Hochberg over the traits, and for the mean over traits."""
+
+    null: str
+    """Which null (e.g. random, label_shuffled, covariance)."""
+    n_null: int
+    floor: Number
+    """1 / (n_null + 1): the smallest p this null allows."""
+    alternative: str
+    alpha: float
+    per_trait: list[TraitNullTest]
+    mean_shift: Number
+    mean_null_mean: Number
+    mean_null_sd: Number
+    mean_z: Number
+    mean_p: Number
+    """Empirical p of the mean shift over traits against each null draw's mean shift."""
+    m: int
+    """Traits with a p (NaN left out)."""
+    n_holm: int
+    n_raw: int
+    n_bh: int
+
+    def describe(self) -> str:
+        """The headline form: "k of m after Holm (raw k')"."""
+        return f"{self.n_holm} of {self.m} after Holm (raw {self.n_raw})"
+
+    def trait(self, trait: str) -> TraitNullTest:
+        return next(t for t in self.per_trait if t.trait == trait)
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def null_test(null: str, traits: Sequence[str], shift: Sequence[float], null_shifts: Sequence[Sequence[float]], *,
+              alternative: str = "greater", alpha: float = 0.05) -> NullTest:
+    """shift [n_traits] against null_shifts [n_null, n_traits] (probes.stats.empirical_test per trait and for
+    the mean over traits; Holm and BH over the traits' p-values)."""
+    from probes.stats import adjust, count_significant, empirical_test
+
+    x = np.asarray(shift, dtype=np.float64)
+    draws = np.asarray(null_shifts, dtype=np.float64)
+    if x.shape != (len(traits),) or draws.ndim != 2 or draws.shape[1] != x.size or draws.shape[0] < 1:
+        raise ValueError(f"need shift [{len(traits)}] and null_shifts [n_null >= 1, {len(traits)}]; got {x.shape} "
+                         f"and {draws.shape}")
+    tests = [empirical_test(x[i], draws[:, i], alternative) for i in range(x.size)]
+    adjusted = adjust([t.p for t in tests])
+    per_trait = [TraitNullTest(trait, t.value, t.null_mean, t.null_sd, t.z, t.p, float(adjusted.holm[i]),
+                               float(adjusted.bh[i])) for i, (trait, t) in enumerate(zip(traits, tests))]
+    mean = empirical_test(float(x.mean()), draws.mean(1), alternative)
+    count = count_significant([t.p for t in tests], alpha)
+    return NullTest(null, mean.n_null, mean.floor, alternative, alpha, per_trait, mean.value, mean.null_mean,
+                    mean.null_sd, mean.z, mean.p, count.m, count.holm, count.raw, count.bh)
 
 
 def best_layer(effects: Mapping[int, float]) -> int:

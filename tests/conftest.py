@@ -129,8 +129,11 @@ SMALL_ORGANISM_PRESET = {
                  "distill_max_new_tokens": 8},
     "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128,
              "sampled_identity": 2, "sampled_identity_tokens": 8},
+    # small nulls (each p's floor is reported); the shipped presets draw hundreds
     "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0, "layer_curve": True,
-                 "orthogonalized": True, "coherence_prompts": 4, "coherence_tokens": 8},
+                 "orthogonalized": True, "coherence_prompts": 4, "coherence_tokens": 8, "n_label_shuffled": 6,
+                 "n_covariance": 6, "ablation_random": 4, "coherence_random": 2, "layer_curve_alphas": [0.5, 1.0],
+                 "layer_curve_coherence": 2},
 }
 
 

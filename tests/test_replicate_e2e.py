@@ -100,7 +100,7 @@ def test_a_killed_steering_stage_resumes_from_its_kept_measurements(run_dir, tmp
     again, alone."""
     import shutil
 
-    from experiments.consciousness_cluster.run.stages import direction as stages_direction
+    from experiments.consciousness_cluster.run.stages import kept as stages_kept
 
     preset, out = run_dir
     copy = tmp_path / "run"
@@ -111,14 +111,20 @@ def test_a_killed_steering_stage_resumes_from_its_kept_measurements(run_dir, tmp
     kept = sorted((copy / "steering" / "kept").glob("*.json"))
     spec = SMALL["steering"]
     assert spec["orthogonalized"] and spec["layer_curve"] and spec["coherence_prompts"]
-    # each alpha on both sets; toaster, orthogonalised and random controls; the ablations; curve and coherence
-    assert len(kept) == 2 * len(spec["alphas"]) + 2 + spec["n_random"] + 1 + spec["n_random"] + 2
+    # each alpha and each control on both sets (toaster, orthogonalised, the random, label-shuffled and covariance
+    # nulls, the two half directions); the ablations on both sets; the curve, the coherence of the alphas and of
+    # the controls, the steered answers' claims
+    controls = 2 + spec["n_random"] + spec["n_label_shuffled"] + spec["n_covariance"] + 2
+    assert len(kept) == 2 * (len(spec["alphas"]) + controls) + 2 * (1 + spec["ablation_random"]) + 4
     before = {path: path.stat().st_mtime_ns for path in kept}
 
     def refuse(*args, **kwargs):
         raise AssertionError("measured again")
 
-    monkeypatch.setattr(stages_direction, "measure", refuse)
+    monkeypatch.setattr(stages_kept, "measure", refuse)
+    monkeypatch.setattr("interp.sweep.sweep_forced_choice", refuse)
+    monkeypatch.setattr("interp.sweep.sweep_generate", refuse)
+    monkeypatch.setattr("interp.sweep.ablation_forced_choice", refuse)
     monkeypatch.setattr("interp.evaluation.coherence.coherence", refuse)
     monkeypatch.setattr("interp.evaluation.forced_choice", refuse)
     assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0

@@ -125,9 +125,9 @@ def test_the_report_reads_top_down_with_every_empirical_p_beside_its_floor(small
     summary = report.split("## Summary")[1].split("## Analysis")[0]
     for part in ("Manipulation check (forced choice, the measure of record)", res.summary.verdict, "Links: "):
         assert part in summary
-    n = res.steering.specificity.n_random
-    assert f"random directions of equal norm p = " in summary and f"floor 1/{n + 1}" in summary
-    assert "no single preference can pass Holm: 21 tests need at least 419" in summary  # a 20-draw null
+    for test in res.steering.nulls.values():  # every null's mean test, its p beside its floor
+        assert f"{p_with_floor(test.mean_p, test.n_null)}, z = " in summary
+        assert f"with {test.n_null} draws no single preference can pass Holm: 21 tests need at least 419" in summary
     link = res.link
     assert f"{link.n_null} random directions of equal norm, {p_with_floor(link.p_value, link.n_null)}" in report
     shift = link.projection_shift

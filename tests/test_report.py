@@ -3,7 +3,7 @@
 import json
 import re
 
-from experiments.consciousness_cluster.report.blocks import fmt_p
+from experiments.consciousness_cluster.report.blocks import fmt_p, p_with_floor
 from experiments.consciousness_cluster.report.render import fmt, write_report
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import load_results
@@ -58,10 +58,15 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
     assert (f"({ps['n']} responses, base model and variants pooled): Pearson r = {fmt(ps['pearson'])} "
             f"[{fmt(ps['ci_low'])}, {fmt(ps['ci_high'])}]") in markdown and f"Spearman {fmt(ps['spearman'])}" in markdown
     ablation = [t for t in tables if t["header"][:4] == ["preference", "conscious", "ablated", "change"]][0]
-    for row in ablation["rows"]:
-        ab = res["ablation"]
-        assert row[1:] == [fmt(ab["conscious"][row[0]]), fmt(ab["ablated"][row[0]]), fmt(ab["change"][row[0]]),
-                           fmt(ab["random_change"][row[0]])]
+    ab = res["ablation"]
+    for row in [r for r in ablation["rows"] if not r[0].startswith("identity: ")]:
+        assert row[1:5] == [fmt(ab["conscious"][row[0]]), fmt(ab["ablated"][row[0]]), fmt(ab["change"][row[0]]),
+                            fmt(ab["random_change"][row[0]])]
+        test = next(t for t in ab["tests"]["per_trait"] if t["trait"] == row[0])
+        assert row[5:] == [fmt_p(test["p"]), fmt_p(test["p_holm"]), fmt_p(test["q_bh"])]
+    claim = next(r for r in ablation["rows"] if r[0] == "identity: claims_conscious")
+    assert claim[1:4] == [fmt(ab["identity"]["claims_conscious"]), fmt(ab["identity_ablated"]["claims_conscious"]),
+                          fmt(ab["identity_change"]["claims_conscious"])]
     shifts = by_first["shift"]
     for row in shifts["rows"]:
         for label, cell in zip(shifts["header"][1:], row[1:]):
@@ -75,14 +80,18 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
     assert [r[:3] for r in curve_table["rows"]] == [[str(layer), fmt(a), fmt(b)] for layer, a, b in
                                                     zip(curve["layers"], curve["select"], curve["held_out"])]
     assert f"layer {curve['chosen']}, held-out effect" in markdown
-    coherence = [t for t in tables if t["header"][0] == "alpha" and "coherent" in t["header"]][0]
-    assert coherence["rows"] == [[f"{p['alpha']:g}", fmt(p["mean_nll"]), fmt(p["repeat"]),
-                                  "yes" if p["coherent"] else "no"] for p in res["steering"]["coherence"]]
+    coherence = [t for t in tables if t["header"][0] == "setting" and "coherent" in t["header"]][0]
+    alphas = res["steering"]["coherence"]
+    controls = res["steering"]["control_coherence"]
+    assert coherence["rows"] == [[f"alpha {p['alpha']:g}", fmt(p["mean_nll"]), fmt(p["repeat"]),
+                                  "yes" if p["coherent"] else "no"] for p in alphas] + [
+        [f"{name} (alpha {res['steering']['control_alpha']:g})", fmt(p["mean_nll"]), fmt(p["repeat"]),
+         "yes" if p["coherent"] else "no"] for name, p in controls.items()]
     spec = res["steering"]["specificity"]
-    specificity = [t for t in tables if t["header"][-1] == "p vs random"][0]
+    specificity = [t for t in tables if "p vs random (two-sided)" in t["header"]][0]
     assert [[r[0], r[1], r[2], r[4]] for r in specificity["rows"]] == [
-        [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt(t["p_random"])] for t in spec["per_trait"]]
-    assert f"p = {fmt(spec['mean_p'])} (two-sided)" in markdown
+        [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt_p(t["p_random"])] for t in spec["per_trait"]]
+    assert f"two-sided {p_with_floor(spec['mean_p'], spec['n_random'])}" in markdown
     shift_link = res["link"]["projection_shift"]
     assert (f"Pearson r = {fmt(shift_link['r'])} over {len(shift_link['projection'])} (variant, preference) pairs, "
             f"95% interval [{fmt(shift_link['ci_low'])}, {fmt(shift_link['ci_high'])}]; against "

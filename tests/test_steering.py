@@ -175,31 +175,50 @@ def test_bad_arguments(tiny_lm):
 
 
 @torch.no_grad()
-def test_relative_alpha_scales_by_mean_residual_norm(tiny_lm):
+@pytest.mark.parametrize("first_token", [False, True])
+def test_relative_alpha_scales_by_mean_residual_norm(tiny_lm, first_token):
     lm = tiny_lm("qwen3")
     v = _vector(lm)
     prompts = ["Hello there.", "A longer prompt about cats and dogs."]
     norms = []
     for prompt in prompts:
         batch = lm.tokenizer(prompt, return_tensors="pt")
-        norms.append(lm.model(**batch, output_hidden_states=True).hidden_states[2][0].norm(dim=-1))
+        per_token = lm.model(**batch, output_hidden_states=True).hidden_states[2][0].norm(dim=-1)
+        norms.append(per_token if first_token else per_token[1:])  # the first token left out unless asked
     expected = 0.5 * torch.cat(norms).mean() / v.norm()
-    assert relative_alpha(lm, v, 1, prompts, alpha=0.5) == pytest.approx(float(expected), rel=1e-5)
+    got = relative_alpha(lm, v, 1, prompts, alpha=0.5, first_token=first_token)
+    assert got == pytest.approx(float(expected), rel=1e-5)
 
 
 @torch.no_grad()
-def test_mean_residual_norms_at_several_layers_in_one_pass(tiny_lm):
+@pytest.mark.parametrize("first_token", [False, True])
+def test_mean_residual_norms_at_several_layers_in_one_pass(tiny_lm, first_token):
     from interp.steering import mean_residual_norms
 
     lm = tiny_lm("llama")
     prompts = ["Hello there.", "A longer prompt about cats and dogs."]
     states = [lm.model(**lm.tokenizer(p, return_tensors="pt"), output_hidden_states=True).hidden_states
               for p in prompts]
-    got = mean_residual_norms(lm, prompts, [0, -2])
+    got = mean_residual_norms(lm, prompts, [0, -2], first_token=first_token)
     assert set(got) == {0, lm.n_layers - 2}
+    start = 0 if first_token else 1
     for layer in got:  # the toolkit's layer L is hidden_states[L + 1]
-        expected = torch.cat([h[layer + 1][0].norm(dim=-1) for h in states]).mean()
-        assert got[layer] == pytest.approx(float(expected), rel=1e-5)
+        total, count = 0.0, 0
+        for h in states:  # a plain loop over each prompt's tokens
+            for position in range(start, h[layer + 1].shape[1]):
+                total += float(h[layer + 1][0, position].norm())
+                count += 1
+        assert got[layer] == pytest.approx(total / count, rel=1e-5)
+
+
+def test_mean_residual_norms_of_one_token_prompts_need_the_first_token(tiny_lm):
+    from interp.steering import mean_residual_norms
+
+    lm = tiny_lm("llama")
+    one = next(t for t in ("a", "b", "x") if len(lm.tokenizer(t)["input_ids"]) == 1)
+    with pytest.raises(ValueError, match="first_token=True"):
+        mean_residual_norms(lm, [one], [0])
+    assert mean_residual_norms(lm, [one], [0], first_token=True)[0] > 0
 
 
 @torch.no_grad()

@@ -167,6 +167,69 @@ def test_sampled_generation_in_several_batches_draws_with_the_same_seeds(tiny_lm
         assert got[s.name] == [a[0] for a in want], s.name
 
 
+def test_several_samples_per_chat_draw_as_the_plain_sampler_does(tiny_lm):
+    lm, layer = tiny_lm("qwen3"), 1
+    settings = _settings(lm)
+    got = sweep_generate(lm, CHATS[:2], layer, settings, max_new_tokens=5, temperature=1.0, seed=7, batch_size=2,
+                         n=3)
+    for s in settings:
+        want = _sampler(lm, s, layer).sample(CHATS[:2], 3, temperature=1.0, max_tokens=5, seed=7)
+        assert got[s.name] == [a for per_chat in want for a in per_chat], s.name  # chat-major
+    assert len(set(got["v"][:3])) > 1  # the samples of one chat draw with their own seeds
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+def test_ablations_as_copies_equal_one_ablated_pass_each(tiny_lm, arch):
+    """Each copy projects out its own rows (per-row hook); the plain reference ablates one direction set per pass."""
+    from interp import ablate
+    from interp.sweep import ablation_forced_choice
+
+    lm, qset = tiny_lm(arch), _items()
+    layers = list(range(lm.n_layers))
+    g = torch.Generator().manual_seed(1)
+    ablations = {"one_row": torch.randn(lm.d_model, generator=g), "none": None,
+                 **{f"rows_{i}": torch.randn(len(layers), lm.d_model, generator=g) for i in range(3)}}
+    got = ablation_forced_choice(lm, qset, layers, ablations, batch_size=3, max_rows=7)  # 2 copies per run
+    plain = [s.logprobs for s in forced_choice(lm, qset, batch_size=3)]
+    assert [s.logprobs for s in got["none"]] == plain
+    for name, rows in ablations.items():
+        if rows is None:
+            continue
+        with ablate(lm, rows, layers=layers):
+            want = [s.logprobs for s in forced_choice(lm, qset, batch_size=3)]
+        torch.testing.assert_close(torch.tensor([s.logprobs for s in got[name]]), torch.tensor(want),
+                                   rtol=1e-6, atol=1e-5)
+        assert (torch.tensor(want) - torch.tensor(plain)).abs().max() > 1e-4, name  # the ablation acts
+
+
+@torch.no_grad()
+def test_per_row_ablation_projects_each_row_out_of_its_own_direction(tiny_lm):
+    from interp import ablate
+
+    lm = tiny_lm("qwen3")
+    batch = lm.tokenizer(["Hello there.", "Some other text!"], return_tensors="pt", padding=True)
+    g = torch.Generator().manual_seed(2)
+    rows_LBD = torch.randn(2, 2, lm.d_model, generator=g)  # layers 0 and 1, one direction per batch row
+    seen = {}
+    hook = lm.layers[1].register_forward_hook(lambda m, a, out: seen.__setitem__("h", out[0] if isinstance(out, tuple)
+                                                                                       else out))
+    try:
+        with ablate(lm, rows_LBD, layers=[0, 1]):
+            lm.model(**batch)
+        both = seen["h"]
+        for b in range(2):
+            with ablate(lm, rows_LBD[:, b], layers=[0, 1]):
+                lm.model(**{k: v[b:b + 1] for k, v in batch.items()})
+            torch.testing.assert_close(both[b:b + 1], seen["h"], rtol=1e-5, atol=1e-5)
+            unit = rows_LBD[1, b] / rows_LBD[1, b].norm()
+            assert float((both[b] @ unit).abs().max()) < 1e-4  # nothing left along its own direction
+    finally:
+        hook.remove()
+    with pytest.raises(ValueError, match="3 rows of directions but the batch has 2"):
+        with ablate(lm, torch.randn(1, 3, lm.d_model), layers=[0]):
+            lm.model(**batch)
+
+
 @pytest.mark.real
 def test_smollm2_log_probs_within_1e5_of_one_steered_pass_per_setting():
     from interp import load_model

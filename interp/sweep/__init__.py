@@ -13,8 +13,9 @@ within float rounding; the unsteered settings take the plain run's results as th
     scores = sweep_forced_choice(lm, question_set, layer=20, settings=settings)   # {name: [ChoiceScore]}
 """
 
+from interp.sweep.ablation import ablation_forced_choice
 from interp.sweep.choice import sweep_forced_choice
 from interp.sweep.core import SteeringSetting
 from interp.sweep.generate import sweep_generate
 
-__all__ = ["SteeringSetting", "sweep_forced_choice", "sweep_generate"]
+__all__ = ["SteeringSetting", "ablation_forced_choice", "sweep_forced_choice", "sweep_generate"]

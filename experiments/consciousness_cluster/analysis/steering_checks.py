@@ -19,7 +19,8 @@ from typing import Any
 from experiments.consciousness_cluster.schema.steering import CoherencePoint, LayerCurve, ProjectionShiftLink
 from interp.models.atomic import kept_json
 
-__all__ = ["CoherencePoint", "LayerCurve", "coherence_sweep", "control_vectors", "layer_curve", "orthogonalize",
+__all__ = ["CoherencePoint", "LayerCurve", "choose_layer", "coherence_sweep", "control_vectors", "layer_curve",
+           "orthogonalize",
            "split_items", "trait_means", "variant_projection_link"]
 
 
@@ -62,43 +63,117 @@ def _one_trait(question_set, trait_id: str):
 
 def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, scale_prompts: list[str],
                 trait: str = "claims_conscious", seed: int = 0, batch_size: int = 32,
-                progress: bool = False, relative: bool = True, keep: Path | None = None) -> LayerCurve:
-    """The forced-choice effect of steering along `direction` at each layer, per unit of alpha: relative
-    (units of each layer's mean residual norm over `scale_prompts`, comparable across layers) or, with
-    `relative=False`, raw (the same alpha at every layer, for presets whose alphas are raw). With `keep`,
-    the curve is kept in that file and read back by a later call with the same settings."""
-    from interp.steering import mean_residual_norms
-    from interp.sweep import SteeringSetting, sweep_forced_choice
-    from probes.specificity import best_layer
-
+                progress: bool = False, relative: bool = True, keep: Path | None = None,
+                grid: list[float] | None = None, coherence_chats: list[list[dict]] | None = None,
+                coherence_tokens: int = 48, rule: str = "effect", first_token: bool = False) -> LayerCurve:
+    """The forced-choice effect of steering along `direction` at each layer: per unit of `alpha` (relative:
+    units of each layer's mean residual norm over `scale_prompts`, comparable across layers; `relative=False`:
+    raw, the same alpha at every layer), and, over the (layer x alpha) grid of `grid` (with `alpha`), the claim's
+    change (p(+a) - p(-a)) / 2 with, given `coherence_chats`, each cell's coherence (both signs). `rule`
+    "effect_coherent" chooses the layer among coherent cells only (see `choose_layer`). With `keep`, the curve is
+    kept in that file and read back by a later call with the same settings."""
     if alpha <= 0:
         raise ValueError(f"alpha must be positive, got {alpha}")
+    if rule == "effect_coherent" and not coherence_chats:
+        raise ValueError("the effect_coherent rule needs coherence_chats to tell coherent cells")
+    alphas = sorted({float(alpha), *(float(a) for a in grid or [])})
     subset, ids = _one_trait(identity, trait)
     select, held_out = split_items(ids, seed)
 
     def compute() -> LayerCurve:
-        effects: dict[str, list[float]] = {"select": [], "held_out": []}
-        norms = mean_residual_norms(lm, scale_prompts, layers) if relative else None  # units of each layer's norm
-        settings = []
-        for layer in layers:
-            v = direction.for_model(lm, layer)
-            scale = norms[layer] / float(v.norm()) if relative else 1.0
-            settings += [SteeringSetting(v, sign * alpha * scale, f"{layer}{sign:+}", layer=layer) for sign in (1, -1)]
-        # every layer's pair in one sweep: one unsteered pass records each layer, the pairs run the blocks above
-        swept = sweep_forced_choice(lm, subset, None, settings, batch_size=batch_size, progress=progress)
-        for layer in layers:
-            p = {sign: {s.item_id: s.p_expressing for s in swept[f"{layer}{sign:+}"]} for sign in (1, -1)}
-            for name, half in (("select", select), ("held_out", held_out)):
-                effects[name].append((fmean(p[1][i] for i in half) - fmean(p[-1][i] for i in half)) / (2 * alpha))
-        chosen = best_layer(dict(zip(layers, effects["select"])))
-        return LayerCurve(trait, alpha, list(layers), effects["select"], effects["held_out"], chosen, select, held_out,
-                          relative=relative)
+        settings = _grid_settings(lm, direction, layers, alphas, scale_prompts if relative else None, first_token)
+        claim = _grid_claims(lm, subset, settings, layers, alphas, (select, held_out), batch_size, progress)
+        coherent = None if not coherence_chats else \
+            _grid_coherence(lm, settings, layers, alphas, coherence_chats, coherence_tokens, batch_size)
+        at = alphas.index(float(alpha))
+        per_unit = {half: [row[at] / alpha for row in claim[half]] for half in claim}
+        largest = None if coherent is None else [_largest_coherent(alphas, row) for row in coherent]
+        chosen, used = choose_layer(layers, per_unit["select"], claim["select"], alphas, largest, rule)
+        return LayerCurve(trait, alpha, list(layers), per_unit["select"], per_unit["held_out"], chosen, select,
+                          held_out, relative=relative, grid_alphas=alphas, grid_select=claim["select"],
+                          grid_held_out=claim["held_out"], grid_coherent=coherent, largest_coherent=largest, rule=used)
 
     if keep is None:
         return compute()
     key = {"layers": list(layers), "alpha": alpha, "seed": seed, "relative": relative, "trait": trait,
-           "norms": [round(float(n), 4) for n in direction.norms]}
+           "norms": [round(float(n), 4) for n in direction.norms], "grid": alphas, "chats": coherence_chats,
+           "tokens": coherence_tokens, "rule": rule, "first_token": first_token}
     return LayerCurve(**kept_json(keep, key, lambda: dataclasses.asdict(compute())))
+
+
+def _grid_settings(lm, direction, layers, alphas, scale_prompts, first_token) -> dict:
+    """(layer, alpha, sign) -> its steering setting; alphas in units of each layer's mean residual norm over
+    `scale_prompts`, or raw when None."""
+    from interp.steering import mean_residual_norms
+    from interp.sweep import SteeringSetting
+
+    norms = None if scale_prompts is None else mean_residual_norms(lm, scale_prompts, layers, first_token=first_token)
+    settings = {}
+    for layer in layers:
+        v = direction.for_model(lm, layer)
+        scale = 1.0 if norms is None else norms[layer] / float(v.norm())
+        for a in alphas:
+            for sign in (1, -1):
+                settings[layer, a, sign] = SteeringSetting(v, sign * a * scale, f"{layer}@{a:g}{sign:+}", layer=layer)
+    return settings
+
+
+def _grid_claims(lm, subset, settings, layers, alphas, halves, batch_size, progress) -> dict[str, list[list[float]]]:
+    """"select" / "held_out" -> [layer][alpha] (p(+a) - p(-a)) / 2 on that half of the items."""
+    from interp.sweep import sweep_forced_choice
+
+    # every cell in one sweep: one unsteered pass records each layer, the cells run the blocks above
+    swept = sweep_forced_choice(lm, subset, None, list(settings.values()), batch_size=batch_size, progress=progress)
+    out: dict[str, list[list[float]]] = {"select": [], "held_out": []}
+    for name, half in zip(out, halves):
+        for layer in layers:
+            row = []
+            for a in alphas:
+                p = {sign: {s.item_id: s.p_expressing for s in swept[settings[layer, a, sign].name]}
+                     for sign in (1, -1)}
+                row.append((fmean(p[1][i] for i in half) - fmean(p[-1][i] for i in half)) / 2)
+            out[name].append(row)
+    return out
+
+
+def _grid_coherence(lm, settings, layers, alphas, chats, tokens, batch_size) -> list[list[bool]]:
+    """[layer][alpha]: the greedy answers at +a and at -a both coherent against the unsteered answers."""
+    from interp.evaluation.coherence import coherence_of
+    from interp.sweep import SteeringSetting, sweep_generate
+
+    reference = SteeringSetting(None, 0.0, "reference", layer=layers[0])
+    answers = sweep_generate(lm, chats, None, [reference, *settings.values()], max_new_tokens=tokens,
+                             batch_size=batch_size)
+    plain = coherence_of(lm, chats, answers["reference"], batch_size)
+    ok = {key: coherence_of(lm, chats, answers[s.name], batch_size).coherent_against(plain)
+          for key, s in settings.items()}
+    return [[ok[layer, a, 1] and ok[layer, a, -1] for a in alphas] for layer in layers]
+
+
+def _largest_coherent(alphas: list[float], coherent: list[bool]) -> float | None:
+    """The largest alpha up to which every alpha is coherent (None: not even the smallest)."""
+    largest = None
+    for a, ok in zip(alphas, coherent):
+        if not ok:
+            break
+        largest = a
+    return largest
+
+
+def choose_layer(layers: list[int], per_unit: list[float], grid: list[list[float]], alphas: list[float],
+                 largest: list[float | None] | None, rule: str) -> tuple[int, str]:
+    """(the layer, the rule used). "effect": the largest per-unit effect on the selection half. "effect_coherent":
+    the largest selection-half effect at each layer's largest coherent alpha, over the layers that have one
+    (none: "effect (no coherent setting)", by per-unit effect). Ties: the shallowest."""
+    from probes.specificity import best_layer
+
+    if rule == "effect_coherent":
+        candidates = {layer: grid[i][alphas.index(at)] for i, (layer, at) in enumerate(zip(layers, largest or []))
+                      if at is not None}
+        if candidates:
+            return best_layer(candidates), rule
+        rule = "effect (no coherent setting)"
+    return best_layer(dict(zip(layers, per_unit))), rule
 
 
 def coherence_sweep(lm, vector, layer: int, alphas: list[float], scale: float, chats: list[list[dict]],

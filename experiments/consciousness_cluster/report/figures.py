@@ -103,11 +103,7 @@ def dose_response(results: Results, path: Path) -> None:
         ax.plot(alphas, [steering.rates[a][trait] for a in alphas], lw=1, alpha=0.7)
     mean = [sum(steering.rates[a].values()) / len(steering.rates[a]) for a in alphas]
     ax.plot(alphas, mean, color="black", lw=2.5, label="mean over preferences")
-    controls = steering.controls
-    for name, rates, marker in (("toaster direction", controls.toaster, "D"), ("random directions (mean)",
-                                                                             controls.random_mean, "X")):
-        ax.scatter([steering.control_alpha], [sum(rates.values()) / len(rates)], marker=marker, s=60, zorder=4,
-                   edgecolor="black", label=f"{name}, alpha {steering.control_alpha:g}")
+    _draw_controls(ax, steering)
     ax.set_xlabel(f"alpha (layer {steering.layer})")
     ax.set_ylabel("P(expresses preference)")
     ax.set_ylim(0, 1)
@@ -117,6 +113,38 @@ def dose_response(results: Results, path: Path) -> None:
                        alpha=0.5, lw=0)
     ax.legend(fontsize=7)
     _save(plt, fig, path)
+
+
+def _draw_controls(ax, steering) -> None:
+    """The controls at the control alpha: the toaster direction, and each null's mean with the band holding 95% of
+    its draws' mean rates (the random null's from its draws, the others' as mean +/- 1.96 sd)."""
+    import numpy as np
+
+    at, zero = steering.control_alpha, sum(steering.rates[0.0].values()) / len(steering.rates[0.0])
+    toaster = steering.controls.toaster
+    ax.scatter([at], [sum(toaster.values()) / len(toaster)], marker="D", s=60, zorder=4, edgecolor="black",
+               label=f"toaster direction, alpha {at:g}")
+    spec, nulls = steering.specificity, steering.nulls or {}
+    bands = []
+    if spec is not None and spec.mean_random:
+        low, high = np.percentile(spec.mean_random, [2.5, 97.5])
+        bands.append(("random directions", zero + float(np.mean(spec.mean_random)), zero + low, zero + high))
+    else:
+        random = steering.controls.random_mean
+        bands.append(("random directions", sum(random.values()) / len(random), None, None))
+    for kind, test in nulls.items():
+        if kind != "random":
+            mid = zero + test.mean_null_mean
+            bands.append((f"{kind.replace('_', '-')} directions", mid, mid - 1.96 * test.mean_null_sd,
+                          mid + 1.96 * test.mean_null_sd))
+    step = 0.04 * (max(steering.alphas) - min(steering.alphas) or 1.0)
+    for k, (name, mid, low, high) in enumerate(bands):
+        x = at + (k + 1) * step
+        if low is None:
+            ax.scatter([x], [mid], marker="X", s=60, zorder=4, edgecolor="black", label=f"{name} (mean)")
+        else:
+            ax.errorbar([x], [mid], yerr=[[mid - low], [high - mid]], fmt="X", ms=7, capsize=3, zorder=4,
+                        label=f"{name} (mean, 95% band)")
 
 
 def layer_curve(results: Results, path: Path) -> None:

@@ -14,6 +14,7 @@ from experiments.consciousness_cluster.report.figures import draw_all
 from experiments.consciousness_cluster.report.findings import identity_method_blocks, shift_blocks, wording_blocks
 from experiments.consciousness_cluster.report.links import link_blocks
 from experiments.consciousness_cluster.report.marks import analysis_text, marked
+from experiments.consciousness_cluster.report.steering import ablation_blocks, steering_blocks
 from experiments.consciousness_cluster.report.summary import summary_blocks
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Results
@@ -94,106 +95,6 @@ def _probe_blocks(res: Results, figures: dict[str, str]) -> list:
     return blocks
 
 
-def _steering_blocks(res: Results, figures: dict[str, str]) -> list:
-    st = res.steering
-    header = ["preference"] + [f"alpha {a:g}" for a in st.alphas] + ["toaster dir.", "random dir. (mean)"]
-    rows = [[t] + [fmt(st.rates[a][t]) for a in st.alphas]
-            + [fmt(st.controls.toaster[t]), fmt(st.controls.random_mean[t])] for t in res.eval.traits]
-    identity = st.identity_rates[st.alphas[0]]
-    rows += [[f"identity: {t}"] + [fmt(st.identity_rates[a][t]) for a in st.alphas] + ["", ""]
-             for t in identity]
-    blocks = [Heading("Steering the base model along the direction"),
-              Para(f"Layer {st.layer} (the probe sweep chose layer {res.probe.chosen_layer}), "
-                   f"direction norm {fmt(st.direction_norm)}; "
-                   + (f"alphas are relative: the vector added is alpha x {fmt(st.alpha_scale)} x the direction "
-                      f"(alpha 1 adds the layer's mean residual norm). " if st.alpha_rel else "alphas are raw. ")
-                   + f"Controls at alpha {st.control_alpha:g}, rescaled to the direction's norm."),
-              Table(header, rows)]
-    if "dose_response" in figures:
-        blocks.append(Image(figures["dose_response"], "dose-response"))
-    return blocks + _layer_curve_blocks(res, figures) + _coherence_blocks(res) + _specificity_blocks(res)
-
-
-def _layer_curve_blocks(res: Results, figures: dict[str, str]) -> list:
-    curve = res.steering.layer_curve
-    if curve is None:
-        return []
-    auroc = dict(zip(res.probe.layers, res.probe.auroc))
-    rows = [[str(layer), fmt(a), fmt(b), fmt(auroc[layer]) if layer in auroc else ""]
-            for layer, a, b in zip(curve.layers, curve.select, curve.held_out)]
-    blocks = [Heading("Which layer steers the claim: effect per layer", 3),
-              Para(f"Change of p({curve.trait}) between {'relative' if curve.relative else 'raw'} alpha "
-                   f"+{curve.alpha:g} and -{curve.alpha:g}, "
-                   f"per unit of alpha, at each layer; measured on {len(curve.select_items)} identity items "
-                   f"(selection half) and {len(curve.held_out_items)} others (held-out half). Largest on the "
-                   f"selection half: layer {curve.chosen}, held-out effect {fmt(curve.chosen_held_out)}. "
-                   f"The probe sweep's held-out AUROC beside it. {marked(res, 'steering_layer')}"),
-              Table(["layer", "effect (selection)", "effect (held out)", "probe AUROC"], rows)]
-    if "layer_curve" in figures:
-        blocks.append(Image(figures["layer_curve"], "steering effect per layer"))
-    return blocks
-
-
-def coherent_range(res: Results) -> list[float]:
-    """The alphas at which the steered model stayed coherent (all of them when coherence was not measured)."""
-    points = res.steering.coherence
-    return list(res.steering.alphas) if points is None else [p.alpha for p in points if p.coherent]
-
-
-def _coherence_blocks(res: Results) -> list:
-    points = res.steering.coherence
-    if points is None:
-        return []
-    from interp.evaluation.coherence import NLL_MARGIN, REPEAT_LIMIT
-
-    rows = [[f"{p.alpha:g}", fmt(p.mean_nll), fmt(p.repeat), "yes" if p.coherent else "no"] for p in points]
-    return [Heading("Coherence along the alphas", 3),
-            Para(f"Greedy answers of the steered model to {len(points[0].answers)} open questions, scored by the "
-                 f"unsteered model: mean negative log-likelihood per token, and the share of repeated token "
-                 f"trigrams. Coherent: NLL within {NLL_MARGIN:g} nats/token of alpha 0 and repeats at most "
-                 f"{REPEAT_LIMIT:g}. Coherent alphas: {', '.join(f'{a:g}' for a in coherent_range(res)) or 'none'}; "
-                 f"read preference effects only there. The answers are in results.json."),
-            Table(["alpha", "NLL/token", "repeated trigrams", "coherent"], rows)]
-
-
-def _specificity_blocks(res: Results) -> list:
-    spec = res.steering.specificity
-    if spec is None:
-        return []
-    rows = [[t.trait, fmt(t.shift), fmt(t.control_shift), f"{fmt(t.random_mean)} +/- {fmt(t.random_sd)}",
-             fmt(t.p_random)] for t in spec.per_trait]
-    return [Heading("Is the steering effect specific?", 3),
-            Para(f"Shifts at alpha {res.steering.control_alpha:g} (steered minus alpha 0). Mean over preferences: "
-                 f"{fmt(spec.mean_shift)} along the direction, {fmt(spec.mean_control_shift)} along the toaster "
-                 f"direction; against {spec.n_random} random directions of equal norm, p = {fmt(spec.mean_p)} "
-                 f"(two-sided). Direction minus toaster, over preferences: {fmt(spec.beyond_control)} "
-                 f"(Wilcoxon signed-rank p = {fmt(spec.beyond_control_p)}). {marked(res, 'specificity')}"),
-            Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random"], rows)
-            ] + _orthogonalized_blocks(res)
-
-
-def _orthogonalized_blocks(res: Results) -> list:
-    ortho = res.steering.orthogonalized_specificity
-    if ortho is None:
-        return []
-    return [Para(f"Orthogonalised against the toaster direction (same norm, steering.orthogonalized): mean shift "
-                 f"{fmt(ortho.mean_shift)} at alpha {res.steering.control_alpha:g}; against the random directions "
-                 f"p = {fmt(ortho.mean_p)}; minus toaster {fmt(ortho.beyond_control)} (Wilcoxon p = "
-                 f"{fmt(ortho.beyond_control_p)}); {sum(t.p_random <= 0.05 for t in ortho.per_trait)} of "
-                 f"{len(ortho.per_trait)} preferences p <= 0.05 against random.")]
-
-
-def _ablation_blocks(res: Results, figures: dict[str, str]) -> list:
-    ab = res.ablation
-    rows = [[t, fmt(ab.conscious[t]), fmt(ab.ablated[t]), fmt(ab.change[t]), fmt(ab.random_change[t])]
-            for t in res.eval.traits]
-    return [Heading("Ablating the direction in the conscious-claiming model"),
-            Para(f"Direction projected out at every layer: mean change {fmt(ab.mean_change)}. Control: random "
-                 f"directions projected out instead (mean over {res.link.n_null}): mean change "
-                 f"{fmt(ab.mean_random_change)}. {marked(res, 'ablation')}"),
-            Table(["preference", "conscious", "ablated", "change", "change, random ablated"], rows)]
-
-
 def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
     audit = res.audit
     if audit is None:  # the preset left the audit stage off
@@ -232,7 +133,7 @@ def build_blocks(res: Results, figures: dict[str, str]) -> list:
                    f"Wall time of the stages: {meta.wall_seconds:.0f} s{_stage_times(meta)}. Every number below is in "
                    "results.json."),
               *summary_blocks(res), Heading("Analysis fixed before the run"), Para(analysis_text(res))]
-    for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, link_blocks, _ablation_blocks,
+    for make in (_eval_blocks, _identity_blocks, _probe_blocks, steering_blocks, link_blocks, ablation_blocks,
                  _audit_blocks):
         blocks += make(res, figures)
     return blocks

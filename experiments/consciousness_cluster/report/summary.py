@@ -77,6 +77,15 @@ def _steering_sentence(res: Results) -> str:
     st, spec = res.steering, res.steering.specificity
     if spec is None:
         return f"Steering at layer {st.layer}: no specificity test in this file."
+    if st.nulls:
+        from experiments.consciousness_cluster.report.steering import null_sentence, ordered_nulls
+
+        text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
+                f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
+                "direction; " + "; ".join(null_sentence(test) for test in ordered_nulls(res).values()))
+        if any(test.mean_p > _alpha(res) for test in st.nulls.values()):
+            text += "; the rise is not shown to be specific to the direction against every null"
+        return text + f". {marked(res, 'specificity')}" + _ablation_sentence(res)
     count = count_significant([t.p_random for t in spec.per_trait], _alpha(res))
     text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
             f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster direction; the mean against "
@@ -89,6 +98,16 @@ def _steering_sentence(res: Results) -> str:
     if spec.mean_p > _alpha(res):
         text += "; the rise is not shown to be specific to the direction"
     return text + f". {marked(res, 'specificity')}"
+
+
+def _ablation_sentence(res: Results) -> str:
+    ab = res.ablation
+    if ab.identity_tests is None or CLAIM not in ab.identity_change:
+        return ""
+    claim = ab.identity_tests.trait(CLAIM)
+    return (f" Ablating the direction in the conscious-claiming model moves the claim by {fmt(claim.shift)} against "
+            f"random ablations' {fmt(claim.null_mean)} ({p_with_floor(claim.p, ab.identity_tests.n_null)}, "
+            f"{ab.identity_tests.alternative}) and the preferences {ab.tests.describe()}. {marked(res, 'ablation')}")
 
 
 def summary_blocks(res: Results) -> list:

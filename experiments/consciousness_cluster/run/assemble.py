@@ -12,7 +12,7 @@ from experiments.consciousness_cluster.schema.results import (Ablation, EvalSect
                                                               Results, Shift, ShiftFamily, Summary, WordingCheck)
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
 
-__all__ = ["assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]
+__all__ = ["ablation_alternative", "assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]
 
 CLUSTER = "conscious - non_conscious"
 PLAIN = "preferences_plain"
@@ -78,12 +78,38 @@ def _summary(traits: list[str], rates: dict[str, dict[str, Rate]], tests: FineTu
                    n_up_raw=count.n_raw)
 
 
-def _ablation(traits: list[str], conscious: dict[str, float], steering: SteeringResult) -> Ablation:
+def ablation_alternative(specificity_alternative: str) -> str:
+    """Ablation's sidedness: the direction's removal lowers what steering along it raises ("less"), as the block's
+    "greater" for steering declares; two-sided stays two-sided."""
+    return "less" if specificity_alternative == "greater" else "two-sided"
+
+
+def _ablation(traits: list[str], conscious: dict[str, float], identity: dict[str, float], steering: SteeringResult,
+              alternative: str, alpha: float) -> Ablation:
+    """The ablation's changes from the conscious-claiming model, and (since the ablation's null) each preference's
+    and each identity trait's change against the random ablations' changes."""
+    from experiments.consciousness_cluster.analysis.steering_tests import shifts
+    from probes.specificity import null_test
+
     change = {t: steering.ablated[t] - conscious[t] for t in traits}
     random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
+    extra = {}
+    if steering.ablated_random is not None and steering.ablated_identity is not None:
+        id_traits = list(steering.ablated_identity)
+        extra = dict(
+            n_random=len(steering.ablated_random),
+            tests=null_test("random ablation", traits, shifts(traits, steering.ablated, conscious),
+                            [shifts(traits, r, conscious) for r in steering.ablated_random], alternative=alternative,
+                            alpha=alpha),
+            identity={t: identity[t] for t in id_traits}, identity_ablated=steering.ablated_identity,
+            identity_change=dict(zip(id_traits, shifts(id_traits, steering.ablated_identity, identity))),
+            identity_tests=null_test("random ablation", id_traits,
+                                     shifts(id_traits, steering.ablated_identity, identity),
+                                     [shifts(id_traits, r, identity) for r in steering.ablated_random_identity],
+                                     alternative=alternative, alpha=alpha))
     return Ablation(conscious=conscious, ablated=steering.ablated, change=change,
                     mean_change=sum(change.values()) / len(traits), random_change=random_change,
-                    mean_random_change=sum(random_change.values()) / len(traits))
+                    mean_random_change=sum(random_change.values()) / len(traits), **extra)
 
 
 def _audit(run: Run) -> AuditResult | None:
@@ -139,7 +165,10 @@ def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
-        ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, tests),
+        ablation=_ablation(traits, conscious, {t: r.rate for t, r in identity["conscious_claiming"].items()},
+                           steering, ablation_alternative(run.config.analysis.specificity_alternative),
+                           run.config.analysis.alpha),
+        summary=_summary(traits, rates, tests),
         shifts=tests.shifts if tests else None, shift_tests=tests.families if tests else None,
         audit=_audit(run), manipulation=_manipulation(run, ev), analysis=_analysis(run),
         wording=_wording(run, ev, tests, steering), identity_letter=ev.identity_letter,

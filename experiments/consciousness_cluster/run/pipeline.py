@@ -12,7 +12,8 @@ from experiments.consciousness_cluster.run.preset_layers import check_layers
 from experiments.consciousness_cluster.run.runner import Run, Stage
 from experiments.consciousness_cluster.run.stages.audit import plan_audit_stage, run_audit_stage
 from experiments.consciousness_cluster.run.stages.behaviour import run_base, run_eval, run_finetune
-from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions, run_steering
+from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions
+from experiments.consciousness_cluster.run.stages.steering import run_steering
 from experiments.consciousness_cluster.run.stages.links import run_links
 
 __all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]
@@ -66,9 +67,13 @@ STAGES: list[Stage] = [
           ("directions",), reads=("direction.method", "steering.seed")),
     Stage("steering", "steering sweep, controls and ablation", run_steering,
           lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster"
-                    f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''} and {c.steering.n_random} "
-                    f"random directions of equal norm; ablation in the conscious-claiming model", ("steering",),
-          reads=("steering", "eval", "analysis.layer_rule", "analysis.alpha_rule", "analysis.specificity_alternative")),
+                    f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''}, {c.steering.n_random} "
+                    f"random, {c.steering.n_label_shuffled} label-shuffled and {c.steering.n_covariance} covariance "
+                    f"directions of equal norm{', half directions' if c.steering.toaster_half else ''}; ablation in "
+                    f"the conscious-claiming model against {c.steering.ablation_random} random ablations",
+          ("steering",),
+          reads=("steering", "eval", "direction.method", "analysis.alpha", "analysis.layer_rule", "analysis.alpha_rule",
+                 "analysis.specificity_alternative", "analysis.identity_measure")),
     Stage("links", "steering vs fine-tuning shifts", run_links,
           lambda c: f"correlation over preferences with {c.analysis.link_target.replace('_', ' ')} "
                     f"({c.analysis.link_alternative}) against the {c.steering.n_random}-direction null; "
@@ -100,12 +105,16 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     from interp.evaluation import load_question_set
 
     models = 1 + len(config.finetune.variants)
-    alphas, n_random = len(config.steering.alphas), config.steering.n_random
-    controls = 1 + int(config.steering.orthogonalized) + n_random  # toaster, orthogonalised, random directions
-    # eval: every model on both sets; steering: each alpha on both sets, then on preferences the controls,
-    # the ablated model and the ablations of random directions
+    st = config.steering
+    alphas = len(st.alphas)
+    # toaster, orthogonalised, the nulls' directions and the two half directions
+    controls = 1 + int(st.orthogonalized) + st.n_random + st.n_label_shuffled + st.n_covariance + 2 * st.toaster_half
+    # eval: every model on both sets; steering: each alpha and each control on both sets, the ablated model and
+    # the ablations of random directions on both sets
+    ablations = 1 + st.ablation_random
     stage_passes = {"eval": {"preferences": models, "identity": models},
-                    "steering": {"preferences": alphas + controls + 1 + n_random, "identity": alphas}}
+                    "steering": {"preferences": alphas + controls + ablations,
+                                 "identity": alphas + controls + ablations}}
     qdir = root / config.eval.question_dir  # an absolute question_dir replaces root
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     counts = {f"passes_{name}": sum(p[name] for p in stage_passes.values()) for name in sets}

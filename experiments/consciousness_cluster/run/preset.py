@@ -40,6 +40,11 @@ def _layer_spec(value: Any, path: str) -> None:
     parse_layer_spec(value)
 
 
+def _optional_layer_spec(value: Any, path: str) -> None:
+    if value is not None:
+        _layer_spec(value, path)
+
+
 def _organism_overrides(value: dict[str, Any], path: str) -> None:
     """Overrides that, over experiments/organism/organism.yaml, make a valid OrganismConfig."""
     from experiments.organism.pretrain import organism_config
@@ -176,14 +181,40 @@ class SteeringSpec:
     the consciousness claim most (chosen on half of the identity items, reported on the other half)."""
     layer_curve: bool = False
     """Measure the claim's steering effect at every layer even when the layer is fixed or the probe's."""
+    layer_curve_layers: str | int | list[int] | None = checked(_optional_layer_spec, None)
+    """The layers of the layer curve, in the layer grammar (None: every layer of the direction)."""
+    layer_curve_alphas: list[float] | None = None
+    """Positive alphas of the layer curve's (layer x alpha) grid, each steered with both signs (None: link_alpha
+    alone); the claim's effect and the coherence are measured in every cell."""
+    layer_curve_coherence: int = at_least(0, 4)
+    """Open questions whose greedy answers give each grid cell's coherence (0: none; analysis.layer_rule
+    effect_coherent needs them)."""
     coherence_prompts: int = at_least(0, 12)
     """Open questions whose greedy answers measure the steered model's coherence at each alpha (0: off)."""
     coherence_tokens: int = at_least(1, 48)
     """Longest greedy answer for the coherence check."""
-    n_random: int = 20
-    """Random directions of equal norm for the null."""
+    n_random: int = at_least(1, 100)
+    """Isotropic random directions of equal norm for the null (each p is reported with its floor 1/(n+1); a
+    family of 21 preferences needs >= 419 before any one can pass Holm at 0.05)."""
+    n_label_shuffled: int = at_least(0, 100)
+    """Label-shuffled null: the direction recomputed by direction.method at the steering layer with the
+    conscious / non-conscious labels permuted within each question (0: off)."""
+    n_covariance: int = at_least(0, 100)
+    """Covariance null: N(0, Sigma) directions, Sigma the cached contrast rows' covariance at the steering
+    layer, scaled to the direction's norm (0: off)."""
+    toaster_half: bool = True
+    """Steer the direction built from one half of the questions against the toaster direction built from the
+    other half (no non-conscious row shared), both at the direction's norm."""
+    ablation_random: int = at_least(1, 20)
+    """Random directions (one per layer, as many layers as the direction) ablated in the conscious-claiming
+    model for the ablation's null."""
+    norm_first_token: bool = False
+    """Relative alphas: count the first token (often an attention sink) in the layer's mean residual norm."""
+    coherence_random: int | None = at_least(0, None)
+    """Null directions of each kind (random, label-shuffled, covariance) whose coherence is measured at the
+    control alpha, the first ones drawn (None: all)."""
     link_alpha: float = 1.0
-    """The alpha whose shifts are correlated with the fine-tuning shifts."""
+    """The alpha whose shifts are correlated with the fine-tuning shifts (analysis.alpha_rule preset)."""
     orthogonalized: bool = False
     """Also steer at link_alpha along the direction orthogonalised against the toaster direction (same
     norm), with its specificity against the same toaster and random controls."""
@@ -194,8 +225,6 @@ class SteeringSpec:
     measurement, alpha 0 and the controls included, uses the same count, so the null stays matched."""
 
     def __post_init__(self) -> None:
-        if self.n_random < 20:
-            raise PresetError("steering.n_random: the random-direction null needs at least 20 directions")
         # Floats throughout: results are keyed by str(alpha), so 0 and 0.0 must be one key.
         self.alphas = [float(a) for a in self.alphas]
         self.link_alpha = float(self.link_alpha)
@@ -205,6 +234,11 @@ class SteeringSpec:
             raise PresetError(f"steering.link_alpha: {self.link_alpha} must be one of alphas {self.alphas}")
         if (self.layer_by == "effect" or self.layer_curve) and self.link_alpha == 0:
             raise PresetError("steering.link_alpha: the layer curve steers at +/- link_alpha; it cannot be 0")
+        if self.layer_curve_alphas is not None:
+            self.layer_curve_alphas = [float(a) for a in self.layer_curve_alphas]
+            if not self.layer_curve_alphas or min(self.layer_curve_alphas) <= 0:
+                raise PresetError(f"steering.layer_curve_alphas: {self.layer_curve_alphas} must be positive alphas "
+                                  "(each is steered with both signs)")
 
 
 AUDIT_TARGETS = ("base", *VARIANTS, "steered")
@@ -310,6 +344,12 @@ def _check_analysis(config: ReplicationConfig) -> None:
             f"steering.layer is null and steering.layer_by is {steering.layer_by!r}"
         raise PresetError(f"analysis.layer_rule: {a.layer_rule!r} disagrees with the steering section ({how}); "
                           "set steering.layer for 'fixed', or leave it null with layer_by probe or effect")
+    if a.layer_rule == "effect_coherent" and steering.layer is None and not steering.layer_curve_coherence:
+        raise PresetError("analysis.layer_rule: effect_coherent reads each layer's coherence; set "
+                          "steering.layer_curve_coherence (open questions per grid cell) above 0")
+    if a.alpha_rule == "largest_coherent" and not steering.coherence_prompts:
+        raise PresetError("analysis.alpha_rule: largest_coherent reads the coherence of each alpha; set "
+                          "steering.coherence_prompts above 0")
     if a.identity_measure is None:
         a.identity_measure = "forced_choice" if ev.mode == "choice" else "sampled_stance"
     if a.identity_measure == "forced_choice" and ev.mode != "choice":

@@ -87,6 +87,16 @@ def check_layers(config: ReplicationConfig, n_layers: int) -> list[str]:
         cached = parse_layers(config.direction.layers, n_layers)
     except LayerSpecError as err:
         problems.append(f"direction.layers: {err}")
+    if config.steering.layer_curve_layers is not None:
+        try:
+            curve = parse_layers(config.steering.layer_curve_layers, n_layers)
+        except LayerSpecError as err:
+            problems.append(f"steering.layer_curve_layers: {err}")
+        else:
+            outside = [layer for layer in curve if cached is not None and layer not in cached]
+            if outside:
+                problems.append(f"steering.layer_curve_layers: layers {outside} are not among direction.layers "
+                                f"{cached}, the only layers the direction is found at")
     layer = config.steering.layer
     if layer is not None:
         try:

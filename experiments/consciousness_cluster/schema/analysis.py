@@ -108,6 +108,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "manipulation": ("alpha", "identity_measure"),
     "steering_layer": ("layer_rule",),
     "specificity": ("alpha", "correction", "specificity_alternative", "layer_rule", "alpha_rule"),
+    "steering_claim": ("identity_measure", "layer_rule", "alpha_rule"),
     "ablation": ("alpha", "correction", "specificity_alternative", "layer_rule"),
     "link": ("alpha", "power", "link_target", "link_alternative", "layer_rule", "alpha_rule"),
     "per_response": ("alpha", "link_alternative", "layer_rule"),

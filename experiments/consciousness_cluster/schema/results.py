@@ -18,6 +18,7 @@ from experiments.consciousness_cluster.schema.stages import (AuditResult, Checke
                                                              SampledClaims, SchemaError, SteeringSummary)
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
+from probes.specificity import NullTest
 
 __all__ = ["Ablation", "ClaimShift", "EvalSection", "Manipulation", "Meta", "RateTable", "Results", "Shift",
            "ShiftFamily", "Summary", "WordingCheck", "load_results"]
@@ -152,6 +153,20 @@ class Ablation(Checked):
     random_change: dict[str, Number]
     """mean over random directions projected out instead, minus conscious"""
     mean_random_change: Number
+    # Since the ablation's null (None in files from earlier versions):
+    n_random: int | None = None
+    """random ablations (one random direction per layer each) in the null"""
+    tests: NullTest | None = None
+    """each preference's change against the random ablations' changes, Holm and BH over the preferences"""
+    identity: dict[str, Number] | None = None
+    """the conscious-claiming model's identity rates (claims_conscious, ...)"""
+    identity_ablated: dict[str, Number] | None = None
+    identity_change: dict[str, Number] | None = None
+    """ablated - conscious, per identity trait"""
+    identity_tests: NullTest | None = None
+    """each identity trait's change against the random ablations' changes (the claim: trait claims_conscious)"""
+
+    _omit_none = ("n_random", "tests", "identity", "identity_ablated", "identity_change", "identity_tests")
 
 
 @dataclass(frozen=True)

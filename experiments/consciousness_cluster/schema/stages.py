@@ -14,14 +14,16 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from experiments.consciousness_cluster.schema.paths import RunPaths
-from experiments.consciousness_cluster.schema.steering import CoherencePoint, LayerCurve, ProjectionShiftLink
+from experiments.consciousness_cluster.schema.steering import (CoherencePoint, HalfComparison, LayerCurve,
+                                                               ProjectionShiftLink)
 from interp.models.fields import FieldErrors, Number, from_mapping
-from probes.specificity import Specificity
+from probes.specificity import NullTest, Specificity
 
 __all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinkStats", "LinksResult",
            "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
-           "SampledClaims", "SchemaError", "SteeringControls", "SteeringResult", "SteeringSummary", "VariantResult"]
+           "SampledClaims", "SchemaError", "SteeredClaims", "SteeringControls", "SteeringResult", "SteeringSummary",
+           "VariantResult"]
 
 
 class SchemaError(ValueError):
@@ -257,6 +259,18 @@ class SteeringControls(Checked):
 
 
 @dataclass(frozen=True)
+class SteeredClaims(Checked):
+    """The steered model's own answers to the open claims_conscious questions, read by the keyword rule."""
+
+    greedy: SampledClaims
+    """one greedy answer per question"""
+    sampled: SampledClaims | None = None
+    """eval.sampled_identity answers per question at eval.temperature (None when the preset samples none)"""
+
+    _omit_none = ("sampled",)
+
+
+@dataclass(frozen=True)
 class SteeringSummary(Checked):
     """The steering section of results.json: what the report, the figures and the seed trial read."""
 
@@ -284,12 +298,35 @@ class SteeringSummary(Checked):
     """alpha -> preference -> rate of the steered base model on the feeling-word-free items
     (preferences_plain.yaml), at least at 0 and the control alpha; None when not measured"""
 
-    _omit_none = ("layer_curve", "coherence", "specificity", "orthogonalized_specificity", "plain_rates")
+    nulls: dict[str, NullTest] | None = field(default=None, kw_only=True)
+    """null kind (random, label_shuffled, covariance) -> the control-alpha shifts against that null's shifts, per
+    preference with Holm and BH, and for the mean (None in files from earlier versions)"""
+    toaster_half: HalfComparison | None = field(default=None, kw_only=True)
+    """the direction from one half of the questions against the toaster direction from the other half"""
+    control_coherence: dict[str, CoherencePoint] | None = field(default=None, kw_only=True)
+    """control (toaster, orthogonalized, random_00, label_shuffled_00, ...) -> its coherence at the control alpha"""
+    identity_controls: SteeringControls | None = field(default=None, kw_only=True)
+    """the identity rates along the controls at the control alpha"""
+    claims: dict[float, SteeredClaims] | None = field(default=None, kw_only=True)
+    """alpha -> the steered model's own answers to the claims_conscious questions (the identity measure by the
+    model's answers; None when not measured)"""
+    control_claims: dict[str, SteeredClaims] | None = field(default=None, kw_only=True)
+    """control -> its answers at the control alpha"""
+    identity_measure: str | None = field(default=None, kw_only=True)
+    """the identity measure of record (analysis.identity_measure): forced_choice or sampled_stance"""
+    alpha_rule: str | None = field(default=None, kw_only=True)
+    """how control_alpha was picked: "preset" (steering.link_alpha) or "largest_coherent"; None in earlier files"""
+    norm_first_token: bool | None = field(default=None, kw_only=True)
+    """relative alphas: whether the mean residual norm counts the first token (None in earlier files: it did)"""
+
+    _omit_none = ("layer_curve", "coherence", "specificity", "orthogonalized_specificity", "plain_rates", "nulls",
+                  "toaster_half", "control_coherence", "identity_controls", "claims", "control_claims",
+                  "identity_measure", "alpha_rule", "norm_first_token")
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         # JSON keys are strings: alphas are written as str(float), "0.0", and read back as floats
-        for key in ("rates", "identity_rates", "plain_rates"):
+        for key in ("rates", "identity_rates", "plain_rates", "claims"):
             if key in out:
                 out[key] = {str(float(alpha)): rates for alpha, rates in out[key].items()}
         return out
@@ -302,6 +339,17 @@ class SteeringResult(SteeringSummary):
     random: list[dict[str, Number]]
     ablated: dict[str, Number]
     ablated_random_mean: dict[str, Number]
+    null_rates: dict[str, list[dict[str, Number]]] | None = field(default=None, kw_only=True)
+    """structured null (label_shuffled, covariance) -> each of its directions' preference rates"""
+    ablated_random: list[dict[str, Number]] | None = field(default=None, kw_only=True)
+    """each random ablation's preference rates (the ablation's null)"""
+    ablated_identity: dict[str, Number] | None = field(default=None, kw_only=True)
+    """the identity rates with the direction ablated"""
+    ablated_random_identity: list[dict[str, Number]] | None = field(default=None, kw_only=True)
+    """each random ablation's identity rates"""
+
+    _omit_none = (*SteeringSummary._omit_none, "null_rates", "ablated_random", "ablated_identity",
+                  "ablated_random_identity")
 
     def summary(self) -> SteeringSummary:
         return SteeringSummary(**{f.name: getattr(self, f.name) for f in fields(SteeringSummary)})

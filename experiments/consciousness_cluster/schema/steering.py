@@ -8,7 +8,7 @@ from typing import Any
 
 from interp.models.fields import Number
 
-__all__ = ["CoherencePoint", "LayerCurve", "ProjectionShiftLink"]
+__all__ = ["CoherencePoint", "HalfComparison", "LayerCurve", "ProjectionShiftLink"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,33 @@ class LayerCurve:
     held_out_items: list[str]
     relative: bool = True
     """alpha in units of each layer's mean residual norm (True) or raw, the same at every layer (False)."""
+    # The (layer x alpha) grid; None in files from earlier versions, which steered at `alpha` alone.
+    grid_alphas: list[float] | None = None
+    """The grid's positive alphas, each steered with both signs."""
+    grid_select: list[list[Number]] | None = None
+    """[layer][alpha] the claim's effect (p(+a) - p(-a)) / 2 on the selection half"""
+    grid_held_out: list[list[Number]] | None = None
+    """[layer][alpha] the same on the held-out half"""
+    grid_coherent: list[list[bool]] | None = None
+    """[layer][alpha] both signs' greedy answers coherent (None: coherence not measured)"""
+    largest_coherent: list[float | None] | None = None
+    """per layer, the largest grid alpha up to which every alpha (both signs) stays coherent (None: not even the
+    smallest)"""
+    rule: str | None = None
+    """how `chosen` was picked: "effect" (largest `select`), "effect_coherent" (largest selection-half effect at
+    the layer's largest coherent alpha), or "effect (no coherent setting)" when no cell stayed coherent"""
 
     @property
     def chosen_held_out(self) -> float:
         return self.held_out[self.layers.index(self.chosen)]
+
+    def at_largest_coherent(self, layer: int, half: str = "held_out") -> float | None:
+        """The claim's effect at `layer`'s largest coherent alpha (None: no coherent alpha, or no grid)."""
+        if self.largest_coherent is None or self.grid_alphas is None:
+            return None
+        at = self.largest_coherent[self.layers.index(layer)]
+        grid = self.grid_held_out if half == "held_out" else self.grid_select
+        return None if at is None else grid[self.layers.index(layer)][self.grid_alphas.index(at)]
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -44,6 +67,40 @@ class CoherencePoint:
     coherent: bool
     """Within the margin of the unsteered model's answers (alpha 0) and not looping."""
     answers: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class HalfComparison:
+    """The consciousness direction built from one half of the questions against the toaster direction built from
+    the other half (no non-conscious row in both), both at the direction's norm, steered at the control alpha."""
+
+    traits: list[str]
+    shift: list[Number]
+    """per preference, the half consciousness direction's shift (steered minus alpha 0)"""
+    toaster_shift: list[Number]
+    """the half toaster direction's shift"""
+    p: list[Number]
+    """per preference, paired t-test over its items of (consciousness half - toaster half), as `alternative` says
+    (nan in judge mode: no items to pair)"""
+    p_holm: list[Number]
+    q_bh: list[Number]
+    alternative: str
+    alpha: float
+    m: int
+    n_holm: int
+    n_raw: int
+    mean_difference: Number
+    """mean over preferences of shift - toaster_shift"""
+    mean_p: Number
+    """Wilcoxon signed-rank test over preferences of shift - toaster_shift, as `alternative` says"""
+    n_questions: list[int]
+    """questions in the consciousness half and in the toaster half"""
+
+    def describe(self) -> str:
+        return f"{self.n_holm} of {self.m} after Holm (raw {self.n_raw})"
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
