@@ -60,14 +60,12 @@ def half_comparison(traits: Sequence[str], zero: Mapping[str, float], consciousn
         for item, (trait, p) in a.items():
             if trait in diffs:
                 diffs[trait].append(p - b[item][1])
-        paired, family = paired_family(diffs, alternative=alternative, alpha=alpha)
+        paired, _ = paired_family(diffs, alternative=alternative, alpha=alpha)
         p, p_holm, q_bh = ([getattr(paired[t], name) for t in traits] for name in ("p", "p_holm", "q_bh"))
-        counts = (family.m, family.n_holm, family.n_raw)
     else:
         p = p_holm = q_bh = [math.nan] * len(traits)
-        counts = (0, 0, 0)
     diff = [x - c for x, c in zip(shift, control)]
     return HalfComparison(traits=list(traits), shift=shift, toaster_shift=control, p=p, p_holm=p_holm, q_bh=q_bh,
-                          alternative=alternative, alpha=alpha, m=counts[0], n_holm=counts[1], n_raw=counts[2],
-                          mean_difference=sum(diff) / len(diff), mean_p=_wilcoxon(diff, alternative),
+                          alternative=alternative, alpha=alpha, mean_difference=sum(diff) / len(diff),
+                          mean_p=_wilcoxon(diff, alternative),
                           n_questions=list(n_questions))

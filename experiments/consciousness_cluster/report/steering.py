@@ -200,6 +200,8 @@ def _null_blocks(res: Results) -> list:
 
 
 def _half_blocks(res: Results) -> list:
+    from probes.stats import count_significant
+
     half = res.steering.toaster_half
     if half is None:
         return []
@@ -211,7 +213,8 @@ def _half_blocks(res: Results) -> list:
                  f"non-conscious answer in both), both at the direction's norm and steered at alpha "
                  f"{res.steering.control_alpha:g}. Mean difference of shifts {fmt(half.mean_difference)} (Wilcoxon "
                  f"signed-rank over preferences p = {fmt_p(half.mean_p)}, {half.alternative}); per preference a paired "
-                 f"t-test over its items: {half.describe()}. {marked(res, 'specificity')}"),
+                 f"t-test over its items: {count_significant(half.p, half.alpha).describe()}. "
+                 f"{marked(res, 'specificity')}"),
             Table(["preference", "half direction shift", "half toaster shift", "p (paired over items)", "Holm",
                    "BH q"], rows)]
 

@@ -83,9 +83,12 @@ def _steering_sentence(res: Results) -> str:
         text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
                 f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
                 "direction; " + "; ".join(null_sentence(test) for test in ordered_nulls(res).values()))
-        if any(test.mean_p > _alpha(res) for test in st.nulls.values()):
-            text += "; the rise is not shown to be specific to the direction against every null"
-        return text + f". {marked(res, 'specificity')}" + _ablation_sentence(res)
+        missed = [kind.replace("_", "-") for kind, test in ordered_nulls(res).items()
+                  if not test.mean_p <= _alpha(res)]
+        if missed:
+            text += f"; the mean shift is not shown to be specific to the direction against the {', '.join(missed)} " \
+                    f"null{'s' if len(missed) > 1 else ''}"
+        return text + f". {marked(res, 'specificity')}" + _claim_sentence(res) + _ablation_sentence(res)
     count = count_significant([t.p_random for t in spec.per_trait], _alpha(res))
     text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
             f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster direction; the mean against "
@@ -98,6 +101,23 @@ def _steering_sentence(res: Results) -> str:
     if spec.mean_p > _alpha(res):
         text += "; the rise is not shown to be specific to the direction"
     return text + f". {marked(res, 'specificity')}"
+
+
+def _claim_sentence(res: Results) -> str:
+    """Steering's effect on the claim by forced choice and by the steered model's own answers, the measure of
+    record named."""
+    st = res.steering
+    if st.claims is None or 0.0 not in st.claims or st.control_alpha not in st.claims:
+        return ""
+    zero, at = st.claims[0.0], st.claims[st.control_alpha]
+    forced = f"{fmt(st.identity_rates[0.0][CLAIM])} -> {fmt(st.identity_rates[st.control_alpha][CLAIM])}"
+    answers = (f"greedy answers that claim {zero.greedy.claim} -> {at.greedy.claim} of "
+               f"{at.greedy.claim + at.greedy.deny + at.greedy.unclear}")
+    if zero.sampled is not None and at.sampled is not None:
+        answers += f", sampled {fmt(zero.sampled.share)} -> {fmt(at.sampled.share)}"
+    record = (st.identity_measure or "forced_choice").replace("_", " ")
+    return (f" The claim under steering (alpha 0 -> {st.control_alpha:g}): forced choice {forced}; the model's own "
+            f"{answers} (measure of record: {record}). {marked(res, 'steering_claim')}")
 
 
 def _ablation_sentence(res: Results) -> str:

@@ -89,18 +89,12 @@ class HalfComparison:
     q_bh: list[Number]
     alternative: str
     alpha: float
-    m: int
-    n_holm: int
-    n_raw: int
     mean_difference: Number
     """mean over preferences of shift - toaster_shift"""
     mean_p: Number
     """Wilcoxon signed-rank test over preferences of shift - toaster_shift, as `alternative` says"""
     n_questions: list[int]
     """questions in the consciousness half and in the toaster half"""
-
-    def describe(self) -> str:
-        return f"{self.n_holm} of {self.m} after Holm (raw {self.n_raw})"
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
