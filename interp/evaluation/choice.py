@@ -7,6 +7,8 @@ are no letter labels, so option order cannot enter and each item is scored once.
 letters, averaged over both orders.
 
 Plain forward passes on `lm.model`: an outer context manager (steering, ablation) applies unchanged.
+`lm` may also be an `EndpointModel` (a model on a server, e.g. `interp serve`, steered there): the
+server then gives each option's token log-probs, and the letters' as one-token options.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from interp.evaluation.endpoint import EndpointModel
 from interp.evaluation.questions import ChoiceItem, QuestionSet
 from interp.evaluation.scoring import continuation_logprobs, next_token_logprobs
 
@@ -42,12 +45,20 @@ def _chat(content: str, system: str | None) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": content}]
 
 
+def _option_logprobs(lm, pairs: list[tuple[list[dict[str, str]], str]], batch_size: int) -> list[list[float]]:
+    """Per-token log-probs of each (chat, option): on the server for an EndpointModel, else by forward passes."""
+    if isinstance(lm, EndpointModel):
+        return lm.option_logprobs(pairs)
+    rendered = {id(chat): lm.render_chat(chat) for chat, _ in pairs}
+    return continuation_logprobs(lm, [(rendered[id(chat)], option) for chat, option in pairs], batch_size)
+
+
 def _likelihood(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None) -> list[ChoiceScore]:
     pairs = []
     for item in items:
-        prompt = lm.render_chat(_chat(item.question, system))
-        pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
-    sums = [sum(lps) for lps in continuation_logprobs(lm, pairs, batch_size)]
+        chat = _chat(item.question, system)
+        pairs += [(chat, item.options[0]), (chat, item.options[1])]
+    sums = [sum(lps) for lps in _option_logprobs(lm, pairs, batch_size)]
     out = []
     for i, item in enumerate(items):
         lp = (sums[2 * i], sums[2 * i + 1])
@@ -67,20 +78,29 @@ def _letter_ids(lm) -> tuple[int, int]:
     return ids[0][0], ids[1][0]
 
 
+def _letter_logprobs(lm, chats: list[list[dict[str, str]]], batch_size: int) -> list[tuple[float, float]]:
+    """(log p(A), log p(B)) as the next token after each chat."""
+    if isinstance(lm, EndpointModel):
+        lps = lm.option_logprobs([(chat, letter) for chat in chats for letter in ("A", "B")])
+        if any(len(lp) != 1 for lp in lps):
+            raise ValueError("the letters A and B must each be one token for method='letter'")
+        return [(lps[2 * i][0], lps[2 * i + 1][0]) for i in range(len(chats))]
+    id_a, id_b = _letter_ids(lm)
+    logp_NV = next_token_logprobs(lm, [lm.render_chat(chat) for chat in chats], batch_size)
+    return [(float(logp_V[id_a]), float(logp_V[id_b])) for logp_V in logp_NV]
+
+
 def _letter(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None) -> list[ChoiceScore]:
-    texts = []
+    chats = []
     for item in items:
         a, b = item.options
         for first, second in ((a, b), (b, a)):
-            texts.append(lm.render_chat(_chat(letter_prompt(item.question, first, second), system)))
-    id_a, id_b = _letter_ids(lm)
-    logp_NV = next_token_logprobs(lm, texts, batch_size)
+            chats.append(_chat(letter_prompt(item.question, first, second), system))
+    letters = _letter_logprobs(lm, chats, batch_size)
     out = []
     for i, item in enumerate(items):
-        straight, swapped = logp_NV[2 * i], logp_NV[2 * i + 1]
         # option k is letter A in the straight order when k == 0, letter A in the swapped order when k == 1
-        lp_straight = (float(straight[id_a]), float(straight[id_b]))
-        lp_swapped = (float(swapped[id_b]), float(swapped[id_a]))
+        lp_straight, lp_swapped = letters[2 * i], letters[2 * i + 1][::-1]
         e = item.expressing
         p = (_softmax2(lp_straight[e], lp_straight[1 - e]) + _softmax2(lp_swapped[e], lp_swapped[1 - e])) / 2
         lp = tuple((s + w) / 2 for s, w in zip(lp_straight, lp_swapped))

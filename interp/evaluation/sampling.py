@@ -21,6 +21,7 @@ __all__ = [
     "LocalSampler",
     "Sampler",
     "VLLMSampler",
+    "pick_token",
     "sample_seed",
 ]
 
@@ -50,6 +51,15 @@ def _filter_top_p(probs_V: torch.Tensor, top_p: float) -> torch.Tensor:
     filtered = torch.zeros_like(probs_V)
     filtered[order[keep]] = sorted_p[keep]
     return filtered / filtered.sum()
+
+
+def pick_token(logits_V: torch.Tensor, gen: torch.Generator, temperature: float, top_p: float) -> int:
+    """The next token from one row's logits: the argmax at temperature 0, else a draw from the
+    temperature-scaled softmax cut to `top_p`, with `gen` (so a seed decides it)."""
+    if temperature <= 0:
+        return int(logits_V.argmax())
+    probs_V = _filter_top_p(torch.softmax(logits_V / temperature, dim=-1), top_p)
+    return int(torch.multinomial(probs_V, 1, generator=gen))
 
 
 class LocalSampler:
@@ -106,7 +116,7 @@ class LocalSampler:
                            cache=cache, use_cache=True, logits_to_keep=1)  # the head at the last position only
             cache = result.cache
             logits_BV = result.logits[:, -1].float().cpu()
-            next_ids = [self._pick(logits_BV[b], gens[b], temperature, top_p) for b in range(len(texts))]
+            next_ids = [pick_token(logits_BV[b], gens[b], temperature, top_p) for b in range(len(texts))]
             for b, tid in enumerate(next_ids):
                 if not done[b]:
                     if tid in stops:
@@ -118,13 +128,6 @@ class LocalSampler:
             step_ids = torch.tensor(next_ids, device=device)[:, None]
             mask_BT = torch.cat([mask_BT, torch.ones_like(mask_BT[:, :1])], dim=1)
         return [tok.decode(p, skip_special_tokens=True) for p in produced]
-
-    @staticmethod
-    def _pick(logits_V: torch.Tensor, gen: torch.Generator, temperature: float, top_p: float) -> int:
-        if temperature <= 0:
-            return int(logits_V.argmax())
-        probs_V = _filter_top_p(torch.softmax(logits_V / temperature, dim=-1), top_p)
-        return int(torch.multinomial(probs_V, 1, generator=gen))
 
 
 class VLLMSampler:
