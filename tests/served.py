@@ -48,9 +48,11 @@ def serving_v(tiny_model_dir, tmp_path_factory):
 
 
 class Gate:
-    """Holds every forward pass of `lm` until opened; records each pass's (batch, sequence) shape."""
+    """Holds every forward pass of `lm` until opened (then slows each by `delay` seconds); records each
+    pass's (batch, sequence) shape."""
 
-    def __init__(self, lm) -> None:
+    def __init__(self, lm, delay: float = 0.0) -> None:
+        self.delay = delay
         self.opened = threading.Event()
         self.entered = threading.Event()
         self.shapes: list[tuple[int, int]] = []
@@ -60,6 +62,7 @@ class Gate:
         self.entered.set()
         self.shapes.append(tuple(kwargs["input_ids"].shape))
         self.opened.wait(60)
+        time.sleep(self.delay)
 
     def open(self) -> None:
         self.opened.set()

@@ -170,6 +170,24 @@ def test_a_client_that_disconnects_frees_its_slot(tiny_model_dir):
     assert len(decode_steps) < 400 // 4  # far short of the 400 tokens it asked for
 
 
+def test_a_streaming_client_that_disconnects_stops_its_generation(tiny_model_dir):
+    import openai
+
+    with serving(tiny_model_dir("qwen3")) as (server, host):
+        gate = Gate(host.lm, delay=0.005)
+        gate.open()
+        try:
+            client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+            stream = client.chat.completions.create(**{**CHAT, "max_tokens": 480}, stream=True)
+            chunks = [next(stream) for _ in range(3)]
+            stream.close()
+            wait_until(lambda: host.engine.stats() == {"running": 0, "waiting": 0})
+        finally:
+            gate.close()
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert len(gate.shapes) < 480 // 4  # the row left the batch soon after the client went away
+
+
 def test_rows_share_a_batch_only_under_the_same_ablation_and_on_sliding_windows_the_same_length():
     def rows(*specs):
         return [Row(Prompt(tuple(range(length)), ""), Sampling(), 0, Intervention(ablation=ablation))
