@@ -143,9 +143,9 @@ def test_concurrent_requests_equal_the_same_requests_one_by_one(setup):
         wait_until(gate.entered.is_set)  # the engine is busy: what follows queues behind it
         threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, ask(REQUESTS[i])))
                    for i in range(len(REQUESTS))]
-        for thread in threads:
+        for queued, thread in enumerate(threads, 1):  # one after another, so the queue holds them in order
             thread.start()
-        wait_until(lambda: host.engine.stats()["waiting"] == len(REQUESTS))
+            wait_until(lambda: host.engine.stats()["waiting"] == queued)
         gate.shapes.clear()
         gate.open()
         for thread in threads + [blocker]:
@@ -156,9 +156,11 @@ def test_concurrent_requests_equal_the_same_requests_one_by_one(setup):
         tokens = [e["token"] for e in results[i]["logprobs"]["content"]]
         assert tokens == [e["token"] for e in expected["logprobs"]["content"]], REQUESTS[i]
         assert results[i]["message"]["content"] == expected["message"]["content"]
-    # the grouping rule: the six rows without ablation ran as one batch, the two that ablate v as another
-    # (one-row passes of several tokens: the blocker's decoding and the alpha_rel row's norm measurement)
-    assert sorted(batch for batch, tokens in gate.shapes if tokens > 1 and batch > 1) == [2, 6]
+    # the grouping rule: the six rows without ablation joined the blocker's batch (prefilled together, then
+    # decoded beside it, seven rows), the two that ablate v waited for it to drain and ran as the next batch
+    # (one-row passes of several tokens are the alpha_rel row's norm measurement)
+    assert [batch for batch, tokens in gate.shapes if tokens > 1 and batch > 1] == [6, 2]
+    assert max(batch for batch, tokens in gate.shapes if tokens == 1) == 7
 
 
 def test_adapter_is_served_on_top_of_the_model(tiny_model_dir, tmp_path):

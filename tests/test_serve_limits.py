@@ -21,7 +21,7 @@ from test_lock import _env
 
 from interp.cli import main
 from interp.serve.engine import Engine, Ticket
-from interp.serve.generation import Row
+from interp.serve.rows import Row
 from interp.serve.interventions import Intervention
 from interp.serve.schema import Prompt, Sampling
 
@@ -188,7 +188,7 @@ def test_a_streaming_client_that_disconnects_stops_its_generation(tiny_model_dir
     assert len(gate.shapes) < 480 // 4  # the row left the batch soon after the client went away
 
 
-def test_rows_share_a_batch_only_under_the_same_ablation_and_on_sliding_windows_the_same_length():
+def test_the_grouping_rule():
     def rows(*specs):
         return [Row(Prompt(tuple(range(length)), ""), Sampling(), 0, Intervention(ablation=ablation))
                 for length, ablation in specs]
@@ -197,14 +197,18 @@ def test_rows_share_a_batch_only_under_the_same_ablation_and_on_sliding_windows_
     plain = Engine(None, None, set(), None, max_batch=3, max_queue=10)
     windowed = Engine(None, None, set(), None, max_batch=3, max_queue=10, same_length_only=True)
     loop = asyncio.new_event_loop()
-    try:
-        for engine in (plain, windowed):
-            engine.submit(Ticket(loop), rows((2, ()), (3, ablated), (4, ()), (2, ()), (2, ()), (3, ablated)))
-    finally:
-        loop.close()
-    groups = [[(len(r.prompt.ids), r.intervention.ablation) for r in plain._take()] for _ in range(3)]
-    assert groups == [[(2, ()), (4, ()), (2, ())], [(3, ablated), (3, ablated)], [(2, ())]]
+    for engine in (plain, windowed):
+        engine.submit(Ticket(loop), rows((2, ()), (3, ablated), (4, ()), (2, ()), (2, ()), (3, ablated)))
+    # a new batch: the oldest row's group, past rows of other groups, up to max_batch
+    assert [(len(r.prompt.ids), r.intervention.ablation) for r in plain._take()] == [(2, ()), (4, ()), (2, ())]
+    # joining a running batch: never past an older row of another group (it would wait behind a stream)
+    assert plain._join(((), None), 3) == []
+    assert [len(r.prompt.ids) for r in plain._take()] == [3, 3]
+    assert [len(r.prompt.ids) for r in plain._join(((), None), 3)] == [2]
     assert [[len(r.prompt.ids) for r in windowed._take()] for _ in range(3)] == [[2, 2, 2], [3, 3], [4]]
+    windowed.submit(Ticket(loop), rows((2, ())))
+    assert windowed._join(((), 2), 3) == []  # sliding-window caches are not joined
+    loop.close()
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged(tiny_model_dir):

@@ -5,7 +5,10 @@ oldest waiting row and, behind it, every waiting row that may share its forward 
 `max_batch` rows. The grouping rule: rows share a batch when they ablate the same directions at the
 same layers (steering may differ freely: it is per row); on a model with a sliding attention window,
 only rows whose prompts have the same length share one, since left padding would move the window.
-A batch runs until its last row ends; rows leave it as they end, and new rows form the next batch.
+Rows leave a batch as they end; while it has room, waiting rows of its group join it between two
+steps, in arrival order, up to the first waiting row of another group (which then waits for the
+batch to drain and starts the next one, so no group waits behind a stream of another's). Batches
+on sliding-window models, whose caches cannot be joined, run with the rows they started with.
 
 The queue is bounded: a request whose rows do not fit among the `max_queue` waiting ones is refused
 (`QueueFull`, answered 429 with Retry-After). A request given up by its client leaves the queue at
@@ -16,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
-import time
 from collections import deque
 from typing import Any
 
+from interp.serve.batch import run_batch
 from interp.serve.codec import Codec
-from interp.serve.generation import Row, RowUpdate, run_batch
+from interp.serve.rows import Row, RowUpdate
 
 __all__ = ["Engine", "QueueFull", "Ticket"]
 
@@ -31,9 +33,10 @@ log = logging.getLogger("interp.serve")
 
 
 class QueueFull(Exception):
-    """No room in the queue; `retry_after` is a guess, in whole seconds, at when there will be."""
+    """No room in the queue; `retry_after`: seconds to wait before asking again (rows end and free room
+    continuously, so a short wait is the honest advice)."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int = 1) -> None:
         super().__init__(f"the queue is full; retry after {retry_after} s")
         self.retry_after = retry_after
 
@@ -68,7 +71,6 @@ class Engine:
         self.max_batch, self.max_queue, self.same_length_only = max_batch, max_queue, same_length_only
         self.waiting: deque[tuple[Ticket, Row]] = deque()
         self.running = 0
-        self.batch_seconds = 1.0
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -93,10 +95,10 @@ class Engine:
         """Queue `rows` for `ticket`, or raise QueueFull."""
         with self._cond:
             if self._stopping:
-                raise QueueFull(self._retry_after())
+                raise QueueFull()
             self._drop_cancelled()
             if len(self.waiting) + len(rows) > self.max_queue:
-                raise QueueFull(self._retry_after())
+                raise QueueFull()
             for index, row in enumerate(rows):
                 row.deliver = ticket.deliverer(index)
                 row.cancelled = lambda: ticket.cancelled
@@ -110,15 +112,22 @@ class Engine:
         with self._cond:
             self._drop_cancelled()
 
-    def _retry_after(self) -> int:
-        return max(1, min(60, math.ceil(self.batch_seconds)))
-
     def _drop_cancelled(self) -> None:
         if any(ticket.cancelled for ticket, _ in self.waiting):
             self.waiting = deque(item for item in self.waiting if not item[0].cancelled)
 
     def _key(self, row: Row) -> tuple:
         return row.intervention.ablation, len(row.prompt.ids) if self.same_length_only else None
+
+    def _pick(self, key: tuple, room: int, past_others: bool) -> list[Row]:
+        """Up to `room` waiting rows of group `key`, oldest first; `past_others`: also those behind a
+        row of another group. Call with the lock held."""
+        taken, rest, blocked = [], deque(), False
+        for ticket, row in self.waiting:
+            blocked = blocked or (self._key(row) != key and not past_others)
+            (taken if len(taken) < room and not blocked and self._key(row) == key else rest).append((ticket, row))
+        self.waiting = rest
+        return [row for _, row in taken]
 
     def _take(self) -> list[Row] | None:
         """The next batch (None: stopping and nothing left), blocking while the queue is empty."""
@@ -130,24 +139,31 @@ class Engine:
                 if self._stopping:
                     return None
                 self._cond.wait()
-            key = self._key(self.waiting[0][1])
-            batch, rest = [], deque()
-            for ticket, row in self.waiting:
-                (batch if len(batch) < self.max_batch and self._key(row) == key else rest).append((ticket, row))
-            self.waiting = rest
-            self.running = len(batch)
-            return [row for _, row in batch]
+            rows = self._pick(self._key(self.waiting[0][1]), self.max_batch, past_others=True)
+            self.running = len(rows)
+            return rows
+
+    def _join(self, key: tuple, room: int) -> list[Row]:
+        """Rows to join a running batch of group `key` (never past an older row of another group)."""
+        if self.same_length_only:
+            return []
+        with self._cond:
+            self._drop_cancelled()
+            return self._pick(key, room, past_others=False)
+
+    def _set_running(self, rows: int) -> None:
+        with self._cond:
+            self.running = rows
 
     def _work(self) -> None:
         while (rows := self._take()) is not None:
-            started = time.monotonic()
+            key = self._key(rows[0])
             try:
-                run_batch(self.lm, rows, self.codec, self.stop_ids, self.ablation_rows)
+                run_batch(self.lm, rows, self.codec, self.stop_ids, self.ablation_rows,
+                          more=lambda room: self._join(key, room), max_rows=self.max_batch, running=self._set_running)
             except Exception as err:  # one bad batch must not take the server down; its requests get a 500
                 log.exception("a batch of %d row(s) failed", len(rows))
                 for row in rows:
                     row.deliver(err)
             finally:
-                with self._cond:
-                    self.running = 0
-                self.batch_seconds = time.monotonic() - started
+                self._set_running(0)

@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from interp.serve.generation import RowUpdate, TokenLogprob
+from interp.serve.rows import RowUpdate, TokenLogprob
 from interp.serve.schema import Job
 
 __all__ = ["Answer", "Reply", "sse"]
