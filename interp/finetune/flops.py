@@ -178,7 +178,8 @@ def _targets(row: TokenizedRow) -> int:
     return sum(label != IGNORE_INDEX for label in row.labels[1:])
 
 
-def micro_batch_flops(training: TrainingShapes, rows: Sequence[TokenizedRow], layout: Layout = "rows") -> tuple[int, int]:
+def micro_batch_flops(training: TrainingShapes, rows: Sequence[TokenizedRow],
+                      layout: Layout = "rows") -> tuple[int, int]:
     """(executed, floor) FLOPs of one micro-batch, logits at the supervised targets only, laid out as
     `layout`: "rows" packed end to end with attention within each row (the trainer on SDPA models),
     "packed" under one dense attention over them all (other packed models), "padded" to the longest row."""
