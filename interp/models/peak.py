@@ -5,9 +5,12 @@ machine multiplies matrices of the stage's own shapes; a CPU's datasheet peak is
 them at a small model's sizes. `model_products` lists a model's products at a token count (forward
 X @ W^T and, for training, the backward's dY @ W), `matmul_peak` times them.
 
-    shapes = model_shapes(model)
-    peak = matmul_peak(model_products(shapes, tokens=400, backward=True))
+    shapes = model_shapes(model)  # interp.models.flops
+    peak = matmul_peak(model_products(shapes, tokens=320, backward=True, min_share=0.1))
     floor_seconds = flops / peak.flops_per_second
+
+with `tokens` the rows a stage's products see at once (a training step's packed tokens, a scoring
+batch's padded tokens) and `backward` for training stages.
 """
 
 from __future__ import annotations
