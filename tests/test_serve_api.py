@@ -52,7 +52,7 @@ def test_chat_greedy_and_seeded_answers_are_the_local_samplers(client, setup):
     # n choices: choice j draws with seed + j, as LocalSampler's sample k draws with its own seed
     seeded = client.chat.completions.create(model=NAME, messages=CHAT, max_tokens=6, n=3, seed=11, top_p=0.9)
     for j, choice in enumerate(seeded.choices):
-        [draw] = LocalSampler(lm, batch_size=1)._generate([lm.render_chat(CHAT)], [11 + j], 1.0, 0.9, 6)
+        [[draw]] = LocalSampler(lm, batch_size=1)._generate([lm.render_chat(CHAT)], [11 + j], 1.0, 0.9, 6)
         assert choice.index == j and choice.message.content == draw
     assert len({c.message.content for c in seeded.choices}) == 3
 

@@ -62,7 +62,7 @@ def test_no_steering_and_alpha_zero_are_bit_identical_to_the_plain_model(setup):
     # sampled answers too: the same seed, the same draw, steered at alpha 0 or not at all
     sampled = [_chat(server, body, temperature=1.0, seed=5, logprobs=False, top_logprobs=None)["message"]["content"]
                for body in (None, {"steering": [{"direction": "w", "layer": 1, "alpha": 0}]})]
-    [draw] = LocalSampler(lm, batch_size=1)._generate([lm.render_chat(CHAT)], [5], 1.0, 1.0, 10)
+    [[draw]] = LocalSampler(lm, batch_size=1)._generate([lm.render_chat(CHAT)], [5], 1.0, 1.0, 10)
     assert sampled == [draw, draw]
 
 
