@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from interp.cli.common import (RegistryChoices, UserError, add_command, add_model_args, add_steering_args, check_alphas,
-                               check_writable, positive_int, steering_or_exit)
+                               check_writable, positive_int, steering_body_or_exit, steering_or_exit)
 
 EXAMPLE = """
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out runs/qwen-choice
@@ -15,8 +15,10 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --sampl
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
 interp eval --questions facteval:paper/evals.py --mode judge --dry-run
-interp eval --model Qwen/Qwen3-0.6B --questions preferences --steer v.safetensors --layer 14 \
+interp eval --model Qwen/Qwen3-0.6B --questions preferences --steer v.safetensors --layer 14 \\
     --alpha-rel -0.5 0 0.5 --out runs/qwen-steered     # runs/qwen-steered/alpha-rel_-0.5/ ... one sweep
+interp eval --model smollm2-135m-instruct --model-api-base http://127.0.0.1:8000/v1 --questions preferences \\
+    --model-api-steering '{"steering": [{"direction": "conscious", "layer": 12, "alpha": 4}]}' --out runs/served
 """
 
 
@@ -46,8 +48,15 @@ def register(subparsers) -> None:
     parser.add_argument("--truncate", action="store_true",
                         help="cut questions longer than the model's context to fit it, with a warning "
                              "(default: refuse them)")
-    sampling = parser.add_argument_group("sampling (judge mode)")
-    sampling.add_argument("--api-base", default=None, help="sample from an OpenAI-compatible server instead")
+    sampling = parser.add_argument_group("a model on a server; sampling (judge mode)")
+    sampling.add_argument("--model-api-base", "--api-base", dest="api_base", default=None,
+                          help="evaluate the model on an OpenAI-compatible server instead (e.g. `interp serve`): "
+                               "choice mode scores options through its /tokenize and /completions (echo, logprobs), "
+                               "judge mode samples through /chat/completions")
+    sampling.add_argument("--model-api-steering", default=None, metavar="JSON",
+                          help="steering for `interp serve`, sent with every request: a JSON object with "
+                               "\"steering\" and/or \"ablate\" lists, e.g. "
+                               "'{\"steering\": [{\"direction\": \"d\", \"layer\": 6, \"alpha\": 4}]}'")
     sampling.add_argument("--vllm", action="store_true",
                           help="sample the (unsteered) model through vLLM, where installed (pip install vllm)")
     sampling.add_argument("--api-model", default=None, help="model name on that server (default: --model)")
@@ -82,6 +91,16 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
     if not seeds:
         raise UserError("--seeds: give at least one seed")
     return seeds
+
+
+def _served_steering(args) -> str | None:
+    """--model-api-steering checked and in canonical JSON (recorded in config.json)."""
+    if args.model_api_steering is None:
+        return None
+    if not args.api_base:
+        raise UserError("--model-api-steering steers a served model; give --model-api-base too (or --steer FILE "
+                        "for a local model)")
+    return json.dumps(steering_body_or_exit("--model-api-steering", args.model_api_steering), sort_keys=True)
 
 
 def _several_alphas(args) -> list[float] | None:
@@ -174,7 +193,8 @@ def run(args) -> int:
     alphas = _several_alphas(args)
     if args.vllm and (args.mode == "choice" or args.steer or args.api_base):
         raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
-                        "--mode choice, --steer or --api-base")
+                        "--mode choice, --steer or --model-api-base")
+    args.model_api_steering = _served_steering(args)
     if args.max_retries < 0:
         raise UserError(f"--max-retries {args.max_retries}: give 0 or more")
     if args.dry_run:
@@ -199,7 +219,7 @@ def run(args) -> int:
         try:
             summaries = _run_choice(args, qset, traits) if args.mode == "choice" else _run_judge(args, qset, traits)
         except APIError as err:
-            raise UserError(f"{err}; check that the server is up and the --api-base / --judge-api-base URL, "
+            raise UserError(f"{err}; check that the server is up and the --model-api-base / --judge-api-base URL, "
                             "then rerun to resume") from None
         except (RecordFileError, TextFileError) as err:
             raise UserError(f"--out {err}") from None
@@ -254,9 +274,12 @@ def _run_choice(args, qset, traits):
 
     from interp.evaluation.choice import forced_choice
 
-    lm = _load(args.model, args)
-    qset = _fit(lm, qset, args, choice=True)
-    intervention = _intervention(args, lm, qset)
+    if args.api_base:
+        lm, intervention = _endpoint(args), None
+    else:
+        lm = _load(args.model, args)
+        qset = _fit(lm, qset, args, choice=True)
+        intervention = _intervention(args, lm, qset)
     _start(args, qset)
     with intervention() if intervention else contextlib.nullcontext():
         scores = forced_choice(lm, qset, batch_size=args.batch_size, method=args.method, traits=traits)
@@ -317,14 +340,27 @@ def _run_judge(args, qset, traits):
     return result.summaries
 
 
+def _extra_body(args) -> dict:
+    if args.steer:
+        raise UserError("--steer needs a local model; to steer a served model pass --model-api-steering")
+    return json.loads(args.model_api_steering) if args.model_api_steering else {}
+
+
+def _endpoint(args):
+    """The served model that choice mode scores (--model-api-base)."""
+    from interp.evaluation.endpoint import EndpointModel
+
+    return EndpointModel(args.api_base, args.api_model or args.model, args.api_key_env, args.concurrency,
+                         args.max_retries, extra_body=_extra_body(args))
+
+
 def _sampler(args, qset):
     if args.api_base:
-        if args.steer:
-            raise UserError("--steer needs a local model; drop --api-base")
         from interp.evaluation.api import OpenAISampler
 
         model = args.api_model or args.model
-        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries), model, qset
+        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries,
+                             extra_body=_extra_body(args)), model, qset
     if args.vllm:
         from interp.evaluation.sampling import VLLMSampler
 
