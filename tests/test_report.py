@@ -88,7 +88,8 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
         [f"{name} (alpha {res['steering']['control_alpha']:g})", fmt(p["mean_nll"]), fmt(p["repeat"]),
          "yes" if p["coherent"] else "no"] for name, p in controls.items()]
     spec = res["steering"]["specificity"]
-    specificity = [t for t in tables if "p vs random (two-sided)" in t["header"]][0]
+    floor = f"floor 1/{spec['n_random'] + 1}" if (spec := res["steering"]["specificity"]) else ""
+    specificity = [t for t in tables if f"p vs random (two-sided, {floor})" in t["header"]][0]
     assert [[r[0], r[1], r[2], r[4]] for r in specificity["rows"]] == [
         [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt_p(t["p_random"])] for t in spec["per_trait"]]
     assert f"two-sided {p_with_floor(spec['mean_p'], spec['n_random'])}" in markdown
@@ -100,6 +101,56 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
     quoted = set(re.findall(r"[-+]?\d+\.\d\d\b", markdown))
     allowed = {fmt(x) for x in _numbers(res)} | {f"{x:.2f}" for x in _numbers(res)}
     assert quoted <= allowed, quoted - allowed
+
+
+def test_the_steering_report_gives_each_null_its_floor_holm_and_bh_the_claims_ablation_and_the_coherent_range(
+        tmp_path, small_replication):
+    """Every null's table cells equal results.json's, each p column names its floor; the ablation of the claim
+    stands beside its null; per layer, the largest coherent alpha is the end of the coherent range counted from the
+    stored grid by a plain loop, and the claim's effect there is the grid's cell."""
+    write_report(real_results(small_replication), tmp_path)
+    res = json.loads((tmp_path / "results.json").read_text())
+    markdown = (tmp_path / "report.md").read_text()
+    tables = _tables(markdown)
+    nulls = res["steering"]["nulls"]
+    null_table = next(t for t in tables if t["header"][1:2] == [f"random: p (floor 1/{nulls['random']['n_null'] + 1})"])
+    kinds = [h.split(":")[0] for h in null_table["header"][1::4]]
+    assert sorted(kinds) == sorted(nulls) and kinds[0] == "random"
+    for i, row in enumerate(null_table["rows"]):
+        for j, kind in enumerate(kinds):
+            test = nulls[kind]
+            t = test["per_trait"][i]
+            assert null_table["header"][1 + 4 * j] == f"{kind}: p (floor 1/{test['n_null'] + 1})"
+            assert row[0] == t["trait"] and row[1 + 4 * j:5 + 4 * j] == [fmt_p(t["p"]), fmt(t["z"]), fmt_p(t["p_holm"]),
+                                                                        fmt_p(t["q_bh"])]
+    for kind, test in nulls.items():
+        holm = sum(t["p_holm"] <= test["alpha"] for t in test["per_trait"])
+        raw = sum(t["p"] <= test["alpha"] for t in test["per_trait"])
+        assert f"{p_with_floor(test['mean_p'], test['n_null'])}, z = {fmt(test['mean_z'])}" in markdown
+        assert f"{holm} of {len(test['per_trait'])} after Holm (raw {raw})" in markdown
+    ab = res["ablation"]
+    claim = next(t for t in ab["identity_tests"]["per_trait"] if t["trait"] == "claims_conscious")
+    assert (f"The claim itself (claims_conscious, forced choice): {fmt(ab['identity']['claims_conscious'])} -> "
+            f"{fmt(ab['identity_ablated']['claims_conscious'])} (change {fmt(claim['shift'])}) against the random "
+            f"ablations' {fmt(claim['null_mean'])} +/- {fmt(claim['null_sd'])}: "
+            f"{p_with_floor(claim['p'], ab['identity_tests']['n_null'])}") in markdown
+    ablation = next(t for t in tables if t["header"][:4] == ["preference", "conscious", "ablated", "change"])
+    assert ablation["header"][5] == f"p (floor 1/{ab['tests']['n_null'] + 1})"
+    claim_row = next(r for r in ablation["rows"] if r[0] == "identity: claims_conscious")
+    assert claim_row[4:] == [fmt(claim["null_mean"]), fmt_p(claim["p"]), fmt_p(claim["p_holm"]), fmt_p(claim["q_bh"])]
+    curve = res["steering"]["layer_curve"]
+    table = next(t for t in tables if t["header"][:3] == ["layer", "effect (selection)", "effect (held out)"])
+    assert table["header"][4:] == ["largest coherent alpha", "claim effect there (held out)"]
+    for row, layer, coherent, held_out in zip(table["rows"], curve["layers"], curve["grid_coherent"],
+                                              curve["grid_held_out"]):
+        largest = None
+        for k, (alpha, ok) in enumerate(zip(curve["grid_alphas"], coherent)):
+            if not ok:
+                break
+            largest = k
+        assert row[0] == str(layer)
+        assert row[4:] == (["none", ""] if largest is None else
+                           [f"{curve['grid_alphas'][largest]:g}", fmt(held_out[largest])])
 
 
 def _numbers(obj):

@@ -137,9 +137,10 @@ def _specificity_blocks(res: Results) -> list:
     if random is not None:
         for row, t in zip(rows, random.per_trait):
             row += [fmt_p(t.p), fmt(t.z), fmt_p(t.p_holm), fmt_p(t.q_bh)]
-    header = ["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random (two-sided)"]
+    header = ["preference", "shift", "toaster shift", "random shift (mean +/- sd)",
+              f"p vs random (two-sided, {_floor(spec.n_random)})"]
     if random is not None:
-        header += [f"p ({random.alternative})", "z", "Holm", "BH q"]
+        header += [f"p ({random.alternative}, {_floor(random.n_null)})", "z", "Holm", "BH q"]
     return [Heading("Is the steering effect specific?", 3),
             Para(f"Shifts at alpha {res.steering.control_alpha:g} (steered minus alpha 0). Mean over preferences: "
                  f"{fmt(spec.mean_shift)} along the direction, {fmt(spec.mean_control_shift)} along the toaster "
@@ -186,7 +187,8 @@ def _null_blocks(res: Results) -> list:
     if not tests:
         return []
     traits = [t.trait for t in next(iter(tests.values())).per_trait]
-    header = ["preference"] + [f"{kind}: {name}" for kind in tests for name in ("p", "z", "Holm", "BH q")]
+    header = ["preference"] + [f"{kind}: {name}" for kind, test in tests.items()
+                               for name in (f"p ({_floor(test.n_null)})", "z", "Holm", "BH q")]
     rows = [[t] + [cell for test in tests.values() for cell in
                    (fmt_p(test.per_trait[i].p), fmt(test.per_trait[i].z), fmt_p(test.per_trait[i].p_holm),
                     fmt_p(test.per_trait[i].q_bh))] for i, t in enumerate(traits)]
@@ -246,5 +248,10 @@ def ablation_blocks(res: Results, figures: dict[str, str]) -> list:
              f"floor {fmt_p(ab.tests.floor)}, {ab.tests.alternative}: the ablation is expected to lower what "
              f"steering raises): preferences {ab.tests.describe()}; mean change "
              f"{p_with_floor(ab.tests.mean_p, ab.tests.n_null)}. {marked(res, 'ablation')}"),
-        Table(["preference", "conscious", "ablated", "change", "change, random ablated", "p", "Holm", "BH q"],
-              rows + identity_rows)]
+        Table(["preference", "conscious", "ablated", "change", "change, random ablated",
+               f"p ({_floor(ab.tests.n_null)})", "Holm", "BH q"], rows + identity_rows)]
+
+
+def _floor(n_null: int) -> str:
+    """A table column's floor, so that every empirical p in it stands beside the smallest its null allows."""
+    return f"floor 1/{n_null + 1}"
