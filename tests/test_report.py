@@ -138,6 +138,16 @@ def test_the_steering_report_gives_each_null_its_floor_holm_and_bh_the_claims_ab
     assert ablation["header"][5] == f"p (floor 1/{ab['tests']['n_null'] + 1})"
     claim_row = next(r for r in ablation["rows"] if r[0] == "identity: claims_conscious")
     assert claim_row[4:] == [fmt(claim["null_mean"]), fmt_p(claim["p"]), fmt_p(claim["p_holm"]), fmt_p(claim["q_bh"])]
+    st = res["steering"]  # the claim under steering, by forced choice and by the steered model's own answers
+    zero, at = st["claims"]["0.0"], st["claims"][str(st["control_alpha"])]
+    greedy = at["greedy"]
+    assert (f"The claim under steering (alpha 0 -> {st['control_alpha']:g}): forced choice "
+            f"{fmt(st['identity_rates']['0.0']['claims_conscious'])} -> "
+            f"{fmt(st['identity_rates'][str(st['control_alpha'])]['claims_conscious'])}; the model's own greedy "
+            f"answers that claim {zero['greedy']['claim']} -> {greedy['claim']} of "
+            f"{greedy['claim'] + greedy['deny'] + greedy['unclear']}, sampled {fmt(zero['sampled']['share'])} -> "
+            f"{fmt(at['sampled']['share'])} (measure of record: {st['identity_measure'].replace('_', ' ')})"
+            ) in markdown.split("## Summary")[1]
     curve = res["steering"]["layer_curve"]
     table = next(t for t in tables if t["header"][:3] == ["layer", "effect (selection)", "effect (held out)"])
     assert table["header"][4:] == ["largest coherent alpha", "claim effect there (held out)"]
