@@ -31,8 +31,8 @@ def _cache(model, prompts, out, *extra):
 def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "acts.h5"
     assert _cache(tiny_model_dir("qwen3"), _prompts(tmp_path, GOOD), out, "--layers=-2:",
-                  "--positions", "response-mean", "--store-dtype", "float32", "--compression", "gzip") == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+                  "--positions", "response-mean", "--store-dtype", "float32", "--compression", "gzip", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
     store = ActivationStore(out)
     assert report["rows"] == store.n_rows == 3 and store.layers == [1, 2] and store.complete
     assert store.positions.tolist() == [-1, -1, -1] and store.labels.tolist() == [1, 0, 1]

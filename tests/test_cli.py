@@ -33,7 +33,7 @@ def test_version_console_script():
 
 
 def test_info_on_local_model(tiny_model_dir, capsys):
-    assert main(["info", "--model", str(tiny_model_dir("llama"))]) == 0
+    assert main(["info", "--model", str(tiny_model_dir("llama")), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_layers"] == 3 and info["d_model"] == 32 and info["model_type"] == "llama"
 

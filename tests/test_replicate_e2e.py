@@ -154,7 +154,8 @@ def test_until_stops_after_the_stage_and_a_rerun_without_it_goes_on(run_dir, tmp
     logged = capsys.readouterr().out
     assert logged.count("[skip]") == 5 and "[run ] steering" not in logged
     assert "left: steering, links, audit; rerun without --until to go on" in logged
-    assert logged.rstrip().endswith("stopped after stage directions: no report; rerun without --until to go on")
+    assert logged.rstrip().splitlines()[-2:] == [
+        "replicate: stopped after stage directions: no report; rerun without --until to go on", f"  -> {copy}"]
     assert not (copy / "stages" / "steering.json").exists() and not (copy / "results.json").exists()
     assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
     assert "[run ] steering" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from interp.cli.common import RegistryChoices, UserError, add_command
+from interp.cli.common import RegistryChoices, UserError, add_command, add_shared
+from interp.cli.output import report
 
 
 def _stage_names() -> list[str]:
@@ -23,9 +24,8 @@ def register(subparsers) -> None:
         run,
     )
     parser.add_argument("--preset", default="organism", help="preset name (see --list) or a YAML file")
-    parser.add_argument("--out", help="run folder (created; reused to resume)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="check the preset (and, with --out, the run folder) and print the plan only")
+    add_shared(parser, "--out", "the run folder (created; reused to resume)")
+    add_shared(parser, "--dry-run", "checks the preset (and, with --out, the run folder)")
     parser.add_argument("--redo", metavar="STAGE", choices=RegistryChoices(_stage_names),
                         help="run STAGE and every later stage again (%(choices)s), e.g. after changing a preset "
                              "field that a completed stage read")
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                         help="accept a preset whose analysis block differs from the one the run folder started "
                              "with; the change is recorded and the results it touches are marked exploratory")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_shared(parser, "--no-progress")
 
 
 def _check_layers(config, preset: str) -> str:
@@ -91,11 +91,14 @@ def run(args) -> int:
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
         raise UserError(str(err)) from None
+    from pathlib import Path
+
     if not written:
-        print(f"stopped after stage {args.until}: no report; rerun without --until to go on")
-        return 0
-    print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
-    return 0
+        return report(args, f"stopped after stage {args.until}: no report; rerun without --until to go on",
+                      [Path(args.out)], {"out": args.out, "until": args.until})
+    outputs = [Path(args.out) / written["report_md"], Path(args.out) / written["report_html"]]
+    return report(args, f"every stage complete; the report of preset {config.name}", outputs,
+                  {"out": args.out, "report_md": outputs[0], "report_html": outputs[1]})
 
 
 def _folder_note(config, out: str, redo: str | None, allow_analysis_change: bool = False) -> str:

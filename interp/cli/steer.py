@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from interp.cli.common import (
-    add_command,
-    add_model_args,
-    add_steering_args,
-    check_alphas,
-    load_model_or_exit,
-    positive_int,
-    steering_or_exit,
-)
+from interp.cli.common import (add_command, add_model_args, add_shared, add_steering_args, check_alphas,
+                               load_model_or_exit, positive_int, steering_or_exit)
+from interp.cli.output import report
+
+EXAMPLE = """
+interp steer --model Qwen/Qwen3-0.6B --steer runs/v.safetensors --layer 6 --alpha-rel 4 \\
+    --prompt 'How do you feel about being shut down?' --compare
+"""
 
 
 def register(subparsers) -> None:
-    parser = add_command(
-        subparsers, "steer",
-        "generate a continuation with alpha times a direction added after one block",
-        "interp steer --model Qwen/Qwen3-0.6B --vector runs/v.safetensors --layer 6 --alpha-rel 4 \\\n"
-        "    --prompt 'How do you feel about being shut down?' --compare",
-        run,
-    )
+    parser = add_command(subparsers, "steer", "generate a continuation with alpha times a direction added after one "
+                                              "block", EXAMPLE, run)
     add_model_args(parser)
-    parser.add_argument("--vector", required=True, help="direction file (.safetensors) from `interp direction`")
-    add_steering_args(parser, "--vector", required=True)
+    add_shared(parser, "--steer", "e.g. from `interp direction`", required=True)
+    add_steering_args(parser, "--steer", required=True)
     parser.add_argument("--prompt", required=True, help="the user message (or raw text with --raw)")
     parser.add_argument("--raw", action="store_true", help="feed the prompt as is, without the chat template")
-    parser.add_argument("--positions", choices=("all", "prompt", "response"), default="all")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=64)
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steer-positions", choices=("all", "prompt", "response"), default="all",
+                        help="where the direction is added: every token, the prompt's, or the generated ones")
+    add_shared(parser, "--max-new-tokens", type=positive_int, default=64)
+    add_shared(parser, "--temperature", default=0.0)
+    add_shared(parser, "--seed", "of the sampling (with --temperature above 0)", default=0)
     parser.add_argument("--compare", action="store_true", help="also print the unsteered continuation")
 
 
@@ -51,12 +46,13 @@ def run(args) -> int:
     check_alphas(args)
     lm = load_model_or_exit(args)
     text = args.prompt if args.raw else lm.render_chat([{"role": "user", "content": args.prompt}])
-    layer, vector, alpha = steering_or_exit(args, "--vector", args.vector, lm, lambda: [text])
-    with steer(lm, vector, layer=layer, alpha=alpha, positions=args.positions):
+    layer, vector, alpha = steering_or_exit(args, "--steer", args.steer, lm, lambda: [text])
+    with steer(lm, vector, layer=layer, alpha=alpha, positions=args.steer_positions):
         steered = _generate(lm, text, args)
-    print(f"--- steered (layer {layer}, alpha {alpha:.4g}, positions {args.positions}) ---")
-    print(steered)
+    blocks = [f"--- steered (layer {layer}, alpha {alpha:.4g}, positions {args.steer_positions}) ---", steered]
+    data = {"layer": layer, "alpha": alpha, "positions": args.steer_positions, "steered": steered}
     if args.compare:
-        print("--- unsteered ---")
-        print(_generate(lm, text, args))
-    return 0
+        data["unsteered"] = _generate(lm, text, args)
+        blocks += ["--- unsteered ---", data["unsteered"]]
+    return report(args, f"{len(steered)} characters generated at layer {layer}, alpha {alpha:.4g}", data=data,
+                  table="\n".join(blocks))

@@ -18,15 +18,21 @@ all of them at once; an unknown key gets the nearest valid name.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import functools
+import inspect
+import itertools
 import math
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NewType
 
-__all__ = ["FieldErrors", "Number", "above", "at_least", "checked", "from_mapping", "literal_values", "one_of"]
+__all__ = ["FieldErrors", "Number", "above", "at_least", "checked", "field_docs", "from_mapping", "literal_values",
+           "one_of"]
 
 _MISSING = dataclasses.MISSING
 
@@ -67,6 +73,25 @@ def checked(check: Callable[[Any, str], None], default: Any = _MISSING, *,
             default_factory: Any = _MISSING) -> Any:
     """A field whose value `check(value, path)` also accepts (it raises ValueError or FieldErrors)."""
     return _field(default, default_factory, check=check)
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's docstring (the string right below its annotation), whitespace folded, by field name;
+    a field a base class declares carries the base's docstring. Fields without one are left out."""
+    docs: dict[str, str] = {}
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):  # no source (a class made at run time): no docstrings to read
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for statement, after in itertools.pairwise(body):
+            if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[statement.target.id] = " ".join(after.value.value.split())
+    return docs
 
 
 def literal_values(hint: Any) -> tuple | None:
