@@ -62,12 +62,14 @@ _EXPORTS: dict[str, str] = {
     "ablate": "interp.steering",
     "relative_alpha": "interp.steering",
     "steer": "interp.steering",
-    # behaviour: forced choice, sampled and judged evaluation
+    # behaviour: forced choice, sampled and judged evaluation; run_eval is what `interp eval` runs
+    "EvalConfig": "interp.evaluation",
     "LocalSampler": "interp.evaluation",
     "SamplingConfig": "interp.evaluation",
     "evaluate": "interp.evaluation",
     "forced_choice": "interp.evaluation",
     "load_question_set": "interp.evaluation",
+    "run_eval": "interp.evaluation",
     # links between behaviour and directions
     "CorrelationResult": "probes",
     "LinkResult": "probes",
@@ -91,7 +93,8 @@ if TYPE_CHECKING:
                              cache, cache_activations, contrast_examples, read_examples)
     from interp import finetune
     from interp.contrast import direction_from_examples, direction_from_pairs
-    from interp.evaluation import LocalSampler, SamplingConfig, evaluate, forced_choice, load_question_set
+    from interp.evaluation import (EvalConfig, LocalSampler, SamplingConfig, evaluate, forced_choice, load_question_set,
+                                   run_eval)
     from interp.finetune import FinetuneConfig
     from interp.models import (Architecture, Direction, DirectionError, LoadedModel, UnsupportedArchitectureError,
                                generate, known_architectures, load_direction, load_model, register_architecture,

@@ -1,7 +1,7 @@
 """Behavioural evaluation: question sets, sampling, judges, forced choice and per-trait summaries."""
 
 from interp.evaluation.choice import ChoiceScore, forced_choice
-from interp.evaluation.context import ContextError, fit_questions
+from interp.evaluation.context import ContextError, UnknownTokensWarning, fit_questions, warn_unknown_tokens
 from interp.evaluation.judges import (
     JUDGE_BACKENDS,
     JUDGES,
@@ -34,6 +34,7 @@ from interp.evaluation.importers import (
     QuestionImportError,
     import_question_set,
 )
+from interp.evaluation.job import EvalConfig, EvalRun, EvalSettingsError, read_questions, run_eval
 from interp.evaluation.summary import (
     TraitSummary,
     add_shift,
@@ -52,7 +53,10 @@ __all__ = [
     "ChoiceItem",
     "ChoiceScore",
     "ContextError",
+    "EvalConfig",
     "EvalResult",
+    "EvalRun",
+    "EvalSettingsError",
     "ImportedSet",
     "JUDGES",
     "JUDGE_BACKENDS",
@@ -74,6 +78,7 @@ __all__ = [
     "TEMPLATES",
     "Trait",
     "TraitSummary",
+    "UnknownTokensWarning",
     "VLLMSampler",
     "add_shift",
     "evaluate",
@@ -83,9 +88,12 @@ __all__ = [
     "load_question_set",
     "make_sampler",
     "plot_traits",
+    "read_questions",
     "read_summary_csv",
+    "run_eval",
     "summarize_choice",
     "summarize_judged",
     "validate_question_set",
+    "warn_unknown_tokens",
     "write_summary_csv",
 ]

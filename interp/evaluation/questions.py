@@ -198,7 +198,10 @@ def _note_text(text: str, label: str, problems: list[str], seen_text: dict) -> N
 
 
 def _check_list(raw: Any, field: str, what: str, where: str, problems: list[str], minimum: int) -> list:
-    """The list under `field` (empty when it is not one), with its length checked against `minimum`."""
+    """The list under `field` (empty when it is not one), with its length checked against `minimum`; a
+    field left out is an empty list when none is needed."""
+    if raw is None and minimum == 0:
+        return []
     if not isinstance(raw, list):
         problems.append(f"{where}.{field}: expected a list of {what}")
         return []

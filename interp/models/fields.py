@@ -31,8 +31,8 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NewType
 
-__all__ = ["FieldErrors", "Number", "above", "at_least", "checked", "field_docs", "from_mapping", "literal_values",
-           "one_of"]
+__all__ = ["FieldErrors", "Number", "above", "at_least", "check_fields", "checked", "field_docs", "from_mapping",
+           "literal_values", "one_of"]
 
 _MISSING = dataclasses.MISSING
 
@@ -166,6 +166,8 @@ def _coerce(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
                 continue
         raise _Bad(f"expected {_describe(hint)}, got {value!r}")
     if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):  # built in Python: its own __post_init__ checked it
+            return value
         try:
             return from_mapping(hint, value, path)
         except FieldErrors as err:
@@ -253,6 +255,24 @@ def _check_one(hint: Any, value: Any, path: str, meta: typing.Mapping, problems:
         problems.append(f"{path}: {bad}")
         return None
     return value
+
+
+def check_fields(instance: Any, path: str = "") -> None:
+    """Every field of dataclass `instance` checked as `from_mapping` checks it (annotation and metadata) and
+    coerced in place (an int where a float belongs becomes one); FieldErrors lists every problem. Called
+    from `__post_init__`, it holds a config built in Python to the rules a config read from a file meets."""
+    prefix = f"{path}." if path else ""
+    hints = typing.get_type_hints(type(instance))
+    problems: list[str] = []
+    for spec in dataclasses.fields(instance):
+        if not spec.init:
+            continue
+        before = len(problems)
+        value = _check_one(hints[spec.name], getattr(instance, spec.name), prefix + spec.name, spec.metadata, problems)
+        if len(problems) == before:
+            object.__setattr__(instance, spec.name, value)  # frozen dataclasses too
+    if problems:
+        raise FieldErrors(problems)
 
 
 def from_mapping(cls: type, data: Any, path: str = "") -> Any:

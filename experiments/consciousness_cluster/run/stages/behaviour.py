@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
 
 
 def run_finetune(run: Run) -> FinetuneResult:
-    from interp.finetune import FinetuneConfig, finetune, launch_finetune, mix_rows
+    from interp.finetune import finetune, launch_finetune, mix_rows
 
     spec = run.config.finetune
     base_path = run.results("base").model_path
@@ -58,10 +59,7 @@ def run_finetune(run: Run) -> FinetuneResult:
             continue
         rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
         mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
-        ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
-                                   batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,
-                                   max_length=spec.max_length, seed=spec.seed, merge=True,
-                                   mixed_precision=spec.mixed_precision)
+        ft_config = dataclasses.replace(spec.training(), merge=True)  # the stages read the merged models
         out_dir = run.paths.model_dir(variant)
         if spec.accelerate_config:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")
