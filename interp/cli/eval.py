@@ -15,6 +15,8 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --sampl
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
 interp eval --questions facteval:paper/evals.py --mode judge --dry-run
+interp eval --model Qwen/Qwen3-0.6B --questions preferences --steer v.safetensors --layer 14 \
+    --alpha-rel -0.5 0 0.5 --out runs/qwen-steered     # runs/qwen-steered/alpha-rel_-0.5/ ... one sweep
 """
 
 
@@ -67,7 +69,9 @@ def register(subparsers) -> None:
     parser.add_argument("--baseline", type=Path, default=None, help="another run folder: adds shift_pp and its bars")
     steering = parser.add_argument_group("steering (evaluate a steered model)")
     steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
-    add_steering_args(steering, "--steer", required=False)
+    add_steering_args(steering, "--steer", required=False,
+                      several="one result set per alpha in OUT/alpha_A (OUT/alpha-rel_A), all from one steering "
+                              "sweep that runs blocks 0..--layer once (choice mode)")
 
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
@@ -80,20 +84,45 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def _intervention(args, lm, qset):
-    """The steering context factory for --steer, or None."""
-    if args.steer is None:
+def _several_alphas(args) -> list[float] | None:
+    """The values of --alpha or --alpha-rel when more than one is given; else None, and the one value (if
+    any) a number, as a single steered run reads it."""
+    flag = "alpha_rel" if args.alpha_rel is not None else "alpha"
+    values = getattr(args, flag)
+    if values is None or len(values) == 1:
+        setattr(args, flag, None if values is None else values[0])
         return None
+    name = f"--{flag.replace('_', '-')}"
+    if args.steer is None or args.mode != "choice":
+        raise UserError(f"{name} with several values steers with --steer in --mode choice (one steering sweep); "
+                        "in judge mode give one value per run")
+    if len(set(values)) < len(values):
+        raise UserError(f"{name} {' '.join(f'{v:g}' for v in values)}: a value is repeated")
+    return values
+
+
+def _steering(args, lm, qset):
+    """The layer, vector and raw alpha of --steer (`Steering`), --alpha-rel said in raw units."""
     if args.layer is None:
         raise UserError("--steer needs --layer")
-    from interp.steering import steer
 
     def prompts() -> list[str]:
         return [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
 
-    layer, vector, alpha = steering_or_exit(args, "--steer", args.steer, lm, prompts)
+    steering = steering_or_exit(args, "--steer", args.steer, lm, prompts)
     if args.alpha_rel is not None:
-        print(f"--alpha-rel {args.alpha_rel} is a raw alpha of {alpha:.4g} at layer {layer}", file=sys.stderr)
+        print(f"--alpha-rel {args.alpha_rel:g} is a raw alpha of {steering.alpha:.4g} at layer {steering.layer}",
+              file=sys.stderr)
+    return steering
+
+
+def _intervention(args, lm, qset):
+    """The steering context factory for --steer, or None."""
+    if args.steer is None:
+        return None
+    from interp.steering import steer
+
+    layer, vector, alpha = _steering(args, lm, qset)
     return lambda: steer(lm, vector, layer=layer, alpha=alpha)
 
 
@@ -142,6 +171,7 @@ def run(args) -> int:
     if unknown:
         raise UserError(f"--traits: {', '.join(sorted(unknown))} not in {qset.source}")
     check_alphas(args)
+    alphas = _several_alphas(args)
     if args.vllm and (args.mode == "choice" or args.steer or args.api_base):
         raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
                         "--mode choice, --steer or --api-base")
@@ -163,6 +193,9 @@ def run(args) -> int:
     from interp.models.textio import TextFileError
 
     with write_lock(args.out, folder=True):
+        if alphas is not None:
+            _run_choice_sweep(args, qset, traits, alphas)
+            return 0
         try:
             summaries = _run_choice(args, qset, traits) if args.mode == "choice" else _run_judge(args, qset, traits)
         except APIError as err:
@@ -220,7 +253,6 @@ def _run_choice(args, qset, traits):
     import contextlib
 
     from interp.evaluation.choice import forced_choice
-    from interp.evaluation.summary import summarize_choice
 
     lm = _load(args.model, args)
     qset = _fit(lm, qset, args, choice=True)
@@ -228,6 +260,38 @@ def _run_choice(args, qset, traits):
     _start(args, qset)
     with intervention() if intervention else contextlib.nullcontext():
         scores = forced_choice(lm, qset, batch_size=args.batch_size, method=args.method, traits=traits)
+    return _choice_records(args, qset, scores)
+
+
+def _run_choice_sweep(args, qset, traits, alphas: list[float]) -> None:
+    """Several alphas: one steering sweep, each alpha's result set in its own folder below --out."""
+    import copy
+
+    from interp.sweep import SteeringSetting, sweep_forced_choice
+
+    lm = _load(args.model, args)
+    qset = _fit(lm, qset, args, choice=True)
+    flag = "alpha_rel" if args.alpha_rel is not None else "alpha"
+    runs = []
+    for value in [1.0, *alphas]:  # the first: the raw alpha of one unit (--alpha-rel is measured once)
+        one = copy.copy(args)
+        setattr(one, flag, value)
+        one.out = args.out / f"{flag.replace('_', '-')}_{value:g}"
+        runs.append(one)
+    layer, vector, unit = _steering(runs[0], lm, qset)
+    for one in runs[1:]:
+        _start(one, qset)
+    settings = [SteeringSetting(vector, value * unit, str(i)) for i, value in enumerate(alphas)]
+    scores = sweep_forced_choice(lm, qset, layer, settings, method=args.method, batch_size=args.batch_size,
+                                 traits=traits)
+    for i, one in enumerate(runs[1:]):
+        _write_outputs(one, _choice_records(one, qset, scores[str(i)]), qset)
+
+
+def _choice_records(args, qset, scores):
+    """The records into --out/samples.jsonl; the summaries per trait."""
+    from interp.evaluation.summary import summarize_choice
+
     with (args.out / "samples.jsonl").open("w") as handle:
         for s in scores:
             handle.write(json.dumps({"type": "choice", "model": args.model, "set": qset.name,
