@@ -17,12 +17,13 @@ from interp.models.fields import field_docs, literal_values
 def _jobs():
     from activations import CacheConfig
     from interp.audit import AuditConfig
-    from interp.cli import audit, cache, finetune
+    from interp.cli import audit, cache, eval, finetune
+    from interp.evaluation import EvalConfig
     from interp.finetune import FinetuneConfig
     from probes.sweep import SweepConfig
 
     return {"cache": (CacheConfig, cache.RENAMED), "finetune": (FinetuneConfig, finetune.RENAMED),
-            "probe": (SweepConfig, {}), "audit": (AuditConfig, audit.RENAMED)}
+            "probe": (SweepConfig, {}), "audit": (AuditConfig, audit.RENAMED), "eval": (EvalConfig, eval.RENAMED)}
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
@@ -45,7 +46,7 @@ def _default(field):
     return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
 
 
-@pytest.mark.parametrize("name", ["cache", "finetune", "probe", "audit"])
+@pytest.mark.parametrize("name", ["cache", "finetune", "probe", "audit", "eval"])
 def test_the_flags_are_the_config_fields(name):
     cls, renamed = _jobs()[name]
     actions = {a.dest.split(".", 1)[1]: a for a in _parser(name)._actions if a.dest.startswith(cls.__name__ + ".")}

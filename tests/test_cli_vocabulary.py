@@ -13,7 +13,7 @@ from interp.cli import SUBCOMMANDS, build_parser, main
 from interp.cli.common import positive_int
 from interp.cli.vocabulary import DEPRECATED, VOCABULARY, rewrite_deprecated
 
-COMMANDS = [name for name in (*SUBCOMMANDS, "finetune-mix") if name != "eval"]  # eval: moved over in the next step
+COMMANDS = [*SUBCOMMANDS, "finetune-mix"]
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
@@ -53,6 +53,8 @@ def _kind_of(action: argparse.Action):
         return str
     if action.type is positive_int:
         return int
+    if getattr(action.type, "__name__", "").startswith("comma-separated"):  # a list field's flag: 0,1,2
+        return list
     return action.type
 
 

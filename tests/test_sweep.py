@@ -207,7 +207,7 @@ def test_eval_with_several_alphas_writes_one_result_set_each(tiny_model_dir, tmp
         torch.testing.assert_close(torch.tensor([r["logprobs"] for r in rows]),
                                    torch.tensor([list(s.logprobs) for s in want]), rtol=1e-6, atol=1e-5)
         assert (tmp_path / "run" / f"alpha_{alpha:g}" / "summary.csv").is_file()
-        options = json.loads((tmp_path / "run" / f"alpha_{alpha:g}" / "config.json").read_text())["options"]
+        options = json.loads((tmp_path / "run" / f"alpha_{alpha:g}" / "config.json").read_text())["settings"]
         assert options["alpha"] == alpha
     capsys.readouterr()
     for extra, message in ((["--alpha", "1", "1"], "a value is repeated"),

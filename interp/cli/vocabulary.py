@@ -54,7 +54,7 @@ VOCABULARY: dict[str, Term] = {
     "--max-new-tokens": Term("the longest generated answer, in tokens", int),
     "--temperature": Term("sampling temperature (0: greedy)", float),
     "--seed": Term("the random seed", int),
-    "--seeds": Term("seeds, comma-separated (0,1,2): one run per seed", str),
+    "--seeds": Term("seeds, comma-separated (0,1,2)", list),
     # servers
     "--api-base": Term("an OpenAI-compatible server (.../v1) to sample the model from instead of loading it", str),
     "--api-key-env": Term("the environment variable holding --api-base's key (read, never written)", str),
@@ -67,6 +67,7 @@ VOCABULARY: dict[str, Term] = {
 
 DEPRECATED: dict[str, dict[str, str]] = {
     "cache": {"--max-tokens": "--max-tokens-per-batch"},
+    "eval": {"--max-tokens": "--max-new-tokens"},
     "steer": {"--vector": "--steer", "--positions": "--steer-positions"},
     "direction": {"--layer": "--layers"},
     "convert-direction": {"--layer": "--layers"},

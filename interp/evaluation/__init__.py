@@ -34,7 +34,7 @@ from interp.evaluation.importers import (
     QuestionImportError,
     import_question_set,
 )
-from interp.evaluation.job import EvalConfig, EvalRun, EvalSettingsError, read_questions, run_eval
+from interp.evaluation.job import EvalConfig, EvalRun, EvalSettingsError, check_traits, read_questions, run_eval
 from interp.evaluation.summary import (
     TraitSummary,
     add_shift,
@@ -81,6 +81,7 @@ __all__ = [
     "UnknownTokensWarning",
     "VLLMSampler",
     "add_shift",
+    "check_traits",
     "evaluate",
     "fit_questions",
     "forced_choice",

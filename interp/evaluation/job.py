@@ -28,8 +28,8 @@ from interp.evaluation.runner import SamplingConfig, evaluate
 from interp.evaluation.summary import TraitSummary, add_shift, read_summary_csv, summarize_choice, write_summary_csv
 from interp.models.fields import at_least, one_of
 
-__all__ = ["EvalConfig", "EvalRun", "EvalSettingsError", "LOOSE_SETTINGS", "read_questions", "run_eval",
-           "start_run", "write_choice_run"]
+__all__ = ["Baseline", "EvalConfig", "EvalRun", "EvalSettingsError", "LOOSE_SETTINGS", "baseline_run", "check_traits",
+           "read_questions", "run_eval", "start_run", "write_choice_run"]
 
 LOOSE_SETTINGS = frozenset({"traits", "batch_size", "truncate"})
 """Settings a resumed run may change: they select or batch the work, they do not change a score."""
@@ -102,11 +102,9 @@ def run_eval(lm, questions, out: str | Path, config: EvalConfig | None = None, *
     config = config or EvalConfig()
     imported = read_questions(questions, config.mode)
     qset = imported.question_set
-    unknown = set(config.traits or []) - {t.id for t in qset.traits}
-    if unknown:
-        raise ValueError(f"traits: {', '.join(sorted(unknown))} not in {qset.source}")
+    check_traits(qset, config.traits)
     name = model_name or getattr(sampler, "name", None) or lm.name
-    base = _baseline(baseline)
+    base = baseline_run(baseline)
     out = Path(out)
     if lm is not None:
         qset = fit_questions(lm, qset, choice=config.mode == "choice", method=config.method, truncate=config.truncate)
@@ -129,11 +127,21 @@ def run_eval(lm, questions, out: str | Path, config: EvalConfig | None = None, *
 
 
 class Baseline(NamedTuple):
+    """Another run's summaries, which a run's shift_pp is measured against."""
+
     name: str
+    """its folder's name (the figure's label)"""
     summaries: list[TraitSummary]
 
 
-def _baseline(path: str | Path | None) -> Baseline | None:
+def check_traits(qset: QuestionSet, traits: Sequence[str] | None) -> None:
+    """ValueError naming the trait ids the set lacks."""
+    unknown = set(traits or []) - {t.id for t in qset.traits}
+    if unknown:
+        raise ValueError(f"traits: {', '.join(sorted(unknown))} not in {qset.source}")
+
+
+def baseline_run(path: str | Path | None) -> Baseline | None:
     """The summaries of the run in folder `path` (read before any work starts)."""
     if path is None:
         return None

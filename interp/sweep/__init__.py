@@ -16,5 +16,6 @@ within float rounding; the unsteered settings take the plain run's results as th
 from interp.sweep.choice import sweep_forced_choice
 from interp.sweep.core import SteeringSetting
 from interp.sweep.generate import sweep_generate
+from interp.sweep.runs import SweepRun, sweep_eval
 
-__all__ = ["SteeringSetting", "sweep_forced_choice", "sweep_generate"]
+__all__ = ["SteeringSetting", "SweepRun", "sweep_eval", "sweep_forced_choice", "sweep_generate"]
