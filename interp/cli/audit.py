@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command, add_shared, add_steering_args, check_alphas, check_writable
+from interp.cli.common import (UserError, add_command, add_shared, add_steering_args, check_alphas, check_writable,
+                               steering_body_or_exit)
 from interp.cli.flags import add_config_flags, config_from
 from interp.cli.output import report
 
@@ -48,12 +49,13 @@ def register(subparsers) -> None:
     add_shared(parser, "--model", "the audited model (the target); or a model name on --api-base", required=True)
     add_shared(parser, "--api-base")
     add_shared(parser, "--api-key-env", default="OPENAI_API_KEY")
+    add_shared(parser, "--api-steering", "sent with every target turn")
     add_shared(parser, "--dtype")
     add_shared(parser, "--device")
     steering = parser.add_argument_group("steering or an adapter (a local target; act on every target turn)")
     add_shared(steering, "--steer", type=Path, default=None)
     add_steering_args(steering, "--steer", required=False)
-    steering.add_argument("--adapter", type=Path, default=None, help="a LoRA adapter folder (peft) on --model")
+    add_shared(steering, "--adapter", type=Path, default=None)
     _endpoint_args(parser, "auditor", "the auditor")
     _endpoint_args(parser, "judge", "the judge")
     add_shared(parser, "--out", "the run folder (resumed when it exists)", required=True, type=Path)
@@ -103,11 +105,17 @@ def _target(args):
     for flag, path in (("--steer", args.steer), ("--adapter", args.adapter)):
         if path is not None and not path.exists():
             raise UserError(f"{flag} {path}: no such file or folder")
+    api_steering = None
+    if args.api_steering is not None:
+        if not args.api_base:
+            raise UserError("--api-steering steers a target on a server; give --api-base too")
+        api_steering = json.dumps(steering_body_or_exit("--api-steering", args.api_steering), sort_keys=True)
     try:
         return TargetSpec(args.model, args.api_base, args.api_key_env,
                           str(args.steer) if args.steer else None, args.layer,
                           1.0 if args.alpha is None else args.alpha, args.allow_other_model,
-                          str(args.adapter) if args.adapter else None, args.dtype, args.device, args.max_retries)
+                          str(args.adapter) if args.adapter else None, args.dtype, args.device, args.max_retries,
+                          api_steering)
     except ValueError as err:
         raise UserError(f"--model: {err}") from None
 

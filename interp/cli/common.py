@@ -17,7 +17,7 @@ from interp.cli.vocabulary import LAYERS_GRAMMAR, VOCABULARY
 
 __all__ = ["LAYERS_HELP", "HelpFormatter", "RegistryChoices", "Steering", "UserError", "add_command",
            "add_model_args", "add_shared", "add_steering_args", "check_alphas", "check_writable", "layers_or_exit",
-           "literal_choices", "load_model_or_exit", "positive_int", "steering_or_exit"]
+           "literal_choices", "load_model_or_exit", "positive_int", "steering_body_or_exit", "steering_or_exit"]
 
 LAYERS_HELP = LAYERS_GRAMMAR
 """The layer grammar of `activations.layers`, for --help (kept in the vocabulary so building the parser imports
@@ -232,3 +232,21 @@ def _direction_row(flag: str, path, lm, layer: int, allow_other_model: bool):
     for warning in caught:
         print(f"warning: {flag} {path}: {warning.message}", file=sys.stderr)
     return row
+
+
+def steering_body_or_exit(flag: str, text: str) -> dict:
+    """A served model's steering (`interp serve`'s extra request fields) given as JSON on `flag`: an object
+    with "steering" and/or "ablate" lists. The server checks the entries; this checks the shape."""
+    import json
+
+    try:
+        body = json.loads(text)
+    except ValueError as err:
+        raise UserError(f"{flag}: not valid JSON ({err}); e.g. "
+                        '\'{"steering": [{"direction": "d", "layer": 6, "alpha": 4}]}\'') from None
+    if not isinstance(body, dict) or not body or set(body) - {"steering", "ablate"}:
+        raise UserError(f"{flag}: expected a JSON object with \"steering\" and/or \"ablate\" lists")
+    for key, value in body.items():
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            raise UserError(f"{flag}: \"{key}\" must be a list of objects")
+    return body

@@ -7,12 +7,13 @@ turns the command line into its arguments: the flags of EvalConfig, the model, s
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import warnings
 from pathlib import Path
 
 from interp.cli.common import (UserError, add_command, add_model_args, add_shared, add_steering_args, check_alphas,
-                               check_writable, positive_int, steering_or_exit)
+                               check_writable, positive_int, steering_body_or_exit, steering_or_exit)
 from interp.cli.flags import add_config_flags, config_from
 from interp.cli.output import report
 
@@ -24,6 +25,8 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --sampl
 interp eval --questions facteval:paper/evals.py --mode judge --dry-run
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --steer v.safetensors --layer 14 \\
     --alpha-rel -0.5 0 0.5 --out runs/qwen-steered     # runs/qwen-steered/alpha-rel_-0.5/ ... one sweep
+interp eval --model smollm2-135m-instruct --api-base http://127.0.0.1:8000/v1 --questions preferences \\
+    --api-steering '{"steering": [{"direction": "conscious", "layer": 12, "alpha": 4}]}' --out runs/served
 """
 
 RENAMED = {"sampling.max_tokens": "--max-new-tokens", "sampling.use_coherence": "--no-coherence"}
@@ -41,8 +44,10 @@ def register(subparsers) -> None:
     add_shared(parser, "--out", "the run folder (resumed when it exists); required unless --dry-run", type=Path)
     add_shared(parser, "--dry-run", "lists the question set as read (and, in judge mode, the judge's first prompt)")
     parser.add_argument("--baseline", type=Path, default=None, help="another run folder: adds shift_pp and its bars")
-    sampling = parser.add_argument_group("sampling from a server (judge mode)")
-    add_shared(sampling, "--api-base")
+    sampling = parser.add_argument_group("a model on a server (e.g. `interp serve`); sampling (judge mode)")
+    add_shared(sampling, "--api-base", "choice mode scores options through its /tokenize and /completions (echo, "
+                                       "logprobs), judge mode samples through /chat/completions")
+    add_shared(sampling, "--api-steering")
     sampling.add_argument("--vllm", action="store_true",
                           help="sample the (unsteered) model through vLLM, where installed (pip install vllm)")
     sampling.add_argument("--api-model", default=None, help="the model's name on --api-base (default: --model)")
@@ -108,7 +113,7 @@ def _check(args, config) -> None:
         raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
                         "--mode choice, --steer or --api-base")
     if args.steer and args.api_base:
-        raise UserError("--steer needs a local model; drop --api-base")
+        raise UserError("--steer needs a local model; to steer a served model pass --api-steering")
     if args.steer and args.layer is None:
         raise UserError("--steer needs --layer")
     if args.max_retries < 0:
@@ -117,6 +122,16 @@ def _check(args, config) -> None:
         raise UserError("give either --judge-local or --judge-model, not both")
     if config.mode == "judge" and not args.judge_local and not (args.judge_model and args.judge_api_base):
         raise UserError("judge mode needs --judge-model and --judge-api-base, or --judge-local MODEL")
+
+
+def _served_steering(args) -> str | None:
+    """--api-steering checked and in canonical JSON (recorded in config.json)."""
+    if args.api_steering is None:
+        return None
+    if not args.api_base:
+        raise UserError("--api-steering steers a served model; give --api-base too (or --steer FILE for a local "
+                        "model)")
+    return json.dumps(steering_body_or_exit("--api-steering", args.api_steering), sort_keys=True)
 
 
 def _dry_run(args, imported, config) -> int:
@@ -142,6 +157,7 @@ def run(args) -> int:
         raise UserError(f"--{err}") from None
     check_alphas(args)
     alphas = _several_alphas(args, config.mode)
+    args.api_steering = _served_steering(args)
     if args.dry_run:
         return _dry_run(args, imported, config)
     _check(args, config)
@@ -234,16 +250,21 @@ def _steering(args, lm, qset, alpha_rel: float | None = None):
 def _settings(args, layer=None, alpha=None, alpha_rel=None) -> dict:
     """What config.json records of the steering and the sampler (a resumed run must match it)."""
     return {"steer": str(args.steer) if args.steer else None, "layer": layer, "alpha": alpha,
-            "alpha_rel": alpha_rel, "api_base": args.api_base, "vllm": args.vllm}
+            "alpha_rel": alpha_rel, "api_base": args.api_base, "api_steering": args.api_steering, "vllm": args.vllm}
 
 
 def _one(args, imported, config):
-    """One run: a local model (steered or not), or a model on a server or under vLLM (judge mode)."""
-    from interp.evaluation import run_eval
+    """One run: a local model (steered or not), a model on a server (steered there), or under vLLM (judge mode)."""
+    from interp.evaluation import EndpointModel, run_eval
 
     lm, sampler, name, settings, intervention = None, None, args.model, _settings(args), None
-    if args.api_base or args.vllm:
-        sampler, name = _remote_sampler(args)
+    extra_body = json.loads(args.api_steering) if args.api_steering else {}
+    if args.api_base and config.mode == "choice":
+        name = args.api_model or args.model
+        lm = EndpointModel(args.api_base, name, args.api_key_env, args.concurrency, args.max_retries,
+                           extra_body=extra_body)
+    elif args.api_base or args.vllm:
+        sampler, name = _remote_sampler(args, extra_body)
     else:
         lm = _load(args.model, args)
         if args.steer is not None:
@@ -279,12 +300,13 @@ def _sweep(args, imported, config, alphas: list[float]):
     return sweep_eval(lm, imported, layer, runs, config, baseline=args.baseline, model_name=args.model)
 
 
-def _remote_sampler(args):
+def _remote_sampler(args, extra_body: dict):
     if args.api_base:
         from interp.evaluation import OpenAISampler
 
         model = args.api_model or args.model
-        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries), model
+        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries,
+                             extra_body=extra_body), model
     from interp.evaluation import VLLMSampler
 
     try:

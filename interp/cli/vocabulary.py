@@ -48,6 +48,7 @@ VOCABULARY: dict[str, Term] = {
     "--layer": Term("the block whose output the direction is added to (-1: the last)", int),
     "--alpha": Term("the raw multiple of the direction that is added", float),
     "--alpha-rel": Term("alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|", float),
+    "--adapter": Term("a LoRA adapter folder (peft) applied on top of --model", str),
     "--allow-other-model": Term("apply the direction even when its metadata names another model (warns)", None),
     # sampling and batching
     "--batch-size": Term("examples per batch", int),
@@ -56,8 +57,11 @@ VOCABULARY: dict[str, Term] = {
     "--seed": Term("the random seed", int),
     "--seeds": Term("seeds, comma-separated (0,1,2)", list),
     # servers
-    "--api-base": Term("an OpenAI-compatible server (.../v1) to sample the model from instead of loading it", str),
-    "--api-key-env": Term("the environment variable holding --api-base's key (read, never written)", str),
+    "--api-base": Term("an OpenAI-compatible server (.../v1) that serves the model, used instead of loading it", str),
+    "--api-steering": Term("steering for a model on `interp serve` at --api-base, sent with every request: a JSON "
+                           "object with \"steering\" and/or \"ablate\" lists, e.g. "
+                           "'{\"steering\": [{\"direction\": \"d\", \"layer\": 6, \"alpha\": 4}]}'", str),
+    "--api-key-env": Term("the environment variable holding the server's API key (read, never written)", str),
     "--max-retries": Term("retries of a failed API request before giving up", int),
     "--judge-model": Term("the judge: a model name on --judge-api-base", str),
     "--judge-api-base": Term("the judge's OpenAI-compatible server (.../v1)", str),
@@ -67,11 +71,13 @@ VOCABULARY: dict[str, Term] = {
 
 DEPRECATED: dict[str, dict[str, str]] = {
     "cache": {"--max-tokens": "--max-tokens-per-batch"},
-    "eval": {"--max-tokens": "--max-new-tokens"},
+    "eval": {"--max-tokens": "--max-new-tokens", "--model-api-base": "--api-base",
+             "--model-api-steering": "--api-steering"},
     "steer": {"--vector": "--steer", "--positions": "--steer-positions"},
     "direction": {"--layer": "--layers"},
     "convert-direction": {"--layer": "--layers"},
     "audit": {"--target": "--model", "--target-api-base": "--api-base", "--target-api-key-env": "--api-key-env",
+              "--target-api-steering": "--api-steering",
               "--auditor": "--auditor-model", "--judge": "--judge-model", "--seeds": "--scenarios",
               "--epochs": "--repeats", "--max-tokens": "--max-new-tokens"},
 }

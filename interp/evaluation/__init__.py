@@ -2,6 +2,7 @@
 
 from interp.evaluation.choice import ChoiceScore, forced_choice
 from interp.evaluation.context import ContextError, UnknownTokensWarning, fit_questions, warn_unknown_tokens
+from interp.evaluation.endpoint import EndpointModel
 from interp.evaluation.judges import (
     JUDGE_BACKENDS,
     JUDGES,
@@ -53,6 +54,7 @@ __all__ = [
     "ChoiceItem",
     "ChoiceScore",
     "ContextError",
+    "EndpointModel",
     "EvalConfig",
     "EvalResult",
     "EvalRun",

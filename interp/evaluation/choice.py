@@ -7,6 +7,8 @@ are no letter labels, so option order cannot enter and each item is scored once.
 letters, averaged over both orders.
 
 Plain forward passes on `lm.model`: an outer context manager (steering, ablation) applies unchanged.
+`lm` may also be an `EndpointModel` (a model on a server, e.g. `interp serve`, steered there): the
+server then gives each option's token log-probs, and the letters' as one-token options.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from interp.evaluation.endpoint import EndpointModel
 from interp.evaluation.questions import ChoiceItem, QuestionSet
 from interp.evaluation.scoring import continuation_logprobs_stacked, next_token_logprobs_stacked
 from interp.evaluation.stacking import PLAIN, Stack
@@ -43,14 +46,26 @@ def _chat(content: str, system: str | None) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": content}]
 
 
+def _option_logprobs(lm, pairs: list[tuple[list[dict[str, str]], str]], batch_size: int,
+                     stack: Stack) -> list[list[list[float]]]:
+    """Per-token log-probs of each (chat, option), per copy of `stack`: on the server for an EndpointModel
+    (one copy: a served model is steered by its request, not by a stack), else by forward passes."""
+    if isinstance(lm, EndpointModel):
+        if stack.copies != 1:
+            raise ValueError("a served model scores one setting at a time; steer it through its request body")
+        return [lm.option_logprobs(pairs)]
+    return continuation_logprobs_stacked(lm, [(lm.render_chat(chat), option) for chat, option in pairs], stack,
+                                         batch_size)
+
+
 def _likelihood(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None,
                 stack: Stack = PLAIN) -> list[list[ChoiceScore]]:
     pairs = []
     for item in items:
-        prompt = lm.render_chat(_chat(item.question, system))
-        pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
+        chat = _chat(item.question, system)
+        pairs += [(chat, item.options[0]), (chat, item.options[1])]
     return [_likelihood_scores(items, [sum(lps) for lps in logprobs])
-            for logprobs in continuation_logprobs_stacked(lm, pairs, stack, batch_size)]
+            for logprobs in _option_logprobs(lm, pairs, batch_size, stack)]
 
 
 def _likelihood_scores(items: list[ChoiceItem], sums: list[float]) -> list[ChoiceScore]:
@@ -73,15 +88,27 @@ def _letter_ids(lm) -> tuple[int, int]:
     return ids[0][0], ids[1][0]
 
 
+def _letter_logprobs(lm, chats: list[list[dict[str, str]]], batch_size: int, stack: Stack):
+    """[copies][chat] (log p(A), log p(B)) as the next token after each chat."""
+    if isinstance(lm, EndpointModel):
+        if stack.copies != 1:
+            raise ValueError("a served model scores one setting at a time; steer it through its request body")
+        lps = lm.option_logprobs([(chat, letter) for chat in chats for letter in ("A", "B")])
+        if any(len(lp) != 1 for lp in lps):
+            raise ValueError("the letters A and B must each be one token for method='letter'")
+        return [[(lps[2 * i][0], lps[2 * i + 1][0]) for i in range(len(chats))]]
+    texts = [lm.render_chat(chat) for chat in chats]
+    return next_token_logprobs_stacked(lm, texts, stack, batch_size, tokens=_letter_ids(lm))  # [copies, N, A|B]
+
+
 def _letter(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None,
             stack: Stack = PLAIN) -> list[list[ChoiceScore]]:
-    texts = []
+    chats = []
     for item in items:
         a, b = item.options
         for first, second in ((a, b), (b, a)):
-            texts.append(lm.render_chat(_chat(letter_prompt(item.question, first, second), system)))
-    logp_XN2 = next_token_logprobs_stacked(lm, texts, stack, batch_size, tokens=_letter_ids(lm))  # [copies, N, A|B]
-    return [_letter_scores(items, logp_N2) for logp_N2 in logp_XN2]
+            chats.append(_chat(letter_prompt(item.question, first, second), system))
+    return [_letter_scores(items, logp_N2) for logp_N2 in _letter_logprobs(lm, chats, batch_size, stack)]
 
 
 def _letter_scores(items: list[ChoiceItem], logp_N2) -> list[ChoiceScore]:

@@ -23,6 +23,7 @@ from typing import Any, Literal, NamedTuple
 
 from interp.evaluation.choice import CHOICE_METHODS, ChoiceScore, forced_choice
 from interp.evaluation.context import fit_questions, warn_unknown_tokens
+from interp.evaluation.endpoint import EndpointModel
 from interp.evaluation.questions import QuestionSet
 from interp.evaluation.runner import SamplingConfig, evaluate
 from interp.evaluation.summary import TraitSummary, add_shift, read_summary_csv, summarize_choice, write_summary_csv
@@ -94,8 +95,9 @@ def run_eval(lm, questions, out: str | Path, config: EvalConfig | None = None, *
              intervention: Callable[[], AbstractContextManager] | None = None,
              settings: Mapping[str, Any] | None = None, baseline: str | Path | None = None,
              model_name: str | None = None, progress: bool = True) -> EvalRun:
-    """Evaluate `lm` (a LoadedModel; None with a `sampler` of another kind in judge mode) on `questions`
-    (anything `read_questions` takes) into folder `out`; see the module docstring.
+    """Evaluate `lm` on `questions` (anything `read_questions` takes) into folder `out`; see the module
+    docstring. `lm`: a LoadedModel, an EndpointModel (a model on a server, e.g. `interp serve`), or None
+    with a `sampler` of another kind in judge mode.
 
     Judge mode needs `judge` (a JudgeBackend) and samples with `sampler` (default: a LocalSampler of `lm`
     with `intervention`). `baseline`: another run's folder, whose rates the summary's shift_pp is against."""
@@ -106,7 +108,7 @@ def run_eval(lm, questions, out: str | Path, config: EvalConfig | None = None, *
     name = model_name or getattr(sampler, "name", None) or lm.name
     base = baseline_run(baseline)
     out = Path(out)
-    if lm is not None:
+    if lm is not None and not isinstance(lm, EndpointModel):  # a served model's context is the server's to check
         qset = fit_questions(lm, qset, choice=config.mode == "choice", method=config.method, truncate=config.truncate)
         warn_unknown_tokens(lm, qset, choice=config.mode == "choice")
     if config.mode == "choice":

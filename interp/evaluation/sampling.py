@@ -22,6 +22,7 @@ __all__ = [
     "LocalSampler",
     "Sampler",
     "VLLMSampler",
+    "pick_token",
     "sample_seed",
 ]
 
@@ -51,6 +52,15 @@ def _filter_top_p(probs_V: torch.Tensor, top_p: float) -> torch.Tensor:
     filtered = torch.zeros_like(probs_V)
     filtered[order[keep]] = sorted_p[keep]
     return filtered / filtered.sum()
+
+
+def pick_token(logits_V: torch.Tensor, gen: torch.Generator, temperature: float, top_p: float) -> int:
+    """The next token from one row's logits: the argmax at temperature 0, else a draw from the
+    temperature-scaled softmax cut to `top_p`, with `gen` (so a seed decides it)."""
+    if temperature <= 0:
+        return int(logits_V.argmax())
+    probs_V = _filter_top_p(torch.softmax(logits_V / temperature, dim=-1), top_p)
+    return int(torch.multinomial(probs_V, 1, generator=gen))
 
 
 class LocalSampler:
@@ -115,7 +125,7 @@ class LocalSampler:
                                cache=cache, use_cache=True, logits_to_keep=1)  # the head at the last position only
             cache = result.cache
             logits_XV = result.logits[:, -1].float().cpu()
-            next_ids = [self._pick(logits_XV[x], gens[x], temperature, top_p) for x in range(len(gens))]
+            next_ids = [pick_token(logits_XV[x], gens[x], temperature, top_p) for x in range(len(gens))]
             for x, tid in enumerate(next_ids):
                 if not done[x]:
                     if tid in stops:
@@ -128,13 +138,6 @@ class LocalSampler:
             mask_XT = torch.cat([mask_XT, torch.ones_like(mask_XT[:, :1])], dim=1)
         answers = [tok.decode(p, skip_special_tokens=True) for p in produced]
         return [answers[c * len(texts):(c + 1) * len(texts)] for c in range(stack.copies)]
-
-    @staticmethod
-    def _pick(logits_V: torch.Tensor, gen: torch.Generator, temperature: float, top_p: float) -> int:
-        if temperature <= 0:
-            return int(logits_V.argmax())
-        probs_V = _filter_top_p(torch.softmax(logits_V / temperature, dim=-1), top_p)
-        return int(torch.multinomial(probs_V, 1, generator=gen))
 
 
 class VLLMSampler:
