@@ -247,3 +247,17 @@ def test_alpha_nan_from_the_console_script_exits_2_without_traceback(tiny_model_
                             capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip() == "interp steer: error: --alpha nan: give a finite number"
+
+
+def test_direction_command_refuses_to_replace_a_file_unless_overwrite(tmp_path, capsys):
+    store = write_store(tmp_path / "acts.h5", planted(n_pairs=20))
+    out = tmp_path / "v.safetensors"
+    argv = ["direction", "--store", str(store), "--layers", "2", "--out", str(out)]
+    assert main(argv) == 0
+    before = out.read_bytes()
+    assert main(argv[:-2] + ["--method", "pca", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} already exists; pass --overwrite to replace it" in err and "Traceback" not in err
+    assert out.read_bytes() == before and load_direction(out).method == "mean-diff"
+    assert main(argv[:-2] + ["--method", "pca", "--out", str(out), "--overwrite"]) == 0
+    assert load_direction(out).method == "pca"
