@@ -261,3 +261,36 @@ def test_direction_command_refuses_to_replace_a_file_unless_overwrite(tmp_path, 
     assert out.read_bytes() == before and load_direction(out).method == "mean-diff"
     assert main(argv[:-2] + ["--method", "pca", "--out", str(out), "--overwrite"]) == 0
     assert load_direction(out).method == "pca"
+
+
+def test_steer_with_several_alphas_flags_incoherent_continuations(tiny_model_dir, tmp_path, capsys):
+    from interp.evaluation.coherence import coherence_of_texts
+    from interp.models import load_model
+
+    model_dir = tiny_model_dir("qwen3")
+    vector = torch.randn(32, generator=torch.Generator().manual_seed(0))
+    path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1,
+                                                                    "method": "random"})
+    common = ["steer", "--model", str(model_dir), "--steer", str(path), "--layer", "1", "--prompt", "Hi",
+              "--max-new-tokens", "16", "--json"]
+    alphas = [0.0, 2.0, 400.0]
+    assert main([*common, "--alpha", *map(str, alphas)]) == 0
+    swept = json.loads(capsys.readouterr().out)
+    assert [run["alpha"] for run in swept["runs"]] == alphas
+    lm = load_model(str(model_dir))
+    text = lm.render_chat([{"role": "user", "content": "Hi"}])
+    reference = coherence_of_texts(lm, [text], [swept["unsteered"]])
+    for run in swept["runs"]:
+        assert main([*common, "--alpha", str(run["alpha"])]) == 0  # each continuation is the single run's
+        assert json.loads(capsys.readouterr().out)["steered"] == run["steered"]
+        measured = coherence_of_texts(lm, [text], [run["steered"]])
+        assert run["coherent"] == measured.coherent_against(reference)
+        assert run["nll"] == pytest.approx(measured.mean_nll) and run["repeat"] == pytest.approx(measured.repeat)
+    zero, _, strong = swept["runs"]
+    assert zero["steered"] == swept["unsteered"] and zero["coherent"]
+    assert not strong["coherent"]  # 400 x the direction drowns the residual stream
+    assert main(common[:-1] + ["--alpha", *map(str, alphas)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("; coherent: ") + printed.count("; INCOHERENT: ") == 3
+    flagged = ", ".join(f"{run['alpha']:g}" for run in swept["runs"] if not run["coherent"])
+    assert printed.rstrip().splitlines()[-1].endswith(f"incoherent at alpha {flagged} (try a smaller strength)")
