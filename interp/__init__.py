@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "SteeringSetting": "interp.sweep",
     "sweep_forced_choice": "interp.sweep",
     "sweep_generate": "interp.sweep",
+    "sweep_alphas": "interp.sweep",
     # behaviour: forced choice, sampled and judged evaluation; run_eval is what `interp eval` runs
     "EvalConfig": "interp.evaluation",
     "LocalSampler": "interp.evaluation",
@@ -88,7 +89,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Subpackages reachable as attributes, as after `import interp.<name>`.
-_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "steering", "sweep")
+_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "serve", "steering",
+                "sweep")
 
 __all__ = sorted([*_EXPORTS, "finetune"])
 
@@ -105,7 +107,7 @@ if TYPE_CHECKING:
                                save_direction)
     from interp.models.version import __version__
     from interp.steering import SteeringHandle, ablate, relative_alpha, steer
-    from interp.sweep import SteeringSetting, sweep_forced_choice, sweep_generate
+    from interp.sweep import SteeringSetting, sweep_alphas, sweep_forced_choice, sweep_generate
     from probes import (CorrelationResult, LinkResult, SweepConfig, SweepResult, activation_shift,
                         direction_from_arrays, direction_from_store, layer_sweep, per_example_projection,
                         projection_score_link, random_directions_like, register_direction_method,
