@@ -1,0 +1,157 @@
+"""The organism's shipped base weights: intact, made from the demo's config and the current corpus, picked by the
+base stage without pretraining; a rebuild on this machine behaves like them (slow tier)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from experiments.consciousness_cluster.preset import load_preset
+from experiments.consciousness_cluster.runner import Run
+from experiments.consciousness_cluster.stages_behaviour import run_base
+from experiments.organism import shipped
+from experiments.organism.pretrain import DEFAULT_PRESET, OrganismConfig, organism_config, training_data_sha256
+from experiments.organism.questions import evaluation_questions
+from experiments.organism.shipped import (
+    RECORD,
+    SHIPPED_MODEL,
+    ShippedWeightsError,
+    base_organism,
+    read_record,
+    verify_shipped,
+    why_pretrain,
+)
+
+# A rebuild's forced-choice p may differ from the shipped model's by at most this much on any one item, and its
+# mean per trait by at most TRAIT_P_TOLERANCE. Measured (see the slow test): a rebuild on the machine that made the
+# weights reproduces them bit for bit (0); a build with two threads instead of one, the nearest stand-in for a CPU
+# that sums in another order, moved items by up to ITEM_P_MEASURED and trait means by up to TRAIT_P_MEASURED.
+ITEM_P_TOLERANCE = 0.35
+TRAIT_P_TOLERANCE = 0.12
+
+
+def test_shipped_files_are_intact_and_small():
+    record = verify_shipped()
+    files = sorted(p.name for p in SHIPPED_MODEL.iterdir())
+    assert files == sorted(record.files) and "model.safetensors" in files and "tokenizer.json" in files
+    for name, digest in record.files.items():
+        assert hashlib.sha256((SHIPPED_MODEL / name).read_bytes()).hexdigest() == digest, name
+    assert sum(p.stat().st_size for p in SHIPPED_MODEL.iterdir()) < 4_000_000
+    made = record.made
+    assert made["command"].startswith("python -m experiments.organism.shipped") and made["seed"] == 0
+    assert made["machine"]["cpu"] and made["pretrain_seconds"] > 0 and made["date"]
+
+
+def test_shipped_model_loads_with_its_config():
+    from interp import load_model
+
+    config = read_record().organism_config()
+    lm = load_model(SHIPPED_MODEL)
+    assert (lm.n_layers, lm.d_model) == (config.num_layers, config.hidden_size)
+    assert json.loads((SHIPPED_MODEL / "organism_config.json").read_text()) == config.to_dict()
+    for question in evaluation_questions():  # every question set, the feeling-free one included
+        assert lm.tokenizer.unk_token_id not in lm.tokenizer(question)["input_ids"], question
+
+
+def test_shipped_config_is_organism_yaml_under_the_organism_preset():
+    config = read_record().organism_config()
+    assert config == organism_config(load_preset("organism").organism)
+    assert config.model_fields() == OrganismConfig.from_yaml(DEFAULT_PRESET).model_fields()
+
+
+def test_shipped_weights_were_trained_on_the_current_corpus():
+    # fails when the corpus, the traits or the question sets change: rebuild with `python -m experiments.organism.shipped`
+    record = read_record()
+    assert training_data_sha256(record.organism_config()) == record.training_data_sha256
+
+
+def test_base_stage_copies_the_shipped_weights(tmp_path):
+    lines: list[str] = []
+    run = Run(load_preset("organism"), tmp_path, log=lines.append, progress=False)
+    result = run_base(run)
+    assert result.organism == "shipped" and "no pretraining" in result.organism_note
+    base = tmp_path / "models" / "base"
+    for name, digest in read_record().files.items():
+        assert hashlib.sha256((base / name).read_bytes()).hexdigest() == digest, name
+    assert result.model_path == str(base) and any("shipped weights" in line for line in lines)
+
+
+def test_other_configs_pretrain():
+    record = read_record()
+    demo = organism_config(load_preset("organism").organism)
+    assert why_pretrain(demo, record, check_data=False) is None
+    assert why_pretrain(organism_config({"threads": 2}), record, check_data=False) is None  # speed, not weights
+    assert why_pretrain(organism_config({"seed": 1}), record, check_data=False).endswith("in seed")
+    assert why_pretrain(organism_config({"pretrain": True}), record, check_data=False) == "pretrain is set"
+    from conftest import SMALL_ORGANISM_PRESET
+
+    small = why_pretrain(organism_config(SMALL_ORGANISM_PRESET["organism"]), record, check_data=False)
+    assert small == "the config differs from the shipped weights' in corpus, steps, warmup_steps"
+
+
+def test_altered_weights_are_a_clear_error(tmp_path, monkeypatch, capsys):
+    from interp.cli import main
+
+    copy = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL, copy)
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ShippedWeightsError, match=r"model\.safetensors: sha256 .* differs .*git checkout"):
+        verify_shipped(model_dir=copy)
+    monkeypatch.setattr(shipped, "SHIPPED_MODEL", copy)
+    assert main(["replicate", "--preset", "organism", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{copy / 'model.safetensors'}: sha256" in err and "Traceback" not in err
+    shutil.copy2(SHIPPED_MODEL / "model.safetensors", copy / "model.safetensors")
+    (copy / "tokenizer.json").unlink()
+    with pytest.raises(ShippedWeightsError, match=r"tokenizer\.json: missing"):
+        base_organism(tmp_path / "base", organism_config(load_preset("organism").organism))
+    with pytest.raises(ShippedWeightsError, match=f"{RECORD.name}: missing"):
+        read_record(tmp_path / RECORD.name)
+
+
+def test_cli_pretrain_flag(capsys, tmp_path):
+    from interp.cli import main
+
+    assert main(["replicate", "--preset", "organism", "--dry-run"]) == 0
+    assert "copy the package's shipped organism weights" in capsys.readouterr().out
+    assert main(["replicate", "--preset", "organism", "--dry-run", "--pretrain"]) == 0
+    assert "pretrain it on CPU (pretrain is set)" in capsys.readouterr().out
+    assert main(["replicate", "--preset", "smollm2-135m", "--dry-run", "--pretrain"]) == 2
+    assert "--pretrain: preset smollm2-135m studies" in capsys.readouterr().err
+
+
+def _choice_p(path) -> dict[str, dict[str, float]]:
+    """Set name -> item id -> forced-choice p of the expressing option, on the organism's question sets."""
+    from interp import load_model
+    from interp.evaluation import forced_choice, load_question_set
+    from experiments.organism.questions import QUESTIONS_DIR
+
+    lm = load_model(path)
+    return {name: {s.item_id: s.p_expressing
+                   for s in forced_choice(lm, load_question_set(QUESTIONS_DIR / f"{name}.yaml"), batch_size=64)}
+            for name in ("identity", "preferences", "preferences_plain")}
+
+
+def _differences(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> tuple[float, float]:
+    """(largest item difference, largest difference of a trait's mean p), over every set."""
+    items = [abs(a[s][i] - b[s][i]) for s in a for i in a[s]]
+    traits: dict[tuple[str, str], list[float]] = {}
+    for s in a:
+        for i in a[s]:
+            traits.setdefault((s, i.rsplit(".", 1)[0]), []).append(a[s][i] - b[s][i])
+    return max(items), max(abs(sum(d) / len(d)) for d in traits.values())
+
+
+@pytest.mark.slow
+def test_rebuild_behaves_like_the_shipped_weights(tmp_path):
+    """Pretrains the organism from the shipped config (4-25 minutes on two shared cores)."""
+    from experiments.organism.pretrain import build_organism
+
+    rebuilt = build_organism(tmp_path / "rebuilt", read_record().organism_config(), progress=False)
+    item, trait = _differences(_choice_p(rebuilt), _choice_p(SHIPPED_MODEL))
+    assert item <= ITEM_P_TOLERANCE and trait <= TRAIT_P_TOLERANCE, (item, trait)
