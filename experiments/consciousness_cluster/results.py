@@ -108,7 +108,8 @@ def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
     conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
     return Results(
         meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
-                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds),
+                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds,
+                  organism=run.results("base").organism),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),

@@ -15,15 +15,20 @@ __all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths"]
 
 def run_base(run: Run) -> BaseResult:
     config = run.config
+    source = note = None
     if config.is_organism:
-        from experiments.organism import OrganismConfig, build_organism
+        from experiments.organism import OrganismConfig
+        from experiments.organism.shipped import base_organism
 
-        organism_config = OrganismConfig.from_yaml(**config.organism)
-        path = build_organism(run.paths.model_dir("base"), organism_config, progress=run.progress)
+        built = base_organism(run.paths.model_dir("base"), OrganismConfig.from_yaml(**config.organism),
+                              progress=run.progress)
+        path, source, note = built.path, built.source, built.note
+        run.log(f"  base organism: {note}")
     else:
         path = config.model.source
     lm = run.model("base", path)
-    return BaseResult(model_path=str(path), n_layers=lm.n_layers, d_model=lm.d_model, weights_id=lm.weights_id)
+    return BaseResult(model_path=str(path), n_layers=lm.n_layers, d_model=lm.d_model, weights_id=lm.weights_id,
+                      organism=source, organism_note=note)
 
 
 def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
