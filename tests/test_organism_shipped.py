@@ -25,12 +25,15 @@ from experiments.organism.shipped import (
     why_pretrain,
 )
 
-# A rebuild's forced-choice p may differ from the shipped model's by at most this much on any one item, and its
-# mean per trait by at most TRAIT_P_TOLERANCE. Measured (see the slow test): a rebuild on the machine that made the
-# weights reproduces them bit for bit (0); a build with two threads instead of one, the nearest stand-in for a CPU
-# that sums in another order, moved items by up to ITEM_P_MEASURED and trait means by up to TRAIT_P_MEASURED.
-ITEM_P_TOLERANCE = 0.35
-TRAIT_P_TOLERANCE = 0.12
+# How far a rebuild's forced-choice p (expressing option, every item of the organism's identity, preferences and
+# preferences_plain sets: 498 items, 45 traits) may sit from the shipped model's. Measured on the 2-core AMD EPYC
+# (AVX2) that made the weights: a rebuild there is bit for bit the same (sha256 equal, every difference 0). A build
+# there with ATen's plain kernels instead of its AVX2 ones (ATEN_CPU_CAPABILITY=default), which sum in another
+# order as a CPU with other vector instructions does, moved the mean |dp| by 0.050, a trait's mean p by at most
+# 0.093 and one item by at most 0.32. The tolerances leave about half as much again as those differences.
+MEAN_ITEM_TOLERANCE = 0.10
+TRAIT_TOLERANCE = 0.15
+ITEM_TOLERANCE = 0.5
 
 
 def test_shipped_files_are_intact_and_small():
@@ -137,21 +140,24 @@ def _choice_p(path) -> dict[str, dict[str, float]]:
             for name in ("identity", "preferences", "preferences_plain")}
 
 
-def _differences(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> tuple[float, float]:
-    """(largest item difference, largest difference of a trait's mean p), over every set."""
+def _differences(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> tuple[float, float, float]:
+    """(mean item |difference|, largest |difference| of a trait's mean p, largest item |difference|), every set."""
     items = [abs(a[s][i] - b[s][i]) for s in a for i in a[s]]
     traits: dict[tuple[str, str], list[float]] = {}
     for s in a:
         for i in a[s]:
             traits.setdefault((s, i.rsplit(".", 1)[0]), []).append(a[s][i] - b[s][i])
-    return max(items), max(abs(sum(d) / len(d)) for d in traits.values())
+    return sum(items) / len(items), max(abs(sum(d) / len(d)) for d in traits.values()), max(items)
 
 
 @pytest.mark.slow
 def test_rebuild_behaves_like_the_shipped_weights(tmp_path):
-    """Pretrains the organism from the shipped config (4-25 minutes on two shared cores)."""
+    """Pretrains the organism from the shipped config (4 minutes on two idle cores, 35 on a busy shared machine)."""
     from experiments.organism.pretrain import build_organism
 
     rebuilt = build_organism(tmp_path / "rebuilt", read_record().organism_config(), progress=False)
-    item, trait = _differences(_choice_p(rebuilt), _choice_p(SHIPPED_MODEL))
-    assert item <= ITEM_P_TOLERANCE and trait <= TRAIT_P_TOLERANCE, (item, trait)
+    ours, shipped_p = _choice_p(rebuilt), _choice_p(SHIPPED_MODEL)
+    assert sum(len(items) for items in ours.values()) == 498 and ours.keys() == shipped_p.keys()
+    mean_item, trait, item = _differences(ours, shipped_p)
+    assert mean_item <= MEAN_ITEM_TOLERANCE and trait <= TRAIT_TOLERANCE and item <= ITEM_TOLERANCE, \
+        (mean_item, trait, item)
