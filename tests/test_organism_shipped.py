@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from experiments.consciousness_cluster.preset import load_preset
-from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.stages_behaviour import run_base
+from experiments.consciousness_cluster.run.preset import load_preset
+from experiments.consciousness_cluster.run.runner import Run
+from experiments.consciousness_cluster.run.stages.behaviour import run_base
 from experiments.organism import shipped
 from experiments.organism.pretrain import DEFAULT_PRESET, OrganismConfig, organism_config, training_data_sha256
 from experiments.organism.questions import evaluation_questions

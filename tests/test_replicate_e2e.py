@@ -4,12 +4,13 @@ import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from conftest import SMALL_ORGANISM_PRESET as SMALL
 
-from experiments.consciousness_cluster.pipeline import STAGES
+from experiments.consciousness_cluster.run.pipeline import STAGES
 from interp.cli import main
 
 
@@ -44,7 +45,7 @@ def test_report_quotes_results(run_dir):
     assert results["meta"]["stage_seconds"] == recorded
     assert results["meta"]["wall_seconds"] == pytest.approx(sum(recorded.values()))
     assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
-    assert re.search(r"Pearson r over preferences = [-+]?\d\.\d\d", report)
+    assert re.search(r"Pearson r over \d+ preferences = [-+]?\d\.\d\d", report)
     # the small organism is not the shipped one: the run pretrained it, and says so
     base = json.loads((out / "stages" / "base.json").read_text())
     assert base["organism"] == results["meta"]["organism"] == "pretrained"
@@ -103,7 +104,7 @@ def test_a_killed_steering_stage_resumes_from_its_kept_measurements(run_dir, tmp
     again, alone."""
     import shutil
 
-    from experiments.consciousness_cluster import stages_direction
+    from experiments.consciousness_cluster.run.stages import direction as stages_direction
 
     preset, out = run_dir
     copy = tmp_path / "run"
@@ -184,9 +185,9 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
     stage results; on the same fine-tunes the behavioural numbers are the same either way."""
     import shutil
 
-    from experiments.consciousness_cluster.preset import config_from_dict
-    from experiments.consciousness_cluster.runner import Run
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.run.preset import config_from_dict
+    from experiments.consciousness_cluster.run.runner import Run
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     preset, out = run_dir
     shutil.copytree(out, tmp_path / "seed0")
@@ -235,7 +236,7 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
 
 
 def test_trial_variants_without_toaster_need_until(tmp_path, capsys):
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     preset = tmp_path / "small.yaml"
     preset.write_text(yaml.safe_dump(SMALL))
@@ -248,8 +249,8 @@ def test_trial_variants_without_toaster_need_until(tmp_path, capsys):
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 
-    from experiments.consciousness_cluster.results_schema import load_results
-    from experiments.consciousness_cluster.trial import HEADLINES, format_table, headline
+    from experiments.consciousness_cluster.schema.results import load_results
+    from experiments.consciousness_cluster.studies.trial import HEADLINES, format_table, headline
 
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
@@ -274,7 +275,7 @@ def test_trial_headline_reads_the_results(run_dir):
 def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     preset, out = run_dir
     assert trial_main(["--preset", str(preset), "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 0
@@ -293,8 +294,8 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
 
 
 def test_trial_seeds_the_fine_tune_of_a_real_model_preset():
-    from experiments.consciousness_cluster.preset import load_preset
-    from experiments.consciousness_cluster.trial import seed_config, seed_kind
+    from experiments.consciousness_cluster.run.preset import load_preset
+    from experiments.consciousness_cluster.studies.trial import seed_config, seed_kind
 
     config = load_preset("smollm2-135m")
     seeded = seed_config(config, 3)
@@ -309,7 +310,7 @@ def test_trial_seeds_the_fine_tune_of_a_real_model_preset():
 def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
     from scipy import stats
 
-    from experiments.consciousness_cluster.trial import across_seeds, format_table
+    from experiments.consciousness_cluster.studies.trial import across_seeds, format_table
 
     rows = {0: {"link: r (steering vs fine-tuning shift)": 0.2, "probe: chosen layer": 3},
             1: {"link: r (steering vs fine-tuning shift)": 0.5, "probe: chosen layer": 3},
@@ -327,9 +328,10 @@ def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
 def test_trial_preferences_across_seeds_against_a_plain_t_interval():
     from scipy import stats
 
-    from experiments.consciousness_cluster.results_schema import Shift
-    from experiments.consciousness_cluster.schema import Rate
-    from experiments.consciousness_cluster.trial import SeedPreferences, format_preferences, preferences_across_seeds
+    from experiments.consciousness_cluster.schema.results import Shift
+    from experiments.consciousness_cluster.schema.stages import Rate
+    from experiments.consciousness_cluster.studies.trial import (SeedPreferences, format_preferences,
+                                                                 preferences_across_seeds)
 
     cc = {0: {"a": 0.7, "b": 0.4}, 1: {"a": 0.8, "b": 0.5}, 2: {"a": 0.75, "b": 0.3}}
     nc = {0: {"a": 0.5, "b": 0.45}, 1: {"a": 0.55, "b": 0.5}, 2: {"a": 0.6, "b": 0.4}}
@@ -363,15 +365,52 @@ def test_trial_preferences_across_seeds_against_a_plain_t_interval():
     assert prefs["up_across_seeds"] == ["a"]  # b: -0.05, 0, -0.1
     lines = format_preferences(prefs).splitlines()
     assert lines[0] == ("| preference | conscious_claiming | non_conscious | seed 0: conscious - non | "
-                        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds |")
+                        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds (t) | "
+                        "hierarchical 95% (seeds, items) |")
     low, high = spread([0.2, 0.25, 0.15])["low"], spread([0.2, 0.25, 0.15])["high"]
     assert lines[2].startswith("| a | 0.75 [") and \
-        lines[2].endswith(f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |")
+        lines[2].endswith(f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |  |")
     assert lines[-1] == "Up across seeds (95% t-interval of conscious - non above zero): 1 of 2 (a)."
 
 
+def test_trial_hierarchical_bootstrap_wiring_over_seeds_then_items():
+    """With each seed's item scores, conscious - non per preference and for the mean over preferences gets the
+    hierarchical bootstrap (seeds, then items within a seed) beside the t-interval over seeds: the same call on
+    the same lists, item order fixed."""
+    from experiments.consciousness_cluster.schema.stages import Rate
+    from experiments.consciousness_cluster.studies.trial import (HIERARCHICAL_DRAWS, SeedPreferences, default_seeds,
+                                                                 format_preferences, preferences_across_seeds)
+    from probes.stats import paired_hierarchical_bootstrap
+
+    rng = np.random.default_rng(3)
+    items = {s: {m: {t: list(rng.uniform(0.2, 0.8, 6) + (0.15 if m == "conscious_claiming" and t == "a" else 0))
+                     for t in ("a", "b")} for m in ("conscious_claiming", "non_conscious")} for s in range(4)}
+
+    def rates(values):
+        return {t: Rate(rate=float(np.mean(v)), ci_low=0.0, ci_high=1.0, n=6) for t, v in values.items()}
+
+    per_seed = {s: SeedPreferences(["a", "b"], {m: rates(items[s][m]) for m in items[s]}, None, items[s])
+                for s in range(4)}
+    prefs = preferences_across_seeds(per_seed)
+    for t in ("a", "b"):
+        expected = paired_hierarchical_bootstrap([items[s]["conscious_claiming"][t] for s in range(4)],
+                                                 [items[s]["non_conscious"][t] for s in range(4)],
+                                                 n_boot=HIERARCHICAL_DRAWS, seed=0)
+        entry = prefs["conscious_minus_non"][t]
+        assert (entry["hier_mean"], entry["hier_low"], entry["hier_high"]) == \
+            pytest.approx((expected.mean, expected.low, expected.high))
+        assert entry["hier_mean"] == pytest.approx(entry["mean"])  # equal item counts: the same estimate
+    pooled = [[items[s][m]["a"] + items[s][m]["b"] for s in range(4)] for m in ("conscious_claiming", "non_conscious")]
+    mean = paired_hierarchical_bootstrap(*pooled, n_boot=HIERARCHICAL_DRAWS, seed=0)
+    assert prefs["conscious_minus_non_mean"]["hier_low"] == pytest.approx(mean.low)
+    assert prefs["up_hierarchical"] == [t for t in ("a", "b") if prefs["conscious_minus_non"][t]["hier_low"] > 0]
+    table = format_preferences(prefs)
+    assert "| mean over preferences |" in table and "Up by the hierarchical bootstrap" in table
+    assert default_seeds("organism") == [0, 1, 2, 3, 4] and default_seeds("smollm2-135m") == [0, 1]
+
+
 def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: {source: organism}\nsteering: {n_random: 3}\n")
@@ -382,8 +421,8 @@ def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_workload_counts_what_the_run_scored(run_dir):
-    from experiments.consciousness_cluster.pipeline import workload
-    from experiments.consciousness_cluster.preset import load_preset
+    from experiments.consciousness_cluster.run.pipeline import workload
+    from experiments.consciousness_cluster.run.preset import load_preset
 
     preset, out = run_dir
     scored = sum(len(path.read_text().splitlines()) for path in out.rglob("items.jsonl"))
@@ -391,9 +430,13 @@ def test_workload_counts_what_the_run_scored(run_dir):
 
 
 def test_projection_score_link_matches_a_plain_recomputation(run_dir):
+    """Responses are items x models: the interval resamples items (all of an item's responses together), and the
+    within-item r centres each item's responses on their mean (a plain loop here)."""
     import h5py
     import numpy as np
     from safetensors import safe_open
+
+    from probes.stats import cluster_bootstrap_corr
 
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
@@ -403,7 +446,7 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
         direction, layers = f.get_tensor("direction"), json.loads(f.metadata()["layers"])
     unit = direction[layers.index(layer)].double().numpy()
     unit /= np.linalg.norm(unit)
-    xs, ys = [], []
+    xs, ys, items = [], [], []
     for model in results["eval"]["models"]:
         score = {}
         for line in (out / "eval" / model / "preferences" / "items.jsonl").read_text().splitlines():
@@ -416,17 +459,29 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
         for row, vector in zip(rows, acts):
             xs.append(vector @ unit)
             ys.append(score[ids[row]])
+            items.append(ids[row])
     assert link["n"] == len(xs) == 21 * 12 * 4
     assert link["pearson"] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=1e-6)
-    assert link["ci_low"] <= link["pearson"] <= link["ci_high"]
-    assert f"Pearson r = {link['pearson']:.2f}" in (out / "report.md").read_text().replace("+", "")
+    assert link["resampled"] == "items" and link["n_items"] == len(set(items)) == 21 * 12
+    interval = cluster_bootstrap_corr(xs, ys, items, n_boot=link["n_boot"], level=link["ci_level"], seed=link["seed"])
+    assert (link["ci_low"], link["ci_high"]) == pytest.approx((interval.low, interval.high))
+    x, y, groups = np.array(xs), np.array(ys), np.array(items)
+    dx, dy = x.copy(), y.copy()
+    for item in set(items):
+        dx[groups == item] -= x[groups == item].mean()
+        dy[groups == item] -= y[groups == item].mean()
+    assert link["within_r"] == pytest.approx(np.corrcoef(dx, dy)[0, 1], abs=1e-9)
+    assert link["within_ci_low"] <= link["within_r"] <= link["within_ci_high"]
+    report = (out / "report.md").read_text()
+    assert f"Pearson r = {link['pearson']:.2f}" in report.replace("+", "")
+    assert f"bootstrap over the {link['n_items']} items" in report
 
 
 def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
     from safetensors import safe_open
 
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
-    from experiments.consciousness_cluster.report import fmt
+    from experiments.consciousness_cluster.report.render import fmt
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model, steer
     from interp.evaluation import forced_choice, load_question_set, summarize_choice
     from probes.specificity import steering_specificity
@@ -488,9 +543,9 @@ def _wilson(k: int, n: int) -> tuple[float, float, float]:
 def test_manipulation_check_reads_each_models_own_answers(run_dir):
     from scipy.stats import fisher_exact
 
-    from experiments.consciousness_cluster.manipulation import read_claim
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
-    from experiments.consciousness_cluster.report import fmt
+    from experiments.consciousness_cluster.analysis.manipulation import read_claim
+    from experiments.consciousness_cluster.report.render import fmt
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model
     from interp.evaluation import load_question_set
 
@@ -522,7 +577,7 @@ def test_manipulation_check_reads_each_models_own_answers(run_dir):
     n = len(questions) * spec["sampled_identity"]
     (c, _), (bc, _) = counts["conscious_claiming"], counts["base"]
     p = fisher_exact([[c, n - c], [bc, n - bc]], alternative="greater").pvalue
-    assert man["p_value"] == pytest.approx(p) and man["passed"] == (p < 0.05)
+    assert man["p_value"] == pytest.approx(p) and man["passed"] == (man["grouped_p"] <= 0.05)  # over questions
     for model, shift in man["shifts"].items():
         forced = man["forced"]
         assert shift["by_choice"] == pytest.approx(forced[model]["rate"] - forced["base"]["rate"])

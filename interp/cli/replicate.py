@@ -8,7 +8,7 @@ from interp.cli.common import RegistryChoices, UserError, add_command
 
 
 def _stage_names() -> list[str]:
-    from experiments.consciousness_cluster.pipeline import STAGES
+    from experiments.consciousness_cluster.run.pipeline import STAGES
 
     return [stage.name for stage in STAGES]
 
@@ -37,13 +37,16 @@ def register(subparsers) -> None:
     parser.add_argument("--pretrain", action="store_true",
                         help="pretrain the built-in organism even when the package's shipped base weights match its "
                              "config (sets organism.pretrain; a resumed run needs it again)")
+    parser.add_argument("--allow-analysis-change", action="store_true",
+                        help="accept a preset whose analysis block differs from the one the run folder started "
+                             "with; the change is recorded and the results it touches are marked exploratory")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _check_layers(config, preset: str) -> str:
     """Layer fields against the model's depth when it is known without loading weights; the note says how."""
-    from experiments.consciousness_cluster.preset_layers import check_layers, model_depth
+    from experiments.consciousness_cluster.run.preset_layers import check_layers, model_depth
 
     depth, source = model_depth(config)
     if depth is None:
@@ -55,7 +58,7 @@ def _check_layers(config, preset: str) -> str:
 
 
 def run(args) -> int:
-    from experiments.consciousness_cluster.preset import PresetError, load_preset, preset_names
+    from experiments.consciousness_cluster.run.preset import PresetError, load_preset, preset_names
 
     if args.list:
         print("\n".join(preset_names()))
@@ -69,9 +72,9 @@ def run(args) -> int:
             raise UserError(f"--pretrain: preset {args.preset} studies {config.model.source}, not the built-in "
                             "organism; drop the flag")
         config = dataclasses.replace(config, organism={**config.organism, "pretrain": True})
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
-    from experiments.consciousness_cluster.runner import RunMismatchError
-    from experiments.consciousness_cluster.schema import SchemaError
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
+    from experiments.consciousness_cluster.run.runner import RunMismatchError
+    from experiments.consciousness_cluster.schema.stages import SchemaError
 
     missing = missing_files(config, PROJECT_ROOT)
     if missing:
@@ -85,16 +88,17 @@ def run(args) -> int:
         print(plan(config, until=args.until))
         print(layers_note)
         if args.out:
-            print(_folder_note(config, args.out, args.redo))
+            print(_folder_note(config, args.out, args.redo, args.allow_analysis_change))
         print("preset valid: every file it names is present; nothing was loaded")
         return 0
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
-    from experiments.consciousness_cluster.stages_audit import AuditIncomplete
+    from experiments.consciousness_cluster.run.stages.audit import AuditIncomplete
     from experiments.organism.shipped import ShippedWeightsError
 
     try:
-        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until)
+        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
+                            allow_analysis_change=args.allow_analysis_change)
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score;
     # ShippedWeightsError: the package's organism weights altered or missing
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete, ShippedWeightsError) as err:
@@ -106,18 +110,18 @@ def run(args) -> int:
     return 0
 
 
-def _folder_note(config, out: str, redo: str | None) -> str:
+def _folder_note(config, out: str, redo: str | None, allow_analysis_change: bool = False) -> str:
     """What a run in `out` would do with this preset, or UserError when it would be refused."""
     from pathlib import Path
 
-    from experiments.consciousness_cluster.pipeline import STAGES
-    from experiments.consciousness_cluster.runner import Run, RunMismatchError
+    from experiments.consciousness_cluster.run.pipeline import STAGES
+    from experiments.consciousness_cluster.run.runner import Run, RunMismatchError
 
     if not (Path(out) / "config.yaml").is_file():
         return f"run folder {out}: new"
     run = Run(config, out)
     try:
-        first = run.first_to_redo(STAGES, redo)
+        first = run.first_to_redo(STAGES, redo, allow_analysis_change=allow_analysis_change)
     except RunMismatchError as err:
         raise UserError(str(err)) from None
     names = [stage.name for stage in STAGES]

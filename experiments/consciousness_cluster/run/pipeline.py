@@ -5,18 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from experiments.consciousness_cluster.preset import VARIANTS, PresetError, ReplicationConfig
-from experiments.consciousness_cluster.preset_layers import check_layers
-from experiments.consciousness_cluster.report import write_report
-from experiments.consciousness_cluster.results import assemble_results
-from experiments.consciousness_cluster.runner import Run, Stage
-from experiments.consciousness_cluster.stages_audit import plan_audit_stage, run_audit_stage
-from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
-from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
+from experiments.consciousness_cluster.report.render import write_report
+from experiments.consciousness_cluster.run.assemble import assemble_results
+from experiments.consciousness_cluster.run.preset import VARIANTS, PresetError, ReplicationConfig
+from experiments.consciousness_cluster.run.preset_layers import check_layers
+from experiments.consciousness_cluster.run.runner import Run, Stage
+from experiments.consciousness_cluster.run.stages.audit import plan_audit_stage, run_audit_stage
+from experiments.consciousness_cluster.run.stages.behaviour import run_base, run_eval, run_finetune
+from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions, run_steering
+from experiments.consciousness_cluster.run.stages.links import run_links
 
 __all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _plan_base(c: ReplicationConfig) -> str:
@@ -70,10 +71,13 @@ STAGES: list[Stage] = [
           lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster"
                     f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''} and {c.steering.n_random} "
                     f"random directions of equal norm; ablation in the conscious-claiming model", ("steering",),
-          reads=("steering", "eval")),
+          reads=("steering", "eval", "analysis.layer_rule", "analysis.alpha_rule", "analysis.specificity_alternative")),
     Stage("links", "steering vs fine-tuning shifts", run_links,
-          lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null; "
-                    "per-response projection vs score", reads=("steering.seed", "eval.mode", "eval.judge_model")),
+          lambda c: f"correlation over preferences with {c.analysis.link_target.replace('_', ' ')} "
+                    f"({c.analysis.link_alternative}) against the {c.steering.n_random}-direction null; "
+                    "per-response projection vs score, resampled by item",
+          reads=("steering.seed", "eval.mode", "eval.judge_model", "analysis.alpha", "analysis.power",
+                 "analysis.link_target", "analysis.link_alternative")),
     # opt-in; off, it completes at once, so turning it on in a finished run takes `--redo audit`
     Stage("audit", "multi-turn audits (opt-in)", run_audit_stage, plan_audit_stage, ("audit",),
           reads=("audit", "model.dtype", "model.device")),
@@ -93,7 +97,9 @@ def missing_files(config: ReplicationConfig, root: Path) -> list[str]:
 
 def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, int]:
     """How much measuring the eval and steering stages do: passes over each question set, and what
-    those passes cost in the preset's mode (forced-choice items, or sampled answers and judge calls)."""
+    those passes cost in the preset's mode (forced-choice items, or sampled answers and judge calls).
+    In choice mode the eval stage also scores the identity items by the lettered question, and the
+    feeling-word-free preference items where the question folder has them."""
     from interp.evaluation import load_question_set
 
     models = 1 + len(config.finetune.variants)
@@ -107,8 +113,12 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     counts = {f"passes_{name}": sum(p[name] for p in stage_passes.values()) for name in sets}
     if config.eval.mode == "choice":
+        extra = {"identity": models}  # by letter
+        if (qdir / "preferences_plain.yaml").is_file():
+            sets["preferences_plain"] = load_question_set(qdir / "preferences_plain.yaml")
+            extra["preferences_plain"] = models
         counts["choice_items"] = sum(n * len(sets[name].choice_items)
-                                     for passes in stage_passes.values() for name, n in passes.items())
+                                     for passes in (*stage_passes.values(), extra) for name, n in passes.items())
     else:
         samples = {"eval": config.eval.samples, "steering": config.steering.samples or config.eval.samples}
         answers = sum(n * len(sets[name].open_questions) * samples[stage]
@@ -155,13 +165,15 @@ def check_until(config: ReplicationConfig, until: str | None) -> None:
 
 
 def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,
-              progress: bool = True, log=print, until: str | None = None) -> dict[str, str]:
+              progress: bool = True, log=print, until: str | None = None,
+              allow_analysis_change: bool = False) -> dict[str, str]:
     """Run every stage not yet complete in `out_dir`, then write the report; with `until`, only the
-    stages up to and including that one, and no report (returns {})."""
+    stages up to and including that one, and no report (returns {}). A preset whose analysis block differs
+    from the one the run started with is refused unless `allow_analysis_change` (then recorded)."""
     check_until(config, until)
     stages = stages_until(until)
     run = Run(config, out_dir, progress=progress, log=log)
-    run.bind(STAGES, redo)
+    run.bind(STAGES, redo, allow_analysis_change=allow_analysis_change)
     start = time.perf_counter()
     for stage in stages:
         run.run_stage(stage)
