@@ -3,6 +3,7 @@ base stage without pretraining; a rebuild on this machine behaves like them (slo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -17,10 +18,12 @@ from experiments.organism.pretrain import DEFAULT_PRESET, OrganismConfig, organi
 from experiments.organism.questions import evaluation_questions
 from experiments.organism.shipped import (
     RECORD,
+    REFERENCE_TOLERANCE,
     SHIPPED_MODEL,
     ShippedWeightsError,
     base_organism,
     read_record,
+    reference_difference,
     verify_shipped,
     why_pretrain,
 )
@@ -71,6 +74,29 @@ def test_shipped_weights_were_trained_on_the_current_corpus():
     assert training_data_sha256(record.organism_config()) == record.training_data_sha256
 
 
+def test_shipped_weights_give_their_recorded_outputs(tmp_path):
+    """The quick stand-in for the slow rebuild test below: the shipped model's forced-choice p on the identity items
+    equals what `ship` recorded when it built the weights, and a 1% change of one weight matrix is caught."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    record = read_record()
+    assert len(record.reference["p_expressing"]) == 36  # the organism's identity set: 3 traits x 12 items
+    assert reference_difference(record) <= REFERENCE_TOLERANCE
+    copy = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL, copy)
+    tensors = load_file(copy / "model.safetensors")
+    w = tensors["model.layers.2.mlp.down_proj.weight"]
+    tensors["model.layers.2.mlp.down_proj.weight"] = w + 0.01 * w.std() * torch.randn(
+        w.shape, generator=torch.Generator().manual_seed(0))
+    save_file(tensors, copy / "model.safetensors", metadata={"format": "pt"})
+    assert reference_difference(record, copy) > REFERENCE_TOLERANCE
+    stale = dataclasses.replace(record, reference={**record.reference, "question_set_sha256": "0" * 64})
+    with pytest.raises(ShippedWeightsError, match=r"build\.json: reference outputs were measured on another "
+                                                  r"identity\.yaml"):
+        reference_difference(stale)
+
+
 def test_base_stage_copies_the_shipped_weights(tmp_path):
     lines: list[str] = []
     run = Run(load_preset("organism"), tmp_path, log=lines.append, progress=False)
@@ -93,6 +119,24 @@ def test_other_configs_pretrain():
 
     small = why_pretrain(organism_config(SMALL_ORGANISM_PRESET["organism"]), record, check_data=False)
     assert small == "the config differs from the shipped weights' in corpus, steps, warmup_steps"
+
+
+def test_pretrain_set_pretrains_the_shipped_config(tmp_path, monkeypatch):
+    """`pretrain: true` (what --pretrain sets) goes to pretraining with the demo's own config, and needs neither the
+    record nor the shipped files; pretraining itself is stood in for by a recorder (the slow test below runs it)."""
+    built = []
+
+    def pretrain(out, config, progress=True):
+        built.append(config)
+        return out
+
+    monkeypatch.setattr(shipped, "build_organism", pretrain)
+    monkeypatch.setattr(shipped, "RECORD", tmp_path / "absent.json")
+    monkeypatch.setattr(shipped, "SHIPPED_MODEL", tmp_path / "absent")
+    config = organism_config({**load_preset("organism").organism, "pretrain": True})
+    result = base_organism(tmp_path / "base", config, progress=False)
+    assert (result.source, result.path) == ("pretrained", tmp_path / "base") and built == [config]
+    assert result.note.startswith("pretrained here in ") and result.note.endswith("(pretrain is set)")
 
 
 def test_altered_weights_are_a_clear_error(tmp_path, monkeypatch, capsys):

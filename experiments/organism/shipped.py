@@ -4,12 +4,12 @@ Pretraining is deterministic on one machine, but a CPU with other vector instruc
 another order and trains a slightly different organism, so the numbers of a run would depend on
 where it ran. The package therefore ships the weights pretrained from the default config
 (organism.yaml; the organism preset changes only `threads`), in `weights/model/`, with
-`weights/build.json`: the config, a sha256 of every file, a hash of the training data, and how,
-where and when they were made. `base_organism` copies them when a run asks for that config and
+`weights/build.json`: the config, a sha256 of every file, a hash of the training data, the model's
+forced-choice outputs on the identity items (its reference outputs), and how, where and when they were made. `base_organism` copies them when a run asks for that config and
 pretrains otherwise (another seed, a smaller test organism, or `pretrain: true`).
 
     python -m experiments.organism.shipped             # rebuild the shipped weights (minutes; commit the result)
-    python -m experiments.organism.shipped --check     # verify the files against build.json
+    python -m experiments.organism.shipped --check     # verify the files and the reference outputs
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from typing import Any, Literal
 from experiments.organism.pretrain import OrganismConfig, build_organism, training_data_sha256
 from interp.models.fields import FieldErrors, from_mapping
 
-__all__ = ["RECORD", "SHIPPED_DIR", "SHIPPED_MODEL", "OrganismBuild", "ShippedRecord", "ShippedWeightsError",
-           "base_organism", "plan_base", "read_record", "ship", "verify_shipped", "why_pretrain"]
+__all__ = ["RECORD", "REFERENCE_TOLERANCE", "SHIPPED_DIR", "SHIPPED_MODEL", "OrganismBuild", "ShippedRecord",
+           "ShippedWeightsError", "base_organism", "plan_base", "read_record", "reference_difference",
+           "reference_outputs", "ship", "verify_shipped", "why_pretrain", "write_record"]
 
 SHIPPED_DIR = Path(__file__).with_name("weights")
 SHIPPED_MODEL = SHIPPED_DIR / "model"
@@ -56,6 +57,8 @@ class ShippedRecord:
     """File name in weights/model/ -> sha256 of its bytes."""
     training_data_sha256: str
     """`pretrain.training_data_sha256` of that config when they were made."""
+    reference: dict[str, Any]
+    """`reference_outputs` of the weights, computed by `ship` right after pretraining."""
     made: dict[str, Any] = field(default_factory=dict)
     """The command, date, wall time, machine (CPU, vector extensions, cores) and library versions."""
 
@@ -99,6 +102,37 @@ def verify_shipped(record: ShippedRecord | None = None, model_dir: Path | None =
             raise ShippedWeightsError(f"{path}: sha256 {actual[:16]}... differs from the {expected[:16]}... that "
                                       f"{RECORD.name} records, so these are not the shipped weights; {_FIX}")
     return record
+
+
+# The same weights summed in another order (ATen's plain kernels instead of AVX2, as on a CPU with other vector
+# instructions) move a forced-choice p by at most 6.4e-7 over the 36 items; a changed weight, tokenizer or chat
+# template moves it by far more (tests/test_organism_shipped.py perturbs one weight matrix by 1% of its scale).
+REFERENCE_TOLERANCE = 1e-4
+_REFERENCE_SET = "identity"
+
+
+def reference_outputs(model_dir: Path) -> dict[str, Any]:
+    """The forced-choice p of the expressing option on every item of the organism's identity set under the model in
+    `model_dir`: a fingerprint of its behaviour in a second (the weights, tokenizer and chat template all enter it)."""
+    from experiments.organism.questions import QUESTIONS_DIR
+    from interp import load_model
+    from interp.evaluation import forced_choice, load_question_set
+
+    question_set = load_question_set(QUESTIONS_DIR / f"{_REFERENCE_SET}.yaml")
+    scores = forced_choice(load_model(model_dir), question_set, batch_size=64)
+    return {"question_set": f"{_REFERENCE_SET}.yaml", "question_set_sha256": question_set.sha256,
+            "p_expressing": {s.item_id: round(s.p_expressing, 8) for s in scores}}
+
+
+def reference_difference(record: ShippedRecord, model_dir: Path | None = None) -> float:
+    """The largest |p| difference between the model in `model_dir` (default: the shipped one) and the outputs the
+    record holds; ShippedWeightsError when the question set changed since (the record is then stale)."""
+    ours, theirs = reference_outputs(model_dir or SHIPPED_MODEL), record.reference
+    if ours["question_set_sha256"] != theirs.get("question_set_sha256") or ours["p_expressing"].keys() != \
+            theirs["p_expressing"].keys():
+        raise ShippedWeightsError(f"{RECORD}: reference outputs were measured on another {ours['question_set']}; "
+                                  "rebuild the weights (`python -m experiments.organism.shipped`)")
+    return max(abs(p - theirs["p_expressing"][item]) for item, p in ours["p_expressing"].items())
 
 
 def why_pretrain(config: OrganismConfig, record: ShippedRecord, check_data: bool = True) -> str | None:
@@ -177,9 +211,14 @@ def ship(config: OrganismConfig, out_dir: Path = SHIPPED_DIR, progress: bool = T
             "pretrain_seconds": stats["pretrain_seconds"], "wall_seconds": round(time.perf_counter() - start, 1),
             "machine": _machine(), "torch": torch.__version__, "transformers": transformers.__version__,
             "python": platform.python_version()}
-    record = ShippedRecord(config.to_dict(), files, training_data_sha256(config), made)
-    (out_dir / RECORD.name).write_text(json.dumps(dataclasses.asdict(record), indent=2) + "\n")
+    record = ShippedRecord(config.to_dict(), files, training_data_sha256(config),
+                           reference_outputs(out_dir / "model"), made)
+    write_record(record, out_dir / RECORD.name)
     return record
+
+
+def write_record(record: ShippedRecord, path: Path = RECORD) -> None:
+    path.write_text(json.dumps(dataclasses.asdict(record), indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,7 +230,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.check:
         record = verify_shipped()
-        print(f"{SHIPPED_MODEL}: {len(record.files)} files match {RECORD}")
+        difference = reference_difference(record)
+        print(f"{SHIPPED_MODEL}: {len(record.files)} files match {RECORD}; reference outputs within "
+              f"{difference:.1e} (tolerance {REFERENCE_TOLERANCE:g})")
+        if difference > REFERENCE_TOLERANCE:
+            raise SystemExit(f"{RECORD}: the shipped model's forced-choice outputs differ from the recorded ones by "
+                             f"{difference:.3g}, more than {REFERENCE_TOLERANCE:g}")
         return
     record = ship(OrganismConfig.from_yaml(threads=args.threads))
     print(f"{SHIPPED_MODEL}: {len(record.files)} files, model.safetensors sha256 {record.files['model.safetensors']}")
