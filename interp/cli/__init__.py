@@ -16,7 +16,7 @@ __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
 SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "convert-direction", "steer",
-                                 "replicate", "audit")
+                                 "replicate", "audit", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
