@@ -46,6 +46,10 @@ def test_report_quotes_results(run_dir):
     assert results["meta"]["wall_seconds"] == pytest.approx(sum(recorded.values()))
     assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
     assert re.search(r"Pearson r over \d+ preferences = [-+]?\d\.\d\d", report)
+    # the small organism is not the shipped one: the run pretrained it, and says so
+    base = json.loads((out / "stages" / "base.json").read_text())
+    assert base["organism"] == results["meta"]["organism"] == "pretrained"
+    assert base["organism_note"].startswith("pretrained here in ") and "Model: organism (pretrained by this run)." in report
 
 
 def test_alpha_zero_steering_equals_base_eval(run_dir):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from interp.cli.common import RegistryChoices, UserError, add_command, add_shared
 from interp.cli.output import report
 
@@ -32,6 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--until", metavar="STAGE", choices=RegistryChoices(_stage_names),
                         help="stop after STAGE (no report), e.g. --until eval for the fine-tunes and their behaviour "
                              "alone; rerun without it to go on")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="pretrain the built-in organism even when the package's shipped base weights match its "
+                             "config (sets organism.pretrain; a resumed run needs it again)")
     parser.add_argument("--allow-analysis-change", action="store_true",
                         help="accept a preset whose analysis block differs from the one the run folder started "
                              "with; the change is recorded and the results it touches are marked exploratory")
@@ -62,6 +67,11 @@ def run(args) -> int:
         config = load_preset(args.preset)
     except PresetError as err:
         raise UserError(str(err)) from None
+    if args.pretrain:
+        if not config.is_organism:
+            raise UserError(f"--pretrain: preset {args.preset} studies {config.model.source}, not the built-in "
+                            "organism; drop the flag")
+        config = dataclasses.replace(config, organism={**config.organism, "pretrain": True})
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
     from experiments.consciousness_cluster.run.runner import RunMismatchError
     from experiments.consciousness_cluster.schema.stages import SchemaError
@@ -84,12 +94,14 @@ def run(args) -> int:
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
     from experiments.consciousness_cluster.run.stages.audit import AuditIncomplete
+    from experiments.organism.shipped import ShippedWeightsError
 
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
                             allow_analysis_change=args.allow_analysis_change)
-    # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
-    except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
+    # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score;
+    # ShippedWeightsError: the package's organism weights altered or missing
+    except (RunMismatchError, PresetError, SchemaError, AuditIncomplete, ShippedWeightsError) as err:
         raise UserError(str(err)) from None
     from pathlib import Path
 

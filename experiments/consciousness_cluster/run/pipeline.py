@@ -22,7 +22,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 def _plan_base(c: ReplicationConfig) -> str:
     if c.is_organism:
-        return "generate the persona corpus, train the organism's tokenizer and pretrain it on CPU"
+        from experiments.organism.pretrain import organism_config
+        from experiments.organism.shipped import plan_base
+
+        return plan_base(organism_config(c.organism))
     return f"use {c.model.source} ({c.model.dtype or 'checkpoint dtype'} on {c.model.device or 'cpu'})"
 
 

@@ -38,8 +38,11 @@ class Meta(Checked):
     stage_seconds: dict[str, float] | None = None
     """each stage's time, as its record gives it (a resumed stage: the invocation that completed it);
     absent in files from earlier versions"""
+    organism: str | None = None
+    """the built-in organism's base weights: "shipped" or "pretrained" (stages/base.json says why);
+    absent for other models and in files from earlier versions"""
 
-    _omit_none = ("stage_seconds",)
+    _omit_none = ("stage_seconds", "organism")
 
 
 @dataclass(frozen=True)
