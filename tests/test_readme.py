@@ -1,30 +1,30 @@
-"""The README's quickstart blocks run as written (on a tiny random model instead of the organism)."""
+"""The README's Python blocks run as written, in a folder laid out like the repository after `make demo`
+(`runs/organism` is a small organism run), and print what the README says they print."""
 
 import re
-from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from doc_blocks import ROOT, prepare_workdir, python_blocks, run_blocks
 
-
-def quickstart_blocks() -> list[str]:
-    text = README.read_text()
-    section = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+README = ROOT / "README.md"
 
 
-def test_quickstart_has_three_jobs():
-    assert len(quickstart_blocks()) == 3
+def test_readme_has_the_three_jobs_and_nothing_skipped():
+    blocks = python_blocks(README)
+    assert len(blocks) == 3 and all(block.skip is None for block in blocks)
 
 
-def test_quickstart_runs(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    root = README.parent
-    code = "\n".join(quickstart_blocks())
-    code = code.replace('MODEL = "runs/organism/models/base"', f'MODEL = r"{tiny_model_dir("qwen3")}"')
-    code = code.replace('"experiments/organism/', f'r"{root}/experiments/organism/')
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, str(README), "exec"), {})
+def test_readme_blocks_run(small_replication, tmp_path, monkeypatch, capsys):
+    from interp import load_model
+
+    _, run = small_replication
+    monkeypatch.chdir(prepare_workdir(tmp_path, run))
+    namespace = run_blocks(python_blocks(README))
     out = capsys.readouterr().out
-    assert re.search(r"\[0, 1, 2\] 4 \(4, 32\)", out)
-    assert re.search(r"^0\.0 ", out, flags=re.M) and re.search(r"^8\.0 ", out, flags=re.M)
-    assert re.search(r"pearson -?\d\.\d\d \[", out)
+    lm = load_model(run / "models" / "base")
+    layers = list(range(lm.n_layers))
+    assert f"{layers} 4 (4, {lm.d_model})" in out                    # extract: every layer, one row per answer
+    assert re.search(r"^0\.0 ", out, flags=re.M) and re.search(r"^8\.0 ", out, flags=re.M)   # steer
+    link = namespace["link"]
+    assert f"pearson {link.pearson:.2f} [{link.ci_low:.2f}, {link.ci_high:.2f}]" in out      # link
+    assert len(namespace["items"]) == len(namespace["projection"]) > 1
     assert (tmp_path / "quickstart.h5").is_file() and (tmp_path / "quickstart.safetensors").is_file()
