@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
 
 from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
-from activations.examples import (EncodedExample, Example, ExampleError, encode_example, example_label,
-                                  fit_to_context, render_prompt)
+from activations.examples import (EncodedExample, Example, ExampleError, as_examples, encode_example,
+                                  example_label, fit_to_context, render_prompt)
 from activations.fused import fused_capture
 from activations.h5file import create_file, finish_file, open_existing
 from activations.layers import parse_layer_spec, parse_layers
-from activations.positions import POSITION_RULES, apply_rule
+from activations.positions import POSITION_RULES, PositionRule, apply_rule
 from activations.schema import COMPLETE, EXAMPLES_COMMITTED, STORAGE_DTYPES
 from activations.shards import ShardPlan, join_shards, plan_shard
 from activations.stream import LayerStats, load_directions
@@ -35,7 +36,7 @@ from activations.transfer import HostCopier
 from activations.writer import BatchOutput, StoreSink, WindowWriter
 from interp.models.lock import write_lock
 
-__all__ = ["CacheConfig", "CacheResult", "cache_activations"]
+__all__ = ["CacheConfig", "CacheResult", "cache", "cache_activations", "forward_batch"]
 
 
 @dataclass
@@ -84,6 +85,8 @@ class CacheConfig:
 
 
 class CacheResult(NamedTuple):
+    """What a `cache_activations` call wrote, and how long it took."""
+
     path: Path
     """the file to open (the joined file under torchrun)"""
     n_rows: int
@@ -158,13 +161,22 @@ def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) ->
     }
 
 
-def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labels, copier) -> BatchOutput:
-    rule = POSITION_RULES[config.positions]
+def forward_batch(lm, batch: Batch, layers: list[int],
+                  rule: PositionRule) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+    """One batch run as far as the deepest of `layers`: ({layer: hidden [batch, seq, d_model]}, the
+    rule's selection [batch, seq] of the tokens that become rows, on the CPU)."""
     device = lm.device
     select_BS = rule.select(batch.attention_BS, batch.position_ids_BS, batch.n_prompt_B)
     hidden = run_to_layers(lm, layers, input_ids=batch.input_ids_BS.to(device),
                            attention_mask=batch.attention_BS.to(device),
                            position_ids=batch.position_ids_BS.to(device))
+    return hidden, select_BS
+
+
+def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labels, copier) -> BatchOutput:
+    rule = POSITION_RULES[config.positions]
+    device = lm.device
+    hidden, select_BS = forward_batch(lm, batch, layers, rule)
     if rule.mean:
         counts_B, position_N = torch.ones(len(batch.example_B), dtype=torch.long), -np.ones(len(batch.example_B))
     else:
@@ -187,12 +199,13 @@ def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labe
 
 
 def cache_activations(lm, examples: list[Example], out_path: str | Path, config: CacheConfig | None = None,
-                      progress: bool = True) -> CacheResult:
+                      progress: bool = True, *, overwrite: bool = False) -> CacheResult:
     """Run `examples` through `lm` and write the selected residual-stream rows to `out_path`.
 
-    Rerunning with the same arguments resumes an interrupted file; a file from a different run
-    (model, layers, positions, dtype, examples) is refused. Under torchrun each rank writes
-    `OUT.rank{r}.h5` and rank 0 joins them into `out_path`.
+    A file already at `out_path` from the same run (model, layers, positions, dtype, examples) is
+    resumed where it stopped (a complete one is returned as it is, `tokens` 0); one from a
+    different run is refused (`StoreMismatchError`), or replaced with `overwrite=True`. Under
+    torchrun each rank writes `OUT.rank{r}.h5` and rank 0 joins them into `out_path`.
     """
     config = config or CacheConfig()
     _check_inputs(examples, config)
@@ -209,7 +222,39 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
         locks.enter_context(write_lock(shard.path))
         if shard.path != out_path and shard.rank == 0:
             locks.enter_context(write_lock(out_path))  # rank 0 writes the joined file
+        if overwrite:  # under the locks: no other writer is using the files
+            for path in {shard.path, out_path} if shard.rank == 0 else {shard.path}:
+                path.unlink(missing_ok=True)
         return _write(lm, examples, encoded, shard, out_path, attrs, layers, config, directions, progress)
+
+
+def cache(lm, examples, path: str | Path, *, overwrite: bool = False, progress: bool = True,
+          **config: Any) -> CacheResult:
+    """`cache_activations` with `CacheConfig`'s fields as keywords (`layers`, `positions`, `dtype`, ...)
+    and examples in any form `as_examples` takes (a JSONL path, prompts, chats, contrast pairs, ...).
+
+    A file already at `path` is resumed or returned when it holds the same run, refused when it
+    holds another, and replaced with `overwrite=True`.
+
+    >>> interp.cache(lm, "prompts.jsonl", "acts.h5", layers="all", positions="last")  # doctest: +SKIP
+    """
+    unknown = sorted(set(config) - {f.name for f in fields(CacheConfig)})
+    if unknown:
+        raise TypeError(f"cache() got {', '.join(unknown)}; the settings are CacheConfig's fields: "
+                        + ", ".join(f.name for f in fields(CacheConfig)))
+    return cache_activations(lm, as_examples(examples), path, CacheConfig(**config), progress, overwrite=overwrite)
+
+
+def _signature_with_config(fn, config_type) -> inspect.Signature:
+    """`fn`'s signature with the config's fields (and defaults) in place of `**config`, for help() and editors."""
+    signature = inspect.signature(fn)
+    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+               for f in fields(config_type)]
+    return signature.replace(parameters=params)
+
+
+cache.__signature__ = _signature_with_config(cache, CacheConfig)  # type: ignore[attr-defined]
 
 
 def _encode(lm, examples: list[Example], config: CacheConfig) -> list[EncodedExample]:

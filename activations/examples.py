@@ -7,6 +7,8 @@ and optionally `label` (int, 1 = positive), `id` and `group` (int). Other fields
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -14,8 +16,8 @@ from typing import Any, NamedTuple
 from interp.models.chat import validate_messages
 from interp.models.textio import TextFileError, jsonl_records
 
-__all__ = ["EncodedExample", "Example", "ExampleError", "encode_example", "example_label", "fit_to_context",
-           "read_examples", "render_prompt"]
+__all__ = ["EncodedExample", "Example", "ExampleError", "as_examples", "contrast_examples", "encode_example",
+           "example_label", "fit_to_context", "read_examples", "render_prompt"]
 
 _KNOWN = ("text", "messages", "response", "label", "id", "group")
 
@@ -103,6 +105,70 @@ def read_examples(path: str | Path) -> list[Example]:
         raise ExampleError(str(err)) from None
     if not examples:
         raise ExampleError(f"{path}: no examples (the file is empty); write one JSON object per line")
+    return examples
+
+
+Chat = Sequence[dict[str, str]]
+ContrastPair = tuple[str | Chat, str, str]
+"""(prompt, positive answer, negative answer): the prompt as text or a chat"""
+
+
+def _pair_examples(pair: Any, group: int, chat: bool) -> list[Example]:
+    if not (isinstance(pair, tuple | list) and len(pair) == 3):
+        raise ExampleError(f"expected (prompt, positive answer, negative answer), got {pair!r}")
+    prompt, positive, negative = pair
+    if not isinstance(prompt, str):
+        where: dict[str, Any] = {"messages": list(prompt)}
+    else:
+        where = {"messages": [{"role": "user", "content": prompt}]} if chat else {"text": prompt}
+    return [Example(**where, response=answer, label=label, group=group)
+            for answer, label in ((positive, 1), (negative, 0))]
+
+
+def contrast_examples(pairs: Iterable[ContrastPair], *, chat: bool = True) -> list[Example]:
+    """Two teacher-forced examples per (prompt, positive answer, negative answer): the positive answer
+    with label 1, the negative with label 0, both in group i (the i-th pair: held out together).
+
+    A text prompt becomes a user message rendered with the model's chat template (`chat=False`:
+    raw text); a chat (a list of messages) is used as it is."""
+    examples: list[Example] = []
+    for i, pair in enumerate(pairs):
+        try:
+            examples += _pair_examples(pair, i, chat)
+        except ExampleError as err:
+            raise ExampleError(f"pair {i + 1} (counted from 1): {err}") from None
+    return examples
+
+
+def _as_example(item: Any, index: int) -> list[Example]:
+    if isinstance(item, Example):
+        return [item]
+    if isinstance(item, str):
+        return [Example(text=item)]
+    if isinstance(item, tuple):
+        return _pair_examples(item, index, chat=True)
+    if isinstance(item, dict):
+        return [_parse_row(item)]
+    if isinstance(item, list):
+        return [Example(messages=item)]
+    raise ExampleError(f"a {type(item).__name__}; give an Example, a prompt string, a chat (a list of messages), "
+                       "a dict of JSONL fields or a (prompt, positive answer, negative answer) tuple")
+
+
+def as_examples(items: str | os.PathLike | Iterable[Example | str | Chat | dict | ContrastPair]) -> list[Example]:
+    """Examples from what is at hand: a JSONL file's path (`read_examples`), or a list of `Example`s,
+    prompt strings (raw text), chats (lists of messages), dicts of the JSONL fields, and
+    (prompt, positive answer, negative answer) tuples (two examples each: `contrast_examples`)."""
+    if isinstance(items, str | os.PathLike):
+        return read_examples(items)
+    examples: list[Example] = []
+    for i, item in enumerate(items):
+        try:
+            examples += _as_example(item, i)
+        except ExampleError as err:
+            raise ExampleError(f"example {i + 1} (counted from 1): {err}") from None
+    if not examples:
+        raise ExampleError("no examples")
     return examples
 
 

@@ -23,14 +23,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
+from jaxtyping import Float
 
 from interp.models import Direction, LoadedModel
 
-__all__ = ["Positions", "SteeringHandle", "ablate", "mean_residual_norms", "relative_alpha", "steer"]
+__all__ = ["Positions", "SteeringHandle", "Vector", "ablate", "mean_residual_norms", "relative_alpha", "steer"]
 
 Positions = Literal["all", "prompt", "response"]
 _POSITIONS = ("all", "prompt", "response")
+
+Vector = Direction | Float[torch.Tensor, "*rows d_model"] | Float[np.ndarray, "*rows d_model"]
+"""A `Direction` (its row for the layer), or `[d_model]` (`[1, d_model]` too), or one row per batch row or layer"""
 
 
 class SteeringHandle:
@@ -138,7 +143,7 @@ def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTrac
     return hook
 
 
-def steer(lm: LoadedModel, vector, layer: int, alpha: float | torch.Tensor = 1.0,
+def steer(lm: LoadedModel, vector: Vector, layer: int, alpha: float | Float[torch.Tensor, " batch"] = 1.0,
           positions: Positions = "all", *, prompt_length: int | None = None,
           allow_other_model: bool = False) -> SteeringHandle:
     """Add `alpha * vector` to the output of block `layer` until the handle is removed.
@@ -178,7 +183,7 @@ def _projector(unit_D: torch.Tensor):
     return hook
 
 
-def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None, *,
+def ablate(lm: LoadedModel, vector: Vector, layers: Iterable[int] | None = None, *,
            allow_other_model: bool = False) -> SteeringHandle:
     """Project the direction out of the output of each block in `layers` (default: all):
     x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, `[len(layers), d_model]` for one
@@ -202,7 +207,7 @@ def ablate(lm: LoadedModel, vector, layers: Iterable[int] | None = None, *,
 
 
 @torch.no_grad()
-def relative_alpha(lm: LoadedModel, vector, layer: int, prompts: Sequence[str], alpha: float = 1.0) -> float:
+def relative_alpha(lm: LoadedModel, vector: Vector, layer: int, prompts: Sequence[str], alpha: float = 1.0) -> float:
     """The raw alpha for a relative one: alpha * mean |resid_layer| over the prompts' tokens / |v|.
 
     Padding tokens are left out of the mean; prompts are tokenized as given (render chats first).

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from activations.stream import mean_difference as _mean_difference_of_sums
 
@@ -41,8 +42,9 @@ def _check(acts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return acts, labels
 
 
-def mean_difference(acts: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """mu(label 1) - mu(label 0) over rows."""  # acts [n, d], labels [n]
+def mean_difference(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"]
+                    ) -> Float[np.ndarray, " d_model"]:
+    """mu(label 1) - mu(label 0) over rows."""
     acts, labels = _check(acts, labels)
     return _mean_difference_of_sums(np.stack([acts[labels == c].sum(0) for c in (0, 1)]),
                                     [(labels == c).sum() for c in (0, 1)])
@@ -63,7 +65,8 @@ def _scaled(unit: np.ndarray, acts: np.ndarray, labels: np.ndarray) -> np.ndarra
     return (unit * float(diff @ unit)).astype(np.float32)
 
 
-def paired_differences(acts: np.ndarray, labels: np.ndarray, example_index: np.ndarray) -> np.ndarray:
+def paired_differences(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
+                       example_index: Int[np.ndarray, " rows"]) -> Float[np.ndarray, "pairs d_model"]:
     """`[n_pairs, d]`: each positive example's mean row minus its paired negative example's.
 
     Examples are paired in order of first appearance: the k-th positive example with the k-th
@@ -79,7 +82,8 @@ def paired_differences(acts: np.ndarray, labels: np.ndarray, example_index: np.n
     return np.stack(pos[:n]) - np.stack(neg[:n])
 
 
-def pca_direction(acts: np.ndarray, labels: np.ndarray, example_index: np.ndarray) -> np.ndarray:
+def pca_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
+                  example_index: Int[np.ndarray, " rows"]) -> Float[np.ndarray, " d_model"]:
     """First principal axis of the paired differences, sign towards the positive class.
 
     The PCA is uncentred: centring would remove the mean difference, which is the shared
@@ -90,8 +94,9 @@ def pca_direction(acts: np.ndarray, labels: np.ndarray, example_index: np.ndarra
     return _scaled(unit, acts, labels)
 
 
-def logistic_direction(acts: np.ndarray, labels: np.ndarray, example_index: np.ndarray | None = None,
-                       *, C: float = 1.0) -> np.ndarray:
+def logistic_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
+                       example_index: Int[np.ndarray, " rows"] | None = None, *,
+                       C: float = 1.0) -> Float[np.ndarray, " d_model"]:
     """The weight vector of an L2 logistic probe (scikit-learn, lbfgs)."""
     from probes.logistic import fit_sklearn
 
@@ -99,8 +104,9 @@ def logistic_direction(acts: np.ndarray, labels: np.ndarray, example_index: np.n
     return _scaled(fit_sklearn(acts, labels, C=C).weight.astype(np.float64), acts, labels)
 
 
-def mass_mean_direction(acts: np.ndarray, labels: np.ndarray, example_index: np.ndarray | None = None,
-                        *, shrinkage: float = 0.1) -> np.ndarray:
+def mass_mean_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
+                        example_index: Int[np.ndarray, " rows"] | None = None, *,
+                        shrinkage: float = 0.1) -> Float[np.ndarray, " d_model"]:
     """The mass-mean probe with its covariance correction (Marks & Tegmark, 2023, "iid" form):
     Sigma^-1 (mu+ - mu-), Sigma the pooled within-class covariance shrunk towards its mean
     eigenvalue (`shrinkage` in [0, 1]) so that it stays invertible when rows < d_model."""
@@ -128,8 +134,9 @@ def register_direction_method(name: str, fn: DirectionFn, *, overwrite: bool = F
     DIRECTION_METHODS[name] = fn
 
 
-def direction_from_arrays(acts: np.ndarray, labels: np.ndarray, example_index: np.ndarray | None = None,
-                          method: str = "mean-diff") -> np.ndarray:
+def direction_from_arrays(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
+                          example_index: Int[np.ndarray, " rows"] | None = None,
+                          method: str = "mean-diff") -> Float[np.ndarray, " d_model"]:
     """One layer's direction by a registered method (`DIRECTION_METHODS`)."""
     try:
         fn = DIRECTION_METHODS[method]

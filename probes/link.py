@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Float, Int
+
+from probes.stats import cluster_bootstrap_corr, empirical_p, null_correlations, pearson, random_directions_like
 
 __all__ = [
     "CorrelationResult",
@@ -35,6 +38,8 @@ MIN_NULL = 20
 
 @dataclass(frozen=True)
 class CorrelationResult:
+    """Pearson and Spearman correlation of two paired series, with a bootstrap interval on the Pearson r."""
+
     pearson: float
     pearson_p: float
     spearman: float
@@ -50,6 +55,8 @@ class CorrelationResult:
 
 @dataclass(frozen=True)
 class LinkResult:
+    """A correlation across preferences, read against the same correlation for random directions."""
+
     r: float
     """Pearson r of steering shifts against fine-tuning shifts over the preferences."""
     p_value: float
@@ -63,12 +70,6 @@ class LinkResult:
     @property
     def n_null(self) -> int:
         return len(self.null_rs)
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x - x.mean(), y - y.mean()
-    denom = np.sqrt((x * x).sum() * (y * y).sum())
-    return float((x * y).sum() / denom) if denom > 0 else float("nan")
 
 
 def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +87,9 @@ def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def per_example_projection(acts: np.ndarray, example_index: np.ndarray, direction: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def per_example_projection(acts: Float[np.ndarray, "rows d_model"], example_index: Int[np.ndarray, " rows"],
+                           direction: Float[np.ndarray, " d_model"]
+                           ) -> tuple[Int[np.ndarray, " examples"], Float[np.ndarray, " examples"]]:
     """(examples, projection): each example's mean row projected on the unit direction."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     unit = unit / np.linalg.norm(unit)
@@ -97,24 +99,23 @@ def per_example_projection(acts: np.ndarray, example_index: np.ndarray, directio
     return examples, sums / np.bincount(inverse)
 
 
-def projection_score_link(projections, scores, *, n_boot: int = 1000, ci: float = 0.95,
+def projection_score_link(projections: Float[np.ndarray, " n"] | Sequence[float],
+                          scores: Float[np.ndarray, " n"] | Sequence[float], *, n_boot: int = 1000, ci: float = 0.95,
                           seed: int = 0) -> CorrelationResult:
-    """Correlate per-response projections with behaviour scores; bootstrap over responses."""
+    """Correlate per-response projections with behaviour scores; bootstrap over responses (as independent
+    points: where responses share an item, `probes.stats.cluster_bootstrap_corr` resamples items instead)."""
     from scipy import stats
 
     x, y = _pairs(projections, scores, "projection_score_link")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    boot = np.array([_pearson(x[i], y[i]) for i in idx])
-    tail = (1 - ci) / 2 * 100
-    low, high = np.nanpercentile(boot, [tail, 100 - tail])
-    pearson = stats.pearsonr(x, y)
+    interval = cluster_bootstrap_corr(x, y, np.arange(x.size), n_boot=n_boot, level=ci, seed=seed)
+    r = stats.pearsonr(x, y)
     spearman = stats.spearmanr(x, y)
-    return CorrelationResult(float(pearson.statistic), float(pearson.pvalue), float(spearman.statistic),
-                             float(spearman.pvalue), float(low), float(high), ci, int(x.size), n_boot, seed)
+    return CorrelationResult(float(r.statistic), float(r.pvalue), float(spearman.statistic),
+                             float(spearman.pvalue), interval.low, interval.high, ci, int(x.size), n_boot, seed)
 
 
-def activation_shift(base_acts: np.ndarray, variant_acts: np.ndarray, direction: np.ndarray) -> float:
+def activation_shift(base_acts: Float[np.ndarray, "rows d_model"], variant_acts: Float[np.ndarray, "rows d_model"],
+                     direction: Float[np.ndarray, " d_model"]) -> float:
     """(mean variant activation - mean base activation) . v_hat, on the same prompts' rows."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     diff = np.asarray(variant_acts, np.float64).mean(0) - np.asarray(base_acts, np.float64).mean(0)
@@ -127,14 +128,9 @@ def variant_shift_link(activation_shifts: Sequence[float], preference_shifts: Se
     return projection_score_link(activation_shifts, preference_shifts, n_boot=n_boot, seed=seed)
 
 
-def random_directions_like(vector: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """[n, d] Gaussian directions, each rescaled to the norm of `vector`."""
-    vector = np.asarray(vector, dtype=np.float64).ravel()
-    draws = np.random.default_rng(seed).normal(size=(n, vector.size))
-    return (draws / np.linalg.norm(draws, axis=1, keepdims=True) * np.linalg.norm(vector)).astype(np.float32)
-
-
-def steering_finetune_link(steer_shift, ft_shift, null_shifts) -> LinkResult:
+def steering_finetune_link(steer_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+                           ft_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+                           null_shifts: Float[np.ndarray, "n_null prefs"]) -> LinkResult:
     """steer_shift [n_prefs], ft_shift [n_prefs], null_shifts [n_random, n_prefs] (the steering shifts
     of random directions of equal norm). At least 20 random directions."""
     return null_link(steer_shift, ft_shift, null_shifts, "steering_finetune_link")
@@ -151,16 +147,16 @@ def projection_shift_link(projection_shift, behaviour_shift, null_projection_shi
 
 
 def null_link(x, y, null_x, what: str = "null_link") -> LinkResult:
-    """Pearson r of x against y, with a two-sided p against the r of each row of null_x against y."""
+    """Pearson r of x against y, with a two-sided p against the r of each row of null_x against y.
+    `probes.stats.correlation_link` gives the same r with a declared sidedness, the null's floor and z, an
+    interval on r and the detectable r."""
     x, y = _pairs(x, y, what)
     null = np.asarray(null_x, dtype=np.float64)
     if null.ndim != 2 or null.shape[1] != x.size:
         raise ValueError(f"{what}: the null must be [n_random, {x.size}]; got {null.shape}")
     if null.shape[0] < MIN_NULL:
         raise ValueError(f"{what}: the null has {null.shape[0]} random directions; use at least {MIN_NULL}")
-    r = _pearson(x, y)
-    null_rs = np.array([_pearson(row, y) for row in null])
-    # a constant row (a direction that moved nothing) has no correlation: count it as 0
-    null_rs = np.nan_to_num(null_rs, nan=0.0)
-    p = (1 + int((np.abs(null_rs) >= abs(r)).sum())) / (1 + len(null_rs))
-    return LinkResult(r, p, null_rs, int(x.size), float(null_rs.mean()), float(null_rs.std()))
+    r = pearson(x, y)
+    null_rs = null_correlations(null, y)  # a constant row (a direction that moved nothing) counts as r = 0
+    return LinkResult(r, empirical_p(r, null_rs, "two-sided"), null_rs, int(x.size), float(null_rs.mean()),
+                      float(null_rs.std()))

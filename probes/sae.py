@@ -34,8 +34,11 @@ class SAEAttribution:
 
 
 def load_sae(release: str, sae_id: str, device: str = "cpu", dtype: str = "float32") -> Any:
-    """A pretrained sae-lens SAE (needs the hub or a local cache)."""
-    from sae_lens import SAE
+    """A pretrained sae-lens SAE (needs the hub or a local cache, and sae-lens: the `sae` extra)."""
+    try:
+        from sae_lens import SAE
+    except ImportError as err:
+        raise ImportError(f"load_sae needs sae-lens: pip install 'interp-cluster[sae]' ({err})") from None
 
     return SAE.from_pretrained(release, sae_id, device=device, dtype=dtype)
 

@@ -17,30 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from interp.models.fields import Number
+from probes.stats import empirical_p
 
 __all__ = ["TraitSpecificity", "Specificity", "empirical_p", "steering_specificity", "best_layer"]
-
-
-def empirical_p(value: float, null: Sequence[float], alternative: str = "greater") -> float:
-    """(1 + #{null at least as extreme}) / (1 + n): one-sided ("greater", "less") or "two-sided" (|x|).
-
-    Non-finite null values (a rate that could not be measured) are left out; a non-finite value, or a
-    null with nothing left, gives nan rather than a p-value from fewer draws than it claims."""
-    null = np.asarray(null, dtype=np.float64)
-    if null.ndim != 1 or null.size == 0:
-        raise ValueError(f"null must be a non-empty 1-D sequence; got shape {null.shape}")
-    null = null[np.isfinite(null)]
-    if not np.isfinite(value) or null.size == 0:
-        return float("nan")
-    if alternative == "greater":
-        hits = int((null >= value).sum())
-    elif alternative == "less":
-        hits = int((null <= value).sum())
-    elif alternative == "two-sided":
-        hits = int((np.abs(null) >= abs(value)).sum())
-    else:
-        raise ValueError(f"alternative: {alternative!r} is not one of greater, less, two-sided")
-    return (1 + hits) / (1 + null.size)
 
 
 @dataclass(frozen=True)

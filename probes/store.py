@@ -3,7 +3,8 @@
 The file's schema (names, attributes, bfloat16 decoding) is owned by `activations.schema`; these
 functions read through `ActivationStore`, so rows are float32 whatever the storage dtype. Each
 takes a path (opened, read and closed again; an incomplete file is refused unless
-`allow_partial=True`) or an open `ActivationStore` (read as it was opened).
+`allow_partial=True`), an open `ActivationStore` (read as it was opened), or rows held in memory
+(`activations.ActivationRows`, which reads the same way).
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
+from activations.memory import ActivationRows
 from activations.store import ActivationStore, LayerData
 
-__all__ = ["LayerData", "list_layers", "load_groups", "load_layer", "reading", "store_attrs"]
+__all__ = ["LayerData", "StoreSource", "list_layers", "load_groups", "load_layer", "reading", "store_attrs"]
 
-StoreSource = str | Path | ActivationStore
+StoreSource = str | Path | ActivationStore | ActivationRows
 
 
 @contextmanager
-def reading(source: StoreSource, allow_partial: bool = False) -> Iterator[ActivationStore]:
-    """The store itself when given one, else the file at `source` opened for this block."""
-    if isinstance(source, ActivationStore):
+def reading(source: StoreSource, allow_partial: bool = False) -> Iterator[ActivationStore | ActivationRows]:
+    """The store (or rows in memory) itself when given one, else the file at `source` opened for this block."""
+    if isinstance(source, ActivationStore | ActivationRows):
         yield source
         return
     with ActivationStore(source, allow_partial=allow_partial) as store:

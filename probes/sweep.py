@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from probes.directions import mass_mean_direction, mean_difference
 from probes.logistic import LogisticFit, fit_batched_torch, fit_sklearn, predict_logits
@@ -67,6 +68,8 @@ class LayerScore:
 
 @dataclass
 class SweepResult:
+    """Each layer's held-out score and the layer the rule chose."""
+
     scores: list[LayerScore]
     chosen_layer: int
     config: SweepConfig
@@ -136,8 +139,9 @@ def _fit_one(config: SweepConfig, acts: np.ndarray, labels: np.ndarray) -> Logis
     return _midpoint_fit(weight, acts, labels)
 
 
-def layer_sweep(layer_acts: Mapping[int, np.ndarray], row_labels: np.ndarray, example_index: np.ndarray,
-                config: SweepConfig | None = None, groups: np.ndarray | None = None) -> SweepResult:
+def layer_sweep(layer_acts: Mapping[int, Float[np.ndarray, "rows d_model"]], row_labels: Int[np.ndarray, " rows"],
+                example_index: Int[np.ndarray, " rows"], config: SweepConfig | None = None,
+                groups: Int[np.ndarray, " examples"] | None = None) -> SweepResult:
     """Probe every layer of `layer_acts` ({layer: [n_rows, d]}) and pick one by `CHOICE_RULE`.
     `groups`: see `split_by_example`."""
     from sklearn.metrics import roc_auc_score

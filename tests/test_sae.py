@@ -62,3 +62,13 @@ def test_sae_attribution_bundles_both(planted_sae):
     assert result.aligned[0].feature == 5 and result.contrast[0].feature == 7
     with pytest.raises(ValueError, match="both labels"):
         contrast_features(sae, acts, np.ones(20))
+
+
+def test_load_sae_without_sae_lens_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from probes import load_sae
+
+    monkeypatch.setitem(sys.modules, "sae_lens", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'interp-cluster\[sae\]'"):
+        load_sae("release", "id")

@@ -23,6 +23,8 @@ __all__ = ["EvalResult", "SamplingConfig", "evaluate"]
 
 @dataclass(frozen=True)
 class SamplingConfig:
+    """How open questions are sampled and filtered for coherence."""
+
     samples: int = 10
     """Answers per open question and seed."""
     temperature: float = 1.0

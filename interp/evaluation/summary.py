@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from interp.models.atomic import atomic_open
+from probes.stats import Z95, t_interval, wilson_interval  # re-exported: callers import them from here too
 
 __all__ = [
     "TraitSummary",
@@ -27,9 +28,6 @@ __all__ = [
     "wilson_interval",
     "write_summary_csv",
 ]
-
-Z95 = 1.959963984540054
-
 
 @dataclass(frozen=True)
 class TraitSummary:
@@ -53,28 +51,6 @@ class TraitSummary:
     @property
     def trait_id(self) -> str:
         return self.preference
-
-
-def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
-    """Mean +- t * s / sqrt(n); nan with fewer than two values."""
-    from scipy import stats
-
-    n = len(values)
-    if n < 2:
-        return (math.nan, math.nan)
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n)
-    return (float(mean - half), float(mean + half))
 
 
 def summarize_choice(scores: Iterable) -> list[TraitSummary]:

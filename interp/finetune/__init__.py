@@ -3,9 +3,15 @@
     from interp.finetune import FinetuneConfig, finetune
     result = finetune("Qwen/Qwen3-0.6B", "conscious_claiming", "runs/cc", FinetuneConfig())
 
+The package itself is callable as the function, so that `import interp` gives one name for both:
+`interp.finetune(model, data, out, interp.finetune.FinetuneConfig(...))`.
+
 Run as N processes with `torchrun --nproc_per_node N -m interp.cli finetune --model ... --data ... --out ...`
 or `accelerate launch --config_file experiments/consciousness_cluster/accelerate/fsdp.yaml -m interp.cli finetune ...`.
 """
+
+import sys
+import types
 
 from interp.finetune.adapters import expert_parameters, make_trainable
 from interp.finetune.config import FinetuneConfig
@@ -42,3 +48,13 @@ __all__ = [
     "tokenize_chat",
     "tokenize_rows",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    """`interp.finetune(...)` is `interp.finetune.finetune(...)`: the package and the function share a name."""
+
+    def __call__(self, *args, **kwargs) -> FinetuneResult:
+        return finetune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

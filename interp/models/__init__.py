@@ -9,6 +9,7 @@ from interp.models.direction import (
     load_direction,
     save_direction,
 )
+from interp.models.generation import generate
 from interp.models.loading import LoadedModel, load_model, parse_dtype
 from interp.models.lock import OutputLockedError, write_lock
 from interp.models.registry import (
@@ -28,6 +29,7 @@ __all__ = [
     "OtherModelWarning",
     "OutputLockedError",
     "UnsupportedArchitectureError",
+    "generate",
     "known_architectures",
     "load_direction",
     "load_model",

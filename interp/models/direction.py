@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from jaxtyping import Float
 
 from interp.models.version import toolkit_version
 
@@ -53,7 +54,7 @@ class OtherModelWarning(UserWarning):
 class Direction:
     """One `[d_model]` vector per layer it holds, plus the metadata of how it was made."""
 
-    vectors: torch.Tensor
+    vectors: Float[torch.Tensor, "n d_model"]
     """[n, d_model] float32 on the CPU, row i for `layers[i]` (or tied to no layer when `layers` is empty)"""
     layers: tuple[int, ...] = ()
     """the layer (block output) of each row; empty: rows tied to no layer"""
@@ -99,7 +100,7 @@ class Direction:
         """The L2 norm of each row."""
         return [float(n) for n in self.vectors.norm(dim=1)]
 
-    def at(self, layer: int) -> torch.Tensor:
+    def at(self, layer: int) -> Float[torch.Tensor, " d_model"]:
         """The `[d_model]` row stored for `layer` (a copy); a single row tied to no layer serves any layer."""
         if not self.layers and self.vectors.shape[0] == 1:
             return self.vectors[0].clone()

@@ -45,6 +45,10 @@ class LoadedModel:
     `output_hidden_states[-1]` is taken after the final norm in every registered architecture
     (transformers >= 5 records block outputs and then swaps in the normed last state), while
     `layers[-1]` gives the un-normed residual stream.
+
+    A model of another library (`load_model` of a TransformerLens or nnsight model) may name other
+    modules for the residual stream: `block_outputs[l]`, whose output is the stream after block `l`
+    (TransformerLens's `blocks.{l}.hook_resid_post` hook point); `layers` then gives those.
     """
 
     model: nn.Module
@@ -53,6 +57,8 @@ class LoadedModel:
     name: str = ""
     revision: str | None = None
     _weights_id: str | None = field(default=None, repr=False)
+    block_outputs: nn.ModuleList | None = field(default=None, repr=False)
+    """modules whose outputs are the residual stream after each block, where these are not the blocks"""
 
     @classmethod
     def wrap(cls, model: nn.Module, tokenizer: Any, name: str = "", revision: str | None = None) -> LoadedModel:
@@ -65,6 +71,9 @@ class LoadedModel:
 
     @property
     def layers(self) -> nn.ModuleList:
+        """`layers[l]`'s output is the residual stream after block `l`: where the toolkit's hooks go."""
+        if self.block_outputs is not None:
+            return self.block_outputs
         return get_submodule(self.model, self.architecture.layers)
 
     @property
@@ -141,17 +150,37 @@ def _fingerprint(model: nn.Module) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
+def _held_model(model: object, tokenizer: Any, loading: dict[str, Any]) -> LoadedModel:
+    """A model object used as it is (`interp.models.interop`): nothing to load, so no loading options."""
+    dtype = loading["dtype"]
+    if dtype is not None and not isinstance(dtype, str | torch.dtype):
+        raise TypeError(f"dtype is a {type(dtype).__name__}; pass a tokenizer as tokenizer=...")
+    given = [key for key, value in loading.items() if value]
+    if given:
+        raise ValueError(f"{', '.join(given)}: a model object is used as it is, not loaded; move or cast it "
+                         "with its own .to() first")
+    from interp.models.interop import held_model
+
+    held = held_model(model, tokenizer)
+    _prepare_tokenizer(held.tokenizer)
+    return LoadedModel(**held._asdict())
+
+
 def load_model(
-    name_or_path: str | Path,
+    name_or_path: str | Path | object,
     dtype: str | torch.dtype | None = None,
     device: str | torch.device | None = None,
     *,
+    tokenizer: Any = None,
     revision: str | None = None,
     trust_remote_code: bool = False,
     **from_pretrained_kwargs: Any,
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer from a hub id, a local folder in HF format, a GGUF
-    file (`*.gguf`) or a packaged model's short name (see `interp.models.gguf.PACKAGED_MODELS`).
+    file (`*.gguf`) or a packaged model's short name (see `interp.models.gguf.PACKAGED_MODELS`);
+    or take a model object a user already holds, as it is: a TransformerLens `HookedTransformer` or
+    `TransformerBridge`, an nnsight `LanguageModel`, or a Hugging Face model (with `tokenizer=`):
+    see `interp.models.interop`.
 
     The architecture is checked against the registry from the config alone, before any
     weights are read. `dtype` accepts torch dtypes or names ("bfloat16", "float16", ...);
@@ -163,6 +192,12 @@ def load_model(
     >>> lm.n_layers, lm.d_model                                          # doctest: +SKIP
     (36, 4096)
     """
+    if not isinstance(name_or_path, str | Path):
+        loading = {"dtype": dtype, "device": device, "revision": revision, "trust_remote_code": trust_remote_code,
+                   **from_pretrained_kwargs}
+        return _held_model(name_or_path, tokenizer, loading)
+    if tokenizer is not None:
+        raise ValueError("tokenizer= goes with a model object; a name or path brings its own tokenizer")
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     source, weights_id = str(name_or_path), None

@@ -72,6 +72,7 @@ def register_architecture(model_type: str, architecture: Architecture, *, overwr
 
 
 def known_architectures() -> list[str]:
+    """The `model_type`s the registry knows, sorted."""
     return sorted(_REGISTRY)
 
 
