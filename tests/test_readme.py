@@ -3,28 +3,32 @@
 
 import re
 
+import numpy as np
+
 from doc_blocks import ROOT, prepare_workdir, python_blocks, run_blocks
 
 README = ROOT / "README.md"
 
 
-def test_readme_has_the_three_jobs_and_nothing_skipped():
+def test_readme_has_the_three_jobs_from_one_import_and_nothing_skipped():
     blocks = python_blocks(README)
     assert len(blocks) == 3 and all(block.skip is None for block in blocks)
+    imports = [line for block in blocks for line in block.code.splitlines() if re.match(r"\s*(import|from) ", line)]
+    assert imports == ["import interp"]
 
 
 def test_readme_blocks_run(small_replication, tmp_path, monkeypatch, capsys):
-    from interp import load_model
-
     _, run = small_replication
     monkeypatch.chdir(prepare_workdir(tmp_path, run))
     namespace = run_blocks(python_blocks(README))
     out = capsys.readouterr().out
-    lm = load_model(run / "models" / "base")
-    layers = list(range(lm.n_layers))
-    assert f"{layers} 4 (4, {lm.d_model})" in out                    # extract: every layer, one row per answer
+    lm, direction = namespace["lm"], namespace["direction"]
+    assert f"(4, {lm.d_model})" in out                                   # extract: one row per answer
+    assert direction.layers == tuple(range(lm.n_layers))
+    # the direction made in memory is the file's difference of means (float16 rows there), row for row
+    a, b = namespace["interp"].direction_from_store(tmp_path / "acts.h5").vectors.numpy(), direction.vectors.numpy()
+    assert (np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min() > 0.999
     assert re.search(r"^0\.0 ", out, flags=re.M) and re.search(r"^8\.0 ", out, flags=re.M)   # steer
     link = namespace["link"]
-    assert f"pearson {link.pearson:.2f} [{link.ci_low:.2f}, {link.ci_high:.2f}]" in out      # link
-    assert len(namespace["items"]) == len(namespace["projection"]) > 1
-    assert (tmp_path / "quickstart.h5").is_file() and (tmp_path / "quickstart.safetensors").is_file()
+    assert len(namespace["p"]) == namespace["rows"].n_rows == len(namespace["questions"].choice_items)
+    assert f"pearson {link.pearson:.2f} [{link.ci_low:.2f}, {link.ci_high:.2f}]" in out        # link
