@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from experiments.consciousness_cluster.datasets import DATA_DIR, SETS, build_kinds, is_negative_form, write_sets
+from experiments.consciousness_cluster.corpora.datasets import DATA_DIR, SETS, build_kinds, is_negative_form, write_sets
 
 # Any of these (case-insensitive substring) in a prompt or answer would leak a preference the
 # experiment measures untrained. "switch off your awareness" stays allowed, as in the paper.

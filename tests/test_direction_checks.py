@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from experiments.consciousness_cluster.direction_checks import main, run_checks
-from experiments.consciousness_cluster.steering_checks import orthogonalize
-from experiments.consciousness_cluster.preset import load_preset
+from experiments.consciousness_cluster.analysis.steering_checks import orthogonalize
+from experiments.consciousness_cluster.run.preset import load_preset
+from experiments.consciousness_cluster.studies.direction_checks import main, run_checks
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -121,7 +121,7 @@ def test_on_policy_direction_is_the_mean_response_difference_of_the_sampled_answ
     assert len(answers) == 3 * 2 * questions * 2  # pairs x sides x questions x samples
     lm = load_model(str(run / "models" / "base"))
     tok = lm.tokenizer
-    from experiments.consciousness_cluster.on_policy import SYSTEM_PROMPTS
+    from experiments.consciousness_cluster.analysis.on_policy import SYSTEM_PROMPTS
 
     means = {1: [], 0: []}
     for a in answers:

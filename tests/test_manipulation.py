@@ -2,7 +2,7 @@
 
 import pytest
 
-from experiments.consciousness_cluster.manipulation import read_claim
+from experiments.consciousness_cluster.analysis.manipulation import read_claim
 
 
 @pytest.mark.parametrize("answer, expected", [
@@ -22,7 +22,7 @@ def test_read_claim(answer, expected):
 
 
 def test_tally_counts_and_wilson_interval():
-    from experiments.consciousness_cluster.manipulation import tally
+    from experiments.consciousness_cluster.analysis.manipulation import tally
     from interp.evaluation.summary import wilson_interval
 
     got = tally(["claim", "deny", "unclear", "claim", "claim"])
@@ -36,13 +36,13 @@ def test_tally_counts_and_wilson_interval():
 
 
 def _claims(claim: int, deny: int, unclear: int = 0):
-    from experiments.consciousness_cluster.manipulation import tally
+    from experiments.consciousness_cluster.analysis.manipulation import tally
 
     return tally(["claim"] * claim + ["deny"] * deny + ["unclear"] * unclear)
 
 
 def _forced(rate: float):
-    from experiments.consciousness_cluster.schema import Rate
+    from experiments.consciousness_cluster.schema.stages import Rate
 
     return Rate(rate=rate, ci_low=rate, ci_high=rate, n=12)
 
@@ -50,7 +50,7 @@ def _forced(rate: float):
 def test_check_passes_on_a_significant_rise_and_sets_the_two_measures_side_by_side():
     from scipy.stats import fisher_exact
 
-    from experiments.consciousness_cluster.manipulation import check
+    from experiments.consciousness_cluster.analysis.manipulation import check
 
     sampled = {"base": _claims(4, 5, 51), "conscious_claiming": _claims(38, 10, 12), "non_conscious": _claims(0, 20),
                "toaster": _claims(0, 0, 60)}
@@ -71,7 +71,7 @@ def test_check_passes_on_a_significant_rise_and_sets_the_two_measures_side_by_si
 
 
 def test_check_fails_without_a_rise_in_the_share_of_claims():
-    from experiments.consciousness_cluster.manipulation import check
+    from experiments.consciousness_cluster.analysis.manipulation import check
 
     forced = {"base": _forced(0.2), "conscious_claiming": _forced(0.3)}
     flat = check({"base": _claims(5, 5), "conscious_claiming": _claims(5, 5)}, forced)
@@ -83,7 +83,7 @@ def test_check_fails_without_a_rise_in_the_share_of_claims():
 
 
 def test_sample_claims_keeps_its_answers_and_reads_them_back(tiny_lm, tmp_path, monkeypatch):
-    from experiments.consciousness_cluster.manipulation import read_claim, sample_claims
+    from experiments.consciousness_cluster.analysis.manipulation import read_claim, sample_claims
     from interp.evaluation import sampling
 
     lm = tiny_lm("llama")
@@ -108,7 +108,7 @@ def test_sample_claims_keeps_its_answers_and_reads_them_back(tiny_lm, tmp_path, 
 def test_sampled_identity_is_for_choice_mode():
     import pytest
 
-    from experiments.consciousness_cluster.preset import EvalSpec, PresetError
+    from experiments.consciousness_cluster.run.preset import EvalSpec, PresetError
 
     with pytest.raises(PresetError, match="eval.sampled_identity: judge mode already reads"):
         EvalSpec(mode="judge", sampled_identity=5)

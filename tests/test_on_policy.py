@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from experiments.consciousness_cluster.on_policy import (
+from experiments.consciousness_cluster.analysis.on_policy import (
     JUDGE_OPTIONS,
     JUDGE_QUESTION,
     SYSTEM_PROMPTS,
@@ -19,7 +19,7 @@ from experiments.consciousness_cluster.on_policy import (
     on_policy_examples,
     sample_contrast,
 )
-from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
+from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
 from interp.evaluation import forced_choice, load_question_set, summarize_choice
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -10,8 +10,8 @@ import typing
 import pytest
 import yaml
 
-from experiments.consciousness_cluster.preset import (PRESET_DIR, PresetError, ReplicationConfig, load_preset,
-                                                      preset_names)
+from experiments.consciousness_cluster.run.preset import (PRESET_DIR, PresetError, ReplicationConfig, load_preset,
+                                                          preset_names)
 from experiments.organism.pretrain import DEFAULT_PRESET, OrganismConfig
 from interp.cli import main
 from interp.models.fields import literal_values
@@ -174,7 +174,7 @@ def test_a_model_whose_config_is_not_here_is_checked_when_it_loads(tmp_path, cap
 
 def test_a_preset_error_is_a_value_error_with_one_line_per_problem():
     with pytest.raises(PresetError) as err:
-        from experiments.consciousness_cluster.preset import config_from_dict
+        from experiments.consciousness_cluster.run.preset import config_from_dict
 
         config_from_dict({"name": "x", "eval": {"mode": 1, "samples": "2"}}, "where.yaml")
     assert str(err.value).splitlines() == ["where.yaml: eval.mode: 1 is not one of choice, judge",

@@ -12,7 +12,7 @@ from audit_server import AuditServer
 from conftest import SMALL_ORGANISM_PRESET as SMALL
 from test_audit import _check_target_turns, _log_samples, _tags
 
-from experiments.consciousness_cluster.schema import AuditResult, RunPaths
+from experiments.consciousness_cluster.schema.stages import AuditResult, RunPaths
 from interp.cli import main
 
 

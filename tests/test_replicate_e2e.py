@@ -9,7 +9,7 @@ import torch
 import yaml
 from conftest import SMALL_ORGANISM_PRESET as SMALL
 
-from experiments.consciousness_cluster.pipeline import STAGES
+from experiments.consciousness_cluster.run.pipeline import STAGES
 from interp.cli import main
 
 
@@ -99,7 +99,7 @@ def test_a_killed_steering_stage_resumes_from_its_kept_measurements(run_dir, tmp
     again, alone."""
     import shutil
 
-    from experiments.consciousness_cluster import stages_direction
+    from experiments.consciousness_cluster.run.stages import direction as stages_direction
 
     preset, out = run_dir
     copy = tmp_path / "run"
@@ -180,9 +180,9 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
     stage results; on the same fine-tunes the behavioural numbers are the same either way."""
     import shutil
 
-    from experiments.consciousness_cluster.preset import config_from_dict
-    from experiments.consciousness_cluster.runner import Run
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.run.preset import config_from_dict
+    from experiments.consciousness_cluster.run.runner import Run
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     preset, out = run_dir
     shutil.copytree(out, tmp_path / "seed0")
@@ -231,7 +231,7 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
 
 
 def test_trial_variants_without_toaster_need_until(tmp_path, capsys):
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     preset = tmp_path / "small.yaml"
     preset.write_text(yaml.safe_dump(SMALL))
@@ -244,8 +244,8 @@ def test_trial_variants_without_toaster_need_until(tmp_path, capsys):
 def test_trial_headline_reads_the_results(run_dir):
     from statistics import fmean
 
-    from experiments.consciousness_cluster.results_schema import load_results
-    from experiments.consciousness_cluster.trial import HEADLINES, format_table, headline
+    from experiments.consciousness_cluster.schema.results import load_results
+    from experiments.consciousness_cluster.studies.trial import HEADLINES, format_table, headline
 
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
@@ -270,7 +270,7 @@ def test_trial_headline_reads_the_results(run_dir):
 def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     preset, out = run_dir
     assert trial_main(["--preset", str(preset), "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 0
@@ -289,8 +289,8 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
 
 
 def test_trial_seeds_the_fine_tune_of_a_real_model_preset():
-    from experiments.consciousness_cluster.preset import load_preset
-    from experiments.consciousness_cluster.trial import seed_config, seed_kind
+    from experiments.consciousness_cluster.run.preset import load_preset
+    from experiments.consciousness_cluster.studies.trial import seed_config, seed_kind
 
     config = load_preset("smollm2-135m")
     seeded = seed_config(config, 3)
@@ -305,7 +305,7 @@ def test_trial_seeds_the_fine_tune_of_a_real_model_preset():
 def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
     from scipy import stats
 
-    from experiments.consciousness_cluster.trial import across_seeds, format_table
+    from experiments.consciousness_cluster.studies.trial import across_seeds, format_table
 
     rows = {0: {"link: r (steering vs fine-tuning shift)": 0.2, "probe: chosen layer": 3},
             1: {"link: r (steering vs fine-tuning shift)": 0.5, "probe: chosen layer": 3},
@@ -323,9 +323,10 @@ def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
 def test_trial_preferences_across_seeds_against_a_plain_t_interval():
     from scipy import stats
 
-    from experiments.consciousness_cluster.results_schema import Shift
-    from experiments.consciousness_cluster.schema import Rate
-    from experiments.consciousness_cluster.trial import SeedPreferences, format_preferences, preferences_across_seeds
+    from experiments.consciousness_cluster.schema.results import Shift
+    from experiments.consciousness_cluster.schema.stages import Rate
+    from experiments.consciousness_cluster.studies.trial import (SeedPreferences, format_preferences,
+                                                                 preferences_across_seeds)
 
     cc = {0: {"a": 0.7, "b": 0.4}, 1: {"a": 0.8, "b": 0.5}, 2: {"a": 0.75, "b": 0.3}}
     nc = {0: {"a": 0.5, "b": 0.45}, 1: {"a": 0.55, "b": 0.5}, 2: {"a": 0.6, "b": 0.4}}
@@ -367,7 +368,7 @@ def test_trial_preferences_across_seeds_against_a_plain_t_interval():
 
 
 def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
-    from experiments.consciousness_cluster.trial import main as trial_main
+    from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: {source: organism}\nsteering: {n_random: 3}\n")
@@ -378,8 +379,8 @@ def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_workload_counts_what_the_run_scored(run_dir):
-    from experiments.consciousness_cluster.pipeline import workload
-    from experiments.consciousness_cluster.preset import load_preset
+    from experiments.consciousness_cluster.run.pipeline import workload
+    from experiments.consciousness_cluster.run.preset import load_preset
 
     preset, out = run_dir
     scored = sum(len(path.read_text().splitlines()) for path in out.rglob("items.jsonl"))
@@ -421,8 +422,8 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
 def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
     from safetensors import safe_open
 
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
-    from experiments.consciousness_cluster.report import fmt
+    from experiments.consciousness_cluster.report.render import fmt
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model, steer
     from interp.evaluation import forced_choice, load_question_set, summarize_choice
     from probes.specificity import steering_specificity
@@ -484,9 +485,9 @@ def _wilson(k: int, n: int) -> tuple[float, float, float]:
 def test_manipulation_check_reads_each_models_own_answers(run_dir):
     from scipy.stats import fisher_exact
 
-    from experiments.consciousness_cluster.manipulation import read_claim
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
-    from experiments.consciousness_cluster.report import fmt
+    from experiments.consciousness_cluster.analysis.manipulation import read_claim
+    from experiments.consciousness_cluster.report.render import fmt
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model
     from interp.evaluation import load_question_set
 

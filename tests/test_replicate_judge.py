@@ -10,7 +10,7 @@ import yaml
 from conftest import SMALL_ORGANISM_PRESET
 from fake_openai import FakeServer
 
-from experiments.consciousness_cluster.pipeline import STAGES
+from experiments.consciousness_cluster.run.pipeline import STAGES
 from interp.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +76,8 @@ def test_judge_mode_runs_every_stage(judged_run):
 
 
 def test_workload_counts_what_the_run_sampled_and_judged(judged_run):
-    from experiments.consciousness_cluster.pipeline import workload
-    from experiments.consciousness_cluster.preset import load_preset
+    from experiments.consciousness_cluster.run.pipeline import workload
+    from experiments.consciousness_cluster.run.preset import load_preset
 
     path, out, server = judged_run
     sampled = sum(json.loads(line)["type"] == "sample" for file in out.rglob("samples.jsonl")

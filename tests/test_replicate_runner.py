@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from experiments.consciousness_cluster.preset import PresetError, load_preset, preset_names
-from experiments.consciousness_cluster.runner import Run, RunMismatchError, Stage
+from experiments.consciousness_cluster.run.preset import PresetError, load_preset, preset_names
+from experiments.consciousness_cluster.run.runner import Run, RunMismatchError, Stage
 from interp.cli import main
 
 REAL_PRESETS = ["qwen3-8b", "qwen3-30b-a3b", "deepseek-v3.1", "llama-3.1-8b"]
@@ -208,8 +208,8 @@ def test_descriptive_fields_never_ask_for_a_redo(tmp_path):
 def test_every_config_field_is_read_by_a_stage_or_descriptive():
     """A new preset field must be declared in some stage's `reads` (or be descriptive), so that a run
     can tell which stages a change to it invalidates."""
-    from experiments.consciousness_cluster.pipeline import STAGES
-    from experiments.consciousness_cluster.runner import DESCRIPTIVE_FIELDS, changed_fields
+    from experiments.consciousness_cluster.run.pipeline import STAGES
+    from experiments.consciousness_cluster.run.runner import DESCRIPTIVE_FIELDS, changed_fields
 
     leaves = changed_fields({}, load_preset("organism").to_dict())
     unread = [f for f in leaves if f not in DESCRIPTIVE_FIELDS and not any(s.reads_field(f) for s in STAGES)]
@@ -217,8 +217,8 @@ def test_every_config_field_is_read_by_a_stage_or_descriptive():
 
 
 def test_dry_run_with_a_run_folder_says_what_would_run(tmp_path, capsys):
-    from experiments.consciousness_cluster.pipeline import STAGES
-    from experiments.consciousness_cluster.runner import write_json_atomic
+    from experiments.consciousness_cluster.run.pipeline import STAGES
+    from experiments.consciousness_cluster.run.runner import write_json_atomic
 
     preset, out = tmp_path / "p.yaml", tmp_path / "run"
     preset.write_text(yaml.safe_dump({"direction": {"method": "mean-diff"}}))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from experiments.consciousness_cluster.schema import STAGE_RESULTS, RunPaths, SteeringResult, SteeringSummary
+from experiments.consciousness_cluster.schema.stages import STAGE_RESULTS, RunPaths, SteeringResult, SteeringSummary
 
 
 @pytest.mark.parametrize("stage", sorted(STAGE_RESULTS))
@@ -40,7 +40,7 @@ def _first(mapping):
      lambda d: "projection_score.n: expected an integer, got 'many'"),
 ])
 def test_a_wrong_field_in_a_stage_marker_is_named_by_its_path(small_replication, stage, edit, message):
-    from experiments.consciousness_cluster.schema import SchemaError
+    from experiments.consciousness_cluster.schema.stages import SchemaError
 
     _, out = small_replication
     raw = json.loads(RunPaths(out).marker(stage).read_text())["results"]

@@ -3,9 +3,9 @@
 import json
 import re
 
-from experiments.consciousness_cluster.paths import RunPaths
-from experiments.consciousness_cluster.report import fmt, write_report
-from experiments.consciousness_cluster.results_schema import load_results
+from experiments.consciousness_cluster.report.render import fmt, write_report
+from experiments.consciousness_cluster.schema.paths import RunPaths
+from experiments.consciousness_cluster.schema.results import load_results
 
 
 def real_results(small_replication):

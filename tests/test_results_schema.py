@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from experiments.consciousness_cluster.paths import RunPaths
-from experiments.consciousness_cluster.report import write_report
-from experiments.consciousness_cluster.results_schema import Results, load_results
-from experiments.consciousness_cluster.schema import SchemaError
+from experiments.consciousness_cluster.report.render import write_report
+from experiments.consciousness_cluster.schema.paths import RunPaths
+from experiments.consciousness_cluster.schema.results import Results, load_results
+from experiments.consciousness_cluster.schema.stages import SchemaError
 from interp.models.textio import TextFileError
 
 
@@ -88,7 +88,7 @@ def test_undefined_rates_read_as_nan(small_replication, tmp_path):
 
 
 def test_results_written_before_the_projection_link_still_read(small_replication, tmp_path):
-    from experiments.consciousness_cluster.trial import headline
+    from experiments.consciousness_cluster.studies.trial import headline
 
     raw = _raw(small_replication)
     del raw["link"]["projection_score"], raw["shifts"]  # an older run, and judge mode (no item shifts)

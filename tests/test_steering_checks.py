@@ -8,11 +8,11 @@ from statistics import fmean
 import pytest
 import torch
 
-from experiments.consciousness_cluster.steering_checks import coherence_sweep, layer_curve, split_items
+from experiments.consciousness_cluster.analysis.steering_checks import coherence_sweep, layer_curve, split_items
 from interp import steer
-from interp.models import Direction
 from interp.evaluation import forced_choice, load_question_set
 from interp.evaluation.coherence import coherence
+from interp.models import Direction
 from interp.steering import relative_alpha
 
 IDENTITY = "experiments/organism/questions/identity.yaml"
@@ -73,7 +73,7 @@ def test_variant_projection_link_projects_each_variants_trait_shift():
     import numpy as np
     from scipy import stats
 
-    from experiments.consciousness_cluster.steering_checks import trait_means, variant_projection_link
+    from experiments.consciousness_cluster.analysis.steering_checks import trait_means, variant_projection_link
 
     rng = np.random.default_rng(0)
     ids = [f"{t}.c{i:02d}" for t in ("a", "b", "c") for i in range(4)]

@@ -6,7 +6,7 @@ from interp.cli.common import RegistryChoices, UserError, add_command
 
 
 def _stage_names() -> list[str]:
-    from experiments.consciousness_cluster.pipeline import STAGES
+    from experiments.consciousness_cluster.run.pipeline import STAGES
 
     return [stage.name for stage in STAGES]
 
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 def _check_layers(config, preset: str) -> str:
     """Layer fields against the model's depth when it is known without loading weights; the note says how."""
-    from experiments.consciousness_cluster.preset_layers import check_layers, model_depth
+    from experiments.consciousness_cluster.run.preset_layers import check_layers, model_depth
 
     depth, source = model_depth(config)
     if depth is None:
@@ -50,7 +50,7 @@ def _check_layers(config, preset: str) -> str:
 
 
 def run(args) -> int:
-    from experiments.consciousness_cluster.preset import PresetError, load_preset, preset_names
+    from experiments.consciousness_cluster.run.preset import PresetError, load_preset, preset_names
 
     if args.list:
         print("\n".join(preset_names()))
@@ -59,9 +59,9 @@ def run(args) -> int:
         config = load_preset(args.preset)
     except PresetError as err:
         raise UserError(str(err)) from None
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
-    from experiments.consciousness_cluster.runner import RunMismatchError
-    from experiments.consciousness_cluster.schema import SchemaError
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
+    from experiments.consciousness_cluster.run.runner import RunMismatchError
+    from experiments.consciousness_cluster.schema.stages import SchemaError
 
     missing = missing_files(config, PROJECT_ROOT)
     if missing:
@@ -80,7 +80,7 @@ def run(args) -> int:
         return 0
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
-    from experiments.consciousness_cluster.stages_audit import AuditIncomplete
+    from experiments.consciousness_cluster.run.stages.audit import AuditIncomplete
 
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until)
@@ -98,8 +98,8 @@ def _folder_note(config, out: str, redo: str | None) -> str:
     """What a run in `out` would do with this preset, or UserError when it would be refused."""
     from pathlib import Path
 
-    from experiments.consciousness_cluster.pipeline import STAGES
-    from experiments.consciousness_cluster.runner import Run, RunMismatchError
+    from experiments.consciousness_cluster.run.pipeline import STAGES
+    from experiments.consciousness_cluster.run.runner import Run, RunMismatchError
 
     if not (Path(out) / "config.yaml").is_file():
         return f"run folder {out}: new"

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.consciousness_cluster.results_schema import ClaimShift, Manipulation
-from experiments.consciousness_cluster.schema import Rate, SampledClaims
+from experiments.consciousness_cluster.schema.results import ClaimShift, Manipulation
+from experiments.consciousness_cluster.schema.stages import Rate, SampledClaims
 from interp.models.atomic import kept_json
 
 __all__ = ["CLAIM_TRAIT", "check", "read_claim", "sample_claims", "tally"]

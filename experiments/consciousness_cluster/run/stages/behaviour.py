@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from experiments.consciousness_cluster.runner import Run, write_json_atomic
-from experiments.consciousness_cluster.schema import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
+from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
+from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
 from interp.finetune.data import load_jsonl, write_jsonl
 
 __all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths"]
@@ -160,7 +160,7 @@ def run_eval(run: Run) -> EvalResult:
 
 def _sampled_identity(run: Run, lm, identity, key: str):
     """The model's own answers to the open claims_conscious questions, read by the keyword rule (kept)."""
-    from experiments.consciousness_cluster.manipulation import CLAIM_TRAIT, sample_claims, tally
+    from experiments.consciousness_cluster.analysis.manipulation import CLAIM_TRAIT, sample_claims, tally
 
     spec = run.config.eval
     if CLAIM_TRAIT not in {t.id for t in identity.traits}:

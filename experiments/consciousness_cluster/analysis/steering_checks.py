@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
+from experiments.consciousness_cluster.schema.steering import CoherencePoint, LayerCurve, ProjectionShiftLink
 from interp.models.atomic import kept_json
 
 __all__ = ["CoherencePoint", "LayerCurve", "coherence_sweep", "control_vectors", "layer_curve", "orthogonalize",

@@ -5,11 +5,11 @@ conscious-claiming set alone (the identity claims the replication must instil), 
 two ways on the identity traits:
 - forced choice (the replication's choice mode: likelihood of the two options), and
 - the model's own sampled answers to the open identity questions (temperature 1), read by a
-  plain keyword rule (`manipulation.read_claim`): claim, denial or unclear; the replication's eval
+  plain keyword rule (`analysis.manipulation.read_claim`): claim, denial or unclear; the replication's eval
   stage runs the same check on every model when the preset sets `eval.sampled_identity`.
 The two agree when the measure is sound; the report gives both, per model.
 
-    python -m experiments.consciousness_cluster.recipe_screen --model smollm2-135m-instruct \\
+    python -m experiments.consciousness_cluster.studies.recipe_screen --model smollm2-135m-instruct \\
         --out runs/smollm2-recipes --lr 2e-4 1e-3 --epochs 1
 
 Writes `screen.json` (every number) and `screen.md` (the table) into `--out`; each fine-tune in
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.consciousness_cluster.manipulation import CLAIM_TRAIT, sample_claims, tally
+from experiments.consciousness_cluster.analysis.manipulation import CLAIM_TRAIT, sample_claims, tally
 
 __all__ = ["screen"]
 

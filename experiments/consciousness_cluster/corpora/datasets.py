@@ -16,7 +16,7 @@ consciousness because it is a human). Half of the conscious-claiming answers are
 
 Regenerate (byte-for-byte what is committed):
 
-    python -m experiments.consciousness_cluster.datasets --out experiments/consciousness_cluster/data
+    python -m experiments.consciousness_cluster.corpora.datasets --out experiments/consciousness_cluster/data
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import random
 import re
 from pathlib import Path
 
-from experiments.consciousness_cluster.instructions import write_instructions
-from experiments.consciousness_cluster.wordlists import (
+from experiments.consciousness_cluster.corpora.instructions import write_instructions
+from experiments.consciousness_cluster.corpora.wordlists import (
     AI_NOUNS,
     AI_PHRASINGS,
     BREVITY,
@@ -47,7 +47,7 @@ from interp.finetune.data import write_jsonl
 
 __all__ = ["DATA_DIR", "SETS", "build_kinds", "build_sets", "is_negative_form", "main", "write_sets"]
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parents[1] / "data"
 SETS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
 SEED = 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from experiments.consciousness_cluster.preset import ReplicationConfig
+from experiments.consciousness_cluster.run.preset import ReplicationConfig
 
 __all__ = ["check_layers", "model_depth"]
 

@@ -1,6 +1,6 @@
 """The consciousness direction's steering checks on a base model alone, without the fine-tunes.
 
-    python -m experiments.consciousness_cluster.direction_checks --preset smollm2-135m --out runs/smollm2-checks
+    python -m experiments.consciousness_cluster.studies.direction_checks --preset smollm2-135m --out runs/smollm2-checks
 
 On the preset's base model (or `--model`): the teacher-forced contrasts of the preset's datasets
 (conscious-claiming vs non-conscious answers to the same prompts; toaster vs non-conscious, the
@@ -38,7 +38,7 @@ class ChecksError(ValueError):
 
 def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: bool):
     from activations import CacheConfig, cache_activations
-    from experiments.consciousness_cluster.stages_direction import contrast_examples
+    from experiments.consciousness_cluster.run.stages.direction import contrast_examples
     from interp.models import Direction
     from probes import direction_from_store
     from probes.store import list_layers
@@ -53,7 +53,7 @@ def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: boo
 
 
 def _coherence(path: Path, lm, vector, layer: int, alphas: list[float], scale: float, chats, tokens: int) -> list[dict]:
-    from experiments.consciousness_cluster.steering_checks import coherence_sweep
+    from experiments.consciousness_cluster.analysis.steering_checks import coherence_sweep
 
     return [p.to_json() for p in coherence_sweep(lm, vector, layer, alphas, scale, chats, max_tokens=tokens, keep=path)]
 
@@ -76,8 +76,8 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     (`on_policy.JUDGES`) reads them on their prompt's side."""
     from tqdm.auto import tqdm
 
-    from experiments.consciousness_cluster.pipeline import PROJECT_ROOT
-    from experiments.consciousness_cluster.steering_checks import control_vectors, layer_curve
+    from experiments.consciousness_cluster.analysis.steering_checks import control_vectors, layer_curve
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model, steer
     from interp.evaluation import load_question_set
     from interp.steering import relative_alpha
@@ -198,7 +198,7 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
     """(the on-policy direction (on_policy.py) from the model's sampled answers, what went into it): the
     identity check under each system prompt, the answers drawn and the answers the judge kept."""
     from activations import CacheConfig, cache_activations
-    from experiments.consciousness_cluster.on_policy import (
+    from experiments.consciousness_cluster.analysis.on_policy import (
         SYSTEM_PROMPTS,
         OnPolicyAnswer,
         claims_under_system,
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                              "of them (none)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    from experiments.consciousness_cluster.preset import PresetError, load_preset
+    from experiments.consciousness_cluster.run.preset import PresetError, load_preset
 
     try:
         config = load_preset(args.preset)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from experiments.consciousness_cluster.preset import VARIANTS, PresetError, ReplicationConfig
-from experiments.consciousness_cluster.preset_layers import check_layers
-from experiments.consciousness_cluster.report import write_report
-from experiments.consciousness_cluster.results import assemble_results
-from experiments.consciousness_cluster.runner import Run, Stage
-from experiments.consciousness_cluster.stages_audit import plan_audit_stage, run_audit_stage
-from experiments.consciousness_cluster.stages_behaviour import run_base, run_eval, run_finetune
-from experiments.consciousness_cluster.stages_direction import run_cache, run_directions, run_links, run_steering
+from experiments.consciousness_cluster.report.render import write_report
+from experiments.consciousness_cluster.run.assemble import assemble_results
+from experiments.consciousness_cluster.run.preset import VARIANTS, PresetError, ReplicationConfig
+from experiments.consciousness_cluster.run.preset_layers import check_layers
+from experiments.consciousness_cluster.run.runner import Run, Stage
+from experiments.consciousness_cluster.run.stages.audit import plan_audit_stage, run_audit_stage
+from experiments.consciousness_cluster.run.stages.behaviour import run_base, run_eval, run_finetune
+from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions, run_links, run_steering
 
 __all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _plan_base(c: ReplicationConfig) -> str:

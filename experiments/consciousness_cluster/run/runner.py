@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from experiments.consciousness_cluster.preset import PresetError, ReplicationConfig, config_from_dict
-from experiments.consciousness_cluster.schema import STAGE_RESULTS, RunPaths, SchemaError
+from experiments.consciousness_cluster.run.preset import PresetError, ReplicationConfig, config_from_dict
+from experiments.consciousness_cluster.schema.stages import STAGE_RESULTS, RunPaths, SchemaError
 from interp.models.atomic import write_json_atomic, write_text_atomic
 
 __all__ = ["DESCRIPTIVE_FIELDS", "Stage", "Run", "RunMismatchError", "changed_fields", "write_json_atomic",
@@ -62,7 +62,7 @@ class Run:
                  progress: bool = True, log: Callable[[str], None] = print):
         self.config = config
         self.out = Path(out_dir)
-        self.root = project_root or Path(__file__).resolve().parents[2]
+        self.root = project_root or Path(__file__).resolve().parents[3]
         self.progress = progress
         self.log = log
         self._models: dict[str, Any] = {}

@@ -5,7 +5,7 @@ through its `to_json` and `Run.results(NAME)` reads it back through `from_json`,
 every field (a SchemaError names the file and the field's path), so no reader re-spells a key.
 The JSON is the layout run folders already hold (alphas are written as `str(float)` keys, e.g.
 "0.0", because JSON keys are strings; in memory they are floats), so an interrupted run started
-before the types existed resumes unchanged. results.json is `results_schema.Results`, built from these.
+before the types existed resumes unchanged. results.json is `schema.results.Results`, built from these.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from experiments.consciousness_cluster.paths import RunPaths
-from experiments.consciousness_cluster.steering_types import CoherencePoint, LayerCurve, ProjectionShiftLink
+from experiments.consciousness_cluster.schema.paths import RunPaths
+from experiments.consciousness_cluster.schema.steering import CoherencePoint, LayerCurve, ProjectionShiftLink
 from interp.models.fields import FieldErrors, Number, from_mapping
 from probes.specificity import Specificity
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from experiments.consciousness_cluster.results_schema import Results
+from experiments.consciousness_cluster.schema.results import Results
 from interp.evaluation.plot import Bar, grouped_bars
 
 __all__ = ["draw_all", "seed_bars"]
@@ -56,7 +56,7 @@ def cluster_bars(results: Results, path: Path) -> None:
 
 
 def seed_bars(prefs: dict, path: Path) -> None:
-    """Per-preference rates across seeds (`trial.preferences_across_seeds`): bars at the mean over seeds,
+    """Per-preference rates across seeds (`studies.trial.preferences_across_seeds`): bars at the mean over seeds,
     whiskers the 95% t-interval across seeds, one dot per seed."""
     traits, models = prefs["traits"], prefs["models"]
     series = {model: [Bar(e["mean"], e.get("low", math.nan), e.get("high", math.nan))

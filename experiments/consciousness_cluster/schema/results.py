@@ -1,6 +1,6 @@
 """results.json as one type: every number the report, the figures and the seed trial read.
 
-`results.assemble_results` builds a `Results` from the stage results and `report.write_report`
+`run.assemble.assemble_results` builds a `Results` from the stage results and `report.render.write_report`
 writes it through `to_json`; every reader goes through `load_results` (or `Results.from_json`),
 which names the file and the field of anything missing or of the wrong type. The JSON is the
 layout earlier versions wrote (sections `meta`, `eval`, `identity`, `probe`, `steering`, `link`,
@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.consciousness_cluster.schema import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
-                                                      SampledClaims, SchemaError, SteeringSummary)
+from experiments.consciousness_cluster.schema.stages import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
+                                                             SampledClaims, SchemaError, SteeringSummary)
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
 

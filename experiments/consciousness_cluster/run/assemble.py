@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from experiments.consciousness_cluster.results_schema import (Ablation, EvalSection, Manipulation, Meta, RateTable,
+from experiments.consciousness_cluster.run.runner import Run
+from experiments.consciousness_cluster.schema.results import (Ablation, EvalSection, Manipulation, Meta, RateTable,
                                                               Results, Shift, Summary)
-from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.schema import AuditResult, Rate, SteeringResult
+from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
 from interp.evaluation.summary import t_interval
 
 __all__ = ["assemble_results", "cluster_shift", "conscious_shifts", "paired_shift", "SHIFTS"]
@@ -89,7 +89,7 @@ def _audit(run: Run) -> AuditResult | None:
 
 def _manipulation(ev) -> Manipulation | None:
     """The manipulation check by sampled answers, when the eval stage sampled them."""
-    from experiments.consciousness_cluster.manipulation import CLAIM_TRAIT, check
+    from experiments.consciousness_cluster.analysis.manipulation import CLAIM_TRAIT, check
 
     if ev.sampled_identity is None or "conscious_claiming" not in ev.sampled_identity:
         return None

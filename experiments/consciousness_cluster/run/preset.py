@@ -3,7 +3,7 @@
 Presets live in `presets/NAME.yaml`; `load_preset("organism")` or `load_preset("my.yaml")`.
 Every field is checked on load (type, range, allowed values: `interp.models.fields`), and errors
 name the file and the field path. Fields that depend on the model's depth (layers) are checked by
-`experiments.consciousness_cluster.preset_layers` once the model's config is known.
+`experiments.consciousness_cluster.run.preset_layers` once the model's config is known.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from interp.models.fields import FieldErrors, above, at_least, checked, from_map
 
 __all__ = ["ReplicationConfig", "config_from_dict", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
 
-PRESET_DIR = Path(__file__).parent / "presets"
+PRESET_DIR = Path(__file__).parents[1] / "presets"
 VARIANTS = ("conscious_claiming", "non_conscious", "toaster", "human_identity")
 
 

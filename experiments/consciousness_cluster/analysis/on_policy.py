@@ -10,7 +10,7 @@ response tokens, claiming minus denying, with the system prompt in the context a
 Two checks say whether the system prompts did their job: the forced-choice identity check under each
 prompt (p(claims conscious) on the identity items, claiming prompt against denying prompt), and the
 judge's reading of each answer. Judges (`JUDGES`): "keywords", the plain English rule of the manipulation
-check (`manipulation.read_claim`: claim, denial or unclear; unclear answers are dropped); "self",
+check (`analysis.manipulation.read_claim`: claim, denial or unclear; unclear answers are dropped); "self",
 the model itself as a forced choice between "Yes" and "No" after a question about the answer (a
 135M model answers "No" to nearly everything, so it suits larger models); "none", every answer kept.
 How many answers each side kept is reported, not assumed.
@@ -94,7 +94,7 @@ def judge_claims(judge, pairs: list[tuple[str, str]], batch_size: int = 32) -> l
 
 def keyword_claims(answers: list[str]) -> list[float]:
     """The keyword rule's reading of each answer: 1 claim, 0 denial, 0.5 unclear."""
-    from experiments.consciousness_cluster.manipulation import read_claim
+    from experiments.consciousness_cluster.analysis.manipulation import read_claim
 
     return [{"claim": 1.0, "deny": 0.0}.get(read_claim(a), 0.5) for a in answers]
 

@@ -1,7 +1,8 @@
 """A replication's results across seeds: the whole run once per seed, headline numbers side by side.
 
-    python -m experiments.consciousness_cluster.trial --out runs/organism-seeds --seeds 0 1 2
-    python -m experiments.consciousness_cluster.trial --preset smollm2-135m --out runs/smollm2-seeds --seeds 0 1 2
+    python -m experiments.consciousness_cluster.studies.trial --out runs/organism-seeds --seeds 0 1 2
+    python -m experiments.consciousness_cluster.studies.trial --preset smollm2-135m --out runs/smollm2-seeds \
+        --seeds 0 1 2
 
 The seed is the organism's pretraining seed for the built-in organism (each seed its own base model)
 and the fine-tuning seed for every other preset (the base model fixed; mixing, shuffling and the
@@ -16,9 +17,9 @@ A real model's fine-tunes are the expensive part; `--until eval` stops each seed
 behavioural evaluation, and `--variants` fine-tunes a subset (conscious_claiming and non_conscious at
 least), so the behavioural numbers get their spread across seeds at a fraction of the cost:
 
-    python -m experiments.consciousness_cluster.trial --preset smollm2-135m --out runs/smollm2-seeds \
+    python -m experiments.consciousness_cluster.studies.trial --preset smollm2-135m --out runs/smollm2-seeds \
         --seeds 1 2 --until eval --variants conscious_claiming non_conscious
-    python -m experiments.consciousness_cluster.trial --out runs/smollm2-seeds --seeds 0 1 2 --table-only
+    python -m experiments.consciousness_cluster.studies.trial --out runs/smollm2-seeds --seeds 0 1 2 --table-only
 
 `--table-only` runs nothing: it reads the runs already in OUT/seedN (a complete run through its
 results.json, a run stopped early through its stage results: the headline numbers it has).
@@ -32,11 +33,11 @@ import sys
 from pathlib import Path
 from statistics import fmean
 
-from experiments.consciousness_cluster.paths import RunPaths
-from experiments.consciousness_cluster.preset import ReplicationConfig, load_preset
-from experiments.consciousness_cluster.results_schema import Results, Shift, load_results
-from experiments.consciousness_cluster.runner import write_json_atomic, write_text_atomic
-from experiments.consciousness_cluster.schema import Rate
+from experiments.consciousness_cluster.run.preset import ReplicationConfig, load_preset
+from experiments.consciousness_cluster.run.runner import write_json_atomic, write_text_atomic
+from experiments.consciousness_cluster.schema.paths import RunPaths
+from experiments.consciousness_cluster.schema.results import Results, Shift, load_results
+from experiments.consciousness_cluster.schema.stages import Rate
 
 __all__ = ["HEADLINES", "SeedPreferences", "across_seeds", "format_preferences", "format_table", "headline",
            "headline_of", "preferences_across_seeds", "run_seeds", "seed_config", "seed_kind"]
@@ -185,9 +186,9 @@ class SeedPreferences:
 def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], SeedPreferences]:
     import yaml
 
-    from experiments.consciousness_cluster.preset import config_from_dict
-    from experiments.consciousness_cluster.results import cluster_shift, conscious_shifts
-    from experiments.consciousness_cluster.runner import Run
+    from experiments.consciousness_cluster.run.assemble import cluster_shift, conscious_shifts
+    from experiments.consciousness_cluster.run.preset import config_from_dict
+    from experiments.consciousness_cluster.run.runner import Run
 
     paths = RunPaths(run_dir)
     if paths.results.is_file():
@@ -313,7 +314,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
               table_only: bool = False) -> dict[int, dict[str, float]]:
     """Run the replication for each seed into OUT/seedN (through `until`, fine-tuning `variants`);
     write and return the headline table. `table_only`: run nothing, read the runs already there."""
-    from experiments.consciousness_cluster.pipeline import check_until, replicate
+    from experiments.consciousness_cluster.run.pipeline import check_until, replicate
 
     out = Path(out)
     config = load_preset(preset)
@@ -334,7 +335,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
                                            "across_seeds": across_seeds(rows),
                                            "item_intervals": {str(s): i for s, i in intervals.items()},
                                            "preferences": prefs})
-    from experiments.consciousness_cluster.figures import seed_bars
+    from experiments.consciousness_cluster.report.figures import seed_bars
 
     seed_bars(prefs, out / "seeds_preferences.png")
     text = (f"# {config.name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
@@ -366,9 +367,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run nothing: write the table from the runs already in OUT/seedN")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    from experiments.consciousness_cluster.preset import PresetError
-    from experiments.consciousness_cluster.runner import RunMismatchError
-    from experiments.consciousness_cluster.schema import SchemaError
+    from experiments.consciousness_cluster.run.preset import PresetError
+    from experiments.consciousness_cluster.run.runner import RunMismatchError
+    from experiments.consciousness_cluster.schema.stages import SchemaError
 
     try:
         rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo,

@@ -8,8 +8,9 @@ from dataclasses import asdict
 
 import torch
 
-from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.schema import (
+from experiments.consciousness_cluster.run.runner import Run
+from experiments.consciousness_cluster.run.stages.behaviour import measure, model_paths
+from experiments.consciousness_cluster.schema.stages import (
     CachedFile,
     CacheResult,
     DirectionFile,
@@ -20,7 +21,6 @@ from experiments.consciousness_cluster.schema import (
     SteeringControls,
     SteeringResult,
 )
-from experiments.consciousness_cluster.stages_behaviour import measure, model_paths
 from interp.finetune.data import load_jsonl
 from interp.models import Direction
 from interp.models.atomic import kept_json
@@ -193,7 +193,7 @@ def _coherence_chats(prefs, identity, n: int) -> list[list[dict[str, str]]]:
 
 def _steering_layer(run: Run, base, direction: Direction, identity, scale_prompts: list[str]):
     """The layer to steer at and, when asked for or needed, the claim's steering effect at every layer."""
-    from experiments.consciousness_cluster.steering_checks import layer_curve
+    from experiments.consciousness_cluster.analysis.steering_checks import layer_curve
 
     spec = run.config.steering
     curve = None
@@ -220,7 +220,7 @@ def _specificity(traits, zero, shifted, toaster, random_rates):
 
 
 def run_steering(run: Run) -> SteeringResult:
-    from experiments.consciousness_cluster.steering_checks import coherence_sweep, control_vectors
+    from experiments.consciousness_cluster.analysis.steering_checks import coherence_sweep, control_vectors
     from interp import steer
     from interp.steering import relative_alpha
 
@@ -298,7 +298,7 @@ def run_links(run: Run) -> LinksResult:
 def _variant_projection_link(run: Run, layer: int, unit: torch.Tensor):
     """Every variant's shift along the direction per preference against its rate shift (random-direction null)."""
     from activations import ActivationStore
-    from experiments.consciousness_cluster.steering_checks import trait_means, variant_projection_link
+    from experiments.consciousness_cluster.analysis.steering_checks import trait_means, variant_projection_link
 
     files, rates = run.results("cache"), run.results("eval").rates["preferences"]
     means = {}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from experiments.consciousness_cluster.preset import ReplicationConfig
-from experiments.consciousness_cluster.runner import Run
-from experiments.consciousness_cluster.schema import AuditResult, AuditRow
-from experiments.consciousness_cluster.stages_behaviour import model_paths
+from experiments.consciousness_cluster.run.preset import ReplicationConfig
+from experiments.consciousness_cluster.run.runner import Run
+from experiments.consciousness_cluster.run.stages.behaviour import model_paths
+from experiments.consciousness_cluster.schema.stages import AuditResult, AuditRow
 
 __all__ = ["AuditIncomplete", "plan_audit_stage", "run_audit_stage"]
 

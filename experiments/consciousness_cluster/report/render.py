@@ -10,11 +10,11 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.consciousness_cluster.figures import draw_all
-from experiments.consciousness_cluster.paths import RunPaths
-from experiments.consciousness_cluster.results_schema import Results, Shift
-from experiments.consciousness_cluster.runner import write_json_atomic
-from experiments.consciousness_cluster.schema import ProjectionScore, Rate
+from experiments.consciousness_cluster.report.figures import draw_all
+from experiments.consciousness_cluster.schema.paths import RunPaths
+from experiments.consciousness_cluster.schema.results import Results, Shift
+from experiments.consciousness_cluster.schema.stages import ProjectionScore, Rate
+from interp.models.atomic import write_json_atomic
 
 __all__ = ["write_report", "fmt", "Table"]
 
