@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from interp.cli.common import UserError
@@ -16,7 +17,7 @@ __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
 SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "convert-direction", "steer",
-                                 "replicate", "audit")
+                                 "replicate", "audit", "publish", "docs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the command as typed, for the records of what made a result (`interp replicate` keeps it in the run folder)
+    args.command_line = shlex.join(["interp", *(sys.argv[1:] if argv is None else argv)])
     if args.command is None:
         parser.print_help()
         return 2

@@ -83,7 +83,8 @@ def run(args) -> int:
     from experiments.consciousness_cluster.run.stages.audit import AuditIncomplete
 
     try:
-        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until)
+        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
+                            command=args.command_line)
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
         raise UserError(str(err)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from experiments.consciousness_cluster.run.runner import Run
+from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.results import (Ablation, EvalSection, Manipulation, Meta, RateTable,
                                                               Results, Shift, Summary)
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
@@ -97,8 +98,9 @@ def _manipulation(ev) -> Manipulation | None:
     return check(ev.sampled_identity, forced)
 
 
-def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
-    """Everything the report quotes, gathered from the stage results into one document."""
+def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: list[Invocation] | None = None) -> Results:
+    """Everything the report quotes, gathered from the stage results into one document, with the record
+    of how the run was made (`invocations`, schema.record)."""
     from interp.models.version import __version__
 
     ev, steering = run.results("eval"), run.results("steering")
@@ -108,7 +110,8 @@ def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
     conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
     return Results(
         meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
-                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds),
+                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds,
+                  invocations=invocations or None),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),

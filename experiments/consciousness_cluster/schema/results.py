@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.stages import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
                                                              SampledClaims, SchemaError, SteeringSummary)
 from interp.models.fields import Number
@@ -37,8 +38,11 @@ class Meta(Checked):
     stage_seconds: dict[str, float] | None = None
     """each stage's time, as its record gives it (a resumed stage: the invocation that completed it);
     absent in files from earlier versions"""
+    invocations: list[Invocation] | None = None
+    """how the run was made: each invocation's command, checkout, machine and times (schema.record);
+    absent in files from earlier versions"""
 
-    _omit_none = ("stage_seconds",)
+    _omit_none = ("stage_seconds", "invocations")
 
 
 @dataclass(frozen=True)

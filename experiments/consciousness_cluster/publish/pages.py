@@ -1,0 +1,324 @@
+"""`interp docs render`: the pages whose numbers come from result files, rendered from those files.
+
+Rendered: docs/results/PAGE.md from docs/results/PAGE.md.j2 and the runs published for PAGE
+(results/NAME/, `publish.PublishedRun`); docs/results/index.md; docs/guides/benchmarks.md from
+benchmarks/results/; the README's headline tables between `<!-- results:PAGE -->` and
+`<!-- /results -->`; and each results/NAME/RUN.md from its run.json. The prose lives in the Jinja2
+templates beside the pages; every number is a field of a result file, formatted by the report's `fmt`
+or by the seed trial's and the direction checks' own tables. `render_all` gives {path: text}; `check`
+names every rendered file that differs from its render (what the test suite runs); `write` rewrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from experiments.consciousness_cluster.publish.folder import PublishedRun, format_run_md, load_published
+from experiments.consciousness_cluster.report.render import Table, coherent_range, fmt, to_markdown
+from experiments.consciousness_cluster.schema.results import Results, load_results
+from experiments.consciousness_cluster.studies.trial import format_preferences, format_table, headline_of
+
+__all__ = ["README_HEADLINES", "Published", "RenderError", "check", "published_runs", "render_all", "write"]
+
+README_MARKERS = re.compile(r"(<!-- results:(?P<page>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
+README_HEADLINES = ("claims_conscious, base", "claims_conscious, conscious_claiming", "claims_conscious, non_conscious",
+                    "sampled claims conscious, base", "sampled claims conscious, conscious_claiming",
+                    "mean preference, base", "mean preference, conscious_claiming", "mean preference, non_conscious",
+                    "mean preference, toaster", "preferences up, conscious vs non",
+                    "steering: mean preference at alpha 0", "steering: mean preference at the control alpha",
+                    "steering: random directions", "steering: toaster direction",
+                    "link: r (steering vs fine-tuning shift)", "link: p against random directions")
+"""The seed trial's headline numbers (trial.HEADLINES) the README's tables show."""
+_SPECIAL = ("index", "_headline", "_sections")
+
+
+class RenderError(ValueError):
+    """A template or a result file the pages cannot be rendered from; the message names it."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published run as the templates see it."""
+
+    folder: Path
+    record: PublishedRun
+    results: Results | None
+    """results.json (a replication)"""
+    seeds_doc: dict | None
+    """seeds.json (a seed trial)"""
+    checks_doc: dict | None
+    """checks.json (direction checks)"""
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
+
+    def link(self, file: str) -> str:
+        """The file's address from a results page (the site serves results/ as published/)."""
+        return f"../published/{self.name}/{file}"
+
+    def figure(self, name: str) -> str | None:
+        for relative in (f"figures/{name}.png", f"{name}.png"):
+            if (self.folder / relative).is_file():
+                return self.link(relative)
+        return None
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def published_runs(root: Path) -> list[Published]:
+    """Every run in ROOT/results/, by name."""
+    runs = []
+    for record_file in sorted((root / "results").glob("*/run.json")):
+        folder = record_file.parent
+        results = folder / "results.json"
+        runs.append(Published(folder, load_published(folder), load_results(results) if results.is_file() else None,
+                              _json(folder / "seeds.json"), _json(folder / "checks.json")))
+    return runs
+
+
+# -- tables the templates call: the report's Table and to_markdown, numbers through fmt ------------------
+def _markdown(table: Table) -> str:
+    return to_markdown([table]).rstrip("\n")
+
+
+def _mean(values) -> float:
+    return fmean(float(v) for v in values)
+
+
+def mean_rate(rates: dict, traits: list[str]) -> float:
+    return fmean(rates[t].rate for t in traits)
+
+
+def model_table(results: Results) -> str:
+    """Each model's mean preference and identity rates (forced choice)."""
+    ev, ident = results.eval, results.identity
+    rows = [[f"preferences (mean of {len(ev.traits)})"] + [fmt(mean_rate(ev.rates[m], ev.traits)) for m in ev.models]]
+    rows += [[t.replace("_", " ")] + [fmt(ident.rates[m][t].rate) for m in ev.models] for t in ident.traits]
+    return _markdown(Table([""] + ev.models, rows))
+
+
+def manipulation_table(results: Results) -> str:
+    man = results.manipulation
+    models = list(man.sampled)
+    return _markdown(Table([""] + models, [
+        ["claims conscious, forced choice"] + [fmt(man.forced[m].rate) for m in models],
+        ["sampled answers that claim (claim/deny/unclear)"]
+        + [f"{fmt(s.share)} ({s.claim}/{s.deny}/{s.unclear})" for s in man.sampled.values()]]))
+
+
+def runs_table(runs: list[Published]) -> str:
+    """The published runs of a page: how each was made, with its RUN.md."""
+    rows = []
+    for run in runs:
+        first = run.record.invocations[0] if run.record.invocations else None
+        commit = "" if first is None or first.checkout.commit is None else \
+            f"`{first.checkout.commit[:10]}`" + (" (uncommitted changes)" if first.checkout.dirty else "")
+        rows.append([f"`{run.name}`", run.kind, f"`{first.command}`" if first else "not recorded", commit,
+                     f"{first.machine.cpu}, {first.machine.cores} cores" if first else "",
+                     first.started[:10] if first else "", f"[RUN.md]({run.link('RUN.md')})"])
+    return _markdown(Table(["run", "what", "command", "commit", "machine", "date", "record"], rows))
+
+
+def _seed_of(run: Published) -> int:
+    import yaml
+
+    config = yaml.safe_load((run.folder / "config.yaml").read_text()) if (run.folder / "config.yaml").is_file() else {}
+    if (config.get("model") or {}).get("source") == "organism":
+        return int((config.get("organism") or {}).get("seed", 0))
+    return int((config.get("finetune") or {}).get("seed", 0))
+
+
+def _headlines(rows: dict[int, dict], intervals: dict[int, dict] | None = None) -> str:
+    keep = {seed: {k: v for k, v in row.items() if k in README_HEADLINES} for seed, row in rows.items()}
+    return format_table(keep, intervals)
+
+
+def run_headline(run: Published) -> str:
+    """The README's table of one replication: the seed trial's headline numbers, with their intervals."""
+    row, intervals = headline_of(run.folder)
+    seed = _seed_of(run)
+    return _headlines({seed: row}, {seed: intervals})
+
+
+def _trial_rows(doc: dict) -> tuple[dict[int, dict], dict[int, dict]]:
+    return ({int(s): row for s, row in doc["seeds"].items()},
+            {int(s): row for s, row in doc.get("item_intervals", {}).items()})
+
+
+def seeds_headline(run: Published) -> str:
+    return _headlines(*_trial_rows(run.seeds_doc))
+
+
+def seeds_table(doc: dict) -> str:
+    return format_table(*_trial_rows(doc))
+
+
+def seeds_preferences(doc: dict) -> str:
+    return format_preferences(doc["preferences"]) if doc.get("preferences") else ""
+
+
+def checks_markdown(doc: dict) -> str:
+    """The direction checks' own tables (direction_checks.format_checks), its headings one level down."""
+    from experiments.consciousness_cluster.studies.direction_checks import format_checks
+
+    lines = format_checks(doc).rstrip("\n").splitlines()
+    body = lines[1:] if lines and lines[0].startswith("# ") else lines  # the page's heading says what it is
+    return "\n".join("#" + line if line.startswith("#") else line for line in body).strip("\n")
+
+
+# -- rendering ---------------------------------------------------------------------------------------------
+def _environment(root: Path):
+    try:
+        import jinja2
+    except ImportError:
+        raise RenderError("rendering the docs needs jinja2: pip install -e '.[docs]'") from None
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root / "docs")), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters["fmt"] = fmt
+    env.globals.update(mean=_mean, mean_rate=mean_rate, coherent_range=coherent_range, model_table=model_table,
+                       manipulation_table=manipulation_table, runs_table=runs_table, run_headline=run_headline,
+                       seeds_headline=seeds_headline, seeds_table=seeds_table, seeds_preferences=seeds_preferences,
+                       checks_markdown=checks_markdown)
+    return env
+
+
+def _page_context(page: str, runs: list[Published]) -> dict[str, Any]:
+    mine = [run for run in runs if run.record.page == page]
+
+    def first(kind: str) -> Published | None:
+        return next((run for run in mine if run.kind == kind), None)
+
+    return {"page": page, "runs": mine, "rep": first("replication"), "seeds": first("seed trial"),
+            "checks": first("direction checks")}
+
+
+def _banner(template: str, sources: list[str]) -> str:
+    return (f"<!-- Rendered by `interp docs render` from {template} and {', '.join(sources) or 'no result file'}: "
+            "edit the template, not this file. -->\n")
+
+
+def _tidy(text: str) -> str:
+    """One blank line at most between blocks, one newline at the end."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+def result_pages(root: Path) -> list[str]:
+    """The pages with a template of their own in docs/results/ (PAGE.md.j2)."""
+    return sorted(p.name[:-len(".md.j2")] for p in (root / "docs" / "results").glob("*.md.j2")
+                  if p.name[:-len(".md.j2")] not in _SPECIAL)
+
+
+def _benchmarks_context(root: Path) -> dict[str, Any]:
+    folder = root / "benchmarks" / "results"
+    cache_runs, gpu_runs, texts = [], [], []
+    for path in sorted(folder.glob("bench_cache*.json")):
+        cache_runs.append({"file": path.name, "data": json.loads(path.read_text())})
+    for path in sorted(folder.glob("gpu-*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        measured = [line for line in lines if "name" in line]
+        summary = next((line for line in lines if "name" not in line), None)
+        gpu_runs.append({"file": path.name, "lines": measured, "summary": summary})
+    for path in sorted(folder.glob("*.txt")):
+        if not path.with_suffix(".json").is_file():  # a .json twin is in the tables already
+            texts.append({"file": path.name, "text": path.read_text().rstrip("\n")})
+    return {"cache_runs": cache_runs, "gpu_runs": gpu_runs, "text_outputs": texts}
+
+
+def render_all(root: str | Path) -> dict[Path, str]:
+    """Every rendered file under ROOT and its text as rendered now; RenderError names a template's line
+    that a result file cannot fill."""
+    import jinja2
+
+    try:
+        return _render_all(Path(root))
+    except jinja2.TemplateError as err:
+        where = f"{err.filename or err.name}:{err.lineno}" if isinstance(err, jinja2.TemplateSyntaxError) else \
+            _template_line(err)
+        raise RenderError(f"{where}: {err}; fix the template, or the result file it reads") from None
+
+
+def _template_line(err: Exception) -> str:
+    """Where in a template an error was raised: the innermost template line of its traceback."""
+    import traceback
+
+    lines = [f"{frame.filename}:{frame.lineno}" for frame in traceback.extract_tb(err.__traceback__)
+             if frame.filename.endswith(".j2")]
+    return lines[-1] if lines else "a template"
+
+
+def _render_all(root: Path) -> dict[Path, str]:
+    env = _environment(root)
+    runs = published_runs(root)
+    pages = result_pages(root)
+    orphans = sorted({run.record.page for run in runs} - set(pages))
+    if orphans:
+        raise RenderError(f"published runs name pages without a template: {', '.join(orphans)}; add "
+                          f"docs/results/PAGE.md.j2 (copy one that is there) or republish with --page")
+    out: dict[Path, str] = {}
+    for page in pages:
+        context = _page_context(page, runs)
+        sources = [f"results/{run.name}" for run in context["runs"]]
+        text = env.get_template(f"results/{page}.md.j2").render(**context)
+        out[root / "docs" / "results" / f"{page}.md"] = _banner(f"docs/results/{page}.md.j2", sources) + _tidy(text)
+    titles = {page: out[root / "docs" / "results" / f"{page}.md"].split("\n# ", 1)[1].split("\n", 1)[0]
+              for page in pages}
+    index = env.get_template("results/index.md.j2").render(
+        pages=[{"name": page, "title": titles[page], "runs": _page_context(page, runs)["runs"]} for page in pages])
+    out[root / "docs" / "results" / "index.md"] = _banner("docs/results/index.md.j2", ["results/*/run.json"]) + _tidy(index)
+    bench = env.get_template("guides/benchmarks.md.j2").render(**_benchmarks_context(root))
+    out[root / "docs" / "guides" / "benchmarks.md"] = (_banner("docs/guides/benchmarks.md.j2", ["benchmarks/results/"])
+                                                      + _tidy(bench))
+    out[root / "README.md"] = _readme(root, env, runs)
+    for run in runs:
+        out[run.folder / "RUN.md"] = format_run_md(run.record, run.folder)
+    return out
+
+
+def _readme(root: Path, env, runs: list[Published]) -> str:
+    text = (root / "README.md").read_text()
+    template = env.get_template("results/_headline.md.j2")
+
+    def table(match: re.Match) -> str:
+        body = _tidy(template.render(**_page_context(match["page"], runs)))
+        return f"{match[1]}{body}{match[4]}"
+
+    return README_MARKERS.sub(table, text)
+
+
+def check(root: str | Path) -> list[str]:
+    """One line per rendered file that is missing or differs from its render (first differing line)."""
+    problems = []
+    for path, text in render_all(root).items():
+        if not path.is_file():
+            problems.append(f"{path}: missing; run `interp docs render`")
+            continue
+        on_disk = path.read_text()
+        if on_disk != text:
+            new, old = text.splitlines(), on_disk.splitlines()
+            line = next((i for i, (a, b) in enumerate(zip(new, old)) if a != b), min(len(new), len(old)))
+            shown = old[line] if line < len(old) else "(end of file)"
+            problems.append(f"{path}:{line + 1}: differs from its render (on disk: {shown[:100]!r}); the numbers come "
+                            "from result files: run `interp docs render`, and edit templates rather than pages")
+    return problems
+
+
+def write(root: str | Path) -> list[Path]:
+    """Render every page; rewrite the files that changed and return them."""
+    changed = []
+    for path, text in render_all(root).items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed

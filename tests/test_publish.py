@@ -1,0 +1,154 @@
+"""`interp publish` and the run record: a finished organism run (tests/conftest.py `small_replication`)
+published into results/NAME with its small files only and RUN.md; each invocation of a run recorded
+(command, commit, machine, stage times) against plain readings of git and /proc/cpuinfo; the results
+page rendered from the published files carries the files' numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from statistics import fmean
+
+import pytest
+
+from experiments.consciousness_cluster.publish.pages import check, render_all, write
+from experiments.consciousness_cluster.publish.folder import MAX_KB, PublishError, load_published, publish
+from experiments.consciousness_cluster.schema.record import read_invocations
+from experiments.consciousness_cluster.report.render import fmt
+from interp.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_model() -> str | None:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def test_each_invocation_is_recorded(small_replication):
+    _, run = small_replication
+    (invocation,) = read_invocations(run)
+    stages = json.loads((run / "results.json").read_text())["meta"]
+    assert invocation.outcome == "done" and invocation.ended >= invocation.started
+    assert set(invocation.stages) == set(stages["stage_seconds"])             # every stage ran in this one
+    assert invocation.stages == {k: round(v, 2) for k, v in stages["stage_seconds"].items()}
+    assert "replicate --preset" in invocation.command and str(run) in invocation.command
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert invocation.checkout.commit == (head.stdout.strip() if head.returncode == 0 else None)
+    assert invocation.machine.cpu == (_cpu_model() or invocation.machine.cpu)
+    assert stages["invocations"] == [invocation.to_json()]
+
+
+def test_a_resumed_run_keeps_every_invocation(small_replication, tmp_path):
+    preset, run = small_replication
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
+    first, second = read_invocations(copy)
+    assert first == read_invocations(run)[0] and second.stages == {} and second.outcome == "done"
+    assert json.loads((copy / "results.json").read_text())["meta"]["invocations"] == [first.to_json(),
+                                                                                      second.to_json()]
+
+
+def test_publish_copies_the_small_files_and_writes_run_md(small_replication, tmp_path, capsys):
+    _, run = small_replication
+    assert main(["publish", str(run), "--name", "organism-test", "--page", "organism", "--root", str(_root(tmp_path))]) == 0
+    folder = tmp_path / "repo" / "results" / "organism-test"
+    record = load_published(folder)
+    copied = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert copied == sorted(record.files + ["run.json", "RUN.md"])
+    assert {"results.json", "report.md", "config.yaml", "figures/cluster.png"} <= set(record.files)
+    assert not [f for f in copied if f.endswith((".h5", ".safetensors", ".bin", ".gguf")) or f.startswith("models/")]
+    for f in record.files:
+        assert (folder / f).read_bytes() == (run / f).read_bytes()
+        assert (folder / f).stat().st_size <= MAX_KB * 1000
+    text = (folder / "RUN.md").read_text()
+    (invocation,) = record.invocations
+    assert f"`{invocation.command}`" in text and invocation.machine.cpu in text
+    meta = json.loads((run / "results.json").read_text())["meta"]
+    for stage, seconds in meta["stage_seconds"].items():
+        assert f"| {stage} | {seconds:,.0f} |" in text
+    assert "published" in capsys.readouterr().out
+
+
+def _root(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "docs", root / "docs")
+    shutil.copytree(ROOT / "benchmarks" / "results", root / "benchmarks" / "results")
+    shutil.copy(ROOT / "README.md", root / "README.md")
+    return root
+
+
+def test_publish_refuses_what_is_not_small_or_not_a_run(small_replication, tmp_path, capsys):
+    _, run = small_replication
+    with pytest.raises(PublishError, match=r"over the 1 KB limit: .*results\.json \(\d+ KB\)"):
+        publish(run, tmp_path / "results", "x", max_kb=1)
+    assert not (tmp_path / "results" / "x").exists()
+    assert main(["publish", str(run / "models"), "--name", "x", "--root", str(_root(tmp_path))]) == 2
+    assert "not a finished replication" in capsys.readouterr().err
+    publish(run, tmp_path / "results", "x")
+    with pytest.raises(PublishError, match="exists"):
+        publish(run, tmp_path / "results", "x")
+    with pytest.raises(PublishError, match="--name"):
+        publish(run, tmp_path / "results", "../x")
+
+
+def test_the_results_page_carries_the_files_numbers(small_replication, tmp_path):
+    _, run = small_replication
+    root = _root(tmp_path)
+    publish(run, root / "results", "organism-test", page="organism")
+    pages = render_all(root)
+    page = pages[root / "docs" / "results" / "organism.md"]
+    data = json.loads((run / "results.json").read_text())               # a plain reading of the file
+    traits, rates = data["eval"]["traits"], data["eval"]["rates"]
+    for model in data["eval"]["models"]:
+        assert fmt(fmean(rates[model][t]["rate"] for t in traits)) in page
+    summary = data["summary"]
+    assert summary["verdict"] in page and fmt(summary["mean_shift_conscious_vs_non"]) in page
+    assert fmt(data["link"]["r"]) in page and fmt(data["ablation"]["mean_change"]) in page
+    assert "../published/organism-test/figures/cluster.png" in page and "No published run yet" not in page
+    readme = pages[root / "README.md"]
+    organism = readme.split("<!-- results:organism -->")[1].split("<!-- /results -->")[0]
+    assert f"| mean preference, base | {fmean(rates['base'][t]['rate'] for t in traits):.2f} |" in organism
+    assert "No published run yet." in readme.split("<!-- results:smollm2-135m -->")[1]
+
+
+def test_an_edited_digit_in_a_rendered_results_page_or_table_fails_the_check(small_replication, tmp_path):
+    _, run = small_replication
+    root = _root(tmp_path)
+    publish(run, root / "results", "organism-test", page="organism")
+    write(root)
+    assert check(root) == []
+    # (file, where its first rendered number starts): the page's model table, the README's organism
+    # table, a stage time in RUN.md
+    for path, anchor in ((root / "docs" / "results" / "organism.md", "| preferences (mean of"),
+                         (root / "README.md", "<!-- results:organism -->\n| | seed 0 |"),
+                         (root / "results" / "organism-test" / "RUN.md", "| stage | seconds")):
+        original = path.read_text()
+        i = re.compile(r"\| \d").search(original, original.index(anchor) + len(anchor)).end() - 1
+        path.write_text(original[:i] + str((int(original[i]) + 1) % 10) + original[i + 1:])
+        (problem,) = check(root)
+        assert problem.startswith(f"{path}:{original[:i].count(chr(10)) + 1}:")
+        path.write_text(original)
+    assert check(root) == []
+
+
+def test_a_seed_trial_is_published_with_its_seeds(small_replication, tmp_path):
+    from experiments.consciousness_cluster.studies.trial import run_seeds
+
+    preset, run = small_replication
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "seed0").symlink_to(run, target_is_directory=True)
+    run_seeds(preset, [0], trial, progress=False, log=lambda *_: None, table_only=True, command="trial --table-only")
+    record = publish(trial, tmp_path / "results", "organism-seeds", page="organism")
+    folder = tmp_path / "results" / "organism-seeds"
+    assert record.kind == "seed trial" and [i.command for i in record.invocations] == ["trial --table-only"]
+    assert {"seeds.json", "seeds.md", "seeds_preferences.png", "seed0/results.json", "seed0/report.md"} <= set(record.files)
+    assert record.seeds == {"seed0": read_invocations(run)}
+    assert "## seed0" in (folder / "RUN.md").read_text()
