@@ -155,3 +155,20 @@ def test_a_seed_trial_is_published_with_its_seeds(small_replication, tmp_path):
     assert {"seeds.json", "seeds.md", "seeds_preferences.png", "seed0/results.json", "seed0/report.md"} <= set(record.files)
     assert record.seeds == {"seed0": read_invocations(run)}
     assert "## seed0" in (folder / "RUN.md").read_text()
+
+
+def test_a_damaged_run_file_is_named_not_a_traceback(tmp_path, capsys):
+    fake = tmp_path / "run"
+    fake.mkdir()
+    (fake / "results.json").write_text('{"meta": ')
+    root = _root(tmp_path)
+    assert main(["publish", str(fake), "--name", "x", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert f"{fake / 'results.json'}" in err and "Traceback" not in err
+    (fake / "results.json").unlink()
+    (fake / "checks.json").write_text("[1, 2]")
+    assert main(["publish", str(fake), "--name", "x", "--root", str(root)]) == 2
+    assert "cannot read the preset's name" in capsys.readouterr().err
+    assert main(["publish", str(fake), "--name", "x", "--page", "../up", "--root", str(root)]) == 2
+    assert "--page '../up'" in capsys.readouterr().err
+    assert not (root / "results").exists()

@@ -32,3 +32,11 @@ def test_readme_blocks_run(small_replication, tmp_path, monkeypatch, capsys):
     link = namespace["link"]
     assert len(namespace["p"]) == namespace["rows"].n_rows == len(namespace["questions"].choice_items)
     assert f"pearson {link.pearson:.2f} [{link.ci_low:.2f}, {link.ci_high:.2f}]" in out        # link
+
+
+def test_readme_links_point_at_files_of_the_repository():
+    links = re.findall(r"\]\(([^)\s]+)\)", README.read_text())
+    assert len(links) > 10
+    for link in links:
+        assert "://" not in link, link
+        assert (ROOT / link.split("#")[0]).exists(), f"README.md links to {link}, which the repository does not have"

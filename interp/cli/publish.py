@@ -29,13 +29,14 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from experiments.consciousness_cluster.publish.folder import MAX_KB, PublishError, publish
+    from experiments.consciousness_cluster.schema.stages import SchemaError
     from interp.cli.docs import project_root
 
     root = project_root(args.root)
     try:
         record = publish(args.run_dir, root / "results", args.name, page=args.page, overwrite=args.overwrite,
                          max_kb=MAX_KB if args.max_kb is None else args.max_kb)
-    except PublishError as err:
+    except (PublishError, SchemaError) as err:  # SchemaError: an invocation record edited by hand
         raise UserError(str(err)) from None
     print(f"published {record.kind} {args.run_dir} as results/{record.name}/ ({len(record.files)} files, "
           f"page {record.page}); next: interp docs render")

@@ -84,24 +84,41 @@ def files_to_publish(run_dir: Path) -> list[Path]:
 
 
 def _preset(run_dir: Path, kind: str) -> str:
+    """The name of the preset the run was made with, read from the file that makes it a run."""
     import yaml
 
+    from experiments.consciousness_cluster.schema.stages import SchemaError
+    from interp.models.textio import TextFileError
+
     if kind == "replication":
-        return json.loads((run_dir / "results.json").read_text())["meta"]["preset"]
+        try:
+            return load_results(run_dir / "results.json").meta.preset
+        except (SchemaError, TextFileError) as err:
+            raise PublishError(str(err)) from None
     if kind == "direction checks":
-        return json.loads((run_dir / "checks.json").read_text())["preset"]
-    config = next(iter(sorted(run_dir.glob("seed*/config.yaml"))), None)
-    if config is None:
-        raise PublishError(f"{run_dir}: a seed trial without seedN/config.yaml; pass --page")
-    return yaml.safe_load(config.read_text())["name"]
+        path = run_dir / "checks.json"
+    else:
+        path = next(iter(sorted(run_dir.glob("seed*/config.yaml"))), None)
+        if path is None:
+            raise PublishError(f"{run_dir}: a seed trial without seedN/config.yaml (its runs): publish the folder the "
+                               "trial wrote")
+    try:
+        data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+        return str(data["preset" if path.suffix == ".json" else "name"])
+    except (ValueError, yaml.YAMLError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise PublishError(f"{path}: cannot read the preset's name ({type(err).__name__}: {err}); the file is not "
+                           "as the toolkit writes it") from None
 
 
 def publish(run_dir: str | Path, results_dir: str | Path, name: str, *, page: str | None = None,
             max_kb: float = MAX_KB, overwrite: bool = False) -> PublishedRun:
     """Copy the run's small files into RESULTS_DIR/NAME and write run.json and RUN.md there."""
     run_dir = Path(run_dir)
-    if not _NAME.fullmatch(name):
-        raise PublishError(f"--name {name!r}: lower-case letters, digits, '.', '_' and '-' only, e.g. organism-seed0")
+    if max_kb <= 0:
+        raise PublishError(f"--max-kb {max_kb:g}: give a positive size in KB (default {MAX_KB})")
+    for flag, value in (("--name", name), ("--page", page)):
+        if value is not None and not _NAME.fullmatch(value):
+            raise PublishError(f"{flag} {value!r}: lower-case letters, digits, '.', '_' and '-' only, e.g. organism-seed0")
     if not run_dir.is_dir():
         raise PublishError(f"{run_dir}: no such run folder")
     kind = _kind(run_dir)
