@@ -17,10 +17,10 @@ from pathlib import Path
 
 from experiments.consciousness_cluster.report.render import Heading, Para, Table, to_markdown
 from experiments.consciousness_cluster.schema.record import Invocation, read_invocations
-from experiments.consciousness_cluster.schema.results import load_results
+from experiments.consciousness_cluster.schema.results import Results, load_results
 from experiments.consciousness_cluster.schema.stages import Checked
 
-__all__ = ["FIGURES", "KINDS", "MAX_KB", "SMALL_FILES", "PublishError", "PublishedRun", "files_to_publish",
+__all__ = ["FIGURES", "KINDS", "MAX_KB", "SMALL_FILES", "Published", "PublishError", "PublishedRun", "files_to_publish",
            "format_run_md", "load_published", "publish"]
 
 MAX_KB = 500
@@ -147,6 +147,39 @@ def publish(run_dir: str | Path, results_dir: str | Path, name: str, *, page: st
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)  # the folder appears whole or not at all
     return record
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published run as the templates see it."""
+
+    folder: Path
+    record: PublishedRun
+    results: Results | None
+    """results.json (a replication)"""
+    seeds_doc: dict | None
+    """seeds.json (a seed trial)"""
+    checks_doc: dict | None
+    """checks.json (direction checks)"""
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
+
+    def link(self, file: str) -> str:
+        """The file's address from a results page (the site serves results/ as published/)."""
+        return f"../published/{self.name}/{file}"
+
+    def figure(self, name: str) -> str | None:
+        """The address of figure NAME (figures/NAME.png, or NAME.png beside the tables), None when not published."""
+        for relative in (f"figures/{name}.png", f"{name}.png"):
+            if (self.folder / relative).is_file():
+                return self.link(relative)
+        return None
 
 
 def load_published(folder: Path) -> PublishedRun:
