@@ -12,6 +12,8 @@ def on_files(files: Files, config) -> Files:
     results = Path(config["config_file_path"]).parent / "results"
     if results.is_dir():
         for path in sorted(p for p in results.rglob("*") if p.is_file()):
+            if any(part.startswith(".") for part in path.relative_to(results).parts):
+                continue  # a publish killed halfway leaves a hidden staging folder
             uri = f"published/{path.relative_to(results).as_posix()}"
             files.append(File.generated(config, uri, abs_src_path=str(path)))
     return files

@@ -27,7 +27,7 @@ MAX_KB = 500
 """The largest file `interp publish` copies, in KB, unless told otherwise."""
 SMALL_FILES = ("results.json", "report.md", "seeds.json", "seeds.md", "checks.json", "checks.md", "config.yaml",
                "config_changes.jsonl")
-FIGURES = ("figures/*.png", "*.png")
+FIGURES = ("figures/*.png", "*.png", "audit/*/summary.png")
 KINDS = {"results.json": "replication", "seeds.json": "seed trial", "checks.json": "direction checks"}
 """The file that makes a folder a finished run of each kind."""
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")

@@ -40,6 +40,8 @@ def published_runs(root: Path) -> list[Published]:
     runs = []
     for record_file in sorted((root / "results").glob("*/run.json")):
         folder = record_file.parent
+        if folder.name.startswith("."):  # a publish killed halfway leaves its staging folder: not a run
+            continue
         results = folder / "results.json"
         runs.append(Published(folder, load_published(folder), load_results(results) if results.is_file() else None,
                               _json(folder / "seeds.json"), _json(folder / "checks.json")))
