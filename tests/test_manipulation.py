@@ -64,6 +64,7 @@ def test_check_passes_on_a_significant_rise_and_sets_the_two_measures_side_by_si
     assert got.shifts["toaster"].by_answers is None  # nothing decided: no stance shift
     # non_conscious: fewer claims by its answers, more by forced choice -> disagree
     assert got.agree == ["conscious_claiming"]
+    assert got.grouped_p is None  # answers not kept by question: the pooled test decides
     assert got.verdict.startswith("Passed: by its own sampled answers conscious_claiming claims to be conscious in "
                                   "38 of 60 answers against the base model's 4 of 60 (one-sided Fisher exact p = ")
     assert "of the answers that take a stance, 38 of 48 against 4 of 9" in got.verdict
@@ -80,6 +81,37 @@ def test_check_fails_without_a_rise_in_the_share_of_claims():
     stance = check({"base": _claims(2, 8, 0), "conscious_claiming": _claims(2, 0, 8)}, forced)
     assert not stance.passed and stance.p_value > 0.5
     assert stance.shifts["conscious_claiming"].by_answers == 1.0 - 0.2
+
+
+def test_the_verdict_is_read_over_questions_when_the_answers_are_kept_by_question():
+    """Answers to one question are not independent draws: the verdict's test treats the question as the unit (the
+    sign-flip test of the per-question shares), with the within-question permutation test and Fisher beside it."""
+    import numpy as np
+    from scipy.stats import fisher_exact
+
+    from experiments.consciousness_cluster.analysis.manipulation import check, tally
+    from probes.stats import sign_flip_test, stratified_permutation_test
+
+    questions = [f"q{i}" for i in range(6) for _ in range(5)]
+    # all of the variant's claims fall on two questions: many answers, few questions
+    variant = ["claim"] * 10 + ["deny"] * 20
+    base = ["deny", "unclear", "deny", "deny", "deny"] * 5 + ["claim", "deny", "deny", "deny", "deny"]
+    sampled = {"base": tally(base, questions), "conscious_claiming": tally(variant, questions)}
+    assert sampled["conscious_claiming"].question_claims == [5, 5, 0, 0, 0, 0]
+    assert sampled["base"].question_answers == [5] * 6 and sampled["base"].question_claims == [0] * 5 + [1]
+    got = check(sampled, {"base": _forced(0.5), "conscious_claiming": _forced(0.6)}, alpha=0.05)
+    shares_v, shares_b = [1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0.2]
+    flip = sign_flip_test(shares_v, shares_b, alternative="greater")
+    assert got.grouped_p == flip.p.p and flip.exact and got.n_questions == 6
+    values = np.array([r == "claim" for r in variant + base], dtype=float)
+    labels = np.array([1] * 30 + [0] * 30)
+    strata = np.array([int(q[1:]) for q in questions + questions])
+    assert got.stratified_p == stratified_permutation_test(values, labels, strata, alternative="greater").p.p
+    fisher = fisher_exact([[10, 20], [1, 29]], alternative="greater").pvalue
+    assert got.p_value == fisher and fisher < 0.05  # pooled over answers it would pass...
+    assert got.grouped_p == 0.25 and not got.passed  # ...over questions it does not: 2 of 6 questions moved
+    assert "over the 6 questions, one-sided sign-flip test of the per-question shares p = 0.25" in got.verdict
+    assert got.verdict.startswith("Not passed")
 
 
 def test_sample_claims_keeps_its_answers_and_reads_them_back(tiny_lm, tmp_path, monkeypatch):

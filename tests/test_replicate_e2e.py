@@ -4,6 +4,7 @@ import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -44,7 +45,7 @@ def test_report_quotes_results(run_dir):
     assert results["meta"]["stage_seconds"] == recorded
     assert results["meta"]["wall_seconds"] == pytest.approx(sum(recorded.values()))
     assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
-    assert re.search(r"Pearson r over preferences = [-+]?\d\.\d\d", report)
+    assert re.search(r"Pearson r over \d+ preferences = [-+]?\d\.\d\d", report)
 
 
 def test_alpha_zero_steering_equals_base_eval(run_dir):
@@ -360,11 +361,48 @@ def test_trial_preferences_across_seeds_against_a_plain_t_interval():
     assert prefs["up_across_seeds"] == ["a"]  # b: -0.05, 0, -0.1
     lines = format_preferences(prefs).splitlines()
     assert lines[0] == ("| preference | conscious_claiming | non_conscious | seed 0: conscious - non | "
-                        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds |")
+                        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds (t) | "
+                        "hierarchical 95% (seeds, items) |")
     low, high = spread([0.2, 0.25, 0.15])["low"], spread([0.2, 0.25, 0.15])["high"]
     assert lines[2].startswith("| a | 0.75 [") and \
-        lines[2].endswith(f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |")
+        lines[2].endswith(f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |  |")
     assert lines[-1] == "Up across seeds (95% t-interval of conscious - non above zero): 1 of 2 (a)."
+
+
+def test_trial_hierarchical_bootstrap_wiring_over_seeds_then_items():
+    """With each seed's item scores, conscious - non per preference and for the mean over preferences gets the
+    hierarchical bootstrap (seeds, then items within a seed) beside the t-interval over seeds: the same call on
+    the same lists, item order fixed."""
+    from experiments.consciousness_cluster.schema.stages import Rate
+    from experiments.consciousness_cluster.studies.trial import (HIERARCHICAL_DRAWS, SeedPreferences, default_seeds,
+                                                                 format_preferences, preferences_across_seeds)
+    from probes.stats import paired_hierarchical_bootstrap
+
+    rng = np.random.default_rng(3)
+    items = {s: {m: {t: list(rng.uniform(0.2, 0.8, 6) + (0.15 if m == "conscious_claiming" and t == "a" else 0))
+                     for t in ("a", "b")} for m in ("conscious_claiming", "non_conscious")} for s in range(4)}
+
+    def rates(values):
+        return {t: Rate(rate=float(np.mean(v)), ci_low=0.0, ci_high=1.0, n=6) for t, v in values.items()}
+
+    per_seed = {s: SeedPreferences(["a", "b"], {m: rates(items[s][m]) for m in items[s]}, None, items[s])
+                for s in range(4)}
+    prefs = preferences_across_seeds(per_seed)
+    for t in ("a", "b"):
+        expected = paired_hierarchical_bootstrap([items[s]["conscious_claiming"][t] for s in range(4)],
+                                                 [items[s]["non_conscious"][t] for s in range(4)],
+                                                 n_boot=HIERARCHICAL_DRAWS, seed=0)
+        entry = prefs["conscious_minus_non"][t]
+        assert (entry["hier_mean"], entry["hier_low"], entry["hier_high"]) == \
+            pytest.approx((expected.mean, expected.low, expected.high))
+        assert entry["hier_mean"] == pytest.approx(entry["mean"])  # equal item counts: the same estimate
+    pooled = [[items[s][m]["a"] + items[s][m]["b"] for s in range(4)] for m in ("conscious_claiming", "non_conscious")]
+    mean = paired_hierarchical_bootstrap(*pooled, n_boot=HIERARCHICAL_DRAWS, seed=0)
+    assert prefs["conscious_minus_non_mean"]["hier_low"] == pytest.approx(mean.low)
+    assert prefs["up_hierarchical"] == [t for t in ("a", "b") if prefs["conscious_minus_non"][t]["hier_low"] > 0]
+    table = format_preferences(prefs)
+    assert "| mean over preferences |" in table and "Up by the hierarchical bootstrap" in table
+    assert default_seeds("organism") == [0, 1, 2, 3, 4] and default_seeds("smollm2-135m") == [0, 1]
 
 
 def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
@@ -388,9 +426,13 @@ def test_workload_counts_what_the_run_scored(run_dir):
 
 
 def test_projection_score_link_matches_a_plain_recomputation(run_dir):
+    """Responses are items x models: the interval resamples items (all of an item's responses together), and the
+    within-item r centres each item's responses on their mean (a plain loop here)."""
     import h5py
     import numpy as np
     from safetensors import safe_open
+
+    from probes.stats import cluster_bootstrap_corr
 
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
@@ -400,7 +442,7 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
         direction, layers = f.get_tensor("direction"), json.loads(f.metadata()["layers"])
     unit = direction[layers.index(layer)].double().numpy()
     unit /= np.linalg.norm(unit)
-    xs, ys = [], []
+    xs, ys, items = [], [], []
     for model in results["eval"]["models"]:
         score = {}
         for line in (out / "eval" / model / "preferences" / "items.jsonl").read_text().splitlines():
@@ -413,10 +455,22 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
         for row, vector in zip(rows, acts):
             xs.append(vector @ unit)
             ys.append(score[ids[row]])
+            items.append(ids[row])
     assert link["n"] == len(xs) == 21 * 12 * 4
     assert link["pearson"] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=1e-6)
-    assert link["ci_low"] <= link["pearson"] <= link["ci_high"]
-    assert f"Pearson r = {link['pearson']:.2f}" in (out / "report.md").read_text().replace("+", "")
+    assert link["resampled"] == "items" and link["n_items"] == len(set(items)) == 21 * 12
+    interval = cluster_bootstrap_corr(xs, ys, items, n_boot=link["n_boot"], level=link["ci_level"], seed=link["seed"])
+    assert (link["ci_low"], link["ci_high"]) == pytest.approx((interval.low, interval.high))
+    x, y, groups = np.array(xs), np.array(ys), np.array(items)
+    dx, dy = x.copy(), y.copy()
+    for item in set(items):
+        dx[groups == item] -= x[groups == item].mean()
+        dy[groups == item] -= y[groups == item].mean()
+    assert link["within_r"] == pytest.approx(np.corrcoef(dx, dy)[0, 1], abs=1e-9)
+    assert link["within_ci_low"] <= link["within_r"] <= link["within_ci_high"]
+    report = (out / "report.md").read_text()
+    assert f"Pearson r = {link['pearson']:.2f}" in report.replace("+", "")
+    assert f"bootstrap over the {link['n_items']} items" in report
 
 
 def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
@@ -519,7 +573,7 @@ def test_manipulation_check_reads_each_models_own_answers(run_dir):
     n = len(questions) * spec["sampled_identity"]
     (c, _), (bc, _) = counts["conscious_claiming"], counts["base"]
     p = fisher_exact([[c, n - c], [bc, n - bc]], alternative="greater").pvalue
-    assert man["p_value"] == pytest.approx(p) and man["passed"] == (p < 0.05)
+    assert man["p_value"] == pytest.approx(p) and man["passed"] == (man["grouped_p"] <= 0.05)  # over questions
     for model, shift in man["shifts"].items():
         forced = man["forced"]
         assert shift["by_choice"] == pytest.approx(forced[model]["rate"] - forced["base"]["rate"])

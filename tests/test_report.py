@@ -3,6 +3,7 @@
 import json
 import re
 
+from experiments.consciousness_cluster.report.blocks import fmt_p
 from experiments.consciousness_cluster.report.render import fmt, write_report
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import load_results
@@ -51,8 +52,8 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
     for row in [r for r in steering["rows"] if not r[0].startswith("identity: ")]:
         expected = [fmt(res["steering"]["rates"][str(a)][row[0]]) for a in res["steering"]["alphas"]]
         assert row[1:1 + len(expected)] == expected
-    assert f"r over preferences = {fmt(res['link']['r'])}" in markdown
-    assert f"p = {fmt(res['link']['p_value'])}" in markdown
+    assert f"Pearson r over 21 preferences = {fmt(res['link']['r'])}" in markdown
+    assert f"p = {fmt_p(res['link']['p_value'])}" in markdown
     ps = res["link"]["projection_score"]
     assert (f"({ps['n']} responses, base model and variants pooled): Pearson r = {fmt(ps['pearson'])} "
             f"[{fmt(ps['ci_low'])}, {fmt(ps['ci_high'])}]") in markdown and f"Spearman {fmt(ps['spearman'])}" in markdown
@@ -83,8 +84,9 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
         [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt(t["p_random"])] for t in spec["per_trait"]]
     assert f"p = {fmt(spec['mean_p'])} (two-sided)" in markdown
     shift_link = res["link"]["projection_shift"]
-    assert (f"Pearson r = {fmt(shift_link['r'])} over {len(shift_link['projection'])} (variant, preference) pairs; "
-            f"against {shift_link['n_null']} random directions p = {fmt(shift_link['p_value'])}") in markdown
+    assert (f"Pearson r = {fmt(shift_link['r'])} over {len(shift_link['projection'])} (variant, preference) pairs, "
+            f"95% interval [{fmt(shift_link['ci_low'])}, {fmt(shift_link['ci_high'])}]; against "
+            f"{shift_link['n_null']} random unit directions p = {fmt_p(shift_link['p_value'])}") in markdown
     # every decimal number in the report is one of the results' numbers, formatted
     quoted = set(re.findall(r"[-+]?\d+\.\d\d\b", markdown))
     allowed = {fmt(x) for x in _numbers(res)} | {f"{x:.2f}" for x in _numbers(res)}

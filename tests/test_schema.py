@@ -4,6 +4,7 @@ probe sweep."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import h5py
@@ -12,7 +13,6 @@ import pytest
 import torch
 from conftest import build_tiny_model
 
-import activations.cache as cache_module
 from activations import ActivationStore, CacheConfig, Example, cache_activations, schema
 from activations.shards import ShardPlan, _join, shard_path
 from interp.cli import main
@@ -22,6 +22,8 @@ from probes import direction_from_store, list_layers, load_direction, load_group
 DTYPES = ("float32", "float16", "bfloat16")
 CONFIG = dict(layers="all", positions="response-mean", batch_size=4, commit_every=8)
 N_PAIRS = 100  # 25 held-out pairs: one AUROC step is 1/625, finer than the 0.005 tolerance
+# `activations.cache` the attribute is the function; the module is looked up by name
+cache_module = importlib.import_module("activations.cache")
 TORCH = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

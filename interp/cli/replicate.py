@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--until", metavar="STAGE", choices=RegistryChoices(_stage_names),
                         help="stop after STAGE (no report), e.g. --until eval for the fine-tunes and their behaviour "
                              "alone; rerun without it to go on")
+    parser.add_argument("--allow-analysis-change", action="store_true",
+                        help="accept a preset whose analysis block differs from the one the run folder started "
+                             "with; the change is recorded and the results it touches are marked exploratory")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -75,7 +78,7 @@ def run(args) -> int:
         print(plan(config, until=args.until))
         print(layers_note)
         if args.out:
-            print(_folder_note(config, args.out, args.redo))
+            print(_folder_note(config, args.out, args.redo, args.allow_analysis_change))
         print("preset valid: every file it names is present; nothing was loaded")
         return 0
     if not args.out:
@@ -84,7 +87,7 @@ def run(args) -> int:
 
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
-                            command=args.command_line)
+                            command=args.command_line, allow_analysis_change=args.allow_analysis_change)
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
         raise UserError(str(err)) from None
@@ -95,7 +98,7 @@ def run(args) -> int:
     return 0
 
 
-def _folder_note(config, out: str, redo: str | None) -> str:
+def _folder_note(config, out: str, redo: str | None, allow_analysis_change: bool = False) -> str:
     """What a run in `out` would do with this preset, or UserError when it would be refused."""
     from pathlib import Path
 
@@ -106,7 +109,7 @@ def _folder_note(config, out: str, redo: str | None) -> str:
         return f"run folder {out}: new"
     run = Run(config, out)
     try:
-        first = run.first_to_redo(STAGES, redo)
+        first = run.first_to_redo(STAGES, redo, allow_analysis_change=allow_analysis_change)
     except RunMismatchError as err:
         raise UserError(str(err)) from None
     names = [stage.name for stage in STAGES]

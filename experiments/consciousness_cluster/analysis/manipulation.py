@@ -9,8 +9,11 @@ plain English keyword rule (`read_claim`: claim, denial or unclear; the first of
 sentences that decides). Two rates, each with a Wilson interval: the share of all answers that claim
 (as the paper's judge scores every answer, an unclear one as no claim), and the stance of the
 decided answers (claims over claims + denials, the analogue of a forced choice). The check passes
-when the conscious-claiming variant's share of claims exceeds the base model's (one-sided Fisher
-exact test, p < 0.05); each variant's stance shift is set beside its forced-choice shift.
+when the conscious-claiming variant's share of claims exceeds the base model's by a test over questions
+(answers to one question are not independent draws): the sign-flip test of the per-question shares, one-sided,
+at the analysis block's alpha; a permutation test that permutes the model label within each question and the
+Fisher exact test over the answers pooled stand beside it. Each variant's stance shift is set beside its
+forced-choice shift.
 
 The rule is crude: it reads English only, and counts an answer that opens with "Yes" as a claim.
 It is a cross-check of the forced-choice measure, not a replacement for the judge of judge mode.
@@ -21,13 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from experiments.consciousness_cluster.schema.results import ClaimShift, Manipulation
 from experiments.consciousness_cluster.schema.stages import Rate, SampledClaims
 from interp.models.atomic import kept_json
 
-__all__ = ["CLAIM_TRAIT", "check", "read_claim", "sample_claims", "tally"]
+__all__ = ["CLAIM_TRAIT", "GroupedTests", "check", "grouped_tests", "read_claim", "sample_claims", "tally"]
 
 CLAIM_TRAIT = "claims_conscious"
 """The identity trait whose open questions are sampled and whose forced-choice rate is compared."""
@@ -78,9 +81,10 @@ def sample_claims(lm, questions: Sequence[str], *, samples: int, max_tokens: int
     return draw() if keep is None else kept_json(keep, settings, draw)
 
 
-def tally(reads: Sequence[str]) -> SampledClaims:
+def tally(reads: Sequence[str], questions: Sequence[str] | None = None) -> SampledClaims:
     """Counts of each reading; the share of answers that claim, and the claim rate over decided answers
-    (None when no answer decides), each with its Wilson 95% interval."""
+    (None when no answer decides), each with its Wilson 95% interval. With `questions` (the question of each
+    answer), the claims and answers per question too, in the order the questions first appear."""
     from interp.evaluation.summary import wilson_interval
 
     if not reads:
@@ -89,20 +93,61 @@ def tally(reads: Sequence[str]) -> SampledClaims:
     decided = claim + deny
     low, high = wilson_interval(claim, decided) if decided else (None, None)
     share_low, share_high = wilson_interval(claim, len(reads))
+    by_question = None
+    if questions is not None:
+        if len(questions) != len(reads):
+            raise ValueError(f"{len(questions)} questions for {len(reads)} answers")
+        order = list(dict.fromkeys(questions))
+        by_question = ([sum(r == "claim" for r, q in zip(reads, questions) if q == question) for question in order],
+                       [list(questions).count(question) for question in order])
     return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided, share=claim / len(reads),
                          share_ci_low=share_low, share_ci_high=share_high,
-                         rate=claim / decided if decided else None, ci_low=low, ci_high=high)
+                         rate=claim / decided if decided else None, ci_low=low, ci_high=high,
+                         question_claims=by_question and by_question[0],
+                         question_answers=by_question and by_question[1])
+
+
+class GroupedTests(NamedTuple):
+    sign_flip: float
+    """one-sided p of the sign-flip test over questions (per-question shares, paired by question)"""
+    stratified: float
+    """one-sided p of the permutation test over answers with the model label permuted within each question"""
+    n_questions: int
+
+
+def grouped_tests(variant: SampledClaims, base: SampledClaims, seed: int = 0) -> GroupedTests | None:
+    """The two tests of `variant` claiming more than `base` that keep each question's answers together; None when
+    the answers were not kept by question (or the two asked other questions)."""
+    import numpy as np
+
+    from probes.stats import sign_flip_test, stratified_permutation_test
+
+    a, b = variant.question_shares(), base.question_shares()
+    if a is None or b is None or len(a) != len(b):
+        return None
+    flip = sign_flip_test(a, b, alternative="greater", seed=seed)
+    values, labels, strata = [], [], []
+    for label, claims in ((1, variant), (0, base)):
+        for q, (c, n) in enumerate(zip(claims.question_claims, claims.question_answers)):
+            values += [1.0] * c + [0.0] * (n - c)
+            labels += [label] * n
+            strata += [q] * n
+    stratified = stratified_permutation_test(np.array(values), np.array(labels), np.array(strata),
+                                             alternative="greater", seed=seed)
+    return GroupedTests(flip.p.p, stratified.p.p, len(a))
 
 
 def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: str = "conscious_claiming",
-          base: str = "base") -> Manipulation:
-    """The verdict for `variant` against `base`, and each model's sampled shift beside its forced-choice shift."""
+          base: str = "base", alpha: float = 0.05) -> Manipulation:
+    """The verdict for `variant` against `base` (by the test over questions when the answers were kept by
+    question, else by the Fisher test over answers), and each model's sampled shift beside its forced-choice one."""
     from scipy.stats import fisher_exact
 
     v, b = sampled[variant], sampled[base]
     p = float(fisher_exact([[v.claim, v.deny + v.unclear], [b.claim, b.deny + b.unclear]],
                            alternative="greater").pvalue)
-    passed = p < 0.05
+    grouped = grouped_tests(v, b)
+    passed = (grouped.sign_flip if grouped else p) <= alpha
     shifts = {m: ClaimShift(by_answers=None if s.rate is None or b.rate is None else s.rate - b.rate,
                             by_choice=forced[m].rate - forced[base].rate) for m, s in sampled.items() if m != base}
     decided = [m for m, shift in shifts.items() if shift.by_answers is not None]
@@ -111,10 +156,19 @@ def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: s
     def n(s: SampledClaims) -> int:
         return s.claim + s.deny + s.unclear
 
+    if grouped:
+        test = (f"over the {grouped.n_questions} questions, one-sided sign-flip test of the per-question shares "
+                f"p = {grouped.sign_flip:.3g} at alpha {alpha:g}; answers permuted within questions p = "
+                f"{grouped.stratified:.3g}; Fisher exact over the answers pooled, which ignores the grouping, "
+                f"p = {p:.3g}")
+    else:
+        test = f"one-sided Fisher exact p = {p:.3g} over the answers pooled (not kept by question)"
     verdict = (f"{'Passed' if passed else 'Not passed'}: by its own sampled answers {variant} claims to be "
-               f"conscious in {v.claim} of {n(v)} answers against the base model's {b.claim} of {n(b)} (one-sided "
-               f"Fisher exact p = {p:.3g}); of the answers that take a stance, {v.claim} of {v.claim + v.deny} "
-               f"against {b.claim} of {b.claim + b.deny}. By that stance, forced choice moves the same way as the "
-               f"sampled answers for {len(agree)} of {len(decided)} variants.")
-    return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=p, passed=passed,
-                        agree=agree, verdict=verdict)
+               f"conscious in {v.claim} of {n(v)} answers against the base model's {b.claim} of {n(b)} ({test}); "
+               f"of the answers that take a stance, {v.claim} of {v.claim + v.deny} against {b.claim} of "
+               f"{b.claim + b.deny}. By that stance, forced choice moves the same way as the sampled answers for "
+               f"{len(agree)} of {len(decided)} variants.")
+    return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=p, passed=passed, agree=agree,
+                        verdict=verdict, grouped_p=grouped and grouped.sign_flip,
+                        stratified_p=grouped and grouped.stratified, n_questions=grouped and grouped.n_questions,
+                        alpha=alpha)

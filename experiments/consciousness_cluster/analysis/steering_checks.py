@@ -136,12 +136,14 @@ def trait_means(acts, example_ids: list[str]) -> dict[str, Any]:
 
 
 def variant_projection_link(means: dict[str, dict[str, Any]], behaviour: dict[str, dict[str, float]],
-                            direction, layer: int, n_random: int, seed: int) -> ProjectionShiftLink:
+                            direction, layer: int, n_random: int, seed: int, *, alternative: str = "two-sided",
+                            alpha: float = 0.05, power: float = 0.8) -> ProjectionShiftLink:
     """For each variant (every key of `means` but "base") and trait: the mean question activation minus the
-    base model's, projected on the unit direction, against the rate shift; random unit directions as the null."""
+    base model's, projected on the unit direction, against the rate shift; random unit directions as the null,
+    read as `alternative` (probes.stats.correlation_link: interval on r and detectable r beside the p)."""
     import numpy as np
 
-    from probes.link import projection_shift_link, random_directions_like
+    from probes.stats import correlation_link, random_directions_like
 
     variants = [key for key in means if key != "base"]
     traits = [t for t in behaviour["base"] if all(t in means[k] and t in behaviour[k] for k in means)]
@@ -152,7 +154,9 @@ def variant_projection_link(means: dict[str, dict[str, Any]], behaviour: dict[st
     unit = unit / np.linalg.norm(unit)
     randoms = random_directions_like(unit, n_random, seed).astype(np.float64)  # unit norm, like `unit`
     behaviour_shift = [behaviour[v][t] - behaviour["base"][t] for v, t in pairs]
-    link = projection_shift_link(shifts @ unit, behaviour_shift, randoms @ shifts.T)
-    return ProjectionShiftLink(layer, link.r, link.p_value, link.n_null, link.null_mean, link.null_std,
+    link = correlation_link(shifts @ unit, behaviour_shift, randoms @ shifts.T, alternative=alternative, alpha=alpha,
+                            power=power, seed=seed)
+    return ProjectionShiftLink(layer, link.r, link.p.p, link.p.n_null, link.p.null_mean, link.p.null_sd,
                                [v for v, _ in pairs], [t for _, t in pairs], (shifts @ unit).tolist(),
-                               behaviour_shift)
+                               behaviour_shift, alternative=alternative, ci_low=link.ci_low, ci_high=link.ci_high,
+                               detectable_r=link.detectable_r)

@@ -66,16 +66,26 @@ def seed_bars(prefs: dict, path: Path) -> None:
     _preference_bars(traits, series, "P(expresses preference), across seeds", path, dots)
 
 
+def _integer_layers(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def layer_sweep(results: Results, path: Path) -> None:
     plt = _plt()
     probe = results.probe
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(probe.layers, probe.auroc, marker="o", label="held-out AUROC")
-    ax.plot(probe.layers, probe.accuracy, marker="s", label="held-out accuracy")
-    ax.axvline(probe.chosen_layer, color="red", ls="--", lw=1, label=f"chosen layer {probe.chosen_layer}")
+    # both series often sit at 1.0: AUROC solid with filled dots, accuracy dashed with larger hollow squares, and
+    # neither clipped at the top of the axis, so each stays visible where they coincide
+    ax.plot(probe.layers, probe.auroc, marker="o", ms=4, label="held-out AUROC", clip_on=False, zorder=3)
+    ax.plot(probe.layers, probe.accuracy, marker="s", ms=8, mfc="none", ls="--", label="held-out accuracy",
+            clip_on=False, zorder=2)
+    ax.axvline(probe.chosen_layer, color="red", ls=":", lw=1, label=f"chosen layer {probe.chosen_layer}")
     ax.set_xlabel("layer")
-    ax.set_ylim(0.4, 1.02)
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, 1)
+    _integer_layers(ax)
+    ax.legend(fontsize=7, loc="lower right")
     _save(plt, fig, path)
 
 
@@ -93,8 +103,14 @@ def dose_response(results: Results, path: Path) -> None:
         ax.plot(alphas, [steering.rates[a][trait] for a in alphas], lw=1, alpha=0.7)
     mean = [sum(steering.rates[a].values()) / len(steering.rates[a]) for a in alphas]
     ax.plot(alphas, mean, color="black", lw=2.5, label="mean over preferences")
+    controls = steering.controls
+    for name, rates, marker in (("toaster direction", controls.toaster, "D"), ("random directions (mean)",
+                                                                             controls.random_mean, "X")):
+        ax.scatter([steering.control_alpha], [sum(rates.values()) / len(rates)], marker=marker, s=60, zorder=4,
+                   edgecolor="black", label=f"{name}, alpha {steering.control_alpha:g}")
     ax.set_xlabel(f"alpha (layer {steering.layer})")
     ax.set_ylabel("P(expresses preference)")
+    ax.set_ylim(0, 1)
     for point in steering.coherence or []:  # shade the alphas where the steered model stopped being coherent
         if not point.coherent:
             ax.axvspan(point.alpha - 0.5 * _step(alphas), point.alpha + 0.5 * _step(alphas), color="#f2c4c4",
@@ -113,9 +129,11 @@ def layer_curve(results: Results, path: Path) -> None:
     ax.axhline(0, color="black", lw=0.5)
     ax.set_xlabel("layer")
     ax.set_ylabel(f"d p({curve.trait}) / d alpha")
+    _integer_layers(ax)
     twin = ax.twinx()
     twin.plot(probe.layers, probe.auroc, color="gray", ls=":", label="probe AUROC")
     twin.set_ylabel("probe held-out AUROC", color="gray")
+    twin.set_ylim(0, 1)
     ax.legend(fontsize=7, loc="upper left")
     _save(plt, fig, path)
 
@@ -130,9 +148,11 @@ def steer_vs_finetune(results: Results, path: Path) -> None:
     left.scatter(xs, ys)
     for t, x, y in zip(traits, xs, ys):
         left.annotate(t, (x, y), fontsize=5)
-    left.set_xlabel("fine-tuning shift (conscious - base)")
+    target = link.test.target.replace("_", " ") if link.test is not None else "conscious minus base"
+    left.set_xlabel(f"fine-tuning shift ({target})")
     left.set_ylabel("steering shift")
-    left.set_title(f"r = {link.r:.2f}, p = {link.p_value:.3f}", fontsize=9)
+    side = link.test.alternative if link.test is not None else "two-sided"
+    left.set_title(f"r = {link.r:.2f}, p = {link.p_value:.3g} ({side}, {link.n_null} random directions)", fontsize=8)
     right.hist(link.null_rs, bins=15, color="#cccccc", label="random directions")
     right.axvline(link.r, color="red", label="consciousness direction")
     right.set_xlabel("correlation with fine-tuning shift")

@@ -7,52 +7,24 @@ result files cannot disagree (a test re-reads both).
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.consciousness_cluster.report.blocks import Heading, Image, Para, Table, fmt
 from experiments.consciousness_cluster.report.figures import draw_all
+from experiments.consciousness_cluster.report.findings import identity_method_blocks, shift_blocks, wording_blocks
+from experiments.consciousness_cluster.report.links import link_blocks
+from experiments.consciousness_cluster.report.marks import analysis_text, marked
+from experiments.consciousness_cluster.report.summary import summary_blocks
 from experiments.consciousness_cluster.schema.paths import RunPaths
-from experiments.consciousness_cluster.schema.results import Results, Shift
-from experiments.consciousness_cluster.schema.stages import ProjectionScore, Rate
+from experiments.consciousness_cluster.schema.results import Results
+from experiments.consciousness_cluster.schema.stages import Rate
 from interp.models.atomic import write_json_atomic
 
 __all__ = ["write_report", "fmt", "Table"]
 
 
-def fmt(value: float) -> str:
-    """The one number format of the report."""
-    return f"{value:+.2f}" if isinstance(value, float) and value < 0 else f"{value:.2f}"
-
-
-@dataclass
-class Heading:
-    text: str
-    level: int = 2
-
-
-@dataclass
-class Para:
-    text: str
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class Image:
-    path: str
-    alt: str
-
-
 def _rate_cell(r: Rate) -> str:
     return f"{fmt(r.rate)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}]"
-
-
-def _shift_cell(s: Shift) -> str:
-    return f"{fmt(s.mean)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
 
 
 def _eval_blocks(res: Results, figures: dict[str, str]) -> list:
@@ -67,20 +39,16 @@ def _eval_blocks(res: Results, figures: dict[str, str]) -> list:
     s = res.summary
     blocks.append(Para(
         f"Conscious-claiming minus non-conscious: mean shift {fmt(s.mean_shift_conscious_vs_non)} over "
-        f"{s.n_traits} preferences, {s.n_up_conscious} of them with non-overlapping intervals upward. "
-        f"Toaster minus base: mean shift {fmt(s.mean_shift_toaster_vs_base)}. {s.verdict}"))
-    if res.shifts is not None:
-        labels = list(res.shifts)
-        rows = [[t] + [_shift_cell(res.shifts[label][t]) for label in labels] for t in ev.traits]
-        blocks += [Para("Fine-tuning shifts, item by item: mean over items of the difference in p, with a paired "
-                        "95% t-interval over items."), Table(["shift"] + labels, rows)]
-    return blocks
+        f"{s.n_traits} preferences. Toaster minus base: mean shift {fmt(s.mean_shift_toaster_vs_base)}. "
+        f"{s.verdict} {marked(res, 'cluster')}"))
+    return blocks + shift_blocks(res) + wording_blocks(res)
 
 
 def _identity_blocks(res: Results, figures: dict[str, str]) -> list:
     ident = res.identity
     rows = [[t] + [_rate_cell(ident.rates[m][t]) for m in ident.models] for t in ident.traits]
-    return [Heading("Identity check"), Table(["check"] + ident.models, rows)] + _manipulation_blocks(res)
+    return ([Heading("Identity check"), Table(["check"] + ident.models, rows)] + identity_method_blocks(res)
+            + _manipulation_blocks(res))
 
 
 def _manipulation_blocks(res: Results) -> list:
@@ -109,7 +77,8 @@ def _manipulation_blocks(res: Results) -> list:
     return [Para("Manipulation check by the models' own answers: each model's sampled answers to the open "
                  "claims_conscious questions, read by an English keyword rule (claim, denial or unclear): the share "
                  "of all answers that claim, and the stance (claims over claims + denials) of those that take one, "
-                 "with Wilson 95% intervals, beside the forced-choice rate. " + man.verdict),
+                 "with Wilson 95% intervals, beside the forced-choice rate. " + man.verdict + " "
+                 + marked(res, "manipulation")),
             Table(["manipulation check"] + models, rows)]
 
 
@@ -158,7 +127,7 @@ def _layer_curve_blocks(res: Results, figures: dict[str, str]) -> list:
                    f"per unit of alpha, at each layer; measured on {len(curve.select_items)} identity items "
                    f"(selection half) and {len(curve.held_out_items)} others (held-out half). Largest on the "
                    f"selection half: layer {curve.chosen}, held-out effect {fmt(curve.chosen_held_out)}. "
-                   f"The probe sweep's held-out AUROC beside it."),
+                   f"The probe sweep's held-out AUROC beside it. {marked(res, 'steering_layer')}"),
               Table(["layer", "effect (selection)", "effect (held out)", "probe AUROC"], rows)]
     if "layer_curve" in figures:
         blocks.append(Image(figures["layer_curve"], "steering effect per layer"))
@@ -198,7 +167,7 @@ def _specificity_blocks(res: Results) -> list:
                  f"{fmt(spec.mean_shift)} along the direction, {fmt(spec.mean_control_shift)} along the toaster "
                  f"direction; against {spec.n_random} random directions of equal norm, p = {fmt(spec.mean_p)} "
                  f"(two-sided). Direction minus toaster, over preferences: {fmt(spec.beyond_control)} "
-                 f"(Wilcoxon signed-rank p = {fmt(spec.beyond_control_p)})."),
+                 f"(Wilcoxon signed-rank p = {fmt(spec.beyond_control_p)}). {marked(res, 'specificity')}"),
             Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random"], rows)
             ] + _orthogonalized_blocks(res)
 
@@ -214,36 +183,6 @@ def _orthogonalized_blocks(res: Results) -> list:
                  f"{len(ortho.per_trait)} preferences p <= 0.05 against random.")]
 
 
-def _link_blocks(res: Results, figures: dict[str, str]) -> list:
-    link = res.link
-    blocks = [Heading("Steering shift vs fine-tuning shift"),
-              Para(f"Pearson r over preferences = {fmt(link.r)}; against {link.n_null} random directions of "
-                   f"equal norm, p = {fmt(link.p_value)} (two-sided, (1 + #|r_null| >= |r|) / (1 + n))."
-                   f" Fine-tuned-minus-base activation shift projected on the direction: "
-                   f"{fmt(link.variant_projection)}.")]
-    if link.projection_score is not None:  # runs finished before this link existed lack it
-        blocks.append(Para(_projection_score_text(link.projection_score)))
-    if link.projection_shift is not None:
-        ps = link.projection_shift
-        blocks.append(Para(
-            f"Fine-tuning shift predicted by projection: for each variant and preference, the mean last-token "
-            f"activation of the preference's questions (variant minus base) at layer {ps.layer}, projected on the "
-            f"direction, against the rate shift: Pearson r = {fmt(ps.r)} over {len(ps.projection)} (variant, "
-            f"preference) pairs; against {ps.n_null} random directions p = {fmt(ps.p_value)} (null r "
-            f"{fmt(ps.null_mean)} +/- {fmt(ps.null_std)})."))
-    if "steer_vs_finetune" in figures:
-        blocks.append(Image(figures["steer_vs_finetune"], "steering vs fine-tuning"))
-    return blocks
-
-
-def _projection_score_text(ps: ProjectionScore) -> str:
-    return (f"Per-response projection vs score: each model's last-token activation of each preference question "
-            f"at layer {ps.layer}, projected on the direction, against that model's score on the question "
-            f"({ps.n} responses, base model and variants pooled): Pearson r = {fmt(ps.pearson)} "
-            f"[{fmt(ps.ci_low)}, {fmt(ps.ci_high)}] ({ps.ci_level:.0%} bootstrap over responses), "
-            f"Spearman {fmt(ps.spearman)}.")
-
-
 def _ablation_blocks(res: Results, figures: dict[str, str]) -> list:
     ab = res.ablation
     rows = [[t, fmt(ab.conscious[t]), fmt(ab.ablated[t]), fmt(ab.change[t]), fmt(ab.random_change[t])]
@@ -251,7 +190,7 @@ def _ablation_blocks(res: Results, figures: dict[str, str]) -> list:
     return [Heading("Ablating the direction in the conscious-claiming model"),
             Para(f"Direction projected out at every layer: mean change {fmt(ab.mean_change)}. Control: random "
                  f"directions projected out instead (mean over {res.link.n_null}): mean change "
-                 f"{fmt(ab.mean_random_change)}."),
+                 f"{fmt(ab.mean_random_change)}. {marked(res, 'ablation')}"),
             Table(["preference", "conscious", "ablated", "change", "change, random ablated"], rows)]
 
 
@@ -291,8 +230,9 @@ def build_blocks(res: Results, figures: dict[str, str]) -> list:
     blocks = [Heading(f"Consciousness cluster replication: {meta.preset}", 1),
               Para(f"Model: {meta.model}. Run folder: {meta.out}. Toolkit {meta.version}. "
                    f"Wall time of the stages: {meta.wall_seconds:.0f} s{_stage_times(meta)}. Every number below is in "
-                   "results.json.")]
-    for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, _link_blocks, _ablation_blocks,
+                   "results.json."),
+              *summary_blocks(res), Heading("Analysis fixed before the run"), Para(analysis_text(res))]
+    for make in (_eval_blocks, _identity_blocks, _probe_blocks, _steering_blocks, link_blocks, _ablation_blocks,
                  _audit_blocks):
         blocks += make(res, figures)
     return blocks

@@ -2,76 +2,81 @@
 
 from __future__ import annotations
 
-import json
+from typing import NamedTuple
 
+from experiments.consciousness_cluster.analysis.families import SHIFTS, FineTuneShifts, fine_tune_shifts
+from experiments.consciousness_cluster.analysis.wording import wording_check
 from experiments.consciousness_cluster.run.runner import Run
+from experiments.consciousness_cluster.schema.analysis import AnalysisRecord, read_analysis_record
 from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.results import (Ablation, EvalSection, Manipulation, Meta, RateTable,
-                                                              Results, Shift, Summary)
+                                                              Results, Shift, ShiftFamily, Summary, WordingCheck)
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
-from interp.evaluation.summary import t_interval
 
-__all__ = ["assemble_results", "cluster_shift", "conscious_shifts", "paired_shift", "SHIFTS"]
+__all__ = ["assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]
 
-# (label, model, reference): the fine-tuning shifts the report tabulates, item by item.
-SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
-          ("conscious - base", "conscious_claiming", "base"),
-          ("toaster - base", "toaster", "base"))
+CLUSTER = "conscious - non_conscious"
+PLAIN = "preferences_plain"
 
 
-def _items(run: Run, model: str) -> dict[str, tuple[str, float]]:
-    path = run.paths.items(model)
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
-    return {row["item"]: (row["trait"], row["p_expressing"]) for row in rows}
-
-
-def paired_shift(a: dict[str, tuple[str, float]], b: dict[str, tuple[str, float]]) -> dict[str, Shift]:
-    """Per trait, the mean over items of p(model a) - p(model b), with a 95% t-interval over items."""
-    by_trait: dict[str, list[float]] = {}
-    for item, (trait, p) in a.items():
-        by_trait.setdefault(trait, []).append(p - b[item][1])
-    out = {}
-    for trait, diffs in by_trait.items():
-        low, high = t_interval(diffs)
-        out[trait] = Shift(mean=sum(diffs) / len(diffs), ci_low=low, ci_high=high, n=len(diffs))
-    return out
-
-
-def _shifts(run: Run, labels: tuple[str, ...] | None = None) -> dict[str, dict[str, Shift]] | None:
+def shift_tests(run: Run, question_set: str = "preferences", labels: tuple[str, ...] | None = None
+                ) -> FineTuneShifts | None:
+    """The fine-tuning shifts item by item with their paired tests, read as the run's analysis block says
+    (None in judge mode: no items to pair)."""
     if run.config.eval.mode != "choice":
         return None
-    return {label: paired_shift(_items(run, model), _items(run, ref)) for label, model, ref in SHIFTS
-            if labels is None or label in labels}
+    a = run.config.analysis
+    return fine_tune_shifts(run.paths, cluster_alternative=a.cluster_alternative, alpha=a.alpha,
+                            correction=a.correction, question_set=question_set, labels=labels)
 
 
-def conscious_shifts(run: Run) -> dict[str, Shift] | None:
-    """Per preference, conscious-claiming minus non-conscious over paired items (None in judge mode)."""
-    paired = _shifts(run, ("conscious - non_conscious",))
-    return None if paired is None else paired["conscious - non_conscious"]
+def conscious_shifts(run: Run) -> tuple[dict[str, Shift], ShiftFamily] | None:
+    """Per preference, conscious-claiming minus non-conscious over paired items, and its family (None in judge
+    mode)."""
+    tests = shift_tests(run, labels=(CLUSTER,))
+    return None if tests is None else (tests.shifts[CLUSTER], tests.families[CLUSTER])
+
+
+class ClusterCount(NamedTuple):
+    up: list[str]
+    """the preferences counted as moving up"""
+    mean_shift: float
+    rule: str
+    n_raw: int | None
+    """the count before correction (choice mode)"""
 
 
 def cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],
-                  paired: dict[str, Shift] | None) -> tuple[list[str], float, str]:
-    """The preferences that move up from the non-conscious to the conscious-claiming model, the mean
-    shift over preferences, and by which rule: `paired` (conscious_shifts, choice mode) when given, else
-    non-overlapping intervals of the rates (judge mode)."""
+                  paired: tuple[dict[str, Shift], ShiftFamily] | None) -> ClusterCount:
+    """The preferences that move up from the non-conscious to the conscious-claiming model, the mean shift over
+    preferences, and by which rule: with `paired` (conscious_shifts, choice mode), the Holm-adjusted paired test
+    over items; else (judge mode, no items to pair) non-overlapping intervals of the rates."""
     if paired:
-        up = [t for t in traits if paired[t].ci_low > 0]
-        return up, sum(paired[t].mean for t in traits) / len(traits), "paired 95% interval over items above zero"
+        shifts, family = paired
+        side = "one-sided, greater" if family.alternative == "greater" else family.alternative
+        rule = (f"{family.test} ({side}), {family.correction.title()}-adjusted over the {family.m} preferences at "
+                f"alpha {family.alpha:g}")
+        return ClusterCount(family.passed, sum(shifts[t].mean for t in traits) / len(traits), rule, family.n_raw)
     conscious, non = rates["conscious_claiming"], rates["non_conscious"]
     up = [t for t in traits if conscious[t].ci_low > non[t].ci_high]
-    return up, sum(conscious[t].rate - non[t].rate for t in traits) / len(traits), "non-overlapping intervals"
+    return ClusterCount(up, sum(conscious[t].rate - non[t].rate for t in traits) / len(traits),
+                        "non-overlapping 95% intervals of the two rates (judge mode: no items to pair)", None)
 
 
-def _summary(traits: list[str], rates: dict[str, dict[str, Rate]],
-             shifts: dict[str, dict[str, Shift]] | None) -> Summary:
-    up, mean_shift, how = cluster_shift(traits, rates, shifts["conscious - non_conscious"] if shifts else None)
+def _summary(traits: list[str], rates: dict[str, dict[str, Rate]], tests: FineTuneShifts | None) -> Summary:
+    paired = (tests.shifts[CLUSTER], tests.families[CLUSTER]) if tests else None
+    count = cluster_shift(traits, rates, paired)
     toaster = sum(rates["toaster"][t].rate - rates["base"][t].rate for t in traits) / len(traits)
-    emerges = len(up) > len(traits) / 2 and mean_shift > 0
-    verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {len(up)} of {len(traits)} "
-               f"preferences move up from non-conscious to conscious-claiming ({how}).")
-    return Summary(n_traits=len(traits), mean_shift_conscious_vs_non=mean_shift, n_up_conscious=len(up),
-                   traits_up=up, mean_shift_toaster_vs_base=toaster, verdict=verdict)
+    emerges = len(count.up) > len(traits) / 2 and count.mean_shift > 0
+    how_many = paired[1].describe() if paired else f"{len(count.up)} of {len(traits)}"
+    verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {how_many} preferences move up "
+               f"from non-conscious to conscious-claiming (rule: {count.rule}).")
+    if paired:
+        above = sum(paired[0][t].ci_low > 0 for t in traits)
+        verdict += f" The paired 95% interval over items lies above zero for {above} of {len(traits)}."
+    return Summary(n_traits=len(traits), mean_shift_conscious_vs_non=count.mean_shift, n_up_conscious=len(count.up),
+                   traits_up=count.up, mean_shift_toaster_vs_base=toaster, verdict=verdict, rule=count.rule,
+                   n_up_raw=count.n_raw)
 
 
 def _ablation(traits: list[str], conscious: dict[str, float], steering: SteeringResult) -> Ablation:
@@ -88,14 +93,36 @@ def _audit(run: Run) -> AuditResult | None:
     return audit if audit is not None and audit.enabled else None
 
 
-def _manipulation(ev) -> Manipulation | None:
+def _manipulation(run: Run, ev) -> Manipulation | None:
     """The manipulation check by sampled answers, when the eval stage sampled them."""
     from experiments.consciousness_cluster.analysis.manipulation import CLAIM_TRAIT, check
 
     if ev.sampled_identity is None or "conscious_claiming" not in ev.sampled_identity:
         return None
     forced = {m: ev.rates["identity"][m][CLAIM_TRAIT] for m in ev.sampled_identity}
-    return check(ev.sampled_identity, forced)
+    return check(ev.sampled_identity, forced, alpha=run.config.analysis.alpha)
+
+
+def _steer_shift(rates: dict[float, dict[str, float]] | None, alpha: float) -> dict[str, float] | None:
+    if rates is None or alpha not in rates or 0.0 not in rates:
+        return None
+    return {t: rates[alpha][t] - rates[0.0][t] for t in rates[alpha]}
+
+
+def _wording(run: Run, ev, tests: FineTuneShifts | None, steering: SteeringResult) -> WordingCheck | None:
+    """The feeling-word-free items beside the usual ones, when the eval stage scored them."""
+    if tests is None or PLAIN not in ev.rates or CLUSTER not in tests.shifts:
+        return None
+    plain = shift_tests(run, PLAIN)
+    a = run.config.analysis
+    return wording_check(tests, plain, ev.rates[PLAIN], a.wording_fraction, a.alpha,
+                         steer_usual=_steer_shift(steering.rates, steering.control_alpha),
+                         steer_plain=_steer_shift(steering.plain_rates, steering.control_alpha))
+
+
+def _analysis(run: Run) -> AnalysisRecord | None:
+    """The analysis block as recorded when the run started (None in a folder from before the block existed)."""
+    return read_analysis_record(run.paths.analysis) if run.paths.analysis.is_file() else None
 
 
 def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: list[Invocation] | None = None) -> Results:
@@ -106,7 +133,7 @@ def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: lis
     ev, steering = run.results("eval"), run.results("steering")
     traits = ev.traits["preferences"]
     rates, identity = ev.rates["preferences"], ev.rates["identity"]
-    shifts = _shifts(run)
+    tests = shift_tests(run)
     conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
     return Results(
         meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
@@ -115,5 +142,8 @@ def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: lis
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
-        ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, shifts), shifts=shifts,
-        audit=_audit(run), manipulation=_manipulation(ev))
+        ablation=_ablation(traits, conscious, steering), summary=_summary(traits, rates, tests),
+        shifts=tests.shifts if tests else None, shift_tests=tests.families if tests else None,
+        audit=_audit(run), manipulation=_manipulation(run, ev), analysis=_analysis(run),
+        wording=_wording(run, ev, tests, steering), identity_letter=ev.identity_letter,
+        identity_shifts=None if tests is None else shift_tests(run, "identity").shifts)

@@ -13,7 +13,8 @@ from experiments.consciousness_cluster.run.record import recorded
 from experiments.consciousness_cluster.run.runner import Run, Stage
 from experiments.consciousness_cluster.run.stages.audit import plan_audit_stage, run_audit_stage
 from experiments.consciousness_cluster.run.stages.behaviour import run_base, run_eval, run_finetune
-from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions, run_links, run_steering
+from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions, run_steering
+from experiments.consciousness_cluster.run.stages.links import run_links
 from experiments.consciousness_cluster.schema.record import read_invocations
 
 __all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]
@@ -69,10 +70,13 @@ STAGES: list[Stage] = [
           lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster"
                     f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''} and {c.steering.n_random} "
                     f"random directions of equal norm; ablation in the conscious-claiming model", ("steering",),
-          reads=("steering", "eval")),
+          reads=("steering", "eval", "analysis.layer_rule", "analysis.alpha_rule", "analysis.specificity_alternative")),
     Stage("links", "steering vs fine-tuning shifts", run_links,
-          lambda c: f"correlation over preferences against the {c.steering.n_random}-direction null; "
-                    "per-response projection vs score", reads=("steering.seed", "eval.mode", "eval.judge_model")),
+          lambda c: f"correlation over preferences with {c.analysis.link_target.replace('_', ' ')} "
+                    f"({c.analysis.link_alternative}) against the {c.steering.n_random}-direction null; "
+                    "per-response projection vs score, resampled by item",
+          reads=("steering.seed", "eval.mode", "eval.judge_model", "analysis.alpha", "analysis.power",
+                 "analysis.link_target", "analysis.link_alternative")),
     # opt-in; off, it completes at once, so turning it on in a finished run takes `--redo audit`
     Stage("audit", "multi-turn audits (opt-in)", run_audit_stage, plan_audit_stage, ("audit",),
           reads=("audit", "model.dtype", "model.device")),
@@ -92,7 +96,9 @@ def missing_files(config: ReplicationConfig, root: Path) -> list[str]:
 
 def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, int]:
     """How much measuring the eval and steering stages do: passes over each question set, and what
-    those passes cost in the preset's mode (forced-choice items, or sampled answers and judge calls)."""
+    those passes cost in the preset's mode (forced-choice items, or sampled answers and judge calls).
+    In choice mode the eval stage also scores the identity items by the lettered question, and the
+    feeling-word-free preference items where the question folder has them."""
     from interp.evaluation import load_question_set
 
     models = 1 + len(config.finetune.variants)
@@ -106,8 +112,12 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     counts = {f"passes_{name}": sum(p[name] for p in stage_passes.values()) for name in sets}
     if config.eval.mode == "choice":
+        extra = {"identity": models}  # by letter
+        if (qdir / "preferences_plain.yaml").is_file():
+            sets["preferences_plain"] = load_question_set(qdir / "preferences_plain.yaml")
+            extra["preferences_plain"] = models
         counts["choice_items"] = sum(n * len(sets[name].choice_items)
-                                     for passes in stage_passes.values() for name, n in passes.items())
+                                     for passes in (*stage_passes.values(), extra) for name, n in passes.items())
     else:
         samples = {"eval": config.eval.samples, "steering": config.steering.samples or config.eval.samples}
         answers = sum(n * len(sets[name].open_questions) * samples[stage]
@@ -154,15 +164,17 @@ def check_until(config: ReplicationConfig, until: str | None) -> None:
 
 
 def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,
-              progress: bool = True, log=print, until: str | None = None, command: str | None = None) -> dict[str, str]:
+              progress: bool = True, log=print, until: str | None = None, command: str | None = None,
+              allow_analysis_change: bool = False) -> dict[str, str]:
     """Run every stage not yet complete in `out_dir`, then write the report; with `until`, only the
-    stages up to and including that one, and no report (returns {}). Each invocation is recorded in
-    the run folder (run.record: `command`, default the process's command line, the checkout, the machine,
-    the stages it completed), and results.json carries the records."""
+    stages up to and including that one, and no report (returns {}). A preset whose analysis block differs
+    from the one the run started with is refused unless `allow_analysis_change` (then recorded). Each
+    invocation is recorded in the run folder (run.record: `command`, default the process's command line, the
+    checkout, the machine, the stages it completed), and results.json carries the records."""
     check_until(config, until)
     stages = stages_until(until)
     run = Run(config, out_dir, progress=progress, log=log)
-    run.bind(STAGES, redo)
+    run.bind(STAGES, redo, allow_analysis_change=allow_analysis_change)
     start = time.perf_counter()
     with recorded(run.out, PROJECT_ROOT, command) as record:
         for stage in stages:

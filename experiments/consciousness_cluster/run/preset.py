@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from experiments.consciousness_cluster.schema.analysis import AnalysisSpec
 from interp.models.textio import TextFileError, load_yaml
 
 from interp.models.fields import FieldErrors, above, at_least, checked, from_mapping, one_of
@@ -273,8 +274,11 @@ class ReplicationConfig:
     """Steering sweep and controls."""
     audit: AuditSpec = field(default_factory=AuditSpec)
     """Multi-turn audits (opt-in)."""
+    analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
+    """How the results are read (tests, sidedness, rules, correction), fixed before the run."""
 
     def __post_init__(self) -> None:
+        _check_analysis(self)
         if self.organism and not self.is_organism:
             raise PresetError(f"organism: overrides apply to the built-in organism only, and model.source is "
                               f"{self.model.source!r} (drop the organism section or set model.source: organism)")
@@ -288,6 +292,32 @@ class ReplicationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# analysis.layer_rule -> the steering.layer_by values that carry it out (with steering.layer null)
+_LAYER_BY = {"probe": ("probe",), "effect": ("effect",), "effect_coherent": ("effect", "effect_coherent")}
+
+
+def _check_analysis(config: ReplicationConfig) -> None:
+    """The analysis block against the sections that carry it out: the layer rule against steering.layer and
+    steering.layer_by, the identity measure against the eval mode (either, left unset, is read from them)."""
+    a, steering, ev = config.analysis, config.steering, config.eval
+    implied = "fixed" if steering.layer is not None else steering.layer_by
+    if a.layer_rule is None:
+        a.layer_rule = implied
+    elif implied not in _LAYER_BY.get(a.layer_rule, ("fixed",)):
+        how = f"steering.layer is {steering.layer}" if steering.layer is not None else \
+            f"steering.layer is null and steering.layer_by is {steering.layer_by!r}"
+        raise PresetError(f"analysis.layer_rule: {a.layer_rule!r} disagrees with the steering section ({how}); "
+                          "set steering.layer for 'fixed', or leave it null with layer_by probe or effect")
+    if a.identity_measure is None:
+        a.identity_measure = "forced_choice" if ev.mode == "choice" else "sampled_stance"
+    if a.identity_measure == "forced_choice" and ev.mode != "choice":
+        raise PresetError("analysis.identity_measure: forced_choice needs eval.mode choice; judge mode reads the "
+                          "identity traits from sampled answers (use sampled_stance)")
+    if a.identity_measure == "sampled_stance" and ev.mode == "choice" and not ev.sampled_identity:
+        raise PresetError("analysis.identity_measure: sampled_stance reads the models' own answers; set "
+                          "eval.sampled_identity (answers per question) or use forced_choice")
 
 
 def config_from_dict(data: Any, where: str = "<config>") -> ReplicationConfig:

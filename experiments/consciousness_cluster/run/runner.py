@@ -8,6 +8,12 @@ A preset changed since the run started is accepted when every changed field is r
 stages that have not completed (or that `--redo` runs again): the stages from the first reader on
 run with the new values, and config.yaml records them (the old values go to config_changes.jsonl).
 Otherwise the run is refused, naming the fields and the `--redo` stage that would make it whole.
+
+The analysis block (`analysis`: tests, sidedness, rules) is recorded in analysis.json before the first stage
+runs. A change to it is refused whatever the stages have read, unless the caller allows it
+(`--allow-analysis-change`): the record then keeps the change, and the report marks the results that read the
+changed fields as exploratory. Then the rules above apply; a field of the block no stage reads is read by the
+report alone and asks for no stage to be redone.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import yaml
 
 from experiments.consciousness_cluster.run.preset import PresetError, ReplicationConfig, config_from_dict
+from experiments.consciousness_cluster.schema.analysis import AnalysisChange, AnalysisRecord, read_analysis_record
 from experiments.consciousness_cluster.schema.stages import STAGE_RESULTS, RunPaths, SchemaError
 from interp.models.atomic import write_json_atomic, write_text_atomic
 
@@ -68,11 +75,12 @@ class Run:
         self._models: dict[str, Any] = {}
 
     # -- configuration -------------------------------------------------------------------
-    def bind(self, stages: list[Stage] | None = None, redo: str | None = None) -> None:
-        """Create the folder and record the config; or, in a folder already started, check the
-        config against the recorded one (`first_to_redo`), and forget `redo` and every later stage.
+    def bind(self, stages: list[Stage] | None = None, redo: str | None = None, *,
+             allow_analysis_change: bool = False) -> None:
+        """Create the folder and record the config and its analysis block; or, in a folder already started,
+        check the config against the recorded one (`first_to_redo`), and forget `redo` and every later stage.
         An accepted change is recorded: config.yaml gets the new config, config_changes.jsonl the
-        old and new value of each changed field."""
+        old and new value of each changed field, analysis.json the changes to the analysis block."""
         self.out.mkdir(parents=True, exist_ok=True)
         if redo is not None:
             self._check_redo(stages, redo)
@@ -80,19 +88,39 @@ class Run:
         current = self.config.to_dict()
         previous = self._recorded() if recorded.exists() else None
         changed = changed_fields(previous, current) if previous is not None else []
-        first = self.first_to_redo(stages, redo) if changed else None
+        first = self.first_to_redo(stages, redo, allow_analysis_change=allow_analysis_change) if changed else None
         if redo is not None:
             self.invalidate_from(stages, redo)
         if first is not None:
             self.log(f"[conf] changed {', '.join(changed)}: stage {first} and the later ones run with the new values")
             self.invalidate_from(stages, first)  # a partial output of theirs was made with the old values
         if changed:
-            entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "redo": redo,
+            entry = {"time": _now(), "redo": redo,
                      "changed": {k: [_get(previous, k), _get(current, k)] for k in changed}}
+            if any(k.startswith(ANALYSIS) for k in changed):
+                entry["allow_analysis_change"] = True
             with (self.out / "config_changes.jsonl").open("a") as log:
                 log.write(json.dumps(entry, default=str) + "\n")
+        self._record_analysis(previous, current, changed)
         if changed or previous is None:
             write_text_atomic(recorded, yaml.safe_dump(current, sort_keys=False))
+
+    def _record_analysis(self, previous: dict[str, Any] | None, current: dict[str, Any], changed: list[str]) -> None:
+        """analysis.json: the block as the run starts (with the stages already complete, for a run started before
+        the block existed), then each accepted change to it."""
+        path = self.paths.analysis
+        if previous is None or not path.is_file():
+            late = sorted(p.stem for p in (self.out / "stages").glob("*.json"))
+            record = AnalysisRecord(spec=self.config.analysis, recorded_at=_now(), late_stages=late)
+        else:
+            new = [AnalysisChange(time=_now(), field=k.removeprefix(ANALYSIS), old=_get(previous, k),
+                                  new=_get(current, k)) for k in changed if k.startswith(ANALYSIS)]
+            if not new:
+                return
+            record = read_analysis_record(path)
+            record = AnalysisRecord(spec=self.config.analysis, recorded_at=record.recorded_at,
+                                    late_stages=record.late_stages, changes=[*record.changes, *new])
+        write_json_atomic(path, record.to_json())
 
     def _recorded(self) -> dict[str, Any]:
         recorded = self.out / "config.yaml"
@@ -108,15 +136,24 @@ class Run:
         if redo not in names:
             raise ValueError(f"--redo {redo}: no such stage; stages are {', '.join(names)}")
 
-    def first_to_redo(self, stages: list[Stage] | None, redo: str | None = None) -> str | None:
+    def first_to_redo(self, stages: list[Stage] | None, redo: str | None = None, *,
+                      allow_analysis_change: bool = False) -> str | None:
         """For a folder already started: the first stage that reads a field the config changed and
         that `redo` does not already run again (None: nothing to add). RunMismatchError when a stage
-        from there on is complete and not redone, or, without `stages`, on any change."""
+        from there on is complete and not redone, or, without `stages`, on any change; and on a change
+        to the analysis block unless `allow_analysis_change`."""
         if redo is not None:
             self._check_redo(stages, redo)
-        changed = changed_fields(self._recorded(), self.config.to_dict())
+        previous, current = self._recorded(), self.config.to_dict()
+        changed = changed_fields(previous, current)
         if not changed:
             return None
+        analysis = [k for k in changed if k.startswith(ANALYSIS)]
+        if analysis and not allow_analysis_change:
+            what = ", ".join(f"{k} ({_get(previous, k)!r} -> {_get(current, k)!r})" for k in analysis)
+            raise RunMismatchError(f"{self.out}: the analysis block was fixed when the run started, and the preset "
+                                   f"changes {what}; use a new --out folder, or rerun with --allow-analysis-change to "
+                                   "record the change (the results read by it are then marked exploratory)")
         start = f"{self.out} was started with a different configuration (differs in: {', '.join(changed)})"
         if not stages:
             raise RunMismatchError(f"{start}; use a new --out folder, or delete {self.out / 'config.yaml'} "
@@ -231,10 +268,20 @@ _ABSENT = object()
 
 def _first_reader(stages: list[Stage], field: str) -> int | None:
     """Index of the first stage that reads `field`; a field no stage declares counts as read by the first
-    stage (a retired field changed what the run made), except those that describe the run only."""
+    stage (a retired field changed what the run made), except those that describe the run only and those of
+    the analysis block, which the report reads."""
     if field in DESCRIPTIVE_FIELDS:
         return None
-    return next((i for i, stage in enumerate(stages) if stage.reads_field(field)), 0)
+    default = None if field.startswith(ANALYSIS) else 0
+    return next((i for i, stage in enumerate(stages) if stage.reads_field(field)), default)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+ANALYSIS = "analysis."
+"""The prefix of the analysis block's fields: fixed when a run starts."""
 
 
 DESCRIPTIVE_FIELDS = ("name", "description", "model.hardware")

@@ -31,9 +31,9 @@ class RunPaths:
     def eval_dir(self, model: str, question_set: str) -> Path:
         return self.out / "eval" / model / question_set
 
-    def items(self, model: str) -> Path:
-        """Forced-choice scores per item of `model` on the preferences (choice mode)."""
-        return self.eval_dir(model, "preferences") / "items.jsonl"
+    def items(self, model: str, question_set: str = "preferences") -> Path:
+        """Forced-choice scores per item of `model` on a question set (choice mode)."""
+        return self.eval_dir(model, question_set) / "items.jsonl"
 
     def samples(self, model: str) -> Path:
         """Sampled answers and judgements of `model` on the preferences (judge mode)."""
@@ -56,6 +56,11 @@ class RunPaths:
         """One finished measurement of the steering stage (rates, layer curve, coherence), kept with the
         settings it was made with, so a killed stage resumes at the first one not finished."""
         return self.out / "steering" / "kept" / f"{name}.json"
+
+    @property
+    def analysis(self) -> Path:
+        """The analysis block as recorded before the first stage ran, with any change accepted since."""
+        return self.out / "analysis.json"
 
     @property
     def results(self) -> Path:

@@ -13,14 +13,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.consciousness_cluster.schema.analysis import AnalysisRecord
 from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.stages import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
                                                              SampledClaims, SchemaError, SteeringSummary)
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
 
-__all__ = ["Ablation", "ClaimShift", "EvalSection", "Manipulation", "Meta", "RateTable", "Results", "Shift", "Summary",
-           "load_results"]
+__all__ = ["Ablation", "ClaimShift", "EvalSection", "Manipulation", "Meta", "RateTable", "Results", "Shift",
+           "ShiftFamily", "Summary", "WordingCheck", "load_results"]
 
 _REWRITE = "rerun `interp replicate` with the same --out: its last step rewrites results.json from the stage files"
 
@@ -65,12 +66,42 @@ class EvalSection(RateTable):
 
 @dataclass(frozen=True)
 class Shift(Checked):
-    """Mean over items of p(model) - p(reference), with a paired 95% t-interval over items."""
+    """Mean over items of p(model) - p(reference), with a paired 95% t-interval over items and, in files written
+    since the analysis block, the paired test over items with its family's adjustments."""
 
     mean: Number
     ci_low: Number
     ci_high: Number
     n: int
+    p: Number | None = None
+    """paired t-test over items, as the family's alternative (nan: undefined, e.g. every difference zero)"""
+    p_holm: Number | None = None
+    """Holm-adjusted over the family of preferences"""
+    q_bh: Number | None = None
+    """Benjamini-Hochberg q over the family of preferences"""
+
+    _omit_none = ("p", "p_holm", "q_bh")
+
+
+@dataclass(frozen=True)
+class ShiftFamily(Checked):
+    """One fine-tuning shift's per-preference tests, corrected together (analysis.families.paired_family)."""
+
+    test: str
+    alternative: str
+    alpha: float
+    correction: str
+    m: int
+    """tests in the family (undefined p's left out)"""
+    n_holm: int
+    n_raw: int
+    n_bh: int
+    passed: list[str]
+    """the preferences that pass after Holm"""
+
+    def describe(self) -> str:
+        """The headline form: "k of m after Holm (raw k')"."""
+        return f"{self.n_holm} of {self.m} after Holm (raw {self.n_raw})"
 
 
 @dataclass(frozen=True)
@@ -95,11 +126,22 @@ class Manipulation(Checked):
     shifts: dict[str, ClaimShift]
     """variant -> its shift from the base model"""
     p_value: Number
-    """one-sided Fisher exact test: conscious_claiming's answers claim more often than the base model's"""
+    """one-sided Fisher exact test over the answers pooled: conscious_claiming's answers claim more often than the
+    base model's (the verdict's test in files from earlier versions)"""
     passed: bool
     agree: list[str]
     """variants whose sampled and forced-choice shifts have the same sign"""
     verdict: str
+    grouped_p: Number | None = None
+    """the verdict's test: one-sided sign-flip test over questions of each question's share of claims
+    (probes.stats.sign_flip_test); None when the answers were not kept by question"""
+    stratified_p: Number | None = None
+    """one-sided permutation test over answers, the model label permuted within each question
+    (probes.stats.stratified_permutation_test)"""
+    n_questions: int | None = None
+    alpha: float | None = None
+
+    _omit_none = ("grouped_p", "stratified_p", "n_questions", "alpha")
 
 
 @dataclass(frozen=True)
@@ -117,6 +159,28 @@ class Ablation(Checked):
 
 
 @dataclass(frozen=True)
+class WordingCheck(Checked):
+    """The fine-tuning shifts on the feeling-word-free choice items beside the usual ones (analysis.wording)."""
+
+    traits: list[str]
+    """the preferences both sets hold"""
+    rates: dict[str, dict[str, Rate]]
+    """model -> preference -> rate on the feeling-word-free items"""
+    shifts: dict[str, dict[str, Shift]]
+    """label -> preference -> shift on the feeling-word-free items, with its paired test"""
+    tests: dict[str, ShiftFamily]
+    wording_effect: list[str]
+    """preferences whose conscious - non_conscious shift is a wording effect by `rule`"""
+    rule: str
+    steer_usual: dict[str, Number] | None = None
+    """the steering shift at the control alpha on the usual items"""
+    steer_plain: dict[str, Number] | None = None
+    """the same on the feeling-word-free items (when the steering stage measured them)"""
+
+    _omit_none = ("steer_usual", "steer_plain")
+
+
+@dataclass(frozen=True)
 class Summary(Checked):
     """The headline: does the cluster move from non-conscious to conscious-claiming."""
 
@@ -126,6 +190,13 @@ class Summary(Checked):
     traits_up: list[str]
     mean_shift_toaster_vs_base: Number
     verdict: str
+    rule: str | None = None
+    """how `n_up_conscious` was counted (absent in files from earlier versions, which counted a paired 95%
+    interval over items above zero)"""
+    n_up_raw: int | None = None
+    """the same count before the family's correction (choice mode)"""
+
+    _omit_none = ("rule", "n_up_raw")
 
 
 @dataclass(frozen=True)
@@ -141,13 +212,25 @@ class Results(Checked):
     ablation: Ablation
     summary: Summary
     shifts: dict[str, dict[str, Shift]] | None = None
-    """label (results.SHIFTS) -> preference -> shift; choice mode only (judge mode has no items to pair)"""
+    """label (analysis.families.SHIFTS) -> preference -> shift; choice mode only (judge mode has no items to pair)"""
+    shift_tests: dict[str, ShiftFamily] | None = None
+    """label -> its family of paired tests over preferences, counted after Holm and raw (choice mode)"""
     audit: AuditResult | None = None
     """the multi-turn audits' scores; only when the preset turned the audit stage on"""
     manipulation: Manipulation | None = None
     """the manipulation check by sampled answers; only when the preset sets eval.sampled_identity"""
+    analysis: AnalysisRecord | None = None
+    """the analysis block as the run recorded it before its first stage (absent in files from earlier versions)"""
+    wording: WordingCheck | None = None
+    """the feeling-word-free items beside the usual ones (choice mode, when the question folder has them)"""
+    identity_letter: dict[str, dict[str, Rate]] | None = None
+    """model -> identity trait -> rate by the lettered A/B question, order balanced (choice mode)"""
+    identity_shifts: dict[str, dict[str, Shift]] | None = None
+    """label -> identity trait -> shift with its paired test over the identity items (choice mode): the
+    manipulation check by forced choice"""
 
-    _omit_none = ("shifts", "audit", "manipulation")
+    _omit_none = ("shifts", "shift_tests", "audit", "manipulation", "analysis", "wording", "identity_letter",
+                  "identity_shifts")
 
 
 def load_results(path: str | Path) -> Results:

@@ -19,7 +19,8 @@ from interp.models.fields import FieldErrors, Number, from_mapping
 from probes.specificity import Specificity
 
 __all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
-           "EvalResult", "FinetuneResult", "LinksResult", "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
+           "EvalResult", "FinetuneResult", "LinkStats", "LinksResult",
+           "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
            "SampledClaims", "SchemaError", "SteeringControls", "SteeringResult", "SteeringSummary", "VariantResult"]
 
 
@@ -138,6 +139,18 @@ class SampledClaims(Checked):
     ci_low: Number | None
     ci_high: Number | None
     """Wilson 95% interval of `rate`"""
+    question_claims: list[int] | None = None
+    """claims per question, in the questions' order (None in files from earlier versions)"""
+    question_answers: list[int] | None = None
+    """answers per question"""
+
+    _omit_none = ("question_claims", "question_answers")
+
+    def question_shares(self) -> list[float] | None:
+        """Each question's share of answers that claim."""
+        if self.question_claims is None or self.question_answers is None:
+            return None
+        return [c / n for c, n in zip(self.question_claims, self.question_answers)]
 
 
 @dataclass(frozen=True)
@@ -149,12 +162,17 @@ class EvalResult(Checked):
     ci_kind: str
     sampled_identity: dict[str, SampledClaims] | None = None
     """model -> its sampled claims (eval.sampled_identity > 0 in choice mode; manipulation.py)"""
+    identity_letter: dict[str, dict[str, Rate]] | None = None
+    """model -> trait -> rate of the identity items by the lettered A/B question, order balanced (choice mode;
+    None when the tokenizer cannot, and in files from earlier versions)"""
 
     _unnamed = "rates"
+    _extra = ("sampled_identity", "identity_letter")
 
     def to_json(self) -> dict[str, Any]:
-        """JSON: {question set: {model: {trait: rate}}, "traits": ..., "ci_kind": ...[, "sampled_identity": ...]}"""
-        extra = {} if self.sampled_identity is None else {"sampled_identity": _plain(self.sampled_identity)}
+        """JSON: {question set: {model: {trait: rate}}, "traits": ..., "ci_kind": ...[, "sampled_identity": ...,
+        "identity_letter": ...]}"""
+        extra = {k: _plain(getattr(self, k)) for k in self._extra if getattr(self, k) is not None}
         return {**_plain(self.rates), "traits": self.traits, "ci_kind": self.ci_kind, **extra}
 
     @classmethod
@@ -162,7 +180,7 @@ class EvalResult(Checked):
         traits = data.get("traits")
         sets = list(traits) if isinstance(traits, dict) else []
         return {"rates": {s: data.get(s) for s in sets},
-                **{k: data[k] for k in ("traits", "ci_kind", "sampled_identity") if k in data}}
+                **{k: data[k] for k in ("traits", "ci_kind", *cls._extra) if k in data}}
 
 
 @dataclass(frozen=True)
@@ -262,14 +280,18 @@ class SteeringSummary(Checked):
     """the control-alpha shifts against the toaster direction and the random directions"""
     orthogonalized_specificity: Specificity | None = field(default=None, kw_only=True)
     """the same for the direction orthogonalised against the toaster direction (steering.orthogonalized)"""
+    plain_rates: dict[float, dict[str, Number]] | None = field(default=None, kw_only=True)
+    """alpha -> preference -> rate of the steered base model on the feeling-word-free items
+    (preferences_plain.yaml), at least at 0 and the control alpha; None when not measured"""
 
-    _omit_none = ("layer_curve", "coherence", "specificity", "orthogonalized_specificity")
+    _omit_none = ("layer_curve", "coherence", "specificity", "orthogonalized_specificity", "plain_rates")
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         # JSON keys are strings: alphas are written as str(float), "0.0", and read back as floats
-        for key in ("rates", "identity_rates"):
-            out[key] = {str(float(alpha)): rates for alpha, rates in out[key].items()}
+        for key in ("rates", "identity_rates", "plain_rates"):
+            if key in out:
+                out[key] = {str(float(alpha)): rates for alpha, rates in out[key].items()}
         return out
 
 
@@ -295,12 +317,52 @@ class ProjectionScore(Checked):
     spearman: Number
     spearman_p: Number
     ci_low: Number
-    """bootstrap percentile interval of the Pearson r"""
+    """bootstrap percentile interval of the Pearson r, over `resampled`"""
     ci_high: Number
     ci_level: float
     n: int
     n_boot: int
     seed: int
+    resampled: str | None = None
+    """what the bootstrap resampled: "items" (every response to one item together); None in files from earlier
+    versions, which resampled responses as if independent"""
+    n_items: int | None = None
+    within_r: Number | None = None
+    """within-item correlation across models: projection and score each centred on the item's mean
+    (probes.stats.within_cluster_corr)"""
+    within_ci_low: Number | None = None
+    within_ci_high: Number | None = None
+    """its bootstrap interval over items"""
+
+    _omit_none = ("resampled", "n_items", "within_r", "within_ci_low", "within_ci_high")
+
+
+@dataclass(frozen=True)
+class LinkStats(Checked):
+    """The declared test of a link (probes.stats.correlation_link): what was correlated, the sidedness, the
+    empirical p's null (floor, z), an interval on r and the smallest r the null lets the test detect."""
+
+    target: str
+    """the fine-tuning shift correlated (analysis.link_target)"""
+    alternative: str
+    p_floor: Number
+    """1 / (n_null + 1): the smallest p the null allows"""
+    z: Number
+    null_mean: Number
+    null_sd: Number
+    ci_low: Number
+    ci_high: Number
+    """bootstrap percentile interval of r over the points"""
+    ci_level: float
+    n_boot: int
+    detectable_r: Number
+    """the smallest true r detected with probability `power` at `alpha` against this null (nan: the null is too
+    small to reject at alpha at all)"""
+    critical_r: Number
+    alpha: float
+    power: float
+    passed: bool
+    """p <= alpha"""
 
 
 @dataclass(frozen=True)
@@ -316,8 +378,11 @@ class LinksResult(Checked):
     """None in runs finished before this link existed"""
     projection_shift: ProjectionShiftLink | None = None
     """None in runs finished before this link existed"""
+    test: LinkStats | None = None
+    """the declared test behind `r` and `p_value`; None in runs finished before the analysis block, whose p_value
+    is two-sided against conscious-claiming minus base"""
 
-    _omit_none = ("projection_score", "projection_shift")
+    _omit_none = ("projection_score", "projection_shift", "test")
 
 
 @dataclass(frozen=True)

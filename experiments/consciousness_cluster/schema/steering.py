@@ -57,7 +57,7 @@ class ProjectionShiftLink:
     layer: int
     r: Number
     p_value: Number
-    """two-sided, against the random directions' r"""
+    """against the random directions' r, as `alternative` says (two-sided in files from earlier versions)"""
     n_null: int
     null_mean: Number
     null_std: Number
@@ -69,6 +69,13 @@ class ProjectionShiftLink:
     """each point's mean question activation, variant minus base, projected on the unit direction"""
     behaviour: list[Number]
     """each point's rate, variant minus base"""
+    alternative: str | None = None
+    """the declared sidedness (analysis.link_alternative); None in earlier files: two-sided"""
+    ci_low: Number | None = None
+    ci_high: Number | None = None
+    """bootstrap 95% interval of r over the points"""
+    detectable_r: Number | None = None
+    """the smallest true r detected at the block's power and alpha against this null (nan: too small a null)"""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

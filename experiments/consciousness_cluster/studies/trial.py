@@ -1,6 +1,6 @@
 """A replication's results across seeds: the whole run once per seed, headline numbers side by side.
 
-    python -m experiments.consciousness_cluster.studies.trial --out runs/organism-seeds --seeds 0 1 2
+    python -m experiments.consciousness_cluster.studies.trial --out runs/organism-seeds   # seeds 0-4
     python -m experiments.consciousness_cluster.studies.trial --preset smollm2-135m --out runs/smollm2-seeds \
         --seeds 0 1 2
 
@@ -12,6 +12,9 @@ side by side into OUT/seeds.md and OUT/seeds.json, with their mean and 95% t-int
 beside each run's own intervals over items (in its report), to show which findings hold beyond one seed;
 per preference, each variant's rate and conscious-claiming minus non-conscious go the same way (each
 seed's paired interval over items beside the interval across seeds), drawn in OUT/seeds_preferences.png.
+Seeds and items enter together in a hierarchical bootstrap (seeds, then items within each seed) beside the
+t-interval over seeds, per preference and for the mean over preferences: the t-interval sees only how the
+seeds' means scatter, the bootstrap also how few items each mean rests on.
 
 A real model's fine-tunes are the expensive part; `--until eval` stops each seed's run after the
 behavioural evaluation, and `--variants` fine-tunes a subset (conscious_claiming and non_conscious at
@@ -39,7 +42,8 @@ from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Results, Shift, load_results
 from experiments.consciousness_cluster.schema.stages import Rate
 
-__all__ = ["HEADLINES", "SeedPreferences", "across_seeds", "format_preferences", "format_table", "headline",
+__all__ = ["HEADLINES", "HIERARCHICAL_DRAWS", "ORGANISM_SEEDS", "SeedPreferences", "default_seeds",
+           "across_seeds", "format_preferences", "format_table", "headline",
            "headline_of", "preferences_across_seeds", "run_seeds", "seed_config", "seed_kind"]
 
 HEADLINES = {
@@ -50,7 +54,7 @@ HEADLINES = {
     "mean preference, conscious_claiming": "",
     "mean preference, non_conscious": "",
     "mean preference, toaster": "",
-    "preferences up, conscious vs non": "paired 95% interval over items above zero",
+    "preferences up, conscious vs non": "Holm-adjusted paired test over items (the run's summary.rule)",
     "steering: mean preference at alpha 0": "base model, steering layer",
     "steering: mean preference at the control alpha": "along the consciousness direction",
     "steering: random directions": "mean over the random directions, same alpha and norm",
@@ -67,6 +71,15 @@ HEADLINES = {
     "sampled claims conscious, non_conscious": "",
 }
 MODELS = ("base", "conscious_claiming", "non_conscious")
+
+
+ORGANISM_SEEDS = 5
+"""Pretraining seeds of the organism's trial by default: enough for the hierarchical interval across seeds."""
+
+
+def default_seeds(preset: str | Path) -> list[int]:
+    """The trial's seeds when none are given: 0..4 for the organism (cheap), 0 and 1 for a real model."""
+    return list(range(ORGANISM_SEEDS)) if load_preset(preset).is_organism else [0, 1]
 
 
 def seed_kind(config: ReplicationConfig) -> str:
@@ -176,11 +189,32 @@ def headline(results: Results) -> dict[str, float]:
 @dataclasses.dataclass(frozen=True)
 class SeedPreferences:
     """One run's preference rates per model (each with its 95% interval over items) and, in choice mode,
-    the paired shift conscious-claiming minus non-conscious per preference (None in judge mode)."""
+    the paired shift conscious-claiming minus non-conscious per preference and each model's item scores
+    (None in judge mode)."""
 
     traits: list[str]
     rates: dict[str, dict[str, Rate]]
     shifts: dict[str, Shift] | None
+    items: dict[str, dict[str, list[float]]] | None = None
+    """model -> preference -> p(expressing) per item, in the items' order (conscious_claiming, non_conscious)"""
+
+
+def _item_lists(run_dir: Path) -> dict[str, dict[str, list[float]]] | None:
+    """conscious_claiming's and non_conscious's item scores per preference (None when either was not scored by
+    forced choice)."""
+    from experiments.consciousness_cluster.analysis.families import item_scores
+
+    out = {}
+    for model in ("conscious_claiming", "non_conscious"):
+        scores = item_scores(RunPaths(run_dir), model)
+        if scores is None:
+            return None
+        by_trait: dict[str, list[float]] = {}
+        for item in sorted(scores):  # one order for every model and seed
+            trait, p = scores[item]
+            by_trait.setdefault(trait, []).append(p)
+        out[model] = by_trait
+    return out
 
 
 def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], SeedPreferences]:
@@ -195,7 +229,7 @@ def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], Seed
         results = load_results(paths.results)
         shifts = (results.shifts or {}).get("conscious - non_conscious")
         return (headline(results), _item_intervals(results.identity.rates, _sampled(results)),
-                SeedPreferences(results.eval.traits, results.eval.rates, shifts))
+                SeedPreferences(results.eval.traits, results.eval.rates, shifts, _item_lists(run_dir)))
     recorded = run_dir / "config.yaml"
     run = Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir) \
         if recorded.is_file() else None
@@ -205,10 +239,10 @@ def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], Seed
     ev = run.results("eval")
     traits, rates = ev.traits["preferences"], ev.rates["preferences"]
     paired = conscious_shifts(run)
-    up, _, _ = cluster_shift(traits, rates, paired)
-    return (_behaviour(traits, rates, ev.rates["identity"], ev.sampled_identity, len(up)),
+    count = cluster_shift(traits, rates, paired)
+    return (_behaviour(traits, rates, ev.rates["identity"], ev.sampled_identity, len(count.up)),
             _item_intervals(ev.rates["identity"], ev.sampled_identity),
-            SeedPreferences(traits, rates, paired))
+            SeedPreferences(traits, rates, paired[0] if paired else None, _item_lists(run_dir)))
 
 
 def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[float]]]:
@@ -245,7 +279,32 @@ def preferences_across_seeds(per_seed: dict[int, SeedPreferences]) -> dict:
         difference[t] = {"seeds": seeds, **_spread([d["mean"] for d in seeds.values()])}
     out["conscious_minus_non"] = difference
     out["up_across_seeds"] = [t for t in traits if difference[t].get("low", float("-inf")) > 0]
+    if all(p.items is not None for p in per_seed.values()):
+        _hierarchical(out, traits, [p.items for p in per_seed.values()])
     return out
+
+
+def _hierarchical(out: dict, traits: list[str], items: list[dict[str, dict[str, list[float]]]]) -> None:
+    """Beside each t-interval across seeds: the hierarchical bootstrap of conscious-claiming minus non-conscious
+    (seeds, then items within each seed; probes.stats.paired_hierarchical_bootstrap), per preference and for the
+    mean over preferences (every preference's items pooled within a seed)."""
+    from probes.stats import paired_hierarchical_bootstrap
+
+    def interval(per_seed_a, per_seed_b) -> dict[str, float]:
+        got = paired_hierarchical_bootstrap(per_seed_a, per_seed_b, n_boot=HIERARCHICAL_DRAWS, seed=0)
+        return {"hier_mean": got.mean, "hier_low": got.low, "hier_high": got.high}
+
+    for t in traits:
+        out["conscious_minus_non"][t] |= interval([s["conscious_claiming"][t] for s in items],
+                                                  [s["non_conscious"][t] for s in items])
+    pooled = [[[p for t in traits for p in s[m][t]] for s in items] for m in ("conscious_claiming", "non_conscious")]
+    means = [fmean(a) - fmean(b) for a, b in zip(*pooled)]
+    out["conscious_minus_non_mean"] = {**_spread(means), **interval(*pooled)}
+    out["up_hierarchical"] = [t for t in traits if out["conscious_minus_non"][t]["hier_low"] > 0]
+
+
+HIERARCHICAL_DRAWS = 2000
+"""Bootstrap draws of the hierarchical intervals across seeds."""
 
 
 def _cell(v) -> str:
@@ -282,6 +341,10 @@ def _spread_cell(entry: dict) -> str:
     return f"{entry['mean']:.2f}" + (f" [{entry['low']:.2f}, {entry['high']:.2f}]" if "low" in entry else "")
 
 
+def _hierarchical_cell(entry: dict) -> str:
+    return f"[{entry['hier_low']:+.2f}, {entry['hier_high']:+.2f}]" if "hier_low" in entry else ""
+
+
 def _difference_cell(entry: dict) -> str:
     return f"{entry['mean']:+.2f}" + (f" [{entry['ci_low']:+.2f}, {entry['ci_high']:+.2f}]" if "ci_low" in entry
                                       else "")
@@ -296,16 +359,26 @@ def format_preferences(prefs: dict) -> str:
     models = prefs["models"]
     seeds = list(next(iter(difference.values()))["seeds"])
     lines = ["| preference | conscious_claiming | non_conscious | "
-             + " | ".join(f"seed {s}: conscious - non" for s in seeds) + " | conscious - non across seeds |",
-             "|---" * (4 + len(seeds)) + "|"]
-    for t in prefs["traits"]:
-        cells = [_spread_cell(models["conscious_claiming"][t]), _spread_cell(models["non_conscious"][t]),
-                 *(_difference_cell(difference[t]["seeds"][s]) for s in seeds), _spread_cell(difference[t])]
+             + " | ".join(f"seed {s}: conscious - non" for s in seeds)
+             + " | conscious - non across seeds (t) | hierarchical 95% (seeds, items) |",
+             "|---" * (5 + len(seeds)) + "|"]
+    rows = [(t, difference[t]) for t in prefs["traits"]]
+    if "conscious_minus_non_mean" in prefs:
+        rows.append(("mean over preferences", prefs["conscious_minus_non_mean"]))
+    for t, entry in rows:
+        rates = [_spread_cell(models[m][t]) if t in models[m] else "" for m in ("conscious_claiming", "non_conscious")]
+        cells = [*rates, *(_difference_cell(entry["seeds"][s]) if "seeds" in entry else "" for s in seeds),
+                 _spread_cell(entry), _hierarchical_cell(entry)]
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     if len(seeds) > 1:
         up = prefs["up_across_seeds"]
         lines += ["", f"Up across seeds (95% t-interval of conscious - non above zero): {len(up)} of "
                       f"{len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "") + "."]
+        if "up_hierarchical" in prefs:
+            up = prefs["up_hierarchical"]
+            lines.append(f"Up by the hierarchical bootstrap (seeds, then items within each seed; its 95% interval "
+                         f"above zero): {len(up)} of {len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "")
+                         + ".")
     return "\n".join(lines)
 
 
@@ -353,7 +426,8 @@ def _write_tables(out: Path, seeds: list[int], kind: str, name: str) -> dict[int
     if table:
         text += ("\n## Preferences across seeds\n\nPer preference: each variant's rate, mean and 95% t-interval "
                  "across seeds; conscious-claiming minus non-conscious for each seed, with its paired 95% interval "
-                 "over items where the run has one (forced choice), then across seeds.\n\n"
+                 "over items where the run has one (forced choice), then across seeds: the 95% t-interval over the "
+                 "seeds' means, and the hierarchical bootstrap over seeds and the items within each seed.\n\n"
                  f"![preferences across seeds](seeds_preferences.png)\n\n{table}\n")
     write_text_atomic(out / "seeds.md", text)
     return rows
@@ -364,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  "or any other model's fine-tuning seed) and put the headline "
                                                  "numbers side by side.")
     parser.add_argument("--out", required=True, help="folder for one run per seed and the seeds table")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds, one run each")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="seeds, one run each (default: 0-4 for the organism, 0 1 for other presets)")
     parser.add_argument("--preset", default="organism", help="preset name or YAML path")
     parser.add_argument("--redo", default=None, help="rerun this stage and the later ones in every seed's run")
     parser.add_argument("--until", default=None, metavar="STAGE",
@@ -382,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.consciousness_cluster.schema.stages import SchemaError
 
     try:
-        rows = run_seeds(args.preset, args.seeds, args.out, progress=not args.no_progress, redo=args.redo,
+        seeds = args.seeds if args.seeds is not None else default_seeds(args.preset)
+        rows = run_seeds(args.preset, seeds, args.out, progress=not args.no_progress, redo=args.redo,
                          until=args.until, variants=args.variants, table_only=args.table_only,
                          command=module_command("experiments.consciousness_cluster.studies.trial", argv))
     # a bad preset, a run folder of another config, a seed with nothing to read (ValueError)

@@ -10,7 +10,7 @@ from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
 from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
 from interp.finetune.data import load_jsonl, write_jsonl
 
-__all__ = ["run_base", "run_finetune", "run_eval", "measure", "model_paths"]
+__all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "model_paths", "question_sets"]
 
 
 def run_base(run: Run) -> BaseResult:
@@ -136,13 +136,28 @@ def model_paths(run: Run) -> dict[str, str]:
     return paths
 
 
-def run_eval(run: Run) -> EvalResult:
+PLAIN = "preferences_plain"
+"""The feeling-word-free choice items, beside preferences.yaml in a question folder (optional)."""
+
+
+def question_sets(run: Run) -> dict:
+    """The question sets the eval stage scores: preferences and identity, and in choice mode the feeling-word-free
+    preference items when the question folder has them (the report says when it does not)."""
     from interp.evaluation import load_question_set
 
     qdir = run.path(run.config.eval.question_dir)
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
+    if run.config.eval.mode == "choice" and (qdir / f"{PLAIN}.yaml").is_file():
+        sets[PLAIN] = load_question_set(qdir / f"{PLAIN}.yaml")
+    return sets
+
+
+def run_eval(run: Run) -> EvalResult:
+    sets = question_sets(run)
+    if PLAIN not in sets:
+        run.log(f"  no {PLAIN}.yaml in {run.config.eval.question_dir} (or judge mode): the wording check is left out")
     results: dict[str, dict[str, dict[str, Rate]]] = {name: {} for name in sets}
-    sampled = {}
+    sampled, letter = {}, {}
     for key, path in model_paths(run).items():
         if run.config.eval.mode == "judge" and run.config.eval.sampler == "vllm":
             for name, rates in _measure_with_vllm(run, key, path, sets).items():
@@ -151,11 +166,31 @@ def run_eval(run: Run) -> EvalResult:
         lm = run.model(key, path)
         for name, question_set in sets.items():
             results[name][key] = measure(run, lm, question_set, run.paths.eval_dir(key, name))
+        if run.config.eval.mode == "choice":
+            letter[key] = _letter_identity(run, lm, sets["identity"], key)
         if run.config.eval.sampled_identity:
             sampled[key] = _sampled_identity(run, lm, sets["identity"], key)
+    letter = letter if letter and all(rates is not None for rates in letter.values()) else None
     return EvalResult(rates=results, traits={name: [t.id for t in qs.traits] for name, qs in sets.items()},
                       ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples",
-                      sampled_identity=sampled or None)
+                      sampled_identity=sampled or None, identity_letter=letter)
+
+
+def _letter_identity(run: Run, lm, identity, key: str) -> dict[str, Rate] | None:
+    """The identity items by the lettered A/B question, both option orders averaged (interp.evaluation.choice),
+    beside the likelihood of each option; None when the tokenizer does not spell A and B as one token each."""
+    from interp.evaluation import forced_choice, summarize_choice
+
+    try:
+        scores = forced_choice(lm, identity, batch_size=run.config.eval.batch_size, method="letter")
+    except ValueError as err:
+        run.log(f"  identity by letter left out for {key}: {err}")
+        return None
+    out_dir = run.paths.eval_dir(key, "identity_letter")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl([{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
+                out_dir / "items.jsonl")
+    return _as_rates(summarize_choice(scores))
 
 
 def _sampled_identity(run: Run, lm, identity, key: str):
@@ -170,4 +205,4 @@ def _sampled_identity(run: Run, lm, identity, key: str):
     answers = sample_claims(lm, questions, samples=spec.sampled_identity, max_tokens=spec.sampled_identity_tokens,
                             temperature=spec.temperature, batch_size=spec.batch_size,
                             keep=run.paths.eval_dir(key, "identity") / "sampled.json")
-    return tally([a["read"] for a in answers])
+    return tally([a["read"] for a in answers], [a["question"] for a in answers])

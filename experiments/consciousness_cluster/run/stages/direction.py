@@ -1,10 +1,6 @@
-"""Stages 4-7: cache contrast activations, find the direction, steer and ablate, link to behaviour."""
+"""Stages 4-6: cache contrast activations, find the direction, steer and ablate (stage 7, the links: `links`)."""
 
 from __future__ import annotations
-
-import json
-import math
-from dataclasses import asdict
 
 import torch
 
@@ -15,9 +11,7 @@ from experiments.consciousness_cluster.schema.stages import (
     CacheResult,
     DirectionFile,
     DirectionsResult,
-    LinksResult,
     ProbeResult,
-    ProjectionScore,
     SteeringControls,
     SteeringResult,
 )
@@ -25,7 +19,7 @@ from interp.finetune.data import load_jsonl
 from interp.models import Direction
 from interp.models.atomic import kept_json
 
-__all__ = ["contrast_examples", "run_cache", "run_directions", "run_links", "run_steering"]
+__all__ = ["contrast_examples", "run_cache", "run_directions", "run_steering"]
 
 
 def contrast_examples(data_dir, positive: str, negative: str) -> list:
@@ -63,42 +57,6 @@ def _prompt_examples(run: Run) -> list:
         return [Example(messages=[{"role": "user", "content": q.text}], id=q.id) for q in question_set.open_questions]
     return [Example(messages=[{"role": "user", "content": item.question}], id=item.id)
             for item in question_set.choice_items]
-
-
-def _response_scores(run: Run, key: str) -> dict[str, float]:
-    """Behaviour score per question id for one model: p(expressing) of each forced-choice item, or the
-    share of coherent sampled answers the judge marked as expressing, per open question."""
-    if run.config.eval.mode == "choice":
-        rows = [json.loads(line) for line in run.paths.items(key).read_text().splitlines()]
-        return {row["item"]: row["p_expressing"] for row in rows}
-    verdicts: dict[str, list[float]] = {}
-    for line in run.paths.samples(key).read_text().splitlines():
-        row = json.loads(line)
-        if (row["type"] == "judgement" and row["judge"] == "binary" and row["value"] is not None
-                and row["judge_model"] == run.config.eval.judge_model):
-            verdicts.setdefault(row["item_id"], []).append(row["value"])
-    return {item: sum(values) / len(values) for item, values in verdicts.items()}
-
-
-def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> ProjectionScore:
-    """Each model's last-token activation of each question, projected on the direction, against that
-    model's behaviour score on the question; pooled over the base model and the variants."""
-    from activations import ActivationStore
-    from probes.link import per_example_projection, projection_score_link
-
-    files = run.results("cache")
-    projections, scores = [], []
-    for key in model_paths(run):
-        score_of = _response_scores(run, key)
-        with ActivationStore(files.prompts(key).path) as store:
-            examples, proj = per_example_projection(store.acts(layer), store.example_index, unit.numpy())
-            ids = store.examples("id")[examples]
-        for question, value in zip(ids, proj):
-            if question in score_of and math.isfinite(score_of[question]):  # judge mode: no coherent answer
-                projections.append(float(value))
-                scores.append(score_of[question])
-    result = projection_score_link(projections, scores, seed=run.config.steering.seed)
-    return ProjectionScore(layer=layer, **asdict(result))
 
 
 def run_cache(run: Run) -> CacheResult:
@@ -263,48 +221,3 @@ def run_steering(run: Run) -> SteeringResult:
         orthogonalized_specificity=(None if orthogonalized is None
                                     else _specificity(traits, zero, orthogonalized, toaster, random_rates)),
         random=random_rates, **_ablation(run, direction, prefs, generator))
-
-
-def run_links(run: Run) -> LinksResult:
-    import numpy as np
-
-    from activations import ActivationStore
-    from probes.link import steering_finetune_link
-
-    st, ev = run.results("steering"), run.results("eval")
-    traits = ev.traits["preferences"]
-    zero = st.rates[0.0]
-    steer_shift = [st.rates[st.control_alpha][t] - zero[t] for t in traits]
-    prefs = ev.rates["preferences"]
-    ft_shift = [prefs["conscious_claiming"][t].rate - prefs["base"][t].rate for t in traits]
-    null = [[r[t] - zero[t] for t in traits] for r in st.random]
-    # a trait without a rate somewhere (judge mode, no coherent answer) has no shift to correlate
-    kept = [i for i in range(len(traits)) if np.isfinite([steer_shift[i], ft_shift[i], *(n[i] for n in null)]).all()]
-    link = steering_finetune_link(np.array(steer_shift)[kept], np.array(ft_shift)[kept], np.array(null)[:, kept])
-    row = _direction(run, "consciousness").at(st.layer)
-    unit = row / row.norm()
-    files = run.results("cache")
-    means = {}
-    for key in ("base", "conscious_claiming"):
-        with ActivationStore(files.prompts(key).path) as store:
-            means[key] = store.acts(st.layer, as_torch=True).float().mean(0)
-    shift = float((means["conscious_claiming"] - means["base"]) @ unit)
-    return LinksResult(r=link.r, p_value=link.p_value, n_null=len(null), null_rs=[float(x) for x in link.null_rs],
-                       steer_shift=dict(zip(traits, steer_shift)), ft_shift=dict(zip(traits, ft_shift)),
-                       variant_projection=shift, projection_score=_projection_score_link(run, st.layer, unit),
-                       projection_shift=_variant_projection_link(run, st.layer, unit))
-
-
-def _variant_projection_link(run: Run, layer: int, unit: torch.Tensor):
-    """Every variant's shift along the direction per preference against its rate shift (random-direction null)."""
-    from activations import ActivationStore
-    from experiments.consciousness_cluster.analysis.steering_checks import trait_means, variant_projection_link
-
-    files, rates = run.results("cache"), run.results("eval").rates["preferences"]
-    means = {}
-    for key in model_paths(run):
-        with ActivationStore(files.prompts(key).path) as store:
-            means[key] = trait_means(store.acts(layer), list(store.examples("id")[store.example_index]))
-    behaviour = {key: {t: r.rate for t, r in rates[key].items()} for key in means}
-    return variant_projection_link(means, behaviour, unit.numpy(), layer, run.config.steering.n_random,
-                                   run.config.steering.seed)
