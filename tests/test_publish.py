@@ -17,6 +17,7 @@ import pytest
 from experiments.consciousness_cluster.publish.pages import check, render_all, write
 from experiments.consciousness_cluster.publish.folder import MAX_KB, PublishError, load_published, publish
 from experiments.consciousness_cluster.schema.record import read_invocations
+from experiments.consciousness_cluster.report.blocks import fmt_p
 from experiments.consciousness_cluster.report.render import fmt
 from interp.cli import main
 
@@ -114,6 +115,19 @@ def test_the_results_page_carries_the_files_numbers(small_replication, tmp_path)
     summary = data["summary"]
     assert summary["verdict"] in page and fmt(summary["mean_shift_conscious_vs_non"]) in page
     assert fmt(data["link"]["r"]) in page and fmt(data["ablation"]["mean_change"]) in page
+    report = (run / "report.md").read_text()                            # the page opens with the report's summary
+    assert report.split("## Summary\n\n")[1].split("\n")[0] in page.split("## In brief\n\n")[1]
+    for label, family in data["shift_tests"].items():                 # each family, after Holm and raw
+        assert f"{label}: {family['n_holm']} of {family['m']} after Holm (raw {family['n_raw']})" in page
+    spec, link = data["steering"]["specificity"], data["link"]       # every empirical p beside its floor
+    n = spec["n_random"]
+    assert f"against {n} random\ndirections of equal norm p = {fmt_p(spec['mean_p'])}" in page
+    assert f"floor 1/{n + 1} = {fmt_p(1 / (n + 1))} ({n} null draws)" in page
+    assert f"the null: {link['n_null']} random directions\n  of equal norm, floor 1/{link['n_null'] + 1}" in page
+    if not link["test"]["passed"]:
+        assert f"not detected, with power to see r >= {fmt(link['test']['detectable_r'])}" in page
+    assert "not measured yet: no seed trial of this model is published" in page
+    assert "Analysis fixed in the preset and recorded in analysis.json" in page
     assert "../published/organism-test/figures/cluster.png" in page and "No published run yet" not in page
     readme = pages[root / "README.md"]
     organism = readme.split("<!-- results:organism -->")[1].split("<!-- /results -->")[0]
@@ -155,6 +169,38 @@ def test_a_seed_trial_is_published_with_its_seeds(small_replication, tmp_path):
     assert {"seeds.json", "seeds.md", "seeds_preferences.png", "seed0/results.json", "seed0/report.md"} <= set(record.files)
     assert record.seeds == {"seed0": read_invocations(run)}
     assert "## seed0" in (folder / "RUN.md").read_text()
+
+
+def test_the_page_says_how_far_the_seeds_moved_each_number(small_replication, tmp_path):
+    from experiments.consciousness_cluster.publish.tables import README_HEADLINES
+    from experiments.consciousness_cluster.studies.trial import run_seeds
+
+    preset, run = small_replication
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    for seed in (0, 1):          # two seeds' folders; the second's numbers edited, as another seed's would be
+        shutil.copytree(run, trial / f"seed{seed}", ignore=shutil.ignore_patterns("models", "cache", "steering"))
+    second = json.loads((trial / "seed1" / "results.json").read_text())
+    for model in second["eval"]["rates"]:
+        for rate in second["eval"]["rates"][model].values():
+            rate["rate"] = min(1.0, rate["rate"] + 0.1)
+    (trial / "seed1" / "results.json").write_text(json.dumps(second))
+    run_seeds(preset, [0, 1], trial, progress=False, log=lambda *_: None, table_only=True, command="trial")
+    root = _root(tmp_path)
+    publish(trial, root / "results", "organism-seeds", page="organism")
+    page = render_all(root)[root / "docs" / "results" / "organism.md"]
+    rows = json.loads((trial / "seeds.json").read_text())["seeds"]   # a plain reading of the file
+    ranges = page.split("## How far a rerun may move these numbers")[1]
+    assert "across the 2\npretraining seeds of `results/organism-seeds/`" in ranges
+    shown = 0
+    for name in README_HEADLINES:
+        values = [row[name] for row in rows.values() if row.get(name) is not None]
+        if values:
+            low, high = min(values), max(values)
+            cell = (lambda v: f"{v:g}" if isinstance(v, int) else fmt(v))
+            assert f"| {name} | {cell(low)} | {cell(high)} | {cell(high - low)} | {len(values)} |" in ranges
+            shown += 1
+    assert shown >= 8 and f"| mean preference, base | " in ranges
 
 
 def test_a_damaged_run_file_is_named_not_a_traceback(tmp_path, capsys):

@@ -18,7 +18,12 @@ from typing import Any
 
 from experiments.consciousness_cluster.publish import tables
 from experiments.consciousness_cluster.publish.folder import Published, format_run_md, load_published
+from experiments.consciousness_cluster.report.blocks import fmt_p, p_with_floor
+from experiments.consciousness_cluster.report.findings import family_sentence
+from experiments.consciousness_cluster.report.links import link_verdict
+from experiments.consciousness_cluster.report.marks import analysis_text
 from experiments.consciousness_cluster.report.render import coherent_range, fmt
+from experiments.consciousness_cluster.report.summary import manipulation_passed, summary_blocks
 from experiments.consciousness_cluster.schema.results import load_results
 
 __all__ = ["RenderError", "check", "published_runs", "render_all", "write"]
@@ -56,8 +61,11 @@ def _environment(root: Path):
         raise RenderError("rendering the docs needs jinja2: pip install -e '.[docs]'") from None
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root / "docs")), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters["fmt"] = fmt
-    env.globals.update(coherent_range=coherent_range,
+    env.filters.update(fmt=fmt, fmt_p=fmt_p)
+    # the report's own sentences, so a page says what the run's report says, by the same rules
+    env.globals.update(coherent_range=coherent_range, p_with_floor=p_with_floor, family_sentence=family_sentence,
+                       link_verdict=link_verdict, analysis_text=analysis_text, manipulation_passed=manipulation_passed,
+                       summary_text=lambda res: summary_blocks(res)[-1].text,
                        **{name: getattr(tables, name) for name in tables.__all__ if name != "README_HEADLINES"})
     return env
 

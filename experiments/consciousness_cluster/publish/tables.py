@@ -11,7 +11,7 @@ from experiments.consciousness_cluster.schema.results import Results
 from experiments.consciousness_cluster.studies.trial import format_preferences, format_table, headline_of
 
 __all__ = ["README_HEADLINES", "checks_markdown", "manipulation_table", "mean", "mean_rate", "model_table",
-           "run_headline", "runs_table", "seeds_headline", "seeds_preferences", "seeds_table"]
+           "run_headline", "runs_table", "seed_ranges", "seeds_headline", "seeds_preferences", "seeds_table"]
 
 README_HEADLINES = ("claims_conscious, base", "claims_conscious, conscious_claiming", "claims_conscious, non_conscious",
                     "sampled claims conscious, base", "sampled claims conscious, conscious_claiming",
@@ -96,6 +96,25 @@ def seeds_headline(run: Published) -> str:
 
 def seeds_table(doc: dict) -> str:
     return format_table(*_trial_rows(doc))
+
+
+def seed_ranges(doc: dict) -> str:
+    """The README's headline numbers of a seed trial as ranges over its seeds (lowest, highest): how far a rerun
+    may move each."""
+    import math
+
+    rows = []
+    for name in README_HEADLINES:
+        values = [row[name] for row in doc["seeds"].values() if row.get(name) is not None]
+        values = [v for v in values if math.isfinite(v)]
+        if values:
+            rows.append([name, _cell(min(values)), _cell(max(values)), _cell(max(values) - min(values)),
+                         str(len(values))])
+    return _markdown(Table(["", "lowest", "highest", "range", "seeds"], rows))
+
+
+def _cell(value: float | int) -> str:
+    return f"{value:g}" if isinstance(value, int) else fmt(value)   # counts and layers as integers
 
 
 def seeds_preferences(doc: dict) -> str:
