@@ -106,8 +106,9 @@ def _benchmarks_context(root: Path) -> dict[str, Any]:
         measured = [line for line in lines if "name" in line]
         summary = next((line for line in lines if "name" not in line), None)
         gpu_runs.append({"file": path.name, "lines": measured, "summary": summary})
+    tabled = {run["file"] for run in cache_runs}
     for path in sorted(folder.glob("*.txt")):
-        if not path.with_suffix(".json").is_file():  # a .json twin is in the tables already
+        if path.with_suffix(".json").name not in tabled:  # a twin rendered as a table is on the page already
             texts.append({"file": path.name, "text": path.read_text().rstrip("\n")})
     return {"cache_runs": cache_runs, "gpu_runs": gpu_runs, "text_outputs": texts}
 

@@ -298,10 +298,15 @@ def format_checks(doc: dict) -> str:
     for kind, pair in doc["specificity"].items():
         for name, s in pair.items():
             lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} "
-                         f"| {s['mean_p']:.3f} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
+                         f"| {_p_cell(s)} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
     if "on_policy" in doc:
         lines += _on_policy_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+def _p_cell(s: dict) -> str:
+    """An empirical p against the random directions beside the floor its null allows."""
+    return f"{s['mean_p']:.3f} (floor 1/{s['n_random'] + 1})"
 
 
 def _on_policy_lines(doc: dict) -> list[str]:
@@ -324,7 +329,7 @@ def _on_policy_lines(doc: dict) -> list[str]:
     for kind, pair in on["specificity"].items():
         for name, s in pair.items():
             lines.append(f"| {kind} | {s['mean_shift']:+.3f} | {name.split('_vs_')[1].replace('_', '-')} | "
-                         f"{s['mean_control_shift']:+.3f} | {s['mean_p']:.3f} | {s['beyond_control']:+.3f} "
+                         f"{s['mean_control_shift']:+.3f} | {_p_cell(s)} | {s['beyond_control']:+.3f} "
                          f"({s['beyond_control_p']:.3f}) |")
     return lines
 
