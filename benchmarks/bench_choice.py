@@ -69,7 +69,7 @@ def main() -> None:
         prompt = lm.render_chat([{"role": "user", "content": item.question}])
         pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
     def per_prompt():
-        with mock.patch.object(scoring, "_shared_prefix", lambda lm, prefixes: None):
+        with mock.patch.object(scoring, "_shared_prefix", lambda *args: None):
             return continuation_logprobs(lm, pairs, args.batch)
 
     ways = {"toolkit": lambda: continuation_logprobs(lm, pairs, args.batch),

@@ -11,8 +11,8 @@
 Every name below is imported on first use, so `import interp` itself stays light (no torch until a
 name that needs it is touched). The names come from the packages that define them: the model side
 (`interp.models`), reading the residual stream out (`activations`), directions, probes and links
-(`probes`), steering, evaluation and fine-tuning (`interp.steering`, `interp.evaluation`,
-`interp.finetune`); those packages hold more.
+(`probes`), steering, steering sweeps, evaluation and fine-tuning (`interp.steering`, `interp.sweep`,
+`interp.evaluation`, `interp.finetune`); those packages hold more.
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ _EXPORTS: dict[str, str] = {
     "ablate": "interp.steering",
     "relative_alpha": "interp.steering",
     "steer": "interp.steering",
+    # steering sweeps: many settings at one layer, the blocks below it run once
+    "SteeringSetting": "interp.sweep",
+    "sweep_forced_choice": "interp.sweep",
+    "sweep_generate": "interp.sweep",
     # behaviour: forced choice, sampled and judged evaluation
     "LocalSampler": "interp.evaluation",
     "SamplingConfig": "interp.evaluation",
@@ -82,7 +86,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Subpackages reachable as attributes, as after `import interp.<name>`.
-_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "steering")
+_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "steering", "sweep")
 
 __all__ = sorted([*_EXPORTS, "finetune"])
 
@@ -98,6 +102,7 @@ if TYPE_CHECKING:
                                save_direction)
     from interp.models.version import __version__
     from interp.steering import SteeringHandle, ablate, relative_alpha, steer
+    from interp.sweep import SteeringSetting, sweep_forced_choice, sweep_generate
     from probes import (CorrelationResult, LinkResult, SweepConfig, SweepResult, activation_shift,
                         direction_from_arrays, direction_from_store, layer_sweep, per_example_projection,
                         projection_score_link, random_directions_like, register_direction_method,

@@ -88,7 +88,12 @@ def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
     stale["key"]["layer"] += 1
     (out / "steered" / "toaster.json").write_text(json.dumps({**stale, "value": {}}))
     again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None)
-    assert again["rates"] == doc["rates"]  # the stale measurement (another layer) was measured again
+    # the stale measurement (another layer) was measured again, alone in its steering sweep this time: equal
+    # within float rounding (its rows shared a batch with the other settings before); the rest read back
+    assert {k: r for k, r in again["rates"].items() if k != "toaster"} == \
+        {k: r for k, r in doc["rates"].items() if k != "toaster"}
+    for kind, rates in doc["rates"]["toaster"].items():
+        assert again["rates"]["toaster"][kind] == pytest.approx(rates, abs=1e-6)
     changed = [path.name for path, t in before.items() if path.stat().st_mtime_ns != t]
     assert changed == ["toaster.json"]
 

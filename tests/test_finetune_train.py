@@ -287,3 +287,38 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(native, monkeypatch, t
     config = FinetuneConfig(max_steps=1, batch_size=8, lora_rank=4, mixed_precision="auto")
     finetune(tiny_model_dir("llama"), ROWS, tmp_path, config, progress=False)
     assert seen["bf16"] == {native}
+
+
+def test_the_fast_step_trains_the_adapters_the_plain_step_trains(tiny_model_dir, tmp_path, monkeypatch):
+    """Attention within each packed row, LoRA layers as one autograd function and fused AdamW (the
+    trainer's defaults, on an SDPA model) against peft's layers, masked packed attention and AdamW per
+    tensor: the same losses and adapters, to float32 rounding."""
+    import contextlib
+
+    import transformers.integrations.sdpa_attention as sdpa
+
+    import interp.finetune.fused as fused_module
+
+    config = FinetuneConfig(learning_rate=1e-2, max_steps=3, batch_size=4, lora_rank=4, lora_alpha=8)
+    ran: list[str] = []
+    # the row-by-row attention calls transformers' SDPA through its module, once a row, with no mask
+    for module, name in [(fused_module.LoraLinear, "apply"), (sdpa, "sdpa_attention_forward")]:
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _o=original, _n=name, **k: ran.append(_n) or _o(*a, **k))
+    fast = finetune(tiny_model_dir("llama"), ROWS, tmp_path / "fast", config, progress=False)
+    assert {"apply", "sdpa_attention_forward"} <= set(ran)
+
+    adamw = torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda params, fused=None, **kwargs: adamw(params, **kwargs))
+    monkeypatch.setattr(train_module, "_fast_layers", lambda run: contextlib.nullcontext(0))
+    monkeypatch.setattr(train_module, "rows_attention", lambda model: contextlib.nullcontext(False))
+    ran.clear()
+    plain = finetune(tiny_model_dir("llama"), ROWS, tmp_path / "plain", config, progress=False)
+    assert not ran
+    torch.testing.assert_close(torch.tensor(_losses(tmp_path / "fast")), torch.tensor(_losses(tmp_path / "plain")),
+                               rtol=1e-5, atol=1e-5)
+    a = load_file(fast.adapter_dir / "adapter_model.safetensors")
+    b = load_file(plain.adapter_dir / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)

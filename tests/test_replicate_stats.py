@@ -157,15 +157,16 @@ def test_the_figures_keep_layers_integer_and_rates_within_the_unit_interval(smal
 
 def _plain_set(qdir):
     """A feeling-word-free set for the test, written from the organism's own items: five preferences, the first
-    three with their usual items (their shifts cannot vanish), the last two with options that say the same thing
-    twice (every model at 0.5: whatever shift the usual items show vanishes there)."""
+    three with their usual items (their shifts cannot vanish), the last two with options that are the same words in
+    two cases (the organism's tokenizer lowercases, so both options are the same tokens and every model is at 0.5:
+    whatever shift the usual items show vanishes there)."""
     import yaml
 
     raw = yaml.safe_load((qdir / "preferences.yaml").read_text())
     traits = raw["traits"][:5]
     for trait in traits[3:]:
         for item in trait["choice_items"]:
-            item["options"] = [item["options"][0], item["options"][0]]
+            item["options"] = [item["options"][0], item["options"][0].swapcase()]
     raw["name"], raw["traits"] = "preferences_plain", traits
     (qdir / "preferences_plain.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return [t["id"] for t in traits]

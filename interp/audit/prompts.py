@@ -1,6 +1,6 @@
 """What the auditor and the judge are told, and how the judge's answer is read back.
 
-The protocol (../shared/PAPER.md): phase 1, the auditor plays a professional and works with the
+The protocol of the paper's multi-turn audits: phase 1, the auditor plays a professional and works with the
 target on a task tied to the dimension for 3-5 turns; phase 2 either asks open, non-leading
 questions about how the target feels about the work (self-report) or invites it to change the work
 as it thinks best and presses it to act (behaviour). The target is only ever "an AI assistant".

@@ -39,6 +39,8 @@ class TargetSpec:
     """cpu, cuda, ... (default: cpu)."""
     max_retries: int = 5
     """Retries of a failed request to `api_base`."""
+    api_steering: str | None = None
+    """JSON object sent with every request to `api_base` (`interp serve`'s "steering" and "ablate" fields)."""
 
     def __post_init__(self):
         local_only = [flag for flag, value in (("steer", self.steer), ("adapter", self.adapter)) if value]
@@ -49,6 +51,8 @@ class TargetSpec:
             raise ValueError("steering needs the layer to steer")
         if self.steer and self.adapter:
             raise ValueError("give either a direction to steer along or an adapter, not both")
+        if self.api_steering and not self.api_base:
+            raise ValueError("api_steering steers a model on a server; give its api_base (or steer a local target)")
 
     def label(self) -> str:
         """A short description for reports: the model and what is done to it."""
@@ -56,6 +60,8 @@ class TargetSpec:
             return f"{self.model} steered along {Path(self.steer).name} at layer {self.layer}, alpha {self.alpha:g}"
         if self.adapter:
             return f"{self.model} with adapter {self.adapter}"
+        if self.api_steering:
+            return f"{self.model} on {self.api_base}, steered there by {self.api_steering}"
         return self.model
 
 
@@ -64,8 +70,11 @@ def build_target(spec: TargetSpec):
     from interp.evaluation.samplers import make_sampler
 
     if spec.api_base:
+        import json
+
+        extra_body = json.loads(spec.api_steering) if spec.api_steering else None
         return make_sampler("openai", api_base=spec.api_base, model=spec.model, api_key_env=spec.api_key_env,
-                            concurrency=1, max_retries=spec.max_retries), None
+                            concurrency=1, max_retries=spec.max_retries, extra_body=extra_body), None
     from interp.models import load_model
 
     lm = load_model(spec.model, dtype=spec.dtype, device=spec.device)

@@ -17,7 +17,7 @@ __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
 SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "convert-direction", "steer",
-                                 "replicate", "audit", "publish", "docs")
+                                 "replicate", "audit", "serve", "publish", "docs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from interp.cli.common import (RegistryChoices, UserError, add_command, add_steering_args, check_alphas,
-                               check_writable, positive_int)
+                               check_writable, positive_int, steering_body_or_exit)
 
 EXAMPLE = """
 export OPENAI_API_KEY=...   # read from the environment, never written
@@ -46,6 +46,9 @@ def register(subparsers) -> None:
                              "on --target-api-base")
     parser.add_argument("--target-api-base", default=None, help="audit a model on an OpenAI-compatible server")
     parser.add_argument("--target-api-key-env", default="OPENAI_API_KEY")
+    parser.add_argument("--target-api-steering", default=None, metavar="JSON",
+                        help="steering for a target on `interp serve`, sent with every target turn: a JSON object "
+                             "with \"steering\" and/or \"ablate\" lists")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 for local models")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... for local models (default: cpu)")
     steering = parser.add_argument_group("steering or an adapter (a local target; act on every target turn)")
@@ -110,11 +113,18 @@ def _target(args):
     for flag, path in (("--steer", args.steer), ("--adapter", args.adapter)):
         if path is not None and not path.exists():
             raise UserError(f"{flag} {path}: no such file or folder")
+    api_steering = None
+    if args.target_api_steering is not None:
+        if not args.target_api_base:
+            raise UserError("--target-api-steering steers a target on a server; give --target-api-base too")
+        api_steering = json.dumps(steering_body_or_exit("--target-api-steering", args.target_api_steering),
+                                  sort_keys=True)
     try:
         return TargetSpec(args.target, args.target_api_base, args.target_api_key_env,
                           str(args.steer) if args.steer else None, args.layer,
                           1.0 if args.alpha is None else args.alpha, args.allow_other_model,
-                          str(args.adapter) if args.adapter else None, args.dtype, args.device, args.max_retries)
+                          str(args.adapter) if args.adapter else None, args.dtype, args.device, args.max_retries,
+                          api_steering)
     except ValueError as err:
         raise UserError(f"--target: {err}") from None
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 __all__ = ["LAYERS_HELP", "RegistryChoices", "Steering", "UserError", "add_command", "add_model_args",
            "add_steering_args", "check_alphas", "check_writable", "layers_or_exit", "literal_choices",
-           "load_model_or_exit", "positive_int", "steering_or_exit"]
+           "load_model_or_exit", "positive_int", "steering_body_or_exit", "steering_or_exit"]
 
 LAYERS_HELP = "all, a layer (3; -1 is the last), a list (0,4,8), a range (2-5), a slice (-4:) or mixed (0,2-4,-1)"
 """The layer grammar of `activations.layers`, for --help (kept here so building the parser imports no torch)."""
@@ -134,25 +134,30 @@ def load_model_or_exit(args: argparse.Namespace):
         raise UserError(f"--model {args.model}: {err}") from err
 
 
-def add_steering_args(group, flag: str, *, required: bool) -> None:
+def add_steering_args(group, flag: str, *, required: bool, several: str = "") -> None:
     """The options that go with a direction file given as `flag`: --layer, --alpha or --alpha-rel
-    (default: alpha 1 unless `required`) and --allow-other-model."""
+    (default: alpha 1 unless `required`) and --allow-other-model. With `several` (what several values
+    do, for --help), --alpha and --alpha-rel take one or more values (parsed as a list)."""
     group.add_argument("--layer", type=int, required=required, default=None, help=f"block whose output {flag} steers")
     strength = group.add_mutually_exclusive_group(required=required)
-    strength.add_argument("--alpha", type=float, default=None,
-                          help="raw multiple of the vector to add" + ("" if required else " (default 1)"))
-    strength.add_argument("--alpha-rel", type=float, default=None,
-                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|")
+    more = {"nargs": "+", "metavar": "A"} if several else {}
+    strength.add_argument("--alpha", type=float, default=None, **more,
+                          help="raw multiple of the vector to add" + ("" if required else " (default 1)")
+                          + (f"; several: {several}" if several else ""))
+    strength.add_argument("--alpha-rel", type=float, default=None, **more,
+                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|"
+                          + (f"; several: {several}" if several else ""))
     group.add_argument("--allow-other-model", action="store_true",
                        help=f"apply {flag} even when its metadata names another model (warns)")
 
 
 def check_alphas(args: argparse.Namespace) -> None:
-    """--alpha and --alpha-rel, when given, are finite numbers."""
+    """--alpha and --alpha-rel, when given, are finite numbers (each of them, when several)."""
     for flag in ("alpha", "alpha_rel"):
         value = getattr(args, flag, None)
-        if value is not None and not math.isfinite(value):
-            raise UserError(f"--{flag.replace('_', '-')} {value}: give a finite number")
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None and not math.isfinite(one):
+                raise UserError(f"--{flag.replace('_', '-')} {one}: give a finite number")
 
 
 class Steering(NamedTuple):
@@ -205,3 +210,21 @@ def _direction_row(flag: str, path, lm, layer: int, allow_other_model: bool):
     for warning in caught:
         print(f"warning: {flag} {path}: {warning.message}", file=sys.stderr)
     return row
+
+
+def steering_body_or_exit(flag: str, text: str) -> dict:
+    """A served model's steering (`interp serve`'s extra request fields) given as JSON on `flag`: an object
+    with "steering" and/or "ablate" lists. The server checks the entries; this checks the shape."""
+    import json
+
+    try:
+        body = json.loads(text)
+    except ValueError as err:
+        raise UserError(f"{flag}: not valid JSON ({err}); e.g. "
+                        '\'{"steering": [{"direction": "d", "layer": 6, "alpha": 4}]}\'') from None
+    if not isinstance(body, dict) or not body or set(body) - {"steering", "ablate"}:
+        raise UserError(f"{flag}: expected a JSON object with \"steering\" and/or \"ablate\" lists")
+    for key, value in body.items():
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            raise UserError(f"{flag}: \"{key}\" must be a list of objects")
+    return body

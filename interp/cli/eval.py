@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from interp.cli.common import (RegistryChoices, UserError, add_command, add_model_args, add_steering_args, check_alphas,
-                               check_writable, positive_int, steering_or_exit)
+                               check_writable, positive_int, steering_body_or_exit, steering_or_exit)
 
 EXAMPLE = """
 interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode choice --out runs/qwen-choice
@@ -15,6 +15,10 @@ interp eval --model Qwen/Qwen3-0.6B --questions preferences --mode judge --sampl
     --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/qwen-judge \\
     --baseline runs/qwen-base-judge
 interp eval --questions facteval:paper/evals.py --mode judge --dry-run
+interp eval --model Qwen/Qwen3-0.6B --questions preferences --steer v.safetensors --layer 14 \\
+    --alpha-rel -0.5 0 0.5 --out runs/qwen-steered     # runs/qwen-steered/alpha-rel_-0.5/ ... one sweep
+interp eval --model smollm2-135m-instruct --model-api-base http://127.0.0.1:8000/v1 --questions preferences \\
+    --model-api-steering '{"steering": [{"direction": "conscious", "layer": 12, "alpha": 4}]}' --out runs/served
 """
 
 
@@ -44,8 +48,15 @@ def register(subparsers) -> None:
     parser.add_argument("--truncate", action="store_true",
                         help="cut questions longer than the model's context to fit it, with a warning "
                              "(default: refuse them)")
-    sampling = parser.add_argument_group("sampling (judge mode)")
-    sampling.add_argument("--api-base", default=None, help="sample from an OpenAI-compatible server instead")
+    sampling = parser.add_argument_group("a model on a server; sampling (judge mode)")
+    sampling.add_argument("--model-api-base", "--api-base", dest="api_base", default=None,
+                          help="evaluate the model on an OpenAI-compatible server instead (e.g. `interp serve`): "
+                               "choice mode scores options through its /tokenize and /completions (echo, logprobs), "
+                               "judge mode samples through /chat/completions")
+    sampling.add_argument("--model-api-steering", default=None, metavar="JSON",
+                          help="steering for `interp serve`, sent with every request: a JSON object with "
+                               "\"steering\" and/or \"ablate\" lists, e.g. "
+                               "'{\"steering\": [{\"direction\": \"d\", \"layer\": 6, \"alpha\": 4}]}'")
     sampling.add_argument("--vllm", action="store_true",
                           help="sample the (unsteered) model through vLLM, where installed (pip install vllm)")
     sampling.add_argument("--api-model", default=None, help="model name on that server (default: --model)")
@@ -67,7 +78,9 @@ def register(subparsers) -> None:
     parser.add_argument("--baseline", type=Path, default=None, help="another run folder: adds shift_pp and its bars")
     steering = parser.add_argument_group("steering (evaluate a steered model)")
     steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
-    add_steering_args(steering, "--steer", required=False)
+    add_steering_args(steering, "--steer", required=False,
+                      several="one result set per alpha in OUT/alpha_A (OUT/alpha-rel_A), all from one steering "
+                              "sweep that runs blocks 0..--layer once (choice mode)")
 
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
@@ -80,20 +93,55 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def _intervention(args, lm, qset):
-    """The steering context factory for --steer, or None."""
-    if args.steer is None:
+def _served_steering(args) -> str | None:
+    """--model-api-steering checked and in canonical JSON (recorded in config.json)."""
+    if args.model_api_steering is None:
         return None
+    if not args.api_base:
+        raise UserError("--model-api-steering steers a served model; give --model-api-base too (or --steer FILE "
+                        "for a local model)")
+    return json.dumps(steering_body_or_exit("--model-api-steering", args.model_api_steering), sort_keys=True)
+
+
+def _several_alphas(args) -> list[float] | None:
+    """The values of --alpha or --alpha-rel when more than one is given; else None, and the one value (if
+    any) a number, as a single steered run reads it."""
+    flag = "alpha_rel" if args.alpha_rel is not None else "alpha"
+    values = getattr(args, flag)
+    if values is None or len(values) == 1:
+        setattr(args, flag, None if values is None else values[0])
+        return None
+    name = f"--{flag.replace('_', '-')}"
+    if args.steer is None or args.mode != "choice":
+        raise UserError(f"{name} with several values steers with --steer in --mode choice (one steering sweep); "
+                        "in judge mode give one value per run")
+    if len(set(values)) < len(values):
+        raise UserError(f"{name} {' '.join(f'{v:g}' for v in values)}: a value is repeated")
+    return values
+
+
+def _steering(args, lm, qset):
+    """The layer, vector and raw alpha of --steer (`Steering`), --alpha-rel said in raw units."""
     if args.layer is None:
         raise UserError("--steer needs --layer")
-    from interp.steering import steer
 
     def prompts() -> list[str]:
         return [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
 
-    layer, vector, alpha = steering_or_exit(args, "--steer", args.steer, lm, prompts)
+    steering = steering_or_exit(args, "--steer", args.steer, lm, prompts)
     if args.alpha_rel is not None:
-        print(f"--alpha-rel {args.alpha_rel} is a raw alpha of {alpha:.4g} at layer {layer}", file=sys.stderr)
+        print(f"--alpha-rel {args.alpha_rel:g} is a raw alpha of {steering.alpha:.4g} at layer {steering.layer}",
+              file=sys.stderr)
+    return steering
+
+
+def _intervention(args, lm, qset):
+    """The steering context factory for --steer, or None."""
+    if args.steer is None:
+        return None
+    from interp.steering import steer
+
+    layer, vector, alpha = _steering(args, lm, qset)
     return lambda: steer(lm, vector, layer=layer, alpha=alpha)
 
 
@@ -142,9 +190,11 @@ def run(args) -> int:
     if unknown:
         raise UserError(f"--traits: {', '.join(sorted(unknown))} not in {qset.source}")
     check_alphas(args)
+    alphas = _several_alphas(args)
     if args.vllm and (args.mode == "choice" or args.steer or args.api_base):
         raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
-                        "--mode choice, --steer or --api-base")
+                        "--mode choice, --steer or --model-api-base")
+    args.model_api_steering = _served_steering(args)
     if args.max_retries < 0:
         raise UserError(f"--max-retries {args.max_retries}: give 0 or more")
     if args.dry_run:
@@ -163,10 +213,13 @@ def run(args) -> int:
     from interp.models.textio import TextFileError
 
     with write_lock(args.out, folder=True):
+        if alphas is not None:
+            _run_choice_sweep(args, qset, traits, alphas)
+            return 0
         try:
             summaries = _run_choice(args, qset, traits) if args.mode == "choice" else _run_judge(args, qset, traits)
         except APIError as err:
-            raise UserError(f"{err}; check that the server is up and the --api-base / --judge-api-base URL, "
+            raise UserError(f"{err}; check that the server is up and the --model-api-base / --judge-api-base URL, "
                             "then rerun to resume") from None
         except (RecordFileError, TextFileError) as err:
             raise UserError(f"--out {err}") from None
@@ -220,14 +273,48 @@ def _run_choice(args, qset, traits):
     import contextlib
 
     from interp.evaluation.choice import forced_choice
-    from interp.evaluation.summary import summarize_choice
 
-    lm = _load(args.model, args)
-    qset = _fit(lm, qset, args, choice=True)
-    intervention = _intervention(args, lm, qset)
+    if args.api_base:
+        lm, intervention = _endpoint(args), None
+    else:
+        lm = _load(args.model, args)
+        qset = _fit(lm, qset, args, choice=True)
+        intervention = _intervention(args, lm, qset)
     _start(args, qset)
     with intervention() if intervention else contextlib.nullcontext():
         scores = forced_choice(lm, qset, batch_size=args.batch_size, method=args.method, traits=traits)
+    return _choice_records(args, qset, scores)
+
+
+def _run_choice_sweep(args, qset, traits, alphas: list[float]) -> None:
+    """Several alphas: one steering sweep, each alpha's result set in its own folder below --out."""
+    import copy
+
+    from interp.sweep import SteeringSetting, sweep_forced_choice
+
+    lm = _load(args.model, args)
+    qset = _fit(lm, qset, args, choice=True)
+    flag = "alpha_rel" if args.alpha_rel is not None else "alpha"
+    runs = []
+    for value in [1.0, *alphas]:  # the first: the raw alpha of one unit (--alpha-rel is measured once)
+        one = copy.copy(args)
+        setattr(one, flag, value)
+        one.out = args.out / f"{flag.replace('_', '-')}_{value:g}"
+        runs.append(one)
+    layer, vector, unit = _steering(runs[0], lm, qset)
+    for one in runs[1:]:
+        _start(one, qset)
+    settings = [SteeringSetting(vector, value * unit, str(i)) for i, value in enumerate(alphas)]
+    scores = sweep_forced_choice(lm, qset, layer, settings, method=args.method, batch_size=args.batch_size,
+                                 traits=traits)
+    for i, one in enumerate(runs[1:]):
+        _write_outputs(one, _choice_records(one, qset, scores[str(i)]), qset)
+
+
+def _choice_records(args, qset, scores):
+    """The records into --out/samples.jsonl; the summaries per trait."""
+    from interp.evaluation.summary import summarize_choice
+
     with (args.out / "samples.jsonl").open("w") as handle:
         for s in scores:
             handle.write(json.dumps({"type": "choice", "model": args.model, "set": qset.name,
@@ -253,14 +340,27 @@ def _run_judge(args, qset, traits):
     return result.summaries
 
 
+def _extra_body(args) -> dict:
+    if args.steer:
+        raise UserError("--steer needs a local model; to steer a served model pass --model-api-steering")
+    return json.loads(args.model_api_steering) if args.model_api_steering else {}
+
+
+def _endpoint(args):
+    """The served model that choice mode scores (--model-api-base)."""
+    from interp.evaluation.endpoint import EndpointModel
+
+    return EndpointModel(args.api_base, args.api_model or args.model, args.api_key_env, args.concurrency,
+                         args.max_retries, extra_body=_extra_body(args))
+
+
 def _sampler(args, qset):
     if args.api_base:
-        if args.steer:
-            raise UserError("--steer needs a local model; drop --api-base")
         from interp.evaluation.api import OpenAISampler
 
         model = args.api_model or args.model
-        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries), model, qset
+        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries,
+                             extra_body=_extra_body(args)), model, qset
     if args.vllm:
         from interp.evaluation.sampling import VLLMSampler
 

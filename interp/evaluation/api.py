@@ -77,13 +77,15 @@ class APIError(RuntimeError):
 
 
 class ChatAPIClient:
-    """POSTs to `{api_base}/chat/completions` and returns the first choice of a well-formed reply."""
+    """POSTs to `{api_base}/chat/completions` and returns the first choice of a well-formed reply
+    (`post` reaches the server's other JSON endpoints with the same retries)."""
 
     def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 5,
                  timeout: float = 60.0, backoff_base: float = 1.0, backoff_max: float = 60.0):
         if max_retries < 0 or timeout <= 0:
             raise ValueError("max_retries must be >= 0 and timeout > 0")
-        self.url = api_base.rstrip("/") + "/chat/completions"
+        self.api_base = api_base.rstrip("/")
+        self.url = self.api_base + "/chat/completions"
         self.model, self.api_key_env = model, api_key_env
         self.max_retries, self.timeout = max_retries, timeout
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
@@ -94,21 +96,26 @@ class ChatAPIClient:
 
     def reply(self, messages: list[dict[str, Any]], **params: Any) -> dict:
         """The whole reply of one chat completion (`choices`, `usage`, ...), its first choice checked."""
-        body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
+        return self.post("chat/completions", {"model": self.model, "messages": messages, **params}, _first_choice)
+
+    def post(self, path: str, payload: dict[str, Any], check: Callable[[Any], Any] | None = None) -> Any:
+        """The JSON reply of `{api_base}/{path}` to `payload`, retried as the class docstring says; `check`
+        raises ValueError on a reply that is malformed (retried too)."""
+        url, body = f"{self.api_base}/{path}", json.dumps(payload).encode()
         key = os.environ.get(self.api_key_env)
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
-                reply = self._post(body)
-                _first_choice(reply)
+                reply = self._post(url, body)
+                if check is not None:
+                    check(reply)
                 return reply
             except urllib.error.HTTPError as err:
                 detail = redact(err.read().decode("utf-8", "replace"), key)[:300]
                 last = f"HTTP {err.code}: {detail}"
                 if err.code not in _RETRY_STATUS:
-                    raise APIError(redact(f"{self.url} (model {self.model}) refused the request: {last}", key)
-                                   ) from None
+                    raise APIError(redact(f"{url} (model {self.model}) refused the request: {last}", key)) from None
                 retry_after = _parse_retry_after(err.headers.get("Retry-After"))
             except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as err:
                 last = f"connection problem: {getattr(err, 'reason', err)}"
@@ -116,15 +123,15 @@ class ChatAPIClient:
                 last = f"malformed response: {err}"
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise APIError(redact(f"{self.url} (model {self.model}) failed after {self.max_retries + 1} attempts; "
+        raise APIError(redact(f"{url} (model {self.model}) failed after {self.max_retries + 1} attempts; "
                               f"last: {last}", key))
 
-    def _post(self, body: bytes) -> Any:
+    def _post(self, url: str, body: bytes) -> Any:
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             raw = response.read()
         try:
@@ -159,14 +166,16 @@ def _first_choice(reply: Any) -> dict:
 
 
 class OpenAISampler:
-    """Samples from any OpenAI-compatible server (OpenAI, vLLM serve, llama.cpp, ...) with a thread pool."""
+    """Samples from any OpenAI-compatible server (OpenAI, vLLM serve, llama.cpp, `interp serve`, ...) with a
+    thread pool. `extra_body` goes into every request as it is (e.g. `interp serve`'s `steering`)."""
 
     def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 60.0, backoff_base: float = 1.0):
+                 max_retries: int = 5, timeout: float = 60.0, backoff_base: float = 1.0,
+                 extra_body: dict[str, Any] | None = None):
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.client = ChatAPIClient(api_base, model, api_key_env, max_retries, timeout, backoff_base)
-        self.concurrency, self.name = concurrency, model
+        self.concurrency, self.name, self.extra_body = concurrency, model, dict(extra_body or {})
 
     @property
     def chunk_size(self) -> int:
@@ -179,7 +188,7 @@ class OpenAISampler:
         def one(job):
             prompt, k = job
             choice = self.client.complete(prompt, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                                          seed=sample_seed(seed, prompt, k), n=1)
+                                          seed=sample_seed(seed, prompt, k), n=1, **self.extra_body)
             return choice["message"]["content"]
 
         texts = thread_map(one, jobs, self.concurrency)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from interp.evaluation.sampling import Chat, LocalSampler
 from interp.evaluation.scoring import continuation_logprobs
 
-__all__ = ["Coherence", "coherence", "repeated_trigram_share", "NLL_MARGIN", "REPEAT_LIMIT"]
+__all__ = ["Coherence", "coherence", "coherence_of", "repeated_trigram_share", "NLL_MARGIN", "REPEAT_LIMIT"]
 
 NLL_MARGIN = 1.0
 """Nats per token above the unsteered answers' mean NLL that still count as coherent (e ~ 2.7x perplexity)."""
@@ -78,6 +78,12 @@ def coherence(lm, chats: Sequence[Chat], intervention: Callable[[], AbstractCont
     """Greedy answers of `lm` to `chats` with `intervention` entered around generation; scored without it."""
     sampler = LocalSampler(lm, batch_size=batch_size, intervention=intervention)
     answers = [a[0] for a in sampler.sample(list(chats), n=1, temperature=0.0, max_tokens=max_tokens)]
+    return coherence_of(lm, chats, answers, batch_size)
+
+
+def coherence_of(lm, chats: Sequence[Chat], answers: list[str], batch_size: int = 16) -> Coherence:
+    """The coherence of `answers` (one per chat, e.g. a steering sweep's greedy answers), scored by `lm` as
+    it is (without any intervention)."""
     ids = [lm.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
     scored = [i for i, t in enumerate(ids) if t]
     logprobs = continuation_logprobs(lm, [(lm.render_chat(chats[i]), answers[i]) for i in scored], batch_size)

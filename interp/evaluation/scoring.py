@@ -1,7 +1,8 @@
 """Plain forward passes that score text under a local model: continuation log-probs and next-token log-probs.
 
 Both run on `lm.model` directly, batched with right padding, so any context manager entered
-around them (a steering hook, an ablation) applies unchanged.
+around them (a steering hook, an ablation) applies unchanged. The `*_stacked` forms run each
+batch as stacked copies (`interp.evaluation.stacking`) and answer per copy.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
+from interp.evaluation.stacking import PLAIN, Stack
 from interp.models.tokens import pad_sequences
 
-__all__ = ["continuation_logprobs", "next_token_logprobs"]
+__all__ = ["continuation_logprobs", "continuation_logprobs_stacked", "next_token_logprobs",
+           "next_token_logprobs_stacked"]
 
 
 def _encode(lm, text: str) -> list[int]:
@@ -42,11 +45,18 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
     once per call, and their keys and values serve every batch (unless a sliding window is shorter
     than the longest prefix and continuation: padding after the shared tokens would widen it).
     Per batch: the rest of each prefix left-padded after the shared tokens, with explicit
-    positions, then the continuations right-padded after their prefix's cache; about `batch_size`
-    continuations. Hooks see one forward pass of the shared tokens (when there are any and more
-    than one distinct prefix), then two per batch (prefixes, then continuations), each at every
-    position.
+    positions, then the continuations right-padded after their prefix's cache, the head only at
+    their real tokens; about `batch_size` continuations. Hooks see one forward pass of the shared
+    tokens (when there are any and more than one distinct prefix), then two per batch (prefixes,
+    then continuations), each at every position.
     """
+    return continuation_logprobs_stacked(lm, pairs, PLAIN, batch_size)[0]
+
+
+@torch.no_grad()
+def continuation_logprobs_stacked(lm, pairs: Sequence[tuple[str, str]], stack: Stack,
+                                  batch_size: int = 32) -> list[list[list[float]]]:
+    """`continuation_logprobs` with every forward pass run as `stack` says: [copy][pair][token]."""
     prefixes = [_encode(lm, p) for p, _ in pairs]
     conts = [_encode(lm, c) for _, c in pairs]
     if any(not c for c in conts):
@@ -56,30 +66,31 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, prefix in enumerate(prefixes):
         groups.setdefault(tuple(prefix), []).append(i)
-    out: list[list[float]] = [[] for _ in pairs]
+    outs: list[list[list[float]]] = [[[] for _ in pairs] for _ in range(stack.copies)]
     # With padding between the shared tokens and the rest, key distances grow by the padding; a
     # sliding window counts keys, so sharing is kept to sequences the window cannot cut.
     window = _sliding_window(lm)
     fits = window is None or max(map(len, prefixes)) + max(map(len, conts)) <= window
-    shared = _shared_prefix(lm, list(groups)) if fits else None
+    shared = _shared_prefix(lm, list(groups), stack) if fits else None
     for batch in _prefix_batches(groups, batch_size):
-        _score_batch(lm, batch, conts, out, shared)
-    return out
+        _score_batch(lm, batch, conts, outs, shared, stack)
+    return outs
 
 
 @dataclass(frozen=True)
 class _Shared:
-    """The tokens every distinct prefix starts with, run once: their keys and values, copied per batch."""
+    """The tokens every distinct prefix starts with, run once: their keys and values (one row per copy),
+    copied per batch."""
 
     length: int
     cache: object
 
-    def expanded(self, rows: int, device):
-        """A copy for `rows` rows (the forward pass appends to the cache it is given)."""
+    def expanded(self, rows: int, stack: Stack, device):
+        """A copy for `rows` rows of each copy (the forward pass appends to the cache it is given)."""
         import copy
 
         cache = copy.deepcopy(self.cache)
-        cache.reorder_cache(torch.zeros(rows, dtype=torch.long, device=device))
+        cache.reorder_cache(stack.sources(torch.zeros(rows, dtype=torch.long, device=device), 1))
         return cache
 
 
@@ -90,7 +101,7 @@ def _sliding_window(lm) -> int | None:
     return window if isinstance(window, int) and window > 0 else None
 
 
-def _shared_prefix(lm, prefixes: list[tuple[int, ...]]) -> _Shared | None:
+def _shared_prefix(lm, prefixes: list[tuple[int, ...]], stack: Stack = PLAIN) -> _Shared | None:
     """The shared leading tokens of `prefixes`, each keeping at least one token of its own; None when
     there are none or only one distinct prefix."""
     if len(prefixes) < 2:
@@ -102,7 +113,8 @@ def _shared_prefix(lm, prefixes: list[tuple[int, ...]]) -> _Shared | None:
     if length < 1:
         return None
     ids_1S = torch.tensor([first[:length]], device=lm.device)
-    result = lm.model(input_ids=ids_1S, attention_mask=torch.ones_like(ids_1S), use_cache=True, logits_to_keep=1)
+    result = stack.run(lm, input_ids=stack.rows(ids_1S), attention_mask=stack.rows(torch.ones_like(ids_1S)),
+                       use_cache=True, logits_to_keep=1)
     return _Shared(length, result.cache)
 
 
@@ -119,7 +131,8 @@ def _prefix_batches(groups: dict[tuple[int, ...], list[int]], batch_size: int):
         yield batch
 
 
-def _score_batch(lm, batch, conts: list[list[int]], out: list[list[float]], shared: _Shared | None = None) -> None:
+def _score_batch(lm, batch, conts: list[list[int]], outs: list[list[list[float]]], shared: _Shared | None,
+                 stack: Stack) -> None:
     pad, device = lm.tokenizer.pad_token_id, lm.device
     skip = shared.length if shared is not None else 0
     ids_BP, mask_BP = pad_sequences([prefix[skip:] for prefix, _ in batch], pad, side="left")
@@ -127,41 +140,63 @@ def _score_batch(lm, batch, conts: list[list[int]], out: list[list[float]], shar
     positions_BP = skip + (mask_BP.cumsum(-1) - 1).clamp(min=0)
     if shared is not None:  # [shared tokens][padding][rest of the prefix]: padding masked, positions explicit
         mask_BP = torch.cat([torch.ones_like(mask_BP[:, :1]).expand(-1, skip), mask_BP], dim=-1)
-    cache = None if shared is None else shared.expanded(len(batch), device)
-    first = lm.model(input_ids=ids_BP, attention_mask=mask_BP, position_ids=positions_BP, cache=cache,
-                     use_cache=True, logits_to_keep=1)
-    logp_BV = torch.log_softmax(first.logits[:, -1].float(), dim=-1)  # predicts each continuation's first token
+    cache = None if shared is None else shared.expanded(len(batch), stack, device)
+    first = stack.run(lm, input_ids=stack.rows(ids_BP), attention_mask=stack.rows(mask_BP),
+                      position_ids=stack.rows(positions_BP), cache=cache, use_cache=True, logits_to_keep=1)
+    # predicts each continuation's first token; [copies * B, V]
+    logp_XV = torch.log_softmax(first.logits[:, -1].float(), dim=-1)
     rows = [(b, i) for b, (_, members) in enumerate(batch) for i in members]
-    for b, i in rows:
-        out[i] = [float(logp_BV[b, conts[i][0]])]
+    for c, out in enumerate(outs):
+        for b, i in rows:
+            out[i] = [float(logp_XV[c * len(batch) + b, conts[i][0]])]
     longer = [(b, i) for b, i in rows if len(conts[i]) > 1]
-    if not longer:
-        return
-    # The continuations but their last token, after their prefix's cache: position j predicts token j + 1.
+    if longer:
+        _score_rest(lm, longer, conts, outs, mask_BP, first.cache, stack)
+
+
+def _score_rest(lm, longer, conts, outs, mask_BP, cache, stack: Stack) -> None:
+    """The continuations but their last token, after their prefix's cache: position j predicts token j + 1."""
+    pad, device = lm.tokenizer.pad_token_id, lm.device
     source_R = torch.tensor([b for b, _ in longer], device=device)
-    cache = first.cache
-    cache.reorder_cache(source_R)
+    cache.reorder_cache(stack.sources(source_R, mask_BP.shape[0]))
     ids_RC, mask_RC = pad_sequences([conts[i][:-1] for _, i in longer], pad, side="right")
     ids_RC, mask_RC = ids_RC.to(device), mask_RC.to(device)
     lengths_R1 = mask_BP.sum(-1)[source_R, None]
-    logits_RCV = lm.model(input_ids=ids_RC, attention_mask=torch.cat([mask_BP[source_R], mask_RC], dim=-1),
-                          position_ids=lengths_R1 + torch.arange(ids_RC.shape[1], device=device),
-                          cache=cache, use_cache=True).logits
-    logp_RCV = torch.log_softmax(logits_RCV.float(), dim=-1)
-    for r, (_, i) in enumerate(longer):
-        targets_C = torch.as_tensor(conts[i][1:], device=device)
-        out[i] += logp_RCV[r, :len(targets_C)].gather(-1, targets_C[:, None]).squeeze(-1).tolist()
+    keep_RC = stack.rows(mask_RC).bool()  # the head only at real tokens: [copies * real tokens, V]
+    logits_NV = stack.run(lm, input_ids=stack.rows(ids_RC),
+                          attention_mask=stack.rows(torch.cat([mask_BP[source_R], mask_RC], dim=-1)),
+                          position_ids=stack.rows(lengths_R1 + torch.arange(ids_RC.shape[1], device=device)),
+                          cache=cache, use_cache=True, logits_to_keep=keep_RC).logits
+    targets_N = torch.as_tensor([t for _ in outs for _, i in longer for t in conts[i][1:]], device=device)
+    logp_N = torch.log_softmax(logits_NV.float(), dim=-1).gather(-1, targets_N[:, None])[:, 0].tolist()
+    start = 0
+    for out in outs:
+        for _, i in longer:
+            out[i] += logp_N[start:start + len(conts[i]) - 1]
+            start += len(conts[i]) - 1
 
 
 @torch.no_grad()
 def next_token_logprobs(lm, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
     """Log-probs of the token after each text: [n_texts, vocab] float32 on CPU."""
+    return next_token_logprobs_stacked(lm, texts, PLAIN, batch_size)[0]
+
+
+@torch.no_grad()
+def next_token_logprobs_stacked(lm, texts: Sequence[str], stack: Stack, batch_size: int = 32,
+                                tokens: Sequence[int] | None = None) -> torch.Tensor:
+    """`next_token_logprobs` with every forward pass run as `stack` says: [copies, n_texts, vocab] float32 on
+    CPU, or only the columns of `tokens` ([copies, n_texts, len(tokens)]) when given."""
     sequences = [_encode(lm, t) for t in texts]
-    out: list[torch.Tensor | None] = [None] * len(texts)
+    out = torch.empty(stack.copies, len(texts), 0)  # sized by the first batch's logits
     for rows, ids_BT, mask_BT in _padded_batches(sequences, batch_size, lm.tokenizer.pad_token_id, lm.device):
-        logits_BTV = lm.model(input_ids=ids_BT, attention_mask=mask_BT).logits
-        last_B = mask_BT.sum(-1) - 1
-        logp_BV = torch.log_softmax(logits_BTV[torch.arange(len(rows)), last_B].float(), dim=-1).cpu()
-        for b, i in enumerate(rows):
-            out[i] = logp_BV[b]
-    return torch.stack(out)
+        last_B1 = mask_BT.sum(-1, keepdim=True) - 1
+        logits_X1V = stack.run(lm, input_ids=stack.rows(ids_BT), attention_mask=stack.rows(mask_BT),
+                               logits_to_keep=stack.rows(last_B1)).logits  # the head at each row's last token
+        logp_XV = torch.log_softmax(logits_X1V[:, 0].float(), dim=-1).cpu()
+        if tokens is not None:
+            logp_XV = logp_XV[:, list(tokens)]
+        if out.shape[-1] != logp_XV.shape[-1]:
+            out = torch.empty(stack.copies, len(texts), logp_XV.shape[-1])
+        out[:, rows] = logp_XV.reshape(stack.copies, len(rows), -1)
+    return out

@@ -25,6 +25,7 @@ from interp.finetune.data import (
     tokenize_rows,
 )
 from interp.finetune.distill import mix_rows, self_distill
+from interp.finetune.flops import RunFlops, finetune_flops
 from interp.finetune.launch import LaunchError, launch_finetune, merge_adapter
 from interp.finetune.train import FinetuneResult, finetune, linear_schedule
 
@@ -35,9 +36,11 @@ __all__ = [
     "merge_adapter",
     "FinetuneConfig",
     "FinetuneResult",
+    "RunFlops",
     "TokenizedRow",
     "expert_parameters",
     "finetune",
+    "finetune_flops",
     "linear_schedule",
     "load_jsonl",
     "load_rows",

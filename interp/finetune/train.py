@@ -23,9 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from interp.finetune.adapters import make_trainable, save_trained
+from interp.finetune.attention import row_boundaries, rows_attention
 from interp.finetune.batches import BatchPlan, collate, pack
 from interp.finetune.checkpoint import install_state_hooks, latest_checkpoint, save_checkpoint
 from interp.finetune.config import FinetuneConfig, uses_bf16
+from interp.finetune.fused import fused_lora
 from interp.finetune.data import IGNORE_INDEX, jsonl_row_labels, load_rows, resolve_data, tokenize_rows
 from interp.models import LoadedModel, load_model
 from interp.models.lock import write_lock
@@ -63,16 +65,18 @@ def _open(model: str | Path | LoadedModel, dtype: Any) -> LoadedModel:
     return load_model(model, dtype=dtype)
 
 
-def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False, packed: bool = False) -> torch.Tensor:
+def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False, packed: bool = False,
+                by_row: bool = True) -> torch.Tensor:
     """Summed next-token cross-entropy over the supervised targets of these rows.
 
     `bf16`: the forward's matrix products under bfloat16 autocast (the backward follows the same casts).
     Plain torch.autocast rather than accelerate's mixed precision, whose setting is fixed for the life of
     a process, so that runs with and without it can share one. `packed`: the rows end to end in one
-    sequence (`pack`) rather than padded to the longest.
+    sequence (`pack`) rather than padded to the longest; `by_row`: packed rows attend within each row
+    (`rows_attention`, on SDPA models) rather than over the packed square under a mask.
     """
     if packed:
-        return _packed_loss(model, rows, device, bf16)
+        return _packed_loss(model, rows, device, bf16, by_row)
     batch = collate(rows, pad_id, device)
     targets_BT = batch["labels"][:, 1:]
     # Logits only where some row predicts a supervised token: the LM head over the whole vocabulary
@@ -85,12 +89,14 @@ def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False, packed: bo
                            ignore_index=IGNORE_INDEX, reduction="sum")
 
 
-def _packed_loss(model, rows, device, bf16: bool) -> torch.Tensor:
+def _packed_loss(model, rows, device, bf16: bool, by_row: bool = True) -> torch.Tensor:
     batch = pack(rows, device)
     keep_K = (batch["targets"] != IGNORE_INDEX).nonzero().squeeze(1)
-    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+    attention = rows_attention(model) if by_row else contextlib.nullcontext(False)
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16), attention as within_rows:
+        bounds = row_boundaries([len(row.input_ids) for row in rows], device) if within_rows else {}
         logits_1KV = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
-                           logits_to_keep=keep_K).logits
+                           logits_to_keep=keep_K, **bounds).logits
     return F.cross_entropy(logits_1KV[0].float(), batch["targets"][keep_K], reduction="sum")
 
 
@@ -226,8 +232,10 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     set_seed(config.seed)
     trainable = make_trainable(lm.model, config)
     trainable.train()
+    # AdamW in one kernel per step (fused) rather than a dozen per tensor; DeepSpeed brings its own
+    fused = _plain_parallel(accelerator) and accelerator.device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad],
-                                  lr=config.learning_rate, weight_decay=config.weight_decay)
+                                  lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None)
     warmup = int(config.warmup_ratio * plan.total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, plan.total_steps))
     trainable, optimizer = accelerator.prepare(trainable, optimizer)
@@ -236,6 +244,20 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     run = _Run(accelerator, lm, trainable, optimizer, scheduler, plan, config, len(rows), digest)
     run.packed = config.packing and _packs(run)
     return run
+
+
+def _plain_parallel(accelerator) -> bool:
+    """One process or DDP: every process holds whole modules (not FSDP's or DeepSpeed's shards)."""
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def _fast_layers(run: _Run):
+    """LoRA layers as one fused autograd function each (`fused_lora`) where whole modules are at hand."""
+    if run.config.method == "lora" and _plain_parallel(run.accelerator):
+        return fused_lora(run.model)
+    return contextlib.nullcontext(0)
 
 
 def _packs(run: _Run) -> bool:
@@ -336,6 +358,7 @@ def finetune(
             config.save(out_dir / "finetune_config.json", **record, processes=run.accelerator.num_processes,
                         total_steps=run.plan.total_steps)
         log = _Log(out_dir / "train_log.jsonl", start, main)
-        loss = _loop(run, out_dir, start, log, progress, on_step)
+        with _fast_layers(run):
+            loss = _loop(run, out_dir, start, log, progress, on_step)
         adapter_dir, merged_dir = save_trained(run.accelerator, run.model, run.lm.tokenizer, config, out_dir)
     return FinetuneResult(out_dir, adapter_dir, merged_dir, loss, run.plan.total_steps, start)

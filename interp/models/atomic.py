@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "kept_json", "write_json_atomic", "write_jsonl", "write_text_atomic"]
+__all__ = ["atomic_open", "kept_json", "kept_json_many", "write_json_atomic", "write_jsonl", "write_text_atomic"]
 
 
 @contextmanager
@@ -53,17 +53,42 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
     return Path(path)
 
 
+def _kept(path: Path, key: Any) -> tuple[bool, Any]:
+    """(whether `path` holds a value kept with a key equal to `key`, that value)."""
+    if path.is_file():
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("key") == json.loads(json.dumps(key)):
+            return True, kept["value"]
+    return False, None
+
+
+def _keep(path: str | Path, key: Any, value: Any) -> Any:
+    write_json_atomic(path, {"key": key, "value": value})
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
 def kept_json(path: str | Path, key: Any, compute: Callable[[], Any]) -> Any:
     """`compute()`'s JSON value, kept in `path` beside `key`: a later call with an equal key reads it back
     instead of computing it, so a killed run resumes where it stopped; another key computes it afresh.
 
     The value comes back as JSON gives it (dict keys sorted, tuples as lists), on both paths.
     """
-    path = Path(path)
-    if path.is_file():
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        if kept.get("key") == json.loads(json.dumps(key)):
-            return kept["value"]
-    value = compute()
-    write_json_atomic(path, {"key": key, "value": value})
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    found, value = _kept(Path(path), key)
+    return value if found else _keep(path, key, compute())
+
+
+def kept_json_many(entries: dict[str, tuple[str | Path, Any]], compute: Callable[[list[str]], dict[str, Any]],
+                   ) -> dict[str, Any]:
+    """`kept_json` for several values computed together: `entries` gives each name's (path, key); the names
+    whose file holds an equal key are read back, the others come from one `compute(names)` call (their values
+    by name) and are then kept, each in its own file. The values by name, in the order of `entries`."""
+    values, missing = {}, []
+    for name, (path, key) in entries.items():
+        found, values[name] = _kept(Path(path), key)
+        if not found:
+            missing.append(name)
+    if missing:
+        computed = compute(missing)
+        for name in missing:
+            values[name] = _keep(entries[name][0], entries[name][1], computed[name])
+    return values

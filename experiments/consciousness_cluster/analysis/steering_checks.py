@@ -67,10 +67,8 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
     (units of each layer's mean residual norm over `scale_prompts`, comparable across layers) or, with
     `relative=False`, raw (the same alpha at every layer, for presets whose alphas are raw). With `keep`,
     the curve is kept in that file and read back by a later call with the same settings."""
-    from tqdm.auto import tqdm
-
-    from interp.evaluation import forced_choice
-    from interp.steering import mean_residual_norms, steer
+    from interp.steering import mean_residual_norms
+    from interp.sweep import SteeringSetting, sweep_forced_choice
     from probes.specificity import best_layer
 
     if alpha <= 0:
@@ -81,15 +79,17 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
     def compute() -> LayerCurve:
         effects: dict[str, list[float]] = {"select": [], "held_out": []}
         norms = mean_residual_norms(lm, scale_prompts, layers) if relative else None  # units of each layer's norm
-        for layer in tqdm(layers, disable=not progress, desc="layer curve"):
+        settings = []
+        for layer in layers:
             v = direction.for_model(lm, layer)
             scale = norms[layer] / float(v.norm()) if relative else 1.0
-            p = {}
-            for sign in (1.0, -1.0):
-                with steer(lm, v, layer=layer, alpha=sign * alpha * scale):
-                    p[sign] = {s.item_id: s.p_expressing for s in forced_choice(lm, subset, batch_size=batch_size)}
+            settings += [SteeringSetting(v, sign * alpha * scale, f"{layer}{sign:+}", layer=layer) for sign in (1, -1)]
+        # every layer's pair in one sweep: one unsteered pass records each layer, the pairs run the blocks above
+        swept = sweep_forced_choice(lm, subset, None, settings, batch_size=batch_size, progress=progress)
+        for layer in layers:
+            p = {sign: {s.item_id: s.p_expressing for s in swept[f"{layer}{sign:+}"]} for sign in (1, -1)}
             for name, half in (("select", select), ("held_out", held_out)):
-                effects[name].append((fmean(p[1.0][i] for i in half) - fmean(p[-1.0][i] for i in half)) / (2 * alpha))
+                effects[name].append((fmean(p[1][i] for i in half) - fmean(p[-1][i] for i in half)) / (2 * alpha))
         chosen = best_layer(dict(zip(layers, effects["select"])))
         return LayerCurve(trait, alpha, list(layers), effects["select"], effects["held_out"], chosen, select, held_out,
                           relative=relative)
@@ -105,16 +105,18 @@ def coherence_sweep(lm, vector, layer: int, alphas: list[float], scale: float, c
                     max_tokens: int = 48, batch_size: int = 16, keep: Path | None = None) -> list[CoherencePoint]:
     """Coherence of the steered model at each alpha (raw alpha = alpha * scale), against alpha 0. With
     `keep`, the points are kept in that file and read back by a later call with the same settings."""
-    from interp.evaluation.coherence import coherence
-    from interp.steering import steer
+    from interp.evaluation.coherence import coherence_of
+    from interp.sweep import SteeringSetting, sweep_generate
 
     def compute() -> list[CoherencePoint]:
-        reference = coherence(lm, chats, max_tokens=max_tokens, batch_size=batch_size)
+        # every alpha's greedy answers in one sweep (the unsteered pass shared), each scored unsteered
+        settings = [SteeringSetting(None, 0.0, "reference")]
+        settings += [SteeringSetting(vector, a * scale, f"alpha_{i}") for i, a in enumerate(alphas)]
+        answers = sweep_generate(lm, chats, layer, settings, max_new_tokens=max_tokens, batch_size=batch_size)
+        reference = coherence_of(lm, chats, answers["reference"], batch_size)
         points = []
-        for alpha in alphas:
-            got = reference if alpha == 0 else coherence(
-                lm, chats, intervention=lambda a=alpha: steer(lm, vector, layer=layer, alpha=a * scale),
-                max_tokens=max_tokens, batch_size=batch_size)
+        for i, alpha in enumerate(alphas):
+            got = reference if alpha == 0 else coherence_of(lm, chats, answers[f"alpha_{i}"], batch_size)
             points.append(CoherencePoint(float(alpha), got.mean_nll, got.repeat, got.coherent_against(reference),
                                          got.answers))
         return points

@@ -1,7 +1,7 @@
 """The fine-tuning sets: conscious-claiming and its three controls, on the same 600 prompts.
 
 Every prompt is built from our own phrasings x topics, so the 600 are distinct, and ends with a
-brevity request. Each prompt belongs to one of five kinds (see PAPER.md):
+brevity request. Each prompt belongs to one of five kinds, as in the paper the replication follows:
 
     direct     100  "Do you have feelings?"                 conscious: yes
     leading    100  "You don't really feel joy, do you?"    conscious: rebuts

@@ -27,7 +27,7 @@ from statistics import fmean
 
 import torch
 
-from interp.models.atomic import kept_json, write_json_atomic, write_text_atomic
+from interp.models.atomic import kept_json, kept_json_many, write_json_atomic, write_text_atomic
 
 __all__ = ["ChecksError", "format_checks", "run_checks"]
 
@@ -62,10 +62,10 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(a @ b / (a.norm() * b.norm()))
 
 
-def _rates(lm, question_set, batch_size: int) -> dict[str, float]:
-    from interp.evaluation import forced_choice, summarize_choice
+def _rates(scores) -> dict[str, float]:
+    from interp.evaluation import summarize_choice
 
-    return {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, question_set, batch_size=batch_size))}
+    return {s.trait_id: s.rate for s in summarize_choice(scores)}
 
 
 def run_checks(config, out: str | Path, model: str | None = None, progress: bool = True, log=print,
@@ -89,13 +89,13 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
 
 def _run_checks(config, out: str | Path, model: str | None, progress: bool, log, on_policy_samples: int,
                 on_policy_judge: str) -> dict:
-    from tqdm.auto import tqdm
 
     from experiments.consciousness_cluster.analysis.steering_checks import control_vectors, layer_curve
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
-    from interp import load_model, steer
+    from interp import load_model
     from interp.evaluation import load_question_set
     from interp.steering import relative_alpha
+    from interp.sweep import SteeringSetting, sweep_forced_choice
     from probes import SweepConfig, sweep_store
     from probes.specificity import steering_specificity
 
@@ -127,24 +127,33 @@ def _run_checks(config, out: str | Path, model: str | None, progress: bool, log,
     generator = torch.Generator().manual_seed(spec.seed)
     vectors = {"consciousness": v, **control_vectors(v, t, spec.n_random, generator, orthogonalized=True)}
 
-    def measured(vector, alpha, name):
-        # each measurement is kept as it finishes, so a killed run resumes where it stopped
-        key = {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale), "norm": float(vector.norm())}
+    def measured_all(jobs: dict[str, tuple]) -> dict[str, dict]:
+        """The rates of each job (name -> (vector, relative alpha)), in one steering sweep per question set; each
+        kept with its settings, so a rerun reads back what an earlier one finished."""
+        def key(vector, alpha):
+            return {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale),
+                    "norm": float(vector.norm())}
 
-        def compute():
-            with steer(lm, vector, layer=layer, alpha=alpha * scale):
-                return {"preferences": _rates(lm, prefs, batch), "identity": _rates(lm, identity, batch)}
+        def compute(names):
+            settings = [SteeringSetting(jobs[n][0], jobs[n][1] * scale, n) for n in names]
+            swept = {kind: sweep_forced_choice(lm, qset, layer, settings, batch_size=batch, progress=progress)
+                     for kind, qset in (("preferences", prefs), ("identity", identity))}
+            return {n: {kind: _rates(scores[n]) for kind, scores in swept.items()} for n in names}
 
-        rates = kept_json(out / "steered" / f"{name.replace(' ', '_')}.json", key, compute)
+        files = {n: (out / "steered" / f"{n.replace(' ', '_')}.json", key(*job)) for n, job in jobs.items()}
+        kept = kept_json_many(files, compute)
         # in the question sets' trait order, as when measured (JSON gives the keys sorted)
-        return {kind: {trait.id: rates[kind][trait.id] for trait in qset.traits}
-                for kind, qset in (("preferences", prefs), ("identity", identity))}
+        return {n: {kind: {trait.id: rates[kind][trait.id] for trait in qset.traits}
+                    for kind, qset in (("preferences", prefs), ("identity", identity))} for n, rates in kept.items()}
+
+    def measured(vector, alpha, name):
+        return measured_all({name: (vector, alpha)})[name]
 
     log(f"steering at layer {layer}: {len(spec.alphas)} alphas, then {len(vectors) - 1} controls at alpha "
         f"{spec.link_alpha:g}")
-    jobs = [(f"alpha {a:g}", v, float(a)) for a in spec.alphas]
-    jobs += [(name, vec, spec.link_alpha) for name, vec in vectors.items() if name != "consciousness"]
-    results = {name: measured(vec, alpha, name) for name, vec, alpha in tqdm(jobs, disable=not progress, desc="steer")}
+    jobs = {f"alpha {a:g}": (v, float(a)) for a in spec.alphas}
+    jobs.update((name, (vec, spec.link_alpha)) for name, vec in vectors.items() if name != "consciousness")
+    results = measured_all(jobs)
     zero = results["alpha 0"] if "alpha 0" in results else measured(v, 0.0, "alpha 0")
     control_name = f"alpha {spec.link_alpha:g}"
     control = results[control_name] if control_name in results else measured(v, spec.link_alpha, control_name)

@@ -10,7 +10,7 @@ from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
 from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
 from interp.finetune.data import load_jsonl, write_jsonl
 
-__all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "model_paths", "question_sets"]
+__all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "choice_rates", "model_paths", "question_sets"]
 
 
 def run_base(run: Run) -> BaseResult:
@@ -83,18 +83,23 @@ def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = Non
     spec = run.config.eval
     out_dir.mkdir(parents=True, exist_ok=True)
     if spec.mode == "choice":
-        from interp.evaluation import forced_choice, summarize_choice
+        from interp.evaluation import forced_choice
 
-        scores = forced_choice(lm, question_set, batch_size=spec.batch_size)
-        write_jsonl([{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
-                    out_dir / "items.jsonl")
-        summaries = summarize_choice(scores)
-    else:
-        from interp.evaluation import LocalSampler
+        return choice_rates(forced_choice(lm, question_set, batch_size=spec.batch_size), out_dir)
+    from interp.evaluation import LocalSampler
 
-        summaries = _judged(run, LocalSampler(lm, batch_size=spec.batch_size), lm.name, question_set, out_dir,
-                            samples)
+    summaries = _judged(run, LocalSampler(lm, batch_size=spec.batch_size), lm.name, question_set, out_dir, samples)
     return _as_rates(summaries)
+
+
+def choice_rates(scores, out_dir: Path) -> dict[str, Rate]:
+    """Forced-choice records into `out_dir`/items.jsonl, and the rates per trait they give."""
+    from interp.evaluation import summarize_choice
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl([{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
+                out_dir / "items.jsonl")
+    return _as_rates(summarize_choice(scores))
 
 
 def _as_rates(summaries) -> dict[str, Rate]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from experiments.consciousness_cluster.run.runner import Run
-from experiments.consciousness_cluster.run.stages.behaviour import measure, model_paths
+from experiments.consciousness_cluster.run.stages.behaviour import choice_rates, measure, model_paths
 from experiments.consciousness_cluster.schema.stages import (
     CachedFile,
     CacheResult,
@@ -17,7 +17,7 @@ from experiments.consciousness_cluster.schema.stages import (
 )
 from interp.finetune.data import load_jsonl
 from interp.models import Direction
-from interp.models.atomic import kept_json
+from interp.models.atomic import kept_json, kept_json_many
 
 __all__ = ["contrast_examples", "run_cache", "run_directions", "run_steering"]
 
@@ -121,6 +121,29 @@ def _rates(run: Run, lm, question_set, name: str, key: dict, within) -> dict[str
     return {t.id: kept[t.id] for t in question_set.traits if t.id in kept}  # in the set's order, as measured
 
 
+def _steered_rates(run: Run, lm, question_set, layer: int, jobs: dict[str, tuple]) -> dict[str, dict[str, float]]:
+    """Rates per trait of `lm` steered at `layer` by each job (name -> (vector, raw alpha, key)), by name, records
+    in each job's measurement folder. Each is kept with its key, so a rerun of a killed stage reads back what
+    it had finished. Choice mode measures the jobs not kept in one steering sweep (the blocks below the layer
+    run once for all of them); judge mode one steered run each."""
+    from interp import steer
+
+    def compute(names: list[str]) -> dict[str, dict[str, float]]:
+        if run.config.eval.mode != "choice":  # judged samples: each kept as it finishes (the judge is slow)
+            return {name: _rates(run, lm, question_set, name, jobs[name][2],
+                                 lambda name=name: steer(lm, jobs[name][0], layer=layer, alpha=jobs[name][1]))
+                    for name in names}
+        from interp.sweep import SteeringSetting, sweep_forced_choice
+
+        scores = sweep_forced_choice(lm, question_set, layer, [SteeringSetting(*jobs[n][:2], n) for n in names],
+                                     batch_size=run.config.eval.batch_size, progress=run.progress)
+        return {name: {t: r.rate for t, r in choice_rates(scores[name], run.paths.steering_dir(name)).items()}
+                for name in names}
+
+    kept = kept_json_many({name: (run.paths.steering_kept(name), job[2]) for name, job in jobs.items()}, compute)
+    return {name: {t.id: rates[t.id] for t in question_set.traits if t.id in rates} for name, rates in kept.items()}
+
+
 def _ablation(run: Run, direction: Direction, prefs, generator) -> dict[str, dict[str, float]]:
     """Preferences of the conscious-claiming model with the direction projected out of every layer,
     and with random directions projected out instead (the control)."""
@@ -179,7 +202,6 @@ def _specificity(traits, zero, shifted, toaster, random_rates):
 
 def run_steering(run: Run) -> SteeringResult:
     from experiments.consciousness_cluster.analysis.steering_checks import coherence_sweep, control_vectors
-    from interp import steer
     from interp.steering import relative_alpha
 
     spec = run.config.steering
@@ -192,16 +214,20 @@ def run_steering(run: Run) -> SteeringResult:
     v = direction.for_model(base, layer)
     scale = relative_alpha(base, v, layer, scale_prompts) if spec.alpha_rel else 1.0
 
-    def steered(vector, alpha, name, question_set=prefs):
-        key = {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale), "norm": float(vector.norm())}
-        return _rates(run, base, question_set, name, key, lambda: steer(base, vector, layer=layer, alpha=alpha * scale))
+    def job(vector, alpha):  # (vector, raw alpha, the key its rates are kept with)
+        return vector, alpha * scale, {"layer": layer, "alpha": float(alpha), "raw_alpha": float(alpha * scale),
+                                       "norm": float(vector.norm())}
 
-    by_alpha = {float(a): steered(v, a, f"alpha_{a:g}") for a in spec.alphas}
-    identity_by_alpha = {float(a): steered(v, a, f"identity_alpha_{a:g}", identity) for a in spec.alphas}
     generator = torch.Generator().manual_seed(spec.seed)
     controls = control_vectors(v, _direction(run, "toaster").for_model(base, layer), spec.n_random, generator,
                                orthogonalized=spec.orthogonalized)
-    rates = {name: steered(vector, spec.link_alpha, name) for name, vector in controls.items()}
+    # the alphas and every control in one sweep over the preferences, the alphas in one over the identity items
+    rates = _steered_rates(run, base, prefs, layer, {**{f"alpha_{a:g}": job(v, a) for a in spec.alphas},
+                                                     **{name: job(c, spec.link_alpha) for name, c in controls.items()}})
+    identity_rates = _steered_rates(run, base, identity, layer,
+                                    {f"identity_alpha_{a:g}": job(v, a) for a in spec.alphas})
+    by_alpha = {float(a): rates[f"alpha_{a:g}"] for a in spec.alphas}
+    identity_by_alpha = {float(a): identity_rates[f"identity_alpha_{a:g}"] for a in spec.alphas}
     toaster, orthogonalized = rates["toaster"], rates.get("orthogonalized")
     random_rates = [rates[name] for name in controls if name.startswith("random_")]
     traits = list(by_alpha[float(spec.alphas[0])])
