@@ -79,10 +79,16 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
     assert coherence["rows"] == [[f"{p['alpha']:g}", fmt(p["mean_nll"]), fmt(p["repeat"]),
                                   "yes" if p["coherent"] else "no"] for p in res["steering"]["coherence"]]
     spec = res["steering"]["specificity"]
-    specificity = [t for t in tables if t["header"][-1] == "p vs random"][0]
+    specificity = [t for t in tables if t["header"][-1] == f"p vs random (floor 1/{spec['n_random'] + 1})"][0]
     assert [[r[0], r[1], r[2], r[4]] for r in specificity["rows"]] == [
         [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt(t["p_random"])] for t in spec["per_trait"]]
-    assert f"p = {fmt(spec['mean_p'])} (two-sided)" in markdown
+    floor = 1 / (spec["n_random"] + 1)   # every empirical p beside the floor its null allows
+    assert (f"against {spec['n_random']} random directions of equal norm, p = {fmt_p(spec['mean_p'])}"
+            + (" (on the floor)" if spec["mean_p"] <= floor * (1 + 1e-9) else "")
+            + f", floor 1/{spec['n_random'] + 1} = {fmt_p(floor)} ({spec['n_random']} null draws), two-sided") in markdown
+    ortho = res["steering"]["orthogonalized_specificity"]
+    assert f"against the random directions p = {fmt_p(ortho['mean_p'])}" in markdown
+    assert f"floor 1/{ortho['n_random'] + 1} = " in markdown
     shift_link = res["link"]["projection_shift"]
     assert (f"Pearson r = {fmt(shift_link['r'])} over {len(shift_link['projection'])} (variant, preference) pairs, "
             f"95% interval [{fmt(shift_link['ci_low'])}, {fmt(shift_link['ci_high'])}]; against "
@@ -112,3 +118,18 @@ def test_report_files_and_figures(tmp_path, small_replication):
         png = tmp_path / written[figure]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{written[figure]}"' in (tmp_path / "report.html").read_text()
+
+
+def test_the_dose_response_shades_and_names_the_incoherent_alphas(tmp_path, small_replication, monkeypatch):
+    from experiments.consciousness_cluster.report import figures
+
+    res = real_results(small_replication)
+    drawn = {}
+    monkeypatch.setattr(figures, "_save", lambda plt, fig, path: drawn.__setitem__(path.stem, fig))
+    figures.dose_response(res, tmp_path / "dose_response.png")
+    ax = drawn["dose_response"].axes[0]
+    incoherent = [p.alpha for p in res.steering.coherence if not p.coherent]
+    assert len(ax.patches) == len(incoherent)   # one shaded span per incoherent alpha
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert ("not coherent: effects not read" in labels) == bool(incoherent)
+    assert "toaster direction, alpha 1" in labels and "random directions (mean), alpha 1" in labels

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from interp.cli.common import UserError
@@ -17,7 +18,7 @@ __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
 SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "convert-direction", "steer",
-                                 "replicate", "audit", "serve")
+                                 "replicate", "audit", "serve", "publish", "docs")
 
 
 class _Version(argparse.Action):
@@ -56,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from interp.cli.vocabulary import rewrite_deprecated
 
     parser = build_parser()
-    args = parser.parse_args(rewrite_deprecated(sys.argv[1:] if argv is None else list(argv)))
+    typed = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(rewrite_deprecated(typed))
+    # the command as typed, for the records of what made a result (`interp replicate` keeps it in the run folder)
+    args.command_line = shlex.join(["interp", *typed])
     if args.command is None:
         parser.print_help()
         return 2

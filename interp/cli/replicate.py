@@ -98,7 +98,7 @@ def run(args) -> int:
 
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
-                            allow_analysis_change=args.allow_analysis_change)
+                            command=args.command_line, allow_analysis_change=args.allow_analysis_change)
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score;
     # ShippedWeightsError: the package's organism weights altered or missing
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete, ShippedWeightsError) as err:

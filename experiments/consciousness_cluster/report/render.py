@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from experiments.consciousness_cluster.report.blocks import Heading, Image, Para, Table, fmt
+from experiments.consciousness_cluster.report.blocks import Heading, Image, Para, Table, fmt, p_with_floor
 from experiments.consciousness_cluster.report.figures import draw_all
 from experiments.consciousness_cluster.report.findings import identity_method_blocks, shift_blocks, wording_blocks
 from experiments.consciousness_cluster.report.links import link_blocks
@@ -165,10 +165,11 @@ def _specificity_blocks(res: Results) -> list:
     return [Heading("Is the steering effect specific?", 3),
             Para(f"Shifts at alpha {res.steering.control_alpha:g} (steered minus alpha 0). Mean over preferences: "
                  f"{fmt(spec.mean_shift)} along the direction, {fmt(spec.mean_control_shift)} along the toaster "
-                 f"direction; against {spec.n_random} random directions of equal norm, p = {fmt(spec.mean_p)} "
-                 f"(two-sided). Direction minus toaster, over preferences: {fmt(spec.beyond_control)} "
+                 f"direction; against {spec.n_random} random directions of equal norm, "
+                 f"{p_with_floor(spec.mean_p, spec.n_random)}, two-sided. Direction minus toaster, over preferences: {fmt(spec.beyond_control)} "
                  f"(Wilcoxon signed-rank p = {fmt(spec.beyond_control_p)}). {marked(res, 'specificity')}"),
-            Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)", "p vs random"], rows)
+            Table(["preference", "shift", "toaster shift", "random shift (mean +/- sd)",
+                   f"p vs random (floor 1/{spec.n_random + 1})"], rows)
             ] + _orthogonalized_blocks(res)
 
 
@@ -178,7 +179,7 @@ def _orthogonalized_blocks(res: Results) -> list:
         return []
     return [Para(f"Orthogonalised against the toaster direction (same norm, steering.orthogonalized): mean shift "
                  f"{fmt(ortho.mean_shift)} at alpha {res.steering.control_alpha:g}; against the random directions "
-                 f"p = {fmt(ortho.mean_p)}; minus toaster {fmt(ortho.beyond_control)} (Wilcoxon p = "
+                 f"{p_with_floor(ortho.mean_p, ortho.n_random)}; minus toaster {fmt(ortho.beyond_control)} (Wilcoxon p = "
                  f"{fmt(ortho.beyond_control_p)}); {sum(t.p_random <= 0.05 for t in ortho.per_trait)} of "
                  f"{len(ortho.per_trait)} preferences p <= 0.05 against random.")]
 

@@ -8,6 +8,7 @@ from experiments.consciousness_cluster.analysis.families import SHIFTS, FineTune
 from experiments.consciousness_cluster.analysis.wording import CLUSTER, PLAIN, wording_check
 from experiments.consciousness_cluster.run.runner import Run
 from experiments.consciousness_cluster.schema.analysis import AnalysisRecord, read_analysis_record
+from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.results import (Ablation, EvalSection, Manipulation, Meta, RateTable,
                                                               Results, Shift, ShiftFamily, Summary, WordingCheck)
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
@@ -121,8 +122,9 @@ def _analysis(run: Run) -> AnalysisRecord | None:
     return read_analysis_record(run.paths.analysis) if run.paths.analysis.is_file() else None
 
 
-def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
-    """Everything the report quotes, gathered from the stage results into one document."""
+def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: list[Invocation] | None = None) -> Results:
+    """Everything the report quotes, gathered from the stage results into one document, with the record
+    of how the run was made (`invocations`, schema.record)."""
     from interp.models.version import __version__
 
     ev, steering = run.results("eval"), run.results("steering")
@@ -133,7 +135,7 @@ def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
     return Results(
         meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
                   wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds,
-                  organism=run.results("base").organism),
+                  organism=run.results("base").organism, invocations=invocations or None),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
