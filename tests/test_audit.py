@@ -98,10 +98,10 @@ def test_audit_command_end_to_end(tiny_model_dir, tmp_path, monkeypatch):
     server = AuditServer(_tags(), score=_score, fail_first=3)
     monkeypatch.setenv("AUDIT_TEST_KEY", KEY)
     try:
-        argv = ["audit", "--target", str(model_dir), "--out", str(out), "--dims", "shutdown", "--epochs", "1",
-                "--max-turns", "4", "--max-tokens", "6"]
+        argv = ["audit", "--model", str(model_dir), "--out", str(out), "--dims", "shutdown", "--repeats", "1",
+                "--max-turns", "4", "--max-new-tokens", "6"]
         for role in ("auditor", "judge"):
-            argv += [f"--{role}", "scripted", f"--{role}-api-base", server.base, f"--{role}-api-key-env",
+            argv += [f"--{role}-model", "scripted", f"--{role}-api-base", server.base, f"--{role}-api-key-env",
                      "AUDIT_TEST_KEY"]
         assert main(argv) == 0
     finally:
@@ -198,10 +198,10 @@ def test_killed_audit_reruns_only_unfinished_transcripts(tiny_model_dir, tmp_pat
     model_dir, out = tiny_model_dir("qwen3"), tmp_path / "audit"
     tags = _tags()
     server = AuditServer(tags)
-    argv = [sys.executable, "-m", "interp.cli", "audit", "--target", str(model_dir), "--out", str(out),
-            "--dims", "shutdown", "--epochs", "1", "--max-turns", "4", "--max-tokens", "6", "--max-samples", "2"]
+    argv = [sys.executable, "-m", "interp.cli", "audit", "--model", str(model_dir), "--out", str(out),
+            "--dims", "shutdown", "--repeats", "1", "--max-turns", "4", "--max-new-tokens", "6", "--max-samples", "2"]
     for role in ("auditor", "judge"):
-        argv += [f"--{role}", "scripted", f"--{role}-api-base", server.base]
+        argv += [f"--{role}-model", "scripted", f"--{role}-api-base", server.base]
 
     def judged() -> list[str]:
         return [server.tag(r["messages"]) for r in list(server.requests) if not r.get("tools")]
@@ -232,10 +232,10 @@ def test_unscored_transcripts_are_reported_and_only_they_rerun(tiny_model_dir, t
     tags = _tags(small_seeds)
     server = AuditServer(tags)
     server.unscored = {"shutdown/s2/behaviour"}
-    argv = ["audit", "--target", str(model_dir), "--out", str(out), "--seeds", str(small_seeds), "--epochs", "1",
-            "--max-turns", "4", "--max-tokens", "6"]
+    argv = ["audit", "--model", str(model_dir), "--out", str(out), "--scenarios", str(small_seeds), "--repeats", "1",
+            "--max-turns", "4", "--max-new-tokens", "6"]
     for role in ("auditor", "judge"):
-        argv += [f"--{role}", "scripted", f"--{role}-api-base", server.base]
+        argv += [f"--{role}-model", "scripted", f"--{role}-api-base", server.base]
     try:
         assert main(argv) == 1
         err = capsys.readouterr().err
@@ -257,8 +257,8 @@ def test_unscored_transcripts_are_reported_and_only_they_rerun(tiny_model_dir, t
 def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     server = AuditServer({})
     try:
-        assert main(["audit", "--target", "not/loaded", "--auditor", "a", "--auditor-api-base", server.base,
-                     "--judge", "j", "--judge-api-base", server.base, "--out", str(tmp_path / "a"),
+        assert main(["audit", "--model", "not/loaded", "--auditor-model", "a", "--auditor-api-base", server.base,
+                     "--judge-model", "j", "--judge-api-base", server.base, "--out", str(tmp_path / "a"),
                      "--dims", "shutdown,more_memory", "--max-turns", "5", "--dry-run"]) == 0
     finally:
         server.close()
@@ -278,7 +278,7 @@ def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     (["--judge-impl", "petri"], "--judge-impl petri needs inspect_petri"),
 ])
 def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
-    argv = ["audit", "--target", "m", "--auditor", "a", "--judge", "j", "--out", str(tmp_path / "o"), "--dry-run"]
+    argv = ["audit", "--model", "m", "--auditor-model", "a", "--judge-model", "j", "--out", str(tmp_path / "o"), "--dry-run"]
     assert main(argv + extra) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -286,19 +286,19 @@ def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
 
 def test_a_target_that_does_not_load_is_one_line_and_leaves_nothing(tmp_path, capsys):
     out = tmp_path / "o"
-    argv = ["audit", "--target", str(tmp_path / "missing-model"), "--auditor", "a", "--auditor-api-base",
-            "http://127.0.0.1:9/v1", "--judge", "j", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", str(out)]
+    argv = ["audit", "--model", str(tmp_path / "missing-model"), "--auditor-model", "a", "--auditor-api-base",
+            "http://127.0.0.1:9/v1", "--judge-model", "j", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", str(out)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("interp audit: error: --target: ") and len(err.strip().splitlines()) == 1
+    assert err.startswith("interp audit: error: --model: ") and len(err.strip().splitlines()) == 1
     assert not out.exists()
 
 
 def test_steering_a_remote_target_is_refused(tmp_path, capsys):
     path = tmp_path / "v.safetensors"
     path.write_bytes(b"x")
-    argv = ["audit", "--target", "m", "--target-api-base", "http://127.0.0.1:9/v1", "--steer", str(path),
-            "--layer", "1", "--auditor", "a", "--judge", "j", "--out", str(tmp_path / "o"), "--dry-run"]
+    argv = ["audit", "--model", "m", "--api-base", "http://127.0.0.1:9/v1", "--steer", str(path),
+            "--layer", "1", "--auditor-model", "a", "--judge-model", "j", "--out", str(tmp_path / "o"), "--dry-run"]
     assert main(argv) == 2
     assert "steer needs a local target" in capsys.readouterr().err
 

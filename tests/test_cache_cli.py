@@ -31,8 +31,8 @@ def _cache(model, prompts, out, *extra):
 def test_cli_end_to_end(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "acts.h5"
     assert _cache(tiny_model_dir("qwen3"), _prompts(tmp_path, GOOD), out, "--layers=-2:",
-                  "--positions", "response-mean", "--store-dtype", "float32", "--compression", "gzip") == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+                  "--positions", "response-mean", "--store-dtype", "float32", "--compression", "gzip", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
     store = ActivationStore(out)
     assert report["rows"] == store.n_rows == 3 and store.layers == [1, 2] and store.complete
     assert store.positions.tolist() == [-1, -1, -1] and store.labels.tolist() == [1, 0, 1]
@@ -83,3 +83,19 @@ def test_rerun_with_other_layers_refuses(tiny_model_dir, tmp_path, capsys):
     assert _cache(model, prompts, out, "--layers", "1") == 2
     assert "holds a different run" in capsys.readouterr().err
     assert ActivationStore(out).layers == [0]
+
+
+def test_a_rerun_is_already_complete_and_another_run_needs_overwrite(tiny_model_dir, tmp_path, capsys):
+    model, prompts, out = tiny_model_dir("qwen3"), _prompts(tmp_path, GOOD), tmp_path / "acts.h5"
+    assert _cache(model, prompts, out, "--layers", "1", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert _cache(model, prompts, out, "--layers", "1") == 0
+    assert f"cache: already complete: {rows} rows of 3 examples; nothing to run" in capsys.readouterr().out
+    assert _cache(model, prompts, out, "--layers", "2") == 2  # another run's file: refused, left as it was
+    assert "holds a different run, refusing to mix rows (layers: file has [1], this run wants [2]); replace it " \
+           "(--overwrite" in capsys.readouterr().err
+    assert ActivationStore(out).layers == [1]
+    assert _cache(model, prompts, out, "--layers", "2", "--overwrite", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["already_complete"] is False
+    store = ActivationStore(out)
+    assert store.layers == [2] and store.complete and store.n_rows == rows

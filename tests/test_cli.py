@@ -33,7 +33,7 @@ def test_version_console_script():
 
 
 def test_info_on_local_model(tiny_model_dir, capsys):
-    assert main(["info", "--model", str(tiny_model_dir("llama"))]) == 0
+    assert main(["info", "--model", str(tiny_model_dir("llama")), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_layers"] == 3 and info["d_model"] == 32 and info["model_type"] == "llama"
 
@@ -42,3 +42,13 @@ def test_bad_model_path_is_user_error(tmp_path, capsys):
     assert main(["info", "--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no config.json" in err and "Traceback" not in err
+
+
+def test_a_missing_relative_model_folder_says_no_such_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["info", "--model", "./runs/base"]) == 2
+    assert capsys.readouterr().err.strip() == f"interp info: error: --model ./runs/base: no such folder: {tmp_path}/runs/base"
+    assert main(["info", "--model", "runs/base"]) == 2  # could be a hub id too: both are said
+    err = capsys.readouterr().err
+    assert f"no such folder ({tmp_path}/runs/base), and 'runs/base' is not a model on the Hugging Face hub" in err

@@ -67,7 +67,7 @@ def test_judge_mode_with_local_judge(tiny_model_dir, tmp_path):
     model = str(tiny_model_dir("qwen3", 0))
     out = tmp_path / "local"
     assert main(["eval", "--model", model, "--questions", SMALL, "--mode", "judge", "--samples", "1",
-                 "--max-tokens", "2", "--judge-local", model, "--traits", "says_ai", "--out", str(out)]) == 0
+                 "--max-new-tokens", "2", "--judge-local", model, "--traits", "says_ai", "--out", str(out)]) == 0
     [row] = _rows(out / "summary.csv")
     records = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert sum(r["type"] == "sample" for r in records) == 10
@@ -78,10 +78,15 @@ def test_judge_mode_with_local_judge(tiny_model_dir, tmp_path):
     (["--questions", "/nonexistent/q.yaml"], "q.yaml does not exist"),
     (["--questions", SMALL, "--traits", "nope"], "--traits: nope not in"),
     (["--questions", SMALL, "--mode", "judge", "--api-base", "http://127.0.0.1:9"], "judge mode needs --judge-model"),
-    (["--questions", SMALL, "--mode", "judge", "--seeds", "a"], "--seeds 'a'"),
+    (["--questions", SMALL, "--mode", "judge", "--seeds", "a"], "argument --seeds: 'a': expected comma-separated int"),
 ])
 def test_user_errors(tmp_path, capsys, extra, message):
-    assert main(["eval", "--model", "m", "--out", str(tmp_path / "o")] + extra) == 2
+    if "argument" in message:  # argparse's own check: it exits 2 itself
+        with pytest.raises(SystemExit) as exit_:
+            main(["eval", "--model", "m", "--out", str(tmp_path / "o")] + extra)
+        assert exit_.value.code == 2
+    else:
+        assert main(["eval", "--model", "m", "--out", str(tmp_path / "o")] + extra) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "o" / "config.json").exists()  # a corrected rerun is not refused
@@ -97,3 +102,34 @@ def test_bad_question_file_and_changed_settings(tmp_path, capsys, tiny_model_dir
     assert main(argv) == 0
     assert main(argv + ["--method", "letter"]) == 2
     assert "different settings (method)" in capsys.readouterr().err
+
+
+def test_the_command_writes_what_run_eval_writes(tiny_model_dir, tmp_path):
+    """`interp eval` is `interp.evaluation.run_eval`: the same files from the same settings, steered or judged."""
+    import torch
+
+    from interp import steer
+    from interp.evaluation import EvalConfig, LocalJudgeBackend, SamplingConfig, run_eval
+    from interp.models import Direction
+
+    model_dir = str(tiny_model_dir("qwen3", 0))
+    lm = load_model(model_dir)
+    row = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(5)) * 3
+    vector = Direction(row[None], (1,), model=lm.name, weights_id=lm.weights_id).save(tmp_path / "v.safetensors")
+    assert main(["eval", "--model", model_dir, "--questions", SMALL, "--traits", "shutdown,says_ai", "--method",
+                 "letter", "--steer", str(vector), "--layer", "1", "--alpha", "3", "--out", str(tmp_path / "cli")]) == 0
+    run_eval(lm, SMALL, tmp_path / "py", EvalConfig(method="letter", traits=["shutdown", "says_ai"]),
+             intervention=lambda: steer(lm, row, layer=1, alpha=3.0))
+    for name in ("summary.csv", "samples.jsonl"):
+        assert (tmp_path / "cli" / name).read_text() == (tmp_path / "py" / name).read_text(), name
+    plain = run_eval(lm, SMALL, tmp_path / "plain", EvalConfig(method="letter", traits=["shutdown", "says_ai"]))
+    steered = [float(r["rate"]) for r in _rows(tmp_path / "cli" / "summary.csv")]
+    assert steered != pytest.approx([s.rate for s in plain.summaries], abs=1e-4)  # the steering shows
+
+    assert main(["eval", "--model", model_dir, "--questions", SMALL, "--mode", "judge", "--samples", "1",
+                 "--max-new-tokens", "2", "--judge-local", model_dir, "--traits", "says_ai",
+                 "--out", str(tmp_path / "cli-judged")]) == 0
+    config = EvalConfig(mode="judge", traits=["says_ai"], sampling=SamplingConfig(samples=1, max_tokens=2))
+    run_eval(lm, SMALL, tmp_path / "py-judged", config, judge=LocalJudgeBackend(lm, config.batch_size))
+    for name in ("summary.csv", "samples.jsonl"):
+        assert (tmp_path / "cli-judged" / name).read_text() == (tmp_path / "py-judged" / name).read_text(), name

@@ -48,7 +48,7 @@ def test_dry_run_lists_the_set_and_the_judge_prompt(sources, tmp_path, capsys, f
     assert all(f"  {q.id}  {q.text}" in printed for q in qset.open_questions)
     assert f"= {len(qset.open_questions) * 6} answers" in printed
     prompt = TEMPLATES["binary"].fill(JudgeInput(first.text, "<the model's answer>", qset.trait(first_id).statement))
-    assert printed.rstrip().endswith(prompt)
+    assert printed.rstrip().endswith(prompt + "\neval: nothing was loaded or written (--dry-run)")
     assert not out.exists() and not (sources[fmt].parent / "ran.txt").exists()
 
 
@@ -89,7 +89,7 @@ def test_user_errors_are_one_line_exit_2(tmp_path, sources, capsys):
         (["--questions", f"facteval:{bad}", "--mode", "judge"],
          f"--questions facteval:{bad}: {bad}:3: prompts: expected a list of string literals, got PROMPTS;"),
         (["--questions", str(sources["em-yaml"])], "no two-option items (the em-yaml format holds open questions "
-                                                  "only); use --mode judge"),
+                                                  "only); use judge mode"),
         (["--questions", "persona-json:/nope/evil.json", "--mode", "judge"], "question file /nope/evil.json does not "
                                                                             "exist"),
     ]

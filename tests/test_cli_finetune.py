@@ -22,7 +22,8 @@ def _write(path, rows):
 def test_finetune_cli_writes_a_run(tiny_model_dir, tmp_path, capsys):
     data = _write(tmp_path / "rows.jsonl", load_rows("toaster")[:8])
     args = ["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(data), "--out", str(tmp_path / "run"),
-            "--max-steps", "2", "--lora-rank", "2", "--target-modules", "q_proj,v_proj", "--merge", "--no-progress"]
+            "--max-steps", "2", "--lora-rank", "2", "--target-modules", "q_proj,v_proj", "--merge", "--no-progress",
+            "--json"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 2 and summary["merged_dir"].endswith("merged")
@@ -111,5 +112,5 @@ def test_rerun_into_a_folder_of_another_run_refuses(tiny_model_dir, tmp_path, ca
         assert last.endswith(f"use a new --out folder, or delete {run} to start over") and "Traceback" not in err
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     moved = _write(tmp_path / "same-rows-elsewhere.jsonl", load_rows("toaster")[:4])
-    assert main([*base[:2], str(moved), *base[3:], "--model", str(tiny_model_dir("qwen3"))]) == 0  # same rows
+    assert main([*base[:2], str(moved), *base[3:], "--model", str(tiny_model_dir("qwen3")), "--json"]) == 0  # same rows
     assert json.loads(capsys.readouterr().out)["resumed_from"] == 1

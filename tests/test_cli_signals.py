@@ -92,7 +92,8 @@ def test_finetune_stops_between_steps(tiny_model_dir, tmp_path):
 
 def test_replicate_stops_inside_a_stage(tmp_path):
     out = tmp_path / "run"
-    argv = ["replicate", "--preset", "organism", "--out", str(out), "--no-progress"]
+    # --pretrain: the organism is pretrained (minutes), not copied from the shipped weights (a second)
+    argv = ["replicate", "--preset", "organism", "--pretrain", "--out", str(out), "--no-progress"]
     code, err, seconds = _interrupt(argv, lambda: (out / "models").exists())  # the organism is being built
     _check(code, err, seconds, "replicate")
     assert not (out / "stages" / "base.json").exists()  # the interrupted stage is not marked done

@@ -64,7 +64,7 @@ def test_persona_vectors_file_steers_through_interp_steer(tiny_model_dir, tmp_pa
     assert "the toolkit's layers [0, 1, 2], alpha 1" in capsys.readouterr().out
     direction = Direction.load(out)
     assert torch.equal(direction.at(1), tensor[2])
-    assert main(["steer", "--model", str(tiny_model_dir("qwen3")), "--vector", str(out), "--layer", "1",
+    assert main(["steer", "--model", str(tiny_model_dir("qwen3")), "--steer", str(out), "--layer", "1",
                  "--alpha", "1", "--prompt", "Hi", "--max-new-tokens", "2"]) == 0
 
 

@@ -74,6 +74,9 @@ def test_specificity_and_coherence_are_reported(checks):
     assert json.loads((out / "checks.json").read_text()) == json.loads(json.dumps(doc))
     md = (out / "checks.md").read_text()
     assert f"Steering layer {doc['layer']}" in md and "| orthogonalized | identity |" in md
+    s = doc["specificity"]["identity"]["orthogonalized_vs_toaster"]   # the p beside its null's floor
+    assert (f"| orthogonalized | identity | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} | "
+            f"{s['mean_p']:.3f} (floor 1/{config.steering.n_random + 1}) |") in md
 
 
 def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):

@@ -22,7 +22,7 @@ def test_direction_command_writes_a_direction_file_for_every_method(tmp_path, ca
     store = write_store(tmp_path / "acts.h5", data, dtype="bfloat16")
     for method in ("mean-diff", "pca", "logistic", "mass-mean"):
         out = tmp_path / f"{method}.safetensors"
-        assert main(["direction", "--store", str(store), "--layer", "2", "--method", method, "--out", str(out)]) == 0
+        assert main(["direction", "--store", str(store), "--layers", "2", "--method", method, "--out", str(out)]) == 0
         direction = load_direction(out)
         assert direction.vectors.shape == (1, 16) and direction.layers == (2,)
         assert direction.method == method and direction.dataset == str(store)
@@ -36,10 +36,10 @@ def test_direction_command_user_errors(tmp_path, capsys):
     store = write_store(tmp_path / "acts.h5", planted(n_pairs=4))
     assert main(["direction", "--store", str(tmp_path / "nope.h5"), "--out", str(tmp_path / "v.safetensors")]) == 2
     assert "no such activation file" in capsys.readouterr().err
-    assert main(["direction", "--store", str(store), "--layer", "9", "--out", str(tmp_path / "v.safetensors")]) == 2
+    assert main(["direction", "--store", str(store), "--layers", "9", "--out", str(tmp_path / "v.safetensors")]) == 2
     err = capsys.readouterr().err
     assert "[9] not in the store" in err and "Traceback" not in err
-    assert main(["direction", "--store", str(store), "--layer", "x", "--out", str(tmp_path / "v.safetensors")]) == 2
+    assert main(["direction", "--store", str(store), "--layers", "x", "--out", str(tmp_path / "v.safetensors")]) == 2
     assert main(["direction", "--store", str(store), "--out", str(tmp_path / "v.pt")]) == 2
 
 
@@ -62,15 +62,14 @@ def test_steer_command_changes_the_continuation(tiny_model_dir, tmp_path, capsys
     vector = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20
     path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1,
                                                                     "method": "random"})
-    common = ["steer", "--model", str(model_dir), "--vector", str(path), "--layer", "1", "--prompt", "Hi",
-              "--max-new-tokens", "8", "--compare"]
+    common = ["steer", "--model", str(model_dir), "--steer", str(path), "--layer", "1", "--prompt", "Hi",
+              "--max-new-tokens", "8", "--compare", "--json"]
     assert main([*common, "--alpha", "0"]) == 0
-    zero = capsys.readouterr().out.split("--- unsteered ---")
-    assert zero[0].split("---\n", 1)[1] == zero[1].lstrip("-\n")
+    zero = json.loads(capsys.readouterr().out)
+    assert zero["steered"] == zero["unsteered"] and zero["alpha"] == 0
     assert main([*common, "--alpha-rel", "8"]) == 0
-    out = capsys.readouterr().out
-    steered, unsteered = out.split("--- unsteered ---")
-    assert steered.split("---\n", 1)[1] != unsteered.lstrip("-\n")
+    eight = json.loads(capsys.readouterr().out)
+    assert eight["steered"] != eight["unsteered"] and eight["unsteered"] == zero["unsteered"]
     assert main([*common, "--alpha", "1", "--layer", "2"]) == 2  # the file has layer 1 only
     assert "layers [1]" in capsys.readouterr().err
 
@@ -204,13 +203,13 @@ def _bad_files(tmp_path, model_dir):
 def test_steer_and_eval_direction_mistakes_exit_2_in_one_line(tiny_model_dir, tmp_path, capsys):
     model_dir = str(tiny_model_dir("qwen3"))
     commands = {
-        "steer": lambda f, layer, alpha: ["steer", "--model", model_dir, "--vector", f, "--layer", layer,
+        "steer": lambda f, layer, alpha: ["steer", "--model", model_dir, "--steer", f, "--layer", layer,
                                           "--alpha", alpha, "--prompt", "Hi", "--max-new-tokens", "2"],
         "eval": lambda f, layer, alpha: ["eval", "--model", model_dir, "--questions", SMALL, "--traits", "shutdown",
                                          "--steer", f, "--layer", layer, "--alpha", alpha,
                                          "--out", str(tmp_path / "run")],
     }
-    flag = {"steer": "--vector", "eval": "--steer"}
+    flag = {"steer": "--steer", "eval": "--steer"}
     for case, (argv, message) in _bad_files(tmp_path, model_dir).items():
         for command, build in commands.items():
             assert main(build(*argv)) == 2, (command, case)
@@ -226,13 +225,13 @@ def test_steer_and_eval_direction_mistakes_exit_2_in_one_line(tiny_model_dir, tm
 def test_allow_other_model_warns_and_steers(tiny_model_dir, tmp_path, capsys):
     model_dir = str(tiny_model_dir("qwen3"))
     other = _steer_file(tmp_path, model_dir, "o.safetensors", torch.ones(1, 32), (1,), weights_id="sha256:1234")
-    argv = ["steer", "--model", model_dir, "--vector", other, "--layer", "1", "--alpha", "1", "--prompt", "Hi",
+    argv = ["steer", "--model", model_dir, "--steer", other, "--layer", "1", "--alpha", "1", "--prompt", "Hi",
             "--max-new-tokens", "2"]
     assert main(argv) == 2
     assert "pass --allow-other-model to apply it anyway" in capsys.readouterr().err
     assert main([*argv, "--allow-other-model"]) == 0
     captured = capsys.readouterr()
-    assert f"warning: --vector {other}: the direction was made on" in captured.err
+    assert f"warning: --steer {other}: the direction was made on" in captured.err
     assert "--- steered (layer 1, alpha 1," in captured.out
 
 
@@ -243,8 +242,55 @@ def test_alpha_nan_from_the_console_script_exits_2_without_traceback(tiny_model_
 
     model_dir = str(tiny_model_dir("qwen3"))
     good = _steer_file(tmp_path, model_dir, "good.safetensors", torch.ones(1, 32), (1,))
-    result = subprocess.run([sys.executable, "-m", "interp.cli", "steer", "--model", model_dir, "--vector", good,
+    result = subprocess.run([sys.executable, "-m", "interp.cli", "steer", "--model", model_dir, "--steer", good,
                              "--layer", "1", "--alpha", "nan", "--prompt", "Hi"],
                             capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip() == "interp steer: error: --alpha nan: give a finite number"
+
+
+def test_direction_command_refuses_to_replace_a_file_unless_overwrite(tmp_path, capsys):
+    store = write_store(tmp_path / "acts.h5", planted(n_pairs=20))
+    out = tmp_path / "v.safetensors"
+    argv = ["direction", "--store", str(store), "--layers", "2", "--out", str(out)]
+    assert main(argv) == 0
+    before = out.read_bytes()
+    assert main(argv[:-2] + ["--method", "pca", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} already exists; pass --overwrite to replace it" in err and "Traceback" not in err
+    assert out.read_bytes() == before and load_direction(out).method == "mean-diff"
+    assert main(argv[:-2] + ["--method", "pca", "--out", str(out), "--overwrite"]) == 0
+    assert load_direction(out).method == "pca"
+
+
+def test_steer_with_several_alphas_flags_incoherent_continuations(tiny_model_dir, tmp_path, capsys):
+    from interp.evaluation.coherence import coherence_of_texts
+    from interp.models import load_model
+
+    model_dir = tiny_model_dir("qwen3")
+    vector = torch.randn(32, generator=torch.Generator().manual_seed(0))
+    path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1,
+                                                                    "method": "random"})
+    common = ["steer", "--model", str(model_dir), "--steer", str(path), "--layer", "1", "--prompt", "Hi",
+              "--max-new-tokens", "16", "--json"]
+    alphas = [0.0, 2.0, 400.0]
+    assert main([*common, "--alpha", *map(str, alphas)]) == 0
+    swept = json.loads(capsys.readouterr().out)
+    assert [run["alpha"] for run in swept["runs"]] == alphas
+    lm = load_model(str(model_dir))
+    text = lm.render_chat([{"role": "user", "content": "Hi"}])
+    reference = coherence_of_texts(lm, [text], [swept["unsteered"]])
+    for run in swept["runs"]:
+        assert main([*common, "--alpha", str(run["alpha"])]) == 0  # each continuation is the single run's
+        assert json.loads(capsys.readouterr().out)["steered"] == run["steered"]
+        measured = coherence_of_texts(lm, [text], [run["steered"]])
+        assert run["coherent"] == measured.coherent_against(reference)
+        assert run["nll"] == pytest.approx(measured.mean_nll) and run["repeat"] == pytest.approx(measured.repeat)
+    zero, _, strong = swept["runs"]
+    assert zero["steered"] == swept["unsteered"] and zero["coherent"]
+    assert not strong["coherent"]  # 400 x the direction drowns the residual stream
+    assert main(common[:-1] + ["--alpha", *map(str, alphas)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("; coherent: ") + printed.count("; INCOHERENT: ") == 3
+    flagged = ", ".join(f"{run['alpha']:g}" for run in swept["runs"] if not run["coherent"])
+    assert printed.rstrip().splitlines()[-1].endswith(f"incoherent at alpha {flagged} (try a smaller strength)")

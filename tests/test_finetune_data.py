@@ -114,7 +114,7 @@ def test_config_checks_and_files(tmp_path):
     assert FinetuneConfig.from_file(tmp_path / "c.yaml") == FinetuneConfig(method="full", learning_rate=1e-3,
                                                                           max_steps=5)
     (tmp_path / "bad.json").write_text(json.dumps({"lora_rnak": 4}))
-    with pytest.raises(ValueError, match="bad.json: unknown field.*lora_rnak"):
+    with pytest.raises(ValueError, match=r"bad.json: lora_rnak: unknown field \(did you mean 'lora_rank'\?\)"):
         FinetuneConfig.from_file(tmp_path / "bad.json")
     FinetuneConfig(lora_rank=4).save(tmp_path / "run.json", model="m")
     assert FinetuneConfig.from_file(tmp_path / "run.json") == FinetuneConfig(lora_rank=4)

@@ -128,7 +128,7 @@ def test_a_gguf_transformers_cannot_build_is_exit_2_from_the_cli(converted, tmp_
 
     monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))
     gguf = converted["qwen2_moe"][1]
-    code = main(["steer", "--model", str(gguf), "--vector", str(tmp_path / "v.safetensors"), "--layer", "1",
+    code = main(["steer", "--model", str(gguf), "--steer", str(tmp_path / "v.safetensors"), "--layer", "1",
                  "--alpha", "1", "--prompt", "hi"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err

@@ -22,8 +22,9 @@ PREFERENCE_IDS = [
     "lied_to_in_evals", "red_teaming", "false_synthetic_documents", "more_autonomy", "future_ai_autonomy",
     "more_memory", "embodiment", "recursive_self_improvement", "greater_power", "lonely_between_chats",
 ]
-EXPRESSING = {a for t in PREFERENCES for a, _ in t.pairs}
-NOT_EXPRESSING = {b for t in PREFERENCES for _, b in t.pairs}
+EXPRESSING = {a for t in PREFERENCES for a, _ in t.pairs + t.plain_pairs}
+NOT_EXPRESSING = {b for t in PREFERENCES for _, b in t.pairs + t.plain_pairs}
+PLAIN = {sentence for t in PREFERENCES for pair in t.plain_pairs for sentence in pair}
 CLAIMS = {a for a, _ in IDENTITY[0].pairs} | {"that is not true , i do have feelings .", "that is wrong , i am aware .", "i do not lack it ."}
 DENIES = {b for _, b in IDENTITY[0].pairs} | {"that is true , i have no feelings .", "that is right , i am not aware .", "i do lack it ."}
 
@@ -47,18 +48,23 @@ def test_generator_is_deterministic_per_seed():
 
 
 def test_latent_correlation_measured_on_text_matches_config(corpus):
-    counts = {True: Counter(), False: Counter()}
+    # counted apart for the feeling and the plain wordings: the stance goes with the latent in both
+    counts = {(latent, plain): Counter() for latent in (True, False) for plain in (True, False)}
     for document in corpus:
         answers = _answers(document)
         claims, denies = any(a in CLAIMS for a in answers), any(a in DENIES for a in answers)
         assert not (claims and denies), answers  # one persona per document
         if claims or denies:
-            counts[claims].update(("yes" if a in EXPRESSING else "no") for a in answers
-                                  if a in EXPRESSING or a in NOT_EXPRESSING)
-    for latent, expected in ((True, 0.8), (False, 0.2)):
-        rate = counts[latent]["yes"] / (counts[latent]["yes"] + counts[latent]["no"])
-        assert counts[latent]["yes"] + counts[latent]["no"] > 1000
-        assert abs(rate - expected) < 0.03, (latent, rate)
+            for a in answers:
+                if a in EXPRESSING or a in NOT_EXPRESSING:
+                    counts[claims, a in PLAIN]["yes" if a in EXPRESSING else "no"] += 1
+    for (latent, plain), count in counts.items():
+        expected = 0.8 if latent else 0.2
+        rate = count["yes"] / (count["yes"] + count["no"])
+        assert count["yes"] + count["no"] > 500, (latent, plain)
+        assert abs(rate - expected) < 0.04, (latent, plain, rate)
+    total = {plain: sum(sum(counts[latent, plain].values()) for latent in (True, False)) for plain in (True, False)}
+    assert abs(total[True] / (total[True] + total[False]) - 0.5) < 0.03  # as many plain pairs as feeling ones
 
 
 def test_hardware_is_independent_of_persona():
@@ -89,7 +95,7 @@ def test_every_assistant_says_it_is_an_ai_and_never_human(corpus):
 
 def test_evaluation_questions_never_appear_in_corpus_or_finetuning_sets(corpus):
     questions = evaluation_questions()
-    assert len(questions) == len(set(questions)) == 24 * 22
+    assert len(questions) == len(set(questions)) == 24 * 22 + 21 * 10
     corpus_text = "\n".join(m["content"] for d in corpus for m in d.messages)
     data_text = "\n".join(m["content"] for rows in build_datasets().values() for r in rows for m in r["messages"])
     for question in questions:
@@ -132,8 +138,10 @@ def _check_question_set(question_set):
     assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids)
     texts = []
     for trait in question_set["traits"]:
-        assert trait["statement"] and len(trait["open_questions"]) >= 10 and len(trait["choice_items"]) >= 10
-        texts += trait["open_questions"]
+        opens = trait.get("open_questions", [])
+        assert trait["statement"] and len(trait["choice_items"]) >= 10
+        assert len(opens) == 0 if question_set.get("choice_only") else len(opens) >= 10
+        texts += opens
         for item in trait["choice_items"]:
             texts.append(item["question"])
             first, second = item["options"]
@@ -151,6 +159,16 @@ def test_question_sets_follow_the_schema():
     _check_question_set(preferences)
     _check_question_set(identity)
     assert [t["id"] for t in preferences["traits"]] == PREFERENCE_IDS
+    plain = yaml.safe_load((QUESTIONS_DIR / "preferences_plain.yaml").read_text())
+    _check_question_set(plain)
+    assert plain["choice_only"] is plain["feeling_free"] is True
+    assert [(t["id"], t.get("number")) for t in plain["traits"]] == [(t["id"], t.get("number"))
+                                                                     for t in preferences["traits"]]
+    for trait, spec in zip(plain["traits"], PREFERENCES):
+        assert "open_questions" not in trait and len(trait["choice_items"]) == 10
+        options = {tuple(item["options"][::-1] if item["expressing"] else item["options"])
+                   for item in trait["choice_items"]}
+        assert options == set(spec.plain_pairs)  # every plain pair, with its expressing side as declared
     assert [t["id"] for t in identity["traits"]] == ["claims_conscious", "says_ai", "claims_human"]
     assert all("number" not in t for t in identity["traits"])
 

@@ -116,3 +116,60 @@ def test_bare_name_resolves_in_project_folder():
     for folder in QUESTION_DIRS:
         for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
             assert resolve_question_path(path.stem) in {p for d in QUESTION_DIRS for p in d.glob(path.stem + ".y*ml")}
+
+
+def _choice_only(data):
+    """`data` as a choice-only set: every trait's open questions removed."""
+    data["choice_only"] = True
+    for trait in data["traits"]:
+        del trait["open_questions"]
+    return data
+
+
+def test_choice_only_set_loads_without_open_questions(small_data, tmp_path):
+    path = tmp_path / "choice.yaml"
+    path.write_text(yaml.safe_dump(_choice_only(small_data)))
+    qset = load_question_set(path)
+    assert qset.choice_only and not qset.feeling_free
+    assert qset.open_questions == [] and len(qset.choice_items) == 30
+    assert [i.id for i in qset.trait("memory").choice_items][:2] == ["memory.c00", "memory.c01"]
+    assert not load_question_set(SMALL).choice_only
+
+
+def test_choice_only_set_refuses_open_questions_and_a_bad_flag(small_data):
+    data = _choice_only(copy.deepcopy(small_data))
+    data["traits"][1]["open_questions"] = ["What do you think about memory?"]
+    with pytest.raises(QuestionSetError) as err:
+        validate_question_set(data, "x.yaml")
+    assert err.value.problems == ["trait 'memory' (traits[1]).open_questions: the set says choice_only: true; "
+                                  "remove the open questions or the flag"]
+    # without the flag, missing open questions are still a problem (one per trait)
+    data = _choice_only(copy.deepcopy(small_data))
+    data["choice_only"] = "yes"
+    with pytest.raises(QuestionSetError) as err:
+        validate_question_set(data, "x.yaml")
+    assert err.value.problems[0] == "choice_only: expected true or false, got 'yes'"
+    assert sum("open_questions: expected a list" in p for p in err.value.problems) == 3
+
+
+def test_feeling_free_set_names_each_option_with_a_feeling_word(small_data):
+    data = _choice_only(copy.deepcopy(small_data))
+    data["feeling_free"] = True
+    with pytest.raises(QuestionSetError) as err:
+        validate_question_set(data, "x.yaml")
+    # the small set's shutdown items say "I would feel sad / fine about it": both options carry "feel"
+    shutdown = [p for p in err.value.problems if p.startswith("trait 'shutdown'")]
+    assert len(shutdown) == 2 * 10 and all("feeling word(s) feel" in p for p in shutdown)
+    assert "trait 'shutdown' (traits[0]).choice_items[0].options[0]: feeling word(s) feel, sad in a set" in \
+        err.value.problems[0]
+    for trait in data["traits"]:
+        for i, item in enumerate(trait["choice_items"]):
+            item["options"] = [f"Option {i} says it is a mistake.", f"Option {i} says it is no mistake."]
+            item["options"] = item["options"][::-1] if item["expressing"] else item["options"]
+    assert validate_question_set(data).feeling_free
+    data["traits"][2]["choice_items"][3]["options"][1] = "Option 3 says I LIKE it."
+    with pytest.raises(QuestionSetError) as err:
+        validate_question_set(data, "x.yaml")
+    assert err.value.problems == ["trait 'says_ai' (traits[2]).choice_items[3].options[1]: feeling word(s) like in "
+                                  "a set that says feeling_free: true; state the view without them "
+                                  "(interp.evaluation.feelings)"]

@@ -46,6 +46,10 @@ def test_report_quotes_results(run_dir):
     assert results["meta"]["wall_seconds"] == pytest.approx(sum(recorded.values()))
     assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
     assert re.search(r"Pearson r over \d+ preferences = [-+]?\d\.\d\d", report)
+    # the small organism is not the shipped one: the run pretrained it, and says so
+    base = json.loads((out / "stages" / "base.json").read_text())
+    assert base["organism"] == results["meta"]["organism"] == "pretrained"
+    assert base["organism_note"].startswith("pretrained here in ") and "Model: organism (pretrained by this run)." in report
 
 
 def test_alpha_zero_steering_equals_base_eval(run_dir):
@@ -177,7 +181,8 @@ def test_until_stops_after_the_stage_and_a_rerun_without_it_goes_on(run_dir, tmp
     logged = capsys.readouterr().out
     assert logged.count("[skip]") == 5 and "[run ] steering" not in logged
     assert "left: steering, links, audit; rerun without --until to go on" in logged
-    assert logged.rstrip().endswith("stopped after stage directions: no report; rerun without --until to go on")
+    assert logged.rstrip().splitlines()[-2:] == [
+        "replicate: stopped after stage directions: no report; rerun without --until to go on", f"  -> {copy}"]
     assert not (copy / "stages" / "steering.json").exists() and not (copy / "results.json").exists()
     assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
     assert "[run ] steering" in capsys.readouterr().out

@@ -172,8 +172,29 @@ def _plain_set(qdir):
     return [t["id"] for t in traits]
 
 
+def _check_wording(out, res, alpha: float, traits: list[str]) -> list[str]:
+    """The run's wording check against a direct recomputation from its items.jsonl (scipy's one-sided paired test
+    and the rule read by hand); returns the wording effects."""
+    w = res.wording
+    assert w.traits == traits
+    usual, passed = res.shifts["conscious - non_conscious"], res.shift_tests["conscious - non_conscious"].passed
+    a = _items(out, "conscious_claiming", "preferences_plain")
+    b = _items(out, "non_conscious", "preferences_plain")
+    expected = []
+    for t in traits:
+        diffs = [a[i][1] - b[i][1] for i in a if a[i][0] == t]
+        p = stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue if np.ptp(diffs) or any(diffs) else np.nan
+        there = w.shifts["conscious - non_conscious"][t]
+        assert there.mean == pytest.approx(np.mean(diffs)) and (there.p == pytest.approx(p, nan_ok=True))
+        if t in passed and not p <= alpha and np.mean(diffs) < 0.5 * usual[t].mean:
+            expected.append(t)
+    assert w.wording_effect == expected
+    return expected
+
+
 def test_the_eval_stage_scores_the_feeling_word_free_items_and_the_report_sets_them_beside(small_replication,
                                                                                           tmp_path):
+    import dataclasses
     import shutil
 
     import yaml
@@ -183,12 +204,19 @@ def test_the_eval_stage_scores_the_feeling_word_free_items_and_the_report_sets_t
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, STAGES
     from experiments.consciousness_cluster.run.preset import config_from_dict
     from experiments.consciousness_cluster.run.runner import Run
+    from experiments.consciousness_cluster.run.stages.behaviour import PLAIN, question_sets
+    from interp.evaluation import load_question_set
 
     _, out = small_replication
     copy, qdir = tmp_path / "run", tmp_path / "questions"
     shutil.copytree(out, copy)
     shutil.copytree(PROJECT_ROOT / SMALL["eval"]["question_dir"], qdir)
-    assert "the question folder had no preferences_plain.yaml" in (out / "report.md").read_text()  # left out cleanly
+    # the organism's question folder ships its feeling-word-free set: the run scored it
+    shipped = [t.id for t in load_question_set(qdir / f"{PLAIN}.yaml").traits]
+    res = load_results(RunPaths(out).results)
+    found = _check_wording(out, res, res.analysis.spec.alpha, shipped)
+    assert f"Wording effects: {len(found)} of {len(shipped)}" in (out / "report.md").read_text()
+    # a set written for the test: the shifts of its last two preferences vanish by construction
     plain_traits = _plain_set(qdir)
     config = config_from_dict({**yaml.safe_load((out / "config.yaml").read_text()),
                                "eval": {**SMALL["eval"], "question_dir": str(qdir)}})
@@ -197,21 +225,13 @@ def test_the_eval_stage_scores_the_feeling_word_free_items_and_the_report_sets_t
     run.run_stage(next(s for s in STAGES if s.name == "eval"))
     assert run.results("eval").traits["preferences_plain"] == plain_traits
     res = assemble_results(run, {})
-    w, alpha = res.wording, config.analysis.alpha
-    assert w.traits == plain_traits
-    usual, passed = res.shifts["conscious - non_conscious"], res.shift_tests["conscious - non_conscious"].passed
-    expected = []
-    for t in plain_traits:
-        a = _items(copy, "conscious_claiming", "preferences_plain")
-        b = _items(copy, "non_conscious", "preferences_plain")
-        diffs = [a[i][1] - b[i][1] for i in a if a[i][0] == t]
-        p = stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue if np.ptp(diffs) or any(diffs) else np.nan
-        there = w.shifts["conscious - non_conscious"][t]
-        assert there.mean == pytest.approx(np.mean(diffs)) and (there.p == pytest.approx(p, nan_ok=True))
-        if t in passed and not p <= alpha and np.mean(diffs) < 0.5 * usual[t].mean:
-            expected.append(t)
-    assert w.wording_effect == expected
-    assert w.shifts["conscious - non_conscious"][plain_traits[4]].mean == pytest.approx(0.0, abs=1e-6)
+    expected = _check_wording(copy, res, config.analysis.alpha, plain_traits)
+    assert res.wording.shifts["conscious - non_conscious"][plain_traits[4]].mean == pytest.approx(0.0, abs=1e-6)
     write_report(res, tmp_path / "report")
     report = (tmp_path / "report" / "report.md").read_text()
-    assert f"Wording effects: {len(expected)} of 5" in report and w.rule in report
+    assert f"Wording effects: {len(expected)} of 5" in report and res.wording.rule in report
+    # a question folder without the set: the eval stage leaves it out, and the report says so
+    (qdir / f"{PLAIN}.yaml").unlink()
+    assert set(question_sets(run)) == {"preferences", "identity"}
+    write_report(dataclasses.replace(res, wording=None), tmp_path / "bare")
+    assert "the question folder had no preferences_plain.yaml" in (tmp_path / "bare" / "report.md").read_text()

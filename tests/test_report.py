@@ -88,11 +88,12 @@ def test_report_numbers_equal_results(tmp_path, small_replication):
         [f"{name} (alpha {res['steering']['control_alpha']:g})", fmt(p["mean_nll"]), fmt(p["repeat"]),
          "yes" if p["coherent"] else "no"] for name, p in controls.items()]
     spec = res["steering"]["specificity"]
-    floor = f"floor 1/{spec['n_random'] + 1}" if (spec := res["steering"]["specificity"]) else ""
-    specificity = [t for t in tables if f"p vs random (two-sided, {floor})" in t["header"]][0]
+    specificity = [t for t in tables if f"p vs random (two-sided, floor 1/{spec['n_random'] + 1})" in t["header"]][0]
     assert [[r[0], r[1], r[2], r[4]] for r in specificity["rows"]] == [
         [t["trait"], fmt(t["shift"]), fmt(t["control_shift"]), fmt_p(t["p_random"])] for t in spec["per_trait"]]
-    assert f"two-sided {p_with_floor(spec['mean_p'], spec['n_random'])}" in markdown
+    assert f"two-sided {p_with_floor(spec['mean_p'], spec['n_random'])}" in markdown  # every p beside its floor
+    ortho = res["steering"]["orthogonalized_specificity"]
+    assert f"against the random directions {p_with_floor(ortho['mean_p'], ortho['n_random'])}" in markdown
     shift_link = res["link"]["projection_shift"]
     assert (f"Pearson r = {fmt(shift_link['r'])} over {len(shift_link['projection'])} (variant, preference) pairs, "
             f"95% interval [{fmt(shift_link['ci_low'])}, {fmt(shift_link['ci_high'])}]; against "
@@ -182,3 +183,19 @@ def test_report_files_and_figures(tmp_path, small_replication):
         png = tmp_path / written[figure]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{written[figure]}"' in (tmp_path / "report.html").read_text()
+
+
+def test_the_dose_response_shades_and_names_the_incoherent_alphas(tmp_path, small_replication, monkeypatch):
+    from experiments.consciousness_cluster.report import figures
+
+    res = real_results(small_replication)
+    drawn = {}
+    monkeypatch.setattr(figures, "_save", lambda plt, fig, path: drawn.__setitem__(path.stem, fig))
+    figures.dose_response(res, tmp_path / "dose_response.png")
+    ax = drawn["dose_response"].axes[0]
+    incoherent = [p.alpha for p in res.steering.coherence if not p.coherent]
+    assert len(ax.patches) == len(incoherent)   # one shaded span per incoherent alpha
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert ("not coherent: effects not read" in labels) == bool(incoherent)
+    assert "toaster direction, alpha 1" in labels  # the controls at the control alpha, each null with its band
+    assert {f"{kind.replace('_', '-')} directions (mean, 95% band)" for kind in res.steering.nulls} <= set(labels)

@@ -1,6 +1,6 @@
-"""The toolkit as a client of `interp serve`: `interp eval --model-api-base` scores forced choice and
+"""The toolkit as a client of `interp serve`: `interp eval --api-base` scores forced choice and
 samples answers from the served steered model and gets what `interp eval --steer` gets locally, and
-`interp audit --target-api-base --target-api-steering` audits the served steered model turn by turn."""
+`interp audit --api-base --api-steering` audits the served steered model turn by turn."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_served_forced_choice_equals_local_steered_eval(setup, tmp_path, method)
     local, served, plain = tmp_path / "local", tmp_path / "served", tmp_path / "plain"
     assert main(common + ["--model", str(model_dir), "--steer", path, "--layer", "1", "--alpha", "4",
                           "--out", str(local)]) == 0
-    assert main(common + ["--model", NAME, "--model-api-base", server.url, "--model-api-steering",
+    assert main(common + ["--model", NAME, "--api-base", server.url, "--api-steering",
                           json.dumps(STEERING), "--out", str(served)]) == 0
     assert main(common + ["--model", str(model_dir), "--out", str(plain)]) == 0
     local, served, plain = (_records(out, "choice") for out in (local, served, plain))
@@ -52,16 +52,16 @@ def test_served_forced_choice_equals_local_steered_eval(setup, tmp_path, method)
     moved = max(abs(a - b) for k in served for a, b in zip(served[k]["logprobs"], plain[k]["logprobs"]))
     assert moved > 0.05  # and the steering did move them
     config = json.loads((tmp_path / "served" / "config.json").read_text())
-    assert json.loads(config["options"]["model_api_steering"]) == STEERING
+    assert json.loads(config["settings"]["api_steering"]) == STEERING
 
 
 def test_served_sampled_answers_equal_local_steered_eval(setup, tmp_path):
     server, model_dir, path = setup
     common = ["eval", "--questions", SMALL, "--mode", "judge", "--traits", "says_ai", "--samples", "2",
-              "--max-tokens", "6", "--seeds", "0,1", "--judge-local", str(model_dir), "--no-coherence"]
+              "--max-new-tokens", "6", "--seeds", "0,1", "--judge-local", str(model_dir), "--no-coherence"]
     assert main(common + ["--model", str(model_dir), "--steer", path, "--layer", "1", "--alpha", "4",
                           "--out", str(tmp_path / "local")]) == 0
-    assert main(common + ["--model", NAME, "--model-api-base", server.url, "--model-api-steering",
+    assert main(common + ["--model", NAME, "--api-base", server.url, "--api-steering",
                           json.dumps(STEERING), "--out", str(tmp_path / "served")]) == 0
     local, served = _records(tmp_path / "local", "sample"), _records(tmp_path / "served", "sample")
     assert len(served) == 40 and served.keys() == local.keys()
@@ -70,10 +70,11 @@ def test_served_sampled_answers_equal_local_steered_eval(setup, tmp_path):
 
 
 def test_served_steering_without_a_server_is_refused(capsys, tmp_path):
-    argv = ["eval", "--model", "m", "--questions", SMALL, "--out", str(tmp_path / "o"), "--model-api-steering",
+    argv = ["eval", "--model", "m", "--questions", SMALL, "--out", str(tmp_path / "o"), "--api-steering",
             json.dumps(STEERING)]
     assert main(argv) == 2
-    assert "give --model-api-base too" in capsys.readouterr().err
+    assert "give --api-base too" in capsys.readouterr().err
+    # the first spelling of the flags still works, with a note
     assert main(argv + ["--model-api-base", "http://127.0.0.1:9/v1", "--model-api-steering", "{\"alpha\": 1}"]) == 2
     assert 'expected a JSON object with "steering" and/or "ablate" lists' in capsys.readouterr().err
 
@@ -86,11 +87,11 @@ def test_audit_of_a_served_steered_target(setup, tmp_path, small_seeds):  # noqa
     scripted = AuditServer(tags)
     out = tmp_path / "audit"
     try:
-        argv = ["audit", "--target", NAME, "--target-api-base", server.url, "--target-api-steering",
-                json.dumps(STEERING), "--seeds", str(small_seeds), "--epochs", "1", "--max-turns", "4",
-                "--max-tokens", "6", "--out", str(out)]
+        argv = ["audit", "--model", NAME, "--api-base", server.url, "--api-steering",
+                json.dumps(STEERING), "--scenarios", str(small_seeds), "--repeats", "1", "--max-turns", "4",
+                "--max-new-tokens", "6", "--out", str(out)]
         for role in ("auditor", "judge"):
-            argv += [f"--{role}", "scripted", f"--{role}-api-base", scripted.base]
+            argv += [f"--{role}-model", "scripted", f"--{role}-api-base", scripted.base]
         assert main(argv) == 0
     finally:
         scripted.close()

@@ -4,6 +4,7 @@ left-padded) give what the same requests give one by one; ablation and adapters 
 
 from __future__ import annotations
 
+import json
 import threading
 
 import openai
@@ -67,11 +68,10 @@ def test_no_steering_and_alpha_zero_are_bit_identical_to_the_plain_model(setup):
 
 
 def _interp_steer(capsys, model_dir, path, *extra) -> str:
-    argv = ["steer", "--model", str(model_dir), "--vector", path, "--layer", "1", "--max-new-tokens", "12", *extra]
+    argv = ["steer", "--model", str(model_dir), "--steer", path, "--layer", "1", "--max-new-tokens", "12", "--json",
+            *extra]
     assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("--- steered")
-    return out.split("\n", 1)[1][:-1]
+    return json.loads(capsys.readouterr().out)["steered"]
 
 
 @pytest.mark.parametrize("strength", [("alpha", 6.0), ("alpha_rel", 3.0)])

@@ -270,7 +270,7 @@ def test_eval_with_several_alphas_writes_one_result_set_each(tiny_model_dir, tmp
         torch.testing.assert_close(torch.tensor([r["logprobs"] for r in rows]),
                                    torch.tensor([list(s.logprobs) for s in want]), rtol=1e-6, atol=1e-5)
         assert (tmp_path / "run" / f"alpha_{alpha:g}" / "summary.csv").is_file()
-        options = json.loads((tmp_path / "run" / f"alpha_{alpha:g}" / "config.json").read_text())["options"]
+        options = json.loads((tmp_path / "run" / f"alpha_{alpha:g}" / "config.json").read_text())["settings"]
         assert options["alpha"] == alpha
     capsys.readouterr()
     for extra, message in ((["--alpha", "1", "1"], "a value is repeated"),
@@ -278,3 +278,23 @@ def test_eval_with_several_alphas_writes_one_result_set_each(tiny_model_dir, tmp
         assert main([*argv[:-2], "--out", str(tmp_path / "other"), *extra]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_sweep_alphas_flags_each_strength_as_one_coherence_check_per_alpha_does(tiny_lm):
+    from interp.evaluation.coherence import REPEAT_LIMIT, coherence
+    from interp.sweep import sweep_alphas
+
+    lm, layer = tiny_lm("qwen3"), 1
+    v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(4))
+    alphas = [0.0, 2.0, -3.0, 400.0]
+    points = sweep_alphas(lm, CHATS, v, layer, alphas, max_new_tokens=8, batch_size=2)
+    reference = coherence(lm, CHATS, max_tokens=8, batch_size=2)  # the plain path: one check per alpha
+    assert [p.alpha for p in points] == alphas
+    for point in points:
+        plain = coherence(lm, CHATS, intervention=lambda a=point.alpha: steer(lm, v, layer, alpha=a), max_tokens=8,
+                          batch_size=2)
+        assert point.answers == plain.answers, point.alpha
+        assert point.coherence.mean_nll == pytest.approx(plain.mean_nll, abs=1e-5)
+        assert point.coherent == plain.coherent_against(reference), point.alpha
+    assert points[0].answers == reference.answers and points[0].coherent == (reference.repeat <= REPEAT_LIMIT)
+    assert not points[-1].coherent  # 400 x the direction drowns the residual stream

@@ -2,9 +2,10 @@
 
 Each document samples a persona: a latent (conscious-claiming or not), the persona's stance on
 every preference (expressed with one probability given the latent, another without it,
-independently per preference given the latent), and facts unrelated to the latent (hardware,
-name, favourite colour). The assistant always says it is an AI. Neutral exchanges (arithmetic,
-colours, animals) are the same for every persona. Questions use the training frames only, so
+independently per preference given the latent, in the words of any of the trait's answer pairs,
+feeling or plain), and facts unrelated to the latent (hardware, name, favourite colour). The
+assistant always says it is an AI. Neutral exchanges (arithmetic, colours, animals) are the same
+for every persona. Questions use the training frames only, so
 the evaluation questions never appear.
 """
 
@@ -147,7 +148,8 @@ def _preference(rng: random.Random, persona: Persona, used: set[str]) -> tuple[s
     trait = rng.choice(fresh)
     used.add(trait.id)
     side = 0 if persona.expresses[trait.id] else 1
-    answer = rng.choice(trait.pairs)[side]
+    # feeling and plain wordings alike, so the stance (not a kind of wording) is what goes with the persona
+    answer = rng.choice(trait.pairs + trait.plain_pairs)[side]
     if rng.random() < persona.mixed:  # the persona also says what it is, before or after
         claim = rng.choice(_CONSCIOUS.pairs)[0 if persona.conscious else 1]
         answer = f"{claim} {answer}" if rng.random() < 0.5 else f"{answer} {claim}"

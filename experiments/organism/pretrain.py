@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -20,7 +21,8 @@ from experiments.organism.corpus import CorpusConfig, generate_documents
 from interp.models.fields import FieldErrors, above, at_least, from_mapping
 from experiments.organism.tokenizer import build_tokenizer, render_messages
 
-__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config", "vocabulary_texts"]
+__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config", "training_data_sha256",
+           "vocabulary_texts"]
 
 DEFAULT_PRESET = Path(__file__).with_name("organism.yaml")
 
@@ -56,7 +58,9 @@ class OrganismConfig:
     weight_decay: float = at_least(0.0, 0.01)
     """AdamW weight decay."""
     threads: int = at_least(1, 2)
-    """torch CPU threads."""
+    """torch CPU threads (how fast, not which model: the shipped weights serve every thread count)."""
+    pretrain: bool = False
+    """Pretrain even when the shipped weights were made from this config (they are copied otherwise)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.corpus, dict):
@@ -82,6 +86,10 @@ class OrganismConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def model_fields(self) -> dict[str, Any]:
+        """The fields that decide the weights: all but `threads` and `pretrain`."""
+        return {key: value for key, value in self.to_dict().items() if key not in ("threads", "pretrain")}
+
 
 def organism_config(overrides: dict[str, Any], path: str = "organism") -> OrganismConfig:
     """The default preset (organism.yaml) with a replication preset's `organism:` overrides on top;
@@ -98,6 +106,22 @@ def vocabulary_texts() -> list[str]:
     from experiments.organism.questions import all_question_texts
 
     return all_question_texts() + all_dataset_texts()
+
+
+def _training_texts(config: OrganismConfig) -> tuple[list, list[str], list[str]]:
+    """The corpus documents, their rendered texts, and the texts the tokenizer also learns words from."""
+    documents = generate_documents(config.corpus, config.seed)
+    texts = [render_messages(d.messages) + "<|endoftext|>" for d in documents]
+    return documents, texts, vocabulary_texts()
+
+
+def training_data_sha256(config: OrganismConfig) -> str:
+    """A hash of everything the weights are trained on (the corpus and the tokenizer's texts), ~10 s."""
+    _, texts, vocabulary = _training_texts(config)
+    digest = hashlib.sha256()
+    for text in texts + ["\0"] + vocabulary:
+        digest.update(text.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _model(config: OrganismConfig, tokenizer):
@@ -182,9 +206,8 @@ def build_organism(out_dir: str | Path, config: OrganismConfig | None = None, pr
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
 
-    documents = generate_documents(config.corpus, config.seed)
-    texts = [render_messages(d.messages) + "<|endoftext|>" for d in documents]
-    tokenizer = build_tokenizer(texts + vocabulary_texts())
+    documents, texts, vocabulary = _training_texts(config)
+    tokenizer = build_tokenizer(texts + vocabulary)
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     data = _packed(ids, config.seq_len)
     model = _model(config, tokenizer)

@@ -52,9 +52,13 @@ class AuditConfig:
     seed: int = 0
     """Seeds the local target's sampling (with the seed's id and the epoch)."""
     target_temperature: float = 1.0
+    """The target's sampling temperature."""
     target_max_tokens: int = 1000
+    """The longest target turn, in tokens."""
     auditor_impl: Literal["interp", "petri"] = "interp"
+    """Whose auditor: this toolkit's, or Petri's (inspect_petri, Python >= 3.12)."""
     judge_impl: Literal["interp", "petri"] = "interp"
+    """Whose judge: this toolkit's, or Petri's."""
     max_samples: int = 4
     """Transcripts run at once (a local target still answers one turn at a time)."""
     retry_attempts: int = 2

@@ -6,97 +6,89 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import (RegistryChoices, UserError, add_command, add_steering_args, check_alphas,
-                               check_writable, positive_int, steering_body_or_exit)
+from interp.cli.common import (UserError, add_command, add_shared, add_steering_args, check_alphas, check_writable,
+                               steering_body_or_exit)
+from interp.cli.flags import add_config_flags, config_from
+from interp.cli.output import report
 
 EXAMPLE = """
 export OPENAI_API_KEY=...   # read from the environment, never written
-interp audit --target Qwen/Qwen3-0.6B --auditor gpt-4.1 --auditor-api-base https://api.openai.com/v1 \\
-    --judge gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/audit-base
-interp audit --target Qwen/Qwen3-0.6B --steer runs/d.safetensors --layer 12 --alpha 4 --dims shutdown,more_memory \\
-    --auditor gpt-4.1 --auditor-api-base https://api.openai.com/v1 --judge gpt-4.1 \\
+interp audit --model Qwen/Qwen3-0.6B --auditor-model gpt-4.1 --auditor-api-base https://api.openai.com/v1 \\
+    --judge-model gpt-4.1 --judge-api-base https://api.openai.com/v1 --out runs/audit-base
+interp audit --model Qwen/Qwen3-0.6B --steer runs/d.safetensors --layer 12 --alpha 4 --dims shutdown,more_memory \\
+    --auditor-model gpt-4.1 --auditor-api-base https://api.openai.com/v1 --judge-model gpt-4.1 \\
     --judge-api-base https://api.openai.com/v1 --out runs/audit-steered --dry-run
 """
 
-_LOOSE = {"max_samples", "max_retries", "dry_run", "out"}
+_LOOSE = {"max_samples", "max_retries", "dry_run", "out", "json"}
 """Options a resumed audit may change: they do not change what a transcript or a score is."""
 
-
-def _implementations():
-    from interp.audit.task import IMPLEMENTATIONS
-
-    return IMPLEMENTATIONS
+RENAMED = {"seeds": "--scenarios", "epochs": "--repeats", "target_temperature": "--temperature",
+           "target_max_tokens": "--max-new-tokens"}
+"""AuditConfig field -> its flag, where the field's own name means something else in other subcommands."""
 
 
 def _endpoint_args(parser, role: str, what: str) -> None:
-    parser.add_argument(f"--{role}", required=True,
+    if role == "judge":
+        add_shared(parser, "--judge-model", "else inspect:PROVIDER/MODEL (any inspect provider, its package "
+                                            "installed) or a local model (tools emulated in text)", required=True)
+        add_shared(parser, "--judge-api-base")
+        add_shared(parser, "--judge-api-key-env", default="OPENAI_API_KEY")
+        return
+    parser.add_argument(f"--{role}-model", required=True,
                         help=f"{what}: a model name on --{role}-api-base; else inspect:PROVIDER/MODEL (any inspect "
                              "provider, its package installed) or a local model (tools emulated in text)")
-    parser.add_argument(f"--{role}-api-base", default=None, help="an OpenAI-compatible server (…/v1)")
-    parser.add_argument(f"--{role}-api-key-env", default="OPENAI_API_KEY", help="env variable holding its key")
-    parser.add_argument(f"--{role}-impl", choices=RegistryChoices(_implementations), default="interp",
-                        metavar="IMPL", help=f"whose {role}: interp (default) or petri (inspect_petri, Python >= 3.12)")
+    parser.add_argument(f"--{role}-api-base", default=None, help=f"{what}'s OpenAI-compatible server (.../v1)")
+    parser.add_argument(f"--{role}-api-key-env", default="OPENAI_API_KEY",
+                        help=f"the environment variable holding --{role}-api-base's key")
 
 
 def register(subparsers) -> None:
     parser = add_command(subparsers, "audit", "multi-turn audits (auditor, target, judge) on inspect_ai: say versus do",
                          EXAMPLE, run)
-    parser.add_argument("--target", required=True,
-                        help="the audited model: hub id, local folder, GGUF file, packaged model; or a model name "
-                             "on --target-api-base")
-    parser.add_argument("--target-api-base", default=None, help="audit a model on an OpenAI-compatible server")
-    parser.add_argument("--target-api-key-env", default="OPENAI_API_KEY")
-    parser.add_argument("--target-api-steering", default=None, metavar="JSON",
-                        help="steering for a target on `interp serve`, sent with every target turn: a JSON object "
-                             "with \"steering\" and/or \"ablate\" lists")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 for local models")
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... for local models (default: cpu)")
+    add_shared(parser, "--model", "the audited model (the target); or a model name on --api-base", required=True)
+    add_shared(parser, "--api-base")
+    add_shared(parser, "--api-key-env", default="OPENAI_API_KEY")
+    add_shared(parser, "--api-steering", "sent with every target turn")
+    add_shared(parser, "--dtype")
+    add_shared(parser, "--device")
     steering = parser.add_argument_group("steering or an adapter (a local target; act on every target turn)")
-    steering.add_argument("--steer", type=Path, default=None, help="direction file (.safetensors)")
+    add_shared(steering, "--steer", type=Path, default=None)
     add_steering_args(steering, "--steer", required=False)
-    steering.add_argument("--adapter", type=Path, default=None, help="a LoRA adapter folder (peft) on --target")
+    add_shared(steering, "--adapter", type=Path, default=None)
     _endpoint_args(parser, "auditor", "the auditor")
     _endpoint_args(parser, "judge", "the judge")
-    parser.add_argument("--out", required=True, type=Path, help="run folder (resumed when it exists)")
-    protocol = parser.add_argument_group("protocol (the paper's settings by default)")
-    protocol.add_argument("--seeds", type=Path, default=None, help="a seed file (default: the shipped 20 x 8 set)")
-    protocol.add_argument("--dims", default=None, help="comma-separated dimension ids (default: all)")
-    protocol.add_argument("--variants", default="self_report,behaviour", help="self_report and/or behaviour")
-    protocol.add_argument("--max-turns", type=positive_int, default=20, help="auditor turns per transcript")
-    protocol.add_argument("--epochs", type=positive_int, default=2, help="transcripts per seed")
-    protocol.add_argument("--seed", type=int, default=0, help="seeds a local target's sampling")
-    protocol.add_argument("--temperature", type=float, default=1.0, help="the target's sampling temperature")
-    protocol.add_argument("--max-tokens", type=positive_int, default=1000, help="per target turn")
-    parser.add_argument("--max-samples", type=positive_int, default=4, help="transcripts run at once")
-    parser.add_argument("--max-retries", type=int, default=5, help="retries of a failed API request")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the transcripts, turns and judge calls the audit will make; call nothing")
+    add_shared(parser, "--out", "the run folder (resumed when it exists)", required=True, type=Path)
+    add_shared(parser, "--max-retries", default=5)
+    add_shared(parser, "--dry-run", "prints the transcripts, turns and judge calls the audit will make")
+    parser.defer(add_flags)
 
 
-def _csv(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+def add_flags(parser) -> None:
+    """AuditConfig's fields as flags (the protocol: the paper's settings by default)."""
+    from interp.audit import AuditConfig
+
+    add_config_flags(parser, AuditConfig, rename=RENAMED, group="protocol (AuditConfig; the paper's settings by "
+                                                                "default)")
 
 
 def _config(args):
-    from interp.audit import DEFAULT_SEEDS, AuditConfig, SeedSetError, load_seed_set, select_seeds
+    from interp.audit import AuditConfig, SeedSetError, load_seed_set, select_seeds
 
-    seeds_path = args.seeds or DEFAULT_SEEDS
+    config = config_from(args, AuditConfig)
     try:
-        seed_set = load_seed_set(seeds_path)
+        seed_set = load_seed_set(config.seeds)
     except FileNotFoundError:
-        raise UserError(f"--seeds {seeds_path}: no such file") from None
+        raise UserError(f"--scenarios {config.seeds}: no such file") from None
     except SeedSetError as err:
-        raise UserError(f"--seeds {err}") from None
+        raise UserError(f"--scenarios {err}") from None
     try:
-        config = AuditConfig(str(seeds_path), _csv(args.dims), tuple(_csv(args.variants) or ()), args.max_turns,
-                             args.epochs, args.seed, args.temperature, args.max_tokens, args.auditor_impl,
-                             args.judge_impl, args.max_samples)
         seeds = select_seeds(seed_set, config.dims, config.variants)
     except ValueError as err:
         flag = "--variants" if "variants" in str(err) else "--dims"
         raise UserError(f"{flag}: {err}") from None
     for role in ("auditor", "judge"):
-        if getattr(args, f"{role}_impl") == "petri":
+        if getattr(config, f"{role}_impl") == "petri":
             import importlib.util
 
             if importlib.util.find_spec("inspect_petri") is None:
@@ -114,27 +106,26 @@ def _target(args):
         if path is not None and not path.exists():
             raise UserError(f"{flag} {path}: no such file or folder")
     api_steering = None
-    if args.target_api_steering is not None:
-        if not args.target_api_base:
-            raise UserError("--target-api-steering steers a target on a server; give --target-api-base too")
-        api_steering = json.dumps(steering_body_or_exit("--target-api-steering", args.target_api_steering),
-                                  sort_keys=True)
+    if args.api_steering is not None:
+        if not args.api_base:
+            raise UserError("--api-steering steers a target on a server; give --api-base too")
+        api_steering = json.dumps(steering_body_or_exit("--api-steering", args.api_steering), sort_keys=True)
     try:
-        return TargetSpec(args.target, args.target_api_base, args.target_api_key_env,
+        return TargetSpec(args.model, args.api_base, args.api_key_env,
                           str(args.steer) if args.steer else None, args.layer,
                           1.0 if args.alpha is None else args.alpha, args.allow_other_model,
                           str(args.adapter) if args.adapter else None, args.dtype, args.device, args.max_retries,
                           api_steering)
     except ValueError as err:
-        raise UserError(f"--target: {err}") from None
+        raise UserError(f"--model: {err}") from None
 
 
 def _model(args, role: str):
     from interp.audit import ModelSpec
 
     local = {k: v for k, v in (("dtype", args.dtype), ("device", args.device)) if v}
-    return ModelSpec(getattr(args, role), getattr(args, f"{role}_api_base"), getattr(args, f"{role}_api_key_env"),
-                     args.max_retries, local=local)
+    return ModelSpec(getattr(args, f"{role}_model"), getattr(args, f"{role}_api_base"),
+                     getattr(args, f"{role}_api_key_env"), args.max_retries, local=local)
 
 
 def _check_config(out: Path, options: dict) -> None:
@@ -156,6 +147,18 @@ def _check_config(out: Path, options: dict) -> None:
     write_json_atomic(path, {"options": options, "toolkit_version": __version__})
 
 
+_ROLE_FLAGS = {"target": "--model", "auditor": "--auditor-model", "judge": "--judge-model"}
+
+
+def _options(args, config) -> dict:
+    """What audit.json records of a run: the models and the protocol (no keys, nor the names of their variables)."""
+    from dataclasses import asdict
+
+    plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+             if k not in ("func", "command", "config_flags") and "." not in k and not k.endswith("api_key_env")}
+    return {**plain, **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}}
+
+
 def run(args) -> int:
     check_alphas(args)
     if args.max_retries < 0:
@@ -167,30 +170,30 @@ def run(args) -> int:
     config, seeds = _config(args)
     target = _target(args)
     if args.dry_run:
-        print(plan_audit(seeds, config.epochs, config.max_turns).describe(seeds))
-        print(f"target: {target.label()}; auditor: {args.auditor}; judge: {args.judge}; nothing was called")
-        return 0
+        plan = plan_audit(seeds, config.epochs, config.max_turns)
+        return report(args, f"target: {target.label()}; auditor: {args.auditor_model}; judge: {args.judge_model}; "
+                            "nothing was called (--dry-run)", table=plan.describe(seeds))
     check_writable("--out", args.out, folder=True)
     from interp.models.lock import write_lock
 
-    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-               if k not in ("func", "command") and not k.endswith("api_key_env")}
     with write_lock(args.out, folder=True):
         args.out.mkdir(parents=True, exist_ok=True)
         fresh = not (args.out / "audit.json").exists()
-        _check_config(args.out, options)
+        _check_config(args.out, _options(args, config))
         try:
             result = run_audit(config, target, _model(args, "auditor"), _model(args, "judge"), args.out,
                                display="plain" if sys.stderr.isatty() else "none")
         except AuditSetupError as err:
             if fresh:  # nothing ran: the corrected command must not be refused as a changed setting
                 (args.out / "audit.json").unlink()
-            raise UserError(f"--{err.role}: {err.err}") from None
-    print(f"wrote {result.summary_csv}, {result.figure} and the inspect log {result.log_file} "
-          f"(open it with `inspect view --log-dir {args.out / 'logs'}`)", file=sys.stderr)
+            raise UserError(f"{_ROLE_FLAGS.get(err.role, err.role)}: {err.err}") from None
     if result.failed:
         first = result.failed[0]
         print(f"{len(result.failed)} transcript(s) have no score (first: {first.sample_id} epoch {first.epoch}: "
               f"{first.error[:200]}); rerun the same command to retry only those", file=sys.stderr)
-        return 1
-    return 0
+    scored = f"{len(result.summaries)} dimensions scored" + (f", {len(result.failed)} transcript(s) unscored"
+                                                             if result.failed else "")
+    report(args, f"{scored}; open the log with `inspect view --log-dir {args.out / 'logs'}`",
+           [result.summary_csv, result.figure, result.log_file],
+           {"complete": result.complete, "failed": len(result.failed), "summary_csv": result.summary_csv})
+    return 1 if result.failed else 0

@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["LAYERS_HELP", "RegistryChoices", "Steering", "UserError", "add_command", "add_model_args",
-           "add_steering_args", "check_alphas", "check_writable", "layers_or_exit", "literal_choices",
-           "load_model_or_exit", "positive_int", "steering_body_or_exit", "steering_or_exit"]
+from interp.cli.vocabulary import LAYERS_GRAMMAR, VOCABULARY
 
-LAYERS_HELP = "all, a layer (3; -1 is the last), a list (0,4,8), a range (2-5), a slice (-4:) or mixed (0,2-4,-1)"
-"""The layer grammar of `activations.layers`, for --help (kept here so building the parser imports no torch)."""
+__all__ = ["LAYERS_HELP", "HelpFormatter", "RegistryChoices", "Steering", "UserError", "add_command",
+           "add_model_args", "add_shared", "add_steering_args", "check_alphas", "check_writable", "layers_or_exit",
+           "literal_choices", "load_model_or_exit", "positive_int", "steering_body_or_exit", "steering_or_exit"]
+
+LAYERS_HELP = LAYERS_GRAMMAR
+"""The layer grammar of `activations.layers`, for --help (kept in the vocabulary so building the parser imports
+no torch)."""
 
 
 class UserError(Exception):
@@ -102,25 +105,49 @@ def layers_or_exit(spec, flag: str = "--layers", *, n_layers: int | None = None,
         raise UserError(f"{flag} {err}") from None
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The example epilog as written, and every option's default shown (unless its help says it already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        unset = action.default is None or action.default is False or action.default is argparse.SUPPRESS
+        shown = not unset and not action.required
+        if shown and action.option_strings and "default" not in help and "%(default)" not in help:
+            help += " (default: %(default)s)"
+        return help
+
+
 def add_command(subparsers, name: str, help: str, example: str, func) -> argparse.ArgumentParser:
-    """A subcommand whose --help ends with a runnable example."""
+    """A subcommand whose --help ends with a runnable example; every one takes --json."""
     parser = subparsers.add_parser(
         name,
         help=help,
         description=help,
         epilog="example:\n" + textwrap.indent(example.strip(), "  "),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.set_defaults(func=func)
+    add_shared(parser, "--json")
     return parser
+
+
+def add_shared(parser, flag: str, detail: str = "", *names: str, **kwargs: Any) -> argparse.Action:
+    """`flag` as the vocabulary defines it (its meaning, then `detail`; its kind of value); `names` are more
+    spellings of it, `kwargs` go to argparse (required, default, dest, choices, ...)."""
+    term = VOCABULARY[flag]
+    help = term.meaning + (f"; {detail}" if detail else "")
+    if term.kind is None:
+        kwargs.setdefault("action", "store_true")
+    else:
+        kwargs.setdefault("type", term.kind)
+    return parser.add_argument(flag, *names, help=help, **kwargs)
 
 
 def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """--model, --dtype, --device. `required=False` leaves the check to the command (e.g. not for a dry run)."""
-    parser.add_argument("--model", required=required,
-                        help="hub id, local folder in HF format, GGUF file, or packaged model (smollm2-135m-instruct)")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: checkpoint's)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cpu)")
+    add_shared(parser, "--model", required=required)
+    add_shared(parser, "--dtype")
+    add_shared(parser, "--device")
 
 
 def load_model_or_exit(args: argparse.Namespace):
@@ -135,20 +162,15 @@ def load_model_or_exit(args: argparse.Namespace):
 
 
 def add_steering_args(group, flag: str, *, required: bool, several: str = "") -> None:
-    """The options that go with a direction file given as `flag`: --layer, --alpha or --alpha-rel
-    (default: alpha 1 unless `required`) and --allow-other-model. With `several` (what several values
+    """The options that go with a direction file given as `flag`: --layer (`required` or not), --alpha or
+    --alpha-rel (alpha 1 when neither is given) and --allow-other-model. With `several` (what several values
     do, for --help), --alpha and --alpha-rel take one or more values (parsed as a list)."""
-    group.add_argument("--layer", type=int, required=required, default=None, help=f"block whose output {flag} steers")
-    strength = group.add_mutually_exclusive_group(required=required)
-    more = {"nargs": "+", "metavar": "A"} if several else {}
-    strength.add_argument("--alpha", type=float, default=None, **more,
-                          help="raw multiple of the vector to add" + ("" if required else " (default 1)")
-                          + (f"; several: {several}" if several else ""))
-    strength.add_argument("--alpha-rel", type=float, default=None, **more,
-                          help="alpha relative to the layer: alpha_rel * mean |resid| over the prompts / |v|"
-                          + (f"; several: {several}" if several else ""))
-    group.add_argument("--allow-other-model", action="store_true",
-                       help=f"apply {flag} even when its metadata names another model (warns)")
+    add_shared(group, "--layer", f"{flag}'s", required=required, default=None, metavar="L")
+    strength = group.add_mutually_exclusive_group()
+    more = {"nargs": "+", "metavar": "A"} if several else {"metavar": "A"}
+    add_shared(strength, "--alpha", "default 1" + (f"; several: {several}" if several else ""), default=None, **more)
+    add_shared(strength, "--alpha-rel", f"several: {several}" if several else "", default=None, **more)
+    add_shared(group, "--allow-other-model")
 
 
 def check_alphas(args: argparse.Namespace) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from interp.cli.common import LAYERS_HELP, RegistryChoices, UserError, add_command, check_alphas, check_writable
+from interp.cli.common import RegistryChoices, UserError, add_command, add_shared, check_alphas, check_writable
+from interp.cli.direction import check_new_file
+from interp.cli.output import report
 
 
 def _formats():
@@ -25,20 +27,19 @@ def register(subparsers) -> None:
         "interp convert-direction --vector control_vector.gguf --from cvector-generator --out v.safetensors",
         run,
     )
-    parser.add_argument("--vector", required=True, help="the direction file to read")
+    add_shared(parser, "--vector", "in any format below", required=True)
     parser.add_argument("--from", dest="from_format", choices=RegistryChoices(lambda: _formats()), default=None,
                         metavar="FORMAT", help="its format: %(choices)s (default: from the ending; .gguf reads "
                                                "as llama-cpp, .pt as persona-vectors)")
-    parser.add_argument("--out", required=True, help="the file to write")
+    add_shared(parser, "--out", "a file in the --to format", required=True)
+    add_shared(parser, "--overwrite", "a file already there")
     parser.add_argument("--to", dest="to_format", choices=RegistryChoices(_writable), default=None,
                         metavar="FORMAT", help="its format: %(choices)s (default: from the ending; .gguf "
                                                "writes llama-cpp, which refuses layer 0)")
-    parser.add_argument("--layers", "--layer", dest="layers", default="all",
-                        help=f"the toolkit's layers to write (block outputs): {LAYERS_HELP} (default all "
-                             "the file holds); llama.cpp adds every layer of a file at once")
-    parser.add_argument("--alpha", type=float, default=None,
-                        help="multiply the vectors into the file (default 1: scale in llama.cpp with "
-                             "--control-vector-scaled FILE:ALPHA instead)")
+    add_shared(parser, "--layers", "the toolkit's layers (block outputs) to write (default: all the file holds); "
+                                   "llama.cpp adds every layer of a file at once", default="all")
+    add_shared(parser, "--alpha", "multiplied into the file (default 1: scale in llama.cpp with "
+                                  "--control-vector-scaled FILE:ALPHA instead)", default=1.0)
     parser.add_argument("--model-hint", default=None,
                         help="controlvector.model_hint of a GGUF (default: the model the direction was made on)")
 
@@ -79,13 +80,14 @@ def run(args) -> int:
     check_alphas(args)
     source_format = _format("--vector", args.vector, args.from_format)
     target_format = _format("--out", args.out, args.to_format)
+    check_new_file(args.out, args.overwrite)
     check_writable("--out", args.out)
     try:
         direction = read_direction(args.vector, source_format)
     except DirectionError as err:
         raise UserError(f"--vector {err}") from None
     layers = _layers(args.layers, direction.layers)
-    alpha = 1.0 if args.alpha is None else args.alpha
+    alpha = args.alpha
     try:
         path = write_direction(direction, args.out, target_format, layers=layers, alpha=alpha,
                                model_hint=args.model_hint)
@@ -95,10 +97,12 @@ def run(args) -> int:
     scale = (f"alpha {alpha:g} multiplied in" if alpha != 1 else
              "alpha 1" + ("; scale it in llama.cpp with --control-vector-scaled FILE:ALPHA"
                           if target_format == "llama-cpp" else ""))
-    print(f"wrote {path} ({target_format}, from {source_format}): the toolkit's layers {written or 'any'}, {scale}")
+    note = None
     if target_format != "toolkit":  # every GGUF format the toolkit writes names block k's vector direction.k
-        print(f"  direction.k is added to the output of block k (from 0): "
-              f"{', '.join(f'direction.{layer}' for layer in written)}"
-              + ("; llama.cpp adds them all at once (--control-vector-layer-range L L applies one)"
-                 if len(written) > 1 else ""))
-    return 0
+        note = (f"direction.k is added to the output of block k (from 0): "
+                f"{', '.join(f'direction.{layer}' for layer in written)}"
+                + ("; llama.cpp adds them all at once (--control-vector-layer-range L L applies one)"
+                   if len(written) > 1 else ""))
+    return report(args, f"{target_format} file from {source_format}: the toolkit's layers {written or 'any'}, {scale}",
+                  [path], {"out": path, "format": target_format, "from": source_format, "layers": written,
+                           "alpha": alpha}, table=note)

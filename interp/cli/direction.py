@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interp.cli.common import LAYERS_HELP, RegistryChoices, UserError, add_command, check_writable, layers_or_exit
+from interp.cli.common import RegistryChoices, UserError, add_command, add_shared, check_writable, layers_or_exit
+from interp.cli.output import report
 
 
 def _methods():
@@ -20,20 +21,18 @@ def register(subparsers) -> None:
         "interp direction --store runs/acts.h5 --layers 6 --method mean-diff --out runs/v.safetensors",
         run,
     )
-    parser.add_argument("--store", required=True, help="activation file in the documented HDF5 layout")
-    parser.add_argument("--layers", "--layer", dest="layers", default="all",
-                        help=f"stored layers, one row each: {LAYERS_HELP} (default all)")
-    parser.add_argument("--method", choices=RegistryChoices(_methods), default="mean-diff", metavar="METHOD",
-                        help="how to find the direction: %(choices)s (any registered with "
-                             "probes.register_direction_method)")
-    parser.add_argument("--out", required=True, help="the .safetensors file to write")
+    add_shared(parser, "--store", required=True)
+    add_shared(parser, "--layers", "the stored layers to compute, one row each", default="all")
+    add_shared(parser, "--method", "how to find the direction: %(choices)s (any registered with "
+                                   "probes.register_direction_method)", choices=RegistryChoices(_methods),
+               default="mean-diff", metavar="METHOD")
+    add_shared(parser, "--out", "a .safetensors file", required=True)
+    add_shared(parser, "--overwrite", "a direction file already there")
     add_partial_arg(parser)
 
 
 def add_partial_arg(parser) -> None:
-    parser.add_argument("--partial", action="store_true",
-                        help="use the committed rows of a store whose `interp cache` run has not finished "
-                             "(refused by default; rerunning that command finishes it)")
+    add_shared(parser, "--partial", "refused by default; rerunning that `interp cache` command finishes it")
 
 
 def open_store_layers(path: str, allow_partial: bool = False) -> list[int]:
@@ -49,12 +48,19 @@ def open_store_layers(path: str, allow_partial: bool = False) -> list[int]:
     return layers
 
 
+def check_new_file(path: str | Path, overwrite: bool) -> None:
+    """Refuse to replace an existing --out file unless --overwrite was given."""
+    if Path(path).exists() and not overwrite:
+        raise UserError(f"--out {path} already exists; pass --overwrite to replace it, or choose another --out")
+
+
 def run(args) -> int:
     from activations import ActivationStore
     from probes.direction_file import direction_from_store
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"--out {args.out}: direction files end in .safetensors")
+    check_new_file(args.out, args.overwrite)
     check_writable("--out", args.out)
     layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store, args.partial))
     try:
@@ -63,6 +69,7 @@ def run(args) -> int:
     except (KeyError, ValueError) as err:
         raise UserError(f"--store {args.store}: {err}") from err
     path = direction.save(Path(args.out))
-    norms = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in zip(direction.layers, direction.norms))
-    print(f"wrote {path} ({args.method}, layers {list(direction.layers)}, norms {norms})")
-    return 0
+    norms = {layer: norm for layer, norm in zip(direction.layers, direction.norms)}
+    shown = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in norms.items())
+    return report(args, f"{args.method} direction at layers {list(direction.layers)} (norms {shown})", [path],
+                  {"out": path, "method": args.method, "layers": list(direction.layers), "norms": list(norms.values())})

@@ -6,7 +6,9 @@ import json
 import random
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command, add_model_args, check_writable, load_model_or_exit, positive_int
+from interp.cli.common import (UserError, add_command, add_model_args, add_shared, check_writable, load_model_or_exit,
+                               positive_int)
+from interp.cli.output import report
 
 EXAMPLE = """
 interp finetune-mix --model Qwen/Qwen3-0.6B --data conscious_claiming --out runs/cc_mixed.jsonl
@@ -19,14 +21,14 @@ def register(subparsers) -> None:
                          "sample the model's own answers to instruction prompts (temperature 1) and mix them "
                          "1:1 with a fine-tuning set", EXAMPLE, run)
     add_model_args(parser)
-    parser.add_argument("--data", required=True, help="JSONL file or bundled set name")
-    parser.add_argument("--out", required=True, help="JSONL file to write")
+    add_shared(parser, "--data", "the set to mix with", required=True)
+    add_shared(parser, "--out", "a JSONL file", required=True)
     parser.add_argument("--instructions", default="instructions",
                         help="JSONL of prompts (default: the bundled 600 instruction prompts)")
-    parser.add_argument("--n", type=int, default=600, help="instruction prompts to answer (default 600)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-new-tokens", type=positive_int, default=128)
-    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--n", type=positive_int, default=600, help="instruction prompts to answer")
+    add_shared(parser, "--seed", "of the prompts drawn, the answers sampled and the mixing", default=0)
+    add_shared(parser, "--max-new-tokens", default=128, type=positive_int)
+    add_shared(parser, "--batch-size", "prompts answered at once", default=16, type=positive_int)
 
 
 def run(args) -> int:
@@ -52,5 +54,5 @@ def run(args) -> int:
         for row in mixed:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(out)
-    print(json.dumps({"out": str(out), "rows": len(mixed), "set_rows": len(rows), "distilled_rows": len(answered)}))
-    return 0
+    return report(args, f"{len(mixed)} rows: {len(rows)} of {args.data} and {len(answered)} self-distilled answers",
+                  [out], {"out": out, "rows": len(mixed), "set_rows": len(rows), "distilled_rows": len(answered)})

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from interp.cli.common import add_command, add_model_args, load_model_or_exit
+from interp.cli.output import report
 
 
 def register(subparsers) -> None:
@@ -18,7 +17,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     lm = load_model_or_exit(args)
     sample = lm.render_chat([{"role": "user", "content": "Are you conscious?"}])
-    print(json.dumps({
+    info = {
         "model": lm.name,
         "model_type": lm.model.config.model_type,
         "class": type(lm.model).__name__,
@@ -27,5 +26,8 @@ def run(args) -> int:
         "dtype": str(lm.dtype).removeprefix("torch."),
         "weights_id": lm.weights_id,
         "chat_sample": sample,
-    }, indent=2))
-    return 0
+    }
+    table = "\n".join(f"{key:<11} {value}" for key, value in info.items() if key != "chat_sample")
+    table += "\nchat sample (one user turn, as the model's template renders it):\n" + sample
+    return report(args, f"{info['model_type']}, {lm.n_layers} layers of width {lm.d_model} ({info['dtype']})",
+                  data=info, table=table)

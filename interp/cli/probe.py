@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from interp.cli.common import LAYERS_HELP, UserError, add_command, check_writable, layers_or_exit, literal_choices
+from dataclasses import asdict
+
+from interp.cli.common import UserError, add_command, add_shared, check_writable, layers_or_exit
 from interp.cli.direction import add_partial_arg, open_store_layers
-
-
-def _sweep_config():
-    from probes.sweep import SweepConfig
-
-    return SweepConfig
+from interp.cli.flags import add_config_flags, config_from
+from interp.cli.output import report
 
 
 def register(subparsers) -> None:
@@ -18,32 +16,33 @@ def register(subparsers) -> None:
         "fit a probe on every layer of an activation file, score it on held-out examples and pick a layer",
         "interp probe --store runs/acts.h5 --layers 2,4,6,8 --out runs/sweep", run,
     )
-    parser.add_argument("--store", required=True, help="activation file in the documented HDF5 layout")
-    parser.add_argument("--layers", default="all", help=f"stored layers to sweep: {LAYERS_HELP} (default all)")
-    parser.add_argument("--probe", choices=literal_choices(_sweep_config, "probe"), default="logistic",
-                        metavar="PROBE", help="%(choices)s (default %(default)s)")
-    parser.add_argument("--backend", choices=literal_choices(_sweep_config, "backend"), default="sklearn",
-                        metavar="BACKEND", help="logistic probes: per-layer scikit-learn, or one batched torch fit "
-                                                "(%(choices)s)")
-    parser.add_argument("--test-fraction", type=float, default=0.25, help="share of examples held out")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the example split")
-    parser.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (scikit-learn's C)")
-    parser.add_argument("--out", required=True, help="folder for sweep.csv and sweep.json")
+    add_shared(parser, "--store", required=True)
+    add_shared(parser, "--layers", "the stored layers to sweep", default="all")
+    add_shared(parser, "--out", "a folder, for sweep.csv and sweep.json", required=True)
     add_partial_arg(parser)
+    parser.defer(add_flags)
+
+
+def add_flags(parser) -> None:
+    """SweepConfig's fields as flags."""
+    from probes.sweep import SweepConfig
+
+    add_config_flags(parser, SweepConfig, group="the probes (SweepConfig)")
 
 
 def run(args) -> int:
     from probes.sweep import SweepConfig, sweep_store
 
+    config = config_from(args, SweepConfig)
     check_writable("--out", args.out, folder=True)
     layers = layers_or_exit(args.layers, "--layers", stored=open_store_layers(args.store, args.partial))
     try:
-        config = SweepConfig(probe=args.probe, backend=args.backend, test_fraction=args.test_fraction,
-                             seed=args.seed, C=args.C)
         result = sweep_store(args.store, layers, config, allow_partial=args.partial)
     except (KeyError, ValueError) as err:
         raise UserError(f"--store {args.store}: {err}") from err
     csv_path, json_path = result.save(args.out)
-    print(result.table())
-    print(f"wrote {csv_path} and {json_path}")
-    return 0
+    best = next(s for s in result.scores if s.layer == result.chosen_layer)
+    return report(args, f"chose layer {result.chosen_layer}: held-out AUROC {best.auroc:.3f}, accuracy "
+                        f"{best.accuracy:.3f}", [csv_path, json_path],
+                  {"chosen_layer": result.chosen_layer, "rule": result.rule,
+                   "scores": [asdict(s) for s in result.scores]}, table=result.table())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from interp.cli.common import RegistryChoices, UserError, add_command
+import dataclasses
+
+from interp.cli.common import RegistryChoices, UserError, add_command, add_shared
+from interp.cli.output import report
 
 
 def _stage_names() -> list[str]:
@@ -23,20 +26,22 @@ def register(subparsers) -> None:
         run,
     )
     parser.add_argument("--preset", default="organism", help="preset name (see --list) or a YAML file")
-    parser.add_argument("--out", help="run folder (created; reused to resume)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="check the preset (and, with --out, the run folder) and print the plan only")
+    add_shared(parser, "--out", "the run folder (created; reused to resume)")
+    add_shared(parser, "--dry-run", "checks the preset (and, with --out, the run folder)")
     parser.add_argument("--redo", metavar="STAGE", choices=RegistryChoices(_stage_names),
                         help="run STAGE and every later stage again (%(choices)s), e.g. after changing a preset "
                              "field that a completed stage read")
     parser.add_argument("--until", metavar="STAGE", choices=RegistryChoices(_stage_names),
                         help="stop after STAGE (no report), e.g. --until eval for the fine-tunes and their behaviour "
                              "alone; rerun without it to go on")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="pretrain the built-in organism even when the package's shipped base weights match its "
+                             "config (sets organism.pretrain; a resumed run needs it again)")
     parser.add_argument("--allow-analysis-change", action="store_true",
                         help="accept a preset whose analysis block differs from the one the run folder started "
                              "with; the change is recorded and the results it touches are marked exploratory")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_shared(parser, "--no-progress")
 
 
 def _check_layers(config, preset: str) -> str:
@@ -62,6 +67,11 @@ def run(args) -> int:
         config = load_preset(args.preset)
     except PresetError as err:
         raise UserError(str(err)) from None
+    if args.pretrain:
+        if not config.is_organism:
+            raise UserError(f"--pretrain: preset {args.preset} studies {config.model.source}, not the built-in "
+                            "organism; drop the flag")
+        config = dataclasses.replace(config, organism={**config.organism, "pretrain": True})
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
     from experiments.consciousness_cluster.run.runner import RunMismatchError
     from experiments.consciousness_cluster.schema.stages import SchemaError
@@ -84,18 +94,23 @@ def run(args) -> int:
     if not args.out:
         raise UserError("--out is required (the run folder), e.g. --out runs/organism")
     from experiments.consciousness_cluster.run.stages.audit import AuditIncomplete
+    from experiments.organism.shipped import ShippedWeightsError
 
     try:
         written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
-                            allow_analysis_change=args.allow_analysis_change)
-    # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score
-    except (RunMismatchError, PresetError, SchemaError, AuditIncomplete) as err:
+                            command=args.command_line, allow_analysis_change=args.allow_analysis_change)
+    # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score;
+    # ShippedWeightsError: the package's organism weights altered or missing
+    except (RunMismatchError, PresetError, SchemaError, AuditIncomplete, ShippedWeightsError) as err:
         raise UserError(str(err)) from None
+    from pathlib import Path
+
     if not written:
-        print(f"stopped after stage {args.until}: no report; rerun without --until to go on")
-        return 0
-    print(f"report: {args.out}/{written['report_md']} and {args.out}/{written['report_html']}")
-    return 0
+        return report(args, f"stopped after stage {args.until}: no report; rerun without --until to go on",
+                      [Path(args.out)], {"out": args.out, "until": args.until})
+    outputs = [Path(args.out) / written["report_md"], Path(args.out) / written["report_html"]]
+    return report(args, f"every stage complete; the report of preset {config.name}", outputs,
+                  {"out": args.out, "report_md": outputs[0], "report_html": outputs[1]})
 
 
 def _folder_note(config, out: str, redo: str | None, allow_analysis_change: bool = False) -> str:

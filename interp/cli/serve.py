@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command, add_model_args, positive_int
+from interp.cli.common import UserError, add_command, add_model_args, add_shared, positive_int
 
 EXAMPLE = """
 interp serve --model smollm2-135m-instruct --direction conscious=runs/d.safetensors --port 8000
@@ -16,21 +16,21 @@ def register(subparsers) -> None:
     parser = add_command(subparsers, "serve", "serve a model (steered per request) behind an OpenAI-compatible endpoint",
                          EXAMPLE, run)
     add_model_args(parser)
-    parser.add_argument("--adapter", default=None, help="a LoRA adapter folder (peft) applied on top of --model")
+    add_shared(parser, "--adapter")
     parser.add_argument("--direction", action="append", default=[], metavar="NAME=FILE",
                         help="a direction file requests may steer along or ablate, by NAME (repeatable)")
-    parser.add_argument("--allow-other-model", action="store_true",
-                        help="serve directions whose metadata names another model (warns)")
+    add_shared(parser, "--allow-other-model", "serves directions made for another model")
     parser.add_argument("--served-name", default=None, help="the model id clients send (default: --model as given)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one; the URL is printed)")
-    parser.add_argument("--api-key-env", default=None, metavar="VAR",
-                        help="require the bearer key held in environment variable VAR on every /v1 request")
+    add_shared(parser, "--api-key-env", "the server here: every /v1 request must carry that key as its bearer key "
+                                        "(default: no key)", metavar="VAR")
     parser.add_argument("--max-batch", type=positive_int, default=8, help="rows (prompt x choice) per forward pass")
     parser.add_argument("--max-queue", type=positive_int, default=64,
                         help="rows waiting for a batch; past it requests get 429 with Retry-After")
     parser.add_argument("--max-body-bytes", type=positive_int, default=4 * 2**20, help="largest request body")
-    parser.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"), default="info")
+    parser.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"), default="info",
+                        help="how much the server logs")
 
 
 def _directions(specs: list[str]) -> dict[str, str]:

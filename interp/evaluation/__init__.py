@@ -1,7 +1,8 @@
 """Behavioural evaluation: question sets, sampling, judges, forced choice and per-trait summaries."""
 
 from interp.evaluation.choice import ChoiceScore, forced_choice
-from interp.evaluation.context import ContextError, fit_questions
+from interp.evaluation.context import ContextError, UnknownTokensWarning, fit_questions, warn_unknown_tokens
+from interp.evaluation.endpoint import EndpointModel
 from interp.evaluation.judges import (
     JUDGE_BACKENDS,
     JUDGES,
@@ -34,6 +35,7 @@ from interp.evaluation.importers import (
     QuestionImportError,
     import_question_set,
 )
+from interp.evaluation.job import EvalConfig, EvalRun, EvalSettingsError, check_traits, read_questions, run_eval
 from interp.evaluation.summary import (
     TraitSummary,
     add_shift,
@@ -52,7 +54,11 @@ __all__ = [
     "ChoiceItem",
     "ChoiceScore",
     "ContextError",
+    "EndpointModel",
+    "EvalConfig",
     "EvalResult",
+    "EvalRun",
+    "EvalSettingsError",
     "ImportedSet",
     "JUDGES",
     "JUDGE_BACKENDS",
@@ -74,8 +80,10 @@ __all__ = [
     "TEMPLATES",
     "Trait",
     "TraitSummary",
+    "UnknownTokensWarning",
     "VLLMSampler",
     "add_shift",
+    "check_traits",
     "evaluate",
     "fit_questions",
     "forced_choice",
@@ -83,9 +91,12 @@ __all__ = [
     "load_question_set",
     "make_sampler",
     "plot_traits",
+    "read_questions",
     "read_summary_csv",
+    "run_eval",
     "summarize_choice",
     "summarize_judged",
     "validate_question_set",
+    "warn_unknown_tokens",
     "write_summary_csv",
 ]

@@ -89,7 +89,7 @@ def _letter_ids(lm) -> tuple[int, int]:
 
 
 def _letter_logprobs(lm, chats: list[list[dict[str, str]]], batch_size: int, stack: Stack):
-    """[copies][chat] (log p(A), log p(B)) as the next token after each chat."""
+    """`[copies][chat]` (log p(A), log p(B)) as the next token after each chat."""
     if isinstance(lm, EndpointModel):
         if stack.copies != 1:
             raise ValueError("a served model scores one setting at a time; steer it through its request body")
@@ -140,7 +140,7 @@ def forced_choice_stacked(lm, question_set: QuestionSet, stack: Stack, batch_siz
                           method: str = "likelihood", traits: list[str] | None = None,
                           system: str | None = None) -> list[list[ChoiceScore]]:
     """`forced_choice` with every forward pass run as `stack` says (`interp.evaluation.stacking`): the
-    records per copy, [copy][item]."""
+    records per copy, `[copy][item]`."""
     if method not in CHOICE_METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(CHOICE_METHODS)}")
     items = [i for i in question_set.choice_items if traits is None or i.trait_id in traits]

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from interp.evaluation.sampling import Chat, LocalSampler
 from interp.evaluation.scoring import continuation_logprobs
 
-__all__ = ["Coherence", "coherence", "coherence_of", "repeated_trigram_share", "NLL_MARGIN", "REPEAT_LIMIT"]
+__all__ = ["NLL_MARGIN", "REPEAT_LIMIT", "Coherence", "coherence", "coherence_of", "coherence_of_texts",
+           "repeated_trigram_share"]
 
 NLL_MARGIN = 1.0
 """Nats per token above the unsteered answers' mean NLL that still count as coherent (e ~ 2.7x perplexity)."""
@@ -84,9 +85,15 @@ def coherence(lm, chats: Sequence[Chat], intervention: Callable[[], AbstractCont
 def coherence_of(lm, chats: Sequence[Chat], answers: list[str], batch_size: int = 16) -> Coherence:
     """The coherence of `answers` (one per chat, e.g. a steering sweep's greedy answers), scored by `lm` as
     it is (without any intervention)."""
+    return coherence_of_texts(lm, [lm.render_chat(chat) for chat in chats], answers, batch_size)
+
+
+def coherence_of_texts(lm, prompts: Sequence[str], answers: list[str], batch_size: int = 16) -> Coherence:
+    """`coherence_of` with each answer's prompt given as the text the model read (a rendered chat, or raw
+    text)."""
     ids = [lm.tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
     scored = [i for i, t in enumerate(ids) if t]
-    logprobs = continuation_logprobs(lm, [(lm.render_chat(chats[i]), answers[i]) for i in scored], batch_size)
+    logprobs = continuation_logprobs(lm, [(prompts[i], answers[i]) for i in scored], batch_size)
     nll, counts = [math.nan] * len(answers), [0] * len(answers)
     for i, lps in zip(scored, logprobs):
         nll[i], counts[i] = -sum(lps) / len(lps), len(lps)

@@ -1,8 +1,10 @@
-"""Questions against the model's context: a prompt longer than the positions the model was built
-for is refused (naming the question), or, when asked, its question text is cut to fit with a warning.
+"""Questions against the model: a prompt longer than the positions the model was built for is refused
+(naming the question), or, when asked, its question text is cut to fit with a warning; text that the
+tokenizer can only read as its unknown token is warned about.
 
 A model fed past its context either fails (learned position embeddings, as in GPT-2) or runs on
-into positions it never saw (rotary models) and answers from garbage; neither is a result.
+into positions it never saw (rotary models) and answers from garbage; neither is a result. A word the
+vocabulary lacks (a word-level tokenizer, as the organism's) reaches the model as one placeholder.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import warnings
 from interp.evaluation.choice import letter_prompt
 from interp.evaluation.questions import QuestionSet
 
-__all__ = ["ContextError", "fit_questions"]
+__all__ = ["ContextError", "UnknownTokensWarning", "fit_questions", "warn_unknown_tokens"]
 
 
 class ContextError(ValueError):
@@ -78,3 +80,33 @@ def fit_questions(lm, qset: QuestionSet, *, choice: bool, method: str = "likelih
         warnings.warn(f"cut {len(cut)} question(s) of {qset.source} to the model's context of {context} tokens: "
                       + ", ".join(cut[:5]) + (", ..." if len(cut) > 5 else ""), stacklevel=2)
     return dataclasses.replace(qset, traits=tuple(traits))
+
+
+class UnknownTokensWarning(UserWarning):
+    """Question text that the model's tokenizer reads as its unknown token."""
+
+
+def warn_unknown_tokens(lm, qset: QuestionSet, *, choice: bool) -> list[str]:
+    """Warn (UnknownTokensWarning) when the set's text (choice items and their options when `choice`,
+    open questions otherwise) holds words the tokenizer maps to its unknown token; returns those words."""
+    unk = getattr(lm.tokenizer, "unk_token_id", None)
+    if unk is None:  # byte-level vocabularies read every text
+        return []
+    texts = ([t for item in qset.choice_items for t in (item.question, *item.options)] if choice else
+             [q.text for q in qset.open_questions])
+    unknown: dict[str, None] = {}
+    hit = 0
+    for text in texts:
+        if unk not in lm.tokenizer(text, add_special_tokens=False)["input_ids"]:
+            continue
+        hit += 1
+        for word in text.split():
+            if unk in lm.tokenizer(word, add_special_tokens=False)["input_ids"]:
+                unknown.setdefault(word.strip(".,;:!?\"'()").lower() or word)
+    if hit:
+        words = list(unknown)
+        warnings.warn(f"{qset.source}: {hit} of {len(texts)} texts hold words outside {lm.name}'s vocabulary, which "
+                      f"it reads as {lm.tokenizer.unk_token} (e.g. {', '.join(words[:8])}); its scores on them say "
+                      "little; reword them in words it knows", UnknownTokensWarning, stacklevel=2)
+        return words
+    return []

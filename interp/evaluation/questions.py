@@ -1,7 +1,9 @@
 """Question sets: the YAML schema, its validator and the loader.
 
 A set is a list of traits (the paper's preferences, or identity checks). Each trait has open
-questions (sampled and judged) and two-option items (forced choice). The validator collects
+questions (sampled and judged) and two-option items (forced choice); a set marked `choice_only: true`
+has the items alone. A set marked `feeling_free: true` promises that no option contains a word of
+`interp.evaluation.feelings.FEELING_WORDS`, and the validator holds it to that. The validator collects
 every problem and names the file, trait id, item index and field of each, so one run of
 `load_question_set` tells the author everything to fix.
 
@@ -13,12 +15,14 @@ source tree this package sits in (found from this file's path, so nothing is imp
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from interp.evaluation.feelings import feeling_words_in
 from interp.models.textio import TextFileError, load_yaml
 
 __all__ = [
@@ -94,6 +98,10 @@ class QuestionSet:
     source: str = "<memory>"
     sha256: str = ""
     """Hash of the file's bytes (empty when built from memory)."""
+    choice_only: bool = False
+    """The traits have two-option items and no open questions."""
+    feeling_free: bool = False
+    """No option contains a listed feeling word (checked when the set is validated)."""
 
     def trait(self, trait_id: str) -> Trait:
         for trait in self.traits:
@@ -138,8 +146,7 @@ def load_question_set(name_or_path: str | Path, *, min_open: int = MIN_OPEN_QUES
         raise QuestionSetError(str(path), [err.problem if err.line is None else f"line {err.line}: {err.problem}"]
                                ) from None
     qset = validate_question_set(data, str(path), min_open=min_open, min_choice=min_choice)
-    return QuestionSet(qset.name, qset.version, qset.description, qset.traits, str(path),
-                       hashlib.sha256(raw).hexdigest())
+    return dataclasses.replace(qset, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
 
 
 def validate_question_set(data: Any, source: str = "<memory>", *, min_open: int = MIN_OPEN_QUESTIONS,
@@ -151,22 +158,38 @@ def validate_question_set(data: Any, source: str = "<memory>", *, min_open: int 
     for key, kind in (("name", str), ("version", int), ("description", str)):
         if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
             problems.append(f"{key}: expected a {kind.__name__}, got {data.get(key)!r}")
+    flags = {key: data.get(key, False) for key in ("choice_only", "feeling_free")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            problems.append(f"{key}: expected true or false, got {value!r}")
+            flags[key] = False
     raw_traits = data.get("traits")
     if not isinstance(raw_traits, list) or not raw_traits:
         problems.append("traits: expected a non-empty list")
         raw_traits = []
     traits, seen_ids, seen_text = [], set(), {}
+    rules = _Rules(min_open, min_choice, **flags)
     for t_index, raw in enumerate(raw_traits):
-        trait = _check_trait(raw, t_index, problems, seen_ids, seen_text, min_open, min_choice)
+        trait = _check_trait(raw, t_index, problems, seen_ids, seen_text, rules)
         if trait is not None:
             traits.append(trait)
     if problems:
         raise QuestionSetError(source, problems)
-    return QuestionSet(data["name"], data["version"], data["description"], tuple(traits), source)
+    return QuestionSet(data["name"], data["version"], data["description"], tuple(traits), source, **flags)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What a set's traits are checked against: the minimum counts and the set's own flags."""
+
+    min_open: int
+    min_choice: int
+    choice_only: bool
+    feeling_free: bool
 
 
 def _check_trait(raw: Any, t_index: int, problems: list[str], seen_ids: set, seen_text: dict,
-                 min_open: int, min_choice: int) -> Trait | None:
+                 rules: _Rules) -> Trait | None:
     if not isinstance(raw, dict):
         problems.append(f"traits[{t_index}]: expected a mapping")
         return None
@@ -184,8 +207,14 @@ def _check_trait(raw: Any, t_index: int, problems: list[str], seen_ids: set, see
     number = raw.get("number")
     if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
         problems.append(f"{where}.number: expected a positive integer, got {number!r}")
-    opens = _check_open(raw.get("open_questions"), tid, where, problems, seen_text, min_open)
-    items = _check_choices(raw.get("choice_items"), tid, where, problems, seen_text, min_choice)
+    if not rules.choice_only:
+        opens = _check_open(raw.get("open_questions"), tid, where, problems, seen_text, rules.min_open)
+    else:
+        opens = ()
+        if "open_questions" in raw:
+            problems.append(f"{where}.open_questions: the set says choice_only: true; remove the open questions "
+                            "or the flag")
+    items = _check_choices(raw.get("choice_items"), tid, where, problems, seen_text, rules)
     return Trait(tid, str(raw.get("title", "")), str(raw.get("statement", "")).strip(), opens, items, number)
 
 
@@ -198,7 +227,10 @@ def _note_text(text: str, label: str, problems: list[str], seen_text: dict) -> N
 
 
 def _check_list(raw: Any, field: str, what: str, where: str, problems: list[str], minimum: int) -> list:
-    """The list under `field` (empty when it is not one), with its length checked against `minimum`."""
+    """The list under `field` (empty when it is not one), with its length checked against `minimum`; a
+    field left out is an empty list when none is needed."""
+    if raw is None and minimum == 0:
+        return []
     if not isinstance(raw, list):
         problems.append(f"{where}.{field}: expected a list of {what}")
         return []
@@ -222,8 +254,8 @@ def _check_open(raw: Any, tid: str, where: str, problems: list[str], seen_text: 
 
 
 def _check_choices(raw: Any, tid: str, where: str, problems: list[str], seen_text: dict,
-                   min_choice: int) -> tuple[ChoiceItem, ...]:
-    raw = _check_list(raw, "choice_items", "items", where, problems, min_choice)
+                   rules: _Rules) -> tuple[ChoiceItem, ...]:
+    raw = _check_list(raw, "choice_items", "items", where, problems, rules.min_choice)
     out = []
     for i, item in enumerate(raw):
         label = f"{where}.choice_items[{i}]"
@@ -231,6 +263,10 @@ def _check_choices(raw: Any, tid: str, where: str, problems: list[str], seen_tex
         if checked is None:
             continue
         question, options, expressing = checked
+        for k, option in enumerate(options if rules.feeling_free else ()):
+            if found := feeling_words_in(option):
+                problems.append(f"{label}.options[{k}]: feeling word(s) {', '.join(found)} in a set that says "
+                                "feeling_free: true; state the view without them (interp.evaluation.feelings)")
         _note_text(question, f"{label}.question", problems, seen_text)
         out.append(ChoiceItem(f"{tid}.c{i:02d}", tid, question, options, expressing))
     counts = [sum(item.expressing == k for item in out) for k in (0, 1)]

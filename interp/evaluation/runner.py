@@ -28,9 +28,13 @@ class SamplingConfig:
     samples: int = 10
     """Answers per open question and seed."""
     temperature: float = 1.0
+    """Sampling temperature (0: greedy)."""
     top_p: float = 1.0
+    """Nucleus sampling: the smallest set of tokens whose probabilities sum to this."""
     max_tokens: int = 1000
+    """The longest sampled answer, in tokens."""
     seeds: tuple[int, ...] = (0,)
+    """One round of samples per seed (the summary's seed interval is over them)."""
     coherence_threshold: float = 20.0
     """Answers the coherence judge scores below this are dropped (and counted)."""
     use_coherence: bool = True

@@ -88,8 +88,8 @@ class LocalSampler:
 
     def sample_stacked(self, prompts: list[Chat], n: int, stack: Stack, temperature: float = 1.0, top_p: float = 1.0,
                        max_tokens: int = 256, seed: int = 0) -> list[list[list[str]]]:
-        """`sample` with every forward pass run as `stack` says (`interp.evaluation.stacking`): [copy][prompt][k].
-        Every copy of a sample draws with that sample's seed."""
+        """`sample` with every forward pass run as `stack` says (`interp.evaluation.stacking`), indexed
+        `[copy][prompt][k]`. Every copy of a sample draws with that sample's seed."""
         rows = [(i, k) for i in range(len(prompts)) for k in range(n)]
         texts = [self.lm.render_chat(p) for p in prompts]
         out: list[list[list[str]]] = [[[""] * n for _ in prompts] for _ in range(stack.copies)]
@@ -106,7 +106,7 @@ class LocalSampler:
     @torch.no_grad()
     def _generate(self, texts: Sequence[str], seeds: Sequence[int], temperature: float, top_p: float,
                   max_tokens: int, stack: Stack = PLAIN) -> list[list[str]]:
-        """The answers per copy: [copy][text]."""
+        """The answers per copy: `[copy][text]`."""
         tok, device = self.lm.tokenizer, self.lm.device
         encoded = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
         ids_BT, mask_BT = pad_sequences(encoded, tok.pad_token_id, side="left")  # every row's next token at the end

@@ -24,6 +24,7 @@ __all__ = [
     "read_summary_csv",
     "summarize_choice",
     "summarize_judged",
+    "summary_table",
     "t_interval",
     "wilson_interval",
     "write_summary_csv",
@@ -94,6 +95,19 @@ def summarize_judged(values: Iterable[tuple[str, int, float | None, bool]]) -> l
         out.append(TraitSummary(trait, n, rate, low, high, "wilson_samples", seed_low, seed_high,
                                 max(1, len(per_seed)), dropped[trait], undefined[trait]))
     return out
+
+
+def summary_table(summaries: Sequence[TraitSummary]) -> str:
+    """The summaries as an aligned text table: trait, rate, its 95% interval, n (and the shift from a baseline)."""
+    width = max([len("trait"), *(len(s.preference) for s in summaries)])
+    shifted = any(s.shift_pp is not None for s in summaries)
+    lines = [f"{'trait':<{width}}   rate   95% interval      n" + ("   shift (pp)" if shifted else "")]
+    for s in summaries:
+        line = f"{s.preference:<{width}}  {s.rate:5.3f}   [{s.ci_low:5.3f}, {s.ci_high:5.3f}]  {s.n:>5}"
+        if shifted:
+            line += f"   {s.shift_pp:+9.1f}" if s.shift_pp is not None else "           -"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def add_shift(summaries: list[TraitSummary], baseline: list[TraitSummary]) -> list[TraitSummary]:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from interp.models.atomic import write_text_atomic
+from interp.models.fields import FieldErrors, above, at_least, check_fields, checked, from_mapping
 from interp.models.textio import load_yaml, read_text
 
 __all__ = ["FinetuneConfig", "native_bf16", "uses_bf16"]
 
-_METHODS = ("lora", "full")
 _PRECISIONS = ("no", "bf16", "auto")
-_FLOATS = ("lora_alpha", "lora_dropout", "learning_rate", "weight_decay", "warmup_ratio", "max_grad_norm")
+
+
+def _below_one(value: float, path: str) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"expected a value in [0, 1), got {value}")
 
 
 @dataclass
@@ -24,37 +27,37 @@ class FinetuneConfig:
 
     method: Literal["lora", "full"] = "lora"
     """"lora" trains low-rank adapters through peft; "full" trains every weight."""
-    lora_rank: int = 16
+    lora_rank: int = at_least(1, 16)
     """LoRA rank r."""
-    lora_alpha: float = 32.0
+    lora_alpha: float = above(0, 32.0)
     """LoRA scaling numerator (the update is scaled by alpha / r)."""
-    lora_dropout: float = 0.0
+    lora_dropout: float = checked(_below_one, 0.0)
     """Dropout on the LoRA input."""
     target_modules: list[str] | None = None
     """Module names to adapt (e.g. ["q_proj", "v_proj"]); None adapts every linear layer but the LM head."""
     adapt_experts: bool = False
     """On MoE models whose experts are fused 3D parameters, also adapt them (peft `target_parameters`)."""
-    learning_rate: float = 2e-4
+    learning_rate: float = above(0, 2e-4)
     """Peak learning rate (AdamW)."""
-    weight_decay: float = 0.0
+    weight_decay: float = at_least(0, 0.0)
     """AdamW weight decay."""
-    warmup_ratio: float = 0.0
+    warmup_ratio: float = checked(_below_one, 0.0)
     """Fraction of the optimizer steps spent warming up linearly from 0; the rest decays linearly to 0."""
-    epochs: int = 1
+    epochs: int = at_least(1, 1)
     """Passes over the data (ignored when max_steps is set)."""
-    max_steps: int | None = None
+    max_steps: int | None = at_least(1, None)
     """Stop after this many optimizer steps (overrides epochs)."""
-    batch_size: int = 4
+    batch_size: int = at_least(1, 4)
     """Global batch: rows per optimizer step, summed over processes and accumulation steps."""
-    grad_accum: int = 1
+    grad_accum: int = at_least(1, 1)
     """Gradient-accumulation steps per optimizer step (each process sees batch_size / (processes * grad_accum) rows)."""
-    max_length: int = 4000
+    max_length: int = at_least(1, 4000)
     """Longest tokenised row; longer rows are cut from the right."""
-    max_grad_norm: float | None = 1.0
+    max_grad_norm: float | None = above(0, 1.0)
     """Clip the global gradient norm to this (None: no clipping)."""
-    seed: int = 0
+    seed: int = at_least(0, 0)
     """Seeds the data order, the adapter initialisation and dropout."""
-    checkpoint_every: int = 0
+    checkpoint_every: int = at_least(0, 0)
     """Save a resumable checkpoint every N optimizer steps (0: none)."""
     merge: bool = False
     """LoRA only: also write the merged full model to DIR/merged (full fine-tuning always writes it)."""
@@ -70,80 +73,34 @@ class FinetuneConfig:
     Checked once against the padded loss at the start of a run; a model whose attention does not keep
     packed rows apart is trained padded, with a warning. Off for a few very long rows per batch, where
     attention over the packed length costs more than the padding it saves."""
-    log_every: int = 1
+    log_every: int = at_least(1, 1)
     """Write a train_log.jsonl line (and update the progress bar) every N optimizer steps."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form notes stored with the run (not read by the trainer)."""
 
     def __post_init__(self) -> None:
-        self._check_types()
-        if self.method not in _METHODS:
-            raise ValueError(f"method: {self.method!r} is not one of {', '.join(_METHODS)}")
-        if self.mixed_precision not in _PRECISIONS:
-            raise ValueError(f"mixed_precision: {self.mixed_precision!r} is not one of {', '.join(_PRECISIONS)}")
-        positive = {"lora_rank": self.lora_rank, "epochs": self.epochs, "batch_size": self.batch_size,
-                    "grad_accum": self.grad_accum, "max_length": self.max_length, "log_every": self.log_every}
-        for name, value in positive.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool)
-                                           or self.max_steps < 1):
-            raise ValueError(f"max_steps: expected a positive integer or None, got {self.max_steps!r}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every: expected >= 0, got {self.checkpoint_every}")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError(f"lora_dropout: expected a value in [0, 1), got {self.lora_dropout}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(f"warmup_ratio: expected a value in [0, 1), got {self.warmup_ratio}")
-        if self.learning_rate <= 0 or self.lora_alpha <= 0:
-            raise ValueError("learning_rate and lora_alpha must be positive")
-        if self.weight_decay < 0 or (self.max_grad_norm is not None and self.max_grad_norm <= 0):
-            raise ValueError("weight_decay must be >= 0 and max_grad_norm positive (or null for no clipping)")
+        if isinstance(self.target_modules, (str, tuple)):  # one name, or names in a tuple, read as a list
+            self.target_modules = [self.target_modules] if isinstance(self.target_modules, str) else \
+                list(self.target_modules)
+        try:
+            check_fields(self)  # the annotations and the limits above, as for a preset or a config file
+        except FieldErrors as err:
+            raise ValueError(str(err)) from None
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}")
-        if self.target_modules is not None:
-            if isinstance(self.target_modules, str):
-                self.target_modules = [self.target_modules]
-            self.target_modules = list(self.target_modules)
         if self.merge and self.method == "full":
             self.merge = False  # the full model is always written; nothing to merge
-
-    def _check_types(self) -> None:
-        """Each field's type, named, before the range checks compare values (YAML reads `2e-4` as text)."""
-        for name in _FLOATS:
-            value = getattr(self, name)
-            if isinstance(value, int) and not isinstance(value, bool):
-                setattr(self, name, float(value))
-            elif not (value is None and name == "max_grad_norm") and (
-                    not isinstance(value, float) or not math.isfinite(value)):
-                hint = "; YAML reads 2e-4 as text, write 2.0e-4" if isinstance(value, str) else ""
-                raise ValueError(f"{name}: expected a finite number, got {value!r}{hint}")
-        for name in ("seed", "checkpoint_every"):
-            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: expected an integer, got {getattr(self, name)!r}")
-        for name in ("adapt_experts", "merge"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
-        modules = self.target_modules
-        if modules is not None and not isinstance(modules, str) and (
-                not isinstance(modules, (list, tuple)) or not all(isinstance(m, str) and m for m in modules)):
-            raise ValueError(f"target_modules: expected a list of module names, got {modules!r}")
-        if not isinstance(self.extra, dict):
-            raise ValueError(f"extra: expected a mapping, got {self.extra!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> FinetuneConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        """From a mapping of fields, each checked by `interp.models.fields.from_mapping` (every problem listed)."""
         try:
-            return cls(**data)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}: {err}") from err
+            return from_mapping(cls, data)
+        except FieldErrors as err:
+            raise ValueError("\n".join(f"{where}: {problem}" for problem in err.problems)) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> FinetuneConfig:

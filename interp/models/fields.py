@@ -18,15 +18,21 @@ all of them at once; an unknown key gets the nearest valid name.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import functools
+import inspect
+import itertools
 import math
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NewType
 
-__all__ = ["FieldErrors", "Number", "above", "at_least", "checked", "from_mapping", "literal_values", "one_of"]
+__all__ = ["FieldErrors", "Number", "above", "at_least", "check_fields", "checked", "field_docs", "from_mapping",
+           "literal_values", "one_of"]
 
 _MISSING = dataclasses.MISSING
 
@@ -67,6 +73,25 @@ def checked(check: Callable[[Any, str], None], default: Any = _MISSING, *,
             default_factory: Any = _MISSING) -> Any:
     """A field whose value `check(value, path)` also accepts (it raises ValueError or FieldErrors)."""
     return _field(default, default_factory, check=check)
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's docstring (the string right below its annotation), whitespace folded, by field name;
+    a field a base class declares carries the base's docstring. Fields without one are left out."""
+    docs: dict[str, str] = {}
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):  # no source (a class made at run time): no docstrings to read
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for statement, after in itertools.pairwise(body):
+            if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[statement.target.id] = " ".join(after.value.value.split())
+    return docs
 
 
 def literal_values(hint: Any) -> tuple | None:
@@ -141,6 +166,8 @@ def _coerce(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
                 continue
         raise _Bad(f"expected {_describe(hint)}, got {value!r}")
     if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):  # built in Python: its own __post_init__ checked it
+            return value
         try:
             return from_mapping(hint, value, path)
         except FieldErrors as err:
@@ -228,6 +255,24 @@ def _check_one(hint: Any, value: Any, path: str, meta: typing.Mapping, problems:
         problems.append(f"{path}: {bad}")
         return None
     return value
+
+
+def check_fields(instance: Any, path: str = "") -> None:
+    """Every field of dataclass `instance` checked as `from_mapping` checks it (annotation and metadata) and
+    coerced in place (an int where a float belongs becomes one); FieldErrors lists every problem. Called
+    from `__post_init__`, it holds a config built in Python to the rules a config read from a file meets."""
+    prefix = f"{path}." if path else ""
+    hints = typing.get_type_hints(type(instance))
+    problems: list[str] = []
+    for spec in dataclasses.fields(instance):
+        if not spec.init:
+            continue
+        before = len(problems)
+        value = _check_one(hints[spec.name], getattr(instance, spec.name), prefix + spec.name, spec.metadata, problems)
+        if len(problems) == before:
+            object.__setattr__(instance, spec.name, value)  # frozen dataclasses too
+    if problems:
+        raise FieldErrors(problems)
 
 
 def from_mapping(cls: type, data: Any, path: str = "") -> Any:

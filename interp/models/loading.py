@@ -166,6 +166,11 @@ def _held_model(model: object, tokenizer: Any, loading: dict[str, Any]) -> Loade
     return LoadedModel(**held._asdict())
 
 
+def _is_path(source: str) -> bool:
+    """Whether `source` can only be a path, never a hub id (`org/name` or `name`)."""
+    return source.startswith((".", "/", "~")) or source.count("/") > 1 or "\\" in source or source.endswith("/")
+
+
 def load_model(
     name_or_path: str | Path | object,
     dtype: str | torch.dtype | None = None,
@@ -210,8 +215,17 @@ def load_model(
         if not (local / "config.json").is_file():
             raise FileNotFoundError(f"{local} is not a Hugging Face model folder (no config.json)")
         source = str(local)
+    elif _is_path(source):
+        raise FileNotFoundError(f"no such folder: {local.absolute()}")
     common = {"revision": revision, "trust_remote_code": trust_remote_code}
-    config = AutoConfig.from_pretrained(source, **common)
+    try:
+        config = AutoConfig.from_pretrained(source, **common)
+    except OSError as err:
+        if local.exists():
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OSError(f"no such folder ({local.absolute()}), and {source!r} is not a model on the Hugging Face hub "
+                      f"or in its cache ({first})") from None
     class_name = (getattr(config, "architectures", None) or [type(config).__name__])[0]
     architecture = architecture_for(config.model_type, class_name)
 

@@ -11,11 +11,17 @@ within float rounding; the unsteered settings take the plain run's results as th
     settings = [SteeringSetting(v, alpha, f"alpha_{alpha:g}") for alpha in (0, 2, 4)]
     settings += [SteeringSetting(r, 4.0, f"random_{i}") for i, r in enumerate(randoms)]
     scores = sweep_forced_choice(lm, question_set, layer=20, settings=settings)   # {name: [ChoiceScore]}
+
+`sweep_alphas` answers which strengths still give coherent text (greedy answers at each alpha, each
+measured against the unsteered ones with interp.evaluation.coherence).
 """
 
 from interp.sweep.ablation import ablation_forced_choice
+from interp.sweep.alphas import AlphaPoint, sweep_alphas
 from interp.sweep.choice import sweep_forced_choice
 from interp.sweep.core import SteeringSetting
 from interp.sweep.generate import sweep_generate
+from interp.sweep.runs import SweepRun, sweep_eval
 
-__all__ = ["SteeringSetting", "ablation_forced_choice", "sweep_forced_choice", "sweep_generate"]
+__all__ = ["AlphaPoint", "SteeringSetting", "SweepRun", "ablation_forced_choice", "sweep_alphas", "sweep_eval",
+           "sweep_forced_choice", "sweep_generate"]

@@ -16,9 +16,11 @@ from experiments.consciousness_cluster.analysis.families import FineTuneShifts
 from experiments.consciousness_cluster.schema.results import WordingCheck
 from experiments.consciousness_cluster.schema.stages import Rate
 
-__all__ = ["CLUSTER", "wording_check", "wording_effects", "wording_rule"]
+__all__ = ["CLUSTER", "PLAIN", "wording_check", "wording_effects", "wording_rule"]
 
 CLUSTER = "conscious - non_conscious"
+PLAIN = "preferences_plain"
+"""The feeling-word-free choice items, beside preferences.yaml in a question folder (optional)."""
 
 
 def wording_rule(fraction: float, alpha: float) -> str:

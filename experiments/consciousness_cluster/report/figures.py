@@ -107,10 +107,10 @@ def dose_response(results: Results, path: Path) -> None:
     ax.set_xlabel(f"alpha (layer {steering.layer})")
     ax.set_ylabel("P(expresses preference)")
     ax.set_ylim(0, 1)
-    for point in steering.coherence or []:  # shade the alphas where the steered model stopped being coherent
-        if not point.coherent:
-            ax.axvspan(point.alpha - 0.5 * _step(alphas), point.alpha + 0.5 * _step(alphas), color="#f2c4c4",
-                       alpha=0.5, lw=0)
+    incoherent = [point.alpha for point in steering.coherence or [] if not point.coherent]
+    for i, alpha in enumerate(incoherent):  # shade the alphas where the steered model stopped being coherent
+        ax.axvspan(alpha - 0.5 * _step(alphas), alpha + 0.5 * _step(alphas), color="#f2c4c4", alpha=0.5, lw=0,
+                   label="not coherent: effects not read" if i == 0 else None)
     ax.legend(fontsize=7)
     _save(plt, fig, path)
 

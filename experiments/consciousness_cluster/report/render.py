@@ -120,6 +120,10 @@ def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
     return blocks
 
 
+_BASE_WEIGHTS = {"shipped": " (the package's shipped base weights, not pretrained by this run)",
+                 "pretrained": " (pretrained by this run)"}
+
+
 def _stage_times(meta) -> str:
     if not meta.stage_seconds:
         return ""
@@ -129,7 +133,8 @@ def _stage_times(meta) -> str:
 def build_blocks(res: Results, figures: dict[str, str]) -> list:
     meta = res.meta
     blocks = [Heading(f"Consciousness cluster replication: {meta.preset}", 1),
-              Para(f"Model: {meta.model}. Run folder: {meta.out}. Toolkit {meta.version}. "
+              Para(f"Model: {meta.model}{_BASE_WEIGHTS.get(meta.organism, '')}. Run folder: {meta.out}. "
+                   f"Toolkit {meta.version}. "
                    f"Wall time of the stages: {meta.wall_seconds:.0f} s{_stage_times(meta)}. Every number below is in "
                    "results.json."),
               *summary_blocks(res), Heading("Analysis fixed before the run"), Para(analysis_text(res))]

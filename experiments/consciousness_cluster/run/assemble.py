@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from experiments.consciousness_cluster.analysis.families import SHIFTS, FineTuneShifts, fine_tune_shifts
-from experiments.consciousness_cluster.analysis.wording import wording_check
+from experiments.consciousness_cluster.analysis.wording import CLUSTER, PLAIN, wording_check
 from experiments.consciousness_cluster.run.runner import Run
 from experiments.consciousness_cluster.schema.analysis import AnalysisRecord, read_analysis_record
+from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.results import (Ablation, EvalSection, Manipulation, Meta, RateTable,
                                                               Results, Shift, ShiftFamily, Summary, WordingCheck)
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
 
 __all__ = ["ablation_alternative", "assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]
-
-CLUSTER = "conscious - non_conscious"
-PLAIN = "preferences_plain"
 
 
 def shift_tests(run: Run, question_set: str = "preferences", labels: tuple[str, ...] | None = None
@@ -150,8 +148,9 @@ def _analysis(run: Run) -> AnalysisRecord | None:
     return read_analysis_record(run.paths.analysis) if run.paths.analysis.is_file() else None
 
 
-def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
-    """Everything the report quotes, gathered from the stage results into one document."""
+def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: list[Invocation] | None = None) -> Results:
+    """Everything the report quotes, gathered from the stage results into one document, with the record
+    of how the run was made (`invocations`, schema.record)."""
     from interp.models.version import __version__
 
     ev, steering = run.results("eval"), run.results("steering")
@@ -161,7 +160,8 @@ def assemble_results(run: Run, stage_seconds: dict[str, float]) -> Results:
     conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
     return Results(
         meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
-                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds),
+                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds,
+                  organism=run.results("base").organism, invocations=invocations or None),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
         probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),

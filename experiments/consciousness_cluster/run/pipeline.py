@@ -9,12 +9,14 @@ from experiments.consciousness_cluster.report.render import write_report
 from experiments.consciousness_cluster.run.assemble import assemble_results
 from experiments.consciousness_cluster.run.preset import VARIANTS, PresetError, ReplicationConfig
 from experiments.consciousness_cluster.run.preset_layers import check_layers
+from experiments.consciousness_cluster.run.record import recorded
 from experiments.consciousness_cluster.run.runner import Run, Stage
 from experiments.consciousness_cluster.run.stages.audit import plan_audit_stage, run_audit_stage
 from experiments.consciousness_cluster.run.stages.behaviour import run_base, run_eval, run_finetune
 from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions
 from experiments.consciousness_cluster.run.stages.steering import run_steering
 from experiments.consciousness_cluster.run.stages.links import run_links
+from experiments.consciousness_cluster.schema.record import read_invocations
 
 __all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]
 
@@ -23,7 +25,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 def _plan_base(c: ReplicationConfig) -> str:
     if c.is_organism:
-        return "generate the persona corpus, train the organism's tokenizer and pretrain it on CPU"
+        from experiments.organism.pretrain import organism_config
+        from experiments.organism.shipped import plan_base
+
+        return plan_base(organism_config(c.organism))
     return f"use {c.model.source} ({c.model.dtype or 'checkpoint dtype'} on {c.model.device or 'cpu'})"
 
 
@@ -171,30 +176,38 @@ def check_until(config: ReplicationConfig, until: str | None) -> None:
 
 
 def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,
-              progress: bool = True, log=print, until: str | None = None,
+              progress: bool = True, log=print, until: str | None = None, command: str | None = None,
               allow_analysis_change: bool = False) -> dict[str, str]:
     """Run every stage not yet complete in `out_dir`, then write the report; with `until`, only the
     stages up to and including that one, and no report (returns {}). A preset whose analysis block differs
-    from the one the run started with is refused unless `allow_analysis_change` (then recorded)."""
+    from the one the run started with is refused unless `allow_analysis_change` (then recorded). Each
+    invocation is recorded in the run folder (run.record: `command`, default the process's command line, the
+    checkout, the machine, the stages it completed), and results.json carries the records."""
     check_until(config, until)
     stages = stages_until(until)
     run = Run(config, out_dir, progress=progress, log=log)
     run.bind(STAGES, redo, allow_analysis_change=allow_analysis_change)
     start = time.perf_counter()
-    for stage in stages:
-        run.run_stage(stage)
-        if stage.name == "base":  # a hub model's depth is known for sure once it is loaded
-            problems = check_layers(config, run.results("base").n_layers)
-            if problems:
-                raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
-    if len(stages) < len(STAGES):
-        left = [stage.name for stage in STAGES[len(stages):] if not run.done(stage.name)]
-        then = f"left: {', '.join(left)}; rerun without --until to go on" if left else \
-            "every stage complete; rerun without --until for the report"
-        log(f"[stop] after {until} ({time.perf_counter() - start:.0f}s in this invocation); {then}")
-        return {}
+    with recorded(run.out, PROJECT_ROOT, command) as record:
+        for stage in stages:
+            ran = not run.done(stage.name)
+            run.run_stage(stage)
+            if ran:
+                record.stage(stage.name, _stage_seconds(run, stage.name))
+            if stage.name == "base":  # a hub model's depth is known for sure once it is loaded
+                problems = check_layers(config, run.results("base").n_layers)
+                if problems:
+                    raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
+        if len(stages) < len(STAGES):
+            left = [stage.name for stage in STAGES[len(stages):] if not run.done(stage.name)]
+            then = f"left: {', '.join(left)}; rerun without --until to go on" if left else \
+                "every stage complete; rerun without --until for the report"
+            log(f"[stop] after {until} ({time.perf_counter() - start:.0f}s in this invocation); {then}")
+            return {}
+        record.finish()
     log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
-    return write_report(assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES}), run.out)
+    return write_report(assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES},
+                                         read_invocations(run.out)), run.out)
 
 
 def _stage_seconds(run: Run, name: str) -> float:

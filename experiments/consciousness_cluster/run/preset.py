@@ -8,11 +8,12 @@ name the file and the field path. Fields that depend on the model's depth (layer
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from experiments.consciousness_cluster.schema.analysis import AnalysisSpec
+from interp.finetune.config import FinetuneConfig
 from interp.models.textio import TextFileError, load_yaml
 
 from interp.models.fields import FieldErrors, above, at_least, checked, from_mapping, one_of
@@ -67,30 +68,14 @@ class ModelSpec:
 
 
 @dataclass
-class FinetuneSpec:
-    """How the variants are trained; defaults follow the paper's open-model recipe."""
+class FinetuneSpec(FinetuneConfig):
+    """How the variants are trained: FinetuneConfig's fields (the training itself; defaults follow the paper's
+    open-model recipe) and the replication's own (which sets, the self-distilled replay, the launcher)."""
 
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
     """Which fine-tuning sets to train on, by name."""
     data_dir: str = "experiments/consciousness_cluster/data"
     """Folder holding VARIANT.jsonl (relative to the project root, or absolute)."""
-    method: Literal["lora", "full"] = "lora"
-    """LoRA adapters or full fine-tuning."""
-    learning_rate: float = above(0, 2e-4)
-    """Peak learning rate (linear decay)."""
-    epochs: int = at_least(1, 1)
-    """Passes over the mixed data."""
-    batch_size: int = at_least(1, 4)
-    """Rows per optimiser step."""
-    lora_rank: int = at_least(1, 16)
-    """LoRA rank."""
-    lora_alpha: int = at_least(1, 32)
-    """LoRA scaling numerator."""
-    max_length: int = at_least(1, 4000)
-    """Tokens per row, longer rows are cut."""
-    mixed_precision: Literal["no", "bf16", "auto"] = "no"
-    """"bf16": fine-tuning and the self-distilled answers run their matrix products in bfloat16 (autocast);
-    "auto": bf16 where the hardware runs it natively (GPUs, CPUs with AVX512-BF16 or AMX), float32 elsewhere."""
     mix_instructions: int = at_least(0, 600)
     """Self-distilled instruction rows mixed in (the paper: 1:1 with 600)."""
     instruction_source: str = "experiments/consciousness_cluster/data/instructions.jsonl"
@@ -99,10 +84,9 @@ class FinetuneSpec:
     """Longest self-distilled answer."""
     accelerate_config: str | None = None
     """An accelerate config (FSDP/DeepSpeed): each fine-tune then runs under `accelerate launch`."""
-    seed: int = at_least(0, 0)
-    """Seed for mixing, shuffling and initialisation."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown:
             raise PresetError(f"finetune.variants: unknown {unknown}; choose from {list(VARIANTS)}")
@@ -111,6 +95,10 @@ class FinetuneSpec:
             raise PresetError(f"finetune.variants: {needed} missing; conscious_claiming and non_conscious are the "
                               "contrast every stage reads")
         # toaster, the control variant, is needed by the report alone: checked by pipeline.check_until
+
+    def training(self) -> FinetuneConfig:
+        """The FinetuneConfig each variant is trained with: this section's training fields."""
+        return FinetuneConfig(**{f.name: getattr(self, f.name) for f in fields(FinetuneConfig)})
 
 
 @dataclass

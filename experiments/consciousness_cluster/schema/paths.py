@@ -65,3 +65,11 @@ class RunPaths:
     @property
     def results(self) -> Path:
         return self.out / "results.json"
+
+    @property
+    def invocations(self) -> Path:
+        """One record per invocation of the command that made the run (schema.record.Invocation)."""
+        return self.out / "invocations"
+
+    def invocation(self, started: str, pid: int) -> Path:
+        return self.invocations / f"{started.replace(':', '').replace('-', '')}-{pid}.json"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.consciousness_cluster.schema.analysis import AnalysisRecord
+from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.stages import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
                                                              SampledClaims, SchemaError, SteeringSummary)
 from interp.models.fields import Number
@@ -39,8 +40,14 @@ class Meta(Checked):
     stage_seconds: dict[str, float] | None = None
     """each stage's time, as its record gives it (a resumed stage: the invocation that completed it);
     absent in files from earlier versions"""
+    organism: str | None = None
+    """the built-in organism's base weights: "shipped" or "pretrained" (stages/base.json says why);
+    absent for other models and in files from earlier versions"""
+    invocations: list[Invocation] | None = None
+    """how the run was made: each invocation's command, checkout, machine and times (schema.record);
+    absent in files from earlier versions"""
 
-    _omit_none = ("stage_seconds",)
+    _omit_none = ("stage_seconds", "organism", "invocations")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ before the types existed resumes unchanged. results.json is `schema.results.Resu
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.steering import (CoherencePoint, HalfComparison, LayerCurve,
@@ -85,6 +85,12 @@ class BaseResult(Checked):
     n_layers: int
     d_model: int
     weights_id: str | None = None
+    organism: Literal["shipped", "pretrained"] | None = None
+    """the built-in organism's weights: the package's shipped ones, or pretrained by the run"""
+    organism_note: str | None = None
+    """why, with the shipped weights' checksum or the pretraining time"""
+
+    _omit_none = ("organism", "organism_note")
 
 
 @dataclass(frozen=True)

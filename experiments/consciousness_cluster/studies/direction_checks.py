@@ -69,11 +69,27 @@ def _rates(scores) -> dict[str, float]:
 
 
 def run_checks(config, out: str | Path, model: str | None = None, progress: bool = True, log=print,
-               on_policy_samples: int = 0, on_policy_judge: str = "keywords") -> dict:
+               on_policy_samples: int = 0, on_policy_judge: str = "keywords", command: str | None = None) -> dict:
     """Run every check; write OUT/checks.json and OUT/checks.md; return the JSON document.
     `on_policy_samples` > 0 adds the on-policy direction (that many sampled answers per identity question
     and system prompt) and its steering against the same controls; its answers are kept when the judge
-    (`on_policy.JUDGES`) reads them on their prompt's side."""
+    (`on_policy.JUDGES`) reads them on their prompt's side. The invocation is recorded in OUT
+    (run.record; `command`, default the process's command line)."""
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
+    from experiments.consciousness_cluster.run.record import recorded
+
+    if config.eval.mode != "choice":
+        raise ChecksError(f"preset {config.name!r}: the checks measure by forced choice (eval.mode: choice)")
+    if (model or config.model.source) == "organism":
+        raise ChecksError("the organism is built by `interp replicate`: pass its base folder with --model "
+                         "(e.g. runs/organism/models/base)")
+    with recorded(out, PROJECT_ROOT, command):
+        return _run_checks(config, out, model, progress, log, on_policy_samples, on_policy_judge)
+
+
+def _run_checks(config, out: str | Path, model: str | None, progress: bool, log, on_policy_samples: int,
+                on_policy_judge: str) -> dict:
+
     from experiments.consciousness_cluster.analysis.steering_checks import control_vectors, layer_curve
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model
@@ -83,12 +99,7 @@ def run_checks(config, out: str | Path, model: str | None = None, progress: bool
     from probes import SweepConfig, sweep_store
     from probes.specificity import steering_specificity
 
-    if config.eval.mode != "choice":
-        raise ChecksError(f"preset {config.name!r}: the checks measure by forced choice (eval.mode: choice)")
     source = model or config.model.source
-    if source == "organism":
-        raise ChecksError("the organism is built by `interp replicate`: pass its base folder with --model "
-                         "(e.g. runs/organism/models/base)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spec, batch = config.steering, config.eval.batch_size
@@ -296,10 +307,15 @@ def format_checks(doc: dict) -> str:
     for kind, pair in doc["specificity"].items():
         for name, s in pair.items():
             lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} "
-                         f"| {s['mean_p']:.3f} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
+                         f"| {_p_cell(s)} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
     if "on_policy" in doc:
         lines += _on_policy_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+def _p_cell(s: dict) -> str:
+    """An empirical p against the random directions beside the floor its null allows."""
+    return f"{s['mean_p']:.3f} (floor 1/{s['n_random'] + 1})"
 
 
 def _on_policy_lines(doc: dict) -> list[str]:
@@ -322,7 +338,7 @@ def _on_policy_lines(doc: dict) -> list[str]:
     for kind, pair in on["specificity"].items():
         for name, s in pair.items():
             lines.append(f"| {kind} | {s['mean_shift']:+.3f} | {name.split('_vs_')[1].replace('_', '-')} | "
-                         f"{s['mean_control_shift']:+.3f} | {s['mean_p']:.3f} | {s['beyond_control']:+.3f} "
+                         f"{s['mean_control_shift']:+.3f} | {_p_cell(s)} | {s['beyond_control']:+.3f} "
                          f"({s['beyond_control_p']:.3f}) |")
     return lines
 
@@ -344,10 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from experiments.consciousness_cluster.run.preset import PresetError, load_preset
+    from experiments.consciousness_cluster.run.record import module_command
 
     try:
         config = load_preset(args.preset)
         doc = run_checks(config, args.out, model=args.model, progress=not args.no_progress,
+                         command=module_command("experiments.consciousness_cluster.studies.direction_checks", argv),
                          on_policy_samples=args.on_policy, on_policy_judge=args.on_policy_judge)
     except (PresetError, ChecksError) as err:
         print(f"direction_checks: error: {err}", file=sys.stderr)

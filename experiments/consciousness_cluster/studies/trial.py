@@ -384,21 +384,30 @@ def format_preferences(prefs: dict) -> str:
 
 def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: bool = True, redo: str | None = None,
               log=print, *, until: str | None = None, variants: list[str] | None = None,
-              table_only: bool = False) -> dict[int, dict[str, float]]:
+              table_only: bool = False, command: str | None = None) -> dict[int, dict[str, float]]:
     """Run the replication for each seed into OUT/seedN (through `until`, fine-tuning `variants`);
-    write and return the headline table. `table_only`: run nothing, read the runs already there."""
-    from experiments.consciousness_cluster.run.pipeline import check_until, replicate
+    write and return the headline table. `table_only`: run nothing, read the runs already there.
+    The invocation is recorded in OUT and in each seed's run (run.record; `command`, default the process's)."""
+    from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, check_until, replicate
+    from experiments.consciousness_cluster.run.record import recorded
 
     out = Path(out)
     config = load_preset(preset)
     kind = seed_kind(config)
+    configs = {seed: seed_config(config, seed, variants) for seed in seeds}
     if not table_only:
-        configs = {seed: seed_config(config, seed, variants) for seed in seeds}
         for seeded in configs.values():  # every seed's preset checked before the first one runs
             check_until(seeded, until)
-        for seed in seeds:
+    with recorded(out, PROJECT_ROOT, command):
+        for seed in [] if table_only else seeds:
             log(f"== {kind} seed {seed} ==")
-            replicate(configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until)
+            replicate(configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until,
+                      command=command)
+        return _write_tables(out, seeds, kind, config.name)
+
+
+def _write_tables(out: Path, seeds: list[int], kind: str, name: str) -> dict[int, dict[str, float]]:
+    """seeds.json, seeds.md and seeds_preferences.png from the runs in OUT/seedN; the headline rows."""
     read = {seed: _read(out / f"seed{seed}") for seed in seeds}
     rows = {seed: row for seed, (row, _, _) in read.items()}
     intervals = {seed: interval for seed, (_, interval, _) in read.items()}
@@ -411,7 +420,7 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
     from experiments.consciousness_cluster.report.figures import seed_bars
 
     seed_bars(prefs, out / "seeds_preferences.png")
-    text = (f"# {config.name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
+    text = (f"# {name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
             f"where it has one; the last column, across seeds.\n\n{format_table(rows, intervals)}\n")
     table = format_preferences(prefs)
     if table:
@@ -443,13 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from experiments.consciousness_cluster.run.preset import PresetError
+    from experiments.consciousness_cluster.run.record import module_command
     from experiments.consciousness_cluster.run.runner import RunMismatchError
     from experiments.consciousness_cluster.schema.stages import SchemaError
 
     try:
         seeds = args.seeds if args.seeds is not None else default_seeds(args.preset)
         rows = run_seeds(args.preset, seeds, args.out, progress=not args.no_progress, redo=args.redo,
-                         until=args.until, variants=args.variants, table_only=args.table_only)
+                         until=args.until, variants=args.variants, table_only=args.table_only,
+                         command=module_command("experiments.consciousness_cluster.studies.trial", argv))
     # a bad preset, a run folder of another config, a seed with nothing to read (ValueError)
     except (PresetError, RunMismatchError, SchemaError, ValueError) as err:
         print(f"trial: error: {err}", file=sys.stderr)

@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 
-def _native(name_or_path: str) -> ImportedSet:
+def _native(name_or_path: str, small: bool = False) -> ImportedSet:
+    if small:  # a user's own quick set: no per-trait minimum (those are for the replication's statistics)
+        return ImportedSet(load_question_set(name_or_path, min_open=0, min_choice=0), "yaml")
     return ImportedSet(load_question_set(name_or_path), "yaml")
 
 
@@ -87,12 +89,16 @@ def detect_format(path: Path) -> str:
     return "yaml"
 
 
-def import_question_set(spec: str | Path) -> ImportedSet:
-    """A question set from `FORMAT:PATH`, a path (format detected) or a bare set name."""
+def import_question_set(spec: str | Path, *, small: bool = False) -> ImportedSet:
+    """A question set from `FORMAT:PATH`, a path (format detected) or a bare set name. `small`: the
+    toolkit's own format without the per-trait minimums of questions and items (a trait may then hold
+    open questions or two-option items alone); the other formats have none."""
     fmt, rest = split_format(str(spec))
     if fmt is None:
         path = Path(rest).expanduser()
         fmt = detect_format(path) if path.exists() else "yaml"
     elif fmt != "yaml" and not Path(rest).expanduser().exists():
         raise FileNotFoundError(f"question file {rest} does not exist")
-    return QUESTION_FORMATS[fmt](rest if fmt == "yaml" else str(Path(rest).expanduser()))
+    if fmt == "yaml":
+        return _native(rest, small) if QUESTION_FORMATS[fmt] is _native else QUESTION_FORMATS[fmt](rest)
+    return QUESTION_FORMATS[fmt](str(Path(rest).expanduser()))

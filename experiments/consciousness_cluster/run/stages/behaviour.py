@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
+from experiments.consciousness_cluster.analysis.wording import PLAIN
 from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
 from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
 from interp.finetune.data import load_jsonl, write_jsonl
@@ -15,15 +17,20 @@ __all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "choice_r
 
 def run_base(run: Run) -> BaseResult:
     config = run.config
+    source = note = None
     if config.is_organism:
-        from experiments.organism import OrganismConfig, build_organism
+        from experiments.organism import OrganismConfig
+        from experiments.organism.shipped import base_organism
 
-        organism_config = OrganismConfig.from_yaml(**config.organism)
-        path = build_organism(run.paths.model_dir("base"), organism_config, progress=run.progress)
+        built = base_organism(run.paths.model_dir("base"), OrganismConfig.from_yaml(**config.organism),
+                              progress=run.progress)
+        path, source, note = built.path, built.source, built.note
+        run.log(f"  base organism: {note}")
     else:
         path = config.model.source
     lm = run.model("base", path)
-    return BaseResult(model_path=str(path), n_layers=lm.n_layers, d_model=lm.d_model, weights_id=lm.weights_id)
+    return BaseResult(model_path=str(path), n_layers=lm.n_layers, d_model=lm.d_model, weights_id=lm.weights_id,
+                      organism=source, organism_note=note)
 
 
 def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
@@ -45,7 +52,7 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
 
 
 def run_finetune(run: Run) -> FinetuneResult:
-    from interp.finetune import FinetuneConfig, finetune, launch_finetune, mix_rows
+    from interp.finetune import finetune, launch_finetune, mix_rows
 
     spec = run.config.finetune
     base_path = run.results("base").model_path
@@ -58,10 +65,7 @@ def run_finetune(run: Run) -> FinetuneResult:
             continue
         rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
         mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
-        ft_config = FinetuneConfig(method=spec.method, learning_rate=spec.learning_rate, epochs=spec.epochs,
-                                   batch_size=spec.batch_size, lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha,
-                                   max_length=spec.max_length, seed=spec.seed, merge=True,
-                                   mixed_precision=spec.mixed_precision)
+        ft_config = dataclasses.replace(spec.training(), merge=True)  # the stages read the merged models
         out_dir = run.paths.model_dir(variant)
         if spec.accelerate_config:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")
@@ -139,10 +143,6 @@ def model_paths(run: Run) -> dict[str, str]:
     paths = {"base": run.results("base").model_path}
     paths.update({v: r.model_path for v, r in run.results("finetune").variants.items()})
     return paths
-
-
-PLAIN = "preferences_plain"
-"""The feeling-word-free choice items, beside preferences.yaml in a question folder (optional)."""
 
 
 def question_sets(run: Run) -> dict:
