@@ -18,7 +18,7 @@ from interp.evaluation.importers import QUESTION_FORMATS
 from interp.evaluation.judges import TEMPLATES, JudgeInput
 from test_question_importers import FACTEVAL_PY, _em_entries, _write_persona
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "evaluation.md"
 
 
 @pytest.fixture
@@ -107,8 +107,8 @@ def test_help_names_every_format():
         assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", action.help), name
 
 
-def test_readme_example_runs(tmp_path, monkeypatch, capsys):
-    section = README.read_text().split("### Question sets from other projects", 1)[1].split("\n## ", 1)[0]
+def test_the_guides_example_runs(tmp_path, monkeypatch, capsys):
+    section = GUIDE.read_text().split("## Question sets from other projects", 1)[1].split("\n## ", 1)[0]
     [block] = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
     heredoc = re.search(r"cat > (\S+) <<'EOF'\n(.*?)\nEOF\n", block, flags=re.S)
     command = block[heredoc.end():].replace("\\\n", " ").split("#")[0]

@@ -74,8 +74,8 @@ def test_second_cache_writer_refused_and_first_result_intact(tiny_model_dir, tmp
     argv = ["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
             "--positions", "response-mean", "--batch-size", "1", "--commit-every", "4", "--no-progress"]
     capsys.readouterr()  # building the model folder draws a progress bar
-    first = subprocess.Popen([sys.executable, "-m", "interp.cli", *argv], env=_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([sys.executable, "-m", "interp.cli", *argv, "--json"], env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: out.exists() or first.poll() is not None)
         assert first.poll() is None, first.communicate()
@@ -92,7 +92,7 @@ def test_second_cache_writer_refused_and_first_result_intact(tiny_model_dir, tmp
     assert first.returncode == 0, stderr
     store = ActivationStore(out)
     assert store.complete and store.n_rows == 200 and store.labels.tolist() == [i % 2 for i in range(200)]
-    assert json.loads(stdout.strip().splitlines()[-1])["rows"] == 200
+    assert json.loads(stdout)["rows"] == 200
 
 
 def test_killed_cache_writer_does_not_block_the_rerun(tiny_model_dir, tmp_path):

@@ -45,7 +45,7 @@ def test_cli_samples_through_vllm_and_judges_locally(monkeypatch, tmp_path, tiny
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     answers = [s["answer"] for s in samples if s["type"] == "sample"]
     assert len(answers) == 2 * 10 and all(a.startswith("vllm says") for a in answers)
-    assert json.loads((out / "config.json").read_text())["options"]["vllm"] is True
+    assert json.loads((out / "config.json").read_text())["settings"]["vllm"] is True
 
 
 @pytest.mark.parametrize("extra", [["--mode", "choice"], ["--mode", "judge", "--api-base", "http://127.0.0.1:9/v1"]])

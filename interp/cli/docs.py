@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interp.cli.common import UserError, add_command
+from interp.cli.common import UserError, add_command, add_shared
 
 
 def project_root(root: str | None) -> Path:
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("action", choices=["render"], help="render (the one action)")
     parser.add_argument("--check", action="store_true",
                         help="render in memory and compare; change nothing (what the test suite runs)")
-    parser.add_argument("--root", default=None, help="the repository checkout (default: this toolkit's)")
+    add_shared(parser, "--root", default=None)
 
 
 def run(args) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interp.cli.common import UserError, add_command
+from interp.cli.common import UserError, add_command, add_shared
 
 
 def register(subparsers) -> None:
@@ -23,8 +23,8 @@ def register(subparsers) -> None:
                         help="the results page it belongs to, docs/results/PAGE.md (default: the run's preset name)")
     parser.add_argument("--max-kb", type=float, default=None,
                         help="refuse any file larger than this many KB (default 500)")
-    parser.add_argument("--overwrite", action="store_true", help="replace results/NAME if it exists")
-    parser.add_argument("--root", default=None, help="the repository checkout (default: this toolkit's)")
+    add_shared(parser, "--overwrite", "results/NAME")
+    add_shared(parser, "--root", default=None)
 
 
 def run(args) -> int:
