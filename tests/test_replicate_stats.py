@@ -92,10 +92,12 @@ def test_the_declared_link_against_a_direct_count_on_the_stored_null(small_repli
     assert link.test.target == "conscious_minus_non_conscious" and link.test.p_floor == 1 / (len(null) + 1)
     report = (out / "report.md").read_text()
     assert f"floor 1/{len(null) + 1}" in report
+    from experiments.consciousness_cluster.report.links import REPRODUCES
+
     if link.test.passed:
-        assert "steering reproduces the cluster's profile" in report
+        assert REPRODUCES in report
     else:
-        assert "steering reproduces" not in report
+        assert REPRODUCES not in report
         assert f"The link is not detected, with power to see r >= {link.test.detectable_r:.2f}" in report
     assert "does not hold" not in report
 

@@ -1,7 +1,8 @@
 """The report's section on the links between the direction and behaviour, and the sentence the summary quotes.
 
-A link that passes its declared test is said to be detected ("steering reproduces the cluster's profile" is
-said of the steering / fine-tuning link only then); one that does not is "not detected, with power to see
+A link that passes its declared test is said to be detected (that the steering profile correlates with the
+fine-tune's beyond random directions is said of the steering / fine-tuning link only then, and no more: a
+correlation over preferences, not each preference reproduced); one that does not is "not detected, with power to see
 r >= X", X the smallest r this run's own null lets the test detect, never "does not hold".
 """
 
@@ -16,7 +17,7 @@ from experiments.consciousness_cluster.schema.stages import ProjectionScore
 
 __all__ = ["link_blocks", "link_verdict", "power_phrase"]
 
-REPRODUCES = "steering reproduces the cluster's profile"
+REPRODUCES = "the steering profile over the preferences correlates with the fine-tune's beyond random directions"
 
 
 def power_phrase(detectable_r: float | None, n_null: int, alpha: float) -> str:
