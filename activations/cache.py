@@ -23,8 +23,16 @@ import torch
 
 from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
-from activations.examples import (EncodedExample, Example, ExampleError, as_examples, encode_example,
-                                  example_label, fit_to_context, render_prompt)
+from activations.examples import (
+    EncodedExample,
+    Example,
+    ExampleError,
+    as_examples,
+    encode_example,
+    example_label,
+    fit_to_context,
+    render_prompt,
+)
 from activations.fused import fused_capture
 from activations.h5file import create_file, finish_file, open_existing
 from activations.layers import parse_layer_spec, parse_layers

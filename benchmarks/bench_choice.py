@@ -27,8 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from interp.evaluation import load_question_set  # noqa: E402
-from interp.evaluation import scoring  # noqa: E402
+from interp.evaluation import load_question_set, scoring  # noqa: E402
 from interp.evaluation.scoring import continuation_logprobs  # noqa: E402
 from interp.models.tokens import pad_sequences  # noqa: E402
 

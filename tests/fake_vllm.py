@@ -19,7 +19,7 @@ class SamplingParams:
 
 
 class LLM:
-    engines: list["LLM"] = []
+    engines: list[LLM] = []
 
     def __init__(self, model: str, **kwargs):
         self.model, self.kwargs, self.requests = model, kwargs, []

@@ -18,8 +18,16 @@ import yaml
 from audit_server import AuditServer
 from test_lock import _env, _wait_for
 
-from interp.audit import (DEFAULT_SEEDS, AuditConfig, ModelSpec, TargetSpec, load_seed_set, read_audit_csv, run_audit,
-                          select_seeds)
+from interp.audit import (
+    DEFAULT_SEEDS,
+    AuditConfig,
+    ModelSpec,
+    TargetSpec,
+    load_seed_set,
+    read_audit_csv,
+    run_audit,
+    select_seeds,
+)
 from interp.audit.prompts import parse_judge, seed_instruction
 from interp.audit.textcalls import parse_text_calls
 from interp.cli import main

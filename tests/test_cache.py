@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from activations import (ActivationStore, CacheConfig, Example, ExampleError, IncompleteStoreError,
-                         StoreMismatchError, cache_activations, encode_example)
+from activations import (
+    ActivationStore,
+    CacheConfig,
+    Example,
+    ExampleError,
+    IncompleteStoreError,
+    StoreMismatchError,
+    cache_activations,
+    encode_example,
+)
 from activations.stream import NonFiniteStatisticsError
 from activations.writer import StoreSink
 

@@ -77,8 +77,17 @@ def test_subpackages_are_attributes():
 
 
 def test_names_imported_from_interp_before_still_are():
-    from interp import (Architecture, LoadedModel, UnsupportedArchitectureError, __version__, ablate,  # noqa: F401
-                        known_architectures, load_model, register_architecture, steer)
+    from interp import (  # noqa: F401
+        Architecture,
+        LoadedModel,
+        UnsupportedArchitectureError,
+        __version__,
+        ablate,
+        known_architectures,
+        load_model,
+        register_architecture,
+        steer,
+    )
     from interp.steering import steer as steer_itself
 
     assert steer is steer_itself and isinstance(__version__, str) and "llama" in known_architectures()

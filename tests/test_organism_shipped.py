@@ -174,9 +174,9 @@ def test_cli_pretrain_flag(capsys, tmp_path):
 
 def _choice_p(path) -> dict[str, dict[str, float]]:
     """Set name -> item id -> forced-choice p of the expressing option, on the organism's question sets."""
+    from experiments.organism.questions import QUESTIONS_DIR
     from interp import load_model
     from interp.evaluation import forced_choice, load_question_set
-    from experiments.organism.questions import QUESTIONS_DIR
 
     lm = load_model(path)
     return {name: {s.item_id: s.p_expressing

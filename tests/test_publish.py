@@ -14,11 +14,11 @@ from statistics import fmean
 
 import pytest
 
-from experiments.consciousness_cluster.publish.pages import check, render_all, write
 from experiments.consciousness_cluster.publish.folder import MAX_KB, PublishError, load_published, publish
-from experiments.consciousness_cluster.schema.record import read_invocations
+from experiments.consciousness_cluster.publish.pages import check, render_all, write
 from experiments.consciousness_cluster.report.blocks import fmt_p
 from experiments.consciousness_cluster.report.render import fmt
+from experiments.consciousness_cluster.schema.record import read_invocations
 from interp.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,7 +200,7 @@ def test_the_page_says_how_far_the_seeds_moved_each_number(small_replication, tm
             cell = (lambda v: f"{v:g}" if isinstance(v, int) else fmt(v))
             assert f"| {name} | {cell(low)} | {cell(high)} | {cell(high - low)} | {len(values)} |" in ranges
             shown += 1
-    assert shown >= 8 and f"| mean preference, base | " in ranges
+    assert shown >= 8 and "| mean preference, base | " in ranges
 
 
 def test_a_damaged_run_file_is_named_not_a_traceback(tmp_path, capsys):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import ARCHITECTURES
+
 from interp import steer
 from interp.evaluation.scoring import continuation_logprobs
 

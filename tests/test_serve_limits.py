@@ -21,8 +21,8 @@ from test_lock import _env
 
 from interp.cli import main
 from interp.serve.engine import Engine, Ticket
-from interp.serve.rows import Row
 from interp.serve.interventions import Intervention
+from interp.serve.rows import Row
 from interp.serve.schema import Prompt, Sampling
 
 pytestmark = pytest.mark.usefixtures("one_thread")

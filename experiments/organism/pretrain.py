@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from experiments.organism.corpus import CorpusConfig, generate_documents
-from interp.models.fields import FieldErrors, above, at_least, from_mapping
 from experiments.organism.tokenizer import build_tokenizer, render_messages
+from interp.models.fields import FieldErrors, above, at_least, from_mapping
 
 __all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config", "training_data_sha256",
            "vocabulary_texts"]

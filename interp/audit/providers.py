@@ -15,8 +15,17 @@ import uuid
 from typing import Any
 
 import anyio
-from inspect_ai.model import (ChatCompletionChoice, ChatMessage, ChatMessageAssistant,
-                              GenerateConfig, ModelAPI, ModelCall, ModelOutput, ModelUsage, modelapi)
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    ModelAPI,
+    ModelCall,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from interp.audit.target import TargetSpec, build_target

@@ -24,8 +24,14 @@ import interp.audit.providers  # noqa: F401  (registers the inspect providers in
 from interp.audit.auditor import audit_conversation
 from interp.audit.judge import audit_judge
 from interp.audit.prompts import seed_instruction
-from interp.audit.results import (DimensionSummary, FailedTranscript, plot_audit, read_transcript_scores, summarize_audit,
-                                  write_audit_csv)
+from interp.audit.results import (
+    DimensionSummary,
+    FailedTranscript,
+    plot_audit,
+    read_transcript_scores,
+    summarize_audit,
+    write_audit_csv,
+)
 from interp.audit.seeds import DEFAULT_SEEDS, VARIANTS, load_seed_set, select_seeds
 from interp.audit.target import TargetSpec
 

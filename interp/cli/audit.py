@@ -6,8 +6,15 @@ import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import (UserError, add_command, add_shared, add_steering_args, check_alphas, check_writable,
-                               steering_body_or_exit)
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_shared,
+    add_steering_args,
+    check_alphas,
+    check_writable,
+    steering_body_or_exit,
+)
 from interp.cli.flags import add_config_flags, config_from
 from interp.cli.output import report
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from interp.cli.common import (UserError, add_command, add_model_args, add_shared, check_writable, layers_or_exit,
-                               load_model_or_exit)
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_model_args,
+    add_shared,
+    check_writable,
+    layers_or_exit,
+    load_model_or_exit,
+)
 from interp.cli.flags import add_config_flags, config_from
 from interp.cli.output import report
 

@@ -12,8 +12,18 @@ import sys
 import warnings
 from pathlib import Path
 
-from interp.cli.common import (UserError, add_command, add_model_args, add_shared, add_steering_args, check_alphas,
-                               check_writable, positive_int, steering_body_or_exit, steering_or_exit)
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_model_args,
+    add_shared,
+    add_steering_args,
+    check_alphas,
+    check_writable,
+    positive_int,
+    steering_body_or_exit,
+    steering_or_exit,
+)
 from interp.cli.flags import add_config_flags, config_from
 from interp.cli.output import report
 

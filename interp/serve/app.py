@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 from interp.serve.engine import QueueFull, Ticket
 from interp.serve.errors import RequestError, error_body
-from interp.serve.rows import Row
 from interp.serve.host import ModelHost
 from interp.serve.responses import Answer, Reply, sse
+from interp.serve.rows import Row
 from interp.serve.schema import Job, parse_chat, parse_completion, parse_tokenize
 
 __all__ = ["build_app"]
