@@ -22,7 +22,7 @@ from activations.writer import StoreSink
 TEXTS = ["a", "hello there", "xy", "the quick brown fox", "zz top", "1234567", "q", "lorem ipsum dolor"]
 
 
-def _examples(n=len(TEXTS)):
+def _examples(n=len(TEXTS)):  # noqa: B008  (TEXTS is a constant: by default each text once)
     return [Example(text=TEXTS[i % len(TEXTS)] * (1 + i // len(TEXTS)), response=f"r{'!' * (i % 3)}",
                     label=i % 2, id=f"e{i}") for i in range(n)]
 

@@ -55,7 +55,7 @@ def test_every_name_resolves_with_a_docstring():
         assert doc and not generated, f"interp.{name} has no docstring"
     assert set(interp.__all__) <= set(dir(interp))
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
-        interp.no_such_name
+        _ = interp.no_such_name
 
 
 def test_the_type_checking_imports_say_what_the_table_says():

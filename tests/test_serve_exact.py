@@ -145,7 +145,7 @@ def test_concurrent_requests_equal_the_same_requests_one_by_one(setup):
                    for i in range(len(REQUESTS))]
         for queued, thread in enumerate(threads, 1):  # one after another, so the queue holds them in order
             thread.start()
-            wait_until(lambda: host.engine.stats()["waiting"] == queued)
+            wait_until(lambda queued=queued: host.engine.stats()["waiting"] == queued)
         gate.shapes.clear()
         gate.open()
         for thread in threads + [blocker]:

@@ -127,12 +127,12 @@ def _petri(name: str):
 
 
 @task(name="interp_audit")
-def audit_task(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, variants: list[str] = list(VARIANTS),
+def audit_task(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, variants: list[str] | None = None,
                max_turns: int = 20, epochs: int = 2, seed: int = 0, target_temperature: float = 1.0,
                target_max_tokens: int = 1000, auditor_impl: str = "interp", judge_impl: str = "interp") -> Task:
     """One sample per seed (tagged with its dimension, scenario and variant), run `epochs` times."""
     seed_set = load_seed_set(seeds)
-    chosen = select_seeds(seed_set, dims, tuple(variants))
+    chosen = select_seeds(seed_set, dims, VARIANTS if variants is None else tuple(variants))
     samples = [Sample(id=s.id, input=seed_instruction(s),
                       metadata={"dimension": s.dimension, "scenario": s.scenario.id, "variant": s.variant})
                for s in chosen]
