@@ -33,7 +33,8 @@ def _reference(lm, example):
     encoded = encode_example(lm, example)
     last = {}
     # HF's last hidden state is taken after the final norm; the residual stream of the last block is before it.
-    handle = lm.layers[-1].register_forward_hook(lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o))
+    handle = lm.layers[-1].register_forward_hook(
+        lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o))
     try:
         out = lm.model(input_ids=torch.tensor([encoded.ids]), output_hidden_states=True)
     finally:
@@ -53,7 +54,8 @@ def _expected_rows(lm, examples, layers, rule):
         positions.extend(chosen)
         index.extend([i] * len(chosen))
         for layer in layers:
-            picked = hidden[layer][n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else hidden[layer][list(chosen)]
+            rows = hidden[layer]
+            picked = rows[n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else rows[list(chosen)]
             rows[layer].append(picked)
     return {layer: torch.cat(r) for layer, r in rows.items()}, np.asarray(index), np.asarray(positions)
 

@@ -69,7 +69,8 @@ def test_shipped_config_is_organism_yaml_under_the_organism_preset():
 
 
 def test_shipped_weights_were_trained_on_the_current_corpus():
-    # fails when the corpus, the traits or the question sets change: rebuild with `python -m experiments.organism.shipped`
+    # fails when the corpus, the traits or the question sets change: rebuild with
+    # `python -m experiments.organism.shipped`
     record = read_record()
     assert training_data_sha256(record.organism_config()) == record.training_data_sha256
 

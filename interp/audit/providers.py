@@ -52,7 +52,8 @@ class SamplerAPI(ModelAPI):
         _no_key(api_key)
         unknown = set(model_args) - _FIELDS
         if unknown:
-            raise ValueError(f"unknown target option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_FIELDS))}")
+            raise ValueError(f"unknown target option(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(_FIELDS))}")
         super().__init__(model_name, base_url, None, [], GenerateConfig() if config is None else config)
         self.spec = TargetSpec(model=model_name, **({"api_base": base_url} if base_url else {}), **model_args)
         self.sampler, self.lm = build_target(self.spec)

@@ -35,7 +35,8 @@ from interp.audit.results import (
 from interp.audit.seeds import DEFAULT_SEEDS, VARIANTS, load_seed_set, select_seeds
 from interp.audit.target import TargetSpec
 
-__all__ = ["IMPLEMENTATIONS", "AuditConfig", "AuditResult", "AuditSetupError", "ModelSpec", "audit_task", "resolve_model", "run_audit"]
+__all__ = ["IMPLEMENTATIONS", "AuditConfig", "AuditResult", "AuditSetupError", "ModelSpec", "audit_task",
+           "resolve_model", "run_audit"]
 
 IMPLEMENTATIONS = ("interp", "petri")
 """Who plays the auditor and the judge: this toolkit's, or Petri's (`inspect_petri`, where it imports)."""

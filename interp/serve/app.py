@@ -94,7 +94,8 @@ async def _health(request: Request) -> Response:
 async def _models(request: Request, host: ModelHost) -> Response:
     config = host.config
     card = {"id": config.name, "object": "model", "created": 0, "owned_by": "interp", "root": config.model,
-            "adapter": config.adapter, "max_model_len": host.lm.context_length, "directions": host.directions.describe()}
+            "adapter": config.adapter, "max_model_len": host.lm.context_length,
+            "directions": host.directions.describe()}
     return JSONResponse({"object": "list", "data": [card]})
 
 
