@@ -220,7 +220,8 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     layers = parse_layers(config.layers, lm.n_layers)
-    directions, directions_digest = ({}, None)
+    directions: dict[int, torch.Tensor] = {}
+    directions_digest: str | None = None
     if config.directions:
         directions, directions_digest = load_directions(config.directions, layers, lm.d_model)
     shard = plan_shard(out_path, len(examples))

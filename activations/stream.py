@@ -11,8 +11,8 @@ the root attribute `stats_slot`); they become `sum`/`sumsq`/`count` when the run
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -30,7 +30,8 @@ __all__ = ["DirectionsError", "LayerStats", "NonFiniteStatisticsError", "finaliz
 DirectionsError = DirectionError
 
 
-class LayerStats(NamedTuple):
+@dataclass(frozen=True)
+class LayerStats:
     sum: np.ndarray
     """[n_classes, d_model] float64 sum of rows per label"""
     sumsq: np.ndarray
