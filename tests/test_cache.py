@@ -54,8 +54,8 @@ def _expected_rows(lm, examples, layers, rule):
         positions.extend(chosen)
         index.extend([i] * len(chosen))
         for layer in layers:
-            rows = hidden[layer]
-            picked = rows[n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else rows[list(chosen)]
+            hidden_S = hidden[layer]
+            picked = hidden_S[n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else hidden_S[list(chosen)]
             rows[layer].append(picked)
     return {layer: torch.cat(r) for layer, r in rows.items()}, np.asarray(index), np.asarray(positions)
 
