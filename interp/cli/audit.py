@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from interp.cli.common import (
     check_writable,
     steering_body_or_exit,
 )
-from interp.cli.flags import add_config_flags, config_from
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 EXAMPLE = """
@@ -50,7 +51,7 @@ def _endpoint_args(parser, role: str, what: str) -> None:
                         help=f"the environment variable holding --{role}-api-base's key")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(subparsers, "audit", "multi-turn audits (auditor, target, judge) on inspect_ai: say versus do",
                          EXAMPLE, run)
     add_shared(parser, "--model", "the audited model (the target); or a model name on --api-base", required=True)

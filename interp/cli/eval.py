@@ -6,6 +6,7 @@ turns the command line into its arguments: the flags of EvalConfig, the model, s
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sys
@@ -24,7 +25,7 @@ from interp.cli.common import (
     steering_body_or_exit,
     steering_or_exit,
 )
-from interp.cli.flags import add_config_flags, config_from
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 EXAMPLE = """
@@ -43,7 +44,7 @@ RENAMED = {"sampling.max_tokens": "--max-new-tokens", "sampling.use_coherence": 
 """EvalConfig field -> its flag, where the field's own name would mean something else (or read worse)."""
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(subparsers, "eval", "score a model on a question set: forced choice or judged samples",
                          EXAMPLE, run)
     add_model_args(parser, required=False)  # a dry run reads only the question set
