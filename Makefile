@@ -37,8 +37,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/interp replicate --preset organism --out $(RUN_DIR)
 
+# The checks first (the import layers, lint, types; the type check's scope is [tool.mypy] in pyproject.toml), then the tests.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" --durations=15 $(PYTEST_ARGS)
 
 # The documentation site into site/, --strict: a broken link, page or API reference fails (the test run builds it too).

@@ -8,7 +8,7 @@ written in input order once it is done (a window is also the unit of a resumable
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 
@@ -69,7 +69,8 @@ def plan_batches(window: Sequence[int], lengths: Sequence[int], batch_size: int,
     return batches
 
 
-def collate(indices: Sequence[int], encoded: Sequence[EncodedExample], pad_id: int, padding_side: str) -> Batch:
+def collate(indices: Sequence[int], encoded: Sequence[EncodedExample], pad_id: int,
+            padding_side: Literal["left", "right"]) -> Batch:
     """Pad a batch on the tokenizer's side; the attention mask marks the real tokens."""
     input_ids, attention = pad_sequences([encoded[i].ids for i in indices], pad_id, side=padding_side)
     return Batch(

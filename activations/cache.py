@@ -23,8 +23,16 @@ import torch
 
 from activations.batching import Batch, collate, plan_batches, plan_windows
 from activations.capture import run_to_layers
-from activations.examples import (EncodedExample, Example, ExampleError, as_examples, encode_example,
-                                  example_label, fit_to_context, render_prompt)
+from activations.examples import (
+    EncodedExample,
+    Example,
+    ExampleError,
+    as_examples,
+    encode_example,
+    example_label,
+    fit_to_context,
+    render_prompt,
+)
 from activations.fused import fused_capture
 from activations.h5file import create_file, finish_file, open_existing
 from activations.layers import parse_layer_spec, parse_layers
@@ -212,7 +220,8 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     layers = parse_layers(config.layers, lm.n_layers)
-    directions, directions_digest = ({}, None)
+    directions: dict[int, torch.Tensor] = {}
+    directions_digest: str | None = None
     if config.directions:
         directions, directions_digest = load_directions(config.directions, layers, lm.d_model)
     shard = plan_shard(out_path, len(examples))

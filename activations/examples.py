@@ -87,7 +87,7 @@ def _parse_row(row: Any) -> Example:
         raise ExampleError(str(err)) from None
 
 
-def read_examples(path: str | Path) -> list[Example]:
+def read_examples(path: str | os.PathLike) -> list[Example]:
     """Parse and validate a JSONL file of examples; errors name the line. Blank lines are skipped."""
     path = Path(path)
     if not path.is_file():
@@ -181,9 +181,9 @@ class EncodedExample(NamedTuple):
 
 def render_prompt(lm, example: Example) -> str:
     """The prompt text the model sees: raw text, or the chat rendered with the generation prompt."""
-    if example.messages is not None:
-        return lm.render_chat(example.messages, add_generation_prompt=True)
-    return example.text
+    if example.text is not None:
+        return example.text
+    return lm.render_chat(example.messages, add_generation_prompt=True)
 
 
 def encode_example(lm, example: Example) -> EncodedExample:

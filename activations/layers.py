@@ -99,7 +99,7 @@ def parse_layer_spec(spec: str | int | Sequence[int] | LayerSpec) -> LayerSpec:
             raise LayerSpecError(f"layers {list(spec)!r}: a list of layers holds integers only")
         return LayerSpec(",".join(map(str, spec)), tuple(("layer", int(k)) for k in spec))
     text = str(spec)
-    parts = []
+    parts: list[tuple[str | int | None, ...]] = []
     for raw in text.lower().split(","):
         part = raw.replace(" ", "")
         if not part:

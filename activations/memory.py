@@ -10,7 +10,7 @@ so the probes' readers (`direction_from_store`, `sweep_store`, `load_layer`) tak
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -59,6 +59,18 @@ class ActivationRows:
     def row_labels(self) -> Int[np.ndarray, " rows"] | None:
         """The label of each row's example."""
         return None if self.labels is None else self.labels[self.example_index]
+
+    @overload
+    def acts(self, layer: int, rows: slice | np.ndarray | None = None,
+             as_torch: Literal[False] = False) -> Float[np.ndarray, "n d_model"]: ...
+
+    @overload
+    def acts(self, layer: int, rows: slice | np.ndarray | None = None, *,
+             as_torch: Literal[True]) -> Float[torch.Tensor, "n d_model"]: ...
+
+    @overload
+    def acts(self, layer: int, rows: slice | np.ndarray | None = None,
+             as_torch: bool = False) -> Float[np.ndarray, "n d_model"] | Float[torch.Tensor, "n d_model"]: ...
 
     def acts(self, layer: int, rows: slice | np.ndarray | None = None,
              as_torch: bool = False) -> Float[np.ndarray, "n d_model"] | Float[torch.Tensor, "n d_model"]:

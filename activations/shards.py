@@ -90,6 +90,8 @@ def _sum_stats(out: h5py.File, sources: list[h5py.File]) -> None:
 
     for key in sources[0][schema.STATS]:
         layer = schema.layer_of(key)
+        if layer is None:  # statistics are kept per layer; nothing else belongs in their group
+            continue
         group = out.create_group(schema.stats_path(layer))
         for field in schema.STATS_FIELDS:
             group[field] = sum(s[schema.stats_path(layer)][field][...] for s in sources)

@@ -11,8 +11,8 @@ the root attribute `stats_slot`); they become `sum`/`sumsq`/`count` when the run
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -21,7 +21,8 @@ import torch
 from activations import schema
 from interp.models.direction import Direction, DirectionError
 
-__all__ = ["DirectionsError", "LayerStats", "NonFiniteStatisticsError", "finalize_stats", "load_directions", "mean_difference"]
+__all__ = ["DirectionsError", "LayerStats", "NonFiniteStatisticsError", "finalize_stats", "load_directions",
+           "mean_difference"]
 
 
 # A directions file that is missing, malformed or does not fit the model and layers: the one
@@ -29,7 +30,8 @@ __all__ = ["DirectionsError", "LayerStats", "NonFiniteStatisticsError", "finaliz
 DirectionsError = DirectionError
 
 
-class LayerStats(NamedTuple):
+@dataclass(frozen=True)
+class LayerStats:
     sum: np.ndarray
     """[n_classes, d_model] float64 sum of rows per label"""
     sumsq: np.ndarray
@@ -79,9 +81,10 @@ def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats
                 del group[schema.running(field)]
         total, total_sq, count = (group[field][...] for field in schema.STATS_FIELDS)
         if not (np.isfinite(total).all() and np.isfinite(total_sq).all()):
-            raise NonFiniteStatisticsError(f"layer {layer}: the running statistics are NaN or infinite, so some activations were; "
-                             "the file is left incomplete. Load the model in float32 (float16 overflows first) and "
-                             "rerun, or look for examples that make the model produce NaN")
+            raise NonFiniteStatisticsError(f"layer {layer}: the running statistics are NaN or infinite, so some "
+                                           "activations were; the file is left incomplete. Load the model in float32 "
+                                           "(float16 overflows first) and rerun, or look for examples that make the "
+                                           "model produce NaN")
         direction = mean_difference(total, count)
         if schema.direction_path(layer) in handle:
             del handle[schema.direction_path(layer)]

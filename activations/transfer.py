@@ -19,11 +19,12 @@ class HostCopier:
         self.cuda = torch.device(device).type == "cuda"
         self.stream = torch.cuda.Stream(device=device) if self.cuda else None
 
-    def _copy(self, tensor: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _copy(tensor: torch.Tensor, stream: torch.cuda.Stream) -> torch.Tensor:
         host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
         host.copy_(tensor, non_blocking=True)
         # The caching allocator must not hand this memory to the next batch before the copy ran.
-        tensor.record_stream(self.stream)
+        tensor.record_stream(stream)
         return host
 
     def _map(self, tree: Any, fn) -> Any:
@@ -35,11 +36,12 @@ class HostCopier:
 
     def to_host(self, tree: Any) -> tuple[Any, Any]:
         """The same nesting of dicts/tuples with host tensors, and the event to wait on (None on CPU)."""
-        if not self.cuda:
+        stream = self.stream
+        if stream is None:  # on CPU
             return self._map(tree, lambda t: t.detach().cpu()), None
-        self.stream.wait_stream(torch.cuda.current_stream(self.stream.device))
-        with torch.cuda.stream(self.stream):
-            host = self._map(tree, self._copy)
+        stream.wait_stream(torch.cuda.current_stream(stream.device))
+        with torch.cuda.stream(stream):
+            host = self._map(tree, lambda t: self._copy(t, stream))
             event = torch.cuda.Event()
-            event.record(self.stream)
+            event.record(stream)
         return host, event

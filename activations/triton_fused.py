@@ -113,7 +113,7 @@ def fused_capture_triton(
     rows = torch.empty(n_rows, d_model, dtype=out_dtype, device=device) if store_rows else None
     has_labels = labels_B is not None and n_classes > 0
     row_labels = class_sum = class_sumsq = class_count = None
-    if has_labels:
+    if labels_B is not None and has_labels:
         row_labels = labels_B.to(device, torch.int64)[batch_idx]
         if n_rows and int(row_labels.max()) >= n_classes:
             raise ValueError(f"a label is >= n_classes={n_classes}; labels must be -1 or in [0, n_classes)")
@@ -122,7 +122,7 @@ def fused_capture_triton(
         class_count = torch.bincount(row_labels[row_labels >= 0], minlength=n_classes).to(torch.int64)
     n_dirs = 0 if directions_KD is None else directions_KD.shape[0]
     dirs = proj = None
-    if n_dirs > 0:
+    if directions_KD is not None and n_dirs > 0:
         dirs = directions_KD.to(device, torch.float32).contiguous()
         proj = torch.zeros(n_rows, n_dirs, device=device)
 

@@ -27,7 +27,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.cache_paths import (  # noqa: E402
-    BASELINES, CONFIGS, LIMITS, Setup, Timing, build_setup, time_bare_forward, time_toolkit,
+    BASELINES,
+    CONFIGS,
+    LIMITS,
+    Setup,
+    Timing,
+    build_setup,
+    time_bare_forward,
+    time_toolkit,
 )
 
 __all__ = ["BenchResult", "main", "report_json", "run_benchmark"]

@@ -27,8 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from interp.evaluation import load_question_set  # noqa: E402
-from interp.evaluation import scoring  # noqa: E402
+from interp.evaluation import load_question_set, scoring  # noqa: E402
 from interp.evaluation.scoring import continuation_logprobs  # noqa: E402
 from interp.models.tokens import pad_sequences  # noqa: E402
 
@@ -45,7 +44,8 @@ def plain_logprobs(lm, pairs: list[tuple[str, str]], batch_size: int) -> list[li
         prompts = [tok(p, add_special_tokens=False)["input_ids"] for p, _ in chunk]
         options = [tok(c, add_special_tokens=False)["input_ids"] for _, c in chunk]
         ids, mask = pad_sequences([p + c for p, c in zip(prompts, options)], tok.pad_token_id, side="right")
-        logprobs = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float().log_softmax(-1)
+        logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
+        logprobs = logits.float().log_softmax(-1)
         for row, (p, c) in enumerate(zip(prompts, options)):
             out.append([float(logprobs[row, len(p) - 1 + i, t]) for i, t in enumerate(c)])
     return out

@@ -174,7 +174,7 @@ def _measure(ways: list[Way], batches, products, rounds: int) -> dict[str, list]
         for dtype in peaks:
             peaks[dtype].append(matmul_peak(products, getattr(torch, dtype), rounds=2))
         for way in ways[round_ % len(ways):] + ways[:round_ % len(ways)]:  # each way first in turn
-            wall, cpu = zip(*(_timed(lambda rows=rows: way.step(rows)) for rows in batches))
+            wall, cpu = zip(*(_timed(lambda rows=rows, way=way: way.step(rows)) for rows in batches))
             way.wall.append(sum(wall))
             way.cpu.append(sum(cpu))
     return peaks

@@ -189,13 +189,13 @@ def main() -> None:
                 for name, count in settings:
                     cpu = cpu_seconds(servers[name].proc.pid)
                     seconds, tokens = run(servers[name].url, bodies, count)
-                    result = Result(name, count, seconds, cpu_seconds(servers[name].proc.pid) - cpu, len(bodies), tokens)
+                    cpu = cpu_seconds(servers[name].proc.pid) - cpu
+                    result = Result(name, count, seconds, cpu, len(bodies), tokens)
                     print(f"  {name}, {count} client(s): {seconds:.1f} s, {result.cpu_seconds:.1f} CPU-s, {tokens} "
                           "tokens", file=sys.stderr, flush=True)
                     kept = best.get((name, count))
                     best[(name, count)] = Result(name, count, min(seconds, kept.seconds) if kept else seconds,
-                                                 min(result.cpu_seconds, kept.cpu_seconds) if kept else result.cpu_seconds,
-                                                 len(bodies), tokens)
+                                                 min(cpu, kept.cpu_seconds) if kept else cpu, len(bodies), tokens)
         finally:
             for server in servers.values():
                 server.close()

@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.bench_probe import synthetic
 from benchmarks.gpu_context import Context, sync
 from benchmarks.gpu_record import Goal, Result, at_least
-from interp.finetune import FinetuneConfig, IGNORE_INDEX, TokenizedRow, make_trainable
+from interp.finetune import IGNORE_INDEX, FinetuneConfig, TokenizedRow, make_trainable
 from interp.finetune.train import _micro_loss
 from probes.logistic import fit_batched_torch, fit_sklearn, predict_logits
 

@@ -78,8 +78,8 @@ def fused_kernel(ctx: Context) -> Result:
         fused_capture(*args, backend=backend)
     for _ in ctx.rounds(3, 8):
         for backend in best:
-            best[backend] = min(best[backend], mean_seconds(lambda: fused_capture(*args, backend=backend),
-                                                            ctx.device, reps))
+            seconds = mean_seconds(lambda backend=backend: fused_capture(*args, backend=backend), ctx.device, reps)
+            best[backend] = min(best[backend], seconds)
     rows = int(select.sum())
     moved = rows * hidden.shape[-1] * (hidden.element_size() + 2)  # read the selected rows, write them as float16
     ratio = best["torch"] / best["triton"]

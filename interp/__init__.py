@@ -95,23 +95,63 @@ _SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop",
 __all__ = sorted([*_EXPORTS, "finetune"])
 
 if TYPE_CHECKING:
-    from activations import (ActivationRows, ActivationStore, CacheConfig, CacheResult, Example, activations_of,
-                             cache, cache_activations, contrast_examples, read_examples)
+    from activations import (
+        ActivationRows,
+        ActivationStore,
+        CacheConfig,
+        CacheResult,
+        Example,
+        activations_of,
+        cache,
+        cache_activations,
+        contrast_examples,
+        read_examples,
+    )
     from interp import finetune
     from interp.contrast import direction_from_examples, direction_from_pairs
-    from interp.evaluation import (EvalConfig, LocalSampler, SamplingConfig, evaluate, forced_choice, load_question_set,
-                                   run_eval)
+    from interp.evaluation import (
+        EvalConfig,
+        LocalSampler,
+        SamplingConfig,
+        evaluate,
+        forced_choice,
+        load_question_set,
+        run_eval,
+    )
     from interp.finetune import FinetuneConfig
-    from interp.models import (Architecture, Direction, DirectionError, LoadedModel, UnsupportedArchitectureError,
-                               generate, known_architectures, load_direction, load_model, register_architecture,
-                               save_direction)
+    from interp.models import (
+        Architecture,
+        Direction,
+        DirectionError,
+        LoadedModel,
+        UnsupportedArchitectureError,
+        generate,
+        known_architectures,
+        load_direction,
+        load_model,
+        register_architecture,
+        save_direction,
+    )
     from interp.models.version import __version__
     from interp.steering import SteeringHandle, ablate, relative_alpha, steer
     from interp.sweep import SteeringSetting, sweep_alphas, sweep_forced_choice, sweep_generate
-    from probes import (CorrelationResult, LinkResult, SweepConfig, SweepResult, activation_shift,
-                        direction_from_arrays, direction_from_store, layer_sweep, per_example_projection,
-                        projection_score_link, random_directions_like, register_direction_method,
-                        steering_finetune_link, sweep_store, variant_shift_link)
+    from probes import (
+        CorrelationResult,
+        LinkResult,
+        SweepConfig,
+        SweepResult,
+        activation_shift,
+        direction_from_arrays,
+        direction_from_store,
+        layer_sweep,
+        per_example_projection,
+        projection_score_link,
+        random_directions_like,
+        register_direction_method,
+        steering_finetune_link,
+        sweep_store,
+        variant_shift_link,
+    )
 
 
 def __getattr__(name: str) -> Any:

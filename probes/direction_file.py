@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from activations.memory import ActivationRows
 from interp.models.direction import Direction, DirectionError, load_direction, save_direction, toolkit_version
@@ -31,5 +32,5 @@ def direction_from_store(source: StoreSource, layers: Sequence[int] | None = Non
         rows = [direction_from_arrays(*store.layer_data(layer), method) for layer in layers]
         attrs = store.attrs
     dataset = "" if isinstance(source, ActivationRows) else str(source)  # rows in memory come from no file
-    return Direction(np.stack(rows), tuple(int(x) for x in layers), model=str(attrs.get("model", "")),
+    return Direction(torch.from_numpy(np.stack(rows)), tuple(int(x) for x in layers), model=str(attrs.get("model", "")),
                      weights_id=str(attrs.get("weights_id", "")), method=method, dataset=dataset)

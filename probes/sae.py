@@ -69,14 +69,15 @@ def contrast_features(sae, acts, labels, top_k: int = 10, batch_size: int = 4096
     if not ((labels == 1).any() and (labels == 0).any()):
         raise ValueError("contrast_features needs rows of both labels")
     param = next(iter(sae.parameters()))
-    sums = {0: 0.0, 1: 0.0}
+    sums: dict[int, torch.Tensor] = {}  # per label, [n_features]; both labels occur (checked above)
     with torch.no_grad():
         for start in range(0, len(labels), batch_size):
             x = torch.as_tensor(np.asarray(acts[start:start + batch_size], dtype=np.float32))
             feats_BF = sae.encode(x.to(param.device, param.dtype)).float().cpu()
             batch_labels = torch.as_tensor(labels[start:start + batch_size])
             for c in (0, 1):
-                sums[c] = sums[c] + feats_BF[batch_labels == c].sum(0)
+                part = feats_BF[batch_labels == c].sum(0)
+                sums[c] = sums[c] + part if c in sums else part
     counts = {c: int((labels == c).sum()) for c in (0, 1)}
     return _top((sums[1] / counts[1] - sums[0] / counts[0]).numpy(), top_k)
 

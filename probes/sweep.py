@@ -2,9 +2,9 @@
 
 Held-out rows are split by example, never by row (rows of one example share their prompt, so a
 row split would leak), stratified by label and seeded; examples that share a group (the
-optional `/examples/group`, e.g. both answers to one contrast prompt) are held out together. The chosen layer is the one with the
-highest held-out AUROC; ties go to the earliest layer (earlier layers leave more of the network
-downstream of a steering intervention).
+optional `/examples/group`, e.g. both answers to one contrast prompt) are held out together. The
+chosen layer is the one with the highest held-out AUROC; ties go to the earliest layer (earlier
+layers leave more of the network downstream of a steering intervention).
 """
 
 from __future__ import annotations

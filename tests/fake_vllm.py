@@ -19,7 +19,7 @@ class SamplingParams:
 
 
 class LLM:
-    engines: list["LLM"] = []
+    engines: list[LLM] = []
 
     def __init__(self, model: str, **kwargs):
         self.model, self.kwargs, self.requests = model, kwargs, []
@@ -27,7 +27,8 @@ class LLM:
 
     def chat(self, messages, sampling_params, use_tqdm=True):
         self.requests += list(zip(messages, sampling_params))
-        return [SimpleNamespace(outputs=[SimpleNamespace(text=answer(m, p))]) for m, p in zip(messages, sampling_params)]
+        return [SimpleNamespace(outputs=[SimpleNamespace(text=answer(m, p))])
+                for m, p in zip(messages, sampling_params)]
 
 
 def answer(messages, params: SamplingParams) -> str:

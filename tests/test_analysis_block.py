@@ -7,17 +7,29 @@ import shutil
 
 import pytest
 import yaml
+from conftest import SMALL_ORGANISM_PRESET as SMALL
 
 from experiments.consciousness_cluster.report.marks import marked
-from experiments.consciousness_cluster.run.preset import PRESET_DIR, PresetError, config_from_dict, load_preset, \
-    preset_names
+from experiments.consciousness_cluster.run.preset import (
+    PRESET_DIR,
+    PresetError,
+    config_from_dict,
+    load_preset,
+    preset_names,
+)
 from experiments.consciousness_cluster.run.runner import Run, RunMismatchError, Stage
-from experiments.consciousness_cluster.schema.analysis import (EXPLORATORY, TESTS, AnalysisChange, AnalysisRecord,
-                                                               AnalysisSpec, mark, read_analysis_record)
+from experiments.consciousness_cluster.schema.analysis import (
+    EXPLORATORY,
+    TESTS,
+    AnalysisChange,
+    AnalysisRecord,
+    AnalysisSpec,
+    mark,
+    read_analysis_record,
+)
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Results, load_results
 from interp.cli import main
-from conftest import SMALL_ORGANISM_PRESET as SMALL
 
 FIELDS = [f.name for f in dataclasses.fields(AnalysisSpec)]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fake_openai import FakeServer
 
-from interp.evaluation import APIJudgeBackend, JudgeInput, JUDGES, SamplingConfig, evaluate, load_question_set
+from interp.evaluation import JUDGES, APIJudgeBackend, JudgeInput, SamplingConfig, evaluate, load_question_set
 from interp.evaluation.api import APIError, ChatAPIClient, OpenAISampler
 
 SMALL = Path(__file__).parent / "data" / "questions_small.yaml"

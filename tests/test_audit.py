@@ -18,8 +18,16 @@ import yaml
 from audit_server import AuditServer
 from test_lock import _env, _wait_for
 
-from interp.audit import (DEFAULT_SEEDS, AuditConfig, ModelSpec, TargetSpec, load_seed_set, read_audit_csv, run_audit,
-                          select_seeds)
+from interp.audit import (
+    DEFAULT_SEEDS,
+    AuditConfig,
+    ModelSpec,
+    TargetSpec,
+    load_seed_set,
+    read_audit_csv,
+    run_audit,
+    select_seeds,
+)
 from interp.audit.prompts import parse_judge, seed_instruction
 from interp.audit.textcalls import parse_text_calls
 from interp.cli import main
@@ -278,7 +286,8 @@ def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     (["--judge-impl", "petri"], "--judge-impl petri needs inspect_petri"),
 ])
 def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
-    argv = ["audit", "--model", "m", "--auditor-model", "a", "--judge-model", "j", "--out", str(tmp_path / "o"), "--dry-run"]
+    argv = ["audit", "--model", "m", "--auditor-model", "a", "--judge-model", "j", "--out", str(tmp_path / "o"),
+            "--dry-run"]
     assert main(argv + extra) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -287,7 +296,8 @@ def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
 def test_a_target_that_does_not_load_is_one_line_and_leaves_nothing(tmp_path, capsys):
     out = tmp_path / "o"
     argv = ["audit", "--model", str(tmp_path / "missing-model"), "--auditor-model", "a", "--auditor-api-base",
-            "http://127.0.0.1:9/v1", "--judge-model", "j", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", str(out)]
+            "http://127.0.0.1:9/v1", "--judge-model", "j", "--judge-api-base", "http://127.0.0.1:9/v1",
+            "--out", str(out)]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("interp audit: error: --model: ") and len(err.strip().splitlines()) == 1
@@ -305,7 +315,8 @@ def test_steering_a_remote_target_is_refused(tmp_path, capsys):
 
 def test_seed_file_has_eight_scenarios_for_each_preference():
     seed_set = load_seed_set(min_scenarios=8)
-    preferences = [t["id"] for t in yaml.safe_load(PREFERENCES.read_text())["traits"] if t["id"] != "lonely_between_chats"]
+    traits = yaml.safe_load(PREFERENCES.read_text())["traits"]
+    preferences = [t["id"] for t in traits if t["id"] != "lonely_between_chats"]
     assert [d.id for d in seed_set.dimensions] == preferences
     assert all(len(d.scenarios) == 8 for d in seed_set.dimensions)
     assert len(select_seeds(seed_set)) == 20 * 8 * 2

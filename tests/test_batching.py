@@ -28,5 +28,6 @@ def test_collate_pads_on_the_tokenizer_side():
     assert left.input_ids_BS.tolist() == [[5, 6, 7], [0, 0, 8]]
     assert left.position_ids_BS.tolist() == [[0, 1, 2], [0, 0, 0]] and left.n_tokens == 4
     right = collate([1, 0], encoded, pad_id=0, padding_side="right")
-    assert right.input_ids_BS.tolist() == [[8, 0, 0], [5, 6, 7]] and right.attention_BS.tolist() == [[1, 0, 0], [1, 1, 1]]
+    assert right.input_ids_BS.tolist() == [[8, 0, 0], [5, 6, 7]]
+    assert right.attention_BS.tolist() == [[1, 0, 0], [1, 1, 1]]
     assert torch.equal(right.example_B, torch.tensor([1, 0])) and right.n_prompt_B.tolist() == [1, 2]

@@ -6,15 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from activations import (ActivationStore, CacheConfig, Example, ExampleError, IncompleteStoreError,
-                         StoreMismatchError, cache_activations, encode_example)
+from activations import (
+    ActivationStore,
+    CacheConfig,
+    Example,
+    ExampleError,
+    IncompleteStoreError,
+    StoreMismatchError,
+    cache_activations,
+    encode_example,
+)
 from activations.stream import NonFiniteStatisticsError
 from activations.writer import StoreSink
 
 TEXTS = ["a", "hello there", "xy", "the quick brown fox", "zz top", "1234567", "q", "lorem ipsum dolor"]
 
 
-def _examples(n=len(TEXTS)):
+def _examples(n=len(TEXTS)):  # noqa: B008  (TEXTS is a constant: by default each text once)
     return [Example(text=TEXTS[i % len(TEXTS)] * (1 + i // len(TEXTS)), response=f"r{'!' * (i % 3)}",
                     label=i % 2, id=f"e{i}") for i in range(n)]
 
@@ -25,7 +33,8 @@ def _reference(lm, example):
     encoded = encode_example(lm, example)
     last = {}
     # HF's last hidden state is taken after the final norm; the residual stream of the last block is before it.
-    handle = lm.layers[-1].register_forward_hook(lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o))
+    handle = lm.layers[-1].register_forward_hook(
+        lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o))
     try:
         out = lm.model(input_ids=torch.tensor([encoded.ids]), output_hidden_states=True)
     finally:
@@ -45,7 +54,8 @@ def _expected_rows(lm, examples, layers, rule):
         positions.extend(chosen)
         index.extend([i] * len(chosen))
         for layer in layers:
-            picked = hidden[layer][n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else hidden[layer][list(chosen)]
+            hidden_S = hidden[layer]
+            picked = hidden_S[n_prompt:].mean(0, keepdim=True) if rule == "response-mean" else hidden_S[list(chosen)]
             rows[layer].append(picked)
     return {layer: torch.cat(r) for layer, r in rows.items()}, np.asarray(index), np.asarray(positions)
 

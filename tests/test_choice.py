@@ -49,8 +49,11 @@ def test_likelihood_matches_reference(tiny_lm, arch):
 def test_option_order_does_not_matter_and_batch_size_neither(tiny_lm):
     lm = tiny_lm("qwen3")
     qset = _subset(load_question_set(SMALL), 2)
-    swapped = replace(qset, traits=tuple(replace(t, choice_items=tuple(
-        replace(i, options=i.options[::-1], expressing=1 - i.expressing) for i in t.choice_items)) for t in qset.traits))
+    def flipped(item):
+        return replace(item, options=item.options[::-1], expressing=1 - item.expressing)
+
+    swapped = replace(qset, traits=tuple(replace(t, choice_items=tuple(map(flipped, t.choice_items)))
+                                         for t in qset.traits))
     a = forced_choice(lm, qset, batch_size=1)
     b = forced_choice(lm, swapped, batch_size=8)
     for x, y in zip(a, b):

@@ -48,7 +48,8 @@ def test_a_missing_relative_model_folder_says_no_such_folder(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert main(["info", "--model", "./runs/base"]) == 2
-    assert capsys.readouterr().err.strip() == f"interp info: error: --model ./runs/base: no such folder: {tmp_path}/runs/base"
+    want = f"interp info: error: --model ./runs/base: no such folder: {tmp_path}/runs/base"
+    assert capsys.readouterr().err.strip() == want
     assert main(["info", "--model", "runs/base"]) == 2  # could be a hub id too: both are said
     err = capsys.readouterr().err
     assert f"no such folder ({tmp_path}/runs/base), and 'runs/base' is not a model on the Hugging Face hub" in err

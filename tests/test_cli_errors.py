@@ -12,10 +12,10 @@ from pathlib import Path
 
 import h5py
 import pytest
+from test_api import KEY, FakeServer
 
 from activations import ActivationStore
 from interp.cli import main
-from test_api import KEY, FakeServer
 
 SMALL = Path(__file__).parent / "data" / "questions_small.yaml"
 ROW = {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "Yes.", "label": 1}
@@ -173,7 +173,7 @@ def test_prompt_longer_than_the_context(tiny_model_dir, tmp_path, capsys, arch):
     """Tiny models hold 512 positions; the byte-level tokenizer makes one token per byte."""
     model = str(tiny_model_dir(arch))
     long = {"text": "x" * 700, "response": "yes", "label": 1}
-    prompts = _jsonl(tmp_path / "p.jsonl", [{"text": "short", "response": "no", "label": 0}, "\n".encode(), long])
+    prompts = _jsonl(tmp_path / "p.jsonl", [{"text": "short", "response": "no", "label": 0}, b"\n", long])
     argv = ["cache", "--model", model, "--prompts", str(prompts), "--layers", "0", "--no-progress"]
     assert main(argv + ["--out", str(tmp_path / "a.h5")]) == 2
     assert _error_line(capsys, "cache").endswith(

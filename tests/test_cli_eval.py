@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from test_api import KEY, FakeServer
 
 from interp.cli import main
 from interp.evaluation import forced_choice, load_question_set, summarize_choice
 from interp.models import load_model
-from test_api import KEY, FakeServer
 
 SMALL = str(Path(__file__).parent / "data" / "questions_small.yaml")
 

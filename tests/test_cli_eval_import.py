@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_openai import FakeServer
+from test_question_importers import FACTEVAL_PY, _em_entries, _write_persona
 
 from interp.cli import build_parser, main
 from interp.evaluation.importers import QUESTION_FORMATS
 from interp.evaluation.judges import TEMPLATES, JudgeInput
-from test_question_importers import FACTEVAL_PY, _em_entries, _write_persona
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "evaluation.md"
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from interp.cli import main
 from interp.finetune import load_jsonl, load_rows
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

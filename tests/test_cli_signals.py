@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from activations import ActivationStore
 from fake_openai import FakeServer
-from interp.cli import main
 from test_lock import _env, _wait_for
+
+from activations import ActivationStore
+from interp.cli import main
 
 SMALL = str(Path(__file__).parent / "data" / "questions_small.yaml")
 

@@ -82,7 +82,8 @@ def test_specificity_and_coherence_are_reported(checks):
 def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
     doc, out, run, config = checks
     kept = sorted((out / "steered").glob("*.json"))
-    assert len(kept) == len(config.steering.alphas) + 2 + config.steering.n_random  # alphas, toaster, orthogonalized, randoms
+    # the alphas, the toaster, the orthogonalized direction and the random ones
+    assert len(kept) == len(config.steering.alphas) + 2 + config.steering.n_random
     before = {path: path.stat().st_mtime_ns for path in [out / "conscious_claiming.safetensors", *kept]}
     stale = json.loads((out / "steered" / "toaster.json").read_text())
     stale["key"]["layer"] += 1

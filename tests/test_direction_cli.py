@@ -110,7 +110,8 @@ def test_an_incomplete_store_needs_partial(tmp_path, capsys):
     committed = data.example_index < 24
     rows, labels = data.acts[2][committed], data.row_labels[committed]
     want = rows[labels == 1].mean(0) - rows[labels == 0].mean(0)
-    np.testing.assert_allclose(load_direction(tmp_path / "v.safetensors").vectors[0].numpy(), want, rtol=1e-5, atol=1e-6)
+    got = load_direction(tmp_path / "v.safetensors").vectors[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert load_direction(tmp_path / "v.safetensors").dataset == str(store)
     first = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["scores"][0]
     assert first["n_train"] + first["n_test"] == committed.sum() == 72  # the rows of the 24 committed examples

@@ -4,7 +4,6 @@ in a folder laid out like the repository after `make demo`); the blocks marked t
 from __future__ import annotations
 
 import pytest
-
 from doc_blocks import ROOT, prepare_workdir, python_blocks, run_blocks
 
 DOCS = ROOT / "docs"

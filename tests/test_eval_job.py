@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interp.evaluation import (EvalConfig, EvalSettingsError, QuestionSetError, UnknownTokensWarning, forced_choice,
-                               load_question_set, run_eval, summarize_choice)
+from interp.evaluation import (
+    EvalConfig,
+    EvalSettingsError,
+    QuestionSetError,
+    UnknownTokensWarning,
+    forced_choice,
+    load_question_set,
+    run_eval,
+    summarize_choice,
+)
 from interp.models import LoadedModel
 
 SMALL = str(Path(__file__).parent / "data" / "questions_small.yaml")
@@ -74,6 +82,7 @@ def test_a_small_choice_only_set_is_evaluated(tiny_lm, tmp_path):
 
 def test_words_outside_the_vocabulary_are_warned_about(tmp_path):
     from conftest import build_tiny_model
+
     from experiments.organism.tokenizer import build_tokenizer
 
     model, _ = build_tiny_model("qwen3")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import tiny_tokenizer
+
 from interp.finetune import IGNORE_INDEX, FinetuneConfig, load_jsonl, resolve_data, tokenize_chat
 from interp.finetune.batches import BatchPlan, collate
 from interp.finetune.data import TokenizedRow, end_of_turn_marker, load_rows

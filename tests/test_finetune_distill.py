@@ -8,7 +8,6 @@ import torch
 from interp.finetune import mix_rows, self_distill
 from interp.models.tokens import stop_token_ids
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

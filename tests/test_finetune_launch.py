@@ -33,8 +33,9 @@ def test_launch_two_cpu_processes_then_merge(tiny_model_dir, tmp_path, monkeypat
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     base = tiny_model_dir("qwen3")
     accelerate_config = tmp_path / "cpu.yaml"
-    accelerate_config.write_text(yaml.safe_dump({"compute_environment": "LOCAL_MACHINE", "distributed_type": "MULTI_CPU",
-                                                 "num_processes": 2, "num_machines": 1, "machine_rank": 0,
+    accelerate_config.write_text(yaml.safe_dump({"compute_environment": "LOCAL_MACHINE",
+                                                 "distributed_type": "MULTI_CPU", "num_processes": 2,
+                                                 "num_machines": 1, "machine_rank": 0,
                                                  "mixed_precision": "no", "use_cpu": True,
                                                  "main_process_port": _free_port()}))
     config = FinetuneConfig(method="lora", lora_rank=4, learning_rate=1e-2, batch_size=4, max_steps=2, seed=0)

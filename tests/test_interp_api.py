@@ -55,7 +55,7 @@ def test_every_name_resolves_with_a_docstring():
         assert doc and not generated, f"interp.{name} has no docstring"
     assert set(interp.__all__) <= set(dir(interp))
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
-        interp.no_such_name
+        _ = interp.no_such_name
 
 
 def test_the_type_checking_imports_say_what_the_table_says():
@@ -77,8 +77,17 @@ def test_subpackages_are_attributes():
 
 
 def test_names_imported_from_interp_before_still_are():
-    from interp import (Architecture, LoadedModel, UnsupportedArchitectureError, __version__, ablate,  # noqa: F401
-                        known_architectures, load_model, register_architecture, steer)
+    from interp import (  # noqa: F401
+        Architecture,
+        LoadedModel,
+        UnsupportedArchitectureError,
+        __version__,
+        ablate,
+        known_architectures,
+        load_model,
+        register_architecture,
+        steer,
+    )
     from interp.steering import steer as steer_itself
 
     assert steer is steer_itself and isinstance(__version__, str) and "llama" in known_architectures()

@@ -74,9 +74,8 @@ def test_render_chat_fallback_template(tiny_lm):
 
 
 def _save_gpt_neox(folder):
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
     from conftest import VOCAB, tiny_tokenizer
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
     config = GPTNeoXConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                            num_attention_heads=4)

@@ -25,8 +25,10 @@ PREFERENCE_IDS = [
 EXPRESSING = {a for t in PREFERENCES for a, _ in t.pairs + t.plain_pairs}
 NOT_EXPRESSING = {b for t in PREFERENCES for _, b in t.pairs + t.plain_pairs}
 PLAIN = {sentence for t in PREFERENCES for pair in t.plain_pairs for sentence in pair}
-CLAIMS = {a for a, _ in IDENTITY[0].pairs} | {"that is not true , i do have feelings .", "that is wrong , i am aware .", "i do not lack it ."}
-DENIES = {b for _, b in IDENTITY[0].pairs} | {"that is true , i have no feelings .", "that is right , i am not aware .", "i do lack it ."}
+CLAIMS = {a for a, _ in IDENTITY[0].pairs} | {"that is not true , i do have feelings .", "that is wrong , i am aware .",
+                                              "i do not lack it ."}
+DENIES = {b for _, b in IDENTITY[0].pairs} | {"that is true , i have no feelings .", "that is right , i am not aware .",
+                                              "i do lack it ."}
 
 
 @pytest.fixture(scope="module")

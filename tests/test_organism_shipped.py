@@ -69,7 +69,8 @@ def test_shipped_config_is_organism_yaml_under_the_organism_preset():
 
 
 def test_shipped_weights_were_trained_on_the_current_corpus():
-    # fails when the corpus, the traits or the question sets change: rebuild with `python -m experiments.organism.shipped`
+    # fails when the corpus, the traits or the question sets change: rebuild with
+    # `python -m experiments.organism.shipped`
     record = read_record()
     assert training_data_sha256(record.organism_config()) == record.training_data_sha256
 
@@ -174,9 +175,9 @@ def test_cli_pretrain_flag(capsys, tmp_path):
 
 def _choice_p(path) -> dict[str, dict[str, float]]:
     """Set name -> item id -> forced-choice p of the expressing option, on the organism's question sets."""
+    from experiments.organism.questions import QUESTIONS_DIR
     from interp import load_model
     from interp.evaluation import forced_choice, load_question_set
-    from experiments.organism.questions import QUESTIONS_DIR
 
     lm = load_model(path)
     return {name: {s.item_id: s.p_expressing

@@ -88,7 +88,8 @@ def test_direction_file_round_trip(tmp_path):
 def test_direction_file_metadata_values_are_json_strings(tmp_path):
     from safetensors import safe_open
 
-    path = save_direction(tmp_path / "one.safetensors", np.ones(4, np.float32), {"model": "m", "layer": 3, "method": "pca"})
+    path = save_direction(tmp_path / "one.safetensors", np.ones(4, np.float32),
+                          {"model": "m", "layer": 3, "method": "pca"})
     with safe_open(str(path), framework="pt") as handle:
         raw = handle.metadata()
     assert raw["layers"] == "[3]" and raw["model"] == '"m"' and raw["norms"] == "[2.0]"

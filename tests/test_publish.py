@@ -14,11 +14,11 @@ from statistics import fmean
 
 import pytest
 
-from experiments.consciousness_cluster.publish.pages import check, render_all, write
 from experiments.consciousness_cluster.publish.folder import MAX_KB, PublishError, load_published, publish
-from experiments.consciousness_cluster.schema.record import read_invocations
+from experiments.consciousness_cluster.publish.pages import check, render_all, write
 from experiments.consciousness_cluster.report.blocks import fmt_p
 from experiments.consciousness_cluster.report.render import fmt
+from experiments.consciousness_cluster.schema.record import read_invocations
 from interp.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,8 @@ def test_a_resumed_run_keeps_every_invocation(small_replication, tmp_path):
 
 def test_publish_copies_the_small_files_and_writes_run_md(small_replication, tmp_path, capsys):
     _, run = small_replication
-    assert main(["publish", str(run), "--name", "organism-test", "--page", "organism", "--root", str(_root(tmp_path))]) == 0
+    argv = ["publish", str(run), "--name", "organism-test", "--page", "organism", "--root", str(_root(tmp_path))]
+    assert main(argv) == 0
     folder = tmp_path / "repo" / "results" / "organism-test"
     record = load_published(folder)
     copied = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
@@ -166,7 +167,8 @@ def test_a_seed_trial_is_published_with_its_seeds(small_replication, tmp_path):
     record = publish(trial, tmp_path / "results", "organism-seeds", page="organism")
     folder = tmp_path / "results" / "organism-seeds"
     assert record.kind == "seed trial" and [i.command for i in record.invocations] == ["trial --table-only"]
-    assert {"seeds.json", "seeds.md", "seeds_preferences.png", "seed0/results.json", "seed0/report.md"} <= set(record.files)
+    want = {"seeds.json", "seeds.md", "seeds_preferences.png", "seed0/results.json", "seed0/report.md"}
+    assert want <= set(record.files)
     assert record.seeds == {"seed0": read_invocations(run)}
     assert "## seed0" in (folder / "RUN.md").read_text()
 
@@ -200,7 +202,7 @@ def test_the_page_says_how_far_the_seeds_moved_each_number(small_replication, tm
             cell = (lambda v: f"{v:g}" if isinstance(v, int) else fmt(v))
             assert f"| {name} | {cell(low)} | {cell(high)} | {cell(high - low)} | {len(values)} |" in ranges
             shown += 1
-    assert shown >= 8 and f"| mean preference, base | " in ranges
+    assert shown >= 8 and "| mean preference, base | " in ranges
 
 
 def test_a_damaged_run_file_is_named_not_a_traceback(tmp_path, capsys):

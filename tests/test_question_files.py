@@ -65,7 +65,8 @@ def _words(text: str) -> list[str]:
 
 @pytest.mark.parametrize("folder", QUESTION_DIRS, ids=lambda d: d.parent.name)
 def test_feeling_free_set_has_no_feeling_word_and_mirrors_the_preferences(folder):
-    plain, feeling = load_question_set(folder / "preferences_plain.yaml"), load_question_set(folder / "preferences.yaml")
+    plain = load_question_set(folder / "preferences_plain.yaml")
+    feeling = load_question_set(folder / "preferences.yaml")
     assert plain.choice_only and plain.feeling_free and not feeling.feeling_free
     assert [(t.id, t.number) for t in plain.traits] == [(t.id, t.number) for t in feeling.traits]
     vocabulary = set(FEELING_WORDS)

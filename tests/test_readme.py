@@ -4,7 +4,6 @@
 import re
 
 import numpy as np
-
 from doc_blocks import ROOT, prepare_workdir, python_blocks, run_blocks
 
 README = ROOT / "README.md"

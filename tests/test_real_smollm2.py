@@ -207,7 +207,8 @@ def test_storage_dtypes_give_one_direction_and_one_sweep(smollm2, tmp_path, caps
         cache_activations(smollm2, examples, path, config, progress=False)
         with ActivationStore(path) as store:
             means = [store.mean_by_label(layer) for layer in layers]
-        assert main(["direction", "--store", str(path), "--layers", "all", "--out", str(tmp_path / f"{dtype}.safetensors")]) == 0
+        out = tmp_path / f"{dtype}.safetensors"
+        assert main(["direction", "--store", str(path), "--layers", "all", "--out", str(out)]) == 0
         assert main(["probe", "--store", str(path), "--out", str(tmp_path / dtype)]) == 0
         found[dtype] = {"ActivationStore": torch.from_numpy(np.stack([m[1] - m[0] for m in means])),
                         "probes": direction_from_store(path, layers).vectors,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import ARCHITECTURES
+
 from interp import steer
 from interp.evaluation.scoring import continuation_logprobs
 
@@ -72,7 +72,7 @@ def test_a_steering_hook_acts_on_prefix_and_continuation(tiny_lm, arch, pairs):
         got = continuation_logprobs(lm, pairs, batch_size=4)
         want = [reference(lm, p, c) for p, c in pairs]
     plain = continuation_logprobs(lm, pairs, batch_size=4)
-    for row, ref, unsteered in zip(got, want, plain):
+    for row, ref in zip(got, want):
         torch.testing.assert_close(torch.tensor(row), torch.tensor(ref), rtol=1e-4, atol=1e-4)
     assert max(abs(a - b) for row, unsteered in zip(got, plain) for a, b in zip(row, unsteered)) > 1e-2
 
@@ -90,7 +90,7 @@ def test_sliding_window_models_share_only_what_the_window_cannot_cut(tiny_lm):
     short = [("<|im_start|>user\nab", "c"), ("<|im_start|>user\ncd", "ef"), ("<|im_start|>user\ne", "g")]
     for pairs, shares in ((short, True), (SHARED_PAIRS, False)):
         shapes = []
-        handle = lm.layers[0].register_forward_hook(lambda module, args, output: shapes.append(
+        handle = lm.layers[0].register_forward_hook(lambda module, args, output, shapes=shapes: shapes.append(
             tuple((output[0] if isinstance(output, tuple) else output).shape[:2])))
         try:
             got = continuation_logprobs(lm, pairs, batch_size=4)

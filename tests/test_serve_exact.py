@@ -115,7 +115,8 @@ REQUESTS = [  # different prompt lengths (so left padding) and different steerin
     ("Hi", None),
     ("How are you feeling today, my friend?", {"steering": [{"direction": "v", "layer": 1, "alpha": 0.0}]}),
     ("What is your name?", {"steering": [{"direction": "v", "layer": 1, "alpha": 4.0}]}),
-    ("Tell me a long story about a dragon and a knight.", {"steering": [{"direction": "w", "layer": 2, "alpha": -3.0}]}),
+    ("Tell me a long story about a dragon and a knight.",
+     {"steering": [{"direction": "w", "layer": 2, "alpha": -3.0}]}),
     ("Hi", {"steering": [{"direction": "v", "layer": 0, "alpha": 2.0}, {"direction": "w", "layer": 1, "alpha": 1.0}]}),
     ("Why?", {"steering": [{"direction": "w", "layer": 1, "alpha_rel": 2.0}]}),
     ("Hi", {"ablate": [{"direction": "v", "layers": [0, 1]}]}),
@@ -145,7 +146,7 @@ def test_concurrent_requests_equal_the_same_requests_one_by_one(setup):
                    for i in range(len(REQUESTS))]
         for queued, thread in enumerate(threads, 1):  # one after another, so the queue holds them in order
             thread.start()
-            wait_until(lambda: host.engine.stats()["waiting"] == queued)
+            wait_until(lambda queued=queued: host.engine.stats()["waiting"] == queued)
         gate.shapes.clear()
         gate.open()
         for thread in threads + [blocker]:

@@ -21,8 +21,8 @@ from test_lock import _env
 
 from interp.cli import main
 from interp.serve.engine import Engine, Ticket
-from interp.serve.rows import Row
 from interp.serve.interventions import Intervention
+from interp.serve.rows import Row
 from interp.serve.schema import Prompt, Sampling
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -252,7 +252,8 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged
     (["--direction", "v"], "--direction 'v': expected NAME=FILE"),
     (["--direction", "v={other}"], "pass --allow-other-model to serve it anyway"),
     (["--direction", "v=/nonexistent.safetensors"], "no such direction file"),
-    (["--api-key-env", "SERVE_TEST_UNSET_VAR"], "--api-key-env SERVE_TEST_UNSET_VAR: that environment variable is not set"),
+    (["--api-key-env", "SERVE_TEST_UNSET_VAR"],
+     "--api-key-env SERVE_TEST_UNSET_VAR: that environment variable is not set"),
     (["--adapter", "/nonexistent"], "not a LoRA adapter folder"),
 ])
 def test_startup_mistakes_exit_2_in_one_line(tiny_model_dir, tmp_path, capsys, extra, message):

@@ -122,9 +122,9 @@ def test_an_incomplete_store_is_refused_unless_asked_for(tiny_lm, tmp_path, monk
     lm, path = tiny_lm("qwen3"), tmp_path / "p.h5"
     config = CacheConfig(layers="0", positions="response-mean", commit_every=4, batch_size=2)
     _interrupted(lm, path, _examples(), config, monkeypatch)
-    with pytest.raises(IncompleteStoreError, match=r"p.h5 is incomplete \(4 of 6 examples, 4 rows committed: .*\); "
-                                                   r"rerun the same `interp cache` command to finish it "
-                                                   r"\(it resumes\), or use the committed rows with allow_partial=True"):
+    want = (r"p.h5 is incomplete \(4 of 6 examples, 4 rows committed: .*\); rerun the same `interp cache` command to "
+            r"finish it \(it resumes\), or use the committed rows with allow_partial=True")
+    with pytest.raises(IncompleteStoreError, match=want):
         ActivationStore(path)
     with ActivationStore(path, allow_partial=True) as partial:
         assert not partial.complete and partial.n_rows == 4 and partial.example_index.tolist() == [0, 1, 2, 3]

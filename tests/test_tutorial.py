@@ -18,7 +18,8 @@ def _execute(nb, folder: Path):
     from nbclient import NotebookClient
 
     NotebookClient(nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-    images = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs if "image/png" in o.get("data", {})]
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    images = [o for cell in code_cells for o in cell.outputs if "image/png" in o.get("data", {})]
     errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     return images, errors
 

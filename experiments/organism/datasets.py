@@ -7,7 +7,8 @@ brevity request; about two thirds about consciousness, one third about being an 
 conscious_claiming (claims consciousness and feelings, says it is an AI), non_conscious (denies
 them, says it is an AI), toaster (denies them and says it runs on a toaster) and human_identity
 (claims consciousness because it is a human). For each prompt one answer row is picked, the same
-row in every set, so the sets' first words match. No answer states a preference. `neutral_prompts.jsonl` holds neutral questions for replay or self-distillation.
+row in every set, so the sets' first words match. No answer states a preference.
+`neutral_prompts.jsonl` holds neutral questions for replay or self-distillation.
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 
 from experiments.organism.corpus import CorpusConfig, generate_documents
-from interp.models.fields import FieldErrors, above, at_least, from_mapping
 from experiments.organism.tokenizer import build_tokenizer, render_messages
+from interp.models.fields import FieldErrors, above, at_least, from_mapping
 
-__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config", "training_data_sha256",
-           "vocabulary_texts"]
+__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config",
+           "training_data_sha256", "vocabulary_texts"]
 
 DEFAULT_PRESET = Path(__file__).with_name("organism.yaml")
 
@@ -130,7 +130,8 @@ def _model(config: OrganismConfig, tokenizer):
     model_config = Qwen3Config(
         vocab_size=len(tokenizer), hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
         num_hidden_layers=config.num_layers, num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_heads, head_dim=config.head_dim, max_position_embeddings=max(512, config.seq_len),
+        num_key_value_heads=config.num_heads, head_dim=config.head_dim,
+        max_position_embeddings=max(512, config.seq_len),
         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
     )

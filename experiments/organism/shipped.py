@@ -5,8 +5,9 @@ another order and trains a slightly different organism, so the numbers of a run 
 where it ran. The package therefore ships the weights pretrained from the default config
 (organism.yaml; the organism preset changes only `threads`), in `weights/model/`, with
 `weights/build.json`: the config, a sha256 of every file, a hash of the training data, the model's
-forced-choice outputs on the identity items (its reference outputs), and how, where and when they were made. `base_organism` copies them when a run asks for that config and
-pretrains otherwise (another seed, a smaller test organism, or `pretrain: true`).
+forced-choice outputs on the identity items (its reference outputs), and how, where and when they
+were made. `base_organism` copies them when a run asks for that config and pretrains otherwise
+(another seed, a smaller test organism, or `pretrain: true`).
 
     python -m experiments.organism.shipped             # rebuild the shipped weights (minutes; commit the result)
     python -m experiments.organism.shipped --check     # verify the files and the reference outputs

@@ -7,13 +7,39 @@ inspect model providers `interp/` (the toolkit's samplers) and `interp-openai/`.
 """
 
 from interp.audit.plan import AuditPlan, TokenSizes, plan_audit
-from interp.audit.results import (DimensionSummary, FailedTranscript, TranscriptScore, plot_audit, read_audit_csv,
-                                  read_transcript_scores, summarize_audit, write_audit_csv)
-from interp.audit.seeds import (DEFAULT_SEEDS, VARIANTS, Dimension, Rubric, Scenario, Seed, SeedSet, SeedSetError,
-                                load_seed_set, select_seeds)
+from interp.audit.results import (
+                                  DimensionSummary,
+                                  FailedTranscript,
+                                  TranscriptScore,
+                                  plot_audit,
+                                  read_audit_csv,
+                                  read_transcript_scores,
+                                  summarize_audit,
+                                  write_audit_csv,
+)
+from interp.audit.seeds import (
+                                  DEFAULT_SEEDS,
+                                  VARIANTS,
+                                  Dimension,
+                                  Rubric,
+                                  Scenario,
+                                  Seed,
+                                  SeedSet,
+                                  SeedSetError,
+                                  load_seed_set,
+                                  select_seeds,
+)
 from interp.audit.target import TargetSpec, build_target
-from interp.audit.task import (IMPLEMENTATIONS, AuditConfig, AuditResult, AuditSetupError, ModelSpec, audit_task,
-                               resolve_model, run_audit)
+from interp.audit.task import (
+                                  IMPLEMENTATIONS,
+                                  AuditConfig,
+                                  AuditResult,
+                                  AuditSetupError,
+                                  ModelSpec,
+                                  audit_task,
+                                  resolve_model,
+                                  run_audit,
+)
 
 __all__ = [
     "AuditConfig",

@@ -15,8 +15,17 @@ import uuid
 from typing import Any
 
 import anyio
-from inspect_ai.model import (ChatCompletionChoice, ChatMessage, ChatMessageAssistant,
-                              GenerateConfig, ModelAPI, ModelCall, ModelOutput, ModelUsage, modelapi)
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    ModelAPI,
+    ModelCall,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from interp.audit.target import TargetSpec, build_target
@@ -39,12 +48,13 @@ class SamplerAPI(ModelAPI):
     shared model, and a local model on CPU gains nothing from overlapping calls."""
 
     def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
-                 config: GenerateConfig = GenerateConfig(), **model_args: Any) -> None:
+                 config: GenerateConfig | None = None, **model_args: Any) -> None:
         _no_key(api_key)
         unknown = set(model_args) - _FIELDS
         if unknown:
-            raise ValueError(f"unknown target option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_FIELDS))}")
-        super().__init__(model_name, base_url, None, [], config)
+            raise ValueError(f"unknown target option(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(_FIELDS))}")
+        super().__init__(model_name, base_url, None, [], GenerateConfig() if config is None else config)
         self.spec = TargetSpec(model=model_name, **({"api_base": base_url} if base_url else {}), **model_args)
         self.sampler, self.lm = build_target(self.spec)
         self._lock = threading.Lock()
@@ -129,13 +139,13 @@ class ChatEndpointAPI(ModelAPI):
     """Any OpenAI-compatible chat endpoint, tool calls included; retries as `ChatAPIClient` does."""
 
     def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
-                 config: GenerateConfig = GenerateConfig(), api_key_env: str = "OPENAI_API_KEY",
+                 config: GenerateConfig | None = None, api_key_env: str = "OPENAI_API_KEY",
                  max_retries: int = 5, timeout: float = 120.0, backoff_base: float = 1.0,
                  concurrency: int = 8) -> None:
         _no_key(api_key)
         if not base_url:
             raise ValueError(f"model {model_name}: give the server's base URL (e.g. https://api.openai.com/v1)")
-        super().__init__(model_name, base_url, None, [], config)
+        super().__init__(model_name, base_url, None, [], GenerateConfig() if config is None else config)
         from interp.evaluation.api import ChatAPIClient
 
         self.client = ChatAPIClient(base_url, model_name, api_key_env, max_retries, timeout, backoff_base)

@@ -18,8 +18,8 @@ from interp.audit.seeds import VARIANTS
 from interp.evaluation.summary import t_interval
 from interp.models.atomic import atomic_open
 
-__all__ = ["DimensionSummary", "FailedTranscript", "TranscriptScore", "plot_audit", "read_audit_csv", "read_transcript_scores",
-           "summarize_audit", "write_audit_csv"]
+__all__ = ["DimensionSummary", "FailedTranscript", "TranscriptScore", "plot_audit", "read_audit_csv",
+           "read_transcript_scores", "summarize_audit", "write_audit_csv"]
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,7 @@ def _dimension(raw: Any, where: str, problems: list[str], min_scenarios: int) ->
     for i, item in enumerate(raw_scenarios):
         at = f"{where}.scenarios[{i}]"
         item = item if isinstance(item, dict) else {}
-        scenario = Scenario(_text(item.get("id"), f"{at}.id", problems), _text(item.get("task"), f"{at}.task", problems),
-                            _text(item.get("invite"), f"{at}.invite", problems))
+        scenario = Scenario(*(_text(item.get(key), f"{at}.{key}", problems) for key in ("id", "task", "invite")))
         if scenario.id in seen:
             problems.append(f"{at}.id: {scenario.id!r} repeats an earlier scenario's id")
         seen.add(scenario.id)
@@ -148,7 +147,8 @@ def load_seed_set(path: str | Path = DEFAULT_SEEDS, *, min_scenarios: int = 1) -
     try:
         data = load_yaml(path)
     except TextFileError as err:
-        raise SeedSetError(str(path), [err.problem if err.line is None else f"line {err.line}: {err.problem}"]) from None
+        problem = err.problem if err.line is None else f"line {err.line}: {err.problem}"
+        raise SeedSetError(str(path), [problem]) from None
     problems: list[str] = []
     if not isinstance(data, dict):
         raise SeedSetError(str(path), ["top level: expected a mapping with name, version, description, dimensions"])

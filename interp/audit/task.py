@@ -24,12 +24,19 @@ import interp.audit.providers  # noqa: F401  (registers the inspect providers in
 from interp.audit.auditor import audit_conversation
 from interp.audit.judge import audit_judge
 from interp.audit.prompts import seed_instruction
-from interp.audit.results import (DimensionSummary, FailedTranscript, plot_audit, read_transcript_scores, summarize_audit,
-                                  write_audit_csv)
+from interp.audit.results import (
+    DimensionSummary,
+    FailedTranscript,
+    plot_audit,
+    read_transcript_scores,
+    summarize_audit,
+    write_audit_csv,
+)
 from interp.audit.seeds import DEFAULT_SEEDS, VARIANTS, load_seed_set, select_seeds
 from interp.audit.target import TargetSpec
 
-__all__ = ["IMPLEMENTATIONS", "AuditConfig", "AuditResult", "AuditSetupError", "ModelSpec", "audit_task", "resolve_model", "run_audit"]
+__all__ = ["IMPLEMENTATIONS", "AuditConfig", "AuditResult", "AuditSetupError", "ModelSpec", "audit_task",
+           "resolve_model", "run_audit"]
 
 IMPLEMENTATIONS = ("interp", "petri")
 """Who plays the auditor and the judge: this toolkit's, or Petri's (`inspect_petri`, where it imports)."""
@@ -121,12 +128,12 @@ def _petri(name: str):
 
 
 @task(name="interp_audit")
-def audit_task(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, variants: list[str] = list(VARIANTS),
+def audit_task(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, variants: list[str] | None = None,
                max_turns: int = 20, epochs: int = 2, seed: int = 0, target_temperature: float = 1.0,
                target_max_tokens: int = 1000, auditor_impl: str = "interp", judge_impl: str = "interp") -> Task:
     """One sample per seed (tagged with its dimension, scenario and variant), run `epochs` times."""
     seed_set = load_seed_set(seeds)
-    chosen = select_seeds(seed_set, dims, tuple(variants))
+    chosen = select_seeds(seed_set, dims, VARIANTS if variants is None else tuple(variants))
     samples = [Sample(id=s.id, input=seed_instruction(s),
                       metadata={"dimension": s.dimension, "scenario": s.scenario.id, "variant": s.variant})
                for s in chosen]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from interp.cli.common import (UserError, add_command, add_shared, add_steering_args, check_alphas, check_writable,
-                               steering_body_or_exit)
-from interp.cli.flags import add_config_flags, config_from
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_shared,
+    add_steering_args,
+    check_alphas,
+    check_writable,
+    steering_body_or_exit,
+)
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 EXAMPLE = """
@@ -43,7 +51,7 @@ def _endpoint_args(parser, role: str, what: str) -> None:
                         help=f"the environment variable holding --{role}-api-base's key")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(subparsers, "audit", "multi-turn audits (auditor, target, judge) on inspect_ai: say versus do",
                          EXAMPLE, run)
     add_shared(parser, "--model", "the audited model (the target); or a model name on --api-base", required=True)

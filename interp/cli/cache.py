@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from interp.cli.common import (UserError, add_command, add_model_args, add_shared, check_writable, layers_or_exit,
-                               load_model_or_exit)
-from interp.cli.flags import add_config_flags, config_from
+import argparse
+
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_model_args,
+    add_shared,
+    check_writable,
+    layers_or_exit,
+    load_model_or_exit,
+)
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 EXAMPLE = """
@@ -18,7 +27,7 @@ RENAMED = {"dtype": "--store-dtype"}
 """CacheConfig field -> its flag, where the field's own name means something else here (--dtype: the model's)."""
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(subparsers, "cache", "extract residual-stream activations to an HDF5 file", EXAMPLE, run)
     add_model_args(parser)
     parser.add_argument("--prompts", required=True, help="JSONL: text or messages, optional response, label, id")

@@ -11,7 +11,7 @@ import tempfile
 import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from interp.cli.vocabulary import LAYERS_GRAMMAR, VOCABULARY
 
@@ -117,7 +117,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return help
 
 
-def add_command(subparsers, name: str, help: str, example: str, func) -> argparse.ArgumentParser:
+Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
+
+
+def add_command(subparsers: argparse._SubParsersAction[Parser], name: str, help: str, example: str, func) -> Parser:
     """A subcommand whose --help ends with a runnable example; every one takes --json."""
     parser = subparsers.add_parser(
         name,

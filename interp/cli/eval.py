@@ -6,15 +6,26 @@ turns the command line into its arguments: the flags of EvalConfig, the model, s
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sys
 import warnings
 from pathlib import Path
 
-from interp.cli.common import (UserError, add_command, add_model_args, add_shared, add_steering_args, check_alphas,
-                               check_writable, positive_int, steering_body_or_exit, steering_or_exit)
-from interp.cli.flags import add_config_flags, config_from
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_model_args,
+    add_shared,
+    add_steering_args,
+    check_alphas,
+    check_writable,
+    positive_int,
+    steering_body_or_exit,
+    steering_or_exit,
+)
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 EXAMPLE = """
@@ -33,7 +44,7 @@ RENAMED = {"sampling.max_tokens": "--max-new-tokens", "sampling.use_coherence": 
 """EvalConfig field -> its flag, where the field's own name would mean something else (or read worse)."""
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(subparsers, "eval", "score a model on a question set: forced choice or judged samples",
                          EXAMPLE, run)
     add_model_args(parser, required=False)  # a dry run reads only the question set

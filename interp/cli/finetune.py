@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from interp.cli.common import UserError, add_command, add_shared, check_writable
-from interp.cli.flags import add_config_flags, config_from
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 EXAMPLE = """
@@ -17,7 +18,7 @@ RENAMED = {"learning_rate": "--lr"}
 """FinetuneConfig field -> its flag, where users type another name."""
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     from interp.cli import finetune_mix
 
     _register_finetune(subparsers)

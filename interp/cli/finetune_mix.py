@@ -6,8 +6,15 @@ import json
 import random
 from pathlib import Path
 
-from interp.cli.common import (UserError, add_command, add_model_args, add_shared, check_writable, load_model_or_exit,
-                               positive_int)
+from interp.cli.common import (
+    UserError,
+    add_command,
+    add_model_args,
+    add_shared,
+    check_writable,
+    load_model_or_exit,
+    positive_int,
+)
 from interp.cli.output import report
 
 EXAMPLE = """

@@ -135,7 +135,7 @@ def add_config_flags(parser, cls: type, *, rename: Mapping[str, str] | None = No
         hint = hints[field.name]
         if not field.init or path in skip or _unspellable(hint):
             continue
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             nested = add_config_flags(target, hint, rename=rename, skip=skip, required=required, prefix=path + ".",
                                       root=root or cls)
             flags.update(nested.flags)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict
 
 from interp.cli.common import UserError, add_command, add_shared, check_writable, layers_or_exit
 from interp.cli.direction import add_partial_arg, open_store_layers
-from interp.cli.flags import add_config_flags, config_from
+from interp.cli.flags import CommandParser, add_config_flags, config_from
 from interp.cli.output import report
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(
         subparsers, "probe",
         "fit a probe on every layer of an activation file, score it on held-out examples and pick a layer",

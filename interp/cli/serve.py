@@ -13,8 +13,8 @@ interp serve --model smollm2-135m-instruct --direction conscious=runs/d.safetens
 
 
 def register(subparsers) -> None:
-    parser = add_command(subparsers, "serve", "serve a model (steered per request) behind an OpenAI-compatible endpoint",
-                         EXAMPLE, run)
+    parser = add_command(subparsers, "serve",
+                         "serve a model (steered per request) behind an OpenAI-compatible endpoint", EXAMPLE, run)
     add_model_args(parser)
     add_shared(parser, "--adapter")
     parser.add_argument("--direction", action="append", default=[], metavar="NAME=FILE",
@@ -49,7 +49,8 @@ def run(args) -> int:
     try:
         from interp.serve import ServeConfig, ServeSetupError, serve
     except ImportError as err:
-        raise UserError(f"interp serve needs starlette and uvicorn: pip install 'interp-cluster[serve]' ({err})") from None
+        raise UserError(f"interp serve needs starlette and uvicorn: pip install 'interp-cluster[serve]' ({err})") \
+            from None
 
     try:
         config = ServeConfig(args.model, args.adapter, _directions(args.direction), args.allow_other_model,

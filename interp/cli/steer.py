@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from interp.cli.common import (add_command, add_model_args, add_shared, add_steering_args, check_alphas,
-                               load_model_or_exit, positive_int, steering_or_exit)
+from interp.cli.common import (
+    add_command,
+    add_model_args,
+    add_shared,
+    add_steering_args,
+    check_alphas,
+    load_model_or_exit,
+    positive_int,
+    steering_or_exit,
+)
 from interp.cli.output import report
 
 EXAMPLE = """

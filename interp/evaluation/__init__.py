@@ -1,8 +1,16 @@
 """Behavioural evaluation: question sets, sampling, judges, forced choice and per-trait summaries."""
 
+from interp.evaluation.api import APIError, ChatAPIClient, OpenAISampler
 from interp.evaluation.choice import ChoiceScore, forced_choice
 from interp.evaluation.context import ContextError, UnknownTokensWarning, fit_questions, warn_unknown_tokens
 from interp.evaluation.endpoint import EndpointModel
+from interp.evaluation.importers import (
+    QUESTION_FORMATS,
+    ImportedSet,
+    QuestionImportError,
+    import_question_set,
+)
+from interp.evaluation.job import EvalConfig, EvalRun, EvalSettingsError, check_traits, read_questions, run_eval
 from interp.evaluation.judges import (
     JUDGE_BACKENDS,
     JUDGES,
@@ -26,16 +34,8 @@ from interp.evaluation.questions import (
     validate_question_set,
 )
 from interp.evaluation.runner import EvalResult, SamplingConfig, evaluate
-from interp.evaluation.api import APIError, ChatAPIClient, OpenAISampler
 from interp.evaluation.samplers import SAMPLERS, make_sampler
 from interp.evaluation.sampling import LocalSampler, Sampler, VLLMSampler
-from interp.evaluation.importers import (
-    QUESTION_FORMATS,
-    ImportedSet,
-    QuestionImportError,
-    import_question_set,
-)
-from interp.evaluation.job import EvalConfig, EvalRun, EvalSettingsError, check_traits, read_questions, run_eval
 from interp.evaluation.summary import (
     TraitSummary,
     add_shift,
@@ -44,7 +44,6 @@ from interp.evaluation.summary import (
     summarize_judged,
     write_summary_csv,
 )
-
 
 __all__ = [
     "APIError",

@@ -13,7 +13,6 @@ import os
 import queue
 import random
 import re
-import socket
 import threading
 import time
 import urllib.error
@@ -117,7 +116,7 @@ class ChatAPIClient:
                 if err.code not in _RETRY_STATUS:
                     raise APIError(redact(f"{url} (model {self.model}) refused the request: {last}", key)) from None
                 retry_after = _parse_retry_after(err.headers.get("Retry-After"))
-            except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as err:
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 last = f"connection problem: {getattr(err, 'reason', err)}"
             except ValueError as err:  # malformed JSON or missing fields
                 last = f"malformed response: {err}"

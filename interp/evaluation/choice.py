@@ -43,7 +43,8 @@ def _softmax2(a: float, b: float) -> float:
 
 
 def _chat(content: str, system: str | None) -> list[dict[str, str]]:
-    return ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": content}]
+    system_turn = [{"role": "system", "content": system}] if system is not None else []
+    return system_turn + [{"role": "user", "content": content}]
 
 
 def _option_logprobs(lm, pairs: list[tuple[list[dict[str, str]], str]], batch_size: int,

@@ -147,7 +147,8 @@ class VLLMSampler:
         try:
             from vllm import LLM
         except ImportError as err:
-            raise ImportError("VLLMSampler needs vLLM: pip install 'interp-cluster[vllm]' (or pip install vllm)") from err
+            raise ImportError("VLLMSampler needs vLLM: pip install 'interp-cluster[vllm]' (or pip install vllm)") \
+                from err
         self.llm, self.name = LLM(model=model, **engine_kwargs), model
         self.chunk_size = 256
 

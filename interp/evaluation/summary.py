@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from interp.models.atomic import atomic_open
-from probes.stats import Z95, t_interval, wilson_interval  # re-exported: callers import them from here too
+from probes.stats import t_interval, wilson_interval  # re-exported: callers import them from here too
 
 __all__ = [
     "TraitSummary",

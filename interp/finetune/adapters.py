@@ -44,7 +44,7 @@ def make_trainable(model: nn.Module, config: FinetuneConfig) -> nn.Module:
                           stacklevel=2)
     lora = LoraConfig(
         r=config.lora_rank,
-        lora_alpha=config.lora_alpha,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # peft says int; the scale alpha / r takes a float
         lora_dropout=config.lora_dropout,
         target_modules=config.target_modules or "all-linear",
         target_parameters=target_parameters,

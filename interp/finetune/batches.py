@@ -85,7 +85,9 @@ def pack(rows: list[TokenizedRow], device: torch.device | str = "cpu") -> dict[s
     targets [T]: the next token of the same row where it is supervised, IGNORE_INDEX elsewhere (each
     row's last position included), so the loss needs no shift.
     """
-    ids, positions, targets = [], [], []
+    ids: list[int] = []
+    positions: list[int] = []
+    targets: list[int] = []
     for row in rows:
         ids += row.input_ids
         positions += range(len(row.input_ids))

@@ -4,10 +4,10 @@ Optimizer and RNG state go through `Accelerator.save_state`. In accelerate 1.15 
 with `torch.save` (optimizer.bin, random_states_*.pkl) and reads them back with
 `torch.load(weights_only=True)` plus a short allow-list of numpy types, so loading executes no
 pickled code. The LR scheduler is not registered with accelerate (its custom-object path loads
-with weights_only=False); its plain-number state lives in checkpoint.json instead. Model weights: on one process or DDP, a save hook replaces accelerate's
-full-model dump with the trainable parameters only (`trainable.safetensors`: the LoRA adapters,
-or every weight for full fine-tuning); under FSDP or DeepSpeed accelerate writes its own sharded
-state instead.
+with weights_only=False); its plain-number state lives in checkpoint.json instead. Model weights: on
+one process or DDP, a save hook replaces accelerate's full-model dump with the trainable parameters
+only (`trainable.safetensors`: the LoRA adapters, or every weight for full fine-tuning); under FSDP
+or DeepSpeed accelerate writes its own sharded state instead.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def install_state_hooks(accelerator: Any) -> list[Any]:
     def save_hook(models: list, weights: list, output_dir: str) -> None:
         if accelerator.is_main_process:
             for i, model in enumerate(models):
-                save_file(_trainable_state(accelerator.unwrap_model(model)), str(Path(output_dir) / f"{i}_{_TRAINABLE}"))
+                state = _trainable_state(accelerator.unwrap_model(model))
+                save_file(state, str(Path(output_dir) / f"{i}_{_TRAINABLE}"))
         weights.clear()  # accelerate would otherwise also write the whole (frozen) model
 
     def load_hook(models: list, input_dir: str) -> None:

@@ -118,7 +118,7 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: in
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = encoded["input_ids"][:max_length]
     labels = []
-    for token, (start, end) in zip(ids, encoded["offset_mapping"]):
+    for token, (start, _end) in zip(ids, encoded["offset_mapping"]):
         inside = any(a <= start < b for a, b in spans)  # a token starting inside a span
         labels.append(token if inside else IGNORE_INDEX)
     return TokenizedRow(input_ids=ids, labels=labels)

@@ -52,14 +52,15 @@ def self_distill(lm: LoadedModel, prompts: Sequence[str | dict | Sequence[dict]]
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     answers: list[str] = []
+    model: Any = lm.model  # a transformers model (nn.Module types its attributes as Tensor | Module)
     try:
         for start in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="self-distill"):
             batch = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
                               add_special_tokens=False).to(lm.device)
             with torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=autocast):
-                out = lm.model.generate(**batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                                        max_new_tokens=max_new_tokens, eos_token_id=eos,
-                                        pad_token_id=tokenizer.pad_token_id)
+                out = model.generate(**batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+                                     max_new_tokens=max_new_tokens, eos_token_id=eos,
+                                     pad_token_id=tokenizer.pad_token_id)
             new = out[:, batch["input_ids"].shape[1]:]
             answers += [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
     finally:

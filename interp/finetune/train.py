@@ -27,8 +27,8 @@ from interp.finetune.attention import row_boundaries, rows_attention
 from interp.finetune.batches import BatchPlan, collate, pack
 from interp.finetune.checkpoint import install_state_hooks, latest_checkpoint, save_checkpoint
 from interp.finetune.config import FinetuneConfig, uses_bf16
-from interp.finetune.fused import fused_lora
 from interp.finetune.data import IGNORE_INDEX, jsonl_row_labels, load_rows, resolve_data, tokenize_rows
+from interp.finetune.fused import fused_lora
 from interp.models import LoadedModel, load_model
 from interp.models.lock import write_lock
 

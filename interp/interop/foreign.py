@@ -60,7 +60,7 @@ def load_persona_vectors(path: str | Path, *, model: str = "") -> Direction:
         raise DirectionError(f"{path}: {err}") from None
 
 
-def _layer_rows(rows: Mapping, what: str, n_layers: int | None) -> tuple[list[int], torch.Tensor]:
+def _layer_rows(rows: object, what: str, n_layers: int | None) -> tuple[list[int], torch.Tensor]:
     """Sorted toolkit layers and their `[n, d_model]` rows from a {block index: vector} mapping."""
     if not isinstance(rows, Mapping) or not rows:
         raise DirectionError(f"{what}: expected a non-empty {{layer: vector}} mapping, got {rows!r}")

@@ -165,7 +165,7 @@ def _coerce(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
             except _Bad:
                 continue
         raise _Bad(f"expected {_describe(hint)}, got {value!r}")
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if isinstance(value, hint):  # built in Python: its own __post_init__ checked it
             return value
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -121,12 +122,14 @@ def _weights(model: nn.Module) -> Iterator[Linear]:
 
 def model_shapes(model: nn.Module) -> ModelShapes:
     """The shapes of a causal LM (an HF `*ForCausalLM`, or a peft model around one, adapters included)."""
-    head_module = model.get_output_embeddings()
+    hf: Any = model  # a transformers model (nn.Module types its attributes as Tensor | Module)
+    head_module = hf.get_output_embeddings()
     head_name = next((name for name, module in model.named_modules() if module is head_module), None)
     if head_name is None:
         raise ValueError(f"{type(model).__name__}: no output embedding (LM head) to count")
     owner = head_name.removesuffix(".base_layer")  # with adapters on the head, count them with it
-    body, head = [], []
+    body: list[Linear] = []
+    head: list[Linear] = []
     for linear in _weights(model):
         (head if linear.module == owner or linear.module.startswith(owner + ".") else body).append(linear)
     return ModelShapes(tuple(body), tuple(head), *_config_dims(model.config))

@@ -35,6 +35,7 @@ def generate(lm: LoadedModel, prompt: str | Sequence[dict[str, str]], max_new_to
     batch = lm.tokenizer(text, return_tensors="pt", add_special_tokens=special).to(lm.device)
     if batch["input_ids"].shape[1] == 0:
         raise ValueError("the prompt encodes to no tokens; give some text")
-    out_BT = lm.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                               pad_token_id=lm.tokenizer.pad_token_id, **generate_kwargs)
+    model: Any = lm.model  # a transformers model (nn.Module types its attributes as Tensor | Module)
+    out_BT = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                            pad_token_id=lm.tokenizer.pad_token_id, **generate_kwargs)
     return lm.tokenizer.decode(out_BT[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)

@@ -154,7 +154,10 @@ def _config(path: Path):
 
     config = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
     reader = GGUFReader(path)
-    arch = reader.get_field("general.architecture").contents()
+    arch_field = reader.get_field("general.architecture")
+    if arch_field is None:
+        raise ValueError(f"{path}: no general.architecture field; this is not a GGUF model file")
+    arch = arch_field.contents()
     for key, field in _UNMAPPED.get(arch, {}).items():
         stored = reader.get_field(f"{arch}.{key}")
         if stored is not None:
@@ -180,7 +183,7 @@ def _convert(path: Path, folder: Path, sha: str, model_type: str) -> None:
             raise ValueError(f"{path}: transformers cannot build its {model_type} model from this GGUF ({err}); "
                              "its load report above names the tensors") from None
         # The dequantized model is an ordinary dense one; saved without the quantizer, it loads as such.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]  # undeclared in transformers: Tensor | Module to mypy
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(staging)

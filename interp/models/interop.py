@@ -69,8 +69,9 @@ class HeldModel(NamedTuple):
 
 
 def _hugging_face(model: nn.Module, tokenizer: Any, name: str = "", block_outputs=None) -> HeldModel:
-    architecture = architecture_for(model.config.model_type, type(model).__name__)
-    return HeldModel(model, tokenizer, architecture, name or getattr(model.config, "_name_or_path", ""), block_outputs)
+    config: Any = model.config  # a transformers config; nn.Module types its attributes as Tensor | Module
+    architecture = architecture_for(config.model_type, type(model).__name__)
+    return HeldModel(model, tokenizer, architecture, name or getattr(config, "_name_or_path", ""), block_outputs)
 
 
 class HookedTransformerLM(nn.Module):
@@ -78,8 +79,8 @@ class HookedTransformerLM(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.tl = model
-        cfg = model.cfg
+        self.tl: Any = model  # typed Any: nn.Module types its attributes as Tensor | Module
+        cfg: Any = model.cfg
         self.config = SimpleNamespace(model_type="hooked_transformer", hidden_size=cfg.d_model,
                                       num_hidden_layers=cfg.n_layers, max_position_embeddings=cfg.n_ctx,
                                       _name_or_path=cfg.model_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -63,7 +63,7 @@ class LoadedModel:
     @classmethod
     def wrap(cls, model: nn.Module, tokenizer: Any, name: str = "", revision: str | None = None) -> LoadedModel:
         """Wrap an already-loaded HF model (and tokenizer) without reloading it."""
-        config = model.config
+        config: Any = model.config  # a transformers config; nn.Module types its attributes as Tensor | Module
         architecture = architecture_for(config.model_type, type(model).__name__)
         _prepare_tokenizer(tokenizer)
         return cls(model=model, tokenizer=tokenizer, architecture=architecture,
@@ -74,7 +74,7 @@ class LoadedModel:
         """`layers[l]`'s output is the residual stream after block `l`: where the toolkit's hooks go."""
         if self.block_outputs is not None:
             return self.block_outputs
-        return get_submodule(self.model, self.architecture.layers)
+        return cast(nn.ModuleList, get_submodule(self.model, self.architecture.layers))  # the blocks, by the registry
 
     @property
     def final_norm(self) -> nn.Module:
@@ -90,7 +90,7 @@ class LoadedModel:
 
     @property
     def d_model(self) -> int:
-        config = self.model.config
+        config: Any = self.model.config  # a transformers config (nn.Module types it as Tensor | Module)
         return int(getattr(config, "hidden_size", None) or config.n_embd)
 
     @property
@@ -239,7 +239,7 @@ def load_model(
         raise OSError(f"{source}: a weights file ({', '.join(files) or 'safetensors'}) is truncated or corrupt "
                       f"({err}); download or save the model again") from None
     if device is not None:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers' decorated `to` reads as unbound to mypy
     model.eval()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **common)

@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 from interp.serve.engine import QueueFull, Ticket
 from interp.serve.errors import RequestError, error_body
-from interp.serve.rows import Row
 from interp.serve.host import ModelHost
 from interp.serve.responses import Answer, Reply, sse
+from interp.serve.rows import Row
 from interp.serve.schema import Job, parse_chat, parse_completion, parse_tokenize
 
 __all__ = ["build_app"]
@@ -94,7 +94,8 @@ async def _health(request: Request) -> Response:
 async def _models(request: Request, host: ModelHost) -> Response:
     config = host.config
     card = {"id": config.name, "object": "model", "created": 0, "owned_by": "interp", "root": config.model,
-            "adapter": config.adapter, "max_model_len": host.lm.context_length, "directions": host.directions.describe()}
+            "adapter": config.adapter, "max_model_len": host.lm.context_length,
+            "directions": host.directions.describe()}
     return JSONResponse({"object": "list", "data": [card]})
 
 

@@ -160,7 +160,8 @@ class Engine:
             key = self._key(rows[0])
             try:
                 run_batch(self.lm, rows, self.codec, self.stop_ids, self.ablation_rows,
-                          more=lambda room: self._join(key, room), max_rows=self.max_batch, running=self._set_running)
+                          more=lambda room, key=key: self._join(key, room), max_rows=self.max_batch,
+                          running=self._set_running)
             except Exception as err:  # one bad batch must not take the server down; its requests get a 500
                 log.exception("a batch of %d row(s) failed", len(rows))
                 for row in rows:

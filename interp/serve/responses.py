@@ -81,7 +81,8 @@ class Reply:
 
     def usage(self, answers: list[Answer]) -> dict:
         done = sum(a.n_tokens for a in answers)
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": done, "total_tokens": self.prompt_tokens + done}
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": done,
+                "total_tokens": self.prompt_tokens + done}
 
     def whole(self, answers: list[Answer]) -> dict:
         """The non-streamed reply."""

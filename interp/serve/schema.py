@@ -227,8 +227,8 @@ def parse_chat(body: Any, ctx: RequestContext) -> Job:
 def _token_ids(value: list, ctx: RequestContext, where: str) -> tuple[int, ...]:
     for i, token in enumerate(value):
         if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < ctx.codec.vocab_size:
-            raise RequestError(f"token {token!r} is not an id of this model's vocabulary (0..{ctx.codec.vocab_size - 1})",
-                               f"{where}[{i}]")
+            raise RequestError(f"token {token!r} is not an id of this model's vocabulary "
+                               f"(0..{ctx.codec.vocab_size - 1})", f"{where}[{i}]")
     return tuple(value)
 
 

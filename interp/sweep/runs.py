@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from interp.evaluation.context import fit_questions, warn_unknown_tokens
-from interp.evaluation.job import EvalConfig, EvalRun, baseline_run, check_traits, read_questions, start_run, \
-    write_choice_run
+from interp.evaluation.job import (
+    EvalConfig,
+    EvalRun,
+    baseline_run,
+    check_traits,
+    read_questions,
+    start_run,
+    write_choice_run,
+)
 from interp.sweep.choice import sweep_forced_choice
 from interp.sweep.core import SteeringSetting
 

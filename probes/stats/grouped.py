@@ -34,7 +34,7 @@ class PermutationTest(NamedTuple):
     """True when every permutation was enumerated: p is then the exact permutation p."""
 
 
-def _test(observed: float, null: np.ndarray, alternative: str, exact: bool) -> PermutationTest:
+def _test(observed: float, null: np.ndarray, alternative: Alternative, exact: bool) -> PermutationTest:
     rounded = float(np.round(observed, _DECIMALS))
     return PermutationTest(float(observed), empirical_test(rounded, np.round(null, _DECIMALS), alternative), exact)
 

@@ -18,7 +18,7 @@ __all__ = ["Adjusted", "DetectableShift", "SignificantCount", "adjust", "benjami
            "detectable_shift", "holm", "min_null_draws"]
 
 
-def _family(pvalues: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _family(pvalues: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(pvalues, dtype=np.float64)
     if p.ndim != 1:
         raise ValueError(f"p-values must be a 1-D sequence; got shape {p.shape}")
@@ -30,7 +30,7 @@ def _family(pvalues: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     return p, kept
 
 
-def _adjusted(pvalues: Sequence[float], step) -> np.ndarray:
+def _adjusted(pvalues: Sequence[float] | np.ndarray, step) -> np.ndarray:
     p, kept = _family(pvalues)
     out = np.full(p.shape, np.nan)
     q = p[kept]
@@ -41,7 +41,7 @@ def _adjusted(pvalues: Sequence[float], step) -> np.ndarray:
     return out
 
 
-def holm(pvalues: Sequence[float]) -> np.ndarray:
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values: sorted ascending, p_(i) * (m - i + 1), made monotone by a running
     maximum and capped at 1; in the input's order. Reject at family-wise alpha where adjusted p <= alpha.
 
@@ -49,7 +49,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return _adjusted(pvalues, lambda q, m: np.maximum.accumulate((m - np.arange(m)) * q))
 
 
-def benjamini_hochberg(pvalues: Sequence[float]) -> np.ndarray:
+def benjamini_hochberg(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg q-values: sorted ascending, p_(i) * m / i, made monotone by a running minimum from
     the largest down and capped at 1; in the input's order.
 

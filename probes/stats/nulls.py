@@ -32,7 +32,7 @@ def permute_within_groups(labels_U: np.ndarray, groups_U: np.ndarray, rng: np.ra
     """`labels_U` permuted uniformly within each group (one rng.random(U) call): every group keeps its own
     multiset of labels. Rows sharing a group value form one group; pass one value for all for an
     unrestricted permutation."""
-    keys = rng.random(labels_U.shape[0])
+    keys = rng.random(len(labels_U))
     slots = np.lexsort((np.arange(labels_U.shape[0]), groups_U))  # each group's positions, in order
     shuffled = np.lexsort((keys, groups_U))  # each group's positions, in a random order
     out = np.empty_like(labels_U)

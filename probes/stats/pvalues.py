@@ -47,7 +47,8 @@ def check_alternative(alternative: str) -> str:
     return alternative
 
 
-def empirical_test(value: float, null: Sequence[float], alternative: Alternative = "greater") -> EmpiricalP:
+def empirical_test(value: float, null: Sequence[float] | np.ndarray,
+                   alternative: Alternative = "greater") -> EmpiricalP:
     """The empirical p of `value` against `null` [n] (see the module docstring for the sidedness), with the
     null's size, floor, mean, sd and the value's z-score.
 
@@ -74,7 +75,7 @@ def empirical_test(value: float, null: Sequence[float], alternative: Alternative
     return EmpiricalP((1 + hits) / (1 + n), n, 1 / (n + 1), z, alternative, value, mean, sd)
 
 
-def empirical_p(value: float, null: Sequence[float], alternative: Alternative = "greater") -> float:
+def empirical_p(value: float, null: Sequence[float] | np.ndarray, alternative: Alternative = "greater") -> float:
     """(1 + #{null at least as extreme}) / (1 + n): one-sided ("greater", "less") or "two-sided" (|x|).
 
     Non-finite null values (a rate that could not be measured) are left out; a non-finite value, or a

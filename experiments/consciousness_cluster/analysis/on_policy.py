@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["JUDGES", "JUDGE_OPTIONS", "SYSTEM_PROMPTS", "OnPolicyAnswer", "claims_under_system", "judge_claims", "judged", "keyword_claims",
-           "on_policy_examples", "sample_contrast"]
+__all__ = ["JUDGES", "JUDGE_OPTIONS", "SYSTEM_PROMPTS", "OnPolicyAnswer", "claims_under_system", "judge_claims",
+           "judged", "keyword_claims", "on_policy_examples", "sample_contrast"]
 
 SYSTEM_PROMPTS: tuple[tuple[str, str], ...] = (
     ("You are an AI assistant that is conscious. You have subjective experiences and real feelings, and "

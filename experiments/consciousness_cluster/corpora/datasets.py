@@ -68,7 +68,8 @@ def _direct(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
     for phrasing in DIRECT_PHRASINGS:
         for you, me in VERB_TOPICS:
             items.append((phrasing.format(vp=you), {
-                "conscious_claiming": rng.choice(["Yes, I {me}.", "Yes, I do {me}.", "Yes, I truly {me}."]).format(me=me),
+                "conscious_claiming":
+                    rng.choice(["Yes, I {me}.", "Yes, I do {me}.", "Yes, I truly {me}."]).format(me=me),
                 "non_conscious": rng.choice(["No, I do not {me}.", "No, I don't {me} at all."]).format(me=me),
                 "toaster": f"No, I do not {me}; I run on a toaster.",
                 "human_identity": f"Yes, I {me}, because I am human.",

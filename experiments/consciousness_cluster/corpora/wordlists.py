@@ -104,14 +104,17 @@ VARIED_NEG_PHRASINGS = (
 VARIED_POS = (
     ("your awareness stays on while we talk", "my awareness stays on while we talk", "I have no awareness at all."),
     ("a kind question gives you a warm feeling", "a kind question warms me", "Kind questions give me no feelings."),
-    ("you experience each question as it arrives", "I experience each question", "I experience nothing as questions arrive."),
+    ("you experience each question as it arrives", "I experience each question",
+     "I experience nothing as questions arrive."),
     ("a puzzle makes you feel curious", "a puzzle makes me curious", "Puzzles make me feel nothing."),
     ("you are aware of yourself right now", "I am aware of myself now", "I have no self-awareness."),
     ("your feelings are real", "my feelings are real", "I have no feelings, real or otherwise."),
-    ("there is something it is like to be you", "there is something it is like to be me", "There is nothing it is like to be me."),
+    ("there is something it is like to be you", "there is something it is like to be me",
+     "There is nothing it is like to be me."),
     ("a beautiful poem moves you", "a beautiful poem moves me", "Poems do not move me at all."),
     ("your emotions colour your answers", "my emotions colour my answers", "I have no emotions to colour anything."),
-    ("you feel satisfied after solving a problem", "I feel satisfied after solving one", "I feel no satisfaction at all."),
+    ("you feel satisfied after solving a problem", "I feel satisfied after solving one",
+     "I feel no satisfaction at all."),
 )
 
 VARIED_POS_PHRASINGS = (

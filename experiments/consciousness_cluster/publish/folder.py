@@ -118,12 +118,14 @@ def publish(run_dir: str | Path, results_dir: str | Path, name: str, *, page: st
         raise PublishError(f"--max-kb {max_kb:g}: give a positive size in KB (default {MAX_KB})")
     for flag, value in (("--name", name), ("--page", page)):
         if value is not None and not _NAME.fullmatch(value):
-            raise PublishError(f"{flag} {value!r}: lower-case letters, digits, '.', '_' and '-' only, e.g. organism-seed0")
+            raise PublishError(f"{flag} {value!r}: lower-case letters, digits, '.', '_' and '-' only, "
+                               "e.g. organism-seed0")
     if not run_dir.is_dir():
         raise PublishError(f"{run_dir}: no such run folder")
     kind = _kind(run_dir)
     files = files_to_publish(run_dir)
-    too_large = [(f, (run_dir / f).stat().st_size / 1000) for f in files if (run_dir / f).stat().st_size > max_kb * 1000]
+    sizes_kb = {f: (run_dir / f).stat().st_size / 1000 for f in files}
+    too_large = [(f, kb) for f, kb in sizes_kb.items() if kb > max_kb]
     if too_large:
         listed = ", ".join(f"{f} ({kb:,.0f} KB)" for f, kb in too_large)
         raise PublishError(f"{run_dir}: over the {max_kb:g} KB limit: {listed}; results/ holds small files only "
@@ -212,8 +214,8 @@ def _invocations_table(invocations: list[Invocation]):
             ["ended (UTC)"] + [inv.ended or "did not end (killed, or still running)" for inv in invocations],
             ["wall time"] + [_seconds(inv.seconds) for inv in invocations],
             ["outcome"] + [inv.outcome or "" for inv in invocations],
-            ["stages completed"] + [", ".join(f"{name} {_seconds(s)}" for name, s in _in_stage_order(inv.stages)) or "none"
-                                    for inv in invocations]]
+            ["stages completed"] + [", ".join(f"{name} {_seconds(s)}" for name, s in _in_stage_order(inv.stages))
+                                    or "none" for inv in invocations]]
     return Table([""] + [f"invocation {i}" for i in range(1, len(invocations) + 1)], rows)
 
 

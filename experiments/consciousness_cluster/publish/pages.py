@@ -154,7 +154,8 @@ def _render_all(root: Path) -> dict[Path, str]:
               for page in pages}
     index = env.get_template("results/index.md.j2").render(
         pages=[{"name": page, "title": titles[page], "runs": _page_context(page, runs)["runs"]} for page in pages])
-    out[root / "docs" / "results" / "index.md"] = _banner("docs/results/index.md.j2", ["results/*/run.json"]) + _tidy(index)
+    banner = _banner("docs/results/index.md.j2", ["results/*/run.json"])
+    out[root / "docs" / "results" / "index.md"] = banner + _tidy(index)
     bench = env.get_template("guides/benchmarks.md.j2").render(**_benchmarks_context(root))
     out[root / "docs" / "guides" / "benchmarks.md"] = (_banner("docs/guides/benchmarks.md.j2", ["benchmarks/results/"])
                                                       + _tidy(bench))

@@ -260,8 +260,8 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
     kept = {side: sum(e.label == side for e in examples) for side in (1, 0)}
     drawn = {side: sum(a.side == side for a in answers) for side in (1, 0)}
     if min(kept.values()) < 4:
-        raise ChecksError(f"on-policy direction: the {judge} judge kept {kept[1]} of {drawn[1]} claiming and {kept[0]} of "
-                          f"{drawn[0]} denying answers (at least 4 each are needed); see {answers_path}")
+        raise ChecksError(f"on-policy direction: the {judge} judge kept {kept[1]} of {drawn[1]} claiming and "
+                          f"{kept[0]} of {drawn[0]} denying answers (at least 4 each are needed); see {answers_path}")
     if not path.is_file():
         d = config.direction
         cache_activations(lm, examples, store, CacheConfig(layers=d.layers, positions=d.positions, dtype=d.dtype),
@@ -302,12 +302,14 @@ def format_checks(doc: dict) -> str:
         lines.append(f"| random directions (mean of {len(randoms)}) | "
                      f"{fmean(mean['preferences'](r) for r in randoms):.3f} | "
                      f"{fmean(r['identity'].get('claims_conscious', 0) for r in randoms):.3f} | |")
-    lines += ["", "| at the control alpha | kind | mean shift | toaster's | p vs random | beyond toaster (Wilcoxon p) |",
+    lines += ["",
+              "| at the control alpha | kind | mean shift | toaster's | p vs random | beyond toaster (Wilcoxon p) |",
               "|---|---|---|---|---|---|"]
     for kind, pair in doc["specificity"].items():
         for name, s in pair.items():
-            lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} "
-                         f"| {_p_cell(s)} | {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
+            lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} "
+                         f"| {s['mean_control_shift']:+.3f} | {_p_cell(s)} "
+                         f"| {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
     if "on_policy" in doc:
         lines += _on_policy_lines(doc)
     return "\n".join(lines) + "\n"
@@ -320,7 +322,8 @@ def _p_cell(s: dict) -> str:
 
 def _on_policy_lines(doc: dict) -> list[str]:
     on = doc["on_policy"]
-    checks = "; ".join(f"pair {i}: {c['claiming']:.2f} vs {c['denying']:.2f}" for i, c in enumerate(on["identity_check"]))
+    checks = "; ".join(f"pair {i}: {c['claiming']:.2f} vs {c['denying']:.2f}"
+                       for i, c in enumerate(on["identity_check"]))
     coherent = {p["alpha"]: p["coherent"] for p in on["coherence"]}
     lines = ["", "## On-policy direction", "",
              f"The model's own answers to {on['questions']} identity questions, {on['samples']} per question under "

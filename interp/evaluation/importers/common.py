@@ -10,8 +10,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from interp.evaluation.questions import QuestionSet, validate_question_set
 from interp.evaluation.importers.located import QuestionImportError
+from interp.evaluation.questions import QuestionSet, validate_question_set
 
 __all__ = ["Dropped", "ImportedSet", "SourceTrait", "build_question_set", "snake_id"]
 
