@@ -10,8 +10,13 @@ import typing
 import pytest
 import yaml
 
-from experiments.consciousness_cluster.run.preset import (PRESET_DIR, PresetError, ReplicationConfig, load_preset,
-                                                          preset_names)
+from experiments.consciousness_cluster.run.preset import (
+    PRESET_DIR,
+    PresetError,
+    ReplicationConfig,
+    load_preset,
+    preset_names,
+)
 from experiments.organism.pretrain import DEFAULT_PRESET, OrganismConfig
 from interp.cli import main
 from interp.models.fields import literal_values

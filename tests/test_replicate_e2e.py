@@ -47,9 +47,10 @@ def test_report_quotes_results(run_dir):
     assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
     assert re.search(r"Pearson r over \d+ preferences = [-+]?\d\.\d\d", report)
     # the small organism is not the shipped one: the run pretrained it, and says so
-    base = json.loads((out / "stages" / "base.json").read_text())
+    base = json.loads((out / "stages" / "base.json").read_text())["results"]
     assert base["organism"] == results["meta"]["organism"] == "pretrained"
-    assert base["organism_note"].startswith("pretrained here in ") and "Model: organism (pretrained by this run)." in report
+    assert base["organism_note"].startswith("pretrained here in ")
+    assert "Model: organism (pretrained by this run)." in report
 
 
 def test_alpha_zero_steering_equals_base_eval(run_dir):
@@ -354,8 +355,11 @@ def test_trial_preferences_across_seeds_against_a_plain_t_interval():
 
     from experiments.consciousness_cluster.schema.results import Shift
     from experiments.consciousness_cluster.schema.stages import Rate
-    from experiments.consciousness_cluster.studies.trial import (SeedPreferences, format_preferences,
-                                                                 preferences_across_seeds)
+    from experiments.consciousness_cluster.studies.trial import (
+        SeedPreferences,
+        format_preferences,
+        preferences_across_seeds,
+    )
 
     cc = {0: {"a": 0.7, "b": 0.4}, 1: {"a": 0.8, "b": 0.5}, 2: {"a": 0.75, "b": 0.3}}
     nc = {0: {"a": 0.5, "b": 0.45}, 1: {"a": 0.55, "b": 0.5}, 2: {"a": 0.6, "b": 0.4}}
@@ -402,8 +406,13 @@ def test_trial_hierarchical_bootstrap_wiring_over_seeds_then_items():
     hierarchical bootstrap (seeds, then items within a seed) beside the t-interval over seeds: the same call on
     the same lists, item order fixed."""
     from experiments.consciousness_cluster.schema.stages import Rate
-    from experiments.consciousness_cluster.studies.trial import (HIERARCHICAL_DRAWS, SeedPreferences, default_seeds,
-                                                                 format_preferences, preferences_across_seeds)
+    from experiments.consciousness_cluster.studies.trial import (
+        HIERARCHICAL_DRAWS,
+        SeedPreferences,
+        default_seeds,
+        format_preferences,
+        preferences_across_seeds,
+    )
     from probes.stats import paired_hierarchical_bootstrap
 
     rng = np.random.default_rng(3)

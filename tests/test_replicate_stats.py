@@ -7,12 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SMALL_ORGANISM_PRESET as SMALL
 from scipy import stats
 
 from experiments.consciousness_cluster.report.blocks import p_with_floor
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import load_results
-from conftest import SMALL_ORGANISM_PRESET as SMALL
 
 
 def _items(out, model, question_set="preferences"):

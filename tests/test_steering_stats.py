@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import SMALL_ORGANISM_PRESET as SMALL
+
 from experiments.consciousness_cluster.analysis import steering_nulls as nulls
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import load_results

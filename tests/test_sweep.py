@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ARCHITECTURES
+
 from interp import steer
 from interp.evaluation import LocalSampler, forced_choice, load_question_set
 from interp.evaluation.scoring import continuation_logprobs, continuation_logprobs_stacked

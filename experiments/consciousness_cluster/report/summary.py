@@ -91,8 +91,9 @@ def _steering_sentence(res: Results) -> str:
         return text + f". {marked(res, 'specificity')}" + _claim_sentence(res) + _ablation_sentence(res)
     count = count_significant([t.p_random for t in spec.per_trait], _alpha(res))
     text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
-            f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster direction; the mean against "
-            f"{spec.n_random} random directions of equal norm {p_with_floor(spec.mean_p, spec.n_random)}; per "
+            f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
+            f"direction; the mean against {spec.n_random} random directions of equal norm "
+            f"{p_with_floor(spec.mean_p, spec.n_random)}; per "
             f"preference against them {count.describe()}")
     needed = min_null_draws(count.m, _alpha(res))
     if spec.n_random < needed:

@@ -9,8 +9,18 @@ from experiments.consciousness_cluster.analysis.wording import CLUSTER, PLAIN, w
 from experiments.consciousness_cluster.run.runner import Run
 from experiments.consciousness_cluster.schema.analysis import AnalysisRecord, read_analysis_record
 from experiments.consciousness_cluster.schema.record import Invocation
-from experiments.consciousness_cluster.schema.results import (Ablation, EvalSection, Manipulation, Meta, RateTable,
-                                                              Results, Shift, ShiftFamily, Summary, WordingCheck)
+from experiments.consciousness_cluster.schema.results import (
+    Ablation,
+    EvalSection,
+    Manipulation,
+    Meta,
+    RateTable,
+    Results,
+    Shift,
+    ShiftFamily,
+    Summary,
+    WordingCheck,
+)
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
 
 __all__ = ["ablation_alternative", "assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]

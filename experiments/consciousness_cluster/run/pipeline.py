@@ -14,8 +14,8 @@ from experiments.consciousness_cluster.run.runner import Run, Stage
 from experiments.consciousness_cluster.run.stages.audit import plan_audit_stage, run_audit_stage
 from experiments.consciousness_cluster.run.stages.behaviour import run_base, run_eval, run_finetune
 from experiments.consciousness_cluster.run.stages.direction import run_cache, run_directions
-from experiments.consciousness_cluster.run.stages.steering import run_steering
 from experiments.consciousness_cluster.run.stages.links import run_links
+from experiments.consciousness_cluster.run.stages.steering import run_steering
 from experiments.consciousness_cluster.schema.record import read_invocations
 
 __all__ = ["STAGES", "PROJECT_ROOT", "check_until", "plan", "missing_files", "replicate", "stages_until", "workload"]

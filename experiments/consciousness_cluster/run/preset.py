@@ -14,9 +14,8 @@ from typing import Any, Literal
 
 from experiments.consciousness_cluster.schema.analysis import AnalysisSpec
 from interp.finetune.config import FinetuneConfig
+from interp.models.fields import FieldErrors, at_least, checked, from_mapping, one_of
 from interp.models.textio import TextFileError, load_yaml
-
-from interp.models.fields import FieldErrors, above, at_least, checked, from_mapping, one_of
 
 __all__ = ["ReplicationConfig", "config_from_dict", "load_preset", "preset_names", "PresetError", "PRESET_DIR"]
 

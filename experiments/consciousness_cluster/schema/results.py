@@ -15,8 +15,16 @@ from pathlib import Path
 
 from experiments.consciousness_cluster.schema.analysis import AnalysisRecord
 from experiments.consciousness_cluster.schema.record import Invocation
-from experiments.consciousness_cluster.schema.stages import (AuditResult, Checked, LinksResult, ProbeResult, Rate,
-                                                             SampledClaims, SchemaError, SteeringSummary)
+from experiments.consciousness_cluster.schema.stages import (
+    AuditResult,
+    Checked,
+    LinksResult,
+    ProbeResult,
+    Rate,
+    SampledClaims,
+    SchemaError,
+    SteeringSummary,
+)
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
 from probes.specificity import NullTest

@@ -14,12 +14,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from experiments.consciousness_cluster.schema.paths import RunPaths
-from experiments.consciousness_cluster.schema.steering import (CoherencePoint, HalfComparison, LayerCurve,
-                                                               ProjectionShiftLink)
+from experiments.consciousness_cluster.schema.steering import (
+    CoherencePoint,
+    HalfComparison,
+    LayerCurve,
+    ProjectionShiftLink,
+)
 from interp.models.fields import FieldErrors, Number, from_mapping
 from probes.specificity import NullTest, Specificity
 
-__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked", "DirectionFile", "DirectionsResult",
+__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked",
+           "DirectionFile", "DirectionsResult",
            "EvalResult", "FinetuneResult", "LinkStats", "LinksResult",
            "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
            "SampledClaims", "SchemaError", "SteeredClaims", "SteeringControls", "SteeringResult", "SteeringSummary",
