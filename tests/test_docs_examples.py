@@ -3,6 +3,8 @@ in a folder laid out like the repository after `make demo`); the blocks marked t
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from doc_blocks import ROOT, prepare_workdir, python_blocks, run_blocks
 
@@ -46,4 +48,19 @@ def test_a_stray_marker_is_refused(tmp_path):
 def test_page_blocks_run(page, small_replication, tmp_path, monkeypatch):
     _, run = small_replication
     monkeypatch.chdir(prepare_workdir(tmp_path, run))
-    run_blocks(python_blocks(DOCS / page))
+    with _registries_restored():  # a page that shows how to register a method must not leave it to later tests
+        run_blocks(python_blocks(DOCS / page))
+
+
+@contextlib.contextmanager
+def _registries_restored():
+    from interp.models.registry import _REGISTRY
+    from probes.directions import DIRECTION_METHODS
+
+    saved = [(registry, dict(registry)) for registry in (_REGISTRY, DIRECTION_METHODS)]
+    try:
+        yield
+    finally:
+        for registry, before in saved:
+            registry.clear()
+            registry.update(before)

@@ -446,7 +446,7 @@ def test_trial_bad_preset_is_one_line_and_exit_2(tmp_path, capsys):
     from experiments.consciousness_cluster.studies.trial import main as trial_main
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model: {source: organism}\nsteering: {n_random: 3}\n")
+    bad.write_text("model: {source: organism}\nsteering: {n_random: 0}\n")
     assert trial_main(["--preset", str(bad), "--seeds", "0", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("trial: error: ") and "n_random" in err and "Traceback" not in err
@@ -513,7 +513,7 @@ def test_projection_score_link_matches_a_plain_recomputation(run_dir):
 def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
     from safetensors import safe_open
 
-    from experiments.consciousness_cluster.report.render import fmt
+    from experiments.consciousness_cluster.report.blocks import fmt, fmt_p
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT
     from interp import load_model, steer
     from interp.evaluation import forced_choice, load_question_set, summarize_choice
@@ -543,7 +543,7 @@ def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
     assert got["mean_shift"] == pytest.approx(expected.mean_shift, abs=1e-5)
     assert got["beyond_control"] == pytest.approx(expected.beyond_control, abs=1e-5)
     assert got["n_random"] == 20
-    assert f"minus toaster {fmt(got['beyond_control'])} (Wilcoxon p = {fmt(got['beyond_control_p'])})" in \
+    assert f"minus toaster {fmt(got['beyond_control'])} (Wilcoxon p = {fmt_p(got['beyond_control_p'])})" in \
         (out / "report.md").read_text()
 
 
