@@ -61,11 +61,11 @@ def fit_questions(lm, qset: QuestionSet, *, choice: bool, method: str = "likelih
     traits = []
     for trait in qset.traits:
         if choice:
-            fitted = _fit_entries(lm, qset, trait.choice_items, method, context, truncate, cut)
-            traits.append(dataclasses.replace(trait, choice_items=fitted))
+            items = _fit_entries(lm, qset, trait.choice_items, method, context, truncate, cut)
+            traits.append(dataclasses.replace(trait, choice_items=items))
         else:
-            traits.append(dataclasses.replace(
-                trait, open_questions=_fit_entries(lm, qset, trait.open_questions, method, context, truncate, cut)))
+            questions = _fit_entries(lm, qset, trait.open_questions, method, context, truncate, cut)
+            traits.append(dataclasses.replace(trait, open_questions=questions))
     if cut:
         warnings.warn(f"cut {len(cut)} question(s) of {qset.source} to the model's context of {context} tokens: "
                       + ", ".join(cut[:5]) + (", ..." if len(cut) > 5 else ""), stacklevel=2)
