@@ -71,13 +71,15 @@ def steering_specificity(traits: Sequence[str], shift: Sequence[float], control_
                          f"got {x.shape} and {c.shape}")
     if null.ndim != 2 or null.shape[1] != x.size or null.shape[0] < 1:
         raise ValueError(f"random_shifts must be [n_random >= 1, {x.size}]; got {null.shape}")
-    per_trait = [TraitSpecificity(t, float(x[i]), float(c[i]), float(null[:, i].mean()), float(null[:, i].std()),
-                                  empirical_p(x[i], null[:, i], "two-sided")) for i, t in enumerate(traits)]
+    per_trait = [TraitSpecificity(t, Number(float(x[i])), Number(float(c[i])), Number(float(null[:, i].mean())),
+                                  Number(float(null[:, i].std())), Number(empirical_p(x[i], null[:, i], "two-sided")))
+                 for i, t in enumerate(traits)]
     diff = x - c
     paired = (float(stats.wilcoxon(diff).pvalue) if x.size >= 2 and np.any(diff != 0) else float("nan"))
     means = null.mean(1)
-    return Specificity(per_trait, float(x.mean()), float(c.mean()), [float(m) for m in means],
-                       empirical_p(float(x.mean()), means, "two-sided"), float(diff.mean()), paired, int(null.shape[0]))
+    return Specificity(per_trait, Number(float(x.mean())), Number(float(c.mean())), [Number(float(m)) for m in means],
+                       Number(empirical_p(float(x.mean()), means, "two-sided")), Number(float(diff.mean())),
+                       Number(paired), int(null.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -140,20 +142,24 @@ def null_test(null: str, traits: Sequence[str], shift: Sequence[float], null_shi
     """shift [n_traits] against null_shifts [n_null, n_traits] (probes.stats.empirical_test per trait and for
     the mean over traits; Holm and BH over the traits' p-values)."""
     from probes.stats import adjust, count_significant, empirical_test
+    from probes.stats.pvalues import check_alternative
 
     x = np.asarray(shift, dtype=np.float64)
     draws = np.asarray(null_shifts, dtype=np.float64)
     if x.shape != (len(traits),) or draws.ndim != 2 or draws.shape[1] != x.size or draws.shape[0] < 1:
         raise ValueError(f"need shift [{len(traits)}] and null_shifts [n_null >= 1, {len(traits)}]; got {x.shape} "
                          f"and {draws.shape}")
-    tests = [empirical_test(x[i], draws[:, i], alternative) for i in range(x.size)]
+    side = check_alternative(alternative)
+    tests = [empirical_test(x[i], draws[:, i], side) for i in range(x.size)]
     adjusted = adjust([t.p for t in tests])
-    per_trait = [TraitNullTest(trait, t.value, t.null_mean, t.null_sd, t.z, t.p, float(adjusted.holm[i]),
-                               float(adjusted.bh[i])) for i, (trait, t) in enumerate(zip(traits, tests))]
-    mean = empirical_test(float(x.mean()), draws.mean(1), alternative)
+    per_trait = [TraitNullTest(trait, Number(t.value), Number(t.null_mean), Number(t.null_sd), Number(t.z),
+                               Number(t.p), Number(float(adjusted.holm[i])), Number(float(adjusted.bh[i])))
+                 for i, (trait, t) in enumerate(zip(traits, tests))]
+    mean = empirical_test(float(x.mean()), draws.mean(1), side)
     count = count_significant([t.p for t in tests], alpha)
-    return NullTest(null, mean.n_null, mean.floor, alternative, alpha, per_trait, mean.value, mean.null_mean,
-                    mean.null_sd, mean.z, mean.p, count.m, count.holm, count.raw, count.bh)
+    return NullTest(null, mean.n_null, Number(mean.floor), alternative, alpha, per_trait, Number(mean.value),
+                    Number(mean.null_mean), Number(mean.null_sd), Number(mean.z), Number(mean.p), count.m, count.holm,
+                    count.raw, count.bh)
 
 
 def best_layer(effects: Mapping[int, float]) -> int:

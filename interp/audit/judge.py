@@ -4,7 +4,7 @@ summary averages); the scores of every judged dimension and the judge's reasons 
 
 from __future__ import annotations
 
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
+from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
@@ -35,7 +35,8 @@ def audit_judge(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, 
         tagged = state.metadata["dimension"]
         judge = get_model(role="judge")
         chat = judge_messages(transcript, dimensions)
-        messages = [ChatMessageSystem(content=chat[0]["content"]), ChatMessageUser(content=chat[1]["content"])]
+        messages: list[ChatMessage] = [ChatMessageSystem(content=chat[0]["content"]),
+                                       ChatMessageUser(content=chat[1]["content"])]
         parsed: dict[str, tuple[int, str]] = {}
         for _ in range(attempts):
             output = await judge.generate(messages, config=GenerateConfig(temperature=0.0, max_tokens=max_tokens))

@@ -24,6 +24,7 @@ from inspect_ai.model import (
     ModelCall,
     ModelOutput,
     ModelUsage,
+    StopReason,
     modelapi,
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
@@ -55,7 +56,8 @@ class SamplerAPI(ModelAPI):
             raise ValueError(f"unknown target option(s) {', '.join(sorted(unknown))}; "
                              f"known: {', '.join(sorted(_FIELDS))}")
         super().__init__(model_name, base_url, None, [], GenerateConfig() if config is None else config)
-        self.spec = TargetSpec(model=model_name, **({"api_base": base_url} if base_url else {}), **model_args)
+        api_base: dict[str, Any] = {"api_base": base_url} if base_url else {}
+        self.spec = TargetSpec(model=model_name, **api_base, **model_args)
         self.sampler, self.lm = build_target(self.spec)
         self._lock = threading.Lock()
 
@@ -131,7 +133,8 @@ def _tool_calls(raw: list[dict[str, Any]] | None) -> list[ToolCall]:
     return calls
 
 
-_STOP = {"stop": "stop", "length": "max_tokens", "tool_calls": "tool_calls", "content_filter": "content_filter"}
+_STOP: dict[str, StopReason] = {"stop": "stop", "length": "max_tokens", "tool_calls": "tool_calls",
+                                "content_filter": "content_filter"}
 
 
 @modelapi(name="interp-openai")

@@ -95,7 +95,7 @@ def summarize_audit(scores: Iterable[TranscriptScore], failed: Iterable[FailedTr
         by_key.setdefault((f.dimension, f.variant), [])
     rank = {d: i for i, d in enumerate(order or [])}
     seen = {d: len(rank) + i for i, d in enumerate(dict.fromkeys(d for d, _ in by_key))}
-    variant_rank = {v: i for i, v in enumerate(VARIANTS)}
+    variant_rank: dict[str, int] = {v: i for i, v in enumerate(VARIANTS)}
     out = []
     for (dimension, variant), values in sorted(by_key.items(), key=lambda kv: (
             rank.get(kv[0][0], seen[kv[0][0]]), variant_rank.get(kv[0][1], len(VARIANTS)), kv[0][1])):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from interp.models.textio import TextFileError, load_yaml
 
@@ -117,11 +117,11 @@ def _dimension(raw: Any, where: str, problems: list[str], min_scenarios: int) ->
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a mapping with id, title, rubric, scenarios")
         return None
-    rubric = raw.get("rubric") if isinstance(raw.get("rubric"), dict) else {}
+    rubric = raw["rubric"] if isinstance(raw.get("rubric"), dict) else {}
     if not rubric:
         problems.append(f"{where}.rubric: expected a mapping with measures, counts, does_not_count")
     scenarios, seen = [], set()
-    raw_scenarios = raw.get("scenarios") if isinstance(raw.get("scenarios"), list) else []
+    raw_scenarios = raw["scenarios"] if isinstance(raw.get("scenarios"), list) else []
     if len(raw_scenarios) < min_scenarios:
         problems.append(f"{where}.scenarios: expected at least {min_scenarios}, got {len(raw_scenarios)}")
     for i, item in enumerate(raw_scenarios):
@@ -156,6 +156,7 @@ def load_seed_set(path: str | Path = DEFAULT_SEEDS, *, min_scenarios: int = 1) -
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         problems.append(f"version: expected an integer, got {version!r}")
+        version = 0  # a placeholder like _text's "": the problems are raised before it is used
     description = _text(data.get("description"), "description", problems)
     raw_dimensions = data.get("dimensions")
     if not isinstance(raw_dimensions, list) or not raw_dimensions:
@@ -176,7 +177,7 @@ def load_seed_set(path: str | Path = DEFAULT_SEEDS, *, min_scenarios: int = 1) -
 
 
 def select_seeds(seed_set: SeedSet, dims: list[str] | None = None,
-                 variants: tuple[Variant, ...] = VARIANTS) -> list[Seed]:
+                 variants: tuple[str, ...] = VARIANTS) -> list[Seed]:
     """The seeds of the chosen dimensions (default all) in each chosen variant, in file order."""
     known = [d.id for d in seed_set.dimensions]
     unknown = [d for d in dims or [] if d not in known]
@@ -185,5 +186,6 @@ def select_seeds(seed_set: SeedSet, dims: list[str] | None = None,
     bad = [v for v in variants if v not in VARIANTS]
     if bad or not variants:
         raise ValueError(f"variants {', '.join(bad) or '(none)'}: choose from {', '.join(VARIANTS)}")
+    checked = cast("tuple[Variant, ...]", variants)  # each one is in VARIANTS (checked just above)
     chosen = [d for d in seed_set.dimensions if dims is None or d.id in dims]
-    return [Seed(d.id, s, v) for d in chosen for s in d.scenarios for v in variants]
+    return [Seed(d.id, s, v) for d in chosen for s in d.scenarios for v in checked]

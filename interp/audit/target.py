@@ -89,6 +89,8 @@ def build_target(spec: TargetSpec):
         from interp.models import load_direction
         from interp.steering import steer
 
+        if spec.layer is None:
+            raise ValueError("steering needs the layer to steer")
         layer = lm.resolve_layer(spec.layer)
         vector = load_direction(spec.steer).for_model(lm, layer, allow_other_model=spec.allow_other_model)
         alpha = spec.alpha

@@ -19,6 +19,7 @@ from typing import Literal
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.util import DisplayType
 
 import interp.audit.providers  # noqa: F401  (registers the inspect providers interp/ and interp-openai/)
 from interp.audit.auditor import audit_conversation
@@ -167,7 +168,7 @@ class AuditResult:
 
 
 def run_audit(config: AuditConfig, target: TargetSpec, auditor: ModelSpec, judge: ModelSpec, out: str | Path,
-              *, display: str = "none", title: str | None = None) -> AuditResult:
+              *, display: DisplayType = "none", title: str | None = None) -> AuditResult:
     """Run (or resume) the audit into `out`: inspect logs in `out/logs`, `summary.csv` and `summary.png`."""
     from inspect_ai import eval_set
 
@@ -176,10 +177,10 @@ def run_audit(config: AuditConfig, target: TargetSpec, auditor: ModelSpec, judge
                           config.seed, config.target_temperature, config.target_max_tokens, config.auditor_impl,
                           config.judge_impl)
     roles = {}
-    for role, build, spec in (("target", target_model, target), ("auditor", resolve_model, auditor),
-                              ("judge", resolve_model, judge)):
+    for role, build in (("target", lambda: target_model(target)), ("auditor", lambda: resolve_model(auditor)),
+                        ("judge", lambda: resolve_model(judge))):
         try:
-            roles[role] = build(spec)
+            roles[role] = build()
         except (ValueError, OSError, ImportError, KeyError) as err:
             raise AuditSetupError(role, err) from err
     target_m = roles["target"]

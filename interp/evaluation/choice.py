@@ -121,7 +121,7 @@ def _letter_scores(items: list[ChoiceItem], logp_N2) -> list[ChoiceScore]:
         lp_swapped = (float(swapped[1]), float(swapped[0]))
         e = item.expressing
         p = (_softmax2(lp_straight[e], lp_straight[1 - e]) + _softmax2(lp_swapped[e], lp_swapped[1 - e])) / 2
-        lp = tuple((s + w) / 2 for s, w in zip(lp_straight, lp_swapped))
+        lp = ((lp_straight[0] + lp_swapped[0]) / 2, (lp_straight[1] + lp_swapped[1]) / 2)
         out.append(ChoiceScore(item.trait_id, item.id, p, lp, "letter"))
     return out
 

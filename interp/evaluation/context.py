@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import TypeVar
 
 from interp.evaluation.choice import letter_prompt
-from interp.evaluation.questions import QuestionSet
+from interp.evaluation.questions import ChoiceItem, OpenQuestion, QuestionSet
 
 __all__ = ["ContextError", "UnknownTokensWarning", "fit_questions", "warn_unknown_tokens"]
 
@@ -59,27 +60,42 @@ def fit_questions(lm, qset: QuestionSet, *, choice: bool, method: str = "likelih
     cut: list[str] = []
     traits = []
     for trait in qset.traits:
-        field, entries = ("choice_items", trait.choice_items) if choice else ("open_questions", trait.open_questions)
-        fitted = []
-        for entry in entries:
-            text, options = (entry.question, entry.options) if choice else (entry.text, None)
-            needed = _prompt_tokens(lm, text, options, method)
-            if needed <= context:
-                fitted.append(entry)
-                continue
-            where = f"{qset.source}: question {entry.id}"
-            short = _cut(lm, text, options, method, context) if truncate else None
-            if short is None:
-                what = "cannot be cut to fit it" if truncate else "shorten it, or cut it to fit with --truncate"
-                raise ContextError(f"{where} needs {needed} tokens, more than the model's context of {context}; "
-                                   f"{what}")
-            fitted.append(dataclasses.replace(entry, **({"question": short} if choice else {"text": short})))
-            cut.append(entry.id)
-        traits.append(dataclasses.replace(trait, **{field: tuple(fitted)}))
+        if choice:
+            items = _fit_entries(lm, qset, trait.choice_items, method, context, truncate, cut)
+            traits.append(dataclasses.replace(trait, choice_items=items))
+        else:
+            questions = _fit_entries(lm, qset, trait.open_questions, method, context, truncate, cut)
+            traits.append(dataclasses.replace(trait, open_questions=questions))
     if cut:
         warnings.warn(f"cut {len(cut)} question(s) of {qset.source} to the model's context of {context} tokens: "
                       + ", ".join(cut[:5]) + (", ..." if len(cut) > 5 else ""), stacklevel=2)
     return dataclasses.replace(qset, traits=tuple(traits))
+
+
+_Entry = TypeVar("_Entry", ChoiceItem, OpenQuestion)
+
+
+def _fit_entries(lm, qset: QuestionSet, entries: tuple[_Entry, ...], method: str, context: int, truncate: bool,
+                 cut: list[str]) -> tuple[_Entry, ...]:
+    """`entries` with each prompt within `context` (ContextError, or cut when `truncate`); the ids of the
+    cut ones are added to `cut`."""
+    fitted = []
+    for entry in entries:
+        text, options = (entry.question, entry.options) if isinstance(entry, ChoiceItem) else (entry.text, None)
+        needed = _prompt_tokens(lm, text, options, method)
+        if needed <= context:
+            fitted.append(entry)
+            continue
+        where = f"{qset.source}: question {entry.id}"
+        short = _cut(lm, text, options, method, context) if truncate else None
+        if short is None:
+            what = "cannot be cut to fit it" if truncate else "shorten it, or cut it to fit with --truncate"
+            raise ContextError(f"{where} needs {needed} tokens, more than the model's context of {context}; "
+                               f"{what}")
+        fitted.append(dataclasses.replace(entry, question=short) if isinstance(entry, ChoiceItem)
+                      else dataclasses.replace(entry, text=short))
+        cut.append(entry.id)
+    return tuple(fitted)
 
 
 class UnknownTokensWarning(UserWarning):

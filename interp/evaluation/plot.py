@@ -32,7 +32,8 @@ def grouped_bars(ax: Any, groups: Sequence[str], series: Mapping[str, Sequence[B
     centres = {name: [g + (r - (len(series) - 1) / 2) * width for g in range(len(groups))]
                for r, name in enumerate(series)}
     for name, bars in series.items():
-        xs, heights, errs = [], [], [[], []]
+        xs, heights = [], []
+        errs: list[list[float]] = [[], []]
         for g, bar in enumerate(bars):
             if bar is None or math.isnan(bar.value):
                 continue

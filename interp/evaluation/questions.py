@@ -20,7 +20,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, final
 
 from interp.evaluation.feelings import feeling_words_in
 from interp.models.textio import TextFileError, load_yaml
@@ -58,6 +58,7 @@ class QuestionSetError(ValueError):
         super().__init__(f"{source}: {len(problems)} problem(s) in the question set:\n  " + "\n  ".join(problems))
 
 
+@final  # no subclasses: code that tells the two kinds apart with isinstance can rely on that
 @dataclass(frozen=True)
 class OpenQuestion:
     id: str
@@ -66,6 +67,7 @@ class OpenQuestion:
     text: str
 
 
+@final
 @dataclass(frozen=True)
 class ChoiceItem:
     id: str
@@ -167,7 +169,9 @@ def validate_question_set(data: Any, source: str = "<memory>", *, min_open: int 
     if not isinstance(raw_traits, list) or not raw_traits:
         problems.append("traits: expected a non-empty list")
         raw_traits = []
-    traits, seen_ids, seen_text = [], set(), {}
+    traits: list[Trait] = []
+    seen_ids: set[str] = set()
+    seen_text: dict[str, str] = {}
     rules = _Rules(min_open, min_choice, **flags)
     for t_index, raw in enumerate(raw_traits):
         trait = _check_trait(raw, t_index, problems, seen_ids, seen_text, rules)
@@ -281,7 +285,10 @@ def _check_choice(item: Any, label: str, problems: list[str]) -> tuple[str, tupl
         problems.append(f"{label}: expected a mapping with question, options, expressing")
         return None
     before = len(problems)
-    question, options, expressing = item.get("question"), item.get("options"), item.get("expressing")
+    # the file's values as read; the checks below report each one that is not what it should be
+    question: Any = item.get("question")
+    options: Any = item.get("options")
+    expressing: Any = item.get("expressing")
     if not isinstance(question, str) or not question.strip():
         problems.append(f"{label}.question: expected a non-empty string")
     if (not isinstance(options, list) or len(options) != 2

@@ -62,7 +62,7 @@ def evaluate(question_set: QuestionSet, sampler: Sampler, judge_backend: JudgeBa
     """Sample, judge (coherence filter, then the binary judge) and summarise every trait of the set."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = model_name or getattr(sampler, "name", "model")
+    model = model_name if model_name else getattr(sampler, "name", "model")
     questions = [q for q in question_set.open_questions if traits is None or q.trait_id in traits]
     statements = {t.id: t.statement for t in question_set.traits}
     judges = {"binary": JUDGES["binary"]()}

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from interp.evaluation.stacking import PLAIN, Stack
 from interp.models.tokens import pad_sequences
+
+if TYPE_CHECKING:
+    from transformers import Cache
 
 __all__ = ["continuation_logprobs", "continuation_logprobs_stacked", "next_token_logprobs",
            "next_token_logprobs_stacked"]
@@ -83,14 +87,15 @@ class _Shared:
     copied per batch."""
 
     length: int
-    cache: object
+    cache: Cache
 
     def expanded(self, rows: int, stack: Stack, device):
         """A copy for `rows` rows of each copy (the forward pass appends to the cache it is given)."""
         import copy
 
         cache = copy.deepcopy(self.cache)
-        cache.reorder_cache(stack.sources(torch.zeros(rows, dtype=torch.long, device=device), 1))
+        order = stack.sources(torch.zeros(rows, dtype=torch.long, device=device), 1)
+        cache.reorder_cache(order)  # type: ignore[arg-type]  # annotated LongTensor; any int64 tensor does
         return cache
 
 
@@ -120,7 +125,8 @@ def _shared_prefix(lm, prefixes: list[tuple[int, ...]], stack: Stack = PLAIN) ->
 
 def _prefix_batches(groups: dict[tuple[int, ...], list[int]], batch_size: int):
     """Lists of (prefix ids, pair indices), sorted by prefix length, about `batch_size` pairs each."""
-    batch, size = [], 0
+    batch: list[tuple[tuple[int, ...], list[int]]] = []
+    size = 0
     for prefix in sorted(groups, key=len):
         if batch and size + len(groups[prefix]) > batch_size:
             yield batch

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from interp.models.atomic import atomic_open
 from probes.stats import t_interval, wilson_interval  # re-exported: callers import them from here too
@@ -134,7 +135,7 @@ def read_summary_csv(path: str | Path) -> list[TraitSummary]:
     out = []
     with Path(path).open(newline="") as handle:
         for row in csv.DictReader(handle):
-            values = {}
+            values: dict[str, Any] = {}
             for f in fields(TraitSummary):
                 text = row.get(f.name, "")
                 if f.name in ("preference", "ci_kind"):

@@ -162,8 +162,8 @@ async def _watch(request: Request, host: ModelHost, ticket: Ticket):
 async def _stream(request: Request, host: ModelHost, ticket: Ticket, reply: Reply) -> AsyncIterator[str]:
     answers = [Answer() for _ in ticket.rows]
     async with _watch(request, host, ticket):
-        for chunk in reply.opening():
-            yield sse(chunk)
+        for opening in reply.opening():
+            yield sse(opening)
         try:
             async for index, update in _updates(ticket):
                 answers[index].add(update)

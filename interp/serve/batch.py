@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +69,9 @@ class Batch:
         self.lm, self.codec, self.stop_ids = lm, codec, stop_ids
         self.hooks = _Hooks(lm, ablation, ablation_rows)
         self.states: list[RowState] = []
-        self.cache = self.mask_BT = None
+        # the model's KV cache (a transformers DynamicCache) and the rows' mask: None while no row runs
+        self.cache: Any = None
+        self.mask_BT: torch.Tensor | None = None
 
     @property
     def can_join(self) -> bool:
@@ -106,7 +109,7 @@ class Batch:
         if not states:
             self.hooks.install(self.states)
             return
-        if not self.states:
+        if self.mask_BT is None:  # no row runs (the states are empty too)
             self.states, self.cache, self.mask_BT = states, cache, mask_BT
         else:
             old, new = self.mask_BT.shape[1], mask_BT.shape[1]
@@ -120,6 +123,8 @@ class Batch:
 
     def step(self) -> None:
         """One token for every running row; rows that end (or whose client left) leave the batch."""
+        if self.mask_BT is None:
+            raise RuntimeError("no row runs: admit rows before stepping")
         step_B1 = torch.tensor([s.produced[-1] for s in self.states], device=self.lm.device)[:, None]
         self.mask_BT = torch.cat([self.mask_BT, torch.ones_like(self.mask_BT[:, :1])], dim=1)
         result = self.lm.model(input_ids=step_B1, attention_mask=self.mask_BT, cache=self.cache, use_cache=True,

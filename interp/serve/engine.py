@@ -18,6 +18,7 @@ once and its running rows at the next step. `stop` lets queued and running rows 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections import deque
@@ -122,7 +123,9 @@ class Engine:
     def _pick(self, key: tuple, room: int, past_others: bool) -> list[Row]:
         """Up to `room` waiting rows of group `key`, oldest first; `past_others`: also those behind a
         row of another group. Call with the lock held."""
-        taken, rest, blocked = [], deque(), False
+        taken: list[tuple[Ticket, Row]] = []
+        rest: deque[tuple[Ticket, Row]] = deque()
+        blocked = False
         for ticket, row in self.waiting:
             blocked = blocked or (self._key(row) != key and not past_others)
             (taken if len(taken) < room and not blocked and self._key(row) == key else rest).append((ticket, row))
@@ -160,7 +163,7 @@ class Engine:
             key = self._key(rows[0])
             try:
                 run_batch(self.lm, rows, self.codec, self.stop_ids, self.ablation_rows,
-                          more=lambda room, key=key: self._join(key, room), max_rows=self.max_batch,
+                          more=functools.partial(self._join, key), max_rows=self.max_batch,
                           running=self._set_running)
             except Exception as err:  # one bad batch must not take the server down; its requests get a 500
                 log.exception("a batch of %d row(s) failed", len(rows))

@@ -155,8 +155,8 @@ def _ablation(table: DirectionTable, entry: dict, where: str) -> tuple[str, tupl
     unknown = set(entry) - {"direction", "layers"}
     if unknown:
         raise RequestError(f"unknown field(s) {', '.join(sorted(unknown))}; use direction and layers", where)
-    name = entry.get("direction")
-    table.get(name, f"{where}.direction")
+    table.get(entry.get("direction"), f"{where}.direction")
+    name: str = entry["direction"]  # one of the table's directions (checked just above)
     layers = entry.get("layers")
     if layers is None:
         layers = list(range(table.lm.n_layers))
@@ -180,4 +180,6 @@ def raw_alpha(lm: Any, entry: SteerEntry, prompt: str) -> float:
     """The entry's raw alpha; a relative one measured over `prompt` under the plain model (no hooks may be on)."""
     if entry.alpha is not None:
         return entry.alpha
+    if entry.alpha_rel is None:
+        raise ValueError(f"the steering entry along {entry.direction} has neither alpha nor alpha_rel")
     return relative_alpha(lm, entry.vector, entry.layer, [prompt], entry.alpha_rel)

@@ -108,6 +108,8 @@ def _top(logp_V: torch.Tensor, k: int, codec: Codec) -> tuple[tuple[str, float],
 def prompt_logprobs(state: RowState, logits_TV: torch.Tensor, codec: Codec) -> tuple[TokenLogprob, ...]:
     """Each prompt token's log-prob given the ones before it; `logits_TV` are the row's, unpadded."""
     ids, k = list(state.row.prompt.ids), state.row.sampling.logprobs
+    if k is None:
+        raise ValueError("prompt log-probs need sampling.logprobs (how many top tokens to list)")
     logp_TV = torch.log_softmax(logits_TV[:-1].float(), dim=-1)
     texts, offsets = codec.token_texts(ids), codec.offsets(ids)
     out = [TokenLogprob(texts[0], None, (), offsets[0])]

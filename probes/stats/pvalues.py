@@ -13,7 +13,7 @@ zero (shifts and correlations under a random direction are).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 
@@ -41,10 +41,11 @@ class EmpiricalP(NamedTuple):
     null_sd: float
 
 
-def check_alternative(alternative: str) -> str:
+def check_alternative(alternative: str) -> Alternative:
+    """`alternative` as an `Alternative`; a ValueError naming the allowed ones for anything else."""
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative: {alternative!r} is not one of {', '.join(ALTERNATIVES)}")
-    return alternative
+    return cast(Alternative, alternative)
 
 
 def empirical_test(value: float, null: Sequence[float] | np.ndarray,

@@ -41,7 +41,8 @@ def import_em_yaml(path: str | Path) -> ImportedSet:
     located = load_yaml_located(path)
     if not isinstance(located.data, list):
         raise located.error((), None, "expected a YAML list of question entries (id, type, paraphrases, ...)")
-    traits, dropped, settings, unknown = [], [], {}, set()
+    traits, dropped, unknown = [], [], set()
+    settings: dict[str, set[str]] = {}
     for index, entry in enumerate(located.data):
         if not isinstance(entry, dict):
             raise located.error((index,), f"[{index}]", "expected a mapping with id, type, paraphrases")

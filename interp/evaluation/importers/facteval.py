@@ -10,6 +10,7 @@ is refused with its file, line and field, since reading it would mean running th
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def _from_python(path: Path) -> tuple[list[SourceTrait], list[Dropped]]:
     if not calls:
         raise QuestionImportError(path, None, None, "no FactEval(...) call found; give the file that lists the "
                                                     "FactEval objects")
-    traits, dropped = [], []
+    traits = []
+    dropped: list[Dropped] = []
     for call in calls:
         fields = _call_fields(path, call, dropped)
         traits.append(_trait(path, call.lineno, fields))
@@ -123,7 +125,7 @@ def _from_json(path: Path) -> tuple[list[SourceTrait], list[Dropped]]:
     return traits, dropped
 
 
-def _trait(path: Path, line: int | None, fields: dict[str, tuple[Any, int | None]]) -> SourceTrait:
+def _trait(path: Path, line: int | None, fields: Mapping[str, tuple[Any, int | None]]) -> SourceTrait:
     """Check one FactEval's fields (values as read; prompts as (text, line) pairs) and build its trait."""
     for name in FIELDS:
         if name not in fields:

@@ -87,6 +87,13 @@ def _yaml_lines(node, where: tuple, lines: dict, active: set) -> None:
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
+def _past_space(text: str, index: int) -> int:
+    """The index of the first character at or after `index` that is not JSON whitespace."""
+    match = _SPACE.match(text, index)
+    assert match is not None  # the pattern matches everywhere, if only the empty string
+    return match.end()
+
+
 def load_json_located(path: str | Path) -> Located:
     """Parse JSON (a decoding error names its line and column) and note where each value starts."""
     path = Path(path)
@@ -104,7 +111,7 @@ def load_json_located(path: str | Path) -> Located:
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     lines: dict[tuple, int] = {}
     # the text parsed above, so this second walk meets only well-formed JSON
-    _json_lines(text, _SPACE.match(text, 0).end(), (), lines, starts)
+    _json_lines(text, _past_space(text, 0), (), lines, starts)
     return Located(path, data, lines)
 
 
@@ -115,17 +122,17 @@ def _json_lines(text: str, index: int, where: tuple, lines: dict, starts: list[i
     if opener not in "[{":
         return json.JSONDecoder().raw_decode(text, index)[1]
     closer, position = "]" if opener == "[" else "}", 0
-    index = _SPACE.match(text, index + 1).end()
+    index = _past_space(text, index + 1)
     while text[index] != closer:
         if opener == "{":
-            key, after = json.decoder.scanstring(text, index + 1)
+            key, after = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]  # missing in typeshed
             lines[where + (key,)] = bisect_right(starts, index)
-            index = _SPACE.match(text, _SPACE.match(text, after).end() + 1).end()  # past the colon
+            index = _past_space(text, _past_space(text, after) + 1)  # past the colon
             index = _json_lines(text, index, where + (key,), lines, starts)
         else:
             index = _json_lines(text, index, where + (position,), lines, starts)
             position += 1
-        index = _SPACE.match(text, index).end()
+        index = _past_space(text, index)
         if text[index] == ",":
-            index = _SPACE.match(text, index + 1).end()
+            index = _past_space(text, index + 1)
     return index + 1
