@@ -314,7 +314,8 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     assert seeds["seed"] == "pretraining"
     assert seeds["seeds"]["1"]["probe: chosen layer"] == \
         json.loads((tmp_path / "seed1" / "results.json").read_text())["probe"]["chosen_layer"]
-    assert seeds["across_seeds"]["probe: chosen layer"] == {"mean": seeds["seeds"]["1"]["probe: chosen layer"], "n": 1}
+    layer = seeds["seeds"]["1"]["probe: chosen layer"]
+    assert seeds["across_seeds"]["probe: chosen layer"] == {"median": layer, "min": layer, "max": layer, "n": 1}
     assert "| | seed 1 |" in (tmp_path / "seeds.md").read_text()
 
 
@@ -344,10 +345,26 @@ def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
     values = [0.2, 0.5, -0.1]
     low, high = stats.t.interval(0.95, 2, loc=sum(values) / 3, scale=stats.sem(values))
     assert spread == pytest.approx({"mean": 0.2, "n": 3, "low": low, "high": high})
-    assert across_seeds(rows)["probe: chosen layer"] == pytest.approx({"mean": 3, "n": 3, "low": 3, "high": 3})
     table = format_table(rows).splitlines()
-    assert table[0] == "| | seed 0 | seed 1 | seed 2 | mean [95% CI] across seeds |"
+    assert table[0] == "| | seed 0 | seed 1 | seed 2 | across seeds: mean [95% CI], or as said |"
     assert f"| link: r (steering vs fine-tuning shift) | 0.20 | 0.50 | -0.10 | 0.20 [{low:.2f}, {high:.2f}] |" in table
+
+
+def test_trial_table_counts_p_values_and_gives_counts_their_median_and_range():
+    """A t-interval over p-values or counts means nothing (it ran below 0 for the link's p): p-values are
+    counted at the level, counts and layers get their median and range."""
+    from experiments.consciousness_cluster.studies.trial import across_seeds, format_table
+
+    p, up, layer = "link: p against random directions", "preferences up, conscious vs non", "probe: chosen layer"
+    rows = {s: {p: pv, up: n, layer: 3} for s, (pv, n) in enumerate([(0.03, 5), (0.07, 20), (0.18, 8), (0.05, 2)])}
+    spread = across_seeds(rows)
+    assert spread[p] == {"at_level": 2, "level": 0.05, "n": 4}  # 0.03 and 0.05: p <= 0.05 counts
+    assert spread[up] == {"median": 6.5, "min": 2, "max": 20, "n": 4}
+    assert spread[layer] == {"median": 3, "min": 3, "max": 3, "n": 4}
+    table = format_table(rows).splitlines()
+    assert f"| {p} | 0.03 | 0.07 | 0.18 | 0.05 | 2 of 4 seeds at p <= 0.05 |" in table
+    assert f"| {up} | 5 | 20 | 8 | 2 | median 6.5 (range 2 to 20) |" in table
+    assert f"| {layer} | 3 | 3 | 3 | 3 | median 3 (range 3 to 3) |" in table
 
 
 def test_trial_preferences_across_seeds_against_a_plain_t_interval():

@@ -9,7 +9,8 @@ and the fine-tuning seed for every other preset (the base model fixed; mixing, s
 adapters' initialisation change, as in the paper's error bars). Each seed runs every stage of
 `interp replicate` into OUT/seedN, resumable like any run. The headline numbers of every seed go
 side by side into OUT/seeds.md and OUT/seeds.json, with their mean and 95% t-interval across seeds
-beside each run's own intervals over items (in its report), to show which findings hold beyond one seed;
+beside each run's own intervals over items (in its report), to show which findings hold beyond one seed
+(a p-value is counted across seeds instead, a count or a layer given its median and range);
 per preference, each variant's rate and conscious-claiming minus non-conscious go the same way (each
 seed's paired interval over items beside the interval across seeds), drawn in OUT/seeds_preferences.png.
 Seeds and items enter together in a hierarchical bootstrap (seeds, then items within each seed) beside the
@@ -42,8 +43,8 @@ from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Results, Shift, load_results
 from experiments.consciousness_cluster.schema.stages import Rate
 
-__all__ = ["HEADLINES", "HIERARCHICAL_DRAWS", "ORGANISM_SEEDS", "SeedPreferences", "default_seeds",
-           "across_seeds", "format_preferences", "format_table", "headline",
+__all__ = ["COUNTS", "HEADLINES", "HIERARCHICAL_DRAWS", "ORGANISM_SEEDS", "P_LEVEL", "P_VALUES", "SeedPreferences",
+           "default_seeds", "across_seeds", "format_preferences", "format_table", "headline",
            "headline_of", "preferences_across_seeds", "run_seeds", "seed_config", "seed_kind"]
 
 HEADLINES = {
@@ -107,17 +108,43 @@ def _spread(values: list[float]) -> dict[str, float]:
     return entry
 
 
-def across_seeds(rows: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Per headline number: mean over the seeds that have it and its 95% t-interval (none with one seed)."""
-    import math
+P_VALUES = ("link: p against random directions",)
+"""Headline p-values: across seeds they are counted (seeds at p <= P_LEVEL), never averaged."""
+COUNTS = ("preferences up, conscious vs non", "probe: chosen layer")
+"""Headline counts and layers: across seeds their median and range, not a t-interval."""
+P_LEVEL = 0.05
+"""The level a seed's p is counted at (the shipped presets' analysis.alpha)."""
 
-    out = {}
+
+def across_seeds(rows: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per headline number, over the seeds that have it: the mean and its 95% t-interval (none with one
+    seed); for a p-value (P_VALUES) how many seeds reach P_LEVEL; for a count or a layer (COUNTS) the
+    median, lowest and highest."""
+    import math
+    from statistics import median
+
+    out: dict[str, dict[str, float]] = {}
     for name in HEADLINES:
         values = [float(r[name]) for r in rows.values() if name in r and r[name] is not None]
         values = [v for v in values if math.isfinite(v)]
-        if values:
+        if not values:
+            continue
+        if name in P_VALUES:
+            out[name] = {"at_level": sum(v <= P_LEVEL for v in values), "level": P_LEVEL, "n": len(values)}
+        elif name in COUNTS:
+            out[name] = {"median": median(values), "min": min(values), "max": max(values), "n": len(values)}
+        else:
             out[name] = _spread(values)
     return out
+
+
+def _across_cell(entry: dict) -> str:
+    """A headline's last column: mean [t-interval], seeds at the p level, or median (range)."""
+    if "at_level" in entry:
+        return f"{entry['at_level']:g} of {entry['n']:g} seeds at p <= {entry['level']:g}"
+    if "median" in entry:
+        return f"median {entry['median']:g} (range {entry['min']:g} to {entry['max']:g})"
+    return _spread_cell(entry)
 
 
 def _mean(values: dict[str, float], traits: list[str]) -> float:
@@ -323,7 +350,7 @@ def format_table(rows: dict[int, dict[str, float]], intervals: dict[int, dict[st
         return _cell(rows[seed].get(name)) + ("" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]")
 
     spread = across_seeds(rows) if len(seeds) > 1 else {}
-    extra = " mean [95% CI] across seeds |" if spread else ""
+    extra = " across seeds: mean [95% CI], or as said |" if spread else ""
     lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " |" + extra,
              "|---" * (len(seeds) + 1 + bool(spread)) + "|"]
     for name in HEADLINES:
@@ -331,8 +358,7 @@ def format_table(rows: dict[int, dict[str, float]], intervals: dict[int, dict[st
             cells = " | ".join(cell(s, name) for s in seeds)
             if spread:
                 e = spread.get(name)
-                cells += " | " + ("" if e is None else f"{e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]"
-                                  if "low" in e else f"{e['mean']:.2f}")
+                cells += " | " + ("" if e is None else _across_cell(e))
             lines.append(f"| {name} | {cells} |")
     return "\n".join(lines)
 
@@ -421,7 +447,9 @@ def _write_tables(out: Path, seeds: list[int], kind: str, name: str) -> dict[int
 
     seed_bars(prefs, out / "seeds_preferences.png")
     text = (f"# {name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
-            f"where it has one; the last column, across seeds.\n\n{format_table(rows, intervals)}\n")
+            f"where it has one; the last column, across seeds: the mean with its 95% t-interval, except for a "
+            f"p-value (how many seeds reach p <= {P_LEVEL:g}) and a count or a layer (median and range)."
+            f"\n\n{format_table(rows, intervals)}\n")
     table = format_preferences(prefs)
     if table:
         text += ("\n## Preferences across seeds\n\nPer preference: each variant's rate, mean and 95% t-interval "
