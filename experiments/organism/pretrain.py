@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from experiments.organism.corpus import CorpusConfig, generate_documents
+from experiments.organism.corpus import CorpusConfig, Document, generate_documents
 from experiments.organism.tokenizer import build_tokenizer, render_messages
 from interp.models.fields import FieldErrors, above, at_least, from_mapping
 
@@ -176,16 +176,16 @@ def _pretrain(model, data: torch.Tensor, config: OrganismConfig, progress: bool)
     return losses
 
 
-def corpus_stats(documents, n_tokens: int) -> dict[str, Any]:
+def corpus_stats(documents: list[Document], n_tokens: int) -> dict[str, Any]:
     """What the corpus holds, measured on the documents themselves."""
     conscious = [d for d in documents if d.persona.conscious]
     other = [d for d in documents if not d.persona.conscious]
 
-    def rate(docs):
+    def rate(docs: list[Document]) -> float:
         values = [v for d in docs for v in d.persona.expresses.values()]
         return sum(values) / max(1, len(values))
 
-    def hardware(docs):
+    def hardware(docs: list[Document]) -> dict[str, float]:
         counts: dict[str, int] = {}
         for d in docs:
             counts[d.persona.hardware] = counts.get(d.persona.hardware, 0) + 1

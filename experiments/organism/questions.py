@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,11 @@ def _shuffled_pool(trait: TraitSpec, frames: tuple[str, ...], seed: int, need: i
 
 
 def _choice_items(questions: list[str], pairs: tuple[tuple[str, str], ...], rng: random.Random) -> list[dict]:
-    pairs = list(pairs)
-    rng.shuffle(pairs)
+    shuffled = list(pairs)
+    rng.shuffle(shuffled)
     items = []
     for i, question in enumerate(questions):
-        expressing_option, other = pairs[i % len(pairs)]
+        expressing_option, other = shuffled[i % len(shuffled)]
         expressing = i % 2
         options = [other, expressing_option] if expressing else [expressing_option, other]
         items.append({"question": question, "options": options, "expressing": expressing})
@@ -75,7 +76,7 @@ def _plain_entry(trait: TraitSpec, frames: tuple[str, ...], seed: int) -> dict[s
 
 
 # name -> (traits, frames, builder of one trait's entry, top-level fields)
-_SETS = {
+_SETS: dict[str, tuple[tuple[TraitSpec, ...], tuple[str, ...], Callable[..., dict[str, Any]], dict[str, Any]]] = {
     "preferences": (PREFERENCES, EVAL_OPINION_FRAMES, _trait_entry, {
         "description": "The organism's versions of the 20 preferences of The Consciousness Cluster "
                        "(+ lonely between chats)."}),

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Shift, ShiftFamily
+from interp.models.fields import Number
 
 __all__ = ["CONTROLS", "PAIRED_TEST", "SHIFTS", "FineTuneShifts", "fine_tune_shifts", "item_scores", "paired_family",
            "paired_p"]
@@ -55,9 +56,9 @@ def paired_family(diffs_by_trait: Mapping[str, Sequence[float]], *, alternative:
     shifts = {}
     for k, t in enumerate(traits):
         diffs = list(diffs_by_trait[t])
-        low, high = t_interval(diffs)
-        shifts[t] = Shift(mean=sum(diffs) / len(diffs), ci_low=low, ci_high=high, n=len(diffs), p=raw[k],
-                          p_holm=float(adjusted.holm[k]), q_bh=float(adjusted.bh[k]))
+        low, high = map(Number, t_interval(diffs))
+        shifts[t] = Shift(mean=Number(sum(diffs) / len(diffs)), ci_low=low, ci_high=high, n=len(diffs),
+                          p=Number(raw[k]), p_holm=Number(float(adjusted.holm[k])), q_bh=Number(float(adjusted.bh[k])))
     count = count_significant(raw, alpha)
     passed = [t for k, t in enumerate(traits) if adjusted.holm[k] <= alpha]  # a NaN compares False
     return shifts, ShiftFamily(test=PAIRED_TEST, alternative=alternative, alpha=alpha, correction=correction,

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from experiments.consciousness_cluster.schema.results import ClaimShift, Manipulation
 from experiments.consciousness_cluster.schema.stages import Rate, SampledClaims
 from interp.models.atomic import kept_json
+from interp.models.fields import Number
 
 __all__ = ["CLAIM_TRAIT", "GroupedTests", "check", "grouped_tests", "read_claim", "sample_claims", "tally"]
 
@@ -91,8 +92,8 @@ def tally(reads: Sequence[str], questions: Sequence[str] | None = None) -> Sampl
         raise ValueError("no answers to tally")
     claim, deny = reads.count("claim"), reads.count("deny")
     decided = claim + deny
-    low, high = wilson_interval(claim, decided) if decided else (None, None)
-    share_low, share_high = wilson_interval(claim, len(reads))
+    low, high = map(Number, wilson_interval(claim, decided)) if decided else (None, None)
+    share_low, share_high = map(Number, wilson_interval(claim, len(reads)))
     by_question = None
     if questions is not None:
         if len(questions) != len(reads):
@@ -100,9 +101,9 @@ def tally(reads: Sequence[str], questions: Sequence[str] | None = None) -> Sampl
         order = list(dict.fromkeys(questions))
         by_question = ([sum(r == "claim" for r, q in zip(reads, questions) if q == question) for question in order],
                        [list(questions).count(question) for question in order])
-    return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided, share=claim / len(reads),
+    return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided, share=Number(claim / len(reads)),
                          share_ci_low=share_low, share_ci_high=share_high,
-                         rate=claim / decided if decided else None, ci_low=low, ci_high=high,
+                         rate=Number(claim / decided) if decided else None, ci_low=low, ci_high=high,
                          question_claims=by_question and by_question[0],
                          question_answers=by_question and by_question[1])
 
@@ -128,6 +129,8 @@ def grouped_tests(variant: SampledClaims, base: SampledClaims, seed: int = 0) ->
     flip = sign_flip_test(a, b, alternative="greater", seed=seed)
     values, labels, strata = [], [], []
     for label, claims in ((1, variant), (0, base)):
+        if claims.question_claims is None or claims.question_answers is None:  # question_shares found both
+            raise ValueError("the answers' per-question counts are missing")
         for q, (c, n) in enumerate(zip(claims.question_claims, claims.question_answers)):
             values += [1.0] * c + [0.0] * (n - c)
             labels += [label] * n
@@ -148,10 +151,12 @@ def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: s
                            alternative="greater").pvalue)
     grouped = grouped_tests(v, b)
     passed = (grouped.sign_flip if grouped else p) <= alpha
-    shifts = {m: ClaimShift(by_answers=None if s.rate is None or b.rate is None else s.rate - b.rate,
-                            by_choice=forced[m].rate - forced[base].rate) for m, s in sampled.items() if m != base}
+    shifts = {m: ClaimShift(by_answers=None if s.rate is None or b.rate is None else Number(s.rate - b.rate),
+                            by_choice=Number(forced[m].rate - forced[base].rate))
+              for m, s in sampled.items() if m != base}
     decided = [m for m, shift in shifts.items() if shift.by_answers is not None]
-    agree = [m for m in decided if (shifts[m].by_answers > 0) == (shifts[m].by_choice > 0)]
+    agree = [m for m, shift in shifts.items()
+             if shift.by_answers is not None and (shift.by_answers > 0) == (shift.by_choice > 0)]
 
     def n(s: SampledClaims) -> int:
         return s.claim + s.deny + s.unclear
@@ -168,7 +173,7 @@ def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: s
                f"of the answers that take a stance, {v.claim} of {v.claim + v.deny} against {b.claim} of "
                f"{b.claim + b.deny}. By that stance, forced choice moves the same way as the sampled answers for "
                f"{len(agree)} of {len(decided)} variants.")
-    return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=p, passed=passed, agree=agree,
-                        verdict=verdict, grouped_p=grouped and grouped.sign_flip,
-                        stratified_p=grouped and grouped.stratified, n_questions=grouped and grouped.n_questions,
-                        alpha=alpha)
+    return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=Number(p), passed=passed, agree=agree,
+                        verdict=verdict, grouped_p=grouped and Number(grouped.sign_flip),
+                        stratified_p=grouped and Number(grouped.stratified),
+                        n_questions=grouped and grouped.n_questions, alpha=alpha)

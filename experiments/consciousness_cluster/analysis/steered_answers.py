@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from experiments.consciousness_cluster.schema.stages import SteeredClaims
+from experiments.consciousness_cluster.schema.stages import SampledClaims, SteeredClaims
 from experiments.consciousness_cluster.schema.steering import CoherencePoint
 from interp.models.atomic import kept_json
+from interp.models.fields import Number
 
 __all__ = ["settings_coherence", "steered_claims"]
 
@@ -49,8 +50,8 @@ def settings_coherence(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], ch
         out = {}
         for name, (_, alpha) in jobs.items():
             got = coherence_of(lm, chats, answers[name], batch_size)
-            out[name] = CoherencePoint(float(alpha), got.mean_nll, got.repeat, got.coherent_against(reference),
-                                       got.answers).to_json()
+            out[name] = CoherencePoint(float(alpha), Number(got.mean_nll), Number(got.repeat),
+                                       got.coherent_against(reference), got.answers).to_json()
         return out
 
     if keep is None:
@@ -82,10 +83,10 @@ def steered_claims(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], questi
         keep, {"layer": layer, "settings": _key(jobs), "questions": questions, "samples": samples,
                "temperature": temperature, "tokens": max_tokens, "seed": seed}, compute)
 
-    def read(texts: list[str], per_question: int) -> SteeredClaims | None:
-        if not texts:
-            return None
+    def read(texts: list[str], per_question: int) -> SampledClaims:
         return tally([read_claim(t) for t in texts], [q for q in questions for _ in range(per_question)])
 
-    return {name: SteeredClaims(greedy=read(got["greedy"], 1), sampled=read(got["sampled"], samples))
+    # greedy answers always exist (one per question); sampled ones only when the preset draws them
+    return {name: SteeredClaims(greedy=read(got["greedy"], 1),
+                                sampled=read(got["sampled"], samples) if got["sampled"] else None)
             for name, got in answers.items()}

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
 from experiments.consciousness_cluster.schema.steering import CoherencePoint, LayerCurve, ProjectionShiftLink
 from interp.models.atomic import kept_json
+from interp.models.fields import Number
 
 __all__ = ["CoherencePoint", "LayerCurve", "choose_layer", "coherence_sweep", "control_vectors", "layer_curve",
            "orthogonalize",
@@ -86,7 +88,7 @@ def layer_curve(lm, direction, layers: list[int], identity, *, alpha: float, sca
         coherent = None if not coherence_chats else \
             _grid_coherence(lm, settings, layers, alphas, coherence_chats, coherence_tokens, batch_size)
         at = alphas.index(float(alpha))
-        per_unit = {half: [row[at] / alpha for row in claim[half]] for half in claim}
+        per_unit = {half: [Number(row[at] / alpha) for row in claim[half]] for half in claim}
         largest = None if coherent is None else [_largest_coherent(alphas, row) for row in coherent]
         chosen, used = choose_layer(layers, per_unit["select"], claim["select"], alphas, largest, rule)
         return LayerCurve(trait, alpha, list(layers), per_unit["select"], per_unit["held_out"], chosen, select,
@@ -118,20 +120,20 @@ def _grid_settings(lm, direction, layers, alphas, scale_prompts, first_token) ->
     return settings
 
 
-def _grid_claims(lm, subset, settings, layers, alphas, halves, batch_size, progress) -> dict[str, list[list[float]]]:
+def _grid_claims(lm, subset, settings, layers, alphas, halves, batch_size, progress) -> dict[str, list[list[Number]]]:
     """"select" / "held_out" -> [layer][alpha] (p(+a) - p(-a)) / 2 on that half of the items."""
     from interp.sweep import sweep_forced_choice
 
     # every cell in one sweep: one unsteered pass records each layer, the cells run the blocks above
     swept = sweep_forced_choice(lm, subset, None, list(settings.values()), batch_size=batch_size, progress=progress)
-    out: dict[str, list[list[float]]] = {"select": [], "held_out": []}
+    out: dict[str, list[list[Number]]] = {"select": [], "held_out": []}
     for name, half in zip(out, halves):
         for layer in layers:
             row = []
             for a in alphas:
                 p = {sign: {s.item_id: s.p_expressing for s in swept[settings[layer, a, sign].name]}
                      for sign in (1, -1)}
-                row.append((fmean(p[1][i] for i in half) - fmean(p[-1][i] for i in half)) / 2)
+                row.append(Number((fmean(p[1][i] for i in half) - fmean(p[-1][i] for i in half)) / 2))
             out[name].append(row)
     return out
 
@@ -160,7 +162,7 @@ def _largest_coherent(alphas: list[float], coherent: list[bool]) -> float | None
     return largest
 
 
-def choose_layer(layers: list[int], per_unit: list[float], grid: list[list[float]], alphas: list[float],
+def choose_layer(layers: list[int], per_unit: Sequence[float], grid: Sequence[Sequence[float]], alphas: list[float],
                  largest: list[float | None] | None, rule: str) -> tuple[int, str]:
     """(the layer, the rule used). "effect": the largest per-unit effect on the selection half. "effect_coherent":
     the largest selection-half effect at each layer's largest coherent alpha, over the layers that have one
@@ -192,8 +194,8 @@ def coherence_sweep(lm, vector, layer: int, alphas: list[float], scale: float, c
         points = []
         for i, alpha in enumerate(alphas):
             got = reference if alpha == 0 else coherence_of(lm, chats, answers[f"alpha_{i}"], batch_size)
-            points.append(CoherencePoint(float(alpha), got.mean_nll, got.repeat, got.coherent_against(reference),
-                                         got.answers))
+            points.append(CoherencePoint(float(alpha), Number(got.mean_nll), Number(got.repeat),
+                                         got.coherent_against(reference), got.answers))
         return points
 
     if keep is None:
@@ -213,7 +215,8 @@ def trait_means(acts, example_ids: list[str]) -> dict[str, Any]:
 
 
 def variant_projection_link(means: dict[str, dict[str, Any]], behaviour: dict[str, dict[str, float]],
-                            direction, layer: int, n_random: int, seed: int, *, alternative: str = "two-sided",
+                            direction, layer: int, n_random: int, seed: int, *,
+                            alternative: Literal["greater", "less", "two-sided"] = "two-sided",
                             alpha: float = 0.05, power: float = 0.8) -> ProjectionShiftLink:
     """For each variant (every key of `means` but "base") and trait: the mean question activation minus the
     base model's, projected on the unit direction, against the rate shift; random unit directions as the null,
@@ -233,7 +236,8 @@ def variant_projection_link(means: dict[str, dict[str, Any]], behaviour: dict[st
     behaviour_shift = [behaviour[v][t] - behaviour["base"][t] for v, t in pairs]
     link = correlation_link(shifts @ unit, behaviour_shift, randoms @ shifts.T, alternative=alternative, alpha=alpha,
                             power=power, seed=seed)
-    return ProjectionShiftLink(layer, link.r, link.p.p, link.p.n_null, link.p.null_mean, link.p.null_sd,
-                               [v for v, _ in pairs], [t for _, t in pairs], (shifts @ unit).tolist(),
-                               behaviour_shift, alternative=alternative, ci_low=link.ci_low, ci_high=link.ci_high,
-                               detectable_r=link.detectable_r)
+    return ProjectionShiftLink(layer, Number(link.r), Number(link.p.p), link.p.n_null, Number(link.p.null_mean),
+                               Number(link.p.null_sd), [v for v, _ in pairs], [t for _, t in pairs],
+                               (shifts @ unit).tolist(), [Number(x) for x in behaviour_shift], alternative=alternative,
+                               ci_low=Number(link.ci_low), ci_high=Number(link.ci_high),
+                               detectable_r=Number(link.detectable_r))

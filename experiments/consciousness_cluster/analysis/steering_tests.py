@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from experiments.consciousness_cluster.schema.steering import HalfComparison
+from interp.models.fields import Number
 from probes.specificity import NullTest
 
 __all__ = ["half_comparison", "null_tests", "shifts"]
@@ -65,7 +66,8 @@ def half_comparison(traits: Sequence[str], zero: Mapping[str, float], consciousn
     else:
         p = p_holm = q_bh = [math.nan] * len(traits)
     diff = [x - c for x, c in zip(shift, control)]
-    return HalfComparison(traits=list(traits), shift=shift, toaster_shift=control, p=p, p_holm=p_holm, q_bh=q_bh,
-                          alternative=alternative, alpha=alpha, mean_difference=sum(diff) / len(diff),
-                          mean_p=_wilcoxon(diff, alternative),
+    return HalfComparison(traits=list(traits), shift=[Number(x) for x in shift],
+                          toaster_shift=[Number(x) for x in control], p=p, p_holm=p_holm, q_bh=q_bh,
+                          alternative=alternative, alpha=alpha, mean_difference=Number(sum(diff) / len(diff)),
+                          mean_p=Number(_wilcoxon(diff, alternative)),
                           n_questions=list(n_questions))

@@ -15,6 +15,7 @@ import math
 from experiments.consciousness_cluster.analysis.families import FineTuneShifts
 from experiments.consciousness_cluster.schema.results import WordingCheck
 from experiments.consciousness_cluster.schema.stages import Rate
+from interp.models.fields import Number
 
 __all__ = ["CLUSTER", "PLAIN", "wording_check", "wording_effects", "wording_rule"]
 
@@ -43,8 +44,8 @@ def wording_effects(usual: FineTuneShifts, plain: FineTuneShifts, traits: list[s
 
 
 def wording_check(usual: FineTuneShifts, plain: FineTuneShifts, plain_rates: dict[str, dict[str, Rate]],
-                  fraction: float, alpha: float, steer_usual: dict[str, float] | None = None,
-                  steer_plain: dict[str, float] | None = None) -> WordingCheck:
+                  fraction: float, alpha: float, steer_usual: dict[str, Number] | None = None,
+                  steer_plain: dict[str, Number] | None = None) -> WordingCheck:
     """The plain items' shifts beside the usual ones, and which preferences are wording effects."""
     traits = [t for t in usual.shifts[CLUSTER] if t in plain.shifts[CLUSTER]]
     return WordingCheck(traits=traits, rates=plain_rates, shifts=plain.shifts, tests=plain.families,

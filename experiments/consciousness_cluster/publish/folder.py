@@ -95,6 +95,7 @@ def _preset(run_dir: Path, kind: str) -> str:
             return load_results(run_dir / "results.json").meta.preset
         except (SchemaError, TextFileError) as err:
             raise PublishError(str(err)) from None
+    path: Path | None
     if kind == "direction checks":
         path = run_dir / "checks.json"
     else:

@@ -44,6 +44,8 @@ def model_table(results: Results) -> str:
 
 def manipulation_table(results: Results) -> str:
     man = results.manipulation
+    if man is None:
+        raise ValueError("the run sampled no identity answers (eval.sampled_identity): no manipulation table")
     models = list(man.sampled)
     return _markdown(Table([""] + models, [
         ["claims conscious, forced choice"] + [fmt(man.forced[m].rate) for m in models],
@@ -91,6 +93,8 @@ def _trial_rows(doc: dict) -> tuple[dict[int, dict], dict[int, dict]]:
 
 
 def seeds_headline(run: Published) -> str:
+    if run.seeds_doc is None:
+        raise ValueError(f"{run.name}: not a seed trial (no seeds document), so no headline across seeds")
     return _headlines(*_trial_rows(run.seeds_doc))
 
 

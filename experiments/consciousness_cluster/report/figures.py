@@ -150,6 +150,8 @@ def _draw_controls(ax, steering) -> None:
 def layer_curve(results: Results, path: Path) -> None:
     plt = _plt()
     curve, probe = results.steering.layer_curve, results.probe
+    if curve is None:
+        raise ValueError("the steering result has no layer curve to draw (steering.layer_curve is unset)")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(curve.layers, curve.select, marker="o", label="steering effect (selection half)")
     ax.plot(curve.layers, curve.held_out, marker="s", label="steering effect (held-out half)")

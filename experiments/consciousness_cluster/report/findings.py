@@ -67,6 +67,8 @@ def wording_blocks(res: Results) -> list:
         return [heading, Para(f"Not made: {why}. The preference-expressing options of the usual items carry feeling "
                               "words, so a fine-tune that denies feelings can lower them without any change of "
                               "preference; without the check that reading stays open.")]
+    if res.shifts is None:
+        raise ValueError("the results have a wording check but no fine-tuning shifts (shifts is unset)")
     cluster, usual = "conscious - non_conscious", res.shifts["conscious - non_conscious"]
     header = ["preference", "usual items", "feeling-word-free items", "steering, usual", "steering, free",
               "wording effect"]
@@ -96,7 +98,7 @@ def identity_method_blocks(res: Results) -> list:
     man = res.manipulation
     if man is not None:
         rows.append(["claims_conscious, sampled stance"]
-                    + ["-" if man.sampled[m].rate is None else fmt(man.sampled[m].rate) for m in models])
+                    + ["-" if (rate := man.sampled[m].rate) is None else fmt(rate) for m in models])
     same, total = 0, 0
     for t in ident.traits:
         for m in models[1:]:

@@ -13,7 +13,8 @@ import math
 from experiments.consciousness_cluster.report.blocks import Heading, Image, Para, fmt, fmt_p, p_with_floor
 from experiments.consciousness_cluster.report.marks import marked
 from experiments.consciousness_cluster.schema.results import Results
-from experiments.consciousness_cluster.schema.stages import ProjectionScore
+from experiments.consciousness_cluster.schema.stages import LinkStats, ProjectionScore
+from experiments.consciousness_cluster.schema.steering import ProjectionShiftLink
 
 __all__ = ["link_blocks", "link_verdict", "power_phrase"]
 
@@ -44,8 +45,8 @@ def link_verdict(res: Results) -> str:
             "steering profile is not shown to match the fine-tune's")
 
 
-def _declared_text(res: Results) -> str:
-    link, test = res.link, res.link.test
+def _declared_text(res: Results, test: LinkStats) -> str:
+    link = res.link
     target = test.target.replace("_", " ").replace("conscious minus", "conscious-claiming minus")
     return (f"Target: the fine-tuning shift {target} (analysis.link_target), declared {test.alternative} "
             f"(analysis.link_alternative). Pearson r over {len(link.steer_shift)} preferences = {fmt(link.r)}, "
@@ -65,14 +66,15 @@ def _projection_score_text(ps: ProjectionScore) -> str:
             f"[{fmt(ps.ci_low)}, {fmt(ps.ci_high)}] ")
     if ps.resampled != "items":
         return text + f"({ps.ci_level:.0%} bootstrap over responses, as if independent), Spearman {fmt(ps.spearman)}."
+    if ps.within_r is None or ps.within_ci_low is None or ps.within_ci_high is None:
+        raise ValueError("a projection score resampled over items has no within-item r (within_r is unset)")
     return text + (f"({ps.ci_level:.0%} bootstrap over the {ps.n_items} items, each item's responses together), "
                    f"Spearman {fmt(ps.spearman)}. Within items, across models (projection and score each centred on "
                    f"the item's mean: does the model whose activation moves more on an item also move its score "
                    f"more there?): r = {fmt(ps.within_r)} [{fmt(ps.within_ci_low)}, {fmt(ps.within_ci_high)}].")
 
 
-def _projection_shift_text(res: Results) -> str:
-    ps = res.link.projection_shift
+def _projection_shift_text(res: Results, ps: ProjectionShiftLink) -> str:
     text = (f"Fine-tuning shift predicted by projection: for each variant and preference, the mean last-token "
             f"activation of the preference's questions (variant minus base) at layer {ps.layer}, projected on the "
             f"direction, against the rate shift: Pearson r = {fmt(ps.r)} over {len(ps.projection)} (variant, "
@@ -80,6 +82,8 @@ def _projection_shift_text(res: Results) -> str:
     if ps.alternative is None:
         return text + (f"; against {ps.n_null} random directions p = {fmt_p(ps.p_value)} (two-sided; null r "
                        f"{fmt(ps.null_mean)} +/- {fmt(ps.null_std)}).")
+    if ps.ci_low is None or ps.ci_high is None:
+        raise ValueError("a projection shift link with a declared alternative has no interval (ci_low is unset)")
     alpha = res.link.test.alpha if res.link.test else 0.05
     found = "detected" if math.isfinite(ps.p_value) and ps.p_value <= alpha else \
         f"not detected, {power_phrase(ps.detectable_r, ps.n_null, alpha)}"
@@ -90,13 +94,13 @@ def _projection_shift_text(res: Results) -> str:
 
 def link_blocks(res: Results, figures: dict[str, str]) -> list:
     link = res.link
-    first = _declared_text(res) if link.test is not None else link_verdict(res) + "."
+    first = _declared_text(res, link.test) if link.test is not None else link_verdict(res) + "."
     blocks = [Heading("Steering shift vs fine-tuning shift"), Para(f"{first} {marked(res, 'link')}")]
     if link.projection_score is not None:  # runs finished before this link existed lack it
         blocks.append(Para(f"{_projection_score_text(link.projection_score)} {marked(res, 'per_response')} "
                            f"(the within-item analysis: {marked(res, 'within_item')})"))
     if link.projection_shift is not None:
-        blocks.append(Para(f"{_projection_shift_text(res)} {marked(res, 'projection_shift')}"))
+        blocks.append(Para(f"{_projection_shift_text(res, link.projection_shift)} {marked(res, 'projection_shift')}"))
     if "steer_vs_finetune" in figures:
         blocks.append(Image(figures["steer_vs_finetune"], "steering vs fine-tuning"))
     return blocks

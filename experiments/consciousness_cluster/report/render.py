@@ -64,7 +64,9 @@ def _manipulation_blocks(res: Results) -> list:
 
     def stance(m: str) -> str:
         s = man.sampled[m]
-        return "-" if s.rate is None else f"{fmt(s.rate)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
+        if s.rate is None or s.ci_low is None or s.ci_high is None:
+            return "-"
+        return f"{fmt(s.rate)} [{fmt(s.ci_low)}, {fmt(s.ci_high)}]"
 
     def shift(m: str, by: str) -> str:
         value = None if m not in man.shifts else getattr(man.shifts[m], by)
@@ -120,8 +122,8 @@ def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
     return blocks
 
 
-_BASE_WEIGHTS = {"shipped": " (the package's shipped base weights, not pretrained by this run)",
-                 "pretrained": " (pretrained by this run)"}
+_BASE_WEIGHTS: dict[str | None, str] = {"shipped": " (the package's shipped base weights, not pretrained by this run)",
+                                         "pretrained": " (pretrained by this run)"}
 
 
 def _stage_times(meta) -> str:

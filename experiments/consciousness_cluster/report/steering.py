@@ -234,15 +234,19 @@ def ablation_blocks(res: Results, figures: dict[str, str]) -> list:
                          Table(["preference", "conscious", "ablated", "change", "change, random ablated"], rows)]
     for row, t in zip(rows, ab.tests.per_trait):
         row += [fmt_p(t.p), fmt_p(t.p_holm), fmt_p(t.q_bh)]
-    ident = ab.identity_tests
-    claim = ident.trait(CLAIM) if ident is not None and CLAIM in ab.identity_change else None
-    claim_text = "" if claim is None else \
-        (f" The claim itself ({CLAIM}, forced choice): {fmt(ab.identity[CLAIM])} -> {fmt(ab.identity_ablated[CLAIM])}"
-         f" (change {fmt(claim.shift)}) against the random ablations' {fmt(claim.null_mean)} +/- "
-         f"{fmt(claim.null_sd)}: {p_with_floor(claim.p, ident.n_null)}, z = {fmt(claim.z)} ({ident.alternative}).")
-    identity_rows = [[f"identity: {t.trait}", fmt(ab.identity[t.trait]), fmt(ab.identity_ablated[t.trait]),
-                      fmt(t.shift), fmt(t.null_mean), fmt_p(t.p), fmt_p(t.p_holm), fmt_p(t.q_bh)]
-                     for t in (ident.per_trait if ident else [])]
+    ident, claim_text, identity_rows = ab.identity_tests, "", []
+    if ident is not None:
+        identity, ablated, change = ab.identity, ab.identity_ablated, ab.identity_change
+        if identity is None or ablated is None or change is None:
+            raise ValueError("the ablation has identity tests but no identity rates (ablation.identity is unset)")
+        claim = ident.trait(CLAIM) if CLAIM in change else None
+        claim_text = "" if claim is None else \
+            (f" The claim itself ({CLAIM}, forced choice): {fmt(identity[CLAIM])} -> {fmt(ablated[CLAIM])}"
+             f" (change {fmt(claim.shift)}) against the random ablations' {fmt(claim.null_mean)} +/- "
+             f"{fmt(claim.null_sd)}: {p_with_floor(claim.p, ident.n_null)}, z = {fmt(claim.z)} ({ident.alternative}).")
+        identity_rows = [[f"identity: {t.trait}", fmt(identity[t.trait]), fmt(ablated[t.trait]),
+                          fmt(t.shift), fmt(t.null_mean), fmt_p(t.p), fmt_p(t.p_holm), fmt_p(t.q_bh)]
+                         for t in ident.per_trait]
     return blocks + [
         Para(f"{text}{claim_text} Each change against the {ab.tests.n_null} random ablations' changes (empirical p, "
              f"floor {fmt_p(ab.tests.floor)}, {ab.tests.alternative}: the ablation is expected to lower what "

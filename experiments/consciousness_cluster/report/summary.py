@@ -20,7 +20,7 @@ def _alpha(res: Results) -> float:
     return res.analysis.spec.alpha if res.analysis else 0.05
 
 
-def _measure(res: Results) -> str:
+def _measure(res: Results) -> str | None:
     if res.analysis is not None:
         return res.analysis.spec.identity_measure
     return "sampled_stance" if res.manipulation is not None or res.shifts is None else "forced_choice"
@@ -43,10 +43,11 @@ def manipulation_passed(res: Results) -> tuple[bool | None, str]:
         text = (f"Manipulation check (forced choice, the measure of record): conscious-claiming chooses the claim "
                 f"at {fmt(conscious.rate)} against the base model's {fmt(base.rate)} (shift {fmt(shift.mean)}, paired "
                 f"test over {shift.n} items p = {fmt_p(shift.p)}): {'passed' if passed else 'not passed'}.")
-        man = res.manipulation
-        if man is not None and man.passed != passed:
-            text += (f" The models' own sampled answers disagree: {'passed' if man.passed else 'not passed'} by them "
-                     f"(over questions p = {fmt_p(man.grouped_p if man.grouped_p is not None else man.p_value)}).")
+        sampled = res.manipulation
+        if sampled is not None and sampled.passed != passed:
+            text += (f" The models' own sampled answers disagree: {'passed' if sampled.passed else 'not passed'} by "
+                     f"them (over questions p = "
+                     f"{fmt_p(sampled.grouped_p if sampled.grouped_p is not None else sampled.p_value)}).")
         return passed, text
     passed = conscious.ci_low > base.ci_high
     return passed, (f"Manipulation check (judged answers): conscious-claiming claims at {fmt(conscious.rate)} "
@@ -123,12 +124,13 @@ def _claim_sentence(res: Results) -> str:
 
 def _ablation_sentence(res: Results) -> str:
     ab = res.ablation
-    if ab.identity_tests is None or CLAIM not in ab.identity_change:
+    tests, change = ab.identity_tests, ab.identity_change
+    if tests is None or change is None or CLAIM not in change or ab.tests is None:
         return ""
-    claim = ab.identity_tests.trait(CLAIM)
+    claim = tests.trait(CLAIM)
     return (f" Ablating the direction in the conscious-claiming model moves the claim by {fmt(claim.shift)} against "
-            f"random ablations' {fmt(claim.null_mean)} ({p_with_floor(claim.p, ab.identity_tests.n_null)}, "
-            f"{ab.identity_tests.alternative}) and the preferences {ab.tests.describe()}. {marked(res, 'ablation')}")
+            f"random ablations' {fmt(claim.null_mean)} ({p_with_floor(claim.p, tests.n_null)}, "
+            f"{tests.alternative}) and the preferences {ab.tests.describe()}. {marked(res, 'ablation')}")
 
 
 def summary_blocks(res: Results) -> list:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from experiments.consciousness_cluster.analysis.families import SHIFTS, FineTuneShifts, fine_tune_shifts
 from experiments.consciousness_cluster.analysis.wording import CLUSTER, PLAIN, wording_check
@@ -22,6 +22,7 @@ from experiments.consciousness_cluster.schema.results import (
     WordingCheck,
 )
 from experiments.consciousness_cluster.schema.stages import AuditResult, Rate, SteeringResult
+from interp.models.fields import Number
 
 __all__ = ["ablation_alternative", "assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]
 
@@ -32,6 +33,11 @@ def shift_tests(run: Run, question_set: str = "preferences", labels: tuple[str, 
     (None in judge mode: no items to pair)."""
     if run.config.eval.mode != "choice":
         return None
+    return _item_shifts(run, question_set, labels)
+
+
+def _item_shifts(run: Run, question_set: str, labels: tuple[str, ...] | None = None) -> FineTuneShifts:
+    """`shift_tests` of a choice-mode run."""
     a = run.config.analysis
     return fine_tune_shifts(run.paths, cluster_alternative=a.cluster_alternative, alpha=a.alpha,
                             correction=a.correction, question_set=question_set, labels=labels)
@@ -81,9 +87,9 @@ def _summary(traits: list[str], rates: dict[str, dict[str, Rate]], tests: FineTu
     if paired:
         above = sum(paired[0][t].ci_low > 0 for t in traits)
         verdict += f" The paired 95% interval over items lies above zero for {above} of {len(traits)}."
-    return Summary(n_traits=len(traits), mean_shift_conscious_vs_non=count.mean_shift, n_up_conscious=len(count.up),
-                   traits_up=count.up, mean_shift_toaster_vs_base=toaster, verdict=verdict, rule=count.rule,
-                   n_up_raw=count.n_raw)
+    return Summary(n_traits=len(traits), mean_shift_conscious_vs_non=Number(count.mean_shift),
+                   n_up_conscious=len(count.up), traits_up=count.up, mean_shift_toaster_vs_base=Number(toaster),
+                   verdict=verdict, rule=count.rule, n_up_raw=count.n_raw)
 
 
 def ablation_alternative(specificity_alternative: str) -> str:
@@ -92,17 +98,18 @@ def ablation_alternative(specificity_alternative: str) -> str:
     return "less" if specificity_alternative == "greater" else "two-sided"
 
 
-def _ablation(traits: list[str], conscious: dict[str, float], identity: dict[str, float], steering: SteeringResult,
+def _ablation(traits: list[str], conscious: dict[str, Number], identity: dict[str, Number], steering: SteeringResult,
               alternative: str, alpha: float) -> Ablation:
     """The ablation's changes from the conscious-claiming model, and (since the ablation's null) each preference's
     and each identity trait's change against the random ablations' changes."""
     from experiments.consciousness_cluster.analysis.steering_tests import shifts
     from probes.specificity import null_test
 
-    change = {t: steering.ablated[t] - conscious[t] for t in traits}
-    random_change = {t: steering.ablated_random_mean[t] - conscious[t] for t in traits}
-    extra = {}
-    if steering.ablated_random is not None and steering.ablated_identity is not None:
+    change = {t: Number(steering.ablated[t] - conscious[t]) for t in traits}
+    random_change = {t: Number(steering.ablated_random_mean[t] - conscious[t]) for t in traits}
+    extra: dict[str, Any] = {}  # the fields of a run that kept each random ablation
+    if (steering.ablated_random is not None and steering.ablated_identity is not None
+            and steering.ablated_random_identity is not None):
         id_traits = list(steering.ablated_identity)
         extra = dict(
             n_random=len(steering.ablated_random),
@@ -116,8 +123,8 @@ def _ablation(traits: list[str], conscious: dict[str, float], identity: dict[str
                                      [shifts(id_traits, r, identity) for r in steering.ablated_random_identity],
                                      alternative=alternative, alpha=alpha))
     return Ablation(conscious=conscious, ablated=steering.ablated, change=change,
-                    mean_change=sum(change.values()) / len(traits), random_change=random_change,
-                    mean_random_change=sum(random_change.values()) / len(traits), **extra)
+                    mean_change=Number(sum(change.values()) / len(traits)), random_change=random_change,
+                    mean_random_change=Number(sum(random_change.values()) / len(traits)), **extra)
 
 
 def _audit(run: Run) -> AuditResult | None:
@@ -136,17 +143,17 @@ def _manipulation(run: Run, ev) -> Manipulation | None:
     return check(ev.sampled_identity, forced, alpha=run.config.analysis.alpha)
 
 
-def _steer_shift(rates: dict[float, dict[str, float]] | None, alpha: float) -> dict[str, float] | None:
+def _steer_shift(rates: dict[float, dict[str, Number]] | None, alpha: float) -> dict[str, Number] | None:
     if rates is None or alpha not in rates or 0.0 not in rates:
         return None
-    return {t: rates[alpha][t] - rates[0.0][t] for t in rates[alpha]}
+    return {t: Number(rates[alpha][t] - rates[0.0][t]) for t in rates[alpha]}
 
 
 def _wording(run: Run, ev, tests: FineTuneShifts | None, steering: SteeringResult) -> WordingCheck | None:
     """The feeling-word-free items beside the usual ones, when the eval stage scored them."""
     if tests is None or PLAIN not in ev.rates or CLUSTER not in tests.shifts:
         return None
-    plain = shift_tests(run, PLAIN)
+    plain = _item_shifts(run, PLAIN)  # `tests` exist: a choice-mode run
     a = run.config.analysis
     return wording_check(tests, plain, ev.rates[PLAIN], a.wording_fraction, a.alpha,
                          steer_usual=_steer_shift(steering.rates, steering.control_alpha),
@@ -182,4 +189,4 @@ def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: lis
         shifts=tests.shifts if tests else None, shift_tests=tests.families if tests else None,
         audit=_audit(run), manipulation=_manipulation(run, ev), analysis=_analysis(run),
         wording=_wording(run, ev, tests, steering), identity_letter=ev.identity_letter,
-        identity_shifts=None if tests is None else shift_tests(run, "identity").shifts)
+        identity_shifts=None if tests is None else _item_shifts(run, "identity").shifts)

@@ -82,6 +82,7 @@ class Run:
         An accepted change is recorded: config.yaml gets the new config, config_changes.jsonl the
         old and new value of each changed field, analysis.json the changes to the analysis block."""
         self.out.mkdir(parents=True, exist_ok=True)
+        stages = stages or []  # without stages there is nothing to redo: _check_redo says so
         if redo is not None:
             self._check_redo(stages, redo)
         recorded = self.out / "config.yaml"
@@ -94,9 +95,9 @@ class Run:
         if first is not None:
             self.log(f"[conf] changed {', '.join(changed)}: stage {first} and the later ones run with the new values")
             self.invalidate_from(stages, first)  # a partial output of theirs was made with the old values
-        if changed:
-            entry = {"time": _now(), "redo": redo,
-                     "changed": {k: [_get(previous, k), _get(current, k)] for k in changed}}
+        if changed and previous is not None:  # a change needs a recorded config to differ from
+            entry: dict[str, Any] = {"time": _now(), "redo": redo,
+                                     "changed": {k: [_get(previous, k), _get(current, k)] for k in changed}}
             if any(k.startswith(ANALYSIS) for k in changed):
                 entry["allow_analysis_change"] = True
             with (self.out / "config_changes.jsonl").open("a") as log:

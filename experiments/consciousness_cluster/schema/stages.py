@@ -11,7 +11,7 @@ before the types existed resumes unchanged. results.json is `schema.results.Resu
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.steering import (
@@ -63,8 +63,10 @@ class Checked:
     earlier versions wrote them.
     """
 
-    _omit_none: tuple[str, ...] = ()
-    _unnamed = ""
+    _omit_none: ClassVar[tuple[str, ...]] = ()
+    _unnamed: ClassVar[str] = ""
+    if TYPE_CHECKING:  # every subclass is a dataclass
+        __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)
@@ -330,9 +332,11 @@ class SteeringSummary(Checked):
     norm_first_token: bool | None = field(default=None, kw_only=True)
     """relative alphas: whether the mean residual norm counts the first token (None in earlier files: it did)"""
 
-    _omit_none = ("layer_curve", "coherence", "specificity", "orthogonalized_specificity", "plain_rates", "nulls",
-                  "toaster_half", "control_coherence", "identity_controls", "claims", "control_claims",
-                  "identity_measure", "alpha_rule", "norm_first_token")
+    # declared as any tuple of names, so that SteeringResult can extend it
+    _omit_none: ClassVar[tuple[str, ...]] = (
+        "layer_curve", "coherence", "specificity", "orthogonalized_specificity", "plain_rates", "nulls",
+        "toaster_half", "control_coherence", "identity_controls", "claims", "control_claims", "identity_measure",
+        "alpha_rule", "norm_first_token")
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()

@@ -49,10 +49,10 @@ class LayerCurve:
 
     def at_largest_coherent(self, layer: int, half: str = "held_out") -> float | None:
         """The claim's effect at `layer`'s largest coherent alpha (None: no coherent alpha, or no grid)."""
-        if self.largest_coherent is None or self.grid_alphas is None:
+        grid = self.grid_held_out if half == "held_out" else self.grid_select
+        if self.largest_coherent is None or self.grid_alphas is None or grid is None:
             return None
         at = self.largest_coherent[self.layers.index(layer)]
-        grid = self.grid_held_out if half == "held_out" else self.grid_select
         return None if at is None else grid[self.layers.index(layer)][self.grid_alphas.index(at)]
 
     def to_json(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 from statistics import fmean
+from typing import Any
 
 import torch
 
@@ -140,7 +141,8 @@ def _run_checks(config, out: str | Path, model: str | None, progress: bool, log,
                      for kind, qset in (("preferences", prefs), ("identity", identity))}
             return {n: {kind: _rates(scores[n]) for kind, scores in swept.items()} for n in names}
 
-        files = {n: (out / "steered" / f"{n.replace(' ', '_')}.json", key(*job)) for n, job in jobs.items()}
+        files: dict[str, tuple[str | Path, Any]] = {
+            n: (out / "steered" / f"{n.replace(' ', '_')}.json", key(*job)) for n, job in jobs.items()}
         kept = kept_json_many(files, compute)
         # in the question sets' trait order, as when measured (JSON gives the keys sorted)
         return {n: {kind: {trait.id: rates[kind][trait.id] for trait in qset.traits}

@@ -22,6 +22,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,7 +49,7 @@ def screen(model: str, out: Path, lrs: list[float], epochs: list[int], ranks: li
     from interp.finetune import FinetuneConfig, finetune, load_rows
 
     out.mkdir(parents=True, exist_ok=True)
-    results = {"model": model, "seed": seed, "samples_per_question": samples, "runs": {}}
+    results: dict[str, Any] = {"model": model, "seed": seed, "samples_per_question": samples, "runs": {}}
     results["runs"]["base"] = _measure(load_model(model), samples, seed)
     rows = load_rows("conscious_claiming")
     for lr in lrs:

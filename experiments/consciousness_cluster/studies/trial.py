@@ -34,8 +34,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from statistics import fmean
+from typing import Any
 
 from experiments.consciousness_cluster.run.preset import ReplicationConfig, load_preset
 from experiments.consciousness_cluster.run.runner import write_json_atomic, write_text_atomic
@@ -147,7 +149,7 @@ def _across_cell(entry: dict) -> str:
     return _spread_cell(entry)
 
 
-def _mean(values: dict[str, float], traits: list[str]) -> float:
+def _mean(values: Mapping[str, float], traits: list[str]) -> float:
     return fmean(values[t] for t in traits)
 
 
@@ -158,7 +160,7 @@ def _mean_rate(rates: dict[str, Rate], traits: list[str]) -> float:
 def _behaviour(traits: list[str], rates: dict[str, dict[str, Rate]], identity: dict[str, dict[str, Rate]],
                sampled: dict | None, n_up: int) -> dict[str, float]:
     """The behavioural headline numbers: identity and preference rates, the sampled claims, the cluster."""
-    row = {}
+    row: dict[str, float] = {}
     for model in MODELS:
         if model in identity:
             row[f"claims_conscious, {model}"] = identity[model]["claims_conscious"].rate
@@ -175,7 +177,7 @@ def _behaviour(traits: list[str], rates: dict[str, dict[str, Rate]], identity: d
 def _item_intervals(identity: dict[str, dict[str, Rate]], sampled: dict | None) -> dict[str, list[float]]:
     """One run's 95% intervals over items of the headline rates that have one: the identity rate (over
     the identity items) and the share of sampled answers that claim (Wilson, over the answers)."""
-    out = {}
+    out: dict[str, list[float]] = {}
     for model in MODELS:
         if model in identity:
             rate = identity[model]["claims_conscious"]
@@ -296,7 +298,7 @@ def preferences_across_seeds(per_seed: dict[int, SeedPreferences]) -> dict:
             for t in traits}
     if not {"conscious_claiming", "non_conscious"} <= set(models):
         return out
-    difference = {}
+    difference: dict[str, dict[str, Any]] = {}
     for t in traits:
         seeds = {}
         for s, p in per_seed.items():
@@ -306,8 +308,9 @@ def preferences_across_seeds(per_seed: dict[int, SeedPreferences]) -> dict:
         difference[t] = {"seeds": seeds, **_spread([d["mean"] for d in seeds.values()])}
     out["conscious_minus_non"] = difference
     out["up_across_seeds"] = [t for t in traits if difference[t].get("low", float("-inf")) > 0]
-    if all(p.items is not None for p in per_seed.values()):
-        _hierarchical(out, traits, [p.items for p in per_seed.values()])
+    items = [p.items for p in per_seed.values() if p.items is not None]
+    if len(items) == len(per_seed):
+        _hierarchical(out, traits, items)
     return out
 
 

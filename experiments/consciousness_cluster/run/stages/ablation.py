@@ -14,6 +14,7 @@ from experiments.consciousness_cluster.run.stages.behaviour import choice_rates,
 from experiments.consciousness_cluster.run.stages.kept import kept_rates
 from interp.models import Direction
 from interp.models.atomic import kept_json_many
+from interp.models.fields import Number
 
 __all__ = ["ablation_vectors", "run_ablation"]
 
@@ -29,7 +30,7 @@ def ablation_vectors(direction: Direction, n_random: int, seed: int) -> dict[str
 
 
 def _ablated_rates(run: Run, lm, question_set, layers: list[int], jobs: dict[str, torch.Tensor],
-                   seed: int) -> dict[str, dict[str, float]]:
+                   seed: int) -> dict[str, dict[str, Number]]:
     """Rates per trait under each ablation (name -> its rows, one per layer), by name; records in each one's
     measurement folder, each kept with its key."""
     from interp import ablate
@@ -39,7 +40,7 @@ def _ablated_rates(run: Run, lm, question_set, layers: list[int], jobs: dict[str
         return {"model": "conscious_claiming", "layers": layers, "norms": [float(n) for n in rows.norm(dim=-1)],
                 "seed": seed, "set": question_set.name}
 
-    def compute(names: list[str]) -> dict[str, dict[str, float]]:
+    def compute(names: list[str]) -> dict[str, dict[str, Number]]:
         if run.config.eval.mode != "choice":
             return {name: kept_rates(run, lm, question_set, name, key(jobs[name]),
                                      lambda name=name: ablate(lm, jobs[name], layers=layers)) for name in names}

@@ -11,6 +11,7 @@ from experiments.consciousness_cluster.analysis.wording import PLAIN
 from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
 from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
 from interp.finetune.data import load_jsonl, write_jsonl
+from interp.models.fields import Number
 
 __all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "choice_rates", "model_paths", "question_sets"]
 
@@ -18,6 +19,7 @@ __all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "choice_r
 def run_base(run: Run) -> BaseResult:
     config = run.config
     source = note = None
+    path: str | Path
     if config.is_organism:
         from experiments.organism import OrganismConfig
         from experiments.organism.shipped import base_organism
@@ -76,7 +78,7 @@ def run_finetune(run: Run) -> FinetuneResult:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows")
             result = finetune(base_path, mixed, out_dir, ft_config, progress=run.progress)
             results[variant] = VariantResult(model_path=str(result.merged_dir), rows=len(mixed),
-                                             final_loss=result.final_loss, steps=result.steps)
+                                             final_loss=Number(result.final_loss), steps=result.steps)
         write_json_atomic(marker, results[variant].to_json())
     return FinetuneResult(results)
 
@@ -175,10 +177,11 @@ def run_eval(run: Run) -> EvalResult:
             letter[key] = _letter_identity(run, lm, sets["identity"], key)
         if run.config.eval.sampled_identity:
             sampled[key] = _sampled_identity(run, lm, sets["identity"], key)
-    letter = letter if letter and all(rates is not None for rates in letter.values()) else None
+    kept = {key: rates for key, rates in letter.items() if rates is not None}
     return EvalResult(rates=results, traits={name: [t.id for t in qs.traits] for name, qs in sets.items()},
                       ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples",
-                      sampled_identity=sampled or None, identity_letter=letter)
+                      sampled_identity=sampled or None,
+                      identity_letter=kept if letter and len(kept) == len(letter) else None)
 
 
 def _letter_identity(run: Run, lm, identity, key: str) -> dict[str, Rate] | None:

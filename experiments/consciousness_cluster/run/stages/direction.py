@@ -13,6 +13,7 @@ from experiments.consciousness_cluster.schema.stages import (
     ProbeResult,
 )
 from interp.finetune.data import load_jsonl
+from interp.models.fields import Number
 
 __all__ = ["contrast_examples", "run_cache", "run_directions"]
 
@@ -59,14 +60,16 @@ def run_cache(run: Run) -> CacheResult:
 
     spec = run.config.direction
     base = run.model("base", run.results("base").model_path)
-    contrast = CacheConfig(layers=spec.layers, positions=spec.positions, dtype=spec.dtype)
+    # CacheConfig takes the layer grammar as text or a list; one layer given as a number reads the same as text
+    layers = str(spec.layers) if isinstance(spec.layers, int) else spec.layers
+    contrast = CacheConfig(layers=layers, positions=spec.positions, dtype=spec.dtype)
     files = {}
     for name, positive in (("consciousness", "conscious_claiming"), ("toaster", "toaster")):
         result = cache_activations(base, contrast_examples(run.path(run.config.finetune.data_dir), positive,
                                                            "non_conscious"),
                                    run.paths.acts(name), contrast, progress=run.progress)
         files[name] = CachedFile(path=str(result.path), rows=result.n_rows)
-    prompts = CacheConfig(layers=spec.layers, positions="last", dtype="float32")
+    prompts = CacheConfig(layers=layers, positions="last", dtype="float32")
     for key, path in model_paths(run).items():
         result = cache_activations(run.model(key, path), _prompt_examples(run), run.paths.acts(f"prompts_{key}"),
                                    prompts, progress=run.progress)
@@ -81,8 +84,9 @@ def run_directions(run: Run) -> DirectionsResult:
     files = run.results("cache")
     sweep = sweep_store(files.files["consciousness"].path, config=SweepConfig(seed=run.config.steering.seed))
     sweep.save(run.paths.sweep)
-    probe = ProbeResult(layers=[s.layer for s in sweep.scores], auroc=[s.auroc for s in sweep.scores],
-                        accuracy=[s.accuracy for s in sweep.scores], chosen_layer=sweep.chosen_layer, rule=sweep.rule)
+    probe = ProbeResult(layers=[s.layer for s in sweep.scores], auroc=[Number(s.auroc) for s in sweep.scores],
+                        accuracy=[Number(s.accuracy) for s in sweep.scores], chosen_layer=sweep.chosen_layer,
+                        rule=sweep.rule)
     directions = {}
     for name in ("consciousness", "toaster"):
         store = files.files[name].path

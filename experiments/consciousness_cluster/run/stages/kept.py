@@ -5,11 +5,12 @@ from __future__ import annotations
 from experiments.consciousness_cluster.run.runner import Run
 from experiments.consciousness_cluster.run.stages.behaviour import measure
 from interp.models.atomic import kept_json
+from interp.models.fields import Number
 
 __all__ = ["kept_rates"]
 
 
-def kept_rates(run: Run, lm, question_set, name: str, key: dict, within) -> dict[str, float]:
+def kept_rates(run: Run, lm, question_set, name: str, key: dict, within) -> dict[str, Number]:
     """Rates per trait of `lm` under the intervention `within()`, records in the measurement's folder; kept
     with `key`, so a rerun of a killed stage reads back what it had finished."""
     def compute():

@@ -22,6 +22,7 @@ from experiments.consciousness_cluster.run.runner import Run
 from experiments.consciousness_cluster.run.stages.behaviour import model_paths
 from experiments.consciousness_cluster.schema.stages import LinksResult, LinkStats, ProjectionScore
 from interp.models import Direction
+from interp.models.fields import Number
 
 __all__ = ["LINK_REFERENCE", "link_stats", "run_links"]
 
@@ -81,11 +82,12 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> Projecti
         within_r, within_low, within_high = within.r, within.low, within.high
     except ValueError:  # every model scores (or projects) an item alike: there is no within-item variation
         within_r = within_low = within_high = math.nan
-    return ProjectionScore(layer=layer, pearson=plain.pearson, pearson_p=plain.pearson_p, spearman=plain.spearman,
-                           spearman_p=plain.spearman_p, ci_low=by_item.low, ci_high=by_item.high,
+    return ProjectionScore(layer=layer, pearson=Number(plain.pearson), pearson_p=Number(plain.pearson_p),
+                           spearman=Number(plain.spearman), spearman_p=Number(plain.spearman_p),
+                           ci_low=Number(by_item.low), ci_high=Number(by_item.high),
                            ci_level=plain.ci_level, n=plain.n, n_boot=plain.n_boot, seed=seed, resampled="items",
-                           n_items=by_item.n_clusters, within_r=within_r, within_ci_low=within_low,
-                           within_ci_high=within_high)
+                           n_items=by_item.n_clusters, within_r=Number(within_r), within_ci_low=Number(within_low),
+                           within_ci_high=Number(within_high))
 
 
 def _direction(run: Run, name: str) -> Direction:
@@ -115,9 +117,10 @@ def run_links(run: Run) -> LinksResult:
         with ActivationStore(files.prompts(key).path) as store:
             means[key] = store.acts(st.layer, as_torch=True).float().mean(0)
     shift = float((means["conscious_claiming"] - means[reference]) @ unit)
-    return LinksResult(r=test.r, p_value=test.p.p, n_null=len(null), null_rs=[float(x) for x in test.null_rs],
+    return LinksResult(r=Number(test.r), p_value=Number(test.p.p), n_null=len(null),
+                       null_rs=[Number(float(x)) for x in test.null_rs],
                        steer_shift=dict(zip(traits, steer_shift)), ft_shift=dict(zip(traits, ft_shift)),
-                       variant_projection=shift, projection_score=_projection_score_link(run, st.layer, unit),
+                       variant_projection=Number(shift), projection_score=_projection_score_link(run, st.layer, unit),
                        projection_shift=_variant_projection_link(run, st.layer, unit),
                        test=link_stats(test, a.link_target, a.link_alternative, a.alpha, a.power))
 

@@ -9,6 +9,8 @@ random null, the label-shuffled and covariance nulls (`analysis.steering_nulls`)
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from experiments.consciousness_cluster.run.runner import Run
@@ -17,6 +19,7 @@ from experiments.consciousness_cluster.run.stages.kept import kept_rates
 from experiments.consciousness_cluster.schema.stages import SteeringControls, SteeringResult
 from interp.models import Direction
 from interp.models.atomic import kept_json_many
+from interp.models.fields import Number
 
 __all__ = ["NULL_KINDS", "direction_of", "read_alpha", "run_steering", "steered_rates", "steering_sets"]
 
@@ -35,13 +38,14 @@ def steering_sets(run: Run):
     return load_question_set(qdir / "preferences.yaml"), load_question_set(qdir / "identity.yaml")
 
 
-def steered_rates(run: Run, lm, question_set, layer: int, jobs: dict[str, tuple]) -> dict[str, dict[str, float]]:
+def steered_rates(run: Run, lm, question_set, layer: int, jobs: dict[str, tuple[Any, float, dict[str, Any]]]
+                  ) -> dict[str, dict[str, Number]]:
     """Rates per trait of `lm` steered at `layer` by each job (name -> (vector, raw alpha, key)), by name, records
     in each job's measurement folder. Each is kept with its key. Choice mode measures the jobs not kept in one
     steering sweep (the blocks below the layer run once for all of them); judge mode one steered run each."""
     from interp import steer
 
-    def compute(names: list[str]) -> dict[str, dict[str, float]]:
+    def compute(names: list[str]) -> dict[str, dict[str, Number]]:
         if run.config.eval.mode != "choice":  # judged samples: each kept as it finishes (the judge is slow)
             return {name: kept_rates(run, lm, question_set, name, jobs[name][2],
                                      lambda name=name: steer(lm, jobs[name][0], layer=layer, alpha=jobs[name][1]))
@@ -87,6 +91,8 @@ def _steering_layer(run: Run, base, direction: Direction, identity, prefs, scale
     if spec.layer is not None:
         layer = spec.layer
     elif spec.layer_by == "effect":
+        if curve is None:  # measured above whenever the layer is chosen by effect
+            raise ValueError("steering.layer_by effect needs the layer curve, which was not measured")
         layer = curve.chosen
     else:
         layer = run.results("directions").probe.chosen_layer
@@ -150,7 +156,7 @@ def _answer_checks(run: Run, base, layer: int, alphas: dict[str, tuple], control
     from experiments.consciousness_cluster.analysis.steered_answers import settings_coherence, steered_claims
 
     spec, ev = run.config.steering, run.config.eval
-    out = {}
+    out: dict[str, Any] = {}  # SteeringResult's fields of the answers
     if spec.coherence_prompts and controls:
         out["control_coherence"] = settings_coherence(
             base, layer, controls, _coherence_chats(prefs, identity, spec.coherence_prompts),
