@@ -196,3 +196,15 @@ def test_a_preset_error_is_a_value_error_with_one_line_per_problem():
         config_from_dict({"name": "x", "eval": {"mode": 1, "batch_size": "2"}}, "where.yaml")
     assert str(err.value).splitlines() == ["where.yaml: eval.mode: 1 is not one of choice, judge",
                                            "where.yaml: eval.batch_size: expected an integer, got '2'"]
+
+
+def test_the_config_dict_holds_lists_as_its_files_do():
+    """A tuple default (eval.sampling.seeds) must compare equal to the list a run's config file reads back,
+    or every rerun would see a changed config."""
+    import json
+
+    from experiments.consciousness_cluster.run.preset import config_from_dict, load_preset
+
+    config = load_preset("organism").to_dict()
+    assert config["eval"]["sampling"]["seeds"] == [0]
+    assert config_from_dict(json.loads(json.dumps(config))).to_dict() == config

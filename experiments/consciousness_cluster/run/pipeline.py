@@ -45,8 +45,9 @@ def _plan_finetune(c: ReplicationConfig) -> str:
 
 def _plan_eval(c: ReplicationConfig) -> str:
     e = c.eval
-    how = "forced choice by likelihood" if e.mode == "choice" else \
-        f"{e.sampling.samples} samples per question{' (through vLLM)' if e.sampler == 'vllm' else ''} judged by {e.judge_model}"
+    vllm = " (through vLLM)" if e.sampler == "vllm" else ""
+    how = f"forced choice by {e.method}" if e.mode == "choice" else \
+        f"{e.sampling.samples} samples per question{vllm} judged by {e.judge_model}"
     check = f"; {e.sampled_identity} sampled answers per open claims_conscious question, read by the keyword " \
             f"rule (the manipulation check by the models' own answers)" if e.sampled_identity else ""
     return f"{how} on preferences + identity from {e.question_dir}, base and every variant{check}"

@@ -323,7 +323,16 @@ class ReplicationConfig:
         return self.model.source == "organism"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as YAML and JSON hold it (tuples as lists), so a run's recorded config compares equal."""
+        return _as_lists(asdict(self))
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    return value
 
 
 # analysis.layer_rule -> the steering.layer_by values that carry it out (with steering.layer null)
