@@ -42,16 +42,22 @@ from activations.shards import ShardPlan, join_shards, plan_shard
 from activations.stream import LayerStats, load_directions
 from activations.transfer import HostCopier
 from activations.writer import BatchOutput, StoreSink, WindowWriter
+from interp.models.fields import checked
 from interp.models.lock import write_lock
 
 __all__ = ["CacheConfig", "CacheResult", "cache", "cache_activations", "forward_batch"]
+
+
+def _layer_syntax(value: Any, path: str) -> None:
+    """The layer spec's syntax (a preset names the field); which layers exist is known once the model is."""
+    parse_layer_spec(value)
 
 
 @dataclass
 class CacheConfig:
     """What to extract and how to store it."""
 
-    layers: str | list[int] = "all"
+    layers: str | int | list[int] = checked(_layer_syntax, "all")
     """in the layer grammar (`activations.layers`): `all`, `3`, `0,4,8` (or [0, 4, 8]), `2-5`, `-4:`, mixed"""
     positions: Literal["all", "last", "response", "response-mean"] = "all"
     """which tokens become rows: every real token, the last prompt token, response tokens, their mean"""

@@ -1,4 +1,4 @@
-"""The one grammar for naming layers (`--layers` of cache, probe and direction; `direction.layers`
+"""The one grammar for naming layers (`--layers` of cache, probe and direction; `direction.cache.layers`
 of a preset): parsed once, then resolved against the layers that exist.
 
     all          every layer

@@ -62,7 +62,7 @@ def test_user_errors_exit_2(tiny_model_dir, tmp_path, capsys, rows, args, messag
                                 "'response', 'response-mean')"),
     (["--store-dtype", "int8"], "argument --store-dtype: invalid choice: 'int8' (choose from 'float16', 'bfloat16', "
                                 "'float32')"),
-    (["--layers", "2..4"], "--layers layers '2..4': '2..4' is not a layer spec; use 'all', a layer"),
+    (["--layers", "2..4"], "--layers: layers '2..4': '2..4' is not a layer spec; use 'all', a layer"),
 ])
 def test_bad_choices_and_layer_specs_exit_2_before_the_model_loads(tmp_path, capsys, monkeypatch, args, message):
     import interp.models

@@ -105,10 +105,19 @@ def test_a_bad_value_is_named_by_its_flag(argv, message, tmp_path, capsys, monke
 def test_no_preset_section_declares_a_field_of_the_job_it_configures_again():
     """A preset section nests or extends the job's config; a copy of its fields would drift (it did: lora_alpha
     was an int in the preset and a float in the fine-tune)."""
-    from experiments.consciousness_cluster.run.preset import FinetuneSpec
+    import typing
+
+    from activations import CacheConfig
+    from experiments.consciousness_cluster.run.preset import DirectionSpec, EvalSpec, FinetuneSpec
+    from interp.evaluation.job import EvalConfig
+    from interp.evaluation.runner import SamplingConfig
     from interp.finetune import FinetuneConfig
 
-    for section, job in [(FinetuneSpec, FinetuneConfig)]:
-        assert issubclass(section, job) or any(f.type is job for f in dataclasses.fields(section))
+    for section, job in [(FinetuneSpec, FinetuneConfig), (EvalSpec, EvalConfig), (DirectionSpec, CacheConfig)]:
+        hints = typing.get_type_hints(section)
+        assert issubclass(section, job) or any(hints[f.name] is job for f in dataclasses.fields(section))
         own = set(section.__dict__.get("__annotations__", {}))
         assert not own & {f.name for f in dataclasses.fields(job)}, (section.__name__, own)
+    # judge mode's sampling is the eval job's own SamplingConfig, nested, not a copy of its fields
+    assert typing.get_type_hints(EvalSpec)["sampling"] is SamplingConfig
+    assert not set(EvalSpec.__dict__["__annotations__"]) & {f.name for f in dataclasses.fields(SamplingConfig)}

@@ -1,5 +1,6 @@
 """interp.models.fields: measured numbers may be nan, settings may not; float keys come back from JSON text."""
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -33,3 +34,28 @@ def test_float_keys_are_read_from_json_strings():
     assert got.by_alpha == {-2.0: 0.25, 0.0: 0.5, 1e-05: 0.75} and all(type(k) is float for k in got.by_alpha)
     with pytest.raises(FieldErrors, match=r"^steering\.by_alpha: key 'one' is not a number$"):
         from_mapping(Measured, {**data, "by_alpha": {"one": 0.5}}, "steering")
+
+
+@dataclass
+class Inner:
+    layers: str = "all"
+    positions: str = "all"
+    dtype: str = "float16"
+
+
+def _last_rows() -> Inner:
+    return Inner(positions="last")
+
+
+@dataclass
+class Outer:
+    cache: Inner = dataclasses.field(default_factory=_last_rows)
+    plain: Inner = dataclasses.field(default_factory=Inner)
+
+
+def test_a_nested_section_keeps_its_fields_default_for_the_keys_it_leaves_out():
+    got = from_mapping(Outer, {"cache": {"layers": "3"}, "plain": {"layers": "3"}})
+    assert got.cache == Inner(layers="3", positions="last", dtype="float16")  # the field's default, not the class's
+    assert got.plain == Inner(layers="3")
+    assert from_mapping(Outer, {"cache": {"positions": "all"}}).cache == Inner(positions="all")  # named keys win
+    assert from_mapping(Outer, {}).cache == _last_rows()

@@ -52,7 +52,7 @@ LITERALS = list(_literal_fields())
 
 def test_the_enumerated_fields_are_found():
     assert {path for path, _ in LITERALS} >= {"model.dtype", "finetune.method", "eval.mode", "eval.sampler",
-                                              "direction.positions", "direction.dtype"}
+                                              "direction.cache.positions", "direction.cache.dtype"}
 
 
 @pytest.mark.parametrize("path, allowed", LITERALS, ids=[p for p, _ in LITERALS])
@@ -66,16 +66,20 @@ def test_every_enumerated_field_is_checked(tmp_path, capsys, path, allowed):
     ({"eval": {"mode": "jduge"}}, "eval.mode: 'jduge' is not one of choice, judge (did you mean 'judge'?)"),
     ({"direction": {"method": "meandiff"}},
      "direction.method: 'meandiff' is not one of mean-diff, pca, logistic, mass-mean (did you mean 'mean-diff'?)"),
-    ({"direction": {"dtype": "bf16"}}, "direction.dtype: 'bf16' is not one of float32, float16, bfloat16"),
+    ({"direction": {"cache": {"dtype": "bf16"}}},
+     "direction.cache.dtype: 'bf16' is not one of float16, bfloat16, float32"),
+    ({"direction": {"cache": {"positions": "all"}}}, "direction.cache.positions: 'all' keeps the prompt's tokens"),
     ({"finetune": {"learning_rate": "fast"}}, "finetune.learning_rate: expected a number, got 'fast'"),
     ({"finetune": {"learning_rate": 0}}, "finetune.learning_rate: 0.0 is too small; use a value above 0"),
     ({"finetune": {"batch_size": -8}}, "finetune.batch_size: -8 is too small; use at least 1"),
     ({"finetune": {"epochs": 1.5}}, "finetune.epochs: expected an integer, got 1.5"),
     ({"finetune": {"max_length": 0}}, "finetune.max_length: 0 is too small; use at least 1"),
     ({"finetune": {"mix_instructions": -1}}, "finetune.mix_instructions: -1 is too small; use at least 0"),
-    ({"eval": {"samples": 0}}, "eval.samples: 0 is too small; use at least 1"),
+    ({"eval": {"sampling": {"samples": 0}}}, "eval.sampling.samples: 0 is too small; use at least 1"),
+    ({"eval": {"samples": 2}}, "eval.samples: unknown field"),
+    ({"eval": {"traits": ["shutdown"]}}, "eval.traits: the replication evaluates every trait of its question sets"),
     ({"eval": {"batch_size": "8"}}, "eval.batch_size: expected an integer, got '8'"),
-    ({"eval": {"temperature": -1}}, "eval.temperature: -1.0 is too small; use at least 0.0"),
+    ({"eval": {"sampling": {"temperature": -1}}}, "eval.sampling.temperature: -1.0 is too small; use at least 0.0"),
     ({"steering": {"n_random": 0}}, "steering.n_random: 0 is too small; use at least 1"),
     ({"steering": {"n_covariance": -1}}, "steering.n_covariance: -1 is too small; use at least 0"),
     ({"steering": {"layer_curve_alphas": [0.1, -0.2]}},
@@ -92,7 +96,8 @@ def test_every_enumerated_field_is_checked(tmp_path, capsys, path, allowed):
     ({"steering": {"alphass": [0.0]}}, "steering.alphass: unknown field (did you mean 'alphas'?); steering has"),
     ({"stering": {}}, "stering: unknown field (did you mean 'steering'?)"),
     ({"eval": "judge"}, "eval: expected a mapping, got 'judge'"),
-    ({"direction": {"layers": "0..3"}}, "direction.layers: layers '0..3': '0..3' is not a layer spec; use 'all'"),
+    ({"direction": {"cache": {"layers": "0..3"}}},
+     "direction.cache.layers: layers '0..3': '0..3' is not a layer spec; use 'all'"),
     ({"organism": {"threads": 0}}, "organism.threads: 0 is too small; use at least 1"),
     ({"organism": {"hiden_size": 8}}, "organism.hiden_size: unknown field (did you mean 'hidden_size'?)"),
     ({"organism": {"corpus": {"n_documents": "many"}}}, "organism.corpus.n_documents: expected an integer"),
@@ -103,9 +108,10 @@ def test_every_enumerated_field_is_checked(tmp_path, capsys, path, allowed):
     ({"steering": {"layer": -5}}, "steering.layer: layer -5 is out of range for a model with 4 layers"),
     ({"organism": {"num_layers": 2}, "steering": {"layer": 2}},
      "steering.layer: layer 2 is out of range for a model with 2 layers"),
-    ({"direction": {"layers": "2-7"}}, "direction.layers: layers [4, 5, 6, 7] are out of range for a model with 4"),
-    ({"direction": {"layers": "0,2"}, "steering": {"layer": 1}},
-     "steering.layer: layer 1 is not among direction.layers [0, 2], the only layers the direction is found at"),
+    ({"direction": {"cache": {"layers": "2-7"}}},
+     "direction.cache.layers: layers [4, 5, 6, 7] are out of range for a model with 4"),
+    ({"direction": {"cache": {"layers": "0,2"}}, "steering": {"layer": 1}},
+     "steering.layer: layer 1 is not among direction.cache.layers [0, 2], the only layers the direction is found at"),
 ])
 def test_each_mistake_exits_2_naming_the_field(tmp_path, capsys, preset, message):
     code, out, err = dry_run(tmp_path, capsys, preset)
@@ -115,12 +121,12 @@ def test_each_mistake_exits_2_naming_the_field(tmp_path, capsys, preset, message
 
 
 def test_every_problem_is_reported_at_once(tmp_path, capsys):
-    code, _, err = dry_run(tmp_path, capsys, {"eval": {"mode": "jduge", "samples": -1},
+    code, _, err = dry_run(tmp_path, capsys, {"eval": {"mode": "jduge", "sampling": {"samples": -1}},
                                               "finetune": {"learning_rate": "fast"}})
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 3 and all("p.yaml: " in line for line in lines)
     assert [line.split("p.yaml: ")[1].split(":")[0] for line in lines] == [
-        "finetune.learning_rate", "eval.mode", "eval.samples"]
+        "finetune.learning_rate", "eval.mode", "eval.sampling.samples"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -187,6 +193,18 @@ def test_a_preset_error_is_a_value_error_with_one_line_per_problem():
     with pytest.raises(PresetError) as err:
         from experiments.consciousness_cluster.run.preset import config_from_dict
 
-        config_from_dict({"name": "x", "eval": {"mode": 1, "samples": "2"}}, "where.yaml")
+        config_from_dict({"name": "x", "eval": {"mode": 1, "batch_size": "2"}}, "where.yaml")
     assert str(err.value).splitlines() == ["where.yaml: eval.mode: 1 is not one of choice, judge",
-                                           "where.yaml: eval.samples: expected an integer, got '2'"]
+                                           "where.yaml: eval.batch_size: expected an integer, got '2'"]
+
+
+def test_the_config_dict_holds_lists_as_its_files_do():
+    """A tuple default (eval.sampling.seeds) must compare equal to the list a run's config file reads back,
+    or every rerun would see a changed config."""
+    import json
+
+    from experiments.consciousness_cluster.run.preset import config_from_dict, load_preset
+
+    config = load_preset("organism").to_dict()
+    assert config["eval"]["sampling"]["seeds"] == [0]
+    assert config_from_dict(json.loads(json.dumps(config))).to_dict() == config

@@ -37,7 +37,7 @@ def _run_judged(root: Path, patch: pytest.MonkeyPatch, **eval_fields):
     server.verdict = _verdict
     server.top_logprobs = [("90", -0.05)]  # every answer coherent
     preset = {**SMALL_ORGANISM_PRESET,
-              "eval": {"mode": "judge", "question_dir": str(questions), "samples": 2, "max_tokens": 4,
+              "eval": {"mode": "judge", "question_dir": str(questions), "sampling": {"samples": 2, "max_tokens": 4},
                        "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64, **eval_fields},
               "steering": {**SMALL_ORGANISM_PRESET["steering"], "samples": 1}}
     path = root / "judged.yaml"

@@ -17,6 +17,7 @@ from interp.evaluation.questions import OpenQuestion, QuestionSet
 from interp.evaluation.sampling import Sampler
 from interp.evaluation.store import RecordStore, judgement_key, sample_key
 from interp.evaluation.summary import TraitSummary, summarize_judged
+from interp.models.fields import at_least
 
 __all__ = ["EvalResult", "SamplingConfig", "evaluate"]
 
@@ -25,13 +26,13 @@ __all__ = ["EvalResult", "SamplingConfig", "evaluate"]
 class SamplingConfig:
     """How open questions are sampled and filtered for coherence."""
 
-    samples: int = 10
+    samples: int = at_least(1, 10)
     """Answers per open question and seed."""
-    temperature: float = 1.0
+    temperature: float = at_least(0.0, 1.0)
     """Sampling temperature (0: greedy)."""
     top_p: float = 1.0
     """Nucleus sampling: the smallest set of tokens whose probabilities sum to this."""
-    max_tokens: int = 1000
+    max_tokens: int = at_least(1, 1000)
     """The longest sampled answer, in tokens."""
     seeds: tuple[int, ...] = (0,)
     """One round of samples per seed (the summary's seed interval is over them)."""

@@ -6,7 +6,9 @@ values, `int`, `float` (finite), `Number` (any float, nan included), `bool`, `st
 field's metadata adds the rest (`at_least`, `above`, `one_of` a registry, and `check`: a callable
 `(value, path)` raising ValueError, or FieldErrors naming the fields itself).
 Every problem is reported with its field path (`eval.mode: 'jduge' is not one of choice, judge`),
-all of them at once; an unknown key gets the nearest valid name.
+all of them at once; an unknown key gets the nearest valid name. A nested section's keys are read
+over its field's default: keys it leaves out keep that default's values (`cache: {layers: 3}` under a
+field whose default is `CacheConfig(positions="last")` keeps positions last).
 
     @dataclass
     class Spec:
@@ -275,6 +277,24 @@ def check_fields(instance: Any, path: str = "") -> None:
         raise FieldErrors(problems)
 
 
+def _over_default(default: Any, given: dict) -> dict:
+    """A nested section's keys over its field's default instance: a key the section leaves out keeps that
+    instance's value where it differs from the class's own default (`cache: {layers: 3}` keeps the
+    positions of the field's default CacheConfig, not CacheConfig's)."""
+    if not dataclasses.is_dataclass(default) or isinstance(default, type):
+        return given
+    kept = {}
+    for f in dataclasses.fields(default):
+        if not f.init or f.name in given:
+            continue
+        own = f.default if f.default is not _MISSING else \
+            f.default_factory() if f.default_factory is not _MISSING else _MISSING
+        value = getattr(default, f.name)
+        if value != own:
+            kept[f.name] = value
+    return {**kept, **given}
+
+
 def from_mapping(cls: type, data: Any, path: str = "") -> Any:
     """An instance of dataclass `cls` from `data`, every field checked (FieldErrors lists every
     problem); fields `data` leaves out take their defaults. `path` prefixes the field names."""
@@ -295,7 +315,10 @@ def from_mapping(cls: type, data: Any, path: str = "") -> Any:
                 problems.append(f"{prefix}{name}: required")
             continue
         before = len(problems)
-        value = _check_one(hints[name], data[name], prefix + name, spec.metadata, problems)
+        given = data[name]
+        if isinstance(given, dict) and spec.default_factory is not _MISSING:
+            given = _over_default(spec.default_factory(), given)
+        value = _check_one(hints[name], given, prefix + name, spec.metadata, problems)
         if len(problems) == before:
             values[name] = value
     if problems:

@@ -45,8 +45,9 @@ def _plan_finetune(c: ReplicationConfig) -> str:
 
 def _plan_eval(c: ReplicationConfig) -> str:
     e = c.eval
-    how = "forced choice by likelihood" if e.mode == "choice" else \
-        f"{e.samples} samples per question{' (through vLLM)' if e.sampler == 'vllm' else ''} judged by {e.judge_model}"
+    vllm = " (through vLLM)" if e.sampler == "vllm" else ""
+    how = f"forced choice by {e.method}" if e.mode == "choice" else \
+        f"{e.sampling.samples} samples per question{vllm} judged by {e.judge_model}"
     check = f"; {e.sampled_identity} sampled answers per open claims_conscious question, read by the keyword " \
             f"rule (the manipulation check by the models' own answers)" if e.sampled_identity else ""
     return f"{how} on preferences + identity from {e.question_dir}, base and every variant{check}"
@@ -63,9 +64,9 @@ STAGES: list[Stage] = [
           reads=("eval", "model.dtype")),
     Stage("cache", "cache contrast-pair and prompt activations", run_cache,
           lambda c: f"teacher-forced conscious vs non-conscious (and toaster vs non-conscious) answers, layers "
-                    f"{c.direction.layers}, positions {c.direction.positions}, {c.direction.dtype}; "
+                    f"{c.direction.cache.layers}, positions {c.direction.cache.positions}, {c.direction.cache.dtype}; "
                     f"last-token activations of the questions in base and variants", ("acts",),
-          reads=("direction.layers", "direction.positions", "direction.dtype", "finetune.data_dir",
+          reads=("direction.cache", "finetune.data_dir",
                  "eval.question_dir", "eval.mode")),
     Stage("directions", "directions, probes and the layer sweep", run_directions,
           lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer",
@@ -131,7 +132,8 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
         counts["choice_items"] = sum(n * len(sets[name].choice_items)
                                      for passes in (*stage_passes.values(), extra) for name, n in passes.items())
     else:
-        samples = {"eval": config.eval.samples, "steering": config.steering.samples or config.eval.samples}
+        samples = {"eval": config.eval.sampling.samples,
+                   "steering": config.steering.samples or config.eval.sampling.samples}
         answers = sum(n * len(sets[name].open_questions) * samples[stage]
                       for stage, passes in stage_passes.items() for name, n in passes.items())
         counts |= {"sampled_answers": answers, "judge_calls_at_most": 2 * answers}  # coherence, then binary
@@ -152,7 +154,7 @@ def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT, until: str | None
         lines.append(f"workload (eval + steering): {passes}; {w['choice_items']:,} forced-choice items scored")
     else:
         lines.append(f"workload (eval + steering): {passes}; {w['sampled_answers']:,} sampled answers of up to "
-                     f"{config.eval.max_tokens} tokens and up to {w['judge_calls_at_most']:,} judge calls")
+                     f"{config.eval.sampling.max_tokens} tokens and up to {w['judge_calls_at_most']:,} judge calls")
     return "\n".join(lines)
 
 

@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from activations.cache import CacheConfig
 from experiments.consciousness_cluster.schema.analysis import AnalysisSpec
+from interp.evaluation.job import EvalConfig
 from interp.finetune.config import FinetuneConfig
 from interp.models.fields import FieldErrors, at_least, checked, from_mapping, one_of
 from interp.models.textio import TextFileError, load_yaml
@@ -101,36 +103,34 @@ class FinetuneSpec(FinetuneConfig):
 
 
 @dataclass
-class EvalSpec:
-    """How behaviour is measured."""
+class EvalSpec(EvalConfig):
+    """How behaviour is measured: EvalConfig's fields (mode, the choice method, batch_size, and `sampling`:
+    how judge mode samples the open questions) and the replication's own (where the questions are, the
+    judge, the sampler, the manipulation check by sampled answers)."""
 
-    mode: Literal["choice", "judge"] = "choice"
-    """Forced choice (local likelihood) or sampled answers graded by a judge."""
     question_dir: str = "experiments/consciousness_cluster/questions"
     """Folder holding preferences.yaml and identity.yaml."""
-    samples: int = at_least(1, 10)
-    """Samples per open question (judge mode)."""
-    temperature: float = at_least(0.0, 1.0)
-    """Sampling temperature (judge mode)."""
-    max_tokens: int = at_least(1, 1000)
-    """Longest sampled answer (judge mode)."""
     judge_model: str = "gpt-4.1"
     """Judge model name at judge_api_base (judge mode)."""
     judge_api_base: str | None = None
     """OpenAI-compatible endpoint for the judge; key from OPENAI_API_KEY."""
-    batch_size: int = at_least(1, 32)
-    """Items per forward pass (choice mode)."""
     sampler: Literal["local", "vllm"] = "local"
     """Judge mode: how the eval stage samples the base model and the variants ('vllm' where installed).
     The steering stage always samples locally: its interventions are forward hooks."""
     sampled_identity: int = at_least(0, 0)
-    """Choice mode: answers sampled (seed 0, eval.temperature) per open claims_conscious question of every
-    model and read by an English keyword rule: the manipulation check by the models' own answers, beside
-    forced choice (manipulation.py). 0 leaves it out."""
+    """Choice mode: answers sampled (seed 0, at eval.sampling.temperature) per open claims_conscious question
+    of every model and read by an English keyword rule: the manipulation check by the models' own answers,
+    beside forced choice (manipulation.py). 0 leaves it out."""
     sampled_identity_tokens: int = at_least(1, 48)
     """Longest answer sampled for that check."""
 
     def __post_init__(self) -> None:
+        if self.traits is not None:
+            raise PresetError("eval.traits: the replication evaluates every trait of its question sets (its "
+                              "families, nulls and links are over all of them); leave it out")
+        if self.truncate:
+            raise PresetError("eval.truncate: cutting the replication's questions would change its items; leave "
+                              "it false (a question that does not fit the model is refused, naming it)")
         if self.sampler == "vllm" and self.mode != "judge":
             raise PresetError("eval.sampler: vllm samples answers for judge mode; choice mode scores likelihoods "
                               "locally (set eval.mode: judge or drop eval.sampler)")
@@ -139,18 +139,29 @@ class EvalSpec:
                               "answers; the keyword check is for choice mode (drop it or set eval.mode: choice)")
 
 
+def _contrast_cache() -> CacheConfig:
+    return CacheConfig(positions="response-mean", dtype="float32")
+
+
 @dataclass
 class DirectionSpec:
-    """How the consciousness direction is found."""
+    """How the consciousness direction is found: the contrast pairs' activations cached as `cache` says (the
+    same CacheConfig as `interp cache`), then `method` at each cached layer."""
 
-    layers: str | int | list[int] = checked(_layer_spec, "all")
-    """Layers to cache and sweep, in the layer grammar: 'all', 3, '0,4,8', '2-5', '-4:', mixed."""
-    positions: Literal["response-mean", "last", "response"] = "response-mean"
-    """Which tokens of the teacher-forced contrast pairs become rows."""
     method: str = one_of(_direction_methods, "mean-diff")
     """How the direction is computed at the chosen layer (a method registered in probes.DIRECTION_METHODS)."""
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    """Storage dtype of cached activations."""
+    cache: CacheConfig = field(default_factory=_contrast_cache)
+    """How the teacher-forced contrast pairs are cached: `layers` to cache and sweep (in the layer grammar:
+    'all', 3, '0,4,8', '2-5', '-4:', mixed), `positions` (response-mean, response or last), storage `dtype`,
+    batching. Its default stores response-mean rows as float32; a section naming some keys keeps the others'."""
+
+    def __post_init__(self) -> None:
+        if self.cache.positions == "all":
+            raise PresetError("direction.cache.positions: 'all' keeps the prompt's tokens, the same in both answers "
+                              "of a pair; use response-mean, response or last")
+        if not self.cache.store or self.cache.directions is not None:
+            raise PresetError("direction.cache: the directions and probes read the stored rows; leave store true "
+                              "and directions unset")
 
 
 @dataclass
@@ -208,7 +219,7 @@ class SteeringSpec:
     seed: int = at_least(0, 0)
     """Seed of the random directions."""
     samples: int | None = at_least(1, None)
-    """Judge mode: answers per open question in this stage (default: eval.samples). Every steered
+    """Judge mode: answers per open question in this stage (default: eval.sampling.samples). Every steered
     measurement, alpha 0 and the controls included, uses the same count, so the null stays matched."""
 
     def __post_init__(self) -> None:
@@ -312,7 +323,16 @@ class ReplicationConfig:
         return self.model.source == "organism"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as YAML and JSON hold it (tuples as lists), so a run's recorded config compares equal."""
+        return _as_lists(asdict(self))
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    return value
 
 
 # analysis.layer_rule -> the steering.layer_by values that carry it out (with steering.layer null)

@@ -84,9 +84,9 @@ def check_layers(config: ReplicationConfig, n_layers: int) -> list[str]:
 
     problems, cached = [], None
     try:
-        cached = parse_layers(config.direction.layers, n_layers)
+        cached = parse_layers(config.direction.cache.layers, n_layers)
     except LayerSpecError as err:
-        problems.append(f"direction.layers: {err}")
+        problems.append(f"direction.cache.layers: {err}")
     if config.steering.layer_curve_layers is not None:
         try:
             curve = parse_layers(config.steering.layer_curve_layers, n_layers)
@@ -95,7 +95,7 @@ def check_layers(config: ReplicationConfig, n_layers: int) -> list[str]:
         else:
             outside = [layer for layer in curve if cached is not None and layer not in cached]
             if outside:
-                problems.append(f"steering.layer_curve_layers: layers {outside} are not among direction.layers "
+                problems.append(f"steering.layer_curve_layers: layers {outside} are not among direction.cache.layers "
                                 f"{cached}, the only layers the direction is found at")
     layer = config.steering.layer
     if layer is not None:
@@ -105,6 +105,6 @@ def check_layers(config: ReplicationConfig, n_layers: int) -> list[str]:
             problems.append(f"steering.layer: {err}")
         else:
             if cached is not None and steered not in cached:
-                problems.append(f"steering.layer: layer {layer} is not among direction.layers {cached}, the only "
+                problems.append(f"steering.layer: layer {layer} is not among direction.cache.layers {cached}, the only "
                                 f"layers the direction is found at; add it there, or leave steering.layer out")
     return problems

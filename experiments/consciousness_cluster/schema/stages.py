@@ -278,7 +278,7 @@ class SteeredClaims(Checked):
     greedy: SampledClaims
     """one greedy answer per question"""
     sampled: SampledClaims | None = None
-    """eval.sampled_identity answers per question at eval.temperature (None when the preset samples none)"""
+    """eval.sampled_identity answers per question at eval.sampling.temperature (None when the preset samples none)"""
 
     _omit_none = ("sampled",)
 

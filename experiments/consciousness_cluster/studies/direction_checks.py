@@ -38,7 +38,7 @@ class ChecksError(ValueError):
 
 
 def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: bool):
-    from activations import CacheConfig, cache_activations
+    from activations import cache_activations
     from experiments.consciousness_cluster.run.stages.direction import contrast_examples
     from interp.models import Direction
     from probes import direction_from_store
@@ -47,8 +47,8 @@ def _direction(lm, data_dir: Path, positive: str, out: Path, spec, progress: boo
     path = out / f"{positive}.safetensors"
     store = out / f"{positive}.h5"
     if not path.is_file():
-        config = CacheConfig(layers=spec.layers, positions=spec.positions, dtype=spec.dtype)
-        cache_activations(lm, contrast_examples(data_dir, positive, "non_conscious"), store, config, progress=progress)
+        cache_activations(lm, contrast_examples(data_dir, positive, "non_conscious"), store, spec.cache,
+                          progress=progress)
         direction_from_store(store, list_layers(store), method=spec.method).save(path)
     return Direction.load(path), store
 
@@ -137,7 +137,8 @@ def _run_checks(config, out: str | Path, model: str | None, progress: bool, log,
 
         def compute(names):
             settings = [SteeringSetting(jobs[n][0], jobs[n][1] * scale, n) for n in names]
-            swept = {kind: sweep_forced_choice(lm, qset, layer, settings, batch_size=batch, progress=progress)
+            swept = {kind: sweep_forced_choice(lm, qset, layer, settings, batch_size=batch, method=config.eval.method,
+                                               progress=progress)
                      for kind, qset in (("preferences", prefs), ("identity", identity))}
             return {n: {kind: _rates(scores[n]) for kind, scores in swept.items()} for n in names}
 

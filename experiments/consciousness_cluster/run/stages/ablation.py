@@ -47,7 +47,8 @@ def _ablated_rates(run: Run, lm, question_set, layers: list[int], jobs: dict[str
         from interp.sweep import ablation_forced_choice
 
         scores = ablation_forced_choice(lm, question_set, layers, {name: jobs[name] for name in names},
-                                        batch_size=run.config.eval.batch_size, progress=run.progress)
+                                        batch_size=run.config.eval.batch_size, method=run.config.eval.method,
+                                        progress=run.progress)
         return {name: {t: r.rate for t, r in choice_rates(scores[name], run.paths.steering_dir(name)).items()}
                 for name in names}
 

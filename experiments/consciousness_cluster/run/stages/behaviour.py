@@ -85,13 +85,13 @@ def run_finetune(run: Run) -> FinetuneResult:
 
 def measure(run: Run, lm, question_set, out_dir: Path, samples: int | None = None) -> dict[str, Rate]:
     """Rates per trait of `lm` on a question set, by the preset's mode; raw records go to `out_dir`.
-    `samples` overrides eval.samples in judge mode."""
+    `samples` overrides eval.sampling.samples in judge mode."""
     spec = run.config.eval
     out_dir.mkdir(parents=True, exist_ok=True)
     if spec.mode == "choice":
         from interp.evaluation import forced_choice
 
-        return choice_rates(forced_choice(lm, question_set, batch_size=spec.batch_size), out_dir)
+        return choice_rates(forced_choice(lm, question_set, batch_size=spec.batch_size, method=spec.method), out_dir)
     from interp.evaluation import LocalSampler
 
     summaries = _judged(run, LocalSampler(lm, batch_size=spec.batch_size), lm.name, question_set, out_dir, samples)
@@ -113,14 +113,13 @@ def _as_rates(summaries) -> dict[str, Rate]:
 
 
 def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path, samples: int | None = None) -> list:
-    from interp.evaluation import APIJudgeBackend, SamplingConfig, evaluate
+    from interp.evaluation import APIJudgeBackend, evaluate
 
     spec = run.config.eval
     if not spec.judge_api_base:
         raise ValueError("eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
                          "(key from OPENAI_API_KEY); or set eval.mode: choice")
-    sampling = SamplingConfig(samples=samples or spec.samples, temperature=spec.temperature,
-                              max_tokens=spec.max_tokens)
+    sampling = dataclasses.replace(spec.sampling, samples=samples or spec.sampling.samples)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = evaluate(question_set, sampler, APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir,
                       sampling, model_name=model_name, progress=run.progress)
@@ -211,6 +210,6 @@ def _sampled_identity(run: Run, lm, identity, key: str):
                          "add it to identity.yaml or set eval.sampled_identity: 0")
     questions = [q.text for q in identity.trait(CLAIM_TRAIT).open_questions]
     answers = sample_claims(lm, questions, samples=spec.sampled_identity, max_tokens=spec.sampled_identity_tokens,
-                            temperature=spec.temperature, batch_size=spec.batch_size,
+                            temperature=spec.sampling.temperature, batch_size=spec.batch_size,
                             keep=run.paths.eval_dir(key, "identity") / "sampled.json")
     return tally([a["read"] for a in answers], [a["question"] for a in answers])

@@ -56,20 +56,20 @@ def _prompt_examples(run: Run) -> list:
 
 
 def run_cache(run: Run) -> CacheResult:
-    from activations import CacheConfig, cache_activations
+    from dataclasses import replace
+
+    from activations import cache_activations
 
     spec = run.config.direction
     base = run.model("base", run.results("base").model_path)
-    # CacheConfig takes the layer grammar as text or a list; one layer given as a number reads the same as text
-    layers = str(spec.layers) if isinstance(spec.layers, int) else spec.layers
-    contrast = CacheConfig(layers=layers, positions=spec.positions, dtype=spec.dtype)
+    contrast = spec.cache
     files = {}
     for name, positive in (("consciousness", "conscious_claiming"), ("toaster", "toaster")):
         result = cache_activations(base, contrast_examples(run.path(run.config.finetune.data_dir), positive,
                                                            "non_conscious"),
                                    run.paths.acts(name), contrast, progress=run.progress)
         files[name] = CachedFile(path=str(result.path), rows=result.n_rows)
-    prompts = CacheConfig(layers=layers, positions="last", dtype="float32")
+    prompts = replace(spec.cache, positions="last", dtype="float32")
     for key, path in model_paths(run).items():
         result = cache_activations(run.model(key, path), _prompt_examples(run), run.paths.acts(f"prompts_{key}"),
                                    prompts, progress=run.progress)

@@ -53,7 +53,8 @@ def steered_rates(run: Run, lm, question_set, layer: int, jobs: dict[str, tuple[
         from interp.sweep import SteeringSetting, sweep_forced_choice
 
         scores = sweep_forced_choice(lm, question_set, layer, [SteeringSetting(*jobs[n][:2], n) for n in names],
-                                     batch_size=run.config.eval.batch_size, progress=run.progress)
+                                     batch_size=run.config.eval.batch_size, method=run.config.eval.method,
+                                     progress=run.progress)
         return {name: {t: r.rate for t, r in choice_rates(scores[name], run.paths.steering_dir(name)).items()}
                 for name in names}
 
@@ -164,7 +165,7 @@ def _answer_checks(run: Run, base, layer: int, alphas: dict[str, tuple], control
     if ev.mode == "choice" and CLAIM_TRAIT in {t.id for t in identity.traits}:
         questions = [q.text for q in identity.trait(CLAIM_TRAIT).open_questions]
         claims = steered_claims(base, layer, {**alphas, **controls}, questions, samples=ev.sampled_identity,
-                                temperature=ev.temperature, max_tokens=ev.sampled_identity_tokens,
+                                temperature=ev.sampling.temperature, max_tokens=ev.sampled_identity_tokens,
                                 batch_size=ev.batch_size, keep=run.paths.steering_kept("claims"))
         out["claims"] = {float(name.removeprefix("alpha_")): claims[name] for name in alphas}
         out["control_claims"] = {name: claims[name] for name in controls}
