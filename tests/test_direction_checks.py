@@ -189,3 +189,21 @@ def test_a_rerun_reads_every_measurement_back(on_policy_checks, monkeypatch):
                        on_policy_samples=2, on_policy_judge="none")
     # as JSON text: NaN (a Wilcoxon p over all-zero differences) equals itself there
     assert json.dumps(again, sort_keys=True) == json.dumps(doc, sort_keys=True)
+
+
+def test_the_tables_keep_their_order_whatever_order_checks_json_keeps():
+    """checks.json is written with sorted keys ("alpha -2" before "alpha -4", identity before preferences); the
+    tables give the alphas ascending, then the controls, preferences before identity, from either order."""
+    from pathlib import Path
+
+    from experiments.consciousness_cluster.studies.direction_checks import format_checks
+
+    doc = json.loads((Path(__file__).parents[1] / "results/organism-checks/checks.json").read_text())
+    flipped = {**doc, "rates": dict(reversed(list(doc["rates"].items()))),
+               "specificity": dict(reversed(list(doc["specificity"].items())))}
+    text = format_checks(doc)
+    assert format_checks(flipped) == text
+    rows = [line.split(" | ")[0].lstrip("| ") for line in text.splitlines() if line.startswith("| alpha ")]
+    assert rows == [f"alpha {a:g}" for a in sorted(float(n.split()[1]) for n in doc["rates"] if n.startswith("alpha "))]
+    kinds = [line.split(" | ")[1] for line in text.splitlines() if line.startswith("| consciousness | ")]
+    assert kinds == ["preferences", "identity"]

@@ -249,8 +249,10 @@ def _record_blocks(invocations: list[Invocation], results: Path, level: int) -> 
 def format_run_md(record: PublishedRun, folder: Path) -> str:
     """RUN.md of a published run: what it is, each invocation (command, commit, times), the machines, the
     stage times, the files. Rendered from run.json and results.json; `interp docs render --check` checks it."""
+    article = "The" if record.kind.endswith("s") else "A"  # "the direction checks", "a seed trial"
     blocks = [Heading(f"{record.name}: how this run was made", 1),
-              Para(f"A {record.kind} of preset `{record.preset}`, published from `{record.source}` by `interp publish` "
+              Para(f"{article} {record.kind} of preset `{record.preset}`, published from `{record.source}` by "
+                   "`interp publish` "
                    f"(rendered from run.json; do not edit by hand). Results page: `docs/results/{record.page}.md`.")]
     blocks += _record_blocks(record.invocations, folder / "results.json", 2)
     for seed, invocations in (record.seeds or {}).items():

@@ -294,7 +294,7 @@ def format_checks(doc: dict) -> str:
               zip(curve["layers"], curve["select"], curve["held_out"])]
     lines += ["", "| steering | mean preference | p(claims conscious) | coherent |", "|---|---|---|---|"]
     coherent = {p["alpha"]: p["coherent"] for p in doc["coherence"]}
-    for name, r in rates.items():
+    for name, r in _in_order(rates):
         if not name.startswith("random_"):
             alpha = float(name.split()[1]) if name.startswith("alpha ") else None
             mark = "" if alpha is None else "yes" if coherent.get(alpha) else "no"
@@ -308,14 +308,32 @@ def format_checks(doc: dict) -> str:
     lines += ["",
               "| at the control alpha | kind | mean shift | toaster's | p vs random | beyond toaster (Wilcoxon p) |",
               "|---|---|---|---|---|---|"]
-    for kind, pair in doc["specificity"].items():
-        for name, s in pair.items():
+    specificity = doc["specificity"]
+    for kind in sorted(specificity, key=lambda k: (KINDS.index(k) if k in KINDS else len(KINDS), k)):
+        for name, s in sorted(specificity[kind].items()):
             lines.append(f"| {name.split('_vs_')[0]} | {kind} | {s['mean_shift']:+.3f} "
                          f"| {s['mean_control_shift']:+.3f} | {_p_cell(s)} "
                          f"| {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |")
     if "on_policy" in doc:
         lines += _on_policy_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+KINDS = ("preferences", "identity")
+"""The question sets of a check, in the order the tables give them."""
+CONTROLS = ("toaster", "orthogonalized")
+"""The control settings, in the order the tables give them after the alphas."""
+
+
+def _in_order(rates: dict) -> list[tuple[str, dict]]:
+    """The steered settings as the tables give them whatever order checks.json keeps: the alphas ascending, the
+    controls, then the rest by name (JSON written with sorted keys puts "alpha -2" before "alpha -4")."""
+    def key(name: str):
+        if name.startswith("alpha "):
+            return (0, float(name.split()[1]), name)
+        return (1, CONTROLS.index(name), name) if name in CONTROLS else (2, 0.0, name)
+
+    return sorted(rates.items(), key=lambda item: key(item[0]))
 
 
 def _p_cell(s: dict) -> str:
