@@ -293,7 +293,7 @@ def test_trial_headline_reads_the_results(run_dir):
     assert row["preferences up, conscious vs non"] == results["summary"]["n_up_conscious"]
     assert set(row) == set(HEADLINES)
     table = format_table({0: row, 3: row})
-    assert table.splitlines()[0] == "| | seed 0 | seed 3 | mean [95% CI] across seeds |"
+    assert table.splitlines()[0] == "| | seed 0 | seed 3 | across seeds: mean [95% CI], or as said |"
     assert len(table.splitlines()) == 2 + len(HEADLINES)
 
 

@@ -219,7 +219,7 @@ def _run_checks(config, out: str | Path, model: str | None, progress: bool, log,
 def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: str, progress: bool, log):
     """(the on-policy direction (on_policy.py) from the model's sampled answers, what went into it): the
     identity check under each system prompt, the answers drawn and the answers the judge kept."""
-    from activations import CacheConfig, cache_activations
+    from activations import cache_activations
     from experiments.consciousness_cluster.analysis.on_policy import (
         SYSTEM_PROMPTS,
         OnPolicyAnswer,
@@ -267,8 +267,7 @@ def _on_policy_direction(lm, identity, out: Path, config, samples: int, judge: s
                           f"{kept[0]} of {drawn[0]} denying answers (at least 4 each are needed); see {answers_path}")
     if not path.is_file():
         d = config.direction
-        cache_activations(lm, examples, store, CacheConfig(layers=d.layers, positions=d.positions, dtype=d.dtype),
-                          progress=progress)
+        cache_activations(lm, examples, store, d.cache, progress=progress)
         direction_from_store(store, list_layers(store), method=d.method).save(path)
     return Direction.load(path), {
         "system_prompts": [list(p) for p in SYSTEM_PROMPTS], "identity_check": identity_check, "judge": judge,
