@@ -59,3 +59,18 @@ def test_a_nested_section_keeps_its_fields_default_for_the_keys_it_leaves_out():
     assert got.plain == Inner(layers="3")
     assert from_mapping(Outer, {"cache": {"positions": "all"}}).cache == Inner(positions="all")  # named keys win
     assert from_mapping(Outer, {}).cache == _last_rows()
+
+
+@dataclass(frozen=True)
+class Seeded:
+    seeds: tuple[int, ...] = (0,)
+
+
+def test_a_tuple_field_reads_a_files_list_as_a_tuple():
+    """A config read from YAML or JSON must equal the one built in Python (its tuple default included)."""
+    assert from_mapping(Seeded, {"seeds": [0, 1]}) == Seeded((0, 1))
+    assert from_mapping(Seeded, json.loads(json.dumps({"seeds": [0]}))) == Seeded()
+    with pytest.raises(FieldErrors, match=r"^seeds\[1\]: expected an integer, got 'one'$"):
+        from_mapping(Seeded, {"seeds": [0, "one"]})
+    with pytest.raises(FieldErrors, match=r"^seeds: expected a list, got 3$"):
+        from_mapping(Seeded, {"seeds": 3})

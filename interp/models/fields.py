@@ -139,7 +139,7 @@ def _describe(hint: Any) -> str:
     if hint in (int, float, Number, bool, str):
         return {int: "an integer", float: "a number", Number: "a number", bool: "true or false",
                 str: "a string"}[hint]
-    if typing.get_origin(hint) is list:
+    if typing.get_origin(hint) in (list, tuple):
         return "a list"
     if typing.get_origin(hint) is dict or dataclasses.is_dataclass(hint):
         return "a mapping"
@@ -181,6 +181,11 @@ def _coerce(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
             raise _Bad(f"expected a list, got {value!r}")
         return [_check_one(args[0] if args else Any, item, f"{path}[{i}]", {}, problems)
                 for i, item in enumerate(value)]
+    if origin is tuple and (not args or args[-1] is Ellipsis):  # tuple[X, ...]: a file's list, kept as a tuple
+        if not isinstance(value, (list, tuple)):
+            raise _Bad(f"expected a list, got {value!r}")
+        return tuple(_check_one(args[0] if args else Any, item, f"{path}[{i}]", {}, problems)
+                     for i, item in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
             raise _Bad(f"expected a mapping, got {value!r}")
