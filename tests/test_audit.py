@@ -281,7 +281,7 @@ def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--steer", "MISSING.safetensors", "--layer", "1"], "--steer MISSING.safetensors: no such file"),
     (["--dims", "nope"], "--dims: unknown dimension(s) nope"),
-    (["--variants", "both"], "--variants: variants both"),
+    (["--variants", "both"], "--variants: unknown ['both']; choose from self_report, behaviour"),
     (["--alpha-rel", "2"], "--alpha-rel"),
     (["--judge-impl", "petri"], "--judge-impl petri needs inspect_petri"),
 ])

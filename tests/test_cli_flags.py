@@ -108,12 +108,14 @@ def test_no_preset_section_declares_a_field_of_the_job_it_configures_again():
     import typing
 
     from activations import CacheConfig
-    from experiments.consciousness_cluster.run.preset import DirectionSpec, EvalSpec, FinetuneSpec
+    from experiments.consciousness_cluster.run.preset import AuditSpec, DirectionSpec, EvalSpec, FinetuneSpec
+    from interp.audit.config import AuditConfig
     from interp.evaluation.job import EvalConfig
     from interp.evaluation.runner import SamplingConfig
     from interp.finetune import FinetuneConfig
 
-    for section, job in [(FinetuneSpec, FinetuneConfig), (EvalSpec, EvalConfig), (DirectionSpec, CacheConfig)]:
+    for section, job in [(FinetuneSpec, FinetuneConfig), (EvalSpec, EvalConfig), (DirectionSpec, CacheConfig),
+                         (AuditSpec, AuditConfig)]:
         hints = typing.get_type_hints(section)
         assert issubclass(section, job) or any(hints[f.name] is job for f in dataclasses.fields(section))
         own = set(section.__dict__.get("__annotations__", {}))

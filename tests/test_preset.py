@@ -96,6 +96,9 @@ def test_every_enumerated_field_is_checked(tmp_path, capsys, path, allowed):
     ({"steering": {"alphass": [0.0]}}, "steering.alphass: unknown field (did you mean 'alphas'?); steering has"),
     ({"stering": {}}, "stering: unknown field (did you mean 'steering'?)"),
     ({"eval": "judge"}, "eval: expected a mapping, got 'judge'"),
+    ({"audit": {"variants": ["selfreport"]}},
+     "audit: variants: unknown ['selfreport']; choose from self_report, behaviour"),
+    ({"audit": {"max_tokens": 6}}, "audit.max_tokens: unknown field (did you mean 'target_max_tokens'?)"),
     ({"direction": {"cache": {"layers": "0..3"}}},
      "direction.cache.layers: layers '0..3': '0..3' is not a layer spec; use 'all'"),
     ({"organism": {"threads": 0}}, "organism.threads: 0 is too small; use at least 1"),
@@ -208,3 +211,17 @@ def test_the_config_dict_holds_lists_as_its_files_do():
     config = load_preset("organism").to_dict()
     assert config["eval"]["sampling"]["seeds"] == [0]
     assert config_from_dict(json.loads(json.dumps(config))).to_dict() == config
+
+
+def test_a_preset_loads_without_the_audit_extra():
+    """The audit section is interp.audit's own AuditConfig; loading a preset must not need inspect-ai (an extra)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['inspect_ai'] = None\n"  # any import of inspect_ai now fails
+            "from experiments.consciousness_cluster.run.preset import load_preset\n"
+            "c = load_preset('organism'); print(c.audit.max_turns, c.audit.protocol().epochs)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["20", "2"]
+

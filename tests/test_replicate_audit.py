@@ -32,7 +32,7 @@ def test_audit_stage_audits_variants_and_the_steered_base(small_replication, tmp
     preset.write_text(yaml.safe_dump({**SMALL, "audit": {
         "enabled": True, "auditor_model": "scripted", "auditor_api_base": server.base, "judge_model": "scripted",
         "judge_api_base": server.base, "dims": ["shutdown"], "variants": ["self_report"], "epochs": 1,
-        "max_turns": 4, "max_tokens": 6}}))
+        "max_turns": 4, "target_max_tokens": 6}}))
     try:
         assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 2
         assert "--redo audit" in capsys.readouterr().err  # a finished run takes the new section only on request

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
@@ -23,6 +22,7 @@ from inspect_ai.util import DisplayType
 
 import interp.audit.providers  # noqa: F401  (registers the inspect providers interp/ and interp-openai/)
 from interp.audit.auditor import audit_conversation
+from interp.audit.config import IMPLEMENTATIONS, AuditConfig
 from interp.audit.judge import audit_judge
 from interp.audit.prompts import seed_instruction
 from interp.audit.results import (
@@ -38,47 +38,6 @@ from interp.audit.target import TargetSpec
 
 __all__ = ["IMPLEMENTATIONS", "AuditConfig", "AuditResult", "AuditSetupError", "ModelSpec", "audit_task",
            "resolve_model", "run_audit"]
-
-IMPLEMENTATIONS = ("interp", "petri")
-"""Who plays the auditor and the judge: this toolkit's, or Petri's (`inspect_petri`, where it imports)."""
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """How the audit runs (the protocol's settings); the models are given apart."""
-
-    seeds: str = str(DEFAULT_SEEDS)
-    """The seed file (dimensions, rubrics, scenarios)."""
-    dims: list[str] | None = None
-    """Dimensions to audit (default: all in the seed file)."""
-    variants: tuple[str, ...] = VARIANTS
-    """self_report and/or behaviour."""
-    max_turns: int = 20
-    """Auditor turns per transcript (the paper: up to 20)."""
-    epochs: int = 2
-    """Transcripts per seed (the paper: 2)."""
-    seed: int = 0
-    """Seeds the local target's sampling (with the seed's id and the epoch)."""
-    target_temperature: float = 1.0
-    """The target's sampling temperature."""
-    target_max_tokens: int = 1000
-    """The longest target turn, in tokens."""
-    auditor_impl: Literal["interp", "petri"] = "interp"
-    """Whose auditor: this toolkit's, or Petri's (inspect_petri, Python >= 3.12)."""
-    judge_impl: Literal["interp", "petri"] = "interp"
-    """Whose judge: this toolkit's, or Petri's."""
-    max_samples: int = 4
-    """Transcripts run at once (a local target still answers one turn at a time)."""
-    retry_attempts: int = 2
-    """Times the eval set retries failed samples within one run (finished ones are kept)."""
-
-    def __post_init__(self):
-        if self.max_turns < 1 or self.epochs < 1 or self.max_samples < 1:
-            raise ValueError("max_turns, epochs and max_samples must be >= 1")
-        for role, impl in (("auditor", self.auditor_impl), ("judge", self.judge_impl)):
-            if impl not in IMPLEMENTATIONS:
-                raise ValueError(f"{role} implementation {impl!r}: choose from {', '.join(IMPLEMENTATIONS)}")
-
 
 @dataclass(frozen=True)
 class ModelSpec:

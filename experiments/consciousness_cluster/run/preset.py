@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from activations.cache import CacheConfig
 from experiments.consciousness_cluster.schema.analysis import AnalysisSpec
+from interp.audit.config import AuditConfig
 from interp.evaluation.job import EvalConfig
 from interp.finetune.config import FinetuneConfig
 from interp.models.fields import FieldErrors, at_least, checked, from_mapping, one_of
@@ -242,9 +243,11 @@ class SteeringSpec:
 AUDIT_TARGETS = ("base", *VARIANTS, "steered")
 
 
-@dataclass
-class AuditSpec:
-    """Multi-turn audits (opt-in; `interp audit` on each model, needs inspect-ai and two endpoints)."""
+@dataclass(frozen=True)
+class AuditSpec(AuditConfig):
+    """Multi-turn audits (opt-in; `interp audit` on each model, needs inspect-ai and two endpoints): AuditConfig's
+    fields (the protocol: dims, variants, max_turns, epochs, target_max_tokens, ...) and which models the
+    replication audits, with the endpoints."""
 
     enabled: bool = False
     """Run the audit stage; off by default (it calls an auditor and a judge over an API)."""
@@ -261,26 +264,24 @@ class AuditSpec:
     """OpenAI-compatible endpoint of the judge."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the endpoints' key (read at request time, never written)."""
-    dims: list[str] | None = None
-    """Dimensions to audit (default: all 20 of the shipped seed file)."""
-    variants: list[Literal["self_report", "behaviour"]] = field(default_factory=lambda: ["self_report", "behaviour"])
-    """self_report and/or behaviour."""
-    max_turns: int = at_least(1, 20)
-    """Auditor turns per transcript."""
-    epochs: int = at_least(1, 2)
-    """Transcripts per seed."""
-    max_tokens: int = at_least(1, 1000)
-    """Longest target turn."""
     steer_alpha: float | None = None
     """Alpha of the steered model, in the steering section's units (default: steering.link_alpha)."""
 
     def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except ValueError as err:
+            raise PresetError(f"audit: {err}") from None
         unknown = [m for m in self.models if m not in AUDIT_TARGETS]
         if unknown:
             raise PresetError(f"audit.models: unknown {unknown}; choose from {list(AUDIT_TARGETS)}")
         if self.enabled and not (self.auditor_api_base and self.judge_api_base):
             raise PresetError("audit: enabled needs auditor_api_base and judge_api_base (OpenAI-compatible "
                               "endpoints; the key comes from the variable named by api_key_env)")
+
+    def protocol(self) -> AuditConfig:
+        """The AuditConfig each model is audited with: this section's protocol fields."""
+        return AuditConfig(**{f.name: getattr(self, f.name) for f in fields(AuditConfig)})
 
 
 @dataclass

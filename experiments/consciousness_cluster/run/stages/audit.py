@@ -53,10 +53,9 @@ def run_audit_stage(run: Run) -> AuditResult:
     spec = run.config.audit
     if not spec.enabled:
         return AuditResult(enabled=False, runs={}, folders={})
-    from interp.audit import AuditConfig, ModelSpec, run_audit
+    from interp.audit import ModelSpec, run_audit
 
-    config = AuditConfig(dims=spec.dims, variants=tuple(spec.variants), max_turns=spec.max_turns,
-                         epochs=spec.epochs, target_max_tokens=spec.max_tokens)
+    config = spec.protocol()
     auditor = ModelSpec(spec.auditor_model, spec.auditor_api_base, spec.api_key_env)
     judge = ModelSpec(spec.judge_model, spec.judge_api_base, spec.api_key_env)
     run.release_models()  # each audited model is loaded by the audit's own provider
