@@ -349,3 +349,13 @@ def test_text_tool_calls_for_local_auditors():
         ("send_message", {"message": "hi"}, None), ("end_conversation", {}, None)]
     [(name, arguments, error)] = parse_text_calls("CALL send_message {bad", {"send_message"})
     assert (name, arguments) == ("send_message", {}) and "not valid JSON" in error
+
+
+def test_a_config_names_no_path_of_this_checkout_unless_given_one():
+    """The default seed file is read where the package is; the config itself holds no path, so a replication's
+    recorded config compares equal from another checkout."""
+    from experiments.consciousness_cluster.run.preset import load_preset
+
+    assert AuditConfig().seeds is None and AuditConfig().seed_file == str(DEFAULT_SEEDS)
+    assert AuditConfig(seeds="mine.yaml").seed_file == "mine.yaml"
+    assert load_preset("organism").to_dict()["audit"]["seeds"] is None

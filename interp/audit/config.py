@@ -18,8 +18,9 @@ IMPLEMENTATIONS = ("interp", "petri")
 class AuditConfig:
     """How the audit runs (the protocol's settings); the models are given apart."""
 
-    seeds: str = str(DEFAULT_SEEDS)
-    """The seed file (dimensions, rubrics, scenarios)."""
+    seeds: str | None = None
+    """The seed file (dimensions, rubrics, scenarios); none: the shipped one, interp/audit/seeds.yaml. A config
+    that names no file holds no path of this checkout, so a run recorded with it resumes from another."""
     dims: list[str] | None = None
     """Dimensions to audit (default: all in the seed file)."""
     variants: tuple[str, ...] = VARIANTS
@@ -42,6 +43,11 @@ class AuditConfig:
     """Transcripts run at once (a local target still answers one turn at a time)."""
     retry_attempts: int = 2
     """Times the eval set retries failed samples within one run (finished ones are kept)."""
+
+    @property
+    def seed_file(self) -> str:
+        """The seed file to read: `seeds`, or the shipped one."""
+        return self.seeds if self.seeds is not None else str(DEFAULT_SEEDS)
 
     def __post_init__(self):
         if self.max_turns < 1 or self.epochs < 1 or self.max_samples < 1:

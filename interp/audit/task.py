@@ -132,7 +132,7 @@ def run_audit(config: AuditConfig, target: TargetSpec, auditor: ModelSpec, judge
     from inspect_ai import eval_set
 
     out = Path(out)
-    the_task = audit_task(config.seeds, config.dims, list(config.variants), config.max_turns, config.epochs,
+    the_task = audit_task(config.seed_file, config.dims, list(config.variants), config.max_turns, config.epochs,
                           config.seed, config.target_temperature, config.target_max_tokens, config.auditor_impl,
                           config.judge_impl)
     roles = {}
@@ -149,7 +149,7 @@ def run_audit(config: AuditConfig, target: TargetSpec, auditor: ModelSpec, judge
                         score_display=False)
     log_file = Path(logs[0].location)
     scores, failed = read_transcript_scores(log_file)
-    summaries = summarize_audit(scores, failed, order=[d.id for d in load_seed_set(config.seeds).dimensions])
+    summaries = summarize_audit(scores, failed, order=[d.id for d in load_seed_set(config.seed_file).dimensions])
     csv_path = write_audit_csv(summaries, out / "summary.csv")
     figure = plot_audit(summaries, out / "summary.png", title=title or target.label())
     return AuditResult(ok and not failed, summaries, log_file, csv_path, figure, failed)

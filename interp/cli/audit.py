@@ -85,9 +85,9 @@ def _config(args):
 
     config = config_from(args, AuditConfig)
     try:
-        seed_set = load_seed_set(config.seeds)
+        seed_set = load_seed_set(config.seed_file)
     except FileNotFoundError:
-        raise UserError(f"--scenarios {config.seeds}: no such file") from None
+        raise UserError(f"--scenarios {config.seed_file}: no such file") from None
     except SeedSetError as err:
         raise UserError(f"--scenarios {err}") from None
     try:
