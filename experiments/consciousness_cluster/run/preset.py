@@ -69,6 +69,11 @@ class ModelSpec:
     """What the run needs, in words (shown by --dry-run)."""
 
 
+def _job_config(section: Any, job: type) -> Any:
+    """The job's own config from a preset section that extends it: the section's values of the job's fields."""
+    return job(**{f.name: getattr(section, f.name) for f in fields(job)})
+
+
 @dataclass
 class FinetuneSpec(FinetuneConfig):
     """How the variants are trained: FinetuneConfig's fields (the training itself; defaults follow the paper's
@@ -100,7 +105,7 @@ class FinetuneSpec(FinetuneConfig):
 
     def training(self) -> FinetuneConfig:
         """The FinetuneConfig each variant is trained with: this section's training fields."""
-        return FinetuneConfig(**{f.name: getattr(self, f.name) for f in fields(FinetuneConfig)})
+        return _job_config(self, FinetuneConfig)
 
 
 @dataclass
@@ -281,7 +286,7 @@ class AuditSpec(AuditConfig):
 
     def protocol(self) -> AuditConfig:
         """The AuditConfig each model is audited with: this section's protocol fields."""
-        return AuditConfig(**{f.name: getattr(self, f.name) for f in fields(AuditConfig)})
+        return _job_config(self, AuditConfig)
 
 
 @dataclass
