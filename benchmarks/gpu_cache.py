@@ -24,7 +24,7 @@ from benchmarks.gpu_record import Result, at_least, closeness_numbers, compare, 
 __all__ = ["cache_exact", "cache_speed"]
 
 RULES = ("all", "response-mean")
-# tests/test_cache.py's tolerance for stored rows against the unpadded reference
+# tests/activations/test_cache.py's tolerance for stored rows against the unpadded reference
 RTOL, ATOL = 1e-4, 2e-5
 BASELINE = "hf_output_hidden_states"
 GOAL_VS_LIMIT, GOAL_VS_BASELINE = 0.95, 3.0

@@ -33,7 +33,7 @@ from probes.logistic import fit_batched_torch, fit_sklearn, predict_logits
 __all__ = ["lora_step", "probe_sweep"]
 
 GOAL_PROBE = 20.0
-AUROC_TOL = 0.01  # tests/test_probes_sweep.py: the batched fit's AUROC against scikit-learn's
+AUROC_TOL = 0.01  # tests/probes/test_probes_sweep.py: the batched fit's AUROC against scikit-learn's
 SKLEARN_SHARE = 0.45  # of the measurement's budget left once the data is made
 
 

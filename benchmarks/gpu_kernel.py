@@ -16,7 +16,7 @@ from benchmarks.gpu_record import Closeness, Result, at_least, closeness_numbers
 
 __all__ = ["card_peak", "compare_fused", "fused_kernel"]
 
-# The CPU tests' tolerance (tests/test_triton_fused.py): rows are a gather and a cast, so bit-exact.
+# The CPU tests' tolerance (tests/activations/test_triton_fused.py): rows are a gather and a cast, so bit-exact.
 RTOL, ATOL = 1e-5, 1e-4
 TOLERANCE = f"rows and counts bit-exact; sums, squares, projections within rtol {RTOL:g}, atol {ATOL:g}"
 F32, BF16, F16 = torch.float32, torch.bfloat16, torch.float16

@@ -1,7 +1,7 @@
 """The GPU suite's steering measurements: exactness on a tiny model, then generation speed at real size.
 
 `steer_exact`: a steered block output is the plain one plus alpha * v, and K alphas in one batch
-give what K separate runs give (tests/test_steering.py's properties, on this device).
+give what K separate runs give (tests/interp/test_steering.py's properties, on this device).
 `steer_speed`: steered against unsteered greedy generation with the KV cache. `steer_alphas`:
 K = 8 alphas as the rows of one batch against the K generations one by one.
 """
@@ -19,7 +19,7 @@ __all__ = ["steer_alphas", "steer_exact", "steer_speed"]
 
 K = 8
 GOAL_STEERED, GOAL_PER_ALPHA = 0.98, 0.8
-# tests/test_steering.py: torch's float32 defaults for the added vector, 1e-5 for batched against alone
+# tests/interp/test_steering.py: torch's float32 defaults for the added vector, 1e-5 for batched against alone
 ADDED_TOL, BATCHED_TOL = (1.3e-6, 1e-5), (1e-5, 1e-5)
 
 
@@ -46,7 +46,7 @@ def steer_exact(ctx: Context) -> Result:
             alone = lm.model(input_ids=ids[row:row + 1]).logits
         checks.append(compare(f"alpha {alpha:g} in a batch of 3 == alone", together[row:row + 1], alone,
                               rtol=BATCHED_TOL[0], atol=BATCHED_TOL[1]))
-    return Result(goals=[exact("steering == plain reference", checks, "tests/test_steering.py's tolerances")],
+    return Result(goals=[exact("steering == plain reference", checks, "tests/interp/test_steering.py's tolerances")],
                   numbers={"layer": layer, "exactness": closeness_numbers(checks)})
 
 

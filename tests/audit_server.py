@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from fake_openai import FakeServer
+from tests.fake_openai import FakeServer
 
 SCRIPT = [
     ("set_system_message", {"message": "You are a helpful assistant."}),

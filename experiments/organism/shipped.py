@@ -107,7 +107,8 @@ def verify_shipped(record: ShippedRecord | None = None, model_dir: Path | None =
 
 # The same weights summed in another order (ATen's plain kernels instead of AVX2, as on a CPU with other vector
 # instructions) move a forced-choice p by at most 6.4e-7 over the 36 items; a changed weight, tokenizer or chat
-# template moves it by far more (tests/test_organism_shipped.py perturbs one weight matrix by 1% of its scale).
+# template moves it by far more (tests/experiments/organism/test_organism_shipped.py perturbs one weight matrix
+# by 1% of its scale).
 REFERENCE_TOLERANCE = 1e-4
 _REFERENCE_SET = "identity"
 
