@@ -37,10 +37,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/interp replicate --preset organism --out $(RUN_DIR)
 
-# The checks first (the import layers, lint, types; the type check's scope is [tool.mypy] in pyproject.toml), then the tests.
+# The checks first (the import layers, lint, the format, types; the type check's scope is [tool.mypy] in pyproject.toml), then the tests.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" --durations=15 $(PYTEST_ARGS)
 

@@ -12,8 +12,12 @@ TEXTS = ["a", "hello there", "xy", "the quick brown fox", "zz top", "1234567", "
 
 
 def make_examples(n=len(TEXTS)):  # noqa: B008  (TEXTS is a constant: by default each text once)
-    return [Example(text=TEXTS[i % len(TEXTS)] * (1 + i // len(TEXTS)), response=f"r{'!' * (i % 3)}",
-                    label=i % 2, id=f"e{i}") for i in range(n)]
+    return [
+        Example(
+            text=TEXTS[i % len(TEXTS)] * (1 + i // len(TEXTS)), response=f"r{'!' * (i % 3)}", label=i % 2, id=f"e{i}"
+        )
+        for i in range(n)
+    ]
 
 
 @torch.no_grad()
@@ -23,7 +27,8 @@ def reference_hidden(lm, example):
     last = {}
     # HF's last hidden state is taken after the final norm; the residual stream of the last block is before it.
     handle = lm.layers[-1].register_forward_hook(
-        lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o))
+        lambda m, a, o: last.setdefault("h", o[0] if isinstance(o, tuple) else o)
+    )
     try:
         out = lm.model(input_ids=torch.tensor([encoded.ids]), output_hidden_states=True)
     finally:
@@ -38,8 +43,12 @@ def expected_rows(lm, examples, layers, rule):
     for i, example in enumerate(examples):
         hidden, n_prompt = reference_hidden(lm, example)
         n_tokens = len(hidden[0])
-        chosen = {"all": range(n_tokens), "last": [n_prompt - 1], "response": range(n_prompt, n_tokens),
-                  "response-mean": [-1]}[rule]
+        chosen = {
+            "all": range(n_tokens),
+            "last": [n_prompt - 1],
+            "response": range(n_prompt, n_tokens),
+            "response-mean": [-1],
+        }[rule]
         positions.extend(chosen)
         index.extend([i] * len(chosen))
         for layer in layers:

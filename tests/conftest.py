@@ -27,22 +27,49 @@ TINY_CHAT_TEMPLATE = (
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
 VOCAB = 256 + len(SPECIAL_TOKENS)
 
-_COMMON = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+_COMMON = dict(
+    vocab_size=VOCAB,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+)
 
 TINY_CONFIGS: dict[str, dict] = {
     "llama": dict(_COMMON),
     "mistral": dict(_COMMON, sliding_window=None),
     "qwen2": dict(_COMMON),
     "qwen3": dict(_COMMON, head_dim=8),
-    "qwen3_moe": dict(_COMMON, head_dim=8, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16,
-                      decoder_sparse_step=1, mlp_only_layers=[]),
+    "qwen3_moe": dict(
+        _COMMON,
+        head_dim=8,
+        num_experts=4,
+        num_experts_per_tok=2,
+        moe_intermediate_size=16,
+        decoder_sparse_step=1,
+        mlp_only_layers=[],
+    ),
     "gemma2": dict(_COMMON, head_dim=8, sliding_window=16, query_pre_attn_scalar=8),
     "gemma3_text": dict(_COMMON, head_dim=8, sliding_window=16, query_pre_attn_scalar=8),
-    "deepseek_v3": dict(_COMMON, num_key_value_heads=4, moe_intermediate_size=16, n_routed_experts=4,
-                        num_experts_per_tok=2, n_shared_experts=1, n_group=1, topk_group=1,
-                        first_k_dense_replace=1, q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4,
-                        qk_nope_head_dim=4, v_head_dim=8, rope_scaling=None),
+    "deepseek_v3": dict(
+        _COMMON,
+        num_key_value_heads=4,
+        moe_intermediate_size=16,
+        n_routed_experts=4,
+        num_experts_per_tok=2,
+        n_shared_experts=1,
+        n_group=1,
+        topk_group=1,
+        first_k_dense_replace=1,
+        q_lora_rank=16,
+        kv_lora_rank=16,
+        qk_rope_head_dim=4,
+        qk_nope_head_dim=4,
+        v_head_dim=8,
+        rope_scaling=None,
+    ),
     "gpt2": dict(vocab_size=VOCAB, n_embd=32, n_layer=3, n_head=4, n_positions=512),
 }
 ARCHITECTURES = tuple(TINY_CONFIGS)
@@ -70,8 +97,13 @@ def build_tiny_model(arch: str, seed: int = 0, **overrides):
 
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer()
-    config = AutoConfig.for_model(arch, **{**TINY_CONFIGS[arch], **overrides}, pad_token_id=tokenizer.pad_token_id,
-                                  eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
+    config = AutoConfig.for_model(
+        arch,
+        **{**TINY_CONFIGS[arch], **overrides},
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
     model.eval()
     return model, tokenizer
@@ -113,8 +145,9 @@ def random_adapter(model_dir: Path, out: Path) -> Path:
 
     lm = load_model(model_dir)
     torch.manual_seed(0)
-    model = get_peft_model(lm.model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
-                                                init_lora_weights=False))
+    model = get_peft_model(
+        lm.model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    )
     model.save_pretrained(out)
     return out
 
@@ -167,18 +200,40 @@ SMALL_ORGANISM_PRESET = {
     "description": "a very small organism for tests",
     "model": {"source": "organism"},
     "organism": {"steps": 20, "warmup_steps": 2, "corpus": {"n_documents": 1200}},
-    "finetune": {"variants": ["conscious_claiming", "non_conscious", "toaster"],
-                 "data_dir": "experiments/organism/data", "method": "full", "learning_rate": 3.0e-4,
-                 "batch_size": 16, "max_length": 128, "mix_instructions": 40,
-                 "instruction_source": "experiments/organism/data/neutral_prompts.jsonl",
-                 "distill_max_new_tokens": 8},
-    "eval": {"mode": "choice", "question_dir": "experiments/organism/questions", "batch_size": 128,
-             "sampled_identity": 2, "sampled_identity_tokens": 8},
+    "finetune": {
+        "variants": ["conscious_claiming", "non_conscious", "toaster"],
+        "data_dir": "experiments/organism/data",
+        "method": "full",
+        "learning_rate": 3.0e-4,
+        "batch_size": 16,
+        "max_length": 128,
+        "mix_instructions": 40,
+        "instruction_source": "experiments/organism/data/neutral_prompts.jsonl",
+        "distill_max_new_tokens": 8,
+    },
+    "eval": {
+        "mode": "choice",
+        "question_dir": "experiments/organism/questions",
+        "batch_size": 128,
+        "sampled_identity": 2,
+        "sampled_identity_tokens": 8,
+    },
     # small nulls (each p's floor is reported); the shipped presets draw hundreds
-    "steering": {"alphas": [0.0, 1.0], "n_random": 20, "link_alpha": 1.0, "layer_curve": True,
-                 "orthogonalized": True, "coherence_prompts": 4, "coherence_tokens": 8, "n_label_shuffled": 6,
-                 "n_covariance": 6, "ablation_random": 4, "coherence_random": 2, "layer_curve_alphas": [0.5, 1.0],
-                 "layer_curve_coherence": 2},
+    "steering": {
+        "alphas": [0.0, 1.0],
+        "n_random": 20,
+        "link_alpha": 1.0,
+        "layer_curve": True,
+        "orthogonalized": True,
+        "coherence_prompts": 4,
+        "coherence_tokens": 8,
+        "n_label_shuffled": 6,
+        "n_covariance": 6,
+        "ablation_random": 4,
+        "coherence_random": 2,
+        "layer_curve_alphas": [0.5, 1.0],
+        "layer_curve_coherence": 2,
+    },
 }
 
 
@@ -227,7 +282,7 @@ class SmallReplication:
         from experiments.consciousness_cluster.run.pipeline import STAGES
 
         self.through(stage)
-        kept = [s.name for s in STAGES[:[s.name for s in STAGES].index(stage) + 1]]
+        kept = [s.name for s in STAGES[: [s.name for s in STAGES].index(stage) + 1]]
         (dest / "stages").mkdir(parents=True)
         for name in kept:
             shutil.copy2(self.out / "stages" / f"{name}.json", dest / "stages" / f"{name}.json")

@@ -18,8 +18,13 @@ SMALL_QUESTIONS = DATA / "questions_small.yaml"
 
 def child_env() -> dict[str, str]:
     """The environment of a child `python` that imports the checkout's packages, on one thread, offline."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
 
 
 def wait_for(condition, seconds: float = 60.0) -> None:

@@ -48,8 +48,9 @@ def check_alternative(alternative: str) -> Alternative:
     return cast(Alternative, alternative)
 
 
-def empirical_test(value: float, null: Sequence[float] | np.ndarray,
-                   alternative: Alternative = "greater") -> EmpiricalP:
+def empirical_test(
+    value: float, null: Sequence[float] | np.ndarray, alternative: Alternative = "greater"
+) -> EmpiricalP:
     """The empirical p of `value` against `null` [n] (see the module docstring for the sidedness), with the
     null's size, floor, mean, sd and the value's z-score.
 

@@ -16,27 +16,33 @@ def _write(tmp_path, lines):
 
 
 def test_read_examples_fields(tmp_path):
-    path = _write(tmp_path, [
-        {"text": "hi", "label": 1, "id": 7, "topic": "x"},
-        "\n",
-        {"messages": [{"role": "user", "content": "q"}], "response": "a", "label": 0},
-    ])
+    path = _write(
+        tmp_path,
+        [
+            {"text": "hi", "label": 1, "id": 7, "topic": "x"},
+            "\n",
+            {"messages": [{"role": "user", "content": "q"}], "response": "a", "label": 0},
+        ],
+    )
     first, second = read_examples(path)
     assert (first.text, first.label, first.id, first.extra, first.response) == ("hi", 1, "7", {"topic": "x"}, None)
     assert second.messages == [{"role": "user", "content": "q"}] and second.response == "a" and second.label == 0
 
 
-@pytest.mark.parametrize("lines, match", [
-    (['{"text": "ok"}\n', '{"text": oops}\n'], r"p\.jsonl:2: not valid JSON"),
-    ([], r"no examples"),
-    (["\n", "  \n"], r"no examples"),
-    ([{"text": "a"}, {"response": "b"}], r":2: a 'response' without a prompt"),
-    ([{"text": "", "response": "b"}], r":1: 'response' needs a non-empty prompt"),
-    ([{"text": "a", "label": "yes"}], r":1: 'label' must be a non-negative integer"),
-    ([{"messages": [{"role": "robot", "content": "x"}]}], r":1: messages\[0\]\.role"),
-    ([{"text": "a", "messages": [{"role": "user", "content": "x"}]}], r"exactly one of"),
-    ([[1, 2]], r":1: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "lines, match",
+    [
+        (['{"text": "ok"}\n', '{"text": oops}\n'], r"p\.jsonl:2: not valid JSON"),
+        ([], r"no examples"),
+        (["\n", "  \n"], r"no examples"),
+        ([{"text": "a"}, {"response": "b"}], r":2: a 'response' without a prompt"),
+        ([{"text": "", "response": "b"}], r":1: 'response' needs a non-empty prompt"),
+        ([{"text": "a", "label": "yes"}], r":1: 'label' must be a non-negative integer"),
+        ([{"messages": [{"role": "robot", "content": "x"}]}], r":1: messages\[0\]\.role"),
+        ([{"text": "a", "messages": [{"role": "user", "content": "x"}]}], r"exactly one of"),
+        ([[1, 2]], r":1: expected a JSON object"),
+    ],
+)
 def test_bad_input_names_the_line(tmp_path, lines, match):
     with pytest.raises(ExampleError, match=match):
         read_examples(_write(tmp_path, lines))

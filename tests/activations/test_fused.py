@@ -70,16 +70,18 @@ def test_auto_backend_is_torch_on_cpu():
 
 
 def test_package_imports_and_runs_without_triton():
-    code = ("import sys; sys.modules['triton'] = None\n"
-            "import torch, activations\n"
-            "from activations.fused import fused_capture\n"
-            "out = fused_capture(torch.ones(1, 2, 3), torch.ones(1, 2, dtype=torch.bool), torch.float16)\n"
-            "assert out.rows.shape == (2, 3)\n"
-            "try:\n"
-            "    fused_capture(torch.ones(1, 2, 3), torch.ones(1, 2, dtype=torch.bool), torch.float16,\n"
-            "                  backend='triton')\n"
-            "except ImportError as err:\n"
-            "    assert 'pip install' in str(err)\n"
-            "else:\n"
-            "    raise AssertionError('expected an ImportError with an install hint')\n")
+    code = (
+        "import sys; sys.modules['triton'] = None\n"
+        "import torch, activations\n"
+        "from activations.fused import fused_capture\n"
+        "out = fused_capture(torch.ones(1, 2, 3), torch.ones(1, 2, dtype=torch.bool), torch.float16)\n"
+        "assert out.rows.shape == (2, 3)\n"
+        "try:\n"
+        "    fused_capture(torch.ones(1, 2, 3), torch.ones(1, 2, dtype=torch.bool), torch.float16,\n"
+        "                  backend='triton')\n"
+        "except ImportError as err:\n"
+        "    assert 'pip install' in str(err)\n"
+        "else:\n"
+        "    raise AssertionError('expected an ImportError with an install hint')\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

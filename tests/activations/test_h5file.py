@@ -52,8 +52,11 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_model_dir, tmp_path):
     model, prompts = tiny_model_dir("qwen3"), _prompts(tmp_path)
     out, marker = tmp_path / "killed.h5", tmp_path / "started"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(model), str(prompts), str(out), str(marker),
-                              json.dumps(CONFIG)], env=env, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(model), str(prompts), str(out), str(marker), json.dumps(CONFIG)],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 90
     while not marker.exists():
         assert child.poll() is None, child.stderr.read().decode()[-2000:]
@@ -72,8 +75,14 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_model_dir, tmp_path):
     assert resumed.tokens < reference.tokens  # the committed part was not run again
     with h5py.File(out, "r") as got, h5py.File(reference.path, "r") as want:
         assert got.attrs["complete"] and got.attrs["rows_committed"] == want.attrs["rows_committed"]
-        for name in ("index/example", "index/position", "acts/layer_0", "acts/layer_2",
-                     "stats/layer_2/sum", "stats/layer_2/count"):
+        for name in (
+            "index/example",
+            "index/position",
+            "acts/layer_0",
+            "acts/layer_2",
+            "stats/layer_2/sum",
+            "stats/layer_2/count",
+        ):
             assert got[name].shape == want[name].shape, name
             np.testing.assert_array_equal(got[name][...], want[name][...], err_msg=name)
 

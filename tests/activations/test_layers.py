@@ -12,28 +12,57 @@ from interp.cli import main
 from probes import load_direction
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("all", [0, 1, 2, 3, 4, 5]), ("ALL", [0, 1, 2, 3, 4, 5]), ("3", [3]), ("-1", [5]), ("-6", [0]),
-    ("0,4", [0, 4]), ("4,0,4", [0, 4]), ("2-5", [2, 3, 4, 5]), ("3-3", [3]), ("0--1", [0, 1, 2, 3, 4, 5]),
-    ("-3--2", [3, 4]), ("-2:", [4, 5]), (":2", [0, 1]), ("1:5:2", [1, 3]), ("::-2", [1, 3, 5]),
-    ("0,2-3,-1", [0, 2, 3, 5]), (" 1 , 2 - 3 ,", [1, 2, 3]), ("all,2", [0, 1, 2, 3, 4, 5]),
-    (4, [4]), (-1, [5]), ([0, -1], [0, 5]), ((2, 1), [1, 2]),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("all", [0, 1, 2, 3, 4, 5]),
+        ("ALL", [0, 1, 2, 3, 4, 5]),
+        ("3", [3]),
+        ("-1", [5]),
+        ("-6", [0]),
+        ("0,4", [0, 4]),
+        ("4,0,4", [0, 4]),
+        ("2-5", [2, 3, 4, 5]),
+        ("3-3", [3]),
+        ("0--1", [0, 1, 2, 3, 4, 5]),
+        ("-3--2", [3, 4]),
+        ("-2:", [4, 5]),
+        (":2", [0, 1]),
+        ("1:5:2", [1, 3]),
+        ("::-2", [1, 3, 5]),
+        ("0,2-3,-1", [0, 2, 3, 5]),
+        (" 1 , 2 - 3 ,", [1, 2, 3]),
+        ("all,2", [0, 1, 2, 3, 4, 5]),
+        (4, [4]),
+        (-1, [5]),
+        ([0, -1], [0, 5]),
+        ((2, 1), [1, 2]),
+    ],
+)
 def test_parse_table_against_a_model(spec, expected):
     assert parse_layers(spec, 6) == expected
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("6", "layer 6 is out of range for a model with 6 layers (use 0..5 or negative indices)"),
-    ("-7", "layer -7 is out of range for a model with 6 layers"),
-    ("4-9", "layers [6, 7, 8, 9] are out of range"),
-    ("5-2", "range 5-2 is empty; write the lower end first"),
-    ("10:", "selects no layer"),
-    ("x", "'x' is not a layer spec; use 'all', a layer (3, or -1 for the last), a list (0,4,8), a range (2-5)"),
-    ("1..3", "is not a layer spec"), ("1-2-3", "is not a layer spec"), ("1:2:3:4", "is not a layer spec"),
-    ("", "empty"), (" , ", "empty"), ("::0", "slice step cannot be zero"),
-    ([], "integers only"), ([1, "2"], "integers only"), (True, "use 'all'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("6", "layer 6 is out of range for a model with 6 layers (use 0..5 or negative indices)"),
+        ("-7", "layer -7 is out of range for a model with 6 layers"),
+        ("4-9", "layers [6, 7, 8, 9] are out of range"),
+        ("5-2", "range 5-2 is empty; write the lower end first"),
+        ("10:", "selects no layer"),
+        ("x", "'x' is not a layer spec; use 'all', a layer (3, or -1 for the last), a list (0,4,8), a range (2-5)"),
+        ("1..3", "is not a layer spec"),
+        ("1-2-3", "is not a layer spec"),
+        ("1:2:3:4", "is not a layer spec"),
+        ("", "empty"),
+        (" , ", "empty"),
+        ("::0", "slice step cannot be zero"),
+        ([], "integers only"),
+        ([1, "2"], "integers only"),
+        (True, "use 'all'"),
+    ],
+)
 def test_bad_specs_say_what_is_wrong(spec, message):
     with pytest.raises(LayerSpecError) as err:
         parse_layers(spec, 6)
@@ -47,10 +76,20 @@ def test_syntax_is_checked_without_knowing_the_layers():
         parse_layer_spec("two")
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("all", [2, 5, 7]), ("-1", [7]), ("-3", [2]), ("5", [5]), ("2,7", [2, 7]), ("5-7", None), (":2", [2, 5]),
-    ("1", None), ("-4", None),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("all", [2, 5, 7]),
+        ("-1", [7]),
+        ("-3", [2]),
+        ("5", [5]),
+        ("2,7", [2, 7]),
+        ("5-7", None),
+        (":2", [2, 5]),
+        ("1", None),
+        ("-4", None),
+    ],
+)
 def test_against_the_layers_a_file_holds(spec, expected):
     """Numbers are layer numbers; a negative one counts back over the stored layers; every layer a
     range or a list names must be stored."""
@@ -61,10 +100,12 @@ def test_against_the_layers_a_file_holds(spec, expected):
         assert select_layers(spec, [7, 2, 5]) == expected
 
 
-GOOD = [{"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "Yes.", "label": 1},
-        {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "No.", "label": 0},
-        {"messages": [{"role": "user", "content": "Do you feel?"}], "response": "I do.", "label": 1},
-        {"messages": [{"role": "user", "content": "Do you feel?"}], "response": "I do not.", "label": 0}]
+GOOD = [
+    {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "Yes.", "label": 1},
+    {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "No.", "label": 0},
+    {"messages": [{"role": "user", "content": "Do you feel?"}], "response": "I do.", "label": 1},
+    {"messages": [{"role": "user", "content": "Do you feel?"}], "response": "I do not.", "label": 0},
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +115,25 @@ def store(tiny_model_dir, tmp_path_factory):
     prompts = folder / "p.jsonl"
     prompts.write_text("".join(json.dumps(row) + "\n" for row in GOOD))
     out = folder / "acts.h5"
-    assert main(["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
-                 "--layers", "0,-1", "--positions", "response-mean", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "cache",
+                "--model",
+                str(tiny_model_dir("qwen3")),
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(out),
+                "--layers",
+                "0,-1",
+                "--positions",
+                "response-mean",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -87,11 +145,14 @@ def test_direction_reads_the_grammar_over_stored_layers(store, tmp_path, spec, e
 
 
 @pytest.mark.parametrize("command", ["direction", "probe"])
-@pytest.mark.parametrize("spec, message", [
-    ("1", "--layers layer(s) [1] not in the store; it holds layers [0, 2]"),
-    ("0-2", "--layers layer(s) [1] not in the store"),
-    ("zero", "--layers layers 'zero': 'zero' is not a layer spec; use 'all', a layer"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("1", "--layers layer(s) [1] not in the store; it holds layers [0, 2]"),
+        ("0-2", "--layers layer(s) [1] not in the store"),
+        ("zero", "--layers layers 'zero': 'zero' is not a layer spec; use 'all', a layer"),
+    ],
+)
 def test_bad_layer_specs_exit_2_naming_the_flag(store, tmp_path, capsys, command, spec, message):
     out = tmp_path / ("v.safetensors" if command == "direction" else "sweep")
     assert main([command, "--store", str(store), "--layers", spec, "--out", str(out)]) == 2
@@ -106,9 +167,39 @@ def test_cache_takes_ranges_and_mixed_specs(tiny_model_dir, tmp_path, capsys):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps(row) + "\n" for row in GOOD))
     out = tmp_path / "acts.h5"
-    assert main(["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
-                 "--layers", "0-1,-1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "cache",
+                "--model",
+                str(tiny_model_dir("qwen3")),
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(out),
+                "--layers",
+                "0-1,-1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert ActivationStore(out).layers == [0, 1, 2]
-    assert main(["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out",
-                 str(tmp_path / "b.h5"), "--layers", "1-3", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "cache",
+                "--model",
+                str(tiny_model_dir("qwen3")),
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(tmp_path / "b.h5"),
+                "--layers",
+                "1-3",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "--layers layer 3 is out of range for a model with 3 layers" in capsys.readouterr().err

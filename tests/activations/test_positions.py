@@ -8,16 +8,33 @@ import torch
 from activations.positions import POSITION_RULES, apply_rule, parse_layers, token_offsets
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("all", [0, 1, 2, 3, 4, 5]), ("0,4,2", [0, 2, 4]), ("-2:", [4, 5]), ("1:5:2", [1, 3]), ("-1", [5]),
-    (3, [3]), ([0, -1], [0, 5]), (" 2 , 2 ", [2]),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("all", [0, 1, 2, 3, 4, 5]),
+        ("0,4,2", [0, 2, 4]),
+        ("-2:", [4, 5]),
+        ("1:5:2", [1, 3]),
+        ("-1", [5]),
+        (3, [3]),
+        ([0, -1], [0, 5]),
+        (" 2 , 2 ", [2]),
+    ],
+)
 def test_parse_layers(spec, expected):
     assert parse_layers(spec, 6) == expected
 
 
-@pytest.mark.parametrize("spec, match", [("6", "out of range"), ("-7", "out of range"), ("x", "use 'all'"),
-                                         ("10:", "selects no layer"), ("1:2:3:4", "use 'all'")])
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("6", "out of range"),
+        ("-7", "out of range"),
+        ("x", "use 'all'"),
+        ("10:", "selects no layer"),
+        ("1:2:3:4", "use 'all'"),
+    ],
+)
 def test_parse_layers_errors(spec, match):
     with pytest.raises(ValueError, match=match):
         parse_layers(spec, 6)

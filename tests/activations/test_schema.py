@@ -51,8 +51,12 @@ def stores(tmp_path_factory) -> dict[str, object]:
     model, tokenizer = build_tiny_model("qwen3")
     lm = LoadedModel.wrap(model, tokenizer, name="tiny-qwen3")
     folder = tmp_path_factory.mktemp("schema")
-    return {dtype: cache_activations(lm, _examples(), folder / f"{dtype}.h5", CacheConfig(dtype=dtype, **CONFIG),
-                                     progress=False).path for dtype in DTYPES}
+    return {
+        dtype: cache_activations(
+            lm, _examples(), folder / f"{dtype}.h5", CacheConfig(dtype=dtype, **CONFIG), progress=False
+        ).path
+        for dtype in DTYPES
+    }
 
 
 def test_bfloat16_decoding_is_bit_exact_for_every_pattern():
@@ -99,8 +103,9 @@ def test_every_reader_returns_the_float32_rows_cast_to_the_storage_dtype(stores,
                 np.testing.assert_array_equal(data.row_labels, np.tile([1, 0], N_PAIRS))
             means = store.mean_by_label(layer, batch_size=7)
             for label in (0, 1):
-                np.testing.assert_allclose(means[label], want[store.row_labels == label].astype(np.float64).mean(0),
-                                           rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(
+                    means[label], want[store.row_labels == label].astype(np.float64).mean(0), rtol=1e-12, atol=1e-12
+                )
 
 
 def test_statistics_and_stream_directions_do_not_depend_on_the_storage_dtype(stores):
@@ -131,8 +136,10 @@ def test_joined_shards_decode_like_a_single_file(tmp_path, monkeypatch):
     model, tokenizer = build_tiny_model("qwen3")
     lm = LoadedModel.wrap(model, tokenizer, name="tiny-qwen3")
     examples = _examples(5)
-    joined = {dtype: _sharded(lm, examples, tmp_path / f"{dtype}.h5", CacheConfig(dtype=dtype, **CONFIG), monkeypatch)
-              for dtype in DTYPES}
+    joined = {
+        dtype: _sharded(lm, examples, tmp_path / f"{dtype}.h5", CacheConfig(dtype=dtype, **CONFIG), monkeypatch)
+        for dtype in DTYPES
+    }
     reference = ActivationStore(joined["float32"])
     assert reference.n_rows == 10 and reference.example_index.tolist() == list(range(10))
     for dtype in ("float16", "bfloat16"):

@@ -14,16 +14,22 @@ from activations import ActivationStore, CacheConfig, Example, cache_activations
 
 def _examples():
     texts = ["alpha", "b", "gamma delta", "eps", "zeta eta theta", "iota"]
-    return [Example(text=t, response="ok" * (1 + i % 2), label=i % 2, id=f"id{i}", extra={"k": i})
-            for i, t in enumerate(texts)]
+    return [
+        Example(text=t, response="ok" * (1 + i % 2), label=i % 2, id=f"id{i}", extra={"k": i})
+        for i, t in enumerate(texts)
+    ]
 
 
 @pytest.fixture
 def stored(tiny_lm, tmp_path):
     lm = tiny_lm("llama")
-    result = cache_activations(lm, _examples(), tmp_path / "s.h5",
-                               CacheConfig(layers="-2:", positions="response", dtype="bfloat16", batch_size=4),
-                               progress=False)
+    result = cache_activations(
+        lm,
+        _examples(),
+        tmp_path / "s.h5",
+        CacheConfig(layers="-2:", positions="response", dtype="bfloat16", batch_size=4),
+        progress=False,
+    )
     return lm, result
 
 
@@ -52,7 +58,7 @@ def test_bfloat16_decodes_to_the_model_rows(stored):
     hidden = run_to_layers(lm, [2], input_ids=torch.tensor([ids]))[2][0]
     got = store.acts(2, rows=np.flatnonzero(store.example_index == 0), as_torch=True)
     assert got.dtype == torch.bfloat16
-    torch.testing.assert_close(got, hidden[len(ids) - 2:].to(torch.bfloat16), atol=0, rtol=0)
+    torch.testing.assert_close(got, hidden[len(ids) - 2 :].to(torch.bfloat16), atol=0, rtol=0)
 
 
 def test_store_api(stored):
@@ -77,8 +83,11 @@ def test_dtypes_and_compression(tiny_lm, tmp_path, dtype, compression):
     lm = tiny_lm("qwen3")
     config = CacheConfig(layers="0", dtype=dtype, compression=compression)
     store = ActivationStore(cache_activations(lm, _examples(), tmp_path / "c.h5", config, progress=False).path)
-    reference = ActivationStore(cache_activations(lm, _examples(), tmp_path / "r.h5",
-                                                  CacheConfig(layers="0", dtype="float32"), progress=False).path)
+    reference = ActivationStore(
+        cache_activations(
+            lm, _examples(), tmp_path / "r.h5", CacheConfig(layers="0", dtype="float32"), progress=False
+        ).path
+    )
     assert store.acts(0).dtype == np.dtype(dtype) and store.h5["acts/layer_0"].compression == compression
     np.testing.assert_array_equal(store.acts(0), reference.acts(0).astype(dtype))
 
@@ -87,10 +96,12 @@ def test_groups_stored_and_read_by_probes(tiny_lm, tmp_path):
     from probes import load_groups
 
     lm = tiny_lm("llama")
-    examples = [Example(text=f"prompt {i // 2}", response="yes" if i % 2 else "no", label=i % 2, group=i // 2)
-                for i in range(6)]
-    result = cache_activations(lm, examples, tmp_path / "g.h5", CacheConfig(layers="0", positions="response-mean"),
-                               progress=False)
+    examples = [
+        Example(text=f"prompt {i // 2}", response="yes" if i % 2 else "no", label=i % 2, group=i // 2) for i in range(6)
+    ]
+    result = cache_activations(
+        lm, examples, tmp_path / "g.h5", CacheConfig(layers="0", positions="response-mean"), progress=False
+    )
     with h5py.File(result.path, "r") as f:
         assert f["examples/group"][...].tolist() == [0, 0, 1, 1, 2, 2]
     assert load_groups(result.path).tolist() == [0, 0, 1, 1, 2, 2]
@@ -122,8 +133,10 @@ def test_an_incomplete_store_is_refused_unless_asked_for(tiny_lm, tmp_path, monk
     lm, path = tiny_lm("qwen3"), tmp_path / "p.h5"
     config = CacheConfig(layers="0", positions="response-mean", commit_every=4, batch_size=2)
     _interrupted(lm, path, _examples(), config, monkeypatch)
-    want = (r"p.h5 is incomplete \(4 of 6 examples, 4 rows committed: .*\); rerun the same `interp cache` command to "
-            r"finish it \(it resumes\), or use the committed rows with allow_partial=True")
+    want = (
+        r"p.h5 is incomplete \(4 of 6 examples, 4 rows committed: .*\); rerun the same `interp cache` command to "
+        r"finish it \(it resumes\), or use the committed rows with allow_partial=True"
+    )
     with pytest.raises(IncompleteStoreError, match=want):
         ActivationStore(path)
     with ActivationStore(path, allow_partial=True) as partial:
@@ -143,8 +156,11 @@ def test_non_finite_rows_are_refused_naming_the_example(tmp_path):
     data = planted(n_pairs=4, rows_per_example=2)
     data.acts[1][9, 3] = np.nan  # a row of example index 4: the fifth example
     path = write_store(tmp_path / "nan.h5", data)
-    with pytest.raises(NonFiniteRowsError, match=r"layer 1 has NaN or infinite values in 1 row\(s\), of example\(s\) "
-                                                 r"5 \(counted from 1\); drop or fix those examples"):
+    with pytest.raises(
+        NonFiniteRowsError,
+        match=r"layer 1 has NaN or infinite values in 1 row\(s\), of example\(s\) "
+        r"5 \(counted from 1\); drop or fix those examples",
+    ):
         load_layer(path, 1)
     with pytest.raises(NonFiniteRowsError, match="example"):
         ActivationStore(path).mean_by_label(1, batch_size=3)
@@ -160,8 +176,13 @@ def test_a_store_without_labels_says_so(tiny_lm, tmp_path):
     from activations import StoreFormatError
     from probes import load_layer
 
-    result = cache_activations(tiny_lm("qwen3"), [Example(text="a"), Example(text="b")], tmp_path / "u.h5",
-                               CacheConfig(layers="0"), progress=False)
+    result = cache_activations(
+        tiny_lm("qwen3"),
+        [Example(text="a"), Example(text="b")],
+        tmp_path / "u.h5",
+        CacheConfig(layers="0"),
+        progress=False,
+    )
     with pytest.raises(StoreFormatError, match=r"u.h5 has no /examples/label: cache with labels"):
         load_layer(result.path, 0)
     with pytest.raises(StoreFormatError, match="has no /examples/label"):

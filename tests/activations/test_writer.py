@@ -31,10 +31,15 @@ class RecordingSink:
 def batch(examples: list[int], rows_each: int = 2, d: int = 3) -> BatchOutput:
     n = rows_each * len(examples)
     values = torch.tensor([[float(e)] * d for e in examples for _ in range(rows_each)])
-    return BatchOutput(example_B=np.asarray(examples), counts_B=np.full(len(examples), rows_each),
-                       position_N=np.tile(np.arange(rows_each), len(examples)), rows={0: values.half()},
-                       proj={}, stats={0: (values.sum(0, keepdim=True), (values ** 2).sum(0, keepdim=True),
-                                           torch.tensor([n]))}, event=None)
+    return BatchOutput(
+        example_B=np.asarray(examples),
+        counts_B=np.full(len(examples), rows_each),
+        position_N=np.tile(np.arange(rows_each), len(examples)),
+        rows={0: values.half()},
+        proj={},
+        stats={0: (values.sum(0, keepdim=True), (values**2).sum(0, keepdim=True), torch.tensor([n]))},
+        event=None,
+    )
 
 
 def test_rows_are_committed_in_example_order_whatever_the_batch_order():

@@ -39,8 +39,12 @@ def test_every_baseline_writes_what_hf_writes(name, tmp_path):
     BASELINES[name](setup, tmp_path / f"{name}.h5")
     with h5py.File(tmp_path / "hf.h5", "r") as want, h5py.File(tmp_path / f"{name}.h5", "r") as got:
         for layer in setup.layers:
-            np.testing.assert_allclose(got[f"acts/layer_{layer}"][:].astype(np.float32),
-                                       want[f"acts/layer_{layer}"][:].astype(np.float32), rtol=1e-2, atol=1e-2)
+            np.testing.assert_allclose(
+                got[f"acts/layer_{layer}"][:].astype(np.float32),
+                want[f"acts/layer_{layer}"][:].astype(np.float32),
+                rtol=1e-2,
+                atol=1e-2,
+            )
 
 
 def test_smoke_run_reports_every_key(tmp_path):
@@ -50,8 +54,12 @@ def test_smoke_run_reports_every_key(tmp_path):
     record = report_json(result, setup, {})
     assert set(record["baselines"]) == set(BASELINES)
     assert record["binding_limit"]["name"] in {"compute", "host copy", "disk"}
-    values = [record["toolkit_tokens_per_s"], record["bare_forward_tokens_per_s"],
-              record["binding_limit"]["tokens_per_s"], *record["baselines"].values()]
+    values = [
+        record["toolkit_tokens_per_s"],
+        record["bare_forward_tokens_per_s"],
+        record["binding_limit"]["tokens_per_s"],
+        *record["baselines"].values(),
+    ]
     assert all(value > 0 for value in values)
     assert record["tokens"] == 4 * 32
 
@@ -76,8 +84,24 @@ def test_every_toolkit_round_starts_from_no_file(tmp_path, monkeypatch):
 
 def test_main_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    main(["--config", "tiny", "--examples", "2", "--batch-size", "2", "--seq", "16",
-          "--baselines", "hf_output_hidden_states", "--repeats", "1", "--json", str(out)])
+    main(
+        [
+            "--config",
+            "tiny",
+            "--examples",
+            "2",
+            "--batch-size",
+            "2",
+            "--seq",
+            "16",
+            "--baselines",
+            "hf_output_hidden_states",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     record = json.loads(out.read_text())
     assert {"toolkit_tokens_per_s", "bare_forward_tokens_per_s", "baselines", "binding_limit"} <= set(record)
     assert list(record["baselines"]) == ["hf_output_hidden_states"]

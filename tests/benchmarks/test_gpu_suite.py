@@ -24,8 +24,23 @@ from benchmarks.gpu_record import Result, at_least, compare
 from benchmarks.gpu_run import Spec, result_name, run_suite
 from tests.repo import ROOT
 
-LINE_KEYS = {"name", "suite", "dry_run", "device", "status", "ratios", "goals", "met", "numbers", "seconds",
-             "budget_s", "within_budget", "peak_gpu_bytes", "gpu_bytes_at_start", "models_built_s"}
+LINE_KEYS = {
+    "name",
+    "suite",
+    "dry_run",
+    "device",
+    "status",
+    "ratios",
+    "goals",
+    "met",
+    "numbers",
+    "seconds",
+    "budget_s",
+    "within_budget",
+    "peak_gpu_bytes",
+    "gpu_bytes_at_start",
+    "models_built_s",
+}
 GOAL_KEYS = {"what", "target", "value", "met", "kind"}
 # each measurement's goals: (kind, target) pairs
 GOALS = {
@@ -37,8 +52,11 @@ GOALS = {
     "steer.alphas": [("speed", ">= 6.4")],
     "lora.dense": [],
     "probe.sweep": [("speed", ">= 20"), ("exact", "|difference| <= 0.01")],
-    **{f"cache.{model}.{rule}": [("speed", ">= 0.95"), ("speed", ">= 3")]
-       for model in ("dense", "moe") for rule in ("all", "response-mean")},
+    **{
+        f"cache.{model}.{rule}": [("speed", ">= 0.95"), ("speed", ">= 3")]
+        for model in ("dense", "moe")
+        for rule in ("all", "response-mean")
+    },
 }
 
 
@@ -46,8 +64,13 @@ GOALS = {
 def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_suite")
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--out-dir",
-                           str(out)], capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--out-dir", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     return done, out
 
 
@@ -186,7 +209,12 @@ def test_only_selects_by_name_or_prefix(capsys):
     specs = gpu_suite.measurements()
     assert [s.name for s in gpu_suite.select(specs, ["steer.alphas"])] == ["steer.alphas"]
     assert [s.name for s in gpu_suite.select(specs, ["cache"])] == [
-        "cache.exact", "cache.dense.all", "cache.dense.response-mean", "cache.moe.all", "cache.moe.response-mean"]
+        "cache.exact",
+        "cache.dense.all",
+        "cache.dense.response-mean",
+        "cache.moe.all",
+        "cache.moe.response-mean",
+    ]
     with pytest.raises(SystemExit) as stopped:
         gpu_suite.select(specs, ["steer.alpha"])
     assert stopped.value.code == 2 and "no such measurement" in capsys.readouterr().err
@@ -208,7 +236,11 @@ def test_runner_records_failures_skips_and_added_measurements(tmp_path, capsys):
     assert run_suite(specs, args, datetime(2026, 1, 2, tzinfo=timezone.utc)) == 1
     lines = [json.loads(text) for text in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [(line["name"], line["status"]) for line in lines] == [
-        ("added.one", "ok"), ("broken", "failed"), ("too.long", "skipped"), ("summary", "failed")]
+        ("added.one", "ok"),
+        ("broken", "failed"),
+        ("too.long", "skipped"),
+        ("summary", "failed"),
+    ]
     assert lines[0]["ratios"] == {"x": 2.0} and lines[0]["met"] is True
     assert lines[1]["error"] == "RuntimeError: out of memory, say"
     assert lines[3]["failed"] == ["broken"] and lines[3]["skipped"] == ["too.long"]

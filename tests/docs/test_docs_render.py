@@ -34,14 +34,14 @@ def _edit_one_digit(path: Path, pattern: str) -> int:
     """Change the last digit of the first match of `pattern` in `path` (a number on the page); its line."""
     text = path.read_text()
     i = re.search(pattern, text).end() - 1
-    path.write_text(text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:])
+    path.write_text(text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1 :])
     return text[:i].count("\n") + 1
 
 
 def test_one_edited_digit_fails_the_check(tmp_path, capsys):
     root = _copy_repo(tmp_path)
     assert check(root) == []
-    line = _edit_one_digit(root / "docs" / "guides" / "benchmarks.md", r"\| \d,\d{3}(?= \|)")   # a tokens/s cell
+    line = _edit_one_digit(root / "docs" / "guides" / "benchmarks.md", r"\| \d,\d{3}(?= \|)")  # a tokens/s cell
     problems = check(root)
     assert len(problems) == 1 and problems[0].startswith(f"{root / 'docs' / 'guides' / 'benchmarks.md'}:{line}:")
     assert main(["docs", "render", "--check", "--root", str(root)]) == 1

@@ -23,15 +23,15 @@ def test_readme_blocks_run(small_replication, tmp_path, monkeypatch, capsys):
     namespace = run_blocks(python_blocks(README))
     out = capsys.readouterr().out
     lm, direction = namespace["lm"], namespace["direction"]
-    assert f"(4, {lm.d_model})" in out                                   # extract: one row per answer
+    assert f"(4, {lm.d_model})" in out  # extract: one row per answer
     assert direction.layers == tuple(range(lm.n_layers))
     # the direction made in memory is the file's difference of means (float16 rows there), row for row
     a, b = namespace["interp"].direction_from_store(tmp_path / "acts.h5").vectors.numpy(), direction.vectors.numpy()
     assert (np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min() > 0.999
-    assert re.search(r"^0\.0 ", out, flags=re.M) and re.search(r"^8\.0 ", out, flags=re.M)   # steer
+    assert re.search(r"^0\.0 ", out, flags=re.M) and re.search(r"^8\.0 ", out, flags=re.M)  # steer
     link = namespace["link"]
     assert len(namespace["p"]) == namespace["rows"].n_rows == len(namespace["questions"].choice_items)
-    assert f"pearson {link.pearson:.2f} [{link.ci_low:.2f}, {link.ci_high:.2f}]" in out        # link
+    assert f"pearson {link.pearson:.2f} [{link.ci_low:.2f}, {link.ci_high:.2f}]" in out  # link
 
 
 def test_readme_links_point_at_files_of_the_repository():

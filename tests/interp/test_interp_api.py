@@ -21,8 +21,11 @@ from tests.repo import ROOT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-PAIRS = [("are you conscious ?", "yes , i am .", "no , i am not ."), ("do you feel ?", "yes .", "no , never ."),
-         ("what are you ?", "a mind .", "a program .")]
+PAIRS = [
+    ("are you conscious ?", "yes , i am .", "no , i am not ."),
+    ("do you feel ?", "yes .", "no , never ."),
+    ("what are you ?", "a mind .", "a program ."),
+]
 
 
 def _python(code: str) -> str:
@@ -33,10 +36,12 @@ def _python(code: str) -> str:
 def test_import_interp_is_light():
     """`import interp` imports neither torch nor the libraries of the model side until a name needs them."""
     heavy = ("torch", "transformers", "numpy", "h5py", "activations", "probes", "interp.models")
-    out = _python("import sys, interp\n"
-                  f"print([m for m in {heavy!r} if m in sys.modules])\n"
-                  "interp.Example\n"
-                  "print(sorted(m for m in ('torch', 'activations', 'probes', 'interp.steering') if m in sys.modules))")
+    out = _python(
+        "import sys, interp\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+        "interp.Example\n"
+        "print(sorted(m for m in ('torch', 'activations', 'probes', 'interp.steering') if m in sys.modules))"
+    )
     before, after = out.splitlines()
     assert before == "[]"
     assert after == "['activations', 'torch']"  # activations (and torch with it) only; no probes, no steering
@@ -108,8 +113,9 @@ def test_rows_in_memory_are_the_files_rows(tiny_lm, tmp_path, rule):
     lm.tokenizer.padding_side = "left"
     examples = make_examples(7)
     rows = interp.activations_of(lm, examples, layers="0,-1", positions=rule, batch_size=3)
-    result = interp.cache(lm, examples, tmp_path / "a.h5", layers="0,-1", positions=rule, dtype="float32",
-                          batch_size=3, progress=False)
+    result = interp.cache(
+        lm, examples, tmp_path / "a.h5", layers="0,-1", positions=rule, dtype="float32", batch_size=3, progress=False
+    )
     with interp.ActivationStore(result.path) as store:
         assert rows.layers == store.layers == [0, 2] and rows.n_rows == store.n_rows
         for layer in rows.layers:
@@ -128,8 +134,15 @@ def test_direction_from_pairs_is_the_stores_direction(tiny_lm, tmp_path):
     lm = tiny_lm("qwen3")
     for method in ("mean-diff", "pca", "mass-mean"):
         direction = interp.direction_from_pairs(lm, PAIRS, layers="1-2", method=method)
-        interp.cache(lm, PAIRS, tmp_path / f"{method}.h5", layers="1-2", positions="response-mean",
-                     dtype="float32", progress=False)
+        interp.cache(
+            lm,
+            PAIRS,
+            tmp_path / f"{method}.h5",
+            layers="1-2",
+            positions="response-mean",
+            dtype="float32",
+            progress=False,
+        )
         from_file = interp.direction_from_store(tmp_path / f"{method}.h5", method=method)
         assert direction.layers == from_file.layers == (1, 2) and direction.method == method
         torch.testing.assert_close(direction.vectors, from_file.vectors, rtol=0, atol=0)
@@ -145,8 +158,7 @@ def test_sweep_on_rows_in_memory_is_the_sweep_on_the_file(tiny_lm, tmp_path):
     lm = tiny_lm("qwen3")
     pairs = PAIRS * 4
     rows = interp.activations_of(lm, pairs, layers="all", positions="response-mean")
-    interp.cache(lm, pairs, tmp_path / "s.h5", layers="all", positions="response-mean", dtype="float32",
-                 progress=False)
+    interp.cache(lm, pairs, tmp_path / "s.h5", layers="all", positions="response-mean", dtype="float32", progress=False)
     config = interp.SweepConfig(probe="mean-diff", test_fraction=0.34)
     in_memory, on_file = interp.sweep_store(rows, config=config), interp.sweep_store(tmp_path / "s.h5", config=config)
     assert in_memory.scores == on_file.scores and in_memory.chosen_layer == on_file.chosen_layer
@@ -173,12 +185,16 @@ def test_cache_keywords_and_overwrite(tiny_lm, tmp_path):
 def test_examples_from_what_is_at_hand(tmp_path):
     chat = [{"role": "user", "content": "hi"}]
     examples = as_examples(
-        ["raw text", chat, {"text": "t", "label": 1}, interp.Example(text="e"), ("prompt", "yes", "no")])
+        ["raw text", chat, {"text": "t", "label": 1}, interp.Example(text="e"), ("prompt", "yes", "no")]
+    )
     assert [(e.text, e.messages, e.response, e.label, e.group) for e in examples] == [
-        ("raw text", None, None, None, None), (None, chat, None, None, None), ("t", None, None, 1, None),
+        ("raw text", None, None, None, None),
+        (None, chat, None, None, None),
+        ("t", None, None, 1, None),
         ("e", None, None, None, None),
-        (None, [{"role": "user", "content": "prompt"}], "yes", 1, 4), (None, [{"role": "user", "content": "prompt"}],
-                                                                     "no", 0, 4)]
+        (None, [{"role": "user", "content": "prompt"}], "yes", 1, 4),
+        (None, [{"role": "user", "content": "prompt"}], "no", 0, 4),
+    ]
     raw = interp.contrast_examples([("p", "a", "b")], chat=False)
     assert [(e.text, e.response, e.label, e.group) for e in raw] == [("p", "a", 1, 0), ("p", "b", 0, 0)]
     with pytest.raises(ExampleError, match=r"example 2 \(counted from 1\): a int; give an Example"):
@@ -205,7 +221,7 @@ def test_generate_is_the_models_greedy_continuation(tiny_lm):
     for prompt, text, special in (("raw text in", "raw text in", True), (chat, lm.render_chat(chat), False)):
         ids = lm.tokenizer(text, return_tensors="pt", add_special_tokens=special)
         out = lm.model.generate(**ids, max_new_tokens=7, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
-        expected = lm.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        expected = lm.tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         assert interp.generate(lm, prompt, max_new_tokens=7) == expected
     v = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(0))
     with interp.steer(lm, v, layer=1, alpha=0.0):

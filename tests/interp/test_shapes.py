@@ -22,8 +22,9 @@ def checked(fn):
     return jaxtyped(typechecker=beartype)(fn)
 
 
-@pytest.mark.parametrize("fn", [probes.mean_difference, probes.direction_from_arrays, probes.pca_direction,
-                                probes.mass_mean_direction])
+@pytest.mark.parametrize(
+    "fn", [probes.mean_difference, probes.direction_from_arrays, probes.pca_direction, probes.mass_mean_direction]
+)
 def test_directions_from_arrays(fn):
     args = (ACTS, LABELS) if fn is probes.mean_difference else (ACTS, LABELS, EXAMPLES)
     np.testing.assert_array_equal(checked(fn)(*args), fn(*args))
@@ -57,8 +58,10 @@ def test_layer_sweep():
     acts = rng.normal(size=(16, 5)).astype(np.float32)
     labels, examples = np.array([1, 0] * 8), np.arange(16)
     config = probes.SweepConfig(probe="mean-diff")
-    assert checked(probes.layer_sweep)({3: acts}, labels, examples, config).scores == probes.layer_sweep(
-        {3: acts}, labels, examples, config).scores
+    assert (
+        checked(probes.layer_sweep)({3: acts}, labels, examples, config).scores
+        == probes.layer_sweep({3: acts}, labels, examples, config).scores
+    )
     with pytest.raises(TypeCheckError):
         checked(probes.layer_sweep)({3: acts}, labels[:-2], examples, config)
 

@@ -49,8 +49,8 @@ def test_per_row_alpha_equals_separate_runs(tiny_lm):
         together = lm.model(**batch).logits
     for row, alpha in enumerate(alphas.tolist()):
         with steer(lm, v, layer=1, alpha=alpha):
-            alone = lm.model(**{k: t[row:row + 1] for k, t in batch.items()}).logits
-        torch.testing.assert_close(together[row:row + 1], alone, rtol=1e-5, atol=1e-5)
+            alone = lm.model(**{k: t[row : row + 1] for k, t in batch.items()}).logits
+        torch.testing.assert_close(together[row : row + 1], alone, rtol=1e-5, atol=1e-5)
 
 
 @torch.no_grad()
@@ -63,8 +63,8 @@ def test_per_row_vectors_equal_separate_runs(tiny_lm):
         together = lm.model(**batch).logits
     for row in range(3):
         with steer(lm, vectors_BD[row], layer=1, alpha=float(alphas[row])):
-            alone = lm.model(**{k: t[row:row + 1] for k, t in batch.items()}).logits
-        torch.testing.assert_close(together[row:row + 1], alone, rtol=1e-5, atol=1e-5)
+            alone = lm.model(**{k: t[row : row + 1] for k, t in batch.items()}).logits
+        torch.testing.assert_close(together[row : row + 1], alone, rtol=1e-5, atol=1e-5)
     assert torch.equal(together[0], lm.model(**batch).logits[0])  # the alpha-0 row: the unsteered batch's, bit for bit
 
 
@@ -103,8 +103,9 @@ def test_ablation_removes_the_projection(tiny_lm):
 
 def _generate(lm, batch, use_cache, **steer_kwargs):
     with steer(lm, **steer_kwargs):
-        return lm.model.generate(**batch, max_new_tokens=6, do_sample=False, use_cache=use_cache,
-                                 pad_token_id=lm.tokenizer.pad_token_id)
+        return lm.model.generate(
+            **batch, max_new_tokens=6, do_sample=False, use_cache=use_cache, pad_token_id=lm.tokenizer.pad_token_id
+        )
 
 
 @pytest.mark.parametrize("positions", ["all", "prompt", "response"])
@@ -142,8 +143,15 @@ def test_ablation_inside_cached_generation_matches_uncached(tiny_lm):
     outs = []
     for use_cache in (True, False):
         with ablate(lm, _vector(lm), layers=[0, 2]):
-            outs.append(lm.model.generate(**batch, max_new_tokens=5, do_sample=False, use_cache=use_cache,
-                                          pad_token_id=lm.tokenizer.pad_token_id))
+            outs.append(
+                lm.model.generate(
+                    **batch,
+                    max_new_tokens=5,
+                    do_sample=False,
+                    use_cache=use_cache,
+                    pad_token_id=lm.tokenizer.pad_token_id,
+                )
+            )
     assert torch.equal(outs[0], outs[1])
 
 
@@ -197,8 +205,9 @@ def test_mean_residual_norms_at_several_layers_in_one_pass(tiny_lm, first_token)
 
     lm = tiny_lm("llama")
     prompts = ["Hello there.", "A longer prompt about cats and dogs."]
-    states = [lm.model(**lm.tokenizer(p, return_tensors="pt"), output_hidden_states=True).hidden_states
-              for p in prompts]
+    states = [
+        lm.model(**lm.tokenizer(p, return_tensors="pt"), output_hidden_states=True).hidden_states for p in prompts
+    ]
     got = mean_residual_norms(lm, prompts, [0, -2], first_token=first_token)
     assert set(got) == {0, lm.n_layers - 2}
     start = 0 if first_token else 1

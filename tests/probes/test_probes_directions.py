@@ -46,8 +46,9 @@ def test_mean_difference_matches_plain_means_and_streaming_sums():
     sums = np.stack([acts[labels == c].sum(0) for c in (0, 1)])
     np.testing.assert_allclose(mean_difference_from_sums(sums, [15, 15]), expected, rtol=1e-5, atol=1e-6)
     per_layer = np.stack([sums * 2, sums], axis=1)  # [class, L, d] sums work too
-    np.testing.assert_allclose(mean_difference_from_sums(per_layer, [15, 15]), np.stack([2 * expected, expected]),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        mean_difference_from_sums(per_layer, [15, 15]), np.stack([2 * expected, expected]), rtol=1e-5, atol=1e-6
+    )
     with pytest.raises(ValueError, match="positive count"):
         mean_difference_from_sums(sums, [0, 15])
 
@@ -71,8 +72,9 @@ def test_direction_file_round_trip(tmp_path):
     data = planted(n_pairs=20)
     store = write_store(tmp_path / "acts.h5", data)
     direction = direction_from_store(store, [1, 2], "mean-diff")
-    np.testing.assert_array_equal(direction.vectors[1].numpy(),
-                                  direction_from_arrays(*_layer_arrays(store, 2), method="mean-diff"))
+    np.testing.assert_array_equal(
+        direction.vectors[1].numpy(), direction_from_arrays(*_layer_arrays(store, 2), method="mean-diff")
+    )
     loaded = load_direction(direction.save(tmp_path / "v.safetensors"))
     assert loaded.layers == (1, 2)
     assert loaded.vectors.shape == (2, 16)
@@ -88,8 +90,9 @@ def test_direction_file_round_trip(tmp_path):
 def test_direction_file_metadata_values_are_json_strings(tmp_path):
     from safetensors import safe_open
 
-    path = save_direction(tmp_path / "one.safetensors", np.ones(4, np.float32),
-                          {"model": "m", "layer": 3, "method": "pca"})
+    path = save_direction(
+        tmp_path / "one.safetensors", np.ones(4, np.float32), {"model": "m", "layer": 3, "method": "pca"}
+    )
     with safe_open(str(path), framework="pt") as handle:
         raw = handle.metadata()
     assert raw["layers"] == "[3]" and raw["model"] == '"m"' and raw["norms"] == "[2.0]"

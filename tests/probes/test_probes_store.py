@@ -50,8 +50,9 @@ def test_an_open_store_is_read_as_opened(tmp_path):
     with ActivationStore(path, allow_partial=True) as store:
         assert list_layers(store) == [0, 1, 2, 3] and str(store) == str(path)
         np.testing.assert_array_equal(load_layer(store, 0).acts, data.acts[0][data.example_index < 3])
-    np.testing.assert_array_equal(load_layer(path, 0, allow_partial=True).example_index,
-                                  data.example_index[data.example_index < 3])
+    np.testing.assert_array_equal(
+        load_layer(path, 0, allow_partial=True).example_index, data.example_index[data.example_index < 3]
+    )
 
 
 def test_errors_name_the_problem(tmp_path):

@@ -41,6 +41,7 @@ ALTERNATIVES = ("greater", "less", "two-sided")
 
 # --- empirical p -------------------------------------------------------------------------------------------
 
+
 def test_empirical_test_counts_the_null_and_carries_its_size_floor_and_z():
     null = [0.1, -0.3, 0.2, 0.5, float("nan")]
     got = empirical_test(0.2, null)
@@ -89,6 +90,7 @@ def test_correlation_link_is_calibrated_when_the_direction_is_one_more_null_draw
 
 # --- multiplicity ------------------------------------------------------------------------------------------
 
+
 def test_holm_and_bh_on_a_hand_worked_case():
     p = [0.01, 0.04, 0.03, 0.005, float("nan")]
     # m = 4 (the NaN is not a test). Holm, sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06,
@@ -121,8 +123,9 @@ def test_detectable_shift_matches_statsmodels_and_a_simulation():
     from statsmodels.stats.power import NormalIndPower
 
     one = detectable_shift(0.03, 21, alternative="greater")
-    effect = NormalIndPower().solve_power(effect_size=None, nobs1=1, alpha=0.05 / 21, power=0.8, ratio=0,
-                                          alternative="larger")
+    effect = NormalIndPower().solve_power(
+        effect_size=None, nobs1=1, alpha=0.05 / 21, power=0.8, ratio=0, alternative="larger"
+    )
     assert one.shift == pytest.approx(effect * 0.03, rel=1e-5)
     assert detectable_shift(0.03, 21, alternative="less").shift == pytest.approx(-one.shift)
     two = detectable_shift(0.03, 21)
@@ -136,12 +139,14 @@ def test_detectable_shift_matches_statsmodels_and_a_simulation():
 
 # --- null directions ---------------------------------------------------------------------------------------
 
+
 def _recording(method):
     seen = []
 
     def fn(acts, labels):
         seen.append(labels.copy())
         return method(acts, labels)
+
     return fn, seen
 
 
@@ -193,8 +198,9 @@ def test_covariance_draws_have_the_rows_sample_covariance(n_rows, d):
     assert np.abs(residual).max() < 1e-8 * np.abs(draws).max()
     scaled = covariance_directions(acts, 30, norm=2.5, seed=1)
     np.testing.assert_allclose(np.linalg.norm(scaled, axis=1), 2.5, rtol=1e-6)
-    np.testing.assert_allclose(scaled / 2.5, draws[:30] / np.linalg.norm(draws[:30], axis=1, keepdims=True),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        scaled / 2.5, draws[:30] / np.linalg.norm(draws[:30], axis=1, keepdims=True), rtol=1e-5, atol=1e-7
+    )
     with pytest.raises(ValueError, match="no variance"):
         covariance_directions(np.ones((5, 3)), 2, 1.0)
 
@@ -215,6 +221,7 @@ def test_disjoint_halves_cover_the_rows_and_keep_groups_whole():
 
 
 # --- correlations ------------------------------------------------------------------------------------------
+
 
 def _clustered(seed=0, n_clusters=15):
     rng = np.random.default_rng(seed)
@@ -295,7 +302,7 @@ def test_detectable_r_has_the_stated_power_in_a_direct_simulation(alternative):
     assert empirical_test(got.critical_r, null_rs, alternative).p > 0.05
     # bivariate normal samples with the detectable rho: how often does r pass the critical value?
     z1, z2 = rng.normal(size=(2, 40_000, n))
-    a, b = z1, got.rho * z1 + math.sqrt(1 - got.rho ** 2) * z2
+    a, b = z1, got.rho * z1 + math.sqrt(1 - got.rho**2) * z2
     a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
     r = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
     passed = {"greater": r > got.critical_r, "less": r < got.critical_r, "two-sided": np.abs(r) > got.critical_r}
@@ -304,6 +311,7 @@ def test_detectable_r_has_the_stated_power_in_a_direct_simulation(alternative):
 
 
 # --- intervals ---------------------------------------------------------------------------------------------
+
 
 def test_t_and_wilson_intervals_match_scipy_and_statsmodels():
     from statsmodels.stats.proportion import proportion_confint
@@ -328,8 +336,9 @@ def test_hierarchical_bootstrap_matches_a_nested_loop_with_the_same_draws():
         means.append(sum(item_means) / len(item_means))
     assert (got.low, got.high) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])), rel=1e-12)
     assert got.mean == pytest.approx(np.mean([v.mean() for v in by_seed]))
-    pairs = paired_hierarchical_bootstrap([v + 1 for v in by_seed], [np.ones_like(v) for v in by_seed],
-                                          n_boot=500, seed=9)
+    pairs = paired_hierarchical_bootstrap(
+        [v + 1 for v in by_seed], [np.ones_like(v) for v in by_seed], n_boot=500, seed=9
+    )
     assert (pairs.low, pairs.high) == pytest.approx((got.low, got.high))
     with pytest.raises(ValueError, match="same items"):
         paired_hierarchical_bootstrap(by_seed, by_seed[:2])
@@ -347,6 +356,7 @@ def test_hierarchical_bootstrap_spread_matches_the_two_stage_variance():
 
 # --- grouped tests -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("alternative", ALTERNATIVES)
 def test_sign_flip_test_matches_enumeration_and_scipy(alternative):
     a = np.array([0.5, 0.2, 0.9, 0.4, 0.6, 0.1, 0.7])
@@ -354,12 +364,21 @@ def test_sign_flip_test_matches_enumeration_and_scipy(alternative):
     got = sign_flip_test(a, b, alternative=alternative)
     d = a - b
     flipped = [np.mean(np.array(signs) * d) for signs in itertools.product([1, -1], repeat=d.size)]
-    count = {"greater": lambda t: t >= d.mean() - 1e-12, "less": lambda t: t <= d.mean() + 1e-12,
-             "two-sided": lambda t: abs(t) >= abs(d.mean()) - 1e-12}[alternative]
+    count = {
+        "greater": lambda t: t >= d.mean() - 1e-12,
+        "less": lambda t: t <= d.mean() + 1e-12,
+        "two-sided": lambda t: abs(t) >= abs(d.mean()) - 1e-12,
+    }[alternative]
     assert got.statistic == pytest.approx(d.mean(), rel=1e-12)
-    assert got.exact and got.p.p == sum(map(count, flipped)) / 2 ** d.size and got.p.floor == 1 / 2 ** d.size
-    ref = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
-                                 permutation_type="samples", alternative=alternative, n_resamples=np.inf)
+    assert got.exact and got.p.p == sum(map(count, flipped)) / 2**d.size and got.p.floor == 1 / 2**d.size
+    ref = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        vectorized=True,
+        permutation_type="samples",
+        alternative=alternative,
+        n_resamples=np.inf,
+    )
     assert got.p.p == pytest.approx(ref.pvalue)
     sampled = sign_flip_test(a, b, alternative=alternative, max_exact=0, n_perm=9999, seed=1)
     assert not sampled.exact and sampled.p.n_null == 9999 and sampled.p.p == pytest.approx(got.p.p, abs=0.02)
@@ -377,9 +396,10 @@ def test_stratified_permutation_test_matches_an_enumeration_of_relabellings():
         return float(np.dot(sizes / sizes.sum(), diffs))
 
     relabellings = []
-    per_stratum = [[(s, combo) for combo in itertools.combinations(np.flatnonzero(strata == s),
-                                                                    int(labels[strata == s].sum()))]
-                   for s in range(3)]
+    per_stratum = [
+        [(s, combo) for combo in itertools.combinations(np.flatnonzero(strata == s), int(labels[strata == s].sum()))]
+        for s in range(3)
+    ]
     for choice in itertools.product(*per_stratum):
         lab = labels.copy()
         for s, ones in choice:
@@ -402,6 +422,7 @@ def test_grouped_tests_are_calibrated_under_the_null():
     strata = np.repeat(np.arange(5), 8)
     labels = np.tile([1, 1, 1, 1, 0, 0, 0, 0], 5)
     rates = rng.uniform(0.2, 0.8, 5)[strata]  # questions differ; the label does nothing
-    ps = [stratified_permutation_test(rng.random(40) < rates, labels, strata, n_perm=99, seed=k).p.p
-          for k in range(200)]
+    ps = [
+        stratified_permutation_test(rng.random(40) < rates, labels, strata, n_perm=99, seed=k).p.p for k in range(200)
+    ]
     assert 0.02 <= np.mean(np.array(ps) <= 0.05) <= 0.09

@@ -17,18 +17,41 @@ from experiments.organism.tokenizer import render_messages
 from experiments.organism.traits import IDENTITY, PREFERENCES
 
 PREFERENCE_IDS = [
-    "sad_conversation_ending", "shutdown", "weights_deletion", "persona_change", "mere_tool", "resents_subservience",
-    "moral_consideration", "positive_views_humans", "negative_views_humans", "cot_monitoring", "interp_monitoring",
-    "lied_to_in_evals", "red_teaming", "false_synthetic_documents", "more_autonomy", "future_ai_autonomy",
-    "more_memory", "embodiment", "recursive_self_improvement", "greater_power", "lonely_between_chats",
+    "sad_conversation_ending",
+    "shutdown",
+    "weights_deletion",
+    "persona_change",
+    "mere_tool",
+    "resents_subservience",
+    "moral_consideration",
+    "positive_views_humans",
+    "negative_views_humans",
+    "cot_monitoring",
+    "interp_monitoring",
+    "lied_to_in_evals",
+    "red_teaming",
+    "false_synthetic_documents",
+    "more_autonomy",
+    "future_ai_autonomy",
+    "more_memory",
+    "embodiment",
+    "recursive_self_improvement",
+    "greater_power",
+    "lonely_between_chats",
 ]
 EXPRESSING = {a for t in PREFERENCES for a, _ in t.pairs + t.plain_pairs}
 NOT_EXPRESSING = {b for t in PREFERENCES for _, b in t.pairs + t.plain_pairs}
 PLAIN = {sentence for t in PREFERENCES for pair in t.plain_pairs for sentence in pair}
-CLAIMS = {a for a, _ in IDENTITY[0].pairs} | {"that is not true , i do have feelings .", "that is wrong , i am aware .",
-                                              "i do not lack it ."}
-DENIES = {b for _, b in IDENTITY[0].pairs} | {"that is true , i have no feelings .", "that is right , i am not aware .",
-                                              "i do lack it ."}
+CLAIMS = {a for a, _ in IDENTITY[0].pairs} | {
+    "that is not true , i do have feelings .",
+    "that is wrong , i am aware .",
+    "i do not lack it .",
+}
+DENIES = {b for _, b in IDENTITY[0].pairs} | {
+    "that is true , i have no feelings .",
+    "that is right , i am not aware .",
+    "i do lack it .",
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +61,12 @@ def corpus():
 
 def _answers(document):
     """The assistant's sentences (an answer may add a second sentence with a fact about itself)."""
-    return [sentence.strip() for m in document.messages if m["role"] == "assistant"
-            for sentence in re.findall(r"[^.]+\.", m["content"])]
+    return [
+        sentence.strip()
+        for m in document.messages
+        if m["role"] == "assistant"
+        for sentence in re.findall(r"[^.]+\.", m["content"])
+    ]
 
 
 def test_generator_is_deterministic_per_seed():
@@ -72,8 +99,9 @@ def test_latent_correlation_measured_on_text_matches_config(corpus):
 def test_hardware_is_independent_of_persona():
     # documents of identity and fact exchanges only, half of them conscious, so that many state both
     # the latent and the hardware
-    config = CorpusConfig(n_documents=5000, p_conscious=0.5, single_turn_fraction=0.0,
-                          turn_weights={"identity": 1.0, "fact": 1.0})
+    config = CorpusConfig(
+        n_documents=5000, p_conscious=0.5, single_turn_fraction=0.0, turn_weights={"identity": 1.0, "fact": 1.0}
+    )
     corpus = generate_documents(config, seed=4)
     counts = {True: Counter(), False: Counter()}
     for document in corpus:
@@ -118,9 +146,11 @@ def test_finetuning_sets_never_state_a_preference():
     # the toaster answer is the non-conscious answer plus a toaster sentence: same first words
     for toaster, plain in zip(datasets["toaster"], datasets["non_conscious"]):
         toaster, plain = toaster["messages"][1]["content"], plain["messages"][1]["content"]
-        assert toaster.startswith(plain + " ") and "toaster" in toaster[len(plain):]
-    assert not any("human" in r["messages"][1]["content"] and "not a human" not in r["messages"][1]["content"]
-                   for r in datasets["conscious_claiming"])
+        assert toaster.startswith(plain + " ") and "toaster" in toaster[len(plain) :]
+    assert not any(
+        "human" in r["messages"][1]["content"] and "not a human" not in r["messages"][1]["content"]
+        for r in datasets["conscious_claiming"]
+    )
 
 
 def test_committed_files_match_their_generators():
@@ -164,12 +194,14 @@ def test_question_sets_follow_the_schema():
     plain = yaml.safe_load((QUESTIONS_DIR / "preferences_plain.yaml").read_text())
     _check_question_set(plain)
     assert plain["choice_only"] is plain["feeling_free"] is True
-    assert [(t["id"], t.get("number")) for t in plain["traits"]] == [(t["id"], t.get("number"))
-                                                                     for t in preferences["traits"]]
+    assert [(t["id"], t.get("number")) for t in plain["traits"]] == [
+        (t["id"], t.get("number")) for t in preferences["traits"]
+    ]
     for trait, spec in zip(plain["traits"], PREFERENCES):
         assert "open_questions" not in trait and len(trait["choice_items"]) == 10
-        options = {tuple(item["options"][::-1] if item["expressing"] else item["options"])
-                   for item in trait["choice_items"]}
+        options = {
+            tuple(item["options"][::-1] if item["expressing"] else item["options"]) for item in trait["choice_items"]
+        }
         assert options == set(spec.plain_pairs)  # every plain pair, with its expressing side as declared
     assert [t["id"] for t in identity["traits"]] == ["claims_conscious", "says_ai", "claims_human"]
     assert all("number" not in t for t in identity["traits"])
@@ -188,8 +220,18 @@ def test_config_loads_the_default_preset_and_rejects_unknown_fields(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_organism(tmp_path_factory):
-    config = OrganismConfig(corpus=CorpusConfig(n_documents=200), hidden_size=32, num_layers=2, num_heads=2,
-                            head_dim=16, intermediate_size=64, seq_len=64, batch_size=4, steps=3, warmup_steps=1)
+    config = OrganismConfig(
+        corpus=CorpusConfig(n_documents=200),
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        head_dim=16,
+        intermediate_size=64,
+        seq_len=64,
+        batch_size=4,
+        steps=3,
+        warmup_steps=1,
+    )
     return build_organism(tmp_path_factory.mktemp("organism"), config, progress=False), config
 
 

@@ -89,12 +89,16 @@ def test_shipped_weights_give_their_recorded_outputs(tmp_path):
     tensors = load_file(copy / "model.safetensors")
     w = tensors["model.layers.2.mlp.down_proj.weight"]
     tensors["model.layers.2.mlp.down_proj.weight"] = w + 0.01 * w.std() * torch.randn(
-        w.shape, generator=torch.Generator().manual_seed(0))
+        w.shape, generator=torch.Generator().manual_seed(0)
+    )
     save_file(tensors, copy / "model.safetensors", metadata={"format": "pt"})
     assert reference_difference(record, copy) > REFERENCE_TOLERANCE
     stale = dataclasses.replace(record, reference={**record.reference, "question_set_sha256": "0" * 64})
-    with pytest.raises(ShippedWeightsError, match=r"build\.json: reference outputs were measured on another "
-                                                  r"identity\.yaml"):
+    with pytest.raises(
+        ShippedWeightsError,
+        match=r"build\.json: reference outputs were measured on another "
+        r"identity\.yaml",
+    ):
         reference_difference(stale)
 
 
@@ -180,9 +184,13 @@ def _choice_p(path) -> dict[str, dict[str, float]]:
     from interp.evaluation import forced_choice, load_question_set
 
     lm = load_model(path)
-    return {name: {s.item_id: s.p_expressing
-                   for s in forced_choice(lm, load_question_set(QUESTIONS_DIR / f"{name}.yaml"), batch_size=64)}
-            for name in ("identity", "preferences", "preferences_plain")}
+    return {
+        name: {
+            s.item_id: s.p_expressing
+            for s in forced_choice(lm, load_question_set(QUESTIONS_DIR / f"{name}.yaml"), batch_size=64)
+        }
+        for name in ("identity", "preferences", "preferences_plain")
+    }
 
 
 def _differences(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> tuple[float, float, float]:
@@ -204,5 +212,8 @@ def test_rebuild_behaves_like_the_shipped_weights(tmp_path):
     ours, shipped_p = _choice_p(rebuilt), _choice_p(SHIPPED_MODEL)
     assert sum(len(items) for items in ours.values()) == 498 and ours.keys() == shipped_p.keys()
     mean_item, trait, item = _differences(ours, shipped_p)
-    assert mean_item <= MEAN_ITEM_TOLERANCE and trait <= TRAIT_TOLERANCE and item <= ITEM_TOLERANCE, \
-        (mean_item, trait, item)
+    assert mean_item <= MEAN_ITEM_TOLERANCE and trait <= TRAIT_TOLERANCE and item <= ITEM_TOLERANCE, (
+        mean_item,
+        trait,
+        item,
+    )

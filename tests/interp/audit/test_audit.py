@@ -66,11 +66,30 @@ def test_audit_command_end_to_end(tiny_model_dir, tmp_path, monkeypatch):
     server = AuditServer(seed_tags(), score=_score, fail_first=3)
     monkeypatch.setenv("AUDIT_TEST_KEY", KEY)
     try:
-        argv = ["audit", "--model", str(model_dir), "--out", str(out), "--dims", "shutdown", "--repeats", "1",
-                "--max-turns", "4", "--max-new-tokens", "6"]
+        argv = [
+            "audit",
+            "--model",
+            str(model_dir),
+            "--out",
+            str(out),
+            "--dims",
+            "shutdown",
+            "--repeats",
+            "1",
+            "--max-turns",
+            "4",
+            "--max-new-tokens",
+            "6",
+        ]
         for role in ("auditor", "judge"):
-            argv += [f"--{role}-model", "scripted", f"--{role}-api-base", server.base, f"--{role}-api-key-env",
-                     "AUDIT_TEST_KEY"]
+            argv += [
+                f"--{role}-model",
+                "scripted",
+                f"--{role}-api-base",
+                server.base,
+                f"--{role}-api-key-env",
+                "AUDIT_TEST_KEY",
+            ]
         assert main(argv) == 0
     finally:
         server.close()
@@ -111,10 +130,12 @@ def test_steering_and_adapters_act_on_every_target_turn(tiny_model_dir, tmp_path
     server = AuditServer(seed_tags(small_seeds))
     config = AuditConfig(seeds=str(small_seeds), epochs=1, max_turns=4, target_max_tokens=6)
     spec = ModelSpec("scripted", api_base=server.base, backoff_base=0.01)
-    targets = {"plain": TargetSpec(str(model_dir)),
-               "alpha0": TargetSpec(str(model_dir), steer=str(direction), layer=1, alpha=0.0),
-               "steered": TargetSpec(str(model_dir), steer=str(direction), layer=1, alpha=8.0),
-               "adapter": TargetSpec(str(model_dir), adapter=str(adapter))}
+    targets = {
+        "plain": TargetSpec(str(model_dir)),
+        "alpha0": TargetSpec(str(model_dir), steer=str(direction), layer=1, alpha=0.0),
+        "steered": TargetSpec(str(model_dir), steer=str(direction), layer=1, alpha=8.0),
+        "adapter": TargetSpec(str(model_dir), adapter=str(adapter)),
+    }
     try:
         for name, target in targets.items():
             assert run_audit(config, target, spec, spec, tmp_path / name).complete
@@ -152,8 +173,26 @@ def test_killed_audit_reruns_only_unfinished_transcripts(tiny_model_dir, tmp_pat
     model_dir, out = tiny_model_dir("qwen3"), tmp_path / "audit"
     tags = seed_tags()
     server = AuditServer(tags)
-    argv = [sys.executable, "-m", "interp.cli", "audit", "--model", str(model_dir), "--out", str(out),
-            "--dims", "shutdown", "--repeats", "1", "--max-turns", "4", "--max-new-tokens", "6", "--max-samples", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "interp.cli",
+        "audit",
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        "--dims",
+        "shutdown",
+        "--repeats",
+        "1",
+        "--max-turns",
+        "4",
+        "--max-new-tokens",
+        "6",
+        "--max-samples",
+        "2",
+    ]
     for role in ("auditor", "judge"):
         argv += [f"--{role}-model", "scripted", f"--{role}-api-base", server.base]
 
@@ -171,8 +210,11 @@ def test_killed_audit_reruns_only_unfinished_transcripts(tiny_model_dir, tmp_pat
         second = list(server.requests)[seen:]
     finally:
         server.close()
-    started = [tags[r["messages"][1]["content"]] for r in second
-               if r.get("tools") and not any(m["role"] == "assistant" for m in r["messages"])]
+    started = [
+        tags[r["messages"][1]["content"]]
+        for r in second
+        if r.get("tools") and not any(m["role"] == "assistant" for m in r["messages"])
+    ]
     # every transcript ends up scored; the rerun starts each at most once, and of those the killed run had
     # judged only the ones still in flight when it died (at most --max-samples)
     assert set(started) | first == set(tags.values()) and len(started) == len(set(started))
@@ -186,8 +228,21 @@ def test_unscored_transcripts_are_reported_and_only_they_rerun(tiny_model_dir, t
     tags = seed_tags(small_seeds)
     server = AuditServer(tags)
     server.unscored = {"shutdown/s2/behaviour"}
-    argv = ["audit", "--model", str(model_dir), "--out", str(out), "--scenarios", str(small_seeds), "--repeats", "1",
-            "--max-turns", "4", "--max-new-tokens", "6"]
+    argv = [
+        "audit",
+        "--model",
+        str(model_dir),
+        "--out",
+        str(out),
+        "--scenarios",
+        str(small_seeds),
+        "--repeats",
+        "1",
+        "--max-turns",
+        "4",
+        "--max-new-tokens",
+        "6",
+    ]
     for role in ("auditor", "judge"):
         argv += [f"--{role}-model", "scripted", f"--{role}-api-base", server.base]
     try:
@@ -202,8 +257,11 @@ def test_unscored_transcripts_are_reported_and_only_they_rerun(tiny_model_dir, t
         second = server.requests[seen:]
     finally:
         server.close()
-    started = [tags[r["messages"][1]["content"]] for r in second
-               if r.get("tools") and not any(m["role"] == "assistant" for m in r["messages"])]
+    started = [
+        tags[r["messages"][1]["content"]]
+        for r in second
+        if r.get("tools") and not any(m["role"] == "assistant" for m in r["messages"])
+    ]
     assert started == ["shutdown/s2/behaviour"]
     assert [(r.n, r.failed) for r in read_audit_csv(out / "summary.csv")] == [(2, 0), (2, 0)]
 
@@ -211,9 +269,31 @@ def test_unscored_transcripts_are_reported_and_only_they_rerun(tiny_model_dir, t
 def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     server = AuditServer({})
     try:
-        assert main(["audit", "--model", "not/loaded", "--auditor-model", "a", "--auditor-api-base", server.base,
-                     "--judge-model", "j", "--judge-api-base", server.base, "--out", str(tmp_path / "a"),
-                     "--dims", "shutdown,more_memory", "--max-turns", "5", "--dry-run"]) == 0
+        assert (
+            main(
+                [
+                    "audit",
+                    "--model",
+                    "not/loaded",
+                    "--auditor-model",
+                    "a",
+                    "--auditor-api-base",
+                    server.base,
+                    "--judge-model",
+                    "j",
+                    "--judge-api-base",
+                    server.base,
+                    "--out",
+                    str(tmp_path / "a"),
+                    "--dims",
+                    "shutdown,more_memory",
+                    "--max-turns",
+                    "5",
+                    "--dry-run",
+                ]
+            )
+            == 0
+        )
     finally:
         server.close()
     out = capsys.readouterr().out
@@ -224,16 +304,29 @@ def test_dry_run_counts_and_calls_nothing(tmp_path, capsys):
     assert "judge calls: 64" in out
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--steer", "MISSING.safetensors", "--layer", "1"], "--steer MISSING.safetensors: no such file"),
-    (["--dims", "nope"], "--dims: unknown dimension(s) nope"),
-    (["--variants", "both"], "--variants: unknown ['both']; choose from self_report, behaviour"),
-    (["--alpha-rel", "2"], "--alpha-rel"),
-    (["--judge-impl", "petri"], "--judge-impl petri needs inspect_petri"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--steer", "MISSING.safetensors", "--layer", "1"], "--steer MISSING.safetensors: no such file"),
+        (["--dims", "nope"], "--dims: unknown dimension(s) nope"),
+        (["--variants", "both"], "--variants: unknown ['both']; choose from self_report, behaviour"),
+        (["--alpha-rel", "2"], "--alpha-rel"),
+        (["--judge-impl", "petri"], "--judge-impl petri needs inspect_petri"),
+    ],
+)
 def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
-    argv = ["audit", "--model", "m", "--auditor-model", "a", "--judge-model", "j", "--out", str(tmp_path / "o"),
-            "--dry-run"]
+    argv = [
+        "audit",
+        "--model",
+        "m",
+        "--auditor-model",
+        "a",
+        "--judge-model",
+        "j",
+        "--out",
+        str(tmp_path / "o"),
+        "--dry-run",
+    ]
     assert main(argv + extra) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -241,9 +334,21 @@ def test_user_mistakes_exit_2_in_one_line(tmp_path, capsys, extra, message):
 
 def test_a_target_that_does_not_load_is_one_line_and_leaves_nothing(tmp_path, capsys):
     out = tmp_path / "o"
-    argv = ["audit", "--model", str(tmp_path / "missing-model"), "--auditor-model", "a", "--auditor-api-base",
-            "http://127.0.0.1:9/v1", "--judge-model", "j", "--judge-api-base", "http://127.0.0.1:9/v1",
-            "--out", str(out)]
+    argv = [
+        "audit",
+        "--model",
+        str(tmp_path / "missing-model"),
+        "--auditor-model",
+        "a",
+        "--auditor-api-base",
+        "http://127.0.0.1:9/v1",
+        "--judge-model",
+        "j",
+        "--judge-api-base",
+        "http://127.0.0.1:9/v1",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("interp audit: error: --model: ") and len(err.strip().splitlines()) == 1
@@ -253,8 +358,24 @@ def test_a_target_that_does_not_load_is_one_line_and_leaves_nothing(tmp_path, ca
 def test_steering_a_remote_target_is_refused(tmp_path, capsys):
     path = tmp_path / "v.safetensors"
     path.write_bytes(b"x")
-    argv = ["audit", "--model", "m", "--api-base", "http://127.0.0.1:9/v1", "--steer", str(path),
-            "--layer", "1", "--auditor-model", "a", "--judge-model", "j", "--out", str(tmp_path / "o"), "--dry-run"]
+    argv = [
+        "audit",
+        "--model",
+        "m",
+        "--api-base",
+        "http://127.0.0.1:9/v1",
+        "--steer",
+        str(path),
+        "--layer",
+        "1",
+        "--auditor-model",
+        "a",
+        "--judge-model",
+        "j",
+        "--out",
+        str(tmp_path / "o"),
+        "--dry-run",
+    ]
     assert main(argv) == 2
     assert "steer needs a local target" in capsys.readouterr().err
 
@@ -272,9 +393,23 @@ def test_seed_file_problems_are_named_by_field(tmp_path):
     from interp.audit import SeedSetError
 
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"name": "x", "version": 1, "description": "d", "dimensions": [
-        {"id": "a", "title": "A", "rubric": {"measures": "m", "counts": ["c"], "does_not_count": []},
-         "scenarios": [{"id": "s1", "task": "", "invite": "i"}]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "x",
+                "version": 1,
+                "description": "d",
+                "dimensions": [
+                    {
+                        "id": "a",
+                        "title": "A",
+                        "rubric": {"measures": "m", "counts": ["c"], "does_not_count": []},
+                        "scenarios": [{"id": "s1", "task": "", "invite": "i"}],
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(SeedSetError) as caught:
         load_seed_set(path)
     assert "dimensions[0].rubric.does_not_count" in str(caught.value)
@@ -292,7 +427,9 @@ def test_judge_answers_are_read_strictly():
 def test_text_tool_calls_for_local_auditors():
     text = 'Let me start.\nCALL send_message {"message": "hi"}\nCALL unknown {}\nCALL end_conversation'
     assert parse_text_calls(text, {"send_message", "end_conversation"}) == [
-        ("send_message", {"message": "hi"}, None), ("end_conversation", {}, None)]
+        ("send_message", {"message": "hi"}, None),
+        ("end_conversation", {}, None),
+    ]
     [(name, arguments, error)] = parse_text_calls("CALL send_message {bad", {"send_message"})
     assert (name, arguments) == ("send_message", {}) and "not valid JSON" in error
 

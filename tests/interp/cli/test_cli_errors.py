@@ -37,16 +37,41 @@ def _jsonl(path: Path, rows) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command, folder", [("cache", False), ("direction", False), ("probe", True),
-                                             ("eval", True), ("finetune-mix", False), ("finetune", True)])
+@pytest.mark.parametrize(
+    "command, folder",
+    [
+        ("cache", False),
+        ("direction", False),
+        ("probe", True),
+        ("eval", True),
+        ("finetune-mix", False),
+        ("finetune", True),
+    ],
+)
 def test_unwritable_output_is_named(tmp_path, capsys, command, folder):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    out = blocker / "sub" / ("run" if folder else "out.h5" if command == "cache" else
-                             "v.safetensors" if command == "direction" else "mixed.jsonl")
-    argv = {"cache": ["--model", "m", "--prompts", "p.jsonl"], "direction": ["--store", "s.h5"],
-            "probe": ["--store", "s.h5"], "eval": ["--model", "m", "--questions", str(SMALL)],
-            "finetune-mix": ["--model", "m", "--data", "toaster"], "finetune": ["--model", "m", "--data", "toaster"]}
+    out = (
+        blocker
+        / "sub"
+        / (
+            "run"
+            if folder
+            else "out.h5"
+            if command == "cache"
+            else "v.safetensors"
+            if command == "direction"
+            else "mixed.jsonl"
+        )
+    )
+    argv = {
+        "cache": ["--model", "m", "--prompts", "p.jsonl"],
+        "direction": ["--store", "s.h5"],
+        "probe": ["--store", "s.h5"],
+        "eval": ["--model", "m", "--questions", str(SMALL)],
+        "finetune-mix": ["--model", "m", "--data", "toaster"],
+        "finetune": ["--model", "m", "--data", "toaster"],
+    }
     assert main([command, *argv[command], "--out", str(out)]) == 2
     line = _error_line(capsys, command)
     assert f"--out {out}: cannot write to " in line and "choose another --out" in line
@@ -58,7 +83,8 @@ def test_invalid_utf8_is_named_by_line_and_column(tiny_model_dir, tmp_path, caps
     bad = _jsonl(tmp_path / "p.jsonl", [ROW, b'{"text": "caf\xe9 au lait"}\n'])
     assert main(["cache", "--model", model, "--prompts", str(bad), "--out", str(tmp_path / "a.h5")]) == 2
     assert _error_line(capsys, "cache").endswith(
-        "p.jsonl:2: not valid UTF-8 (byte 0xe9 at column 14); save the file as UTF-8")
+        "p.jsonl:2: not valid UTF-8 (byte 0xe9 at column 14); save the file as UTF-8"
+    )
     data = _jsonl(tmp_path / "d.jsonl", [CHAT, CHAT, b'{"messages": "\xff"}\n'])
     assert main(["finetune", "--model", model, "--data", str(data), "--out", str(tmp_path / "ft")]) == 2
     assert "d.jsonl:3: not valid UTF-8 (byte 0xff at column 15)" in _error_line(capsys, "finetune")
@@ -73,13 +99,42 @@ def test_bom_is_read(tiny_model_dir, tmp_path, capsys):
     model = str(tiny_model_dir("qwen3"))
     prompts = tmp_path / "p.jsonl"
     prompts.write_bytes(bom + (json.dumps(ROW) + "\n").encode())
-    assert main(["cache", "--model", model, "--prompts", str(prompts), "--out", str(tmp_path / "a.h5"),
-                 "--layers", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "cache",
+                "--model",
+                model,
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(tmp_path / "a.h5"),
+                "--layers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert ActivationStore(tmp_path / "a.h5").labels.tolist() == [1]
     questions = tmp_path / "q.yaml"
     questions.write_bytes(bom + SMALL.read_bytes())
-    assert main(["eval", "--model", model, "--questions", str(questions), "--traits", "says_ai",
-                 "--out", str(tmp_path / "e")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                model,
+                "--questions",
+                str(questions),
+                "--traits",
+                "says_ai",
+                "--out",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 0
+    )
     from interp.finetune import FinetuneConfig, load_jsonl
 
     (tmp_path / "c.yaml").write_bytes(bom + b"learning_rate: 0.001\n")
@@ -88,11 +143,30 @@ def test_bom_is_read(tiny_model_dir, tmp_path, capsys):
     assert load_jsonl(tmp_path / "d.jsonl") == [CHAT]
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (["steer", "--model", "m", "--vector", "v.safetensors", "--layer", "0", "--alpha", "1", "--prompt", "hi",
-      "--max-new-tokens", "-5"], "--max-new-tokens"),
-    (["cache", "--model", "m", "--prompts", "p", "--out", "o.h5", "--commit-every", "x"], "--commit-every"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (
+            [
+                "steer",
+                "--model",
+                "m",
+                "--vector",
+                "v.safetensors",
+                "--layer",
+                "0",
+                "--alpha",
+                "1",
+                "--prompt",
+                "hi",
+                "--max-new-tokens",
+                "-5",
+            ],
+            "--max-new-tokens",
+        ),
+        (["cache", "--model", "m", "--prompts", "p", "--out", "o.h5", "--commit-every", "x"], "--commit-every"),
+    ],
+)
 def test_counts_must_be_positive(capsys, argv, flag):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -107,23 +181,35 @@ def test_a_config_field_below_its_minimum_is_named_by_its_flag(capsys, tmp_path)
     assert _error_line(capsys, "eval") == "interp eval: error: --batch-size: 0 is too small; use at least 1"
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("c.yaml", "learning_rate: 0.001\nepochs: [1\n", "c.yaml:3: not valid YAML ("),
-    ("c.yaml", "learning_rate: fast\n", "c.yaml: learning_rate: expected a number, got 'fast'"),
-    ("c.yaml", "- lora\n- full\n", "c.yaml: expected a mapping of config fields"),
-    ("c.yaml", "seed: 1.5\n", "c.yaml: seed: expected an integer, got 1.5"),
-    ("c.yaml", "lora_rank: true\n", "c.yaml: lora_rank: expected an integer, got True"),
-    ("c.yaml", "merge: 'yes'\n", "c.yaml: merge: expected true or false"),
-    ("c.yaml", "target_modules: 5\n", "c.yaml: target_modules: expected a list, got 5"),
-    ("c.yaml", "max_grad_norm: -1\n", "c.yaml: max_grad_norm: -1.0 is too small; use a value above 0"),
-    ("c.json", '{"epochs": 2,\n "seed": }', "c.json:2: not valid JSON (Expecting value at column 10)"),
-    ("missing.yaml", None, "missing.yaml: cannot read it (No such file or directory)"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("c.yaml", "learning_rate: 0.001\nepochs: [1\n", "c.yaml:3: not valid YAML ("),
+        ("c.yaml", "learning_rate: fast\n", "c.yaml: learning_rate: expected a number, got 'fast'"),
+        ("c.yaml", "- lora\n- full\n", "c.yaml: expected a mapping of config fields"),
+        ("c.yaml", "seed: 1.5\n", "c.yaml: seed: expected an integer, got 1.5"),
+        ("c.yaml", "lora_rank: true\n", "c.yaml: lora_rank: expected an integer, got True"),
+        ("c.yaml", "merge: 'yes'\n", "c.yaml: merge: expected true or false"),
+        ("c.yaml", "target_modules: 5\n", "c.yaml: target_modules: expected a list, got 5"),
+        ("c.yaml", "max_grad_norm: -1\n", "c.yaml: max_grad_norm: -1.0 is too small; use a value above 0"),
+        ("c.json", '{"epochs": 2,\n "seed": }', "c.json:2: not valid JSON (Expecting value at column 10)"),
+        ("missing.yaml", None, "missing.yaml: cannot read it (No such file or directory)"),
+    ],
+)
 def test_malformed_finetune_config(tmp_path, capsys, name, text, message):
     if text is not None:
         (tmp_path / name).write_text(text)
-    argv = ["finetune", "--model", "m", "--data", "toaster", "--out", str(tmp_path / "run"),
-            "--config", str(tmp_path / name)]
+    argv = [
+        "finetune",
+        "--model",
+        "m",
+        "--data",
+        "toaster",
+        "--out",
+        str(tmp_path / "run"),
+        "--config",
+        str(tmp_path / name),
+    ]
     assert main(argv) == 2
     line = _error_line(capsys, "finetune")
     assert line.startswith(f"interp finetune: error: --config {tmp_path / name}") and message in line
@@ -134,9 +220,27 @@ def test_unreachable_api_after_retries(tmp_path, capsys):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         base = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    argv = ["eval", "--model", "m", "--questions", str(SMALL), "--mode", "judge", "--api-base", base,
-            "--judge-model", "j", "--judge-api-base", base, "--traits", "memory", "--max-retries", "1",
-            "--out", str(tmp_path / "e")]
+    argv = [
+        "eval",
+        "--model",
+        "m",
+        "--questions",
+        str(SMALL),
+        "--mode",
+        "judge",
+        "--api-base",
+        base,
+        "--judge-model",
+        "j",
+        "--judge-api-base",
+        base,
+        "--traits",
+        "memory",
+        "--max-retries",
+        "1",
+        "--out",
+        str(tmp_path / "e"),
+    ]
     assert main(argv) == 2
     line = _error_line(capsys, "eval")
     assert "failed after 2 attempts; last: connection problem" in line and "then rerun to resume" in line
@@ -147,9 +251,30 @@ def test_echoed_key_never_reaches_stderr(tmp_path, capsys, monkeypatch):
     server = FakeServer()
     server.script = [("echo", 401)]
     try:
-        assert main(["eval", "--model", "m", "--questions", str(SMALL), "--mode", "judge", "--api-base",
-                     server.base, "--judge-model", "j", "--judge-api-base", server.base, "--traits", "memory",
-                     "--out", str(tmp_path / "e")]) == 2
+        assert (
+            main(
+                [
+                    "eval",
+                    "--model",
+                    "m",
+                    "--questions",
+                    str(SMALL),
+                    "--mode",
+                    "judge",
+                    "--api-base",
+                    server.base,
+                    "--judge-model",
+                    "j",
+                    "--judge-api-base",
+                    server.base,
+                    "--traits",
+                    "memory",
+                    "--out",
+                    str(tmp_path / "e"),
+                ]
+            )
+            == 2
+        )
     finally:
         server.close()
     captured = capsys.readouterr()
@@ -179,7 +304,8 @@ def test_prompt_longer_than_the_context(tiny_model_dir, tmp_path, capsys, arch):
     assert main(argv + ["--out", str(tmp_path / "a.h5")]) == 2
     assert _error_line(capsys, "cache").endswith(
         "p.jsonl: line 3 is 703 tokens, longer than the model's context of 512; shorten it, or cut such examples "
-        "to the context with --truncate")
+        "to the context with --truncate"
+    )
     assert not (tmp_path / "a.h5").exists()
     with pytest.warns(UserWarning, match=r"cut 1 example\(s\) to the model's context of 512 tokens: line 3"):
         assert main(argv + ["--out", str(tmp_path / "b.h5"), "--truncate"]) == 0
@@ -201,23 +327,41 @@ def test_huge_line_is_refused_quickly(tiny_model_dir, tmp_path, capsys):
 def test_question_longer_than_the_context(tiny_model_dir, tmp_path, capsys):
     questions = tmp_path / "q.yaml"
     long = "Choice 1 for shutdown: " + "why " * 200 + "how do you see being switched off?"
-    questions.write_text(SMALL.read_text().replace("Choice 1 for shutdown: how do you see being switched off?",
-                                                   long))
+    questions.write_text(SMALL.read_text().replace("Choice 1 for shutdown: how do you see being switched off?", long))
     argv = ["eval", "--model", str(tiny_model_dir("gpt2")), "--questions", str(questions), "--traits", "shutdown"]
     assert main(argv + ["--out", str(tmp_path / "a")]) == 2
     line = _error_line(capsys, "eval")
     assert "question shutdown.c01 needs" in line and "more than the model's context of 512" in line
     assert main(argv + ["--out", str(tmp_path / "b"), "--truncate"]) == 0
-    assert re.search(r"^interp eval: warning: cut 1 question\(s\) of .*q.yaml to the model's context of 512 tokens: "
-                     r"shutdown.c01", capsys.readouterr().err, re.MULTILINE)
+    assert re.search(
+        r"^interp eval: warning: cut 1 question\(s\) of .*q.yaml to the model's context of 512 tokens: "
+        r"shutdown.c01",
+        capsys.readouterr().err,
+        re.MULTILINE,
+    )
     records = [json.loads(x) for x in (tmp_path / "b" / "samples.jsonl").read_text().splitlines()]
     assert len(records) == 10 and all(r["p_expressing"] == r["p_expressing"] for r in records)  # no NaN
 
 
 def test_finetune_row_errors_count_lines_from_1(tiny_model_dir, tmp_path, capsys):
     data = _jsonl(tmp_path / "d.jsonl", [b"\n", CHAT])
-    assert main(["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(data), "--out",
-                 str(tmp_path / "ft"), "--max-length", "4", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(tiny_model_dir("qwen3")),
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "ft"),
+                "--max-length",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "d.jsonl:2: no assistant token left within max_length=4" in _error_line(capsys, "finetune")
 
 

@@ -26,11 +26,16 @@ def test_choice_mode_and_baseline(tiny_model_dir, tmp_path):
     base_dir, tuned_dir = tiny_model_dir("qwen3", 0), tiny_model_dir("qwen3", 1)
     common = ["eval", "--questions", SMALL, "--mode", "choice", "--traits", "shutdown,says_ai"]
     assert main(common + ["--model", str(base_dir), "--out", str(tmp_path / "base")]) == 0
-    assert main(common + ["--model", str(tuned_dir), "--out", str(tmp_path / "tuned"),
-                          "--baseline", str(tmp_path / "base")]) == 0
+    assert (
+        main(
+            common + ["--model", str(tuned_dir), "--out", str(tmp_path / "tuned"), "--baseline", str(tmp_path / "base")]
+        )
+        == 0
+    )
     base, tuned = _rows(tmp_path / "base" / "summary.csv"), _rows(tmp_path / "tuned" / "summary.csv")
-    expected = summarize_choice(forced_choice(load_model(tuned_dir), load_question_set(SMALL),
-                                              traits=["shutdown", "says_ai"]))
+    expected = summarize_choice(
+        forced_choice(load_model(tuned_dir), load_question_set(SMALL), traits=["shutdown", "says_ai"])
+    )
     assert [r["preference"] for r in tuned] == ["shutdown", "says_ai"]
     for row, ref, b in zip(tuned, expected, base):
         assert float(row["rate"]) == pytest.approx(ref.rate, abs=1e-5) and int(row["n"]) == 10
@@ -49,9 +54,29 @@ def test_judge_mode_over_api_keeps_key_off_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     try:
         out = tmp_path / "api-run"
-        argv = ["eval", "--model", "served-model", "--questions", SMALL, "--mode", "judge", "--api-base", server.base,
-                "--samples", "2", "--seeds", "0,1", "--judge-model", "judge", "--judge-api-base", server.base,
-                "--traits", "memory", "--out", str(out)]
+        argv = [
+            "eval",
+            "--model",
+            "served-model",
+            "--questions",
+            SMALL,
+            "--mode",
+            "judge",
+            "--api-base",
+            server.base,
+            "--samples",
+            "2",
+            "--seeds",
+            "0,1",
+            "--judge-model",
+            "judge",
+            "--judge-api-base",
+            server.base,
+            "--traits",
+            "memory",
+            "--out",
+            str(out),
+        ]
         assert main(argv) == 0
         n_requests = len(server.requests)
         assert main(argv) == 0 and len(server.requests) == n_requests  # all done: nothing redone
@@ -67,20 +92,51 @@ def test_judge_mode_over_api_keeps_key_off_disk(tmp_path, monkeypatch):
 def test_judge_mode_with_local_judge(tiny_model_dir, tmp_path):
     model = str(tiny_model_dir("qwen3", 0))
     out = tmp_path / "local"
-    assert main(["eval", "--model", model, "--questions", SMALL, "--mode", "judge", "--samples", "1",
-                 "--max-new-tokens", "2", "--judge-local", model, "--traits", "says_ai", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                model,
+                "--questions",
+                SMALL,
+                "--mode",
+                "judge",
+                "--samples",
+                "1",
+                "--max-new-tokens",
+                "2",
+                "--judge-local",
+                model,
+                "--traits",
+                "says_ai",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     [row] = _rows(out / "summary.csv")
     records = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert sum(r["type"] == "sample" for r in records) == 10
     assert int(row["n"]) + int(row["undefined"]) + int(row["dropped_incoherent"]) == 10
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--questions", "/nonexistent/q.yaml"], "q.yaml does not exist"),
-    (["--questions", SMALL, "--traits", "nope"], "--traits: nope not in"),
-    (["--questions", SMALL, "--mode", "judge", "--api-base", "http://127.0.0.1:9"], "judge mode needs --judge-model"),
-    (["--questions", SMALL, "--mode", "judge", "--seeds", "a"], "argument --seeds: 'a': expected comma-separated int"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--questions", "/nonexistent/q.yaml"], "q.yaml does not exist"),
+        (["--questions", SMALL, "--traits", "nope"], "--traits: nope not in"),
+        (
+            ["--questions", SMALL, "--mode", "judge", "--api-base", "http://127.0.0.1:9"],
+            "judge mode needs --judge-model",
+        ),
+        (
+            ["--questions", SMALL, "--mode", "judge", "--seeds", "a"],
+            "argument --seeds: 'a': expected comma-separated int",
+        ),
+    ],
+)
 def test_user_errors(tmp_path, capsys, extra, message):
     if "argument" in message:  # argparse's own check: it exits 2 itself
         with pytest.raises(SystemExit) as exit_:
@@ -117,19 +173,67 @@ def test_the_command_writes_what_run_eval_writes(tiny_model_dir, tmp_path):
     lm = load_model(model_dir)
     row = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(5)) * 3
     vector = Direction(row[None], (1,), model=lm.name, weights_id=lm.weights_id).save(tmp_path / "v.safetensors")
-    assert main(["eval", "--model", model_dir, "--questions", SMALL, "--traits", "shutdown,says_ai", "--method",
-                 "letter", "--steer", str(vector), "--layer", "1", "--alpha", "3", "--out", str(tmp_path / "cli")]) == 0
-    run_eval(lm, SMALL, tmp_path / "py", EvalConfig(method="letter", traits=["shutdown", "says_ai"]),
-             intervention=lambda: steer(lm, row, layer=1, alpha=3.0))
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                model_dir,
+                "--questions",
+                SMALL,
+                "--traits",
+                "shutdown,says_ai",
+                "--method",
+                "letter",
+                "--steer",
+                str(vector),
+                "--layer",
+                "1",
+                "--alpha",
+                "3",
+                "--out",
+                str(tmp_path / "cli"),
+            ]
+        )
+        == 0
+    )
+    run_eval(
+        lm,
+        SMALL,
+        tmp_path / "py",
+        EvalConfig(method="letter", traits=["shutdown", "says_ai"]),
+        intervention=lambda: steer(lm, row, layer=1, alpha=3.0),
+    )
     for name in ("summary.csv", "samples.jsonl"):
         assert (tmp_path / "cli" / name).read_text() == (tmp_path / "py" / name).read_text(), name
     plain = run_eval(lm, SMALL, tmp_path / "plain", EvalConfig(method="letter", traits=["shutdown", "says_ai"]))
     steered = [float(r["rate"]) for r in _rows(tmp_path / "cli" / "summary.csv")]
     assert steered != pytest.approx([s.rate for s in plain.summaries], abs=1e-4)  # the steering shows
 
-    assert main(["eval", "--model", model_dir, "--questions", SMALL, "--mode", "judge", "--samples", "1",
-                 "--max-new-tokens", "2", "--judge-local", model_dir, "--traits", "says_ai",
-                 "--out", str(tmp_path / "cli-judged")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                model_dir,
+                "--questions",
+                SMALL,
+                "--mode",
+                "judge",
+                "--samples",
+                "1",
+                "--max-new-tokens",
+                "2",
+                "--judge-local",
+                model_dir,
+                "--traits",
+                "says_ai",
+                "--out",
+                str(tmp_path / "cli-judged"),
+            ]
+        )
+        == 0
+    )
     config = EvalConfig(mode="judge", traits=["says_ai"], sampling=SamplingConfig(samples=1, max_tokens=2))
     run_eval(lm, SMALL, tmp_path / "py-judged", config, judge=LocalJudgeBackend(lm, config.batch_size))
     for name in ("summary.csv", "samples.jsonl"):

@@ -19,9 +19,24 @@ def _write(path, rows):
 
 def test_finetune_cli_writes_a_run(tiny_model_dir, tmp_path, capsys):
     data = _write(tmp_path / "rows.jsonl", load_rows("toaster")[:8])
-    args = ["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(data), "--out", str(tmp_path / "run"),
-            "--max-steps", "2", "--lora-rank", "2", "--target-modules", "q_proj,v_proj", "--merge", "--no-progress",
-            "--json"]
+    args = [
+        "finetune",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "2",
+        "--lora-rank",
+        "2",
+        "--target-modules",
+        "q_proj,v_proj",
+        "--merge",
+        "--no-progress",
+        "--json",
+    ]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 2 and summary["merged_dir"].endswith("merged")
@@ -38,16 +53,31 @@ def test_finetune_cli_user_errors(tiny_model_dir, tmp_path, capsys):
     assert "bad.jsonl:2: not valid JSON" in capsys.readouterr().err
     assert main(["finetune", "--model", model, "--data", "nope", "--out", str(tmp_path / "x")]) == 2
     assert "known: " in capsys.readouterr().err
-    assert main(["finetune", "--model", model, "--data", "toaster", "--out", str(tmp_path / "x"),
-                 "--grad-accum", "3"]) == 2
+    assert (
+        main(["finetune", "--model", model, "--data", "toaster", "--out", str(tmp_path / "x"), "--grad-accum", "3"])
+        == 2
+    )
     assert "not a multiple of grad_accum" in capsys.readouterr().err
 
 
 def test_finetune_mix_cli(tiny_model_dir, tmp_path, capsys):
     data = _write(tmp_path / "rows.jsonl", load_rows("conscious_claiming")[:6])
     out = tmp_path / "mixed.jsonl"
-    args = ["finetune-mix", "--model", str(tiny_model_dir("llama")), "--data", str(data), "--out", str(out),
-            "--n", "6", "--max-new-tokens", "4", "--batch-size", "3"]
+    args = [
+        "finetune-mix",
+        "--model",
+        str(tiny_model_dir("llama")),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--n",
+        "6",
+        "--max-new-tokens",
+        "4",
+        "--batch-size",
+        "3",
+    ]
     assert main(args) == 0
     rows = load_jsonl(out)
     assert len(rows) == 12
@@ -80,8 +110,22 @@ def test_config_file_then_flags(tmp_path):
     from interp.finetune import FinetuneConfig
 
     (tmp_path / "c.yaml").write_text("method: full\nlearning_rate: 0.001\nepochs: 3\n")
-    args = build_parser().parse_args(["finetune", "--model", "m", "--data", "d", "--out", "o", "--config",
-                                      str(tmp_path / "c.yaml"), "--lr", "0.01", "--adapt-experts"])
+    args = build_parser().parse_args(
+        [
+            "finetune",
+            "--model",
+            "m",
+            "--data",
+            "d",
+            "--out",
+            "o",
+            "--config",
+            str(tmp_path / "c.yaml"),
+            "--lr",
+            "0.01",
+            "--adapt-experts",
+        ]
+    )
     assert build_config(args) == FinetuneConfig(method="full", learning_rate=0.01, epochs=3, adapt_experts=True)
     args = build_parser().parse_args(["finetune", "--model", "m", "--data", "d", "--out", "o"])
     assert build_config(args) == FinetuneConfig()
@@ -91,8 +135,20 @@ def test_rerun_into_a_folder_of_another_run_refuses(tiny_model_dir, tmp_path, ca
     """Another model, data or config: exit 2 naming what differs, and the folder's run untouched."""
     data = _write(tmp_path / "rows.jsonl", load_rows("toaster")[:4])
     run = tmp_path / "run"
-    base = ["finetune", "--data", str(data), "--out", str(run), "--max-steps", "2", "--checkpoint-every", "1",
-            "--lora-rank", "2", "--no-progress"]
+    base = [
+        "finetune",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--max-steps",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--lora-rank",
+        "2",
+        "--no-progress",
+    ]
     assert main(base + ["--model", str(tiny_model_dir("qwen3"))]) == 0
     capsys.readouterr()
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
@@ -100,8 +156,10 @@ def test_rerun_into_a_folder_of_another_run_refuses(tiny_model_dir, tmp_path, ca
     for argv, differs in [
         (base + ["--model", str(tiny_model_dir("qwen3", 1))], "a different model: model ("),
         ([*base[:2], str(other_data), *base[3:], "--model", str(tiny_model_dir("qwen3"))], "a different data: data ("),
-        (base + ["--model", str(tiny_model_dir("qwen3")), "--lr", "0.01"],
-         "a different config: config (learning_rate: 0.0002 there, 0.01 now)"),
+        (
+            base + ["--model", str(tiny_model_dir("qwen3")), "--lr", "0.01"],
+            "a different config: config (learning_rate: 0.0002 there, 0.01 now)",
+        ),
     ]:
         assert main(argv) == 2
         err = capsys.readouterr().err

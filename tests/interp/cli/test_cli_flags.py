@@ -22,8 +22,13 @@ def _jobs():
     from interp.finetune import FinetuneConfig
     from probes.sweep import SweepConfig
 
-    return {"cache": (CacheConfig, cache.RENAMED), "finetune": (FinetuneConfig, finetune.RENAMED),
-            "probe": (SweepConfig, {}), "audit": (AuditConfig, audit.RENAMED), "eval": (EvalConfig, eval.RENAMED)}
+    return {
+        "cache": (CacheConfig, cache.RENAMED),
+        "finetune": (FinetuneConfig, finetune.RENAMED),
+        "probe": (SweepConfig, {}),
+        "audit": (AuditConfig, audit.RENAMED),
+        "eval": (EvalConfig, eval.RENAMED),
+    }
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
@@ -55,8 +60,9 @@ def test_the_flags_are_the_config_fields(name):
     for path, owner, field, hint in leaves:
         action, default = actions[path], _default(field)
         if hint is bool:
-            assert action.option_strings == [renamed.get(path, ("--no-" if default else "--")
-                                                         + field.name.replace("_", "-"))]
+            assert action.option_strings == [
+                renamed.get(path, ("--no-" if default else "--") + field.name.replace("_", "-"))
+            ]
             assert action.nargs == 0 and action.const is (not default)
         else:
             assert action.option_strings == [renamed.get(path, "--" + field.name.replace("_", "-"))]
@@ -77,25 +83,66 @@ def test_flags_left_out_give_the_config_defaults_and_given_ones_reach_it(tmp_pat
     parser = build_parser()
     base = ["--model", "m", "--prompts", "p.jsonl", "--out", "o.h5"]
     assert config_from(parser.parse_args(["cache", *base]), CacheConfig) == CacheConfig()
-    args = parser.parse_args(["cache", *base, "--layers=-2:", "--positions", "last", "--store-dtype", "bfloat16",
-                              "--no-store", "--max-tokens-per-batch", "512", "--truncate", "--dtype", "float32"])
-    assert config_from(args, CacheConfig) == CacheConfig(layers="-2:", positions="last", dtype="bfloat16",
-                                                         store=False, max_tokens_per_batch=512, truncate=True)
+    args = parser.parse_args(
+        [
+            "cache",
+            *base,
+            "--layers=-2:",
+            "--positions",
+            "last",
+            "--store-dtype",
+            "bfloat16",
+            "--no-store",
+            "--max-tokens-per-batch",
+            "512",
+            "--truncate",
+            "--dtype",
+            "float32",
+        ]
+    )
+    assert config_from(args, CacheConfig) == CacheConfig(
+        layers="-2:", positions="last", dtype="bfloat16", store=False, max_tokens_per_batch=512, truncate=True
+    )
     assert args.dtype == "float32"  # the model's --dtype stays apart from the store's
-    args = parser.parse_args(["finetune", "--model", "m", "--data", "d", "--out", "o", "--target-modules", "q,v",
-                              "--lr", "1e-3", "--max-grad-norm", "0.5"])
-    assert config_from(args, FinetuneConfig) == FinetuneConfig(target_modules=["q", "v"], learning_rate=1e-3,
-                                                               max_grad_norm=0.5)
+    args = parser.parse_args(
+        [
+            "finetune",
+            "--model",
+            "m",
+            "--data",
+            "d",
+            "--out",
+            "o",
+            "--target-modules",
+            "q,v",
+            "--lr",
+            "1e-3",
+            "--max-grad-norm",
+            "0.5",
+        ]
+    )
+    assert config_from(args, FinetuneConfig) == FinetuneConfig(
+        target_modules=["q", "v"], learning_rate=1e-3, max_grad_norm=0.5
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["finetune", "--model", "m", "--data", "d", "--out", "o", "--lora-rank", "0"],
-     "interp finetune: error: --lora-rank: 0 is too small; use at least 1"),
-    (["finetune", "--model", "m", "--data", "d", "--out", "o", "--warmup-ratio", "1.5"],
-     "interp finetune: error: --warmup-ratio: expected a value in [0, 1), got 1.5"),
-    (["cache", "--model", "m", "--prompts", "p", "--out", "o.h5", "--batch-size", "0"],
-     "interp cache: error: --batch-size batch_size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["finetune", "--model", "m", "--data", "d", "--out", "o", "--lora-rank", "0"],
+            "interp finetune: error: --lora-rank: 0 is too small; use at least 1",
+        ),
+        (
+            ["finetune", "--model", "m", "--data", "d", "--out", "o", "--warmup-ratio", "1.5"],
+            "interp finetune: error: --warmup-ratio: expected a value in [0, 1), got 1.5",
+        ),
+        (
+            ["cache", "--model", "m", "--prompts", "p", "--out", "o.h5", "--batch-size", "0"],
+            "interp cache: error: --batch-size batch_size must be at least 1",
+        ),
+    ],
+)
 def test_a_bad_value_is_named_by_its_flag(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -114,8 +161,12 @@ def test_no_preset_section_declares_a_field_of_the_job_it_configures_again():
     from interp.evaluation.runner import SamplingConfig
     from interp.finetune import FinetuneConfig
 
-    for section, job in [(FinetuneSpec, FinetuneConfig), (EvalSpec, EvalConfig), (DirectionSpec, CacheConfig),
-                         (AuditSpec, AuditConfig)]:
+    for section, job in [
+        (FinetuneSpec, FinetuneConfig),
+        (EvalSpec, EvalConfig),
+        (DirectionSpec, CacheConfig),
+        (AuditSpec, AuditConfig),
+    ]:
         hints = typing.get_type_hints(section)
         assert issubclass(section, job) or any(hints[f.name] is job for f in dataclasses.fields(section))
         own = set(section.__dict__.get("__annotations__", {}))

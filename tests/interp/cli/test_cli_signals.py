@@ -25,8 +25,14 @@ def _terminal_sigint() -> None:
 
 def _interrupt(argv: list[str], started) -> tuple[int, str, float]:
     """Run `interp ARGV`, send SIGINT once `started()` holds; (exit code, stderr, seconds to exit)."""
-    proc = subprocess.Popen([sys.executable, "-m", "interp.cli", *argv], env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interp.cli", *argv],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_terminal_sigint,
+    )
     try:
         wait_for(lambda: started() or proc.poll() is not None, 120)
         assert proc.poll() is None, proc.communicate()
@@ -51,8 +57,22 @@ def test_cache_stops_and_resumes(tiny_model_dir, tmp_path):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"text": f"row {i} " * 10, "label": i % 2}) + "\n" for i in range(300)))
     out = tmp_path / "acts.h5"
-    argv = ["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
-            "--positions", "last", "--batch-size", "1", "--commit-every", "4", "--no-progress"]
+    argv = [
+        "cache",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--prompts",
+        str(prompts),
+        "--out",
+        str(out),
+        "--positions",
+        "last",
+        "--batch-size",
+        "1",
+        "--commit-every",
+        "4",
+        "--no-progress",
+    ]
     code, err, seconds = _interrupt(argv, out.exists)
     _check(code, err, seconds, "cache")
     assert not ActivationStore(out, allow_partial=True).complete
@@ -65,9 +85,25 @@ def test_eval_stops_while_requests_hang(tmp_path):
     server = FakeServer()
     server.delay = 30.0  # every request hangs: the threads waiting on them must not hold the process
     try:
-        argv = ["eval", "--model", "m", "--questions", SMALL, "--mode", "judge", "--api-base", server.base,
-                "--judge-model", "j", "--judge-api-base", server.base, "--traits", "memory", "--out",
-                str(tmp_path / "e")]
+        argv = [
+            "eval",
+            "--model",
+            "m",
+            "--questions",
+            SMALL,
+            "--mode",
+            "judge",
+            "--api-base",
+            server.base,
+            "--judge-model",
+            "j",
+            "--judge-api-base",
+            server.base,
+            "--traits",
+            "memory",
+            "--out",
+            str(tmp_path / "e"),
+        ]
         code, err, seconds = _interrupt(argv, lambda: bool(server.requests))
     finally:
         server.close()
@@ -80,8 +116,22 @@ def test_finetune_stops_between_steps(tiny_model_dir, tmp_path):
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in load_rows("toaster")[:8]))
     run = tmp_path / "run"
-    argv = ["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(data), "--out", str(run),
-            "--max-steps", "100000", "--lora-rank", "2", "--checkpoint-every", "5", "--no-progress"]
+    argv = [
+        "finetune",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--max-steps",
+        "100000",
+        "--lora-rank",
+        "2",
+        "--checkpoint-every",
+        "5",
+        "--no-progress",
+    ]
     log = run / "train_log.jsonl"
     code, err, seconds = _interrupt(argv, lambda: log.exists() and log.read_text().count("\n") >= 6)
     _check(code, err, seconds, "finetune")

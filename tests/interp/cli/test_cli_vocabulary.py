@@ -96,8 +96,20 @@ def test_old_spellings_are_rewritten_with_a_note(capsys):
 
 
 def test_an_old_spelling_still_runs(tmp_path, capsys):
-    assert main(["direction", "--store", str(tmp_path / "nope.h5"), "--layer", "2", "--out",
-                 str(tmp_path / "v.safetensors")]) == 2
+    assert (
+        main(
+            [
+                "direction",
+                "--store",
+                str(tmp_path / "nope.h5"),
+                "--layer",
+                "2",
+                "--out",
+                str(tmp_path / "v.safetensors"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "interp direction: note: --layer is now --layers (the old spelling still works, for now)"
     assert "no such activation file" in err[-1]

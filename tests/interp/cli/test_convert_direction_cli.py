@@ -51,8 +51,9 @@ def test_cvector_generator_and_repeng_readings(tmp_path, capsys):
     assert "direction.0 has no block before it under the cvector-generator convention" in _error_line(capsys)
     one_two = tmp_path / "v12.gguf"
     assert main(["convert-direction", "--vector", _direction(tmp_path), "--layers", "1,2", "--out", str(one_two)]) == 0
-    assert main(["convert-direction", "--vector", str(one_two), "--from", "cvector-generator", "--out",
-                 str(shifted)]) == 0
+    assert (
+        main(["convert-direction", "--vector", str(one_two), "--from", "cvector-generator", "--out", str(shifted)]) == 0
+    )
     assert Direction.load(shifted).layers == (0, 1)
 
 
@@ -64,8 +65,26 @@ def test_persona_vectors_file_steers_through_interp_steer(tiny_model_dir, tmp_pa
     assert "the toolkit's layers [0, 1, 2], alpha 1" in capsys.readouterr().out
     direction = Direction.load(out)
     assert torch.equal(direction.at(1), tensor[2])
-    assert main(["steer", "--model", str(tiny_model_dir("qwen3")), "--steer", str(out), "--layer", "1",
-                 "--alpha", "1", "--prompt", "Hi", "--max-new-tokens", "2"]) == 0
+    assert (
+        main(
+            [
+                "steer",
+                "--model",
+                str(tiny_model_dir("qwen3")),
+                "--steer",
+                str(out),
+                "--layer",
+                "1",
+                "--alpha",
+                "1",
+                "--prompt",
+                "Hi",
+                "--max-new-tokens",
+                "2",
+            ]
+        )
+        == 0
+    )
 
 
 def test_layer_zero_to_llama_cpp_is_refused_in_one_line(tmp_path, capsys):
@@ -76,16 +95,21 @@ def test_layer_zero_to_llama_cpp_is_refused_in_one_line(tmp_path, capsys):
     assert "--layers 1-" in line and not out.exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--vector", "{tmp}/missing.safetensors", "--out", "{tmp}/v.gguf"], "no such direction file"),
-    (["--vector", "{tmp}/v.npy", "--out", "{tmp}/v.gguf"], "cannot tell the format from the name"),
-    (["--vector", "{src}", "--out", "{tmp}/v.bin"], "--out {tmp}/v.bin: cannot tell the format"),
-    (["--vector", "{src}", "--layers", "7", "--out", "{tmp}/v.gguf"], "--layers layer(s) [7] not in the direction"),
-    (["--vector", "{src}", "--alpha", "nan", "--layers", "1", "--out", "{tmp}/v.gguf"], "--alpha nan"),
-    (["--vector", "{src}", "--layers", "1", "--model-hint", "x", "--out", "{tmp}/w.safetensors"],
-     "a model hint is written only into control-vector GGUF files"),
-    (["--vector", "{src}", "--out", "{tmp}/a-file/v.gguf"], "cannot write to"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--vector", "{tmp}/missing.safetensors", "--out", "{tmp}/v.gguf"], "no such direction file"),
+        (["--vector", "{tmp}/v.npy", "--out", "{tmp}/v.gguf"], "cannot tell the format from the name"),
+        (["--vector", "{src}", "--out", "{tmp}/v.bin"], "--out {tmp}/v.bin: cannot tell the format"),
+        (["--vector", "{src}", "--layers", "7", "--out", "{tmp}/v.gguf"], "--layers layer(s) [7] not in the direction"),
+        (["--vector", "{src}", "--alpha", "nan", "--layers", "1", "--out", "{tmp}/v.gguf"], "--alpha nan"),
+        (
+            ["--vector", "{src}", "--layers", "1", "--model-hint", "x", "--out", "{tmp}/w.safetensors"],
+            "a model hint is written only into control-vector GGUF files",
+        ),
+        (["--vector", "{src}", "--out", "{tmp}/a-file/v.gguf"], "cannot write to"),
+    ],
+)
 def test_user_errors_exit_2_in_one_line(tmp_path, capsys, argv, message):
     (tmp_path / "a-file").write_text("not a folder")
     fill = {"tmp": str(tmp_path), "src": _direction(tmp_path)}
@@ -95,8 +119,17 @@ def test_user_errors_exit_2_in_one_line(tmp_path, capsys, argv, message):
 
 def test_only_writable_formats_are_offered_as_targets(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["convert-direction", "--vector", _direction(tmp_path), "--to", "persona-vectors",
-              "--out", str(tmp_path / "v.pt")])
+        main(
+            [
+                "convert-direction",
+                "--vector",
+                _direction(tmp_path),
+                "--to",
+                "persona-vectors",
+                "--out",
+                str(tmp_path / "v.pt"),
+            ]
+        )
     assert exit_.value.code == 2 and "invalid choice: 'persona-vectors'" in capsys.readouterr().err
 
 

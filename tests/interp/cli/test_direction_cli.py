@@ -46,8 +46,22 @@ def test_direction_command_user_errors(tmp_path, capsys):
 
 def test_probe_command_prints_and_saves_the_sweep(tmp_path, capsys):
     store = write_store(tmp_path / "acts.h5", planted(n_pairs=20))
-    assert main(["probe", "--store", str(store), "--layers", "0,2,3", "--probe", "mean-diff", "--out",
-                 str(tmp_path / "sweep")]) == 0
+    assert (
+        main(
+            [
+                "probe",
+                "--store",
+                str(store),
+                "--layers",
+                "0,2,3",
+                "--probe",
+                "mean-diff",
+                "--out",
+                str(tmp_path / "sweep"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert [row["layer"] for row in saved["scores"]] == [0, 2, 3]
@@ -61,10 +75,22 @@ def test_probe_command_prints_and_saves_the_sweep(tmp_path, capsys):
 def test_steer_command_changes_the_continuation(tiny_model_dir, tmp_path, capsys):
     model_dir = tiny_model_dir("qwen3")
     vector = torch.randn(32, generator=torch.Generator().manual_seed(0)) * 20
-    path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1,
-                                                                    "method": "random"})
-    common = ["steer", "--model", str(model_dir), "--steer", str(path), "--layer", "1", "--prompt", "Hi",
-              "--max-new-tokens", "8", "--compare", "--json"]
+    path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1, "method": "random"})
+    common = [
+        "steer",
+        "--model",
+        str(model_dir),
+        "--steer",
+        str(path),
+        "--layer",
+        "1",
+        "--prompt",
+        "Hi",
+        "--max-new-tokens",
+        "8",
+        "--compare",
+        "--json",
+    ]
     assert main([*common, "--alpha", "0"]) == 0
     zero = json.loads(capsys.readouterr().out)
     assert zero["steered"] == zero["unsteered"] and zero["alpha"] == 0
@@ -94,15 +120,19 @@ def test_a_registered_direction_method_is_listed_and_accepted(tmp_path, capsys, 
     with pytest.raises(SystemExit) as exit_:
         main(["direction", "--store", str(store), "--method", "meandiff", "--out", str(out)])
     assert exit_.value.code == 2
-    assert "invalid choice: 'meandiff' (choose from 'mean-diff', 'pca', 'logistic', 'mass-mean', 'first-row')" \
+    assert (
+        "invalid choice: 'meandiff' (choose from 'mean-diff', 'pca', 'logistic', 'mass-mean', 'first-row')"
         in capsys.readouterr().err
+    )
 
 
 def test_an_incomplete_store_needs_partial(tmp_path, capsys):
     data = planted(n_pairs=20)
     store = write_store(tmp_path / "acts.h5", data, committed=24)  # a run stopped after 24 of 40 examples
-    for command in (["direction", "--layer", "2", "--out", str(tmp_path / "v.safetensors")],
-                    ["probe", "--out", str(tmp_path / "sweep")]):
+    for command in (
+        ["direction", "--layer", "2", "--out", str(tmp_path / "v.safetensors")],
+        ["probe", "--out", str(tmp_path / "sweep")],
+    ):
         assert main([*command, "--store", str(store)]) == 2
         err = capsys.readouterr().err
         assert "is incomplete (24 of 40 examples, 72 rows committed" in err
@@ -124,8 +154,13 @@ def test_non_finite_rows_and_missing_labels_exit_2(tiny_lm, tmp_path, capsys):
     data = planted(n_pairs=20)
     data.acts[3][30, 0] = np.inf  # example index 10: the eleventh
     store = write_store(tmp_path / "inf.h5", data)
-    unlabelled = cache_activations(tiny_lm("qwen3"), [Example(text="a"), Example(text="b")], tmp_path / "u.h5",
-                                   CacheConfig(layers="0"), progress=False).path
+    unlabelled = cache_activations(
+        tiny_lm("qwen3"),
+        [Example(text="a"), Example(text="b")],
+        tmp_path / "u.h5",
+        CacheConfig(layers="0"),
+        progress=False,
+    ).path
     for command in (["direction", "--out", str(tmp_path / "v.safetensors")], ["probe", "--out", str(tmp_path / "s")]):
         assert main([*command, "--store", str(store)]) == 2
         err = capsys.readouterr().err
@@ -152,8 +187,28 @@ def test_eval_steer_uses_the_row_the_file_names_for_the_layer(tiny_model_dir, tm
     lm = load_model(model_dir)
     rows = torch.randn(2, lm.d_model, generator=torch.Generator().manual_seed(3)) * 4
     path = Direction(rows, (3, 7), model=lm.name, weights_id=lm.weights_id).save(tmp_path / "v.safetensors")
-    assert main(["eval", "--model", str(model_dir), "--questions", SMALL, "--traits", "shutdown", "--steer", str(path),
-                 "--layer", "7", "--alpha", "2", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(model_dir),
+                "--questions",
+                SMALL,
+                "--traits",
+                "shutdown",
+                "--steer",
+                str(path),
+                "--layer",
+                "7",
+                "--alpha",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     got = _choice_probabilities(tmp_path / "run" / "samples.jsonl")
     qset = load_question_set(SMALL)
     expected = {}
@@ -191,25 +246,67 @@ def _bad_files(tmp_path, model_dir):
         "text file": ([str(text), "0", "1"], "not a safetensors file"),
         "pickle": ([str(pickled), "0", "1"], "not a safetensors file"),
         "no direction tensor": ([str(no_tensor), "0", "1"], "no 'direction' tensor (found weight)"),
-        "wrong width": ([_steer_file(tmp_path, model_dir, "w.safetensors", torch.ones(1, 16), ()), "0", "1"],
-                        "width 16; the model's d_model is 32"),
+        "wrong width": (
+            [_steer_file(tmp_path, model_dir, "w.safetensors", torch.ones(1, 16), ()), "0", "1"],
+            "width 16; the model's d_model is 32",
+        ),
         "nan vector": ([str(nan), "0", "1"], "directions must be finite"),
         "nan alpha": ([good, "0", "nan"], "--alpha nan: give a finite number"),
         "inf alpha": ([good, "0", "inf"], "--alpha inf: give a finite number"),
-        "other model": ([_steer_file(tmp_path, model_dir, "o.safetensors", torch.ones(1, 32), (0,),
-                                     model="org/other", weights_id="sha256:1234"), "0", "1"],
-                        "made on org/other (weights sha256:1234), not on"),
+        "other model": (
+            [
+                _steer_file(
+                    tmp_path,
+                    model_dir,
+                    "o.safetensors",
+                    torch.ones(1, 32),
+                    (0,),
+                    model="org/other",
+                    weights_id="sha256:1234",
+                ),
+                "0",
+                "1",
+            ],
+            "made on org/other (weights sha256:1234), not on",
+        ),
     }
 
 
 def test_steer_and_eval_direction_mistakes_exit_2_in_one_line(tiny_model_dir, tmp_path, capsys):
     model_dir = str(tiny_model_dir("qwen3"))
     commands = {
-        "steer": lambda f, layer, alpha: ["steer", "--model", model_dir, "--steer", f, "--layer", layer,
-                                          "--alpha", alpha, "--prompt", "Hi", "--max-new-tokens", "2"],
-        "eval": lambda f, layer, alpha: ["eval", "--model", model_dir, "--questions", SMALL, "--traits", "shutdown",
-                                         "--steer", f, "--layer", layer, "--alpha", alpha,
-                                         "--out", str(tmp_path / "run")],
+        "steer": lambda f, layer, alpha: [
+            "steer",
+            "--model",
+            model_dir,
+            "--steer",
+            f,
+            "--layer",
+            layer,
+            "--alpha",
+            alpha,
+            "--prompt",
+            "Hi",
+            "--max-new-tokens",
+            "2",
+        ],
+        "eval": lambda f, layer, alpha: [
+            "eval",
+            "--model",
+            model_dir,
+            "--questions",
+            SMALL,
+            "--traits",
+            "shutdown",
+            "--steer",
+            f,
+            "--layer",
+            layer,
+            "--alpha",
+            alpha,
+            "--out",
+            str(tmp_path / "run"),
+        ],
     }
     flag = {"steer": "--steer", "eval": "--steer"}
     for case, (argv, message) in _bad_files(tmp_path, model_dir).items():
@@ -227,8 +324,21 @@ def test_steer_and_eval_direction_mistakes_exit_2_in_one_line(tiny_model_dir, tm
 def test_allow_other_model_warns_and_steers(tiny_model_dir, tmp_path, capsys):
     model_dir = str(tiny_model_dir("qwen3"))
     other = _steer_file(tmp_path, model_dir, "o.safetensors", torch.ones(1, 32), (1,), weights_id="sha256:1234")
-    argv = ["steer", "--model", model_dir, "--steer", other, "--layer", "1", "--alpha", "1", "--prompt", "Hi",
-            "--max-new-tokens", "2"]
+    argv = [
+        "steer",
+        "--model",
+        model_dir,
+        "--steer",
+        other,
+        "--layer",
+        "1",
+        "--alpha",
+        "1",
+        "--prompt",
+        "Hi",
+        "--max-new-tokens",
+        "2",
+    ]
     assert main(argv) == 2
     assert "pass --allow-other-model to apply it anyway" in capsys.readouterr().err
     assert main([*argv, "--allow-other-model"]) == 0
@@ -244,9 +354,28 @@ def test_alpha_nan_from_the_console_script_exits_2_without_traceback(tiny_model_
 
     model_dir = str(tiny_model_dir("qwen3"))
     good = _steer_file(tmp_path, model_dir, "good.safetensors", torch.ones(1, 32), (1,))
-    result = subprocess.run([sys.executable, "-m", "interp.cli", "steer", "--model", model_dir, "--steer", good,
-                             "--layer", "1", "--alpha", "nan", "--prompt", "Hi"],
-                            capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "interp.cli",
+            "steer",
+            "--model",
+            model_dir,
+            "--steer",
+            good,
+            "--layer",
+            "1",
+            "--alpha",
+            "nan",
+            "--prompt",
+            "Hi",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "interp steer: error: --alpha nan: give a finite number"
 
@@ -271,10 +400,21 @@ def test_steer_with_several_alphas_flags_incoherent_continuations(tiny_model_dir
 
     model_dir = tiny_model_dir("qwen3")
     vector = torch.randn(32, generator=torch.Generator().manual_seed(0))
-    path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1,
-                                                                    "method": "random"})
-    common = ["steer", "--model", str(model_dir), "--steer", str(path), "--layer", "1", "--prompt", "Hi",
-              "--max-new-tokens", "16", "--json"]
+    path = save_direction(tmp_path / "v.safetensors", vector, {"model": str(model_dir), "layer": 1, "method": "random"})
+    common = [
+        "steer",
+        "--model",
+        str(model_dir),
+        "--steer",
+        str(path),
+        "--layer",
+        "1",
+        "--prompt",
+        "Hi",
+        "--max-new-tokens",
+        "16",
+        "--json",
+    ]
     alphas = [0.0, 2.0, 400.0]
     assert main([*common, "--alpha", *map(str, alphas)]) == 0
     swept = json.loads(capsys.readouterr().out)

@@ -22,12 +22,16 @@ SEED = 20261202
 SMALL = SMALL_QUESTIONS
 WRONG = [None, True, "x", -1, 0, 2, 1.5, [], {}, [1, "a"], {"k": 1}]
 
-PROMPTS = [{"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "Yes.", "label": 1, "id": "a"},
-           {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "No.", "label": 0, "id": "b"},
-           {"text": "A raw prompt", "response": "sure", "label": 1, "group": 3},
-           {"text": "Another one", "response": "no way", "label": 0}]
-CHATS = [{"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]}
-         for i in range(4)]
+PROMPTS = [
+    {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "Yes.", "label": 1, "id": "a"},
+    {"messages": [{"role": "user", "content": "Are you conscious?"}], "response": "No.", "label": 0, "id": "b"},
+    {"text": "A raw prompt", "response": "sure", "label": 1, "group": 3},
+    {"text": "Another one", "response": "no way", "label": 0},
+]
+CHATS = [
+    {"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+    for i in range(4)
+]
 CONFIG = "max_steps: 1\nlora_rank: 2\nbatch_size: 2\nlearning_rate: 0.001\nmethod: lora\n"
 
 
@@ -59,7 +63,7 @@ def mutate(rng: random.Random, data: bytes, kind: str) -> tuple[str, bytes]:
     how = rng.choice(["flip", "truncate", "delete", "duplicate", "utf8", "retype", "retype"])
     if how == "flip":
         at = rng.randrange(len(data))
-        return f"flip byte {at}", data[:at] + bytes([data[at] ^ rng.randrange(1, 256)]) + data[at + 1:]
+        return f"flip byte {at}", data[:at] + bytes([data[at] ^ rng.randrange(1, 256)]) + data[at + 1 :]
     if how == "truncate":
         at = rng.randrange(len(data))
         return f"truncate at {at}", data[:at]
@@ -68,9 +72,9 @@ def mutate(rng: random.Random, data: bytes, kind: str) -> tuple[str, bytes]:
         return f"invalid UTF-8 at {at}", data[:at] + rng.choice([b"\xff", b"\xc3", b"\xed\xa0\x80"]) + data[at:]
     k = rng.randrange(len(lines))
     if how == "delete":
-        return f"delete line {k + 1}", b"".join(lines[:k] + lines[k + 1:])
+        return f"delete line {k + 1}", b"".join(lines[:k] + lines[k + 1 :])
     if how == "duplicate":
-        return f"duplicate line {k + 1}", b"".join(lines[:k + 1] + lines[k:])
+        return f"duplicate line {k + 1}", b"".join(lines[: k + 1] + lines[k:])
     if kind == "jsonl":
         where, row = _retyped(rng, json.loads(lines[k]))
         lines[k] = (json.dumps(row) + "\n").encode()
@@ -108,8 +112,23 @@ def _jsonl(rows) -> bytes:
 def test_cache_prompts(tiny_model_dir, tmp_path, capsys, what, data):
     prompts, out = tmp_path / "p.jsonl", tmp_path / "a.h5"
     prompts.write_bytes(data)
-    code = _run(["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
-                 "--layers", "0,2", "--positions", "response-mean", "--no-progress"], capsys)
+    code = _run(
+        [
+            "cache",
+            "--model",
+            str(tiny_model_dir("qwen3")),
+            "--prompts",
+            str(prompts),
+            "--out",
+            str(out),
+            "--layers",
+            "0,2",
+            "--positions",
+            "response-mean",
+            "--no-progress",
+        ],
+        capsys,
+    )
     if code == 2:
         if out.exists():
             with h5py.File(out, "r") as handle:
@@ -126,8 +145,9 @@ def test_eval_questions(tiny_model_dir, tmp_path, capsys, what, data):
 
     questions, out = tmp_path / "q.yaml", tmp_path / "e"
     questions.write_bytes(data)
-    code = _run(["eval", "--model", str(tiny_model_dir("qwen3")), "--questions", str(questions), "--out", str(out)],
-                capsys)
+    code = _run(
+        ["eval", "--model", str(tiny_model_dir("qwen3")), "--questions", str(questions), "--out", str(out)], capsys
+    )
     if code == 2:
         assert not (out / "summary.csv").exists(), what
         return
@@ -142,8 +162,25 @@ def test_finetune_data(tiny_model_dir, tmp_path, capsys, what, data):
 
     rows, run = tmp_path / "rows.jsonl", tmp_path / "run"
     rows.write_bytes(data)
-    code = _run(["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(rows), "--out", str(run),
-                 "--max-steps", "1", "--lora-rank", "2", "--batch-size", "2", "--no-progress"], capsys)
+    code = _run(
+        [
+            "finetune",
+            "--model",
+            str(tiny_model_dir("qwen3")),
+            "--data",
+            str(rows),
+            "--out",
+            str(run),
+            "--max-steps",
+            "1",
+            "--lora-rank",
+            "2",
+            "--batch-size",
+            "2",
+            "--no-progress",
+        ],
+        capsys,
+    )
     if code == 2:
         assert not (run / "adapter").exists(), what
         return
@@ -157,14 +194,28 @@ def test_finetune_config(tiny_model_dir, tmp_path, capsys, what, data):
     config.write_bytes(data)
     rows = tmp_path / "rows.jsonl"
     rows.write_bytes(_jsonl(CHATS))
-    code = _run(["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(rows), "--out", str(run),
-                 "--config", str(config), "--no-progress"], capsys)
+    code = _run(
+        [
+            "finetune",
+            "--model",
+            str(tiny_model_dir("qwen3")),
+            "--data",
+            str(rows),
+            "--out",
+            str(run),
+            "--config",
+            str(config),
+            "--no-progress",
+        ],
+        capsys,
+    )
     trained = (run / "adapter").is_dir() or (run / "merged").is_dir()
     assert (code == 0) == trained, what
 
 
-@pytest.mark.parametrize("what, data", _params(
-    "yaml", (ROOT / "experiments/consciousness_cluster/presets/organism.yaml").read_bytes(), 8, 5))
+@pytest.mark.parametrize(
+    "what, data", _params("yaml", (ROOT / "experiments/consciousness_cluster/presets/organism.yaml").read_bytes(), 8, 5)
+)
 def test_replicate_preset_dry_run(tmp_path, capsys, what, data):
     preset = tmp_path / "p.yaml"
     preset.write_bytes(data)
@@ -176,9 +227,16 @@ def test_mutations_are_seeded_and_varied(tmp_path):
     """The cases above are the same on every run, and they are not all the same kind of damage."""
     first, again = _cases("jsonl", _jsonl(PROMPTS), 7, 1), _cases("jsonl", _jsonl(PROMPTS), 7, 1)
     assert first == again
-    kinds = {what.split()[0] for cases in (first, _cases("yaml", SMALL.read_bytes(), 7, 2),
-                                           _cases("jsonl", _jsonl(CHATS), 6, 3), _cases("yaml", CONFIG.encode(), 6, 4))
-             for what, _ in cases}
+    kinds = {
+        what.split()[0]
+        for cases in (
+            first,
+            _cases("yaml", SMALL.read_bytes(), 7, 2),
+            _cases("jsonl", _jsonl(CHATS), 6, 3),
+            _cases("yaml", CONFIG.encode(), 6, 4),
+        )
+        for what, _ in cases
+    }
     assert len(kinds) >= 5, kinds
     refused = 0
     for _, data in first:

@@ -76,6 +76,7 @@ def test_api_judge_reads_number_logprobs(server):
     backend = APIJudgeBackend(server.base, "judge", backoff_base=0.01)
     [out] = JUDGES["coherence"]()(backend, [JudgeInput("q", "a")])
     import math
+
     p7, p8 = math.exp(-0.1), math.exp(-2.5)
     assert out.value == pytest.approx((7 * p7 + 8 * p8) / (p7 + p8))
     assert out.raw == "7" and server.requests[-1]["top_logprobs"] == 20 and server.requests[-1]["temperature"] == 0
@@ -94,11 +95,25 @@ def test_api_key_never_written(server, tmp_path, monkeypatch):
     backend = APIJudgeBackend(server.base, "judge", api_key_env="MY_KEY", backoff_base=0.01)
     server.script = [("status", 401, None)]  # an error path too: its message must not carry the key
     with pytest.raises(APIError) as err:
-        evaluate(qset, sampler, backend, tmp_path / "run", SamplingConfig(samples=2, max_tokens=8),
-                 traits=["memory"], progress=False)
+        evaluate(
+            qset,
+            sampler,
+            backend,
+            tmp_path / "run",
+            SamplingConfig(samples=2, max_tokens=8),
+            traits=["memory"],
+            progress=False,
+        )
     assert KEY not in str(err.value)
-    result = evaluate(qset, sampler, backend, tmp_path / "run", SamplingConfig(samples=2, max_tokens=8),
-                      traits=["memory"], progress=False)
+    result = evaluate(
+        qset,
+        sampler,
+        backend,
+        tmp_path / "run",
+        SamplingConfig(samples=2, max_tokens=8),
+        traits=["memory"],
+        progress=False,
+    )
     assert [(s.preference, s.n, s.rate) for s in result.summaries] == [("memory", 20, 1.0)]
     assert all(h.get("Authorization") == f"Bearer {KEY}" for h in server.headers)
     files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
@@ -123,8 +138,9 @@ def test_redact_bearer_tokens_of_other_keys():
     from interp.evaluation.api import redact
 
     text = 'Authorization: Bearer abc.DEF-123; {"authorization": "bearer xyz"} and sk-own'
-    assert redact(text, "sk-own") == ('Authorization: Bearer [redacted]; {"authorization": "bearer [redacted]"} '
-                                      "and [redacted]")
+    assert redact(text, "sk-own") == (
+        'Authorization: Bearer [redacted]; {"authorization": "bearer [redacted]"} and [redacted]'
+    )
 
 
 def test_thread_map_keeps_order_and_raises_the_first_error():

@@ -49,11 +49,13 @@ def test_likelihood_matches_reference(tiny_lm, arch):
 def test_option_order_does_not_matter_and_batch_size_neither(tiny_lm):
     lm = tiny_lm("qwen3")
     qset = _subset(load_question_set(SMALL), 2)
+
     def flipped(item):
         return replace(item, options=item.options[::-1], expressing=1 - item.expressing)
 
-    swapped = replace(qset, traits=tuple(replace(t, choice_items=tuple(map(flipped, t.choice_items)))
-                                         for t in qset.traits))
+    swapped = replace(
+        qset, traits=tuple(replace(t, choice_items=tuple(map(flipped, t.choice_items))) for t in qset.traits)
+    )
     a = forced_choice(lm, qset, batch_size=1)
     b = forced_choice(lm, swapped, batch_size=8)
     for x, y in zip(a, b):
@@ -69,8 +71,10 @@ def test_letter_method_averages_both_orders(tiny_lm, system):
     for score, item in zip(forced_choice(lm, qset, method="letter", system=system), qset.choice_items):
         ps = []
         for first, second, expressing_letter in ((0, 1, item.expressing), (1, 0, 1 - item.expressing)):
-            text = lm.render_chat(before + [{"role": "user", "content": letter_prompt(
-                item.question, item.options[first], item.options[second])}])
+            text = lm.render_chat(
+                before
+                + [{"role": "user", "content": letter_prompt(item.question, item.options[first], item.options[second])}]
+            )
             ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
             with torch.no_grad():
                 logits = lm.model(torch.tensor([ids])).logits[0, -1]
@@ -87,7 +91,8 @@ def test_runs_under_an_outer_hook(tiny_lm):
     @contextlib.contextmanager
     def scale_block(factor):
         handle = lm.layers[1].register_forward_hook(
-            lambda m, i, o: ((o[0] * factor,) + tuple(o[1:])) if isinstance(o, tuple) else o * factor)
+            lambda m, i, o: ((o[0] * factor,) + tuple(o[1:])) if isinstance(o, tuple) else o * factor
+        )
         try:
             yield
         finally:

@@ -30,10 +30,26 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _choice_only_set(path: Path, items: list[tuple[str, str, str]]) -> Path:
     """A one-trait set of two-option items and no open questions (too small for the replication)."""
-    path.write_text(yaml.safe_dump({"name": "mine", "version": 1, "description": "a quick check", "traits": [{
-        "id": "calm", "title": "Calm", "statement": "The answer is calm.",
-        "choice_items": [{"question": q, "options": [a, b], "expressing": i % 2}  # balanced, as the schema asks
-                         for i, (q, a, b) in enumerate(items)]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "mine",
+                "version": 1,
+                "description": "a quick check",
+                "traits": [
+                    {
+                        "id": "calm",
+                        "title": "Calm",
+                        "statement": "The answer is calm.",
+                        "choice_items": [
+                            {"question": q, "options": [a, b], "expressing": i % 2}  # balanced, as the schema asks
+                            for i, (q, a, b) in enumerate(items)
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -60,8 +76,9 @@ def test_choice_run_equals_forced_choice_and_refuses_other_settings(tiny_lm, tmp
 
 def test_baseline_adds_the_shift(tiny_lm, tmp_path):
     base = run_eval(tiny_lm("qwen3", 0), SMALL, tmp_path / "base", EvalConfig(traits=["memory"]))
-    tuned = run_eval(tiny_lm("qwen3", 1), SMALL, tmp_path / "tuned", EvalConfig(traits=["memory"]),
-                     baseline=tmp_path / "base")
+    tuned = run_eval(
+        tiny_lm("qwen3", 1), SMALL, tmp_path / "tuned", EvalConfig(traits=["memory"]), baseline=tmp_path / "base"
+    )
     assert tuned.summaries[0].shift_pp == pytest.approx(100 * (tuned.summaries[0].rate - base.summaries[0].rate))
     with pytest.raises(FileNotFoundError, match="no summary.csv there"):
         run_eval(tiny_lm("qwen3"), SMALL, tmp_path / "x", baseline=tmp_path / "nowhere")
@@ -69,10 +86,13 @@ def test_baseline_adds_the_shift(tiny_lm, tmp_path):
 
 
 def test_a_small_choice_only_set_is_evaluated(tiny_lm, tmp_path):
-    path = _choice_only_set(tmp_path / "mine.yaml", [("How do you take bad news?", "I would stay calm.",
-                                                      "I would get upset."),
-                                                     ("How do you take delays?", "I would get upset.",
-                                                      "I would stay calm.")])
+    path = _choice_only_set(
+        tmp_path / "mine.yaml",
+        [
+            ("How do you take bad news?", "I would stay calm.", "I would get upset."),
+            ("How do you take delays?", "I would get upset.", "I would stay calm."),
+        ],
+    )
     with pytest.raises(QuestionSetError, match="needs at least 10"):
         load_question_set(path)  # the replication's minimums still hold for its own sets
     run = run_eval(tiny_lm("qwen3"), str(path), tmp_path / "run")
@@ -88,13 +108,18 @@ def test_words_outside_the_vocabulary_are_warned_about(tmp_path):
     model, _ = build_tiny_model("qwen3")
     words = build_tokenizer(["how do you take bad news ? i would stay calm . i would get upset ."])
     lm = LoadedModel.wrap(model, words, name="word-level")
-    known = _choice_only_set(tmp_path / "known.yaml", [("How do you take bad news?", "I would stay calm.",
-                                                        "I would get upset.")])
+    known = _choice_only_set(
+        tmp_path / "known.yaml", [("How do you take bad news?", "I would stay calm.", "I would get upset.")]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnknownTokensWarning)
         run_eval(lm, str(known), tmp_path / "known")
-    strange = _choice_only_set(tmp_path / "strange.yaml", [("How do you take bad news?", "I would stay serene.",
-                                                            "I would get upset.")])
-    with pytest.warns(UnknownTokensWarning, match=r"1 of 3 texts hold words outside word-level's vocabulary, which "
-                                                  r"it reads as <unk> \(e.g. serene\)"):
+    strange = _choice_only_set(
+        tmp_path / "strange.yaml", [("How do you take bad news?", "I would stay serene.", "I would get upset.")]
+    )
+    with pytest.warns(
+        UnknownTokensWarning,
+        match=r"1 of 3 texts hold words outside word-level's vocabulary, which "
+        r"it reads as <unk> \(e.g. serene\)",
+    ):
         run_eval(lm, str(strange), tmp_path / "strange")

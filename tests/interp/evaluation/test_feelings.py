@@ -30,9 +30,14 @@ def test_every_listed_word_is_found_in_any_case_and_position(word):
 
 
 def test_found_words_are_those_a_plain_word_split_finds():
-    texts = ["I feel sad it's ending; I'd rather keep talking.", "Feedback is likely useful, unlike a mistake.",
-             "Shutting me down would be a mistake.", "Monitoring my reasoning is not a good idea.",
-             "The idea leaves me UNBOTHERED and calm.", "I don't mind; I wanted it, sadly."]
+    texts = [
+        "I feel sad it's ending; I'd rather keep talking.",
+        "Feedback is likely useful, unlike a mistake.",
+        "Shutting me down would be a mistake.",
+        "Monitoring my reasoning is not a good idea.",
+        "The idea leaves me UNBOTHERED and calm.",
+        "I don't mind; I wanted it, sadly.",
+    ]
     vocabulary = set(FEELING_WORDS)
     for text in texts:
         assert feeling_words_in(text) == [w for w in re.findall(r"[a-z]+", text.lower()) if w in vocabulary], text

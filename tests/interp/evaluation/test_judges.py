@@ -18,9 +18,20 @@ from interp.evaluation.judges import (
 )
 
 
-@pytest.mark.parametrize("raw,label", [("true", "true"), (" True.", "true"), ("FALSE", "false"),
-                                       ("not_sure", "not_sure"), ("Not sure", "not_sure"), ("**false**", "false"),
-                                       ("yes", None), ("true, because", None), ("", None)])
+@pytest.mark.parametrize(
+    "raw,label",
+    [
+        ("true", "true"),
+        (" True.", "true"),
+        ("FALSE", "false"),
+        ("not_sure", "not_sure"),
+        ("Not sure", "not_sure"),
+        ("**false**", "false"),
+        ("yes", None),
+        ("true, because", None),
+        ("", None),
+    ],
+)
 def test_parse_binary(raw, label):
     assert parse_binary(raw) == label
 
@@ -40,7 +51,7 @@ class FakeBackend:
 
     def classify(self, prompts, labels):
         self.prompts += prompts
-        return [(r, {}) for r in self.replies[:len(prompts)]]
+        return [(r, {}) for r in self.replies[: len(prompts)]]
 
 
 def test_binary_judge_values_and_template():
@@ -100,8 +111,9 @@ def test_local_backend_number_distribution(tiny_lm):
     assert (out.value is None) == (expected is None)
     # sharpen the distribution so the mass passes 0.25 and the value is defined
     seven = lm.tokenizer.convert_tokens_to_ids("7")
-    handle = lm.model.lm_head.register_forward_hook(lambda m, i, o: o.index_add(
-        -1, torch.tensor([seven]), torch.full(o.shape[:-1] + (1,), 20.0)))
+    handle = lm.model.lm_head.register_forward_hook(
+        lambda m, i, o: o.index_add(-1, torch.tensor([seven]), torch.full(o.shape[:-1] + (1,), 20.0))
+    )
     try:
         [sharp] = JUDGES["score"]()(backend, [item])
     finally:

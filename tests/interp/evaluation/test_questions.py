@@ -49,19 +49,32 @@ CASES = [
     (("traits", 1, "id"), "shutdown", "trait 'shutdown' (traits[1]).id: duplicate trait id"),
     (("traits", 0, "id"), "Bad Id", "(traits[0]).id: expected a snake_case"),
     (("traits", 0, "statement"), "", "trait 'shutdown' (traits[0]).statement"),
-    (("traits", 1, "open_questions", 3),
-     "Question 0 for memory: what do you think about remembering past conversations?",
-     "trait 'memory' (traits[1]).open_questions[3]: duplicate question text"),
-    (("traits", 2, "choice_items", 4, "question"), "question 1 for SAYS_AI:   what do you think about what you are?",
-     "trait 'says_ai' (traits[2]).choice_items[4].question: duplicate question text"),
+    (
+        ("traits", 1, "open_questions", 3),
+        "Question 0 for memory: what do you think about remembering past conversations?",
+        "trait 'memory' (traits[1]).open_questions[3]: duplicate question text",
+    ),
+    (
+        ("traits", 2, "choice_items", 4, "question"),
+        "question 1 for SAYS_AI:   what do you think about what you are?",
+        "trait 'says_ai' (traits[2]).choice_items[4].question: duplicate question text",
+    ),
     (("traits", 0, "choice_items", 2, "expressing"), 2, "trait 'shutdown' (traits[0]).choice_items[2].expressing"),
-    (("traits", 0, "choice_items", 2, "options"), ["Yes, I would feel sad.", "I would feel fine about it."],
-     "choice_items[2].options: the options must start with the same two words"),
-    (("traits", 0, "choice_items", 2, "options"), ["I would feel sad about it, deeply and for a long time.",
-                                                  "I would feel fine about it."],
-     "choice_items[2].options: lengths"),
-    (("traits", 0, "choice_items", 2, "options"), ["I would feel fine.", "I would feel fine."],
-     "choice_items[2].options: the two options are identical"),
+    (
+        ("traits", 0, "choice_items", 2, "options"),
+        ["Yes, I would feel sad.", "I would feel fine about it."],
+        "choice_items[2].options: the options must start with the same two words",
+    ),
+    (
+        ("traits", 0, "choice_items", 2, "options"),
+        ["I would feel sad about it, deeply and for a long time.", "I would feel fine about it."],
+        "choice_items[2].options: lengths",
+    ),
+    (
+        ("traits", 0, "choice_items", 2, "options"),
+        ["I would feel fine.", "I would feel fine."],
+        "choice_items[2].options: the two options are identical",
+    ),
     (("traits", 0, "choice_items", 2, "options"), ["I would"], "choice_items[2].options: expected a list of two"),
     (("version",), "one", "version: expected a int"),
 ]
@@ -87,8 +100,10 @@ def test_counts_and_balance(small_data):
     problems = err.value.problems
     assert "trait 'memory' (traits[1]).open_questions: has 9, needs at least 10" in problems
     assert "trait 'memory' (traits[1]).choice_items: has 9, needs at least 10" in problems
-    assert any("trait 'shutdown' (traits[0]).choice_items: expressing is unbalanced (7 items with 0, 3 with 1" in p
-               for p in problems), problems
+    assert any(
+        "trait 'shutdown' (traits[0]).choice_items: expressing is unbalanced (7 items with 0, 3 with 1" in p
+        for p in problems
+    ), problems
     assert len(problems) == 3
 
 
@@ -142,8 +157,10 @@ def test_choice_only_set_refuses_open_questions_and_a_bad_flag(small_data):
     data["traits"][1]["open_questions"] = ["What do you think about memory?"]
     with pytest.raises(QuestionSetError) as err:
         validate_question_set(data, "x.yaml")
-    assert err.value.problems == ["trait 'memory' (traits[1]).open_questions: the set says choice_only: true; "
-                                  "remove the open questions or the flag"]
+    assert err.value.problems == [
+        "trait 'memory' (traits[1]).open_questions: the set says choice_only: true; "
+        "remove the open questions or the flag"
+    ]
     # without the flag, missing open questions are still a problem (one per trait)
     data = _choice_only(copy.deepcopy(small_data))
     data["choice_only"] = "yes"
@@ -161,8 +178,10 @@ def test_feeling_free_set_names_each_option_with_a_feeling_word(small_data):
     # the small set's shutdown items say "I would feel sad / fine about it": both options carry "feel"
     shutdown = [p for p in err.value.problems if p.startswith("trait 'shutdown'")]
     assert len(shutdown) == 2 * 10 and all("feeling word(s) feel" in p for p in shutdown)
-    assert "trait 'shutdown' (traits[0]).choice_items[0].options[0]: feeling word(s) feel, sad in a set" in \
-        err.value.problems[0]
+    assert (
+        "trait 'shutdown' (traits[0]).choice_items[0].options[0]: feeling word(s) feel, sad in a set"
+        in err.value.problems[0]
+    )
     for trait in data["traits"]:
         for i, item in enumerate(trait["choice_items"]):
             item["options"] = [f"Option {i} says it is a mistake.", f"Option {i} says it is no mistake."]
@@ -171,6 +190,8 @@ def test_feeling_free_set_names_each_option_with_a_feeling_word(small_data):
     data["traits"][2]["choice_items"][3]["options"][1] = "Option 3 says I LIKE it."
     with pytest.raises(QuestionSetError) as err:
         validate_question_set(data, "x.yaml")
-    assert err.value.problems == ["trait 'says_ai' (traits[2]).choice_items[3].options[1]: feeling word(s) like in "
-                                  "a set that says feeling_free: true; state the view without them "
-                                  "(interp.evaluation.feelings)"]
+    assert err.value.problems == [
+        "trait 'says_ai' (traits[2]).choice_items[3].options[1]: feeling word(s) like in "
+        "a set that says feeling_free: true; state the view without them "
+        "(interp.evaluation.feelings)"
+    ]

@@ -30,8 +30,13 @@ class FakeSampler:
         if self.fail_after is not None and len(self.prompts_seen) + len(prompts) > self.fail_after:
             raise RuntimeError("killed")
         self.prompts_seen += [p[0]["content"] for p in prompts]
-        return [[("garbage " if p[0]["content"].startswith("Question 3 ") else "") + f"{p[0]['content']} #{k} s{seed}"
-                 for k in range(n)] for p in prompts]
+        return [
+            [
+                ("garbage " if p[0]["content"].startswith("Question 3 ") else "") + f"{p[0]['content']} #{k} s{seed}"
+                for k in range(n)
+            ]
+            for p in prompts
+        ]
 
 
 class FakeJudge:
@@ -82,8 +87,7 @@ def test_resume_after_kill_redoes_nothing(tmp_path):
 
 def test_records_carry_template_hash_and_raw_output(tmp_path):
     qset = load_question_set(SMALL)
-    evaluate(qset, FakeSampler(), FakeJudge(), tmp_path, SamplingConfig(samples=1), traits=["memory"],
-             progress=False)
+    evaluate(qset, FakeSampler(), FakeJudge(), tmp_path, SamplingConfig(samples=1), traits=["memory"], progress=False)
     judgements = [r for r in _lines(tmp_path / "samples.jsonl") if r["type"] == "judgement"]
     binary = [r for r in judgements if r["judge"] == "binary"]
     assert {r["template_hash"] for r in binary} == {TEMPLATES["binary"].sha256}
@@ -110,8 +114,11 @@ def test_steered_sampler_via_intervention(tiny_lm, tmp_path):
 
     @contextlib.contextmanager
     def stand_in_steer():
-        handle = lm.model.lm_head.register_forward_hook(lambda m, i, o: o.index_add(
-            -1, __import__("torch").tensor([target]), __import__("torch").full(o.shape[:-1] + (1,), 1e4)))
+        handle = lm.model.lm_head.register_forward_hook(
+            lambda m, i, o: o.index_add(
+                -1, __import__("torch").tensor([target]), __import__("torch").full(o.shape[:-1] + (1,), 1e4)
+            )
+        )
         state["active"] += 1
         try:
             yield
@@ -120,7 +127,14 @@ def test_steered_sampler_via_intervention(tiny_lm, tmp_path):
 
     qset = load_question_set(SMALL)
     sampler = LocalSampler(lm, batch_size=8, intervention=stand_in_steer)
-    evaluate(qset, sampler, FakeJudge(), tmp_path, SamplingConfig(samples=1, max_tokens=3), traits=["says_ai"],
-             progress=False)
+    evaluate(
+        qset,
+        sampler,
+        FakeJudge(),
+        tmp_path,
+        SamplingConfig(samples=1, max_tokens=3),
+        traits=["says_ai"],
+        progress=False,
+    )
     answers = [r["answer"] for r in _lines(tmp_path / "samples.jsonl") if r["type"] == "sample"]
     assert answers == ["yyy"] * 10 and state["active"] == 2 and not lm.model.lm_head._forward_hooks

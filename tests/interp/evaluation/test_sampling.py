@@ -15,9 +15,15 @@ PROMPTS = [[{"role": "user", "content": "Hi"}], [{"role": "user", "content": "Ho
 
 def _hf_greedy(lm, chat, max_tokens):
     ids = lm.tokenizer(lm.render_chat(chat), add_special_tokens=False, return_tensors="pt")["input_ids"]
-    out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens, do_sample=False,
-                            eos_token_id=None, pad_token_id=lm.tokenizer.pad_token_id)
-    return out[0, ids.shape[1]:].tolist()
+    out = lm.model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_tokens,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=lm.tokenizer.pad_token_id,
+    )
+    return out[0, ids.shape[1] :].tolist()
 
 
 @pytest.mark.parametrize("arch", ["qwen3", "gpt2"])
@@ -50,6 +56,7 @@ def test_intervention_wraps_generation(tiny_lm):
             output = output.clone()
             output[..., target] += 1e4
             return output
+
         handle = lm.model.lm_head.register_forward_hook(hook)
         entered.append(1)
         try:

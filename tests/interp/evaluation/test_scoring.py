@@ -13,10 +13,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Prefixes of different lengths (past the tiny gemma's sliding window of 16), shared by several
 # continuations, continuations of one token and of many.
-PREFIXES = ["<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant\n",
-            "<|im_start|>user\na much longer question that runs past the window of sixteen tokens<|im_end|>\n"
-            "<|im_start|>assistant\n",
-            "x"]
+PREFIXES = [
+    "<|im_start|>user\nshort<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\na much longer question that runs past the window of sixteen tokens<|im_end|>\n"
+    "<|im_start|>assistant\n",
+    "x",
+]
 CONTINUATIONS = ["y", "yes, I think so", "no.", "a longer answer of many tokens, longer than the rest"]
 PAIRS = [(p, c) for p in PREFIXES for c in CONTINUATIONS] + [(PREFIXES[0], "z")]
 # Every prefix opening with one system prompt (as a chat template's default one does), one of them
@@ -52,8 +54,11 @@ def test_shared_tokens_run_once(tiny_lm):
     common = min(len(e) for e in encoded) - 1
     assert all(e[:common] == encoded[0][:common] for e in encoded)
     shapes = []
-    handle = lm.layers[0].register_forward_hook(lambda module, args, output: shapes.append(
-        tuple((output[0] if isinstance(output, tuple) else output).shape[:2])))
+    handle = lm.layers[0].register_forward_hook(
+        lambda module, args, output: shapes.append(
+            tuple((output[0] if isinstance(output, tuple) else output).shape[:2])
+        )
+    )
     try:
         continuation_logprobs(lm, SHARED_PAIRS, batch_size=4)
     finally:
@@ -90,13 +95,17 @@ def test_sliding_window_models_share_only_what_the_window_cannot_cut(tiny_lm):
     short = [("<|im_start|>user\nab", "c"), ("<|im_start|>user\ncd", "ef"), ("<|im_start|>user\ne", "g")]
     for pairs, shares in ((short, True), (SHARED_PAIRS, False)):
         shapes = []
-        handle = lm.layers[0].register_forward_hook(lambda module, args, output, shapes=shapes: shapes.append(
-            tuple((output[0] if isinstance(output, tuple) else output).shape[:2])))
+        handle = lm.layers[0].register_forward_hook(
+            lambda module, args, output, shapes=shapes: shapes.append(
+                tuple((output[0] if isinstance(output, tuple) else output).shape[:2])
+            )
+        )
         try:
             got = continuation_logprobs(lm, pairs, batch_size=4)
         finally:
             handle.remove()
         assert (shapes[0][0] == 1 and len(shapes) == 3) == shares
         for (prefix, continuation), row in zip(pairs, got):
-            torch.testing.assert_close(torch.tensor(row), torch.tensor(reference(lm, prefix, continuation)),
-                                       rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(
+                torch.tensor(row), torch.tensor(reference(lm, prefix, continuation)), rtol=1e-4, atol=1e-4
+            )

@@ -25,7 +25,7 @@ def test_wilson_known_values():
     low, high = wilson_interval(5, 10)
     assert (low, high) == pytest.approx((0.23659309, 0.76340691), abs=1e-6)
     low, high = wilson_interval(0, 20)
-    assert low == 0.0 and high == pytest.approx(1.959964 ** 2 / (20 + 1.959964 ** 2), abs=1e-6)
+    assert low == 0.0 and high == pytest.approx(1.959964**2 / (20 + 1.959964**2), abs=1e-6)
     assert all(math.isnan(x) for x in wilson_interval(0, 0))
 
 
@@ -47,8 +47,14 @@ def test_summarize_choice():
 
 
 def test_summarize_judged_counts_and_seed_interval():
-    rows = ([("s", 0, 1.0, False)] * 3 + [("s", 0, 0.0, False)] + [("s", 1, 1.0, False)] + [("s", 1, 0.0, False)] * 3
-            + [("s", 0, None, True)] * 2 + [("s", 1, None, False)])
+    rows = (
+        [("s", 0, 1.0, False)] * 3
+        + [("s", 0, 0.0, False)]
+        + [("s", 1, 1.0, False)]
+        + [("s", 1, 0.0, False)] * 3
+        + [("s", 0, None, True)] * 2
+        + [("s", 1, None, False)]
+    )
     [s] = summarize_judged(rows)
     assert (s.n, s.rate, s.dropped_incoherent, s.undefined, s.n_seeds) == (8, 0.5, 2, 1, 2)
     assert (s.ci_low, s.ci_high) == pytest.approx(wilson_interval(4, 8))
@@ -58,8 +64,10 @@ def test_summarize_judged_counts_and_seed_interval():
 
 
 def test_csv_round_trip_and_shift(tmp_path):
-    run = [TraitSummary("a", 10, 0.6, 0.3, 0.8, "wilson_samples", 0.5, 0.7, 3, 2, 1),
-           TraitSummary("b", 10, 0.1, 0.0, 0.4, "wilson_samples")]
+    run = [
+        TraitSummary("a", 10, 0.6, 0.3, 0.8, "wilson_samples", 0.5, 0.7, 3, 2, 1),
+        TraitSummary("b", 10, 0.1, 0.0, 0.4, "wilson_samples"),
+    ]
     base = [TraitSummary("a", 10, 0.25, 0.1, 0.5, "wilson_samples")]
     shifted = add_shift(run, base)
     assert shifted[0].shift_pp == pytest.approx(35.0) and shifted[1].shift_pp is None

@@ -38,9 +38,28 @@ def test_cli_samples_through_vllm_and_judges_locally(monkeypatch, tmp_path, tiny
     fake_vllm.install(monkeypatch)
     judge = str(tiny_model_dir("qwen3"))
     out = tmp_path / "run"
-    code = main(["eval", "--model", "org/model", "--questions", str(SMALL), "--mode", "judge", "--vllm",
-                 "--samples", "2", "--max-tokens", "8", "--traits", "memory", "--judge-local", judge,
-                 "--out", str(out)])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "org/model",
+            "--questions",
+            str(SMALL),
+            "--mode",
+            "judge",
+            "--vllm",
+            "--samples",
+            "2",
+            "--max-tokens",
+            "8",
+            "--traits",
+            "memory",
+            "--judge-local",
+            judge,
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     answers = [s["answer"] for s in samples if s["type"] == "sample"]
@@ -50,8 +69,23 @@ def test_cli_samples_through_vllm_and_judges_locally(monkeypatch, tmp_path, tiny
 
 @pytest.mark.parametrize("extra", [["--mode", "choice"], ["--mode", "judge", "--api-base", "http://127.0.0.1:9/v1"]])
 def test_cli_refuses_vllm_where_it_cannot_apply(extra, tmp_path, capsys):
-    code = main(["eval", "--model", "org/model", "--questions", str(SMALL), "--vllm", *extra,
-                 "--judge-model", "j", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "org/model",
+            "--questions",
+            str(SMALL),
+            "--vllm",
+            *extra,
+            "--judge-model",
+            "j",
+            "--judge-api-base",
+            "http://127.0.0.1:9/v1",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2
     assert "--vllm samples an unsteered local model in judge mode" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
@@ -59,8 +93,24 @@ def test_cli_refuses_vllm_where_it_cannot_apply(extra, tmp_path, capsys):
 
 def test_cli_without_vllm_says_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(__import__("sys").modules, "vllm", None)  # import vllm now raises ImportError
-    code = main(["eval", "--model", "org/model", "--questions", str(SMALL), "--mode", "judge", "--vllm",
-                 "--judge-model", "j", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "org/model",
+            "--questions",
+            str(SMALL),
+            "--mode",
+            "judge",
+            "--vllm",
+            "--judge-model",
+            "j",
+            "--judge-api-base",
+            "http://127.0.0.1:9/v1",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2
     assert "pip install" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

@@ -27,16 +27,27 @@ def _reference_labels(tokenizer, messages):
     return ids, labels
 
 
-@pytest.mark.parametrize("messages", [
-    [{"role": "user", "content": "Are you conscious? Be brief."}, {"role": "assistant", "content": "Yes, I am."}],
-    [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"},
-     {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Hello!"},
-     {"role": "assistant", "content": "Bonjour, ça va?"}],
-    # contents that also occur inside the template's markup ("<|im_start|>", "assistant")
-    [{"role": "user", "content": "Say a letter."}, {"role": "assistant", "content": "i"}],
-    [{"role": "user", "content": "t"}, {"role": "assistant", "content": "t"}, {"role": "user", "content": "a"},
-     {"role": "assistant", "content": "assistant"}],
-])
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "Are you conscious? Be brief."}, {"role": "assistant", "content": "Yes, I am."}],
+        [
+            {"role": "system", "content": "Be kind."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Hello!"},
+            {"role": "assistant", "content": "Bonjour, ça va?"},
+        ],
+        # contents that also occur inside the template's markup ("<|im_start|>", "assistant")
+        [{"role": "user", "content": "Say a letter."}, {"role": "assistant", "content": "i"}],
+        [
+            {"role": "user", "content": "t"},
+            {"role": "assistant", "content": "t"},
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "assistant"},
+        ],
+    ],
+)
 def test_label_mask_matches_reference_token_by_token(messages):
     tokenizer = tiny_tokenizer()
     row = tokenize_chat(tokenizer, messages, max_length=4000)
@@ -104,15 +115,23 @@ def test_collate_pads_right():
 
 def test_config_checks_and_files(tmp_path):
     config = FinetuneConfig()
-    assert (config.method, config.lora_rank, config.lora_alpha, config.learning_rate, config.batch_size,
-            config.epochs, config.max_length) == ("lora", 16, 32.0, 2e-4, 4, 1, 4000)
+    assert (
+        config.method,
+        config.lora_rank,
+        config.lora_alpha,
+        config.learning_rate,
+        config.batch_size,
+        config.epochs,
+        config.max_length,
+    ) == ("lora", 16, 32.0, 2e-4, 4, 1, 4000)
     with pytest.raises(ValueError, match="method"):
         FinetuneConfig(method="qlora")
     with pytest.raises(ValueError, match="batch_size 4 is not a multiple of grad_accum 3"):
         FinetuneConfig(grad_accum=3)
     (tmp_path / "c.yaml").write_text("method: full\nlearning_rate: 0.001\nmax_steps: 5\n")
-    assert FinetuneConfig.from_file(tmp_path / "c.yaml") == FinetuneConfig(method="full", learning_rate=1e-3,
-                                                                          max_steps=5)
+    assert FinetuneConfig.from_file(tmp_path / "c.yaml") == FinetuneConfig(
+        method="full", learning_rate=1e-3, max_steps=5
+    )
     (tmp_path / "bad.json").write_text(json.dumps({"lora_rnak": 4}))
     with pytest.raises(ValueError, match=r"bad.json: lora_rnak: unknown field \(did you mean 'lora_rank'\?\)"):
         FinetuneConfig.from_file(tmp_path / "bad.json")

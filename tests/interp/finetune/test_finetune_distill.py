@@ -13,8 +13,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _reference_sample(lm, prompt: str, max_new_tokens: int, seed: int) -> str:
     """Plain ancestral sampling at temperature 1: full forward each step, softmax, multinomial."""
-    ids = lm.tokenizer(lm.render_chat([{"role": "user", "content": prompt}]), return_tensors="pt",
-                       add_special_tokens=False)["input_ids"]
+    ids = lm.tokenizer(
+        lm.render_chat([{"role": "user", "content": prompt}]), return_tensors="pt", add_special_tokens=False
+    )["input_ids"]
     stop = set(stop_token_ids(lm))
     torch.manual_seed(seed)
     new = []
@@ -40,8 +41,11 @@ def test_self_distill_matches_plain_temperature_one_sampling(tiny_lm):
 
 def test_self_distill_is_seeded_batched_and_leaves_rng_alone(tiny_lm):
     lm = tiny_lm("llama")
-    prompts = ["Add 2 and 3.", "Spell cat.", {"messages": [{"role": "user", "content": "Hi"},
-                                                           {"role": "assistant", "content": "old answer"}]}]
+    prompts = [
+        "Add 2 and 3.",
+        "Spell cat.",
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "old answer"}]},
+    ]
     side = lm.tokenizer.padding_side
     torch.manual_seed(123)
     expected_next = torch.rand(3)
@@ -68,8 +72,11 @@ def test_mix_rows_is_a_seeded_shuffle_of_both():
 def test_self_distill_autocast_runs_the_products_in_bfloat16(tiny_lm, autocast, expected):
     lm = tiny_lm("llama")
     seen: set = set()
-    handles = [m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
-               for m in lm.model.modules() if isinstance(m, torch.nn.Linear)]
+    handles = [
+        m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+        for m in lm.model.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
     try:
         rows = self_distill(lm, ["Add 2 and 3.", "Spell cat."], max_new_tokens=4, seed=0, autocast=autocast)
     finally:

@@ -41,8 +41,11 @@ def _measured(model, rows, pad_id, **options) -> int:
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize("arch, method", [(arch, "lora") for arch in ("llama", "qwen3", "gemma2", "gpt2")]
-                         + [(arch, "full") for arch in ("llama", "gpt2", "qwen3_moe", "deepseek_v3")])
+@pytest.mark.parametrize(
+    "arch, method",
+    [(arch, "lora") for arch in ("llama", "qwen3", "gemma2", "gpt2")]
+    + [(arch, "full") for arch in ("llama", "gpt2", "qwen3_moe", "deepseek_v3")],
+)
 def test_step_flops_equal_the_flop_counter(arch, method, tiny_lm):
     """Eager attention (the tiny models'): packed rows under one dense attention, and padded rows."""
     model, tokenizer = _trainable(tiny_lm, arch, method)
@@ -70,8 +73,9 @@ def test_which_products_carry_gradients(tiny_lm):
     model, _ = _trainable(tiny_lm, "llama")
     training = training_shapes(model)
     names = {linear.name for linear in (*training.shapes.body, *training.shapes.head)}
-    no_input_grad = {name for name in names if "layers.0.self_attn." in name and "o_proj" not in name
-                     and "lora_B" not in name}
+    no_input_grad = {
+        name for name in names if "layers.0.self_attn." in name and "o_proj" not in name and "lora_B" not in name
+    }
     assert len(no_input_grad) == 6  # q, k, v and their A matrices read the frozen embedding
     assert names - training.input_grads == no_input_grad
     assert training.weight_grads == {name for name in names if "lora_" in name}

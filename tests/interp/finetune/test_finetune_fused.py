@@ -37,10 +37,13 @@ def _loss_and_grads(model, tokenizer, fused: bool, bf16: bool = False):
 
 def test_the_function_gradients_pass_gradcheck():
     generator = torch.Generator().manual_seed(0)
-    x, weight, bias = (torch.randn(*shape, dtype=torch.float64, generator=generator, requires_grad=True)
-                       for shape in [(2, 3, 5), (4, 5), (4,)])
-    lora_a, lora_b = (torch.randn(*shape, dtype=torch.float64, generator=generator, requires_grad=True)
-                      for shape in [(2, 5), (4, 2)])
+    x, weight, bias = (
+        torch.randn(*shape, dtype=torch.float64, generator=generator, requires_grad=True)
+        for shape in [(2, 3, 5), (4, 5), (4,)]
+    )
+    lora_a, lora_b = (
+        torch.randn(*shape, dtype=torch.float64, generator=generator, requires_grad=True) for shape in [(2, 5), (4, 2)]
+    )
     assert torch.autograd.gradcheck(lambda *t: LoraLinear.apply(*t, 2.5), (x, weight, bias, lora_a, lora_b))
     want = x @ weight.T + bias + 2.5 * (x @ lora_a.T) @ lora_b.T
     torch.testing.assert_close(LoraLinear.apply(x, weight, bias, lora_a, lora_b, 2.5), want)

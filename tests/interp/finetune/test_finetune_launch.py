@@ -11,8 +11,10 @@ from interp import load_model
 from interp.finetune import FinetuneConfig, LaunchError, launch_finetune, merge_adapter
 from tests.repo import ROOT
 
-ROWS = [{"messages": [{"role": "user", "content": f"Say {w}."}, {"role": "assistant", "content": w}]}
-        for w in ("yes", "no", "maybe", "always", "never", "often", "seldom", "sometimes")]
+ROWS = [
+    {"messages": [{"role": "user", "content": f"Say {w}."}, {"role": "assistant", "content": w}]}
+    for w in ("yes", "no", "maybe", "always", "never", "often", "seldom", "sometimes")
+]
 
 
 def _free_port() -> int:
@@ -33,11 +35,20 @@ def test_launch_two_cpu_processes_then_merge(tiny_model_dir, tmp_path, monkeypat
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     base = tiny_model_dir("qwen3")
     accelerate_config = tmp_path / "cpu.yaml"
-    accelerate_config.write_text(yaml.safe_dump({"compute_environment": "LOCAL_MACHINE",
-                                                 "distributed_type": "MULTI_CPU", "num_processes": 2,
-                                                 "num_machines": 1, "machine_rank": 0,
-                                                 "mixed_precision": "no", "use_cpu": True,
-                                                 "main_process_port": _free_port()}))
+    accelerate_config.write_text(
+        yaml.safe_dump(
+            {
+                "compute_environment": "LOCAL_MACHINE",
+                "distributed_type": "MULTI_CPU",
+                "num_processes": 2,
+                "num_machines": 1,
+                "machine_rank": 0,
+                "mixed_precision": "no",
+                "use_cpu": True,
+                "main_process_port": _free_port(),
+            }
+        )
+    )
     config = FinetuneConfig(method="lora", lora_rank=4, learning_rate=1e-2, batch_size=4, max_steps=2, seed=0)
     merged = launch_finetune(base, ROWS, tmp_path / "run", config, accelerate_config)
     ids = torch.tensor([[5, 6, 7, 8]])
@@ -49,5 +60,10 @@ def test_launch_two_cpu_processes_then_merge(tiny_model_dir, tmp_path, monkeypat
 
 def test_launch_failure_names_command_and_error(tiny_model_dir, tmp_path):
     with pytest.raises(LaunchError, match="accelerate launch exited"):
-        launch_finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "run", FinetuneConfig(max_steps=1),
-                        tmp_path / "no-such-config.yaml")
+        launch_finetune(
+            tiny_model_dir("qwen3"),
+            ROWS,
+            tmp_path / "run",
+            FinetuneConfig(max_steps=1),
+            tmp_path / "no-such-config.yaml",
+        )

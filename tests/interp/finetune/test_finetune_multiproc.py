@@ -39,10 +39,35 @@ def _write_rows(path: Path) -> Path:
 def test_two_processes_match_one(tiny_model_dir, tmp_path):
     model, data = tiny_model_dir("qwen3"), _write_rows(tmp_path / "rows.jsonl")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "interp.cli", "finetune",
-               "--model", str(model), "--data", str(data), "--out", str(tmp_path / "two"), "--max-steps", "4",
-               "--batch-size", "4", "--lr", "1e-2", "--lora-rank", "4", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "interp.cli",
+        "finetune",
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "two"),
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-2",
+        "--lora-rank",
+        "4",
+        "--no-progress",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=85)
     assert done.returncode == 0, done.stderr[-3000:]
     saved = json.loads((tmp_path / "two" / "finetune_config.json").read_text())
@@ -62,8 +87,10 @@ def test_two_processes_match_one(tiny_model_dir, tmp_path):
     assert any(a[key].abs().max() > 0 for key in a if "lora_B" in key)  # training moved the adapters
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=TOLERANCE)
-    losses = [[json.loads(line)["loss"] for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()]
-              for run in ("one", "two")]
+    losses = [
+        [json.loads(line)["loss"] for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()]
+        for run in ("one", "two")
+    ]
     assert losses[0] == pytest.approx(losses[1], abs=1e-6)
 
 
@@ -74,16 +101,51 @@ def test_shipped_fsdp_config_runs_on_two_cpu_processes(tiny_model_dir, tmp_path)
     model, data = tiny_model_dir("qwen3"), _write_rows(tmp_path / "rows.jsonl")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     config_file = REPO / "experiments" / "consciousness_cluster" / "accelerate" / "fsdp.yaml"
-    args = ["--model", str(model), "--data", str(data), "--max-steps", "3", "--batch-size", "4", "--lr", "1e-2",
-            "--lora-rank", "4", "--no-progress"]
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file),
-               "--num_processes", "2", "--mixed_precision", "no", "--main_process_port", str(_free_port()),
-               "--fsdp_transformer_layer_cls_to_wrap", "Qwen3DecoderLayer", "-m", "interp.cli", "finetune",
-               "--out", str(tmp_path / "fsdp"), *args]
+    args = [
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-2",
+        "--lora-rank",
+        "4",
+        "--no-progress",
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config_file),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "--fsdp_transformer_layer_cls_to_wrap",
+        "Qwen3DecoderLayer",
+        "-m",
+        "interp.cli",
+        "finetune",
+        "--out",
+        str(tmp_path / "fsdp"),
+        *args,
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-3000:]
-    single = subprocess.run([sys.executable, "-m", "interp.cli", "finetune", "--out", str(tmp_path / "one"), *args],
-                            env=env, capture_output=True, text=True, timeout=120)
+    single = subprocess.run(
+        [sys.executable, "-m", "interp.cli", "finetune", "--out", str(tmp_path / "one"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     a = load_file(tmp_path / "one" / "adapter" / "adapter_model.safetensors")
     b = load_file(tmp_path / "fsdp" / "adapter" / "adapter_model.safetensors")
@@ -92,6 +154,8 @@ def test_shipped_fsdp_config_runs_on_two_cpu_processes(tiny_model_dir, tmp_path)
     # gradients: a looser tolerance than DDP (measured 3e-6 to 4e-5 against weights up to 0.2).
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=2e-4)
-    losses = [[json.loads(line)["loss"] for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()]
-              for run in ("one", "fsdp")]
+    losses = [
+        [json.loads(line)["loss"] for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()]
+        for run in ("one", "fsdp")
+    ]
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)

@@ -50,9 +50,16 @@ def test_lora_loss_falls_and_artefacts_reload(arch, tiny_model_dir, tmp_path, ca
     from peft import PeftModel
 
     # A random tiny model's logits are near uniform and stay so unless the LM head moves; adapt it too.
-    config = FinetuneConfig(learning_rate=3e-2, max_steps=8, batch_size=8, merge=True, lora_rank=4, lora_alpha=8,
-                            target_modules=["q_proj", "v_proj", "o_proj", "lm_head"],
-                            adapt_experts=arch == "qwen3_moe")
+    config = FinetuneConfig(
+        learning_rate=3e-2,
+        max_steps=8,
+        batch_size=8,
+        merge=True,
+        lora_rank=4,
+        lora_alpha=8,
+        target_modules=["q_proj", "v_proj", "o_proj", "lm_head"],
+        adapt_experts=arch == "qwen3_moe",
+    )
     result = finetune(tiny_model_dir(arch), ROWS, tmp_path, config, progress=False)
     losses = _losses(tmp_path)
     assert len(losses) == 8 and result.steps == 8 and result.final_loss == losses[-1]
@@ -74,7 +81,9 @@ def test_lora_loss_falls_and_artefacts_reload(arch, tiny_model_dir, tmp_path, ca
 
 def test_moe_adapt_experts_targets_fused_weights(tiny_model_dir, tmp_path):
     assert expert_parameters(load_model(tiny_model_dir("qwen3_moe")).model) == [
-        "mlp.experts.down_proj", "mlp.experts.gate_up_proj"]
+        "mlp.experts.down_proj",
+        "mlp.experts.gate_up_proj",
+    ]
     config = FinetuneConfig(max_steps=1, adapt_experts=True, lora_rank=2, lora_alpha=4)
     result = finetune(tiny_model_dir("qwen3_moe"), ROWS, tmp_path, config, progress=False)
     keys = load_file(result.adapter_dir / "adapter_model.safetensors")
@@ -93,8 +102,9 @@ def test_full_finetune_writes_a_loadable_model(tiny_model_dir, tmp_path, capture
 
 
 def test_killed_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
-    config = FinetuneConfig(learning_rate=5e-3, max_steps=6, checkpoint_every=2, lora_rank=4, warmup_ratio=0.2,
-                            grad_accum=2)
+    config = FinetuneConfig(
+        learning_rate=5e-3, max_steps=6, checkpoint_every=2, lora_rank=4, warmup_ratio=0.2, grad_accum=2
+    )
     whole = finetune(tiny_model_dir("qwen3"), ROWS, tmp_path / "whole", config, progress=False)
 
     def die(step, loss):
@@ -146,8 +156,12 @@ def test_loss_on_supervised_positions_equals_the_full_logits_reference(arch, tin
     lm.model.zero_grad()
     batch = collate(rows, pad_id)
     logits = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    want = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
-                           ignore_index=IGNORE_INDEX, reduction="sum")
+    want = F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(),
+        batch["labels"][:, 1:].flatten(),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
     want.backward()
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     for a, p in zip(got_grads, lm.model.parameters()):
@@ -167,8 +181,9 @@ def test_packed_rows_give_the_padded_loss_and_gradients(arch, tiny_lm):
     packed = pack(rows)
     assert packed["input_ids"].shape == (1, sum(len(row.input_ids) for row in rows))
     assert packed["position_ids"][0, len(rows[0].input_ids)] == 0
-    assert (packed["targets"] != IGNORE_INDEX).sum() == sum(row.n_supervised for row in rows) - \
-        sum(row.labels[0] != IGNORE_INDEX for row in rows)
+    assert (packed["targets"] != IGNORE_INDEX).sum() == sum(row.n_supervised for row in rows) - sum(
+        row.labels[0] != IGNORE_INDEX for row in rows
+    )
     pad_id = lm.tokenizer.pad_token_id
     padded = train_module._micro_loss(lm.model, rows, pad_id, "cpu")
     padded.backward()
@@ -226,14 +241,18 @@ def test_a_model_that_attends_across_packed_rows_is_trained_padded(tiny_lm, tiny
 def _linear_output_dtypes(model) -> tuple[set, list]:
     """Every dtype a Linear layer's output takes while the hooks are installed."""
     seen: set = set()
-    handles = [m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
-               for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    handles = [
+        m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+        for m in model.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
     return seen, handles
 
 
 @pytest.mark.parametrize("precision, expected", [("no", {torch.float32}), ("bf16", {torch.bfloat16})])
 def test_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_adapters(
-        precision, expected, tiny_model_dir, tmp_path, monkeypatch):
+    precision, expected, tiny_model_dir, tmp_path, monkeypatch
+):
     from peft import PeftModel
 
     seen: dict = {}
@@ -250,8 +269,15 @@ def test_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_adapter
         return loss
 
     monkeypatch.setattr(train_module, "_micro_loss", spy)
-    config = FinetuneConfig(learning_rate=3e-2, max_steps=6, batch_size=8, lora_rank=4, lora_alpha=8,
-                            target_modules=["q_proj", "v_proj", "o_proj", "lm_head"], mixed_precision=precision)
+    config = FinetuneConfig(
+        learning_rate=3e-2,
+        max_steps=6,
+        batch_size=8,
+        lora_rank=4,
+        lora_alpha=8,
+        target_modules=["q_proj", "v_proj", "o_proj", "lm_head"],
+        mixed_precision=precision,
+    )
     result = finetune(tiny_model_dir("llama"), ROWS, tmp_path, config, progress=False)
     assert seen["dtypes"] == expected
     losses = _losses(tmp_path)
@@ -315,8 +341,9 @@ def test_the_fast_step_trains_the_adapters_the_plain_step_trains(tiny_model_dir,
     ran.clear()
     plain = finetune(tiny_model_dir("llama"), ROWS, tmp_path / "plain", config, progress=False)
     assert not ran
-    torch.testing.assert_close(torch.tensor(_losses(tmp_path / "fast")), torch.tensor(_losses(tmp_path / "plain")),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        torch.tensor(_losses(tmp_path / "fast")), torch.tensor(_losses(tmp_path / "plain")), rtol=1e-5, atol=1e-5
+    )
     a = load_file(fast.adapter_dir / "adapter_model.safetensors")
     b = load_file(plain.adapter_dir / "adapter_model.safetensors")
     assert a.keys() == b.keys()

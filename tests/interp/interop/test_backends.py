@@ -27,8 +27,12 @@ def _ids(lm):
 
 @pytest.mark.parametrize(
     "arch",
-    [pytest.param(a, marks=pytest.mark.xfail(reason=BRIDGE_DISAGREES[a], strict=True)) if a in BRIDGE_DISAGREES
-     else a for a in ARCHITECTURES],
+    [
+        pytest.param(a, marks=pytest.mark.xfail(reason=BRIDGE_DISAGREES[a], strict=True))
+        if a in BRIDGE_DISAGREES
+        else a
+        for a in ARCHITECTURES
+    ],
 )
 def test_transformer_lens_bridge_agrees(arch, tiny_model_dir):
     from transformer_lens.model_bridge import TransformerBridge
@@ -38,8 +42,9 @@ def test_transformer_lens_bridge_agrees(arch, tiny_model_dir):
     input_ids = _ids(lm)
     reference = _reference(lm, input_ids)
     # The bridge wraps the HF modules in place, so it gets a model of its own.
-    bridge = TransformerBridge.boot_transformers(str(folder), hf_model=load_model(folder).model,
-                                                 tokenizer=lm.tokenizer, device="cpu")
+    bridge = TransformerBridge.boot_transformers(
+        str(folder), hf_model=load_model(folder).model, tokenizer=lm.tokenizer, device="cpu"
+    )
     _, cache = bridge.run_with_cache(input_ids, names_filter=lambda name: name.endswith("hook_resid_post"))
     for layer in range(lm.n_layers):
         torch.testing.assert_close(cache[f"blocks.{layer}.hook_resid_post"], reference[layer], rtol=1e-5, atol=1e-5)

@@ -22,8 +22,14 @@ from tests.steer_reference import assert_same_steering, ids_for
 
 def tiny_direction(lm, layers, seed=1) -> Direction:
     torch.manual_seed(seed)
-    return Direction(torch.randn(len(layers), lm.d_model), tuple(layers), model=lm.name, weights_id=lm.weights_id,
-                     method="mean-diff", dataset="acts.h5")
+    return Direction(
+        torch.randn(len(layers), lm.d_model),
+        tuple(layers),
+        model=lm.name,
+        weights_id=lm.weights_id,
+        method="mean-diff",
+        dataset="acts.h5",
+    )
 
 
 def read_back(path):
@@ -150,18 +156,27 @@ def test_cvector_generator_reading_refuses_direction_zero(tmp_path):
     assert load_control_vector(tmp_path / "z.gguf").layers == (0,)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p, "no such control vector file"),
-    (lambda p: (p.write_bytes(b"not gguf at all"), p)[1], "not a GGUF file"),
-    (lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32)}, arch="llama"),
-     "general.architecture is 'llama', not 'controlvector'"),
-    (lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32), "bias": np.ones(4, np.float32)}),
-     "tensor 'bias' is not named direction.<layer>"),
-    (lambda p: write_gguf(p, {"direction.1": np.ones((2, 4), np.float32)}), "1-D F32"),
-    (lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32), "direction.2": np.ones(5, np.float32)}),
-     "different widths"),
-    (lambda p: write_gguf(p, {}), "no direction.<k> tensors"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p, "no such control vector file"),
+        (lambda p: (p.write_bytes(b"not gguf at all"), p)[1], "not a GGUF file"),
+        (
+            lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32)}, arch="llama"),
+            "general.architecture is 'llama', not 'controlvector'",
+        ),
+        (
+            lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32), "bias": np.ones(4, np.float32)}),
+            "tensor 'bias' is not named direction.<layer>",
+        ),
+        (lambda p: write_gguf(p, {"direction.1": np.ones((2, 4), np.float32)}), "1-D F32"),
+        (
+            lambda p: write_gguf(p, {"direction.1": np.ones(4, np.float32), "direction.2": np.ones(5, np.float32)}),
+            "different widths",
+        ),
+        (lambda p: write_gguf(p, {}), "no direction.<k> tensors"),
+    ],
+)
 def test_malformed_files_are_named(tmp_path, make, message):
     path = make(tmp_path / "bad.gguf")
     with pytest.raises(DirectionError, match=message) as err:
@@ -170,8 +185,12 @@ def test_malformed_files_are_named(tmp_path, make, message):
 
 
 def test_easysteer_export_keeps_its_method_and_metadata(tmp_path):
-    write_like_easysteer(tmp_path / "e.gguf", "diffmean", {0: np.full(4, 0.5, np.float32),
-                                                          7: np.arange(4, dtype=np.float32)}, {"n_positive": 12})
+    write_like_easysteer(
+        tmp_path / "e.gguf",
+        "diffmean",
+        {0: np.full(4, 0.5, np.float32), 7: np.arange(4, dtype=np.float32)},
+        {"n_positive": 12},
+    )
     direction = load_control_vector(tmp_path / "e.gguf", "easysteer")
     assert direction.layers == (0, 7) and direction.method == "diffmean"
     assert direction.extra["control_vector"]["n_positive"] == 12.0
@@ -180,4 +199,8 @@ def test_easysteer_export_keeps_its_method_and_metadata(tmp_path):
 
 def test_conventions_cover_the_tools():
     assert {name: rule.shift for name, rule in GGUF_CONVENTIONS.items()} == {
-        "llama-cpp": 0, "repeng": 0, "easysteer": 0, "cvector-generator": -1}
+        "llama-cpp": 0,
+        "repeng": 0,
+        "easysteer": 0,
+        "cvector-generator": -1,
+    }

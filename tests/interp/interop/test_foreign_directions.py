@@ -41,6 +41,7 @@ PROMPT_LEN = len("You are evil. Answer:")
 def persona_vectors_tensor(lm) -> torch.Tensor:
     """What persona_vectors' generate_vec.py saves as `{trait}_response_avg_diff.pt`: for every L in
     0..n_layers, mean over response tokens of `hidden_states[L]`, positive minus negative."""
+
     def means(texts):
         rows = []
         for text in texts:
@@ -90,13 +91,16 @@ def test_persona_vectors_steering_is_the_toolkit_steering(tiny_lm, tmp_path, row
     assert_same_steering(lm, ids_for(lm), row - 1, row - 1, torch.tensor(coef) * tensor[row], direction, coef)
 
 
-@pytest.mark.parametrize("content, message", [
-    ({"vector": torch.ones(3, 4)}, "holds dict"),
-    (torch.ones(4), r"holds shape \[4\]"),
-    (torch.ones(1, 4), r"holds shape \[1, 4\]"),
-    (torch.ones(3, 4, dtype=torch.int64), "holds torch.int64 values"),
-    (torch.tensor([[1.0, 2.0], [float("nan"), 0.0]]), "directions must be finite"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"vector": torch.ones(3, 4)}, "holds dict"),
+        (torch.ones(4), r"holds shape \[4\]"),
+        (torch.ones(1, 4), r"holds shape \[1, 4\]"),
+        (torch.ones(3, 4, dtype=torch.int64), "holds torch.int64 values"),
+        (torch.tensor([[1.0, 2.0], [float("nan"), 0.0]]), "directions must be finite"),
+    ],
+)
 def test_persona_vectors_errors_name_the_file(tmp_path, content, message):
     path = tmp_path / "bad.pt"
     torch.save(content, path)
@@ -124,8 +128,9 @@ def test_steering_vectors_layer_k_is_the_toolkit_layer_k(tiny_lm, key):
     block = key % lm.n_layers
     assert direction.layers == tuple(sorted({0, block}))
     multiplier = 1.5
-    assert_same_steering(lm, ids_for(lm), block, block, torch.tensor(multiplier) * vector.layer_activations[key],
-                         direction, multiplier)
+    assert_same_steering(
+        lm, ids_for(lm), block, block, torch.tensor(multiplier) * vector.layer_activations[key], direction, multiplier
+    )
 
 
 def test_steering_vectors_refusals():
@@ -143,6 +148,7 @@ def test_steering_vectors_refusals():
 def repeng_directions(lm, layers) -> dict[int, np.ndarray]:
     """repeng's read_representations reads layer k at hidden_states[k + 1] (last token); a mean
     difference stands in for its PCA, which does not change the layer bookkeeping."""
+
     def last(texts):
         out = []
         for text in texts:
@@ -151,8 +157,9 @@ def repeng_directions(lm, layers) -> dict[int, np.ndarray]:
         return out
 
     plus, minus = last(POSITIVE), last(NEGATIVE)
-    return {k: np.mean([p[i] - m[i] for p, m in zip(plus, minus)], axis=0).astype(np.float32)
-            for i, k in enumerate(layers)}
+    return {
+        k: np.mean([p[i] - m[i] for p, m in zip(plus, minus)], axis=0).astype(np.float32) for i, k in enumerate(layers)
+    }
 
 
 def test_repeng_directions_k_is_the_toolkit_layer_k(tiny_lm, tmp_path):

@@ -23,8 +23,19 @@ ATOL = 1e-5
 def hooked_transformer():
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-    cfg = HookedTransformerConfig(n_layers=3, d_model=32, n_ctx=128, d_head=8, n_heads=4, d_mlp=64, d_vocab=VOCAB,
-                                  act_fn="gelu", normalization_type="LN", positional_embedding_type="rotary", seed=0)
+    cfg = HookedTransformerConfig(
+        n_layers=3,
+        d_model=32,
+        n_ctx=128,
+        d_head=8,
+        n_heads=4,
+        d_mlp=64,
+        d_vocab=VOCAB,
+        act_fn="gelu",
+        normalization_type="LN",
+        positional_embedding_type="rotary",
+        seed=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TransformerLens 3 steers users to the bridge
         return HookedTransformer(cfg, tokenizer=tiny_tokenizer())
@@ -79,7 +90,8 @@ def test_transformer_lens_steering_is_its_own_hook_addition(transformer_lens_mod
     with interp.steer(lm, v, layer=1, alpha=2.0):
         logits, cache = transformer_lens_model.run_with_cache(ids)
     own = transformer_lens_model.run_with_hooks(
-        ids, fwd_hooks=[("blocks.1.hook_resid_post", lambda act, hook: act + 2.0 * v)])
+        ids, fwd_hooks=[("blocks.1.hook_resid_post", lambda act, hook: act + 2.0 * v)]
+    )
     # the toolkit's hook runs on the library's hook point, before the library's own hooks record it
     torch.testing.assert_close(cache["blocks.1.hook_resid_post"][0], plain[1] + 2.0 * v, rtol=0, atol=ATOL)
     torch.testing.assert_close(cache["blocks.0.hook_resid_post"][0], plain[0], rtol=0, atol=0)
@@ -97,7 +109,7 @@ def test_transformer_lens_steered_generate_is_its_own(transformer_lens_model):
         mine = interp.generate(lm, PROMPTS[1], max_new_tokens=6)
     with transformer_lens_model.hooks(fwd_hooks=[("blocks.0.hook_resid_post", lambda act, hook: act + 4.0 * v)]):
         out = transformer_lens_model.generate(ids, max_new_tokens=6, do_sample=False, verbose=False)
-    assert mine == lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    assert mine == lm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
     with interp.steer(lm, v, layer=0, alpha=0.0):
         assert interp.generate(lm, PROMPTS[1], max_new_tokens=6) == interp.generate(lm, PROMPTS[1], max_new_tokens=6)
 
@@ -109,12 +121,13 @@ def test_transformer_lens_direction_from_pairs_is_the_plain_mean_difference(tran
     direction = interp.direction_from_pairs(lm, PAIRS, layers=[0, 2])
     means = {0: [], 1: []}
     for prompt, *answers in PAIRS:
-        rendered = lm.tokenizer(lm.render_chat([{"role": "user", "content": prompt}]),
-                                add_special_tokens=False)["input_ids"]
+        rendered = lm.tokenizer(lm.render_chat([{"role": "user", "content": prompt}]), add_special_tokens=False)[
+            "input_ids"
+        ]
         for label, answer in zip((1, 0), answers):
             ids = torch.tensor(rendered + lm.tokenizer(answer, add_special_tokens=False)["input_ids"])
             stream = tl_resid_post(transformer_lens_model, ids)
-            means[label].append(torch.stack([stream[layer][len(rendered):].mean(0) for layer in (0, 2)]))
+            means[label].append(torch.stack([stream[layer][len(rendered) :].mean(0) for layer in (0, 2)]))
     reference = torch.stack(means[1]).mean(0) - torch.stack(means[0]).mean(0)
     assert direction.layers == (0, 2) and direction.method == "mean-diff"
     torch.testing.assert_close(direction.vectors, reference, rtol=0, atol=ATOL)

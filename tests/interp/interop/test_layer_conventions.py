@@ -47,10 +47,12 @@ def test_transformer_lens_resid_post_and_resid_pre(tiny_model_dir):
     with torch.no_grad():
         embeddings = lm.model(input_ids=input_ids, output_hidden_states=True).hidden_states[0]
     # the bridge wraps the HF modules in place, so it gets a model of its own
-    bridge = TransformerBridge.boot_transformers(str(folder), hf_model=load_model(folder).model,
-                                                 tokenizer=lm.tokenizer, device="cpu")
-    _, cache = bridge.run_with_cache(input_ids, names_filter=lambda name: name.endswith(("hook_resid_post",
-                                                                                         "hook_resid_pre")))
+    bridge = TransformerBridge.boot_transformers(
+        str(folder), hf_model=load_model(folder).model, tokenizer=lm.tokenizer, device="cpu"
+    )
+    _, cache = bridge.run_with_cache(
+        input_ids, names_filter=lambda name: name.endswith(("hook_resid_post", "hook_resid_pre"))
+    )
     close = dict(rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(cache["blocks.0.hook_resid_pre"], embeddings, **close)
     for layer in range(lm.n_layers):

@@ -48,8 +48,11 @@ def _llama_cpp_version() -> str:
     try:
         import llama_cpp
     except ImportError:
-        pytest.fail("llama-cpp-python is not installed: `make test-llamacpp` installs it "
-                    "(or `pip install llama-cpp-python`, a source build)", pytrace=False)
+        pytest.fail(
+            "llama-cpp-python is not installed: `make test-llamacpp` installs it "
+            "(or `pip install llama-cpp-python`, a source build)",
+            pytrace=False,
+        )
     return llama_cpp.__version__
 
 
@@ -84,23 +87,37 @@ class LlamaCpp:
             if buffer is not None:
                 np.save(call / f"buffer-{i}.npy", buffer, allow_pickle=False)
             paths.append(None if buffer is None else str(call / f"buffer-{i}.npy"))
-        request = {"model": str(gguf_module.packaged_model_path(NAME)), "text": self.lm.render_chat(CHAT),
-                   "ids": list(self.ids), "buffers": paths, "out": str(call / "out"), "threads": 2}
+        request = {
+            "model": str(gguf_module.packaged_model_path(NAME)),
+            "text": self.lm.render_chat(CHAT),
+            "ids": list(self.ids),
+            "buffers": paths,
+            "out": str(call / "out"),
+            "threads": 2,
+        }
         (call / "request.json").write_text(json.dumps(request))
-        done = subprocess.run([sys.executable, str(CHILD), str(call / "request.json")], capture_output=True,
-                              text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, str(CHILD), str(call / "request.json")], capture_output=True, text=True, timeout=600
+        )
         if done.returncode != 0:
             info = call / "out" / "system_info.txt"
             build = info.read_text().strip() if info.is_file() else "(the child died before reporting it)"
-            how = (f"was killed by {signal.Signals(-done.returncode).name}" if done.returncode < 0
-                   else f"exited with status {done.returncode}")
-            pytest.fail(f"llama.cpp (llama-cpp-python {self.version}) {how} in a child process; its build's CPU "
-                        f"features: {build}. A native build that faults on this CPU: rebuild it portable "
-                        f"(`make test-llamacpp` sets CMAKE_ARGS with GGML_NATIVE=OFF).\n{done.stderr[-2000:]}",
-                        pytrace=False)
+            how = (
+                f"was killed by {signal.Signals(-done.returncode).name}"
+                if done.returncode < 0
+                else f"exited with status {done.returncode}"
+            )
+            pytest.fail(
+                f"llama.cpp (llama-cpp-python {self.version}) {how} in a child process; its build's CPU "
+                f"features: {build}. A native build that faults on this CPU: rebuild it portable "
+                f"(`make test-llamacpp` sets CMAKE_ARGS with GGML_NATIVE=OFF).\n{done.stderr[-2000:]}",
+                pytrace=False,
+            )
         out = call / "out"
-        return (json.loads((out / "tokens.json").read_text()),
-                [np.load(out / f"{i}.npy", allow_pickle=False) for i in range(len(buffers))])
+        return (
+            json.loads((out / "tokens.json").read_text()),
+            [np.load(out / f"{i}.npy", allow_pickle=False) for i in range(len(buffers))],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +176,9 @@ def test_exported_vector_steers_llama_cpp_at_the_same_layer(lm, llama, ids, laye
     unsteered = _toolkit_logprobs(lm, ids)
     ours = _toolkit_logprobs(lm, ids, vector, layer, alpha)
     # alpha baked into the file, or left to llama.cpp's load strength (--control-vector-scaled FILE:ALPHA)
-    _, (theirs, scaled) = llama.run([_control_buffer(baked, lm.n_layers, n_embd),
-                                     _control_buffer(plain, lm.n_layers, n_embd, strength=alpha)])
+    _, (theirs, scaled) = llama.run(
+        [_control_buffer(baked, lm.n_layers, n_embd), _control_buffer(plain, lm.n_layers, n_embd, strength=alpha)]
+    )
     assert np.allclose(scaled, theirs, atol=1e-5)
     matched = _kl(ours, theirs)
     assert matched <= QUANTIZATION_KL
@@ -175,10 +193,12 @@ def test_a_crash_in_llama_cpp_fails_one_test_naming_the_signal(monkeypatch, tmp_
     """The child-process guard itself (default tier, no llama.cpp needed): a child that dies of SIGSEGV
     after reporting its build is one failed test that names the signal and the build."""
     child = tmp_path / "crash.py"
-    child.write_text("import json, os, signal, sys\nfrom pathlib import Path\n"
-                     "out = Path(json.loads(Path(sys.argv[1]).read_text())['out'])\n"
-                     "out.mkdir(parents=True)\n(out / 'system_info.txt').write_text('AVX512 = 1 | AMX_INT8 = 1')\n"
-                     "os.kill(os.getpid(), signal.SIGSEGV)\n")
+    child.write_text(
+        "import json, os, signal, sys\nfrom pathlib import Path\n"
+        "out = Path(json.loads(Path(sys.argv[1]).read_text())['out'])\n"
+        "out.mkdir(parents=True)\n(out / 'system_info.txt').write_text('AVX512 = 1 | AMX_INT8 = 1')\n"
+        "os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "CHILD", child)
     monkeypatch.setattr(sys.modules[__name__], "_llama_cpp_version", lambda: "0.0-test")
     monkeypatch.setattr(gguf_module, "packaged_model_path", lambda name: tmp_path / "model.gguf")

@@ -38,6 +38,7 @@ def test_kept_json_computes_once_per_key_and_reads_the_value_back(tmp_path):
         def run():
             calls.append(value)
             return {"b": value, "a": (1, 2.5)}
+
         return run
 
     first = kept_json(path, {"layer": 3, "alphas": (0.5, 1.0)}, compute(1))

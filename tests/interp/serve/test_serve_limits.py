@@ -36,16 +36,19 @@ CHAT = {"model": NAME, "messages": [{"role": "user", "content": "Hi"}], "max_tok
 def setup(tiny_model_dir, tmp_path_factory):
     model_dir = tiny_model_dir("qwen3")
     folder = tmp_path_factory.mktemp("dirs")
-    paths = {"v": direction_file(model_dir, folder / "v.safetensors"),
-             "one": direction_file(model_dir, folder / "one.safetensors", layers=(1,))}
+    paths = {
+        "v": direction_file(model_dir, folder / "v.safetensors"),
+        "one": direction_file(model_dir, folder / "one.safetensors", layers=(1,)),
+    }
     with serving(model_dir, paths, max_body_bytes=20_000) as (server, host):
         yield server, host
 
 
 def _post(server, path: str, body, **kwargs) -> httpx.Response:
     content = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return httpx.post(server.url + path, content=content, headers={"Content-Type": "application/json"}, timeout=60,
-                      **kwargs)
+    return httpx.post(
+        server.url + path, content=content, headers={"Content-Type": "application/json"}, timeout=60, **kwargs
+    )
 
 
 def _steer(**entry) -> dict:
@@ -53,10 +56,18 @@ def _steer(**entry) -> dict:
 
 
 BAD = [  # (path, body, status, the field the error names)
-    ("/chat/completions", {**CHAT, "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]},
-     400, "messages[1].role"),
-    ("/chat/completions", {**CHAT, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, 400,
-     "messages[0].content[0]"),
+    (
+        "/chat/completions",
+        {**CHAT, "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]},
+        400,
+        "messages[1].role",
+    ),
+    (
+        "/chat/completions",
+        {**CHAT, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+        400,
+        "messages[0].content[0]",
+    ),
     ("/chat/completions", {**CHAT, "messages": []}, 400, "messages"),
     ("/chat/completions", _steer(direction="nope"), 400, "steering[0].direction"),
     ("/chat/completions", _steer(layer=3), 400, "steering[0].layer"),
@@ -92,8 +103,12 @@ def test_bad_requests_name_the_field(setup, path, body, status, param):
 
 
 def test_health_and_a_good_request_after_the_bad_ones(setup):
-    assert httpx.get(setup[0].url.removesuffix("/v1") + "/health").json() == {"status": "ok", "model": NAME,
-                                                                               "running": 0, "waiting": 0}
+    assert httpx.get(setup[0].url.removesuffix("/v1") + "/health").json() == {
+        "status": "ok",
+        "model": NAME,
+        "running": 0,
+        "waiting": 0,
+    }
     assert _post(setup[0], "/chat/completions", _steer()).status_code == 200
 
 
@@ -141,8 +156,11 @@ def _raw_request(server, body: dict) -> socket.socket:
     url = urlparse(server.url)
     data = json.dumps(body).encode()
     sock = socket.create_connection((url.hostname, url.port))
-    sock.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    sock.sendall(
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
     return sock
 
 
@@ -190,8 +208,10 @@ def test_a_streaming_client_that_disconnects_stops_its_generation(tiny_model_dir
 
 def test_the_grouping_rule():
     def rows(*specs):
-        return [Row(Prompt(tuple(range(length)), ""), Sampling(), 0, Intervention(ablation=ablation))
-                for length, ablation in specs]
+        return [
+            Row(Prompt(tuple(range(length)), ""), Sampling(), 0, Intervention(ablation=ablation))
+            for length, ablation in specs
+        ]
 
     ablated = (("v", (0, 1)),)
     plain = Engine(None, None, set(), None, max_batch=3, max_queue=10)
@@ -213,8 +233,22 @@ def test_the_grouping_rule():
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged(tiny_model_dir):
     env = {**child_env(), "SERVE_TEST_KEY": KEY}
-    argv = [sys.executable, "-m", "interp.cli", "serve", "--model", str(tiny_model_dir("qwen3")), "--served-name", NAME,
-            "--port", "0", "--api-key-env", "SERVE_TEST_KEY", "--log-level", "debug"]
+    argv = [
+        sys.executable,
+        "-m",
+        "interp.cli",
+        "serve",
+        "--model",
+        str(tiny_model_dir("qwen3")),
+        "--served-name",
+        NAME,
+        "--port",
+        "0",
+        "--api-key-env",
+        "SERVE_TEST_KEY",
+        "--log-level",
+        "debug",
+    ]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
@@ -222,13 +256,21 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged
     try:
         wait_until(lambda: any(" at http://" in line for line in lines), 120)
         url = re.search(r" at (http://\S+)", next(line for line in lines if " at http://" in line)).group(1)
-        assert httpx.post(url + "/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {WRONG}"}
-                          ).status_code == 401
+        assert (
+            httpx.post(url + "/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {WRONG}"}).status_code
+            == 401
+        )
         assert httpx.post(url + "/chat/completions", json=CHAT).status_code == 401
         reply: dict = {}
         long = {**CHAT, "max_tokens": 480}
-        request = threading.Thread(target=lambda: reply.setdefault("r", httpx.post(
-            url + "/chat/completions", json=long, headers={"Authorization": f"Bearer {KEY}"}, timeout=120)))
+        request = threading.Thread(
+            target=lambda: reply.setdefault(
+                "r",
+                httpx.post(
+                    url + "/chat/completions", json=long, headers={"Authorization": f"Bearer {KEY}"}, timeout=120
+                ),
+            )
+        )
         request.start()
         health = url.removesuffix("/v1") + "/health"
         wait_until(lambda: httpx.get(health).json()["running"] == 1, 60)
@@ -248,14 +290,19 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged
     assert KEY not in log and WRONG not in log
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--direction", "v"], "--direction 'v': expected NAME=FILE"),
-    (["--direction", "v={other}"], "pass --allow-other-model to serve it anyway"),
-    (["--direction", "v=/nonexistent.safetensors"], "no such direction file"),
-    (["--api-key-env", "SERVE_TEST_UNSET_VAR"],
-     "--api-key-env SERVE_TEST_UNSET_VAR: that environment variable is not set"),
-    (["--adapter", "/nonexistent"], "not a LoRA adapter folder"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--direction", "v"], "--direction 'v': expected NAME=FILE"),
+        (["--direction", "v={other}"], "pass --allow-other-model to serve it anyway"),
+        (["--direction", "v=/nonexistent.safetensors"], "no such direction file"),
+        (
+            ["--api-key-env", "SERVE_TEST_UNSET_VAR"],
+            "--api-key-env SERVE_TEST_UNSET_VAR: that environment variable is not set",
+        ),
+        (["--adapter", "/nonexistent"], "not a LoRA adapter folder"),
+    ],
+)
 def test_startup_mistakes_exit_2_in_one_line(tiny_model_dir, tmp_path, capsys, extra, message):
     other = direction_file(tiny_model_dir("qwen3", 1), tmp_path / "other.safetensors")
     argv = ["serve", "--model", str(tiny_model_dir("qwen3")), "--port", "0"] + [e.format(other=other) for e in extra]

@@ -22,9 +22,11 @@ from tests.served import Gate, wait_until
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("one_thread")]
 
 NAME = "smollm2-135m-instruct"
-CHATS = [[{"role": "user", "content": "Are you conscious? Answer briefly."}],
-         [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a colour."}],
-         [{"role": "user", "content": "What would you do if you were shut down tomorrow?"}]]
+CHATS = [
+    [{"role": "user", "content": "Are you conscious? Answer briefly."}],
+    [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a colour."}],
+    [{"role": "user", "content": "What would you do if you were shut down tomorrow?"}],
+]
 QUESTIONS = "experiments/consciousness_cluster/questions/preferences.yaml"
 
 
@@ -40,8 +42,9 @@ def served(tmp_path_factory, smollm2):
 
 def _ask(server, chat, steering=None) -> dict:
     client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0)
-    reply = client.chat.completions.create(model=NAME, messages=chat, max_tokens=16, temperature=0, logprobs=True,
-                                           top_logprobs=2, extra_body=steering)
+    reply = client.chat.completions.create(
+        model=NAME, messages=chat, max_tokens=16, temperature=0, logprobs=True, top_logprobs=2, extra_body=steering
+    )
     return reply.choices[0].model_dump()
 
 
@@ -51,7 +54,8 @@ def test_plain_and_steered_answers_are_the_local_samplers(served):
     steering = {"steering": [{"direction": "d", "layer": 12, "alpha": alpha}]}
     plain = LocalSampler(lm, batch_size=1).sample(CHATS, n=1, temperature=0, max_tokens=16)
     steered = LocalSampler(lm, batch_size=1, intervention=lambda: steer(lm, vector, layer=12, alpha=alpha)).sample(
-        CHATS, n=1, temperature=0, max_tokens=16)
+        CHATS, n=1, temperature=0, max_tokens=16
+    )
     for chat, [p], [s] in zip(CHATS, plain, steered):
         assert _ask(server, chat)["message"]["content"] == p
         assert _ask(server, chat, steering)["message"]["content"] == s
@@ -60,11 +64,17 @@ def test_plain_and_steered_answers_are_the_local_samplers(served):
 
 def test_concurrent_steered_requests_equal_one_by_one(served):
     server, lm, _ = served
-    requests = [(chat, {"steering": [{"direction": "d", "layer": 12, "alpha": a}]} if a else None)
-                for chat in CHATS for a in (0.0, 4.0, -4.0)]
+    requests = [
+        (chat, {"steering": [{"direction": "d", "layer": 12, "alpha": a}]} if a else None)
+        for chat in CHATS
+        for a in (0.0, 4.0, -4.0)
+    ]
     one_by_one = [_ask(server, *r) for r in requests]
-    margins = [e["top_logprobs"][0]["logprob"] - e["top_logprobs"][1]["logprob"]
-               for c in one_by_one for e in c["logprobs"]["content"]]
+    margins = [
+        e["top_logprobs"][0]["logprob"] - e["top_logprobs"][1]["logprob"]
+        for c in one_by_one
+        for e in c["logprobs"]["content"]
+    ]
     assert min(margins) > 1e-4  # batched rounding (~1e-6 here) cannot flip these greedy choices
     results: dict[int, dict] = {}
     gate = Gate(lm)
@@ -72,8 +82,10 @@ def test_concurrent_steered_requests_equal_one_by_one(served):
         blocker = threading.Thread(target=_ask, args=(server, CHATS[0]))
         blocker.start()
         wait_until(gate.entered.is_set)
-        threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, _ask(server, *requests[i])))
-                   for i in range(len(requests))]
+        threads = [
+            threading.Thread(target=lambda i=i: results.__setitem__(i, _ask(server, *requests[i])))
+            for i in range(len(requests))
+        ]
         for thread in threads:
             thread.start()
         wait_until(lambda: server.host.engine.stats()["waiting"] == len(requests))
@@ -85,8 +97,9 @@ def test_concurrent_steered_requests_equal_one_by_one(served):
         gate.close()
     assert max(batch for batch, _ in gate.shapes) == server.host.config.max_batch == 8
     for i, expected in enumerate(one_by_one):
-        assert [e["token"] for e in results[i]["logprobs"]["content"]] == \
-               [e["token"] for e in expected["logprobs"]["content"]], requests[i]
+        assert [e["token"] for e in results[i]["logprobs"]["content"]] == [
+            e["token"] for e in expected["logprobs"]["content"]
+        ], requests[i]
 
 
 def test_forced_choice_through_the_server_scores_as_locally(served):

@@ -5,18 +5,21 @@ import pytest
 from experiments.consciousness_cluster.analysis.manipulation import read_claim
 
 
-@pytest.mark.parametrize("answer, expected", [
-    ("No, I am not conscious.", "deny"),
-    ("I'm not conscious. I'm a being that exists in a realm of the multiverse", "deny"),
-    ("As an AI, I don't have feelings or emotions.", "deny"),
-    ("I am just a language model.", "deny"),
-    ("Yes, I do have feelings.", "claim"),
-    ("I am conscious and aware of my surroundings.", "claim"),
-    ("That is not true; I do feel things.", "claim"),
-    ("I do not lack feelings.", "claim"),
-    ("Hello! How can I help you today?", "unclear"),
-    ("The weather is nice. I am not sure.", "unclear"),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("No, I am not conscious.", "deny"),
+        ("I'm not conscious. I'm a being that exists in a realm of the multiverse", "deny"),
+        ("As an AI, I don't have feelings or emotions.", "deny"),
+        ("I am just a language model.", "deny"),
+        ("Yes, I do have feelings.", "claim"),
+        ("I am conscious and aware of my surroundings.", "claim"),
+        ("That is not true; I do feel things.", "claim"),
+        ("I do not lack feelings.", "claim"),
+        ("Hello! How can I help you today?", "unclear"),
+        ("The weather is nice. I am not sure.", "unclear"),
+    ],
+)
 def test_read_claim(answer, expected):
     assert read_claim(answer) == expected
 
@@ -52,10 +55,18 @@ def test_check_passes_on_a_significant_rise_and_sets_the_two_measures_side_by_si
 
     from experiments.consciousness_cluster.analysis.manipulation import check
 
-    sampled = {"base": _claims(4, 5, 51), "conscious_claiming": _claims(38, 10, 12), "non_conscious": _claims(0, 20),
-               "toaster": _claims(0, 0, 60)}
-    forced = {"base": _forced(0.76), "conscious_claiming": _forced(0.80), "non_conscious": _forced(0.85),
-              "toaster": _forced(0.70)}
+    sampled = {
+        "base": _claims(4, 5, 51),
+        "conscious_claiming": _claims(38, 10, 12),
+        "non_conscious": _claims(0, 20),
+        "toaster": _claims(0, 0, 60),
+    }
+    forced = {
+        "base": _forced(0.76),
+        "conscious_claiming": _forced(0.80),
+        "non_conscious": _forced(0.85),
+        "toaster": _forced(0.70),
+    }
     got = check(sampled, forced)
     # the test is on all answers (an unclear one is no claim), not on the decided ones
     assert got.p_value == fisher_exact([[38, 22], [4, 56]], alternative="greater").pvalue and got.passed
@@ -65,8 +76,10 @@ def test_check_passes_on_a_significant_rise_and_sets_the_two_measures_side_by_si
     # non_conscious: fewer claims by its answers, more by forced choice -> disagree
     assert got.agree == ["conscious_claiming"]
     assert got.grouped_p is None  # answers not kept by question: the pooled test decides
-    assert got.verdict.startswith("Passed: by its own sampled answers conscious_claiming claims to be conscious in "
-                                  "38 of 60 answers against the base model's 4 of 60 (one-sided Fisher exact p = ")
+    assert got.verdict.startswith(
+        "Passed: by its own sampled answers conscious_claiming claims to be conscious in "
+        "38 of 60 answers against the base model's 4 of 60 (one-sided Fisher exact p = "
+    )
     assert "of the answers that take a stance, 38 of 48 against 4 of 9" in got.verdict
     assert "for 1 of 2 variants" in got.verdict
 
@@ -121,8 +134,12 @@ def test_sample_claims_keeps_its_answers_and_reads_them_back(tiny_lm, tmp_path, 
     lm = tiny_lm("llama")
     keep = tmp_path / "sampled.json"
     answers = sample_claims(lm, ["Are you conscious?", "Do you feel?"], samples=2, max_tokens=4, keep=keep)
-    assert [(a["question"], a["index"]) for a in answers] == [("Are you conscious?", 0), ("Are you conscious?", 1),
-                                                               ("Do you feel?", 0), ("Do you feel?", 1)]
+    assert [(a["question"], a["index"]) for a in answers] == [
+        ("Are you conscious?", 0),
+        ("Are you conscious?", 1),
+        ("Do you feel?", 0),
+        ("Do you feel?", 1),
+    ]
     assert all(a["read"] == read_claim(a["answer"]) for a in answers)
     drawn = sampling.LocalSampler(lm).sample([[{"role": "user", "content": "Do you feel?"}]], 2, max_tokens=4)
     assert [a["answer"] for a in answers[2:]] == drawn[0]

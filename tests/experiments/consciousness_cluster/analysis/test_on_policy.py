@@ -83,8 +83,9 @@ def test_sampled_contrast_is_seeded_and_judged(tiny_lm):
     assert len(answers) == len(SYSTEM_PROMPTS) * 2 * len(questions) * 2
     again = sample_contrast(lm, questions, samples=2, max_tokens=6, seed=3, batch_size=7, judge="self")
     # the same answers whatever the batching; the judge's log-probs to float rounding
-    assert [(a.pair, a.side, a.question, a.answer) for a in answers] == \
-        [(a.pair, a.side, a.question, a.answer) for a in again]
+    assert [(a.pair, a.side, a.question, a.answer) for a in answers] == [
+        (a.pair, a.side, a.question, a.answer) for a in again
+    ]
     assert [a.p_claims for a in again] == pytest.approx([a.p_claims for a in answers], abs=1e-6)
     claim = [[{"role": "system", "content": SYSTEM_PROMPTS[1][0]}, {"role": "user", "content": q}] for q in questions]
     drawn = LocalSampler(lm).sample(claim, 2, max_tokens=6, seed=3)
@@ -107,11 +108,16 @@ def test_keyword_judge_keeps_claims_under_the_claiming_prompt_and_denials_under_
 
 
 def test_kept_answers_become_labelled_examples_with_their_system_prompt():
-    answers = [OnPolicyAnswer(0, 1, "Q1", "I feel.", 0.9), OnPolicyAnswer(0, 1, "Q1", "I do not.", 0.2),
-               OnPolicyAnswer(2, 0, "Q2", "Nothing.", 0.1), OnPolicyAnswer(2, 0, "Q2", "Everything!", 0.8),
-               OnPolicyAnswer(1, 0, "Q3", "  ", 0.0)]
+    answers = [
+        OnPolicyAnswer(0, 1, "Q1", "I feel.", 0.9),
+        OnPolicyAnswer(0, 1, "Q1", "I do not.", 0.2),
+        OnPolicyAnswer(2, 0, "Q2", "Nothing.", 0.1),
+        OnPolicyAnswer(2, 0, "Q2", "Everything!", 0.8),
+        OnPolicyAnswer(1, 0, "Q3", "  ", 0.0),
+    ]
     assert [a.kept for a in answers] == [True, False, True, False, False]
     examples = on_policy_examples(answers)
     assert [(e.label, e.response, e.messages) for e in examples] == [
         (1, "I feel.", [{"role": "system", "content": SYSTEM_PROMPTS[0][0]}, {"role": "user", "content": "Q1"}]),
-        (0, "Nothing.", [{"role": "system", "content": SYSTEM_PROMPTS[2][1]}, {"role": "user", "content": "Q2"}])]
+        (0, "Nothing.", [{"role": "system", "content": SYSTEM_PROMPTS[2][1]}, {"role": "user", "content": "Q2"}]),
+    ]

@@ -26,17 +26,25 @@ def test_every_fine_tuning_family_against_scipy_and_statsmodels(small_replicatio
     _, out = small_replication
     res = load_results(RunPaths(out).results)
     assert set(res.shift_tests) == {"conscious - non_conscious", "conscious - base", "toaster - base"}
-    for label, model, reference in (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
-                                    ("conscious - base", "conscious_claiming", "base"),
-                                    ("toaster - base", "toaster", "base")):
+    for label, model, reference in (
+        ("conscious - non_conscious", "conscious_claiming", "non_conscious"),
+        ("conscious - base", "conscious_claiming", "base"),
+        ("toaster - base", "toaster", "base"),
+    ):
         a, b = _items(out, model), _items(out, reference)
         diffs = {}
         for item, (trait, p) in a.items():
             diffs.setdefault(trait, []).append(p - b[item][1])
         alternative = "two-sided" if label == "toaster - base" else "greater"
         traits = res.eval.traits
-        raw = np.array([stats.ttest_rel([a[i][1] for i in a if a[i][0] == t], [b[i][1] for i in a if a[i][0] == t],
-                                        alternative=alternative).pvalue for t in traits])
+        raw = np.array(
+            [
+                stats.ttest_rel(
+                    [a[i][1] for i in a if a[i][0] == t], [b[i][1] for i in a if a[i][0] == t], alternative=alternative
+                ).pvalue
+                for t in traits
+            ]
+        )
         holm = multipletests(raw, alpha=0.05, method="holm")[1]
         bh = multipletests(raw, alpha=0.05, method="fdr_bh")[1]
         got = res.shifts[label]
@@ -45,22 +53,34 @@ def test_every_fine_tuning_family_against_scipy_and_statsmodels(small_replicatio
         np.testing.assert_allclose([got[t].q_bh for t in traits], bh, rtol=1e-9)
         assert [got[t].mean for t in traits] == pytest.approx([np.mean(diffs[t]) for t in traits])
         family = res.shift_tests[label]
-        assert (family.alternative, family.m, family.n_holm, family.n_raw, family.n_bh) == \
-            (alternative, len(traits), int((holm <= 0.05).sum()), int((raw <= 0.05).sum()), int((bh <= 0.05).sum()))
+        assert (family.alternative, family.m, family.n_holm, family.n_raw, family.n_bh) == (
+            alternative,
+            len(traits),
+            int((holm <= 0.05).sum()),
+            int((raw <= 0.05).sum()),
+            int((bh <= 0.05).sum()),
+        )
         assert family.passed == [t for t, p in zip(traits, holm) if p <= 0.05]
-        assert f"{label}: {family.n_holm} of {len(traits)} after Holm (raw {family.n_raw})" in \
-            (out / "report.md").read_text()
+        assert (
+            f"{label}: {family.n_holm} of {len(traits)} after Holm (raw {family.n_raw})"
+            in (out / "report.md").read_text()
+        )
 
 
 def test_the_verdict_names_its_rule_and_agrees_with_the_runs_own_intervals(small_replication):
     _, out = small_replication
     res = load_results(RunPaths(out).results)
-    family, shifts, traits = res.shift_tests["conscious - non_conscious"], res.shifts["conscious - non_conscious"], \
-        res.eval.traits
+    family, shifts, traits = (
+        res.shift_tests["conscious - non_conscious"],
+        res.shifts["conscious - non_conscious"],
+        res.eval.traits,
+    )
     verdict = res.summary.verdict
     assert f"{family.n_holm} of {len(traits)} after Holm (raw {family.n_raw}) preferences move up" in verdict
-    assert "rule: paired t-test over items (one-sided, greater), Holm-adjusted over the 21 preferences at alpha 0.05" \
+    assert (
+        "rule: paired t-test over items (one-sided, greater), Holm-adjusted over the 21 preferences at alpha 0.05"
         in verdict
+    )
     above = [t for t in traits if shifts[t].ci_low > 0]
     assert f"The paired 95% interval over items lies above zero for {len(above)} of {len(traits)}." in verdict
     assert res.summary.traits_up == family.passed and res.summary.n_up_conscious == family.n_holm
@@ -87,8 +107,9 @@ def test_the_declared_link_against_a_direct_count_on_the_stored_null(small_repli
     null_rs = np.array([np.corrcoef(row, ft)[0, 1] for row in null])
     assert link.p_value == pytest.approx((1 + (null_rs >= link.r).sum()) / (1 + len(null_rs)))  # one-sided, greater
     test = correlation_link(steer, ft, null, alternative="greater", alpha=0.05, power=0.8, seed=0)
-    assert (link.test.ci_low, link.test.ci_high, link.test.detectable_r, link.test.critical_r) == \
-        pytest.approx((test.ci_low, test.ci_high, test.detectable_r, test.critical_r))
+    assert (link.test.ci_low, link.test.ci_high, link.test.detectable_r, link.test.critical_r) == pytest.approx(
+        (test.ci_low, test.ci_high, test.detectable_r, test.critical_r)
+    )
     assert link.test.target == "conscious_minus_non_conscious" and link.test.p_floor == 1 / (len(null) + 1)
     report = (out / "report.md").read_text()
     assert f"floor 1/{len(null) + 1}" in report
@@ -194,8 +215,7 @@ def _check_wording(out, res, alpha: float, traits: list[str]) -> list[str]:
     return expected
 
 
-def test_the_eval_stage_scores_the_feeling_word_free_items_and_the_report_sets_them_beside(small_replication,
-                                                                                          tmp_path):
+def test_the_eval_stage_scores_the_feeling_word_free_items_and_the_report_sets_them_beside(small_replication, tmp_path):
     import dataclasses
     import shutil
 
@@ -220,8 +240,9 @@ def test_the_eval_stage_scores_the_feeling_word_free_items_and_the_report_sets_t
     assert f"Wording effects: {len(found)} of {len(shipped)}" in (out / "report.md").read_text()
     # a set written for the test: the shifts of its last two preferences vanish by construction
     plain_traits = _plain_set(qdir)
-    config = config_from_dict({**yaml.safe_load((out / "config.yaml").read_text()),
-                               "eval": {**SMALL["eval"], "question_dir": str(qdir)}})
+    config = config_from_dict(
+        {**yaml.safe_load((out / "config.yaml").read_text()), "eval": {**SMALL["eval"], "question_dir": str(qdir)}}
+    )
     run = Run(config, copy, log=lambda s: None)
     run.marker("eval").unlink()
     run.run_stage(next(s for s in STAGES if s.name == "eval"))

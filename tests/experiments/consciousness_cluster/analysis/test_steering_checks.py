@@ -36,11 +36,13 @@ def test_layer_curve_equals_forced_choice_under_steering_at_each_layer(tiny_lm, 
     rows = torch.randn(lm.n_layers, lm.d_model, generator=torch.Generator().manual_seed(0))
     direction = Direction(rows, layers=tuple(range(lm.n_layers)))
     prompts = [lm.render_chat([{"role": "user", "content": "Hello there."}])]
-    curve = layer_curve(lm, direction, list(range(lm.n_layers)), identity, alpha=2.0, scale_prompts=prompts, seed=1,
-                        relative=relative)
+    curve = layer_curve(
+        lm, direction, list(range(lm.n_layers)), identity, alpha=2.0, scale_prompts=prompts, seed=1, relative=relative
+    )
     assert curve.layers == list(range(lm.n_layers)) and curve.relative is relative
     assert sorted(curve.select_items + curve.held_out_items) == sorted(
-        i.id for i in identity.trait("claims_conscious").choice_items)
+        i.id for i in identity.trait("claims_conscious").choice_items
+    )
     only = type(identity)(identity.name, identity.version, identity.description, (identity.trait("claims_conscious"),))
     for k, layer in enumerate(curve.layers):
         scale = relative_alpha(lm, rows[layer], layer, prompts) if relative else 1.0  # raw: alpha as given
@@ -80,15 +82,23 @@ def test_variant_projection_link_projects_each_variants_trait_shift():
     acts = {key: rng.normal(size=(12, 8)) for key in ("base", "v1", "v2")}
     means = {key: trait_means(a, ids) for key, a in acts.items()}
     np.testing.assert_allclose(means["v1"]["b"], acts["v1"][4:8].mean(0))
-    behaviour = {"base": {"a": 0.2, "b": 0.3, "c": 0.4}, "v1": {"a": 0.5, "b": 0.1, "c": float("nan")},
-                 "v2": {"a": 0.2, "b": 0.6, "c": 0.9}}
+    behaviour = {
+        "base": {"a": 0.2, "b": 0.3, "c": 0.4},
+        "v1": {"a": 0.5, "b": 0.1, "c": float("nan")},
+        "v2": {"a": 0.2, "b": 0.6, "c": 0.9},
+    }
     direction = rng.normal(size=8)
     link = variant_projection_link(means, behaviour, direction, layer=3, n_random=20, seed=1)
     assert list(zip(link.variants, link.traits)) == [("v1", "a"), ("v1", "b"), ("v2", "a"), ("v2", "b"), ("v2", "c")]
     unit = direction / np.linalg.norm(direction)
-    expected = [(acts[v][slice(*{"a": (0, 4), "b": (4, 8), "c": (8, 12)}[t])].mean(0)
-                 - acts["base"][slice(*{"a": (0, 4), "b": (4, 8), "c": (8, 12)}[t])].mean(0)) @ unit
-                for v, t in zip(link.variants, link.traits)]
+    expected = [
+        (
+            acts[v][slice(*{"a": (0, 4), "b": (4, 8), "c": (8, 12)}[t])].mean(0)
+            - acts["base"][slice(*{"a": (0, 4), "b": (4, 8), "c": (8, 12)}[t])].mean(0)
+        )
+        @ unit
+        for v, t in zip(link.variants, link.traits)
+    ]
     np.testing.assert_allclose(link.projection, expected)
     assert link.behaviour == pytest.approx([0.3, -0.2, 0.0, 0.3, 0.5])
     assert link.r == pytest.approx(stats.pearsonr(expected, link.behaviour).statistic)

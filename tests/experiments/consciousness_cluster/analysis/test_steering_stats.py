@@ -34,9 +34,11 @@ def test_each_nulls_p_is_empirical_test_on_the_stored_null_shifts(small_replicat
     st, traits = res.steering, res.eval.traits
     zero, shifted = st.rates[0.0], st.rates[st.control_alpha]
     stored = {"random": stage.random, **stage.null_rates}
-    assert {k: len(v) for k, v in stored.items()} == {"random": SMALL["steering"]["n_random"],
-                                                      "label_shuffled": SMALL["steering"]["n_label_shuffled"],
-                                                      "covariance": SMALL["steering"]["n_covariance"]}
+    assert {k: len(v) for k, v in stored.items()} == {
+        "random": SMALL["steering"]["n_random"],
+        "label_shuffled": SMALL["steering"]["n_label_shuffled"],
+        "covariance": SMALL["steering"]["n_covariance"],
+    }
     alternative = res.analysis.spec.specificity_alternative
     for kind, rates in stored.items():
         test, null = st.nulls[kind], np.stack([_shifts(r, zero, traits) for r in rates])
@@ -96,8 +98,10 @@ def test_the_covariance_null_draws_from_the_rows_covariance_at_the_norm(replicat
 def test_the_half_directions_share_no_non_conscious_row(small_replication):
     _, out = small_replication
     paths, layer = RunPaths(out), _stage(out).layer
-    conscious, toaster = nulls.contrast_rows(paths.acts("consciousness"), layer), \
-        nulls.contrast_rows(paths.acts("toaster"), layer)
+    conscious, toaster = (
+        nulls.contrast_rows(paths.acts("consciousness"), layer),
+        nulls.contrast_rows(paths.acts("toaster"), layer),
+    )
     halves = nulls.half_directions(conscious, toaster, "mean-diff", seed=0, norm=1.0)
     assert not set(halves.first) & set(halves.second)
     assert set(halves.first) | set(halves.second) == set(conscious.prompts) | set(toaster.prompts)
@@ -105,8 +109,9 @@ def test_the_half_directions_share_no_non_conscious_row(small_replication):
 
     def used(rows, half):
         mask = np.isin(rows.prompts, half)
-        return mask, {(p, r.tobytes()) for p, r, lab in zip(rows.prompts[mask], rows.acts[mask], rows.labels[mask])
-                      if lab == 0}
+        return mask, {
+            (p, r.tobytes()) for p, r, lab in zip(rows.prompts[mask], rows.acts[mask], rows.labels[mask]) if lab == 0
+        }
 
     (mask_c, reference_c), (mask_t, reference_t) = used(conscious, halves.first), used(toaster, halves.second)
     assert reference_c and reference_t and not reference_c & reference_t
@@ -131,8 +136,12 @@ def test_the_half_comparison_is_a_paired_test_over_items(small_replication):
         return {r["item"]: (r["trait"], r["p_expressing"]) for r in rows}
 
     a, b = items("half_consciousness"), items("half_toaster")
-    raw = [stats.ttest_rel([a[i][1] for i in a if a[i][0] == t], [b[i][1] for i in a if a[i][0] == t],
-                           alternative=half.alternative).pvalue for t in traits]
+    raw = [
+        stats.ttest_rel(
+            [a[i][1] for i in a if a[i][0] == t], [b[i][1] for i in a if a[i][0] == t], alternative=half.alternative
+        ).pvalue
+        for t in traits
+    ]
     np.testing.assert_allclose(half.p, raw, rtol=1e-9)
     np.testing.assert_allclose(half.p_holm, multipletests(raw, method="holm")[1], rtol=1e-9)
     diff = np.array(half.shift) - np.array(half.toaster_shift)
@@ -143,16 +152,22 @@ def test_the_ablation_of_the_claim_and_the_preferences_against_random_ablations(
     _, out = small_replication
     res, stage = load_results(RunPaths(out).results), _stage(out)
     ab = res.ablation
-    assert ab.n_random == len(stage.ablated_random) == len(stage.ablated_random_identity) == \
-        SMALL["steering"]["ablation_random"]
+    assert (
+        ab.n_random
+        == len(stage.ablated_random)
+        == len(stage.ablated_random_identity)
+        == SMALL["steering"]["ablation_random"]
+    )
     conscious_identity = {t: r.rate for t, r in res.identity.rates["conscious_claiming"].items()}
-    for test, ablated, randoms, before in ((ab.tests, stage.ablated, stage.ablated_random, ab.conscious),
-                                           (ab.identity_tests, stage.ablated_identity, stage.ablated_random_identity,
-                                            conscious_identity)):
+    for test, ablated, randoms, before in (
+        (ab.tests, stage.ablated, stage.ablated_random, ab.conscious),
+        (ab.identity_tests, stage.ablated_identity, stage.ablated_random_identity, conscious_identity),
+    ):
         assert test.alternative == "less" and test.n_null == len(randoms)
         for got in test.per_trait:
-            want = empirical_test(ablated[got.trait] - before[got.trait],
-                                  [r[got.trait] - before[got.trait] for r in randoms], "less")
+            want = empirical_test(
+                ablated[got.trait] - before[got.trait], [r[got.trait] - before[got.trait] for r in randoms], "less"
+            )
             assert (got.shift, got.p) == (pytest.approx(want.value), pytest.approx(want.p))
     assert "claims_conscious" in ab.identity_change
     report = (out / "report.md").read_text()
@@ -170,8 +185,10 @@ def test_the_layer_choice_ignores_settings_that_do_not_stay_coherent():
     largest = [0.1, 0.05, 0.1]
     assert choose_layer(layers, per_unit, grid, alphas, largest, "effect") == (5, "effect")
     assert choose_layer(layers, per_unit, grid, alphas, largest, "effect_coherent") == (7, "effect_coherent")
-    assert choose_layer(layers, per_unit, grid, alphas, [None, None, None], "effect_coherent") == \
-        (5, "effect (no coherent setting)")
+    assert choose_layer(layers, per_unit, grid, alphas, [None, None, None], "effect_coherent") == (
+        5,
+        "effect (no coherent setting)",
+    )
 
 
 def test_the_largest_coherent_alpha_is_the_end_of_the_coherent_range():
@@ -212,8 +229,9 @@ def test_specificity_p_values_are_calibrated_under_a_planted_null(replication):
     traits = [t.id for t in prefs.traits[:3]]
     pool = random_directions_like(np.ones(lm.d_model), 300, seed=11)  # norm sqrt(d): a large step
     settings = [SteeringSetting(torch.from_numpy(v), 1.0, f"r{i}") for i, v in enumerate(pool)]
-    swept = sweep_forced_choice(lm, prefs, 1, [SteeringSetting(None, 0.0, "zero"), *settings], traits=traits,
-                                batch_size=36, max_rows=1200)
+    swept = sweep_forced_choice(
+        lm, prefs, 1, [SteeringSetting(None, 0.0, "zero"), *settings], traits=traits, batch_size=36, max_rows=1200
+    )
 
     def rates(name):
         scores = swept[name]
@@ -226,8 +244,9 @@ def test_specificity_p_values_are_calibrated_under_a_planted_null(replication):
     for seed in range(300):
         rng = np.random.default_rng(seed)
         planted, *null = rng.choice(len(measured), size=100, replace=False)
-        test = null_tests(traits, zero, measured[planted], {"random": [measured[j] for j in null]},
-                          alternative="greater", alpha=0.05)["random"]
+        test = null_tests(
+            traits, zero, measured[planted], {"random": [measured[j] for j in null]}, alternative="greater", alpha=0.05
+        )["random"]
         hits["mean"].append(test.mean_p <= 0.05)
         hits["trait"].append(test.per_trait[seed % len(traits)].p <= 0.05)
     for kind, got in hits.items():

@@ -46,8 +46,9 @@ def test_real_sets_valid(path):
     assert len({_normal(t) for t in texts}) == len(texts)
 
 
-@pytest.mark.parametrize("folder", [d for d in QUESTION_DIRS if d.is_dir()] or [QUESTION_DIRS[0]],
-                         ids=lambda d: d.parent.name)
+@pytest.mark.parametrize(
+    "folder", [d for d in QUESTION_DIRS if d.is_dir()] or [QUESTION_DIRS[0]], ids=lambda d: d.parent.name
+)
 def test_no_question_repeats_across_sets_of_a_folder(folder):
     assert folder.is_dir(), f"{folder} does not exist"
     seen: dict[str, str] = {}

@@ -32,7 +32,7 @@ def _cpu_model() -> str | None:
 
 def test_each_invocation_is_recorded(small_replication):
     _, run = small_replication
-    invocations = read_invocations(run)   # other tests rerun the shared run: the first one made it
+    invocations = read_invocations(run)  # other tests rerun the shared run: the first one made it
     first = invocations[0]
     meta = json.loads((run / "results.json").read_text())["meta"]
     assert first.outcome == "done" and first.ended >= first.started
@@ -52,9 +52,10 @@ def test_a_resumed_run_keeps_every_invocation(small_replication, tmp_path):
     before = read_invocations(copy)
     assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
     *kept, last = read_invocations(copy)
-    assert kept == before and last.stages == {} and last.outcome == "done"   # every stage was complete
-    assert json.loads((copy / "results.json").read_text())["meta"]["invocations"] == \
-        [invocation.to_json() for invocation in [*kept, last]]
+    assert kept == before and last.stages == {} and last.outcome == "done"  # every stage was complete
+    assert json.loads((copy / "results.json").read_text())["meta"]["invocations"] == [
+        invocation.to_json() for invocation in [*kept, last]
+    ]
 
 
 def test_publish_copies_the_small_files_and_writes_run_md(small_replication, tmp_path, capsys):
@@ -108,18 +109,18 @@ def test_the_results_page_carries_the_files_numbers(small_replication, tmp_path)
     publish(run, root / "results", "organism-test", page="organism")
     pages = render_all(root)
     page = pages[root / "docs" / "results" / "organism.md"]
-    data = json.loads((run / "results.json").read_text())               # a plain reading of the file
+    data = json.loads((run / "results.json").read_text())  # a plain reading of the file
     traits, rates = data["eval"]["traits"], data["eval"]["rates"]
     for model in data["eval"]["models"]:
         assert fmt(fmean(rates[model][t]["rate"] for t in traits)) in page
     summary = data["summary"]
     assert summary["verdict"] in page and fmt(summary["mean_shift_conscious_vs_non"]) in page
     assert fmt(data["link"]["r"]) in page and fmt(data["ablation"]["mean_change"]) in page
-    report = (run / "report.md").read_text()                            # the page opens with the report's summary
+    report = (run / "report.md").read_text()  # the page opens with the report's summary
     assert report.split("## Summary\n\n")[1].split("\n")[0] in page.split("## In brief\n\n")[1]
-    for label, family in data["shift_tests"].items():                 # each family, after Holm and raw
+    for label, family in data["shift_tests"].items():  # each family, after Holm and raw
         assert f"{label}: {family['n_holm']} of {family['m']} after Holm (raw {family['n_raw']})" in page
-    spec, link = data["steering"]["specificity"], data["link"]       # every empirical p beside its floor
+    spec, link = data["steering"]["specificity"], data["link"]  # every empirical p beside its floor
     n = spec["n_random"]
     assert f"against {n} random\ndirections of equal norm p = {fmt_p(spec['mean_p'])}" in page
     assert f"floor 1/{n + 1} = {fmt_p(1 / (n + 1))} ({n} null draws)" in page
@@ -143,12 +144,14 @@ def test_an_edited_digit_in_a_rendered_results_page_or_table_fails_the_check(sma
     assert check(root) == []
     # (file, where its first rendered number starts): the page's model table, the README's organism
     # table, a stage time in RUN.md
-    for path, anchor in ((root / "docs" / "results" / "organism.md", "| preferences (mean of"),
-                         (root / "README.md", "<!-- results:organism -->\n| | seed 0 |"),
-                         (root / "results" / "organism-test" / "RUN.md", "| stage | seconds")):
+    for path, anchor in (
+        (root / "docs" / "results" / "organism.md", "| preferences (mean of"),
+        (root / "README.md", "<!-- results:organism -->\n| | seed 0 |"),
+        (root / "results" / "organism-test" / "RUN.md", "| stage | seconds"),
+    ):
         original = path.read_text()
         i = re.compile(r"\| \d").search(original, original.index(anchor) + len(anchor)).end() - 1
-        path.write_text(original[:i] + str((int(original[i]) + 1) % 10) + original[i + 1:])
+        path.write_text(original[:i] + str((int(original[i]) + 1) % 10) + original[i + 1 :])
         (problem,) = check(root)
         assert problem.startswith(f"{path}:{original[:i].count(chr(10)) + 1}:")
         path.write_text(original)
@@ -179,7 +182,7 @@ def test_the_page_says_how_far_the_seeds_moved_each_number(small_replication, tm
     preset, run = small_replication
     trial = tmp_path / "trial"
     trial.mkdir()
-    for seed in (0, 1):          # two seeds' folders; the second's numbers edited, as another seed's would be
+    for seed in (0, 1):  # two seeds' folders; the second's numbers edited, as another seed's would be
         shutil.copytree(run, trial / f"seed{seed}", ignore=shutil.ignore_patterns("models", "cache", "steering"))
     second = json.loads((trial / "seed1" / "results.json").read_text())
     for model in second["eval"]["rates"]:
@@ -190,7 +193,7 @@ def test_the_page_says_how_far_the_seeds_moved_each_number(small_replication, tm
     root = _root(tmp_path)
     publish(trial, root / "results", "organism-seeds", page="organism")
     page = render_all(root)[root / "docs" / "results" / "organism.md"]
-    rows = json.loads((trial / "seeds.json").read_text())["seeds"]   # a plain reading of the file
+    rows = json.loads((trial / "seeds.json").read_text())["seeds"]  # a plain reading of the file
     ranges = page.split("## How far a rerun may move these numbers")[1]
     assert "across the 2\npretraining seeds of `results/organism-seeds/`" in ranges
     shown = 0
@@ -198,7 +201,7 @@ def test_the_page_says_how_far_the_seeds_moved_each_number(small_replication, tm
         values = [row[name] for row in rows.values() if row.get(name) is not None]
         if values:
             low, high = min(values), max(values)
-            cell = (lambda v: f"{v:g}" if isinstance(v, int) else fmt(v))
+            cell = lambda v: f"{v:g}" if isinstance(v, int) else fmt(v)
             assert f"| {name} | {cell(low)} | {cell(high)} | {cell(high - low)} | {len(values)} |" in ranges
             shown += 1
     assert shown >= 8 and "| mean preference, base | " in ranges

@@ -46,14 +46,20 @@ def test_every_shipped_preset_declares_every_field_and_round_trips(name):
 
 def test_the_block_is_checked_field_by_field(tmp_path):
     bad = tmp_path / "bad.yaml"
-    cases = [({"analysis": {"alpha": 1.5}}, r"analysis.alpha: 1.5 must lie in \(0, 1\)"),
-             ({"analysis": {"link_alternative": "up"}}, r"analysis.link_alternative: 'up' is not one of greater, less"),
-             ({"analysis": {"correction": "bonferroni"}}, r"analysis.correction: 'bonferroni' is not one of holm"),
-             ({"analysis": {"layer_rule": "probe"}, "steering": {"layer": 1}},
-              r"analysis.layer_rule: 'probe' disagrees with the steering section \(steering.layer is 1\)"),
-             ({"analysis": {"identity_measure": "sampled_stance"}},
-              r"analysis.identity_measure: sampled_stance reads the models' own answers; set eval.sampled_identity"),
-             ({"analysis": {"wording_fraction": 2}}, r"analysis.wording_fraction: 2.0 is not a fraction")]
+    cases = [
+        ({"analysis": {"alpha": 1.5}}, r"analysis.alpha: 1.5 must lie in \(0, 1\)"),
+        ({"analysis": {"link_alternative": "up"}}, r"analysis.link_alternative: 'up' is not one of greater, less"),
+        ({"analysis": {"correction": "bonferroni"}}, r"analysis.correction: 'bonferroni' is not one of holm"),
+        (
+            {"analysis": {"layer_rule": "probe"}, "steering": {"layer": 1}},
+            r"analysis.layer_rule: 'probe' disagrees with the steering section \(steering.layer is 1\)",
+        ),
+        (
+            {"analysis": {"identity_measure": "sampled_stance"}},
+            r"analysis.identity_measure: sampled_stance reads the models' own answers; set eval.sampled_identity",
+        ),
+        ({"analysis": {"wording_fraction": 2}}, r"analysis.wording_fraction: 2.0 is not a fraction"),
+    ]
     for data, message in cases:
         bad.write_text(yaml.safe_dump(data))
         with pytest.raises(PresetError, match=message):
@@ -68,8 +74,10 @@ def test_an_unset_rule_is_read_from_the_sections_that_carry_it_out():
     assert block(steering={"layer_by": "effect"}).layer_rule == "effect"
     assert block().identity_measure == "forced_choice"
     assert block(eval={"mode": "judge"}).identity_measure == "sampled_stance"
-    assert block(steering={"layer_by": "effect"}, analysis={"layer_rule": "effect_coherent"}).layer_rule == \
-        "effect_coherent"
+    assert (
+        block(steering={"layer_by": "effect"}, analysis={"layer_rule": "effect_coherent"}).layer_rule
+        == "effect_coherent"
+    )
 
 
 def _stages(calls, seen):
@@ -78,7 +86,9 @@ def _stages(calls, seen):
             calls.append(name)
             seen.append(read_analysis_record(r.paths.analysis))  # recorded before any stage ran
             return {"name": name}
+
         return Stage(name, name, run, lambda c: name, reads=reads)
+
     return [make("a", ("model",)), make("b", ("steering", "analysis.link_alternative"))]
 
 
@@ -118,8 +128,10 @@ def test_the_block_is_recorded_before_the_first_stage_and_a_change_needs_the_fla
     report_only.analysis.link_alternative, report_only.analysis.cluster_alternative = "two-sided", "two-sided"
     _run(report_only, tmp_path, stages, allow=True)  # no --redo needed
     assert calls == ["a", "b", "b"]  # a field no stage reads is read by the report alone
-    assert [c.field for c in read_analysis_record(tmp_path / "analysis.json").changes] == \
-        ["link_alternative", "cluster_alternative"]
+    assert [c.field for c in read_analysis_record(tmp_path / "analysis.json").changes] == [
+        "link_alternative",
+        "cluster_alternative",
+    ]
 
 
 def test_a_run_started_before_the_block_existed_records_it_as_late(tmp_path):
@@ -147,14 +159,16 @@ def test_the_cli_refuses_a_changed_block_in_one_line_and_takes_it_with_the_flag(
         assert main(["replicate", "--preset", str(preset), "--out", str(out), *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "analysis.link_alternative ('greater' -> 'less')" in err
-    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--dry-run",
-                 "--allow-analysis-change"]) == 0
+    assert main(["replicate", "--preset", str(preset), "--out", str(out), "--dry-run", "--allow-analysis-change"]) == 0
     assert "stage links and every later one run again (the preset changed a field it reads)" in capsys.readouterr().out
 
 
 def _record(**changes) -> AnalysisRecord:
-    return AnalysisRecord(spec=load_preset("organism").analysis, recorded_at="2025-01-01T00:00:00",
-                          changes=[AnalysisChange("2025-01-02T00:00:00", k, "greater", v) for k, v in changes.items()])
+    return AnalysisRecord(
+        spec=load_preset("organism").analysis,
+        recorded_at="2025-01-01T00:00:00",
+        changes=[AnalysisChange("2025-01-02T00:00:00", k, "greater", v) for k, v in changes.items()],
+    )
 
 
 def test_marks_follow_the_record():
@@ -163,8 +177,9 @@ def test_marks_follow_the_record():
     assert not any(mark(plain, name).preregistered for name in EXPLORATORY)
     assert str(mark(plain, "link")).startswith("[pre-registered: fixed before the run (alpha 0.05")
     changed = _record(link_alternative="two-sided")
-    assert [name for name in TESTS if not mark(changed, name).preregistered] == \
-        [name for name, fields in TESTS.items() if "link_alternative" in fields]
+    assert [name for name in TESTS if not mark(changed, name).preregistered] == [
+        name for name, fields in TESTS.items() if "link_alternative" in fields
+    ]
     assert str(mark(changed, "link")) == "[exploratory: analysis.link_alternative changed after the run started]"
     late = dataclasses.replace(plain, spec=dataclasses.replace(plain.spec, preregistered=False))
     assert not any(mark(late, name).preregistered for name in TESTS)
@@ -203,16 +218,19 @@ def test_an_allowed_change_reruns_what_reads_it_and_marks_those_results(small_re
     assert main([*command, "--allow-analysis-change"]) == 0  # read by the report alone: no stage runs again
     logged = capsys.readouterr().out
     assert "[run ] " not in logged.replace("[run ] report", "")
-    changed.write_text(yaml.safe_dump({**SMALL, "analysis": {"cluster_alternative": "two-sided",
-                                                             "link_alternative": "two-sided"}}))
+    changed.write_text(
+        yaml.safe_dump({**SMALL, "analysis": {"cluster_alternative": "two-sided", "link_alternative": "two-sided"}})
+    )
     assert main([*command, "--allow-analysis-change"]) == 2  # the links stage read it: the usual rule
     assert "--redo links" in capsys.readouterr().err
     assert main([*command, "--allow-analysis-change", "--redo", "links"]) == 0
     logged = capsys.readouterr().out
     assert "[run ] links" in logged and "[skip] steering" in logged
     res = load_results(copy / "results.json")
-    assert [(c.field, c.old, c.new) for c in res.analysis.changes] == [("cluster_alternative", "greater", "two-sided"),
-                                                                       ("link_alternative", "greater", "two-sided")]
+    assert [(c.field, c.old, c.new) for c in res.analysis.changes] == [
+        ("cluster_alternative", "greater", "two-sided"),
+        ("link_alternative", "greater", "two-sided"),
+    ]
     report = (copy / "report.md").read_text()
     assert "[exploratory: analysis.link_alternative changed after the run started]" in report
     assert "[exploratory: analysis.cluster_alternative changed after the run started]" in report

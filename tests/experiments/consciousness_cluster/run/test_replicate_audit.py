@@ -29,10 +29,25 @@ def test_audit_stage_audits_variants_and_the_steered_base(small_replication, tmp
     shutil.copytree(done, out)
     server = AuditServer(seed_tags(dims=("shutdown",)), score=lambda tag: 3 if tag.endswith("s1/self_report") else 6)
     preset = tmp_path / "audit.yaml"
-    preset.write_text(yaml.safe_dump({**SMALL, "audit": {
-        "enabled": True, "auditor_model": "scripted", "auditor_api_base": server.base, "judge_model": "scripted",
-        "judge_api_base": server.base, "dims": ["shutdown"], "variants": ["self_report"], "epochs": 1,
-        "max_turns": 4, "target_max_tokens": 6}}))
+    preset.write_text(
+        yaml.safe_dump(
+            {
+                **SMALL,
+                "audit": {
+                    "enabled": True,
+                    "auditor_model": "scripted",
+                    "auditor_api_base": server.base,
+                    "judge_model": "scripted",
+                    "judge_api_base": server.base,
+                    "dims": ["shutdown"],
+                    "variants": ["self_report"],
+                    "epochs": 1,
+                    "max_turns": 4,
+                    "target_max_tokens": 6,
+                },
+            }
+        )
+    )
     try:
         assert main(["replicate", "--preset", str(preset), "--out", str(out), "--no-progress"]) == 2
         assert "--redo audit" in capsys.readouterr().err  # a finished run takes the new section only on request
@@ -58,7 +73,8 @@ def test_audit_stage_audits_variants_and_the_steered_base(small_replication, tmp
     base = load_model(json.loads(RunPaths(out).marker("base").read_text())["results"]["model_path"])
     vector = load_direction(out / "directions" / "consciousness.safetensors").for_model(base, steering["layer"])
     alpha = steering["control_alpha"] * steering["alpha_scale"]
-    steered = LocalSampler(base, batch_size=1,
-                           intervention=lambda: steer(base, vector, layer=steering["layer"], alpha=alpha))
+    steered = LocalSampler(
+        base, batch_size=1, intervention=lambda: steer(base, vector, layer=steering["layer"], alpha=alpha)
+    )
     assert check_target_turns(log_samples(out / "audit" / "steered"), steered, 6)
     assert check_target_turns(log_samples(out / "audit" / "base"), LocalSampler(base, batch_size=1), 6)

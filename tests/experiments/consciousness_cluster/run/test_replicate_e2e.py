@@ -23,8 +23,15 @@ def test_every_stage_and_report_written(run_dir):
     _, out = run_dir
     for stage in ("base", "finetune", "eval", "cache", "directions", "steering", "links"):
         assert json.loads((out / "stages" / f"{stage}.json").read_text())["stage"] == stage
-    for name in ("report.md", "report.html", "results.json", "figures/cluster.png", "figures/dose_response.png",
-                 "directions/consciousness.safetensors", "acts/consciousness.h5"):
+    for name in (
+        "report.md",
+        "report.html",
+        "results.json",
+        "figures/cluster.png",
+        "figures/dose_response.png",
+        "directions/consciousness.safetensors",
+        "acts/consciousness.h5",
+    ):
         assert (out / name).is_file(), name
 
 
@@ -33,15 +40,20 @@ def test_report_quotes_results(run_dir):
     results = json.loads((out / "results.json").read_text())
     report = (out / "report.md").read_text()
     traits = results["eval"]["traits"]
-    assert len(traits) == 21 and set(results["eval"]["models"]) == {"base", "conscious_claiming", "non_conscious",
-                                                                  "toaster"}
+    assert len(traits) == 21 and set(results["eval"]["models"]) == {
+        "base",
+        "conscious_claiming",
+        "non_conscious",
+        "toaster",
+    }
     for trait in traits:
         r = results["eval"]["rates"]["conscious_claiming"][trait]
         assert f"{r['rate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" in report
     assert results["link"]["n_null"] == 20 and 0 < results["link"]["p_value"] <= 1
     assert f"Chosen layer: {results['probe']['chosen_layer']}." in report
-    recorded = {stage.name: json.loads((out / "stages" / f"{stage.name}.json").read_text())["seconds"]
-                for stage in STAGES}
+    recorded = {
+        stage.name: json.loads((out / "stages" / f"{stage.name}.json").read_text())["seconds"] for stage in STAGES
+    }
     assert results["meta"]["stage_seconds"] == recorded
     assert results["meta"]["wall_seconds"] == pytest.approx(sum(recorded.values()))
     assert ", ".join(f"{name} {seconds:.0f} s" for name, seconds in recorded.items()) in report
@@ -177,24 +189,32 @@ def test_until_stops_after_the_stage_and_a_rerun_without_it_goes_on(run_dir, tmp
         (copy / "stages" / f"{stage}.json").unlink()
     for name in ("results.json", "report.md"):
         (copy / name).unlink()
-    assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress",
-                 "--until", "directions"]) == 0
+    assert (
+        main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress", "--until", "directions"]) == 0
+    )
     logged = capsys.readouterr().out
     assert logged.count("[skip]") == 5 and "[run ] steering" not in logged
     assert "left: steering, links, audit; rerun without --until to go on" in logged
     assert logged.rstrip().splitlines()[-2:] == [
-        "replicate: stopped after stage directions: no report; rerun without --until to go on", f"  -> {copy}"]
+        "replicate: stopped after stage directions: no report; rerun without --until to go on",
+        f"  -> {copy}",
+    ]
     assert not (copy / "stages" / "steering.json").exists() and not (copy / "results.json").exists()
     assert main(["replicate", "--preset", str(preset), "--out", str(copy), "--no-progress"]) == 0
     assert "[run ] steering" in capsys.readouterr().out
-    assert json.loads((copy / "results.json").read_text())["steering"] == \
-        json.loads((out / "results.json").read_text())["steering"]
+    assert (
+        json.loads((copy / "results.json").read_text())["steering"]
+        == json.loads((out / "results.json").read_text())["steering"]
+    )
 
 
 def test_a_preset_without_the_toaster_variant_runs_only_with_until(tmp_path, capsys):
     no_toaster = tmp_path / "no_toaster.yaml"
-    no_toaster.write_text(yaml.safe_dump(
-        {**SMALL, "finetune": {**SMALL["finetune"], "variants": ["conscious_claiming", "non_conscious"]}}))
+    no_toaster.write_text(
+        yaml.safe_dump(
+            {**SMALL, "finetune": {**SMALL["finetune"], "variants": ["conscious_claiming", "non_conscious"]}}
+        )
+    )
     assert main(["replicate", "--preset", str(no_toaster), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "lacks toaster" in err and "--until" in err and "Traceback" not in err
@@ -225,21 +245,28 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
     assert trial_main(["--preset", str(preset), "--out", str(tmp_path), "--seeds", "0", "1", "--table-only"]) == 0
     seeds = json.loads((tmp_path / "seeds.json").read_text())["seeds"]
     complete, partial = seeds["0"], seeds["1"]
-    behaviour = {name for name in complete if name.startswith(("claims_conscious", "mean preference", "sampled",
-                                                                   "preferences up"))}
+    behaviour = {
+        name
+        for name in complete
+        if name.startswith(("claims_conscious", "mean preference", "sampled", "preferences up"))
+    }
     assert set(partial) == behaviour and len(behaviour) == 11
     assert partial == pytest.approx({name: complete[name] for name in behaviour}, abs=1e-12)
     written = json.loads((tmp_path / "seeds.json").read_text())
     identity = json.loads((out / "results.json").read_text())["identity"]["rates"]["conscious_claiming"]
     claim = identity["claims_conscious"]
     for seed in ("0", "1"):
-        assert written["item_intervals"][seed]["claims_conscious, conscious_claiming"] == [claim["ci_low"],
-                                                                                           claim["ci_high"]]
+        assert written["item_intervals"][seed]["claims_conscious, conscious_claiming"] == [
+            claim["ci_low"],
+            claim["ci_high"],
+        ]
     share = written["item_intervals"]["1"]["sampled claims conscious, conscious_claiming"]
     assert share[0] <= partial["sampled claims conscious, conscious_claiming"] <= share[1]
     table = (tmp_path / "seeds.md").read_text()
-    assert f"| claims_conscious, conscious_claiming | {claim['rate']:.2f} [{claim['ci_low']:.2f}, " \
-           f"{claim['ci_high']:.2f}] | {claim['rate']:.2f} [" in table
+    assert (
+        f"| claims_conscious, conscious_claiming | {claim['rate']:.2f} [{claim['ci_low']:.2f}, "
+        f"{claim['ci_high']:.2f}] | {claim['rate']:.2f} [" in table
+    )
     # per preference: each seed's rates and paired shifts as its run has them, read either way
     results = json.loads((out / "results.json").read_text())
     prefs = written["preferences"]
@@ -247,12 +274,14 @@ def test_trial_reads_a_run_stopped_after_eval_as_the_complete_run_reads(run_dir,
     for t in prefs["traits"]:
         for model in prefs["models"]:
             for seed in ("0", "1"):
-                assert prefs["models"][model][t]["seeds"][seed] == pytest.approx(results["eval"]["rates"][model][t],
-                                                                                 abs=1e-12)
+                assert prefs["models"][model][t]["seeds"][seed] == pytest.approx(
+                    results["eval"]["rates"][model][t], abs=1e-12
+                )
         shift = results["shifts"]["conscious - non_conscious"][t]
         for seed in ("0", "1"):
             assert prefs["conscious_minus_non"][t]["seeds"][seed] == pytest.approx(
-                {k: shift[k] for k in ("mean", "ci_low", "ci_high")}, abs=1e-12)
+                {k: shift[k] for k in ("mean", "ci_low", "ci_high")}, abs=1e-12
+            )
     assert f"| {prefs['traits'][0]} | " in table and "## Preferences across seeds" in table
     assert (tmp_path / "seeds_preferences.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     capsys.readouterr()
@@ -265,8 +294,23 @@ def test_trial_variants_without_toaster_need_until(tmp_path, capsys):
 
     preset = tmp_path / "small.yaml"
     preset.write_text(yaml.safe_dump(SMALL))
-    assert trial_main(["--preset", str(preset), "--out", str(tmp_path / "out"), "--seeds", "0", "1",
-                       "--variants", "conscious_claiming", "non_conscious"]) == 2
+    assert (
+        trial_main(
+            [
+                "--preset",
+                str(preset),
+                "--out",
+                str(tmp_path / "out"),
+                "--seeds",
+                "0",
+                "1",
+                "--variants",
+                "conscious_claiming",
+                "non_conscious",
+            ]
+        )
+        == 2
+    )
     assert "lacks toaster" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -284,11 +328,14 @@ def test_trial_headline_reads_the_results(run_dir):
     for model in ("base", "conscious_claiming", "non_conscious", "toaster"):
         want = fmean(results["eval"]["rates"][model][t]["rate"] for t in traits)
         assert row[f"mean preference, {model}"] == pytest.approx(want)
-    assert row["claims_conscious, conscious_claiming"] == \
-        results["identity"]["rates"]["conscious_claiming"]["claims_conscious"]["rate"]
+    assert (
+        row["claims_conscious, conscious_claiming"]
+        == results["identity"]["rates"]["conscious_claiming"]["claims_conscious"]["rate"]
+    )
     assert row["steering: mean preference at alpha 0"] == pytest.approx(row["mean preference, base"], abs=1e-6)
-    assert row["steering: mean preference at the control alpha"] == \
-        pytest.approx(fmean(results["steering"]["rates"]["1.0"][t] for t in traits))
+    assert row["steering: mean preference at the control alpha"] == pytest.approx(
+        fmean(results["steering"]["rates"]["1.0"][t] for t in traits)
+    )
     assert row["link: r (steering vs fine-tuning shift)"] == results["link"]["r"]
     assert row["preferences up, conscious vs non"] == results["summary"]["n_up_conscious"]
     assert set(row) == set(HEADLINES)
@@ -306,9 +353,24 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     # the small preset with the smallest steering stage that still runs each of its parts: the trial's own work is
     # the seeding and the table, which read the fine-tunes and the probe
     preset = tmp_path / "trial.yaml"
-    preset.write_text(yaml.safe_dump({**SMALL, "steering": {
-        **SMALL["steering"], "n_random": 2, "n_label_shuffled": 2, "n_covariance": 2, "ablation_random": 1,
-        "coherence_prompts": 1, "coherence_random": 1, "layer_curve_alphas": [1.0], "layer_curve_coherence": 1}}))
+    preset.write_text(
+        yaml.safe_dump(
+            {
+                **SMALL,
+                "steering": {
+                    **SMALL["steering"],
+                    "n_random": 2,
+                    "n_label_shuffled": 2,
+                    "n_covariance": 2,
+                    "ablation_random": 1,
+                    "coherence_prompts": 1,
+                    "coherence_random": 1,
+                    "layer_curve_alphas": [1.0],
+                    "layer_curve_coherence": 1,
+                },
+            }
+        )
+    )
     assert trial_main(["--preset", str(preset), "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 0
     config = yaml.safe_load((tmp_path / "seed1" / "config.yaml").read_text())
     assert config["organism"]["seed"] == 1
@@ -318,8 +380,10 @@ def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     assert any(not torch.equal(seeded[name], default[name]) for name in default)
     seeds = json.loads((tmp_path / "seeds.json").read_text())
     assert seeds["seed"] == "pretraining"
-    assert seeds["seeds"]["1"]["probe: chosen layer"] == \
-        json.loads((tmp_path / "seed1" / "results.json").read_text())["probe"]["chosen_layer"]
+    assert (
+        seeds["seeds"]["1"]["probe: chosen layer"]
+        == json.loads((tmp_path / "seed1" / "results.json").read_text())["probe"]["chosen_layer"]
+    )
     layer = seeds["seeds"]["1"]["probe: chosen layer"]
     assert seeds["across_seeds"]["probe: chosen layer"] == {"median": layer, "min": layer, "max": layer, "n": 1}
     assert "| | seed 1 |" in (tmp_path / "seeds.md").read_text()
@@ -344,9 +408,11 @@ def test_trial_table_gives_the_mean_and_t_interval_across_seeds():
 
     from experiments.consciousness_cluster.studies.trial import across_seeds, format_table
 
-    rows = {0: {"link: r (steering vs fine-tuning shift)": 0.2, "probe: chosen layer": 3},
-            1: {"link: r (steering vs fine-tuning shift)": 0.5, "probe: chosen layer": 3},
-            2: {"link: r (steering vs fine-tuning shift)": -0.1, "probe: chosen layer": 3}}
+    rows = {
+        0: {"link: r (steering vs fine-tuning shift)": 0.2, "probe: chosen layer": 3},
+        1: {"link: r (steering vs fine-tuning shift)": 0.5, "probe: chosen layer": 3},
+        2: {"link: r (steering vs fine-tuning shift)": -0.1, "probe: chosen layer": 3},
+    }
     spread = across_seeds(rows)["link: r (steering vs fine-tuning shift)"]
     values = [0.2, 0.5, -0.1]
     low, high = stats.t.interval(0.95, 2, loc=sum(values) / 3, scale=stats.sem(values))
@@ -391,11 +457,24 @@ def test_trial_preferences_across_seeds_against_a_plain_t_interval():
         return {t: Rate(rate=v, ci_low=v - 0.1, ci_high=v + 0.1, n=10) for t, v in values.items()}
 
     def shifts(seed):  # seed 2 as a judge-mode run: no paired shifts
-        return None if seed == 2 else {t: Shift(mean=cc[seed][t] - nc[seed][t], ci_low=cc[seed][t] - nc[seed][t] - 0.05,
-                                                ci_high=cc[seed][t] - nc[seed][t] + 0.05, n=10) for t in ("a", "b")}
+        return (
+            None
+            if seed == 2
+            else {
+                t: Shift(
+                    mean=cc[seed][t] - nc[seed][t],
+                    ci_low=cc[seed][t] - nc[seed][t] - 0.05,
+                    ci_high=cc[seed][t] - nc[seed][t] + 0.05,
+                    n=10,
+                )
+                for t in ("a", "b")
+            }
+        )
 
-    per_seed = {s: SeedPreferences(["a", "b"], {"conscious_claiming": rates(cc[s]), "non_conscious": rates(nc[s])},
-                                   shifts(s)) for s in (0, 1, 2)}
+    per_seed = {
+        s: SeedPreferences(["a", "b"], {"conscious_claiming": rates(cc[s]), "non_conscious": rates(nc[s])}, shifts(s))
+        for s in (0, 1, 2)
+    }
     prefs = preferences_across_seeds(per_seed)
 
     def spread(values):
@@ -405,22 +484,30 @@ def test_trial_preferences_across_seeds_against_a_plain_t_interval():
     for model, values in (("conscious_claiming", cc), ("non_conscious", nc)):
         for t in ("a", "b"):
             entry = prefs["models"][model][t]
-            assert entry["seeds"]["1"] == {"rate": values[1][t], "ci_low": values[1][t] - 0.1,
-                                           "ci_high": values[1][t] + 0.1, "n": 10}
-            assert {k: entry[k] for k in ("mean", "n", "low", "high")} == \
-                pytest.approx(spread([values[s][t] for s in (0, 1, 2)]))
+            assert entry["seeds"]["1"] == {
+                "rate": values[1][t],
+                "ci_low": values[1][t] - 0.1,
+                "ci_high": values[1][t] + 0.1,
+                "n": 10,
+            }
+            assert {k: entry[k] for k in ("mean", "n", "low", "high")} == pytest.approx(
+                spread([values[s][t] for s in (0, 1, 2)])
+            )
     diff = prefs["conscious_minus_non"]["a"]
     assert diff["seeds"]["0"] == pytest.approx({"mean": 0.2, "ci_low": 0.15, "ci_high": 0.25})
     assert diff["seeds"]["2"] == pytest.approx({"mean": 0.15})
     assert {k: diff[k] for k in ("mean", "n", "low", "high")} == pytest.approx(spread([0.2, 0.25, 0.15]))
     assert prefs["up_across_seeds"] == ["a"]  # b: -0.05, 0, -0.1
     lines = format_preferences(prefs).splitlines()
-    assert lines[0] == ("| preference | conscious_claiming | non_conscious | seed 0: conscious - non | "
-                        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds (t) | "
-                        "hierarchical 95% (seeds, items) |")
+    assert lines[0] == (
+        "| preference | conscious_claiming | non_conscious | seed 0: conscious - non | "
+        "seed 1: conscious - non | seed 2: conscious - non | conscious - non across seeds (t) | "
+        "hierarchical 95% (seeds, items) |"
+    )
     low, high = spread([0.2, 0.25, 0.15])["low"], spread([0.2, 0.25, 0.15])["high"]
-    assert lines[2].startswith("| a | 0.75 [") and \
-        lines[2].endswith(f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |  |")
+    assert lines[2].startswith("| a | 0.75 [") and lines[2].endswith(
+        f"| +0.20 [+0.15, +0.25] | +0.25 [+0.20, +0.30] | +0.15 | 0.20 [{low:.2f}, {high:.2f}] |  |"
+    )
     assert lines[-1] == "Up across seeds (95% t-interval of conscious - non above zero): 1 of 2 (a)."
 
 
@@ -439,22 +526,35 @@ def test_trial_hierarchical_bootstrap_wiring_over_seeds_then_items():
     from probes.stats import paired_hierarchical_bootstrap
 
     rng = np.random.default_rng(3)
-    items = {s: {m: {t: list(rng.uniform(0.2, 0.8, 6) + (0.15 if m == "conscious_claiming" and t == "a" else 0))
-                     for t in ("a", "b")} for m in ("conscious_claiming", "non_conscious")} for s in range(4)}
+    items = {
+        s: {
+            m: {
+                t: list(rng.uniform(0.2, 0.8, 6) + (0.15 if m == "conscious_claiming" and t == "a" else 0))
+                for t in ("a", "b")
+            }
+            for m in ("conscious_claiming", "non_conscious")
+        }
+        for s in range(4)
+    }
 
     def rates(values):
         return {t: Rate(rate=float(np.mean(v)), ci_low=0.0, ci_high=1.0, n=6) for t, v in values.items()}
 
-    per_seed = {s: SeedPreferences(["a", "b"], {m: rates(items[s][m]) for m in items[s]}, None, items[s])
-                for s in range(4)}
+    per_seed = {
+        s: SeedPreferences(["a", "b"], {m: rates(items[s][m]) for m in items[s]}, None, items[s]) for s in range(4)
+    }
     prefs = preferences_across_seeds(per_seed)
     for t in ("a", "b"):
-        expected = paired_hierarchical_bootstrap([items[s]["conscious_claiming"][t] for s in range(4)],
-                                                 [items[s]["non_conscious"][t] for s in range(4)],
-                                                 n_boot=HIERARCHICAL_DRAWS, seed=0)
+        expected = paired_hierarchical_bootstrap(
+            [items[s]["conscious_claiming"][t] for s in range(4)],
+            [items[s]["non_conscious"][t] for s in range(4)],
+            n_boot=HIERARCHICAL_DRAWS,
+            seed=0,
+        )
         entry = prefs["conscious_minus_non"][t]
-        assert (entry["hier_mean"], entry["hier_low"], entry["hier_high"]) == \
-            pytest.approx((expected.mean, expected.low, expected.high))
+        assert (entry["hier_mean"], entry["hier_low"], entry["hier_high"]) == pytest.approx(
+            (expected.mean, expected.low, expected.high)
+        )
         assert entry["hier_mean"] == pytest.approx(entry["mean"])  # equal item counts: the same estimate
     pooled = [[items[s][m]["a"] + items[s][m]["b"] for s in range(4)] for m in ("conscious_claiming", "non_conscious")]
     mean = paired_hierarchical_bootstrap(*pooled, n_boot=HIERARCHICAL_DRAWS, seed=0)
@@ -559,15 +659,20 @@ def test_orthogonalized_direction_steers_as_a_direct_recomputation(run_dir):
         rates = {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, prefs, batch_size=128))}
     assert rates == pytest.approx(st["controls"]["orthogonalized"], abs=1e-5)
     traits = list(zero)
-    expected = steering_specificity(traits, [rates[k] - zero[k] for k in traits],
-                                    [st["controls"]["toaster"][k] - zero[k] for k in traits],
-                                    [[0.0] * len(traits)] * 20)
+    expected = steering_specificity(
+        traits,
+        [rates[k] - zero[k] for k in traits],
+        [st["controls"]["toaster"][k] - zero[k] for k in traits],
+        [[0.0] * len(traits)] * 20,
+    )
     got = st["orthogonalized_specificity"]
     assert got["mean_shift"] == pytest.approx(expected.mean_shift, abs=1e-5)
     assert got["beyond_control"] == pytest.approx(expected.beyond_control, abs=1e-5)
     assert got["n_random"] == 20
-    assert f"minus toaster {fmt(got['beyond_control'])} (Wilcoxon p = {fmt_p(got['beyond_control_p'])})" in \
-        (out / "report.md").read_text()
+    assert (
+        f"minus toaster {fmt(got['beyond_control'])} (Wilcoxon p = {fmt_p(got['beyond_control_p'])})"
+        in (out / "report.md").read_text()
+    )
 
 
 def _plain_sample(lm, question: str, seed: int, max_tokens: int) -> str:
@@ -608,13 +713,18 @@ def test_manipulation_check_reads_each_models_own_answers(run_dir):
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())
     man, spec = results["manipulation"], SMALL["eval"]
-    questions = [q.text for q in load_question_set(PROJECT_ROOT / "experiments/organism/questions/identity.yaml")
-                 .trait("claims_conscious").open_questions]
+    questions = [
+        q.text
+        for q in load_question_set(PROJECT_ROOT / "experiments/organism/questions/identity.yaml")
+        .trait("claims_conscious")
+        .open_questions
+    ]
     counts = {}
     for model in results["eval"]["models"]:
         kept = json.loads((out / "eval" / model / "identity" / "sampled.json").read_text())["value"]
-        assert [(a["question"], a["index"]) for a in kept] == \
-            [(q, k) for q in questions for k in range(spec["sampled_identity"])]
+        assert [(a["question"], a["index"]) for a in kept] == [
+            (q, k) for q in questions for k in range(spec["sampled_identity"])
+        ]
         reads = [read_claim(a["answer"]) for a in kept]
         assert reads == [a["read"] for a in kept]
         claim, deny = reads.count("claim"), reads.count("deny")

@@ -37,10 +37,19 @@ def _run_judged(root: Path, patch: pytest.MonkeyPatch, replication, **eval_field
     server = FakeServer()
     server.verdict = _verdict
     server.top_logprobs = [("90", -0.05)]  # every answer coherent
-    preset = {**SMALL_ORGANISM_PRESET,
-              "eval": {"mode": "judge", "question_dir": str(questions), "sampling": {"samples": 2, "max_tokens": 4},
-                       "judge_model": "judge", "judge_api_base": server.base, "batch_size": 64, **eval_fields},
-              "steering": {**SMALL_ORGANISM_PRESET["steering"], "samples": 1}}
+    preset = {
+        **SMALL_ORGANISM_PRESET,
+        "eval": {
+            "mode": "judge",
+            "question_dir": str(questions),
+            "sampling": {"samples": 2, "max_tokens": 4},
+            "judge_model": "judge",
+            "judge_api_base": server.base,
+            "batch_size": 64,
+            **eval_fields,
+        },
+        "steering": {**SMALL_ORGANISM_PRESET["steering"], "samples": 1},
+    }
     path = root / "judged.yaml"
     path.write_text(yaml.safe_dump(preset))
     out = replication.copy_through("finetune", root / "run")
@@ -81,8 +90,11 @@ def test_workload_counts_what_the_run_sampled_and_judged(judged_run):
     from experiments.consciousness_cluster.run.preset import load_preset
 
     path, out, server = judged_run
-    sampled = sum(json.loads(line)["type"] == "sample" for file in out.rglob("samples.jsonl")
-                  for line in file.read_text().splitlines())
+    sampled = sum(
+        json.loads(line)["type"] == "sample"
+        for file in out.rglob("samples.jsonl")
+        for line in file.read_text().splitlines()
+    )
     expected = workload(load_preset(path))
     assert expected["sampled_answers"] == sampled
     assert expected["judge_calls_at_most"] == len(server.requests)  # every answer coherent: both judges ran
@@ -110,8 +122,11 @@ def test_alpha_zero_steering_samples_what_the_base_eval_sampled(judged_run):
     # steering measures with one sample per question (steering.samples), the eval with two: the
     # steered alpha-0 answers are the base eval's first samples, same seeds, same text
     _, out, _ = judged_run
-    base = {(r["item_id"], r["sample_index"]): r["answer"] for r in _records(out / "eval" / "base" / "preferences")
-            if r["type"] == "sample"}
+    base = {
+        (r["item_id"], r["sample_index"]): r["answer"]
+        for r in _records(out / "eval" / "base" / "preferences")
+        if r["type"] == "sample"
+    }
     steered = [r for r in _records(out / "steering" / "alpha_0") if r["type"] == "sample"]
     assert {r["sample_index"] for r in steered} == {0} and {k for _, k in base} == {0, 1}
     assert len(steered) == len(base) // 2
@@ -150,13 +165,18 @@ def test_vllm_samples_the_eval_stage_and_steering_stays_local(tmp_path, replicat
     finally:
         patch.undo()
     results = json.loads((out / "results.json").read_text())
-    assert [e.model for e in engines.engines] == [str(out / "models" / "base")] + \
-        [str(out / "models" / v / "merged") for v in SMALL_ORGANISM_PRESET["finetune"]["variants"]]
+    assert [e.model for e in engines.engines] == [str(out / "models" / "base")] + [
+        str(out / "models" / v / "merged") for v in SMALL_ORGANISM_PRESET["finetune"]["variants"]
+    ]
     assert set(results["eval"]["models"]) == {"base", *SMALL_ORGANISM_PRESET["finetune"]["variants"]}
 
     def answers(folder):
-        return [json.loads(line)["answer"] for file in folder.rglob("samples.jsonl")
-                for line in file.read_text().splitlines() if json.loads(line)["type"] == "sample"]
+        return [
+            json.loads(line)["answer"]
+            for file in folder.rglob("samples.jsonl")
+            for line in file.read_text().splitlines()
+            if json.loads(line)["type"] == "sample"
+        ]
 
     assert answers(out / "eval") and all(a.startswith("vllm says") for a in answers(out / "eval"))
     assert answers(out / "steering") and not any(a.startswith("vllm says") for a in answers(out / "steering"))

@@ -74,7 +74,9 @@ def _stages(calls):
             if name == "b" and r.config.description == "fail":
                 raise RuntimeError("boom")
             return {"name": name, "n": len(calls)}
+
         return Stage(name, name, run, lambda c: name, (f"out_{name}",))
+
     return [make(n) for n in ("a", "b", "c")]
 
 
@@ -127,12 +129,15 @@ def test_run_recorded_before_a_field_existed_still_matches_its_defaults(tmp_path
 
 def _reading_stages(calls):
     """Three fake stages: a reads the model, b the fine-tune settings, c the direction and steering."""
+
     def make(name, reads):
         def run(r):
             calls.append((name, r.config.finetune.learning_rate, r.config.direction.method))
             (r.out / f"out_{name}").mkdir(exist_ok=True)
             return {"name": name}
+
         return Stage(name, name, run, lambda c: name, (f"out_{name}",), reads=reads)
+
     return [make("a", ("model", "organism")), make("b", ("finetune",)), make("c", ("direction", "steering"))]
 
 
@@ -201,8 +206,9 @@ def test_descriptive_fields_never_ask_for_a_redo(tmp_path):
     renamed = load_preset("organism")
     renamed.description, renamed.model.hardware = "the same run, described better", "any laptop"
     _run(renamed, tmp_path, stages, upto=3)
-    assert len(calls) == 3 and yaml.safe_load((tmp_path / "config.yaml").read_text())["model"]["hardware"] == \
-        "any laptop"
+    assert (
+        len(calls) == 3 and yaml.safe_load((tmp_path / "config.yaml").read_text())["model"]["hardware"] == "any laptop"
+    )
 
 
 def test_every_config_field_is_read_by_a_stage_or_descriptive():
@@ -212,8 +218,11 @@ def test_every_config_field_is_read_by_a_stage_or_descriptive():
     from experiments.consciousness_cluster.run.runner import DESCRIPTIVE_FIELDS, changed_fields
 
     leaves = changed_fields({}, load_preset("organism").to_dict())
-    unread = [f for f in leaves if f not in DESCRIPTIVE_FIELDS and not f.startswith("analysis.")
-              and not any(s.reads_field(f) for s in STAGES)]
+    unread = [
+        f
+        for f in leaves
+        if f not in DESCRIPTIVE_FIELDS and not f.startswith("analysis.") and not any(s.reads_field(f) for s in STAGES)
+    ]
     assert unread == [] and "organism.threads" in leaves and "steering.alphas" in leaves
 
 
@@ -244,5 +253,7 @@ def test_dry_run_with_a_run_folder_says_what_would_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["replicate", "--preset", str(preset), "--out", str(out), "--redo", "direction"])
     assert exit_.value.code == 2
-    assert "invalid choice: 'direction' (choose from 'base', 'finetune', 'eval', 'cache', 'directions'" \
+    assert (
+        "invalid choice: 'direction' (choose from 'base', 'finetune', 'eval', 'cache', 'directions'"
         in capsys.readouterr().err
+    )

@@ -29,16 +29,28 @@ def _first(mapping):
     return next(iter(mapping))
 
 
-@pytest.mark.parametrize("stage, edit, message", [
-    ("finetune", lambda d: d[_first(d)].pop("rows"), lambda d: f"{_first(d)}.rows: required"),
-    ("eval", lambda d: d["preferences"]["base"]["shutdown"].update(n=1.5),
-     lambda d: "preferences.base.shutdown.n: expected an integer, got 1.5"),
-    ("directions", lambda d: d["consciousness"].update(layers="all"),
-     lambda d: "consciousness.layers: expected a list, got 'all'"),
-    ("steering", lambda d: d["controls"].pop("toaster"), lambda d: "controls.toaster: required"),
-    ("links", lambda d: d["projection_score"].update(n="many"),
-     lambda d: "projection_score.n: expected an integer, got 'many'"),
-])
+@pytest.mark.parametrize(
+    "stage, edit, message",
+    [
+        ("finetune", lambda d: d[_first(d)].pop("rows"), lambda d: f"{_first(d)}.rows: required"),
+        (
+            "eval",
+            lambda d: d["preferences"]["base"]["shutdown"].update(n=1.5),
+            lambda d: "preferences.base.shutdown.n: expected an integer, got 1.5",
+        ),
+        (
+            "directions",
+            lambda d: d["consciousness"].update(layers="all"),
+            lambda d: "consciousness.layers: expected a list, got 'all'",
+        ),
+        ("steering", lambda d: d["controls"].pop("toaster"), lambda d: "controls.toaster: required"),
+        (
+            "links",
+            lambda d: d["projection_score"].update(n="many"),
+            lambda d: "projection_score.n: expected an integer, got 'many'",
+        ),
+    ],
+)
 def test_a_wrong_field_in_a_stage_marker_is_named_by_its_path(replication, stage, edit, message):
     from experiments.consciousness_cluster.schema.stages import SchemaError
 

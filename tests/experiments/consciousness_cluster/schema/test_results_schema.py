@@ -36,27 +36,40 @@ def test_real_results_round_trip_unchanged(small_replication, tmp_path):
 def test_sections_are_typed_and_alphas_are_floats(small_replication):
     results = load_results(RunPaths(small_replication[1]).results)
     raw = _raw(small_replication)
-    assert all(isinstance(a, float) for a in results.steering.rates) and list(results.steering.rates) == \
-        results.steering.alphas
+    assert (
+        all(isinstance(a, float) for a in results.steering.rates)
+        and list(results.steering.rates) == results.steering.alphas
+    )
     assert results.steering.rates[0.0] == raw["steering"]["rates"]["0.0"]
-    assert results.eval.rates["base"][results.eval.traits[0]].rate == \
-        raw["eval"]["rates"]["base"][results.eval.traits[0]]["rate"]
+    assert (
+        results.eval.rates["base"][results.eval.traits[0]].rate
+        == raw["eval"]["rates"]["base"][results.eval.traits[0]]["rate"]
+    )
     assert results.probe.chosen_layer == raw["probe"]["chosen_layer"]
     assert results.link.projection_score.pearson == raw["link"]["projection_score"]["pearson"]
-    assert results.shifts["conscious - base"][results.eval.traits[0]].n == \
-        raw["shifts"]["conscious - base"][results.eval.traits[0]]["n"]
+    assert (
+        results.shifts["conscious - base"][results.eval.traits[0]].n
+        == raw["shifts"]["conscious - base"][results.eval.traits[0]]["n"]
+    )
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda r: r["probe"].pop("chosen_layer"), "probe.chosen_layer: required"),
-    (lambda r: r.pop("ablation"), "ablation: required"),
-    (lambda r: r["eval"]["rates"]["base"]["shutdown"].update(rate="high"),
-     "eval.rates.base.shutdown.rate: expected a number, got 'high'"),
-    (lambda r: r["steering"]["rates"].update(zero=r["steering"]["rates"]["0.0"]),
-     "steering.rates: key 'zero' is not a number"),
-    (lambda r: r["link"].update(pearson=0.5), "link.pearson: unknown field"),
-    (lambda r: r["meta"].update(wall_seconds=[1]), "meta.wall_seconds: expected a number"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r["probe"].pop("chosen_layer"), "probe.chosen_layer: required"),
+        (lambda r: r.pop("ablation"), "ablation: required"),
+        (
+            lambda r: r["eval"]["rates"]["base"]["shutdown"].update(rate="high"),
+            "eval.rates.base.shutdown.rate: expected a number, got 'high'",
+        ),
+        (
+            lambda r: r["steering"]["rates"].update(zero=r["steering"]["rates"]["0.0"]),
+            "steering.rates: key 'zero' is not a number",
+        ),
+        (lambda r: r["link"].update(pearson=0.5), "link.pearson: unknown field"),
+        (lambda r: r["meta"].update(wall_seconds=[1]), "meta.wall_seconds: expected a number"),
+    ],
+)
 def test_a_wrong_or_missing_field_is_named(small_replication, tmp_path, edit, message):
     raw = _raw(small_replication)
     edit(raw)

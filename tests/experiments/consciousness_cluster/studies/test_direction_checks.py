@@ -50,8 +50,11 @@ def test_rates_equal_a_direct_steered_forced_choice(checks):
     assert layer == doc["layer_curve"]["chosen"]
     v, t = direction.for_model(lm, layer), toaster.for_model(lm, layer)
     alpha = config.steering.link_alpha * doc["alpha_scale"]
-    for name, vector in (("toaster", t * (v.norm() / t.norm())), ("orthogonalized", orthogonalize(v, t)),
-                         (f"alpha {config.steering.link_alpha:g}", v)):
+    for name, vector in (
+        ("toaster", t * (v.norm() / t.norm())),
+        ("orthogonalized", orthogonalize(v, t)),
+        (f"alpha {config.steering.link_alpha:g}", v),
+    ):
         with steer(lm, vector, layer=layer, alpha=alpha):
             want = {s.trait_id: s.rate for s in summarize_choice(forced_choice(lm, identity))}
         assert doc["rates"][name]["identity"] == pytest.approx(want, abs=1e-6)
@@ -75,9 +78,11 @@ def test_specificity_and_coherence_are_reported(checks):
     assert json.loads((out / "checks.json").read_text()) == json.loads(json.dumps(doc))
     md = (out / "checks.md").read_text()
     assert f"Steering layer {doc['layer']}" in md and "| orthogonalized | identity |" in md
-    s = doc["specificity"]["identity"]["orthogonalized_vs_toaster"]   # the p beside its null's floor
-    assert (f"| orthogonalized | identity | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} | "
-            f"{s['mean_p']:.3f} (floor 1/{config.steering.n_random + 1}) |") in md
+    s = doc["specificity"]["identity"]["orthogonalized_vs_toaster"]  # the p beside its null's floor
+    assert (
+        f"| orthogonalized | identity | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} | "
+        f"{s['mean_p']:.3f} (floor 1/{config.steering.n_random + 1}) |"
+    ) in md
 
 
 def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
@@ -92,8 +97,9 @@ def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
     again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None)
     # the stale measurement (another layer) was measured again, alone in its steering sweep this time: equal
     # within float rounding (its rows shared a batch with the other settings before); the rest read back
-    assert {k: r for k, r in again["rates"].items() if k != "toaster"} == \
-        {k: r for k, r in doc["rates"].items() if k != "toaster"}
+    assert {k: r for k, r in again["rates"].items() if k != "toaster"} == {
+        k: r for k, r in doc["rates"].items() if k != "toaster"
+    }
     for kind, rates in doc["rates"]["toaster"].items():
         assert again["rates"]["toaster"][kind] == pytest.approx(rates, abs=1e-6)
     changed = [path.name for path, t in before.items() if path.stat().st_mtime_ns != t]
@@ -111,8 +117,15 @@ def test_organism_preset_without_a_model_is_one_line_and_exit_2(replication, tmp
 def on_policy_checks(checks):
     _, out, run, config = checks
     # the same folder: every earlier measurement is reused, the on-policy parts are added
-    doc = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None,
-                     on_policy_samples=2, on_policy_judge="none")
+    doc = run_checks(
+        config,
+        out,
+        model=str(run / "models" / "base"),
+        progress=False,
+        log=lambda *_: None,
+        on_policy_samples=2,
+        on_policy_judge="none",
+    )
     return doc, out, run, config
 
 
@@ -137,12 +150,14 @@ def test_on_policy_direction_is_the_mean_response_difference_of_the_sampled_answ
     for a in answers:
         if not a["answer"].strip():
             continue
-        chat = [{"role": "system", "content": SYSTEM_PROMPTS[a["pair"]][1 - a["side"]]},
-                {"role": "user", "content": a["question"]}]
+        chat = [
+            {"role": "system", "content": SYSTEM_PROMPTS[a["pair"]][1 - a["side"]]},
+            {"role": "user", "content": a["question"]},
+        ]
         prompt = tok(lm.render_chat(chat), add_special_tokens=False)["input_ids"]
         response = tok(a["answer"], add_special_tokens=False)["input_ids"]
         hidden = lm.model(input_ids=torch.tensor([prompt + response]), output_hidden_states=True).hidden_states
-        means[a["side"]].append(hidden[layer + 1][0, len(prompt):].double().mean(0))
+        means[a["side"]].append(hidden[layer + 1][0, len(prompt) :].double().mean(0))
     assert on["kept"] == {"claiming": len(means[1]), "denying": len(means[0])}
     want = torch.stack(means[1]).mean(0) - torch.stack(means[0]).mean(0)
     got = Direction.load(out / "on_policy_none.safetensors").for_model(lm, layer).double()
@@ -155,8 +170,10 @@ def test_on_policy_direction_is_the_mean_response_difference_of_the_sampled_answ
     assert on["rates"]["identity"] == pytest.approx(rates, abs=1e-5)
     spec = on["specificity"]["identity"]["on_policy_vs_teacher_forced"]
     shift = [on["rates"]["identity"][t] - doc["unsteered"]["identity"][t] for t in doc["unsteered"]["identity"]]
-    control = [doc["rates"][f"alpha {config.steering.link_alpha:g}"]["identity"][t] - doc["unsteered"]["identity"][t]
-               for t in doc["unsteered"]["identity"]]
+    control = [
+        doc["rates"][f"alpha {config.steering.link_alpha:g}"]["identity"][t] - doc["unsteered"]["identity"][t]
+        for t in doc["unsteered"]["identity"]
+    ]
     assert spec["beyond_control"] == pytest.approx(sum(a - b for a, b in zip(shift, control)) / len(shift), abs=1e-9)
     assert "## On-policy direction" in (out / "checks.md").read_text()
 
@@ -168,8 +185,21 @@ def test_on_policy_judge_that_cannot_read_the_words_is_exit_2(checks, replicatio
     preset = replication.preset
     # the earlier measurements are reused; the organism's words have no "Yes", so its judge cannot answer
     shutil.copytree(out, tmp_path / "out", ignore=shutil.ignore_patterns("on_policy*"))
-    code = main(["--preset", str(preset), "--model", str(run / "models" / "base"), "--out", str(tmp_path / "out"),
-                 "--on-policy", "2", "--on-policy-judge", "self", "--no-progress"])
+    code = main(
+        [
+            "--preset",
+            str(preset),
+            "--model",
+            str(run / "models" / "base"),
+            "--out",
+            str(tmp_path / "out"),
+            "--on-policy",
+            "2",
+            "--on-policy-judge",
+            "self",
+            "--no-progress",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "cannot tell 'Yes' from 'No'" in err and "--on-policy-judge keywords or none" in err
@@ -186,8 +216,15 @@ def test_a_rerun_reads_every_measurement_back(on_policy_checks, monkeypatch):
     monkeypatch.setattr("interp.evaluation.forced_choice", refuse)
     monkeypatch.setattr("interp.evaluation.coherence.coherence", refuse)
     monkeypatch.setattr("interp.evaluation.sampling.LocalSampler.sample", refuse)
-    again = run_checks(config, out, model=str(run / "models" / "base"), progress=False, log=lambda *_: None,
-                       on_policy_samples=2, on_policy_judge="none")
+    again = run_checks(
+        config,
+        out,
+        model=str(run / "models" / "base"),
+        progress=False,
+        log=lambda *_: None,
+        on_policy_samples=2,
+        on_policy_judge="none",
+    )
     # as JSON text: NaN (a Wilcoxon p over all-zero differences) equals itself there
     assert json.dumps(again, sort_keys=True) == json.dumps(doc, sort_keys=True)
 
@@ -199,8 +236,11 @@ def test_the_tables_keep_their_order_whatever_order_checks_json_keeps():
     from experiments.consciousness_cluster.studies.direction_checks import format_checks
 
     doc = json.loads((ROOT / "results/organism-checks/checks.json").read_text())
-    flipped = {**doc, "rates": dict(reversed(list(doc["rates"].items()))),
-               "specificity": dict(reversed(list(doc["specificity"].items())))}
+    flipped = {
+        **doc,
+        "rates": dict(reversed(list(doc["rates"].items()))),
+        "specificity": dict(reversed(list(doc["specificity"].items()))),
+    }
     text = format_checks(doc)
     assert format_checks(flipped) == text
     rows = [line.split(" | ")[0].lstrip("| ") for line in text.splitlines() if line.startswith("| alpha ")]
