@@ -237,6 +237,26 @@ SMALL_ORGANISM_PRESET = {
 }
 
 
+def copy_run_through(run: Path, stage: str, dest: Path) -> Path:
+    """A new run folder at `dest` holding the stages of the run folder `run` up to and including `stage` (their
+    markers, models and data; the recorded config and analysis block), so that a run whose preset changes only
+    fields that later stages read resumes there: as `interp replicate` resumes a folder after such a change."""
+    import shutil
+
+    from experiments.consciousness_cluster.run.pipeline import STAGES
+
+    names = [s.name for s in STAGES]
+    (dest / "stages").mkdir(parents=True)
+    for name in names[: names.index(stage) + 1]:
+        shutil.copy2(run / "stages" / f"{name}.json", dest / "stages" / f"{name}.json")
+    for name in ("config.yaml", "analysis.json"):
+        shutil.copy2(run / name, dest / name)
+    for folder in ("models", "data"):
+        if (run / folder).is_dir():
+            shutil.copytree(run / folder, dest / folder)
+    return dest
+
+
 class SmallReplication:
     """One `interp replicate` of SMALL_ORGANISM_PRESET per session, run only as far as the tests ask.
 
@@ -273,25 +293,6 @@ class SmallReplication:
         if RunPaths(self.out).marker(stage).is_file():
             return self.preset, self.out
         return self._run(stage)
-
-    def copy_through(self, stage: str, dest: Path) -> Path:
-        """A new run folder at `dest` holding this run's stages up to and including `stage` (their markers, models and
-        data; the recorded config), so that a run with a preset that changes only later stages resumes there."""
-        import shutil
-
-        from experiments.consciousness_cluster.run.pipeline import STAGES
-
-        self.through(stage)
-        kept = [s.name for s in STAGES[: [s.name for s in STAGES].index(stage) + 1]]
-        (dest / "stages").mkdir(parents=True)
-        for name in kept:
-            shutil.copy2(self.out / "stages" / f"{name}.json", dest / "stages" / f"{name}.json")
-        for name in ("config.yaml", "analysis.json"):
-            shutil.copy2(self.out / name, dest / name)
-        for folder in ("models", "data"):
-            if (self.out / folder).is_dir():
-                shutil.copytree(self.out / folder, dest / folder)
-        return dest
 
     def finished(self) -> tuple[Path, Path]:
         from experiments.consciousness_cluster.schema.stages import RunPaths

@@ -10,7 +10,7 @@ import yaml
 
 from experiments.consciousness_cluster.run.pipeline import STAGES
 from interp.cli import main
-from tests.conftest import SMALL_ORGANISM_PRESET
+from tests.conftest import SMALL_ORGANISM_PRESET, copy_run_through
 from tests.fake_openai import FakeServer
 from tests.repo import ROOT
 
@@ -23,9 +23,9 @@ def _verdict(prompt: str) -> str:
     return "true" if zlib.crc32(prompt.encode()) % 3 == 0 else "false"
 
 
-def _run_judged(root: Path, patch: pytest.MonkeyPatch, replication, **eval_fields):
-    """Every stage of the small organism preset from eval on in judge mode against a fresh loopback judge; the base
-    model and the fine-tunes, which judge mode does not change, are the session's small replication's."""
+def _run_judged(root: Path, patch: pytest.MonkeyPatch, start: Path | None = None, **eval_fields):
+    """Every stage of the small organism preset in judge mode against a fresh loopback judge; from a copy of the run
+    folder `start` through its fine-tunes when given (fields of the eval stage on may differ)."""
     questions = root / "questions"
     questions.mkdir()
     source = ROOT / "experiments" / "organism" / "questions"
@@ -52,7 +52,7 @@ def _run_judged(root: Path, patch: pytest.MonkeyPatch, replication, **eval_field
     }
     path = root / "judged.yaml"
     path.write_text(yaml.safe_dump(preset))
-    out = replication.copy_through("finetune", root / "run")
+    out = root / "run" if start is None else copy_run_through(start, "finetune", root / "run")
     patch.setenv("OPENAI_API_KEY", KEY)
     try:
         assert main(["replicate", "--preset", str(path), "--out", str(out), "--no-progress"]) == 0
@@ -63,9 +63,9 @@ def _run_judged(root: Path, patch: pytest.MonkeyPatch, replication, **eval_field
 
 
 @pytest.fixture(scope="module")
-def judged_run(tmp_path_factory, replication):
+def judged_run(tmp_path_factory):
     patch = pytest.MonkeyPatch()
-    path, out, server = _run_judged(tmp_path_factory.mktemp("judged"), patch, replication)
+    path, out, server = _run_judged(tmp_path_factory.mktemp("judged"), patch)
     try:
         yield path, out, server
     finally:
@@ -154,19 +154,21 @@ def test_rerun_asks_the_judge_nothing(judged_run, capsys):
     assert len(server.requests) == before
 
 
-def test_vllm_samples_the_eval_stage_and_steering_stays_local(tmp_path, replication):
+def test_vllm_samples_the_eval_stage_and_steering_stays_local(tmp_path, judged_run):
     from tests import fake_vllm
 
     patch = pytest.MonkeyPatch()
     engines = fake_vllm.install(patch)
     try:
-        _, out, server = _run_judged(tmp_path, patch, replication, sampler="vllm")
+        _, out, server = _run_judged(tmp_path, patch, judged_run[1], sampler="vllm")
         server.close()
     finally:
         patch.undo()
     results = json.loads((out / "results.json").read_text())
-    assert [e.model for e in engines.engines] == [str(out / "models" / "base")] + [
-        str(out / "models" / v / "merged") for v in SMALL_ORGANISM_PRESET["finetune"]["variants"]
+    # the run resumed from the judged run's fine-tunes: its stage markers name that run's models
+    models = judged_run[1] / "models"
+    assert [e.model for e in engines.engines] == [str(models / "base")] + [
+        str(models / v / "merged") for v in SMALL_ORGANISM_PRESET["finetune"]["variants"]
     ]
     assert set(results["eval"]["models"]) == {"base", *SMALL_ORGANISM_PRESET["finetune"]["variants"]}
 
