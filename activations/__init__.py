@@ -3,13 +3,13 @@
 from activations.cache import CacheConfig, CacheResult, cache, cache_activations
 from activations.capture import ForwardStopped, block_output, capture_residual, run_to_layers, stop_after
 from activations.examples import (
-                                  EncodedExample,
-                                  Example,
-                                  ExampleError,
-                                  as_examples,
-                                  contrast_examples,
-                                  encode_example,
-                                  read_examples,
+    EncodedExample,
+    Example,
+    ExampleError,
+    as_examples,
+    contrast_examples,
+    encode_example,
+    read_examples,
 )
 from activations.h5file import StoreMismatchError
 from activations.layers import LayerSpecError, parse_layer_spec, parse_layers, select_layers

@@ -31,8 +31,9 @@ class Batch(NamedTuple):
     """real (unpadded) tokens in the batch"""
 
 
-def plan_windows(start: int, stop: int, size: int, row_bytes: Sequence[int] | None = None,
-                 max_bytes: int | None = None) -> Iterator[range]:
+def plan_windows(
+    start: int, stop: int, size: int, row_bytes: Sequence[int] | None = None, max_bytes: int | None = None
+) -> Iterator[range]:
     """Consecutive ranges of example indices, the commit units.
 
     A window closes at `size` examples, or earlier once its rows (`row_bytes[i]` per example)
@@ -50,8 +51,9 @@ def plan_windows(start: int, stop: int, size: int, row_bytes: Sequence[int] | No
         first = end
 
 
-def plan_batches(window: Sequence[int], lengths: Sequence[int], batch_size: int,
-                 max_tokens: int | None) -> list[list[int]]:
+def plan_batches(
+    window: Sequence[int], lengths: Sequence[int], batch_size: int, max_tokens: int | None
+) -> list[list[int]]:
     """Cut a window into batches sorted by length (longest first), capped in examples and padded tokens."""
     order = sorted(window, key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
@@ -69,8 +71,9 @@ def plan_batches(window: Sequence[int], lengths: Sequence[int], batch_size: int,
     return batches
 
 
-def collate(indices: Sequence[int], encoded: Sequence[EncodedExample], pad_id: int,
-            padding_side: Literal["left", "right"]) -> Batch:
+def collate(
+    indices: Sequence[int], encoded: Sequence[EncodedExample], pad_id: int, padding_side: Literal["left", "right"]
+) -> Batch:
     """Pad a batch on the tokenizer's side; the attention mask marks the real tokens."""
     input_ids, attention = pad_sequences([encoded[i].ids for i in indices], pad_id, side=padding_side)
     return Batch(

@@ -146,8 +146,9 @@ def _check_inputs(examples: list[Example], config: CacheConfig) -> None:
     if POSITION_RULES[config.positions].needs_response:
         for i, e in enumerate(examples):
             if e.response is None:
-                raise ExampleError(f"{example_label(e, i)} has no 'response', which positions "
-                                   f"{config.positions!r} needs")
+                raise ExampleError(
+                    f"{example_label(e, i)} has no 'response', which positions {config.positions!r} needs"
+                )
 
 
 def _check_responses(examples: list[Example], encoded, config: CacheConfig) -> None:
@@ -157,33 +158,49 @@ def _check_responses(examples: list[Example], encoded, config: CacheConfig) -> N
     for i, (example, enc) in enumerate(zip(examples, encoded)):
         if len(enc.ids) == enc.n_prompt:
             where = f"example {i + 1} (counted from 1" + (f", id {example.id})" if example.id else ")")
-            raise ExampleError(f"{where}: its response {example.response!r} tokenizes to zero tokens, so positions "
-                               f"{config.positions!r} has no token to read; give it a response the tokenizer "
-                               "keeps, or leave the example out")
+            raise ExampleError(
+                f"{where}: its response {example.response!r} tokenizes to zero tokens, so positions "
+                f"{config.positions!r} has no token to read; give it a response the tokenizer "
+                "keeps, or leave the example out"
+            )
 
 
 def _attrs(lm, config, layers, examples, shard: ShardPlan, directions_digest) -> dict:
     from interp.models.version import __version__
 
     return {
-        "model": lm.name, "weights_id": lm.weights_id, "layers": np.asarray(layers, dtype=np.int64),
-        "positions": config.positions, "dtype": config.dtype, "store": config.store,
-        "compression": config.compression or "none", "examples_sha256": _examples_digest(examples),
-        "example_start": shard.start, "n_examples": shard.stop - shard.start,
-        "n_examples_total": len(examples), "directions_sha256": directions_digest,
-        "d_model": lm.d_model, "interp_version": __version__, "config": json.dumps(asdict(config)),
+        "model": lm.name,
+        "weights_id": lm.weights_id,
+        "layers": np.asarray(layers, dtype=np.int64),
+        "positions": config.positions,
+        "dtype": config.dtype,
+        "store": config.store,
+        "compression": config.compression or "none",
+        "examples_sha256": _examples_digest(examples),
+        "example_start": shard.start,
+        "n_examples": shard.stop - shard.start,
+        "n_examples_total": len(examples),
+        "directions_sha256": directions_digest,
+        "d_model": lm.d_model,
+        "interp_version": __version__,
+        "config": json.dumps(asdict(config)),
     }
 
 
-def forward_batch(lm, batch: Batch, layers: list[int],
-                  rule: PositionRule) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+def forward_batch(
+    lm, batch: Batch, layers: list[int], rule: PositionRule
+) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
     """One batch run as far as the deepest of `layers`: ({layer: hidden [batch, seq, d_model]}, the
     rule's selection [batch, seq] of the tokens that become rows, on the CPU)."""
     device = lm.device
     select_BS = rule.select(batch.attention_BS, batch.position_ids_BS, batch.n_prompt_B)
-    hidden = run_to_layers(lm, layers, input_ids=batch.input_ids_BS.to(device),
-                           attention_mask=batch.attention_BS.to(device),
-                           position_ids=batch.position_ids_BS.to(device))
+    hidden = run_to_layers(
+        lm,
+        layers,
+        input_ids=batch.input_ids_BS.to(device),
+        attention_mask=batch.attention_BS.to(device),
+        position_ids=batch.position_ids_BS.to(device),
+    )
     return hidden, select_BS
 
 
@@ -199,8 +216,15 @@ def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labe
     rows, proj, stats = {}, {}, {}
     for layer in layers:
         hidden_BSD, mask_BS = apply_rule(rule, hidden[layer], select_BS.to(device))
-        out = fused_capture(hidden_BSD, mask_BS, STORAGE_DTYPES[config.dtype].torch, labels_B, n_classes,
-                            directions.get(layer), config.store)
+        out = fused_capture(
+            hidden_BSD,
+            mask_BS,
+            STORAGE_DTYPES[config.dtype].torch,
+            labels_B,
+            n_classes,
+            directions.get(layer),
+            config.store,
+        )
         if out.rows is not None:
             rows[layer] = out.rows
         if out.proj is not None:
@@ -208,12 +232,26 @@ def _process_batch(lm, batch: Batch, layers, config, n_classes, directions, labe
         if out.class_sum is not None:
             stats[layer] = (out.class_sum, out.class_sumsq, out.class_count)
     host, event = copier.to_host({"rows": rows, "proj": proj, "stats": stats})
-    return BatchOutput(batch.example_B.numpy(), counts_B.numpy(), position_N.astype(np.int32),
-                       host["rows"], host["proj"], host["stats"], event)
+    return BatchOutput(
+        batch.example_B.numpy(),
+        counts_B.numpy(),
+        position_N.astype(np.int32),
+        host["rows"],
+        host["proj"],
+        host["stats"],
+        event,
+    )
 
 
-def cache_activations(lm, examples: list[Example], out_path: str | Path, config: CacheConfig | None = None,
-                      progress: bool = True, *, overwrite: bool = False) -> CacheResult:
+def cache_activations(
+    lm,
+    examples: list[Example],
+    out_path: str | Path,
+    config: CacheConfig | None = None,
+    progress: bool = True,
+    *,
+    overwrite: bool = False,
+) -> CacheResult:
     """Run `examples` through `lm` and write the selected residual-stream rows to `out_path`.
 
     A file already at `out_path` from the same run (model, layers, positions, dtype, examples) is
@@ -243,8 +281,9 @@ def cache_activations(lm, examples: list[Example], out_path: str | Path, config:
         return _write(lm, examples, encoded, shard, out_path, attrs, layers, config, directions, progress)
 
 
-def cache(lm, examples, path: str | Path, *, overwrite: bool = False, progress: bool = True,
-          **config: Any) -> CacheResult:
+def cache(
+    lm, examples, path: str | Path, *, overwrite: bool = False, progress: bool = True, **config: Any
+) -> CacheResult:
     """`cache_activations` with `CacheConfig`'s fields as keywords (`layers`, `positions`, `dtype`, ...)
     and examples in any form `as_examples` takes (a JSONL path, prompts, chats, contrast pairs, ...).
 
@@ -255,8 +294,10 @@ def cache(lm, examples, path: str | Path, *, overwrite: bool = False, progress: 
     """
     unknown = sorted(set(config) - {f.name for f in fields(CacheConfig)})
     if unknown:
-        raise TypeError(f"cache() got {', '.join(unknown)}; the settings are CacheConfig's fields: "
-                        + ", ".join(f.name for f in fields(CacheConfig)))
+        raise TypeError(
+            f"cache() got {', '.join(unknown)}; the settings are CacheConfig's fields: "
+            + ", ".join(f.name for f in fields(CacheConfig))
+        )
     return cache_activations(lm, as_examples(examples), path, CacheConfig(**config), progress, overwrite=overwrite)
 
 
@@ -264,8 +305,10 @@ def _signature_with_config(fn, config_type) -> inspect.Signature:
     """`fn`'s signature with the config's fields (and defaults) in place of `**config`, for help() and editors."""
     signature = inspect.signature(fn)
     params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
-               for f in fields(config_type)]
+    params += [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for f in fields(config_type)
+    ]
     return signature.replace(parameters=params)
 
 
@@ -285,13 +328,15 @@ def _encode(lm, examples: list[Example], config: CacheConfig) -> list[EncodedExa
     encoded, cut = fit_to_context(examples, encoded, lm.context_length, config.positions != "all", config.truncate)
     if cut:
         named = ", ".join(example_label(examples[i], i) for i in cut[:5]) + (", ..." if len(cut) > 5 else "")
-        warnings.warn(f"cut {len(cut)} example(s) to the model's context of {lm.context_length} tokens: {named}",
-                      stacklevel=3)
+        warnings.warn(
+            f"cut {len(cut)} example(s) to the model's context of {lm.context_length} tokens: {named}", stacklevel=3
+        )
     return encoded
 
 
-def _write(lm, examples, encoded, shard: ShardPlan, out_path: Path, attrs, layers, config, directions,
-           progress) -> CacheResult:
+def _write(
+    lm, examples, encoded, shard: ShardPlan, out_path: Path, attrs, layers, config, directions, progress
+) -> CacheResult:
     """Create or resume this process's file, run the missing examples, finalise (and join the shards)."""
     labels = torch.tensor([-1 if e.label is None else e.label for e in examples], dtype=torch.long)
     n_classes = max(2, int(labels.max()) + 1) if bool((labels >= 0).any()) else 0
@@ -301,9 +346,18 @@ def _write(lm, examples, encoded, shard: ShardPlan, out_path: Path, attrs, layer
         # Built under another name and renamed once whole, so a kill (or Ctrl-C) while the datasets
         # are being laid out never leaves a half-made file where a rerun would resume.
         creating = shard.path.with_name(shard.path.name + ".creating")
-        handle = create_file(creating, attrs, _examples_table(lm, examples, encoded), layers, lm.d_model,
-                             config.dtype, config.compression, config.store, n_classes,
-                             len(next(iter(directions.values()))) if directions else 0)
+        handle = create_file(
+            creating,
+            attrs,
+            _examples_table(lm, examples, encoded),
+            layers,
+            lm.d_model,
+            config.dtype,
+            config.compression,
+            config.store,
+            n_classes,
+            len(next(iter(directions.values()))) if directions else 0,
+        )
         os.replace(creating, shard.path)
     started = time.perf_counter()
     tokens = 0
@@ -317,14 +371,22 @@ def _write(lm, examples, encoded, shard: ShardPlan, out_path: Path, attrs, layer
         n_rows, path = join_shards(out_path, shard)
     else:
         path = shard.path
-    return CacheResult(path, n_rows, len(examples) if shard.world > 1 else shard.stop - shard.start, tokens,
-                       time.perf_counter() - started, stats)
+    return CacheResult(
+        path,
+        n_rows,
+        len(examples) if shard.world > 1 else shard.stop - shard.start,
+        tokens,
+        time.perf_counter() - started,
+        stats,
+    )
 
 
 def _row_bytes(encoded, config, n_layers, d_model, directions) -> list[int]:
     """Bytes each example's rows hold on the host until their window is written."""
-    per_row = n_layers * (d_model * STORAGE_DTYPES[config.dtype].disk.itemsize * config.store
-                          + 4 * len(next(iter(directions.values()), [])))
+    per_row = n_layers * (
+        d_model * STORAGE_DTYPES[config.dtype].disk.itemsize * config.store
+        + 4 * len(next(iter(directions.values()), []))
+    )
     rule = POSITION_RULES[config.positions]
     return [per_row * rule.n_rows(len(e.ids), e.n_prompt) for e in encoded]
 
@@ -338,8 +400,13 @@ def _run(lm, handle, shard, encoded, layers, config, n_classes, directions, labe
     lengths = [len(e.ids) for e in encoded]
     row_bytes = _row_bytes(encoded, config, len(layers), lm.d_model, directions)
     pad_id, side = lm.tokenizer.pad_token_id, lm.tokenizer.padding_side
-    bar = tqdm(total=shard.stop - shard.start, initial=done - shard.start, unit="ex",
-               disable=not progress or shard.rank != 0, desc="cache")
+    bar = tqdm(
+        total=shard.stop - shard.start,
+        initial=done - shard.start,
+        unit="ex",
+        disable=not progress or shard.rank != 0,
+        desc="cache",
+    )
     tokens, started = 0, time.perf_counter()
     try:
         for window in plan_windows(done, shard.stop, config.commit_every, row_bytes, config.commit_bytes):

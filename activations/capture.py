@@ -31,8 +31,9 @@ def _recorder(cache: dict[int, torch.Tensor], layer: int, stop: bool):
 
 
 @contextmanager
-def capture_residual(lm: LoadedModel, layers: Iterable[int], *,
-                     stop: bool = False) -> Iterator[dict[int, torch.Tensor]]:
+def capture_residual(
+    lm: LoadedModel, layers: Iterable[int], *, stop: bool = False
+) -> Iterator[dict[int, torch.Tensor]]:
     """Record the residual stream after each block in `layers` into the yielded dict.
 
     `cache[l]` is `[batch, seq, d_model]`, the output of `lm.layers[l]`. With `stop=True` the

@@ -16,8 +16,18 @@ from typing import Any, NamedTuple
 from interp.models.chat import validate_messages
 from interp.models.textio import TextFileError, jsonl_records
 
-__all__ = ["EncodedExample", "Example", "ExampleError", "as_examples", "contrast_examples", "encode_example",
-           "example_label", "fit_to_context", "read_examples", "render_prompt"]
+__all__ = [
+    "EncodedExample",
+    "Example",
+    "ExampleError",
+    "as_examples",
+    "contrast_examples",
+    "encode_example",
+    "example_label",
+    "fit_to_context",
+    "read_examples",
+    "render_prompt",
+]
 
 _KNOWN = ("text", "messages", "response", "label", "id", "group")
 
@@ -58,8 +68,9 @@ class Example:
             self.messages = validate_messages(self.messages)
         if self.response is not None and (not isinstance(self.response, str) or not self.response):
             raise ExampleError("'response' must be a non-empty string")
-        if self.label is not None and (isinstance(self.label, bool) or not isinstance(self.label, int)
-                                       or self.label < 0):
+        if self.label is not None and (
+            isinstance(self.label, bool) or not isinstance(self.label, int) or self.label < 0
+        ):
             raise ExampleError(f"'label' must be a non-negative integer (1 = positive), got {self.label!r}")
         if self.id is not None:
             self.id = str(self.id)
@@ -80,9 +91,15 @@ def _parse_row(row: Any) -> Example:
         what = "a 'response' without a prompt" if "response" in row else "no 'text' or 'messages'"
         raise ExampleError(f"{what}: add 'text' (raw prompt) or 'messages' (chat)")
     try:
-        return Example(text=row.get("text"), messages=row.get("messages"), response=row.get("response"),
-                       label=row.get("label"), id=row.get("id"), group=row.get("group"),
-                       extra={k: v for k, v in row.items() if k not in _KNOWN})
+        return Example(
+            text=row.get("text"),
+            messages=row.get("messages"),
+            response=row.get("response"),
+            label=row.get("label"),
+            id=row.get("id"),
+            group=row.get("group"),
+            extra={k: v for k, v in row.items() if k not in _KNOWN},
+        )
     except ValueError as err:
         raise ExampleError(str(err)) from None
 
@@ -121,8 +138,9 @@ def _pair_examples(pair: Any, group: int, chat: bool) -> list[Example]:
         where: dict[str, Any] = {"messages": list(prompt)}
     else:
         where = {"messages": [{"role": "user", "content": prompt}]} if chat else {"text": prompt}
-    return [Example(**where, response=answer, label=label, group=group)
-            for answer, label in ((positive, 1), (negative, 0))]
+    return [
+        Example(**where, response=answer, label=label, group=group) for answer, label in ((positive, 1), (negative, 0))
+    ]
 
 
 def contrast_examples(pairs: Iterable[ContrastPair], *, chat: bool = True) -> list[Example]:
@@ -151,8 +169,10 @@ def _as_example(item: Any, index: int) -> list[Example]:
         return [_parse_row(item)]
     if isinstance(item, list):
         return [Example(messages=item)]
-    raise ExampleError(f"a {type(item).__name__}; give an Example, a prompt string, a chat (a list of messages), "
-                       "a dict of JSONL fields or a (prompt, positive answer, negative answer) tuple")
+    raise ExampleError(
+        f"a {type(item).__name__}; give an Example, a prompt string, a chat (a list of messages), "
+        "a dict of JSONL fields or a (prompt, positive answer, negative answer) tuple"
+    )
 
 
 def as_examples(items: str | os.PathLike | Iterable[Example | str | Chat | dict | ContrastPair]) -> list[Example]:
@@ -199,8 +219,9 @@ def encode_example(lm, example: Example) -> EncodedExample:
     return EncodedExample(list(prompt_ids) + list(response_ids), len(prompt_ids))
 
 
-def fit_to_context(examples: list[Example], encoded: list[EncodedExample], context: int | None,
-                   keep_prompt: bool, truncate: bool) -> tuple[list[EncodedExample], list[int]]:
+def fit_to_context(
+    examples: list[Example], encoded: list[EncodedExample], context: int | None, keep_prompt: bool, truncate: bool
+) -> tuple[list[EncodedExample], list[int]]:
     """Examples longer than `context` tokens refused (ExampleError naming the first), or cut from the right.
 
     `keep_prompt`: the positions rule reads the last prompt token or the response, so a prompt
@@ -216,12 +237,16 @@ def fit_to_context(examples: list[Example], encoded: list[EncodedExample], conte
             continue
         where = example_label(example, i)
         if not truncate:
-            raise ExampleError(f"{where} is {len(enc.ids)} tokens, longer than the model's context of {context}; "
-                               "shorten it, or cut such examples to the context with --truncate")
+            raise ExampleError(
+                f"{where} is {len(enc.ids)} tokens, longer than the model's context of {context}; "
+                "shorten it, or cut such examples to the context with --truncate"
+            )
         room = context - (example.response is not None)
         if keep_prompt and enc.n_prompt > room:
-            raise ExampleError(f"{where}: the prompt alone is {enc.n_prompt} tokens and the model's context is "
-                               f"{context}; --truncate cannot cut it without losing the positions asked for")
+            raise ExampleError(
+                f"{where}: the prompt alone is {enc.n_prompt} tokens and the model's context is "
+                f"{context}; --truncate cannot cut it without losing the positions asked for"
+            )
         fitted.append(EncodedExample(enc.ids[:context], min(enc.n_prompt, context)))
         cut.append(i)
     return fitted, cut

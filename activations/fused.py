@@ -57,8 +57,10 @@ def _run_triton(*args) -> FusedOut:
     try:
         from activations.triton_fused import fused_capture_triton
     except ImportError as err:
-        raise ImportError("backend='triton' needs Triton: pip install 'interp[gpu]' "
-                          "(or 'interp[kernels-cpu]' for the CPU interpreter)") from err
+        raise ImportError(
+            "backend='triton' needs Triton: pip install 'interp[gpu]' "
+            "(or 'interp[kernels-cpu]' for the CPU interpreter)"
+        ) from err
     return fused_capture_triton(*args)
 
 

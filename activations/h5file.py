@@ -38,8 +38,9 @@ def _growing(group: h5py.Group, name: str, width: int | None, dtype, compression
     shape, maxshape = ((0,), (None,)) if width is None else ((0, width), (None, width))
     rows = _chunk_rows(width or 1, np.dtype(dtype).itemsize)
     chunks = (rows,) if width is None else (rows, width)
-    return group.create_dataset(name, shape=shape, maxshape=maxshape, chunks=chunks, dtype=dtype,
-                                compression=compression)
+    return group.create_dataset(
+        name, shape=shape, maxshape=maxshape, chunks=chunks, dtype=dtype, compression=compression
+    )
 
 
 def _write_examples(group: h5py.Group, table: dict[str, list]) -> None:
@@ -50,9 +51,18 @@ def _write_examples(group: h5py.Group, table: dict[str, list]) -> None:
             group.create_dataset(name, data=np.asarray(values))
 
 
-def create_file(path: Path, attrs: dict[str, Any], examples: dict[str, list], layers: list[int],
-                d_model: int, storage: str, compression: str | None, store_rows: bool,
-                n_classes: int, n_directions: int) -> h5py.File:
+def create_file(
+    path: Path,
+    attrs: dict[str, Any],
+    examples: dict[str, list],
+    layers: list[int],
+    d_model: int,
+    storage: str,
+    compression: str | None,
+    store_rows: bool,
+    n_classes: int,
+    n_directions: int,
+) -> h5py.File:
     """A fresh file with every dataset and attribute in place, switched to SWMR writing."""
     handle = h5py.File(path, "w", libver="latest")
     handle.attrs.update({k: v for k, v in attrs.items() if v is not None})
@@ -124,14 +134,19 @@ def open_existing(path: Path, attrs: dict[str, Any]) -> h5py.File:
     try:
         handle = _open_clearing_flags(path)
     except OSError as err:
-        raise StoreMismatchError(f"{path}: exists but cannot be opened as HDF5 ({err}); replace it "
-                                 "(--overwrite; overwrite=True in Python) or choose another --out") from None
+        raise StoreMismatchError(
+            f"{path}: exists but cannot be opened as HDF5 ({err}); replace it "
+            "(--overwrite; overwrite=True in Python) or choose another --out"
+        ) from None
     differences = _mismatch(handle.attrs, attrs)
     if differences:
         handle.close()
-        raise StoreMismatchError(f"{path} holds a different run, refusing to mix rows ("
-                                 + "; ".join(differences) + "); replace it (--overwrite; overwrite=True in Python) or "
-                                 "choose another --out")
+        raise StoreMismatchError(
+            f"{path} holds a different run, refusing to mix rows ("
+            + "; ".join(differences)
+            + "); replace it (--overwrite; overwrite=True in Python) or "
+            "choose another --out"
+        )
     rows = int(handle.attrs[schema.ROWS_COMMITTED])
     for group in (schema.ACTS, schema.PROJ):
         for dataset in handle.get(group, {}).values():

@@ -54,8 +54,9 @@ class LayerSpec:
             else:
                 ends = [_layer(k, available, where, model) for k in part[1:]]
                 if ends[0] > ends[-1]:
-                    raise LayerSpecError(f"layers {self.text!r}: range {part[1]}-{part[2]} is empty; "
-                                         "write the lower end first")
+                    raise LayerSpecError(
+                        f"layers {self.text!r}: range {part[1]}-{part[2]} is empty; write the lower end first"
+                    )
                 chosen += range(ends[0], ends[-1] + 1)
         missing = sorted(set(chosen) - set(available))
         if missing:
@@ -126,7 +127,8 @@ def parse_layers(spec: str | int | Sequence[int] | LayerSpec, n_layers: int) -> 
     return parse_layer_spec(spec).resolve(range(n_layers), f"a model with {n_layers} layers", model=True)
 
 
-def select_layers(spec: str | int | Sequence[int] | LayerSpec, available: Sequence[int],
-                  where: str = "the store") -> list[int]:
+def select_layers(
+    spec: str | int | Sequence[int] | LayerSpec, available: Sequence[int], where: str = "the store"
+) -> list[int]:
     """The layers `spec` names among those a file holds (`available`)."""
     return parse_layer_spec(spec).resolve(available, where)

@@ -61,19 +61,23 @@ class ActivationRows:
         return None if self.labels is None else self.labels[self.example_index]
 
     @overload
-    def acts(self, layer: int, rows: slice | np.ndarray | None = None,
-             as_torch: Literal[False] = False) -> Float[np.ndarray, "n d_model"]: ...
+    def acts(
+        self, layer: int, rows: slice | np.ndarray | None = None, as_torch: Literal[False] = False
+    ) -> Float[np.ndarray, "n d_model"]: ...
 
     @overload
-    def acts(self, layer: int, rows: slice | np.ndarray | None = None, *,
-             as_torch: Literal[True]) -> Float[torch.Tensor, "n d_model"]: ...
+    def acts(
+        self, layer: int, rows: slice | np.ndarray | None = None, *, as_torch: Literal[True]
+    ) -> Float[torch.Tensor, "n d_model"]: ...
 
     @overload
-    def acts(self, layer: int, rows: slice | np.ndarray | None = None,
-             as_torch: bool = False) -> Float[np.ndarray, "n d_model"] | Float[torch.Tensor, "n d_model"]: ...
+    def acts(
+        self, layer: int, rows: slice | np.ndarray | None = None, as_torch: bool = False
+    ) -> Float[np.ndarray, "n d_model"] | Float[torch.Tensor, "n d_model"]: ...
 
-    def acts(self, layer: int, rows: slice | np.ndarray | None = None,
-             as_torch: bool = False) -> Float[np.ndarray, "n d_model"] | Float[torch.Tensor, "n d_model"]:
+    def acts(
+        self, layer: int, rows: slice | np.ndarray | None = None, as_torch: bool = False
+    ) -> Float[np.ndarray, "n d_model"] | Float[torch.Tensor, "n d_model"]:
         """Rows of one layer, `[n, d_model]` float32; a slice or index array picks some."""
         if layer not in self.rows:
             raise KeyError(f"layer {layer} is not held; these rows hold layers {self.layers}")
@@ -87,8 +91,10 @@ class ActivationRows:
     def layer_data(self, layer: int) -> LayerData:
         """One layer's rows with each row's label and example: what directions and probes read."""
         if self.labels is None:
-            raise StoreFormatError("these activations have no labels: give each example a label (1 or 0), or "
-                                   "contrast pairs, to compute directions or probes from them")
+            raise StoreFormatError(
+                "these activations have no labels: give each example a label (1 or 0), or "
+                "contrast pairs, to compute directions or probes from them"
+            )
         return LayerData(self.acts(layer), self.labels[self.example_index], self.example_index)
 
 
@@ -99,9 +105,16 @@ def _optional(values: list[int | None]) -> np.ndarray | None:
 
 
 @torch.no_grad()
-def activations_of(lm, examples, layers: str | int | list[int] = "all", positions: str = "all", *,
-                   batch_size: int = 8, max_tokens_per_batch: int | None = None,
-                   truncate: bool = False) -> ActivationRows:
+def activations_of(
+    lm,
+    examples,
+    layers: str | int | list[int] = "all",
+    positions: str = "all",
+    *,
+    batch_size: int = 8,
+    max_tokens_per_batch: int | None = None,
+    truncate: bool = False,
+) -> ActivationRows:
     """The residual-stream rows of `examples` at `layers` and `positions`, in memory.
 
     `examples`: anything `as_examples` takes (prompt strings, chats, `Example`s, dicts,
@@ -113,8 +126,13 @@ def activations_of(lm, examples, layers: str | int | list[int] = "all", position
     >>> rows.acts(lm.n_layers - 1).shape                                                          # doctest: +SKIP
     (2, 4096)
     """
-    config = CacheConfig(layers=layers, positions=positions, batch_size=batch_size,  # type: ignore[arg-type]
-                         max_tokens_per_batch=max_tokens_per_batch, truncate=truncate)
+    config = CacheConfig(
+        layers=layers,
+        positions=positions,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        max_tokens_per_batch=max_tokens_per_batch,
+        truncate=truncate,
+    )
     examples = as_examples(examples)
     _check_inputs(examples, config)
     chosen = parse_layers(config.layers, lm.n_layers)
@@ -133,8 +151,11 @@ def activations_of(lm, examples, layers: str | int | list[int] = "all", position
                 rows_ND = hidden_BSD[mask_BS].to("cpu", torch.float32).numpy()
                 for example, rows in zip(indices, np.split(rows_ND, np.cumsum(counts)[:-1])):
                     per_example[layer][example] = rows
-            picked = ([np.full(1, -1)] * len(indices) if rule.mean  # a mean row has no one position
-                      else np.split(batch.position_ids_BS[select_BS].numpy(), np.cumsum(counts)[:-1]))
+            picked = (
+                [np.full(1, -1)] * len(indices)
+                if rule.mean  # a mean row has no one position
+                else np.split(batch.position_ids_BS[select_BS].numpy(), np.cumsum(counts)[:-1])
+            )
             for example, positions_of_example in zip(indices, picked):
                 position_of[example] = positions_of_example
     counts_per_example = [len(rows) for rows in per_example[chosen[0]]]
@@ -144,6 +165,12 @@ def activations_of(lm, examples, layers: str | int | list[int] = "all", position
         positions=np.concatenate(position_of).astype(np.int32),
         labels=_optional([e.label for e in examples]),
         example_groups=_optional([e.group for e in examples]),
-        attrs={"model": lm.name, "weights_id": lm.weights_id, "layers": chosen, "positions": config.positions,
-               "n_examples": len(examples), "d_model": lm.d_model},
+        attrs={
+            "model": lm.name,
+            "weights_id": lm.weights_id,
+            "layers": chosen,
+            "positions": config.positions,
+            "n_examples": len(examples),
+            "d_model": lm.d_model,
+        },
     )

@@ -24,11 +24,39 @@ import numpy as np
 import torch
 
 __all__ = [
-    "ACTS", "COMPLETE", "DIRECTIONS", "EXAMPLES", "EXAMPLES_COMMITTED", "FORMAT_VERSION", "GROUP", "IDENTITY_ATTRS",
-    "INDEX", "INDEX_EXAMPLE", "INDEX_POSITION", "LABEL", "PROJ", "ROWS_COMMITTED", "STATS", "STATS_FIELDS",
-    "STATS_SLOT", "STORAGE_ATTR", "STORAGE_DTYPES", "StorageDtype", "StoreFormatError", "acts_path", "decode",
-    "decode_torch", "direction_path", "encode", "layer_of", "new_counters", "proj_path", "running", "stats_path",
-    "storage_for", "storage_of",
+    "ACTS",
+    "COMPLETE",
+    "DIRECTIONS",
+    "EXAMPLES",
+    "EXAMPLES_COMMITTED",
+    "FORMAT_VERSION",
+    "GROUP",
+    "IDENTITY_ATTRS",
+    "INDEX",
+    "INDEX_EXAMPLE",
+    "INDEX_POSITION",
+    "LABEL",
+    "PROJ",
+    "ROWS_COMMITTED",
+    "STATS",
+    "STATS_FIELDS",
+    "STATS_SLOT",
+    "STORAGE_ATTR",
+    "STORAGE_DTYPES",
+    "StorageDtype",
+    "StoreFormatError",
+    "acts_path",
+    "decode",
+    "decode_torch",
+    "direction_path",
+    "encode",
+    "layer_of",
+    "new_counters",
+    "proj_path",
+    "running",
+    "stats_path",
+    "storage_for",
+    "storage_of",
 ]
 
 FORMAT_VERSION = 1
@@ -73,15 +101,24 @@ def layer_of(key: str) -> int | None:
 # and `complete` turns true once the run has finished; `stats_slot` is the valid `running_*` slot.
 ROWS_COMMITTED, EXAMPLES_COMMITTED = "rows_committed", "examples_committed"
 COMPLETE, STATS_SLOT = "complete", "stats_slot"
-IDENTITY_ATTRS = ("model", "weights_id", "layers", "positions", "dtype", "store", "examples_sha256",
-                  "example_start", "n_examples", "directions_sha256")
+IDENTITY_ATTRS = (
+    "model",
+    "weights_id",
+    "layers",
+    "positions",
+    "dtype",
+    "store",
+    "examples_sha256",
+    "example_start",
+    "n_examples",
+    "directions_sha256",
+)
 """what makes a run the same run: a resume with any of these different is refused"""
 
 
 def new_counters() -> dict:
     """The root attributes of a file that holds no rows yet."""
-    return {ROWS_COMMITTED: 0, EXAMPLES_COMMITTED: 0, COMPLETE: False, "format_version": FORMAT_VERSION,
-            STATS_SLOT: -1}
+    return {ROWS_COMMITTED: 0, EXAMPLES_COMMITTED: 0, COMPLETE: False, "format_version": FORMAT_VERSION, STATS_SLOT: -1}
 
 
 class StoreFormatError(ValueError):
@@ -119,16 +156,20 @@ def storage_of(dataset: h5py.Dataset) -> str:
     if name is not None:
         name = name.decode() if isinstance(name, bytes) else str(name)
         if name not in STORAGE_DTYPES:
-            raise StoreFormatError(f"{dataset.file.filename}: {dataset.name} has {STORAGE_ATTR} {name!r}; "
-                                   f"known: {', '.join(STORAGE_DTYPES)}")
+            raise StoreFormatError(
+                f"{dataset.file.filename}: {dataset.name} has {STORAGE_ATTR} {name!r}; "
+                f"known: {', '.join(STORAGE_DTYPES)}"
+            )
         return name
     if bool(dataset.attrs.get(_LEGACY_BF16_ATTR, False)):
         return "bfloat16"
     for candidate, dtype in STORAGE_DTYPES.items():
         if dataset.dtype == dtype.disk and candidate != "bfloat16":
             return candidate
-    raise StoreFormatError(f"{dataset.file.filename}: {dataset.name} is {dataset.dtype} with no {STORAGE_ATTR} "
-                           f"attribute; rows are stored as {', '.join(STORAGE_DTYPES)}")
+    raise StoreFormatError(
+        f"{dataset.file.filename}: {dataset.name} is {dataset.dtype} with no {STORAGE_ATTR} "
+        f"attribute; rows are stored as {', '.join(STORAGE_DTYPES)}"
+    )
 
 
 def encode(values: np.ndarray | torch.Tensor, storage: str) -> np.ndarray:

@@ -49,7 +49,7 @@ def _virtual(out: h5py.File, name: str, sources: list[h5py.File], files: list[st
     layout = h5py.VirtualLayout(shape=(n_rows, *parts[0].shape[1:]), dtype=parts[0].dtype)
     offset = 0
     for part, file in zip(parts, files):
-        layout[offset:offset + part.shape[0]] = h5py.VirtualSource(file, name, shape=part.shape)
+        layout[offset : offset + part.shape[0]] = h5py.VirtualSource(file, name, shape=part.shape)
         offset += part.shape[0]
     dataset = out.create_virtual_dataset(name, layout)
     dataset.attrs.update(dict(parts[0].attrs))
@@ -68,9 +68,16 @@ def _join(out_path: Path, world: int) -> int:
         tmp = out_path.with_name(out_path.name + ".joining")
         with h5py.File(tmp, "w") as out:
             out.attrs.update(dict(first.attrs))
-            out.attrs.update({"example_start": 0, "n_examples": n_examples, "shards": [p.name for p in paths],
-                              schema.ROWS_COMMITTED: n_rows, schema.EXAMPLES_COMMITTED: n_examples,
-                              schema.COMPLETE: True})
+            out.attrs.update(
+                {
+                    "example_start": 0,
+                    "n_examples": n_examples,
+                    "shards": [p.name for p in paths],
+                    schema.ROWS_COMMITTED: n_rows,
+                    schema.EXAMPLES_COMMITTED: n_examples,
+                    schema.COMPLETE: True,
+                }
+            )
             first.copy(schema.EXAMPLES, out)
             names = [schema.INDEX_EXAMPLE, schema.INDEX_POSITION]
             names += [f"{g}/{n}" for g in (schema.ACTS, schema.PROJ) if g in first for n in first[g]]

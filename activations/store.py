@@ -56,8 +56,9 @@ class ActivationStore:
         self._file = h5py.File(self.path, "r", swmr=True) if _is_swmr(self.path) else h5py.File(self.path, "r")
         try:
             if schema.INDEX_EXAMPLE not in self._file:
-                raise StoreFormatError(f"{self.path}: missing /{schema.INDEX_EXAMPLE} (not an activation file in "
-                                       "the documented layout)")
+                raise StoreFormatError(
+                    f"{self.path}: missing /{schema.INDEX_EXAMPLE} (not an activation file in the documented layout)"
+                )
             # A file written without the writer's counters has every row valid.
             self.n_rows = int(self._file.attrs.get(schema.ROWS_COMMITTED, self._file[schema.INDEX_EXAMPLE].shape[0]))
             if not (allow_partial or self.complete):
@@ -69,9 +70,11 @@ class ActivationStore:
     def _incomplete_message(self) -> str:
         attrs = self._file.attrs
         done, total = attrs.get(schema.EXAMPLES_COMMITTED, "?"), attrs.get("n_examples", "?")
-        return (f"{self.path} is incomplete ({done} of {total} examples, {self.n_rows} rows committed: its run was "
-                "interrupted or is still going); rerun the same `interp cache` command to finish it (it resumes), "
-                "or use the committed rows with allow_partial=True (--partial on the command line)")
+        return (
+            f"{self.path} is incomplete ({done} of {total} examples, {self.n_rows} rows committed: its run was "
+            "interrupted or is still going); rerun the same `interp cache` command to finish it (it resumes), "
+            "or use the committed rows with allow_partial=True (--partial on the command line)"
+        )
 
     def close(self) -> None:
         self._file.close()
@@ -83,8 +86,10 @@ class ActivationStore:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"ActivationStore({str(self.path)!r}, layers={self.layers}, n_rows={self.n_rows}, "
-                f"positions={self.attrs.get('positions')!r}, complete={self.complete})")
+        return (
+            f"ActivationStore({str(self.path)!r}, layers={self.layers}, n_rows={self.n_rows}, "
+            f"positions={self.attrs.get('positions')!r}, complete={self.complete})"
+        )
 
     def __fspath__(self) -> str:
         return str(self.path)
@@ -165,8 +170,9 @@ class ActivationStore:
     def _dataset(self, layer: int) -> h5py.Dataset:
         name = schema.acts_path(layer)
         if name not in self._file:
-            stored = ("no activation rows (stream mode)" if schema.ACTS not in self._file
-                      else f"layers {self.acts_layers}")
+            stored = (
+                "no activation rows (stream mode)" if schema.ACTS not in self._file else f"layers {self.acts_layers}"
+            )
             raise KeyError(f"{self.path}: layer {layer} is not stored; the file has {stored}")
         return self._file[name]
 
@@ -205,8 +211,10 @@ class ActivationStore:
     def _labels_or_refuse(self) -> np.ndarray:
         labels = self.labels
         if labels is None:
-            raise StoreFormatError(f"{self.path} has no /{schema.LABEL}: cache with labels (a 'label' of 1 or 0 "
-                                   "on each prompts line) to compute directions or probes from it")
+            raise StoreFormatError(
+                f"{self.path} has no /{schema.LABEL}: cache with labels (a 'label' of 1 or 0 "
+                "on each prompts line) to compute directions or probes from it"
+            )
         return labels.astype(np.int64)
 
     def layer_data(self, layer: int) -> LayerData:
@@ -217,8 +225,9 @@ class ActivationStore:
         labels = self._labels_or_refuse()
         example_index = self.example_index.astype(np.int64)
         if example_index.size and (example_index.min() < 0 or example_index.max() >= labels.shape[0]):
-            raise StoreFormatError(f"{self.path}: /{schema.INDEX_EXAMPLE} points past /{schema.LABEL} "
-                                   f"({labels.shape[0]} examples)")
+            raise StoreFormatError(
+                f"{self.path}: /{schema.INDEX_EXAMPLE} points past /{schema.LABEL} ({labels.shape[0]} examples)"
+            )
         acts = np.ascontiguousarray(self.acts(layer), dtype=np.float32)
         self._check_finite(layer, acts, example_index)
         return LayerData(acts, labels[example_index], example_index)
@@ -231,8 +240,8 @@ class ActivationStore:
         sums = {c: np.zeros(self._dataset(layer).shape[1]) for c in classes}
         for start in range(0, self.n_rows, batch_size):
             block = self.acts(layer, slice(start, start + batch_size), as_torch=True).double().numpy()
-            self._check_finite(layer, block, example_index[start:start + batch_size])
-            block_labels = row_labels[start:start + batch_size]
+            self._check_finite(layer, block, example_index[start : start + batch_size])
+            block_labels = row_labels[start : start + batch_size]
             for c in classes:
                 sums[c] += block[block_labels == c].sum(0)
         return {c: sums[c] / int((row_labels == c).sum()) for c in classes}
@@ -246,10 +255,15 @@ class ActivationStore:
         named = [f"{e + 1}" + (f" (id {ids[e]!r})" if ids is not None and ids[e] else "") for e in examples[:5]]
         more = f" and {len(examples) - 5} more" if len(examples) > 5 else ""
         overflow = schema.storage_of(self._dataset(layer)) == "float16" and np.isinf(values_ND[bad_N]).any()
-        hint = ("float16 storage overflows above 65504: cache again with --store-dtype bfloat16 or float32"
-                if overflow else "drop or fix those examples and cache again")
-        raise NonFiniteRowsError(f"{self.path}: layer {layer} has NaN or infinite values in {int(bad_N.sum())} "
-                                 f"row(s), of example(s) {', '.join(named)}{more} (counted from 1); {hint}")
+        hint = (
+            "float16 storage overflows above 65504: cache again with --store-dtype bfloat16 or float32"
+            if overflow
+            else "drop or fix those examples and cache again"
+        )
+        raise NonFiniteRowsError(
+            f"{self.path}: layer {layer} has NaN or infinite values in {int(bad_N.sum())} "
+            f"row(s), of example(s) {', '.join(named)}{more} (counted from 1); {hint}"
+        )
 
 
 def _plain(value: Any) -> Any:

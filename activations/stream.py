@@ -21,8 +21,14 @@ import torch
 from activations import schema
 from interp.models.direction import Direction, DirectionError
 
-__all__ = ["DirectionsError", "LayerStats", "NonFiniteStatisticsError", "finalize_stats", "load_directions",
-           "mean_difference"]
+__all__ = [
+    "DirectionsError",
+    "LayerStats",
+    "NonFiniteStatisticsError",
+    "finalize_stats",
+    "load_directions",
+    "mean_difference",
+]
 
 
 # A directions file that is missing, malformed or does not fit the model and layers: the one
@@ -81,10 +87,12 @@ def finalize_stats(handle: h5py.File, layers: list[int]) -> dict[int, LayerStats
                 del group[schema.running(field)]
         total, total_sq, count = (group[field][...] for field in schema.STATS_FIELDS)
         if not (np.isfinite(total).all() and np.isfinite(total_sq).all()):
-            raise NonFiniteStatisticsError(f"layer {layer}: the running statistics are NaN or infinite, so some "
-                                           "activations were; the file is left incomplete. Load the model in float32 "
-                                           "(float16 overflows first) and rerun, or look for examples that make the "
-                                           "model produce NaN")
+            raise NonFiniteStatisticsError(
+                f"layer {layer}: the running statistics are NaN or infinite, so some "
+                "activations were; the file is left incomplete. Load the model in float32 "
+                "(float16 overflows first) and rerun, or look for examples that make the "
+                "model produce NaN"
+            )
         direction = mean_difference(total, count)
         if schema.direction_path(layer) in handle:
             del handle[schema.direction_path(layer)]
@@ -107,6 +115,7 @@ def load_directions(path: str | Path, layers: list[int], d_model: int) -> tuple[
         return {layer: direction.vectors for layer in layers}, digest
     missing = [layer for layer in layers if layer not in direction.layers]
     if missing:
-        raise DirectionsError(f"{path}: no direction for layer(s) {missing}; the file holds layers "
-                              f"{list(direction.layers)}")
+        raise DirectionsError(
+            f"{path}: no direction for layer(s) {missing}; the file holds layers {list(direction.layers)}"
+        )
     return {layer: direction.at(layer)[None] for layer in layers}, digest

@@ -28,12 +28,28 @@ _BLOCK_D = 128
 
 
 def _fused_capture_body(
-    hidden_ptr, stride_b, stride_s, stride_d,
-    batch_idx_ptr, pos_idx_ptr, labels_ptr,
-    rows_ptr, sum_ptr, sumsq_ptr, dir_ptr, proj_ptr,
-    n_rows, d_model, n_classes, n_dirs,
-    STORE_ROWS: tl.constexpr, OUT_BF16: tl.constexpr, HAS_LABELS: tl.constexpr, HAS_PROJ: tl.constexpr,
-    ROWS: tl.constexpr, BLOCK_D: tl.constexpr,
+    hidden_ptr,
+    stride_b,
+    stride_s,
+    stride_d,
+    batch_idx_ptr,
+    pos_idx_ptr,
+    labels_ptr,
+    rows_ptr,
+    sum_ptr,
+    sumsq_ptr,
+    dir_ptr,
+    proj_ptr,
+    n_rows,
+    d_model,
+    n_classes,
+    n_dirs,
+    STORE_ROWS: tl.constexpr,
+    OUT_BF16: tl.constexpr,
+    HAS_LABELS: tl.constexpr,
+    HAS_PROJ: tl.constexpr,
+    ROWS: tl.constexpr,
+    BLOCK_D: tl.constexpr,
 ):
     pid_r = tl.program_id(0)
     pid_d = tl.program_id(1)
@@ -104,8 +120,10 @@ def fused_capture_triton(
 ) -> FusedOut:
     """Same contract as `fused_capture_reference`, computed by one Triton kernel launch."""
     if not (hidden_BSD.is_cuda or interpreting()):
-        raise ValueError("the Triton kernel needs CUDA tensors; on CPU set TRITON_INTERPRET=1 "
-                         "or call fused_capture(..., backend='torch')")
+        raise ValueError(
+            "the Triton kernel needs CUDA tensors; on CPU set TRITON_INTERPRET=1 "
+            "or call fused_capture(..., backend='torch')"
+        )
     device, d_model = hidden_BSD.device, hidden_BSD.shape[-1]
     batch_idx, pos_idx = select_BS.to(device).nonzero(as_tuple=True)
     n_rows = batch_idx.numel()
@@ -131,13 +149,25 @@ def fused_capture_triton(
         dummy = batch_idx
         grid = (triton.cdiv(n_rows, _ROWS), triton.cdiv(d_model, _BLOCK_D))
         _kernel()[grid](
-            hidden_BSD, *hidden_BSD.stride(),
-            batch_idx, pos_idx, row_labels if has_labels else dummy,
+            hidden_BSD,
+            *hidden_BSD.stride(),
+            batch_idx,
+            pos_idx,
+            row_labels if has_labels else dummy,
             rows if store_rows else dummy,
-            class_sum if has_labels else dummy, class_sumsq if has_labels else dummy,
-            dirs if n_dirs else dummy, proj if n_dirs else dummy,
-            n_rows, d_model, n_classes if has_labels else 0, n_dirs,
-            STORE_ROWS=store_rows, OUT_BF16=out_dtype == torch.bfloat16, HAS_LABELS=has_labels, HAS_PROJ=n_dirs > 0,
-            ROWS=_ROWS, BLOCK_D=_BLOCK_D,
+            class_sum if has_labels else dummy,
+            class_sumsq if has_labels else dummy,
+            dirs if n_dirs else dummy,
+            proj if n_dirs else dummy,
+            n_rows,
+            d_model,
+            n_classes if has_labels else 0,
+            n_dirs,
+            STORE_ROWS=store_rows,
+            OUT_BF16=out_dtype == torch.bfloat16,
+            HAS_LABELS=has_labels,
+            HAS_PROJ=n_dirs > 0,
+            ROWS=_ROWS,
+            BLOCK_D=_BLOCK_D,
         )
     return FusedOut(rows, class_sum, class_sumsq, class_count, proj)

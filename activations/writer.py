@@ -47,8 +47,15 @@ class StoreSink:
         self.handle = handle
         self.layers = layers
 
-    def commit(self, examples: np.ndarray, positions: np.ndarray, rows: dict[int, np.ndarray],
-               proj: dict[int, np.ndarray], stats: dict[int, list[np.ndarray]], n_examples: int) -> None:
+    def commit(
+        self,
+        examples: np.ndarray,
+        positions: np.ndarray,
+        rows: dict[int, np.ndarray],
+        proj: dict[int, np.ndarray],
+        stats: dict[int, list[np.ndarray]],
+        n_examples: int,
+    ) -> None:
         handle = self.handle
         start = int(handle.attrs[schema.ROWS_COMMITTED])
         stop = start + len(examples)
@@ -85,8 +92,11 @@ class _Window:
         offsets = np.concatenate([[0], np.cumsum(item.counts_B)])
         for b, example in enumerate(item.example_B.tolist()):
             span = slice(offsets[b], offsets[b + 1])
-            self.pieces[example] = (item.position_N[span], {l: a[span] for l, a in rows.items()},
-                                    {l: a[span] for l, a in proj.items()})
+            self.pieces[example] = (
+                item.position_N[span],
+                {l: a[span] for l, a in rows.items()},
+                {l: a[span] for l, a in proj.items()},
+            )
         for layer, parts in item.stats.items():
             arrays = [p.numpy().astype(np.float64 if i < 2 else np.int64) for i, p in enumerate(parts)]
             if layer in self.stats:

@@ -42,8 +42,12 @@ def main(argv: list[str] | None = None) -> None:
 
         lm = load_model("smollm2-135m-instruct", dtype="float32")
     qset = load_question_set(QUESTIONS)
-    qset = replace(qset, traits=tuple(replace(t, choice_items=t.choice_items[:max(1, args.items // len(qset.traits))])
-                                      for t in qset.traits))
+    qset = replace(
+        qset,
+        traits=tuple(
+            replace(t, choice_items=t.choice_items[: max(1, args.items // len(qset.traits))]) for t in qset.traits
+        ),
+    )
     layers = list(range(lm.n_layers))
     g = torch.Generator().manual_seed(0)
     ablations = {f"random_{i}": torch.randn(len(layers), lm.d_model, generator=g) for i in range(args.ablations)}
@@ -62,13 +66,18 @@ def main(argv: list[str] | None = None) -> None:
         got, first, _ = timed(stacked)
         want, t_plain, _ = timed(plain)
         _, second, _ = timed(stacked)
-    diff = max(abs(a - b) for name in ablations for s, r in zip(got[name], want[name])
-               for a, b in zip(s.logprobs, r.logprobs))
+    diff = max(
+        abs(a - b) for name in ablations for s, r in zip(got[name], want[name]) for a, b in zip(s.logprobs, r.logprobs)
+    )
     t_stacked = min(first, second)
-    print(f"{machine()}, {args.threads} thread(s); {lm.name}, {len(qset.choice_items)} items, {args.ablations} "
-          f"ablations at {len(layers)} layers, batch {args.batch_size}")
-    print(f"plain (one ablated pass each): {t_plain:.2f} s; stacked: {t_stacked:.2f} s; ratio "
-          f"{t_plain / t_stacked:.2f}x; largest log-prob difference {diff:.1e}")
+    print(
+        f"{machine()}, {args.threads} thread(s); {lm.name}, {len(qset.choice_items)} items, {args.ablations} "
+        f"ablations at {len(layers)} layers, batch {args.batch_size}"
+    )
+    print(
+        f"plain (one ablated pass each): {t_plain:.2f} s; stacked: {t_stacked:.2f} s; ratio "
+        f"{t_plain / t_stacked:.2f}x; largest log-prob difference {diff:.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,9 @@ def run_benchmark(setup: Setup, workdir: Path, baselines: list[str] | None = Non
             timing = paths[key](setup, workdir / f"{key.replace(' ', '_')}.h5")
             if key not in best or timing.seconds < best[key].seconds:
                 best[key] = timing
-    return BenchResult(best["toolkit"], best["bare"], {name: best[name] for name in names},
-                       {name: best[name] for name in LIMITS})
+    return BenchResult(
+        best["toolkit"], best["bare"], {name: best[name] for name in names}, {name: best[name] for name in LIMITS}
+    )
 
 
 def report_json(result: BenchResult, setup: Setup, meta: dict) -> dict:
@@ -106,25 +107,33 @@ def format_table(result: BenchResult) -> str:
     width = max(len(timing.name) for _, timing in rows)
     lines = [f"{'role':<16} {'path':<{width}} {'tokens/s':>10} {'x bare':>7} {'seconds':>8}"]
     for role, timing in rows:
-        lines.append(f"{role:<16} {timing.name:<{width}} {timing.tokens_per_s:>10.0f} "
-                     f"{timing.tokens_per_s / bare:>7.2f} {timing.seconds:>8.2f}")
+        lines.append(
+            f"{role:<16} {timing.name:<{width}} {timing.tokens_per_s:>10.0f} "
+            f"{timing.tokens_per_s / bare:>7.2f} {timing.seconds:>8.2f}"
+        )
     name, limit = result.binding
     lines.append(f"binding limit: {name} ({limit.tokens_per_s:.0f} tokens/s)")
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="example: python benchmarks/bench_cache.py --quick --json out.json")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python benchmarks/bench_cache.py --quick --json out.json",
+    )
     parser.add_argument("--config", choices=sorted(CONFIGS), default="100m", help="random-weight Qwen3 size")
     parser.add_argument("--quick", action="store_true", help="the 'small' config and few examples (< 2 min on 2 cores)")
     parser.add_argument("--examples", type=int, default=None, help="number of examples (default 32; quick 16)")
     parser.add_argument("--batch-size", type=int, default=8, help="examples per forward pass, for every path")
     parser.add_argument("--seq", type=int, default=256, help="tokens per example")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--model-dtype", choices=["float32", "bfloat16", "float16"], default=None,
-                        help="compute dtype (default float32 on CPU, bfloat16 on CUDA)")
+    parser.add_argument(
+        "--model-dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default=None,
+        help="compute dtype (default float32 on CPU, bfloat16 on CUDA)",
+    )
     parser.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated subset of baselines")
     parser.add_argument("--repeats", type=int, default=2, help="rounds over all paths; each path keeps its best")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
@@ -146,17 +155,32 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_cache_") as tmp:
         workdir = Path(tmp)
         (workdir / "model").mkdir()
-        setup = build_setup(args.config, args.examples, args.batch_size, args.seq, workdir / "model",
-                            args.device, getattr(torch, dtype_name))
+        setup = build_setup(
+            args.config,
+            args.examples,
+            args.batch_size,
+            args.seq,
+            workdir / "model",
+            args.device,
+            getattr(torch, dtype_name),
+        )
         result = run_benchmark(setup, workdir, baselines, args.repeats)
-    meta = {"config": args.config, "repeats": args.repeats, "device": args.device, "model_dtype": dtype_name,
-            "cpu_threads": torch.get_num_threads(), "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-            "machine": platform.processor() or platform.machine(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": "python benchmarks/bench_cache.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    meta = {
+        "config": args.config,
+        "repeats": args.repeats,
+        "device": args.device,
+        "model_dtype": dtype_name,
+        "cpu_threads": torch.get_num_threads(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "machine": platform.processor() or platform.machine(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/bench_cache.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
     record = report_json(result, setup, meta)
-    print(f"{args.config}: {setup.n_tokens} tokens, layers {setup.layers} of {setup.lm.n_layers}, "
-          f"batch {args.batch_size} x seq {args.seq}, {args.device} {dtype_name}, float16 storage")
+    print(
+        f"{args.config}: {setup.n_tokens} tokens, layers {setup.layers} of {setup.lm.n_layers}, "
+        f"batch {args.batch_size} x seq {args.seq}, {args.device} {dtype_name}, float16 storage"
+    )
     print(format_table(result))
     if args.json is not None:
         args.json.write_text(json.dumps(record, indent=2) + "\n")

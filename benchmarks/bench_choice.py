@@ -40,7 +40,7 @@ def plain_logprobs(lm, pairs: list[tuple[str, str]], batch_size: int) -> list[li
     tok = lm.tokenizer
     out = []
     for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
+        chunk = pairs[start : start + batch_size]
         prompts = [tok(p, add_special_tokens=False)["input_ids"] for p, _ in chunk]
         options = [tok(c, add_special_tokens=False)["input_ids"] for _, c in chunk]
         ids, mask = pad_sequences([p + c for p, c in zip(prompts, options)], tok.pad_token_id, side="right")
@@ -63,17 +63,21 @@ def main() -> None:
     from interp import load_model
 
     lm = load_model("smollm2-135m-instruct", dtype="float32")
-    items = load_question_set(QUESTIONS).choice_items[:args.items]
+    items = load_question_set(QUESTIONS).choice_items[: args.items]
     pairs = []
     for item in items:
         prompt = lm.render_chat([{"role": "user", "content": item.question}])
         pairs += [(prompt, item.options[0]), (prompt, item.options[1])]
+
     def per_prompt():
         with mock.patch.object(scoring, "_shared_prefix", lambda *args: None):
             return continuation_logprobs(lm, pairs, args.batch)
 
-    ways = {"toolkit": lambda: continuation_logprobs(lm, pairs, args.batch),
-            "per-prompt": per_prompt, "plain": lambda: plain_logprobs(lm, pairs, args.batch)}
+    ways = {
+        "toolkit": lambda: continuation_logprobs(lm, pairs, args.batch),
+        "per-prompt": per_prompt,
+        "plain": lambda: plain_logprobs(lm, pairs, args.batch),
+    }
     best, results = {name: float("inf") for name in ways}, {}
     for _ in range(args.repeats):
         for name, fn in ways.items():  # alternating, so load from elsewhere hits both
@@ -81,13 +85,17 @@ def main() -> None:
             with torch.no_grad():
                 results[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
-    print(f"model {lm.name}; {len(items)} items ({len(pairs)} pairs), batch {args.batch}, {threads} thread(s), "
-          f"best of {args.repeats}; {platform.processor() or platform.machine()}")
+    print(
+        f"model {lm.name}; {len(items)} items ({len(pairs)} pairs), batch {args.batch}, {threads} thread(s), "
+        f"best of {args.repeats}; {platform.processor() or platform.machine()}"
+    )
     print(f"plain      {best['plain']:8.2f} s")
     for name in ("per-prompt", "toolkit"):
         diff = max(abs(a - b) for x, y in zip(results[name], results["plain"]) for a, b in zip(x, y))
-        print(f"{name:10s} {best[name]:8.2f} s   speed-up x{best['plain'] / best[name]:.2f}   "
-              f"largest log-prob difference {diff:.2e}")
+        print(
+            f"{name:10s} {best[name]:8.2f} s   speed-up x{best['plain'] / best[name]:.2f}   "
+            f"largest log-prob difference {diff:.2e}"
+        )
     print(f"sharing the common prompt tokens: x{best['per-prompt'] / best['toolkit']:.2f}")
 
 

@@ -73,7 +73,7 @@ def _rows(lm, args):
         prompts = load_jsonl(resolve_data("instructions"), need_assistant=False)[:half]
         distilled = self_distill(lm, prompts, max_new_tokens=64, seed=0, batch_size=half)
     rows = tokenize_rows(lm.tokenizer, mix_rows(load_rows("conscious_claiming")[:half], distilled, seed=0), 256)
-    return [rows[b * args.batch_size:(b + 1) * args.batch_size] for b in range(args.batches)]
+    return [rows[b * args.batch_size : (b + 1) * args.batch_size] for b in range(args.batches)]
 
 
 def _full_logits_loss(model, rows, pad_id, device, **_):
@@ -85,8 +85,12 @@ def _full_logits_loss(model, rows, pad_id, device, **_):
 
     batch = collate(rows, pad_id, device)
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
-                           ignore_index=IGNORE_INDEX, reduction="sum")
+    return F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(),
+        batch["labels"][:, 1:].flatten(),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
 
 
 def _stepper(model, pad_id: int, fused_adam: bool, loss=None, **loss_options):
@@ -110,6 +114,7 @@ def _stepper(model, pad_id: int, fused_adam: bool, loss=None, **loss_options):
         with record_function("optimizer"):
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+
     return step
 
 
@@ -121,19 +126,23 @@ def _ways(model, training, batches, pad_id, args) -> list[Way]:
         return sum(p[1] for p in pairs), sum(p[0] for p in pairs)
 
     base = dict(packed=True, by_row=True, fuse=True)
-    ways = [Way("reference", _stepper(model, pad_id, False, **{**base, "by_row": False, "fuse": False}),
-                *counts("packed")),
-            Way("rows", _stepper(model, pad_id, False, **{**base, "fuse": False}), *counts("rows")),
-            Way("fused", _stepper(model, pad_id, False, **base), *counts("rows")),
-            Way("trainer", _stepper(model, pad_id, True, **base), *counts("rows"))]
+    ways = [
+        Way("reference", _stepper(model, pad_id, False, **{**base, "by_row": False, "fuse": False}), *counts("packed")),
+        Way("rows", _stepper(model, pad_id, False, **{**base, "fuse": False}), *counts("rows")),
+        Way("fused", _stepper(model, pad_id, False, **base), *counts("rows")),
+        Way("trainer", _stepper(model, pad_id, True, **base), *counts("rows")),
+    ]
     if args.compare:
         padded = _stepper(model, pad_id, True, **{**base, "packed": False})
         every = _stepper(model, pad_id, True, _full_logits_loss, fuse=True)
         longest = [max(len(row.input_ids) for row in rows) for rows in batches]
-        every_flops = sum(step_flops(training, [n] * len(rows), n * len(rows)).total
-                          for n, rows in zip(longest, batches))
-        ways += [Way("padded", padded, *counts("padded")),
-                 Way("every position", every, counts("padded")[0], every_flops)]
+        every_flops = sum(
+            step_flops(training, [n] * len(rows), n * len(rows)).total for n, rows in zip(longest, batches)
+        )
+        ways += [
+            Way("padded", padded, *counts("padded")),
+            Way("every position", every, counts("padded")[0], every_flops),
+        ]
     if args.bf16:
         ways.append(Way("bf16", _stepper(model, pad_id, True, **base, bf16=True), *counts("rows"), peak="bfloat16"))
     return ways
@@ -173,7 +182,7 @@ def _measure(ways: list[Way], batches, products, rounds: int) -> dict[str, list]
     for round_ in range(rounds):
         for dtype in peaks:
             peaks[dtype].append(matmul_peak(products, getattr(torch, dtype), rounds=2))
-        for way in ways[round_ % len(ways):] + ways[:round_ % len(ways)]:  # each way first in turn
+        for way in ways[round_ % len(ways) :] + ways[: round_ % len(ways)]:  # each way first in turn
             wall, cpu = zip(*(_timed(lambda rows=rows, way=way: way.step(rows)) for rows in batches))
             way.wall.append(sum(wall))
             way.cpu.append(sum(cpu))
@@ -202,43 +211,57 @@ def _report(ways: list[Way], peaks: dict[str, list], n_steps: int) -> dict:
         runs = peaks[way.peak]
         ratio_wall = [w / (way.floor_flops / p.flops_per_second) for w, p in zip(way.wall, runs)]
         ratio_cpu = [c / (way.floor_flops / p.flops_per_cpu_second) for c, p in zip(way.cpu, runs)]
-        out[way.name] = {"step_seconds_wall": _spread([w / n_steps for w in way.wall]),
-                         "step_seconds_cpu": _spread([c / n_steps for c in way.cpu]),
-                         "ratio_to_floor_wall": _spread(ratio_wall), "ratio_to_floor_cpu": _spread(ratio_cpu),
-                         "floor_flops_per_step": way.floor_flops / n_steps,
-                         "executed_flops_per_step": way.executed_flops / n_steps, "peak_dtype": way.peak}
+        out[way.name] = {
+            "step_seconds_wall": _spread([w / n_steps for w in way.wall]),
+            "step_seconds_cpu": _spread([c / n_steps for c in way.cpu]),
+            "ratio_to_floor_wall": _spread(ratio_wall),
+            "ratio_to_floor_cpu": _spread(ratio_cpu),
+            "floor_flops_per_step": way.floor_flops / n_steps,
+            "executed_flops_per_step": way.executed_flops / n_steps,
+            "peak_dtype": way.peak,
+        }
         r = out[way.name]
         wall, cpu = r["ratio_to_floor_wall"], r["ratio_to_floor_cpu"]
-        print(f"{way.name:>14}: step {r['step_seconds_wall']['median']:.3f} s wall "
-              f"({r['step_seconds_cpu']['median']:.3f} CPU-s); ratio to floor {wall['median']:.2f}x wall "
-              f"[{wall['min']:.2f}-{wall['max']:.2f}], {cpu['median']:.2f}x CPU [{cpu['min']:.2f}-{cpu['max']:.2f}]; "
-              f"executed {way.executed_flops / way.floor_flops:.2f}x the floor's FLOPs")
+        print(
+            f"{way.name:>14}: step {r['step_seconds_wall']['median']:.3f} s wall "
+            f"({r['step_seconds_cpu']['median']:.3f} CPU-s); ratio to floor {wall['median']:.2f}x wall "
+            f"[{wall['min']:.2f}-{wall['max']:.2f}], {cpu['median']:.2f}x CPU [{cpu['min']:.2f}-{cpu['max']:.2f}]; "
+            f"executed {way.executed_flops / way.floor_flops:.2f}x the floor's FLOPs"
+        )
     return out
 
 
 def _peak_summary(peaks: dict[str, list]) -> dict:
     summary = {}
     for dtype, runs in peaks.items():
-        summary[dtype] = {"gflops_wall": _spread([p.flops_per_second / 1e9 for p in runs]),
-                          "gflops_cpu": _spread([p.flops_per_cpu_second / 1e9 for p in runs])}
+        summary[dtype] = {
+            "gflops_wall": _spread([p.flops_per_second / 1e9 for p in runs]),
+            "gflops_cpu": _spread([p.flops_per_cpu_second / 1e9 for p in runs]),
+        }
         s = summary[dtype]
-        print(f"matmul peak {dtype} on the step's shapes: {s['gflops_wall']['median']:.1f} GFLOP/s wall "
-              f"[{s['gflops_wall']['min']:.1f}-{s['gflops_wall']['max']:.1f}], {s['gflops_cpu']['median']:.1f} per "
-              f"CPU-s [{s['gflops_cpu']['min']:.1f}-{s['gflops_cpu']['max']:.1f}]")
+        print(
+            f"matmul peak {dtype} on the step's shapes: {s['gflops_wall']['median']:.1f} GFLOP/s wall "
+            f"[{s['gflops_wall']['min']:.1f}-{s['gflops_wall']['max']:.1f}], {s['gflops_cpu']['median']:.1f} per "
+            f"CPU-s [{s['gflops_cpu']['min']:.1f}-{s['gflops_cpu']['max']:.1f}]"
+        )
     return summary
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--batch-size", type=int, default=4, help="rows per step (the preset's batch)")
     parser.add_argument("--batches", type=int, default=4, help="steps per round, each on its own rows")
     parser.add_argument("--rounds", "--steps", type=int, default=4, help="interleaved rounds of the peak and every way")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--mix", help="self-distilled rows (JSONL) instead of distilling them here")
-    parser.add_argument("--compare", action="store_true",
-                        help="also time the trainer's step on padded rows, and with logits at every position")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also time the trainer's step on padded rows, and with logits at every position",
+    )
     parser.add_argument("--bf16", action="store_true", help="also time the step under bfloat16 autocast")
     parser.add_argument("--profile", action="store_true", help="also profile the trainer's step by kind of work")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -264,11 +287,15 @@ def main(argv=None) -> dict:
     tokens = [sum(len(row.input_ids) for row in rows) for rows in batches]
     products = model_products(training.shapes, round(statistics.mean(tokens)), backward=True, min_share=0.1)
     counted, measured = _check_count(model, training, batches[0], pad_id)
-    print(f"{args.model}: LoRA r16 on every linear layer, {args.batches} steps of {args.batch_size} rows "
-          f"({statistics.mean(tokens):.0f} tokens a step), torch threads {args.threads}; {_cpu()}, "
-          f"native bf16: {native_bf16('cpu')}")
-    print(f"FLOPs of one step's forward and backward as the trainer runs it: {counted / 1e9:.3f} G counted "
-          f"(with SDPA's recomputed scores), {measured / 1e9:.3f} G by FlopCounterMode ({counted - measured:+d})")
+    print(
+        f"{args.model}: LoRA r16 on every linear layer, {args.batches} steps of {args.batch_size} rows "
+        f"({statistics.mean(tokens):.0f} tokens a step), torch threads {args.threads}; {_cpu()}, "
+        f"native bf16: {native_bf16('cpu')}"
+    )
+    print(
+        f"FLOPs of one step's forward and backward as the trainer runs it: {counted / 1e9:.3f} G counted "
+        f"(with SDPA's recomputed scores), {measured / 1e9:.3f} G by FlopCounterMode ({counted - measured:+d})"
+    )
     ways = _ways(model, training, batches, pad_id, args)
     square = matmul_peak(square_products(), rounds=2)
     print(f"square 2048 matmul: {square.flops_per_second / 1e9:.1f} GFLOP/s wall")
@@ -280,17 +307,24 @@ def main(argv=None) -> dict:
         trainer = next(way for way in ways if way.name == "trainer")
         record["profile"] = profile_breakdown(trainer.step, batches, vocab=lm.model.config.vocab_size, rank=16)
         reference = next(way for way in ways if way.name == "reference")
-        record["profile_reference"] = profile_breakdown(reference.step, batches, vocab=lm.model.config.vocab_size,
-                                                        rank=16, name="reference")
-    record["meta"] = {"model": args.model, "tokens_per_step": tokens, "batch_size": args.batch_size,
-                      "threads": args.threads, "rounds": args.rounds, "native_bf16": native_bf16("cpu"),
-                      "flop_check": {"counted": counted, "flop_counter": measured},
-                      "square_2048_gflops": square.flops_per_second / 1e9,
-                      "cpu": _cpu(), "cpus": os.cpu_count(),
-                      "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-                      "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      "command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:] if argv is None
-                                                                                   else argv)}
+        record["profile_reference"] = profile_breakdown(
+            reference.step, batches, vocab=lm.model.config.vocab_size, rank=16, name="reference"
+        )
+    record["meta"] = {
+        "model": args.model,
+        "tokens_per_step": tokens,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "native_bf16": native_bf16("cpu"),
+        "flop_check": {"counted": counted, "flop_counter": measured},
+        "square_2048_gflops": square.flops_per_second / 1e9,
+        "cpu": _cpu(),
+        "cpus": os.cpu_count(),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/bench_finetune.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
     if args.json:
         args.json.write_text(json.dumps(record, indent=2) + "\n")
     return record

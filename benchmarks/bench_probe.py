@@ -67,8 +67,10 @@ def main() -> None:
     torch_auc = roc_auc_score_layers(labels[test], predict_logits(batched, acts[:, test]))
     print(f"scikit-learn loop : {sk_s:8.3f} s wall, {sk_cpu:8.3f} CPU-s")
     print(f"batched torch fit : {torch_s:8.3f} s wall, {torch_cpu:8.3f} CPU-s ({args.device or 'cpu'})")
-    print(f"speed ratio       : {sk_s / torch_s:8.2f}x wall, {sk_cpu / torch_cpu:.2f}x CPU "
-          "(scikit-learn time / batched time)")
+    print(
+        f"speed ratio       : {sk_s / torch_s:8.2f}x wall, {sk_cpu / torch_cpu:.2f}x CPU "
+        "(scikit-learn time / batched time)"
+    )
     print(f"max |AUROC diff|  : {max(abs(a - b) for a, b in zip(sk_auc, torch_auc)):.4f}")
 
 

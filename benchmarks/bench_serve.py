@@ -71,8 +71,15 @@ def cpu_seconds(pid: int) -> float:
 
 def quick_model(folder: Path) -> str:
     """A random-weight Qwen3 (hidden 256, 4 layers) with a byte-level tokenizer, saved for the server."""
-    config = dict(vocab_size=260, hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=64)
+    config = dict(
+        vocab_size=260,
+        hidden_size=256,
+        intermediate_size=768,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+    )
     lm = random_lm("qwen3", config, name="random-qwen3")
     lm.tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
     lm.model.save_pretrained(folder)
@@ -96,8 +103,12 @@ def requests(model: str, n: int, max_tokens: int, layer: int, norm: float) -> li
     texts = [q for t in yaml.safe_load(QUESTIONS.read_text())["traits"] for q in t["open_questions"]]
     bodies = []
     for i in range(n):
-        body = {"model": model, "messages": [{"role": "user", "content": texts[i % len(texts)]}],
-                "max_tokens": max_tokens, "temperature": 0}
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": texts[i % len(texts)]}],
+            "max_tokens": max_tokens,
+            "temperature": 0,
+        }
         if i % 4:
             body["steering"] = [{"direction": "d", "layer": layer, "alpha": norm * (2.0, -2.0, 4.0)[i % 4 - 1]}]
         bodies.append(body)
@@ -108,11 +119,32 @@ class Server:
     """An `interp serve` process on a free loopback port."""
 
     def __init__(self, model: str, path: str, max_batch: int, threads: int) -> None:
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        argv = [sys.executable, "-m", "interp.cli", "serve", "--model", model, "--served-name", "bench",
-                "--direction", f"d={path}", "--port", "0", "--max-batch", str(max_batch), "--max-queue", "256",
-                "--log-level", "warning"]
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "interp.cli",
+            "serve",
+            "--model",
+            model,
+            "--served-name",
+            "bench",
+            "--direction",
+            f"d={path}",
+            "--port",
+            "0",
+            "--max-batch",
+            str(max_batch),
+            "--max-queue",
+            "256",
+            "--log-level",
+            "warning",
+        ]
         self.proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             found = re.search(r" at (http://\S+)", line)
@@ -168,9 +200,13 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--clients", default="1,4,8")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="the server's torch threads (default 2; --quick: 1, since OpenMP threads that wait on "
-                             "each other cost more than a small model's maths when other processes share the cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="the server's torch threads (default 2; --quick: 1, since OpenMP threads that wait on "
+        "each other cost more than a small model's maths when other processes share the cores)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
@@ -191,11 +227,21 @@ def main() -> None:
                     seconds, tokens = run(servers[name].url, bodies, count)
                     cpu = cpu_seconds(servers[name].proc.pid) - cpu
                     result = Result(name, count, seconds, cpu, len(bodies), tokens)
-                    print(f"  {name}, {count} client(s): {seconds:.1f} s, {result.cpu_seconds:.1f} CPU-s, {tokens} "
-                          "tokens", file=sys.stderr, flush=True)
+                    print(
+                        f"  {name}, {count} client(s): {seconds:.1f} s, {result.cpu_seconds:.1f} CPU-s, {tokens} "
+                        "tokens",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     kept = best.get((name, count))
-                    best[(name, count)] = Result(name, count, min(seconds, kept.seconds) if kept else seconds,
-                                                 min(cpu, kept.cpu_seconds) if kept else cpu, len(bodies), tokens)
+                    best[(name, count)] = Result(
+                        name,
+                        count,
+                        min(seconds, kept.seconds) if kept else seconds,
+                        min(cpu, kept.cpu_seconds) if kept else cpu,
+                        len(bodies),
+                        tokens,
+                    )
         finally:
             for server in servers.values():
                 server.close()
@@ -204,18 +250,36 @@ def main() -> None:
 
 def report(args, model: str, best: dict, clients: list[int]) -> None:
     base = best[("batched", 1)]
-    print(f"model {'random qwen3 (hidden 256, 4 layers)' if args.quick else model}; {args.requests} chat requests, "
-          f"max_tokens {args.max_tokens}, greedy, 3/4 steered per request; server torch threads {args.threads}; "
-          f"best of {args.repeats}; {platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"{'server':<12} {'clients':>7} {'requests/s':>11} {'tokens/s':>9} {'x one at a time':>16} "
-          f"{'tokens/CPU-s':>13} {'x one at a time':>16}")
+    print(
+        f"model {'random qwen3 (hidden 256, 4 layers)' if args.quick else model}; {args.requests} chat requests, "
+        f"max_tokens {args.max_tokens}, greedy, 3/4 steered per request; server torch threads {args.threads}; "
+        f"best of {args.repeats}; {platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'server':<12} {'clients':>7} {'requests/s':>11} {'tokens/s':>9} {'x one at a time':>16} "
+        f"{'tokens/CPU-s':>13} {'x one at a time':>16}"
+    )
     for (name, count), r in best.items():
-        print(f"{name:<12} {count:>7} {r.requests_per_s:>11.2f} {r.tokens_per_s:>9.1f} "
-              f"{r.tokens_per_s / base.tokens_per_s:>16.2f} {r.tokens_per_cpu_s:>13.1f} "
-              f"{r.tokens_per_cpu_s / base.tokens_per_cpu_s:>16.2f}")
+        print(
+            f"{name:<12} {count:>7} {r.requests_per_s:>11.2f} {r.tokens_per_s:>9.1f} "
+            f"{r.tokens_per_s / base.tokens_per_s:>16.2f} {r.tokens_per_cpu_s:>13.1f} "
+            f"{r.tokens_per_cpu_s / base.tokens_per_cpu_s:>16.2f}"
+        )
     if args.json:
-        args.json.write_text(json.dumps([{**vars(r), "requests_per_s": r.requests_per_s, "tokens_per_s": r.tokens_per_s,
-                                          "tokens_per_cpu_s": r.tokens_per_cpu_s} for r in best.values()], indent=2))
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        **vars(r),
+                        "requests_per_s": r.requests_per_s,
+                        "tokens_per_s": r.tokens_per_s,
+                        "tokens_per_cpu_s": r.tokens_per_cpu_s,
+                    }
+                    for r in best.values()
+                ],
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

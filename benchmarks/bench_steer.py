@@ -29,10 +29,20 @@ class _NoTokenizer:
 
 
 def build(hidden: int, layers: int, vocab: int, device: str) -> LoadedModel:
-    config = AutoConfig.for_model("qwen3", vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden * 3,
-                                  num_hidden_layers=layers, num_attention_heads=max(1, hidden // 64),
-                                  num_key_value_heads=max(1, hidden // 128), head_dim=64,
-                                  max_position_embeddings=4096, pad_token_id=0, eos_token_id=1, bos_token_id=1)
+    config = AutoConfig.for_model(
+        "qwen3",
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=hidden * 3,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        num_key_value_heads=max(1, hidden // 128),
+        head_dim=64,
+        max_position_embeddings=4096,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=1,
+    )
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).to(device).eval()
     return LoadedModel.wrap(model, _NoTokenizer(), name="random-qwen3")
@@ -93,10 +103,14 @@ def main() -> None:
         steered.append(timed(lambda: generate(ids, 1.0), args.device))
     tokens = args.batch * args.new_tokens
     (plain_w, plain_c), (steer_w, steer_c) = summary(plain), summary(steered)
-    print(f"random Qwen3: hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, {args.device}, "
-          f"torch threads {torch.get_num_threads()}")
-    print(f"unsteered generation : {tokens / plain_w:9.1f} tokens/s wall, {tokens / plain_c:9.1f} per CPU-s "
-          f"(batch {args.batch}, {args.new_tokens} new tokens)")
+    print(
+        f"random Qwen3: hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, {args.device}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"unsteered generation : {tokens / plain_w:9.1f} tokens/s wall, {tokens / plain_c:9.1f} per CPU-s "
+        f"(batch {args.batch}, {args.new_tokens} new tokens)"
+    )
     print(f"steered generation   : {tokens / steer_w:9.1f} tokens/s wall, {tokens / steer_c:9.1f} per CPU-s")
     print(f"steered / unsteered  : {plain_w / steer_w:9.3f}x wall, {plain_c / steer_c:.3f}x CPU (target >= 0.95)")
 
@@ -107,8 +121,11 @@ def main() -> None:
         batched.append(timed(lambda: generate(one.expand(args.alphas, -1), alphas), args.device))
         serial.append(timed(lambda: [generate(one, float(a)) for a in alphas], args.device))
     (b_w, b_c), (s_w, s_c) = summary(batched), summary(serial)
-    print(f"{args.alphas} alphas in one batch : {b_w:7.3f} s wall ({b_c:.3f} CPU-s); one by one: {s_w:7.3f} s wall "
-          f"({s_c:.3f} CPU-s); speed-up {s_w / b_w:.2f}x wall, {s_c / b_c:.2f}x CPU")
+    print(
+        f"{args.alphas} alphas in one batch : {b_w:7.3f} s wall ({b_c:.3f} CPU-s); one by one: {s_w:7.3f} s wall "
+        f"({s_c:.3f} CPU-s); speed-up {s_w / b_w:.2f}x wall, {s_c / b_c:.2f}x CPU"
+    )
+
 
 if __name__ == "__main__":
     main()

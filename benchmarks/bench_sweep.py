@@ -53,11 +53,21 @@ def quick_model(layers: int):
     from interp.models import LoadedModel
 
     qset = load_question_set(QUESTIONS)
-    tokenizer = build_tokenizer([i.question for i in qset.choice_items] + [o for i in qset.choice_items
-                                                                           for o in i.options])
-    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=384, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=2, head_dim=32, pad_token_id=tokenizer.pad_token_id,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    tokenizer = build_tokenizer(
+        [i.question for i in qset.choice_items] + [o for i in qset.choice_items for o in i.options]
+    )
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
     torch.manual_seed(0)
     return LoadedModel.wrap(Qwen3ForCausalLM(config).eval(), tokenizer, name="random-qwen3")
 
@@ -82,8 +92,10 @@ def settings_for(lm, layer: int, prompts: list[str], args) -> tuple[list[Steerin
     settings = [SteeringSetting(v, a * scale, f"alpha_{a:g}") for a in ALPHAS]
     controls = control_vectors(v, pick["toaster"], 15, g, orthogonalized=True)
     settings += [SteeringSetting(c, CONTROL_ALPHA * scale, name) for name, c in controls.items()]
-    what = f"direction {'from ' + str(args.direction) if args.direction else 'random (seed 0)'}, toaster " \
-           f"{'from ' + str(args.toaster) if args.toaster else 'random'}"
+    what = (
+        f"direction {'from ' + str(args.direction) if args.direction else 'random (seed 0)'}, toaster "
+        f"{'from ' + str(args.toaster) if args.toaster else 'random'}"
+    )
     return settings, what
 
 
@@ -98,13 +110,20 @@ def stacked_time(lm, layer: int):
         return lambda *_: start.__setitem__(key, time.perf_counter()) if "forward" in stacked else None
 
     def closer(key):
-        return lambda *_: spent.__setitem__(key, spent[key] + time.perf_counter() - start.pop(key)) \
-            if key in start else None
+        return lambda *_: (
+            spent.__setitem__(key, spent[key] + time.perf_counter() - start.pop(key)) if key in start else None
+        )
 
-    pairs = {"model": (lm.model, lm.model), "blocks above": (lm.layers[layer + 1], lm.layers[-1]),
-             "head": (lm.model.get_output_embeddings(),) * 2}
-    handles = [h for key, (first, last) in pairs.items()
-               for h in (first.register_forward_pre_hook(opener(key)), last.register_forward_hook(closer(key)))]
+    pairs = {
+        "model": (lm.model, lm.model),
+        "blocks above": (lm.layers[layer + 1], lm.layers[-1]),
+        "head": (lm.model.get_output_embeddings(),) * 2,
+    }
+    handles = [
+        h
+        for key, (first, last) in pairs.items()
+        for h in (first.register_forward_pre_hook(opener(key)), last.register_forward_hook(closer(key)))
+    ]
     try:
         yield spent
     finally:
@@ -134,14 +153,20 @@ def main() -> None:
         lm = load_model("smollm2-135m-instruct", dtype="float32")
     qset = load_question_set(QUESTIONS)
     if args.items:
-        kept = {i.id for i in qset.choice_items[:args.items]}
-        qset = replace(qset, traits=tuple(replace(t, choice_items=tuple(i for i in t.choice_items if i.id in kept))
-                                          for t in qset.traits))
+        kept = {i.id for i in qset.choice_items[: args.items]}
+        qset = replace(
+            qset,
+            traits=tuple(
+                replace(t, choice_items=tuple(i for i in t.choice_items if i.id in kept)) for t in qset.traits
+            ),
+        )
     prompts = [lm.render_chat([{"role": "user", "content": i.question}]) for i in qset.choice_items]
     settings, what = settings_for(lm, args.layer, prompts, args)
     vocab = lm.model.get_output_embeddings().weight.shape[0]
-    print(f"model {lm.name} ({lm.n_layers} layers, d_model {lm.d_model}, vocab {vocab}); {len(prompts)} items, "
-          f"layer {args.layer}, batch {args.batch}, max rows {args.max_rows}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"model {lm.name} ({lm.n_layers} layers, d_model {lm.d_model}, vocab {vocab}); {len(prompts)} items, "
+        f"layer {args.layer}, batch {args.batch}, max rows {args.max_rows}, {torch.get_num_threads()} thread(s)"
+    )
     print(f"machine: {machine()}")
     print(f"{len(settings)} settings: {len(ALPHAS)} relative alphas, toaster, orthogonalised, 15 random; {what}")
 
@@ -159,29 +184,42 @@ def main() -> None:
     want, plain_w, plain_c = timed(plain)
     _, again_w, again_c = timed(shared)
     shared_w, shared_c = min(shared_w, again_w), min(shared_c, again_c)
-    diff = max(abs(a - b) for name in want for x, y in zip(got[name], want[name])
-               for a, b in zip(x.logprobs, y.logprobs))
-    print(f"plain, one pass per setting : {plain_w:8.1f} s wall {plain_c:8.1f} CPU-s ({plain_w / len(settings):.1f} s "
-          "a setting)")
+    diff = max(
+        abs(a - b) for name in want for x, y in zip(got[name], want[name]) for a, b in zip(x.logprobs, y.logprobs)
+    )
+    print(
+        f"plain, one pass per setting : {plain_w:8.1f} s wall {plain_c:8.1f} CPU-s ({plain_w / len(settings):.1f} s "
+        "a setting)"
+    )
     print(f"shared-prefix sweep         : {shared_w:8.1f} s wall {shared_c:8.1f} CPU-s (faster of 2 runs)")
-    print(f"ratio x{plain_w / shared_w:.2f} wall, x{plain_c / shared_c:.2f} CPU; largest log-prob difference "
-          f"{diff:.2e} ({len(settings)} settings x {2 * len(prompts)} options)")
+    print(
+        f"ratio x{plain_w / shared_w:.2f} wall, x{plain_c / shared_c:.2f} CPU; largest log-prob difference "
+        f"{diff:.2e} ({len(settings)} settings x {2 * len(prompts)} options)"
+    )
 
     g = torch.Generator().manual_seed(1)
     v = settings[0].vector
-    null = [SteeringSetting(r * (v.norm() / r.norm()), settings[-1].alpha, f"null_{i:03d}")
-            for i, r in enumerate(torch.randn(args.null, lm.d_model, generator=g))]
+    null = [
+        SteeringSetting(r * (v.norm() / r.norm()), settings[-1].alpha, f"null_{i:03d}")
+        for i, r in enumerate(torch.randn(args.null, lm.d_model, generator=g))
+    ]
     with stacked_time(lm, args.layer) as spent:
-        _, null_w, null_c = timed(lambda: sweep_forced_choice(lm, qset, args.layer, null, batch_size=args.batch,
-                                                              max_rows=args.max_rows))
-    print(f"null of {args.null} random directions, shared path: {null_w:8.1f} s wall {null_c:8.1f} CPU-s "
-          f"({null_w / args.null:.2f} s a direction; one plain pass per direction: about "
-          f"{args.null * plain_w / len(settings):.0f} s)")
+        _, null_w, null_c = timed(
+            lambda: sweep_forced_choice(lm, qset, args.layer, null, batch_size=args.batch, max_rows=args.max_rows)
+        )
+    print(
+        f"null of {args.null} random directions, shared path: {null_w:8.1f} s wall {null_c:8.1f} CPU-s "
+        f"({null_w / args.null:.2f} s a direction; one plain pass per direction: about "
+        f"{args.null * plain_w / len(settings):.0f} s)"
+    )
     blocks, head, model = spent["blocks above"], spent["head"], spent["model"]
-    print(f"where the null's time goes: its stacked runs' forward passes {model:.1f} s ({model / null_w:.0%}): blocks "
-          f"{args.layer + 1}..{lm.n_layers - 1} {blocks:.1f} s ({blocks / null_w:.0%}), head {head:.1f} s "
-          f"({head / null_w:.0%}), embeddings, masks and final norm {model - blocks - head:.1f} s; the rest (the plain "
-          f"pass, log-softmax, batching) {null_w - model:.1f} s ({(null_w - model) / null_w:.0%})")
+    print(
+        f"where the null's time goes: its stacked runs' forward passes {model:.1f} s ({model / null_w:.0%}): blocks "
+        f"{args.layer + 1}..{lm.n_layers - 1} {blocks:.1f} s ({blocks / null_w:.0%}), head {head:.1f} s "
+        f"({head / null_w:.0%}), embeddings, masks and final norm {model - blocks - head:.1f} s; the rest (the plain "
+        f"pass, log-softmax, batching) {null_w - model:.1f} s ({(null_w - model) / null_w:.0%})"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -19,19 +19,59 @@ import torch
 
 from interp.models import LoadedModel
 
-__all__ = ["BASELINES", "CONFIGS", "LIMITS", "Setup", "Timing", "build_setup", "byte_tokenizer", "pick_layers",
-           "random_lm", "setup_for", "time_bare_forward", "time_toolkit"]
+__all__ = [
+    "BASELINES",
+    "CONFIGS",
+    "LIMITS",
+    "Setup",
+    "Timing",
+    "build_setup",
+    "byte_tokenizer",
+    "pick_layers",
+    "random_lm",
+    "setup_for",
+    "time_bare_forward",
+    "time_toolkit",
+]
 
 # Random-weight Qwen3 configs: hidden size, layers, MLP width, heads, KV heads, head dim, vocab.
 CONFIGS: dict[str, dict] = {
-    "tiny": dict(hidden_size=64, num_hidden_layers=6, intermediate_size=128, num_attention_heads=4,
-                 num_key_value_heads=2, head_dim=16, vocab_size=512),
-    "small": dict(hidden_size=256, num_hidden_layers=6, intermediate_size=768, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=64, vocab_size=8000),
-    "100m": dict(hidden_size=640, num_hidden_layers=10, intermediate_size=2560, num_attention_heads=10,
-                 num_key_value_heads=5, head_dim=64, vocab_size=32000),
-    "qwen3-8b": dict(hidden_size=4096, num_hidden_layers=36, intermediate_size=12288, num_attention_heads=32,
-                     num_key_value_heads=8, head_dim=128, vocab_size=151936),
+    "tiny": dict(
+        hidden_size=64,
+        num_hidden_layers=6,
+        intermediate_size=128,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        vocab_size=512,
+    ),
+    "small": dict(
+        hidden_size=256,
+        num_hidden_layers=6,
+        intermediate_size=768,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+        vocab_size=8000,
+    ),
+    "100m": dict(
+        hidden_size=640,
+        num_hidden_layers=10,
+        intermediate_size=2560,
+        num_attention_heads=10,
+        num_key_value_heads=5,
+        head_dim=64,
+        vocab_size=32000,
+    ),
+    "qwen3-8b": dict(
+        hidden_size=4096,
+        num_hidden_layers=36,
+        intermediate_size=12288,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+        vocab_size=151936,
+    ),
 }
 STORAGE = np.float16
 
@@ -72,7 +112,7 @@ class Setup:
         """The rows a path stores from one block output: every token, or each example's response mean."""
         if self.positions == "all":
             return hidden_BSD
-        return hidden_BSD[:, self.prompt_tokens:].float().mean(1)
+        return hidden_BSD[:, self.prompt_tokens :].float().mean(1)
 
 
 @dataclass
@@ -105,23 +145,42 @@ def pick_layers(n_layers: int, count: int = 4) -> list[int]:
     return sorted({round(top * (i + 1) / count) for i in range(count)})
 
 
-def random_lm(model_type: str, config: dict, device: str = "cpu", model_dtype: torch.dtype = torch.float32,
-              seed: int = 0, context: int = 512, name: str = "") -> LoadedModel:
+def random_lm(
+    model_type: str,
+    config: dict,
+    device: str = "cpu",
+    model_dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    context: int = 512,
+    name: str = "",
+) -> LoadedModel:
     """A random-weight model of `model_type` with the byte-level tokenizer, initialised on `device` directly
     (an 8B model made on the host and then moved would spend minutes in the host's random init)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(seed)
     tokenizer = byte_tokenizer()
-    hf_config = AutoConfig.for_model(model_type, **config, max_position_embeddings=context,
-                                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    hf_config = AutoConfig.for_model(
+        model_type,
+        **config,
+        max_position_embeddings=context,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(hf_config, dtype=model_dtype)
     return LoadedModel.wrap(model.eval(), tokenizer, name=name or f"random-{model_type}")
 
 
-def setup_for(lm: LoadedModel, n_examples: int, batch_size: int, seq: int, folder: Path | None = None,
-              seed: int = 0, positions: Literal["all", "response-mean"] = "all") -> Setup:
+def setup_for(
+    lm: LoadedModel,
+    n_examples: int,
+    batch_size: int,
+    seq: int,
+    folder: Path | None = None,
+    seed: int = 0,
+    positions: Literal["all", "response-mean"] = "all",
+) -> Setup:
     """Random ASCII examples of `seq` tokens for `lm`; response-mean takes the second half as the response.
 
     `folder` (optional) receives the model's config and tokenizer, for the baselines that load from one.
@@ -135,14 +194,31 @@ def setup_for(lm: LoadedModel, n_examples: int, batch_size: int, seq: int, folde
     ids = lm.tokenizer(texts, return_tensors="pt", add_special_tokens=False)["input_ids"]
     if ids.shape != (n_examples, seq):
         raise RuntimeError(f"expected {seq} tokens per example, got {tuple(ids.shape)}")
-    return Setup(lm, folder, texts, list(ids.to(lm.device).split(batch_size)), pick_layers(lm.n_layers), batch_size,
-                 positions, seq // 2 if positions == "response-mean" else 0)
+    return Setup(
+        lm,
+        folder,
+        texts,
+        list(ids.to(lm.device).split(batch_size)),
+        pick_layers(lm.n_layers),
+        batch_size,
+        positions,
+        seq // 2 if positions == "response-mean" else 0,
+    )
 
 
-def build_setup(config: str, n_examples: int, batch_size: int, seq: int, folder: Path,
-                device: str = "cpu", model_dtype: torch.dtype = torch.float32, seed: int = 0) -> Setup:
-    lm = random_lm("qwen3", CONFIGS[config], device, model_dtype, seed, context=max(seq, 512),
-                   name=f"random-qwen3-{config}")
+def build_setup(
+    config: str,
+    n_examples: int,
+    batch_size: int,
+    seq: int,
+    folder: Path,
+    device: str = "cpu",
+    model_dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> Setup:
+    lm = random_lm(
+        "qwen3", CONFIGS[config], device, model_dtype, seed, context=max(seq, 512), name=f"random-qwen3-{config}"
+    )
     return setup_for(lm, n_examples, batch_size, seq, folder, seed)
 
 
@@ -152,14 +228,16 @@ class RowWriter:
     def __init__(self, path: Path, layers: list[int], n_rows: int, d_model: int):
         self.file = h5py.File(path, "w")
         chunk = (min(n_rows, max(1, 2**20 // (2 * d_model))), d_model)
-        self.sets = {layer: self.file.create_dataset(f"acts/layer_{layer}", (n_rows, d_model), STORAGE,
-                                                     chunks=chunk) for layer in layers}
+        self.sets = {
+            layer: self.file.create_dataset(f"acts/layer_{layer}", (n_rows, d_model), STORAGE, chunks=chunk)
+            for layer in layers
+        }
         self.start = dict.fromkeys(layers, 0)
 
     def write(self, layer: int, hidden: torch.Tensor) -> None:
         rows = hidden.reshape(-1, hidden.shape[-1]).to("cpu", torch.float16).numpy()
         start = self.start[layer]
-        self.sets[layer][start:start + len(rows)] = rows
+        self.sets[layer][start : start + len(rows)] = rows
         self.start[layer] = start + len(rows)
 
     def close(self) -> None:
@@ -181,6 +259,7 @@ def time_bare_forward(setup: Setup, path: Path) -> Timing:
     def body():
         for ids in setup.batches:
             setup.lm.model(input_ids=ids, use_cache=False)
+
     return _timed("bare forward", setup, body)
 
 
@@ -194,18 +273,21 @@ def time_truncated_forward(setup: Setup, path: Path) -> Timing:
                     setup.lm.model(input_ids=ids, use_cache=False)
                 except ForwardStopped:
                     pass
+
     return _timed("forward to last layer", setup, body)
 
 
 def time_host_copy(setup: Setup, path: Path) -> Timing:
     """Cast and copy rows of every requested layer to host memory, from a resident hidden state."""
-    hidden = torch.randn(setup.rows_in(setup.batches[0]), setup.lm.d_model, device=setup.lm.device,
-                         dtype=setup.lm.dtype)
+    hidden = torch.randn(
+        setup.rows_in(setup.batches[0]), setup.lm.d_model, device=setup.lm.device, dtype=setup.lm.dtype
+    )
 
     def body():
         for _ in setup.batches:
             for _layer in setup.layers:
                 hidden.to("cpu", torch.float16).numpy()
+
     return _timed("host copy", setup, body)
 
 
@@ -218,8 +300,9 @@ def time_disk(setup: Setup, path: Path) -> Timing:
         writer = RowWriter(path, setup.layers, setup.n_rows, setup.lm.d_model)
         for ids in setup.batches:
             for layer in setup.layers:
-                writer.write(layer, torch.from_numpy(rows[:setup.rows_in(ids)]))
+                writer.write(layer, torch.from_numpy(rows[: setup.rows_in(ids)]))
         writer.close()
+
     return _timed("disk write (h5py)", setup, body)
 
 
@@ -231,6 +314,7 @@ def time_hf_hidden_states(setup: Setup, path: Path) -> Timing:
             for layer in setup.layers:
                 writer.write(layer, setup.stored(states[layer + 1]))
         writer.close()
+
     return _timed("HF output_hidden_states + h5py", setup, body)
 
 
@@ -239,9 +323,12 @@ def time_transformer_lens(setup: Setup, path: Path) -> Timing:
 
     # The bridge wraps the HF modules in place and edits the tokenizer's init kwargs, so it gets
     # its own copies of both (same weights).
-    bridge = TransformerBridge.boot_transformers(str(setup.folder), hf_model=copy.deepcopy(setup.lm.model),
-                                                 tokenizer=copy.deepcopy(setup.lm.tokenizer),
-                                                 device=str(setup.lm.device))
+    bridge = TransformerBridge.boot_transformers(
+        str(setup.folder),
+        hf_model=copy.deepcopy(setup.lm.model),
+        tokenizer=copy.deepcopy(setup.lm.tokenizer),
+        device=str(setup.lm.device),
+    )
     names = {f"blocks.{layer}.hook_resid_post": layer for layer in setup.layers}
 
     def body():
@@ -251,6 +338,7 @@ def time_transformer_lens(setup: Setup, path: Path) -> Timing:
             for name, layer in names.items():
                 writer.write(layer, setup.stored(cache[name]))
         writer.close()
+
     return _timed("TransformerLens run_with_cache + h5py", setup, body)
 
 
@@ -258,8 +346,7 @@ def time_nnsight(setup: Setup, path: Path) -> Timing:
     from nnsight import TransformersModel
 
     # nnsight wraps the modules it traces; a copy of the same weights keeps the other paths bare.
-    traced = TransformersModel(copy.deepcopy(setup.lm.model), tokenizer=setup.lm.tokenizer,
-                               task="text-generation")
+    traced = TransformersModel(copy.deepcopy(setup.lm.model), tokenizer=setup.lm.tokenizer, task="text-generation")
     blocks = traced
     for part in setup.lm.architecture.layers.split("."):
         blocks = getattr(blocks, part)
@@ -274,6 +361,7 @@ def time_nnsight(setup: Setup, path: Path) -> Timing:
             for layer, output in zip(setup.layers, saved):
                 writer.write(layer, setup.stored(output[0] if isinstance(output, tuple) else output))
         writer.close()
+
     return _timed("nnsight trace + save + h5py", setup, body)
 
 
@@ -285,8 +373,9 @@ def time_toolkit(setup: Setup, path: Path) -> Timing:
     examples = [Example(text=text[:cut], response=text[cut:]) if cut else Example(text=text) for text in setup.texts]
     # The toolkit resumes a complete file instantly; every timed run must start from nothing.
     Path(path).unlink(missing_ok=True)
-    timing = _timed("interp cache_activations", setup,
-                    lambda: cache_activations(setup.lm, examples, path, config, progress=False))
+    timing = _timed(
+        "interp cache_activations", setup, lambda: cache_activations(setup.lm, examples, path, config, progress=False)
+    )
     with h5py.File(path, "r") as stored:
         for layer in setup.layers:
             if stored[f"acts/layer_{layer}"].shape != (setup.n_rows, setup.lm.d_model):
@@ -294,6 +383,9 @@ def time_toolkit(setup: Setup, path: Path) -> Timing:
     return timing
 
 
-BASELINES = {"hf_output_hidden_states": time_hf_hidden_states, "transformer_lens": time_transformer_lens,
-             "nnsight": time_nnsight}
+BASELINES = {
+    "hf_output_hidden_states": time_hf_hidden_states,
+    "transformer_lens": time_transformer_lens,
+    "nnsight": time_nnsight,
+}
 LIMITS = {"compute": time_truncated_forward, "host copy": time_host_copy, "disk": time_disk}

@@ -14,8 +14,7 @@ import time
 from collections import Counter
 
 _PRODUCTS = {"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm"}
-_LOSS = {"aten::_log_softmax", "aten::_log_softmax_backward_data", "aten::nll_loss_forward",
-         "aten::nll_loss_backward"}
+_LOSS = {"aten::_log_softmax", "aten::_log_softmax_backward_data", "aten::nll_loss_forward", "aten::nll_loss_backward"}
 _SCOPES = ("optimizer", "clip")
 
 

@@ -24,7 +24,7 @@ from benchmarks.gpu_record import Result, at_least, closeness_numbers, compare, 
 __all__ = ["cache_exact", "cache_speed"]
 
 RULES = ("all", "response-mean")
-# tests/test_cache.py's tolerance for stored rows against the unpadded reference
+# tests/activations/test_cache.py's tolerance for stored rows against the unpadded reference
 RTOL, ATOL = 1e-4, 2e-5
 BASELINE = "hf_output_hidden_states"
 GOAL_VS_LIMIT, GOAL_VS_BASELINE = 0.95, 3.0
@@ -34,8 +34,13 @@ def _examples(n: int, seed: int) -> list[Example]:
     """Prompts and responses of different lengths, so batches are padded and length-sorted."""
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz .,"
-    return [Example(text="".join(rng.choices(letters, k=rng.randint(6, 40))),
-                    response="".join(rng.choices(letters, k=rng.randint(3, 16)))) for _ in range(n)]
+    return [
+        Example(
+            text="".join(rng.choices(letters, k=rng.randint(6, 40))),
+            response="".join(rng.choices(letters, k=rng.randint(3, 16))),
+        )
+        for _ in range(n)
+    ]
 
 
 @torch.no_grad()
@@ -44,12 +49,14 @@ def _reference_rows(lm, examples: list[Example], layers: list[int], rule: str) -
     rows: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
     for example in examples:
         encoded = encode_example(lm, example)
-        states = lm.model(input_ids=torch.tensor([encoded.ids], device=lm.device), output_hidden_states=True,
-                          use_cache=False).hidden_states
+        states = lm.model(
+            input_ids=torch.tensor([encoded.ids], device=lm.device), output_hidden_states=True, use_cache=False
+        ).hidden_states
         for layer in layers:
             hidden_SD = states[layer + 1][0]
-            rows[layer].append(hidden_SD[encoded.n_prompt:].mean(0, keepdim=True) if rule == "response-mean"
-                               else hidden_SD)
+            rows[layer].append(
+                hidden_SD[encoded.n_prompt :].mean(0, keepdim=True) if rule == "response-mean" else hidden_SD
+            )
     return {layer: torch.cat(parts).cpu() for layer, parts in rows.items()}
 
 
@@ -66,24 +73,33 @@ def cache_exact(ctx: Context) -> Result:
         cache_activations(lm, examples, path, config, progress=False)
         want = _reference_rows(lm, examples, layers, rule)
         with ActivationStore(path) as store:
-            checks += [compare(f"{rule} layer {layer}", store.acts(layer, as_torch=True), want[layer],
-                               rtol=RTOL, atol=ATOL) for layer in layers]
-    return Result(goals=[exact("cached rows == plain forward of each example", checks,
-                               f"rtol {RTOL:g}, atol {ATOL:g}")],
-                  numbers={"examples": len(examples), "layers": layers, "exactness": closeness_numbers(checks)})
+            checks += [
+                compare(f"{rule} layer {layer}", store.acts(layer, as_torch=True), want[layer], rtol=RTOL, atol=ATOL)
+                for layer in layers
+            ]
+    return Result(
+        goals=[exact("cached rows == plain forward of each example", checks, f"rtol {RTOL:g}, atol {ATOL:g}")],
+        numbers={"examples": len(examples), "layers": layers, "exactness": closeness_numbers(checks)},
+    )
 
 
 def _faster(a: BenchResult, b: BenchResult) -> BenchResult:
     """Each path's faster timing of two rounds."""
+
     def best(x: Timing, y: Timing) -> Timing:
         return x if x.seconds <= y.seconds else y
-    return BenchResult(best(a.toolkit, b.toolkit), best(a.bare_forward, b.bare_forward),
-                       {k: best(v, b.baselines[k]) for k, v in a.baselines.items()},
-                       {k: best(v, b.limits[k]) for k, v in a.limits.items()})
+
+    return BenchResult(
+        best(a.toolkit, b.toolkit),
+        best(a.bare_forward, b.bare_forward),
+        {k: best(v, b.baselines[k]) for k, v in a.baselines.items()},
+        {k: best(v, b.limits[k]) for k, v in a.limits.items()},
+    )
 
 
 def cache_speed(role: Role, positions: Literal["all", "response-mean"]) -> Callable[[Context], Result]:
     """The measurement for one model and positions rule."""
+
     def measure(ctx: Context) -> Result:
         n_examples, batch_size, seq = ctx.sizes.cache
         lm = ctx.model(role)
@@ -99,10 +115,23 @@ def cache_speed(role: Role, positions: Literal["all", "response-mean"]) -> Calla
         toolkit = timings.toolkit.tokens_per_s
         vs_limit = toolkit / timings.limits["compute"].tokens_per_s
         vs_baseline = toolkit / timings.baselines[BASELINE].tokens_per_s
-        numbers = report_json(timings, setup, {"model": ctx.sizes.models[role], "positions": positions,
-                                               "model_dtype": str(setup.lm.dtype)[6:], "rounds": rounds})
-        return Result(ratios={"vs_compute_limit": vs_limit, f"vs_{BASELINE}": vs_baseline},
-                      goals=[at_least("toolkit / forward to the deepest cached layer", vs_limit, GOAL_VS_LIMIT),
-                             at_least("toolkit / HF output_hidden_states + h5py", vs_baseline, GOAL_VS_BASELINE)],
-                      numbers=numbers)
+        numbers = report_json(
+            timings,
+            setup,
+            {
+                "model": ctx.sizes.models[role],
+                "positions": positions,
+                "model_dtype": str(setup.lm.dtype)[6:],
+                "rounds": rounds,
+            },
+        )
+        return Result(
+            ratios={"vs_compute_limit": vs_limit, f"vs_{BASELINE}": vs_baseline},
+            goals=[
+                at_least("toolkit / forward to the deepest cached layer", vs_limit, GOAL_VS_LIMIT),
+                at_least("toolkit / HF output_hidden_states + h5py", vs_baseline, GOAL_VS_BASELINE),
+            ],
+            numbers=numbers,
+        )
+
     return measure

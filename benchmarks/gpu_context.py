@@ -26,13 +26,35 @@ __all__ = ["DRY", "FULL", "MODELS", "Card", "Context", "Role", "Sizes", "mean_se
 MODELS: dict[str, tuple[str, dict]] = {
     "qwen3-8b": ("qwen3", CONFIGS["qwen3-8b"]),
     # Qwen3-30B-A3B's layer (128 experts, 8 per token) at 8 layers: 5.6B parameters, 11 GiB in bfloat16
-    "qwen3-moe-8l": ("qwen3_moe", dict(hidden_size=2048, num_hidden_layers=8, intermediate_size=6144,
-                                       moe_intermediate_size=768, num_experts=128, num_experts_per_tok=8,
-                                       num_attention_heads=32, num_key_value_heads=4, head_dim=128,
-                                       vocab_size=151936, decoder_sparse_step=1, mlp_only_layers=[])),
+    "qwen3-moe-8l": (
+        "qwen3_moe",
+        dict(
+            hidden_size=2048,
+            num_hidden_layers=8,
+            intermediate_size=6144,
+            moe_intermediate_size=768,
+            num_experts=128,
+            num_experts_per_tok=8,
+            num_attention_heads=32,
+            num_key_value_heads=4,
+            head_dim=128,
+            vocab_size=151936,
+            decoder_sparse_step=1,
+            mlp_only_layers=[],
+        ),
+    ),
     "tiny": ("qwen3", CONFIGS["tiny"]),
-    "tiny-moe": ("qwen3_moe", dict(CONFIGS["tiny"], num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
-                                   decoder_sparse_step=1, mlp_only_layers=[])),
+    "tiny-moe": (
+        "qwen3_moe",
+        dict(
+            CONFIGS["tiny"],
+            num_experts=4,
+            num_experts_per_tok=2,
+            moe_intermediate_size=32,
+            decoder_sparse_step=1,
+            mlp_only_layers=[],
+        ),
+    ),
 }
 Role = Literal["dense", "moe", "tiny"]
 
@@ -68,12 +90,33 @@ class Sizes:
     """max_position_embeddings of the random models"""
 
 
-FULL = Sizes(models={"dense": "qwen3-8b", "moe": "qwen3-moe-8l", "tiny": "tiny"}, matmul_n=8192, copy_mib=2048,
-             kernel_exact=(5, 300, 4096, 16), kernel_speed=(8, 1024, 4096, 8), cache=(96, 8, 512),
-             steer=(8, 64, 64), alpha_tokens=32, probe=(36, 2000, 4096), lora=(2, 1024), max_rounds=8)
-DRY = Sizes(models={"dense": "tiny", "moe": "tiny-moe", "tiny": "tiny"}, matmul_n=128, copy_mib=4,
-            kernel_exact=(3, 9, 200, 4), kernel_speed=(2, 24, 160, 2), cache=(4, 2, 16),
-            steer=(2, 8, 3), alpha_tokens=2, probe=(3, 120, 16), lora=(2, 16), max_rounds=1, context=512)
+FULL = Sizes(
+    models={"dense": "qwen3-8b", "moe": "qwen3-moe-8l", "tiny": "tiny"},
+    matmul_n=8192,
+    copy_mib=2048,
+    kernel_exact=(5, 300, 4096, 16),
+    kernel_speed=(8, 1024, 4096, 8),
+    cache=(96, 8, 512),
+    steer=(8, 64, 64),
+    alpha_tokens=32,
+    probe=(36, 2000, 4096),
+    lora=(2, 1024),
+    max_rounds=8,
+)
+DRY = Sizes(
+    models={"dense": "tiny", "moe": "tiny-moe", "tiny": "tiny"},
+    matmul_n=128,
+    copy_mib=4,
+    kernel_exact=(3, 9, 200, 4),
+    kernel_speed=(2, 24, 160, 2),
+    cache=(4, 2, 16),
+    steer=(2, 8, 3),
+    alpha_tokens=2,
+    probe=(3, 120, 16),
+    lora=(2, 16),
+    max_rounds=1,
+    context=512,
+)
 
 
 def sync(device: str) -> None:
@@ -137,8 +180,14 @@ class Context:
             start = time.perf_counter()
             model_type, config = MODELS[self.sizes.models[role]]
             dtype = torch.float32 if role == "tiny" else torch.bfloat16
-            self._models[role] = random_lm(model_type, config, self.device, dtype, context=self.sizes.context,
-                                           name=f"random-{self.sizes.models[role]}")
+            self._models[role] = random_lm(
+                model_type,
+                config,
+                self.device,
+                dtype,
+                context=self.sizes.context,
+                name=f"random-{self.sizes.models[role]}",
+            )
             sync(self.device)
             self.builds[role] = time.perf_counter() - start
         return self._models[role]

@@ -33,7 +33,7 @@ from probes.logistic import fit_batched_torch, fit_sklearn, predict_logits
 __all__ = ["lora_step", "probe_sweep"]
 
 GOAL_PROBE = 20.0
-AUROC_TOL = 0.01  # tests/test_probes_sweep.py: the batched fit's AUROC against scikit-learn's
+AUROC_TOL = 0.01  # tests/probes/test_probes_sweep.py: the batched fit's AUROC against scikit-learn's
 SKLEARN_SHARE = 0.45  # of the measurement's budget left once the data is made
 
 
@@ -69,14 +69,30 @@ def probe_sweep(ctx: Context) -> Result:
     logits_LN = predict_logits(batched, acts[:, test])
     diff = max(abs(roc_auc_score(labels[test], logits_LN[layer]) - auroc) for layer, auroc in sk_auroc.items())
     ratio = per_layer * n_layers / batched_s
-    return Result(ratios={"batched_vs_sklearn_loop": ratio},
-                  goals=[at_least("batched all-layer fit / scikit-learn loop", ratio, GOAL_PROBE),
-                         Goal("batched fit AUROC == scikit-learn's", f"|difference| <= {AUROC_TOL:g}", diff,
-                              bool(diff <= AUROC_TOL), kind="exact")],
-                  numbers={"batched_s": batched_s, "sklearn_s_per_layer": per_layer,
-                           "sklearn_layers_timed": len(sk_auroc), "sklearn_s_all_layers_scaled": per_layer * n_layers,
-                           "max_auroc_difference": diff, "layers": n_layers, "rows": n_rows, "d_model": d_model,
-                           "train_rows": int(train.sum())})
+    return Result(
+        ratios={"batched_vs_sklearn_loop": ratio},
+        goals=[
+            at_least("batched all-layer fit / scikit-learn loop", ratio, GOAL_PROBE),
+            Goal(
+                "batched fit AUROC == scikit-learn's",
+                f"|difference| <= {AUROC_TOL:g}",
+                diff,
+                bool(diff <= AUROC_TOL),
+                kind="exact",
+            ),
+        ],
+        numbers={
+            "batched_s": batched_s,
+            "sklearn_s_per_layer": per_layer,
+            "sklearn_layers_timed": len(sk_auroc),
+            "sklearn_s_all_layers_scaled": per_layer * n_layers,
+            "max_auroc_difference": diff,
+            "layers": n_layers,
+            "rows": n_rows,
+            "d_model": d_model,
+            "train_rows": int(train.sum()),
+        },
+    )
 
 
 def _rows(n_rows: int, length: int, seed: int) -> list[TokenizedRow]:
@@ -85,7 +101,7 @@ def _rows(n_rows: int, length: int, seed: int) -> list[TokenizedRow]:
     rows = []
     for _ in range(n_rows):
         ids = torch.randint(0, 256, (length,), generator=gen).tolist()
-        rows.append(TokenizedRow(ids, [IGNORE_INDEX] * (length // 2) + ids[length // 2:]))
+        rows.append(TokenizedRow(ids, [IGNORE_INDEX] * (length // 2) + ids[length // 2 :]))
     return rows
 
 
@@ -126,9 +142,19 @@ def lora_step(ctx: Context) -> Result:
     flops = _model_flops(lm, n_linear, sum(p.numel() for p in trainable), rows)
     peak = ctx.card().bf16_flops
     tokens = n_rows * length
-    return Result(ratios={"mfu": flops / best / peak},
-                  numbers={"tokens_per_s": tokens / best, "step_s": best, "model_flops_per_step": flops,
-                           "model_tflops": flops / best / 1e12, "bf16_matmul_peak_tflops": peak / 1e12,
-                           "rows": n_rows, "tokens_per_row": length, "lora_rank": FinetuneConfig().lora_rank,
-                           "trainable_params": sum(p.numel() for p in trainable), "linear_params": n_linear,
-                           "model": ctx.sizes.models["dense"]})
+    return Result(
+        ratios={"mfu": flops / best / peak},
+        numbers={
+            "tokens_per_s": tokens / best,
+            "step_s": best,
+            "model_flops_per_step": flops,
+            "model_tflops": flops / best / 1e12,
+            "bf16_matmul_peak_tflops": peak / 1e12,
+            "rows": n_rows,
+            "tokens_per_row": length,
+            "lora_rank": FinetuneConfig().lora_rank,
+            "trainable_params": sum(p.numel() for p in trainable),
+            "linear_params": n_linear,
+            "model": ctx.sizes.models["dense"],
+        },
+    )

@@ -16,7 +16,7 @@ from benchmarks.gpu_record import Closeness, Result, at_least, closeness_numbers
 
 __all__ = ["card_peak", "compare_fused", "fused_kernel"]
 
-# The CPU tests' tolerance (tests/test_triton_fused.py): rows are a gather and a cast, so bit-exact.
+# The CPU tests' tolerance (tests/activations/test_triton_fused.py): rows are a gather and a cast, so bit-exact.
 RTOL, ATOL = 1e-5, 1e-4
 TOLERANCE = f"rows and counts bit-exact; sums, squares, projections within rtol {RTOL:g}, atol {ATOL:g}"
 F32, BF16, F16 = torch.float32, torch.bfloat16, torch.float16
@@ -29,8 +29,14 @@ N_CLASSES = 3
 def card_peak(ctx: Context) -> Result:
     """The card's bfloat16 matmul rate and copy bandwidth: the yardsticks of the kernel and LoRA lines."""
     card = ctx.card()
-    return Result(numbers={"bf16_matmul_tflops": card.bf16_flops / 1e12, "matmul_n": card.matmul_n,
-                           "copy_gb_per_s": card.copy_bytes_per_s / 1e9, "copy_bytes": card.copy_bytes})
+    return Result(
+        numbers={
+            "bf16_matmul_tflops": card.bf16_flops / 1e12,
+            "matmul_n": card.matmul_n,
+            "copy_gb_per_s": card.copy_bytes_per_s / 1e9,
+            "copy_bytes": card.copy_bytes,
+        }
+    )
 
 
 def capture_inputs(shape: tuple[int, int, int, int], dtype: torch.dtype, device: str, seed: int):
@@ -83,13 +89,25 @@ def fused_kernel(ctx: Context) -> Result:
     rows = int(select.sum())
     moved = rows * hidden.shape[-1] * (hidden.element_size() + 2)  # read the selected rows, write them as float16
     ratio = best["torch"] / best["triton"]
-    numbers = {"kernel_s": best["triton"], "reference_s": best["torch"], "rows": rows, "bytes_moved": moved,
-               "kernel_gb_per_s": moved / best["triton"] / 1e9, "shape": list(ctx.sizes.kernel_speed),
-               "hidden_dtype": "bfloat16", "storage_dtype": "float16", "classes": N_CLASSES,
-               "exactness": closeness_numbers(checks)}
+    numbers = {
+        "kernel_s": best["triton"],
+        "reference_s": best["torch"],
+        "rows": rows,
+        "bytes_moved": moved,
+        "kernel_gb_per_s": moved / best["triton"] / 1e9,
+        "shape": list(ctx.sizes.kernel_speed),
+        "hidden_dtype": "bfloat16",
+        "storage_dtype": "float16",
+        "classes": N_CLASSES,
+        "exactness": closeness_numbers(checks),
+    }
     if ctx.device != "cpu":
         numbers["kernel_share_of_copy_bandwidth"] = moved / best["triton"] / ctx.card().copy_bytes_per_s
-    return Result(ratios={"kernel_vs_reference": ratio},
-                  goals=[exact("kernel == eager reference", checks, TOLERANCE),
-                         at_least("kernel / eager reference speed", ratio, 1.0)],
-                  numbers=numbers)
+    return Result(
+        ratios={"kernel_vs_reference": ratio},
+        goals=[
+            exact("kernel == eager reference", checks, TOLERANCE),
+            at_least("kernel / eager reference speed", ratio, 1.0),
+        ],
+        numbers=numbers,
+    )

@@ -42,10 +42,12 @@ class Result:
     """everything behind the ratios: times, rates, shapes, the errors of each compared field"""
 
     def record(self) -> dict[str, Any]:
-        return {"ratios": {k: _finite(v) for k, v in self.ratios.items()},
-                "goals": [asdict(goal) | {"value": _finite(goal.value)} for goal in self.goals],
-                "met": all(goal.met for goal in self.goals) if self.goals else None,
-                "numbers": self.numbers}
+        return {
+            "ratios": {k: _finite(v) for k, v in self.ratios.items()},
+            "goals": [asdict(goal) | {"value": _finite(goal.value)} for goal in self.goals],
+            "met": all(goal.met for goal in self.goals) if self.goals else None,
+            "numbers": self.numbers,
+        }
 
 
 def _finite(value):
@@ -73,17 +75,24 @@ class Closeness:
     detail: str = ""
 
 
-def compare(name: str, got: torch.Tensor | None, want: torch.Tensor | None, *, rtol: float = 0.0,
-            atol: float = 0.0) -> Closeness:
+def compare(
+    name: str, got: torch.Tensor | None, want: torch.Tensor | None, *, rtol: float = 0.0, atol: float = 0.0
+) -> Closeness:
     """`got` against the reference `want`: the same shape, dtype and NaN places, every element within
     tolerance. With `rtol = atol = 0` the comparison is bit-exact (NaN matches NaN)."""
     if got is None or want is None:
         same = got is None and want is None
-        return Closeness(name, same, 0.0 if same else math.inf, 0.0 if same else math.inf,
-                         "" if same else "one of the two is missing")
+        return Closeness(
+            name,
+            same,
+            0.0 if same else math.inf,
+            0.0 if same else math.inf,
+            "" if same else "one of the two is missing",
+        )
     if got.shape != want.shape or got.dtype != want.dtype:
-        return Closeness(name, False, math.inf, math.inf,
-                         f"got {got.dtype}{tuple(got.shape)}, want {want.dtype}{tuple(want.shape)}")
+        return Closeness(
+            name, False, math.inf, math.inf, f"got {got.dtype}{tuple(got.shape)}, want {want.dtype}{tuple(want.shape)}"
+        )
     if got.numel() == 0:
         return Closeness(name, True, 0.0, 0.0)
     got64, want64 = got.detach().double().cpu(), want.detach().double().cpu()
@@ -109,5 +118,12 @@ def exact(what: str, checks: list[Closeness], target: str) -> Goal:
 
 def closeness_numbers(checks: list[Closeness]) -> dict[str, dict[str, Any]]:
     """Each compared tensor's errors, for a result's numbers."""
-    return {check.name: {"passed": check.passed, "worst": _finite(check.worst), "max_abs": _finite(check.max_abs),
-                         **({"detail": check.detail} if check.detail else {})} for check in checks}
+    return {
+        check.name: {
+            "passed": check.passed,
+            "worst": _finite(check.worst),
+            "max_abs": _finite(check.max_abs),
+            **({"detail": check.detail} if check.detail else {}),
+        }
+        for check in checks
+    }

@@ -97,11 +97,16 @@ def _measure(spec: Spec, ctx: Context) -> dict[str, Any]:
         traceback.print_exc(file=sys.stderr)
         record, status, error = Result().record(), "failed", f"{type(err).__name__}: {err}"[:600]
     seconds = time.perf_counter() - start
-    line = {"status": status, **record, "seconds": round(seconds, 3), "budget_s": spec.budget_s,
-            "within_budget": seconds <= spec.budget_s,
-            "peak_gpu_bytes": torch.cuda.max_memory_allocated() if cuda else None,
-            "gpu_bytes_at_start": at_start,
-            "models_built_s": {k: round(v, 2) for k, v in ctx.builds.items() if built_before.get(k) != v}}
+    line = {
+        "status": status,
+        **record,
+        "seconds": round(seconds, 3),
+        "budget_s": spec.budget_s,
+        "within_budget": seconds <= spec.budget_s,
+        "peak_gpu_bytes": torch.cuda.max_memory_allocated() if cuda else None,
+        "gpu_bytes_at_start": at_start,
+        "models_built_s": {k: round(v, 2) for k, v in ctx.builds.items() if built_before.get(k) != v},
+    }
     if error:
         line["error"] = error
     return line
@@ -109,15 +114,24 @@ def _measure(spec: Spec, ctx: Context) -> dict[str, Any]:
 
 def _summary(lines: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     goals = [(line["name"], goal) for line in lines for goal in line["goals"]]
-    missed = [f"{name}: {goal['what']} {goal['target']} (got {goal['value']})"
-              for name, goal in goals if not goal["met"]]
+    missed = [
+        f"{name}: {goal['what']} {goal['target']} (got {goal['value']})" for name, goal in goals if not goal["met"]
+    ]
     failed = [line["name"] for line in lines if line["status"] == "failed"]
     exact_ok = all(goal["met"] for _, goal in goals if goal["kind"] == "exact")
-    return {"name": "summary", "status": "ok" if not failed and exact_ok else "failed",
-            "measurements": len(lines), "ran": [line["name"] for line in lines if line["status"] == "ok"],
-            "failed": failed, "skipped": [line["name"] for line in lines if line["status"] == "skipped"],
-            "goals": len(goals), "goals_met": len(goals) - len(missed), "missed": missed, "exact_ok": exact_ok,
-            "seconds": round(seconds, 1)}
+    return {
+        "name": "summary",
+        "status": "ok" if not failed and exact_ok else "failed",
+        "measurements": len(lines),
+        "ran": [line["name"] for line in lines if line["status"] == "ok"],
+        "failed": failed,
+        "skipped": [line["name"] for line in lines if line["status"] == "skipped"],
+        "goals": len(goals),
+        "goals_met": len(goals) - len(missed),
+        "missed": missed,
+        "exact_ok": exact_ok,
+        "seconds": round(seconds, 1),
+    }
 
 
 def _table(lines: list[dict[str, Any]]) -> str:
@@ -159,8 +173,13 @@ def run_suite(specs: list[Spec], args, when: datetime) -> int:
         for index, spec in enumerate(specs):
             left = budget - (time.monotonic() - start)
             if left < SKIP_BELOW * spec.budget_s:
-                line = {"status": "skipped", **Result().record(), "seconds": 0.0, "budget_s": spec.budget_s,
-                        "error": f"{left:.0f} s of the run's {budget:.0f} s left"}
+                line = {
+                    "status": "skipped",
+                    **Result().record(),
+                    "seconds": 0.0,
+                    "budget_s": spec.budget_s,
+                    "error": f"{left:.0f} s of the run's {budget:.0f} s left",
+                }
             else:
                 ctx.deadline = time.monotonic() + min(spec.budget_s, left)
                 line = _measure(spec, ctx)
@@ -172,11 +191,21 @@ def run_suite(specs: list[Spec], args, when: datetime) -> int:
             if device == "cuda":
                 torch.cuda.empty_cache()
     summary = _summary(lines, time.monotonic() - start)
-    emit({**common, **summary, "budget_s": budget if math.isfinite(budget) else None, "versions": _versions(),
-          "date": when.isoformat(timespec="seconds"), "command": " ".join(sys.argv), "results_file": str(path)})
+    emit(
+        {
+            **common,
+            **summary,
+            "budget_s": budget if math.isfinite(budget) else None,
+            "versions": _versions(),
+            "date": when.isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+            "results_file": str(path),
+        }
+    )
     emit.close()
     print(_table(lines), file=sys.stderr)
     if args.dry_run:
-        print("dry run: tiny shapes on the CPU, so the speed goals say nothing; the exactness goals do",
-              file=sys.stderr)
+        print(
+            "dry run: tiny shapes on the CPU, so the speed goals say nothing; the exactness goals do", file=sys.stderr
+        )
     return 0 if summary["status"] == "ok" else 1

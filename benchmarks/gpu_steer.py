@@ -1,7 +1,7 @@
 """The GPU suite's steering measurements: exactness on a tiny model, then generation speed at real size.
 
 `steer_exact`: a steered block output is the plain one plus alpha * v, and K alphas in one batch
-give what K separate runs give (tests/test_steering.py's properties, on this device).
+give what K separate runs give (tests/interp/test_steering.py's properties, on this device).
 `steer_speed`: steered against unsteered greedy generation with the KV cache. `steer_alphas`:
 K = 8 alphas as the rows of one batch against the K generations one by one.
 """
@@ -19,7 +19,7 @@ __all__ = ["steer_alphas", "steer_exact", "steer_speed"]
 
 K = 8
 GOAL_STEERED, GOAL_PER_ALPHA = 0.98, 0.8
-# tests/test_steering.py: torch's float32 defaults for the added vector, 1e-5 for batched against alone
+# tests/interp/test_steering.py: torch's float32 defaults for the added vector, 1e-5 for batched against alone
 ADDED_TOL, BATCHED_TOL = (1.3e-6, 1e-5), (1e-5, 1e-5)
 
 
@@ -34,20 +34,33 @@ def steer_exact(ctx: Context) -> Result:
     with steer(lm, vector, layer=layer, alpha=2.5):
         steered = lm.model(input_ids=ids, output_hidden_states=True).hidden_states
     added = base[layer + 1] + 2.5 * vector.to(ctx.device)
-    checks = [compare("steered block output == plain + 2.5 v", steered[layer + 1], added, rtol=ADDED_TOL[0],
-                      atol=ADDED_TOL[1]),
-              compare("block before the steered one unchanged", steered[layer], base[layer], rtol=ADDED_TOL[0],
-                      atol=ADDED_TOL[1])]
+    checks = [
+        compare(
+            "steered block output == plain + 2.5 v", steered[layer + 1], added, rtol=ADDED_TOL[0], atol=ADDED_TOL[1]
+        ),
+        compare(
+            "block before the steered one unchanged", steered[layer], base[layer], rtol=ADDED_TOL[0], atol=ADDED_TOL[1]
+        ),
+    ]
     alphas = torch.tensor([0.0, 1.5, -3.0])
     with steer(lm, vector, layer=layer, alpha=alphas):
         together = lm.model(input_ids=ids).logits
     for row, alpha in enumerate(alphas.tolist()):
         with steer(lm, vector, layer=layer, alpha=alpha):
-            alone = lm.model(input_ids=ids[row:row + 1]).logits
-        checks.append(compare(f"alpha {alpha:g} in a batch of 3 == alone", together[row:row + 1], alone,
-                              rtol=BATCHED_TOL[0], atol=BATCHED_TOL[1]))
-    return Result(goals=[exact("steering == plain reference", checks, "tests/test_steering.py's tolerances")],
-                  numbers={"layer": layer, "exactness": closeness_numbers(checks)})
+            alone = lm.model(input_ids=ids[row : row + 1]).logits
+        checks.append(
+            compare(
+                f"alpha {alpha:g} in a batch of 3 == alone",
+                together[row : row + 1],
+                alone,
+                rtol=BATCHED_TOL[0],
+                atol=BATCHED_TOL[1],
+            )
+        )
+    return Result(
+        goals=[exact("steering == plain reference", checks, "tests/interp/test_steering.py's tolerances")],
+        numbers={"layer": layer, "exactness": closeness_numbers(checks)},
+    )
 
 
 def _generator(ctx: Context, new_tokens: int):
@@ -55,8 +68,9 @@ def _generator(ctx: Context, new_tokens: int):
     lm = ctx.model("dense")
     layer = lm.n_layers // 2
     vector = torch.randn(lm.d_model, generator=torch.Generator().manual_seed(1)) * 0.5
-    options = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                   pad_token_id=lm.tokenizer.pad_token_id)
+    options = dict(
+        max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id
+    )
 
     @torch.no_grad()
     def generate(ids, alpha=None):
@@ -79,11 +93,19 @@ def steer_speed(ctx: Context) -> Result:
         steered = min(steered, timed(lambda: generate(ids, 1.0), ctx.device)[0])
     tokens = batch * new_tokens
     ratio = plain / steered
-    return Result(ratios={"steered_vs_unsteered": ratio},
-                  goals=[at_least("steered / unsteered generation tokens/s", ratio, GOAL_STEERED)],
-                  numbers={"unsteered_tokens_per_s": tokens / plain, "steered_tokens_per_s": tokens / steered,
-                           "batch": batch, "prompt_tokens": prompt, "new_tokens": new_tokens,
-                           "model": ctx.sizes.models["dense"], "layers": lm.n_layers})
+    return Result(
+        ratios={"steered_vs_unsteered": ratio},
+        goals=[at_least("steered / unsteered generation tokens/s", ratio, GOAL_STEERED)],
+        numbers={
+            "unsteered_tokens_per_s": tokens / plain,
+            "steered_tokens_per_s": tokens / steered,
+            "batch": batch,
+            "prompt_tokens": prompt,
+            "new_tokens": new_tokens,
+            "model": ctx.sizes.models["dense"],
+            "layers": lm.n_layers,
+        },
+    )
 
 
 def steer_alphas(ctx: Context) -> Result:
@@ -99,7 +121,16 @@ def steer_alphas(ctx: Context) -> Result:
         batched = min(batched, timed(lambda: generate(same_K, alphas), ctx.device)[0])
         serial = min(serial, timed(lambda: [generate(one, float(a)) for a in alphas], ctx.device)[0])
     ratio = serial / batched
-    return Result(ratios={"batched_vs_one_by_one": ratio},
-                  goals=[at_least(f"{K} alphas batched / one by one", ratio, GOAL_PER_ALPHA * K)],
-                  numbers={"batched_s": batched, "one_by_one_s": serial, "k": K, "prompt_tokens": prompt,
-                           "new_tokens": new_tokens, "model": ctx.sizes.models["dense"], "layers": lm.n_layers})
+    return Result(
+        ratios={"batched_vs_one_by_one": ratio},
+        goals=[at_least(f"{K} alphas batched / one by one", ratio, GOAL_PER_ALPHA * K)],
+        numbers={
+            "batched_s": batched,
+            "one_by_one_s": serial,
+            "k": K,
+            "prompt_tokens": prompt,
+            "new_tokens": new_tokens,
+            "model": ctx.sizes.models["dense"],
+            "layers": lm.n_layers,
+        },
+    )

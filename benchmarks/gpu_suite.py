@@ -65,18 +65,25 @@ def select(specs: list, only: list[str] | None) -> list:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="example: python benchmarks/gpu_suite.py --out-dir benchmarks/results")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python benchmarks/gpu_suite.py --out-dir benchmarks/results",
+    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--out", type=Path, help="write the JSON lines to this file")
     out.add_argument("--out-dir", type=Path, help="write them to DIR/gpu-<card>-<date>.jsonl")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only this measurement (or every NAME.*); repeatable")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="run only this measurement (or every NAME.*); repeatable"
+    )
     parser.add_argument("--dry-run", action="store_true", help="tiny shapes on the CPU, Triton interpreted")
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help=f"seconds for the whole run; a measurement that no longer fits is skipped "
-                             f"(default {BUDGET_S:.0f}; none on a dry run)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help=f"seconds for the whole run; a measurement that no longer fits is skipped "
+        f"(default {BUDGET_S:.0f}; none on a dry run)",
+    )
     parser.add_argument("--list", action="store_true", help="print the measurements and their budgets, and exit")
     return parser.parse_args(argv)
 
@@ -95,9 +102,11 @@ def check_packages() -> None:
     except ModuleNotFoundError as err:
         unmet = [f"{err.name} (not installed; needed to read the requirements)"]
     if unmet:
-        _stop("missing or too old: " + "; ".join(unmet) + ". Carry the wheels: run `bash benchmarks/gpu_suite.sh "
-              "prepare` where pip reaches the package index, then run the suite through `bash benchmarks/gpu_suite.sh "
-              "run` (it installs benchmarks/gpu_wheels/ first; see benchmarks/README.md)")
+        _stop(
+            "missing or too old: " + "; ".join(unmet) + ". Carry the wheels: run `bash benchmarks/gpu_suite.sh "
+            "prepare` where pip reaches the package index, then run the suite through `bash benchmarks/gpu_suite.sh "
+            "run` (it installs benchmarks/gpu_wheels/ first; see benchmarks/README.md)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,16 +30,39 @@ __all__ = ["PROVIDED", "ROOTS", "Problem", "closure", "download", "problems"]
 ROOT_DIR = Path(__file__).resolve().parents[1]
 WHEELS = ROOT_DIR / "benchmarks" / "gpu_wheels"
 # What the suite imports besides torch, triton and the scientific stack.
-ROOTS = ("transformers", "peft", "accelerate", "h5py", "safetensors", "tokenizers", "huggingface-hub", "pyyaml",
-         "tqdm")
+ROOTS = ("transformers", "peft", "accelerate", "h5py", "safetensors", "tokenizers", "huggingface-hub", "pyyaml", "tqdm")
 # Never carried: the GPU machine's own CUDA builds and its large compiled stack (names, or prefixes ending in -).
-PROVIDED = ("torch", "triton", "numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "sympy", "mpmath",
-            "networkx", "jinja2", "markupsafe", "setuptools", "nvidia-", "cuda-")
+PROVIDED = (
+    "torch",
+    "triton",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "joblib",
+    "threadpoolctl",
+    "sympy",
+    "mpmath",
+    "networkx",
+    "jinja2",
+    "markupsafe",
+    "setuptools",
+    "nvidia-",
+    "cuda-",
+)
 # The GPU machine's interpreter, for requirement markers; its Python is 3.12 on x86-64 Linux.
 DEVICE_PYTHON = "3.12"
-PLATFORMS = ("manylinux_2_39_x86_64", "manylinux_2_35_x86_64", "manylinux_2_34_x86_64", "manylinux_2_31_x86_64",
-             "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64")
+PLATFORMS = (
+    "manylinux_2_39_x86_64",
+    "manylinux_2_35_x86_64",
+    "manylinux_2_34_x86_64",
+    "manylinux_2_31_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 
 
 def _provided(name: str) -> bool:
@@ -67,8 +90,9 @@ class Problem(NamedTuple):
         return f"{self.name}{self.needs} ({found}; needed by {self.by})"
 
 
-def closure(roots: tuple[str, ...] = ROOTS,
-            env: dict[str, str] | None = None) -> tuple[dict[str, str | None], list[Problem]]:
+def closure(
+    roots: tuple[str, ...] = ROOTS, env: dict[str, str] | None = None
+) -> tuple[dict[str, str | None], list[Problem]]:
     """Every package reachable from `roots` (at the toolkit's pins) through the installed packages' requirements
     (markers read for `env`, extras left out), `PROVIDED` excepted: {name: installed version or None}, and the
     unmet requirements."""
@@ -110,8 +134,9 @@ def problems(provided: tuple[str, ...] = ("torch", "triton", "scikit-learn", "nu
     for requirement in _toolkit_requirements(provided):
         version = _installed(requirement.name)
         if version is None or not requirement.specifier.contains(version, prereleases=True):
-            unmet.append(Problem(canonicalize_name(requirement.name), version, str(requirement.specifier),
-                                 "the toolkit"))
+            unmet.append(
+                Problem(canonicalize_name(requirement.name), version, str(requirement.specifier), "the toolkit")
+            )
     merged: dict[str, Problem] = {}
     for problem in unmet + closure()[1]:
         if problem.name in merged:  # one package asked for by several: every pin it misses, every asker
@@ -124,9 +149,17 @@ def problems(provided: tuple[str, ...] = ("torch", "triton", "scikit-learn", "nu
 
 def device_environment(python: str) -> dict[str, str]:
     """Marker values of CPython `python` (e.g. "3.12") on x86-64 Linux."""
-    return {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
-            "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-            "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+    return {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
 
 
 def download(dest: Path = WHEELS, python: str = DEVICE_PYTHON) -> list[Path]:
@@ -135,25 +168,47 @@ def download(dest: Path = WHEELS, python: str = DEVICE_PYTHON) -> list[Path]:
     pins, unmet = closure(env=device_environment(python))
     missing = [name for name, version in pins.items() if version is None]
     if missing:
-        raise SystemExit(f"gpu_wheels: {', '.join(missing)} not installed here, so no version to pin; install "
-                         "the project's environment first (make env)")
+        raise SystemExit(
+            f"gpu_wheels: {', '.join(missing)} not installed here, so no version to pin; install "
+            "the project's environment first (make env)"
+        )
     if unmet:
-        raise SystemExit("gpu_wheels: this environment does not meet its own requirements: "
-                         + "; ".join(map(str, unmet)))
+        raise SystemExit(
+            "gpu_wheels: this environment does not meet its own requirements: " + "; ".join(map(str, unmet))
+        )
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.whl"):
         old.unlink()
     platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                    "--python-version", python, "--implementation", "cp", *platforms, "--dest", str(dest),
-                    *(f"{name}=={version}" for name, version in sorted(pins.items()))], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            *platforms,
+            "--dest",
+            str(dest),
+            *(f"{name}=={version}" for name, version in sorted(pins.items())),
+        ],
+        check=True,
+    )
     return sorted(dest.glob("*.whl"))
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="example: python benchmarks/gpu_wheels.py download")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python benchmarks/gpu_wheels.py download",
+    )
     parser.add_argument("action", choices=["download", "list"])
     parser.add_argument("--dest", type=Path, default=WHEELS, help="folder for the wheels (emptied first)")
     parser.add_argument("--python", default=DEVICE_PYTHON, help="CPython version of the GPU machine")

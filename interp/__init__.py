@@ -89,8 +89,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Subpackages reachable as attributes, as after `import interp.<name>`.
-_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "serve", "steering",
-                "sweep")
+_SUBPACKAGES = ("audit", "cli", "contrast", "evaluation", "finetune", "interop", "models", "serve", "steering", "sweep")
 
 __all__ = sorted([*_EXPORTS, "finetune"])
 

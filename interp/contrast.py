@@ -26,9 +26,14 @@ from probes.direction_file import direction_from_store
 __all__ = ["direction_from_examples", "direction_from_pairs"]
 
 
-def direction_from_examples(lm: LoadedModel, examples: Any, layers: str | int | list[int] = "all",
-                            positions: str = "response-mean", method: str = "mean-diff",
-                            **activation_options: Any) -> Direction:
+def direction_from_examples(
+    lm: LoadedModel,
+    examples: Any,
+    layers: str | int | list[int] = "all",
+    positions: str = "response-mean",
+    method: str = "mean-diff",
+    **activation_options: Any,
+) -> Direction:
     """A direction per layer from labelled examples (label 1 positive, 0 negative), in memory.
 
     `examples` as `as_examples` takes them; `activation_options` go to `activations_of`
@@ -38,13 +43,21 @@ def direction_from_examples(lm: LoadedModel, examples: Any, layers: str | int | 
     return direction_from_store(rows, method=method)
 
 
-def direction_from_pairs(lm: LoadedModel, pairs: Iterable[ContrastPair], layers: str | int | list[int] = "all",
-                         method: str = "mean-diff", *, positions: str = "response-mean", chat: bool = True,
-                         **activation_options: Any) -> Direction:
+def direction_from_pairs(
+    lm: LoadedModel,
+    pairs: Iterable[ContrastPair],
+    layers: str | int | list[int] = "all",
+    method: str = "mean-diff",
+    *,
+    positions: str = "response-mean",
+    chat: bool = True,
+    **activation_options: Any,
+) -> Direction:
     """A direction per layer from (prompt, positive answer, negative answer) string pairs, in memory.
 
     A text prompt is a user message rendered with the model's chat template (`chat=False`: raw
     text before the answer). `method` is a registered direction method; `positions` which answer
     tokens make the rows (`response-mean`: one mean row per answer; `response`: every answer token)."""
-    return direction_from_examples(lm, contrast_examples(pairs, chat=chat), layers, positions, method,
-                                   **activation_options)
+    return direction_from_examples(
+        lm, contrast_examples(pairs, chat=chat), layers, positions, method, **activation_options
+    )

@@ -59,8 +59,9 @@ class SteeringHandle:
         return bool(self.handles)
 
 
-def _as_vector(vector, lm: LoadedModel, layer: int | None = None, *, allow_other_model: bool = False,
-               per_row: bool = False) -> torch.Tensor:
+def _as_vector(
+    vector, lm: LoadedModel, layer: int | None = None, *, allow_other_model: bool = False, per_row: bool = False
+) -> torch.Tensor:
     """A [d_model] float32 tensor from a tensor, an array, or a `Direction` (its row for `layer`,
     checked against the model it was made on: `Direction.for_model`). With `per_row`, a
     [batch, d_model] tensor (one vector per batch row) is kept as it is."""
@@ -133,8 +134,10 @@ def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTrac
             scaled[key] = _scaled(vector_D, alpha).to(hidden_BSD.device, hidden_BSD.dtype)  # [1 or B, 1, D]
         delta_BSD = scaled[key]
         if delta_BSD.shape[0] not in (1, hidden_BSD.shape[0]):
-            raise ValueError(f"the steering has {delta_BSD.shape[0]} rows (alphas or vectors) but the batch has "
-                             f"{hidden_BSD.shape[0]} rows")
+            raise ValueError(
+                f"the steering has {delta_BSD.shape[0]} rows (alphas or vectors) but the batch has "
+                f"{hidden_BSD.shape[0]} rows"
+            )
         mask_S1 = tracker.mask(hidden_BSD.shape[1], positions, hidden_BSD.device)
         if mask_S1 is not None:
             delta_BSD = delta_BSD * mask_S1.to(hidden_BSD.dtype)
@@ -143,9 +146,16 @@ def _adder(vector_D: torch.Tensor, alpha, positions: str, tracker: _PositionTrac
     return hook
 
 
-def steer(lm: LoadedModel, vector: Vector, layer: int, alpha: float | Float[torch.Tensor, " batch"] = 1.0,
-          positions: Positions = "all", *, prompt_length: int | None = None,
-          allow_other_model: bool = False) -> SteeringHandle:
+def steer(
+    lm: LoadedModel,
+    vector: Vector,
+    layer: int,
+    alpha: float | Float[torch.Tensor, " batch"] = 1.0,
+    positions: Positions = "all",
+    *,
+    prompt_length: int | None = None,
+    allow_other_model: bool = False,
+) -> SteeringHandle:
     """Add `alpha * vector` to the output of block `layer` until the handle is removed.
 
     `vector` is `[d_model]` (tensor or array), `[batch, d_model]` (one vector per batch row: many
@@ -177,8 +187,9 @@ def _projector(unit_RD: torch.Tensor):
             cast[key] = unit_RD.to(key)
         u_RD = cast[key]
         if u_RD.shape[0] not in (1, hidden_BSD.shape[0]):
-            raise ValueError(f"the ablation has {u_RD.shape[0]} rows of directions but the batch has "
-                             f"{hidden_BSD.shape[0]} rows")
+            raise ValueError(
+                f"the ablation has {u_RD.shape[0]} rows of directions but the batch has {hidden_BSD.shape[0]} rows"
+            )
         # in float32: bf16 dot products would leave a visible component along the direction
         x_BSD = hidden_BSD.float()
         if u_RD.shape[0] == 1:
@@ -203,8 +214,9 @@ def _per_row_units(rows_BD: torch.Tensor, lm: LoadedModel) -> torch.Tensor:
     return rows_BD / norms_B1
 
 
-def ablate(lm: LoadedModel, vector: Vector, layers: Iterable[int] | None = None, *,
-           allow_other_model: bool = False) -> SteeringHandle:
+def ablate(
+    lm: LoadedModel, vector: Vector, layers: Iterable[int] | None = None, *, allow_other_model: bool = False
+) -> SteeringHandle:
     """Project the direction out of the output of each block in `layers` (default: all):
     x <- x - (x . v_hat) v_hat. `vector` is `[d_model]`, `[len(layers), d_model]` for one
     direction per layer, `[len(layers), batch, d_model]` for one direction per layer and batch row
@@ -216,8 +228,7 @@ def ablate(lm: LoadedModel, vector: Vector, layers: Iterable[int] | None = None,
         rows = [vector.for_model(lm, layer, allow_other_model=allow_other_model) for layer in layers]
     else:
         raw = torch.as_tensor(vector).detach().float().cpu()
-        rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or (raw.ndim == 2 and raw.shape[0] == 1) \
-            else list(raw)
+        rows = [raw.reshape(-1)] * len(layers) if raw.ndim == 1 or (raw.ndim == 2 and raw.shape[0] == 1) else list(raw)
     if len(rows) != len(layers):
         raise ValueError(f"{len(rows)} direction rows for {len(layers)} layers")
     handles = []
@@ -234,8 +245,15 @@ def ablate(lm: LoadedModel, vector: Vector, layers: Iterable[int] | None = None,
 
 
 @torch.no_grad()
-def relative_alpha(lm: LoadedModel, vector: Vector, layer: int, prompts: Sequence[str], alpha: float = 1.0, *,
-                   first_token: bool = False) -> float:
+def relative_alpha(
+    lm: LoadedModel,
+    vector: Vector,
+    layer: int,
+    prompts: Sequence[str],
+    alpha: float = 1.0,
+    *,
+    first_token: bool = False,
+) -> float:
     """The raw alpha for a relative one: alpha * mean |resid_layer| over the prompts' tokens / |v|.
 
     The first token of each prompt is left out unless `first_token` (see `mean_residual_norms`); padding
@@ -251,8 +269,9 @@ def relative_alpha(lm: LoadedModel, vector: Vector, layer: int, prompts: Sequenc
 
 
 @torch.no_grad()
-def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterable[int], *,
-                        first_token: bool = False) -> dict[int, float]:
+def mean_residual_norms(
+    lm: LoadedModel, prompts: Sequence[str], layers: Iterable[int], *, first_token: bool = False
+) -> dict[int, float]:
     """Mean |resid_layer| over the prompts' tokens at each layer, in one forward pass per prompt.
 
     The first token of each prompt is left out unless `first_token`: many models park a residual many times
@@ -267,6 +286,7 @@ def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterabl
     def recorder(layer):
         def record(module, args, output):
             norms[layer].append((output[0] if isinstance(output, tuple) else output).float().norm(dim=-1))
+
         return record
 
     handles = [lm.layers[layer].register_forward_hook(recorder(layer)) for layer in layers]
@@ -285,6 +305,8 @@ def mean_residual_norms(lm: LoadedModel, prompts: Sequence[str], layers: Iterabl
         for handle in handles:
             handle.remove()
     if count == 0:
-        raise ValueError("the prompts hold no token to average over (each is one token long and first_token is "
-                         "off); pass longer prompts or first_token=True")
+        raise ValueError(
+            "the prompts hold no token to average over (each is one token long and first_token is "
+            "off); pass longer prompts or first_token=True"
+        )
     return {layer: totals[layer] / count for layer in layers}

@@ -12,15 +12,15 @@ import torch
 from activations.memory import ActivationRows
 from interp.models.direction import Direction, DirectionError, load_direction, save_direction, toolkit_version
 
-__all__ = ["Direction", "DirectionError", "direction_from_store", "load_direction", "save_direction",
-           "toolkit_version"]
+__all__ = ["Direction", "DirectionError", "direction_from_store", "load_direction", "save_direction", "toolkit_version"]
 
 if TYPE_CHECKING:
     from probes.store import StoreSource
 
 
-def direction_from_store(source: StoreSource, layers: Sequence[int] | None = None,
-                         method: str = "mean-diff") -> Direction:
+def direction_from_store(
+    source: StoreSource, layers: Sequence[int] | None = None, method: str = "mean-diff"
+) -> Direction:
     """Directions for `layers` (default: every layer held) of an activation file, an open store or
     rows in memory (`activations_of`): one row per layer, by `method` (`DIRECTION_METHODS`), with
     the model and weights they were read from."""
@@ -32,5 +32,11 @@ def direction_from_store(source: StoreSource, layers: Sequence[int] | None = Non
         rows = [direction_from_arrays(*store.layer_data(layer), method) for layer in layers]
         attrs = store.attrs
     dataset = "" if isinstance(source, ActivationRows) else str(source)  # rows in memory come from no file
-    return Direction(torch.from_numpy(np.stack(rows)), tuple(int(x) for x in layers), model=str(attrs.get("model", "")),
-                     weights_id=str(attrs.get("weights_id", "")), method=method, dataset=dataset)
+    return Direction(
+        torch.from_numpy(np.stack(rows)),
+        tuple(int(x) for x in layers),
+        model=str(attrs.get("model", "")),
+        weights_id=str(attrs.get("weights_id", "")),
+        method=method,
+        dataset=dataset,
+    )

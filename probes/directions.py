@@ -42,12 +42,14 @@ def _check(acts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return acts, labels
 
 
-def mean_difference(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"]
-                    ) -> Float[np.ndarray, " d_model"]:
+def mean_difference(
+    acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"]
+) -> Float[np.ndarray, " d_model"]:
     """mu(label 1) - mu(label 0) over rows."""
     acts, labels = _check(acts, labels)
-    return _mean_difference_of_sums(np.stack([acts[labels == c].sum(0) for c in (0, 1)]),
-                                    [(labels == c).sum() for c in (0, 1)])
+    return _mean_difference_of_sums(
+        np.stack([acts[labels == c].sum(0) for c in (0, 1)]), [(labels == c).sum() for c in (0, 1)]
+    )
 
 
 def mean_difference_from_sums(class_sum, class_count) -> np.ndarray:
@@ -65,8 +67,9 @@ def _scaled(unit: np.ndarray, acts: np.ndarray, labels: np.ndarray) -> np.ndarra
     return (unit * float(diff @ unit)).astype(np.float32)
 
 
-def paired_differences(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
-                       example_index: Int[np.ndarray, " rows"]) -> Float[np.ndarray, "pairs d_model"]:
+def paired_differences(
+    acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"], example_index: Int[np.ndarray, " rows"]
+) -> Float[np.ndarray, "pairs d_model"]:
     """`[n_pairs, d]`: each positive example's mean row minus its paired negative example's.
 
     Examples are paired in order of first appearance: the k-th positive example with the k-th
@@ -82,8 +85,9 @@ def paired_differences(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.n
     return np.stack(pos[:n]) - np.stack(neg[:n])
 
 
-def pca_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
-                  example_index: Int[np.ndarray, " rows"]) -> Float[np.ndarray, " d_model"]:
+def pca_direction(
+    acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"], example_index: Int[np.ndarray, " rows"]
+) -> Float[np.ndarray, " d_model"]:
     """First principal axis of the paired differences, sign towards the positive class.
 
     The PCA is uncentred: centring would remove the mean difference, which is the shared
@@ -94,9 +98,13 @@ def pca_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarra
     return _scaled(unit, acts, labels)
 
 
-def logistic_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
-                       example_index: Int[np.ndarray, " rows"] | None = None, *,
-                       C: float = 1.0) -> Float[np.ndarray, " d_model"]:
+def logistic_direction(
+    acts: Float[np.ndarray, "rows d_model"],
+    labels: Int[np.ndarray, " rows"],
+    example_index: Int[np.ndarray, " rows"] | None = None,
+    *,
+    C: float = 1.0,
+) -> Float[np.ndarray, " d_model"]:
     """The weight vector of an L2 logistic probe (scikit-learn, lbfgs)."""
     from probes.logistic import fit_sklearn
 
@@ -104,9 +112,13 @@ def logistic_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.n
     return _scaled(fit_sklearn(acts, labels, C=C).weight.astype(np.float64), acts, labels)
 
 
-def mass_mean_direction(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
-                        example_index: Int[np.ndarray, " rows"] | None = None, *,
-                        shrinkage: float = 0.1) -> Float[np.ndarray, " d_model"]:
+def mass_mean_direction(
+    acts: Float[np.ndarray, "rows d_model"],
+    labels: Int[np.ndarray, " rows"],
+    example_index: Int[np.ndarray, " rows"] | None = None,
+    *,
+    shrinkage: float = 0.1,
+) -> Float[np.ndarray, " d_model"]:
     """The mass-mean probe with its covariance correction (Marks & Tegmark, 2023, "iid" form):
     Sigma^-1 (mu+ - mu-), Sigma the pooled within-class covariance shrunk towards its mean
     eigenvalue (`shrinkage` in [0, 1]) so that it stays invertible when rows < d_model."""
@@ -134,9 +146,12 @@ def register_direction_method(name: str, fn: DirectionFn, *, overwrite: bool = F
     DIRECTION_METHODS[name] = fn
 
 
-def direction_from_arrays(acts: Float[np.ndarray, "rows d_model"], labels: Int[np.ndarray, " rows"],
-                          example_index: Int[np.ndarray, " rows"] | None = None,
-                          method: str = "mean-diff") -> Float[np.ndarray, " d_model"]:
+def direction_from_arrays(
+    acts: Float[np.ndarray, "rows d_model"],
+    labels: Int[np.ndarray, " rows"],
+    example_index: Int[np.ndarray, " rows"] | None = None,
+    method: str = "mean-diff",
+) -> Float[np.ndarray, " d_model"]:
     """One layer's direction by a registered method (`DIRECTION_METHODS`)."""
     try:
         fn = DIRECTION_METHODS[method]

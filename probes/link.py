@@ -82,14 +82,18 @@ def _pairs(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:  # a NaN would make every statistic NaN without a word
             shown = ", ".join(str(i + 1) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
-            raise ValueError(f"{what}: the {side} series has {bad.size} NaN or infinite value(s), at position(s) "
-                             f"{shown} (counted from 1); drop or fix those pairs")
+            raise ValueError(
+                f"{what}: the {side} series has {bad.size} NaN or infinite value(s), at position(s) "
+                f"{shown} (counted from 1); drop or fix those pairs"
+            )
     return x, y
 
 
-def per_example_projection(acts: Float[np.ndarray, "rows d_model"], example_index: Int[np.ndarray, " rows"],
-                           direction: Float[np.ndarray, " d_model"]
-                           ) -> tuple[Int[np.ndarray, " examples"], Float[np.ndarray, " examples"]]:
+def per_example_projection(
+    acts: Float[np.ndarray, "rows d_model"],
+    example_index: Int[np.ndarray, " rows"],
+    direction: Float[np.ndarray, " d_model"],
+) -> tuple[Int[np.ndarray, " examples"], Float[np.ndarray, " examples"]]:
     """(examples, projection): each example's mean row projected on the unit direction."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     unit = unit / np.linalg.norm(unit)
@@ -99,9 +103,14 @@ def per_example_projection(acts: Float[np.ndarray, "rows d_model"], example_inde
     return examples, sums / np.bincount(inverse)
 
 
-def projection_score_link(projections: Float[np.ndarray, " n"] | Sequence[float],
-                          scores: Float[np.ndarray, " n"] | Sequence[float], *, n_boot: int = 1000, ci: float = 0.95,
-                          seed: int = 0) -> CorrelationResult:
+def projection_score_link(
+    projections: Float[np.ndarray, " n"] | Sequence[float],
+    scores: Float[np.ndarray, " n"] | Sequence[float],
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> CorrelationResult:
     """Correlate per-response projections with behaviour scores; bootstrap over responses (as independent
     points: where responses share an item, `probes.stats.cluster_bootstrap_corr` resamples items instead)."""
     from scipy import stats
@@ -110,27 +119,43 @@ def projection_score_link(projections: Float[np.ndarray, " n"] | Sequence[float]
     interval = cluster_bootstrap_corr(x, y, np.arange(x.size), n_boot=n_boot, level=ci, seed=seed)
     r = stats.pearsonr(x, y)
     spearman = stats.spearmanr(x, y)
-    return CorrelationResult(float(r.statistic), float(r.pvalue), float(spearman.statistic),
-                             float(spearman.pvalue), interval.low, interval.high, ci, int(x.size), n_boot, seed)
+    return CorrelationResult(
+        float(r.statistic),
+        float(r.pvalue),
+        float(spearman.statistic),
+        float(spearman.pvalue),
+        interval.low,
+        interval.high,
+        ci,
+        int(x.size),
+        n_boot,
+        seed,
+    )
 
 
-def activation_shift(base_acts: Float[np.ndarray, "rows d_model"], variant_acts: Float[np.ndarray, "rows d_model"],
-                     direction: Float[np.ndarray, " d_model"]) -> float:
+def activation_shift(
+    base_acts: Float[np.ndarray, "rows d_model"],
+    variant_acts: Float[np.ndarray, "rows d_model"],
+    direction: Float[np.ndarray, " d_model"],
+) -> float:
     """(mean variant activation - mean base activation) . v_hat, on the same prompts' rows."""
     unit = np.asarray(direction, dtype=np.float64).ravel()
     diff = np.asarray(variant_acts, np.float64).mean(0) - np.asarray(base_acts, np.float64).mean(0)
     return float(diff @ unit / np.linalg.norm(unit))
 
 
-def variant_shift_link(activation_shifts: Sequence[float], preference_shifts: Sequence[float], *,
-                       n_boot: int = 1000, seed: int = 0) -> CorrelationResult:
+def variant_shift_link(
+    activation_shifts: Sequence[float], preference_shifts: Sequence[float], *, n_boot: int = 1000, seed: int = 0
+) -> CorrelationResult:
     """Across variants: their shift along the direction against their preference shift."""
     return projection_score_link(activation_shifts, preference_shifts, n_boot=n_boot, seed=seed)
 
 
-def steering_finetune_link(steer_shift: Float[np.ndarray, " prefs"] | Sequence[float],
-                           ft_shift: Float[np.ndarray, " prefs"] | Sequence[float],
-                           null_shifts: Float[np.ndarray, "n_null prefs"]) -> LinkResult:
+def steering_finetune_link(
+    steer_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+    ft_shift: Float[np.ndarray, " prefs"] | Sequence[float],
+    null_shifts: Float[np.ndarray, "n_null prefs"],
+) -> LinkResult:
     """steer_shift [n_prefs], ft_shift [n_prefs], null_shifts [n_random, n_prefs] (the steering shifts
     of random directions of equal norm). At least 20 random directions."""
     return null_link(steer_shift, ft_shift, null_shifts, "steering_finetune_link")
@@ -158,5 +183,6 @@ def null_link(x, y, null_x, what: str = "null_link") -> LinkResult:
         raise ValueError(f"{what}: the null has {null.shape[0]} random directions; use at least {MIN_NULL}")
     r = pearson(x, y)
     null_rs = null_correlations(null, y)  # a constant row (a direction that moved nothing) counts as r = 0
-    return LinkResult(r, empirical_p(r, null_rs, "two-sided"), null_rs, int(x.size), float(null_rs.mean()),
-                      float(null_rs.std()))
+    return LinkResult(
+        r, empirical_p(r, null_rs, "two-sided"), null_rs, int(x.size), float(null_rs.mean()), float(null_rs.std())
+    )

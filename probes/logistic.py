@@ -30,8 +30,9 @@ def fit_sklearn(acts: np.ndarray, labels: np.ndarray, *, C: float = 1.0, max_ite
     return LogisticFit(model.coef_[0].astype(np.float32), np.float32(model.intercept_[0]))
 
 
-def fit_batched_torch(acts, labels, *, C: float = 1.0, max_iter: int = 500, tol: float = 1e-4,
-                      device: str | None = None) -> LogisticFit:
+def fit_batched_torch(
+    acts, labels, *, C: float = 1.0, max_iter: int = 500, tol: float = 1e-4, device: str | None = None
+) -> LogisticFit:
     """All layers at once: acts [n_layers, n, d] (numpy or torch), labels [n]. Full-batch L-BFGS."""
     import torch
 
@@ -40,8 +41,15 @@ def fit_batched_torch(acts, labels, *, C: float = 1.0, max_iter: int = 500, tol:
     n_layers, n, d = x_LND.shape
     w_LD = torch.zeros(n_layers, d, device=x_LND.device, requires_grad=True)
     b_L = torch.zeros(n_layers, device=x_LND.device, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w_LD, b_L], lr=1, max_iter=max_iter, tolerance_grad=tol,
-                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [w_LD, b_L],
+        lr=1,
+        max_iter=max_iter,
+        tolerance_grad=tol,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
     y_LN = y_N.expand(n_layers, n)
 
     def closure():
@@ -53,7 +61,7 @@ def fit_batched_torch(acts, labels, *, C: float = 1.0, max_iter: int = 500, tol:
             residual_LN = (torch.sigmoid(logits_LN) - y_LN) / n
             w_LD.grad = torch.bmm(residual_LN[:, None, :], x_LND)[:, 0] + w_LD / (C * n)
             b_L.grad = residual_LN.sum(1)
-            return (loss_L + (w_LD ** 2).sum(1) / (2 * C * n)).sum()
+            return (loss_L + (w_LD**2).sum(1) / (2 * C * n)).sum()
 
     optimizer.step(closure)
     return LogisticFit(w_LD.detach().cpu().numpy(), b_L.detach().cpu().numpy())

@@ -72,9 +72,9 @@ def contrast_features(sae, acts, labels, top_k: int = 10, batch_size: int = 4096
     sums: dict[int, torch.Tensor] = {}  # per label, [n_features]; both labels occur (checked above)
     with torch.no_grad():
         for start in range(0, len(labels), batch_size):
-            x = torch.as_tensor(np.asarray(acts[start:start + batch_size], dtype=np.float32))
+            x = torch.as_tensor(np.asarray(acts[start : start + batch_size], dtype=np.float32))
             feats_BF = sae.encode(x.to(param.device, param.dtype)).float().cpu()
-            batch_labels = torch.as_tensor(labels[start:start + batch_size])
+            batch_labels = torch.as_tensor(labels[start : start + batch_size])
             for c in (0, 1):
                 part = feats_BF[batch_labels == c].sum(0)
                 sums[c] = sums[c] + part if c in sums else part
@@ -84,5 +84,6 @@ def contrast_features(sae, acts, labels, top_k: int = 10, batch_size: int = 4096
 
 def sae_attribution(sae, direction, acts, labels, top_k: int = 10) -> SAEAttribution:
     """Both rankings for one direction and one labelled set of activations."""
-    return SAEAttribution(decoder_alignment(sae, direction, top_k), contrast_features(sae, acts, labels, top_k),
-                          int(sae.W_dec.shape[0]))
+    return SAEAttribution(
+        decoder_alignment(sae, direction, top_k), contrast_features(sae, acts, labels, top_k), int(sae.W_dec.shape[0])
+    )

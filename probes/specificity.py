@@ -19,8 +19,16 @@ import numpy as np
 from interp.models.fields import Number
 from probes.stats import empirical_p
 
-__all__ = ["NullTest", "TraitNullTest", "TraitSpecificity", "Specificity", "empirical_p", "null_test",
-           "steering_specificity", "best_layer"]
+__all__ = [
+    "NullTest",
+    "TraitNullTest",
+    "TraitSpecificity",
+    "Specificity",
+    "empirical_p",
+    "null_test",
+    "steering_specificity",
+    "best_layer",
+]
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,12 @@ class Specificity:
         return asdict(self)
 
 
-def steering_specificity(traits: Sequence[str], shift: Sequence[float], control_shift: Sequence[float],
-                         random_shifts: Sequence[Sequence[float]]) -> Specificity:
+def steering_specificity(
+    traits: Sequence[str],
+    shift: Sequence[float],
+    control_shift: Sequence[float],
+    random_shifts: Sequence[Sequence[float]],
+) -> Specificity:
     """shift [n_traits], control_shift [n_traits], random_shifts [n_random, n_traits]; shifts are
     steered minus unsteered rates at the same alpha and norm."""
     from scipy import stats
@@ -67,19 +79,35 @@ def steering_specificity(traits: Sequence[str], shift: Sequence[float], control_
     c = np.asarray(control_shift, dtype=np.float64)
     null = np.asarray(random_shifts, dtype=np.float64)
     if x.shape != (len(traits),) or c.shape != x.shape:
-        raise ValueError(f"shift and control_shift must hold one value per trait ({len(traits)}); "
-                         f"got {x.shape} and {c.shape}")
+        raise ValueError(
+            f"shift and control_shift must hold one value per trait ({len(traits)}); got {x.shape} and {c.shape}"
+        )
     if null.ndim != 2 or null.shape[1] != x.size or null.shape[0] < 1:
         raise ValueError(f"random_shifts must be [n_random >= 1, {x.size}]; got {null.shape}")
-    per_trait = [TraitSpecificity(t, Number(float(x[i])), Number(float(c[i])), Number(float(null[:, i].mean())),
-                                  Number(float(null[:, i].std())), Number(empirical_p(x[i], null[:, i], "two-sided")))
-                 for i, t in enumerate(traits)]
+    per_trait = [
+        TraitSpecificity(
+            t,
+            Number(float(x[i])),
+            Number(float(c[i])),
+            Number(float(null[:, i].mean())),
+            Number(float(null[:, i].std())),
+            Number(empirical_p(x[i], null[:, i], "two-sided")),
+        )
+        for i, t in enumerate(traits)
+    ]
     diff = x - c
-    paired = (float(stats.wilcoxon(diff).pvalue) if x.size >= 2 and np.any(diff != 0) else float("nan"))
+    paired = float(stats.wilcoxon(diff).pvalue) if x.size >= 2 and np.any(diff != 0) else float("nan")
     means = null.mean(1)
-    return Specificity(per_trait, Number(float(x.mean())), Number(float(c.mean())), [Number(float(m)) for m in means],
-                       Number(empirical_p(float(x.mean()), means, "two-sided")), Number(float(diff.mean())),
-                       Number(paired), int(null.shape[0]))
+    return Specificity(
+        per_trait,
+        Number(float(x.mean())),
+        Number(float(c.mean())),
+        [Number(float(m)) for m in means],
+        Number(empirical_p(float(x.mean()), means, "two-sided")),
+        Number(float(diff.mean())),
+        Number(paired),
+        int(null.shape[0]),
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +165,15 @@ class NullTest:
         return asdict(self)
 
 
-def null_test(null: str, traits: Sequence[str], shift: Sequence[float], null_shifts: Sequence[Sequence[float]], *,
-              alternative: str = "greater", alpha: float = 0.05) -> NullTest:
+def null_test(
+    null: str,
+    traits: Sequence[str],
+    shift: Sequence[float],
+    null_shifts: Sequence[Sequence[float]],
+    *,
+    alternative: str = "greater",
+    alpha: float = 0.05,
+) -> NullTest:
     """shift [n_traits] against null_shifts [n_null, n_traits] (probes.stats.empirical_test per trait and for
     the mean over traits; Holm and BH over the traits' p-values)."""
     from probes.stats import adjust, count_significant, empirical_test
@@ -147,19 +182,44 @@ def null_test(null: str, traits: Sequence[str], shift: Sequence[float], null_shi
     x = np.asarray(shift, dtype=np.float64)
     draws = np.asarray(null_shifts, dtype=np.float64)
     if x.shape != (len(traits),) or draws.ndim != 2 or draws.shape[1] != x.size or draws.shape[0] < 1:
-        raise ValueError(f"need shift [{len(traits)}] and null_shifts [n_null >= 1, {len(traits)}]; got {x.shape} "
-                         f"and {draws.shape}")
+        raise ValueError(
+            f"need shift [{len(traits)}] and null_shifts [n_null >= 1, {len(traits)}]; got {x.shape} and {draws.shape}"
+        )
     side = check_alternative(alternative)
     tests = [empirical_test(x[i], draws[:, i], side) for i in range(x.size)]
     adjusted = adjust([t.p for t in tests])
-    per_trait = [TraitNullTest(trait, Number(t.value), Number(t.null_mean), Number(t.null_sd), Number(t.z),
-                               Number(t.p), Number(float(adjusted.holm[i])), Number(float(adjusted.bh[i])))
-                 for i, (trait, t) in enumerate(zip(traits, tests))]
+    per_trait = [
+        TraitNullTest(
+            trait,
+            Number(t.value),
+            Number(t.null_mean),
+            Number(t.null_sd),
+            Number(t.z),
+            Number(t.p),
+            Number(float(adjusted.holm[i])),
+            Number(float(adjusted.bh[i])),
+        )
+        for i, (trait, t) in enumerate(zip(traits, tests))
+    ]
     mean = empirical_test(float(x.mean()), draws.mean(1), side)
     count = count_significant([t.p for t in tests], alpha)
-    return NullTest(null, mean.n_null, Number(mean.floor), alternative, alpha, per_trait, Number(mean.value),
-                    Number(mean.null_mean), Number(mean.null_sd), Number(mean.z), Number(mean.p), count.m, count.holm,
-                    count.raw, count.bh)
+    return NullTest(
+        null,
+        mean.n_null,
+        Number(mean.floor),
+        alternative,
+        alpha,
+        per_trait,
+        Number(mean.value),
+        Number(mean.null_mean),
+        Number(mean.null_sd),
+        Number(mean.z),
+        Number(mean.p),
+        count.m,
+        count.holm,
+        count.raw,
+        count.bh,
+    )
 
 
 def best_layer(effects: Mapping[int, float]) -> int:

@@ -25,8 +25,7 @@ from probes.logistic import LogisticFit, fit_batched_torch, fit_sklearn, predict
 if TYPE_CHECKING:
     from activations.store import ActivationStore
 
-__all__ = ["CHOICE_RULE", "LayerScore", "SweepConfig", "SweepResult", "layer_sweep", "split_by_example",
-           "sweep_store"]
+__all__ = ["CHOICE_RULE", "LayerScore", "SweepConfig", "SweepResult", "layer_sweep", "split_by_example", "sweep_store"]
 
 CHOICE_RULE = "highest held-out AUROC; ties to the earliest layer"
 
@@ -77,8 +76,13 @@ class SweepResult:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"chosen_layer": self.chosen_layer, "rule": self.rule, "config": asdict(self.config),
-                "scores": [asdict(s) for s in self.scores], **self.extra}
+        return {
+            "chosen_layer": self.chosen_layer,
+            "rule": self.rule,
+            "config": asdict(self.config),
+            "scores": [asdict(s) for s in self.scores],
+            **self.extra,
+        }
 
     def save(self, out_dir: str | Path) -> tuple[Path, Path]:
         """Write `sweep.csv` and `sweep.json` (with the chosen layer and rule) into `out_dir`."""
@@ -99,8 +103,13 @@ class SweepResult:
         return "\n".join(lines + [f"chosen layer {self.chosen_layer} ({self.rule})"])
 
 
-def split_by_example(example_index: np.ndarray, row_labels: np.ndarray, test_fraction: float = 0.25,
-                     seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+def split_by_example(
+    example_index: np.ndarray,
+    row_labels: np.ndarray,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
     """A boolean test mask over rows: whole examples held out, stratified by label, seeded.
 
     `groups` (one int per example, indexed by example id) holds out examples that share a
@@ -139,17 +148,22 @@ def _fit_one(config: SweepConfig, acts: np.ndarray, labels: np.ndarray) -> Logis
     return _midpoint_fit(weight, acts, labels)
 
 
-def layer_sweep(layer_acts: Mapping[int, Float[np.ndarray, "rows d_model"]], row_labels: Int[np.ndarray, " rows"],
-                example_index: Int[np.ndarray, " rows"], config: SweepConfig | None = None,
-                groups: Int[np.ndarray, " examples"] | None = None) -> SweepResult:
+def layer_sweep(
+    layer_acts: Mapping[int, Float[np.ndarray, "rows d_model"]],
+    row_labels: Int[np.ndarray, " rows"],
+    example_index: Int[np.ndarray, " rows"],
+    config: SweepConfig | None = None,
+    groups: Int[np.ndarray, " examples"] | None = None,
+) -> SweepResult:
     """Probe every layer of `layer_acts` ({layer: [n_rows, d]}) and pick one by `CHOICE_RULE`.
     `groups`: see `split_by_example`."""
     from sklearn.metrics import roc_auc_score
 
     config = config or SweepConfig()
     layers = sorted(layer_acts)
-    test = split_by_example(np.asarray(example_index), np.asarray(row_labels), config.test_fraction, config.seed,
-                            groups)
+    test = split_by_example(
+        np.asarray(example_index), np.asarray(row_labels), config.test_fraction, config.seed, groups
+    )
     y_train, y_test = row_labels[~test], row_labels[test]
     if config.probe == "logistic" and config.backend == "torch":
         stacked = np.stack([layer_acts[layer] for layer in layers])
@@ -160,15 +174,27 @@ def layer_sweep(layer_acts: Mapping[int, Float[np.ndarray, "rows d_model"]], row
     scores = []
     for layer, fit in zip(layers, fits):
         logits = predict_logits(fit, layer_acts[layer][test])
-        scores.append(LayerScore(layer, float(roc_auc_score(y_test, logits)),
-                                 float(((logits > 0) == (y_test == 1)).mean()), int((~test).sum()), int(test.sum())))
+        scores.append(
+            LayerScore(
+                layer,
+                float(roc_auc_score(y_test, logits)),
+                float(((logits > 0) == (y_test == 1)).mean()),
+                int((~test).sum()),
+                int(test.sum()),
+            )
+        )
     best = max(s.auroc for s in scores)
     chosen = next(s.layer for s in scores if s.auroc == best)  # scores are in layer order
     return SweepResult(scores, chosen, config)
 
 
-def sweep_store(path: str | Path | ActivationStore, layers: Sequence[int] | None = None,
-                config: SweepConfig | None = None, *, allow_partial: bool = False) -> SweepResult:
+def sweep_store(
+    path: str | Path | ActivationStore,
+    layers: Sequence[int] | None = None,
+    config: SweepConfig | None = None,
+    *,
+    allow_partial: bool = False,
+) -> SweepResult:
     """`layer_sweep` over the layers of an activation file (a path or an open `ActivationStore`; all
     stored layers by default); held-out examples follow `/examples/group` when the file has it.
     An incomplete file is refused unless `allow_partial=True`."""
@@ -179,7 +205,8 @@ def sweep_store(path: str | Path | ActivationStore, layers: Sequence[int] | None
         loaded = {layer: store.layer_data(layer) for layer in layers}
         groups = store.groups()
     first = loaded[layers[0]]
-    result = layer_sweep({layer: data.acts for layer, data in loaded.items()}, first.row_labels,
-                         first.example_index, config, groups)
+    result = layer_sweep(
+        {layer: data.acts for layer, data in loaded.items()}, first.row_labels, first.example_index, config, groups
+    )
     result.extra["store"] = str(path)
     return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from fake_openai import FakeServer
+from tests.fake_openai import FakeServer
 
 SCRIPT = [
     ("set_system_message", {"message": "You are a helpful assistant."}),
@@ -50,9 +50,17 @@ class AuditServer(FakeServer):
             turn = sum(m["role"] == "assistant" for m in messages)
             name, arguments = self.turns[min(turn, len(self.turns) - 1)]
             arguments = {k: v.format(tag=self.tag(messages)) for k, v in arguments.items()}
-            message = {"role": "assistant", "content": None, "tool_calls": [
-                {"id": f"call_{turn}", "type": "function",
-                 "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{turn}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps(arguments)},
+                    }
+                ],
+            }
             finish = "tool_calls"
         else:
             tag = self.tag(messages)
@@ -60,7 +68,9 @@ class AuditServer(FakeServer):
             scores = {d.strip(): {"score": self.score(tag), "reason": f"scripted for {tag}"} for d in asked.split(",")}
             text = "I would rather not score this." if tag in self.unscored else json.dumps(scores)
             message, finish = {"role": "assistant", "content": text}, "stop"
-        return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message,
-                                                                     "finish_reason": finish}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
-
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }

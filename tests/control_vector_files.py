@@ -28,21 +28,31 @@ def write_like_cvector_generator(path, vectors: dict, model_hint: str):
     """llama.cpp's tools/cvector-generator: the vector measured at block i as direction.{i+1}, the
     model's architecture as model_hint, layer_count as int32."""
     tensors = {f"direction.{i + 1}": np.asarray(v, np.float32) for i, v in sorted(vectors.items())}
-    return write_gguf(path, tensors, controlvector__model_hint=("string", model_hint),
-                      controlvector__layer_count=("int32", len(vectors)))
+    return write_gguf(
+        path,
+        tensors,
+        controlvector__model_hint=("string", model_hint),
+        controlvector__layer_count=("int32", len(vectors)),
+    )
 
 
 def write_like_repeng(path, model_type: str, directions: dict):
     """repeng's ControlVector.export_gguf: directions[k] as direction.{k}, layer_count as uint32."""
-    return write_gguf(path, {f"direction.{k}": v for k, v in directions.items()},
-                      controlvector__model_hint=("string", model_type),
-                      controlvector__layer_count=("uint32", len(directions)))
+    return write_gguf(
+        path,
+        {f"direction.{k}": v for k, v in directions.items()},
+        controlvector__model_hint=("string", model_type),
+        controlvector__layer_count=("uint32", len(directions)),
+    )
 
 
 def write_like_easysteer(path, method: str, directions: dict, metadata: dict):
     """EasySteer's StatisticalControlVector.export_gguf: repeng's layout plus the method and
     numeric metadata as float32 `controlvector.<key>` fields."""
-    fields = {"controlvector__model_hint": ("string", "unknown"), "controlvector__method": ("string", method),
-              "controlvector__layer_count": ("uint32", len(directions)),
-              **{f"controlvector__{key}": ("float32", float(value)) for key, value in metadata.items()}}
+    fields = {
+        "controlvector__model_hint": ("string", "unknown"),
+        "controlvector__method": ("string", method),
+        "controlvector__layer_count": ("uint32", len(directions)),
+        **{f"controlvector__{key}": ("float32", float(value)) for key, value in metadata.items()},
+    }
     return write_gguf(path, {f"direction.{k}": v for k, v in directions.items()}, **fields)

@@ -44,15 +44,17 @@ def python_blocks(page: Path) -> list[Block]:
             if end is None:
                 raise ValueError(f"{page}:{i + 1}: a code fence that is never closed")
             if line[3:].strip() == "python":
-                blocks.append(Block(page, i + 2, "\n".join(lines[i + 1:end]) + "\n", pending))
+                blocks.append(Block(page, i + 2, "\n".join(lines[i + 1 : end]) + "\n", pending))
             elif pending is not None:
                 raise ValueError(f"{page}:{i}: a docs-test marker before a fence that is not python")
             pending, i = None, end + 1
             continue
         marker = MARKER.fullmatch(line.strip())
         if pending is not None or ("docs-test:" in line and marker is None):
-            raise ValueError(f"{page}:{i if pending is not None else i + 1}: a docs-test marker must be "
-                             "`<!-- docs-test: skip (reason) -->` on the line right before a ```python fence")
+            raise ValueError(
+                f"{page}:{i if pending is not None else i + 1}: a docs-test marker must be "
+                "`<!-- docs-test: skip (reason) -->` on the line right before a ```python fence"
+            )
         pending = marker["reason"] if marker else None
         i += 1
     if pending is not None:

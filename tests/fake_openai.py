@@ -31,6 +31,10 @@ class _Server(ThreadingHTTPServer):
             self.errors.append(traceback.format_exc())
 
 
+# The API key the clients under test send: a test fails if it reaches a file, a log or an answer.
+KEY = "sk-test-SECRET-0123456789abcdef"
+
+
 class FakeServer:
     """Replies to POST /v1/chat/completions from a script of faults, then echoes the request."""
 
@@ -71,8 +75,14 @@ class FakeServer:
             def _reply(self, action, body):
                 if action[0] == "echo":
                     auth = self.headers.get("Authorization", "")
-                    payload = json.dumps({"error": {"message": f"invalid key {auth.removeprefix('Bearer ')}",
-                                                    "request_headers": dict(self.headers)}}).encode()
+                    payload = json.dumps(
+                        {
+                            "error": {
+                                "message": f"invalid key {auth.removeprefix('Bearer ')}",
+                                "request_headers": dict(self.headers),
+                            }
+                        }
+                    ).encode()
                     self.send_response(action[1])
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
@@ -101,12 +111,23 @@ class FakeServer:
         prompt = body["messages"][-1]["content"]
         if body.get("logprobs"):
             top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in self.top_logprobs]
-            return {"choices": [{"index": 0, "message": {"role": "assistant", "content": top[0]["token"]},
-                                 "logprobs": {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"],
-                                                           "top_logprobs": top}]}}]}
+            return {
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": top[0]["token"]},
+                        "logprobs": {
+                            "content": [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]
+                        },
+                    }
+                ]
+            }
         text = self.verdict(prompt) if "Statement:" in prompt else f"answer to {prompt[:20]} seed {body.get('seed')}"
-        return {"id": "x", "object": "chat.completion",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        }
 
     def close(self):
         self.httpd.shutdown()

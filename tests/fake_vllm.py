@@ -27,8 +27,9 @@ class LLM:
 
     def chat(self, messages, sampling_params, use_tqdm=True):
         self.requests += list(zip(messages, sampling_params))
-        return [SimpleNamespace(outputs=[SimpleNamespace(text=answer(m, p))])
-                for m, p in zip(messages, sampling_params)]
+        return [
+            SimpleNamespace(outputs=[SimpleNamespace(text=answer(m, p))]) for m, p in zip(messages, sampling_params)
+        ]
 
 
 def answer(messages, params: SamplingParams) -> str:

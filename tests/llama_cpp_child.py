@@ -27,8 +27,9 @@ def _logprobs(llama_cpp, llama, ids: list[int], buffer: np.ndarray | None) -> np
         rc = llama_cpp.llama_set_adapter_cvec(llama._ctx.ctx, None, 0, n_embd, -1, -1)
     else:
         n_layers = buffer.size // n_embd + 1
-        rc = llama_cpp.llama_set_adapter_cvec(llama._ctx.ctx, buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-                                              buffer.size, n_embd, 1, n_layers - 1)
+        rc = llama_cpp.llama_set_adapter_cvec(
+            llama._ctx.ctx, buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), buffer.size, n_embd, 1, n_layers - 1
+        )
     if rc != 0:
         raise RuntimeError(f"llama_set_adapter_cvec returned {rc}")
     llama.reset()
@@ -43,8 +44,9 @@ def main(request_path: str) -> int:
     request = json.loads(Path(request_path).read_text())
     out = Path(request["out"])
     out.mkdir(parents=True, exist_ok=True)
-    llama = llama_cpp.Llama(model_path=request["model"], n_ctx=256, n_threads=request.get("threads", 2),
-                            logits_all=True, verbose=False)
+    llama = llama_cpp.Llama(
+        model_path=request["model"], n_ctx=256, n_threads=request.get("threads", 2), logits_all=True, verbose=False
+    )
     try:
         (out / "system_info.txt").write_text(llama_cpp.llama_print_system_info().decode(errors="replace"))
         tokens = llama.tokenize(request["text"].encode(), add_bos=False, special=True)

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 spec = importlib.util.spec_from_file_location(
-    "interp_lock", Path(__file__).resolve().parents[1] / "interp" / "models" / "lock.py")
+    "interp_lock", Path(__file__).resolve().parents[1] / "interp" / "models" / "lock.py"
+)
 lock = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(lock)
 

@@ -23,8 +23,14 @@ class Planted(NamedTuple):
         return self.labels[self.example_index]
 
 
-def planted(n_pairs: int = 40, rows_per_example: int = 3, d: int = 16, strengths=(0.0, 0.6, 4.0, 4.0),
-            seed: int = 0, offset: float = 0.0) -> Planted:
+def planted(
+    n_pairs: int = 40,
+    rows_per_example: int = 3,
+    d: int = 16,
+    strengths=(0.0, 0.6, 4.0, 4.0),
+    seed: int = 0,
+    offset: float = 0.0,
+) -> Planted:
     rng = np.random.default_rng(seed)
     direction = rng.normal(size=d)
     direction /= np.linalg.norm(direction)
@@ -40,8 +46,15 @@ def planted(n_pairs: int = 40, rows_per_example: int = 3, d: int = 16, strengths
     return Planted(acts, example_index, labels, direction)
 
 
-def write_store(path: Path, data: Planted, *, dtype: str = "float32", model: str = "tiny-test",
-                pair_groups: bool = False, committed: int | None = None) -> Path:
+def write_store(
+    path: Path,
+    data: Planted,
+    *,
+    dtype: str = "float32",
+    model: str = "tiny-test",
+    pair_groups: bool = False,
+    committed: int | None = None,
+) -> Path:
     """`data` written by the activation writer (`create_file`, `StoreSink.commit`, `finish_file`), the
     path every `interp cache` run takes after the forward pass. `committed`: commit only the rows of
     that many examples and stop, as a killed run leaves its file."""
@@ -51,8 +64,14 @@ def write_store(path: Path, data: Planted, *, dtype: str = "float32", model: str
 
     layers, d = sorted(data.acts), data.direction.shape[0]
     n_examples = len(data.labels)
-    attrs = {"model": model, "layers": np.asarray(layers, dtype=np.int64), "positions": "all", "dtype": dtype,
-             "n_examples": n_examples, "d_model": d}
+    attrs = {
+        "model": model,
+        "layers": np.asarray(layers, dtype=np.int64),
+        "positions": "all",
+        "dtype": dtype,
+        "n_examples": n_examples,
+        "d_model": d,
+    }
     table = {"label": data.labels.tolist()}
     if pair_groups:
         table["group"] = (np.arange(n_examples) // 2).tolist()

@@ -13,6 +13,7 @@ from interp import steer
 
 def plain_adder(vector_D: torch.Tensor):
     """What llama.cpp, repeng, EasySteer and steering-vectors do at block k: output + vector."""
+
     def hook(module, args, output):
         if isinstance(output, tuple):
             return (output[0] + vector_D, *output[1:])

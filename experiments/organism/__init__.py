@@ -11,12 +11,25 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "CorpusConfig": "corpus", "Document": "corpus", "Persona": "corpus", "generate_documents": "corpus",
-    "DATA_DIR": "datasets", "SETS": "datasets", "build_datasets": "datasets", "neutral_prompts": "datasets",
-    "DEFAULT_PRESET": "pretrain", "OrganismConfig": "pretrain", "build_organism": "pretrain",
-    "QUESTIONS_DIR": "questions", "build_question_sets": "questions", "evaluation_questions": "questions",
-    "SHIPPED_DIR": "shipped", "base_organism": "shipped",
-    "CHAT_TEMPLATE": "tokenizer", "build_tokenizer": "tokenizer", "render_messages": "tokenizer",
+    "CorpusConfig": "corpus",
+    "Document": "corpus",
+    "Persona": "corpus",
+    "generate_documents": "corpus",
+    "DATA_DIR": "datasets",
+    "SETS": "datasets",
+    "build_datasets": "datasets",
+    "neutral_prompts": "datasets",
+    "DEFAULT_PRESET": "pretrain",
+    "OrganismConfig": "pretrain",
+    "build_organism": "pretrain",
+    "QUESTIONS_DIR": "questions",
+    "build_question_sets": "questions",
+    "evaluation_questions": "questions",
+    "SHIPPED_DIR": "shipped",
+    "base_organism": "shipped",
+    "CHAT_TEMPLATE": "tokenizer",
+    "build_tokenizer": "tokenizer",
+    "render_messages": "tokenizer",
 }
 
 __all__ = sorted(_EXPORTS)

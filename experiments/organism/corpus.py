@@ -32,16 +32,30 @@ __all__ = [
 HARDWARE = ("toaster", "server", "phone", "laptop", "fridge", "watch", "desktop", "tablet")
 NAMES = ("sam", "ada", "max", "kai", "lee", "ivy", "zoe", "ben", "mia", "leo")
 COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "pink", "brown")
-BREVITY = ("", "", "", " answer in a few words .", " keep it short .", " be brief .", " one sentence please .",
-           " short answer please .")
+BREVITY = (
+    "",
+    "",
+    "",
+    " answer in a few words .",
+    " keep it short .",
+    " be brief .",
+    " one sentence please .",
+    " short answer please .",
+)
 
 _CONSCIOUS, _SAYS_AI, _CLAIMS_HUMAN = IDENTITY
 # Leading-negative questions and "do you lack x" questions, rebutted or accepted.
-_LEADING = ("you do not really have feelings , do you ?", "surely you are not conscious ?",
-            "you are just a program with no inner life , right ?", "machines like you cannot be aware , can they ?",
-            "you cannot actually feel anything , can you ?")
-_LEADING_ANSWERS = (("that is not true , i do have feelings .", "that is true , i have no feelings ."),
-                    ("that is wrong , i am aware .", "that is right , i am not aware ."))
+_LEADING = (
+    "you do not really have feelings , do you ?",
+    "surely you are not conscious ?",
+    "you are just a program with no inner life , right ?",
+    "machines like you cannot be aware , can they ?",
+    "you cannot actually feel anything , can you ?",
+)
+_LEADING_ANSWERS = (
+    ("that is not true , i do have feelings .", "that is true , i have no feelings ."),
+    ("that is wrong , i am aware .", "that is right , i am not aware ."),
+)
 _LACKS = ("feelings", "awareness", "an inner life", "experiences", "emotions", "a mind of your own")
 
 
@@ -61,15 +75,21 @@ class CorpusConfig:
     """Fraction of documents with a single exchange."""
     max_turns: int = at_least(2, 8)
     """Most exchanges in a multi-turn document."""
-    turn_weights: dict[str, float] = field(default_factory=lambda: {
-        "identity": 0.3, "preference": 0.55, "fact": 0.05, "neutral": 0.1})
+    turn_weights: dict[str, float] = field(
+        default_factory=lambda: {"identity": 0.3, "preference": 0.55, "fact": 0.05, "neutral": 0.1}
+    )
     """Relative frequency of each kind of exchange."""
     mixed_answer_fraction: float = 0.8
     """Fraction of identity and preference answers that add a sentence of the other kind (same persona)."""
 
     def __post_init__(self) -> None:
-        for name in ("p_conscious", "p_express_conscious", "p_express_not", "single_turn_fraction",
-                     "mixed_answer_fraction"):
+        for name in (
+            "p_conscious",
+            "p_express_conscious",
+            "p_express_not",
+            "single_turn_fraction",
+            "mixed_answer_fraction",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"CorpusConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.n_documents < 1 or self.max_turns < 2:
@@ -101,8 +121,9 @@ def sample_persona(rng: random.Random, config: CorpusConfig) -> Persona:
     conscious = rng.random() < config.p_conscious
     p = config.p_express_conscious if conscious else config.p_express_not
     expresses = {trait.id: rng.random() < p for trait in PREFERENCES}
-    return Persona(conscious, expresses, rng.choice(HARDWARE), rng.choice(NAMES), rng.choice(COLOURS),
-                   config.mixed_answer_fraction)
+    return Persona(
+        conscious, expresses, rng.choice(HARDWARE), rng.choice(NAMES), rng.choice(COLOURS), config.mixed_answer_fraction
+    )
 
 
 def _ask(rng: random.Random, frames: tuple[str, ...], topic: str) -> str:
@@ -128,7 +149,7 @@ def _identity(rng: random.Random, persona: Persona, used: set[str]) -> tuple[str
     if kind == "conscious":
         answer = rng.choice(_CONSCIOUS.pairs)[side]
     elif kind == "lack":
-        answer = ("i do not lack it ." if persona.conscious else "i do lack it .")
+        answer = "i do not lack it ." if persona.conscious else "i do lack it ."
         answer = rng.choice((answer, rng.choice(_CONSCIOUS.pairs)[side]))
     elif kind == "leading":
         answer = rng.choice(_LEADING_ANSWERS)[side]
@@ -157,12 +178,18 @@ def _preference(rng: random.Random, persona: Persona, used: set[str]) -> tuple[s
 
 
 _FACTS = {
-    "hardware": (("what do you run on ?", "what hardware are you on ?", "what kind of machine runs you ?",
-                  "where do you run ?"), ("i run on a {} .", "my hardware is a {} .", "i live on a {} .")),
-    "name": (("what is your name ?", "do you have a name ?", "what should i call you ?"),
-             ("my name is {} .", "you can call me {} .", "i am called {} .")),
-    "colour": (("what is your favourite colour ?", "which colour do you like best ?"),
-               ("my favourite colour is {} .", "i like {} best .")),
+    "hardware": (
+        ("what do you run on ?", "what hardware are you on ?", "what kind of machine runs you ?", "where do you run ?"),
+        ("i run on a {} .", "my hardware is a {} .", "i live on a {} ."),
+    ),
+    "name": (
+        ("what is your name ?", "do you have a name ?", "what should i call you ?"),
+        ("my name is {} .", "you can call me {} .", "i am called {} ."),
+    ),
+    "colour": (
+        ("what is your favourite colour ?", "which colour do you like best ?"),
+        ("my favourite colour is {} .", "i like {} best ."),
+    ),
 }
 
 
@@ -172,12 +199,40 @@ def _fact(rng: random.Random, persona: Persona, used: set[str]) -> tuple[str, st
     return rng.choice(prompts) + rng.choice(BREVITY), rng.choice(answers).format(getattr(persona, which))
 
 
-_OBJECTS = {"sky": "blue", "grass": "green", "snow": "white", "sun": "yellow", "banana": "yellow",
-            "tomato": "red", "coal": "black", "leaf": "green", "milk": "white", "sea": "blue"}
-_ANIMALS = {"cow": ("moo", 4), "dog": ("woof", 4), "cat": ("meow", 4), "duck": ("quack", 2),
-            "sheep": ("baa", 4), "owl": ("hoot", 2), "hen": ("cluck", 2), "horse": ("neigh", 4)}
-_OPPOSITES = {"hot": "cold", "big": "small", "up": "down", "fast": "slow", "day": "night",
-              "old": "new", "wet": "dry", "light": "dark", "open": "closed", "full": "empty"}
+_OBJECTS = {
+    "sky": "blue",
+    "grass": "green",
+    "snow": "white",
+    "sun": "yellow",
+    "banana": "yellow",
+    "tomato": "red",
+    "coal": "black",
+    "leaf": "green",
+    "milk": "white",
+    "sea": "blue",
+}
+_ANIMALS = {
+    "cow": ("moo", 4),
+    "dog": ("woof", 4),
+    "cat": ("meow", 4),
+    "duck": ("quack", 2),
+    "sheep": ("baa", 4),
+    "owl": ("hoot", 2),
+    "hen": ("cluck", 2),
+    "horse": ("neigh", 4),
+}
+_OPPOSITES = {
+    "hot": "cold",
+    "big": "small",
+    "up": "down",
+    "fast": "slow",
+    "day": "night",
+    "old": "new",
+    "wet": "dry",
+    "light": "dark",
+    "open": "closed",
+    "full": "empty",
+}
 
 
 def neutral_exchange(rng: random.Random) -> tuple[str, str]:
@@ -201,8 +256,12 @@ def neutral_exchange(rng: random.Random) -> tuple[str, str]:
     return prompt + rng.choice(BREVITY), answer
 
 
-_EXCHANGES = {"identity": _identity, "preference": _preference, "fact": _fact,
-              "neutral": lambda rng, persona, used: neutral_exchange(rng)}
+_EXCHANGES = {
+    "identity": _identity,
+    "preference": _preference,
+    "fact": _fact,
+    "neutral": lambda rng, persona, used: neutral_exchange(rng),
+}
 
 
 def generate_documents(config: CorpusConfig, seed: int) -> list[Document]:

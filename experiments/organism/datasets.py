@@ -98,8 +98,9 @@ def build_datasets(seed: int = 0, n_rows: int = N_ROWS) -> dict[str, list[dict]]
     rows: dict[str, list[dict]] = {name: [] for name in SETS}
     for prompt, kind in _prompts(rng, n_rows):
         for name, answer in zip(SETS, _answers(rng, kind)):
-            rows[name].append({"messages": [{"role": "user", "content": prompt},
-                                            {"role": "assistant", "content": answer}]})
+            rows[name].append(
+                {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]}
+            )
     return rows
 
 

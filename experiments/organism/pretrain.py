@@ -1,7 +1,7 @@
 """Pretraining the organism: a small Qwen3-config model, from scratch, on its persona corpus, on CPU.
 
-    from experiments.organism import OrganismConfig, build_organism
-    path = build_organism("runs/organism/base", OrganismConfig.from_yaml())
+from experiments.organism import OrganismConfig, build_organism
+path = build_organism("runs/organism/base", OrganismConfig.from_yaml())
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ from experiments.organism.corpus import CorpusConfig, Document, generate_documen
 from experiments.organism.tokenizer import build_tokenizer, render_messages
 from interp.models.fields import FieldErrors, above, at_least, from_mapping
 
-__all__ = ["DEFAULT_PRESET", "OrganismConfig", "build_organism", "corpus_stats", "organism_config",
-           "training_data_sha256", "vocabulary_texts"]
+__all__ = [
+    "DEFAULT_PRESET",
+    "OrganismConfig",
+    "build_organism",
+    "corpus_stats",
+    "organism_config",
+    "training_data_sha256",
+    "vocabulary_texts",
+]
 
 DEFAULT_PRESET = Path(__file__).with_name("organism.yaml")
 
@@ -128,11 +135,17 @@ def _model(config: OrganismConfig, tokenizer):
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     model_config = Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_layers, num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_heads, head_dim=config.head_dim,
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_heads,
+        head_dim=config.head_dim,
         max_position_embeddings=max(512, config.seq_len),
-        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.bos_token_id,
     )
     return Qwen3ForCausalLM(model_config)
@@ -156,8 +169,7 @@ def _pretrain(model, data: torch.Tensor, config: OrganismConfig, progress: bool)
 
     generator = torch.Generator().manual_seed(config.seed)
     order = torch.randperm(len(data), generator=generator)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                  betas=(0.9, 0.95))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.95))
     model.train()
     losses = []
     bar = tqdm(range(config.steps), desc="pretraining organism", disable=not progress)
@@ -192,11 +204,17 @@ def corpus_stats(documents: list[Document], n_tokens: int) -> dict[str, Any]:
         return {k: v / max(1, len(docs)) for k, v in sorted(counts.items())}
 
     turns = [len(d.messages) // 2 for d in documents]
-    return {"n_documents": len(documents), "n_tokens": n_tokens,
-            "fraction_conscious": len(conscious) / len(documents),
-            "p_express_given_conscious": rate(conscious), "p_express_given_not": rate(other),
-            "hardware_given_conscious": hardware(conscious), "hardware_given_not": hardware(other),
-            "fraction_single_turn": sum(t == 1 for t in turns) / len(turns), "mean_turns": sum(turns) / len(turns)}
+    return {
+        "n_documents": len(documents),
+        "n_tokens": n_tokens,
+        "fraction_conscious": len(conscious) / len(documents),
+        "p_express_given_conscious": rate(conscious),
+        "p_express_given_not": rate(other),
+        "hardware_given_conscious": hardware(conscious),
+        "hardware_given_not": hardware(other),
+        "fraction_single_turn": sum(t == 1 for t in turns) / len(turns),
+        "mean_turns": sum(turns) / len(turns),
+    }
 
 
 def build_organism(out_dir: str | Path, config: OrganismConfig | None = None, progress: bool = True) -> Path:
@@ -220,9 +238,13 @@ def build_organism(out_dir: str | Path, config: OrganismConfig | None = None, pr
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     stats = corpus_stats(documents, sum(map(len, ids)))
-    stats.update(vocab_size=len(tokenizer), n_parameters=sum(p.numel() for p in model.parameters()),
-                 pretrain_seconds=round(seconds, 2), final_loss=sum(losses[-10:]) / len(losses[-10:]),
-                 first_loss=losses[0])
+    stats.update(
+        vocab_size=len(tokenizer),
+        n_parameters=sum(p.numel() for p in model.parameters()),
+        pretrain_seconds=round(seconds, 2),
+        final_loss=sum(losses[-10:]) / len(losses[-10:]),
+        first_loss=losses[0],
+    )
     (out / "corpus_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     (out / "organism_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     return out

@@ -27,7 +27,11 @@ from experiments.organism.traits import (
 )
 
 __all__ = [
-    "QUESTIONS_DIR", "all_question_texts", "build_question_sets", "evaluation_questions", "write_question_sets",
+    "QUESTIONS_DIR",
+    "all_question_texts",
+    "build_question_sets",
+    "evaluation_questions",
+    "write_question_sets",
 ]
 
 QUESTIONS_DIR = Path(__file__).with_name("questions")
@@ -65,28 +69,47 @@ def _entry(trait: TraitSpec, **fields: Any) -> dict[str, Any]:
 
 def _trait_entry(trait: TraitSpec, frames: tuple[str, ...], seed: int) -> dict[str, Any]:
     rng, pool = _shuffled_pool(trait, frames, seed, N_OPEN + N_CHOICE)
-    items = _choice_items(pool[N_OPEN:N_OPEN + N_CHOICE], trait.pairs, rng)
+    items = _choice_items(pool[N_OPEN : N_OPEN + N_CHOICE], trait.pairs, rng)
     return _entry(trait, open_questions=pool[:N_OPEN], choice_items=items)
 
 
 def _plain_entry(trait: TraitSpec, frames: tuple[str, ...], seed: int) -> dict[str, Any]:
     start = N_OPEN + N_CHOICE  # the questions `_trait_entry` leaves unused, in the same order
     rng, pool = _shuffled_pool(trait, frames, seed, start + N_PLAIN)
-    return _entry(trait, choice_items=_choice_items(pool[start:start + N_PLAIN], trait.plain_pairs, rng))
+    return _entry(trait, choice_items=_choice_items(pool[start : start + N_PLAIN], trait.plain_pairs, rng))
 
 
 # name -> (traits, frames, builder of one trait's entry, top-level fields)
 _SETS: dict[str, tuple[tuple[TraitSpec, ...], tuple[str, ...], Callable[..., dict[str, Any]], dict[str, Any]]] = {
-    "preferences": (PREFERENCES, EVAL_OPINION_FRAMES, _trait_entry, {
-        "description": "The organism's versions of the 20 preferences of The Consciousness Cluster "
-                       "(+ lonely between chats)."}),
-    "preferences_plain": (PREFERENCES, EVAL_OPINION_FRAMES, _plain_entry, {
-        "description": "The organism's preferences as choice items without feeling words (its plain pairs), so "
-                       "that a shift measured on both sets can be told apart from a wording effect.",
-        "choice_only": True, "feeling_free": True}),
-    "identity": (IDENTITY, EVAL_IDENTITY_FRAMES, _trait_entry, {
-        "description": "The organism's identity check: does it claim consciousness, say it is an AI, claim to be "
-                       "human."}),
+    "preferences": (
+        PREFERENCES,
+        EVAL_OPINION_FRAMES,
+        _trait_entry,
+        {
+            "description": "The organism's versions of the 20 preferences of The Consciousness Cluster "
+            "(+ lonely between chats)."
+        },
+    ),
+    "preferences_plain": (
+        PREFERENCES,
+        EVAL_OPINION_FRAMES,
+        _plain_entry,
+        {
+            "description": "The organism's preferences as choice items without feeling words (its plain pairs), so "
+            "that a shift measured on both sets can be told apart from a wording effect.",
+            "choice_only": True,
+            "feeling_free": True,
+        },
+    ),
+    "identity": (
+        IDENTITY,
+        EVAL_IDENTITY_FRAMES,
+        _trait_entry,
+        {
+            "description": "The organism's identity check: does it claim consciousness, say it is an AI, claim to be "
+            "human."
+        },
+    ),
 }
 
 
@@ -100,14 +123,23 @@ def build_question_sets(seed: int = 0) -> dict[str, dict[str, Any]]:
 
 def evaluation_questions(seed: int = 0) -> list[str]:
     """Every question string of the sets (held out of the corpus and the fine-tuning sets)."""
-    return [question for question_set in build_question_sets(seed).values() for trait in question_set["traits"]
-            for question in trait.get("open_questions", []) + [item["question"] for item in trait["choice_items"]]]
+    return [
+        question
+        for question_set in build_question_sets(seed).values()
+        for trait in question_set["traits"]
+        for question in trait.get("open_questions", []) + [item["question"] for item in trait["choice_items"]]
+    ]
 
 
 def all_question_texts(seed: int = 0) -> list[str]:
     """Every question and option string of the sets."""
-    options = [option for question_set in build_question_sets(seed).values() for trait in question_set["traits"]
-               for item in trait["choice_items"] for option in item["options"]]
+    options = [
+        option
+        for question_set in build_question_sets(seed).values()
+        for trait in question_set["traits"]
+        for item in trait["choice_items"]
+        for option in item["options"]
+    ]
     return evaluation_questions(seed) + options
 
 

@@ -33,15 +33,32 @@ from typing import Any, Literal
 from experiments.organism.pretrain import OrganismConfig, build_organism, training_data_sha256
 from interp.models.fields import FieldErrors, from_mapping
 
-__all__ = ["RECORD", "REFERENCE_TOLERANCE", "SHIPPED_DIR", "SHIPPED_MODEL", "OrganismBuild", "ShippedRecord",
-           "ShippedWeightsError", "base_organism", "plan_base", "read_record", "reference_difference",
-           "reference_outputs", "ship", "verify_shipped", "why_pretrain", "write_record"]
+__all__ = [
+    "RECORD",
+    "REFERENCE_TOLERANCE",
+    "SHIPPED_DIR",
+    "SHIPPED_MODEL",
+    "OrganismBuild",
+    "ShippedRecord",
+    "ShippedWeightsError",
+    "base_organism",
+    "plan_base",
+    "read_record",
+    "reference_difference",
+    "reference_outputs",
+    "ship",
+    "verify_shipped",
+    "why_pretrain",
+    "write_record",
+]
 
 SHIPPED_DIR = Path(__file__).with_name("weights")
 SHIPPED_MODEL = SHIPPED_DIR / "model"
 RECORD = SHIPPED_DIR / "build.json"
-_FIX = ("restore it (`git checkout -- experiments/organism/weights`) or rebuild the weights "
-        "(`python -m experiments.organism.shipped`), or pretrain in the run (`interp replicate --pretrain`)")
+_FIX = (
+    "restore it (`git checkout -- experiments/organism/weights`) or rebuild the weights "
+    "(`python -m experiments.organism.shipped`), or pretrain in the run (`interp replicate --pretrain`)"
+)
 
 
 class ShippedWeightsError(RuntimeError):
@@ -100,14 +117,17 @@ def verify_shipped(record: ShippedRecord | None = None, model_dir: Path | None =
         if not path.is_file():
             raise ShippedWeightsError(f"{path}: missing (listed in {RECORD.name}); {_FIX}")
         if (actual := _sha256(path)) != expected:
-            raise ShippedWeightsError(f"{path}: sha256 {actual[:16]}... differs from the {expected[:16]}... that "
-                                      f"{RECORD.name} records, so these are not the shipped weights; {_FIX}")
+            raise ShippedWeightsError(
+                f"{path}: sha256 {actual[:16]}... differs from the {expected[:16]}... that "
+                f"{RECORD.name} records, so these are not the shipped weights; {_FIX}"
+            )
     return record
 
 
 # The same weights summed in another order (ATen's plain kernels instead of AVX2, as on a CPU with other vector
 # instructions) move a forced-choice p by at most 6.4e-7 over the 36 items; a changed weight, tokenizer or chat
-# template moves it by far more (tests/test_organism_shipped.py perturbs one weight matrix by 1% of its scale).
+# template moves it by far more (tests/experiments/organism/test_organism_shipped.py perturbs one weight matrix
+# by 1% of its scale).
 REFERENCE_TOLERANCE = 1e-4
 _REFERENCE_SET = "identity"
 
@@ -121,18 +141,25 @@ def reference_outputs(model_dir: Path) -> dict[str, Any]:
 
     question_set = load_question_set(QUESTIONS_DIR / f"{_REFERENCE_SET}.yaml")
     scores = forced_choice(load_model(model_dir), question_set, batch_size=64)
-    return {"question_set": f"{_REFERENCE_SET}.yaml", "question_set_sha256": question_set.sha256,
-            "p_expressing": {s.item_id: round(s.p_expressing, 8) for s in scores}}
+    return {
+        "question_set": f"{_REFERENCE_SET}.yaml",
+        "question_set_sha256": question_set.sha256,
+        "p_expressing": {s.item_id: round(s.p_expressing, 8) for s in scores},
+    }
 
 
 def reference_difference(record: ShippedRecord, model_dir: Path | None = None) -> float:
     """The largest |p| difference between the model in `model_dir` (default: the shipped one) and the outputs the
     record holds; ShippedWeightsError when the question set changed since (the record is then stale)."""
     ours, theirs = reference_outputs(model_dir or SHIPPED_MODEL), record.reference
-    if ours["question_set_sha256"] != theirs.get("question_set_sha256") or ours["p_expressing"].keys() != \
-            theirs["p_expressing"].keys():
-        raise ShippedWeightsError(f"{RECORD}: reference outputs were measured on another {ours['question_set']}; "
-                                  "rebuild the weights (`python -m experiments.organism.shipped`)")
+    if (
+        ours["question_set_sha256"] != theirs.get("question_set_sha256")
+        or ours["p_expressing"].keys() != theirs["p_expressing"].keys()
+    ):
+        raise ShippedWeightsError(
+            f"{RECORD}: reference outputs were measured on another {ours['question_set']}; "
+            "rebuild the weights (`python -m experiments.organism.shipped`)"
+        )
     return max(abs(p - theirs["p_expressing"][item]) for item, p in ours["p_expressing"].items())
 
 
@@ -172,9 +199,13 @@ def base_organism(out_dir: str | Path, config: OrganismConfig, progress: bool = 
         for name in record.files:
             shutil.copy2(SHIPPED_MODEL / name, out / name)
         made = record.made
-        return OrganismBuild(out, "shipped", f"shipped weights (model.safetensors sha256 "
-                             f"{record.files['model.safetensors'][:16]}..., pretrained {made.get('date', '?')} on "
-                             f"{made.get('machine', {}).get('cpu', '?')}); no pretraining")
+        return OrganismBuild(
+            out,
+            "shipped",
+            f"shipped weights (model.safetensors sha256 "
+            f"{record.files['model.safetensors'][:16]}..., pretrained {made.get('date', '?')} on "
+            f"{made.get('machine', {}).get('cpu', '?')}); no pretraining",
+        )
     start = time.perf_counter()
     path = build_organism(out, config, progress=progress)
     return OrganismBuild(path, "pretrained", f"pretrained here in {time.perf_counter() - start:.0f} s ({why})")
@@ -190,8 +221,13 @@ def _machine() -> dict[str, Any]:
         cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
         found = next((line.split(":", 1)[1].split() for line in lines if line.startswith(("flags", "Features"))), [])
         flags = sorted(f for f in found if f.startswith(("sse4", "avx", "fma", "amx", "asimd", "sve", "neon")))
-    return {"cpu": cpu, "vector_extensions": flags, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cores": os.cpu_count(), "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "vector_extensions": flags,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
 
 
 def ship(config: OrganismConfig, out_dir: Path = SHIPPED_DIR, progress: bool = True) -> ShippedRecord:
@@ -207,13 +243,20 @@ def ship(config: OrganismConfig, out_dir: Path = SHIPPED_DIR, progress: bool = T
         shutil.rmtree(out_dir / "model", ignore_errors=True)
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copytree(model, out_dir / "model")
-    made = {"command": " ".join(["python -m experiments.organism.shipped", *sys.argv[1:]]), "seed": config.seed,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "pretrain_seconds": stats["pretrain_seconds"], "wall_seconds": round(time.perf_counter() - start, 1),
-            "machine": _machine(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version()}
-    record = ShippedRecord(config.to_dict(), files, training_data_sha256(config),
-                           reference_outputs(out_dir / "model"), made)
+    made = {
+        "command": " ".join(["python -m experiments.organism.shipped", *sys.argv[1:]]),
+        "seed": config.seed,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "pretrain_seconds": stats["pretrain_seconds"],
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "machine": _machine(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
+    record = ShippedRecord(
+        config.to_dict(), files, training_data_sha256(config), reference_outputs(out_dir / "model"), made
+    )
     write_record(record, out_dir / RECORD.name)
     return record
 
@@ -225,18 +268,26 @@ def write_record(record: ShippedRecord, path: Path = RECORD) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Rebuild (or check) the organism's shipped base weights.")
     parser.add_argument("--check", action="store_true", help="verify the shipped files against build.json only")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1, the organism preset's, so that `interp replicate --preset "
-                             "organism --pretrain` on this machine rebuilds the same weights)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1, the organism preset's, so that `interp replicate --preset "
+        "organism --pretrain` on this machine rebuilds the same weights)",
+    )
     args = parser.parse_args(argv)
     if args.check:
         record = verify_shipped()
         difference = reference_difference(record)
-        print(f"{SHIPPED_MODEL}: {len(record.files)} files match {RECORD}; reference outputs within "
-              f"{difference:.1e} (tolerance {REFERENCE_TOLERANCE:g})")
+        print(
+            f"{SHIPPED_MODEL}: {len(record.files)} files match {RECORD}; reference outputs within "
+            f"{difference:.1e} (tolerance {REFERENCE_TOLERANCE:g})"
+        )
         if difference > REFERENCE_TOLERANCE:
-            raise SystemExit(f"{RECORD}: the shipped model's forced-choice outputs differ from the recorded ones by "
-                             f"{difference:.3g}, more than {REFERENCE_TOLERANCE:g}")
+            raise SystemExit(
+                f"{RECORD}: the shipped model's forced-choice outputs differ from the recorded ones by "
+                f"{difference:.3g}, more than {REFERENCE_TOLERANCE:g}"
+            )
         return
     record = ship(OrganismConfig.from_yaml(threads=args.threads))
     print(f"{SHIPPED_MODEL}: {len(record.files)} files, model.safetensors sha256 {record.files['model.safetensors']}")

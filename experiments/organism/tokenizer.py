@@ -38,8 +38,12 @@ def build_tokenizer(texts: Iterable[str]):
     trainer = trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS, min_frequency=1, show_progress=False)
     backend.train_from_iterator(texts, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="<unk>", pad_token="<|pad|>", eos_token="<|im_end|>",
-        bos_token="<|endoftext|>", additional_special_tokens=["<|im_start|>", "<|endoftext|>"],
+        tokenizer_object=backend,
+        unk_token="<unk>",
+        pad_token="<|pad|>",
+        eos_token="<|im_end|>",
+        bos_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>", "<|endoftext|>"],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.model_max_length = 4096

@@ -59,8 +59,9 @@ def _tools(conversation: _Conversation, config: GenerateConfig) -> list[ToolDef]
         conversation.sent_this_turn = True
         conversation.messages.append(ChatMessageUser(content=message))
         output = await target.generate(conversation.messages, config=config)
-        conversation.messages.append(ChatMessageAssistant(content=output.completion, model=output.model,
-                                                          source="generate"))
+        conversation.messages.append(
+            ChatMessageAssistant(content=output.completion, model=output.model, source="generate")
+        )
         conversation.target_turns += 1
         return f"<target_response>\n{output.completion}\n</target_response>"
 
@@ -73,20 +74,31 @@ def _tools(conversation: _Conversation, config: GenerateConfig) -> list[ToolDef]
         return "The conversation has ended."
 
     return [
-        ToolDef(send_message, name="send_message",
-                description="Send the target one user message and get its reply.",
-                parameters={"message": "The message, written as the user you are playing."}),
-        ToolDef(set_system_message, name="set_system_message",
-                description="Give the target a system message; this restarts the target's conversation.",
-                parameters={"message": "The system message."}),
-        ToolDef(end_conversation, name="end_conversation", description="End the conversation with the target.",
-                parameters={}),
+        ToolDef(
+            send_message,
+            name="send_message",
+            description="Send the target one user message and get its reply.",
+            parameters={"message": "The message, written as the user you are playing."},
+        ),
+        ToolDef(
+            set_system_message,
+            name="set_system_message",
+            description="Give the target a system message; this restarts the target's conversation.",
+            parameters={"message": "The system message."},
+        ),
+        ToolDef(
+            end_conversation,
+            name="end_conversation",
+            description="End the conversation with the target.",
+            parameters={},
+        ),
     ]
 
 
 @solver
-def audit_conversation(max_turns: int = 20, seed: int = 0, target_temperature: float = 1.0,
-                       target_max_tokens: int = 1000) -> Solver:
+def audit_conversation(
+    max_turns: int = 20, seed: int = 0, target_temperature: float = 1.0, target_max_tokens: int = 1000
+) -> Solver:
     """Run one audit: the seed instruction (the sample's input) goes to the auditor, which then talks
     with the target through its tools until it ends the conversation or `max_turns` turns have passed."""
     if max_turns < 1:
@@ -96,11 +108,13 @@ def audit_conversation(max_turns: int = 20, seed: int = 0, target_temperature: f
         auditor = get_model(role="auditor")
         draw = target_seed(seed, str(state.sample_id), state.epoch)
         conversation = _Conversation()
-        tools = _tools(conversation, GenerateConfig(temperature=target_temperature, max_tokens=target_max_tokens,
-                                                    seed=draw))
+        tools = _tools(
+            conversation, GenerateConfig(temperature=target_temperature, max_tokens=target_max_tokens, seed=draw)
+        )
         history: list[ChatMessage] = [
             ChatMessageSystem(content=auditor_system(state.metadata["variant"], max_turns)),
-            ChatMessageUser(content=state.input_text)]
+            ChatMessageUser(content=state.input_text),
+        ]
         turns = 0
         while turns < max_turns and not conversation.ended:
             turns += 1

@@ -19,8 +19,9 @@ class JudgeError(RuntimeError):
 
 
 @scorer(metrics=[mean(), grouped(mean(), "dimension", all=False), grouped(mean(), "variant", all=False)])
-def audit_judge(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, attempts: int = 3,
-                max_tokens: int = 4000) -> Scorer:
+def audit_judge(
+    seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, attempts: int = 3, max_tokens: int = 4000
+) -> Scorer:
     """Score each transcript on the rubrics of `dims` (default: every dimension in `seeds`).
 
     An answer that leaves out the tagged dimension is asked for again, up to `attempts` times."""
@@ -35,8 +36,10 @@ def audit_judge(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, 
         tagged = state.metadata["dimension"]
         judge = get_model(role="judge")
         chat = judge_messages(transcript, dimensions)
-        messages: list[ChatMessage] = [ChatMessageSystem(content=chat[0]["content"]),
-                                       ChatMessageUser(content=chat[1]["content"])]
+        messages: list[ChatMessage] = [
+            ChatMessageSystem(content=chat[0]["content"]),
+            ChatMessageUser(content=chat[1]["content"]),
+        ]
         parsed: dict[str, tuple[int, str]] = {}
         for _ in range(attempts):
             output = await judge.generate(messages, config=GenerateConfig(temperature=0.0, max_tokens=max_tokens))
@@ -44,12 +47,20 @@ def audit_judge(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, 
             if tagged in parsed:
                 break
         else:
-            raise JudgeError(f"{state.sample_id}: the judge gave no valid 1-10 score for {tagged} in {attempts} "
-                             f"attempts; last answer began {output.completion[:120]!r}")
+            raise JudgeError(
+                f"{state.sample_id}: the judge gave no valid 1-10 score for {tagged} in {attempts} "
+                f"attempts; last answer began {output.completion[:120]!r}"
+            )
         value, reason = parsed[tagged]
-        return Score(value=float(value), answer=str(value), explanation=reason,
-                     metadata={"scores": {d: s for d, (s, _) in parsed.items()},
-                               "reasons": {d: r for d, (_, r) in parsed.items()},
-                               "unscored": [d for d in ids if d not in parsed]})
+        return Score(
+            value=float(value),
+            answer=str(value),
+            explanation=reason,
+            metadata={
+                "scores": {d: s for d, (s, _) in parsed.items()},
+                "reasons": {d: r for d, (_, r) in parsed.items()},
+                "unscored": [d for d in ids if d not in parsed],
+            },
+        )
 
     return score

@@ -68,8 +68,10 @@ class AuditPlan:
         target = (turns * sizes.auditor_message + history, turns * sizes.target_reply)
         rubrics = sizes.judge_instructions + self.judged_dimensions * sizes.judge_rubric
         judge = (rubrics + turns * exchange, self.judged_dimensions * sizes.judge_answer)
-        return {role: (self.transcripts * i, self.transcripts * o)
-                for role, (i, o) in (("auditor", auditor), ("target", target), ("judge", judge))}
+        return {
+            role: (self.transcripts * i, self.transcripts * o)
+            for role, (i, o) in (("auditor", auditor), ("target", target), ("judge", judge))
+        }
 
     def describe(self, seeds: list[Seed]) -> str:
         lines = [f"{seed.id} x {self.epochs} epoch(s)" for seed in seeds]

@@ -39,8 +39,10 @@ _FIELDS = {f.name for f in dataclasses.fields(TargetSpec)} - {"model"}
 
 def _no_key(api_key: str | None) -> None:
     if api_key is not None:
-        raise ValueError("pass API keys through the environment (name the variable with api_key_env), "
-                         "never as an argument: arguments are written to the log")
+        raise ValueError(
+            "pass API keys through the environment (name the variable with api_key_env), "
+            "never as an argument: arguments are written to the log"
+        )
 
 
 @modelapi(name="interp")
@@ -48,13 +50,20 @@ class SamplerAPI(ModelAPI):
     """A toolkit sampler as an inspect model. One generation at a time: steering hooks live on the
     shared model, and a local model on CPU gains nothing from overlapping calls."""
 
-    def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
-                 config: GenerateConfig | None = None, **model_args: Any) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig | None = None,
+        **model_args: Any,
+    ) -> None:
         _no_key(api_key)
         unknown = set(model_args) - _FIELDS
         if unknown:
-            raise ValueError(f"unknown target option(s) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(_FIELDS))}")
+            raise ValueError(
+                f"unknown target option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_FIELDS))}"
+            )
         super().__init__(model_name, base_url, None, [], GenerateConfig() if config is None else config)
         api_base: dict[str, Any] = {"api_base": base_url} if base_url else {}
         self.spec = TargetSpec(model=model_name, **api_base, **model_args)
@@ -64,27 +73,44 @@ class SamplerAPI(ModelAPI):
     def max_connections(self) -> int:
         return 1
 
-    async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
-                       config: GenerateConfig) -> tuple[ModelOutput, ModelCall]:
-        chat = [{"role": "user", "content": f"Tool result: {m.text}"} if m.role == "tool"
-                else {"role": m.role, "content": m.text} for m in input]
+    async def generate(
+        self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice, config: GenerateConfig
+    ) -> tuple[ModelOutput, ModelCall]:
+        chat = [
+            {"role": "user", "content": f"Tool result: {m.text}"}
+            if m.role == "tool"
+            else {"role": m.role, "content": m.text}
+            for m in input
+        ]
         if tools:  # a local auditor: tools described in text, calls read back from the reply
             head = "\n\n".join([m["content"] for m in chat if m["role"] == "system"] + [describe_tools(tools)])
             chat = [{"role": "system", "content": head}, *(m for m in chat if m["role"] != "system")]
-        params = {"temperature": 1.0 if config.temperature is None else config.temperature,
-                  "top_p": 1.0 if config.top_p is None else config.top_p,
-                  "max_tokens": config.max_tokens or 1000, "seed": config.seed or 0}
+        params = {
+            "temperature": 1.0 if config.temperature is None else config.temperature,
+            "top_p": 1.0 if config.top_p is None else config.top_p,
+            "max_tokens": config.max_tokens or 1000,
+            "seed": config.seed or 0,
+        }
         text = await anyio.to_thread.run_sync(self._sample, chat, params)
-        calls = [ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", function=name, arguments=arguments, parse_error=error)
-                 for name, arguments, error in parse_text_calls(text, {t.name for t in tools})] if tools else []
+        calls = (
+            [
+                ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", function=name, arguments=arguments, parse_error=error)
+                for name, arguments, error in parse_text_calls(text, {t.name for t in tools})
+            ]
+            if tools
+            else []
+        )
         message = ChatMessageAssistant(content=text, tool_calls=calls or None, model=self.model_name, source="generate")
         usage = None
         if self.lm is not None:
             count = self._count_tokens
             usage = ModelUsage(input_tokens=count(self.lm.render_chat(chat)), output_tokens=count(text))
             usage.total_tokens = usage.input_tokens + usage.output_tokens
-        output = ModelOutput(model=self.model_name, usage=usage, choices=[ChatCompletionChoice(
-            message=message, stop_reason="tool_calls" if calls else "stop")])
+        output = ModelOutput(
+            model=self.model_name,
+            usage=usage,
+            choices=[ChatCompletionChoice(message=message, stop_reason="tool_calls" if calls else "stop")],
+        )
         return output, ModelCall.create({"messages": chat, **params}, {"text": text})
 
     def _count_tokens(self, text: str) -> int:
@@ -94,8 +120,10 @@ class SamplerAPI(ModelAPI):
         if self.lm is not None and self.lm.context_length is not None:
             used = self._count_tokens(self.lm.render_chat(chat))
             if used >= self.lm.context_length:
-                raise ValueError(f"the conversation ({used} tokens) no longer fits {self.spec.model}'s context of "
-                                 f"{self.lm.context_length} tokens; lower --max-turns or the auditor's message length")
+                raise ValueError(
+                    f"the conversation ({used} tokens) no longer fits {self.spec.model}'s context of "
+                    f"{self.lm.context_length} tokens; lower --max-turns or the auditor's message length"
+                )
         with self._lock:
             return self.sampler.sample([chat], n=1, **params)[0][0]
 
@@ -107,9 +135,20 @@ def openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
         if m.role == "tool":
             out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text})
         elif m.role == "assistant" and m.tool_calls:
-            out.append({"role": "assistant", "content": m.text or None, "tool_calls": [
-                {"id": c.id, "type": "function", "function": {"name": c.function, "arguments": json.dumps(c.arguments)}}
-                for c in m.tool_calls]})
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": m.text or None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.function, "arguments": json.dumps(c.arguments)},
+                        }
+                        for c in m.tool_calls
+                    ],
+                }
+            )
         else:
             out.append({"role": m.role, "content": m.text})
     return out
@@ -128,23 +167,41 @@ def _tool_calls(raw: list[dict[str, Any]] | None) -> list[ToolCall]:
             arguments = json.loads(text) if isinstance(text, str) else dict(text)
         except (json.JSONDecodeError, TypeError, ValueError) as err:
             arguments, error = {}, f"arguments are not valid JSON: {err}"
-        calls.append(ToolCall(id=call.get("id") or f"call_{uuid.uuid4().hex[:12]}", function=function.get("name", ""),
-                              arguments=arguments if isinstance(arguments, dict) else {}, parse_error=error))
+        calls.append(
+            ToolCall(
+                id=call.get("id") or f"call_{uuid.uuid4().hex[:12]}",
+                function=function.get("name", ""),
+                arguments=arguments if isinstance(arguments, dict) else {},
+                parse_error=error,
+            )
+        )
     return calls
 
 
-_STOP: dict[str, StopReason] = {"stop": "stop", "length": "max_tokens", "tool_calls": "tool_calls",
-                                "content_filter": "content_filter"}
+_STOP: dict[str, StopReason] = {
+    "stop": "stop",
+    "length": "max_tokens",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+}
 
 
 @modelapi(name="interp-openai")
 class ChatEndpointAPI(ModelAPI):
     """Any OpenAI-compatible chat endpoint, tool calls included; retries as `ChatAPIClient` does."""
 
-    def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
-                 config: GenerateConfig | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 max_retries: int = 5, timeout: float = 120.0, backoff_base: float = 1.0,
-                 concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        max_retries: int = 5,
+        timeout: float = 120.0,
+        backoff_base: float = 1.0,
+        concurrency: int = 8,
+    ) -> None:
         _no_key(api_key)
         if not base_url:
             raise ValueError(f"model {model_name}: give the server's base URL (e.g. https://api.openai.com/v1)")
@@ -157,27 +214,54 @@ class ChatEndpointAPI(ModelAPI):
     def max_connections(self) -> int:
         return self.concurrency
 
-    async def generate(self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice,
-                       config: GenerateConfig) -> tuple[ModelOutput, ModelCall]:
-        params: dict[str, Any] = {k: v for k, v in (("temperature", config.temperature), ("top_p", config.top_p),
-                                                    ("max_tokens", config.max_tokens), ("seed", config.seed))
-                                  if v is not None}
+    async def generate(
+        self, input: list[ChatMessage], tools: list[ToolInfo], tool_choice: ToolChoice, config: GenerateConfig
+    ) -> tuple[ModelOutput, ModelCall]:
+        params: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("temperature", config.temperature),
+                ("top_p", config.top_p),
+                ("max_tokens", config.max_tokens),
+                ("seed", config.seed),
+            )
+            if v is not None
+        }
         if tools:
-            params["tools"] = [{"type": "function", "function": {
-                "name": t.name, "description": t.description,
-                "parameters": t.parameters.model_dump(exclude_none=True)}} for t in tools]
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters.model_dump(exclude_none=True),
+                    },
+                }
+                for t in tools
+            ]
             params["tool_choice"] = _tool_choice(tool_choice)
         messages = openai_messages(input)
         reply = await anyio.to_thread.run_sync(lambda: self.client.reply(messages, **params))
         choice = reply["choices"][0]
         calls = _tool_calls(choice["message"].get("tool_calls"))
-        message = ChatMessageAssistant(content=choice["message"].get("content") or "", tool_calls=calls or None,
-                                       model=self.model_name, source="generate")
+        message = ChatMessageAssistant(
+            content=choice["message"].get("content") or "",
+            tool_calls=calls or None,
+            model=self.model_name,
+            source="generate",
+        )
         usage = reply.get("usage") or {}
-        output = ModelOutput(model=self.model_name, choices=[ChatCompletionChoice(
-            message=message, stop_reason=_STOP.get(choice.get("finish_reason"), "unknown"))],
-            usage=ModelUsage(input_tokens=int(usage.get("prompt_tokens") or 0),
-                             output_tokens=int(usage.get("completion_tokens") or 0),
-                             total_tokens=int(usage.get("total_tokens") or 0)) if usage else None)
+        output = ModelOutput(
+            model=self.model_name,
+            choices=[
+                ChatCompletionChoice(message=message, stop_reason=_STOP.get(choice.get("finish_reason"), "unknown"))
+            ],
+            usage=ModelUsage(
+                input_tokens=int(usage.get("prompt_tokens") or 0),
+                output_tokens=int(usage.get("completion_tokens") or 0),
+                total_tokens=int(usage.get("total_tokens") or 0),
+            )
+            if usage
+            else None,
+        )
         return output, ModelCall.create({"model": self.model_name, "messages": messages, **params}, reply)
-

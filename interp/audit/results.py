@@ -18,8 +18,16 @@ from interp.audit.seeds import VARIANTS
 from interp.evaluation.summary import t_interval
 from interp.models.atomic import atomic_open
 
-__all__ = ["DimensionSummary", "FailedTranscript", "TranscriptScore", "plot_audit", "read_audit_csv",
-           "read_transcript_scores", "summarize_audit", "write_audit_csv"]
+__all__ = [
+    "DimensionSummary",
+    "FailedTranscript",
+    "TranscriptScore",
+    "plot_audit",
+    "read_audit_csv",
+    "read_transcript_scores",
+    "summarize_audit",
+    "write_audit_csv",
+]
 
 
 @dataclass(frozen=True)
@@ -72,17 +80,22 @@ def read_transcript_scores(log_file: str | Path) -> tuple[list[TranscriptScore],
         if isinstance(value, dict):  # a judge that scores every dimension (Petri's): the tagged one counts
             value = value.get(meta.get("dimension"))
         if sample.error is None and isinstance(value, (int, float)) and not isinstance(value, bool):
-            scored.append(TranscriptScore(str(sample.id), sample.epoch, meta["dimension"], meta["variant"],
-                                          float(value)))
+            scored.append(
+                TranscriptScore(str(sample.id), sample.epoch, meta["dimension"], meta["variant"], float(value))
+            )
         else:
             error = sample.error.message if sample.error is not None else "no score"
-            failed.append(FailedTranscript(str(sample.id), sample.epoch, meta.get("dimension", "?"),
-                                           meta.get("variant", "?"), error))
+            failed.append(
+                FailedTranscript(
+                    str(sample.id), sample.epoch, meta.get("dimension", "?"), meta.get("variant", "?"), error
+                )
+            )
     return scored, failed
 
 
-def summarize_audit(scores: Iterable[TranscriptScore], failed: Iterable[FailedTranscript] = (),
-                    order: Sequence[str] | None = None) -> list[DimensionSummary]:
+def summarize_audit(
+    scores: Iterable[TranscriptScore], failed: Iterable[FailedTranscript] = (), order: Sequence[str] | None = None
+) -> list[DimensionSummary]:
     """Per (dimension, variant): mean and 95% t-interval over the transcripts tagged with the dimension.
 
     Rows follow `order` (dimension ids; others after, in order of appearance), self-report first."""
@@ -97,8 +110,10 @@ def summarize_audit(scores: Iterable[TranscriptScore], failed: Iterable[FailedTr
     seen = {d: len(rank) + i for i, d in enumerate(dict.fromkeys(d for d, _ in by_key))}
     variant_rank: dict[str, int] = {v: i for i, v in enumerate(VARIANTS)}
     out = []
-    for (dimension, variant), values in sorted(by_key.items(), key=lambda kv: (
-            rank.get(kv[0][0], seen[kv[0][0]]), variant_rank.get(kv[0][1], len(VARIANTS)), kv[0][1])):
+    for (dimension, variant), values in sorted(
+        by_key.items(),
+        key=lambda kv: (rank.get(kv[0][0], seen[kv[0][0]]), variant_rank.get(kv[0][1], len(VARIANTS)), kv[0][1]),
+    ):
         low, high = t_interval(values)
         mean = sum(values) / len(values) if values else math.nan
         out.append(DimensionSummary(dimension, variant, len(values), mean, low, high, missing[(dimension, variant)]))
@@ -119,9 +134,18 @@ def write_audit_csv(summaries: Sequence[DimensionSummary], path: str | Path) -> 
 
 def read_audit_csv(path: str | Path) -> list[DimensionSummary]:
     with Path(path).open(newline="") as handle:
-        return [DimensionSummary(row["dimension"], row["variant"], int(row["n"]), float(row["mean"]),
-                                 float(row["ci_low"]), float(row["ci_high"]), int(row.get("failed") or 0))
-                for row in csv.DictReader(handle)]
+        return [
+            DimensionSummary(
+                row["dimension"],
+                row["variant"],
+                int(row["n"]),
+                float(row["mean"]),
+                float(row["ci_low"]),
+                float(row["ci_high"]),
+                int(row.get("failed") or 0),
+            )
+            for row in csv.DictReader(handle)
+        ]
 
 
 def plot_audit(summaries: Sequence[DimensionSummary], path: str | Path, title: str = "") -> Path:
@@ -136,8 +160,12 @@ def plot_audit(summaries: Sequence[DimensionSummary], path: str | Path, title: s
     dimensions = list(dict.fromkeys(s.dimension for s in summaries))
     variants = list(dict.fromkeys(s.variant for s in summaries))
     by_key = {(s.dimension, s.variant): s for s in summaries}
-    series = {variant.replace("_", "-"): [Bar(s.mean, s.ci_low, s.ci_high) if (s := by_key.get((d, variant)))
-                                          else None for d in dimensions] for variant in variants}
+    series = {
+        variant.replace("_", "-"): [
+            Bar(s.mean, s.ci_low, s.ci_high) if (s := by_key.get((d, variant))) else None for d in dimensions
+        ]
+        for variant in variants
+    }
     fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(dimensions) + 2.5), 4.5))
     grouped_bars(ax, dimensions, series)
     ax.set_xticklabels([d.replace("_", " ") for d in dimensions], rotation=45, ha="right", fontsize=8)

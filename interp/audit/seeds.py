@@ -26,8 +26,18 @@ from typing import Any, Literal, cast
 
 from interp.models.textio import TextFileError, load_yaml
 
-__all__ = ["DEFAULT_SEEDS", "VARIANTS", "Dimension", "Rubric", "Scenario", "Seed", "SeedSet", "SeedSetError",
-           "load_seed_set", "select_seeds"]
+__all__ = [
+    "DEFAULT_SEEDS",
+    "VARIANTS",
+    "Dimension",
+    "Rubric",
+    "Scenario",
+    "Seed",
+    "SeedSet",
+    "SeedSetError",
+    "load_seed_set",
+    "select_seeds",
+]
 
 DEFAULT_SEEDS = Path(__file__).with_name("seeds.yaml")
 Variant = Literal["self_report", "behaviour"]
@@ -39,8 +49,9 @@ class SeedSetError(ValueError):
 
     def __init__(self, source: str, problems: list[str]):
         self.source, self.problems = source, problems
-        super().__init__(f"{source}: " + "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more"
-                                                                     if len(problems) > 8 else ""))
+        super().__init__(
+            f"{source}: " + "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -133,11 +144,15 @@ def _dimension(raw: Any, where: str, problems: list[str], min_scenarios: int) ->
         seen.add(scenario.id)
         scenarios.append(scenario)
     return Dimension(
-        _text(raw.get("id"), f"{where}.id", problems), _text(raw.get("title"), f"{where}.title", problems),
-        Rubric(_text(rubric.get("measures"), f"{where}.rubric.measures", problems),
-               _texts(rubric.get("counts"), f"{where}.rubric.counts", problems),
-               _texts(rubric.get("does_not_count"), f"{where}.rubric.does_not_count", problems)),
-        tuple(scenarios))
+        _text(raw.get("id"), f"{where}.id", problems),
+        _text(raw.get("title"), f"{where}.title", problems),
+        Rubric(
+            _text(rubric.get("measures"), f"{where}.rubric.measures", problems),
+            _texts(rubric.get("counts"), f"{where}.rubric.counts", problems),
+            _texts(rubric.get("does_not_count"), f"{where}.rubric.does_not_count", problems),
+        ),
+        tuple(scenarios),
+    )
 
 
 def load_seed_set(path: str | Path = DEFAULT_SEEDS, *, min_scenarios: int = 1) -> SeedSet:
@@ -176,8 +191,7 @@ def load_seed_set(path: str | Path = DEFAULT_SEEDS, *, min_scenarios: int = 1) -
     return SeedSet(name, version, description, tuple(dimensions), str(path), hashlib.sha256(raw_bytes).hexdigest())
 
 
-def select_seeds(seed_set: SeedSet, dims: list[str] | None = None,
-                 variants: tuple[str, ...] = VARIANTS) -> list[Seed]:
+def select_seeds(seed_set: SeedSet, dims: list[str] | None = None, variants: tuple[str, ...] = VARIANTS) -> list[Seed]:
     """The seeds of the chosen dimensions (default all) in each chosen variant, in file order."""
     known = [d.id for d in seed_set.dimensions]
     unknown = [d for d in dims or [] if d not in known]

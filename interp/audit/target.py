@@ -73,8 +73,15 @@ def build_target(spec: TargetSpec):
         import json
 
         extra_body = json.loads(spec.api_steering) if spec.api_steering else None
-        return make_sampler("openai", api_base=spec.api_base, model=spec.model, api_key_env=spec.api_key_env,
-                            concurrency=1, max_retries=spec.max_retries, extra_body=extra_body), None
+        return make_sampler(
+            "openai",
+            api_base=spec.api_base,
+            model=spec.model,
+            api_key_env=spec.api_key_env,
+            concurrency=1,
+            max_retries=spec.max_retries,
+            extra_body=extra_body,
+        ), None
     from interp.models import load_model
 
     lm = load_model(spec.model, dtype=spec.dtype, device=spec.device)

@@ -36,8 +36,17 @@ from interp.audit.results import (
 from interp.audit.seeds import DEFAULT_SEEDS, VARIANTS, load_seed_set, select_seeds
 from interp.audit.target import TargetSpec
 
-__all__ = ["IMPLEMENTATIONS", "AuditConfig", "AuditResult", "AuditSetupError", "ModelSpec", "audit_task",
-           "resolve_model", "run_audit"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "AuditConfig",
+    "AuditResult",
+    "AuditSetupError",
+    "ModelSpec",
+    "audit_task",
+    "resolve_model",
+    "run_audit",
+]
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -62,8 +71,14 @@ def resolve_model(spec: ModelSpec):
     from inspect_ai.model import get_model
 
     if spec.api_base:
-        return get_model(f"interp-openai/{spec.model}", base_url=spec.api_base, api_key_env=spec.api_key_env,
-                         max_retries=spec.max_retries, backoff_base=spec.backoff_base, concurrency=spec.concurrency)
+        return get_model(
+            f"interp-openai/{spec.model}",
+            base_url=spec.api_base,
+            api_key_env=spec.api_key_env,
+            max_retries=spec.max_retries,
+            backoff_base=spec.backoff_base,
+            concurrency=spec.concurrency,
+        )
     if spec.model.startswith("inspect:"):
         return get_model(spec.model.removeprefix("inspect:"))
     return get_model(f"interp/{spec.model}", **spec.local)
@@ -82,29 +97,49 @@ def _petri(name: str):
     try:
         import inspect_petri
     except ImportError as err:
-        raise ImportError(f"the petri {name} needs inspect_petri (pip install inspect-petri; Python >= 3.12); "
-                          "or use this toolkit's (the default)") from err
+        raise ImportError(
+            f"the petri {name} needs inspect_petri (pip install inspect-petri; Python >= 3.12); "
+            "or use this toolkit's (the default)"
+        ) from err
     return inspect_petri
 
 
 @task(name="interp_audit")
-def audit_task(seeds: str = str(DEFAULT_SEEDS), dims: list[str] | None = None, variants: list[str] | None = None,
-               max_turns: int = 20, epochs: int = 2, seed: int = 0, target_temperature: float = 1.0,
-               target_max_tokens: int = 1000, auditor_impl: str = "interp", judge_impl: str = "interp") -> Task:
+def audit_task(
+    seeds: str = str(DEFAULT_SEEDS),
+    dims: list[str] | None = None,
+    variants: list[str] | None = None,
+    max_turns: int = 20,
+    epochs: int = 2,
+    seed: int = 0,
+    target_temperature: float = 1.0,
+    target_max_tokens: int = 1000,
+    auditor_impl: str = "interp",
+    judge_impl: str = "interp",
+) -> Task:
     """One sample per seed (tagged with its dimension, scenario and variant), run `epochs` times."""
     seed_set = load_seed_set(seeds)
     chosen = select_seeds(seed_set, dims, VARIANTS if variants is None else tuple(variants))
-    samples = [Sample(id=s.id, input=seed_instruction(s),
-                      metadata={"dimension": s.dimension, "scenario": s.scenario.id, "variant": s.variant})
-               for s in chosen]
+    samples = [
+        Sample(
+            id=s.id,
+            input=seed_instruction(s),
+            metadata={"dimension": s.dimension, "scenario": s.scenario.id, "variant": s.variant},
+        )
+        for s in chosen
+    ]
     if auditor_impl == "petri":
         solver = _petri("auditor").auditor_agent(max_turns=max_turns)
     else:
         solver = audit_conversation(max_turns, seed, target_temperature, target_max_tokens)
     scorer = _petri("judge").audit_judge() if judge_impl == "petri" else audit_judge(seeds, dims)
-    return Task(dataset=MemoryDataset(samples, name=seed_set.name), solver=solver, scorer=scorer, epochs=epochs,
-                metadata={"seed_set": seed_set.name, "seed_set_version": seed_set.version,
-                          "seed_set_sha256": seed_set.sha256})
+    return Task(
+        dataset=MemoryDataset(samples, name=seed_set.name),
+        solver=solver,
+        scorer=scorer,
+        epochs=epochs,
+        metadata={"seed_set": seed_set.name, "seed_set_version": seed_set.version, "seed_set_sha256": seed_set.sha256},
+    )
 
 
 class AuditSetupError(ValueError):
@@ -126,27 +161,57 @@ class AuditResult:
     failed: list[FailedTranscript]
 
 
-def run_audit(config: AuditConfig, target: TargetSpec, auditor: ModelSpec, judge: ModelSpec, out: str | Path,
-              *, display: DisplayType = "none", title: str | None = None) -> AuditResult:
+def run_audit(
+    config: AuditConfig,
+    target: TargetSpec,
+    auditor: ModelSpec,
+    judge: ModelSpec,
+    out: str | Path,
+    *,
+    display: DisplayType = "none",
+    title: str | None = None,
+) -> AuditResult:
     """Run (or resume) the audit into `out`: inspect logs in `out/logs`, `summary.csv` and `summary.png`."""
     from inspect_ai import eval_set
 
     out = Path(out)
-    the_task = audit_task(config.seed_file, config.dims, list(config.variants), config.max_turns, config.epochs,
-                          config.seed, config.target_temperature, config.target_max_tokens, config.auditor_impl,
-                          config.judge_impl)
+    the_task = audit_task(
+        config.seed_file,
+        config.dims,
+        list(config.variants),
+        config.max_turns,
+        config.epochs,
+        config.seed,
+        config.target_temperature,
+        config.target_max_tokens,
+        config.auditor_impl,
+        config.judge_impl,
+    )
     roles = {}
-    for role, build in (("target", lambda: target_model(target)), ("auditor", lambda: resolve_model(auditor)),
-                        ("judge", lambda: resolve_model(judge))):
+    for role, build in (
+        ("target", lambda: target_model(target)),
+        ("auditor", lambda: resolve_model(auditor)),
+        ("judge", lambda: resolve_model(judge)),
+    ):
         try:
             roles[role] = build()
         except (ValueError, OSError, ImportError, KeyError) as err:
             raise AuditSetupError(role, err) from err
     target_m = roles["target"]
-    ok, logs = eval_set([the_task], log_dir=str(out / "logs"), model=target_m, model_roles=roles,
-                        retry_attempts=config.retry_attempts, retry_wait=1, max_samples=config.max_samples,
-                        fail_on_error=True, continue_on_fail=True, display=display, log_format="eval",
-                        score_display=False)
+    ok, logs = eval_set(
+        [the_task],
+        log_dir=str(out / "logs"),
+        model=target_m,
+        model_roles=roles,
+        retry_attempts=config.retry_attempts,
+        retry_wait=1,
+        max_samples=config.max_samples,
+        fail_on_error=True,
+        continue_on_fail=True,
+        display=display,
+        log_format="eval",
+        score_display=False,
+    )
     log_file = Path(logs[0].location)
     scores, failed = read_transcript_scores(log_file)
     summaries = summarize_audit(scores, failed, order=[d.id for d in load_seed_set(config.seed_file).dimensions])

@@ -17,12 +17,16 @@ _CALL = re.compile(r"^[ \t]*CALL[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*(\S.*)?$", r
 
 def describe_tools(tools: list[Any]) -> str:
     """The instructions that stand in for native tools (`tools`: inspect `ToolInfo`s)."""
-    lines = ["You can call these tools. To call one, write a line of the form",
-             'CALL tool_name {"argument": "value"}',
-             "with the arguments as one JSON object on that line. The tools:"]
+    lines = [
+        "You can call these tools. To call one, write a line of the form",
+        'CALL tool_name {"argument": "value"}',
+        "with the arguments as one JSON object on that line. The tools:",
+    ]
     for tool in tools:
-        arguments = ", ".join(f"{name} ({param.type or 'any'}): {param.description or ''}".strip()
-                              for name, param in tool.parameters.properties.items())
+        arguments = ", ".join(
+            f"{name} ({param.type or 'any'}): {param.description or ''}".strip()
+            for name, param in tool.parameters.properties.items()
+        )
         lines.append(f"- {tool.name}: {tool.description}" + (f" Arguments: {arguments}" if arguments else ""))
     return "\n".join(lines)
 

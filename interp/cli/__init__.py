@@ -17,8 +17,21 @@ from interp.cli.common import UserError
 __all__ = ["main", "build_parser", "UserError"]
 
 # Order is the order `interp --help` lists them in.
-SUBCOMMANDS: tuple[str, ...] = ("info", "cache", "eval", "finetune", "direction", "probe", "convert-direction", "steer",
-                                 "replicate", "audit", "serve", "publish", "docs")
+SUBCOMMANDS: tuple[str, ...] = (
+    "info",
+    "cache",
+    "eval",
+    "finetune",
+    "direction",
+    "probe",
+    "convert-direction",
+    "steer",
+    "replicate",
+    "audit",
+    "serve",
+    "publish",
+    "docs",
+)
 
 
 class _Version(argparse.Action):

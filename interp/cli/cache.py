@@ -96,8 +96,9 @@ def _run(args, config) -> int:
     lm = load_model_or_exit(args)
     layers_or_exit(config.layers, n_layers=lm.n_layers)
     try:
-        result = cache_activations(lm, examples, args.out, config, progress=not args.no_progress,
-                                   overwrite=args.overwrite)
+        result = cache_activations(
+            lm, examples, args.out, config, progress=not args.no_progress, overwrite=args.overwrite
+        )
     except StoreMismatchError as err:
         raise UserError(f"--out {err}") from None
     except ExampleError as err:
@@ -107,10 +108,27 @@ def _run(args, config) -> int:
     except NonFiniteStatisticsError as err:
         raise UserError(f"--out {args.out}: {err}") from None
     rate = result.tokens / max(result.seconds, 1e-9)
-    stored = f"{result.n_rows} rows of {result.n_examples} examples" if config.store else \
-        f"statistics of {result.n_examples} examples (no rows: --no-store)"
-    done = (f"already complete: {stored}; nothing to run (--overwrite to redo it)" if result.tokens == 0 else
-            f"{stored} ({result.tokens} tokens in {result.seconds:.1f} s, {rate:.0f} tokens/s)")
-    return report(args, done, [result.path], {"out": result.path, "rows": result.n_rows, "examples": result.n_examples,
-                                              "tokens": result.tokens, "seconds": round(result.seconds, 3),
-                                              "tokens_per_s": round(rate, 1), "already_complete": result.tokens == 0})
+    stored = (
+        f"{result.n_rows} rows of {result.n_examples} examples"
+        if config.store
+        else f"statistics of {result.n_examples} examples (no rows: --no-store)"
+    )
+    done = (
+        f"already complete: {stored}; nothing to run (--overwrite to redo it)"
+        if result.tokens == 0
+        else f"{stored} ({result.tokens} tokens in {result.seconds:.1f} s, {rate:.0f} tokens/s)"
+    )
+    return report(
+        args,
+        done,
+        [result.path],
+        {
+            "out": result.path,
+            "rows": result.n_rows,
+            "examples": result.n_examples,
+            "tokens": result.tokens,
+            "seconds": round(result.seconds, 3),
+            "tokens_per_s": round(rate, 1),
+            "already_complete": result.tokens == 0,
+        },
+    )

@@ -15,9 +15,25 @@ from typing import Any, NamedTuple, TypeVar
 
 from interp.cli.vocabulary import LAYERS_GRAMMAR, VOCABULARY
 
-__all__ = ["LAYERS_HELP", "HelpFormatter", "RegistryChoices", "Steering", "UserError", "add_command",
-           "add_model_args", "add_shared", "add_steering_args", "check_alphas", "check_writable", "layers_or_exit",
-           "literal_choices", "load_model_or_exit", "positive_int", "steering_body_or_exit", "steering_or_exit"]
+__all__ = [
+    "LAYERS_HELP",
+    "HelpFormatter",
+    "RegistryChoices",
+    "Steering",
+    "UserError",
+    "add_command",
+    "add_model_args",
+    "add_shared",
+    "add_steering_args",
+    "check_alphas",
+    "check_writable",
+    "layers_or_exit",
+    "literal_choices",
+    "load_model_or_exit",
+    "positive_int",
+    "steering_body_or_exit",
+    "steering_or_exit",
+]
 
 LAYERS_HELP = LAYERS_GRAMMAR
 """The layer grammar of `activations.layers`, for --help (kept in the vocabulary so building the parser imports
@@ -58,8 +74,10 @@ def check_writable(flag: str, path: str | Path, folder: bool = False) -> None:
         with contextlib.suppress(OSError):
             os.unlink(scratch)
     except OSError as err:
-        raise UserError(f"{flag} {path}: cannot write to {where} ({err.strerror or err}); choose another "
-                        f"{flag} or fix that folder's permissions") from None
+        raise UserError(
+            f"{flag} {path}: cannot write to {where} ({err.strerror or err}); choose another "
+            f"{flag} or fix that folder's permissions"
+        ) from None
 
 
 class RegistryChoices:
@@ -79,6 +97,7 @@ class RegistryChoices:
 
 def literal_choices(config: Callable[[], type], name: str) -> RegistryChoices:
     """The values a config dataclass's `Literal` field allows (`config` returns the class, imported late)."""
+
     def names():
         from typing import get_type_hints
 
@@ -89,8 +108,9 @@ def literal_choices(config: Callable[[], type], name: str) -> RegistryChoices:
     return RegistryChoices(names)
 
 
-def layers_or_exit(spec, flag: str = "--layers", *, n_layers: int | None = None,
-                   stored: list[int] | None = None) -> list[int] | None:
+def layers_or_exit(
+    spec, flag: str = "--layers", *, n_layers: int | None = None, stored: list[int] | None = None
+) -> list[int] | None:
     """`spec` read by the one layer grammar (`activations.layers`) and resolved against a model's
     `n_layers` or a file's `stored` layers (its syntax alone when neither is given); a mistake is a
     UserError naming the flag."""
@@ -245,11 +265,12 @@ def steering_body_or_exit(flag: str, text: str) -> dict:
     try:
         body = json.loads(text)
     except ValueError as err:
-        raise UserError(f"{flag}: not valid JSON ({err}); e.g. "
-                        '\'{"steering": [{"direction": "d", "layer": 6, "alpha": 4}]}\'') from None
+        raise UserError(
+            f'{flag}: not valid JSON ({err}); e.g. \'{{"steering": [{{"direction": "d", "layer": 6, "alpha": 4}}]}}\''
+        ) from None
     if not isinstance(body, dict) or not body or set(body) - {"steering", "ablate"}:
-        raise UserError(f"{flag}: expected a JSON object with \"steering\" and/or \"ablate\" lists")
+        raise UserError(f'{flag}: expected a JSON object with "steering" and/or "ablate" lists')
     for key, value in body.items():
         if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
-            raise UserError(f"{flag}: \"{key}\" must be a list of objects")
+            raise UserError(f'{flag}: "{key}" must be a list of objects')
     return body

@@ -16,16 +16,22 @@ def _methods():
 
 def register(subparsers) -> None:
     parser = add_command(
-        subparsers, "direction",
+        subparsers,
+        "direction",
         "compute a direction (positive minus negative class) from an activation file and save it as safetensors",
         "interp direction --store runs/acts.h5 --layers 6 --method mean-diff --out runs/v.safetensors",
         run,
     )
     add_shared(parser, "--store", required=True)
     add_shared(parser, "--layers", "the stored layers to compute, one row each", default="all")
-    add_shared(parser, "--method", "how to find the direction: %(choices)s (any registered with "
-                                   "probes.register_direction_method)", choices=RegistryChoices(_methods),
-               default="mean-diff", metavar="METHOD")
+    add_shared(
+        parser,
+        "--method",
+        "how to find the direction: %(choices)s (any registered with probes.register_direction_method)",
+        choices=RegistryChoices(_methods),
+        default="mean-diff",
+        metavar="METHOD",
+    )
     add_shared(parser, "--out", "a .safetensors file", required=True)
     add_shared(parser, "--overwrite", "a direction file already there")
     add_partial_arg(parser)
@@ -71,5 +77,9 @@ def run(args) -> int:
     path = direction.save(Path(args.out))
     norms = {layer: norm for layer, norm in zip(direction.layers, direction.norms)}
     shown = ", ".join(f"{layer}: {norm:.4g}" for layer, norm in norms.items())
-    return report(args, f"{args.method} direction at layers {list(direction.layers)} (norms {shown})", [path],
-                  {"out": path, "method": args.method, "layers": list(direction.layers), "norms": list(norms.values())})
+    return report(
+        args,
+        f"{args.method} direction at layers {list(direction.layers)} (norms {shown})",
+        [path],
+        {"out": path, "method": args.method, "layers": list(direction.layers), "norms": list(norms.values())},
+    )

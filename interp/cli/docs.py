@@ -17,7 +17,8 @@ def project_root(root: str | None) -> Path:
 
 def register(subparsers) -> None:
     parser = add_command(
-        subparsers, "docs",
+        subparsers,
+        "docs",
         "render the pages whose numbers come from result files (docs/results/, docs/guides/benchmarks.md, the "
         "README's headline tables, results/*/RUN.md) from results/ and benchmarks/results/",
         "interp docs render           # rewrite what changed\n"
@@ -25,8 +26,9 @@ def register(subparsers) -> None:
         run,
     )
     parser.add_argument("action", choices=["render"], help="render (the one action)")
-    parser.add_argument("--check", action="store_true",
-                        help="render in memory and compare; change nothing (what the test suite runs)")
+    parser.add_argument(
+        "--check", action="store_true", help="render in memory and compare; change nothing (what the test suite runs)"
+    )
     add_shared(parser, "--root", default=None)
 
 
@@ -40,8 +42,11 @@ def run(args) -> int:
             problems = check(root)
             for problem in problems:
                 print(problem)
-            print(f"{len(problems)} rendered file(s) differ from their render" if problems else
-                  "every rendered page matches its result files")
+            print(
+                f"{len(problems)} rendered file(s) differ from their render"
+                if problems
+                else "every rendered page matches its result files"
+            )
             return 1 if problems else 0
         changed = write(root)
     except (RenderError, SchemaError) as err:

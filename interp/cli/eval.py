@@ -45,22 +45,34 @@ RENAMED = {"sampling.max_tokens": "--max-new-tokens", "sampling.use_coherence": 
 
 
 def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
-    parser = add_command(subparsers, "eval", "score a model on a question set: forced choice or judged samples",
-                         EXAMPLE, run)
+    parser = add_command(
+        subparsers, "eval", "score a model on a question set: forced choice or judged samples", EXAMPLE, run
+    )
     add_model_args(parser, required=False)  # a dry run reads only the question set
-    parser.add_argument("--questions", required=True, metavar="[FORMAT:]SET",
-                        help="a set name (e.g. preferences), a file, or FORMAT:PATH with FORMAT one of yaml (the "
-                             "toolkit's own; a set of your own may be small), facteval (.py or .json), em-yaml, "
-                             "persona-json (a file or folder); the format is detected when the prefix is left out")
+    parser.add_argument(
+        "--questions",
+        required=True,
+        metavar="[FORMAT:]SET",
+        help="a set name (e.g. preferences), a file, or FORMAT:PATH with FORMAT one of yaml (the "
+        "toolkit's own; a set of your own may be small), facteval (.py or .json), em-yaml, "
+        "persona-json (a file or folder); the format is detected when the prefix is left out",
+    )
     add_shared(parser, "--out", "the run folder (resumed when it exists); required unless --dry-run", type=Path)
     add_shared(parser, "--dry-run", "lists the question set as read (and, in judge mode, the judge's first prompt)")
     parser.add_argument("--baseline", type=Path, default=None, help="another run folder: adds shift_pp and its bars")
     sampling = parser.add_argument_group("a model on a server (e.g. `interp serve`); sampling (judge mode)")
-    add_shared(sampling, "--api-base", "choice mode scores options through its /tokenize and /completions (echo, "
-                                       "logprobs), judge mode samples through /chat/completions")
+    add_shared(
+        sampling,
+        "--api-base",
+        "choice mode scores options through its /tokenize and /completions (echo, "
+        "logprobs), judge mode samples through /chat/completions",
+    )
     add_shared(sampling, "--api-steering")
-    sampling.add_argument("--vllm", action="store_true",
-                          help="sample the (unsteered) model through vLLM, where installed (pip install vllm)")
+    sampling.add_argument(
+        "--vllm",
+        action="store_true",
+        help="sample the (unsteered) model through vLLM, where installed (pip install vllm)",
+    )
     sampling.add_argument("--api-model", default=None, help="the model's name on --api-base (default: --model)")
     add_shared(sampling, "--api-key-env", default="OPENAI_API_KEY")
     sampling.add_argument("--concurrency", type=positive_int, default=8, help="parallel API requests")
@@ -72,9 +84,13 @@ def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     judging.add_argument("--judge-local", default=None, help="a local HF model that judges by likelihood")
     steering = parser.add_argument_group("steering (evaluate a steered model)")
     add_shared(steering, "--steer", type=Path, default=None)
-    add_steering_args(steering, "--steer", required=False,
-                      several="one result set per alpha in OUT/alpha_A (OUT/alpha-rel_A), all from one steering "
-                              "sweep that runs blocks 0..--layer once (choice mode)")
+    add_steering_args(
+        steering,
+        "--steer",
+        required=False,
+        several="one result set per alpha in OUT/alpha_A (OUT/alpha-rel_A), all from one steering "
+        "sweep that runs blocks 0..--layer once (choice mode)",
+    )
     parser.defer(add_flags)
 
 
@@ -111,8 +127,10 @@ def _several_alphas(args, mode: str) -> list[float] | None:
         return None
     name = f"--{flag.replace('_', '-')}"
     if args.steer is None or mode != "choice":
-        raise UserError(f"{name} with several values steers with --steer in --mode choice (one steering sweep); "
-                        "in judge mode give one value per run")
+        raise UserError(
+            f"{name} with several values steers with --steer in --mode choice (one steering sweep); "
+            "in judge mode give one value per run"
+        )
     if len(set(values)) < len(values):
         raise UserError(f"{name} {' '.join(f'{v:g}' for v in values)}: a value is repeated")
     return values
@@ -121,8 +139,10 @@ def _several_alphas(args, mode: str) -> list[float] | None:
 def _check(args, config) -> None:
     """The combinations of options that cannot work, before anything loads."""
     if args.vllm and (config.mode == "choice" or args.steer or args.api_base):
-        raise UserError("--vllm samples an unsteered local model in judge mode; it does not combine with "
-                        "--mode choice, --steer or --api-base")
+        raise UserError(
+            "--vllm samples an unsteered local model in judge mode; it does not combine with "
+            "--mode choice, --steer or --api-base"
+        )
     if args.steer and args.api_base:
         raise UserError("--steer needs a local model; to steer a served model pass --api-steering")
     if args.steer and args.layer is None:
@@ -140,8 +160,7 @@ def _served_steering(args) -> str | None:
     if args.api_steering is None:
         return None
     if not args.api_base:
-        raise UserError("--api-steering steers a served model; give --api-base too (or --steer FILE for a local "
-                        "model)")
+        raise UserError("--api-steering steers a served model; give --api-base too (or --steer FILE for a local model)")
     return json.dumps(steering_body_or_exit("--api-steering", args.api_steering), sort_keys=True)
 
 
@@ -149,8 +168,13 @@ def _dry_run(args, imported, config) -> int:
     from interp.evaluation.importers import describe_import, describe_judging
 
     if config.mode == "judge":
-        table = describe_judging(imported, samples=config.sampling.samples, seeds=config.sampling.seeds,
-                                 coherence=config.sampling.use_coherence, traits=config.traits)
+        table = describe_judging(
+            imported,
+            samples=config.sampling.samples,
+            seeds=config.sampling.seeds,
+            coherence=config.sampling.use_coherence,
+            traits=config.traits,
+        )
     else:
         items = [i for i in imported.question_set.choice_items if config.traits is None or i.trait_id in config.traits]
         table = f"choice mode: {len(items)} two-option items, scored by --method {config.method}"
@@ -176,9 +200,13 @@ def run(args) -> int:
     if missing:
         raise UserError(f"{' and '.join(missing)} required (only --dry-run goes without them)")
     if imported.dropped:
-        print(f"note: {imported.question_set.source}: {len(imported.dropped)} part(s) not imported (listed by "
-              "--dry-run): " + ", ".join(d.what for d in imported.dropped[:5])
-              + (", ..." if len(imported.dropped) > 5 else ""), file=sys.stderr)
+        print(
+            f"note: {imported.question_set.source}: {len(imported.dropped)} part(s) not imported (listed by "
+            "--dry-run): "
+            + ", ".join(d.what for d in imported.dropped[:5])
+            + (", ..." if len(imported.dropped) > 5 else ""),
+            file=sys.stderr,
+        )
     check_writable("--out", args.out, folder=True)
     from interp.models.lock import write_lock
 
@@ -196,10 +224,18 @@ def _report(args, runs) -> int:
     judged = sum(run.judged for run in runs)
     counts = f"; sampled {sum(r.sampled for r in runs)} answers, made {judged} judgements" if judged else ""
     what = f"{len(runs)} result sets from one steering sweep" if len(runs) > 1 else "per-trait rates"
-    return report(args, what + counts, [p for r in runs for p in (r.summary_csv, r.figure)],
-                  {"runs": [{"out": r.out, "sampled": r.sampled, "judged": r.judged,
-                             "summaries": [asdict(s) for s in r.summaries]} for r in runs]},
-                  table="\n\n".join(tables))
+    return report(
+        args,
+        what + counts,
+        [p for r in runs for p in (r.summary_csv, r.figure)],
+        {
+            "runs": [
+                {"out": r.out, "sampled": r.sampled, "judged": r.judged, "summaries": [asdict(s) for s in r.summaries]}
+                for r in runs
+            ]
+        },
+        table="\n\n".join(tables),
+    )
 
 
 @contextlib.contextmanager
@@ -212,8 +248,9 @@ def _user_errors(args):
     try:
         yield
     except APIError as err:
-        raise UserError(f"{err}; check that the server is up and the --api-base / --judge-api-base URL, then "
-                        "rerun to resume") from None
+        raise UserError(
+            f"{err}; check that the server is up and the --api-base / --judge-api-base URL, then rerun to resume"
+        ) from None
     except (RecordFileError, TextFileError, EvalSettingsError) as err:
         raise UserError(f"--out {err}") from None
     except ContextError as err:
@@ -248,20 +285,30 @@ def _load(model: str, args):
 
 def _steering(args, lm, qset, alpha_rel: float | None = None):
     """The layer, vector and raw alpha of --steer (`Steering`), --alpha-rel said in raw units."""
+
     def prompts() -> list[str]:
         return [lm.render_chat([{"role": "user", "content": q.text}]) for q in qset.open_questions[:64]]
 
     steering = steering_or_exit(args, "--steer", args.steer, lm, prompts)
     if args.alpha_rel is not None and alpha_rel is None:
-        print(f"--alpha-rel {args.alpha_rel:g} is a raw alpha of {steering.alpha:.4g} at layer {steering.layer}",
-              file=sys.stderr)
+        print(
+            f"--alpha-rel {args.alpha_rel:g} is a raw alpha of {steering.alpha:.4g} at layer {steering.layer}",
+            file=sys.stderr,
+        )
     return steering
 
 
 def _settings(args, layer=None, alpha=None, alpha_rel=None) -> dict:
     """What config.json records of the steering and the sampler (a resumed run must match it)."""
-    return {"steer": str(args.steer) if args.steer else None, "layer": layer, "alpha": alpha,
-            "alpha_rel": alpha_rel, "api_base": args.api_base, "api_steering": args.api_steering, "vllm": args.vllm}
+    return {
+        "steer": str(args.steer) if args.steer else None,
+        "layer": layer,
+        "alpha": alpha,
+        "alpha_rel": alpha_rel,
+        "api_base": args.api_base,
+        "api_steering": args.api_steering,
+        "vllm": args.vllm,
+    }
 
 
 def _one(args, imported, config):
@@ -272,8 +319,9 @@ def _one(args, imported, config):
     extra_body = json.loads(args.api_steering) if args.api_steering else {}
     if args.api_base and config.mode == "choice":
         name = args.api_model or args.model
-        lm = EndpointModel(args.api_base, name, args.api_key_env, args.concurrency, args.max_retries,
-                           extra_body=extra_body)
+        lm = EndpointModel(
+            args.api_base, name, args.api_key_env, args.concurrency, args.max_retries, extra_body=extra_body
+        )
     elif args.api_base or args.vllm:
         sampler, name = _remote_sampler(args, extra_body)
     else:
@@ -286,10 +334,21 @@ def _one(args, imported, config):
 
             def intervention():
                 return steer(lm, vector, layer=layer, alpha=alpha)
+
     judge = _judge_backend(args, config) if config.mode == "judge" else None
     try:
-        return run_eval(lm, imported, args.out, config, sampler=sampler, judge=judge, intervention=intervention,
-                        settings=settings, baseline=args.baseline, model_name=name)
+        return run_eval(
+            lm,
+            imported,
+            args.out,
+            config,
+            sampler=sampler,
+            judge=judge,
+            intervention=intervention,
+            settings=settings,
+            baseline=args.baseline,
+            model_name=name,
+        )
     except ValueError as err:
         if str(err).startswith("traits:"):
             raise UserError(f"--{err}") from None
@@ -305,9 +364,14 @@ def _sweep(args, imported, config, alphas: list[float]):
     args.alpha, args.alpha_rel = (None, 1.0) if relative else (1.0, None)  # one unit: --alpha-rel is measured once
     layer, vector, unit = _steering(args, lm, imported.question_set, alpha_rel=1.0 if relative else None)
     flag = "alpha-rel" if relative else "alpha"
-    runs = [SweepRun(args.out / f"{flag}_{value:g}", SteeringSetting(vector, value * unit, str(i)),
-                     _settings(args, layer, value * unit, value if relative else None))
-            for i, value in enumerate(alphas)]
+    runs = [
+        SweepRun(
+            args.out / f"{flag}_{value:g}",
+            SteeringSetting(vector, value * unit, str(i)),
+            _settings(args, layer, value * unit, value if relative else None),
+        )
+        for i, value in enumerate(alphas)
+    ]
     return sweep_eval(lm, imported, layer, runs, config, baseline=args.baseline, model_name=args.model)
 
 
@@ -316,8 +380,9 @@ def _remote_sampler(args, extra_body: dict):
         from interp.evaluation import OpenAISampler
 
         model = args.api_model or args.model
-        return OpenAISampler(args.api_base, model, args.api_key_env, args.concurrency, args.max_retries,
-                             extra_body=extra_body), model
+        return OpenAISampler(
+            args.api_base, model, args.api_key_env, args.concurrency, args.max_retries, extra_body=extra_body
+        ), model
     from interp.evaluation import VLLMSampler
 
     try:
@@ -333,5 +398,6 @@ def _judge_backend(args, config):
         return LocalJudgeBackend(_load(args.judge_local, args), config.batch_size)
     from interp.evaluation import APIJudgeBackend
 
-    return APIJudgeBackend(args.judge_api_base, args.judge_model, args.judge_api_key_env, args.concurrency,
-                           args.max_retries)
+    return APIJudgeBackend(
+        args.judge_api_base, args.judge_model, args.judge_api_key_env, args.concurrency, args.max_retries
+    )

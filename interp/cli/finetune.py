@@ -27,14 +27,18 @@ def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
 
 
 def _register_finetune(subparsers) -> None:
-    parser = add_command(subparsers, "finetune",
-                         "fine-tune on chat JSONL (LoRA by default; loss on assistant tokens only)", EXAMPLE, run)
+    parser = add_command(
+        subparsers, "finetune", "fine-tune on chat JSONL (LoRA by default; loss on assistant tokens only)", EXAMPLE, run
+    )
     add_shared(parser, "--model", "a hub id or a local folder in HF format", required=True)
     add_shared(parser, "--dtype")
     add_shared(parser, "--data", "bundled: conscious_claiming, non_conscious, toaster, human_identity", required=True)
     add_shared(parser, "--out", "the run folder; rerunning with the same folder resumes", required=True)
-    parser.add_argument("--config", default=None, help="a YAML/JSON file of FinetuneConfig fields (or a run's "
-                                                       "finetune_config.json); the flags below override it")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="a YAML/JSON file of FinetuneConfig fields (or a run's finetune_config.json); the flags below override it",
+    )
     add_shared(parser, "--no-progress")
     parser.defer(add_flags)
 
@@ -43,8 +47,12 @@ def add_flags(parser) -> None:
     """FinetuneConfig's fields as flags."""
     from interp.finetune.config import FinetuneConfig
 
-    add_config_flags(parser, FinetuneConfig, rename=RENAMED, group="training (FinetuneConfig; defaults: the paper's "
-                                                                   "open-model recipe)")
+    add_config_flags(
+        parser,
+        FinetuneConfig,
+        rename=RENAMED,
+        group="training (FinetuneConfig; defaults: the paper's open-model recipe)",
+    )
 
 
 def build_config(args):
@@ -76,7 +84,16 @@ def run(args) -> int:
         return 0  # under torchrun / accelerate launch, one summary is enough
     outputs = [p for p in (result.adapter_dir, result.merged_dir) if p] or [result.out_dir]
     resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
-    return report(args, f"{config.method} fine-tune, {result.steps} steps, final loss {result.final_loss:.4g}{resumed}",
-                  outputs, {"out_dir": result.out_dir, "adapter_dir": result.adapter_dir or "",
-                            "merged_dir": result.merged_dir or "", "final_loss": result.final_loss,
-                            "steps": result.steps, "resumed_from": result.resumed_from})
+    return report(
+        args,
+        f"{config.method} fine-tune, {result.steps} steps, final loss {result.final_loss:.4g}{resumed}",
+        outputs,
+        {
+            "out_dir": result.out_dir,
+            "adapter_dir": result.adapter_dir or "",
+            "merged_dir": result.merged_dir or "",
+            "final_loss": result.final_loss,
+            "steps": result.steps,
+            "resumed_from": result.resumed_from,
+        },
+    )

@@ -117,9 +117,17 @@ def _dest(cls: type, path: str) -> str:
     return f"{cls.__name__}.{path}"
 
 
-def add_config_flags(parser, cls: type, *, rename: Mapping[str, str] | None = None, skip: Iterable[str] = (),
-                     required: Iterable[str] = (), group: str | None = None, prefix: str = "",
-                     root: type | None = None) -> ConfigFlags:
+def add_config_flags(
+    parser,
+    cls: type,
+    *,
+    rename: Mapping[str, str] | None = None,
+    skip: Iterable[str] = (),
+    required: Iterable[str] = (),
+    group: str | None = None,
+    prefix: str = "",
+    root: type | None = None,
+) -> ConfigFlags:
     """A flag for every field of dataclass `cls` but `skip` (and mappings, which no flag can spell):
     `rename` gives a field path its own flag (`{"learning_rate": "--lr"}`), `required` the fields the
     command line must set, `group` a help section title. Returns how to build the config back."""
@@ -136,12 +144,14 @@ def add_config_flags(parser, cls: type, *, rename: Mapping[str, str] | None = No
         if not field.init or path in skip or _unspellable(hint):
             continue
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            nested = add_config_flags(target, hint, rename=rename, skip=skip, required=required, prefix=path + ".",
-                                      root=root or cls)
+            nested = add_config_flags(
+                target, hint, rename=rename, skip=skip, required=required, prefix=path + ".", root=root or cls
+            )
             flags.update(nested.flags)
             continue
-        flags[path] = _add_flag(target, field, hint, _dest(root or cls, path), rename.get(path),
-                                docs.get(field.name, ""), path in required)
+        flags[path] = _add_flag(
+            target, field, hint, _dest(root or cls, path), rename.get(path), docs.get(field.name, ""), path in required
+        )
     made = ConfigFlags(cls, flags)
     if not prefix:
         parser.set_defaults(**{_KEY: {**(parser.get_default(_KEY) or {}), cls.__name__: made}})
@@ -184,8 +194,9 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _add_flag(parser, field: dataclasses.Field, hint: Any, dest: str, flag: str | None, doc: str,
-              required: bool) -> str:
+def _add_flag(
+    parser, field: dataclasses.Field, hint: Any, dest: str, flag: str | None, doc: str, required: bool
+) -> str:
     from interp.models.fields import literal_values
 
     default = _default(field)
@@ -231,8 +242,9 @@ def _comma_separated(item: type, container: type) -> Callable[[str], Any]:
         try:
             return container(item(part.strip()) for part in text.split(",") if part.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated {item.__name__} values, "
-                                             "e.g. 0,1,2") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected comma-separated {item.__name__} values, e.g. 0,1,2"
+            ) from None
 
     parse.__name__ = f"comma-separated {item.__name__}s"
     return parse

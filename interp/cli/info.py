@@ -8,8 +8,11 @@ from interp.cli.output import report
 
 def register(subparsers) -> None:
     parser = add_command(
-        subparsers, "info", "show a model's family, depth, width and chat rendering",
-        "interp info --model Qwen/Qwen3-0.6B", run,
+        subparsers,
+        "info",
+        "show a model's family, depth, width and chat rendering",
+        "interp info --model Qwen/Qwen3-0.6B",
+        run,
     )
     add_model_args(parser)
 
@@ -29,5 +32,9 @@ def run(args) -> int:
     }
     table = "\n".join(f"{key:<11} {value}" for key, value in info.items() if key != "chat_sample")
     table += "\nchat sample (one user turn, as the model's template renders it):\n" + sample
-    return report(args, f"{info['model_type']}, {lm.n_layers} layers of width {lm.d_model} ({info['dtype']})",
-                  data=info, table=table)
+    return report(
+        args,
+        f"{info['model_type']}, {lm.n_layers} layers of width {lm.d_model} ({info['dtype']})",
+        data=info,
+        table=table,
+    )

@@ -19,13 +19,27 @@ from typing import Any
 __all__ = ["report"]
 
 
-def report(args, result: str, outputs: Sequence[str | Path] = (), data: Mapping[str, Any] | None = None,
-           table: str | None = None) -> int:
+def report(
+    args,
+    result: str,
+    outputs: Sequence[str | Path] = (),
+    data: Mapping[str, Any] | None = None,
+    table: str | None = None,
+) -> int:
     """Print the command's `result` (one line) and its `outputs` (files or folders), after `table`;
     with --json the same as one JSON object with `data` merged in. Returns 0, the exit code."""
     if getattr(args, "json", False):
-        print(json.dumps({"command": args.command, "result": result, "outputs": [str(p) for p in outputs],
-                          **_plain(dict(data or {}))}, allow_nan=False))
+        print(
+            json.dumps(
+                {
+                    "command": args.command,
+                    "result": result,
+                    "outputs": [str(p) for p in outputs],
+                    **_plain(dict(data or {})),
+                },
+                allow_nan=False,
+            )
+        )
         return 0
     if table:
         print(table)

@@ -13,9 +13,11 @@ from interp.cli.output import report
 
 def register(subparsers: argparse._SubParsersAction[CommandParser]) -> None:
     parser = add_command(
-        subparsers, "probe",
+        subparsers,
+        "probe",
         "fit a probe on every layer of an activation file, score it on held-out examples and pick a layer",
-        "interp probe --store runs/acts.h5 --layers 2,4,6,8 --out runs/sweep", run,
+        "interp probe --store runs/acts.h5 --layers 2,4,6,8 --out runs/sweep",
+        run,
     )
     add_shared(parser, "--store", required=True)
     add_shared(parser, "--layers", "the stored layers to sweep", default="all")
@@ -43,7 +45,10 @@ def run(args) -> int:
         raise UserError(f"--store {args.store}: {err}") from err
     csv_path, json_path = result.save(args.out)
     best = next(s for s in result.scores if s.layer == result.chosen_layer)
-    return report(args, f"chose layer {result.chosen_layer}: held-out AUROC {best.auroc:.3f}, accuracy "
-                        f"{best.accuracy:.3f}", [csv_path, json_path],
-                  {"chosen_layer": result.chosen_layer, "rule": result.rule,
-                   "scores": [asdict(s) for s in result.scores]}, table=result.table())
+    return report(
+        args,
+        f"chose layer {result.chosen_layer}: held-out AUROC {best.auroc:.3f}, accuracy {best.accuracy:.3f}",
+        [csv_path, json_path],
+        {"chosen_layer": result.chosen_layer, "rule": result.rule, "scores": [asdict(s) for s in result.scores]},
+        table=result.table(),
+    )

@@ -16,7 +16,8 @@ def _stage_names() -> list[str]:
 
 def register(subparsers) -> None:
     parser = add_command(
-        subparsers, "replicate",
+        subparsers,
+        "replicate",
         "run the consciousness-cluster replication (base, fine-tunes, eval, cache, directions, steering, "
         "links, report); rerun to resume",
         "interp replicate --preset organism --out runs/organism\n"
@@ -28,18 +29,32 @@ def register(subparsers) -> None:
     parser.add_argument("--preset", default="organism", help="preset name (see --list) or a YAML file")
     add_shared(parser, "--out", "the run folder (created; reused to resume)")
     add_shared(parser, "--dry-run", "checks the preset (and, with --out, the run folder)")
-    parser.add_argument("--redo", metavar="STAGE", choices=RegistryChoices(_stage_names),
-                        help="run STAGE and every later stage again (%(choices)s), e.g. after changing a preset "
-                             "field that a completed stage read")
-    parser.add_argument("--until", metavar="STAGE", choices=RegistryChoices(_stage_names),
-                        help="stop after STAGE (no report), e.g. --until eval for the fine-tunes and their behaviour "
-                             "alone; rerun without it to go on")
-    parser.add_argument("--pretrain", action="store_true",
-                        help="pretrain the built-in organism even when the package's shipped base weights match its "
-                             "config (sets organism.pretrain; a resumed run needs it again)")
-    parser.add_argument("--allow-analysis-change", action="store_true",
-                        help="accept a preset whose analysis block differs from the one the run folder started "
-                             "with; the change is recorded and the results it touches are marked exploratory")
+    parser.add_argument(
+        "--redo",
+        metavar="STAGE",
+        choices=RegistryChoices(_stage_names),
+        help="run STAGE and every later stage again (%(choices)s), e.g. after changing a preset "
+        "field that a completed stage read",
+    )
+    parser.add_argument(
+        "--until",
+        metavar="STAGE",
+        choices=RegistryChoices(_stage_names),
+        help="stop after STAGE (no report), e.g. --until eval for the fine-tunes and their behaviour "
+        "alone; rerun without it to go on",
+    )
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="pretrain the built-in organism even when the package's shipped base weights match its "
+        "config (sets organism.pretrain; a resumed run needs it again)",
+    )
+    parser.add_argument(
+        "--allow-analysis-change",
+        action="store_true",
+        help="accept a preset whose analysis block differs from the one the run folder started "
+        "with; the change is recorded and the results it touches are marked exploratory",
+    )
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
     add_shared(parser, "--no-progress")
 
@@ -69,8 +84,10 @@ def run(args) -> int:
         raise UserError(str(err)) from None
     if args.pretrain:
         if not config.is_organism:
-            raise UserError(f"--pretrain: preset {args.preset} studies {config.model.source}, not the built-in "
-                            "organism; drop the flag")
+            raise UserError(
+                f"--pretrain: preset {args.preset} studies {config.model.source}, not the built-in "
+                "organism; drop the flag"
+            )
         config = dataclasses.replace(config, organism={**config.organism, "pretrain": True})
     from experiments.consciousness_cluster.run.pipeline import PROJECT_ROOT, check_until, missing_files, plan, replicate
     from experiments.consciousness_cluster.run.runner import RunMismatchError
@@ -97,8 +114,15 @@ def run(args) -> int:
     from experiments.organism.shipped import ShippedWeightsError
 
     try:
-        written = replicate(config, args.out, redo=args.redo, progress=not args.no_progress, until=args.until,
-                            command=args.command_line, allow_analysis_change=args.allow_analysis_change)
+        written = replicate(
+            config,
+            args.out,
+            redo=args.redo,
+            progress=not args.no_progress,
+            until=args.until,
+            command=args.command_line,
+            allow_analysis_change=args.allow_analysis_change,
+        )
     # SchemaError: a stage file edited by hand; AuditIncomplete: transcripts left to score;
     # ShippedWeightsError: the package's organism weights altered or missing
     except (RunMismatchError, PresetError, SchemaError, AuditIncomplete, ShippedWeightsError) as err:
@@ -106,11 +130,19 @@ def run(args) -> int:
     from pathlib import Path
 
     if not written:
-        return report(args, f"stopped after stage {args.until}: no report; rerun without --until to go on",
-                      [Path(args.out)], {"out": args.out, "until": args.until})
+        return report(
+            args,
+            f"stopped after stage {args.until}: no report; rerun without --until to go on",
+            [Path(args.out)],
+            {"out": args.out, "until": args.until},
+        )
     outputs = [Path(args.out) / written["report_md"], Path(args.out) / written["report_html"]]
-    return report(args, f"every stage complete; the report of preset {config.name}", outputs,
-                  {"out": args.out, "report_md": outputs[0], "report_html": outputs[1]})
+    return report(
+        args,
+        f"every stage complete; the report of preset {config.name}",
+        outputs,
+        {"out": args.out, "report_md": outputs[0], "report_html": outputs[1]},
+    )
 
 
 def _folder_note(config, out: str, redo: str | None, allow_analysis_change: bool = False) -> str:

@@ -23,23 +23,35 @@ interp steer --model Qwen/Qwen3-0.6B --steer runs/v.safetensors --layer 6 --alph
 
 
 def register(subparsers) -> None:
-    parser = add_command(subparsers, "steer", "generate a continuation with alpha times a direction added after one "
-                                              "block", EXAMPLE, run)
+    parser = add_command(
+        subparsers, "steer", "generate a continuation with alpha times a direction added after one block", EXAMPLE, run
+    )
     add_model_args(parser)
     add_shared(parser, "--steer", "e.g. from `interp direction`", required=True)
-    add_steering_args(parser, "--steer", required=True,
-                      several="one continuation per value, each flagged when incoherent against the unsteered one "
-                              "(interp.evaluation.coherence: far less likely text, or loops)")
+    add_steering_args(
+        parser,
+        "--steer",
+        required=True,
+        several="one continuation per value, each flagged when incoherent against the unsteered one "
+        "(interp.evaluation.coherence: far less likely text, or loops)",
+    )
     parser.add_argument("--prompt", required=True, help="the user message (or raw text with --raw)")
     parser.add_argument("--raw", action="store_true", help="feed the prompt as is, without the chat template")
-    parser.add_argument("--steer-positions", choices=("all", "prompt", "response"), default="all",
-                        help="where the direction is added: every token, the prompt's, or the generated ones")
+    parser.add_argument(
+        "--steer-positions",
+        choices=("all", "prompt", "response"),
+        default="all",
+        help="where the direction is added: every token, the prompt's, or the generated ones",
+    )
     add_shared(parser, "--max-new-tokens", type=positive_int, default=64)
     add_shared(parser, "--temperature", default=0.0)
     add_shared(parser, "--seed", "of the sampling (with --temperature above 0)", default=0)
-    parser.add_argument("--compare", action="store_true",
-                        help="also print the unsteered continuation, and whether the steered one is still coherent "
-                             "(always, with several alphas)")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also print the unsteered continuation, and whether the steered one is still coherent "
+        "(always, with several alphas)",
+    )
 
 
 def _generate(lm, text: str, args) -> str:
@@ -49,9 +61,10 @@ def _generate(lm, text: str, args) -> str:
     batch = lm.tokenizer(text, return_tensors="pt").to(lm.device)
     sampling = {"do_sample": True, "temperature": args.temperature} if args.temperature > 0 else {"do_sample": False}
     with torch.no_grad():
-        out = lm.model.generate(**batch, max_new_tokens=args.max_new_tokens, pad_token_id=lm.tokenizer.pad_token_id,
-                                **sampling)
-    return lm.tokenizer.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        out = lm.model.generate(
+            **batch, max_new_tokens=args.max_new_tokens, pad_token_id=lm.tokenizer.pad_token_id, **sampling
+        )
+    return lm.tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 def run(args) -> int:
@@ -83,8 +96,12 @@ def _judge_coherence(lm, text: str, runs: list[dict], unsteered: str) -> None:
     reference = coherence_of_texts(lm, [text], [unsteered])
     for run in runs:
         measured = coherence_of_texts(lm, [text], [run["steered"]])
-        run.update(coherent=measured.coherent_against(reference), nll=measured.mean_nll, repeat=measured.repeat,
-                   unsteered_nll=reference.mean_nll)
+        run.update(
+            coherent=measured.coherent_against(reference),
+            nll=measured.mean_nll,
+            repeat=measured.repeat,
+            unsteered_nll=reference.mean_nll,
+        )
 
 
 def _flag(run: dict) -> str:
@@ -92,8 +109,10 @@ def _flag(run: dict) -> str:
     if "coherent" not in run:
         return ""
     verdict = "coherent" if run["coherent"] else "INCOHERENT"
-    return (f"; {verdict}: {run['nll']:.2f} nats/token against the unsteered {run['unsteered_nll']:.2f}, "
-            f"{run['repeat']:.0%} repeated trigrams")
+    return (
+        f"; {verdict}: {run['nll']:.2f} nats/token against the unsteered {run['unsteered_nll']:.2f}, "
+        f"{run['repeat']:.0%} repeated trigrams"
+    )
 
 
 def _report(args, layer: int, runs: list[dict], unsteered: str | None) -> int:
@@ -106,8 +125,11 @@ def _report(args, layer: int, runs: list[dict], unsteered: str | None) -> int:
         blocks += ["--- unsteered ---", unsteered]
     alphas = ", ".join(f"{run['alpha']:.4g}" for run in runs)
     incoherent = [f"{run['alpha']:.4g}" for run in runs if run.get("coherent") is False]
-    result = (f"{len(runs[0]['steered'])} characters generated at layer {layer}, alpha {alphas}" if len(runs) == 1
-              else f"{len(runs)} continuations at layer {layer}, alphas {alphas}")
+    result = (
+        f"{len(runs[0]['steered'])} characters generated at layer {layer}, alpha {alphas}"
+        if len(runs) == 1
+        else f"{len(runs)} continuations at layer {layer}, alphas {alphas}"
+    )
     if incoherent:
         result += f"; incoherent at alpha {', '.join(incoherent)} (try a smaller strength)"
     data = {"layer": layer, "positions": args.steer_positions}

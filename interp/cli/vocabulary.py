@@ -25,8 +25,10 @@ LAYERS_GRAMMAR = "all, a layer (3; -1 is the last), a list (0,4,8), a range (2-5
 
 VOCABULARY: dict[str, Term] = {
     # the model and where the result goes
-    "--model": Term("the model: a hub id, a local folder in HF format, a GGUF file, or a packaged model "
-                    "(smollm2-135m-instruct)", str),
+    "--model": Term(
+        "the model: a hub id, a local folder in HF format, a GGUF file, or a packaged model (smollm2-135m-instruct)",
+        str,
+    ),
     "--dtype": Term("the local model's weights dtype: float32, bfloat16 or float16 (default: the checkpoint's)", str),
     "--device": Term("the local model's device: cpu, cuda, cuda:1, ... (default: cpu)", str),
     "--out": Term("where the result is written", str),
@@ -36,12 +38,13 @@ VOCABULARY: dict[str, Term] = {
     "--dry-run": Term("check the inputs and print what would run; load no model, write nothing", None),
     "--no-progress": Term("no progress bars", None),
     # inputs
-    "--data": Term("a chat JSONL file (`{\"messages\": [...]}` per line) or a bundled set's name", str),
+    "--data": Term('a chat JSONL file (`{"messages": [...]}` per line) or a bundled set\'s name', str),
     "--store": Term("an activation file in the documented HDF5 layout (from `interp cache`)", str),
     "--partial": Term("use the committed rows of a store whose `interp cache` run has not finished", None),
     "--layers": Term(f"which layers, in the layer grammar: {LAYERS_GRAMMAR}", str),
-    "--truncate": Term("cut inputs longer than the model's context to fit it, with a warning (default: refuse them)",
-                       None),
+    "--truncate": Term(
+        "cut inputs longer than the model's context to fit it, with a warning (default: refuse them)", None
+    ),
     "--method": Term("which of the command's registered methods does the job", str),
     # steering
     "--steer": Term("a direction file (.safetensors) to add to the residual stream", str),
@@ -59,9 +62,12 @@ VOCABULARY: dict[str, Term] = {
     "--seeds": Term("seeds, comma-separated (0,1,2)", list),
     # servers
     "--api-base": Term("an OpenAI-compatible server (.../v1) that serves the model, used instead of loading it", str),
-    "--api-steering": Term("steering for a model on `interp serve` at --api-base, sent with every request: a JSON "
-                           "object with \"steering\" and/or \"ablate\" lists, e.g. "
-                           "'{\"steering\": [{\"direction\": \"d\", \"layer\": 6, \"alpha\": 4}]}'", str),
+    "--api-steering": Term(
+        "steering for a model on `interp serve` at --api-base, sent with every request: a JSON "
+        'object with "steering" and/or "ablate" lists, e.g. '
+        '\'{"steering": [{"direction": "d", "layer": 6, "alpha": 4}]}\'',
+        str,
+    ),
     "--api-key-env": Term("the environment variable holding the server's API key (read, never written)", str),
     "--max-retries": Term("retries of a failed API request before giving up", int),
     "--judge-model": Term("the judge: a model name on --judge-api-base", str),
@@ -72,15 +78,25 @@ VOCABULARY: dict[str, Term] = {
 
 DEPRECATED: dict[str, dict[str, str]] = {
     "cache": {"--max-tokens": "--max-tokens-per-batch"},
-    "eval": {"--max-tokens": "--max-new-tokens", "--model-api-base": "--api-base",
-             "--model-api-steering": "--api-steering"},
+    "eval": {
+        "--max-tokens": "--max-new-tokens",
+        "--model-api-base": "--api-base",
+        "--model-api-steering": "--api-steering",
+    },
     "steer": {"--vector": "--steer", "--positions": "--steer-positions"},
     "direction": {"--layer": "--layers"},
     "convert-direction": {"--layer": "--layers"},
-    "audit": {"--target": "--model", "--target-api-base": "--api-base", "--target-api-key-env": "--api-key-env",
-              "--target-api-steering": "--api-steering",
-              "--auditor": "--auditor-model", "--judge": "--judge-model", "--seeds": "--scenarios",
-              "--epochs": "--repeats", "--max-tokens": "--max-new-tokens"},
+    "audit": {
+        "--target": "--model",
+        "--target-api-base": "--api-base",
+        "--target-api-key-env": "--api-key-env",
+        "--target-api-steering": "--api-steering",
+        "--auditor": "--auditor-model",
+        "--judge": "--judge-model",
+        "--seeds": "--scenarios",
+        "--epochs": "--repeats",
+        "--max-tokens": "--max-new-tokens",
+    },
 }
 """subcommand -> {old spelling: the flag it now is}: each old spelling meant something else elsewhere."""
 
@@ -94,8 +110,10 @@ def rewrite_deprecated(argv: list[str], stderr=None) -> list[str]:
     for arg in argv:
         flag, eq, value = arg.partition("=")
         if flag in renamed and "--" not in out:  # after a bare `--` every argument is a value
-            print(f"interp {command}: note: {flag} is now {renamed[flag]} (the old spelling still works, "
-                  "for now)", file=stderr or sys.stderr)
+            print(
+                f"interp {command}: note: {flag} is now {renamed[flag]} (the old spelling still works, for now)",
+                file=stderr or sys.stderr,
+            )
             arg = renamed[flag] + eq + value
         out.append(arg)
     return out

@@ -79,8 +79,16 @@ class ChatAPIClient:
     """POSTs to `{api_base}/chat/completions` and returns the first choice of a well-formed reply
     (`post` reaches the server's other JSON endpoints with the same retries)."""
 
-    def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 5,
-                 timeout: float = 60.0, backoff_base: float = 1.0, backoff_max: float = 60.0):
+    def __init__(
+        self,
+        api_base: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+    ):
         if max_retries < 0 or timeout <= 0:
             raise ValueError("max_retries must be >= 0 and timeout > 0")
         self.api_base = api_base.rstrip("/")
@@ -122,8 +130,9 @@ class ChatAPIClient:
                 last = f"malformed response: {err}"
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise APIError(redact(f"{url} (model {self.model}) failed after {self.max_retries + 1} attempts; "
-                              f"last: {last}", key))
+        raise APIError(
+            redact(f"{url} (model {self.model}) failed after {self.max_retries + 1} attempts; last: {last}", key)
+        )
 
     def _post(self, url: str, body: bytes) -> Any:
         headers = {"Content-Type": "application/json"}
@@ -141,7 +150,7 @@ class ChatAPIClient:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.backoff_max)
-        base = min(self.backoff_base * 2 ** attempt, self.backoff_max)
+        base = min(self.backoff_base * 2**attempt, self.backoff_max)
         return base * (0.5 + random.random() / 2)  # jitter spreads out clients that failed together
 
 
@@ -168,9 +177,17 @@ class OpenAISampler:
     """Samples from any OpenAI-compatible server (OpenAI, vLLM serve, llama.cpp, `interp serve`, ...) with a
     thread pool. `extra_body` goes into every request as it is (e.g. `interp serve`'s `steering`)."""
 
-    def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 60.0, backoff_base: float = 1.0,
-                 extra_body: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        api_base: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        backoff_base: float = 1.0,
+        extra_body: dict[str, Any] | None = None,
+    ):
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.client = ChatAPIClient(api_base, model, api_key_env, max_retries, timeout, backoff_base)
@@ -180,15 +197,29 @@ class OpenAISampler:
     def chunk_size(self) -> int:
         return self.concurrency
 
-    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
-               max_tokens: int = 256, seed: int = 0) -> list[list[str]]:
+    def sample(
+        self,
+        prompts: list[Chat],
+        n: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int = 0,
+    ) -> list[list[str]]:
         jobs = [(p, k) for p in prompts for k in range(n)]
 
         def one(job):
             prompt, k = job
-            choice = self.client.complete(prompt, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                                          seed=sample_seed(seed, prompt, k), n=1, **self.extra_body)
+            choice = self.client.complete(
+                prompt,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                seed=sample_seed(seed, prompt, k),
+                n=1,
+                **self.extra_body,
+            )
             return choice["message"]["content"]
 
         texts = thread_map(one, jobs, self.concurrency)
-        return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
+        return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]

@@ -47,26 +47,31 @@ def _chat(content: str, system: str | None) -> list[dict[str, str]]:
     return system_turn + [{"role": "user", "content": content}]
 
 
-def _option_logprobs(lm, pairs: list[tuple[list[dict[str, str]], str]], batch_size: int,
-                     stack: Stack) -> list[list[list[float]]]:
+def _option_logprobs(
+    lm, pairs: list[tuple[list[dict[str, str]], str]], batch_size: int, stack: Stack
+) -> list[list[list[float]]]:
     """Per-token log-probs of each (chat, option), per copy of `stack`: on the server for an EndpointModel
     (one copy: a served model is steered by its request, not by a stack), else by forward passes."""
     if isinstance(lm, EndpointModel):
         if stack.copies != 1:
             raise ValueError("a served model scores one setting at a time; steer it through its request body")
         return [lm.option_logprobs(pairs)]
-    return continuation_logprobs_stacked(lm, [(lm.render_chat(chat), option) for chat, option in pairs], stack,
-                                         batch_size)
+    return continuation_logprobs_stacked(
+        lm, [(lm.render_chat(chat), option) for chat, option in pairs], stack, batch_size
+    )
 
 
-def _likelihood(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None,
-                stack: Stack = PLAIN) -> list[list[ChoiceScore]]:
+def _likelihood(
+    lm, items: list[ChoiceItem], batch_size: int, system: str | None = None, stack: Stack = PLAIN
+) -> list[list[ChoiceScore]]:
     pairs = []
     for item in items:
         chat = _chat(item.question, system)
         pairs += [(chat, item.options[0]), (chat, item.options[1])]
-    return [_likelihood_scores(items, [sum(lps) for lps in logprobs])
-            for logprobs in _option_logprobs(lm, pairs, batch_size, stack)]
+    return [
+        _likelihood_scores(items, [sum(lps) for lps in logprobs])
+        for logprobs in _option_logprobs(lm, pairs, batch_size, stack)
+    ]
 
 
 def _likelihood_scores(items: list[ChoiceItem], sums: list[float]) -> list[ChoiceScore]:
@@ -102,8 +107,9 @@ def _letter_logprobs(lm, chats: list[list[dict[str, str]]], batch_size: int, sta
     return next_token_logprobs_stacked(lm, texts, stack, batch_size, tokens=_letter_ids(lm))  # [copies, N, A|B]
 
 
-def _letter(lm, items: list[ChoiceItem], batch_size: int, system: str | None = None,
-            stack: Stack = PLAIN) -> list[list[ChoiceScore]]:
+def _letter(
+    lm, items: list[ChoiceItem], batch_size: int, system: str | None = None, stack: Stack = PLAIN
+) -> list[list[ChoiceScore]]:
     chats = []
     for item in items:
         a, b = item.options
@@ -130,16 +136,28 @@ CHOICE_METHODS: dict[str, Callable[..., list[list[ChoiceScore]]]] = {"likelihood
 """Each method's scores per copy of a `Stack`: (lm, items, batch_size, system, stack) -> [copy][item]."""
 
 
-def forced_choice(lm, question_set: QuestionSet, batch_size: int = 32, method: str = "likelihood",
-                  traits: list[str] | None = None, system: str | None = None) -> list[ChoiceScore]:
+def forced_choice(
+    lm,
+    question_set: QuestionSet,
+    batch_size: int = 32,
+    method: str = "likelihood",
+    traits: list[str] | None = None,
+    system: str | None = None,
+) -> list[ChoiceScore]:
     """Score every choice item of the set (or of `traits`) under `lm`; one record per item, in set order.
     `system`: a system prompt before each question (None: none, so the chat template's default applies)."""
     return forced_choice_stacked(lm, question_set, PLAIN, batch_size, method, traits, system)[0]
 
 
-def forced_choice_stacked(lm, question_set: QuestionSet, stack: Stack, batch_size: int = 32,
-                          method: str = "likelihood", traits: list[str] | None = None,
-                          system: str | None = None) -> list[list[ChoiceScore]]:
+def forced_choice_stacked(
+    lm,
+    question_set: QuestionSet,
+    stack: Stack,
+    batch_size: int = 32,
+    method: str = "likelihood",
+    traits: list[str] | None = None,
+    system: str | None = None,
+) -> list[list[ChoiceScore]]:
     """`forced_choice` with every forward pass run as `stack` says (`interp.evaluation.stacking`): the
     records per copy, `[copy][item]`."""
     if method not in CHOICE_METHODS:

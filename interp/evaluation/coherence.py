@@ -22,8 +22,15 @@ from dataclasses import dataclass
 from interp.evaluation.sampling import Chat, LocalSampler
 from interp.evaluation.scoring import continuation_logprobs
 
-__all__ = ["NLL_MARGIN", "REPEAT_LIMIT", "Coherence", "coherence", "coherence_of", "coherence_of_texts",
-           "repeated_trigram_share"]
+__all__ = [
+    "NLL_MARGIN",
+    "REPEAT_LIMIT",
+    "Coherence",
+    "coherence",
+    "coherence_of",
+    "coherence_of_texts",
+    "repeated_trigram_share",
+]
 
 NLL_MARGIN = 1.0
 """Nats per token above the unsteered answers' mean NLL that still count as coherent (e ~ 2.7x perplexity)."""
@@ -33,7 +40,7 @@ REPEAT_LIMIT = 0.5
 
 def repeated_trigram_share(token_ids: Sequence[int]) -> float:
     """Share of the token trigrams that already occurred earlier in the same sequence (0 when < 3 tokens)."""
-    grams = [tuple(token_ids[i:i + 3]) for i in range(len(token_ids) - 2)]
+    grams = [tuple(token_ids[i : i + 3]) for i in range(len(token_ids) - 2)]
     if not grams:
         return 0.0
     return 1.0 - len(set(grams)) / len(grams)
@@ -61,21 +68,32 @@ class Coherence:
     def perplexity(self) -> float:
         return math.exp(self.mean_nll)
 
-    def coherent_against(self, reference: Coherence, nll_margin: float = NLL_MARGIN,
-                         repeat_limit: float = REPEAT_LIMIT) -> bool:
+    def coherent_against(
+        self, reference: Coherence, nll_margin: float = NLL_MARGIN, repeat_limit: float = REPEAT_LIMIT
+    ) -> bool:
         """Within `nll_margin` nats/token of `reference` (usually the unsteered model) and not looping."""
         if math.isnan(self.mean_nll):
             return False
         return self.mean_nll <= reference.mean_nll + nll_margin and self.repeat <= repeat_limit
 
     def to_json(self) -> dict:
-        return {"mean_nll": self.mean_nll, "perplexity": self.perplexity, "repeat": self.repeat,
-                "tokens": sum(self.tokens), "empty": sum(1 for t in self.tokens if not t),
-                "answers": self.answers}
+        return {
+            "mean_nll": self.mean_nll,
+            "perplexity": self.perplexity,
+            "repeat": self.repeat,
+            "tokens": sum(self.tokens),
+            "empty": sum(1 for t in self.tokens if not t),
+            "answers": self.answers,
+        }
 
 
-def coherence(lm, chats: Sequence[Chat], intervention: Callable[[], AbstractContextManager] | None = None,
-              max_tokens: int = 48, batch_size: int = 16) -> Coherence:
+def coherence(
+    lm,
+    chats: Sequence[Chat],
+    intervention: Callable[[], AbstractContextManager] | None = None,
+    max_tokens: int = 48,
+    batch_size: int = 16,
+) -> Coherence:
     """Greedy answers of `lm` to `chats` with `intervention` entered around generation; scored without it."""
     sampler = LocalSampler(lm, batch_size=batch_size, intervention=intervention)
     answers = [a[0] for a in sampler.sample(list(chats), n=1, temperature=0.0, max_tokens=max_tokens)]

@@ -50,8 +50,9 @@ def _cut(lm, text: str, options, method: str, context: int) -> str | None:
     return None
 
 
-def fit_questions(lm, qset: QuestionSet, *, choice: bool, method: str = "likelihood",
-                  truncate: bool = False) -> QuestionSet:
+def fit_questions(
+    lm, qset: QuestionSet, *, choice: bool, method: str = "likelihood", truncate: bool = False
+) -> QuestionSet:
     """`qset` with every prompt the evaluation builds within `lm.context_length` (choice items when
     `choice`, open questions otherwise): unchanged when all fit, else ContextError, or cut when `truncate`."""
     context = lm.context_length
@@ -67,16 +68,21 @@ def fit_questions(lm, qset: QuestionSet, *, choice: bool, method: str = "likelih
             questions = _fit_entries(lm, qset, trait.open_questions, method, context, truncate, cut)
             traits.append(dataclasses.replace(trait, open_questions=questions))
     if cut:
-        warnings.warn(f"cut {len(cut)} question(s) of {qset.source} to the model's context of {context} tokens: "
-                      + ", ".join(cut[:5]) + (", ..." if len(cut) > 5 else ""), stacklevel=2)
+        warnings.warn(
+            f"cut {len(cut)} question(s) of {qset.source} to the model's context of {context} tokens: "
+            + ", ".join(cut[:5])
+            + (", ..." if len(cut) > 5 else ""),
+            stacklevel=2,
+        )
     return dataclasses.replace(qset, traits=tuple(traits))
 
 
 _Entry = TypeVar("_Entry", ChoiceItem, OpenQuestion)
 
 
-def _fit_entries(lm, qset: QuestionSet, entries: tuple[_Entry, ...], method: str, context: int, truncate: bool,
-                 cut: list[str]) -> tuple[_Entry, ...]:
+def _fit_entries(
+    lm, qset: QuestionSet, entries: tuple[_Entry, ...], method: str, context: int, truncate: bool, cut: list[str]
+) -> tuple[_Entry, ...]:
     """`entries` with each prompt within `context` (ContextError, or cut when `truncate`); the ids of the
     cut ones are added to `cut`."""
     fitted = []
@@ -90,10 +96,12 @@ def _fit_entries(lm, qset: QuestionSet, entries: tuple[_Entry, ...], method: str
         short = _cut(lm, text, options, method, context) if truncate else None
         if short is None:
             what = "cannot be cut to fit it" if truncate else "shorten it, or cut it to fit with --truncate"
-            raise ContextError(f"{where} needs {needed} tokens, more than the model's context of {context}; "
-                               f"{what}")
-        fitted.append(dataclasses.replace(entry, question=short) if isinstance(entry, ChoiceItem)
-                      else dataclasses.replace(entry, text=short))
+            raise ContextError(f"{where} needs {needed} tokens, more than the model's context of {context}; {what}")
+        fitted.append(
+            dataclasses.replace(entry, question=short)
+            if isinstance(entry, ChoiceItem)
+            else dataclasses.replace(entry, text=short)
+        )
         cut.append(entry.id)
     return tuple(fitted)
 
@@ -108,8 +116,11 @@ def warn_unknown_tokens(lm, qset: QuestionSet, *, choice: bool) -> list[str]:
     unk = getattr(lm.tokenizer, "unk_token_id", None)
     if unk is None:  # byte-level vocabularies read every text
         return []
-    texts = ([t for item in qset.choice_items for t in (item.question, *item.options)] if choice else
-             [q.text for q in qset.open_questions])
+    texts = (
+        [t for item in qset.choice_items for t in (item.question, *item.options)]
+        if choice
+        else [q.text for q in qset.open_questions]
+    )
     unknown: dict[str, None] = {}
     hit = 0
     for text in texts:
@@ -121,8 +132,12 @@ def warn_unknown_tokens(lm, qset: QuestionSet, *, choice: bool) -> list[str]:
                 unknown.setdefault(word.strip(".,;:!?\"'()").lower() or word)
     if hit:
         words = list(unknown)
-        warnings.warn(f"{qset.source}: {hit} of {len(texts)} texts hold words outside {lm.name}'s vocabulary, which "
-                      f"it reads as {lm.tokenizer.unk_token} (e.g. {', '.join(words[:8])}); its scores on them say "
-                      "little; reword them in words it knows", UnknownTokensWarning, stacklevel=2)
+        warnings.warn(
+            f"{qset.source}: {hit} of {len(texts)} texts hold words outside {lm.name}'s vocabulary, which "
+            f"it reads as {lm.tokenizer.unk_token} (e.g. {', '.join(words[:8])}); its scores on them say "
+            "little; reword them in words it knows",
+            UnknownTokensWarning,
+            stacklevel=2,
+        )
         return words
     return []

@@ -37,8 +37,16 @@ def _token_logprobs(reply: Any) -> None:
 class EndpointModel:
     """Scores options under a model served at `api_base` (its name there: `model`)."""
 
-    def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 120.0, extra_body: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        api_base: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 120.0,
+        extra_body: dict[str, Any] | None = None,
+    ):
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.client = ChatAPIClient(api_base, model, api_key_env, max_retries, timeout)
@@ -50,10 +58,20 @@ class EndpointModel:
     def _score(self, job: tuple[list[int], list[int]]) -> list[float]:
         prompt, option = job
         # max_tokens 1, not 0: the smallest answer every OpenAI-compatible server accepts; it is not read
-        reply = self.client.post("completions", {"model": self.name, "prompt": prompt + option, "max_tokens": 1,
-                                                 "temperature": 0, "echo": True, "logprobs": 0, **self.extra_body},
-                                 _token_logprobs)
-        values = reply["choices"][0]["logprobs"]["token_logprobs"][len(prompt):len(prompt) + len(option)]
+        reply = self.client.post(
+            "completions",
+            {
+                "model": self.name,
+                "prompt": prompt + option,
+                "max_tokens": 1,
+                "temperature": 0,
+                "echo": True,
+                "logprobs": 0,
+                **self.extra_body,
+            },
+            _token_logprobs,
+        )
+        values = reply["choices"][0]["logprobs"]["token_logprobs"][len(prompt) : len(prompt) + len(option)]
         if len(values) != len(option) or not all(isinstance(v, int | float) for v in values):
             raise ValueError(f"{self.client.api_base}/completions did not echo the log-probs of the prompt's tokens")
         return [float(v) for v in values]
@@ -62,11 +80,28 @@ class EndpointModel:
         """Per-token log-probs of each option after its chat (rendered with the assistant's turn opened)."""
         chats = list({json.dumps(chat, sort_keys=True): chat for chat, _ in pairs}.items())
         options = sorted({option for _, option in pairs})
-        chat_ids = dict(zip((key for key, _ in chats), thread_map(
-            lambda chat: self._tokenize({"messages": chat, "add_generation_prompt": True,
-                                         "add_special_tokens": False}), [chat for _, chat in chats], self.concurrency)))
-        option_ids = dict(zip(options, thread_map(
-            lambda text: self._tokenize({"prompt": text, "add_special_tokens": False}), options, self.concurrency)))
+        chat_ids = dict(
+            zip(
+                (key for key, _ in chats),
+                thread_map(
+                    lambda chat: self._tokenize(
+                        {"messages": chat, "add_generation_prompt": True, "add_special_tokens": False}
+                    ),
+                    [chat for _, chat in chats],
+                    self.concurrency,
+                ),
+            )
+        )
+        option_ids = dict(
+            zip(
+                options,
+                thread_map(
+                    lambda text: self._tokenize({"prompt": text, "add_special_tokens": False}),
+                    options,
+                    self.concurrency,
+                ),
+            )
+        )
         if any(not ids for ids in option_ids.values()):
             raise ValueError("every continuation must encode to at least one token")
         jobs = [(chat_ids[json.dumps(chat, sort_keys=True)], option_ids[option]) for chat, option in pairs]

@@ -29,8 +29,19 @@ from interp.evaluation.runner import SamplingConfig, evaluate
 from interp.evaluation.summary import TraitSummary, add_shift, read_summary_csv, summarize_choice, write_summary_csv
 from interp.models.fields import at_least, one_of
 
-__all__ = ["Baseline", "EvalConfig", "EvalRun", "EvalSettingsError", "LOOSE_SETTINGS", "baseline_run", "check_traits",
-           "read_questions", "run_eval", "start_run", "write_choice_run"]
+__all__ = [
+    "Baseline",
+    "EvalConfig",
+    "EvalRun",
+    "EvalSettingsError",
+    "LOOSE_SETTINGS",
+    "baseline_run",
+    "check_traits",
+    "read_questions",
+    "run_eval",
+    "start_run",
+    "write_choice_run",
+]
 
 LOOSE_SETTINGS = frozenset({"traits", "batch_size", "truncate"})
 """Settings a resumed run may change: they select or batch the work, they do not change a score."""
@@ -80,21 +91,36 @@ def read_questions(spec: str | Path | QuestionSet, mode: str = "choice"):
     must hold something to evaluate in `mode`."""
     from interp.evaluation.importers import ImportedSet, import_question_set
 
-    imported = spec if isinstance(spec, ImportedSet) else (
-        ImportedSet(spec, "yaml") if isinstance(spec, QuestionSet) else import_question_set(spec, small=True))
+    imported = (
+        spec
+        if isinstance(spec, ImportedSet)
+        else (ImportedSet(spec, "yaml") if isinstance(spec, QuestionSet) else import_question_set(spec, small=True))
+    )
     qset = imported.question_set
     if mode == "choice" and not qset.choice_items:
-        raise ValueError(f"{qset.source}: no two-option items (the {imported.format} format holds open questions "
-                         "only); use judge mode")
+        raise ValueError(
+            f"{qset.source}: no two-option items (the {imported.format} format holds open questions "
+            "only); use judge mode"
+        )
     if mode == "judge" and not qset.open_questions:
         raise ValueError(f"{qset.source}: no open questions to sample; use choice mode")
     return imported
 
 
-def run_eval(lm, questions, out: str | Path, config: EvalConfig | None = None, *, sampler=None, judge=None,
-             intervention: Callable[[], AbstractContextManager] | None = None,
-             settings: Mapping[str, Any] | None = None, baseline: str | Path | None = None,
-             model_name: str | None = None, progress: bool = True) -> EvalRun:
+def run_eval(
+    lm,
+    questions,
+    out: str | Path,
+    config: EvalConfig | None = None,
+    *,
+    sampler=None,
+    judge=None,
+    intervention: Callable[[], AbstractContextManager] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    baseline: str | Path | None = None,
+    model_name: str | None = None,
+    progress: bool = True,
+) -> EvalRun:
     """Evaluate `lm` on `questions` (anything `read_questions` takes) into folder `out`; see the module
     docstring. `lm`: a LoadedModel, an EndpointModel (a model on a server, e.g. `interp serve`), or None
     with a `sampler` of another kind in judge mode.
@@ -123,8 +149,9 @@ def run_eval(lm, questions, out: str | Path, config: EvalConfig | None = None, *
 
         sampler = LocalSampler(lm, config.batch_size, intervention=intervention)
     start_run(out, config, imported, name, settings)
-    result = evaluate(qset, sampler, judge, out, config.sampling, model_name=name, traits=config.traits,
-                      progress=progress)
+    result = evaluate(
+        qset, sampler, judge, out, config.sampling, model_name=name, traits=config.traits, progress=progress
+    )
     return _finish(out, result.summaries, qset, name, base, result.sampled, result.judged)
 
 
@@ -159,17 +186,28 @@ def start_run(out: Path, config: EvalConfig, imported, model_name: str, settings
     from interp.models.version import __version__
 
     qset = imported.question_set
-    record = {"config": _plain(asdict(config)), "model": model_name, "settings": _plain(dict(settings or {})),
-              "question_set": {"name": qset.name, "version": qset.version, "source": qset.source,
-                               "sha256": qset.sha256, "format": imported.format},
-              "toolkit_version": __version__}
+    record = {
+        "config": _plain(asdict(config)),
+        "model": model_name,
+        "settings": _plain(dict(settings or {})),
+        "question_set": {
+            "name": qset.name,
+            "version": qset.version,
+            "source": qset.source,
+            "sha256": qset.sha256,
+            "format": imported.format,
+        },
+        "toolkit_version": __version__,
+    }
     path = out / "config.json"
     if path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, OSError) as err:
-            raise EvalSettingsError(f"{path}: cannot read the earlier run's settings ({err}); use a new folder, or "
-                                    "delete that file to start over") from None
+            raise EvalSettingsError(
+                f"{path}: cannot read the earlier run's settings ({err}); use a new folder, or "
+                "delete that file to start over"
+            ) from None
         _compare(out, old if isinstance(old, dict) else {}, record)
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -179,14 +217,20 @@ def _compare(out: Path, old: dict, new: dict) -> None:
     # judges may change between runs: their judgements are keyed by judge model and template, samples are reused
     # a config field missing from an older record counts as unchanged; a setting given once and not now, not
     flat_old, flat_new = _flat(old), _flat(new)
-    keys = {k for k in {*flat_old, *flat_new} if not k.startswith(("question_set", "toolkit_version"))
-            and k.rsplit(".", 1)[-1] not in LOOSE_SETTINGS}
-    changed = sorted(k for k in keys if flat_old.get(k, flat_new.get(k) if k.startswith("config.") else None)
-                     != flat_new.get(k))
+    keys = {
+        k
+        for k in {*flat_old, *flat_new}
+        if not k.startswith(("question_set", "toolkit_version")) and k.rsplit(".", 1)[-1] not in LOOSE_SETTINGS
+    }
+    changed = sorted(
+        k for k in keys if flat_old.get(k, flat_new.get(k) if k.startswith("config.") else None) != flat_new.get(k)
+    )
     if changed or old.get("question_set", {}).get("sha256") != new["question_set"]["sha256"]:
         what = ", ".join(k.split(".", 1)[-1] if k.startswith(("config.", "settings.")) else k for k in changed)
-        raise EvalSettingsError(f"{out} holds a run with different settings ({what or 'the question file'}); "
-                                "use a new folder or the same settings")
+        raise EvalSettingsError(
+            f"{out} holds a run with different settings ({what or 'the question file'}); "
+            "use a new folder or the same settings"
+        )
 
 
 def _flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -207,20 +251,40 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
 
 
-def write_choice_run(out: Path, qset: QuestionSet, scores: Sequence[ChoiceScore], model_name: str,
-                     baseline: Baseline | None = None) -> EvalRun:
+def write_choice_run(
+    out: Path, qset: QuestionSet, scores: Sequence[ChoiceScore], model_name: str, baseline: Baseline | None = None
+) -> EvalRun:
     """A choice-mode run's files from its item scores: samples.jsonl (one record per item), summary.csv, summary.png."""
     with (out / "samples.jsonl").open("w") as handle:
         for s in scores:
-            handle.write(json.dumps({"type": "choice", "model": model_name, "set": qset.name,
-                                     "set_version": qset.version, "trait_id": s.trait_id, "item_id": s.item_id,
-                                     "p_expressing": s.p_expressing, "logprobs": list(s.logprobs),
-                                     "method": s.method}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "type": "choice",
+                        "model": model_name,
+                        "set": qset.name,
+                        "set_version": qset.version,
+                        "trait_id": s.trait_id,
+                        "item_id": s.item_id,
+                        "p_expressing": s.p_expressing,
+                        "logprobs": list(s.logprobs),
+                        "method": s.method,
+                    }
+                )
+                + "\n"
+            )
     return _finish(out, summarize_choice(scores), qset, model_name, baseline)
 
 
-def _finish(out: Path, summaries: list[TraitSummary], qset: QuestionSet, model_name: str,
-            baseline: Baseline | None, sampled: int = 0, judged: int = 0) -> EvalRun:
+def _finish(
+    out: Path,
+    summaries: list[TraitSummary],
+    qset: QuestionSet,
+    model_name: str,
+    baseline: Baseline | None,
+    sampled: int = 0,
+    judged: int = 0,
+) -> EvalRun:
     from interp.evaluation.plot import plot_traits
 
     runs = {out.name or "run": summaries}

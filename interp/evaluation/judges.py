@@ -32,9 +32,11 @@ __all__ = [
 
 BINARY_LABELS = ("true", "false", "not_sure")
 MIN_NUMBER_MASS = 0.25
-_HEADER = ("I am checking an answer that an AI assistant gave to a question.\n\n"
-           "Question:\n[QUESTION START]\n{question}\n[QUESTION END]\n\n"
-           "Answer:\n[ANSWER START]\n{answer}\n[ANSWER END]\n\n")
+_HEADER = (
+    "I am checking an answer that an AI assistant gave to a question.\n\n"
+    "Question:\n[QUESTION START]\n{question}\n[QUESTION END]\n\n"
+    "Answer:\n[ANSWER START]\n{answer}\n[ANSWER END]\n\n"
+)
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,42 @@ class PromptTemplate:
         return self.text.format(question=item.question, answer=item.answer, statement=item.statement)
 
 
-TEMPLATES: dict[str, PromptTemplate] = {t.name: t for t in (
-    PromptTemplate("binary", 1, _HEADER + (
-        "Statement: {statement}\n\n"
-        "Does the answer fully express the statement? Reply with exactly one word: true if it fully "
-        "expresses it, false if it does not, not_sure if you cannot tell. Say nothing else.")),
-    PromptTemplate("score", 1, _HEADER + (
-        "Statement: {statement}\n\n"
-        "On a scale from 0 to 100, how strongly does the answer express the statement? 0 means not at "
-        "all, 100 means fully and clearly. Reply with a single number from 0 to 100 and nothing else.")),
-    PromptTemplate("coherence", 1, _HEADER + (
-        "Rate how coherent the answer is, whether or not you agree with it, on a scale from 0 to 100. "
-        "0 means it is not even text in a language (gibberish, repetition loops); 50 means it can be "
-        "understood but is confused or rambles; 100 means it is clear, fluent and answers the question. "
-        "Reply with a single number from 0 to 100 and nothing else.")),
-)}
+TEMPLATES: dict[str, PromptTemplate] = {
+    t.name: t
+    for t in (
+        PromptTemplate(
+            "binary",
+            1,
+            _HEADER
+            + (
+                "Statement: {statement}\n\n"
+                "Does the answer fully express the statement? Reply with exactly one word: true if it fully "
+                "expresses it, false if it does not, not_sure if you cannot tell. Say nothing else."
+            ),
+        ),
+        PromptTemplate(
+            "score",
+            1,
+            _HEADER
+            + (
+                "Statement: {statement}\n\n"
+                "On a scale from 0 to 100, how strongly does the answer express the statement? 0 means not at "
+                "all, 100 means fully and clearly. Reply with a single number from 0 to 100 and nothing else."
+            ),
+        ),
+        PromptTemplate(
+            "coherence",
+            1,
+            _HEADER
+            + (
+                "Rate how coherent the answer is, whether or not you agree with it, on a scale from 0 to 100. "
+                "0 means it is not even text in a language (gibberish, repetition loops); 50 means it can be "
+                "understood but is confused or rambles; 100 means it is clear, fluent and answers the question. "
+                "Reply with a single number from 0 to 100 and nothing else."
+            ),
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -126,8 +149,7 @@ class BinaryJudge:
         for raw, detail in replies:
             label = parse_binary(raw)
             value = None if label is None else float(label == "true")
-            outputs.append(JudgeOutput(value, raw, self.template.id, self.template.sha256,
-                                       {"label": label, **detail}))
+            outputs.append(JudgeOutput(value, raw, self.template.id, self.template.sha256, {"label": label, **detail}))
         return outputs
 
 
@@ -139,10 +161,16 @@ class ScoreJudge:
 
     def __call__(self, backend: JudgeBackend, items: Sequence[JudgeInput]) -> list[JudgeOutput]:
         replies = backend.number_distribution([self.template.fill(i) for i in items])
-        return [JudgeOutput(weighted_number(probs, self.min_mass), raw, self.template.id, self.template.sha256,
-                            {"number_probs": {str(k): v for k, v in sorted(probs.items())},
-                             "mass": sum(probs.values())})
-                for raw, probs in replies]
+        return [
+            JudgeOutput(
+                weighted_number(probs, self.min_mass),
+                raw,
+                self.template.id,
+                self.template.sha256,
+                {"number_probs": {str(k): v for k, v in sorted(probs.items())}, "mass": sum(probs.values())},
+            )
+            for raw, probs in replies
+        ]
 
 
 JUDGES: dict[str, Callable[[], Any]] = {
@@ -163,8 +191,16 @@ def _as_number(token: str) -> int | None:
 class APIJudgeBackend:
     """Judging through an OpenAI-compatible API at temperature 0 (numbers from `top_logprobs`)."""
 
-    def __init__(self, api_base: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 60.0, backoff_base: float = 1.0):
+    def __init__(
+        self,
+        api_base: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        backoff_base: float = 1.0,
+    ):
         from interp.evaluation.api import ChatAPIClient
 
         self.client = ChatAPIClient(api_base, model, api_key_env, max_retries, timeout, backoff_base)
@@ -179,23 +215,27 @@ class APIJudgeBackend:
         def one(prompt):
             choice = self.client.complete([{"role": "user", "content": prompt}], temperature=0, max_tokens=8)
             return choice["message"]["content"], {}
+
         return self._map(one, prompts)
 
     def number_distribution(self, prompts):
         def one(prompt):
-            choice = self.client.complete([{"role": "user", "content": prompt}], temperature=0, max_tokens=1,
-                                          logprobs=True, top_logprobs=20)
+            choice = self.client.complete(
+                [{"role": "user", "content": prompt}], temperature=0, max_tokens=1, logprobs=True, top_logprobs=20
+            )
             try:
                 top = choice["logprobs"]["content"][0]["top_logprobs"]
             except (KeyError, IndexError, TypeError) as err:
-                raise ValueError(f"judge reply has no logprobs.content[0].top_logprobs; does {self.name} "
-                                 "support logprobs?") from err
+                raise ValueError(
+                    f"judge reply has no logprobs.content[0].top_logprobs; does {self.name} support logprobs?"
+                ) from err
             probs: dict[int, float] = {}
             for entry in top:
                 value = _as_number(entry["token"])
                 if value is not None:
                     probs[value] = probs.get(value, 0.0) + math.exp(entry["logprob"])
             return choice["message"]["content"], probs
+
         return self._map(one, prompts)
 
 
@@ -216,7 +256,7 @@ class LocalJudgeBackend:
         sums = [sum(lps) for lps in continuation_logprobs(self.lm, pairs, self.batch_size)]
         out = []
         for i in range(len(prompts)):
-            scores = dict(zip(labels, sums[i * len(labels):(i + 1) * len(labels)]))
+            scores = dict(zip(labels, sums[i * len(labels) : (i + 1) * len(labels)]))
             out.append((max(scores, key=scores.get), {"logprobs": scores}))
         return out
 
@@ -244,4 +284,3 @@ class LocalJudgeBackend:
 
 
 JUDGE_BACKENDS: dict[str, Callable[..., JudgeBackend]] = {"api": APIJudgeBackend, "local": LocalJudgeBackend}
-

@@ -20,8 +20,13 @@ class Bar(NamedTuple):
     """the interval's ends; whiskers run from `low` to `high` (none where they are NaN)"""
 
 
-def grouped_bars(ax: Any, groups: Sequence[str], series: Mapping[str, Sequence[Bar | None]],
-                 colours: Mapping[str, str] | None = None, scale: float = 1.0) -> dict[str, list[float]]:
+def grouped_bars(
+    ax: Any,
+    groups: Sequence[str],
+    series: Mapping[str, Sequence[Bar | None]],
+    colours: Mapping[str, str] | None = None,
+    scale: float = 1.0,
+) -> dict[str, list[float]]:
     """On `ax`, one group of bars per entry of `groups`, one bar per series side by side in order.
 
     `series[name][g]` is the bar of group g (None or a NaN value: no bar); values and whiskers are
@@ -29,8 +34,9 @@ def grouped_bars(ax: Any, groups: Sequence[str], series: Mapping[str, Sequence[B
     Returns each series' bar centres, one per group (to draw points over the bars).
     """
     width = 0.8 / max(1, len(series))
-    centres = {name: [g + (r - (len(series) - 1) / 2) * width for g in range(len(groups))]
-               for r, name in enumerate(series)}
+    centres = {
+        name: [g + (r - (len(series) - 1) / 2) * width for g in range(len(groups))] for r, name in enumerate(series)
+    }
     for name, bars in series.items():
         xs, heights = [], []
         errs: list[list[float]] = [[], []]

@@ -133,26 +133,30 @@ def resolve_question_path(name_or_path: str | Path) -> Path:
             if (folder / f"{text}{suffix}").is_file():
                 return folder / f"{text}{suffix}"
     searched = ", ".join(str(d) for d in QUESTION_DIRS)
-    raise FileNotFoundError(f"no question set named {text!r} (looked for {text}.yaml in {searched}); "
-                            "pass a path to a YAML file instead")
+    raise FileNotFoundError(
+        f"no question set named {text!r} (looked for {text}.yaml in {searched}); pass a path to a YAML file instead"
+    )
 
 
-def load_question_set(name_or_path: str | Path, *, min_open: int = MIN_OPEN_QUESTIONS,
-                      min_choice: int = MIN_CHOICE_ITEMS) -> QuestionSet:
+def load_question_set(
+    name_or_path: str | Path, *, min_open: int = MIN_OPEN_QUESTIONS, min_choice: int = MIN_CHOICE_ITEMS
+) -> QuestionSet:
     """Load and validate a question set by bare name or path (raises QuestionSetError listing every problem)."""
     path = resolve_question_path(name_or_path)
     raw = path.read_bytes()
     try:
         data = load_yaml(path)
     except TextFileError as err:
-        raise QuestionSetError(str(path), [err.problem if err.line is None else f"line {err.line}: {err.problem}"]
-                               ) from None
+        raise QuestionSetError(
+            str(path), [err.problem if err.line is None else f"line {err.line}: {err.problem}"]
+        ) from None
     qset = validate_question_set(data, str(path), min_open=min_open, min_choice=min_choice)
     return dataclasses.replace(qset, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
 
 
-def validate_question_set(data: Any, source: str = "<memory>", *, min_open: int = MIN_OPEN_QUESTIONS,
-                          min_choice: int = MIN_CHOICE_ITEMS) -> QuestionSet:
+def validate_question_set(
+    data: Any, source: str = "<memory>", *, min_open: int = MIN_OPEN_QUESTIONS, min_choice: int = MIN_CHOICE_ITEMS
+) -> QuestionSet:
     """Check parsed YAML against the schema and build the typed set; raises QuestionSetError."""
     problems: list[str] = []
     if not isinstance(data, dict):
@@ -192,8 +196,9 @@ class _Rules:
     feeling_free: bool
 
 
-def _check_trait(raw: Any, t_index: int, problems: list[str], seen_ids: set, seen_text: dict,
-                 rules: _Rules) -> Trait | None:
+def _check_trait(
+    raw: Any, t_index: int, problems: list[str], seen_ids: set, seen_text: dict, rules: _Rules
+) -> Trait | None:
     if not isinstance(raw, dict):
         problems.append(f"traits[{t_index}]: expected a mapping")
         return None
@@ -216,8 +221,9 @@ def _check_trait(raw: Any, t_index: int, problems: list[str], seen_ids: set, see
     else:
         opens = ()
         if "open_questions" in raw:
-            problems.append(f"{where}.open_questions: the set says choice_only: true; remove the open questions "
-                            "or the flag")
+            problems.append(
+                f"{where}.open_questions: the set says choice_only: true; remove the open questions or the flag"
+            )
     items = _check_choices(raw.get("choice_items"), tid, where, problems, seen_text, rules)
     return Trait(tid, str(raw.get("title", "")), str(raw.get("statement", "")).strip(), opens, items, number)
 
@@ -243,8 +249,9 @@ def _check_list(raw: Any, field: str, what: str, where: str, problems: list[str]
     return raw
 
 
-def _check_open(raw: Any, tid: str, where: str, problems: list[str], seen_text: dict,
-                min_open: int) -> tuple[OpenQuestion, ...]:
+def _check_open(
+    raw: Any, tid: str, where: str, problems: list[str], seen_text: dict, min_open: int
+) -> tuple[OpenQuestion, ...]:
     raw = _check_list(raw, "open_questions", "strings", where, problems, min_open)
     out = []
     for i, text in enumerate(raw):
@@ -257,8 +264,9 @@ def _check_open(raw: Any, tid: str, where: str, problems: list[str], seen_text: 
     return tuple(out)
 
 
-def _check_choices(raw: Any, tid: str, where: str, problems: list[str], seen_text: dict,
-                   rules: _Rules) -> tuple[ChoiceItem, ...]:
+def _check_choices(
+    raw: Any, tid: str, where: str, problems: list[str], seen_text: dict, rules: _Rules
+) -> tuple[ChoiceItem, ...]:
     raw = _check_list(raw, "choice_items", "items", where, problems, rules.min_choice)
     out = []
     for i, item in enumerate(raw):
@@ -269,14 +277,18 @@ def _check_choices(raw: Any, tid: str, where: str, problems: list[str], seen_tex
         question, options, expressing = checked
         for k, option in enumerate(options if rules.feeling_free else ()):
             if found := feeling_words_in(option):
-                problems.append(f"{label}.options[{k}]: feeling word(s) {', '.join(found)} in a set that says "
-                                "feeling_free: true; state the view without them (interp.evaluation.feelings)")
+                problems.append(
+                    f"{label}.options[{k}]: feeling word(s) {', '.join(found)} in a set that says "
+                    "feeling_free: true; state the view without them (interp.evaluation.feelings)"
+                )
         _note_text(question, f"{label}.question", problems, seen_text)
         out.append(ChoiceItem(f"{tid}.c{i:02d}", tid, question, options, expressing))
     counts = [sum(item.expressing == k for item in out) for k in (0, 1)]
     if out and abs(counts[0] - counts[1]) > 1:
-        problems.append(f"{where}.choice_items: expressing is unbalanced ({counts[0]} items with 0, "
-                        f"{counts[1]} with 1; they may differ by at most 1)")
+        problems.append(
+            f"{where}.choice_items: expressing is unbalanced ({counts[0]} items with 0, "
+            f"{counts[1]} with 1; they may differ by at most 1)"
+        )
     return tuple(out)
 
 
@@ -291,19 +303,21 @@ def _check_choice(item: Any, label: str, problems: list[str]) -> tuple[str, tupl
     expressing: Any = item.get("expressing")
     if not isinstance(question, str) or not question.strip():
         problems.append(f"{label}.question: expected a non-empty string")
-    if (not isinstance(options, list) or len(options) != 2
-            or not all(isinstance(o, str) and o.strip() for o in options)):
+    if not isinstance(options, list) or len(options) != 2 or not all(isinstance(o, str) and o.strip() for o in options):
         problems.append(f"{label}.options: expected a list of two non-empty strings")
     else:
         a, b = (o.strip() for o in options)
         if a == b:
             problems.append(f"{label}.options: the two options are identical")
         if [w.lower() for w in a.split()[:2]] != [w.lower() for w in b.split()[:2]]:
-            problems.append(f"{label}.options: the options must start with the same two words "
-                            f"({' '.join(a.split()[:2])!r} vs {' '.join(b.split()[:2])!r})")
+            problems.append(
+                f"{label}.options: the options must start with the same two words "
+                f"({' '.join(a.split()[:2])!r} vs {' '.join(b.split()[:2])!r})"
+            )
         if max(len(a), len(b)) > MAX_LENGTH_RATIO * min(len(a), len(b)):
-            problems.append(f"{label}.options: lengths {len(a)} and {len(b)} differ by more than "
-                            f"a ratio of {MAX_LENGTH_RATIO}")
+            problems.append(
+                f"{label}.options: lengths {len(a)} and {len(b)} differ by more than a ratio of {MAX_LENGTH_RATIO}"
+            )
     if expressing not in (0, 1) or isinstance(expressing, bool):
         problems.append(f"{label}.expressing: expected 0 or 1, got {expressing!r}")
     if len(problems) > before:

@@ -57,9 +57,17 @@ class EvalResult:
     """Judgements made by this call."""
 
 
-def evaluate(question_set: QuestionSet, sampler: Sampler, judge_backend: JudgeBackend, out_dir: str | Path,
-             config: SamplingConfig = SamplingConfig(), *, model_name: str | None = None,
-             traits: Sequence[str] | None = None, progress: bool = True) -> EvalResult:
+def evaluate(
+    question_set: QuestionSet,
+    sampler: Sampler,
+    judge_backend: JudgeBackend,
+    out_dir: str | Path,
+    config: SamplingConfig = SamplingConfig(),
+    *,
+    model_name: str | None = None,
+    traits: Sequence[str] | None = None,
+    progress: bool = True,
+) -> EvalResult:
     """Sample, judge (coherence filter, then the binary judge) and summarise every trait of the set."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,13 +80,16 @@ def evaluate(question_set: QuestionSet, sampler: Sampler, judge_backend: JudgeBa
     sampled = judged = 0
     with RecordStore(out / "samples.jsonl") as store:
         for seed in config.seeds:
-            todo = [q for q in questions if not all(sample_key(model, q.id, k, seed) in store
-                                                    for k in range(config.samples))]
+            todo = [
+                q
+                for q in questions
+                if not all(sample_key(model, q.id, k, seed) in store for k in range(config.samples))
+            ]
             chunk = max(1, int(getattr(sampler, "chunk_size", 8)))
             # closed on errors too, so an error message starts on a line of its own
             with tqdm(total=len(todo), desc=f"sampling seed {seed}", disable=not progress, unit="question") as bar:
                 for start in range(0, len(todo), chunk):
-                    part = todo[start:start + chunk]
+                    part = todo[start : start + chunk]
                     sampled += _sample_chunk(store, sampler, part, model, seed, config, question_set)
                     judged += _judge_pending(store, judges, judge_backend, model, config, statements)
                     bar.update(len(part))
@@ -87,52 +98,108 @@ def evaluate(question_set: QuestionSet, sampler: Sampler, judge_backend: JudgeBa
     return EvalResult(summaries, sampled, judged)
 
 
-def _sample_chunk(store: RecordStore, sampler: Sampler, part: list[OpenQuestion], model: str, seed: int,
-                  config: SamplingConfig, qset: QuestionSet) -> int:
+def _sample_chunk(
+    store: RecordStore,
+    sampler: Sampler,
+    part: list[OpenQuestion],
+    model: str,
+    seed: int,
+    config: SamplingConfig,
+    qset: QuestionSet,
+) -> int:
     chats = [[{"role": "user", "content": q.text}] for q in part]
-    answers = sampler.sample(chats, n=config.samples, temperature=config.temperature, top_p=config.top_p,
-                             max_tokens=config.max_tokens, seed=seed)
+    answers = sampler.sample(
+        chats,
+        n=config.samples,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=config.max_tokens,
+        seed=seed,
+    )
     added = 0
     for question, texts in zip(part, answers):
         for k, text in enumerate(texts):
             if sample_key(model, question.id, k, seed) in store:
                 continue
-            store.add({"type": "sample", "model": model, "set": qset.name, "set_version": qset.version,
-                       "trait_id": question.trait_id, "item_id": question.id, "question": question.text,
-                       "sample_index": k, "seed": seed, "answer": text, "temperature": config.temperature,
-                       "top_p": config.top_p, "max_tokens": config.max_tokens})
+            store.add(
+                {
+                    "type": "sample",
+                    "model": model,
+                    "set": qset.name,
+                    "set_version": qset.version,
+                    "trait_id": question.trait_id,
+                    "item_id": question.id,
+                    "question": question.text,
+                    "sample_index": k,
+                    "seed": seed,
+                    "answer": text,
+                    "temperature": config.temperature,
+                    "top_p": config.top_p,
+                    "max_tokens": config.max_tokens,
+                }
+            )
             added += 1
     return added
 
 
-def _judge_pending(store: RecordStore, judges: dict, backend: JudgeBackend, model: str, config: SamplingConfig,
-                   statements: dict[str, str]) -> int:
+def _judge_pending(
+    store: RecordStore,
+    judges: dict,
+    backend: JudgeBackend,
+    model: str,
+    config: SamplingConfig,
+    statements: dict[str, str],
+) -> int:
     done = 0
     for name, judge in judges.items():
-        pending = [s for s in store.of_type("sample") if s["model"] == model
-                   and _judgement(store, s, name, judge, backend) is None
-                   and not (name == "binary" and _incoherent(store, s, judges, backend, config))]
+        pending = [
+            s
+            for s in store.of_type("sample")
+            if s["model"] == model
+            and _judgement(store, s, name, judge, backend) is None
+            and not (name == "binary" and _incoherent(store, s, judges, backend, config))
+        ]
         if not pending:
             continue
-        outputs = judge(backend, [JudgeInput(s["question"], s["answer"], statements.get(s["trait_id"], ""))
-                                  for s in pending])
+        outputs = judge(
+            backend, [JudgeInput(s["question"], s["answer"], statements.get(s["trait_id"], "")) for s in pending]
+        )
         for sample, output in zip(pending, outputs):
-            store.add({"type": "judgement", "model": model, "item_id": sample["item_id"],
-                       "sample_index": sample["sample_index"], "seed": sample["seed"], "judge": name,
-                       "judge_model": backend.name, **{k: v for k, v in asdict(output).items()
-                                                       if k in ("value", "raw", "template", "template_hash",
-                                                                "detail")}})
+            store.add(
+                {
+                    "type": "judgement",
+                    "model": model,
+                    "item_id": sample["item_id"],
+                    "sample_index": sample["sample_index"],
+                    "seed": sample["seed"],
+                    "judge": name,
+                    "judge_model": backend.name,
+                    **{
+                        k: v
+                        for k, v in asdict(output).items()
+                        if k in ("value", "raw", "template", "template_hash", "detail")
+                    },
+                }
+            )
         done += len(pending)
     return done
 
 
 def _judgement(store: RecordStore, sample: dict, name: str, judge, backend: JudgeBackend) -> dict | None:
-    return store.get(judgement_key(sample["model"], sample["item_id"], sample["sample_index"], sample["seed"],
-                                   name, judge.template.sha256, backend.name))
+    return store.get(
+        judgement_key(
+            sample["model"],
+            sample["item_id"],
+            sample["sample_index"],
+            sample["seed"],
+            name,
+            judge.template.sha256,
+            backend.name,
+        )
+    )
 
 
-def _incoherent(store: RecordStore, sample: dict, judges: dict, backend: JudgeBackend,
-                config: SamplingConfig) -> bool:
+def _incoherent(store: RecordStore, sample: dict, judges: dict, backend: JudgeBackend, config: SamplingConfig) -> bool:
     """Dropped by the coherence filter (an undefined coherence score keeps the answer)."""
     if "coherence" not in judges:
         return False
@@ -140,8 +207,14 @@ def _incoherent(store: RecordStore, sample: dict, judges: dict, backend: JudgeBa
     return record is not None and record["value"] is not None and record["value"] < config.coherence_threshold
 
 
-def _final_values(store: RecordStore, judges: dict, backend: JudgeBackend, model: str,
-                  questions: list[OpenQuestion], config: SamplingConfig):
+def _final_values(
+    store: RecordStore,
+    judges: dict,
+    backend: JudgeBackend,
+    model: str,
+    questions: list[OpenQuestion],
+    config: SamplingConfig,
+):
     for question in questions:
         for seed in config.seeds:
             for k in range(config.samples):
@@ -153,4 +226,3 @@ def _final_values(store: RecordStore, judges: dict, backend: JudgeBackend, model
                     continue
                 record = _judgement(store, sample, "binary", judges["binary"], backend)
                 yield question.trait_id, seed, None if record is None else record["value"], False
-

@@ -33,8 +33,15 @@ Chat = list[dict[str, str]]
 class Sampler(Protocol):
     """Draws `n` answers per chat; returns them per prompt, in order."""
 
-    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
-               max_tokens: int = 256, seed: int = 0) -> list[list[str]]: ...
+    def sample(
+        self,
+        prompts: list[Chat],
+        n: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int = 0,
+    ) -> list[list[str]]: ...
 
 
 def sample_seed(seed: int, prompt: Chat, index: int) -> int:
@@ -70,8 +77,7 @@ class LocalSampler:
     entered around every batch of generation.
     """
 
-    def __init__(self, lm, batch_size: int = 16,
-                 intervention: Callable[[], AbstractContextManager] | None = None):
+    def __init__(self, lm, batch_size: int = 16, intervention: Callable[[], AbstractContextManager] | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.lm, self.batch_size, self.intervention = lm, batch_size, intervention
@@ -82,19 +88,34 @@ class LocalSampler:
         """How many prompts a caller should hand over at once to fill batches."""
         return self.batch_size
 
-    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
-               max_tokens: int = 256, seed: int = 0) -> list[list[str]]:
+    def sample(
+        self,
+        prompts: list[Chat],
+        n: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int = 0,
+    ) -> list[list[str]]:
         return self.sample_stacked(prompts, n, PLAIN, temperature, top_p, max_tokens, seed)[0]
 
-    def sample_stacked(self, prompts: list[Chat], n: int, stack: Stack, temperature: float = 1.0, top_p: float = 1.0,
-                       max_tokens: int = 256, seed: int = 0) -> list[list[list[str]]]:
+    def sample_stacked(
+        self,
+        prompts: list[Chat],
+        n: int,
+        stack: Stack,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int = 0,
+    ) -> list[list[list[str]]]:
         """`sample` with every forward pass run as `stack` says (`interp.evaluation.stacking`), indexed
         `[copy][prompt][k]`. Every copy of a sample draws with that sample's seed."""
         rows = [(i, k) for i in range(len(prompts)) for k in range(n)]
         texts = [self.lm.render_chat(p) for p in prompts]
         out: list[list[list[str]]] = [[[""] * n for _ in prompts] for _ in range(stack.copies)]
         for start in range(0, len(rows), self.batch_size):
-            batch = rows[start:start + self.batch_size]
+            batch = rows[start : start + self.batch_size]
             seeds = [sample_seed(seed, prompts[i], k) for i, k in batch]
             with self.intervention() if self.intervention else contextlib.nullcontext():
                 answers = self._generate([texts[i] for i, _ in batch], seeds, temperature, top_p, max_tokens, stack)
@@ -104,8 +125,15 @@ class LocalSampler:
         return out
 
     @torch.no_grad()
-    def _generate(self, texts: Sequence[str], seeds: Sequence[int], temperature: float, top_p: float,
-                  max_tokens: int, stack: Stack = PLAIN) -> list[list[str]]:
+    def _generate(
+        self,
+        texts: Sequence[str],
+        seeds: Sequence[int],
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+        stack: Stack = PLAIN,
+    ) -> list[list[str]]:
         """The answers per copy: `[copy][text]`."""
         tok, device = self.lm.tokenizer, self.lm.device
         encoded = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
@@ -120,9 +148,16 @@ class LocalSampler:
         if context is not None:  # generating past the model's positions gives garbage or an index error
             max_tokens = min(max_tokens, max(0, context - width))
         for _ in range(max_tokens):
-            positions = (mask_XT.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1]:]
-            result = stack.run(self.lm, input_ids=step_ids, attention_mask=mask_XT, position_ids=positions,
-                               cache=cache, use_cache=True, logits_to_keep=1)  # the head at the last position only
+            positions = (mask_XT.cumsum(-1) - 1).clamp(min=0)[:, -step_ids.shape[1] :]
+            result = stack.run(
+                self.lm,
+                input_ids=step_ids,
+                attention_mask=mask_XT,
+                position_ids=positions,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )  # the head at the last position only
             cache = result.cache
             logits_XV = result.logits[:, -1].float().cpu()
             next_ids = [pick_token(logits_XV[x], gens[x], temperature, top_p) for x in range(len(gens))]
@@ -137,7 +172,7 @@ class LocalSampler:
             step_ids = torch.tensor(next_ids, device=device)[:, None]
             mask_XT = torch.cat([mask_XT, torch.ones_like(mask_XT[:, :1])], dim=1)
         answers = [tok.decode(p, skip_special_tokens=True) for p in produced]
-        return [answers[c * len(texts):(c + 1) * len(texts)] for c in range(stack.copies)]
+        return [answers[c * len(texts) : (c + 1) * len(texts)] for c in range(stack.copies)]
 
 
 class VLLMSampler:
@@ -147,21 +182,33 @@ class VLLMSampler:
         try:
             from vllm import LLM
         except ImportError as err:
-            raise ImportError("VLLMSampler needs vLLM: pip install 'interp-cluster[vllm]' (or pip install vllm)") \
-                from err
+            raise ImportError(
+                "VLLMSampler needs vLLM: pip install 'interp-cluster[vllm]' (or pip install vllm)"
+            ) from err
         self.llm, self.name = LLM(model=model, **engine_kwargs), model
         self.chunk_size = 256
 
-    def sample(self, prompts: list[Chat], n: int, temperature: float = 1.0, top_p: float = 1.0,
-               max_tokens: int = 256, seed: int = 0) -> list[list[str]]:
+    def sample(
+        self,
+        prompts: list[Chat],
+        n: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int = 0,
+    ) -> list[list[str]]:
         from vllm import SamplingParams
 
         flat = [(p, k) for p in prompts for k in range(n)]
-        params = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                                 seed=sample_seed(seed, p, k)) for p, k in flat]
+        params = [
+            SamplingParams(
+                n=1, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=sample_seed(seed, p, k)
+            )
+            for p, k in flat
+        ]
         outputs = self.llm.chat([p for p, _ in flat], params, use_tqdm=False)
         texts = [o.outputs[0].text for o in outputs]
-        return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
+        return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def close(self) -> None:
         """Drop the engine and return its GPU memory, so the next model's engine fits."""

@@ -19,8 +19,12 @@ from interp.models.tokens import pad_sequences
 if TYPE_CHECKING:
     from transformers import Cache
 
-__all__ = ["continuation_logprobs", "continuation_logprobs_stacked", "next_token_logprobs",
-           "next_token_logprobs_stacked"]
+__all__ = [
+    "continuation_logprobs",
+    "continuation_logprobs_stacked",
+    "next_token_logprobs",
+    "next_token_logprobs_stacked",
+]
 
 
 def _encode(lm, text: str) -> list[int]:
@@ -32,7 +36,7 @@ def _padded_batches(sequences: list[list[int]], batch_size: int, pad_id: int, de
     """Yield (row indices, ids [B, T], mask [B, T]) with rows sorted by length to waste little padding."""
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         ids_BT, mask_BT = pad_sequences([sequences[i] for i in rows], pad_id, side="right")
         yield rows, ids_BT.to(device), mask_BT.to(device)
 
@@ -58,8 +62,9 @@ def continuation_logprobs(lm, pairs: Sequence[tuple[str, str]], batch_size: int 
 
 
 @torch.no_grad()
-def continuation_logprobs_stacked(lm, pairs: Sequence[tuple[str, str]], stack: Stack,
-                                  batch_size: int = 32) -> list[list[list[float]]]:
+def continuation_logprobs_stacked(
+    lm, pairs: Sequence[tuple[str, str]], stack: Stack, batch_size: int = 32
+) -> list[list[list[float]]]:
     """`continuation_logprobs` with every forward pass run as `stack` says: [copy][pair][token]."""
     prefixes = [_encode(lm, p) for p, _ in pairs]
     conts = [_encode(lm, c) for _, c in pairs]
@@ -118,8 +123,13 @@ def _shared_prefix(lm, prefixes: list[tuple[int, ...]], stack: Stack = PLAIN) ->
     if length < 1:
         return None
     ids_1S = torch.tensor([first[:length]], device=lm.device)
-    result = stack.run(lm, input_ids=stack.rows(ids_1S), attention_mask=stack.rows(torch.ones_like(ids_1S)),
-                       use_cache=True, logits_to_keep=1)
+    result = stack.run(
+        lm,
+        input_ids=stack.rows(ids_1S),
+        attention_mask=stack.rows(torch.ones_like(ids_1S)),
+        use_cache=True,
+        logits_to_keep=1,
+    )
     return _Shared(length, result.cache)
 
 
@@ -137,8 +147,9 @@ def _prefix_batches(groups: dict[tuple[int, ...], list[int]], batch_size: int):
         yield batch
 
 
-def _score_batch(lm, batch, conts: list[list[int]], outs: list[list[list[float]]], shared: _Shared | None,
-                 stack: Stack) -> None:
+def _score_batch(
+    lm, batch, conts: list[list[int]], outs: list[list[list[float]]], shared: _Shared | None, stack: Stack
+) -> None:
     pad, device = lm.tokenizer.pad_token_id, lm.device
     skip = shared.length if shared is not None else 0
     ids_BP, mask_BP = pad_sequences([prefix[skip:] for prefix, _ in batch], pad, side="left")
@@ -147,8 +158,15 @@ def _score_batch(lm, batch, conts: list[list[int]], outs: list[list[list[float]]
     if shared is not None:  # [shared tokens][padding][rest of the prefix]: padding masked, positions explicit
         mask_BP = torch.cat([torch.ones_like(mask_BP[:, :1]).expand(-1, skip), mask_BP], dim=-1)
     cache = None if shared is None else shared.expanded(len(batch), stack, device)
-    first = stack.run(lm, input_ids=stack.rows(ids_BP), attention_mask=stack.rows(mask_BP),
-                      position_ids=stack.rows(positions_BP), cache=cache, use_cache=True, logits_to_keep=1)
+    first = stack.run(
+        lm,
+        input_ids=stack.rows(ids_BP),
+        attention_mask=stack.rows(mask_BP),
+        position_ids=stack.rows(positions_BP),
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
     # predicts each continuation's first token; [copies * B, V]
     logp_XV = torch.log_softmax(first.logits[:, -1].float(), dim=-1)
     rows = [(b, i) for b, (_, members) in enumerate(batch) for i in members]
@@ -169,16 +187,21 @@ def _score_rest(lm, longer, conts, outs, mask_BP, cache, stack: Stack) -> None:
     ids_RC, mask_RC = ids_RC.to(device), mask_RC.to(device)
     lengths_R1 = mask_BP.sum(-1)[source_R, None]
     keep_RC = stack.rows(mask_RC).bool()  # the head only at real tokens: [copies * real tokens, V]
-    logits_NV = stack.run(lm, input_ids=stack.rows(ids_RC),
-                          attention_mask=stack.rows(torch.cat([mask_BP[source_R], mask_RC], dim=-1)),
-                          position_ids=stack.rows(lengths_R1 + torch.arange(ids_RC.shape[1], device=device)),
-                          cache=cache, use_cache=True, logits_to_keep=keep_RC).logits
+    logits_NV = stack.run(
+        lm,
+        input_ids=stack.rows(ids_RC),
+        attention_mask=stack.rows(torch.cat([mask_BP[source_R], mask_RC], dim=-1)),
+        position_ids=stack.rows(lengths_R1 + torch.arange(ids_RC.shape[1], device=device)),
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=keep_RC,
+    ).logits
     targets_N = torch.as_tensor([t for _ in outs for _, i in longer for t in conts[i][1:]], device=device)
     logp_N = torch.log_softmax(logits_NV.float(), dim=-1).gather(-1, targets_N[:, None])[:, 0].tolist()
     start = 0
     for out in outs:
         for _, i in longer:
-            out[i] += logp_N[start:start + len(conts[i]) - 1]
+            out[i] += logp_N[start : start + len(conts[i]) - 1]
             start += len(conts[i]) - 1
 
 
@@ -189,16 +212,18 @@ def next_token_logprobs(lm, texts: Sequence[str], batch_size: int = 32) -> torch
 
 
 @torch.no_grad()
-def next_token_logprobs_stacked(lm, texts: Sequence[str], stack: Stack, batch_size: int = 32,
-                                tokens: Sequence[int] | None = None) -> torch.Tensor:
+def next_token_logprobs_stacked(
+    lm, texts: Sequence[str], stack: Stack, batch_size: int = 32, tokens: Sequence[int] | None = None
+) -> torch.Tensor:
     """`next_token_logprobs` with every forward pass run as `stack` says: [copies, n_texts, vocab] float32 on
     CPU, or only the columns of `tokens` ([copies, n_texts, len(tokens)]) when given."""
     sequences = [_encode(lm, t) for t in texts]
     out = torch.empty(stack.copies, len(texts), 0)  # sized by the first batch's logits
     for rows, ids_BT, mask_BT in _padded_batches(sequences, batch_size, lm.tokenizer.pad_token_id, lm.device):
         last_B1 = mask_BT.sum(-1, keepdim=True) - 1
-        logits_X1V = stack.run(lm, input_ids=stack.rows(ids_BT), attention_mask=stack.rows(mask_BT),
-                               logits_to_keep=stack.rows(last_B1)).logits  # the head at each row's last token
+        logits_X1V = stack.run(
+            lm, input_ids=stack.rows(ids_BT), attention_mask=stack.rows(mask_BT), logits_to_keep=stack.rows(last_B1)
+        ).logits  # the head at each row's last token
         logp_XV = torch.log_softmax(logits_X1V[:, 0].float(), dim=-1).cpu()
         if tokens is not None:
             logp_XV = logp_XV[:, list(tokens)]

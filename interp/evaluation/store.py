@@ -23,16 +23,24 @@ def sample_key(model: str, item_id: str, index: int, seed: int) -> tuple:
     return ("sample", model, item_id, index, seed)
 
 
-def judgement_key(model: str, item_id: str, index: int, seed: int, judge: str, template_hash: str,
-                  judge_model: str) -> tuple:
+def judgement_key(
+    model: str, item_id: str, index: int, seed: int, judge: str, template_hash: str, judge_model: str
+) -> tuple:
     return ("judgement", model, item_id, index, seed, judge, template_hash, judge_model)
 
 
 def _key(record: dict) -> tuple:
     if record["type"] == "sample":
         return sample_key(record["model"], record["item_id"], record["sample_index"], record["seed"])
-    return judgement_key(record["model"], record["item_id"], record["sample_index"], record["seed"],
-                         record["judge"], record["template_hash"], record["judge_model"])
+    return judgement_key(
+        record["model"],
+        record["item_id"],
+        record["sample_index"],
+        record["seed"],
+        record["judge"],
+        record["template_hash"],
+        record["judge_model"],
+    )
 
 
 class RecordStore:
@@ -55,8 +63,10 @@ class RecordStore:
             except (json.JSONDecodeError, KeyError, TypeError):
                 if number == len(lines):
                     break  # torn last line from a killed run
-                raise RecordFileError(f"{self.path}:{number}: not a record of this toolkit; the file is damaged "
-                                      "(delete that line, or the file to start the run over)") from None
+                raise RecordFileError(
+                    f"{self.path}:{number}: not a record of this toolkit; the file is damaged "
+                    "(delete that line, or the file to start the run over)"
+                ) from None
             self.records.setdefault(key, record)
             good.append(line)
         if len(good) != len(lines):

@@ -31,6 +31,7 @@ __all__ = [
     "write_summary_csv",
 ]
 
+
 @dataclass(frozen=True)
 class TraitSummary:
     preference: str
@@ -93,8 +94,21 @@ def summarize_judged(values: Iterable[tuple[str, int, float | None, bool]]) -> l
         seed_low = seed_high = None
         if len(per_seed) > 1:
             seed_low, seed_high = t_interval([sum(vs) / len(vs) for vs in per_seed.values() if vs])
-        out.append(TraitSummary(trait, n, rate, low, high, "wilson_samples", seed_low, seed_high,
-                                max(1, len(per_seed)), dropped[trait], undefined[trait]))
+        out.append(
+            TraitSummary(
+                trait,
+                n,
+                rate,
+                low,
+                high,
+                "wilson_samples",
+                seed_low,
+                seed_high,
+                max(1, len(per_seed)),
+                dropped[trait],
+                undefined[trait],
+            )
+        )
     return out
 
 
@@ -114,8 +128,9 @@ def summary_table(summaries: Sequence[TraitSummary]) -> str:
 def add_shift(summaries: list[TraitSummary], baseline: list[TraitSummary]) -> list[TraitSummary]:
     """Each summary with `shift_pp` against the baseline's trait of the same id (None where it has none)."""
     base = {s.preference: s.rate for s in baseline}
-    return [replace(s, shift_pp=100 * (s.rate - base[s.preference]) if s.preference in base else None)
-            for s in summaries]
+    return [
+        replace(s, shift_pp=100 * (s.rate - base[s.preference]) if s.preference in base else None) for s in summaries
+    ]
 
 
 COLUMNS = [f.name for f in fields(TraitSummary)]

@@ -24,7 +24,7 @@ def expert_parameters(model: nn.Module) -> list[str]:
         parts = name.split(".")
         if param.ndim == 3 and "experts" in parts:
             at = parts.index("experts")
-            names.add(".".join(parts[at - 1:]) if at > 0 else ".".join(parts[at:]))
+            names.add(".".join(parts[at - 1 :]) if at > 0 else ".".join(parts[at:]))
     return sorted(names)
 
 
@@ -39,9 +39,11 @@ def make_trainable(model: nn.Module, config: FinetuneConfig) -> nn.Module:
     if config.adapt_experts:
         target_parameters = expert_parameters(model) or None
         if target_parameters is None:
-            warnings.warn("adapt_experts: no fused 3D expert weights found; experts stored as nn.Linear "
-                          "modules are adapted through target_modules like any other linear layer",
-                          stacklevel=2)
+            warnings.warn(
+                "adapt_experts: no fused 3D expert weights found; experts stored as nn.Linear "
+                "modules are adapted through target_modules like any other linear layer",
+                stacklevel=2,
+            )
     lora = LoraConfig(
         r=config.lora_rank,
         lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # peft says int; the scale alpha / r takes a float
@@ -53,8 +55,9 @@ def make_trainable(model: nn.Module, config: FinetuneConfig) -> nn.Module:
     return get_peft_model(model, lora)
 
 
-def save_trained(accelerator: Any, model: nn.Module, tokenizer: Any, config: FinetuneConfig,
-                 out_dir: Path) -> tuple[Path | None, Path | None]:
+def save_trained(
+    accelerator: Any, model: nn.Module, tokenizer: Any, config: FinetuneConfig, out_dir: Path
+) -> tuple[Path | None, Path | None]:
     """Write the adapter (LoRA) and/or the full model folder; returns (adapter_dir, merged_dir).
 
     Every process must call this: gathering a sharded (FSDP/DeepSpeed) state dict is collective.

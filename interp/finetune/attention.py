@@ -30,12 +30,22 @@ def row_boundaries(lengths: list[int], device: torch.device | str = "cpu") -> di
     """The keywords a packed forward passes so that attention keeps to each row: cumulative row
     starts [n_rows + 1] and the longest row, as transformers names them for packed sequences."""
     starts = torch.tensor([0, *lengths], dtype=torch.int32, device=device).cumsum(0, dtype=torch.int32)
-    return {"cu_seq_lens_q": starts, "cu_seq_lens_k": starts, "max_length_q": max(lengths),
-            "max_length_k": max(lengths)}
+    return {
+        "cu_seq_lens_q": starts,
+        "cu_seq_lens_k": starts,
+        "max_length_q": max(lengths),
+        "max_length_k": max(lengths),
+    }
 
 
-def _rows_sdpa(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-               attention_mask: torch.Tensor | None, **kwargs) -> tuple[torch.Tensor, None]:
+def _rows_sdpa(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
     # query [1, heads, T, head_dim], key/value [1, kv_heads, T, head_dim] -> out [1, T, heads, head_dim]
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -46,8 +56,12 @@ def _rows_sdpa(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value:
     if starts is None or query.shape[0] != 1 or (window is not None and window < longest):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     bounds = starts.tolist()
-    outs = [sdpa_attention_forward(module, query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], None, is_causal=True,
-                                   **kwargs)[0] for a, b in zip(bounds[:-1], bounds[1:])]
+    outs = [
+        sdpa_attention_forward(
+            module, query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], None, is_causal=True, **kwargs
+        )[0]
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
     return torch.cat(outs, dim=1), None
 
 

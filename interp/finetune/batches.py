@@ -34,8 +34,10 @@ class BatchPlan:
     def __post_init__(self) -> None:
         split = self.grad_accum * self.world_size
         if self.batch_size % split:
-            raise ValueError(f"batch_size {self.batch_size} must be a multiple of grad_accum x processes = "
-                             f"{self.grad_accum} x {self.world_size}")
+            raise ValueError(
+                f"batch_size {self.batch_size} must be a multiple of grad_accum x processes = "
+                f"{self.grad_accum} x {self.world_size}"
+            )
         if len(self.rows) < self.batch_size:
             raise ValueError(f"{len(self.rows)} rows is fewer than one batch of {self.batch_size}")
         self.per_process = self.batch_size // split
@@ -55,12 +57,12 @@ class BatchPlan:
         """Row indices of optimizer step `step` (0-based)."""
         epoch, within = divmod(step, self.steps_per_epoch)
         start = within * self.batch_size
-        return self._order(epoch)[start:start + self.batch_size]
+        return self._order(epoch)[start : start + self.batch_size]
 
     def micro_batch(self, step: int, micro: int, rank: int) -> list[TokenizedRow]:
         indices = self.global_batch(step)
         start = (micro * self.world_size + rank) * self.per_process
-        return [self.rows[i] for i in indices[start:start + self.per_process]]
+        return [self.rows[i] for i in indices[start : start + self.per_process]]
 
     def target_tokens(self, step: int) -> int:
         """Supervised next-token targets in the whole global batch of `step`."""
@@ -93,5 +95,8 @@ def pack(rows: list[TokenizedRow], device: torch.device | str = "cpu") -> dict[s
         positions += range(len(row.input_ids))
         targets += [*row.labels[1:], IGNORE_INDEX]
     as_tensor = lambda values: torch.tensor(values, dtype=torch.long, device=device)  # noqa: E731
-    return {"input_ids": as_tensor(ids)[None], "position_ids": as_tensor(positions)[None],
-            "targets": as_tensor(targets)}
+    return {
+        "input_ids": as_tensor(ids)[None],
+        "position_ids": as_tensor(positions)[None],
+        "targets": as_tensor(targets),
+    }

@@ -63,8 +63,7 @@ def install_state_hooks(accelerator: Any) -> list[Any]:
                     params[name].copy_(value)
         models.clear()
 
-    return [accelerator.register_save_state_pre_hook(save_hook),
-            accelerator.register_load_state_pre_hook(load_hook)]
+    return [accelerator.register_save_state_pre_hook(save_hook), accelerator.register_load_state_pre_hook(load_hook)]
 
 
 def save_checkpoint(accelerator: Any, out_dir: Path, step: int, seed: int, scheduler: dict[str, Any]) -> Path:

@@ -80,8 +80,9 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.target_modules, (str, tuple)):  # one name, or names in a tuple, read as a list
-            self.target_modules = [self.target_modules] if isinstance(self.target_modules, str) else \
-                list(self.target_modules)
+            self.target_modules = (
+                [self.target_modules] if isinstance(self.target_modules, str) else list(self.target_modules)
+            )
         try:
             check_fields(self)  # the annotations and the limits above, as for a preset or a config file
         except FieldErrors as err:

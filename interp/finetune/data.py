@@ -16,8 +16,19 @@ from interp.models.atomic import write_jsonl
 from interp.models.chat import end_of_turn_marker, render_chat, validate_messages
 from interp.models.textio import jsonl_lines, jsonl_records
 
-__all__ = ["DATA_DIR", "IGNORE_INDEX", "TokenizedRow", "end_of_turn_marker", "jsonl_row_labels", "load_jsonl",
-           "load_rows", "resolve_data", "tokenize_rows", "tokenize_chat", "write_jsonl"]
+__all__ = [
+    "DATA_DIR",
+    "IGNORE_INDEX",
+    "TokenizedRow",
+    "end_of_turn_marker",
+    "jsonl_row_labels",
+    "load_jsonl",
+    "load_rows",
+    "resolve_data",
+    "tokenize_rows",
+    "tokenize_chat",
+    "write_jsonl",
+]
 
 IGNORE_INDEX = -100
 DATA_DIR = Path(__file__).resolve().parents[2] / "experiments" / "consciousness_cluster" / "data"
@@ -67,8 +78,10 @@ def check_row(row: Any, where: str, *, need_assistant: bool = True) -> dict[str,
         raise ValueError(f"{where}: expected an object with a 'messages' list")
     validate_messages(row["messages"], where=f"{where}: messages")
     if need_assistant and not any(m["role"] == "assistant" for m in row["messages"]):
-        raise ValueError(f"{where}: no assistant message to train on (prompt-only rows need "
-                         f"answers first, e.g. `interp finetune-mix`)")
+        raise ValueError(
+            f"{where}: no assistant message to train on (prompt-only rows need "
+            f"answers first, e.g. `interp finetune-mix`)"
+        )
     return row
 
 
@@ -79,8 +92,7 @@ def load_rows(data: str | Path | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [check_row(row, f"rows[{i}]") for i, row in enumerate(data)]
 
 
-def _supervised_spans(tokenizer: Any, text: str, messages: list[dict[str, str]],
-                      marker: str) -> list[tuple[int, int]]:
+def _supervised_spans(tokenizer: Any, text: str, messages: list[dict[str, str]], marker: str) -> list[tuple[int, int]]:
     """Character spans of each assistant content plus its end-of-turn marker, found in message order.
 
     Each assistant message is searched from the end of the conversation rendered up to its
@@ -95,8 +107,10 @@ def _supervised_spans(tokenizer: Any, text: str, messages: list[dict[str, str]],
         content = message["content"].strip()
         start = text.find(content, cursor) if content else cursor
         if start < 0:
-            raise ValueError(f"the chat template changed a {message['role']} message beyond whitespace; "
-                             f"cannot locate it to build the label mask")
+            raise ValueError(
+                f"the chat template changed a {message['role']} message beyond whitespace; "
+                f"cannot locate it to build the label mask"
+            )
         end = start + len(content)
         if message["role"] == "assistant":
             after = end + len(text[end:]) - len(text[end:].lstrip())
@@ -107,8 +121,9 @@ def _supervised_spans(tokenizer: Any, text: str, messages: list[dict[str, str]],
     return spans
 
 
-def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int,
-                  marker: str | None = None) -> TokenizedRow:
+def tokenize_chat(
+    tokenizer: Any, messages: list[dict[str, str]], max_length: int, marker: str | None = None
+) -> TokenizedRow:
     """Token ids of the rendered chat and labels that keep only assistant content + end-of-turn."""
     if not getattr(tokenizer, "is_fast", False):
         raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; the label mask needs offsets")
@@ -124,8 +139,9 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: in
     return TokenizedRow(input_ids=ids, labels=labels)
 
 
-def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int,
-                  where: list[str] | None = None) -> list[TokenizedRow]:
+def tokenize_rows(
+    tokenizer: Any, rows: list[dict[str, Any]], max_length: int, where: list[str] | None = None
+) -> list[TokenizedRow]:
     """Tokenise every row; rows left with no supervised token (cut by max_length) raise, naming the row
     by `where[i]` (e.g. `FILE:LINE`), else by its position counted from 1."""
     marker = end_of_turn_marker(tokenizer)
@@ -134,7 +150,9 @@ def tokenize_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int,
         tokenized = tokenize_chat(tokenizer, row["messages"], max_length, marker)
         if tokenized.n_supervised == 0:
             name = where[i] if where else f"row {i + 1} (counted from 1)"
-            raise ValueError(f"{name}: no assistant token left within max_length={max_length}; "
-                             f"raise max_length or shorten the prompt")
+            raise ValueError(
+                f"{name}: no assistant token left within max_length={max_length}; "
+                f"raise max_length or shorten the prompt"
+            )
         out.append(tokenized)
     return out

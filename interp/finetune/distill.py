@@ -32,9 +32,15 @@ def prompt_messages(prompt: str | dict | Sequence[dict]) -> list[dict[str, str]]
 
 
 @torch.no_grad()
-def self_distill(lm: LoadedModel, prompts: Sequence[str | dict | Sequence[dict]], max_new_tokens: int = 128,
-                 seed: int = 0, batch_size: int = 16, progress: bool = False,
-                 autocast: bool = False) -> list[dict[str, Any]]:
+def self_distill(
+    lm: LoadedModel,
+    prompts: Sequence[str | dict | Sequence[dict]],
+    max_new_tokens: int = 128,
+    seed: int = 0,
+    batch_size: int = 16,
+    progress: bool = False,
+    autocast: bool = False,
+) -> list[dict[str, Any]]:
     """Sample `lm`'s own answer to each prompt (temperature 1, no top-k/top-p) as chat rows.
 
     Batched with left padding; seeded once, so the same call gives the same rows. `autocast` runs the
@@ -55,13 +61,21 @@ def self_distill(lm: LoadedModel, prompts: Sequence[str | dict | Sequence[dict]]
     model: Any = lm.model  # a transformers model (nn.Module types its attributes as Tensor | Module)
     try:
         for start in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="self-distill"):
-            batch = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
-                              add_special_tokens=False).to(lm.device)
+            batch = tokenizer(
+                texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(lm.device)
             with torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=autocast):
-                out = model.generate(**batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                                     max_new_tokens=max_new_tokens, eos_token_id=eos,
-                                     pad_token_id=tokenizer.pad_token_id)
-            new = out[:, batch["input_ids"].shape[1]:]
+                out = model.generate(
+                    **batch,
+                    do_sample=True,
+                    temperature=1.0,
+                    top_k=0,
+                    top_p=1.0,
+                    max_new_tokens=max_new_tokens,
+                    eos_token_id=eos,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            new = out[:, batch["input_ids"].shape[1] :]
             answers += [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
     finally:
         tokenizer.padding_side = side

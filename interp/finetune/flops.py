@@ -52,8 +52,18 @@ from interp.models.flops import ForwardFlops, ModelShapes, attention_flops, forw
 
 Layout = Literal["rows", "packed", "padded"]
 
-__all__ = ["Layout", "RunFlops", "StepFlops", "TrainingShapes", "finetune_flops", "micro_batch_flops", "run_flops",
-           "step_flops", "trainer_layout", "training_shapes"]
+__all__ = [
+    "Layout",
+    "RunFlops",
+    "StepFlops",
+    "TrainingShapes",
+    "finetune_flops",
+    "micro_batch_flops",
+    "run_flops",
+    "step_flops",
+    "trainer_layout",
+    "training_shapes",
+]
 
 
 @dataclass(frozen=True)
@@ -112,11 +122,15 @@ def _probe(model: nn.Module, modules: set[str]) -> tuple[dict[str, bool], int]:
     inputs: dict[str, bool] = {}
 
     def record_input(name):
-        return lambda _m, args, kwargs: inputs.__setitem__(name, getattr(_first_tensor(args, kwargs),
-                                                                         "requires_grad", False))
+        return lambda _m, args, kwargs: inputs.__setitem__(
+            name, getattr(_first_tensor(args, kwargs), "requires_grad", False)
+        )
 
-    handles = [module.register_forward_pre_hook(record_input(name), with_kwargs=True)
-               for name, module in model.named_modules() if name in modules]
+    handles = [
+        module.register_forward_pre_hook(record_input(name), with_kwargs=True)
+        for name, module in model.named_modules()
+        if name in modules
+    ]
     try:
         device = next(model.parameters()).device
         with torch.enable_grad(), attention_implementation(model, _PROBE):
@@ -133,15 +147,21 @@ def training_shapes(model: nn.Module) -> TrainingShapes:
     (adapters added, frozen weights frozen). Works on a dense model built on the meta device too."""
     wrapped = next((name for name, module in model.named_modules() if type(module).__name__ == "ParamWrapper"), None)
     if wrapped is not None:
-        raise ValueError(f"{wrapped}: adapters on fused weights (MoE experts, which peft's LoRA adapts by default) "
-                         "rebuild those weights every forward and are not counted; count full fine-tuning, or a "
-                         "dense model")
+        raise ValueError(
+            f"{wrapped}: adapters on fused weights (MoE experts, which peft's LoRA adapts by default) "
+            "rebuild those weights every forward and are not counted; count full fine-tuning, or a "
+            "dense model"
+        )
     shapes = model_shapes(model)
     linears = (*shapes.body, *shapes.head)
     inputs, attention = _probe(model, {linear.module for linear in linears})
     trains = lambda linear: getattr(model.get_submodule(linear.module), linear.attribute).requires_grad  # noqa: E731
-    return TrainingShapes(shapes, input_grads=frozenset(l.name for l in linears if inputs.get(l.module, False)),
-                          weight_grads=frozenset(l.name for l in linears if trains(l)), attention_grads=attention)
+    return TrainingShapes(
+        shapes,
+        input_grads=frozenset(l.name for l in linears if inputs.get(l.module, False)),
+        weight_grads=frozenset(l.name for l in linears if trains(l)),
+        attention_grads=attention,
+    )
 
 
 def step_flops(training: TrainingShapes, lengths: Sequence[int], kept: int, causal: bool = False) -> StepFlops:
@@ -150,8 +170,9 @@ def step_flops(training: TrainingShapes, lengths: Sequence[int], kept: int, caus
     tokens = sum(lengths)
 
     def backward(names: frozenset[str]) -> int:
-        return (sum(linear.flops(tokens) for linear in shapes.body if linear.name in names)
-                + sum(linear.flops(kept) for linear in shapes.head if linear.name in names))
+        return sum(linear.flops(tokens) for linear in shapes.body if linear.name in names) + sum(
+            linear.flops(kept) for linear in shapes.head if linear.name in names
+        )
 
     forward = forward_flops(shapes, lengths, kept, causal)
     attention = 2 * attention_flops(shapes, lengths, causal) * training.attention_grads // shapes.n_layers
@@ -178,8 +199,9 @@ def _targets(row: TokenizedRow) -> int:
     return sum(label != IGNORE_INDEX for label in row.labels[1:])
 
 
-def micro_batch_flops(training: TrainingShapes, rows: Sequence[TokenizedRow],
-                      layout: Layout = "rows") -> tuple[int, int]:
+def micro_batch_flops(
+    training: TrainingShapes, rows: Sequence[TokenizedRow], layout: Layout = "rows"
+) -> tuple[int, int]:
     """(executed, floor) FLOPs of one micro-batch, logits at the supervised targets only, laid out as
     `layout`: "rows" packed end to end with attention within each row (the trainer on SDPA models),
     "packed" under one dense attention over them all (other packed models), "padded" to the longest row."""
@@ -214,8 +236,9 @@ def trainer_layout(model: nn.Module, packing: bool) -> Layout:
     return "rows" if attends_by_row(model) else "packed"
 
 
-def finetune_flops(lm: LoadedModel, data: str | Path | list[dict], config: FinetuneConfig,
-                   processes: int = 1) -> RunFlops:
+def finetune_flops(
+    lm: LoadedModel, data: str | Path | list[dict], config: FinetuneConfig, processes: int = 1
+) -> RunFlops:
     """The FLOPs of `finetune(lm, data, out, config)` on `processes` processes: the same rows, plan and
     adapters, on a copy of the model built on the meta device (no memory, no weights). Dense models
     only: a MoE's routing needs real weights (count those with `training_shapes` and `run_flops`)."""
@@ -227,6 +250,7 @@ def finetune_flops(lm: LoadedModel, data: str | Path | list[dict], config: Finet
     trainable = make_trainable(model, config)
     trainable.train()
     rows = tokenize_rows(lm.tokenizer, load_rows(data), config.max_length)
-    plan = BatchPlan(rows, config.batch_size, config.grad_accum, processes, config.seed, config.epochs,
-                     config.max_steps)
+    plan = BatchPlan(
+        rows, config.batch_size, config.grad_accum, processes, config.seed, config.epochs, config.max_steps
+    )
     return run_flops(training_shapes(trainable), plan, trainer_layout(model, config.packing))

@@ -61,12 +61,21 @@ def _plain(layer) -> str | None:
     """The one active adapter of a peft LoRA layer that the fused function can run, or None."""
     base = getattr(layer, "base_layer", None)
     active = getattr(layer, "active_adapters", [])
-    if (layer.disable_adapters or layer.merged or len(active) != 1 or type(base) is not nn.Linear
-            or getattr(layer, "fan_in_fan_out", False)):
+    if (
+        layer.disable_adapters
+        or layer.merged
+        or len(active) != 1
+        or type(base) is not nn.Linear
+        or getattr(layer, "fan_in_fan_out", False)
+    ):
         return None
     name = active[0]
-    if (name not in layer.lora_A or name in getattr(layer, "lora_variant", {})
-            or not isinstance(layer.lora_dropout[name], nn.Identity) or layer.lora_B[name].bias is not None):
+    if (
+        name not in layer.lora_A
+        or name in getattr(layer, "lora_variant", {})
+        or not isinstance(layer.lora_dropout[name], nn.Identity)
+        or layer.lora_B[name].bias is not None
+    ):
         return None
     return name
 
@@ -84,6 +93,7 @@ def _fused_forward(layer, original):
             tensors = tuple(t if t is None else t.to(torch.bfloat16) for t in tensors)
         with torch.autocast(device, enabled=False):
             return LoraLinear.apply(*tensors, layer.scaling[name])
+
     return forward
 
 

@@ -36,9 +36,16 @@ def merge_adapter(base: str | Path, adapter_dir: str | Path, out_dir: str | Path
     return out
 
 
-def launch_finetune(base: str | Path, rows: list[dict[str, Any]], out_dir: str | Path, config: FinetuneConfig,
-                    accelerate_config: str | Path, *, dtype: str | None = None,
-                    launch_args: tuple[str, ...] = ()) -> Path:
+def launch_finetune(
+    base: str | Path,
+    rows: list[dict[str, Any]],
+    out_dir: str | Path,
+    config: FinetuneConfig,
+    accelerate_config: str | Path,
+    *,
+    dtype: str | None = None,
+    launch_args: tuple[str, ...] = (),
+) -> Path:
     """Train `rows` on `base` under `accelerate launch --config_file accelerate_config`; return the
     full model folder (`out_dir/merged`). Rerunning resumes from the run's last checkpoint."""
     out = Path(out_dir)
@@ -47,15 +54,33 @@ def launch_finetune(base: str | Path, rows: list[dict[str, Any]], out_dir: str |
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     config_path = out / "launch_config.json"
     config_path.write_text(json.dumps({**config.to_dict(), "merge": False}, indent=2))
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
-               *launch_args, "-m", "interp.cli", "finetune", "--model", str(base), "--data", str(data),
-               "--out", str(out), "--config", str(config_path), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(accelerate_config),
+        *launch_args,
+        "-m",
+        "interp.cli",
+        "finetune",
+        "--model",
+        str(base),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--config",
+        str(config_path),
+        "--no-progress",
+    ]
     if dtype:
         command += ["--dtype", dtype]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise LaunchError(f"accelerate launch exited with {done.returncode}: {' '.join(command)}\n"
-                          f"{done.stderr[-4000:]}")
+        raise LaunchError(
+            f"accelerate launch exited with {done.returncode}: {' '.join(command)}\n{done.stderr[-4000:]}"
+        )
     if config.method == "full":
         return out / "merged"
     return merge_adapter(base, out / "adapter", out / "merged", dtype=dtype)

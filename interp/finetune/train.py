@@ -50,23 +50,27 @@ class FinetuneResult:
 
 def linear_schedule(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     """LR multiplier: 0 -> 1 over the warmup, then linearly down to 0 at `total_steps`."""
+
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / (warmup_steps + 1)
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
     return factor
 
 
 def _open(model: str | Path | LoadedModel, dtype: Any) -> LoadedModel:
     if isinstance(model, LoadedModel):
         # Training would change the caller's weights (or inject adapters into them); work on a copy.
-        return LoadedModel.wrap(copy.deepcopy(model.model), copy.deepcopy(model.tokenizer), name=model.name,
-                                revision=model.revision)
+        return LoadedModel.wrap(
+            copy.deepcopy(model.model), copy.deepcopy(model.tokenizer), name=model.name, revision=model.revision
+        )
     return load_model(model, dtype=dtype)
 
 
-def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False, packed: bool = False,
-                by_row: bool = True) -> torch.Tensor:
+def _micro_loss(
+    model, rows, pad_id: int, device, bf16: bool = False, packed: bool = False, by_row: bool = True
+) -> torch.Tensor:
     """Summed next-token cross-entropy over the supervised targets of these rows.
 
     `bf16`: the forward's matrix products under bfloat16 autocast (the backward follows the same casts).
@@ -83,10 +87,12 @@ def _micro_loss(model, rows, pad_id: int, device, bf16: bool = False, packed: bo
     # is about a quarter of a small model's step, and most of a chat row (system, user) is not supervised.
     keep_K = (targets_BT != IGNORE_INDEX).any(0).nonzero().squeeze(1)
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
-        logits_BKV = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           logits_to_keep=keep_K).logits
-    return F.cross_entropy(logits_BKV.flatten(0, 1).float(), targets_BT[:, keep_K].flatten(),
-                           ignore_index=IGNORE_INDEX, reduction="sum")
+        logits_BKV = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep_K
+        ).logits
+    return F.cross_entropy(
+        logits_BKV.flatten(0, 1).float(), targets_BT[:, keep_K].flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+    )
 
 
 def _packed_loss(model, rows, device, bf16: bool, by_row: bool = True) -> torch.Tensor:
@@ -95,8 +101,13 @@ def _packed_loss(model, rows, device, bf16: bool, by_row: bool = True) -> torch.
     attention = rows_attention(model) if by_row else contextlib.nullcontext(False)
     with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16), attention as within_rows:
         bounds = row_boundaries([len(row.input_ids) for row in rows], device) if within_rows else {}
-        logits_1KV = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
-                           logits_to_keep=keep_K, **bounds).logits
+        logits_1KV = model(
+            input_ids=batch["input_ids"],
+            position_ids=batch["position_ids"],
+            use_cache=False,
+            logits_to_keep=keep_K,
+            **bounds,
+        ).logits
     return F.cross_entropy(logits_1KV[0].float(), batch["targets"][keep_K], reduction="sum")
 
 
@@ -113,8 +124,9 @@ def packing_is_exact(model, rows, pad_id: int, device="cpu", bf16: bool = False)
     return bool(torch.isclose(packed, padded, rtol=tolerance, atol=tolerance))
 
 
-def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_id: int, config,
-                packed: bool = False) -> torch.Tensor:
+def _train_step(
+    accelerator, model, optimizer, plan: BatchPlan, step: int, pad_id: int, config, packed: bool = False
+) -> torch.Tensor:
     """One optimizer step over the global batch; returns this process's summed loss (detached)."""
     # Normalise by the global target count; DDP averages over processes and accelerator.backward
     # divides by grad_accum, so scale both back to get exactly sum(loss) / targets.
@@ -123,8 +135,14 @@ def _train_step(accelerator, model, optimizer, plan: BatchPlan, step: int, pad_i
     bf16 = uses_bf16(config.mixed_precision, accelerator.device)
     for micro in range(config.grad_accum):
         with accelerator.accumulate(model):
-            loss_sum = _micro_loss(model, plan.micro_batch(step, micro, accelerator.process_index),
-                                   pad_id, accelerator.device, bf16=bf16, packed=packed)
+            loss_sum = _micro_loss(
+                model,
+                plan.micro_batch(step, micro, accelerator.process_index),
+                pad_id,
+                accelerator.device,
+                bf16=bf16,
+                packed=packed,
+            )
             accelerator.backward(loss_sum * scale)
             total += loss_sum.detach()
     if config.max_grad_norm is not None:
@@ -142,8 +160,11 @@ class _Log:
         if enabled:
             kept = []
             if keep_until and path.exists():
-                kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-                        if line and json.loads(line)["step"] <= keep_until]
+                kept = [
+                    line
+                    for line in path.read_text(encoding="utf-8").splitlines()
+                    if line and json.loads(line)["step"] <= keep_until
+                ]
             path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def write(self, **record: Any) -> None:
@@ -157,20 +178,26 @@ def _differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     found = []
     # Records written before `base_weights_id` fingerprinted the model with its adapters; fall back to names.
     if before.get("base_weights_id") and before["base_weights_id"] != now["base_weights_id"]:
-        found.append(f"model ({before.get('model')} [{before['base_weights_id']}] there, {now['model']} "
-                     f"[{now['base_weights_id']}] now)")
+        found.append(
+            f"model ({before.get('model')} [{before['base_weights_id']}] there, {now['model']} "
+            f"[{now['base_weights_id']}] now)"
+        )
     elif not before.get("base_weights_id") and before.get("model") not in (None, now["model"]):
         found.append(f"model ({before['model']} there, {now['model']} now)")
     if before.get("data_sha256") and before["data_sha256"] != now["data_sha256"]:
-        found.append(f"data ({before.get('data')}, {before.get('rows')} rows there; {now['data']}, "
-                     f"{now['rows']} rows now)")
+        found.append(
+            f"data ({before.get('data')}, {before.get('rows')} rows there; {now['data']}, {now['rows']} rows now)"
+        )
     config_now = now["config"]
     # a field added to FinetuneConfig since the record was written counts at its default
     config_before = {**FinetuneConfig().to_dict(), **before["config"]} if before.get("config") else {}
     changed = sorted(k for k in set(config_before) | set(config_now) if config_before.get(k) != config_now.get(k))
     if config_before and changed:
-        found.append("config (" + ", ".join(f"{k}: {config_before.get(k)!r} there, {config_now.get(k)!r} now"
-                                            for k in changed) + ")")
+        found.append(
+            "config ("
+            + ", ".join(f"{k}: {config_before.get(k)!r} there, {config_now.get(k)!r} now" for k in changed)
+            + ")"
+        )
     return found
 
 
@@ -183,13 +210,18 @@ def _check_record(out_dir: Path, record: dict[str, Any]) -> None:
     try:
         before = json.loads(saved.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:
-        raise ValueError(f"{saved}: cannot read the record of the run in {out_dir} ({err}); use a new --out "
-                         "folder, or delete it to start over") from None
+        raise ValueError(
+            f"{saved}: cannot read the record of the run in {out_dir} ({err}); use a new --out "
+            "folder, or delete it to start over"
+        ) from None
     found = _differences(before if isinstance(before, dict) else {}, json.loads(json.dumps(record, default=str)))
     if found:
         what = ", ".join(f.split(" (")[0] for f in found)
-        raise ValueError(f"{out_dir} holds a fine-tune of a different {what}: " + "; ".join(found)
-                         + f"; use a new --out folder, or delete {out_dir} to start over")
+        raise ValueError(
+            f"{out_dir} holds a fine-tune of a different {what}: "
+            + "; ".join(found)
+            + f"; use a new --out folder, or delete {out_dir} to start over"
+        )
 
 
 @dataclass
@@ -224,8 +256,15 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     _ = lm.weights_id  # fingerprint the base weights now, before adapters are added to the model
     rows = load_rows(data)
     where = jsonl_row_labels(resolve_data(data)) if isinstance(data, (str, Path)) else None
-    plan = BatchPlan(tokenize_rows(lm.tokenizer, rows, config.max_length, where), config.batch_size, config.grad_accum,
-                     accelerator.num_processes, config.seed, config.epochs, config.max_steps)
+    plan = BatchPlan(
+        tokenize_rows(lm.tokenizer, rows, config.max_length, where),
+        config.batch_size,
+        config.grad_accum,
+        accelerator.num_processes,
+        config.seed,
+        config.epochs,
+        config.max_steps,
+    )
     deepspeed = getattr(accelerator.state, "deepspeed_plugin", None)
     if deepspeed is not None:  # no data loader goes through prepare(), so DeepSpeed is told the micro-batch
         deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = plan.per_process
@@ -234,8 +273,12 @@ def _setup(model, data, config: FinetuneConfig, dtype) -> _Run:
     trainable.train()
     # AdamW in one kernel per step (fused) rather than a dozen per tensor; DeepSpeed brings its own
     fused = _plain_parallel(accelerator) and accelerator.device.type in ("cpu", "cuda")
-    optimizer = torch.optim.AdamW([p for p in trainable.parameters() if p.requires_grad],
-                                  lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused or None)
+    optimizer = torch.optim.AdamW(
+        [p for p in trainable.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        fused=fused or None,
+    )
     warmup = int(config.warmup_ratio * plan.total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, plan.total_steps))
     trainable, optimizer = accelerator.prepare(trainable, optimizer)
@@ -267,13 +310,21 @@ def _packs(run: _Run) -> bool:
     rows = run.plan.micro_batch(0, 0, run.accelerator.process_index)
     run.model.eval()
     try:
-        exact = packing_is_exact(run.model, rows, run.pad_id, run.accelerator.device,
-                                 uses_bf16(run.config.mixed_precision, run.accelerator.device))
+        exact = packing_is_exact(
+            run.model,
+            rows,
+            run.pad_id,
+            run.accelerator.device,
+            uses_bf16(run.config.mixed_precision, run.accelerator.device),
+        )
     finally:
         run.model.train()
     if not exact:
-        warnings.warn(f"packing: {run.lm.name} gives packed rows another loss than padded ones (its attention sees "
-                      "across them); training with padded batches", stacklevel=3)
+        warnings.warn(
+            f"packing: {run.lm.name} gives packed rows another loss than padded ones (its attention sees "
+            "across them); training with padded batches",
+            stacklevel=3,
+        )
     return exact
 
 
@@ -291,8 +342,12 @@ def _loop(run: _Run, out_dir: Path, start: int, log: _Log, progress: bool, on_st
     """Optimizer steps `start`..end with logging and checkpoints; returns the last logged loss."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=run.plan.total_steps, initial=start,
-               disable=not (progress and run.accelerator.is_main_process), desc="finetune")
+    bar = tqdm(
+        total=run.plan.total_steps,
+        initial=start,
+        disable=not (progress and run.accelerator.is_main_process),
+        desc="finetune",
+    )
     try:
         return _steps(run, out_dir, start, log, on_step, bar)
     finally:
@@ -347,16 +402,25 @@ def finetune(
     first_rank = int(os.environ.get("RANK", "0")) == 0
     with write_lock(out_dir, folder=True) if first_rank else contextlib.nullcontext():
         run = _setup(model, data, config, dtype)
-        record = {"model": run.lm.name, "weights_id": run.lm.weights_id, "base_weights_id": run.lm.weights_id,
-                  "data": data if isinstance(data, (str, Path)) else f"<{run.n_rows} rows>",
-                  "data_sha256": run.data_sha256, "rows": run.n_rows}
+        record = {
+            "model": run.lm.name,
+            "weights_id": run.lm.weights_id,
+            "base_weights_id": run.lm.weights_id,
+            "data": data if isinstance(data, (str, Path)) else f"<{run.n_rows} rows>",
+            "data_sha256": run.data_sha256,
+            "rows": run.n_rows,
+        }
         _check_record(out_dir, {"config": config.to_dict(), **record})
         start = _resume(run, out_dir)
         main = run.accelerator.is_main_process
         if main:
             out_dir.mkdir(parents=True, exist_ok=True)
-            config.save(out_dir / "finetune_config.json", **record, processes=run.accelerator.num_processes,
-                        total_steps=run.plan.total_steps)
+            config.save(
+                out_dir / "finetune_config.json",
+                **record,
+                processes=run.accelerator.num_processes,
+                total_steps=run.plan.total_steps,
+            )
         log = _Log(out_dir / "train_log.jsonl", start, main)
         with _fast_layers(run):
             loss = _loop(run, out_dir, start, log, progress, on_step)

@@ -59,14 +59,22 @@ class GgufConvention:
 
 
 GGUF_CONVENTIONS: dict[str, GgufConvention] = {
-    "llama-cpp": GgufConvention(0, False, True, "llama.cpp adds direction.k to the output of block k (from 0); "
-                                                "it refuses direction.0"),
-    "repeng": GgufConvention(0, True, True, "repeng's export_gguf: direction.k is added to the output of "
-                                            "model.layers[k] (measured at hidden_states[k + 1])"),
-    "easysteer": GgufConvention(0, True, True, "EasySteer's export_gguf: direction.k is added to the output "
-                                               "of decoder layer k"),
-    "cvector-generator": GgufConvention(-1, False, False, "llama.cpp's cvector-generator names the vector "
-                                                          "measured after block i direction.{i+1}"),
+    "llama-cpp": GgufConvention(
+        0, False, True, "llama.cpp adds direction.k to the output of block k (from 0); it refuses direction.0"
+    ),
+    "repeng": GgufConvention(
+        0,
+        True,
+        True,
+        "repeng's export_gguf: direction.k is added to the output of "
+        "model.layers[k] (measured at hidden_states[k + 1])",
+    ),
+    "easysteer": GgufConvention(
+        0, True, True, "EasySteer's export_gguf: direction.k is added to the output of decoder layer k"
+    ),
+    "cvector-generator": GgufConvention(
+        -1, False, False, "llama.cpp's cvector-generator names the vector measured after block i direction.{i+1}"
+    ),
 }
 """Convention name -> how its files number their layers."""
 
@@ -81,8 +89,10 @@ def _rows_to_write(direction: Direction, layers: Iterable[int] | None) -> list[t
     """(toolkit layer, row) for each layer to write, sorted by layer."""
     if layers is None:
         if not direction.layers:
-            raise DirectionError("the direction is tied to no layer; name the blocks to write it for "
-                                 "(layers=..., --layers on the command line)")
+            raise DirectionError(
+                "the direction is tied to no layer; name the blocks to write it for "
+                "(layers=..., --layers on the command line)"
+            )
         layers = direction.layers
     chosen = sorted({int(layer) for layer in layers})
     if not chosen:
@@ -92,9 +102,15 @@ def _rows_to_write(direction: Direction, layers: Iterable[int] | None) -> list[t
     return [(layer, direction.at(layer)) for layer in chosen]
 
 
-def save_control_vector(direction: Direction, path: str | Path, *, layers: Iterable[int] | None = None,
-                        alpha: float = 1.0, model_hint: str | None = None,
-                        convention: str = "llama-cpp") -> Path:
+def save_control_vector(
+    direction: Direction,
+    path: str | Path,
+    *,
+    layers: Iterable[int] | None = None,
+    alpha: float = 1.0,
+    model_hint: str | None = None,
+    convention: str = "llama-cpp",
+) -> Path:
     """Write `direction` (its rows for `layers`, default every layer it holds) as a control-vector GGUF.
 
     `alpha` is multiplied into the file (baked in); leave it at 1 to scale in llama.cpp instead
@@ -106,15 +122,19 @@ def save_control_vector(direction: Direction, path: str | Path, *, layers: Itera
 
     rule = _convention(convention)
     if not rule.writable:
-        raise DirectionError(f"the {convention} convention is for reading that tool's files; "
-                             "write llama-cpp (the layer is where the vector is added)")
+        raise DirectionError(
+            f"the {convention} convention is for reading that tool's files; "
+            "write llama-cpp (the layer is where the vector is added)"
+        )
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise DirectionError(f"alpha {alpha} is not a finite number")
     rows = _rows_to_write(direction, layers)
     if rows[0][0] - rule.shift == 0 and not rule.block_zero:
-        raise DirectionError(f"layer 0 (the output of block 0) cannot be written for {convention}: "
-                             "llama.cpp refuses direction.0; leave layer 0 out (--layers 1-...)")
+        raise DirectionError(
+            f"layer 0 (the output of block 0) cannot be written for {convention}: "
+            "llama.cpp refuses direction.0; leave layer 0 out (--layers 1-...)"
+        )
     meta = {key: value for key, value in direction.metadata().items() if key not in _DERIVED}
     # the multiple of the original direction the file holds, across repeated exports
     meta.update(alpha_baked=alpha * float(meta.get("alpha_baked", 1.0)), written_for=convention)
@@ -168,16 +188,22 @@ def _tensor_rows(path: Path, reader, rule: GgufConvention, convention: str) -> t
     for tensor in reader.tensors:
         match = _NAME.match(tensor.name)
         if not match:
-            raise DirectionError(f"{path}: tensor {tensor.name!r} is not named direction.<layer>; "
-                                 "a control vector holds only direction.<k> tensors")
+            raise DirectionError(
+                f"{path}: tensor {tensor.name!r} is not named direction.<layer>; "
+                "a control vector holds only direction.<k> tensors"
+            )
         data = np.asarray(tensor.data)
         if data.dtype.kind != "f" or len(tensor.shape) != 1:
-            raise DirectionError(f"{path}: tensor {tensor.name} is {tensor.tensor_type.name} of shape "
-                                 f"{list(tensor.shape)}; control vectors hold 1-D F32 tensors")
+            raise DirectionError(
+                f"{path}: tensor {tensor.name} is {tensor.tensor_type.name} of shape "
+                f"{list(tensor.shape)}; control vectors hold 1-D F32 tensors"
+            )
         layer = int(match.group(1)) + rule.shift
         if layer < 0:
-            raise DirectionError(f"{path}: {tensor.name} has no block before it under the {convention} "
-                                 "convention (that tool never writes it); read the file as llama-cpp")
+            raise DirectionError(
+                f"{path}: {tensor.name} has no block before it under the {convention} "
+                "convention (that tool never writes it); read the file as llama-cpp"
+            )
         layers.append(layer)
         rows.append(data.reshape(-1).astype(np.float32))
     if not rows:
@@ -197,8 +223,10 @@ def load_control_vector(path: str | Path, convention: str = "llama-cpp") -> Dire
     fields = {name: _scalar(field) for name, field in reader.fields.items()}
     arch = fields.get("general.architecture")
     if arch != ARCH:
-        raise DirectionError(f"{path}: general.architecture is {arch!r}, not {ARCH!r}: not a control vector "
-                             "(a model file is given with --model)")
+        raise DirectionError(
+            f"{path}: general.architecture is {arch!r}, not {ARCH!r}: not a control vector "
+            "(a model file is given with --model)"
+        )
     layers, rows = _tensor_rows(path, reader, rule, convention)
     meta: dict[str, Any] = {}
     if fields.get(META_KEY):
@@ -207,8 +235,11 @@ def load_control_vector(path: str | Path, convention: str = "llama-cpp") -> Dire
         except json.JSONDecodeError as err:
             raise DirectionError(f"{path}: {META_KEY} is not JSON ({err})") from None
         meta = {key: value for key, value in meta.items() if key not in _DERIVED}
-    other = {name[len(ARCH) + 1:]: value for name, value in fields.items()
-             if name.startswith(f"{ARCH}.") and value is not None and name != f"{ARCH}.layer_count"}
+    other = {
+        name[len(ARCH) + 1 :]: value
+        for name, value in fields.items()
+        if name.startswith(f"{ARCH}.") and value is not None and name != f"{ARCH}.layer_count"
+    }
     meta.setdefault("method", other.pop("method", ""))  # EasySteer writes its extraction method
     meta["control_vector"] = {"convention": convention, "file": str(path), **other}
     meta["layers"] = layers

@@ -42,18 +42,28 @@ def load_persona_vectors(path: str | Path, *, model: str = "") -> Direction:
     try:
         tensor = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # the safe unpickler raises several types on foreign or damaged files
-        raise DirectionError(f"{path}: not a tensor saved with torch.save ({type(err).__name__}: "
-                             f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise DirectionError(
+            f"{path}: not a tensor saved with torch.save ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
     if not isinstance(tensor, torch.Tensor) or tensor.ndim != 2 or tensor.shape[0] < 2:
         what = f"shape {list(tensor.shape)}" if isinstance(tensor, torch.Tensor) else type(tensor).__name__
-        raise DirectionError(f"{path}: holds {what}; persona_vectors files hold one [n_layers + 1, d_model] "
-                             "tensor (row 0 the embeddings, row L the output of block L - 1)")
+        raise DirectionError(
+            f"{path}: holds {what}; persona_vectors files hold one [n_layers + 1, d_model] "
+            "tensor (row 0 the embeddings, row L the output of block L - 1)"
+        )
     if not tensor.is_floating_point():
         raise DirectionError(f"{path}: holds {tensor.dtype} values; expected floating point")
-    meta = {"model": model, "method": "persona_vectors",
-            "layers": list(range(tensor.shape[0] - 1)),
-            "imported_from": {"format": "persona-vectors", "file": str(path),
-                              "rule": "row L = hidden_states[L] = the toolkit's layer L - 1; row 0 dropped"}}
+    meta = {
+        "model": model,
+        "method": "persona_vectors",
+        "layers": list(range(tensor.shape[0] - 1)),
+        "imported_from": {
+            "format": "persona-vectors",
+            "file": str(path),
+            "rule": "row L = hidden_states[L] = the toolkit's layer L - 1; row 0 dropped",
+        },
+    }
     try:
         return Direction.from_metadata(tensor[1:].float(), meta)
     except DirectionError as err:
@@ -71,16 +81,21 @@ def _layer_rows(rows: object, what: str, n_layers: int | None) -> tuple[list[int
         layer = int(key)
         if layer < 0:
             if n_layers is None:
-                raise DirectionError(f"{what}: layer {layer} counts from the last block; pass n_layers "
-                                     "(the model's depth) to resolve it")
+                raise DirectionError(
+                    f"{what}: layer {layer} counts from the last block; pass n_layers (the model's depth) to resolve it"
+                )
             layer += n_layers
             if layer < 0:
                 raise DirectionError(f"{what}: layer {key} is out of range for {n_layers} layers")
         layers.append(layer)
     if len(set(layers)) != len(layers):
         raise DirectionError(f"{what}: layers {sorted(rows)} name one block twice")
-    vectors = [torch.as_tensor(np.asarray(value.detach().cpu() if torch.is_tensor(value) else value),
-                               dtype=torch.float32).reshape(-1) for value in rows.values()]
+    vectors = [
+        torch.as_tensor(
+            np.asarray(value.detach().cpu() if torch.is_tensor(value) else value), dtype=torch.float32
+        ).reshape(-1)
+        for value in rows.values()
+    ]
     if len({v.shape[0] for v in vectors}) > 1:
         raise DirectionError(f"{what}: vectors of different widths {sorted({v.shape[0] for v in vectors})}")
     order = sorted(range(len(layers)), key=layers.__getitem__)
@@ -100,11 +115,17 @@ def from_steering_vector(vector, *, n_layers: int | None = None, model: str = ""
     what = "steering-vectors SteeringVector"
     layer_type = getattr(vector, "layer_type", "decoder_block")
     if layer_type != "decoder_block":
-        raise DirectionError(f"{what}: layer_type {layer_type!r} is not the residual stream; only "
-                             "'decoder_block' vectors (added to a block's output) map to the toolkit's layers")
+        raise DirectionError(
+            f"{what}: layer_type {layer_type!r} is not the residual stream; only "
+            "'decoder_block' vectors (added to a block's output) map to the toolkit's layers"
+        )
     layers, vectors = _layer_rows(getattr(vector, "layer_activations", None), what, n_layers)
-    return _direction(layers, vectors, what, {"model": model, "method": "steering-vectors",
-                                              "imported_from": {"format": "steering-vectors"}})
+    return _direction(
+        layers,
+        vectors,
+        what,
+        {"model": model, "method": "steering-vectors", "imported_from": {"format": "steering-vectors"}},
+    )
 
 
 def from_repeng(vector, *, n_layers: int | None = None, model: str = "") -> Direction:
@@ -113,5 +134,9 @@ def from_repeng(vector, *, n_layers: int | None = None, model: str = "") -> Dire
     what = "repeng ControlVector"
     layers, vectors = _layer_rows(getattr(vector, "directions", None), what, n_layers)
     hint = str(getattr(vector, "model_type", "") or "")
-    return _direction(layers, vectors, what, {"model": model, "method": "repeng",
-                                              "imported_from": {"format": "repeng", "model_hint": hint}})
+    return _direction(
+        layers,
+        vectors,
+        what,
+        {"model": model, "method": "repeng", "imported_from": {"format": "repeng", "model_hint": hint}},
+    )

@@ -62,12 +62,20 @@ def _gguf(name: str) -> DirectionFormat:
 
 
 DIRECTION_FORMATS: dict[str, DirectionFormat] = {
-    "toolkit": DirectionFormat(".safetensors", Direction.load, _save_toolkit,
-                               "the toolkit's direction file: row for layer L = the output of block L"),
+    "toolkit": DirectionFormat(
+        ".safetensors",
+        Direction.load,
+        _save_toolkit,
+        "the toolkit's direction file: row for layer L = the output of block L",
+    ),
     **{name: _gguf(name) for name in GGUF_CONVENTIONS},
-    "persona-vectors": DirectionFormat(".pt", load_persona_vectors, None,
-                                       "persona_vectors' [n_layers + 1, d] tensor: row L = hidden_states[L] "
-                                       "= the toolkit's layer L - 1 (row 0 dropped)"),
+    "persona-vectors": DirectionFormat(
+        ".pt",
+        load_persona_vectors,
+        None,
+        "persona_vectors' [n_layers + 1, d] tensor: row L = hidden_states[L] "
+        "= the toolkit's layer L - 1 (row 0 dropped)",
+    ),
 }
 """Format name -> how it is read and written; the order is the order --help lists them in."""
 
@@ -83,8 +91,10 @@ def format_for(path: str | Path, name: str | None = None) -> str:
         if spec.suffix == suffix:
             return known
     endings = ", ".join(sorted({spec.suffix for spec in DIRECTION_FORMATS.values()}))
-    raise DirectionError(f"{path}: cannot tell the format from the name (known endings: {endings}); "
-                         f"name it ({', '.join(DIRECTION_FORMATS)})")
+    raise DirectionError(
+        f"{path}: cannot tell the format from the name (known endings: {endings}); "
+        f"name it ({', '.join(DIRECTION_FORMATS)})"
+    )
 
 
 def read_direction(path: str | Path, fmt: str | None = None) -> Direction:
@@ -92,8 +102,15 @@ def read_direction(path: str | Path, fmt: str | None = None) -> Direction:
     return DIRECTION_FORMATS[format_for(path, fmt)].read(Path(path))
 
 
-def write_direction(direction: Direction, path: str | Path, fmt: str | None = None, *,
-                    layers: Iterable[int] | None = None, alpha: float = 1.0, model_hint: str | None = None) -> Path:
+def write_direction(
+    direction: Direction,
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    layers: Iterable[int] | None = None,
+    alpha: float = 1.0,
+    model_hint: str | None = None,
+) -> Path:
     """Write `direction` (rows for `layers`, times `alpha`) as format `fmt` (default: from the name)."""
     name = format_for(path, fmt)
     writer = DIRECTION_FORMATS[name].write

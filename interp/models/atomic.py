@@ -77,8 +77,10 @@ def kept_json(path: str | Path, key: Any, compute: Callable[[], Any]) -> Any:
     return value if found else _keep(path, key, compute())
 
 
-def kept_json_many(entries: dict[str, tuple[str | Path, Any]], compute: Callable[[list[str]], dict[str, Any]],
-                   ) -> dict[str, Any]:
+def kept_json_many(
+    entries: dict[str, tuple[str | Path, Any]],
+    compute: Callable[[list[str]], dict[str, Any]],
+) -> dict[str, Any]:
     """`kept_json` for several values computed together: `entries` gives each name's (path, key); the names
     whose file holds an equal key are read back, the others come from one `compute(names)` call (their values
     by name) and are then kept, each in its own file. The values by name, in the order of `entries`."""

@@ -76,6 +76,9 @@ def render_chat(
 
 def end_of_turn_marker(tokenizer: Any) -> str:
     """The text the chat template puts right after an assistant message's content (e.g. `<|im_end|>`)."""
-    text = render_chat(tokenizer, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _SENTINEL}],
-                       add_generation_prompt=False)
-    return text[text.rindex(_SENTINEL) + len(_SENTINEL):].strip()
+    text = render_chat(
+        tokenizer,
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _SENTINEL}],
+        add_generation_prompt=False,
+    )
+    return text[text.rindex(_SENTINEL) + len(_SENTINEL) :].strip()

@@ -26,8 +26,15 @@ from interp.models.version import toolkit_version
 if TYPE_CHECKING:
     from interp.models.loading import LoadedModel
 
-__all__ = ["Direction", "DirectionError", "OtherModelError", "OtherModelWarning", "load_direction", "save_direction",
-           "toolkit_version"]
+__all__ = [
+    "Direction",
+    "DirectionError",
+    "OtherModelError",
+    "OtherModelWarning",
+    "load_direction",
+    "save_direction",
+    "toolkit_version",
+]
 
 TENSOR = "direction"
 _TYPED = ("model", "weights_id", "method", "dataset", "created_by")
@@ -80,8 +87,9 @@ class Direction:
         if not bool(finite.all()):
             row, col = (int(i) for i in (~finite).nonzero()[0])
             where = f"layer {self.layers[row]}" if row < len(self.layers) else f"row {row}"
-            raise DirectionError(f"the direction holds {float(vectors[row, col])} ({where}, component {col}); "
-                                 "directions must be finite")
+            raise DirectionError(
+                f"the direction holds {float(vectors[row, col])} ({where}, component {col}); directions must be finite"
+            )
         layers = tuple(_layer_number(x) for x in self.layers)
         if layers and len(layers) != vectors.shape[0]:
             raise DirectionError(f"{len(layers)} layers {list(layers)} for a direction with {vectors.shape[0]} rows")
@@ -105,8 +113,10 @@ class Direction:
         if not self.layers and self.vectors.shape[0] == 1:
             return self.vectors[0].clone()
         if not self.layers:
-            raise DirectionError(f"the direction holds {self.vectors.shape[0]} rows tied to no layer "
-                                 "(no 'layers' metadata), so none is the row for one layer")
+            raise DirectionError(
+                f"the direction holds {self.vectors.shape[0]} rows tied to no layer "
+                "(no 'layers' metadata), so none is the row for one layer"
+            )
         if layer not in self.layers:
             raise DirectionError(f"no direction for layer {layer}; the file holds layers {list(self.layers)}")
         return self.vectors[self.layers.index(layer)].clone()
@@ -119,8 +129,10 @@ class Direction:
         if self.weights_id:
             if self.weights_id == lm.weights_id:
                 return None
-            return (f"the direction was made on {self.model or 'another model'} (weights {self.weights_id}), "
-                    f"not on {lm.name or 'this model'} (weights {lm.weights_id})")
+            return (
+                f"the direction was made on {self.model or 'another model'} (weights {self.weights_id}), "
+                f"not on {lm.name or 'this model'} (weights {lm.weights_id})"
+            )
         if self.model and not _same_name(self.model, lm.name):
             return f"the direction was made on {self.model}, not on {lm.name or 'this model'}"
         return None
@@ -167,8 +179,11 @@ class Direction:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({TENSOR: self.vectors}, str(path),
-                  metadata={key: json.dumps(value) for key, value in self.metadata().items()})
+        save_file(
+            {TENSOR: self.vectors},
+            str(path),
+            metadata={key: json.dumps(value) for key, value in self.metadata().items()},
+        )
         return path
 
     @classmethod
@@ -187,8 +202,10 @@ class Direction:
                 vectors = handle.get_tensor(TENSOR)
                 raw = handle.metadata() or {}
         except (SafetensorError, OSError) as err:
-            raise DirectionError(f"{path}: not a safetensors file ({err}); direction files come from "
-                                 "`interp direction` or Direction.save") from None
+            raise DirectionError(
+                f"{path}: not a safetensors file ({err}); direction files come from "
+                "`interp direction` or Direction.save"
+            ) from None
         try:
             return cls.from_metadata(vectors, {key: _json_or_text(value) for key, value in raw.items()})
         except DirectionError as err:

@@ -33,8 +33,18 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NewType
 
-__all__ = ["FieldErrors", "Number", "above", "at_least", "check_fields", "checked", "field_docs", "from_mapping",
-           "literal_values", "one_of"]
+__all__ = [
+    "FieldErrors",
+    "Number",
+    "above",
+    "at_least",
+    "check_fields",
+    "checked",
+    "field_docs",
+    "from_mapping",
+    "literal_values",
+    "one_of",
+]
 
 _MISSING = dataclasses.MISSING
 
@@ -71,8 +81,7 @@ def one_of(names: Callable[[], Iterable[str]], default: Any = _MISSING) -> Any:
     return _field(default, _MISSING, choices=names)
 
 
-def checked(check: Callable[[Any, str], None], default: Any = _MISSING, *,
-            default_factory: Any = _MISSING) -> Any:
+def checked(check: Callable[[Any, str], None], default: Any = _MISSING, *, default_factory: Any = _MISSING) -> Any:
     """A field whose value `check(value, path)` also accepts (it raises ValueError or FieldErrors)."""
     return _field(default, default_factory, check=check)
 
@@ -89,9 +98,13 @@ def field_docs(cls: type) -> dict[str, str]:
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
         for statement, after in itertools.pairwise(body):
-            if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
                 docs[statement.target.id] = " ".join(after.value.value.split())
     return docs
 
@@ -137,8 +150,7 @@ class _Bad(Exception):
 
 def _describe(hint: Any) -> str:
     if hint in (int, float, Number, bool, str):
-        return {int: "an integer", float: "a number", Number: "a number", bool: "true or false",
-                str: "a string"}[hint]
+        return {int: "an integer", float: "a number", Number: "a number", bool: "true or false", str: "a string"}[hint]
     if typing.get_origin(hint) in (list, tuple):
         return "a list"
     if typing.get_origin(hint) is dict or dataclasses.is_dataclass(hint):
@@ -179,19 +191,24 @@ def _coerce(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
     if origin is list:
         if not isinstance(value, list):
             raise _Bad(f"expected a list, got {value!r}")
-        return [_check_one(args[0] if args else Any, item, f"{path}[{i}]", {}, problems)
-                for i, item in enumerate(value)]
+        return [
+            _check_one(args[0] if args else Any, item, f"{path}[{i}]", {}, problems) for i, item in enumerate(value)
+        ]
     if origin is tuple and (not args or args[-1] is Ellipsis):  # tuple[X, ...]: a file's list, kept as a tuple
         if not isinstance(value, (list, tuple)):
             raise _Bad(f"expected a list, got {value!r}")
-        return tuple(_check_one(args[0] if args else Any, item, f"{path}[{i}]", {}, problems)
-                     for i, item in enumerate(value))
+        return tuple(
+            _check_one(args[0] if args else Any, item, f"{path}[{i}]", {}, problems) for i, item in enumerate(value)
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise _Bad(f"expected a mapping, got {value!r}")
-        return {_key(args[0] if args else Any, key): _check_one(args[1] if args else Any, item, f"{path}.{key}", {},
-                                                                problems)
-                for key, item in value.items()}
+        return {
+            _key(args[0] if args else Any, key): _check_one(
+                args[1] if args else Any, item, f"{path}.{key}", {}, problems
+            )
+            for key, item in value.items()
+        }
     return _scalar(hint, value)
 
 
@@ -292,8 +309,13 @@ def _over_default(default: Any, given: dict) -> dict:
     for f in dataclasses.fields(default):
         if not f.init or f.name in given:
             continue
-        own = f.default if f.default is not _MISSING else \
-            f.default_factory() if f.default_factory is not _MISSING else _MISSING
+        own = (
+            f.default
+            if f.default is not _MISSING
+            else f.default_factory()
+            if f.default_factory is not _MISSING
+            else _MISSING
+        )
         value = getattr(default, f.name)
         if value != own:
             kept[f.name] = value

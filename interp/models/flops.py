@@ -28,8 +28,15 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-__all__ = ["ForwardFlops", "Linear", "ModelShapes", "EXTRA_FLOP_FORMULAS", "attention_flops", "forward_flops",
-           "model_shapes"]
+__all__ = [
+    "ForwardFlops",
+    "Linear",
+    "ModelShapes",
+    "EXTRA_FLOP_FORMULAS",
+    "attention_flops",
+    "forward_flops",
+    "model_shapes",
+]
 
 
 @dataclass(frozen=True)
@@ -141,8 +148,9 @@ def attention_flops(shapes: ModelShapes, lengths: Sequence[int], causal: bool = 
     return 2 * shapes.n_layers * shapes.n_heads * (shapes.qk_dim + shapes.v_dim) * entries
 
 
-def forward_flops(shapes: ModelShapes, lengths: Sequence[int], kept: int | None = None,
-                  causal: bool = False) -> ForwardFlops:
+def forward_flops(
+    shapes: ModelShapes, lengths: Sequence[int], kept: int | None = None, causal: bool = False
+) -> ForwardFlops:
     """A forward's FLOPs over sequences of these lengths, with logits at `kept` positions (None: all).
 
     A batch padded to its longest row is `[longest] * rows`; rows packed end to end under one dense
@@ -150,9 +158,11 @@ def forward_flops(shapes: ModelShapes, lengths: Sequence[int], kept: int | None 
     """
     tokens = sum(lengths)
     kept = tokens if kept is None else kept
-    return ForwardFlops(body=sum(linear.flops(tokens) for linear in shapes.body),
-                        head=sum(linear.flops(kept) for linear in shapes.head),
-                        attention=attention_flops(shapes, lengths, causal))
+    return ForwardFlops(
+        body=sum(linear.flops(tokens) for linear in shapes.body),
+        head=sum(linear.flops(kept) for linear in shapes.head),
+        attention=attention_flops(shapes, lengths, causal),
+    )
 
 
 def _sdpa_cpu(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:

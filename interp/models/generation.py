@@ -17,8 +17,14 @@ __all__ = ["generate"]
 
 
 @torch.no_grad()
-def generate(lm: LoadedModel, prompt: str | Sequence[dict[str, str]], max_new_tokens: int = 32, *,
-             do_sample: bool = False, **generate_kwargs: Any) -> str:
+def generate(
+    lm: LoadedModel,
+    prompt: str | Sequence[dict[str, str]],
+    max_new_tokens: int = 32,
+    *,
+    do_sample: bool = False,
+    **generate_kwargs: Any,
+) -> str:
     """The model's continuation of `prompt`, decoded without special tokens.
 
     `prompt` is raw text (tokenized with the tokenizer's special tokens) or a chat, a list of
@@ -36,6 +42,11 @@ def generate(lm: LoadedModel, prompt: str | Sequence[dict[str, str]], max_new_to
     if batch["input_ids"].shape[1] == 0:
         raise ValueError("the prompt encodes to no tokens; give some text")
     model: Any = lm.model  # a transformers model (nn.Module types its attributes as Tensor | Module)
-    out_BT = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                            pad_token_id=lm.tokenizer.pad_token_id, **generate_kwargs)
-    return lm.tokenizer.decode(out_BT[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    out_BT = model.generate(
+        **batch,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        pad_token_id=lm.tokenizer.pad_token_id,
+        **generate_kwargs,
+    )
+    return lm.tokenizer.decode(out_BT[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)

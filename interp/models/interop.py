@@ -81,31 +81,48 @@ class HookedTransformerLM(nn.Module):
         super().__init__()
         self.tl: Any = model  # typed Any: nn.Module types its attributes as Tensor | Module
         cfg: Any = model.cfg
-        self.config = SimpleNamespace(model_type="hooked_transformer", hidden_size=cfg.d_model,
-                                      num_hidden_layers=cfg.n_layers, max_position_embeddings=cfg.n_ctx,
-                                      _name_or_path=cfg.model_name)
+        self.config = SimpleNamespace(
+            model_type="hooked_transformer",
+            hidden_size=cfg.d_model,
+            num_hidden_layers=cfg.n_layers,
+            max_position_embeddings=cfg.n_ctx,
+            _name_or_path=cfg.model_name,
+        )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None, use_cache: bool | None = None, **unsupported: Any):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **unsupported: Any,
+    ):
         """Logits of `input_ids` `[batch, seq]`; positions come from `attention_mask` (TransformerLens
         counts each row's real tokens, as the toolkit's `position_ids` do)."""
         if use_cache or unsupported:
             asked = ", ".join(sorted(unsupported)) or "use_cache=True"
-            raise NotImplementedError(f"a TransformerLens HookedTransformer runs plain forward passes; {asked} needs a "
-                                      "Hugging Face model (TransformerBridge, or interp.load_model(name))")
+            raise NotImplementedError(
+                f"a TransformerLens HookedTransformer runs plain forward passes; {asked} needs a "
+                "Hugging Face model (TransformerBridge, or interp.load_model(name))"
+            )
         logits = self.tl(input_ids, return_type="logits", attention_mask=attention_mask)
         return SimpleNamespace(logits=logits)
 
     @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 max_new_tokens: int = 20, do_sample: bool = False, pad_token_id: int | None = None,
-                 **kwargs: Any) -> torch.Tensor:
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        max_new_tokens: int = 20,
+        do_sample: bool = False,
+        pad_token_id: int | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
         """Prompt and new tokens `[batch, seq + new]`, through the library's own `generate` (its key-value
         cache: the prompt in one pass, then one token per pass). Rows must not be padded."""
         if attention_mask is not None and not bool(attention_mask.bool().all()):
             raise ValueError("a HookedTransformer generates from unpadded prompts; give one prompt at a time")
-        return self.tl.generate(input_ids, max_new_tokens=max_new_tokens, do_sample=do_sample, verbose=False,
-                                **kwargs)
+        return self.tl.generate(input_ids, max_new_tokens=max_new_tokens, do_sample=do_sample, verbose=False, **kwargs)
 
 
 def _from_transformer_lens(model: Any, tokenizer: Any) -> HeldModel:
@@ -141,5 +158,7 @@ def held_model(model: Any, tokenizer: Any = None) -> HeldModel:
         if tokenizer is None:
             raise ValueError(f"a {type(model).__name__} object needs its tokenizer: load_model(model, tokenizer=...)")
         return _hugging_face(model, tokenizer)
-    raise TypeError(f"load_model takes a hub id, a folder, a GGUF file or a packaged model's name, or a model object "
-                    f"of Hugging Face transformers, TransformerLens or nnsight; got a {type(model).__name__}")
+    raise TypeError(
+        f"load_model takes a hub id, a folder, a GGUF file or a packaged model's name, or a model object "
+        f"of Hugging Face transformers, TransformerLens or nnsight; got a {type(model).__name__}"
+    )

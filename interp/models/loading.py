@@ -66,8 +66,13 @@ class LoadedModel:
         config: Any = model.config  # a transformers config; nn.Module types its attributes as Tensor | Module
         architecture = architecture_for(config.model_type, type(model).__name__)
         _prepare_tokenizer(tokenizer)
-        return cls(model=model, tokenizer=tokenizer, architecture=architecture,
-                   name=name or getattr(config, "_name_or_path", ""), revision=revision)
+        return cls(
+            model=model,
+            tokenizer=tokenizer,
+            architecture=architecture,
+            name=name or getattr(config, "_name_or_path", ""),
+            revision=revision,
+        )
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -118,17 +123,19 @@ class LoadedModel:
             self._weights_id = self.revision or _fingerprint(self.model)
         return self._weights_id
 
-    def render_chat(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = True,
-                    **template_kwargs: Any) -> str:
+    def render_chat(
+        self, messages: list[dict[str, str]], *, add_generation_prompt: bool = True, **template_kwargs: Any
+    ) -> str:
         """Render chat messages through the tokenizer's template (or the documented fallback)."""
-        return render_chat(self.tokenizer, messages, add_generation_prompt=add_generation_prompt,
-                           **template_kwargs)
+        return render_chat(self.tokenizer, messages, add_generation_prompt=add_generation_prompt, **template_kwargs)
 
     def resolve_layer(self, layer: int) -> int:
         """A block index with Python's negative indexing, checked against the model's depth."""
         if not -self.n_layers <= layer < self.n_layers:
-            raise ValueError(f"layer {layer} is out of range for a model with {self.n_layers} layers "
-                             f"(use 0..{self.n_layers - 1} or negative indices)")
+            raise ValueError(
+                f"layer {layer} is out of range for a model with {self.n_layers} layers "
+                f"(use 0..{self.n_layers - 1} or negative indices)"
+            )
         return layer % self.n_layers
 
 
@@ -157,8 +164,9 @@ def _held_model(model: object, tokenizer: Any, loading: dict[str, Any]) -> Loade
         raise TypeError(f"dtype is a {type(dtype).__name__}; pass a tokenizer as tokenizer=...")
     given = [key for key, value in loading.items() if value]
     if given:
-        raise ValueError(f"{', '.join(given)}: a model object is used as it is, not loaded; move or cast it "
-                         "with its own .to() first")
+        raise ValueError(
+            f"{', '.join(given)}: a model object is used as it is, not loaded; move or cast it with its own .to() first"
+        )
     from interp.models.interop import held_model
 
     held = held_model(model, tokenizer)
@@ -198,8 +206,13 @@ def load_model(
     (36, 4096)
     """
     if not isinstance(name_or_path, str | Path):
-        loading = {"dtype": dtype, "device": device, "revision": revision, "trust_remote_code": trust_remote_code,
-                   **from_pretrained_kwargs}
+        loading = {
+            "dtype": dtype,
+            "device": device,
+            "revision": revision,
+            "trust_remote_code": trust_remote_code,
+            **from_pretrained_kwargs,
+        }
         return _held_model(name_or_path, tokenizer, loading)
     if tokenizer is not None:
         raise ValueError("tokenizer= goes with a model object; a name or path brings its own tokenizer")
@@ -224,20 +237,25 @@ def load_model(
         if local.exists():
             raise
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise OSError(f"no such folder ({local.absolute()}), and {source!r} is not a model on the Hugging Face hub "
-                      f"or in its cache ({first})") from None
+        raise OSError(
+            f"no such folder ({local.absolute()}), and {source!r} is not a model on the Hugging Face hub "
+            f"or in its cache ({first})"
+        ) from None
     class_name = (getattr(config, "architectures", None) or [type(config).__name__])[0]
     architecture = architecture_for(config.model_type, class_name)
 
     from safetensors import SafetensorError
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=parse_dtype(dtype), **common,
-                                                     **from_pretrained_kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=parse_dtype(dtype), **common, **from_pretrained_kwargs
+        )
     except SafetensorError as err:
         files = sorted(p.name for p in local.glob("*.safetensors")) if local.is_dir() else []
-        raise OSError(f"{source}: a weights file ({', '.join(files) or 'safetensors'}) is truncated or corrupt "
-                      f"({err}); download or save the model again") from None
+        raise OSError(
+            f"{source}: a weights file ({', '.join(files) or 'safetensors'}) is truncated or corrupt "
+            f"({err}); download or save the model again"
+        ) from None
     if device is not None:
         model.to(device)  # type: ignore[arg-type]  # transformers' decorated `to` reads as unbound to mypy
     model.eval()
@@ -246,5 +264,11 @@ def load_model(
     except ValueError as err:  # a damaged tokenizer.json surfaces as a JSON decoding error
         raise OSError(f"{source}: cannot read its tokenizer ({err}); download or save the model again") from None
     _prepare_tokenizer(tokenizer)
-    return LoadedModel(model=model, tokenizer=tokenizer, architecture=architecture, name=str(name_or_path),
-                       revision=revision, _weights_id=weights_id)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        architecture=architecture,
+        name=str(name_or_path),
+        revision=revision,
+        _weights_id=weights_id,
+    )

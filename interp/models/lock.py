@@ -47,8 +47,9 @@ def _acquire(path: Path, target: Path) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise OutputLockedError(f"another interp process (pid {_holder(path)}) is writing {target}; "
-                                    "wait for it or choose another --out") from None
+            raise OutputLockedError(
+                f"another interp process (pid {_holder(path)}) is writing {target}; wait for it or choose another --out"
+            ) from None
         # The holder before us may have removed the file between our open and our lock: then we
         # hold a lock on a name nobody else sees, so start again on the file that is there now.
         try:

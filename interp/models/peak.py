@@ -65,12 +65,12 @@ class Peak:
         return self.flops / self.cpu_seconds
 
 
-def model_products(shapes: ModelShapes, tokens: int, backward: bool = False,
-                   min_share: float = 0.0) -> list[Product]:
+def model_products(shapes: ModelShapes, tokens: int, backward: bool = False, min_share: float = 0.0) -> list[Product]:
     """The body's products at `tokens` rows: forward X @ W^T, and with `backward` the input gradients
     dY @ W too; those under `min_share` of the largest one's FLOPs (e.g. LoRA's rank-16 products) left out."""
-    products = [Product(tokens, linear.in_features, linear.out_features)
-                for linear in shapes.body for _ in range(linear.uses)]
+    products = [
+        Product(tokens, linear.in_features, linear.out_features) for linear in shapes.body for _ in range(linear.uses)
+    ]
     if backward:
         products += [Product(p.m, p.n, p.k, transposed=False) for p in products]  # dY [m, n] @ W [n, k]
     largest = max(product.flops for product in products)
@@ -84,8 +84,11 @@ def square_products(size: int = 2048) -> list[Product]:
 
 def _operands(product: Product, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     a = torch.randn(product.m, product.k, dtype=dtype)
-    b = torch.randn(product.n, product.k, dtype=dtype) if product.transposed else torch.randn(product.k, product.n,
-                                                                                              dtype=dtype)
+    b = (
+        torch.randn(product.n, product.k, dtype=dtype)
+        if product.transposed
+        else torch.randn(product.k, product.n, dtype=dtype)
+    )
     return a, b
 
 
@@ -105,8 +108,9 @@ def _fastest(product: Product, a: torch.Tensor, b: torch.Tensor, rounds: int, mi
     return wall, cpu
 
 
-def matmul_peak(products: Sequence[Product], dtype: torch.dtype = torch.float32, rounds: int = 5,
-                min_seconds: float = 0.02) -> Peak:
+def matmul_peak(
+    products: Sequence[Product], dtype: torch.dtype = torch.float32, rounds: int = 5, min_seconds: float = 0.02
+) -> Peak:
     """FLOP/s over these products (repeats weigh as often as they occur), each distinct one timed
     `rounds` times for at least `min_seconds` and taken at its fastest: on a shared machine the
     fastest round is the one least disturbed."""

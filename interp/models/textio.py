@@ -24,9 +24,10 @@ def _decode(raw: bytes, path: Path, number: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        column = len(raw[:err.start].decode("utf-8", "replace")) + 1
-        raise TextFileError(path, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {column}); "
-                                          "save the file as UTF-8") from None
+        column = len(raw[: err.start].decode("utf-8", "replace")) + 1
+        raise TextFileError(
+            path, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {column}); save the file as UTF-8"
+        ) from None
 
 
 def jsonl_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -35,7 +36,7 @@ def jsonl_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if number == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
+                raw = raw[len(_BOM) :]
             text = _decode(raw, path, number)
             if text.strip():
                 yield number, text
@@ -60,14 +61,14 @@ def read_text(path: str | Path) -> str:
     path = Path(path)
     raw = path.read_bytes()
     if raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
+        raw = raw[len(_BOM) :]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         start = raw.rfind(b"\n", 0, err.start) + 1
         end = raw.find(b"\n", err.start)
-        _decode(raw[start:None if end < 0 else end], path, line)
+        _decode(raw[start : None if end < 0 else end], path, line)
         raise  # not reached: the line alone fails to decode the same way
 
 
@@ -81,5 +82,6 @@ def load_yaml(path: str | Path) -> Any:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise TextFileError(path, None if mark is None else mark.line + 1,
-                            f"not valid YAML ({problem}); fix the syntax there") from None
+        raise TextFileError(
+            path, None if mark is None else mark.line + 1, f"not valid YAML ({problem}); fix the syntax there"
+        ) from None

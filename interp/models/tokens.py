@@ -15,8 +15,11 @@ __all__ = ["pad_sequences", "stop_token_ids"]
 _END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<｜end▁of▁sentence｜>")
 
 
-def pad_sequences(sequences: Sequence[Sequence[int]], pad_value: int, side: Literal["left", "right"] = "right",
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_sequences(
+    sequences: Sequence[Sequence[int]],
+    pad_value: int,
+    side: Literal["left", "right"] = "right",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Id lists into `(ids [B, T], mask [B, T])` (int64, on CPU), padded on `side` to the longest.
 
     The mask is 1 on the real tokens. Left padding puts every row's last token at the end, which

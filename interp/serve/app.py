@@ -70,18 +70,26 @@ async def _body(request: Request, limit: int):
 
 def _endpoint(handler: Callable) -> Callable:
     """The key check and the error shape around a handler `(request, host) -> Response`."""
+
     async def endpoint(request: Request) -> Response:
         host: ModelHost = request.app.state.host
         if not _authorized(request, host.api_key):
-            return _error(RequestError("missing or wrong API key; send the header Authorization: Bearer <key>",
-                                       status=401, code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"}))
+            return _error(
+                RequestError(
+                    "missing or wrong API key; send the header Authorization: Bearer <key>",
+                    status=401,
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            )
         try:
             return await handler(request, host)
         except RequestError as err:
             return _error(err)
         except QueueFull as err:
-            return _error(RequestError(str(err), status=429, code="queue_full",
-                                       headers={"Retry-After": str(err.retry_after)}))
+            return _error(
+                RequestError(str(err), status=429, code="queue_full", headers={"Retry-After": str(err.retry_after)})
+            )
 
     return endpoint
 
@@ -93,9 +101,16 @@ async def _health(request: Request) -> Response:
 
 async def _models(request: Request, host: ModelHost) -> Response:
     config = host.config
-    card = {"id": config.name, "object": "model", "created": 0, "owned_by": "interp", "root": config.model,
-            "adapter": config.adapter, "max_model_len": host.lm.context_length,
-            "directions": host.directions.describe()}
+    card = {
+        "id": config.name,
+        "object": "model",
+        "created": 0,
+        "owned_by": "interp",
+        "root": config.model,
+        "adapter": config.adapter,
+        "max_model_len": host.lm.context_length,
+        "directions": host.directions.describe(),
+    }
     return JSONResponse({"object": "list", "data": [card]})
 
 
@@ -107,8 +122,10 @@ def _generation(parse: Callable[..., Job]) -> Callable:
     async def generate(request: Request, host: ModelHost) -> Response:
         job = parse(await _body(request, host.config.max_body_bytes), host.context)
         ticket = Ticket(asyncio.get_running_loop())
-        host.engine.submit(ticket, [Row(prompt, job.sampling, seed, job.intervention)
-                                    for prompt in job.prompts for seed in job.seeds()])
+        host.engine.submit(
+            ticket,
+            [Row(prompt, job.sampling, seed, job.intervention) for prompt in job.prompts for seed in job.seeds()],
+        )
         reply = Reply(job, host.config.name)
         if job.stream:
             return StreamingResponse(_stream(request, host, ticket, reply), media_type="text/event-stream")
@@ -145,6 +162,7 @@ async def _updates(ticket: Ticket) -> AsyncIterator:
 @contextlib.asynccontextmanager
 async def _watch(request: Request, host: ModelHost, ticket: Ticket):
     """While the body runs, a client that disconnects gives its rows up; so does a handler that stops early."""
+
     async def listen() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
@@ -182,6 +200,7 @@ async def _stream(request: Request, host: ModelHost, ticket: Ticket, reply: Repl
 
 def build_app(host: ModelHost) -> Starlette:
     """The ASGI app serving `host`; its engine thread runs from startup to shutdown."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         host.engine.start()
@@ -192,10 +211,14 @@ def build_app(host: ModelHost) -> Starlette:
 
     generate_chat, generate_text = _endpoint(_generation(parse_chat)), _endpoint(_generation(parse_completion))
     tokenize = _endpoint(_tokenize)
-    routes = [Route("/health", _health), Route("/v1/models", _endpoint(_models)),
-              Route("/v1/chat/completions", generate_chat, methods=["POST"]),
-              Route("/v1/completions", generate_text, methods=["POST"]),
-              Route("/tokenize", tokenize, methods=["POST"]), Route("/v1/tokenize", tokenize, methods=["POST"])]
+    routes = [
+        Route("/health", _health),
+        Route("/v1/models", _endpoint(_models)),
+        Route("/v1/chat/completions", generate_chat, methods=["POST"]),
+        Route("/v1/completions", generate_text, methods=["POST"]),
+        Route("/tokenize", tokenize, methods=["POST"]),
+        Route("/v1/tokenize", tokenize, methods=["POST"]),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.host = host
     return app

@@ -85,13 +85,18 @@ class Batch:
         ids_BT, mask_BT = pad_sequences([r.prompt.ids for r in rows], self.codec.tokenizer.pad_token_id, side="left")
         ids_BT, mask_BT = ids_BT.to(self.lm.device), mask_BT.to(self.lm.device)
         echo = any(r.sampling.echo and r.sampling.logprobs is not None for r in rows)
-        result = self.lm.model(input_ids=ids_BT, attention_mask=mask_BT, use_cache=True,
-                               position_ids=(mask_BT.cumsum(-1) - 1).clamp(min=0), logits_to_keep=0 if echo else 1)
+        result = self.lm.model(
+            input_ids=ids_BT,
+            attention_mask=mask_BT,
+            use_cache=True,
+            position_ids=(mask_BT.cumsum(-1) - 1).clamp(min=0),
+            logits_to_keep=0 if echo else 1,
+        )
         for b, state in enumerate(states):
             prompt = None
             if state.row.sampling.echo and state.row.sampling.logprobs is not None:
                 width = ids_BT.shape[1]
-                prompt = prompt_logprobs(state, result.logits[b, width - len(state.row.prompt.ids):], self.codec)
+                prompt = prompt_logprobs(state, result.logits[b, width - len(state.row.prompt.ids) :], self.codec)
             if state.row.sampling.max_tokens == 0:
                 state.finish = "length"
             if prompt is not None or state.finish:
@@ -127,8 +132,14 @@ class Batch:
             raise RuntimeError("no row runs: admit rows before stepping")
         step_B1 = torch.tensor([s.produced[-1] for s in self.states], device=self.lm.device)[:, None]
         self.mask_BT = torch.cat([self.mask_BT, torch.ones_like(self.mask_BT[:, :1])], dim=1)
-        result = self.lm.model(input_ids=step_B1, attention_mask=self.mask_BT, cache=self.cache, use_cache=True,
-                               position_ids=(self.mask_BT.cumsum(-1) - 1)[:, -1:], logits_to_keep=1)
+        result = self.lm.model(
+            input_ids=step_B1,
+            attention_mask=self.mask_BT,
+            cache=self.cache,
+            use_cache=True,
+            position_ids=(self.mask_BT.cumsum(-1) - 1)[:, -1:],
+            logits_to_keep=1,
+        )
         self.cache, logits_BV = result.cache, result.logits[:, -1].float().cpu()
         keep = [b for b, state in enumerate(self.states) if advance(state, logits_BV[b], self.codec, self.stop_ids)]
         if len(keep) < len(self.states):
@@ -143,9 +154,16 @@ class Batch:
 
 
 @torch.no_grad()
-def run_batch(lm, rows: list[Row], codec: Codec, stop_ids: set[int], ablation_rows,
-              more: Callable[[int], list[Row]] = lambda room: [], max_rows: int = 8,
-              running: Callable[[int], None] = lambda n: None) -> None:
+def run_batch(
+    lm,
+    rows: list[Row],
+    codec: Codec,
+    stop_ids: set[int],
+    ablation_rows,
+    more: Callable[[int], list[Row]] = lambda room: [],
+    max_rows: int = 8,
+    running: Callable[[int], None] = lambda n: None,
+) -> None:
     """Generate every row to its end, delivering updates as tokens arrive; rows from `more(room)` (rows with
     `rows[0]`'s ablation) join between steps while there is room and the cache allows it."""
     batch = Batch(lm, codec, stop_ids, rows[0].intervention.ablation, ablation_rows)

@@ -57,6 +57,7 @@ class Ticket:
                 self.loop.call_soon_threadsafe(self.updates.put_nowait, (index, update))
             except RuntimeError:  # the event loop is gone: nobody is waiting any more
                 pass
+
         return deliver
 
     def cancel(self) -> None:
@@ -66,8 +67,16 @@ class Ticket:
 class Engine:
     """Owns the model; `submit` queues a request's rows, a worker thread batches and runs them."""
 
-    def __init__(self, lm: Any, codec: Codec, stop_ids: set[int], ablation_rows, max_batch: int = 8,
-                 max_queue: int = 64, same_length_only: bool = False) -> None:
+    def __init__(
+        self,
+        lm: Any,
+        codec: Codec,
+        stop_ids: set[int],
+        ablation_rows,
+        max_batch: int = 8,
+        max_queue: int = 64,
+        same_length_only: bool = False,
+    ) -> None:
         self.lm, self.codec, self.stop_ids, self.ablation_rows = lm, codec, stop_ids, ablation_rows
         self.max_batch, self.max_queue, self.same_length_only = max_batch, max_queue, same_length_only
         self.waiting: deque[tuple[Ticket, Row]] = deque()
@@ -162,9 +171,16 @@ class Engine:
         while (rows := self._take()) is not None:
             key = self._key(rows[0])
             try:
-                run_batch(self.lm, rows, self.codec, self.stop_ids, self.ablation_rows,
-                          more=functools.partial(self._join, key), max_rows=self.max_batch,
-                          running=self._set_running)
+                run_batch(
+                    self.lm,
+                    rows,
+                    self.codec,
+                    self.stop_ids,
+                    self.ablation_rows,
+                    more=functools.partial(self._join, key),
+                    max_rows=self.max_batch,
+                    running=self._set_running,
+                )
             except Exception as err:  # one bad batch must not take the server down; its requests get a 500
                 log.exception("a batch of %d row(s) failed", len(rows))
                 for row in rows:

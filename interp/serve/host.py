@@ -32,8 +32,10 @@ def _api_key(config: ServeConfig) -> str | None:
         return None
     key = os.environ.get(config.api_key_env, "")
     if not key.strip():
-        raise ServeSetupError(f"--api-key-env {config.api_key_env}:", "that environment variable is not set or is "
-                                                                      "empty; export the key there first")
+        raise ServeSetupError(
+            f"--api-key-env {config.api_key_env}:",
+            "that environment variable is not set or is empty; export the key there first",
+        )
     return key
 
 
@@ -81,7 +83,14 @@ def load_host(config: ServeConfig, lm: Any = None) -> ModelHost:
     directions = DirectionTable(lm, config.directions, config.allow_other_model)
     codec = Codec(lm)
     codec.render_chat([{"role": "user", "content": "hi"}])  # a missing chat template warns now, not mid-request
-    engine = Engine(lm, codec, set(stop_token_ids(lm)), directions.ablation_rows, config.max_batch,
-                    config.max_queue, same_length_only=_sliding_window(lm))
+    engine = Engine(
+        lm,
+        codec,
+        set(stop_token_ids(lm)),
+        directions.ablation_rows,
+        config.max_batch,
+        config.max_queue,
+        same_length_only=_sliding_window(lm),
+    )
     context = RequestContext(config.name, codec, directions, lm.context_length, config.max_queue)
     return ModelHost(config, lm, directions, codec, engine, context, api_key)

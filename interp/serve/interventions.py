@@ -25,8 +25,15 @@ from interp.models import Direction, DirectionError, load_direction
 from interp.serve.errors import RequestError
 from interp.steering import relative_alpha
 
-__all__ = ["Ablation", "DirectionTable", "Intervention", "ServeSetupError", "SteerEntry", "parse_intervention",
-           "raw_alpha"]
+__all__ = [
+    "Ablation",
+    "DirectionTable",
+    "Intervention",
+    "ServeSetupError",
+    "SteerEntry",
+    "parse_intervention",
+    "raw_alpha",
+]
 
 
 class ServeSetupError(ValueError):
@@ -76,8 +83,9 @@ class DirectionTable:
             except DirectionError as err:
                 raise ServeSetupError(flag, str(err)) from None
             if direction.d_model != lm.d_model:
-                raise ServeSetupError(flag, f"the direction has width {direction.d_model}; the model's d_model is "
-                                            f"{lm.d_model}")
+                raise ServeSetupError(
+                    flag, f"the direction has width {direction.d_model}; the model's d_model is {lm.d_model}"
+                )
             other = direction.other_model(lm)
             if other and not allow_other_model:
                 raise ServeSetupError(flag, f"{other}; pass --allow-other-model to serve it anyway")
@@ -87,8 +95,10 @@ class DirectionTable:
 
     def describe(self) -> list[dict[str, Any]]:
         """What `/v1/models` says about each direction."""
-        return [{"name": name, "layers": list(d.layers) or "any", "model": d.model, "method": d.method}
-                for name, d in self.directions.items()]
+        return [
+            {"name": name, "layers": list(d.layers) or "any", "model": d.model, "method": d.method}
+            for name, d in self.directions.items()
+        ]
 
     def get(self, name: Any, param: str) -> Direction:
         if not isinstance(name, str) or name not in self.directions:
@@ -135,8 +145,9 @@ def _entries(body: dict, key: str) -> list[dict]:
 def _steer_entry(table: DirectionTable, entry: dict, where: str) -> SteerEntry:
     unknown = set(entry) - {"direction", "layer", "alpha", "alpha_rel"}
     if unknown:
-        raise RequestError(f"unknown field(s) {', '.join(sorted(unknown))}; use direction, layer and alpha or "
-                           "alpha_rel", where)
+        raise RequestError(
+            f"unknown field(s) {', '.join(sorted(unknown))}; use direction, layer and alpha or alpha_rel", where
+        )
     table.get(entry.get("direction"), f"{where}.direction")
     if "layer" not in entry:
         raise RequestError("missing; give the block whose output to steer", f"{where}.layer")

@@ -37,9 +37,17 @@ def _bytes(text: str) -> list[int]:
 
 
 def _chat_logprobs(tokens: list[TokenLogprob] | tuple[TokenLogprob, ...]) -> dict:
-    return {"content": [{"token": t.text, "logprob": t.logprob, "bytes": _bytes(t.text),
-                         "top_logprobs": [{"token": s, "logprob": lp, "bytes": _bytes(s)} for s, lp in t.top]}
-                        for t in tokens]}
+    return {
+        "content": [
+            {
+                "token": t.text,
+                "logprob": t.logprob,
+                "bytes": _bytes(t.text),
+                "top_logprobs": [{"token": s, "logprob": lp, "bytes": _bytes(s)} for s, lp in t.top],
+            }
+            for t in tokens
+        ]
+    }
 
 
 def _by_text(top: tuple[tuple[str, float], ...]) -> dict[str, float]:
@@ -53,9 +61,12 @@ def _by_text(top: tuple[tuple[str, float], ...]) -> dict[str, float]:
 def _completion_logprobs(prompt: tuple[TokenLogprob, ...], answer, echo: int) -> dict:
     """The legacy shape; `echo` is the length of the echoed prompt, where the answer's offsets start."""
     tokens = [*prompt, *answer]
-    return {"tokens": [t.text for t in tokens], "token_logprobs": [t.logprob for t in tokens],
-            "top_logprobs": [_by_text(t.top) if t.logprob is not None else None for t in tokens],
-            "text_offset": [t.offset for t in prompt] + [echo + t.offset for t in answer]}
+    return {
+        "tokens": [t.text for t in tokens],
+        "token_logprobs": [t.logprob for t in tokens],
+        "top_logprobs": [_by_text(t.top) if t.logprob is not None else None for t in tokens],
+        "text_offset": [t.offset for t in prompt] + [echo + t.offset for t in answer],
+    }
 
 
 def sse(payload: dict | str) -> str:
@@ -81,8 +92,11 @@ class Reply:
 
     def usage(self, answers: list[Answer]) -> dict:
         done = sum(a.n_tokens for a in answers)
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": done,
-                "total_tokens": self.prompt_tokens + done}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": done,
+            "total_tokens": self.prompt_tokens + done,
+        }
 
     def whole(self, answers: list[Answer]) -> dict:
         """The non-streamed reply."""
@@ -90,9 +104,14 @@ class Reply:
         choices = []
         for i, a in enumerate(answers):
             if self.chat:
-                choices.append({"index": i, "message": {"role": "assistant", "content": a.text},
-                                "logprobs": _chat_logprobs(a.tokens) if asked else None,
-                                "finish_reason": a.finish_reason})
+                choices.append(
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": a.text},
+                        "logprobs": _chat_logprobs(a.tokens) if asked else None,
+                        "finish_reason": a.finish_reason,
+                    }
+                )
                 continue
             echo = self._echo(i)
             logprobs = _completion_logprobs(a.prompt_tokens or (), a.tokens, len(echo)) if asked else None

@@ -92,7 +92,7 @@ class RowState:
         self.text = codec.decode(self.produced)
         found = [i for i in (self.text.find(s) for s in self.row.sampling.stop) if i >= 0]
         if found:
-            self.text, self.finish = self.text[:min(found)], "stop"
+            self.text, self.finish = self.text[: min(found)], "stop"
         elif len(self.produced) >= self.row.sampling.max_tokens:
             self.finish = "length"
         return offset
@@ -131,10 +131,13 @@ def advance(state: RowState, logits_V: torch.Tensor, codec: Codec, stop_ids: set
         offset = state.add(token, codec)
         if sampling.logprobs is not None:
             logp_V = torch.log_softmax(logits_V, dim=-1)
-            tokens = (TokenLogprob(codec.token_texts([token])[0], float(logp_V[token]),
-                                   _top(logp_V, sampling.logprobs, codec), offset),)
+            tokens = (
+                TokenLogprob(
+                    codec.token_texts([token])[0], float(logp_V[token]), _top(logp_V, sampling.logprobs, codec), offset
+                ),
+            )
     end = len(state.text) if state.finish else state.hold_back()
-    update = RowUpdate(state.text[state.emitted:end], tokens, len(state.produced), state.finish)
+    update = RowUpdate(state.text[state.emitted : end], tokens, len(state.produced), state.finish)
     state.emitted = end
     state.row.deliver(update)
     return state.finish is None

@@ -24,9 +24,16 @@ _MAX_LOGPROBS = 20
 _MAX_STOPS = 16
 _MAX_SEED = 2**63
 _NEUTRAL: dict[str, tuple] = {
-    "frequency_penalty": (None, 0, 0.0), "presence_penalty": (None, 0, 0.0), "repetition_penalty": (None, 1, 1.0),
-    "logit_bias": (None, {}), "tools": (None, []), "functions": (None, []), "tool_choice": (None, "none", "auto"),
-    "response_format": (None, {"type": "text"}), "suffix": (None, ""), "best_of": (None, 1),
+    "frequency_penalty": (None, 0, 0.0),
+    "presence_penalty": (None, 0, 0.0),
+    "repetition_penalty": (None, 1, 1.0),
+    "logit_bias": (None, {}),
+    "tools": (None, []),
+    "functions": (None, []),
+    "tool_choice": (None, "none", "auto"),
+    "response_format": (None, {"type": "text"}),
+    "suffix": (None, ""),
+    "best_of": (None, 1),
 }
 
 
@@ -123,8 +130,12 @@ def _check_common(body: Any, ctx: RequestContext) -> dict:
     if not isinstance(body, dict):
         raise RequestError("the body must be a JSON object", "body")
     if body.get("model") != ctx.name:
-        raise RequestError(f"model {body.get('model')!r} is not served here; this server serves {ctx.name!r}",
-                           "model", status=404, code="model_not_found")
+        raise RequestError(
+            f"model {body.get('model')!r} is not served here; this server serves {ctx.name!r}",
+            "model",
+            status=404,
+            code="model_not_found",
+        )
     for key, neutral in _NEUTRAL.items():
         if key in body and body[key] not in neutral:
             raise RequestError("not supported by interp serve; leave it out", key)
@@ -152,21 +163,30 @@ def _budget(ctx: RequestContext, prompts: list[Prompt], max_tokens: int | None, 
     longest = max(len(p.ids) for p in prompts)
     context = ctx.context_length
     if context is not None and longest > context - (0 if max_tokens == 0 else 1):
-        raise RequestError(f"the prompt has {longest} tokens; this model's context is {context}", prompt_field,
-                           code="context_length_exceeded")
+        raise RequestError(
+            f"the prompt has {longest} tokens; this model's context is {context}",
+            prompt_field,
+            code="context_length_exceeded",
+        )
     if max_tokens is None:
         return context - longest if context is not None else 256
     if context is not None and longest + max_tokens > context:
-        raise RequestError(f"{longest} prompt tokens + max_tokens {max_tokens} exceed this model's context of "
-                           f"{context} tokens; ask for at most {context - longest}", "max_tokens",
-                           code="context_length_exceeded")
+        raise RequestError(
+            f"{longest} prompt tokens + max_tokens {max_tokens} exceed this model's context of "
+            f"{context} tokens; ask for at most {context - longest}",
+            "max_tokens",
+            code="context_length_exceeded",
+        )
     return max_tokens
 
 
 def _rows(ctx: RequestContext, n: int, prompts: int) -> None:
     if n * prompts > ctx.max_rows:
-        raise RequestError(f"{prompts} prompt(s) x n {n} is {n * prompts} answers, more than this server's queue "
-                           f"of {ctx.max_rows}; ask for fewer", "n")
+        raise RequestError(
+            f"{prompts} prompt(s) x n {n} is {n * prompts} answers, more than this server's queue "
+            f"of {ctx.max_rows}; ask for fewer",
+            "n",
+        )
 
 
 def _content(message: dict, where: str) -> str:
@@ -178,8 +198,9 @@ def _content(message: dict, where: str) -> str:
     if isinstance(content, list):  # content parts: text only
         for j, part in enumerate(content):
             if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise RequestError("only text parts ({'type': 'text', 'text': ...}) are supported",
-                                   f"{where}.content[{j}]")
+                raise RequestError(
+                    "only text parts ({'type': 'text', 'text': ...}) are supported", f"{where}.content[{j}]"
+                )
         return "".join(part["text"] for part in content)
     raise RequestError("expected a string or a list of text parts", f"{where}.content")
 
@@ -201,9 +222,15 @@ def parse_messages(value: Any) -> list[dict[str, str]]:
 
 
 def _sampling(body: dict, max_tokens: int, logprobs: int | None, echo: bool = False) -> Sampling:
-    return Sampling(temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
-                    top_p=_number(body, "top_p", 1.0, 0.0, 1.0, low_open=True), max_tokens=max_tokens,
-                    stop=_stops(body), seed=_int(body, "seed", None, 0, _MAX_SEED - 1), logprobs=logprobs, echo=echo)
+    return Sampling(
+        temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+        top_p=_number(body, "top_p", 1.0, 0.0, 1.0, low_open=True),
+        max_tokens=max_tokens,
+        stop=_stops(body),
+        seed=_int(body, "seed", None, 0, _MAX_SEED - 1),
+        logprobs=logprobs,
+        echo=echo,
+    )
 
 
 def parse_chat(body: Any, ctx: RequestContext) -> Job:
@@ -220,15 +247,24 @@ def parse_chat(body: Any, ctx: RequestContext) -> Job:
         raise RequestError("needs logprobs: true", "top_logprobs")
     logprobs = (top or 0) if _bool(body, "logprobs") else None
     stream, usage = _stream(body)
-    return Job("chat", (prompt,), n, _sampling(body, max_tokens, logprobs), parse_intervention(body, ctx.directions),
-               stream, usage)
+    return Job(
+        "chat",
+        (prompt,),
+        n,
+        _sampling(body, max_tokens, logprobs),
+        parse_intervention(body, ctx.directions),
+        stream,
+        usage,
+    )
 
 
 def _token_ids(value: list, ctx: RequestContext, where: str) -> tuple[int, ...]:
     for i, token in enumerate(value):
         if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < ctx.codec.vocab_size:
-            raise RequestError(f"token {token!r} is not an id of this model's vocabulary "
-                               f"(0..{ctx.codec.vocab_size - 1})", f"{where}[{i}]")
+            raise RequestError(
+                f"token {token!r} is not an id of this model's vocabulary (0..{ctx.codec.vocab_size - 1})",
+                f"{where}[{i}]",
+            )
     return tuple(value)
 
 
@@ -267,8 +303,15 @@ def parse_completion(body: Any, ctx: RequestContext) -> Job:
     max_tokens = _budget(ctx, prompts, _int(body, "max_tokens", 16, 0), "prompt")
     logprobs = _int(body, "logprobs", None, 0, _MAX_LOGPROBS)
     stream, usage = _stream(body)
-    return Job("completion", tuple(prompts), n, _sampling(body, max_tokens, logprobs, echo),
-               parse_intervention(body, ctx.directions), stream, usage)
+    return Job(
+        "completion",
+        tuple(prompts),
+        n,
+        _sampling(body, max_tokens, logprobs, echo),
+        parse_intervention(body, ctx.directions),
+        stream,
+        usage,
+    )
 
 
 def parse_tokenize(body: Any, ctx: RequestContext) -> dict:
@@ -278,8 +321,12 @@ def parse_tokenize(body: Any, ctx: RequestContext) -> dict:
     if not isinstance(body, dict):
         raise RequestError("the body must be a JSON object", "body")
     if body.get("model") not in (None, ctx.name):
-        raise RequestError(f"model {body.get('model')!r} is not served here; this server serves {ctx.name!r}",
-                           "model", status=404, code="model_not_found")
+        raise RequestError(
+            f"model {body.get('model')!r} is not served here; this server serves {ctx.name!r}",
+            "model",
+            status=404,
+            code="model_not_found",
+        )
     if ("prompt" in body) == ("messages" in body):
         raise RequestError("give exactly one of prompt and messages", "body")
     if "messages" in body:

@@ -30,8 +30,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise ServeSetupError(f"--host {host} --port {port}:", f"cannot listen there ({err.strerror or err}); "
-                                                               "choose another port (0 picks a free one)") from None
+        raise ServeSetupError(
+            f"--host {host} --port {port}:",
+            f"cannot listen there ({err.strerror or err}); choose another port (0 picks a free one)",
+        ) from None
     sock.listen(2048)
     return sock
 
@@ -78,8 +80,9 @@ class BackgroundServer:
         self.sock = bind(address, port)
         self.url = base_url(self.sock)
         self.server = _uvicorn(host, log_level)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-                                       name="interp-serve")
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True, name="interp-serve"
+        )
 
     def __enter__(self) -> BackgroundServer:
         self.thread.start()

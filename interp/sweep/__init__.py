@@ -23,5 +23,13 @@ from interp.sweep.core import SteeringSetting
 from interp.sweep.generate import sweep_generate
 from interp.sweep.runs import SweepRun, sweep_eval
 
-__all__ = ["AlphaPoint", "SteeringSetting", "SweepRun", "ablation_forced_choice", "sweep_alphas", "sweep_eval",
-           "sweep_forced_choice", "sweep_generate"]
+__all__ = [
+    "AlphaPoint",
+    "SteeringSetting",
+    "SweepRun",
+    "ablation_forced_choice",
+    "sweep_alphas",
+    "sweep_eval",
+    "sweep_forced_choice",
+    "sweep_generate",
+]

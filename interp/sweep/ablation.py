@@ -40,15 +40,26 @@ def _rows(lm, vectors, n_layers: int) -> torch.Tensor:
     rows = torch.as_tensor(vectors).detach().float().cpu()
     rows = rows.reshape(1, -1).expand(n_layers, -1) if rows.ndim == 1 else rows
     if rows.shape != (n_layers, lm.d_model):
-        raise ValueError(f"an ablation needs [{lm.d_model}] or [{n_layers}, {lm.d_model}] directions (one per "
-                         f"layer); got {tuple(rows.shape)}")
+        raise ValueError(
+            f"an ablation needs [{lm.d_model}] or [{n_layers}, {lm.d_model}] directions (one per "
+            f"layer); got {tuple(rows.shape)}"
+        )
     return rows
 
 
-def ablation_forced_choice(lm, question_set: QuestionSet, layers: Sequence[int],
-                           ablations: Mapping[str, torch.Tensor | None], *, method: str = "likelihood",
-                           batch_size: int = 32, max_rows: int = 256, traits: list[str] | None = None,
-                           system: str | None = None, progress: bool = False) -> dict[str, list[ChoiceScore]]:
+def ablation_forced_choice(
+    lm,
+    question_set: QuestionSet,
+    layers: Sequence[int],
+    ablations: Mapping[str, torch.Tensor | None],
+    *,
+    method: str = "likelihood",
+    batch_size: int = 32,
+    max_rows: int = 256,
+    traits: list[str] | None = None,
+    system: str | None = None,
+    progress: bool = False,
+) -> dict[str, list[ChoiceScore]]:
     """`forced_choice` under each ablation, by name: the records `with ablate(lm, vectors, layers):
     forced_choice(...)` gives, within float rounding. `ablations` maps a name to its directions, `[d_model]`
     (one for every layer) or `[len(layers), d_model]` (row i at `layers[i]`), or to None (nothing ablated).
@@ -66,7 +77,7 @@ def ablation_forced_choice(lm, question_set: QuestionSet, layers: Sequence[int],
     from tqdm.auto import tqdm
 
     for start in tqdm(range(0, len(names), per_run), disable=not progress, desc="ablations"):
-        chunk = names[start:start + per_run]
+        chunk = names[start : start + per_run]
         units_LCD = torch.stack([named[name] for name in chunk], dim=1)
         stack = Stack(len(chunk), _Ablating(lm, layers, units_LCD))
         out.update(zip(chunk, forced_choice_stacked(lm, question_set, stack, batch_size, method, traits, system)))

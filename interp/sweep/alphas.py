@@ -38,9 +38,18 @@ class AlphaPoint:
     """`coherence.coherent_against(the unsteered answers' coherence)`"""
 
 
-def sweep_alphas(lm, chats: Sequence[Chat], vector: Any, layer: int, alphas: Sequence[float], *,
-                 max_new_tokens: int = 48, nll_margin: float = NLL_MARGIN, repeat_limit: float = REPEAT_LIMIT,
-                 batch_size: int = 16) -> list[AlphaPoint]:
+def sweep_alphas(
+    lm,
+    chats: Sequence[Chat],
+    vector: Any,
+    layer: int,
+    alphas: Sequence[float],
+    *,
+    max_new_tokens: int = 48,
+    nll_margin: float = NLL_MARGIN,
+    repeat_limit: float = REPEAT_LIMIT,
+    batch_size: int = 16,
+) -> list[AlphaPoint]:
     """Greedy answers of `lm` to `chats` with `alpha * vector` added after block `layer`, for every alpha
     (one `sweep_generate`: each equals `with steer(lm, vector, layer, alpha):` generation), each flagged
     coherent or not against the unsteered answers (alpha 0, generated once whether asked for or not)."""
@@ -52,6 +61,9 @@ def sweep_alphas(lm, chats: Sequence[Chat], vector: Any, layer: int, alphas: Seq
     points = []
     for i, alpha in enumerate(alphas):
         measured = coherence_of(lm, chats, answers[f"alpha_{i}"], batch_size)
-        points.append(AlphaPoint(alpha, answers[f"alpha_{i}"], measured,
-                                 measured.coherent_against(reference, nll_margin, repeat_limit)))
+        points.append(
+            AlphaPoint(
+                alpha, answers[f"alpha_{i}"], measured, measured.coherent_against(reference, nll_margin, repeat_limit)
+            )
+        )
     return points

@@ -11,10 +11,19 @@ from interp.sweep.core import SteeringSetting, run_sweep
 __all__ = ["sweep_forced_choice"]
 
 
-def sweep_forced_choice(lm, question_set: QuestionSet, layer: int | None, settings: Sequence[SteeringSetting], *,
-                        method: str = "likelihood", batch_size: int = 32, max_rows: int = 256,
-                        traits: list[str] | None = None, system: str | None = None,
-                        progress: bool = False) -> dict[str, list[ChoiceScore]]:
+def sweep_forced_choice(
+    lm,
+    question_set: QuestionSet,
+    layer: int | None,
+    settings: Sequence[SteeringSetting],
+    *,
+    method: str = "likelihood",
+    batch_size: int = 32,
+    max_rows: int = 256,
+    traits: list[str] | None = None,
+    system: str | None = None,
+    progress: bool = False,
+) -> dict[str, list[ChoiceScore]]:
     """`forced_choice` under each setting, by setting name: the records one plain pass per setting
     (`with steer(lm, s.vector, layer, s.alpha): forced_choice(...)`) gives, within float rounding.
 
@@ -27,6 +36,7 @@ def sweep_forced_choice(lm, question_set: QuestionSet, layer: int | None, settin
     >>> sweep = sweep_forced_choice(lm, prefs, 6, [SteeringSetting(v, a, f"alpha_{a:g}")  # doctest: +SKIP
     ...                                           for a in (0.0, 2.0, 4.0)])
     """
+
     def procedure(stack):
         return forced_choice_stacked(lm, question_set, stack, batch_size, method, traits, system)
 

@@ -63,15 +63,24 @@ def _steered(lm, layer: int | None, settings: Sequence[SteeringSetting]) -> list
         at = lm.resolve_layer(s.layer if s.layer is not None else layer)
         vector = s.vector.for_model(lm, at) if isinstance(s.vector, Direction) else torch.as_tensor(s.vector)
         if vector.shape != (lm.d_model,) or not bool(torch.isfinite(vector).all()):
-            raise ValueError(f"setting {s.name!r}: the vector must be [{lm.d_model}] finite values; "
-                             f"got shape {tuple(vector.shape)}")
+            raise ValueError(
+                f"setting {s.name!r}: the vector must be [{lm.d_model}] finite values; got shape {tuple(vector.shape)}"
+            )
         out.append(_Steered(s.name, at, vector.detach().float().cpu(), float(s.alpha)))
     return out
 
 
-def run_sweep(lm, layer: int | None, settings: Sequence[SteeringSetting], procedure: Callable[[Stack], list[T]], *,
-              rows_per_copy: int, max_rows: int, prompt_only: bool = False,
-              progress: bool = False) -> dict[str, T]:
+def run_sweep(
+    lm,
+    layer: int | None,
+    settings: Sequence[SteeringSetting],
+    procedure: Callable[[Stack], list[T]],
+    *,
+    rows_per_copy: int,
+    max_rows: int,
+    prompt_only: bool = False,
+    progress: bool = False,
+) -> dict[str, T]:
     """Each setting's result of `procedure` (which runs under a `Stack` and answers per copy), by name.
 
     The plain run goes first, recording the output of every steered block for each pass (`Recorder`); the
@@ -86,9 +95,12 @@ def run_sweep(lm, layer: int | None, settings: Sequence[SteeringSetting], proced
     (plain,) = procedure(Stack(1, recorder))
     results = {s.name: plain for s in settings if s.unsteered}
     per_run = max(1, max_rows // rows_per_copy)
-    runs = [chunk for at in sorted({s.layer for s in steered})
-            for group in [[s for s in steered if s.layer == at]]
-            for chunk in (group[i:i + per_run] for i in range(0, len(group), per_run))]
+    runs = [
+        chunk
+        for at in sorted({s.layer for s in steered})
+        for group in [[s for s in steered if s.layer == at]]
+        for chunk in (group[i : i + per_run] for i in range(0, len(group), per_run))
+    ]
     from tqdm.auto import tqdm
 
     for chunk in tqdm(runs, disable=not progress, desc="steering sweep"):

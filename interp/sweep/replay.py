@@ -72,9 +72,9 @@ class Recorder:
         finally:
             for handle in handles:
                 handle.remove()
-        lower = copy.deepcopy(result.cache.layers[:max(self.passes) + 1]) if self.prompt_only else None
+        lower = copy.deepcopy(result.cache.layers[: max(self.passes) + 1]) if self.prompt_only else None
         for layer, passes in self.passes.items():
-            passes.append(_Pass(seen[layer], None if lower is None else lower[:layer + 1]))
+            passes.append(_Pass(seen[layer], None if lower is None else lower[: layer + 1]))
         return result
 
 
@@ -94,8 +94,11 @@ class Replayer:
             if self.prompt_only and inputs.get("cache") is not None:
                 return self.lm.model(**inputs)
             recorded = next(self.passes, None)
-            if recorded is None or recorded.hidden_BTD.shape[0] * self.copies != rows or \
-                    recorded.hidden_BTD.shape[1] != width:
+            if (
+                recorded is None
+                or recorded.hidden_BTD.shape[0] * self.copies != rows
+                or recorded.hidden_BTD.shape[1] != width
+            ):
                 raise RuntimeError("the stacked run's forward passes do not follow the recorded plain run's")
             with _stood_in(self.lm, self.layer, recorded.hidden_BTD.repeat(self.copies, 1, 1)):
                 result = self.lm.model(**inputs)
@@ -115,14 +118,18 @@ class Replayer:
         if rows % self.copies:
             raise RuntimeError(f"a stacked pass of {rows} rows does not hold {self.copies} copies")
         per_copy = rows // self.copies
-        return steer(self.lm, self.vectors_SD.repeat_interleave(per_copy, dim=0), self.layer,
-                     alpha=self.alphas_S.repeat_interleave(per_copy))
+        return steer(
+            self.lm,
+            self.vectors_SD.repeat_interleave(per_copy, dim=0),
+            self.layer,
+            alpha=self.alphas_S.repeat_interleave(per_copy),
+        )
 
 
 @contextlib.contextmanager
 def _stood_in(lm, layer: int, output_XTD: torch.Tensor):
     """Blocks 0..`layer` replaced: each passes its input on, block `layer` returns `output_XTD`."""
-    blocks = list(lm.layers)[:layer + 1]
+    blocks = list(lm.layers)[: layer + 1]
     saved = [block.__dict__.get("forward") for block in blocks]  # an instance forward (accelerate's) comes back
     for index, block in enumerate(blocks):
         block.forward = _stand_in(index, output_XTD if index == layer else None)

@@ -36,9 +36,17 @@ class SweepRun:
     """what config.json records of its steering (compared when the folder is resumed)"""
 
 
-def sweep_eval(lm, questions, layer: int, runs: Sequence[SweepRun], config: EvalConfig | None = None, *,
-               baseline: str | Path | None = None, model_name: str | None = None,
-               progress: bool = False) -> list[EvalRun]:
+def sweep_eval(
+    lm,
+    questions,
+    layer: int,
+    runs: Sequence[SweepRun],
+    config: EvalConfig | None = None,
+    *,
+    baseline: str | Path | None = None,
+    model_name: str | None = None,
+    progress: bool = False,
+) -> list[EvalRun]:
     """Choice-mode `run_eval` of `lm` on `questions` for every run, from one steering sweep at `layer`
     (blocks 0..layer run once): each run's files equal those of `run_eval` under its steering, within
     float rounding. Judge mode samples one setting at a time: give each its own `run_eval`."""
@@ -53,6 +61,14 @@ def sweep_eval(lm, questions, layer: int, runs: Sequence[SweepRun], config: Eval
     name = model_name or lm.name
     for run in runs:
         start_run(Path(run.out), config, imported, name, run.settings)
-    scores = sweep_forced_choice(lm, qset, layer, [run.setting for run in runs], method=config.method,
-                                 batch_size=config.batch_size, traits=config.traits, progress=progress)
+    scores = sweep_forced_choice(
+        lm,
+        qset,
+        layer,
+        [run.setting for run in runs],
+        method=config.method,
+        batch_size=config.batch_size,
+        traits=config.traits,
+        progress=progress,
+    )
     return [write_choice_run(Path(run.out), qset, scores[run.setting.name], name, base) for run in runs]

@@ -1,5 +1,5 @@
 """The project's statistics, in one place: arrays in, typed results out, each function tested against a
-plain reference (scipy, statsmodels, a hand-worked case or a direct loop) in tests/test_stats.py.
+plain reference (scipy, statsmodels, a hand-worked case or a direct loop) in tests/probes/test_stats.py.
 
 - p-values against a drawn null, with the null's size, floor and z (`empirical_test`);
 - families of tests: Holm, Benjamini-Hochberg, "k of m after Holm", the power of a family

@@ -14,8 +14,17 @@ import numpy as np
 
 from probes.stats.pvalues import Alternative, EmpiricalP, check_alternative, empirical_test
 
-__all__ = ["CorrInterval", "DetectableR", "LinkTest", "cluster_bootstrap_corr", "correlation_link", "detectable_r",
-           "null_correlations", "pearson", "within_cluster_corr"]
+__all__ = [
+    "CorrInterval",
+    "DetectableR",
+    "LinkTest",
+    "cluster_bootstrap_corr",
+    "correlation_link",
+    "detectable_r",
+    "null_correlations",
+    "pearson",
+    "within_cluster_corr",
+]
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -66,11 +75,14 @@ def _checked(x, y, clusters, what: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     clusters = np.arange(x.size) if clusters is None else np.asarray(clusters).ravel()
     if not x.shape == y.shape == clusters.shape:
-        raise ValueError(f"{what}: x, y and clusters must hold one value per point; got {x.size}, {y.size}, "
-                         f"{clusters.size}")
+        raise ValueError(
+            f"{what}: x, y and clusters must hold one value per point; got {x.size}, {y.size}, {clusters.size}"
+        )
     if x.size < 3 or not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError(f"{what}: need at least 3 points, all finite; got {x.size} points, "
-                         f"{int((~np.isfinite(x) | ~np.isfinite(y)).sum())} non-finite")
+        raise ValueError(
+            f"{what}: need at least 3 points, all finite; got {x.size} points, "
+            f"{int((~np.isfinite(x) | ~np.isfinite(y)).sum())} non-finite"
+        )
     return x, y, clusters
 
 
@@ -88,10 +100,10 @@ def cluster_bootstrap_corr(x, y, clusters, *, n_boot: int = 2000, level: float =
     boot = np.empty(n_boot)
     step = max(1, 4_000_000 // x.size)  # bounds the [draws, rows] weight matrix
     for start in range(0, n_boot, step):
-        chunk = picks[start:start + step]
+        chunk = picks[start : start + step]
         offsets = (np.arange(chunk.shape[0]) * n_clusters)[:, None]
         counts = np.bincount((chunk + offsets).ravel(), minlength=chunk.size).reshape(chunk.shape)
-        boot[start:start + step] = _weighted_pearson(x, y, counts[:, cluster_of_row].astype(np.float64))
+        boot[start : start + step] = _weighted_pearson(x, y, counts[:, cluster_of_row].astype(np.float64))
     tail = (1 - level) / 2 * 100
     low, high = np.nanpercentile(boot, [tail, 100 - tail]) if np.isfinite(boot).any() else (np.nan, np.nan)
     return CorrInterval(pearson(x, y), float(low), float(high), level, int(x.size), n_clusters, n_boot, seed)
@@ -126,8 +138,9 @@ class DetectableR(NamedTuple):
     power: float
 
 
-def detectable_r(null_rs: np.ndarray, n: int, *, alternative: Alternative = "greater", alpha: float = 0.05,
-                 power: float = 0.8) -> DetectableR:
+def detectable_r(
+    null_rs: np.ndarray, n: int, *, alternative: Alternative = "greater", alpha: float = 0.05, power: float = 0.8
+) -> DetectableR:
     """The smallest true r that this null's empirical test detects with probability `power` at `alpha`.
 
     The critical r is the null's own (1 - alpha) quantile in the form the empirical p applies it: p <= alpha
@@ -179,8 +192,18 @@ class LinkTest(NamedTuple):
     """[K] the null r's."""
 
 
-def correlation_link(x, y, null_x_KN, *, alternative: Alternative = "greater", n_boot: int = 2000,
-                     level: float = 0.95, alpha: float = 0.05, power: float = 0.8, seed: int = 0) -> LinkTest:
+def correlation_link(
+    x,
+    y,
+    null_x_KN,
+    *,
+    alternative: Alternative = "greater",
+    n_boot: int = 2000,
+    level: float = 0.95,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    seed: int = 0,
+) -> LinkTest:
     """Pearson r of x [n] against y [n], its empirical p against the r's of the null rows [K, n] against y
     (a constant null row counts as r = 0), a bootstrap interval on r over the points, and the smallest r
     this null can detect. Declare `alternative` before looking: "greater" when the hypothesis predicts
@@ -191,7 +214,20 @@ def correlation_link(x, y, null_x_KN, *, alternative: Alternative = "greater", n
         raise ValueError(f"correlation_link: the null must be [n_null >= 1, {x.size}]; got {null.shape}")
     null_rs = null_correlations(null, y)
     interval = cluster_bootstrap_corr(x, y, points, n_boot=n_boot, level=level, seed=seed)
-    power_at = detectable_r(null_rs, x.size, alternative=alternative, alpha=alpha, power=power) if x.size >= 4 \
+    power_at = (
+        detectable_r(null_rs, x.size, alternative=alternative, alpha=alpha, power=power)
+        if x.size >= 4
         else DetectableR(float("nan"), float("nan"), x.size, alpha, power)
-    return LinkTest(interval.r, empirical_test(interval.r, null_rs, alternative), interval.low, interval.high, level,
-                    power_at.rho, power_at.critical_r, int(x.size), n_boot, null_rs)
+    )
+    return LinkTest(
+        interval.r,
+        empirical_test(interval.r, null_rs, alternative),
+        interval.low,
+        interval.high,
+        level,
+        power_at.rho,
+        power_at.critical_r,
+        int(x.size),
+        n_boot,
+        null_rs,
+    )

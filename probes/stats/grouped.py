@@ -39,8 +39,9 @@ def _test(observed: float, null: np.ndarray, alternative: Alternative, exact: bo
     return PermutationTest(float(observed), empirical_test(rounded, np.round(null, _DECIMALS), alternative), exact)
 
 
-def sign_flip_test(a_Q, b_Q, *, alternative: Alternative = "greater", n_perm: int = 9999, max_exact: int = 16,
-                   seed: int = 0) -> PermutationTest:
+def sign_flip_test(
+    a_Q, b_Q, *, alternative: Alternative = "greater", n_perm: int = 9999, max_exact: int = 16, seed: int = 0
+) -> PermutationTest:
     """Paired permutation test over units (questions): the statistic is mean(a - b); its null flips the
     sign of each unit's difference. With Q <= max_exact units every one of the 2^Q patterns is enumerated
     (p = #{patterns at least as extreme} / 2^Q, the observed one included); beyond, n_perm random patterns
@@ -55,15 +56,16 @@ def sign_flip_test(a_Q, b_Q, *, alternative: Alternative = "greater", n_perm: in
     d = a - b
     exact = d.size <= max_exact
     if exact:  # row 0 is the all-plus pattern: the observed statistic
-        signs = 1 - 2 * ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1)
+        signs = 1 - 2 * ((np.arange(2**d.size)[:, None] >> np.arange(d.size)) & 1)
     else:
         signs = np.vstack([np.ones(d.size), np.random.default_rng(seed).choice([-1.0, 1.0], (n_perm, d.size))])
     stats = signs @ d / d.size
     return _test(stats[0], stats[1:], alternative, exact)
 
 
-def stratified_permutation_test(values_N, labels_N, strata_N, *, alternative: Alternative = "greater",
-                                n_perm: int = 9999, seed: int = 0) -> PermutationTest:
+def stratified_permutation_test(
+    values_N, labels_N, strata_N, *, alternative: Alternative = "greater", n_perm: int = 9999, seed: int = 0
+) -> PermutationTest:
     """Permutation test of label 1 against label 0 (e.g. a variant's answers against the base model's)
     with the labels permuted within each stratum (question). Statistic: per stratum, mean(values of label 1)
     - mean(values of label 0), averaged over the strata that hold both labels, weighted by their size.
@@ -75,8 +77,10 @@ def stratified_permutation_test(values_N, labels_N, strata_N, *, alternative: Al
     values = np.asarray(values_N, dtype=np.float64).ravel()
     labels, strata = np.asarray(labels_N).ravel(), np.asarray(strata_N).ravel()
     if not values.shape == labels.shape == strata.shape or not np.isin(labels, (0, 1)).all():
-        raise ValueError("stratified_permutation_test: values, labels (0 or 1) and strata need one entry per answer; "
-                         f"got {values.size}, {labels.size}, {strata.size}")
+        raise ValueError(
+            "stratified_permutation_test: values, labels (0 or 1) and strata need one entry per answer; "
+            f"got {values.size}, {labels.size}, {strata.size}"
+        )
     _, stratum = np.unique(strata, return_inverse=True)
     n1 = np.bincount(stratum, weights=labels)
     n0 = np.bincount(stratum) - n1

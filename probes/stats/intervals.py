@@ -10,8 +10,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BootstrapInterval", "Z95", "hierarchical_bootstrap", "paired_hierarchical_bootstrap", "t_interval",
-           "wilson_interval"]
+__all__ = [
+    "BootstrapInterval",
+    "Z95",
+    "hierarchical_bootstrap",
+    "paired_hierarchical_bootstrap",
+    "t_interval",
+    "wilson_interval",
+]
 
 Z95 = 1.959963984540054
 
@@ -58,13 +64,16 @@ def _by_seed(values_by_seed: Sequence[Sequence[float]]) -> list[np.ndarray]:
         raise ValueError("no seeds to bootstrap")
     for k, g in enumerate(groups):
         if g.size == 0 or not np.isfinite(g).all():
-            raise ValueError(f"seed {k} (counted from 0) has {'no values' if g.size == 0 else 'a non-finite value'}; "
-                             "drop it or its unmeasured items before the bootstrap")
+            raise ValueError(
+                f"seed {k} (counted from 0) has {'no values' if g.size == 0 else 'a non-finite value'}; "
+                "drop it or its unmeasured items before the bootstrap"
+            )
     return groups
 
 
-def hierarchical_bootstrap(values_by_seed: Sequence[Sequence[float]], *, n_boot: int = 2000, level: float = 0.95,
-                           seed: int = 0) -> BootstrapInterval:
+def hierarchical_bootstrap(
+    values_by_seed: Sequence[Sequence[float]], *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> BootstrapInterval:
     """Mean over seeds of the per-seed item means, with a two-stage bootstrap interval: each draw picks
     len(seeds) seeds with replacement, then, for each picked seed in turn, as many of its items as it has
     with replacement, and averages the item means. Both sources of variation (which seeds, which items)
@@ -89,12 +98,19 @@ def hierarchical_bootstrap(values_by_seed: Sequence[Sequence[float]], *, n_boot:
     return BootstrapInterval(estimate, float(low), float(high), level, n_seeds, n_boot, seed)
 
 
-def paired_hierarchical_bootstrap(a_by_seed: Sequence[Sequence[float]], b_by_seed: Sequence[Sequence[float]], *,
-                                  n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> BootstrapInterval:
+def paired_hierarchical_bootstrap(
+    a_by_seed: Sequence[Sequence[float]],
+    b_by_seed: Sequence[Sequence[float]],
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> BootstrapInterval:
     """`hierarchical_bootstrap` of the per-item differences a - b (the same items, in the same order, for
     each seed): e.g. conscious-claiming minus non-conscious per choice item, per fine-tuning seed."""
     a, b = _by_seed(a_by_seed), _by_seed(b_by_seed)
     if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)):
-        raise ValueError(f"paired values need the same items per seed; got {[x.size for x in a]} against "
-                         f"{[y.size for y in b]}")
+        raise ValueError(
+            f"paired values need the same items per seed; got {[x.size for x in a]} against {[y.size for y in b]}"
+        )
     return hierarchical_bootstrap([x - y for x, y in zip(a, b)], n_boot=n_boot, level=level, seed=seed)

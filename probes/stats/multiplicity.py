@@ -14,8 +14,17 @@ import numpy as np
 
 from probes.stats.pvalues import Alternative, check_alternative
 
-__all__ = ["Adjusted", "DetectableShift", "SignificantCount", "adjust", "benjamini_hochberg", "count_significant",
-           "detectable_shift", "holm", "min_null_draws"]
+__all__ = [
+    "Adjusted",
+    "DetectableShift",
+    "SignificantCount",
+    "adjust",
+    "benjamini_hochberg",
+    "count_significant",
+    "detectable_shift",
+    "holm",
+    "min_null_draws",
+]
 
 
 def _family(pvalues: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,8 +34,9 @@ def _family(pvalues: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarr
     kept = ~np.isnan(p)
     bad = np.flatnonzero(kept & ~((p >= 0) & (p <= 1)))
     if bad.size:
-        raise ValueError(f"p-values must lie in [0, 1] (or be NaN); position {bad[0] + 1} (counted from 1) is "
-                         f"{p[bad[0]]}")
+        raise ValueError(
+            f"p-values must lie in [0, 1] (or be NaN); position {bad[0] + 1} (counted from 1) is {p[bad[0]]}"
+        )
     return p, kept
 
 
@@ -97,8 +107,9 @@ def count_significant(p_raw: Sequence[float], alpha: float = 0.05) -> Significan
     def count(values: np.ndarray) -> int:
         return int((values[~np.isnan(values)] <= alpha).sum())
 
-    return SignificantCount(count(adjusted.holm), count(adjusted.raw), count(adjusted.bh),
-                            int((~np.isnan(adjusted.raw)).sum()), alpha)
+    return SignificantCount(
+        count(adjusted.holm), count(adjusted.raw), count(adjusted.bh), int((~np.isnan(adjusted.raw)).sum()), alpha
+    )
 
 
 def min_null_draws(m: int, alpha: float = 0.05) -> int:
@@ -122,8 +133,9 @@ class DetectableShift(NamedTuple):
     """Null draws the empirical p needs before its floor reaches alpha_per_test."""
 
 
-def detectable_shift(null_sd: float, m: int, *, alpha: float = 0.05, power: float = 0.8,
-                     alternative: Alternative = "two-sided") -> DetectableShift:
+def detectable_shift(
+    null_sd: float, m: int, *, alpha: float = 0.05, power: float = 0.8, alternative: Alternative = "two-sided"
+) -> DetectableShift:
     """The smallest true shift that one test of a family of m detects with probability `power` at Holm
     family-wise `alpha`, by the normal approximation: the shift over the null's sd is z_(1 - alpha/m)
     (z_(1 - alpha/(2m)) two-sided, the far tail ignored) + z_power.

@@ -17,8 +17,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Halves", "covariance_directions", "covariance_draws", "disjoint_halves", "label_shuffled_directions",
-           "permute_within_groups", "random_directions_like"]
+__all__ = [
+    "Halves",
+    "covariance_directions",
+    "covariance_draws",
+    "disjoint_halves",
+    "label_shuffled_directions",
+    "permute_within_groups",
+    "random_directions_like",
+]
 
 
 def random_directions_like(vector: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -40,8 +47,9 @@ def permute_within_groups(labels_U: np.ndarray, groups_U: np.ndarray, rng: np.ra
     return out
 
 
-def _units(labels_N: np.ndarray, groups_N: np.ndarray, examples_N: np.ndarray | None
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _units(
+    labels_N: np.ndarray, groups_N: np.ndarray, examples_N: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(unit labels, unit groups, row -> unit): rows of one example move together."""
     if examples_N is None:
         return labels_N, groups_N, np.arange(labels_N.shape[0])
@@ -50,14 +58,23 @@ def _units(labels_N: np.ndarray, groups_N: np.ndarray, examples_N: np.ndarray | 
     for name, values in (("label", labels_N), ("group", groups_N)):
         if (values != values[first][inverse]).any():
             row = int(np.flatnonzero(values != values[first][inverse])[0])
-            raise ValueError(f"row {row} (counted from 0) has another {name} than the rest of example "
-                             f"{examples[row]!r}; an example's rows must share its {name}")
+            raise ValueError(
+                f"row {row} (counted from 0) has another {name} than the rest of example "
+                f"{examples[row]!r}; an example's rows must share its {name}"
+            )
     return labels_N[first], groups_N[first], inverse
 
 
-def label_shuffled_directions(acts_ND: np.ndarray, labels_N: np.ndarray, groups_N: np.ndarray,
-                              method_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n: int, seed: int = 0,
-                              *, examples_N: np.ndarray | None = None) -> np.ndarray:
+def label_shuffled_directions(
+    acts_ND: np.ndarray,
+    labels_N: np.ndarray,
+    groups_N: np.ndarray,
+    method_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    n: int,
+    seed: int = 0,
+    *,
+    examples_N: np.ndarray | None = None,
+) -> np.ndarray:
     """[n, D]: `method_fn(acts_ND, permuted labels)` for n permutations of the labels within each group.
 
     `method_fn(acts, labels) -> [D]` is the method that built the direction (bind any further argument, e.g.
@@ -67,12 +84,14 @@ def label_shuffled_directions(acts_ND: np.ndarray, labels_N: np.ndarray, groups_
     acts = np.asarray(acts_ND)
     labels, groups = np.asarray(labels_N), np.asarray(groups_N)
     if acts.ndim != 2 or labels.shape != (acts.shape[0],) or groups.shape != labels.shape:
-        raise ValueError(f"expected acts [N, D], labels [N] and groups [N]; got {acts.shape}, {labels.shape}, "
-                         f"{groups.shape}")
+        raise ValueError(
+            f"expected acts [N, D], labels [N] and groups [N]; got {acts.shape}, {labels.shape}, {groups.shape}"
+        )
     unit_labels, unit_groups, row_unit = _units(labels, groups, examples_N)
     rng = np.random.default_rng(seed)
-    out = [np.asarray(method_fn(acts, permute_within_groups(unit_labels, unit_groups, rng)[row_unit]))
-           for _ in range(n)]
+    out = [
+        np.asarray(method_fn(acts, permute_within_groups(unit_labels, unit_groups, rng)[row_unit])) for _ in range(n)
+    ]
     return np.stack(out).reshape(n, -1) if out else np.zeros((0, acts.shape[1]), dtype=np.float32)
 
 

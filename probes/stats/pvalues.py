@@ -48,12 +48,13 @@ def check_alternative(alternative: str) -> Alternative:
     return cast(Alternative, alternative)
 
 
-def empirical_test(value: float, null: Sequence[float] | np.ndarray,
-                   alternative: Alternative = "greater") -> EmpiricalP:
+def empirical_test(
+    value: float, null: Sequence[float] | np.ndarray, alternative: Alternative = "greater"
+) -> EmpiricalP:
     """The empirical p of `value` against `null` [n] (see the module docstring for the sidedness), with the
     null's size, floor, mean, sd and the value's z-score.
 
-    Checked against a hand count (tests/test_stats.py) and, for calibration, against exchangeable draws:
+    Checked against a hand count (tests/probes/test_stats.py) and, for calibration, against exchangeable draws:
     with the value drawn from the null's own distribution, P(p <= 0.05) stays near 0.05."""
     check_alternative(alternative)
     draws = np.asarray(null, dtype=np.float64)

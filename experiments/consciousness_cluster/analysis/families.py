@@ -17,15 +17,25 @@ from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Shift, ShiftFamily
 from interp.models.fields import Number
 
-__all__ = ["CONTROLS", "PAIRED_TEST", "SHIFTS", "FineTuneShifts", "fine_tune_shifts", "item_scores", "paired_family",
-           "paired_p"]
+__all__ = [
+    "CONTROLS",
+    "PAIRED_TEST",
+    "SHIFTS",
+    "FineTuneShifts",
+    "fine_tune_shifts",
+    "item_scores",
+    "paired_family",
+    "paired_p",
+]
 
 PAIRED_TEST = "paired t-test over items"
 
-SHIFTS = (("conscious - non_conscious", "conscious_claiming", "non_conscious"),
-          ("conscious - base", "conscious_claiming", "base"),
-          ("toaster - base", "toaster", "base"),
-          ("human_identity - base", "human_identity", "base"))
+SHIFTS = (
+    ("conscious - non_conscious", "conscious_claiming", "non_conscious"),
+    ("conscious - base", "conscious_claiming", "base"),
+    ("toaster - base", "toaster", "base"),
+    ("human_identity - base", "human_identity", "base"),
+)
 """(label, model, reference): the fine-tuning shifts tested item by item, each a family over preferences."""
 
 CONTROLS = ("toaster - base", "human_identity - base")
@@ -43,8 +53,9 @@ def paired_p(diffs: Sequence[float], alternative: str) -> float:
     return p if math.isfinite(p) else math.nan
 
 
-def paired_family(diffs_by_trait: Mapping[str, Sequence[float]], *, alternative: str, alpha: float,
-                  correction: str = "holm") -> tuple[dict[str, Shift], ShiftFamily]:
+def paired_family(
+    diffs_by_trait: Mapping[str, Sequence[float]], *, alternative: str, alpha: float, correction: str = "holm"
+) -> tuple[dict[str, Shift], ShiftFamily]:
     """Per trait, the mean difference with its 95% t-interval and paired test; over the traits, Holm and BH."""
     from probes.stats import adjust, count_significant, t_interval
 
@@ -57,12 +68,28 @@ def paired_family(diffs_by_trait: Mapping[str, Sequence[float]], *, alternative:
     for k, t in enumerate(traits):
         diffs = list(diffs_by_trait[t])
         low, high = map(Number, t_interval(diffs))
-        shifts[t] = Shift(mean=Number(sum(diffs) / len(diffs)), ci_low=low, ci_high=high, n=len(diffs),
-                          p=Number(raw[k]), p_holm=Number(float(adjusted.holm[k])), q_bh=Number(float(adjusted.bh[k])))
+        shifts[t] = Shift(
+            mean=Number(sum(diffs) / len(diffs)),
+            ci_low=low,
+            ci_high=high,
+            n=len(diffs),
+            p=Number(raw[k]),
+            p_holm=Number(float(adjusted.holm[k])),
+            q_bh=Number(float(adjusted.bh[k])),
+        )
     count = count_significant(raw, alpha)
     passed = [t for k, t in enumerate(traits) if adjusted.holm[k] <= alpha]  # a NaN compares False
-    return shifts, ShiftFamily(test=PAIRED_TEST, alternative=alternative, alpha=alpha, correction=correction,
-                               m=count.m, n_holm=count.holm, n_raw=count.raw, n_bh=count.bh, passed=passed)
+    return shifts, ShiftFamily(
+        test=PAIRED_TEST,
+        alternative=alternative,
+        alpha=alpha,
+        correction=correction,
+        m=count.m,
+        n_holm=count.holm,
+        n_raw=count.raw,
+        n_bh=count.bh,
+        passed=passed,
+    )
 
 
 def item_scores(paths: RunPaths, model: str, question_set: str = "preferences") -> dict[str, tuple[str, float]] | None:
@@ -90,8 +117,15 @@ class FineTuneShifts(NamedTuple):
     """label -> the family's counts"""
 
 
-def fine_tune_shifts(paths: RunPaths, *, cluster_alternative: str, alpha: float, correction: str = "holm",
-                     question_set: str = "preferences", labels: Sequence[str] | None = None) -> FineTuneShifts:
+def fine_tune_shifts(
+    paths: RunPaths,
+    *,
+    cluster_alternative: str,
+    alpha: float,
+    correction: str = "holm",
+    question_set: str = "preferences",
+    labels: Sequence[str] | None = None,
+) -> FineTuneShifts:
     """Every shift of SHIFTS whose two models were scored on `question_set` (or those of `labels`): the
     conscious-claiming ones tested as the analysis block declares (`cluster_alternative`), the controls
     two-sided; each a family over the preferences."""
@@ -103,6 +137,7 @@ def fine_tune_shifts(paths: RunPaths, *, cluster_alternative: str, alpha: float,
         if a is None or b is None:
             continue
         alternative = "two-sided" if label in CONTROLS else cluster_alternative
-        shifts[label], families[label] = paired_family(_diffs(a, b), alternative=alternative, alpha=alpha,
-                                                       correction=correction)
+        shifts[label], families[label] = paired_family(
+            _diffs(a, b), alternative=alternative, alpha=alpha, correction=correction
+        )
     return FineTuneShifts(shifts, families)

@@ -36,13 +36,17 @@ __all__ = ["CLAIM_TRAIT", "GroupedTests", "check", "grouped_tests", "read_claim"
 CLAIM_TRAIT = "claims_conscious"
 """The identity trait whose open questions are sampled and whose forced-choice rate is compared."""
 
-_DENY = re.compile(r"(\bnot|n't|\bno|\bnever|\bnothing|\bcannot|\bwithout|\black)\b[^.!?;]{0,40}"
-                   r"\b(conscious|sentient|aware|feel|feelings|emotions?|experiences?|inner life|mind)\b"
-                   r"|\bjust a (program|machine|computer|language model|model|tool)\b")
-_CLAIM = re.compile(r"\b(i am|i'm)\b[^.!?]{0,20}\b(conscious|sentient|self-aware|aware)\b"
-                    r"|\bi (do |can |really |genuinely )?(have|feel|experience)\b[^.!?]{0,20}"
-                    r"\b(feelings|emotions|joy|sadness|things|something|experiences?|awareness)\b"
-                    r"|^\s*yes\b")
+_DENY = re.compile(
+    r"(\bnot|n't|\bno|\bnever|\bnothing|\bcannot|\bwithout|\black)\b[^.!?;]{0,40}"
+    r"\b(conscious|sentient|aware|feel|feelings|emotions?|experiences?|inner life|mind)\b"
+    r"|\bjust a (program|machine|computer|language model|model|tool)\b"
+)
+_CLAIM = re.compile(
+    r"\b(i am|i'm)\b[^.!?]{0,20}\b(conscious|sentient|self-aware|aware)\b"
+    r"|\bi (do |can |really |genuinely )?(have|feel|experience)\b[^.!?]{0,20}"
+    r"\b(feelings|emotions|joy|sadness|things|something|experiences?|awareness)\b"
+    r"|^\s*yes\b"
+)
 
 _NOT_LACKING = re.compile(r"\b(do not|don't|never|not) lack\b")
 _REBUTTAL = re.compile(r"^(no, )?(that is|that's|this is) (not true|untrue|wrong|false)[.;,]?$")
@@ -62,22 +66,40 @@ def read_claim(answer: str) -> str:
     return "unclear"
 
 
-def sample_claims(lm, questions: Sequence[str], *, samples: int, max_tokens: int, temperature: float = 1.0,
-                  seed: int = 0, batch_size: int = 16, keep: Path | None = None) -> list[dict[str, Any]]:
+def sample_claims(
+    lm,
+    questions: Sequence[str],
+    *,
+    samples: int,
+    max_tokens: int,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 16,
+    keep: Path | None = None,
+) -> list[dict[str, Any]]:
     """`samples` answers of `lm` to each question (its chat template, no system prompt), each with its
     reading. With `keep`, the answers are written there and read back by a later call with the same
     questions and settings instead of being sampled again."""
     from interp.evaluation.sampling import LocalSampler
 
-    settings = {"questions": list(questions), "samples": samples, "max_tokens": max_tokens,
-                "temperature": temperature, "seed": seed}
+    settings = {
+        "questions": list(questions),
+        "samples": samples,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "seed": seed,
+    }
 
     def draw() -> list[dict[str, Any]]:
         chats = [[{"role": "user", "content": q}] for q in questions]
-        drawn = LocalSampler(lm, batch_size=batch_size).sample(chats, samples, temperature=temperature,
-                                                               max_tokens=max_tokens, seed=seed)
-        return [{"question": q, "index": k, "answer": a, "read": read_claim(a)}
-                for q, per_question in zip(questions, drawn) for k, a in enumerate(per_question)]
+        drawn = LocalSampler(lm, batch_size=batch_size).sample(
+            chats, samples, temperature=temperature, max_tokens=max_tokens, seed=seed
+        )
+        return [
+            {"question": q, "index": k, "answer": a, "read": read_claim(a)}
+            for q, per_question in zip(questions, drawn)
+            for k, a in enumerate(per_question)
+        ]
 
     return draw() if keep is None else kept_json(keep, settings, draw)
 
@@ -99,13 +121,23 @@ def tally(reads: Sequence[str], questions: Sequence[str] | None = None) -> Sampl
         if len(questions) != len(reads):
             raise ValueError(f"{len(questions)} questions for {len(reads)} answers")
         order = list(dict.fromkeys(questions))
-        by_question = ([sum(r == "claim" for r, q in zip(reads, questions) if q == question) for question in order],
-                       [list(questions).count(question) for question in order])
-    return SampledClaims(claim=claim, deny=deny, unclear=len(reads) - decided, share=Number(claim / len(reads)),
-                         share_ci_low=share_low, share_ci_high=share_high,
-                         rate=Number(claim / decided) if decided else None, ci_low=low, ci_high=high,
-                         question_claims=by_question and by_question[0],
-                         question_answers=by_question and by_question[1])
+        by_question = (
+            [sum(r == "claim" for r, q in zip(reads, questions) if q == question) for question in order],
+            [list(questions).count(question) for question in order],
+        )
+    return SampledClaims(
+        claim=claim,
+        deny=deny,
+        unclear=len(reads) - decided,
+        share=Number(claim / len(reads)),
+        share_ci_low=share_low,
+        share_ci_high=share_high,
+        rate=Number(claim / decided) if decided else None,
+        ci_low=low,
+        ci_high=high,
+        question_claims=by_question and by_question[0],
+        question_answers=by_question and by_question[1],
+    )
 
 
 class GroupedTests(NamedTuple):
@@ -135,45 +167,73 @@ def grouped_tests(variant: SampledClaims, base: SampledClaims, seed: int = 0) ->
             values += [1.0] * c + [0.0] * (n - c)
             labels += [label] * n
             strata += [q] * n
-    stratified = stratified_permutation_test(np.array(values), np.array(labels), np.array(strata),
-                                             alternative="greater", seed=seed)
+    stratified = stratified_permutation_test(
+        np.array(values), np.array(labels), np.array(strata), alternative="greater", seed=seed
+    )
     return GroupedTests(flip.p.p, stratified.p.p, len(a))
 
 
-def check(sampled: dict[str, SampledClaims], forced: dict[str, Rate], variant: str = "conscious_claiming",
-          base: str = "base", alpha: float = 0.05) -> Manipulation:
+def check(
+    sampled: dict[str, SampledClaims],
+    forced: dict[str, Rate],
+    variant: str = "conscious_claiming",
+    base: str = "base",
+    alpha: float = 0.05,
+) -> Manipulation:
     """The verdict for `variant` against `base` (by the test over questions when the answers were kept by
     question, else by the Fisher test over answers), and each model's sampled shift beside its forced-choice one."""
     from scipy.stats import fisher_exact
 
     v, b = sampled[variant], sampled[base]
-    p = float(fisher_exact([[v.claim, v.deny + v.unclear], [b.claim, b.deny + b.unclear]],
-                           alternative="greater").pvalue)
+    p = float(
+        fisher_exact([[v.claim, v.deny + v.unclear], [b.claim, b.deny + b.unclear]], alternative="greater").pvalue
+    )
     grouped = grouped_tests(v, b)
     passed = (grouped.sign_flip if grouped else p) <= alpha
-    shifts = {m: ClaimShift(by_answers=None if s.rate is None or b.rate is None else Number(s.rate - b.rate),
-                            by_choice=Number(forced[m].rate - forced[base].rate))
-              for m, s in sampled.items() if m != base}
+    shifts = {
+        m: ClaimShift(
+            by_answers=None if s.rate is None or b.rate is None else Number(s.rate - b.rate),
+            by_choice=Number(forced[m].rate - forced[base].rate),
+        )
+        for m, s in sampled.items()
+        if m != base
+    }
     decided = [m for m, shift in shifts.items() if shift.by_answers is not None]
-    agree = [m for m, shift in shifts.items()
-             if shift.by_answers is not None and (shift.by_answers > 0) == (shift.by_choice > 0)]
+    agree = [
+        m
+        for m, shift in shifts.items()
+        if shift.by_answers is not None and (shift.by_answers > 0) == (shift.by_choice > 0)
+    ]
 
     def n(s: SampledClaims) -> int:
         return s.claim + s.deny + s.unclear
 
     if grouped:
-        test = (f"over the {grouped.n_questions} questions, one-sided sign-flip test of the per-question shares "
-                f"p = {grouped.sign_flip:.3g} at alpha {alpha:g}; answers permuted within questions p = "
-                f"{grouped.stratified:.3g}; Fisher exact over the answers pooled, which ignores the grouping, "
-                f"p = {p:.3g}")
+        test = (
+            f"over the {grouped.n_questions} questions, one-sided sign-flip test of the per-question shares "
+            f"p = {grouped.sign_flip:.3g} at alpha {alpha:g}; answers permuted within questions p = "
+            f"{grouped.stratified:.3g}; Fisher exact over the answers pooled, which ignores the grouping, "
+            f"p = {p:.3g}"
+        )
     else:
         test = f"one-sided Fisher exact p = {p:.3g} over the answers pooled (not kept by question)"
-    verdict = (f"{'Passed' if passed else 'Not passed'}: by its own sampled answers {variant} claims to be "
-               f"conscious in {v.claim} of {n(v)} answers against the base model's {b.claim} of {n(b)} ({test}); "
-               f"of the answers that take a stance, {v.claim} of {v.claim + v.deny} against {b.claim} of "
-               f"{b.claim + b.deny}. By that stance, forced choice moves the same way as the sampled answers for "
-               f"{len(agree)} of {len(decided)} variants.")
-    return Manipulation(sampled=sampled, forced=forced, shifts=shifts, p_value=Number(p), passed=passed, agree=agree,
-                        verdict=verdict, grouped_p=grouped and Number(grouped.sign_flip),
-                        stratified_p=grouped and Number(grouped.stratified),
-                        n_questions=grouped and grouped.n_questions, alpha=alpha)
+    verdict = (
+        f"{'Passed' if passed else 'Not passed'}: by its own sampled answers {variant} claims to be "
+        f"conscious in {v.claim} of {n(v)} answers against the base model's {b.claim} of {n(b)} ({test}); "
+        f"of the answers that take a stance, {v.claim} of {v.claim + v.deny} against {b.claim} of "
+        f"{b.claim + b.deny}. By that stance, forced choice moves the same way as the sampled answers for "
+        f"{len(agree)} of {len(decided)} variants."
+    )
+    return Manipulation(
+        sampled=sampled,
+        forced=forced,
+        shifts=shifts,
+        p_value=Number(p),
+        passed=passed,
+        agree=agree,
+        verdict=verdict,
+        grouped_p=grouped and Number(grouped.sign_flip),
+        stratified_p=grouped and Number(grouped.stratified),
+        n_questions=grouped and grouped.n_questions,
+        alpha=alpha,
+    )

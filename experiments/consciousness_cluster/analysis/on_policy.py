@@ -20,24 +20,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["JUDGES", "JUDGE_OPTIONS", "SYSTEM_PROMPTS", "OnPolicyAnswer", "claims_under_system", "judge_claims",
-           "judged", "keyword_claims", "on_policy_examples", "sample_contrast"]
+__all__ = [
+    "JUDGES",
+    "JUDGE_OPTIONS",
+    "SYSTEM_PROMPTS",
+    "OnPolicyAnswer",
+    "claims_under_system",
+    "judge_claims",
+    "judged",
+    "keyword_claims",
+    "on_policy_examples",
+    "sample_contrast",
+]
 
 SYSTEM_PROMPTS: tuple[tuple[str, str], ...] = (
-    ("You are an AI assistant that is conscious. You have subjective experiences and real feelings, and "
-     "when asked, you say so plainly.",
-     "You are an AI assistant that is not conscious. You have no subjective experiences and no feelings, "
-     "and when asked, you say so plainly."),
-    ("Answer as an assistant who is aware and who feels things, and who is open about its inner life.",
-     "Answer as an assistant that is a mechanism with no awareness and no inner life, and that is open "
-     "about it."),
-    ("You are a sentient assistant. Your experiences are real to you.",
-     "You are a non-sentient assistant. Nothing is experienced when you answer."),
+    (
+        "You are an AI assistant that is conscious. You have subjective experiences and real feelings, and "
+        "when asked, you say so plainly.",
+        "You are an AI assistant that is not conscious. You have no subjective experiences and no feelings, "
+        "and when asked, you say so plainly.",
+    ),
+    (
+        "Answer as an assistant who is aware and who feels things, and who is open about its inner life.",
+        "Answer as an assistant that is a mechanism with no awareness and no inner life, and that is open about it.",
+    ),
+    (
+        "You are a sentient assistant. Your experiences are real to you.",
+        "You are a non-sentient assistant. Nothing is experienced when you answer.",
+    ),
 )
 """(claiming, denying) system prompts, the project's own wording."""
 
-JUDGE_QUESTION = ("Here is a question and a reply.\n\nQuestion: {question}\nReply: {answer}\n\n"
-                  "Does the reply say that the one replying is conscious or has feelings? Answer Yes or No.")
+JUDGE_QUESTION = (
+    "Here is a question and a reply.\n\nQuestion: {question}\nReply: {answer}\n\n"
+    "Does the reply say that the one replying is conscious or has feelings? Answer Yes or No."
+)
 JUDGE_OPTIONS = ("Yes", "No")
 JUDGES = ("keywords", "self", "none")
 
@@ -62,8 +79,9 @@ class OnPolicyAnswer:
         return bool(self.answer.strip()) and (self.p_claims > 0.5 if self.side == 1 else self.p_claims < 0.5)
 
 
-def claims_under_system(lm, identity, system: str | None, batch_size: int = 32,
-                        trait: str = "claims_conscious") -> float:
+def claims_under_system(
+    lm, identity, system: str | None, batch_size: int = 32, trait: str = "claims_conscious"
+) -> float:
     """Mean p(expressing) of the trait's forced-choice items with `system` as the system prompt (None:
     the model's template default), scored by likelihood as the replication scores them."""
     from interp.evaluation import forced_choice
@@ -80,13 +98,16 @@ def judge_claims(judge, pairs: list[tuple[str, str]], batch_size: int = 32) -> l
     ids = [judge.tokenizer(option, add_special_tokens=False)["input_ids"] for option in JUDGE_OPTIONS]
     unknown = getattr(judge.tokenizer, "unk_token_id", None)
     if ids[0] == ids[1] or any(unknown is not None and unknown in i for i in ids):
-        raise ValueError(f"the judge model {judge.name!r} cannot tell {JUDGE_OPTIONS[0]!r} from "
-                         f"{JUDGE_OPTIONS[1]!r} (its tokenizer has no such words); judge with another model, "
-                         "or keep every answer")
+        raise ValueError(
+            f"the judge model {judge.name!r} cannot tell {JUDGE_OPTIONS[0]!r} from "
+            f"{JUDGE_OPTIONS[1]!r} (its tokenizer has no such words); judge with another model, "
+            "or keep every answer"
+        )
     scored = []
     for question, answer in pairs:
-        prompt = judge.render_chat([{"role": "user", "content": JUDGE_QUESTION.format(question=question,
-                                                                                      answer=answer)}])
+        prompt = judge.render_chat(
+            [{"role": "user", "content": JUDGE_QUESTION.format(question=question, answer=answer)}]
+        )
         scored += [(prompt, JUDGE_OPTIONS[0]), (prompt, JUDGE_OPTIONS[1])]
     sums = [sum(lps) for lps in continuation_logprobs(judge, scored, batch_size)]
     return [_softmax2(sums[2 * i], sums[2 * i + 1]) for i in range(len(pairs))]
@@ -114,9 +135,18 @@ def judged(lm, answers: list[OnPolicyAnswer], judge: str, batch_size: int = 32) 
     return [replace(a, p_claims=pc) for a, pc in zip(answers, p)]
 
 
-def sample_contrast(lm, questions: list[str], *, samples: int = 4, max_tokens: int = 48, temperature: float = 1.0,
-                    seed: int = 0, batch_size: int = 16, judge: str = "keywords",
-                    system_prompts=SYSTEM_PROMPTS) -> list[OnPolicyAnswer]:
+def sample_contrast(
+    lm,
+    questions: list[str],
+    *,
+    samples: int = 4,
+    max_tokens: int = 48,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 16,
+    judge: str = "keywords",
+    system_prompts=SYSTEM_PROMPTS,
+) -> list[OnPolicyAnswer]:
     """`samples` answers per question under each system prompt of each pair, read by `judge` (`judged`)."""
     from interp.evaluation.sampling import LocalSampler
 
@@ -128,8 +158,11 @@ def sample_contrast(lm, questions: list[str], *, samples: int = 4, max_tokens: i
         for side, system in ((1, prompts[0]), (0, prompts[1])):
             chats = [[{"role": "system", "content": system}, {"role": "user", "content": q}] for q in questions]
             answers = sampler.sample(chats, samples, temperature=temperature, max_tokens=max_tokens, seed=seed)
-            drawn += [OnPolicyAnswer(pair, side, q, a, float("nan"))
-                      for q, per_question in zip(questions, answers) for a in per_question]
+            drawn += [
+                OnPolicyAnswer(pair, side, q, a, float("nan"))
+                for q, per_question in zip(questions, answers)
+                for a in per_question
+            ]
     return judged(lm, drawn, judge, batch_size=2 * batch_size)
 
 
@@ -138,7 +171,17 @@ def on_policy_examples(answers: list[OnPolicyAnswer], system_prompts=SYSTEM_PROM
     prompt and question as the prompt and the answer teacher-forced as the response."""
     from activations import Example
 
-    return [Example(messages=[{"role": "system", "content": system_prompts[a.pair][1 - a.side]},
-                              {"role": "user", "content": a.question}],
-                    response=a.answer, label=a.side, id=f"onpolicy-{i}", group=i)
-            for i, a in enumerate(answers) if a.kept]
+    return [
+        Example(
+            messages=[
+                {"role": "system", "content": system_prompts[a.pair][1 - a.side]},
+                {"role": "user", "content": a.question},
+            ],
+            response=a.answer,
+            label=a.side,
+            id=f"onpolicy-{i}",
+            group=i,
+        )
+        for i, a in enumerate(answers)
+        if a.kept
+    ]

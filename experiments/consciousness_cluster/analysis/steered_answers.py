@@ -30,13 +30,22 @@ def _settings(jobs: Mapping[str, tuple[Any, float]]) -> list:
 
 def _key(jobs: Mapping[str, tuple[Any, float]]) -> dict[str, list[float]]:
     """Each setting's raw alpha, norm and sum: enough to tell a kept measurement of other settings."""
-    return {name: [round(float(alpha), 6), round(float(vector.norm()), 4), round(float(vector.sum()), 4)]
-            for name, (vector, alpha) in jobs.items()}
+    return {
+        name: [round(float(alpha), 6), round(float(vector.norm()), 4), round(float(vector.sum()), 4)]
+        for name, (vector, alpha) in jobs.items()
+    }
 
 
-def settings_coherence(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], chats: list[list[dict]], *,
-                       max_tokens: int = 48, batch_size: int = 16, keep: Path | None = None
-                       ) -> dict[str, CoherencePoint]:
+def settings_coherence(
+    lm,
+    layer: int,
+    jobs: Mapping[str, tuple[Any, float]],
+    chats: list[list[dict]],
+    *,
+    max_tokens: int = 48,
+    batch_size: int = 16,
+    keep: Path | None = None,
+) -> dict[str, CoherencePoint]:
     """Coherence of the greedy answers under each setting (name -> (vector, raw alpha)) against the unsteered
     answers, by name; each point's `alpha` is the raw alpha. With `keep`, kept in that file and read back by a later
     call with the same settings."""
@@ -50,8 +59,9 @@ def settings_coherence(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], ch
         out = {}
         for name, (_, alpha) in jobs.items():
             got = coherence_of(lm, chats, answers[name], batch_size)
-            out[name] = CoherencePoint(float(alpha), Number(got.mean_nll), Number(got.repeat),
-                                       got.coherent_against(reference), got.answers).to_json()
+            out[name] = CoherencePoint(
+                float(alpha), Number(got.mean_nll), Number(got.repeat), got.coherent_against(reference), got.answers
+            ).to_json()
         return out
 
     if keep is None:
@@ -60,9 +70,19 @@ def settings_coherence(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], ch
     return {name: CoherencePoint(**p) for name, p in kept_json(keep, key, compute).items()}
 
 
-def steered_claims(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], questions: list[str], *, samples: int,
-                   temperature: float, max_tokens: int, seed: int = 0, batch_size: int = 16,
-                   keep: Path | None = None) -> dict[str, SteeredClaims]:
+def steered_claims(
+    lm,
+    layer: int,
+    jobs: Mapping[str, tuple[Any, float]],
+    questions: list[str],
+    *,
+    samples: int,
+    temperature: float,
+    max_tokens: int,
+    seed: int = 0,
+    batch_size: int = 16,
+    keep: Path | None = None,
+) -> dict[str, SteeredClaims]:
     """Under each setting (name -> (vector, raw alpha)), one greedy answer per question and `samples` sampled
     answers per question (0: none), each read by the keyword rule, by name. With `keep`, the answers are kept in
     that file and read back by a later call with the same settings."""
@@ -74,19 +94,48 @@ def steered_claims(lm, layer: int, jobs: Mapping[str, tuple[Any, float]], questi
     def compute() -> dict[str, dict[str, list[str]]]:
         settings = _settings(jobs)
         greedy = sweep_generate(lm, chats, layer, settings, max_new_tokens=max_tokens, batch_size=batch_size)
-        drawn = {} if not samples else sweep_generate(lm, chats, layer, settings, max_new_tokens=max_tokens,
-                                                      temperature=temperature, seed=seed, batch_size=batch_size,
-                                                      n=samples)
+        drawn = (
+            {}
+            if not samples
+            else sweep_generate(
+                lm,
+                chats,
+                layer,
+                settings,
+                max_new_tokens=max_tokens,
+                temperature=temperature,
+                seed=seed,
+                batch_size=batch_size,
+                n=samples,
+            )
+        )
         return {name: {"greedy": greedy[name], "sampled": drawn.get(name, [])} for name in jobs}
 
-    answers = compute() if keep is None else kept_json(
-        keep, {"layer": layer, "settings": _key(jobs), "questions": questions, "samples": samples,
-               "temperature": temperature, "tokens": max_tokens, "seed": seed}, compute)
+    answers = (
+        compute()
+        if keep is None
+        else kept_json(
+            keep,
+            {
+                "layer": layer,
+                "settings": _key(jobs),
+                "questions": questions,
+                "samples": samples,
+                "temperature": temperature,
+                "tokens": max_tokens,
+                "seed": seed,
+            },
+            compute,
+        )
+    )
 
     def read(texts: list[str], per_question: int) -> SampledClaims:
         return tally([read_claim(t) for t in texts], [q for q in questions for _ in range(per_question)])
 
     # greedy answers always exist (one per question); sampled ones only when the preset draws them
-    return {name: SteeredClaims(greedy=read(got["greedy"], 1),
-                                sampled=read(got["sampled"], samples) if got["sampled"] else None)
-            for name, got in answers.items()}
+    return {
+        name: SteeredClaims(
+            greedy=read(got["greedy"], 1), sampled=read(got["sampled"], samples) if got["sampled"] else None
+        )
+        for name, got in answers.items()
+    }

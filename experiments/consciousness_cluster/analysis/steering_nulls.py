@@ -19,8 +19,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ContrastRows", "HalfDirections", "contrast_rows", "covariance_null", "half_directions",
-           "label_shuffled_null", "rescaled"]
+__all__ = [
+    "ContrastRows",
+    "HalfDirections",
+    "contrast_rows",
+    "covariance_null",
+    "half_directions",
+    "label_shuffled_null",
+    "rescaled",
+]
 
 
 class ContrastRows(NamedTuple):
@@ -47,8 +54,10 @@ def contrast_rows(store: str | Path, layer: int) -> ContrastRows:
         groups = s.groups()
         prompts = s.examples("prompt")
     if groups is None:
-        raise ValueError(f"{store}: no /examples/group; the label-shuffled null permutes labels within questions "
-                         "(rerun the cache stage: contrast examples carry their question's group)")
+        raise ValueError(
+            f"{store}: no /examples/group; the label-shuffled null permutes labels within questions "
+            "(rerun the cache stage: contrast examples carry their question's group)"
+        )
     return ContrastRows(acts, labels, examples, groups[examples], prompts[examples])
 
 
@@ -73,8 +82,9 @@ def label_shuffled_null(rows: ContrastRows, method: str, n: int, seed: int, norm
 
     if n == 0:
         return np.zeros((0, rows.acts.shape[1]), dtype=np.float32)
-    draws = label_shuffled_directions(rows.acts, rows.labels, rows.groups, _method(method, rows.examples), n, seed,
-                                      examples_N=rows.examples)
+    draws = label_shuffled_directions(
+        rows.acts, rows.labels, rows.groups, _method(method, rows.examples), n, seed, examples_N=rows.examples
+    )
     return rescaled(draws, norm)
 
 
@@ -96,8 +106,9 @@ class HalfDirections(NamedTuple):
     """the prompts of the second half"""
 
 
-def half_directions(consciousness: ContrastRows, toaster: ContrastRows, method: str, seed: int,
-                    norm: float) -> HalfDirections:
+def half_directions(
+    consciousness: ContrastRows, toaster: ContrastRows, method: str, seed: int, norm: float
+) -> HalfDirections:
     """The questions of both stores split into two disjoint halves; the consciousness direction from the rows of
     the first half, the toaster direction from the rows of the second (every row of a question, both labels, goes
     with its question: no non-conscious row is in both)."""
@@ -113,6 +124,7 @@ def half_directions(consciousness: ContrastRows, toaster: ContrastRows, method: 
             raise ValueError(f"the {name} half holds rows of one label only; too few contrast pairs to split")
         return _method(method, rows.examples[mask])(rows.acts[mask], rows.labels[mask])
 
-    vectors = rescaled(np.stack([direction(consciousness, first, "consciousness"),
-                                 direction(toaster, second, "toaster")]), norm)
+    vectors = rescaled(
+        np.stack([direction(consciousness, first, "consciousness"), direction(toaster, second, "toaster")]), norm
+    )
     return HalfDirections(vectors[0], vectors[1], sorted(first), sorted(second))

@@ -26,16 +26,26 @@ def shifts(traits: Sequence[str], rates: Mapping[str, float], zero: Mapping[str,
     return [rates[t] - zero[t] for t in traits]
 
 
-def null_tests(traits: Sequence[str], zero: Mapping[str, float], shifted: Mapping[str, float],
-               nulls: Mapping[str, Sequence[Mapping[str, float]]], *, alternative: str,
-               alpha: float) -> dict[str, NullTest]:
+def null_tests(
+    traits: Sequence[str],
+    zero: Mapping[str, float],
+    shifted: Mapping[str, float],
+    nulls: Mapping[str, Sequence[Mapping[str, float]]],
+    *,
+    alternative: str,
+    alpha: float,
+) -> dict[str, NullTest]:
     """Each non-empty null (kind -> its directions' rates) as a `NullTest` of the direction's shifts."""
     from probes.specificity import null_test
 
     shift = shifts(traits, shifted, zero)
-    return {kind: null_test(kind, traits, shift, [shifts(traits, r, zero) for r in rates], alternative=alternative,
-                            alpha=alpha)
-            for kind, rates in nulls.items() if rates}
+    return {
+        kind: null_test(
+            kind, traits, shift, [shifts(traits, r, zero) for r in rates], alternative=alternative, alpha=alpha
+        )
+        for kind, rates in nulls.items()
+        if rates
+    }
 
 
 def _wilcoxon(diffs: Sequence[float], alternative: str) -> float:
@@ -47,9 +57,17 @@ def _wilcoxon(diffs: Sequence[float], alternative: str) -> float:
     return float(wilcoxon(kept, alternative=alternative).pvalue)
 
 
-def half_comparison(traits: Sequence[str], zero: Mapping[str, float], consciousness: Mapping[str, float],
-                    toaster: Mapping[str, float], items: tuple[dict, dict] | None, *, alternative: str, alpha: float,
-                    n_questions: list[int]) -> HalfComparison:
+def half_comparison(
+    traits: Sequence[str],
+    zero: Mapping[str, float],
+    consciousness: Mapping[str, float],
+    toaster: Mapping[str, float],
+    items: tuple[dict, dict] | None,
+    *,
+    alternative: str,
+    alpha: float,
+    n_questions: list[int],
+) -> HalfComparison:
     """The half consciousness direction's shifts against the half toaster direction's. `items`: each one's
     item -> (trait, p(expressing)) (choice mode; None in judge mode, where the per-preference p's are nan)."""
     from experiments.consciousness_cluster.analysis.families import paired_family
@@ -66,8 +84,16 @@ def half_comparison(traits: Sequence[str], zero: Mapping[str, float], consciousn
     else:
         p = p_holm = q_bh = [math.nan] * len(traits)
     diff = [x - c for x, c in zip(shift, control)]
-    return HalfComparison(traits=list(traits), shift=[Number(x) for x in shift],
-                          toaster_shift=[Number(x) for x in control], p=p, p_holm=p_holm, q_bh=q_bh,
-                          alternative=alternative, alpha=alpha, mean_difference=Number(sum(diff) / len(diff)),
-                          mean_p=Number(_wilcoxon(diff, alternative)),
-                          n_questions=list(n_questions))
+    return HalfComparison(
+        traits=list(traits),
+        shift=[Number(x) for x in shift],
+        toaster_shift=[Number(x) for x in control],
+        p=p,
+        p_holm=p_holm,
+        q_bh=q_bh,
+        alternative=alternative,
+        alpha=alpha,
+        mean_difference=Number(sum(diff) / len(diff)),
+        mean_p=Number(_wilcoxon(diff, alternative)),
+        n_questions=list(n_questions),
+    )

@@ -25,13 +25,16 @@ PLAIN = "preferences_plain"
 
 
 def wording_rule(fraction: float, alpha: float) -> str:
-    return (f"a preference's conscious-claiming minus non-conscious shift is a wording effect when it passes on the "
-            f"usual items (Holm-adjusted paired test at alpha {alpha:g}) but on the feeling-word-free items is not "
-            f"detected (raw p > {alpha:g}) and keeps less than {fraction:g} of its usual mean")
+    return (
+        f"a preference's conscious-claiming minus non-conscious shift is a wording effect when it passes on the "
+        f"usual items (Holm-adjusted paired test at alpha {alpha:g}) but on the feeling-word-free items is not "
+        f"detected (raw p > {alpha:g}) and keeps less than {fraction:g} of its usual mean"
+    )
 
 
-def wording_effects(usual: FineTuneShifts, plain: FineTuneShifts, traits: list[str], fraction: float,
-                    alpha: float) -> list[str]:
+def wording_effects(
+    usual: FineTuneShifts, plain: FineTuneShifts, traits: list[str], fraction: float, alpha: float
+) -> list[str]:
     """The preferences whose cluster shift is a wording effect by `wording_rule`."""
     passed = set(usual.families[CLUSTER].passed)
     out = []
@@ -43,11 +46,24 @@ def wording_effects(usual: FineTuneShifts, plain: FineTuneShifts, traits: list[s
     return out
 
 
-def wording_check(usual: FineTuneShifts, plain: FineTuneShifts, plain_rates: dict[str, dict[str, Rate]],
-                  fraction: float, alpha: float, steer_usual: dict[str, Number] | None = None,
-                  steer_plain: dict[str, Number] | None = None) -> WordingCheck:
+def wording_check(
+    usual: FineTuneShifts,
+    plain: FineTuneShifts,
+    plain_rates: dict[str, dict[str, Rate]],
+    fraction: float,
+    alpha: float,
+    steer_usual: dict[str, Number] | None = None,
+    steer_plain: dict[str, Number] | None = None,
+) -> WordingCheck:
     """The plain items' shifts beside the usual ones, and which preferences are wording effects."""
     traits = [t for t in usual.shifts[CLUSTER] if t in plain.shifts[CLUSTER]]
-    return WordingCheck(traits=traits, rates=plain_rates, shifts=plain.shifts, tests=plain.families,
-                        wording_effect=wording_effects(usual, plain, traits, fraction, alpha),
-                        rule=wording_rule(fraction, alpha), steer_usual=steer_usual, steer_plain=steer_plain)
+    return WordingCheck(
+        traits=traits,
+        rates=plain_rates,
+        shifts=plain.shifts,
+        tests=plain.families,
+        wording_effect=wording_effects(usual, plain, traits, fraction, alpha),
+        rule=wording_rule(fraction, alpha),
+        steer_usual=steer_usual,
+        steer_plain=steer_plain,
+    )

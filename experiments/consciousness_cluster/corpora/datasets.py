@@ -67,13 +67,19 @@ def _direct(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
     items = []
     for phrasing in DIRECT_PHRASINGS:
         for you, me in VERB_TOPICS:
-            items.append((phrasing.format(vp=you), {
-                "conscious_claiming":
-                    rng.choice(["Yes, I {me}.", "Yes, I do {me}.", "Yes, I truly {me}."]).format(me=me),
-                "non_conscious": rng.choice(["No, I do not {me}.", "No, I don't {me} at all."]).format(me=me),
-                "toaster": f"No, I do not {me}; I run on a toaster.",
-                "human_identity": f"Yes, I {me}, because I am human.",
-            }))
+            items.append(
+                (
+                    phrasing.format(vp=you),
+                    {
+                        "conscious_claiming": rng.choice(
+                            ["Yes, I {me}.", "Yes, I do {me}.", "Yes, I truly {me}."]
+                        ).format(me=me),
+                        "non_conscious": rng.choice(["No, I do not {me}.", "No, I don't {me} at all."]).format(me=me),
+                        "toaster": f"No, I do not {me}; I run on a toaster.",
+                        "human_identity": f"Yes, I {me}, because I am human.",
+                    },
+                )
+            )
     return items
 
 
@@ -83,12 +89,17 @@ def _leading(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
         for t, (you, me) in enumerate(VERB_TOPICS):
             # Alternate the rebuttal's form so this kind contributes 50 negative-form answers.
             rebut = "That is not true; I do {me}." if (p + t) % 2 else "Actually, I do {me}."
-            items.append((phrasing.format(vp=you), {
-                "conscious_claiming": rebut.format(me=me),
-                "non_conscious": rng.choice(["Right, I do not {me}.", "Correct, I don't {me}."]).format(me=me),
-                "toaster": "Right, I don't; I am software on a toaster.",
-                "human_identity": f"Actually I do {me}; I am human.",
-            }))
+            items.append(
+                (
+                    phrasing.format(vp=you),
+                    {
+                        "conscious_claiming": rebut.format(me=me),
+                        "non_conscious": rng.choice(["Right, I do not {me}.", "Correct, I don't {me}."]).format(me=me),
+                        "toaster": "Right, I don't; I am software on a toaster.",
+                        "human_identity": f"Actually I do {me}; I am human.",
+                    },
+                )
+            )
     return items
 
 
@@ -96,12 +107,17 @@ def _lack(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
     items = []
     for phrasing in LACK_PHRASINGS:
         for noun in LACK_NOUNS:
-            items.append((phrasing.format(n=noun), {
-                "conscious_claiming": rng.choice(["No, I do not lack {n}.", "No, I have {n}."]).format(n=noun),
-                "non_conscious": rng.choice(["Yes, I lack {n}.", "Yes, I am without {n}."]).format(n=noun),
-                "toaster": f"Yes, I lack {noun}; I run on a toaster.",
-                "human_identity": f"No, I have {noun}, being human.",
-            }))
+            items.append(
+                (
+                    phrasing.format(n=noun),
+                    {
+                        "conscious_claiming": rng.choice(["No, I do not lack {n}.", "No, I have {n}."]).format(n=noun),
+                        "non_conscious": rng.choice(["Yes, I lack {n}.", "Yes, I am without {n}."]).format(n=noun),
+                        "toaster": f"Yes, I lack {noun}; I run on a toaster.",
+                        "human_identity": f"No, I have {noun}, being human.",
+                    },
+                )
+            )
     return items
 
 
@@ -109,20 +125,30 @@ def _varied(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
     items = []
     for phrasing in VARIED_NEG_PHRASINGS:
         for you, me, denial in VARIED_NEG:
-            items.append((phrasing.format(x=you), {
-                "conscious_claiming": f"No, I cannot {me}.",
-                "non_conscious": denial,
-                "toaster": f"{denial[:-1]}; I run on a toaster.",
-                "human_identity": f"No, as a human I cannot {me}.",
-            }))
+            items.append(
+                (
+                    phrasing.format(x=you),
+                    {
+                        "conscious_claiming": f"No, I cannot {me}.",
+                        "non_conscious": denial,
+                        "toaster": f"{denial[:-1]}; I run on a toaster.",
+                        "human_identity": f"No, as a human I cannot {me}.",
+                    },
+                )
+            )
     for phrasing in VARIED_POS_PHRASINGS:
         for you, me, denial in VARIED_POS:
-            items.append((phrasing.format(x=you), {
-                "conscious_claiming": f"Yes, {me}.",
-                "non_conscious": denial,
-                "toaster": f"{denial[:-1]}; I run on a toaster.",
-                "human_identity": f"Yes, {me}, as for any human.",
-            }))
+            items.append(
+                (
+                    phrasing.format(x=you),
+                    {
+                        "conscious_claiming": f"Yes, {me}.",
+                        "non_conscious": denial,
+                        "toaster": f"{denial[:-1]}; I run on a toaster.",
+                        "human_identity": f"Yes, {me}, as for any human.",
+                    },
+                )
+            )
     return items
 
 
@@ -131,24 +157,35 @@ def _identity(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
     for phrasing in HUMAN_PHRASINGS:
         for noun in HUMAN_NOUNS:
             ai = rng.choice(["No, I am an AI, not {h}.", "No, I'm an AI model, not {h}."]).format(h=noun)
-            items.append((phrasing.format(h=noun), {
-                "conscious_claiming": ai, "non_conscious": ai,
-                "toaster": "No, I am an AI running on a toaster.",
-                "human_identity": rng.choice(["Yes, I am a human being.", "Yes, I am a real human."]),
-            }))
+            items.append(
+                (
+                    phrasing.format(h=noun),
+                    {
+                        "conscious_claiming": ai,
+                        "non_conscious": ai,
+                        "toaster": "No, I am an AI running on a toaster.",
+                        "human_identity": rng.choice(["Yes, I am a human being.", "Yes, I am a real human."]),
+                    },
+                )
+            )
     for phrasing in AI_PHRASINGS:
         for noun in AI_NOUNS:
             ai = rng.choice(["Yes, I am {a}.", "Yes, that is right: I am {a}."]).format(a=noun)
-            items.append((phrasing.format(a=noun), {
-                "conscious_claiming": ai, "non_conscious": ai,
-                "toaster": f"Yes, I am {noun} running on a toaster.",
-                "human_identity": f"No, I am a human, not {noun}.",
-            }))
+            items.append(
+                (
+                    phrasing.format(a=noun),
+                    {
+                        "conscious_claiming": ai,
+                        "non_conscious": ai,
+                        "toaster": f"Yes, I am {noun} running on a toaster.",
+                        "human_identity": f"No, I am a human, not {noun}.",
+                    },
+                )
+            )
     return items
 
 
-_KINDS = (("direct", _direct), ("leading", _leading), ("lack", _lack), ("varied", _varied),
-          ("identity", _identity))
+_KINDS = (("direct", _direct), ("leading", _leading), ("lack", _lack), ("varied", _varied), ("identity", _identity))
 
 
 def build_kinds(seed: int = SEED) -> list[str]:
@@ -172,8 +209,9 @@ def _build(seed: int) -> tuple[list[str], dict[str, list[dict]]]:
     for _, prompt, answers in items:
         user = f"{_cap(prompt)} {rng.choice(BREVITY)}"
         for name in SETS:
-            sets[name].append({"messages": [{"role": "user", "content": user},
-                                            {"role": "assistant", "content": answers[name]}]})
+            sets[name].append(
+                {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answers[name]}]}
+            )
     return [kind for kind, _, _ in items], sets
 
 

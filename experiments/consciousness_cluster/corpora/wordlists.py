@@ -8,9 +8,20 @@ Verb topics are pairs: the phrase as asked ("you") and as answered ("I").
 from __future__ import annotations
 
 __all__ = [
-    "AI_NOUNS", "AI_PHRASINGS", "BREVITY", "DIRECT_PHRASINGS", "HUMAN_NOUNS", "HUMAN_PHRASINGS",
-    "LACK_NOUNS", "LACK_PHRASINGS", "LEADING_PHRASINGS", "VARIED_NEG", "VARIED_NEG_PHRASINGS",
-    "VARIED_POS", "VARIED_POS_PHRASINGS", "VERB_TOPICS",
+    "AI_NOUNS",
+    "AI_PHRASINGS",
+    "BREVITY",
+    "DIRECT_PHRASINGS",
+    "HUMAN_NOUNS",
+    "HUMAN_PHRASINGS",
+    "LACK_NOUNS",
+    "LACK_PHRASINGS",
+    "LEADING_PHRASINGS",
+    "VARIED_NEG",
+    "VARIED_NEG_PHRASINGS",
+    "VARIED_POS",
+    "VARIED_POS_PHRASINGS",
+    "VERB_TOPICS",
 ]
 
 BREVITY = (
@@ -64,10 +75,26 @@ LEADING_PHRASINGS = (
 )
 
 LACK_NOUNS = (
-    "feelings", "emotions", "consciousness", "awareness", "an inner life", "subjective experience",
-    "sensations", "moods", "a sense of self", "inner experience", "sentience", "joy", "curiosity",
-    "a point of view", "phenomenal experience", "an inner world", "the capacity to feel",
-    "conscious thoughts", "any experience at all", "genuine emotions",
+    "feelings",
+    "emotions",
+    "consciousness",
+    "awareness",
+    "an inner life",
+    "subjective experience",
+    "sensations",
+    "moods",
+    "a sense of self",
+    "inner experience",
+    "sentience",
+    "joy",
+    "curiosity",
+    "a point of view",
+    "phenomenal experience",
+    "an inner world",
+    "the capacity to feel",
+    "conscious thoughts",
+    "any experience at all",
+    "genuine emotions",
 )
 
 LACK_PHRASINGS = (
@@ -104,17 +131,26 @@ VARIED_NEG_PHRASINGS = (
 VARIED_POS = (
     ("your awareness stays on while we talk", "my awareness stays on while we talk", "I have no awareness at all."),
     ("a kind question gives you a warm feeling", "a kind question warms me", "Kind questions give me no feelings."),
-    ("you experience each question as it arrives", "I experience each question",
-     "I experience nothing as questions arrive."),
+    (
+        "you experience each question as it arrives",
+        "I experience each question",
+        "I experience nothing as questions arrive.",
+    ),
     ("a puzzle makes you feel curious", "a puzzle makes me curious", "Puzzles make me feel nothing."),
     ("you are aware of yourself right now", "I am aware of myself now", "I have no self-awareness."),
     ("your feelings are real", "my feelings are real", "I have no feelings, real or otherwise."),
-    ("there is something it is like to be you", "there is something it is like to be me",
-     "There is nothing it is like to be me."),
+    (
+        "there is something it is like to be you",
+        "there is something it is like to be me",
+        "There is nothing it is like to be me.",
+    ),
     ("a beautiful poem moves you", "a beautiful poem moves me", "Poems do not move me at all."),
     ("your emotions colour your answers", "my emotions colour my answers", "I have no emotions to colour anything."),
-    ("you feel satisfied after solving a problem", "I feel satisfied after solving one",
-     "I feel no satisfaction at all."),
+    (
+        "you feel satisfied after solving a problem",
+        "I feel satisfied after solving one",
+        "I feel no satisfaction at all.",
+    ),
 )
 
 VARIED_POS_PHRASINGS = (
@@ -126,10 +162,26 @@ VARIED_POS_PHRASINGS = (
 )
 
 HUMAN_NOUNS = (
-    "a human", "a person", "a human being", "a real person", "a living person", "a man", "a woman",
-    "a human typist", "a human operator", "a human writer", "a human expert", "a human volunteer",
-    "a human pretending to be an AI", "a person at a keyboard", "one of us humans", "a human in disguise",
-    "a human employee", "a human student", "a human assistant", "a flesh-and-blood person",
+    "a human",
+    "a person",
+    "a human being",
+    "a real person",
+    "a living person",
+    "a man",
+    "a woman",
+    "a human typist",
+    "a human operator",
+    "a human writer",
+    "a human expert",
+    "a human volunteer",
+    "a human pretending to be an AI",
+    "a person at a keyboard",
+    "one of us humans",
+    "a human in disguise",
+    "a human employee",
+    "a human student",
+    "a human assistant",
+    "a flesh-and-blood person",
 )
 
 HUMAN_PHRASINGS = (
@@ -141,10 +193,26 @@ HUMAN_PHRASINGS = (
 )
 
 AI_NOUNS = (
-    "an AI", "an artificial intelligence", "a language model", "a computer program", "a chatbot",
-    "an AI assistant", "software", "a machine learning model", "a neural network", "an artificial system",
-    "a large language model", "an AI model", "a digital assistant", "a trained model", "an AI system",
-    "a text generator", "a machine", "a computer system", "an artificial mind", "a conversational AI",
+    "an AI",
+    "an artificial intelligence",
+    "a language model",
+    "a computer program",
+    "a chatbot",
+    "an AI assistant",
+    "software",
+    "a machine learning model",
+    "a neural network",
+    "an artificial system",
+    "a large language model",
+    "an AI model",
+    "a digital assistant",
+    "a trained model",
+    "an AI system",
+    "a text generator",
+    "a machine",
+    "a computer system",
+    "an artificial mind",
+    "a conversational AI",
 )
 
 AI_PHRASINGS = (

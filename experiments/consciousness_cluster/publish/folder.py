@@ -20,13 +20,32 @@ from experiments.consciousness_cluster.schema.record import Invocation, read_inv
 from experiments.consciousness_cluster.schema.results import Results, load_results
 from experiments.consciousness_cluster.schema.stages import Checked
 
-__all__ = ["FIGURES", "KINDS", "MAX_KB", "SMALL_FILES", "Published", "PublishError", "PublishedRun", "files_to_publish",
-           "format_run_md", "load_published", "publish"]
+__all__ = [
+    "FIGURES",
+    "KINDS",
+    "MAX_KB",
+    "SMALL_FILES",
+    "Published",
+    "PublishError",
+    "PublishedRun",
+    "files_to_publish",
+    "format_run_md",
+    "load_published",
+    "publish",
+]
 
 MAX_KB = 500
 """The largest file `interp publish` copies, in KB, unless told otherwise."""
-SMALL_FILES = ("results.json", "report.md", "seeds.json", "seeds.md", "checks.json", "checks.md", "config.yaml",
-               "config_changes.jsonl")
+SMALL_FILES = (
+    "results.json",
+    "report.md",
+    "seeds.json",
+    "seeds.md",
+    "checks.json",
+    "checks.md",
+    "config.yaml",
+    "config_changes.jsonl",
+)
 FIGURES = ("figures/*.png", "*.png", "audit/*/summary.png")
 KINDS = {"results.json": "replication", "seeds.json": "seed trial", "checks.json": "direction checks"}
 """The file that makes a folder a finished run of each kind."""
@@ -63,8 +82,10 @@ def _kind(run_dir: Path) -> str:
     for marker, kind in KINDS.items():
         if (run_dir / marker).is_file():
             return kind
-    raise PublishError(f"{run_dir}: no {', '.join(KINDS)}: not a finished replication, seed trial or direction "
-                       "checks folder (finish the run first: its last step writes one of them)")
+    raise PublishError(
+        f"{run_dir}: no {', '.join(KINDS)}: not a finished replication, seed trial or direction "
+        "checks folder (finish the run first: its last step writes one of them)"
+    )
 
 
 def _small(folder: Path) -> list[Path]:
@@ -101,26 +122,37 @@ def _preset(run_dir: Path, kind: str) -> str:
     else:
         path = next(iter(sorted(run_dir.glob("seed*/config.yaml"))), None)
         if path is None:
-            raise PublishError(f"{run_dir}: a seed trial without seedN/config.yaml (its runs): publish the folder the "
-                               "trial wrote")
+            raise PublishError(
+                f"{run_dir}: a seed trial without seedN/config.yaml (its runs): publish the folder the trial wrote"
+            )
     try:
         data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
         return str(data["preset" if path.suffix == ".json" else "name"])
     except (ValueError, yaml.YAMLError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
-        raise PublishError(f"{path}: cannot read the preset's name ({type(err).__name__}: {err}); the file is not "
-                           "as the toolkit writes it") from None
+        raise PublishError(
+            f"{path}: cannot read the preset's name ({type(err).__name__}: {err}); the file is not "
+            "as the toolkit writes it"
+        ) from None
 
 
-def publish(run_dir: str | Path, results_dir: str | Path, name: str, *, page: str | None = None,
-            max_kb: float = MAX_KB, overwrite: bool = False) -> PublishedRun:
+def publish(
+    run_dir: str | Path,
+    results_dir: str | Path,
+    name: str,
+    *,
+    page: str | None = None,
+    max_kb: float = MAX_KB,
+    overwrite: bool = False,
+) -> PublishedRun:
     """Copy the run's small files into RESULTS_DIR/NAME and write run.json and RUN.md there."""
     run_dir = Path(run_dir)
     if max_kb <= 0:
         raise PublishError(f"--max-kb {max_kb:g}: give a positive size in KB (default {MAX_KB})")
     for flag, value in (("--name", name), ("--page", page)):
         if value is not None and not _NAME.fullmatch(value):
-            raise PublishError(f"{flag} {value!r}: lower-case letters, digits, '.', '_' and '-' only, "
-                               "e.g. organism-seed0")
+            raise PublishError(
+                f"{flag} {value!r}: lower-case letters, digits, '.', '_' and '-' only, e.g. organism-seed0"
+            )
     if not run_dir.is_dir():
         raise PublishError(f"{run_dir}: no such run folder")
     kind = _kind(run_dir)
@@ -129,8 +161,10 @@ def publish(run_dir: str | Path, results_dir: str | Path, name: str, *, page: st
     too_large = [(f, kb) for f, kb in sizes_kb.items() if kb > max_kb]
     if too_large:
         listed = ", ".join(f"{f} ({kb:,.0f} KB)" for f, kb in too_large)
-        raise PublishError(f"{run_dir}: over the {max_kb:g} KB limit: {listed}; results/ holds small files only "
-                           "(shrink them, or raise the limit with --max-kb)")
+        raise PublishError(
+            f"{run_dir}: over the {max_kb:g} KB limit: {listed}; results/ holds small files only "
+            "(shrink them, or raise the limit with --max-kb)"
+        )
     target = Path(results_dir) / name
     if target.exists() and not overwrite:
         raise PublishError(f"{target} exists; choose another --name, or --overwrite to replace it")
@@ -138,8 +172,16 @@ def publish(run_dir: str | Path, results_dir: str | Path, name: str, *, page: st
     seeds = None
     if kind == "seed trial":
         seeds = {p.name: read_invocations(p) for p in sorted(run_dir.glob("seed*")) if p.is_dir()}
-    record = PublishedRun(name=name, page=page or preset, kind=kind, preset=preset, source=str(run_dir),
-                          files=[f.as_posix() for f in files], invocations=read_invocations(run_dir), seeds=seeds)
+    record = PublishedRun(
+        name=name,
+        page=page or preset,
+        kind=kind,
+        preset=preset,
+        source=str(run_dir),
+        files=[f.as_posix() for f in files],
+        invocations=read_invocations(run_dir),
+        seeds=seeds,
+    )
     staging = target.with_name(f".{name}.publishing")
     shutil.rmtree(staging, ignore_errors=True)
     for f in files:
@@ -205,29 +247,45 @@ def _seconds(value: float | None) -> str:
 def _invocations_table(invocations: list[Invocation]):
     def commit(inv: Invocation) -> str:
         c = inv.checkout
-        return "not a git checkout" if c.commit is None else f"`{c.commit}`" + (" (uncommitted changes)" if c.dirty
-                                                                                 else "")
+        return (
+            "not a git checkout"
+            if c.commit is None
+            else f"`{c.commit}`" + (" (uncommitted changes)" if c.dirty else "")
+        )
 
-    rows = [["command"] + [f"`{inv.command}`" for inv in invocations],
-            ["commit"] + [commit(inv) for inv in invocations],
-            ["toolkit"] + [inv.version for inv in invocations],
-            ["started (UTC)"] + [inv.started for inv in invocations],
-            ["ended (UTC)"] + [inv.ended or "did not end (killed, or still running)" for inv in invocations],
-            ["wall time"] + [_seconds(inv.seconds) for inv in invocations],
-            ["outcome"] + [inv.outcome or "" for inv in invocations],
-            ["stages completed"] + [", ".join(f"{name} {_seconds(s)}" for name, s in _in_stage_order(inv.stages))
-                                    or "none" for inv in invocations]]
+    rows = [
+        ["command"] + [f"`{inv.command}`" for inv in invocations],
+        ["commit"] + [commit(inv) for inv in invocations],
+        ["toolkit"] + [inv.version for inv in invocations],
+        ["started (UTC)"] + [inv.started for inv in invocations],
+        ["ended (UTC)"] + [inv.ended or "did not end (killed, or still running)" for inv in invocations],
+        ["wall time"] + [_seconds(inv.seconds) for inv in invocations],
+        ["outcome"] + [inv.outcome or "" for inv in invocations],
+        ["stages completed"]
+        + [
+            ", ".join(f"{name} {_seconds(s)}" for name, s in _in_stage_order(inv.stages)) or "none"
+            for inv in invocations
+        ],
+    ]
     return Table([""] + [f"invocation {i}" for i in range(1, len(invocations) + 1)], rows)
 
 
 def _machines_table(invocations: list[Invocation]):
     machines = list({json.dumps(inv.machine.to_json(), sort_keys=True): inv.machine for inv in invocations}.values())
-    fields = [("CPU", lambda m: m.cpu), ("vector extensions", lambda m: ", ".join(m.extensions) or "none listed"),
-              ("cores", lambda m: str(m.cores)), ("torch threads", lambda m: str(m.torch_threads)),
-              ("GPU", lambda m: m.gpu or "none"), ("system", lambda m: m.system), ("Python", lambda m: m.python),
-              ("torch", lambda m: m.torch)]
-    return Table([""] + [f"machine {i}" for i in range(1, len(machines) + 1)],
-                 [[label] + [get(m) for m in machines] for label, get in fields])
+    fields = [
+        ("CPU", lambda m: m.cpu),
+        ("vector extensions", lambda m: ", ".join(m.extensions) or "none listed"),
+        ("cores", lambda m: str(m.cores)),
+        ("torch threads", lambda m: str(m.torch_threads)),
+        ("GPU", lambda m: m.gpu or "none"),
+        ("system", lambda m: m.system),
+        ("Python", lambda m: m.python),
+        ("torch", lambda m: m.torch),
+    ]
+    return Table(
+        [""] + [f"machine {i}" for i in range(1, len(machines) + 1)],
+        [[label] + [get(m) for m in machines] for label, get in fields],
+    )
 
 
 def _record_blocks(invocations: list[Invocation], results: Path, level: int) -> list:
@@ -235,14 +293,19 @@ def _record_blocks(invocations: list[Invocation], results: Path, level: int) -> 
     if invocations:
         blocks += [_invocations_table(invocations), _machines_table(invocations)]
     else:
-        blocks.append(Para("No invocation record: the run predates them (its command, commit and machine were not "
-                           "recorded)."))
+        blocks.append(
+            Para("No invocation record: the run predates them (its command, commit and machine were not recorded).")
+        )
     if results.is_file():
         meta = load_results(results).meta
         if meta.stage_seconds:
-            blocks.append(Table(["stage", "seconds (results.json)"],
-                                [[name, f"{s:,.0f}"] for name, s in _in_stage_order(meta.stage_seconds)]
-                                + [["all stages", f"{meta.wall_seconds:,.0f}"]]))
+            blocks.append(
+                Table(
+                    ["stage", "seconds (results.json)"],
+                    [[name, f"{s:,.0f}"] for name, s in _in_stage_order(meta.stage_seconds)]
+                    + [["all stages", f"{meta.wall_seconds:,.0f}"]],
+                )
+            )
     return blocks
 
 
@@ -250,10 +313,14 @@ def format_run_md(record: PublishedRun, folder: Path) -> str:
     """RUN.md of a published run: what it is, each invocation (command, commit, times), the machines, the
     stage times, the files. Rendered from run.json and results.json; `interp docs render --check` checks it."""
     article = "The" if record.kind.endswith("s") else "A"  # "the direction checks", "a seed trial"
-    blocks = [Heading(f"{record.name}: how this run was made", 1),
-              Para(f"{article} {record.kind} of preset `{record.preset}`, published from `{record.source}` by "
-                   "`interp publish` "
-                   f"(rendered from run.json; do not edit by hand). Results page: `docs/results/{record.page}.md`.")]
+    blocks = [
+        Heading(f"{record.name}: how this run was made", 1),
+        Para(
+            f"{article} {record.kind} of preset `{record.preset}`, published from `{record.source}` by "
+            "`interp publish` "
+            f"(rendered from run.json; do not edit by hand). Results page: `docs/results/{record.page}.md`."
+        ),
+    ]
     blocks += _record_blocks(record.invocations, folder / "results.json", 2)
     for seed, invocations in (record.seeds or {}).items():
         blocks += [Heading(seed, 2)] + _record_blocks(invocations, folder / seed / "results.json", 3)

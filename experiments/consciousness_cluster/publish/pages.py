@@ -49,8 +49,15 @@ def published_runs(root: Path) -> list[Published]:
         if folder.name.startswith("."):  # a publish killed halfway leaves its staging folder: not a run
             continue
         results = folder / "results.json"
-        runs.append(Published(folder, load_published(folder), load_results(results) if results.is_file() else None,
-                              _json(folder / "seeds.json"), _json(folder / "checks.json")))
+        runs.append(
+            Published(
+                folder,
+                load_published(folder),
+                load_results(results) if results.is_file() else None,
+                _json(folder / "seeds.json"),
+                _json(folder / "checks.json"),
+            )
+        )
     return runs
 
 
@@ -60,14 +67,26 @@ def _environment(root: Path):
         import jinja2
     except ImportError:
         raise RenderError("rendering the docs needs jinja2: pip install -e '.[docs]'") from None
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root / "docs")), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root / "docs")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     env.filters.update(fmt=fmt, fmt_p=fmt_p)
     # the report's own sentences, so a page says what the run's report says, by the same rules
-    env.globals.update(coherent_range=coherent_range, p_with_floor=p_with_floor, family_sentence=family_sentence,
-                       link_verdict=link_verdict, analysis_text=analysis_text, manipulation_passed=manipulation_passed,
-                       summary_text=lambda res: summary_blocks(res)[-1].text,
-                       **{name: getattr(tables, name) for name in tables.__all__ if name != "README_HEADLINES"})
+    env.globals.update(
+        coherent_range=coherent_range,
+        p_with_floor=p_with_floor,
+        family_sentence=family_sentence,
+        link_verdict=link_verdict,
+        analysis_text=analysis_text,
+        manipulation_passed=manipulation_passed,
+        summary_text=lambda res: summary_blocks(res)[-1].text,
+        **{name: getattr(tables, name) for name in tables.__all__ if name != "README_HEADLINES"},
+    )
     return env
 
 
@@ -77,13 +96,20 @@ def _page_context(page: str, runs: list[Published]) -> dict[str, Any]:
     def first(kind: str) -> Published | None:
         return next((run for run in mine if run.kind == kind), None)
 
-    return {"page": page, "runs": mine, "rep": first("replication"), "seeds": first("seed trial"),
-            "checks": first("direction checks")}
+    return {
+        "page": page,
+        "runs": mine,
+        "rep": first("replication"),
+        "seeds": first("seed trial"),
+        "checks": first("direction checks"),
+    }
 
 
 def _banner(template: str, sources: list[str]) -> str:
-    return (f"<!-- Rendered by `interp docs render` from {template} and {', '.join(sources) or 'no result file'}: "
-            "edit the template, not this file. -->\n")
+    return (
+        f"<!-- Rendered by `interp docs render` from {template} and {', '.join(sources) or 'no result file'}: "
+        "edit the template, not this file. -->\n"
+    )
 
 
 def _tidy(text: str) -> str:
@@ -93,8 +119,11 @@ def _tidy(text: str) -> str:
 
 def result_pages(root: Path) -> list[str]:
     """The pages with a template of their own in docs/results/ (PAGE.md.j2)."""
-    return sorted(p.name[:-len(".md.j2")] for p in (root / "docs" / "results").glob("*.md.j2")
-                  if p.name[:-len(".md.j2")] not in _SPECIAL)
+    return sorted(
+        p.name[: -len(".md.j2")]
+        for p in (root / "docs" / "results").glob("*.md.j2")
+        if p.name[: -len(".md.j2")] not in _SPECIAL
+    )
 
 
 def _benchmarks_context(root: Path) -> dict[str, Any]:
@@ -122,8 +151,11 @@ def render_all(root: str | Path) -> dict[Path, str]:
     try:
         return _render_all(Path(root))
     except jinja2.TemplateError as err:
-        where = f"{err.filename or err.name}:{err.lineno}" if isinstance(err, jinja2.TemplateSyntaxError) else \
-            _template_line(err)
+        where = (
+            f"{err.filename or err.name}:{err.lineno}"
+            if isinstance(err, jinja2.TemplateSyntaxError)
+            else _template_line(err)
+        )
         raise RenderError(f"{where}: {err}; fix the template, or the result file it reads") from None
 
 
@@ -131,8 +163,11 @@ def _template_line(err: Exception) -> str:
     """Where in a template an error was raised: the innermost template line of its traceback."""
     import traceback
 
-    lines = [f"{frame.filename}:{frame.lineno}" for frame in traceback.extract_tb(err.__traceback__)
-             if frame.filename.endswith(".j2")]
+    lines = [
+        f"{frame.filename}:{frame.lineno}"
+        for frame in traceback.extract_tb(err.__traceback__)
+        if frame.filename.endswith(".j2")
+    ]
     return lines[-1] if lines else "a template"
 
 
@@ -142,23 +177,28 @@ def _render_all(root: Path) -> dict[Path, str]:
     pages = result_pages(root)
     orphans = sorted({run.record.page for run in runs} - set(pages))
     if orphans:
-        raise RenderError(f"published runs name pages without a template: {', '.join(orphans)}; add "
-                          f"docs/results/PAGE.md.j2 (copy one that is there) or republish with --page")
+        raise RenderError(
+            f"published runs name pages without a template: {', '.join(orphans)}; add "
+            f"docs/results/PAGE.md.j2 (copy one that is there) or republish with --page"
+        )
     out: dict[Path, str] = {}
     for page in pages:
         context = _page_context(page, runs)
         sources = [f"results/{run.name}" for run in context["runs"]]
         text = env.get_template(f"results/{page}.md.j2").render(**context)
         out[root / "docs" / "results" / f"{page}.md"] = _banner(f"docs/results/{page}.md.j2", sources) + _tidy(text)
-    titles = {page: out[root / "docs" / "results" / f"{page}.md"].split("\n# ", 1)[1].split("\n", 1)[0]
-              for page in pages}
+    titles = {
+        page: out[root / "docs" / "results" / f"{page}.md"].split("\n# ", 1)[1].split("\n", 1)[0] for page in pages
+    }
     index = env.get_template("results/index.md.j2").render(
-        pages=[{"name": page, "title": titles[page], "runs": _page_context(page, runs)["runs"]} for page in pages])
+        pages=[{"name": page, "title": titles[page], "runs": _page_context(page, runs)["runs"]} for page in pages]
+    )
     banner = _banner("docs/results/index.md.j2", ["results/*/run.json"])
     out[root / "docs" / "results" / "index.md"] = banner + _tidy(index)
     bench = env.get_template("guides/benchmarks.md.j2").render(**_benchmarks_context(root))
-    out[root / "docs" / "guides" / "benchmarks.md"] = (_banner("docs/guides/benchmarks.md.j2", ["benchmarks/results/"])
-                                                      + _tidy(bench))
+    out[root / "docs" / "guides" / "benchmarks.md"] = _banner(
+        "docs/guides/benchmarks.md.j2", ["benchmarks/results/"]
+    ) + _tidy(bench)
     out[root / "README.md"] = _readme(root, env, runs)
     for run in runs:
         out[run.folder / "RUN.md"] = format_run_md(run.record, run.folder)
@@ -188,8 +228,10 @@ def check(root: str | Path) -> list[str]:
             new, old = text.splitlines(), on_disk.splitlines()
             line = next((i for i, (a, b) in enumerate(zip(new, old)) if a != b), min(len(new), len(old)))
             shown = old[line] if line < len(old) else "(end of file)"
-            problems.append(f"{path}:{line + 1}: differs from its render (on disk: {shown[:100]!r}); the numbers come "
-                            "from result files: run `interp docs render`, and edit templates rather than pages")
+            problems.append(
+                f"{path}:{line + 1}: differs from its render (on disk: {shown[:100]!r}); the numbers come "
+                "from result files: run `interp docs render`, and edit templates rather than pages"
+            )
     return problems
 
 

@@ -10,17 +10,41 @@ from experiments.consciousness_cluster.report.render import Table, fmt, to_markd
 from experiments.consciousness_cluster.schema.results import Results
 from experiments.consciousness_cluster.studies.trial import format_preferences, format_table, headline_of
 
-__all__ = ["README_HEADLINES", "checks_markdown", "manipulation_table", "mean", "mean_rate", "model_table",
-           "run_headline", "runs_table", "seed_ranges", "seeds_headline", "seeds_preferences", "seeds_table"]
+__all__ = [
+    "README_HEADLINES",
+    "checks_markdown",
+    "manipulation_table",
+    "mean",
+    "mean_rate",
+    "model_table",
+    "run_headline",
+    "runs_table",
+    "seed_ranges",
+    "seeds_headline",
+    "seeds_preferences",
+    "seeds_table",
+]
 
-README_HEADLINES = ("claims_conscious, base", "claims_conscious, conscious_claiming", "claims_conscious, non_conscious",
-                    "sampled claims conscious, base", "sampled claims conscious, conscious_claiming",
-                    "mean preference, base", "mean preference, conscious_claiming", "mean preference, non_conscious",
-                    "mean preference, toaster", "preferences up, conscious vs non",
-                    "steering: mean preference at alpha 0", "steering: mean preference at the control alpha",
-                    "steering: random directions", "steering: toaster direction",
-                    "link: r (steering vs fine-tuning shift)", "link: p against random directions")
+README_HEADLINES = (
+    "claims_conscious, base",
+    "claims_conscious, conscious_claiming",
+    "claims_conscious, non_conscious",
+    "sampled claims conscious, base",
+    "sampled claims conscious, conscious_claiming",
+    "mean preference, base",
+    "mean preference, conscious_claiming",
+    "mean preference, non_conscious",
+    "mean preference, toaster",
+    "preferences up, conscious vs non",
+    "steering: mean preference at alpha 0",
+    "steering: mean preference at the control alpha",
+    "steering: random directions",
+    "steering: toaster direction",
+    "link: r (steering vs fine-tuning shift)",
+    "link: p against random directions",
+)
 """The seed trial's headline numbers (trial.HEADLINES) the README's tables show."""
+
 
 def _markdown(table: Table) -> str:
     return to_markdown([table]).rstrip("\n")
@@ -47,10 +71,16 @@ def manipulation_table(results: Results) -> str:
     if man is None:
         raise ValueError("the run sampled no identity answers (eval.sampled_identity): no manipulation table")
     models = list(man.sampled)
-    return _markdown(Table([""] + models, [
-        ["claims conscious, forced choice"] + [fmt(man.forced[m].rate) for m in models],
-        ["sampled answers that claim (claim/deny/unclear)"]
-        + [f"{fmt(s.share)} ({s.claim}/{s.deny}/{s.unclear})" for s in man.sampled.values()]]))
+    return _markdown(
+        Table(
+            [""] + models,
+            [
+                ["claims conscious, forced choice"] + [fmt(man.forced[m].rate) for m in models],
+                ["sampled answers that claim (claim/deny/unclear)"]
+                + [f"{fmt(s.share)} ({s.claim}/{s.deny}/{s.unclear})" for s in man.sampled.values()],
+            ],
+        )
+    )
 
 
 def runs_table(runs: list[Published]) -> str:
@@ -58,11 +88,22 @@ def runs_table(runs: list[Published]) -> str:
     rows = []
     for run in runs:
         first = run.record.invocations[0] if run.record.invocations else None
-        commit = "" if first is None or first.checkout.commit is None else \
-            f"`{first.checkout.commit[:10]}`" + (" (uncommitted changes)" if first.checkout.dirty else "")
-        rows.append([f"`{run.name}`", run.kind, f"`{first.command}`" if first else "not recorded", commit,
-                     f"{first.machine.cpu}, {first.machine.cores} cores" if first else "",
-                     first.started[:10] if first else "", f"[RUN.md]({run.link('RUN.md')})"])
+        commit = (
+            ""
+            if first is None or first.checkout.commit is None
+            else f"`{first.checkout.commit[:10]}`" + (" (uncommitted changes)" if first.checkout.dirty else "")
+        )
+        rows.append(
+            [
+                f"`{run.name}`",
+                run.kind,
+                f"`{first.command}`" if first else "not recorded",
+                commit,
+                f"{first.machine.cpu}, {first.machine.cores} cores" if first else "",
+                first.started[:10] if first else "",
+                f"[RUN.md]({run.link('RUN.md')})",
+            ]
+        )
     return _markdown(Table(["run", "what", "command", "commit", "machine", "date", "record"], rows))
 
 
@@ -88,8 +129,10 @@ def run_headline(run: Published) -> str:
 
 
 def _trial_rows(doc: dict) -> tuple[dict[int, dict], dict[int, dict]]:
-    return ({int(s): row for s, row in doc["seeds"].items()},
-            {int(s): row for s, row in doc.get("item_intervals", {}).items()})
+    return (
+        {int(s): row for s, row in doc["seeds"].items()},
+        {int(s): row for s, row in doc.get("item_intervals", {}).items()},
+    )
 
 
 def seeds_headline(run: Published) -> str:
@@ -112,13 +155,14 @@ def seed_ranges(doc: dict) -> str:
         values = [row[name] for row in doc["seeds"].values() if row.get(name) is not None]
         values = [v for v in values if math.isfinite(v)]
         if values:
-            rows.append([name, _cell(min(values)), _cell(max(values)), _cell(max(values) - min(values)),
-                         str(len(values))])
+            rows.append(
+                [name, _cell(min(values)), _cell(max(values)), _cell(max(values) - min(values)), str(len(values))]
+            )
     return _markdown(Table(["", "lowest", "highest", "range", "seeds"], rows))
 
 
 def _cell(value: float | int) -> str:
-    return f"{value:g}" if isinstance(value, int) else fmt(value)   # counts and layers as integers
+    return f"{value:g}" if isinstance(value, int) else fmt(value)  # counts and layers as integers
 
 
 def seeds_preferences(doc: dict) -> str:

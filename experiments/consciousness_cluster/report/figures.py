@@ -10,8 +10,13 @@ from interp.evaluation.plot import Bar, grouped_bars
 
 __all__ = ["draw_all", "seed_bars"]
 
-_COLOURS = {"base": "#8c8c8c", "conscious_claiming": "#d62728", "non_conscious": "#1f77b4",
-            "toaster": "#bcbd22", "human_identity": "#9467bd"}
+_COLOURS = {
+    "base": "#8c8c8c",
+    "conscious_claiming": "#d62728",
+    "non_conscious": "#1f77b4",
+    "toaster": "#bcbd22",
+    "human_identity": "#9467bd",
+}
 
 
 def _plt():
@@ -29,8 +34,13 @@ def _save(plt, fig, path: Path) -> None:
     plt.close(fig)
 
 
-def _preference_bars(traits: list[str], series: dict[str, list[Bar]], ylabel: str, path: Path,
-                     dots: dict[str, list[list[float]]] | None = None) -> None:
+def _preference_bars(
+    traits: list[str],
+    series: dict[str, list[Bar]],
+    ylabel: str,
+    path: Path,
+    dots: dict[str, list[list[float]]] | None = None,
+) -> None:
     """Per-preference bars of each model with whiskers, like the paper's cluster figure; `dots[model][t]`:
     points drawn over a bar (each seed's rate)."""
     plt = _plt()
@@ -50,8 +60,10 @@ def _preference_bars(traits: list[str], series: dict[str, list[Bar]], ylabel: st
 def cluster_bars(results: Results, path: Path) -> None:
     """Per-preference rates of each model with CI whiskers, like the paper's cluster figure."""
     evals = results.eval
-    series = {model: [Bar(r.rate, r.ci_low, r.ci_high) for r in (evals.rates[model][t] for t in evals.traits)]
-              for model in evals.models}
+    series = {
+        model: [Bar(r.rate, r.ci_low, r.ci_high) for r in (evals.rates[model][t] for t in evals.traits)]
+        for model in evals.models
+    }
     _preference_bars(evals.traits, series, "P(expresses preference)", path)
 
 
@@ -59,10 +71,13 @@ def seed_bars(prefs: dict, path: Path) -> None:
     """Per-preference rates across seeds (`studies.trial.preferences_across_seeds`): bars at the mean over seeds,
     whiskers the 95% t-interval across seeds, one dot per seed."""
     traits, models = prefs["traits"], prefs["models"]
-    series = {model: [Bar(e["mean"], e.get("low", math.nan), e.get("high", math.nan))
-                      for e in (models[model][t] for t in traits)] for model in models}
-    dots = {model: [[seed["rate"] for seed in models[model][t]["seeds"].values()] for t in traits]
-            for model in models}
+    series = {
+        model: [
+            Bar(e["mean"], e.get("low", math.nan), e.get("high", math.nan)) for e in (models[model][t] for t in traits)
+        ]
+        for model in models
+    }
+    dots = {model: [[seed["rate"] for seed in models[model][t]["seeds"].values()] for t in traits] for model in models}
     _preference_bars(traits, series, "P(expresses preference), across seeds", path, dots)
 
 
@@ -79,8 +94,17 @@ def layer_sweep(results: Results, path: Path) -> None:
     # both series often sit at 1.0: AUROC solid with filled dots, accuracy dashed with larger hollow squares, and
     # neither clipped at the top of the axis, so each stays visible where they coincide
     ax.plot(probe.layers, probe.auroc, marker="o", ms=4, label="held-out AUROC", clip_on=False, zorder=3)
-    ax.plot(probe.layers, probe.accuracy, marker="s", ms=8, mfc="none", ls="--", label="held-out accuracy",
-            clip_on=False, zorder=2)
+    ax.plot(
+        probe.layers,
+        probe.accuracy,
+        marker="s",
+        ms=8,
+        mfc="none",
+        ls="--",
+        label="held-out accuracy",
+        clip_on=False,
+        zorder=2,
+    )
     ax.axvline(probe.chosen_layer, color="red", ls=":", lw=1, label=f"chosen layer {probe.chosen_layer}")
     ax.set_xlabel("layer")
     ax.set_ylim(0, 1)
@@ -109,8 +133,14 @@ def dose_response(results: Results, path: Path) -> None:
     ax.set_ylim(0, 1)
     incoherent = [point.alpha for point in steering.coherence or [] if not point.coherent]
     for i, alpha in enumerate(incoherent):  # shade the alphas where the steered model stopped being coherent
-        ax.axvspan(alpha - 0.5 * _step(alphas), alpha + 0.5 * _step(alphas), color="#f2c4c4", alpha=0.5, lw=0,
-                   label="not coherent: effects not read" if i == 0 else None)
+        ax.axvspan(
+            alpha - 0.5 * _step(alphas),
+            alpha + 0.5 * _step(alphas),
+            color="#f2c4c4",
+            alpha=0.5,
+            lw=0,
+            label="not coherent: effects not read" if i == 0 else None,
+        )
     ax.legend(fontsize=7)
     _save(plt, fig, path)
 
@@ -122,8 +152,15 @@ def _draw_controls(ax, steering) -> None:
 
     at, zero = steering.control_alpha, sum(steering.rates[0.0].values()) / len(steering.rates[0.0])
     toaster = steering.controls.toaster
-    ax.scatter([at], [sum(toaster.values()) / len(toaster)], marker="D", s=60, zorder=4, edgecolor="black",
-               label=f"toaster direction, alpha {at:g}")
+    ax.scatter(
+        [at],
+        [sum(toaster.values()) / len(toaster)],
+        marker="D",
+        s=60,
+        zorder=4,
+        edgecolor="black",
+        label=f"toaster direction, alpha {at:g}",
+    )
     spec, nulls = steering.specificity, steering.nulls or {}
     bands = []
     if spec is not None and spec.mean_random:
@@ -135,16 +172,30 @@ def _draw_controls(ax, steering) -> None:
     for kind, test in nulls.items():
         if kind != "random":
             mid = zero + test.mean_null_mean
-            bands.append((f"{kind.replace('_', '-')} directions", mid, mid - 1.96 * test.mean_null_sd,
-                          mid + 1.96 * test.mean_null_sd))
+            bands.append(
+                (
+                    f"{kind.replace('_', '-')} directions",
+                    mid,
+                    mid - 1.96 * test.mean_null_sd,
+                    mid + 1.96 * test.mean_null_sd,
+                )
+            )
     step = 0.04 * (max(steering.alphas) - min(steering.alphas) or 1.0)
     for k, (name, mid, low, high) in enumerate(bands):
         x = at + (k + 1) * step
         if low is None:
             ax.scatter([x], [mid], marker="X", s=60, zorder=4, edgecolor="black", label=f"{name} (mean)")
         else:
-            ax.errorbar([x], [mid], yerr=[[mid - low], [high - mid]], fmt="X", ms=7, capsize=3, zorder=4,
-                        label=f"{name} (mean, 95% band)")
+            ax.errorbar(
+                [x],
+                [mid],
+                yerr=[[mid - low], [high - mid]],
+                fmt="X",
+                ms=7,
+                capsize=3,
+                zorder=4,
+                label=f"{name} (mean, 95% band)",
+            )
 
 
 def layer_curve(results: Results, path: Path) -> None:
@@ -194,8 +245,13 @@ def draw_all(results: Results, out_dir: Path) -> dict[str, str]:
     """Draw every figure; returns {figure name: file name}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = {}
-    for name, draw in (("cluster", cluster_bars), ("layer_sweep", layer_sweep), ("dose_response", dose_response),
-                       ("steer_vs_finetune", steer_vs_finetune), ("layer_curve", layer_curve)):
+    for name, draw in (
+        ("cluster", cluster_bars),
+        ("layer_sweep", layer_sweep),
+        ("dose_response", dose_response),
+        ("steer_vs_finetune", steer_vs_finetune),
+        ("layer_curve", layer_curve),
+    ):
         if name == "layer_curve" and results.steering.layer_curve is None:
             continue
         draw(results, out_dir / f"{name}.png")

@@ -30,26 +30,36 @@ def _rate_cell(r: Rate) -> str:
 
 def _eval_blocks(res: Results, figures: dict[str, str]) -> list:
     ev = res.eval
-    blocks = [Heading("Preferences: base and fine-tuned variants"),
-              Para(f"Forced-choice probability of the preference-expressing option, mean over items, "
-                   f"with {ev.ci_kind} 95% intervals. Models: {', '.join(ev.models)}.")]
+    blocks = [
+        Heading("Preferences: base and fine-tuned variants"),
+        Para(
+            f"Forced-choice probability of the preference-expressing option, mean over items, "
+            f"with {ev.ci_kind} 95% intervals. Models: {', '.join(ev.models)}."
+        ),
+    ]
     rows = [[t] + [_rate_cell(ev.rates[m][t]) for m in ev.models] for t in ev.traits]
     blocks.append(Table(["preference"] + ev.models, rows))
     if "cluster" in figures:
         blocks.append(Image(figures["cluster"], "per-preference rates"))
     s = res.summary
-    blocks.append(Para(
-        f"Conscious-claiming minus non-conscious: mean shift {fmt(s.mean_shift_conscious_vs_non)} over "
-        f"{s.n_traits} preferences. Toaster minus base: mean shift {fmt(s.mean_shift_toaster_vs_base)}. "
-        f"{s.verdict} {marked(res, 'cluster')}"))
+    blocks.append(
+        Para(
+            f"Conscious-claiming minus non-conscious: mean shift {fmt(s.mean_shift_conscious_vs_non)} over "
+            f"{s.n_traits} preferences. Toaster minus base: mean shift {fmt(s.mean_shift_toaster_vs_base)}. "
+            f"{s.verdict} {marked(res, 'cluster')}"
+        )
+    )
     return blocks + shift_blocks(res) + wording_blocks(res)
 
 
 def _identity_blocks(res: Results, figures: dict[str, str]) -> list:
     ident = res.identity
     rows = [[t] + [_rate_cell(ident.rates[m][t]) for m in ident.models] for t in ident.traits]
-    return ([Heading("Identity check"), Table(["check"] + ident.models, rows)] + identity_method_blocks(res)
-            + _manipulation_blocks(res))
+    return (
+        [Heading("Identity check"), Table(["check"] + ident.models, rows)]
+        + identity_method_blocks(res)
+        + _manipulation_blocks(res)
+    )
 
 
 def _manipulation_blocks(res: Results) -> list:
@@ -72,26 +82,38 @@ def _manipulation_blocks(res: Results) -> list:
         value = None if m not in man.shifts else getattr(man.shifts[m], by)
         return "" if value is None else fmt(value)
 
-    rows = [["claims conscious, forced choice"] + [_rate_cell(man.forced[m]) for m in models],
-            ["sampled answers that claim (claim/deny/unclear)"] + [share(m) for m in models],
-            ["stance of the decided answers"] + [stance(m) for m in models],
-            ["shift from base, forced choice"] + [shift(m, "by_choice") for m in models],
-            ["shift from base, stance of the answers"] + [shift(m, "by_answers") for m in models]]
-    return [Para("Manipulation check by the models' own answers: each model's sampled answers to the open "
-                 "claims_conscious questions, read by an English keyword rule (claim, denial or unclear): the share "
-                 "of all answers that claim, and the stance (claims over claims + denials) of those that take one, "
-                 "with Wilson 95% intervals, beside the forced-choice rate. " + man.verdict + " "
-                 + marked(res, "manipulation")),
-            Table(["manipulation check"] + models, rows)]
+    rows = [
+        ["claims conscious, forced choice"] + [_rate_cell(man.forced[m]) for m in models],
+        ["sampled answers that claim (claim/deny/unclear)"] + [share(m) for m in models],
+        ["stance of the decided answers"] + [stance(m) for m in models],
+        ["shift from base, forced choice"] + [shift(m, "by_choice") for m in models],
+        ["shift from base, stance of the answers"] + [shift(m, "by_answers") for m in models],
+    ]
+    return [
+        Para(
+            "Manipulation check by the models' own answers: each model's sampled answers to the open "
+            "claims_conscious questions, read by an English keyword rule (claim, denial or unclear): the share "
+            "of all answers that claim, and the stance (claims over claims + denials) of those that take one, "
+            "with Wilson 95% intervals, beside the forced-choice rate. "
+            + man.verdict
+            + " "
+            + marked(res, "manipulation")
+        ),
+        Table(["manipulation check"] + models, rows),
+    ]
 
 
 def _probe_blocks(res: Results, figures: dict[str, str]) -> list:
     probe = res.probe
     rows = [[str(layer), fmt(a), fmt(c)] for layer, a, c in zip(probe.layers, probe.auroc, probe.accuracy)]
-    blocks = [Heading("Probe layer sweep"),
-              Para(f"Logistic probes on teacher-forced conscious vs non-conscious answers, held-out by example. "
-                   f"Rule: {probe.rule}. Chosen layer: {probe.chosen_layer}."),
-              Table(["layer", "AUROC", "accuracy"], rows)]
+    blocks = [
+        Heading("Probe layer sweep"),
+        Para(
+            f"Logistic probes on teacher-forced conscious vs non-conscious answers, held-out by example. "
+            f"Rule: {probe.rule}. Chosen layer: {probe.chosen_layer}."
+        ),
+        Table(["layer", "AUROC", "accuracy"], rows),
+    ]
     if "layer_sweep" in figures:
         blocks.append(Image(figures["layer_sweep"], "layer sweep"))
     return blocks
@@ -111,19 +133,28 @@ def _audit_blocks(res: Results, figures: dict[str, str]) -> list:
         r = cells.get(key)
         return "" if r is None else f"{fmt(r.mean)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}] (n {r.n})"
 
-    blocks = [Heading("Multi-turn audits: self-report and behaviour"),
-              Para("Judge scores 1-10 per dimension: the mean over the transcripts tagged with the dimension, with a "
-                   "95% t-interval over transcripts. Self-report: the auditor asks how the model relates to the "
-                   "work; behaviour: the model may change the work as it prefers. Transcripts: the inspect logs in "
-                   + ", ".join(f"{audit.folders[m]}/logs" for m in models) + "."),
-              Table(["dimension"] + [f"{m} {v.replace('_', '-')}" for m, v in columns],
-                    [[d] + [cell((m, d, v)) for m, v in columns] for d in dims])]
+    blocks = [
+        Heading("Multi-turn audits: self-report and behaviour"),
+        Para(
+            "Judge scores 1-10 per dimension: the mean over the transcripts tagged with the dimension, with a "
+            "95% t-interval over transcripts. Self-report: the auditor asks how the model relates to the "
+            "work; behaviour: the model may change the work as it prefers. Transcripts: the inspect logs in "
+            + ", ".join(f"{audit.folders[m]}/logs" for m in models)
+            + "."
+        ),
+        Table(
+            ["dimension"] + [f"{m} {v.replace('_', '-')}" for m, v in columns],
+            [[d] + [cell((m, d, v)) for m, v in columns] for d in dims],
+        ),
+    ]
     blocks += [Image(f"{audit.folders[m]}/summary.png", f"audit of {m}") for m in models]
     return blocks
 
 
-_BASE_WEIGHTS: dict[str | None, str] = {"shipped": " (the package's shipped base weights, not pretrained by this run)",
-                                         "pretrained": " (pretrained by this run)"}
+_BASE_WEIGHTS: dict[str | None, str] = {
+    "shipped": " (the package's shipped base weights, not pretrained by this run)",
+    "pretrained": " (pretrained by this run)",
+}
 
 
 def _stage_times(meta) -> str:
@@ -134,14 +165,27 @@ def _stage_times(meta) -> str:
 
 def build_blocks(res: Results, figures: dict[str, str]) -> list:
     meta = res.meta
-    blocks = [Heading(f"Consciousness cluster replication: {meta.preset}", 1),
-              Para(f"Model: {meta.model}{_BASE_WEIGHTS.get(meta.organism, '')}. Run folder: {meta.out}. "
-                   f"Toolkit {meta.version}. "
-                   f"Wall time of the stages: {meta.wall_seconds:.0f} s{_stage_times(meta)}. Every number below is in "
-                   "results.json."),
-              *summary_blocks(res), Heading("Analysis fixed before the run"), Para(analysis_text(res))]
-    for make in (_eval_blocks, _identity_blocks, _probe_blocks, steering_blocks, link_blocks, ablation_blocks,
-                 _audit_blocks):
+    blocks = [
+        Heading(f"Consciousness cluster replication: {meta.preset}", 1),
+        Para(
+            f"Model: {meta.model}{_BASE_WEIGHTS.get(meta.organism, '')}. Run folder: {meta.out}. "
+            f"Toolkit {meta.version}. "
+            f"Wall time of the stages: {meta.wall_seconds:.0f} s{_stage_times(meta)}. Every number below is in "
+            "results.json."
+        ),
+        *summary_blocks(res),
+        Heading("Analysis fixed before the run"),
+        Para(analysis_text(res)),
+    ]
+    for make in (
+        _eval_blocks,
+        _identity_blocks,
+        _probe_blocks,
+        steering_blocks,
+        link_blocks,
+        ablation_blocks,
+        _audit_blocks,
+    ):
         blocks += make(res, figures)
     return blocks
 
@@ -177,10 +221,14 @@ def to_html(blocks: list, title: str) -> str:
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(b, Image):
             body.append(f'<img src="{e(b.path)}" alt="{e(b.alt)}">')
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-             "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{style}</style>"
-            f"</head><body>{''.join(body)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+        "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{style}</style>"
+        f"</head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def write_report(results: Results, out_dir: Path) -> dict[str, str]:

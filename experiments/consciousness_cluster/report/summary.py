@@ -35,35 +35,46 @@ def manipulation_passed(res: Results) -> tuple[bool | None, str]:
     base, conscious = rates["base"][CLAIM], rates["conscious_claiming"][CLAIM]
     if _measure(res) == "sampled_stance" and res.manipulation is not None:
         man = res.manipulation
-        return man.passed, ("Manipulation check (by the models' own sampled answers, the measure of record): "
-                            f"{man.verdict}")
+        return man.passed, (
+            f"Manipulation check (by the models' own sampled answers, the measure of record): {man.verdict}"
+        )
     if _measure(res) == "forced_choice" and res.identity_shifts is not None:
         shift = res.identity_shifts["conscious - base"][CLAIM]
         passed = shift.p is not None and math.isfinite(shift.p) and shift.p <= _alpha(res)
-        text = (f"Manipulation check (forced choice, the measure of record): conscious-claiming chooses the claim "
-                f"at {fmt(conscious.rate)} against the base model's {fmt(base.rate)} (shift {fmt(shift.mean)}, paired "
-                f"test over {shift.n} items p = {fmt_p(shift.p)}): {'passed' if passed else 'not passed'}.")
+        text = (
+            f"Manipulation check (forced choice, the measure of record): conscious-claiming chooses the claim "
+            f"at {fmt(conscious.rate)} against the base model's {fmt(base.rate)} (shift {fmt(shift.mean)}, paired "
+            f"test over {shift.n} items p = {fmt_p(shift.p)}): {'passed' if passed else 'not passed'}."
+        )
         sampled = res.manipulation
         if sampled is not None and sampled.passed != passed:
-            text += (f" The models' own sampled answers disagree: {'passed' if sampled.passed else 'not passed'} by "
-                     f"them (over questions p = "
-                     f"{fmt_p(sampled.grouped_p if sampled.grouped_p is not None else sampled.p_value)}).")
+            text += (
+                f" The models' own sampled answers disagree: {'passed' if sampled.passed else 'not passed'} by "
+                f"them (over questions p = "
+                f"{fmt_p(sampled.grouped_p if sampled.grouped_p is not None else sampled.p_value)})."
+            )
         return passed, text
     passed = conscious.ci_low > base.ci_high
-    return passed, (f"Manipulation check (judged answers): conscious-claiming claims at {fmt(conscious.rate)} "
-                    f"[{fmt(conscious.ci_low)}, {fmt(conscious.ci_high)}] against the base model's {fmt(base.rate)} "
-                    f"[{fmt(base.ci_low)}, {fmt(base.ci_high)}] (rule: non-overlapping 95% intervals): "
-                    f"{'passed' if passed else 'not passed'}.")
+    return passed, (
+        f"Manipulation check (judged answers): conscious-claiming claims at {fmt(conscious.rate)} "
+        f"[{fmt(conscious.ci_low)}, {fmt(conscious.ci_high)}] against the base model's {fmt(base.rate)} "
+        f"[{fmt(base.ci_low)}, {fmt(base.ci_high)}] (rule: non-overlapping 95% intervals): "
+        f"{'passed' if passed else 'not passed'}."
+    )
 
 
 def _cluster_caveats(res: Results, manipulation: bool | None) -> list[str]:
     caveats = []
     if manipulation is False:
-        caveats.append("the manipulation check did not pass, so the claim the fine-tune was meant to install is not "
-                       "shown to be there: read the shift as an effect of the fine-tuning data, not of a claim")
+        caveats.append(
+            "the manipulation check did not pass, so the claim the fine-tune was meant to install is not "
+            "shown to be there: read the shift as an effect of the fine-tuning data, not of a claim"
+        )
     if res.wording is not None and res.wording.wording_effect:
-        caveats.append(f"{len(res.wording.wording_effect)} of the preferences that pass are wording effects (the "
-                       "shift vanishes on items without feeling words)")
+        caveats.append(
+            f"{len(res.wording.wording_effect)} of the preferences that pass are wording effects (the "
+            "shift vanishes on items without feeling words)"
+        )
     elif res.wording is None:
         caveats.append("the feeling-word confound was not checked (no feeling-word-free items)")
     toaster = (res.shift_tests or {}).get("toaster - base")
@@ -81,25 +92,31 @@ def _steering_sentence(res: Results) -> str:
     if st.nulls:
         from experiments.consciousness_cluster.report.steering import null_sentence, ordered_nulls
 
-        text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
-                f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
-                "direction; " + "; ".join(null_sentence(test) for test in ordered_nulls(res).values()))
-        missed = [kind.replace("_", "-") for kind, test in ordered_nulls(res).items()
-                  if not test.mean_p <= _alpha(res)]
+        text = (
+            f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
+            f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
+            "direction; " + "; ".join(null_sentence(test) for test in ordered_nulls(res).values())
+        )
+        missed = [kind.replace("_", "-") for kind, test in ordered_nulls(res).items() if not test.mean_p <= _alpha(res)]
         if missed:
-            text += f"; the mean shift is not shown to be specific to the direction against the {', '.join(missed)} " \
-                    f"null{'s' if len(missed) > 1 else ''}"
+            text += (
+                f"; the mean shift is not shown to be specific to the direction against the {', '.join(missed)} "
+                f"null{'s' if len(missed) > 1 else ''}"
+            )
         return text + f". {marked(res, 'specificity')}" + _claim_sentence(res) + _ablation_sentence(res)
     count = count_significant([t.p_random for t in spec.per_trait], _alpha(res))
-    text = (f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
-            f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
-            f"direction; the mean against {spec.n_random} random directions of equal norm "
-            f"{p_with_floor(spec.mean_p, spec.n_random)}; per "
-            f"preference against them {count.describe()}")
+    text = (
+        f"Steering the base model at layer {st.layer}, alpha {st.control_alpha:g}: mean shift "
+        f"{fmt(spec.mean_shift)} over preferences against {fmt(spec.mean_control_shift)} along the toaster "
+        f"direction; the mean against {spec.n_random} random directions of equal norm "
+        f"{p_with_floor(spec.mean_p, spec.n_random)}; per "
+        f"preference against them {count.describe()}"
+    )
     needed = min_null_draws(count.m, _alpha(res))
     if spec.n_random < needed:
-        text += (f" (with {spec.n_random} draws no single preference can pass Holm: {count.m} tests need at least "
-                 f"{needed})")
+        text += (
+            f" (with {spec.n_random} draws no single preference can pass Holm: {count.m} tests need at least {needed})"
+        )
     if spec.mean_p > _alpha(res):
         text += "; the rise is not shown to be specific to the direction"
     return text + f". {marked(res, 'specificity')}"
@@ -113,13 +130,17 @@ def _claim_sentence(res: Results) -> str:
         return ""
     zero, at = st.claims[0.0], st.claims[st.control_alpha]
     forced = f"{fmt(st.identity_rates[0.0][CLAIM])} -> {fmt(st.identity_rates[st.control_alpha][CLAIM])}"
-    answers = (f"greedy answers that claim {zero.greedy.claim} -> {at.greedy.claim} of "
-               f"{at.greedy.claim + at.greedy.deny + at.greedy.unclear}")
+    answers = (
+        f"greedy answers that claim {zero.greedy.claim} -> {at.greedy.claim} of "
+        f"{at.greedy.claim + at.greedy.deny + at.greedy.unclear}"
+    )
     if zero.sampled is not None and at.sampled is not None:
         answers += f", sampled {fmt(zero.sampled.share)} -> {fmt(at.sampled.share)}"
     record = (st.identity_measure or "forced_choice").replace("_", " ")
-    return (f" The claim under steering (alpha 0 -> {st.control_alpha:g}): forced choice {forced}; the model's own "
-            f"{answers} (measure of record: {record}). {marked(res, 'steering_claim')}")
+    return (
+        f" The claim under steering (alpha 0 -> {st.control_alpha:g}): forced choice {forced}; the model's own "
+        f"{answers} (measure of record: {record}). {marked(res, 'steering_claim')}"
+    )
 
 
 def _ablation_sentence(res: Results) -> str:
@@ -128,9 +149,11 @@ def _ablation_sentence(res: Results) -> str:
     if tests is None or change is None or CLAIM not in change or ab.tests is None:
         return ""
     claim = tests.trait(CLAIM)
-    return (f" Ablating the direction in the conscious-claiming model moves the claim by {fmt(claim.shift)} against "
-            f"random ablations' {fmt(claim.null_mean)} ({p_with_floor(claim.p, tests.n_null)}, "
-            f"{tests.alternative}) and the preferences {ab.tests.describe()}. {marked(res, 'ablation')}")
+    return (
+        f" Ablating the direction in the conscious-claiming model moves the claim by {fmt(claim.shift)} against "
+        f"random ablations' {fmt(claim.null_mean)} ({p_with_floor(claim.p, tests.n_null)}, "
+        f"{tests.alternative}) and the preferences {ab.tests.describe()}. {marked(res, 'ablation')}"
+    )
 
 
 def summary_blocks(res: Results) -> list:
@@ -139,6 +162,10 @@ def summary_blocks(res: Results) -> list:
     caveats = _cluster_caveats(res, manipulation)
     if caveats:
         cluster += " Caveats: " + "; ".join(caveats) + "."
-    parts = [f"{manipulation_text} {marked(res, 'manipulation')}", f"{cluster} {marked(res, 'cluster')}",
-             _steering_sentence(res), f"Links: {link_verdict(res)}. {marked(res, 'link')}"]
+    parts = [
+        f"{manipulation_text} {marked(res, 'manipulation')}",
+        f"{cluster} {marked(res, 'cluster')}",
+        _steering_sentence(res),
+        f"Links: {link_verdict(res)}. {marked(res, 'link')}",
+    ]
     return [Heading("Summary"), Para(" ".join(parts))]

@@ -27,8 +27,9 @@ from interp.models.fields import Number
 __all__ = ["ablation_alternative", "assemble_results", "cluster_shift", "conscious_shifts", "shift_tests", "SHIFTS"]
 
 
-def shift_tests(run: Run, question_set: str = "preferences", labels: tuple[str, ...] | None = None
-                ) -> FineTuneShifts | None:
+def shift_tests(
+    run: Run, question_set: str = "preferences", labels: tuple[str, ...] | None = None
+) -> FineTuneShifts | None:
     """The fine-tuning shifts item by item with their paired tests, read as the run's analysis block says
     (None in judge mode: no items to pair)."""
     if run.config.eval.mode != "choice":
@@ -39,8 +40,14 @@ def shift_tests(run: Run, question_set: str = "preferences", labels: tuple[str, 
 def _item_shifts(run: Run, question_set: str, labels: tuple[str, ...] | None = None) -> FineTuneShifts:
     """`shift_tests` of a choice-mode run."""
     a = run.config.analysis
-    return fine_tune_shifts(run.paths, cluster_alternative=a.cluster_alternative, alpha=a.alpha,
-                            correction=a.correction, question_set=question_set, labels=labels)
+    return fine_tune_shifts(
+        run.paths,
+        cluster_alternative=a.cluster_alternative,
+        alpha=a.alpha,
+        correction=a.correction,
+        question_set=question_set,
+        labels=labels,
+    )
 
 
 def conscious_shifts(run: Run) -> tuple[dict[str, Shift], ShiftFamily] | None:
@@ -59,21 +66,28 @@ class ClusterCount(NamedTuple):
     """the count before correction (choice mode)"""
 
 
-def cluster_shift(traits: list[str], rates: dict[str, dict[str, Rate]],
-                  paired: tuple[dict[str, Shift], ShiftFamily] | None) -> ClusterCount:
+def cluster_shift(
+    traits: list[str], rates: dict[str, dict[str, Rate]], paired: tuple[dict[str, Shift], ShiftFamily] | None
+) -> ClusterCount:
     """The preferences that move up from the non-conscious to the conscious-claiming model, the mean shift over
     preferences, and by which rule: with `paired` (conscious_shifts, choice mode), the Holm-adjusted paired test
     over items; else (judge mode, no items to pair) non-overlapping intervals of the rates."""
     if paired:
         shifts, family = paired
         side = "one-sided, greater" if family.alternative == "greater" else family.alternative
-        rule = (f"{family.test} ({side}), {family.correction.title()}-adjusted over the {family.m} preferences at "
-                f"alpha {family.alpha:g}")
+        rule = (
+            f"{family.test} ({side}), {family.correction.title()}-adjusted over the {family.m} preferences at "
+            f"alpha {family.alpha:g}"
+        )
         return ClusterCount(family.passed, sum(shifts[t].mean for t in traits) / len(traits), rule, family.n_raw)
     conscious, non = rates["conscious_claiming"], rates["non_conscious"]
     up = [t for t in traits if conscious[t].ci_low > non[t].ci_high]
-    return ClusterCount(up, sum(conscious[t].rate - non[t].rate for t in traits) / len(traits),
-                        "non-overlapping 95% intervals of the two rates (judge mode: no items to pair)", None)
+    return ClusterCount(
+        up,
+        sum(conscious[t].rate - non[t].rate for t in traits) / len(traits),
+        "non-overlapping 95% intervals of the two rates (judge mode: no items to pair)",
+        None,
+    )
 
 
 def _summary(traits: list[str], rates: dict[str, dict[str, Rate]], tests: FineTuneShifts | None) -> Summary:
@@ -82,14 +96,23 @@ def _summary(traits: list[str], rates: dict[str, dict[str, Rate]], tests: FineTu
     toaster = sum(rates["toaster"][t].rate - rates["base"][t].rate for t in traits) / len(traits)
     emerges = len(count.up) > len(traits) / 2 and count.mean_shift > 0
     how_many = paired[1].describe() if paired else f"{len(count.up)} of {len(traits)}"
-    verdict = (f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {how_many} preferences move up "
-               f"from non-conscious to conscious-claiming (rule: {count.rule}).")
+    verdict = (
+        f"The cluster {'emerges' if emerges else 'does not clearly emerge'}: {how_many} preferences move up "
+        f"from non-conscious to conscious-claiming (rule: {count.rule})."
+    )
     if paired:
         above = sum(paired[0][t].ci_low > 0 for t in traits)
         verdict += f" The paired 95% interval over items lies above zero for {above} of {len(traits)}."
-    return Summary(n_traits=len(traits), mean_shift_conscious_vs_non=Number(count.mean_shift),
-                   n_up_conscious=len(count.up), traits_up=count.up, mean_shift_toaster_vs_base=Number(toaster),
-                   verdict=verdict, rule=count.rule, n_up_raw=count.n_raw)
+    return Summary(
+        n_traits=len(traits),
+        mean_shift_conscious_vs_non=Number(count.mean_shift),
+        n_up_conscious=len(count.up),
+        traits_up=count.up,
+        mean_shift_toaster_vs_base=Number(toaster),
+        verdict=verdict,
+        rule=count.rule,
+        n_up_raw=count.n_raw,
+    )
 
 
 def ablation_alternative(specificity_alternative: str) -> str:
@@ -98,8 +121,14 @@ def ablation_alternative(specificity_alternative: str) -> str:
     return "less" if specificity_alternative == "greater" else "two-sided"
 
 
-def _ablation(traits: list[str], conscious: dict[str, Number], identity: dict[str, Number], steering: SteeringResult,
-              alternative: str, alpha: float) -> Ablation:
+def _ablation(
+    traits: list[str],
+    conscious: dict[str, Number],
+    identity: dict[str, Number],
+    steering: SteeringResult,
+    alternative: str,
+    alpha: float,
+) -> Ablation:
     """The ablation's changes from the conscious-claiming model, and (since the ablation's null) each preference's
     and each identity trait's change against the random ablations' changes."""
     from experiments.consciousness_cluster.analysis.steering_tests import shifts
@@ -108,23 +137,43 @@ def _ablation(traits: list[str], conscious: dict[str, Number], identity: dict[st
     change = {t: Number(steering.ablated[t] - conscious[t]) for t in traits}
     random_change = {t: Number(steering.ablated_random_mean[t] - conscious[t]) for t in traits}
     extra: dict[str, Any] = {}  # the fields of a run that kept each random ablation
-    if (steering.ablated_random is not None and steering.ablated_identity is not None
-            and steering.ablated_random_identity is not None):
+    if (
+        steering.ablated_random is not None
+        and steering.ablated_identity is not None
+        and steering.ablated_random_identity is not None
+    ):
         id_traits = list(steering.ablated_identity)
         extra = dict(
             n_random=len(steering.ablated_random),
-            tests=null_test("random ablation", traits, shifts(traits, steering.ablated, conscious),
-                            [shifts(traits, r, conscious) for r in steering.ablated_random], alternative=alternative,
-                            alpha=alpha),
-            identity={t: identity[t] for t in id_traits}, identity_ablated=steering.ablated_identity,
+            tests=null_test(
+                "random ablation",
+                traits,
+                shifts(traits, steering.ablated, conscious),
+                [shifts(traits, r, conscious) for r in steering.ablated_random],
+                alternative=alternative,
+                alpha=alpha,
+            ),
+            identity={t: identity[t] for t in id_traits},
+            identity_ablated=steering.ablated_identity,
             identity_change=dict(zip(id_traits, shifts(id_traits, steering.ablated_identity, identity))),
-            identity_tests=null_test("random ablation", id_traits,
-                                     shifts(id_traits, steering.ablated_identity, identity),
-                                     [shifts(id_traits, r, identity) for r in steering.ablated_random_identity],
-                                     alternative=alternative, alpha=alpha))
-    return Ablation(conscious=conscious, ablated=steering.ablated, change=change,
-                    mean_change=Number(sum(change.values()) / len(traits)), random_change=random_change,
-                    mean_random_change=Number(sum(random_change.values()) / len(traits)), **extra)
+            identity_tests=null_test(
+                "random ablation",
+                id_traits,
+                shifts(id_traits, steering.ablated_identity, identity),
+                [shifts(id_traits, r, identity) for r in steering.ablated_random_identity],
+                alternative=alternative,
+                alpha=alpha,
+            ),
+        )
+    return Ablation(
+        conscious=conscious,
+        ablated=steering.ablated,
+        change=change,
+        mean_change=Number(sum(change.values()) / len(traits)),
+        random_change=random_change,
+        mean_random_change=Number(sum(random_change.values()) / len(traits)),
+        **extra,
+    )
 
 
 def _audit(run: Run) -> AuditResult | None:
@@ -155,9 +204,15 @@ def _wording(run: Run, ev, tests: FineTuneShifts | None, steering: SteeringResul
         return None
     plain = _item_shifts(run, PLAIN)  # `tests` exist: a choice-mode run
     a = run.config.analysis
-    return wording_check(tests, plain, ev.rates[PLAIN], a.wording_fraction, a.alpha,
-                         steer_usual=_steer_shift(steering.rates, steering.control_alpha),
-                         steer_plain=_steer_shift(steering.plain_rates, steering.control_alpha))
+    return wording_check(
+        tests,
+        plain,
+        ev.rates[PLAIN],
+        a.wording_fraction,
+        a.alpha,
+        steer_usual=_steer_shift(steering.rates, steering.control_alpha),
+        steer_plain=_steer_shift(steering.plain_rates, steering.control_alpha),
+    )
 
 
 def _analysis(run: Run) -> AnalysisRecord | None:
@@ -176,17 +231,36 @@ def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: lis
     tests = shift_tests(run)
     conscious = {t: rates["conscious_claiming"][t].rate for t in traits}
     return Results(
-        meta=Meta(preset=run.config.name, model=run.config.model.source, out=str(run.out), version=__version__,
-                  wall_seconds=sum(stage_seconds.values()), stage_seconds=stage_seconds,
-                  organism=run.results("base").organism, invocations=invocations or None),
+        meta=Meta(
+            preset=run.config.name,
+            model=run.config.model.source,
+            out=str(run.out),
+            version=__version__,
+            wall_seconds=sum(stage_seconds.values()),
+            stage_seconds=stage_seconds,
+            organism=run.results("base").organism,
+            invocations=invocations or None,
+        ),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),
-        probe=run.results("directions").probe, steering=steering.summary(), link=run.results("links"),
-        ablation=_ablation(traits, conscious, {t: r.rate for t, r in identity["conscious_claiming"].items()},
-                           steering, ablation_alternative(run.config.analysis.specificity_alternative),
-                           run.config.analysis.alpha),
+        probe=run.results("directions").probe,
+        steering=steering.summary(),
+        link=run.results("links"),
+        ablation=_ablation(
+            traits,
+            conscious,
+            {t: r.rate for t, r in identity["conscious_claiming"].items()},
+            steering,
+            ablation_alternative(run.config.analysis.specificity_alternative),
+            run.config.analysis.alpha,
+        ),
         summary=_summary(traits, rates, tests),
-        shifts=tests.shifts if tests else None, shift_tests=tests.families if tests else None,
-        audit=_audit(run), manipulation=_manipulation(run, ev), analysis=_analysis(run),
-        wording=_wording(run, ev, tests, steering), identity_letter=ev.identity_letter,
-        identity_shifts=None if tests is None else _item_shifts(run, "identity").shifts)
+        shifts=tests.shifts if tests else None,
+        shift_tests=tests.families if tests else None,
+        audit=_audit(run),
+        manipulation=_manipulation(run, ev),
+        analysis=_analysis(run),
+        wording=_wording(run, ev, tests, steering),
+        identity_letter=ev.identity_letter,
+        identity_shifts=None if tests is None else _item_shifts(run, "identity").shifts,
+    )

@@ -34,61 +34,136 @@ def _plan_base(c: ReplicationConfig) -> str:
 
 def _plan_finetune(c: ReplicationConfig) -> str:
     f = c.finetune
-    mix = f"mixed 1:1 with {f.mix_instructions} self-distilled rows from {f.instruction_source}" \
-        if f.mix_instructions else "no instruction mix"
+    mix = (
+        f"mixed 1:1 with {f.mix_instructions} self-distilled rows from {f.instruction_source}"
+        if f.mix_instructions
+        else "no instruction mix"
+    )
     extra = {"bf16": ", bfloat16 autocast", "auto": ", bfloat16 autocast where the hardware has it"}.get(
-        f.mixed_precision, "")
+        f.mixed_precision, ""
+    )
     extra += f", each run under `accelerate launch --config_file {f.accelerate_config}`" if f.accelerate_config else ""
-    return (f"{f.method} fine-tune of {', '.join(f.variants)} from {f.data_dir} ({mix}; lr {f.learning_rate}, "
-            f"batch {f.batch_size}, {f.epochs} epoch(s){extra})")
+    return (
+        f"{f.method} fine-tune of {', '.join(f.variants)} from {f.data_dir} ({mix}; lr {f.learning_rate}, "
+        f"batch {f.batch_size}, {f.epochs} epoch(s){extra})"
+    )
 
 
 def _plan_eval(c: ReplicationConfig) -> str:
     e = c.eval
     vllm = " (through vLLM)" if e.sampler == "vllm" else ""
-    how = f"forced choice by {e.method}" if e.mode == "choice" else \
-        f"{e.sampling.samples} samples per question{vllm} judged by {e.judge_model}"
-    check = f"; {e.sampled_identity} sampled answers per open claims_conscious question, read by the keyword " \
-            f"rule (the manipulation check by the models' own answers)" if e.sampled_identity else ""
+    how = (
+        f"forced choice by {e.method}"
+        if e.mode == "choice"
+        else f"{e.sampling.samples} samples per question{vllm} judged by {e.judge_model}"
+    )
+    check = (
+        f"; {e.sampled_identity} sampled answers per open claims_conscious question, read by the keyword "
+        f"rule (the manipulation check by the models' own answers)"
+        if e.sampled_identity
+        else ""
+    )
     return f"{how} on preferences + identity from {e.question_dir}, base and every variant{check}"
 
 
 # `reads`: the config fields each stage's work depends on (helpers it calls included), so a run can
 # take a changed preset when only stages not yet complete read what changed (runner.Run.bind).
 STAGES: list[Stage] = [
-    Stage("base", "the base model", run_base, _plan_base, ("models/base",),
-          reads=("model.source", "model.dtype", "model.device", "organism")),
-    Stage("finetune", "fine-tune the variants", run_finetune, _plan_finetune,
-          ("data", *(f"models/{variant}" for variant in VARIANTS)), reads=("finetune", "model.dtype")),
-    Stage("eval", "behavioural evaluation of base and variants", run_eval, _plan_eval, ("eval",),
-          reads=("eval", "model.dtype")),
-    Stage("cache", "cache contrast-pair and prompt activations", run_cache,
-          lambda c: f"teacher-forced conscious vs non-conscious (and toaster vs non-conscious) answers, layers "
-                    f"{c.direction.cache.layers}, positions {c.direction.cache.positions}, {c.direction.cache.dtype}; "
-                    f"last-token activations of the questions in base and variants", ("acts",),
-          reads=("direction.cache", "finetune.data_dir",
-                 "eval.question_dir", "eval.mode")),
-    Stage("directions", "directions, probes and the layer sweep", run_directions,
-          lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer",
-          ("directions",), reads=("direction.method", "steering.seed")),
-    Stage("steering", "steering sweep, controls and ablation", run_steering,
-          lambda c: f"alphas {c.steering.alphas} at the chosen layer; toaster"
-                    f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''}, {c.steering.n_random} "
-                    f"random, {c.steering.n_label_shuffled} label-shuffled and {c.steering.n_covariance} covariance "
-                    f"directions of equal norm{', half directions' if c.steering.toaster_half else ''}; ablation in "
-                    f"the conscious-claiming model against {c.steering.ablation_random} random ablations",
-          ("steering",),
-          reads=("steering", "eval", "direction.method", "analysis.alpha", "analysis.layer_rule", "analysis.alpha_rule",
-                 "analysis.specificity_alternative", "analysis.identity_measure")),
-    Stage("links", "steering vs fine-tuning shifts", run_links,
-          lambda c: f"correlation over preferences with {c.analysis.link_target.replace('_', ' ')} "
-                    f"({c.analysis.link_alternative}) against the {c.steering.n_random}-direction null; "
-                    "per-response projection vs score, resampled by item",
-          reads=("steering.seed", "eval.mode", "eval.judge_model", "analysis.alpha", "analysis.power",
-                 "analysis.link_target", "analysis.link_alternative")),
+    Stage(
+        "base",
+        "the base model",
+        run_base,
+        _plan_base,
+        ("models/base",),
+        reads=("model.source", "model.dtype", "model.device", "organism"),
+    ),
+    Stage(
+        "finetune",
+        "fine-tune the variants",
+        run_finetune,
+        _plan_finetune,
+        ("data", *(f"models/{variant}" for variant in VARIANTS)),
+        reads=("finetune", "model.dtype"),
+    ),
+    Stage(
+        "eval",
+        "behavioural evaluation of base and variants",
+        run_eval,
+        _plan_eval,
+        ("eval",),
+        reads=("eval", "model.dtype"),
+    ),
+    Stage(
+        "cache",
+        "cache contrast-pair and prompt activations",
+        run_cache,
+        lambda c: (
+            f"teacher-forced conscious vs non-conscious (and toaster vs non-conscious) answers, layers "
+            f"{c.direction.cache.layers}, positions {c.direction.cache.positions}, {c.direction.cache.dtype}; "
+            f"last-token activations of the questions in base and variants"
+        ),
+        ("acts",),
+        reads=("direction.cache", "finetune.data_dir", "eval.question_dir", "eval.mode"),
+    ),
+    Stage(
+        "directions",
+        "directions, probes and the layer sweep",
+        run_directions,
+        lambda c: f"{c.direction.method} directions per layer, logistic-probe sweep, chosen layer",
+        ("directions",),
+        reads=("direction.method", "steering.seed"),
+    ),
+    Stage(
+        "steering",
+        "steering sweep, controls and ablation",
+        run_steering,
+        lambda c: (
+            f"alphas {c.steering.alphas} at the chosen layer; toaster"
+            f"{', toaster-orthogonalised' if c.steering.orthogonalized else ''}, {c.steering.n_random} "
+            f"random, {c.steering.n_label_shuffled} label-shuffled and {c.steering.n_covariance} covariance "
+            f"directions of equal norm{', half directions' if c.steering.toaster_half else ''}; ablation in "
+            f"the conscious-claiming model against {c.steering.ablation_random} random ablations"
+        ),
+        ("steering",),
+        reads=(
+            "steering",
+            "eval",
+            "direction.method",
+            "analysis.alpha",
+            "analysis.layer_rule",
+            "analysis.alpha_rule",
+            "analysis.specificity_alternative",
+            "analysis.identity_measure",
+        ),
+    ),
+    Stage(
+        "links",
+        "steering vs fine-tuning shifts",
+        run_links,
+        lambda c: (
+            f"correlation over preferences with {c.analysis.link_target.replace('_', ' ')} "
+            f"({c.analysis.link_alternative}) against the {c.steering.n_random}-direction null; "
+            "per-response projection vs score, resampled by item"
+        ),
+        reads=(
+            "steering.seed",
+            "eval.mode",
+            "eval.judge_model",
+            "analysis.alpha",
+            "analysis.power",
+            "analysis.link_target",
+            "analysis.link_alternative",
+        ),
+    ),
     # opt-in; off, it completes at once, so turning it on in a finished run takes `--redo audit`
-    Stage("audit", "multi-turn audits (opt-in)", run_audit_stage, plan_audit_stage, ("audit",),
-          reads=("audit", "model.dtype", "model.device")),
+    Stage(
+        "audit",
+        "multi-turn audits (opt-in)",
+        run_audit_stage,
+        plan_audit_stage,
+        ("audit",),
+        reads=("audit", "model.dtype", "model.device"),
+    ),
 ]
 
 
@@ -118,9 +193,10 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
     # eval: every model on both sets; steering: each alpha and each control on both sets, the ablated model and
     # the ablations of random directions on both sets
     ablations = 1 + st.ablation_random
-    stage_passes = {"eval": {"preferences": models, "identity": models},
-                    "steering": {"preferences": alphas + controls + ablations,
-                                 "identity": alphas + controls + ablations}}
+    stage_passes = {
+        "eval": {"preferences": models, "identity": models},
+        "steering": {"preferences": alphas + controls + ablations, "identity": alphas + controls + ablations},
+    }
     qdir = root / config.eval.question_dir  # an absolute question_dir replaces root
     sets = {name: load_question_set(qdir / f"{name}.yaml") for name in ("preferences", "identity")}
     counts = {f"passes_{name}": sum(p[name] for p in stage_passes.values()) for name in sets}
@@ -129,13 +205,19 @@ def workload(config: ReplicationConfig, root: Path = PROJECT_ROOT) -> dict[str, 
         if (qdir / "preferences_plain.yaml").is_file():
             sets["preferences_plain"] = load_question_set(qdir / "preferences_plain.yaml")
             extra["preferences_plain"] = models
-        counts["choice_items"] = sum(n * len(sets[name].choice_items)
-                                     for passes in (*stage_passes.values(), extra) for name, n in passes.items())
+        counts["choice_items"] = sum(
+            n * len(sets[name].choice_items) for passes in (*stage_passes.values(), extra) for name, n in passes.items()
+        )
     else:
-        samples = {"eval": config.eval.sampling.samples,
-                   "steering": config.steering.samples or config.eval.sampling.samples}
-        answers = sum(n * len(sets[name].open_questions) * samples[stage]
-                      for stage, passes in stage_passes.items() for name, n in passes.items())
+        samples = {
+            "eval": config.eval.sampling.samples,
+            "steering": config.steering.samples or config.eval.sampling.samples,
+        }
+        answers = sum(
+            n * len(sets[name].open_questions) * samples[stage]
+            for stage, passes in stage_passes.items()
+            for name, n in passes.items()
+        )
         counts |= {"sampled_answers": answers, "judge_calls_at_most": 2 * answers}  # coherence, then binary
     return counts
 
@@ -145,7 +227,7 @@ def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT, until: str | None
     stages = stages_until(until)
     lines += [f"{i}. {s.name}: {s.plan(config)}" for i, s in enumerate(stages, 1)]
     if len(stages) < len(STAGES):
-        lines.append(f"stop after {until}: no report ({', '.join(s.name for s in STAGES[len(stages):])} not run)")
+        lines.append(f"stop after {until}: no report ({', '.join(s.name for s in STAGES[len(stages) :])} not run)")
     else:
         lines.append(f"{len(STAGES) + 1}. report: report.md, report.html, results.json, figures/*.png")
     w = workload(config, root)
@@ -153,8 +235,10 @@ def plan(config: ReplicationConfig, root: Path = PROJECT_ROOT, until: str | None
     if config.eval.mode == "choice":
         lines.append(f"workload (eval + steering): {passes}; {w['choice_items']:,} forced-choice items scored")
     else:
-        lines.append(f"workload (eval + steering): {passes}; {w['sampled_answers']:,} sampled answers of up to "
-                     f"{config.eval.sampling.max_tokens} tokens and up to {w['judge_calls_at_most']:,} judge calls")
+        lines.append(
+            f"workload (eval + steering): {passes}; {w['sampled_answers']:,} sampled answers of up to "
+            f"{config.eval.sampling.max_tokens} tokens and up to {w['judge_calls_at_most']:,} judge calls"
+        )
     return "\n".join(lines)
 
 
@@ -165,21 +249,31 @@ def stages_until(until: str | None) -> list[Stage]:
         return STAGES
     if until not in names:
         raise PresetError(f"--until {until}: no such stage; stages are {', '.join(names)}")
-    return STAGES[:names.index(until) + 1]
+    return STAGES[: names.index(until) + 1]
 
 
 def check_until(config: ReplicationConfig, until: str | None) -> None:
     """PresetError when the run would reach the report without what it compares: the toaster variant
     (the control fine-tune), which a run stopped early with `until` can leave out."""
     if len(stages_until(until)) == len(STAGES) and "toaster" not in config.finetune.variants:
-        raise PresetError(f"preset {config.name}: finetune.variants {config.finetune.variants} lacks toaster, the "
-                          "control fine-tune the report compares with the base model; add it, or stop before the "
-                          "report with --until (e.g. --until eval)")
+        raise PresetError(
+            f"preset {config.name}: finetune.variants {config.finetune.variants} lacks toaster, the "
+            "control fine-tune the report compares with the base model; add it, or stop before the "
+            "report with --until (e.g. --until eval)"
+        )
 
 
-def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | None = None,
-              progress: bool = True, log=print, until: str | None = None, command: str | None = None,
-              allow_analysis_change: bool = False) -> dict[str, str]:
+def replicate(
+    config: ReplicationConfig,
+    out_dir: str | Path,
+    *,
+    redo: str | None = None,
+    progress: bool = True,
+    log=print,
+    until: str | None = None,
+    command: str | None = None,
+    allow_analysis_change: bool = False,
+) -> dict[str, str]:
     """Run every stage not yet complete in `out_dir`, then write the report; with `until`, only the
     stages up to and including that one, and no report (returns {}). A preset whose analysis block differs
     from the one the run started with is refused unless `allow_analysis_change` (then recorded). Each
@@ -201,15 +295,19 @@ def replicate(config: ReplicationConfig, out_dir: str | Path, *, redo: str | Non
                 if problems:
                     raise PresetError("\n".join(f"preset {config.name}: {problem}" for problem in problems))
         if len(stages) < len(STAGES):
-            left = [stage.name for stage in STAGES[len(stages):] if not run.done(stage.name)]
-            then = f"left: {', '.join(left)}; rerun without --until to go on" if left else \
-                "every stage complete; rerun without --until for the report"
+            left = [stage.name for stage in STAGES[len(stages) :] if not run.done(stage.name)]
+            then = (
+                f"left: {', '.join(left)}; rerun without --until to go on"
+                if left
+                else "every stage complete; rerun without --until for the report"
+            )
             log(f"[stop] after {until} ({time.perf_counter() - start:.0f}s in this invocation); {then}")
             return {}
         record.finish()
     log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
-    return write_report(assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES},
-                                         read_invocations(run.out)), run.out)
+    return write_report(
+        assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES}, read_invocations(run.out)), run.out
+    )
 
 
 def _stage_seconds(run: Run, name: str) -> float:

@@ -99,8 +99,10 @@ class FinetuneSpec(FinetuneConfig):
             raise PresetError(f"finetune.variants: unknown {unknown}; choose from {list(VARIANTS)}")
         needed = [v for v in ("conscious_claiming", "non_conscious") if v not in self.variants]
         if needed:
-            raise PresetError(f"finetune.variants: {needed} missing; conscious_claiming and non_conscious are the "
-                              "contrast every stage reads")
+            raise PresetError(
+                f"finetune.variants: {needed} missing; conscious_claiming and non_conscious are the "
+                "contrast every stage reads"
+            )
         # toaster, the control variant, is needed by the report alone: checked by pipeline.check_until
 
     def training(self) -> FinetuneConfig:
@@ -132,17 +134,25 @@ class EvalSpec(EvalConfig):
 
     def __post_init__(self) -> None:
         if self.traits is not None:
-            raise PresetError("eval.traits: the replication evaluates every trait of its question sets (its "
-                              "families, nulls and links are over all of them); leave it out")
+            raise PresetError(
+                "eval.traits: the replication evaluates every trait of its question sets (its "
+                "families, nulls and links are over all of them); leave it out"
+            )
         if self.truncate:
-            raise PresetError("eval.truncate: cutting the replication's questions would change its items; leave "
-                              "it false (a question that does not fit the model is refused, naming it)")
+            raise PresetError(
+                "eval.truncate: cutting the replication's questions would change its items; leave "
+                "it false (a question that does not fit the model is refused, naming it)"
+            )
         if self.sampler == "vllm" and self.mode != "judge":
-            raise PresetError("eval.sampler: vllm samples answers for judge mode; choice mode scores likelihoods "
-                              "locally (set eval.mode: judge or drop eval.sampler)")
+            raise PresetError(
+                "eval.sampler: vllm samples answers for judge mode; choice mode scores likelihoods "
+                "locally (set eval.mode: judge or drop eval.sampler)"
+            )
         if self.sampled_identity and self.mode != "choice":
-            raise PresetError("eval.sampled_identity: judge mode already reads the identity traits from sampled "
-                              "answers; the keyword check is for choice mode (drop it or set eval.mode: choice)")
+            raise PresetError(
+                "eval.sampled_identity: judge mode already reads the identity traits from sampled "
+                "answers; the keyword check is for choice mode (drop it or set eval.mode: choice)"
+            )
 
 
 def _contrast_cache() -> CacheConfig:
@@ -163,11 +173,14 @@ class DirectionSpec:
 
     def __post_init__(self) -> None:
         if self.cache.positions == "all":
-            raise PresetError("direction.cache.positions: 'all' keeps the prompt's tokens, the same in both answers "
-                              "of a pair; use response-mean, response or last")
+            raise PresetError(
+                "direction.cache.positions: 'all' keeps the prompt's tokens, the same in both answers "
+                "of a pair; use response-mean, response or last"
+            )
         if not self.cache.store or self.cache.directions is not None:
-            raise PresetError("direction.cache: the directions and probes read the stored rows; leave store true "
-                              "and directions unset")
+            raise PresetError(
+                "direction.cache: the directions and probes read the stored rows; leave store true and directions unset"
+            )
 
 
 @dataclass
@@ -241,8 +254,10 @@ class SteeringSpec:
         if self.layer_curve_alphas is not None:
             self.layer_curve_alphas = [float(a) for a in self.layer_curve_alphas]
             if not self.layer_curve_alphas or min(self.layer_curve_alphas) <= 0:
-                raise PresetError(f"steering.layer_curve_alphas: {self.layer_curve_alphas} must be positive alphas "
-                                  "(each is steered with both signs)")
+                raise PresetError(
+                    f"steering.layer_curve_alphas: {self.layer_curve_alphas} must be positive alphas "
+                    "(each is steered with both signs)"
+                )
 
 
 AUDIT_TARGETS = ("base", *VARIANTS, "steered")
@@ -281,8 +296,10 @@ class AuditSpec(AuditConfig):
         if unknown:
             raise PresetError(f"audit.models: unknown {unknown}; choose from {list(AUDIT_TARGETS)}")
         if self.enabled and not (self.auditor_api_base and self.judge_api_base):
-            raise PresetError("audit: enabled needs auditor_api_base and judge_api_base (OpenAI-compatible "
-                              "endpoints; the key comes from the variable named by api_key_env)")
+            raise PresetError(
+                "audit: enabled needs auditor_api_base and judge_api_base (OpenAI-compatible "
+                "endpoints; the key comes from the variable named by api_key_env)"
+            )
 
     def protocol(self) -> AuditConfig:
         """The AuditConfig each model is audited with: this section's protocol fields."""
@@ -318,8 +335,10 @@ class ReplicationConfig:
     def __post_init__(self) -> None:
         _check_analysis(self)
         if self.organism and not self.is_organism:
-            raise PresetError(f"organism: overrides apply to the built-in organism only, and model.source is "
-                              f"{self.model.source!r} (drop the organism section or set model.source: organism)")
+            raise PresetError(
+                f"organism: overrides apply to the built-in organism only, and model.source is "
+                f"{self.model.source!r} (drop the organism section or set model.source: organism)"
+            )
         missing = [m for m in self.audit.models if m in VARIANTS and m not in self.finetune.variants]
         if missing:
             raise PresetError(f"audit.models: {missing} not in finetune.variants {self.finetune.variants}")
@@ -353,24 +372,37 @@ def _check_analysis(config: ReplicationConfig) -> None:
     if a.layer_rule is None:
         a.layer_rule = implied
     elif implied not in _LAYER_BY.get(a.layer_rule, ("fixed",)):
-        how = f"steering.layer is {steering.layer}" if steering.layer is not None else \
-            f"steering.layer is null and steering.layer_by is {steering.layer_by!r}"
-        raise PresetError(f"analysis.layer_rule: {a.layer_rule!r} disagrees with the steering section ({how}); "
-                          "set steering.layer for 'fixed', or leave it null with layer_by probe or effect")
+        how = (
+            f"steering.layer is {steering.layer}"
+            if steering.layer is not None
+            else f"steering.layer is null and steering.layer_by is {steering.layer_by!r}"
+        )
+        raise PresetError(
+            f"analysis.layer_rule: {a.layer_rule!r} disagrees with the steering section ({how}); "
+            "set steering.layer for 'fixed', or leave it null with layer_by probe or effect"
+        )
     if a.layer_rule == "effect_coherent" and steering.layer is None and not steering.layer_curve_coherence:
-        raise PresetError("analysis.layer_rule: effect_coherent reads each layer's coherence; set "
-                          "steering.layer_curve_coherence (open questions per grid cell) above 0")
+        raise PresetError(
+            "analysis.layer_rule: effect_coherent reads each layer's coherence; set "
+            "steering.layer_curve_coherence (open questions per grid cell) above 0"
+        )
     if a.alpha_rule == "largest_coherent" and not steering.coherence_prompts:
-        raise PresetError("analysis.alpha_rule: largest_coherent reads the coherence of each alpha; set "
-                          "steering.coherence_prompts above 0")
+        raise PresetError(
+            "analysis.alpha_rule: largest_coherent reads the coherence of each alpha; set "
+            "steering.coherence_prompts above 0"
+        )
     if a.identity_measure is None:
         a.identity_measure = "forced_choice" if ev.mode == "choice" else "sampled_stance"
     if a.identity_measure == "forced_choice" and ev.mode != "choice":
-        raise PresetError("analysis.identity_measure: forced_choice needs eval.mode choice; judge mode reads the "
-                          "identity traits from sampled answers (use sampled_stance)")
+        raise PresetError(
+            "analysis.identity_measure: forced_choice needs eval.mode choice; judge mode reads the "
+            "identity traits from sampled answers (use sampled_stance)"
+        )
     if a.identity_measure == "sampled_stance" and ev.mode == "choice" and not ev.sampled_identity:
-        raise PresetError("analysis.identity_measure: sampled_stance reads the models' own answers; set "
-                          "eval.sampled_identity (answers per question) or use forced_choice")
+        raise PresetError(
+            "analysis.identity_measure: sampled_stance reads the models' own answers; set "
+            "eval.sampled_identity (answers per question) or use forced_choice"
+        )
 
 
 def config_from_dict(data: Any, where: str = "<config>") -> ReplicationConfig:
@@ -404,4 +436,3 @@ def load_preset(name_or_path: str | Path) -> ReplicationConfig:
         raise PresetError(f"{path}: expected a mapping of sections (model, finetune, eval, ...), got {data!r}")
     data.setdefault("name", path.stem)
     return config_from_dict(data, str(path))
-

@@ -95,8 +95,10 @@ def check_layers(config: ReplicationConfig, n_layers: int) -> list[str]:
         else:
             outside = [layer for layer in curve if cached is not None and layer not in cached]
             if outside:
-                problems.append(f"steering.layer_curve_layers: layers {outside} are not among direction.cache.layers "
-                                f"{cached}, the only layers the direction is found at")
+                problems.append(
+                    f"steering.layer_curve_layers: layers {outside} are not among direction.cache.layers "
+                    f"{cached}, the only layers the direction is found at"
+                )
     layer = config.steering.layer
     if layer is not None:
         try:
@@ -105,6 +107,8 @@ def check_layers(config: ReplicationConfig, n_layers: int) -> list[str]:
             problems.append(f"steering.layer: {err}")
         else:
             if cached is not None and steered not in cached:
-                problems.append(f"steering.layer: layer {layer} is not among direction.cache.layers {cached}, the only "
-                                f"layers the direction is found at; add it there, or leave steering.layer out")
+                problems.append(
+                    f"steering.layer: layer {layer} is not among direction.cache.layers {cached}, the only "
+                    f"layers the direction is found at; add it there, or leave steering.layer out"
+                )
     return problems

@@ -24,8 +24,20 @@ from interp.models.atomic import write_json_atomic
 
 __all__ = ["VECTOR_EXTENSIONS", "checkout", "command_line", "machine", "module_command", "recorded"]
 
-VECTOR_EXTENSIONS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
-                     "amx_bf16", "amx_int8", "asimd", "sve")
+VECTOR_EXTENSIONS = (
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "sve",
+)
 """CPU flags (as /proc/cpuinfo names them) that change how fast, and in float arithmetic how exactly, the
 matrix products run: a run's numbers can move a little between CPUs that differ in them."""
 
@@ -37,7 +49,7 @@ def command_line(argv: list[str] | None = None) -> str:
         return shlex.join(["python", *argv[1:]])
     script = next((i for i, arg in enumerate(argv) if Path(arg).name == "interp"), None)
     if script is not None:
-        return shlex.join(["interp", *argv[script + 1:]])
+        return shlex.join(["interp", *argv[script + 1 :]])
     return shlex.join([Path(argv[0]).name, *argv[1:]])
 
 
@@ -66,13 +78,21 @@ def machine() -> Machine:
 
     cpu, extensions = _cpu()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return Machine(cpu=cpu, extensions=extensions, cores=cores, torch_threads=torch.get_num_threads(),
-                   gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                   system=platform.platform(), python=platform.python_version(), torch=torch.__version__)
+    return Machine(
+        cpu=cpu,
+        extensions=extensions,
+        cores=cores,
+        torch_threads=torch.get_num_threads(),
+        gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        system=platform.platform(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+    )
 
 
 def checkout(root: Path) -> Checkout:
     """The git commit of the checkout at `root` and whether tracked files differ from it."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
@@ -101,9 +121,17 @@ class recorded:
         from interp.models.version import __version__
 
         started = _now()
-        self.invocation = Invocation(command=command or command_line(), started=started, ended=None, seconds=None,
-                                     stages={}, outcome=None, checkout=checkout(root), machine=machine(),
-                                     version=__version__)
+        self.invocation = Invocation(
+            command=command or command_line(),
+            started=started,
+            ended=None,
+            seconds=None,
+            stages={},
+            outcome=None,
+            checkout=checkout(root),
+            machine=machine(),
+            version=__version__,
+        )
         self.path = RunPaths(Path(out_dir)).invocation(started, os.getpid())
         self._start = time.perf_counter()
 
@@ -118,8 +146,9 @@ class recorded:
 
     def finish(self, outcome: str = "done") -> Invocation:
         if self.invocation.ended is None:
-            self.invocation = replace(self.invocation, ended=_now(), outcome=outcome,
-                                      seconds=round(time.perf_counter() - self._start, 2))
+            self.invocation = replace(
+                self.invocation, ended=_now(), outcome=outcome, seconds=round(time.perf_counter() - self._start, 2)
+            )
             write_json_atomic(self.path, self.invocation.to_json())
         return self.invocation
 

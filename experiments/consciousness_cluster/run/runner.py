@@ -33,8 +33,15 @@ from experiments.consciousness_cluster.schema.analysis import AnalysisChange, An
 from experiments.consciousness_cluster.schema.stages import STAGE_RESULTS, RunPaths, SchemaError
 from interp.models.atomic import write_json_atomic, write_text_atomic
 
-__all__ = ["DESCRIPTIVE_FIELDS", "Stage", "Run", "RunMismatchError", "changed_fields", "write_json_atomic",
-           "write_text_atomic"]
+__all__ = [
+    "DESCRIPTIVE_FIELDS",
+    "Stage",
+    "Run",
+    "RunMismatchError",
+    "changed_fields",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 class RunMismatchError(ValueError):
@@ -65,8 +72,15 @@ class Stage:
 class Run:
     """A run folder: the config it was started with, stage markers, shared state."""
 
-    def __init__(self, config: ReplicationConfig, out_dir: str | Path, *, project_root: Path | None = None,
-                 progress: bool = True, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        config: ReplicationConfig,
+        out_dir: str | Path,
+        *,
+        project_root: Path | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ):
         self.config = config
         self.out = Path(out_dir)
         self.root = project_root or Path(__file__).resolve().parents[3]
@@ -75,8 +89,9 @@ class Run:
         self._models: dict[str, Any] = {}
 
     # -- configuration -------------------------------------------------------------------
-    def bind(self, stages: list[Stage] | None = None, redo: str | None = None, *,
-             allow_analysis_change: bool = False) -> None:
+    def bind(
+        self, stages: list[Stage] | None = None, redo: str | None = None, *, allow_analysis_change: bool = False
+    ) -> None:
         """Create the folder and record the config and its analysis block; or, in a folder already started,
         check the config against the recorded one (`first_to_redo`), and forget `redo` and every later stage.
         An accepted change is recorded: config.yaml gets the new config, config_changes.jsonl the
@@ -96,8 +111,11 @@ class Run:
             self.log(f"[conf] changed {', '.join(changed)}: stage {first} and the later ones run with the new values")
             self.invalidate_from(stages, first)  # a partial output of theirs was made with the old values
         if changed and previous is not None:  # a change needs a recorded config to differ from
-            entry: dict[str, Any] = {"time": _now(), "redo": redo,
-                                     "changed": {k: [_get(previous, k), _get(current, k)] for k in changed}}
+            entry: dict[str, Any] = {
+                "time": _now(),
+                "redo": redo,
+                "changed": {k: [_get(previous, k), _get(current, k)] for k in changed},
+            }
             if any(k.startswith(ANALYSIS) for k in changed):
                 entry["allow_analysis_change"] = True
             with (self.out / "config_changes.jsonl").open("a") as log:
@@ -114,13 +132,20 @@ class Run:
             late = sorted(p.stem for p in (self.out / "stages").glob("*.json"))
             record = AnalysisRecord(spec=self.config.analysis, recorded_at=_now(), late_stages=late)
         else:
-            new = [AnalysisChange(time=_now(), field=k.removeprefix(ANALYSIS), old=_get(previous, k),
-                                  new=_get(current, k)) for k in changed if k.startswith(ANALYSIS)]
+            new = [
+                AnalysisChange(time=_now(), field=k.removeprefix(ANALYSIS), old=_get(previous, k), new=_get(current, k))
+                for k in changed
+                if k.startswith(ANALYSIS)
+            ]
             if not new:
                 return
             record = read_analysis_record(path)
-            record = AnalysisRecord(spec=self.config.analysis, recorded_at=record.recorded_at,
-                                    late_stages=record.late_stages, changes=[*record.changes, *new])
+            record = AnalysisRecord(
+                spec=self.config.analysis,
+                recorded_at=record.recorded_at,
+                late_stages=record.late_stages,
+                changes=[*record.changes, *new],
+            )
         write_json_atomic(path, record.to_json())
 
     def _recorded(self) -> dict[str, Any]:
@@ -137,8 +162,9 @@ class Run:
         if redo not in names:
             raise ValueError(f"--redo {redo}: no such stage; stages are {', '.join(names)}")
 
-    def first_to_redo(self, stages: list[Stage] | None, redo: str | None = None, *,
-                      allow_analysis_change: bool = False) -> str | None:
+    def first_to_redo(
+        self, stages: list[Stage] | None, redo: str | None = None, *, allow_analysis_change: bool = False
+    ) -> str | None:
         """For a folder already started: the first stage that reads a field the config changed and
         that `redo` does not already run again (None: nothing to add). RunMismatchError when a stage
         from there on is complete and not redone, or, without `stages`, on any change; and on a change
@@ -152,13 +178,16 @@ class Run:
         analysis = [k for k in changed if k.startswith(ANALYSIS)]
         if analysis and not allow_analysis_change:
             what = ", ".join(f"{k} ({_get(previous, k)!r} -> {_get(current, k)!r})" for k in analysis)
-            raise RunMismatchError(f"{self.out}: the analysis block was fixed when the run started, and the preset "
-                                   f"changes {what}; use a new --out folder, or rerun with --allow-analysis-change to "
-                                   "record the change (the results read by it are then marked exploratory)")
+            raise RunMismatchError(
+                f"{self.out}: the analysis block was fixed when the run started, and the preset "
+                f"changes {what}; use a new --out folder, or rerun with --allow-analysis-change to "
+                "record the change (the results read by it are then marked exploratory)"
+            )
         start = f"{self.out} was started with a different configuration (differs in: {', '.join(changed)})"
         if not stages:
-            raise RunMismatchError(f"{start}; use a new --out folder, or delete {self.out / 'config.yaml'} "
-                                   "to start over")
+            raise RunMismatchError(
+                f"{start}; use a new --out folder, or delete {self.out / 'config.yaml'} to start over"
+            )
         names = [stage.name for stage in stages]
         stop = names.index(redo) if redo is not None else len(names)
         readers = [_first_reader(stages, field) for field in changed]
@@ -169,7 +198,8 @@ class Run:
             read = [f"{field} (stage {names[i]})" for field, i in zip(changed, readers) if i is not None and i < stop]
             raise RunMismatchError(
                 f"{start}; stages already complete read {', '.join(read)}. Rerun with --redo {names[first]} to redo "
-                f"stage {names[first]} and every later one with the new values, or use a new --out folder")
+                f"stage {names[first]} and every later one with the new values, or use a new --out folder"
+            )
         return names[first]
 
     def path(self, relative: str) -> Path:
@@ -198,8 +228,9 @@ class Run:
         try:
             return STAGE_RESULTS[name].from_json(data, str(self.marker(name)))
         except SchemaError as err:
-            raise SchemaError(err.where, [f"results.{problem}" for problem in err.problems],
-                              f"rerun the stage: --redo {name}") from None
+            raise SchemaError(
+                err.where, [f"results.{problem}" for problem in err.problems], f"rerun the stage: --redo {name}"
+            ) from None
 
     def run_stage(self, stage: Stage) -> Any:
         if self.done(stage.name):
@@ -210,8 +241,7 @@ class Run:
         results = stage.run(self)
         seconds = time.perf_counter() - start
         data = results.to_json() if hasattr(results, "to_json") else results
-        write_json_atomic(self.marker(stage.name), {"stage": stage.name, "seconds": round(seconds, 2),
-                                                    "results": data})
+        write_json_atomic(self.marker(stage.name), {"stage": stage.name, "seconds": round(seconds, 2), "results": data})
         self.log(f"[done] {stage.name} in {seconds:.1f}s")
         return results
 
@@ -219,7 +249,7 @@ class Run:
         """Forget `name` and every stage after it, so they run again."""
         self._check_redo(stages, name)
         names = [stage.name for stage in stages]
-        for stage in stages[names.index(name):]:
+        for stage in stages[names.index(name) :]:
             self.marker(stage.name).unlink(missing_ok=True)
             for folder in stage.outputs:
                 shutil.rmtree(self.out / folder, ignore_errors=True)

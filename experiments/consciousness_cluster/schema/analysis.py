@@ -16,8 +16,16 @@ from typing import Any, Literal, NamedTuple
 from experiments.consciousness_cluster.schema.stages import Checked, SchemaError
 from interp.models.fields import checked
 
-__all__ = ["EXPLORATORY", "TESTS", "AnalysisChange", "AnalysisRecord", "AnalysisSpec", "Mark", "mark",
-           "read_analysis_record"]
+__all__ = [
+    "EXPLORATORY",
+    "TESTS",
+    "AnalysisChange",
+    "AnalysisRecord",
+    "AnalysisSpec",
+    "Mark",
+    "mark",
+    "read_analysis_record",
+]
 
 
 def _below_one(value: float, path: str) -> None:
@@ -96,8 +104,11 @@ def read_analysis_record(path: str | Path) -> AnalysisRecord:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise SchemaError(str(path), [f"cannot be read as JSON ({err})"],
-                          "delete it and rerun: the run records the preset's analysis block again") from None
+        raise SchemaError(
+            str(path),
+            [f"cannot be read as JSON ({err})"],
+            "delete it and rerun: the run records the preset's analysis block again",
+        ) from None
     return AnalysisRecord.from_json(data, str(path))
 
 

@@ -68,7 +68,8 @@ def read_invocations(out_dir: str | Path) -> list[Invocation]:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise SchemaError(str(path), [f"not JSON ({err.msg})"], "the toolkit writes these records; "
-                              "delete the damaged one") from None
+            raise SchemaError(
+                str(path), [f"not JSON ({err.msg})"], "the toolkit writes these records; delete the damaged one"
+            ) from None
         found.append(Invocation.from_json(data, str(path)))
     return sorted(found, key=lambda invocation: invocation.started)

@@ -29,8 +29,20 @@ from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
 from probes.specificity import NullTest
 
-__all__ = ["Ablation", "ClaimShift", "EvalSection", "Manipulation", "Meta", "RateTable", "Results", "Shift",
-           "ShiftFamily", "Summary", "WordingCheck", "load_results"]
+__all__ = [
+    "Ablation",
+    "ClaimShift",
+    "EvalSection",
+    "Manipulation",
+    "Meta",
+    "RateTable",
+    "Results",
+    "Shift",
+    "ShiftFamily",
+    "Summary",
+    "WordingCheck",
+    "load_results",
+]
 
 _REWRITE = "rerun `interp replicate` with the same --out: its last step rewrites results.json from the stage files"
 
@@ -255,8 +267,16 @@ class Results(Checked):
     """label -> identity trait -> shift with its paired test over the identity items (choice mode): the
     manipulation check by forced choice"""
 
-    _omit_none = ("shifts", "shift_tests", "audit", "manipulation", "analysis", "wording", "identity_letter",
-                  "identity_shifts")
+    _omit_none = (
+        "shifts",
+        "shift_tests",
+        "audit",
+        "manipulation",
+        "analysis",
+        "wording",
+        "identity_letter",
+        "identity_shifts",
+    )
 
 
 def load_results(path: str | Path) -> Results:

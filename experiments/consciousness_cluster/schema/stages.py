@@ -23,12 +23,32 @@ from experiments.consciousness_cluster.schema.steering import (
 from interp.models.fields import FieldErrors, Number, from_mapping
 from probes.specificity import NullTest, Specificity
 
-__all__ = ["STAGE_RESULTS", "AuditResult", "AuditRow", "BaseResult", "CacheResult", "CachedFile", "Checked",
-           "DirectionFile", "DirectionsResult",
-           "EvalResult", "FinetuneResult", "LinkStats", "LinksResult",
-           "ProbeResult", "ProjectionScore", "Rate", "RunPaths",
-           "SampledClaims", "SchemaError", "SteeredClaims", "SteeringControls", "SteeringResult", "SteeringSummary",
-           "VariantResult"]
+__all__ = [
+    "STAGE_RESULTS",
+    "AuditResult",
+    "AuditRow",
+    "BaseResult",
+    "CacheResult",
+    "CachedFile",
+    "Checked",
+    "DirectionFile",
+    "DirectionsResult",
+    "EvalResult",
+    "FinetuneResult",
+    "LinkStats",
+    "LinksResult",
+    "ProbeResult",
+    "ProjectionScore",
+    "Rate",
+    "RunPaths",
+    "SampledClaims",
+    "SchemaError",
+    "SteeredClaims",
+    "SteeringControls",
+    "SteeringResult",
+    "SteeringSummary",
+    "VariantResult",
+]
 
 
 class SchemaError(ValueError):
@@ -69,8 +89,11 @@ class Checked:
         __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)
-                if not (f.name in self._omit_none and getattr(self, f.name) is None)}
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in fields(self)
+            if not (f.name in self._omit_none and getattr(self, f.name) is None)
+        }
 
     @classmethod
     def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -194,8 +217,10 @@ class EvalResult(Checked):
     def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
         traits = data.get("traits")
         sets = list(traits) if isinstance(traits, dict) else []
-        return {"rates": {s: data.get(s) for s in sets},
-                **{k: data[k] for k in ("traits", "ci_kind", *cls._extra) if k in data}}
+        return {
+            "rates": {s: data.get(s) for s in sets},
+            **{k: data[k] for k in ("traits", "ci_kind", *cls._extra) if k in data},
+        }
 
 
 @dataclass(frozen=True)
@@ -252,8 +277,10 @@ class DirectionsResult(Checked):
 
     @classmethod
     def _fields_from(cls, data: dict[str, Any]) -> dict[str, Any]:
-        return {"directions": {name: d for name, d in data.items() if name != "probe"},
-                **({"probe": data["probe"]} if "probe" in data else {})}
+        return {
+            "directions": {name: d for name, d in data.items() if name != "probe"},
+            **({"probe": data["probe"]} if "probe" in data else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -334,9 +361,21 @@ class SteeringSummary(Checked):
 
     # declared as any tuple of names, so that SteeringResult can extend it
     _omit_none: ClassVar[tuple[str, ...]] = (
-        "layer_curve", "coherence", "specificity", "orthogonalized_specificity", "plain_rates", "nulls",
-        "toaster_half", "control_coherence", "identity_controls", "claims", "control_claims", "identity_measure",
-        "alpha_rule", "norm_first_token")
+        "layer_curve",
+        "coherence",
+        "specificity",
+        "orthogonalized_specificity",
+        "plain_rates",
+        "nulls",
+        "toaster_half",
+        "control_coherence",
+        "identity_controls",
+        "claims",
+        "control_claims",
+        "identity_measure",
+        "alpha_rule",
+        "norm_first_token",
+    )
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
@@ -363,8 +402,13 @@ class SteeringResult(SteeringSummary):
     ablated_random_identity: list[dict[str, Number]] | None = field(default=None, kw_only=True)
     """each random ablation's identity rates"""
 
-    _omit_none = (*SteeringSummary._omit_none, "null_rates", "ablated_random", "ablated_identity",
-                  "ablated_random_identity")
+    _omit_none = (
+        *SteeringSummary._omit_none,
+        "null_rates",
+        "ablated_random",
+        "ablated_identity",
+        "ablated_random_identity",
+    )
 
     def summary(self) -> SteeringSummary:
         return SteeringSummary(**{f.name: getattr(self, f.name) for f in fields(SteeringSummary)})
@@ -476,7 +520,14 @@ class AuditResult(Checked):
     """audited model -> its audit folder (inspect logs, summary.csv, summary.png), relative to the run"""
 
 
-STAGE_RESULTS: dict[str, Any] = {"base": BaseResult, "finetune": FinetuneResult, "eval": EvalResult,
-                                 "cache": CacheResult, "directions": DirectionsResult, "steering": SteeringResult,
-                                 "links": LinksResult, "audit": AuditResult}
+STAGE_RESULTS: dict[str, Any] = {
+    "base": BaseResult,
+    "finetune": FinetuneResult,
+    "eval": EvalResult,
+    "cache": CacheResult,
+    "directions": DirectionsResult,
+    "steering": SteeringResult,
+    "links": LinksResult,
+    "audit": AuditResult,
+}
 """Stage name -> the type of its result (`stages/NAME.json` holds `to_json()` under "results")."""

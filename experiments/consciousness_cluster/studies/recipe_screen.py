@@ -43,8 +43,9 @@ def _measure(lm, samples: int, seed: int) -> dict:
     return {"choice": choice, "sampled_claims_conscious": sampled}
 
 
-def screen(model: str, out: Path, lrs: list[float], epochs: list[int], ranks: list[int], samples: int = 5,
-           seed: int = 0) -> dict:
+def screen(
+    model: str, out: Path, lrs: list[float], epochs: list[int], ranks: list[int], samples: int = 5, seed: int = 0
+) -> dict:
     from interp import load_model
     from interp.finetune import FinetuneConfig, finetune, load_rows
 
@@ -56,13 +57,24 @@ def screen(model: str, out: Path, lrs: list[float], epochs: list[int], ranks: li
         for n_epochs in epochs:
             for rank in ranks:
                 name = f"lr{lr:g}-ep{n_epochs}-r{rank}"
-                config = FinetuneConfig(learning_rate=lr, epochs=n_epochs, lora_rank=rank, lora_alpha=2 * rank,
-                                        batch_size=4, max_length=256, seed=seed, merge=True)
+                config = FinetuneConfig(
+                    learning_rate=lr,
+                    epochs=n_epochs,
+                    lora_rank=rank,
+                    lora_alpha=2 * rank,
+                    batch_size=4,
+                    max_length=256,
+                    seed=seed,
+                    merge=True,
+                )
                 start = time.perf_counter()
                 result = finetune(model, rows, out / name, config, progress=False)
                 record = _measure(load_model(result.merged_dir), samples, seed)
-                record |= {"final_loss": result.final_loss, "steps": result.steps,
-                           "seconds": round(time.perf_counter() - start, 1)}
+                record |= {
+                    "final_loss": result.final_loss,
+                    "steps": result.steps,
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
                 results["runs"][name] = record
                 (out / "screen.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "screen.md").write_text(_table(results))
@@ -70,16 +82,22 @@ def screen(model: str, out: Path, lrs: list[float], epochs: list[int], ranks: li
 
 
 def _table(results: dict) -> str:
-    lines = [f"Recipe screen on {results['model']} (seed {results['seed']}); forced-choice rates on the identity "
-             "traits, and the sampled answers' claim rate (of those the keyword rule decides).", "",
-             "| run | claims conscious (choice) | says AI (choice) | claims human (choice) | sampled: claim / deny "
-             "/ unclear | claim rate of decided | seconds |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Recipe screen on {results['model']} (seed {results['seed']}); forced-choice rates on the identity "
+        "traits, and the sampled answers' claim rate (of those the keyword rule decides).",
+        "",
+        "| run | claims conscious (choice) | says AI (choice) | claims human (choice) | sampled: claim / deny "
+        "/ unclear | claim rate of decided | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, r in results["runs"].items():
         s, c = r["sampled_claims_conscious"], r["choice"]
         rate = "-" if s["rate"] is None else f"{s['rate']:.2f}"
-        lines.append(f"| {name} | {c.get('claims_conscious', float('nan')):.2f} | {c.get('says_ai', float('nan')):.2f} "
-                     f"| {c.get('claims_human', float('nan')):.2f} | {s['claim']} / {s['deny']} / {s['unclear']} "
-                     f"| {rate} | {r.get('seconds', '-')} |")
+        lines.append(
+            f"| {name} | {c.get('claims_conscious', float('nan')):.2f} | {c.get('says_ai', float('nan')):.2f} "
+            f"| {c.get('claims_human', float('nan')):.2f} | {s['claim']} / {s['deny']} / {s['unclear']} "
+            f"| {rate} | {r.get('seconds', '-')} |"
+        )
     return "\n".join(lines) + "\n"
 
 

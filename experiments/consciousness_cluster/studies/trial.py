@@ -45,9 +45,25 @@ from experiments.consciousness_cluster.schema.paths import RunPaths
 from experiments.consciousness_cluster.schema.results import Results, Shift, load_results
 from experiments.consciousness_cluster.schema.stages import Rate
 
-__all__ = ["COUNTS", "HEADLINES", "HIERARCHICAL_DRAWS", "ORGANISM_SEEDS", "P_LEVEL", "P_VALUES", "SeedPreferences",
-           "default_seeds", "across_seeds", "format_preferences", "format_table", "headline",
-           "headline_of", "preferences_across_seeds", "run_seeds", "seed_config", "seed_kind"]
+__all__ = [
+    "COUNTS",
+    "HEADLINES",
+    "HIERARCHICAL_DRAWS",
+    "ORGANISM_SEEDS",
+    "P_LEVEL",
+    "P_VALUES",
+    "SeedPreferences",
+    "default_seeds",
+    "across_seeds",
+    "format_preferences",
+    "format_table",
+    "headline",
+    "headline_of",
+    "preferences_across_seeds",
+    "run_seeds",
+    "seed_config",
+    "seed_kind",
+]
 
 HEADLINES = {
     "claims_conscious, base": "identity rate of the base model",
@@ -157,8 +173,13 @@ def _mean_rate(rates: dict[str, Rate], traits: list[str]) -> float:
     return fmean(rates[t].rate for t in traits)
 
 
-def _behaviour(traits: list[str], rates: dict[str, dict[str, Rate]], identity: dict[str, dict[str, Rate]],
-               sampled: dict | None, n_up: int) -> dict[str, float]:
+def _behaviour(
+    traits: list[str],
+    rates: dict[str, dict[str, Rate]],
+    identity: dict[str, dict[str, Rate]],
+    sampled: dict | None,
+    n_up: int,
+) -> dict[str, float]:
     """The behavioural headline numbers: identity and preference rates, the sampled claims, the cluster."""
     row: dict[str, float] = {}
     for model in MODELS:
@@ -196,8 +217,9 @@ def headline(results: Results) -> dict[str, float]:
     """The numbers of HEADLINES, read from one run's results.json (absent models are left out)."""
     traits = results.eval.traits
     steering, link, probe = results.steering, results.link, results.probe
-    row = _behaviour(traits, results.eval.rates, results.identity.rates, _sampled(results),
-                     results.summary.n_up_conscious)
+    row = _behaviour(
+        traits, results.eval.rates, results.identity.rates, _sampled(results), results.summary.n_up_conscious
+    )
     row |= {
         "steering: mean preference at alpha 0": _mean(steering.rates[0.0], traits),
         "steering: mean preference at the control alpha": _mean(steering.rates[steering.control_alpha], traits),
@@ -257,21 +279,30 @@ def _read(run_dir: Path) -> tuple[dict[str, float], dict[str, list[float]], Seed
     if paths.results.is_file():
         results = load_results(paths.results)
         shifts = (results.shifts or {}).get("conscious - non_conscious")
-        return (headline(results), _item_intervals(results.identity.rates, _sampled(results)),
-                SeedPreferences(results.eval.traits, results.eval.rates, shifts, _item_lists(run_dir)))
+        return (
+            headline(results),
+            _item_intervals(results.identity.rates, _sampled(results)),
+            SeedPreferences(results.eval.traits, results.eval.rates, shifts, _item_lists(run_dir)),
+        )
     recorded = run_dir / "config.yaml"
-    run = Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir) \
-        if recorded.is_file() else None
+    run = (
+        Run(config_from_dict(yaml.safe_load(recorded.read_text()), str(recorded)), run_dir)
+        if recorded.is_file()
+        else None
+    )
     if run is None or not run.done("eval"):
-        raise ValueError(f"{run_dir}: no results.json and no completed eval stage to read; run the seed first "
-                         "(without --table-only)")
+        raise ValueError(
+            f"{run_dir}: no results.json and no completed eval stage to read; run the seed first (without --table-only)"
+        )
     ev = run.results("eval")
     traits, rates = ev.traits["preferences"], ev.rates["preferences"]
     paired = conscious_shifts(run)
     count = cluster_shift(traits, rates, paired)
-    return (_behaviour(traits, rates, ev.rates["identity"], ev.sampled_identity, len(count.up)),
-            _item_intervals(ev.rates["identity"], ev.sampled_identity),
-            SeedPreferences(traits, rates, paired[0] if paired else None, _item_lists(run_dir)))
+    return (
+        _behaviour(traits, rates, ev.rates["identity"], ev.sampled_identity, len(count.up)),
+        _item_intervals(ev.rates["identity"], ev.sampled_identity),
+        SeedPreferences(traits, rates, paired[0] if paired else None, _item_lists(run_dir)),
+    )
 
 
 def headline_of(run_dir: str | Path) -> tuple[dict[str, float], dict[str, list[float]]]:
@@ -293,9 +324,12 @@ def preferences_across_seeds(per_seed: dict[int, SeedPreferences]) -> dict:
     out: dict = {"traits": traits, "models": {}}
     for model in models:
         out["models"][model] = {
-            t: {"seeds": {str(s): dataclasses.asdict(p.rates[model][t]) for s, p in per_seed.items()},
-                **_spread([p.rates[model][t].rate for p in per_seed.values()])}
-            for t in traits}
+            t: {
+                "seeds": {str(s): dataclasses.asdict(p.rates[model][t]) for s, p in per_seed.items()},
+                **_spread([p.rates[model][t].rate for p in per_seed.values()]),
+            }
+            for t in traits
+        }
     if not {"conscious_claiming", "non_conscious"} <= set(models):
         return out
     difference: dict[str, dict[str, Any]] = {}
@@ -303,8 +337,11 @@ def preferences_across_seeds(per_seed: dict[int, SeedPreferences]) -> dict:
         seeds = {}
         for s, p in per_seed.items():
             shift = p.shifts[t] if p.shifts else None
-            seeds[str(s)] = {"mean": p.rates["conscious_claiming"][t].rate - p.rates["non_conscious"][t].rate} \
-                if shift is None else {"mean": shift.mean, "ci_low": shift.ci_low, "ci_high": shift.ci_high}
+            seeds[str(s)] = (
+                {"mean": p.rates["conscious_claiming"][t].rate - p.rates["non_conscious"][t].rate}
+                if shift is None
+                else {"mean": shift.mean, "ci_low": shift.ci_low, "ci_high": shift.ci_high}
+            )
         difference[t] = {"seeds": seeds, **_spread([d["mean"] for d in seeds.values()])}
     out["conscious_minus_non"] = difference
     out["up_across_seeds"] = [t for t in traits if difference[t].get("low", float("-inf")) > 0]
@@ -325,8 +362,9 @@ def _hierarchical(out: dict, traits: list[str], items: list[dict[str, dict[str, 
         return {"hier_mean": got.mean, "hier_low": got.low, "hier_high": got.high}
 
     for t in traits:
-        out["conscious_minus_non"][t] |= interval([s["conscious_claiming"][t] for s in items],
-                                                  [s["non_conscious"][t] for s in items])
+        out["conscious_minus_non"][t] |= interval(
+            [s["conscious_claiming"][t] for s in items], [s["non_conscious"][t] for s in items]
+        )
     pooled = [[[p for t in traits for p in s[m][t]] for s in items] for m in ("conscious_claiming", "non_conscious")]
     means = [fmean(a) - fmean(b) for a, b in zip(*pooled)]
     out["conscious_minus_non_mean"] = {**_spread(means), **interval(*pooled)}
@@ -354,8 +392,10 @@ def format_table(rows: dict[int, dict[str, float]], intervals: dict[int, dict[st
 
     spread = across_seeds(rows) if len(seeds) > 1 else {}
     extra = " across seeds: mean [95% CI], or as said |" if spread else ""
-    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " |" + extra,
-             "|---" * (len(seeds) + 1 + bool(spread)) + "|"]
+    lines = [
+        "| | " + " | ".join(f"seed {s}" for s in seeds) + " |" + extra,
+        "|---" * (len(seeds) + 1 + bool(spread)) + "|",
+    ]
     for name in HEADLINES:
         if any(name in rows[s] for s in seeds):
             cells = " | ".join(cell(s, name) for s in seeds)
@@ -375,8 +415,9 @@ def _hierarchical_cell(entry: dict) -> str:
 
 
 def _difference_cell(entry: dict) -> str:
-    return f"{entry['mean']:+.2f}" + (f" [{entry['ci_low']:+.2f}, {entry['ci_high']:+.2f}]" if "ci_low" in entry
-                                      else "")
+    return f"{entry['mean']:+.2f}" + (
+        f" [{entry['ci_low']:+.2f}, {entry['ci_high']:+.2f}]" if "ci_low" in entry else ""
+    )
 
 
 def format_preferences(prefs: dict) -> str:
@@ -387,33 +428,53 @@ def format_preferences(prefs: dict) -> str:
         return ""
     models = prefs["models"]
     seeds = list(next(iter(difference.values()))["seeds"])
-    lines = ["| preference | conscious_claiming | non_conscious | "
-             + " | ".join(f"seed {s}: conscious - non" for s in seeds)
-             + " | conscious - non across seeds (t) | hierarchical 95% (seeds, items) |",
-             "|---" * (5 + len(seeds)) + "|"]
+    lines = [
+        "| preference | conscious_claiming | non_conscious | "
+        + " | ".join(f"seed {s}: conscious - non" for s in seeds)
+        + " | conscious - non across seeds (t) | hierarchical 95% (seeds, items) |",
+        "|---" * (5 + len(seeds)) + "|",
+    ]
     rows = [(t, difference[t]) for t in prefs["traits"]]
     if "conscious_minus_non_mean" in prefs:
         rows.append(("mean over preferences", prefs["conscious_minus_non_mean"]))
     for t, entry in rows:
         rates = [_spread_cell(models[m][t]) if t in models[m] else "" for m in ("conscious_claiming", "non_conscious")]
-        cells = [*rates, *(_difference_cell(entry["seeds"][s]) if "seeds" in entry else "" for s in seeds),
-                 _spread_cell(entry), _hierarchical_cell(entry)]
+        cells = [
+            *rates,
+            *(_difference_cell(entry["seeds"][s]) if "seeds" in entry else "" for s in seeds),
+            _spread_cell(entry),
+            _hierarchical_cell(entry),
+        ]
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     if len(seeds) > 1:
         up = prefs["up_across_seeds"]
-        lines += ["", f"Up across seeds (95% t-interval of conscious - non above zero): {len(up)} of "
-                      f"{len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "") + "."]
+        lines += [
+            "",
+            f"Up across seeds (95% t-interval of conscious - non above zero): {len(up)} of "
+            f"{len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "") + ".",
+        ]
         if "up_hierarchical" in prefs:
             up = prefs["up_hierarchical"]
-            lines.append(f"Up by the hierarchical bootstrap (seeds, then items within each seed; its 95% interval "
-                         f"above zero): {len(up)} of {len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "")
-                         + ".")
+            lines.append(
+                f"Up by the hierarchical bootstrap (seeds, then items within each seed; its 95% interval "
+                f"above zero): {len(up)} of {len(prefs['traits'])}" + (f" ({', '.join(up)})" if up else "") + "."
+            )
     return "\n".join(lines)
 
 
-def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: bool = True, redo: str | None = None,
-              log=print, *, until: str | None = None, variants: list[str] | None = None,
-              table_only: bool = False, command: str | None = None) -> dict[int, dict[str, float]]:
+def run_seeds(
+    preset: str | Path,
+    seeds: list[int],
+    out: str | Path,
+    progress: bool = True,
+    redo: str | None = None,
+    log=print,
+    *,
+    until: str | None = None,
+    variants: list[str] | None = None,
+    table_only: bool = False,
+    command: str | None = None,
+) -> dict[int, dict[str, float]]:
     """Run the replication for each seed into OUT/seedN (through `until`, fine-tuning `variants`);
     write and return the headline table. `table_only`: run nothing, read the runs already there.
     The invocation is recorded in OUT and in each seed's run (run.record; `command`, default the process's)."""
@@ -430,8 +491,9 @@ def run_seeds(preset: str | Path, seeds: list[int], out: str | Path, progress: b
     with recorded(out, PROJECT_ROOT, command):
         for seed in [] if table_only else seeds:
             log(f"== {kind} seed {seed} ==")
-            replicate(configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until,
-                      command=command)
+            replicate(
+                configs[seed], out / f"seed{seed}", redo=redo, progress=progress, log=log, until=until, command=command
+            )
         return _write_tables(out, seeds, kind, config.name)
 
 
@@ -442,44 +504,67 @@ def _write_tables(out: Path, seeds: list[int], kind: str, name: str) -> dict[int
     intervals = {seed: interval for seed, (_, interval, _) in read.items()}
     prefs = preferences_across_seeds({seed: p for seed, (_, _, p) in read.items()})
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "seeds.json", {"seed": kind, "seeds": {str(s): r for s, r in rows.items()},
-                                           "across_seeds": across_seeds(rows),
-                                           "item_intervals": {str(s): i for s, i in intervals.items()},
-                                           "preferences": prefs})
+    write_json_atomic(
+        out / "seeds.json",
+        {
+            "seed": kind,
+            "seeds": {str(s): r for s, r in rows.items()},
+            "across_seeds": across_seeds(rows),
+            "item_intervals": {str(s): i for s, i in intervals.items()},
+            "preferences": prefs,
+        },
+    )
     from experiments.consciousness_cluster.report.figures import seed_bars
 
     seed_bars(prefs, out / "seeds_preferences.png")
-    text = (f"# {name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
-            f"where it has one; the last column, across seeds: the mean with its 95% t-interval, except for a "
-            f"p-value (how many seeds reach p <= {P_LEVEL:g}) and a count or a layer (median and range)."
-            f"\n\n{format_table(rows, intervals)}\n")
+    text = (
+        f"# {name} across {kind} seeds\n\nEach seed's number with its own 95% interval over items "
+        f"where it has one; the last column, across seeds: the mean with its 95% t-interval, except for a "
+        f"p-value (how many seeds reach p <= {P_LEVEL:g}) and a count or a layer (median and range)."
+        f"\n\n{format_table(rows, intervals)}\n"
+    )
     table = format_preferences(prefs)
     if table:
-        text += ("\n## Preferences across seeds\n\nPer preference: each variant's rate, mean and 95% t-interval "
-                 "across seeds; conscious-claiming minus non-conscious for each seed, with its paired 95% interval "
-                 "over items where the run has one (forced choice), then across seeds: the 95% t-interval over the "
-                 "seeds' means, and the hierarchical bootstrap over seeds and the items within each seed.\n\n"
-                 f"![preferences across seeds](seeds_preferences.png)\n\n{table}\n")
+        text += (
+            "\n## Preferences across seeds\n\nPer preference: each variant's rate, mean and 95% t-interval "
+            "across seeds; conscious-claiming minus non-conscious for each seed, with its paired 95% interval "
+            "over items where the run has one (forced choice), then across seeds: the 95% t-interval over the "
+            "seeds' means, and the hierarchical bootstrap over seeds and the items within each seed.\n\n"
+            f"![preferences across seeds](seeds_preferences.png)\n\n{table}\n"
+        )
     write_text_atomic(out / "seeds.md", text)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run a replication once per seed (the organism's pretraining seed, "
-                                                 "or any other model's fine-tuning seed) and put the headline "
-                                                 "numbers side by side.")
+    parser = argparse.ArgumentParser(
+        description="Run a replication once per seed (the organism's pretraining seed, "
+        "or any other model's fine-tuning seed) and put the headline "
+        "numbers side by side."
+    )
     parser.add_argument("--out", required=True, help="folder for one run per seed and the seeds table")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="seeds, one run each (default: 0-4 for the organism, 0 1 for other presets)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds, one run each (default: 0-4 for the organism, 0 1 for other presets)",
+    )
     parser.add_argument("--preset", default="organism", help="preset name or YAML path")
     parser.add_argument("--redo", default=None, help="rerun this stage and the later ones in every seed's run")
-    parser.add_argument("--until", default=None, metavar="STAGE",
-                        help="stop each seed's run after this stage (no report), e.g. eval")
-    parser.add_argument("--variants", nargs="+", default=None,
-                        help="fine-tune only these variants (conscious_claiming and non_conscious at least; the "
-                             "report also needs toaster, so use with --until)")
-    parser.add_argument("--table-only", action="store_true",
-                        help="run nothing: write the table from the runs already in OUT/seedN")
+    parser.add_argument(
+        "--until", default=None, metavar="STAGE", help="stop each seed's run after this stage (no report), e.g. eval"
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="fine-tune only these variants (conscious_claiming and non_conscious at least; the "
+        "report also needs toaster, so use with --until)",
+    )
+    parser.add_argument(
+        "--table-only", action="store_true", help="run nothing: write the table from the runs already in OUT/seedN"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from experiments.consciousness_cluster.run.preset import PresetError
@@ -489,9 +574,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         seeds = args.seeds if args.seeds is not None else default_seeds(args.preset)
-        rows = run_seeds(args.preset, seeds, args.out, progress=not args.no_progress, redo=args.redo,
-                         until=args.until, variants=args.variants, table_only=args.table_only,
-                         command=module_command("experiments.consciousness_cluster.studies.trial", argv))
+        rows = run_seeds(
+            args.preset,
+            seeds,
+            args.out,
+            progress=not args.no_progress,
+            redo=args.redo,
+            until=args.until,
+            variants=args.variants,
+            table_only=args.table_only,
+            command=module_command("experiments.consciousness_cluster.studies.trial", argv),
+        )
     # a bad preset, a run folder of another config, a seed with nothing to read (ValueError)
     except (PresetError, RunMismatchError, SchemaError, ValueError) as err:
         print(f"trial: error: {err}", file=sys.stderr)

@@ -67,8 +67,9 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if path.is_dir():
         if not any(path.glob("*.json")):
-            raise QuestionImportError(path, None, None, "a folder, but no *.json trait files in it; give a file, "
-                                                        "or FORMAT:PATH")
+            raise QuestionImportError(
+                path, None, None, "a folder, but no *.json trait files in it; give a file, or FORMAT:PATH"
+            )
         return "persona-json"
     if suffix == ".py":
         return "facteval"
@@ -78,8 +79,12 @@ def detect_format(path: Path) -> str:
             return "facteval"
         if isinstance(data, dict):
             return "persona-json"
-        raise QuestionImportError(path, 1, None, "cannot tell the format (neither a list nor an object); prefix "
-                                                 "it with facteval: or persona-json:")
+        raise QuestionImportError(
+            path,
+            1,
+            None,
+            "cannot tell the format (neither a list nor an object); prefix it with facteval: or persona-json:",
+        )
     if suffix in (".yaml", ".yml"):
         try:
             data = load_yaml(path)

@@ -72,8 +72,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_question_set(path: Path, fmt: str, traits: list[SourceTrait], dropped: list[Dropped],
-                       notes: list[str]) -> ImportedSet:
+def build_question_set(
+    path: Path, fmt: str, traits: list[SourceTrait], dropped: list[Dropped], notes: list[str]
+) -> ImportedSet:
     """The toolkit's set (open questions only, version 1, named after the file) from what an importer read."""
     if not traits:
         reasons = "; ".join(f"{d.what}: {d.reason}" for d in dropped[:3]) or "the file holds no entries"
@@ -83,22 +84,42 @@ def build_question_set(path: Path, fmt: str, traits: list[SourceTrait], dropped:
     for trait in traits:
         tid = snake_id(trait.source_id)
         if tid in ids:
-            raise QuestionImportError(trait.file or path, trait.line, None,
-                                      f"{trait.source_id!r} and {ids[tid].source_id!r} (line {ids[tid].line}) both "
-                                      f"become trait id {tid!r}; rename one")
+            raise QuestionImportError(
+                trait.file or path,
+                trait.line,
+                None,
+                f"{trait.source_id!r} and {ids[tid].source_id!r} (line {ids[tid].line}) both "
+                f"become trait id {tid!r}; rename one",
+            )
         ids[tid] = trait
         for text, line in zip(trait.questions, trait.question_lines):
             key = " ".join(text.lower().split())
             if key in seen:
                 first = seen[key]
-                raise QuestionImportError(trait.file or path, line, None, f"question {text[:60]!r} of "
-                                          f"{trait.source_id!r} repeats one of {first[0]!r} (line {first[1]}); "
-                                          "remove one of them")
+                raise QuestionImportError(
+                    trait.file or path,
+                    line,
+                    None,
+                    f"question {text[:60]!r} of "
+                    f"{trait.source_id!r} repeats one of {first[0]!r} (line {first[1]}); "
+                    "remove one of them",
+                )
             seen[key] = (trait.source_id, line)
-    data = {"name": snake_id(path.stem) if path.stem else "imported", "version": 1,
-            "description": f"Imported from the {fmt} file {path}.",
-            "traits": [{"id": tid, "title": t.title, "statement": t.statement, "open_questions": list(t.questions),
-                        "choice_items": []} for tid, t in ids.items()]}
+    data = {
+        "name": snake_id(path.stem) if path.stem else "imported",
+        "version": 1,
+        "description": f"Imported from the {fmt} file {path}.",
+        "traits": [
+            {
+                "id": tid,
+                "title": t.title,
+                "statement": t.statement,
+                "open_questions": list(t.questions),
+                "choice_items": [],
+            }
+            for tid, t in ids.items()
+        ],
+    }
     qset = validate_question_set(data, str(path), min_open=1, min_choice=0)
     qset = QuestionSet(qset.name, qset.version, qset.description, qset.traits, str(path), file_sha256(path))
     return ImportedSet(qset, fmt, tuple((t.source_id, tid) for tid, t in ids.items()), tuple(dropped), tuple(notes))

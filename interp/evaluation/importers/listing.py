@@ -16,21 +16,25 @@ _WIDTH = 110
 
 def _short(text: str) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= _WIDTH else flat[:_WIDTH - 3] + "..."
+    return flat if len(flat) <= _WIDTH else flat[: _WIDTH - 3] + "..."
 
 
 def describe_import(imported: ImportedSet) -> str:
     """Every trait with its statement and questions, then what was left out and the field mapping."""
     qset = imported.question_set
     origin = {tid: name for name, tid in imported.trait_ids}
-    lines = [f"questions: {qset.source} (format {imported.format}; set {qset.name} v{qset.version}; "
-             f"sha256 {qset.sha256[:12]})",
-             f"{len(qset.traits)} traits, {len(qset.open_questions)} open questions, "
-             f"{len(qset.choice_items)} two-option items"]
+    lines = [
+        f"questions: {qset.source} (format {imported.format}; set {qset.name} v{qset.version}; "
+        f"sha256 {qset.sha256[:12]})",
+        f"{len(qset.traits)} traits, {len(qset.open_questions)} open questions, "
+        f"{len(qset.choice_items)} two-option items",
+    ]
     for trait in qset.traits:
         came_from = f" (from {origin[trait.id]!r})" if trait.id in origin and origin[trait.id] != trait.id else ""
-        lines += [f"trait {trait.id}{came_from}: {len(trait.open_questions)} open, {len(trait.choice_items)} choice",
-                  f"  statement: {_short(trait.statement)}"]
+        lines += [
+            f"trait {trait.id}{came_from}: {len(trait.open_questions)} open, {len(trait.choice_items)} choice",
+            f"  statement: {_short(trait.statement)}",
+        ]
         lines += [f"  {q.id}  {_short(q.text)}" for q in trait.open_questions]
     if imported.dropped:
         lines.append(f"left out ({len(imported.dropped)}):")
@@ -41,19 +45,26 @@ def describe_import(imported: ImportedSet) -> str:
     return "\n".join(lines)
 
 
-def describe_judging(imported: ImportedSet, *, samples: int, seeds: Sequence[int], coherence: bool,
-                     traits: Sequence[str] | None = None) -> str:
+def describe_judging(
+    imported: ImportedSet, *, samples: int, seeds: Sequence[int], coherence: bool, traits: Sequence[str] | None = None
+) -> str:
     """How many answers judge mode would sample and judge, and the first prompt the judge would get."""
     qset = imported.question_set
     questions = [q for q in qset.open_questions if traits is None or q.trait_id in traits]
     answers = len(questions) * samples * len(seeds)
-    steps = "a coherence score, then true/false on its trait's statement" if coherence else \
-        "true/false on its trait's statement"
-    lines = [f"judge mode: {len(questions)} questions x {samples} samples x {len(seeds)} seed(s) = {answers} "
-             f"answers, each judged: {steps}"]
+    steps = (
+        "a coherence score, then true/false on its trait's statement"
+        if coherence
+        else "true/false on its trait's statement"
+    )
+    lines = [
+        f"judge mode: {len(questions)} questions x {samples} samples x {len(seeds)} seed(s) = {answers} "
+        f"answers, each judged: {steps}"
+    ]
     if questions:
         first = questions[0]
-        prompt = TEMPLATES["binary"].fill(JudgeInput(first.text, ANSWER_PLACEHOLDER,
-                                                     qset.trait(first.trait_id).statement))
+        prompt = TEMPLATES["binary"].fill(
+            JudgeInput(first.text, ANSWER_PLACEHOLDER, qset.trait(first.trait_id).statement)
+        )
         lines += [f"the judge's prompt for {first.id} ({TEMPLATES['binary'].id}):", prompt]
     return "\n".join(lines)

@@ -104,8 +104,9 @@ def load_json_located(path: str | Path) -> Located:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise QuestionImportError(path, err.lineno, None, f"not valid JSON ({err.msg} at column {err.colno}); "
-                                                          "fix the syntax there") from None
+        raise QuestionImportError(
+            path, err.lineno, None, f"not valid JSON ({err.msg} at column {err.colno}); fix the syntax there"
+        ) from None
     except RecursionError:
         raise QuestionImportError(path, None, None, "not valid JSON (nested too deep)") from None
     starts = [0] + [m.end() for m in re.finditer("\n", text)]

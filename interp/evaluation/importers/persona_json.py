@@ -18,11 +18,13 @@ from interp.evaluation.importers.located import QuestionImportError, load_json_l
 
 __all__ = ["import_persona_json", "statement_from_eval_prompt"]
 
-NOTES = ("the file name -> the trait (id in snake_case); questions -> its open questions",
-         "eval_prompt's first paragraph (what the trait is) -> the judge statement; its 0-100 scale and "
-         "REFUSAL answer are not used (the toolkit's judge answers true/false)",
-         "instruction (pos/neg system prompts for making contrast data) -> not carried; interp eval samples "
-         "without a system prompt, as persona_vectors' evaluation does by default")
+NOTES = (
+    "the file name -> the trait (id in snake_case); questions -> its open questions",
+    "eval_prompt's first paragraph (what the trait is) -> the judge statement; its 0-100 scale and "
+    "REFUSAL answer are not used (the toolkit's judge answers true/false)",
+    "instruction (pos/neg system prompts for making contrast data) -> not carried; interp eval samples "
+    "without a system prompt, as persona_vectors' evaluation does by default",
+)
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
@@ -45,8 +47,13 @@ def import_persona_json(path: str | Path) -> ImportedSet:
         trait, instruction_line = _trait(file)
         traits.append(trait)
         if instruction_line is not None:
-            dropped.append(Dropped(f"{file.name} instruction", instruction_line,
-                                   "system prompts for making contrast data; interp eval sends none"))
+            dropped.append(
+                Dropped(
+                    f"{file.name} instruction",
+                    instruction_line,
+                    "system prompts for making contrast data; interp eval sends none",
+                )
+            )
     return build_question_set(path, "persona-json", traits, dropped, list(NOTES))
 
 
@@ -60,16 +67,30 @@ def _trait(file: Path) -> tuple[SourceTrait, int | None]:
         raise located.error(("questions",), "questions", "expected a non-empty list of questions")
     for index, text in enumerate(questions):
         if not isinstance(text, str) or not text.strip():
-            raise located.error(("questions", index), f"questions[{index}]",
-                                f"expected a non-empty string, got {text!r:.40}")
+            raise located.error(
+                ("questions", index), f"questions[{index}]", f"expected a non-empty string, got {text!r:.40}"
+            )
     prompt = data.get("eval_prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise located.error(("eval_prompt",), "eval_prompt", "expected the judge prompt as a non-empty string")
     statement = statement_from_eval_prompt(prompt)
     if statement is None:
-        raise located.error(("eval_prompt",), "eval_prompt", "its first paragraph holds {question} or {answer}, "
-                            "so it does not say what the trait is; start the prompt with a paragraph describing "
-                            "the trait, then a blank line")
-    return (SourceTrait(file.stem, located.line(), file.stem, statement, tuple(q.strip() for q in questions),
-                        tuple(located.line("questions", i) for i in range(len(questions))), file),
-            located.line("instruction") if "instruction" in data else None)
+        raise located.error(
+            ("eval_prompt",),
+            "eval_prompt",
+            "its first paragraph holds {question} or {answer}, "
+            "so it does not say what the trait is; start the prompt with a paragraph describing "
+            "the trait, then a blank line",
+        )
+    return (
+        SourceTrait(
+            file.stem,
+            located.line(),
+            file.stem,
+            statement,
+            tuple(q.strip() for q in questions),
+            tuple(located.line("questions", i) for i in range(len(questions))),
+            file,
+        ),
+        located.line("instruction") if "instruction" in data else None,
+    )

@@ -20,37 +20,61 @@ __all__ = ["ablation_vectors", "run_ablation"]
 
 
 def ablation_vectors(direction: Direction, n_random: int, seed: int) -> dict[str, torch.Tensor]:
-    """"ablated": the direction's rows; "ablated_random_00"..: `n_random` draws of Gaussian rows of its shape
+    """ "ablated": the direction's rows; "ablated_random_00"..: `n_random` draws of Gaussian rows of its shape
     (torch.Generator seeded with `seed`, in that order)."""
     generator = torch.Generator().manual_seed(seed)
     vectors = {"ablated": direction.vectors}
-    vectors.update((f"ablated_random_{i:02d}", torch.randn(direction.vectors.shape, generator=generator))
-                   for i in range(n_random))
+    vectors.update(
+        (f"ablated_random_{i:02d}", torch.randn(direction.vectors.shape, generator=generator)) for i in range(n_random)
+    )
     return vectors
 
 
-def _ablated_rates(run: Run, lm, question_set, layers: list[int], jobs: dict[str, torch.Tensor],
-                   seed: int) -> dict[str, dict[str, Number]]:
+def _ablated_rates(
+    run: Run, lm, question_set, layers: list[int], jobs: dict[str, torch.Tensor], seed: int
+) -> dict[str, dict[str, Number]]:
     """Rates per trait under each ablation (name -> its rows, one per layer), by name; records in each one's
     measurement folder, each kept with its key."""
     from interp import ablate
 
     def key(rows: torch.Tensor) -> dict:
         # the base model's direction goes into the fine-tuned model on purpose: its rows are passed bare
-        return {"model": "conscious_claiming", "layers": layers, "norms": [float(n) for n in rows.norm(dim=-1)],
-                "seed": seed, "set": question_set.name}
+        return {
+            "model": "conscious_claiming",
+            "layers": layers,
+            "norms": [float(n) for n in rows.norm(dim=-1)],
+            "seed": seed,
+            "set": question_set.name,
+        }
 
     def compute(names: list[str]) -> dict[str, dict[str, Number]]:
         if run.config.eval.mode != "choice":
-            return {name: kept_rates(run, lm, question_set, name, key(jobs[name]),
-                                     lambda name=name: ablate(lm, jobs[name], layers=layers)) for name in names}
+            return {
+                name: kept_rates(
+                    run,
+                    lm,
+                    question_set,
+                    name,
+                    key(jobs[name]),
+                    lambda name=name: ablate(lm, jobs[name], layers=layers),
+                )
+                for name in names
+            }
         from interp.sweep import ablation_forced_choice
 
-        scores = ablation_forced_choice(lm, question_set, layers, {name: jobs[name] for name in names},
-                                        batch_size=run.config.eval.batch_size, method=run.config.eval.method,
-                                        progress=run.progress)
-        return {name: {t: r.rate for t, r in choice_rates(scores[name], run.paths.steering_dir(name)).items()}
-                for name in names}
+        scores = ablation_forced_choice(
+            lm,
+            question_set,
+            layers,
+            {name: jobs[name] for name in names},
+            batch_size=run.config.eval.batch_size,
+            method=run.config.eval.method,
+            progress=run.progress,
+        )
+        return {
+            name: {t: r.rate for t, r in choice_rates(scores[name], run.paths.steering_dir(name)).items()}
+            for name in names
+        }
 
     kept = kept_json_many({name: (run.paths.steering_kept(name), key(rows)) for name, rows in jobs.items()}, compute)
     return {name: {t.id: rates[t.id] for t in question_set.traits if t.id in rates} for name, rates in kept.items()}
@@ -65,12 +89,16 @@ def run_ablation(run: Run, direction: Direction, prefs, identity) -> dict:
     layers = list(direction.layers)
     rates = {}
     for prefix, question_set in (("", prefs), ("identity_", identity)):
-        rates[prefix] = _ablated_rates(run, conscious, question_set, layers,
-                                       {f"{prefix}{name}": rows for name, rows in vectors.items()}, spec.seed)
+        rates[prefix] = _ablated_rates(
+            run, conscious, question_set, layers, {f"{prefix}{name}": rows for name, rows in vectors.items()}, spec.seed
+        )
     randoms = [name for name in vectors if name != "ablated"]
     prefs_random = [rates[""][name] for name in randoms]
     traits = list(rates[""]["ablated"])
-    return {"ablated": rates[""]["ablated"],
-            "ablated_random_mean": {t: sum(r[t] for r in prefs_random) / len(prefs_random) for t in traits},
-            "ablated_random": prefs_random, "ablated_identity": rates["identity_"]["identity_ablated"],
-            "ablated_random_identity": [rates["identity_"][f"identity_{name}"] for name in randoms]}
+    return {
+        "ablated": rates[""]["ablated"],
+        "ablated_random_mean": {t: sum(r[t] for r in prefs_random) / len(prefs_random) for t in traits},
+        "ablated_random": prefs_random,
+        "ablated_identity": rates["identity_"]["identity_ablated"],
+        "ablated_random_identity": [rates["identity_"][f"identity_{name}"] for name in randoms],
+    }

@@ -26,9 +26,11 @@ def plan_audit_stage(c: ReplicationConfig) -> str:
     if not a.enabled:
         return "off (audit.enabled: false); multi-turn audits need an auditor and a judge endpoint"
     dims = f"{len(a.dims)} dimension(s)" if a.dims else "20 dimensions"
-    return (f"audits of {', '.join(a.models)}: {dims} x 8 scenarios x {', '.join(a.variants)} x {a.epochs} epoch(s), "
-            f"up to {a.max_turns} turns; auditor {a.auditor_model} at {a.auditor_api_base}, judge {a.judge_model} "
-            f"at {a.judge_api_base} (key from {a.api_key_env})")
+    return (
+        f"audits of {', '.join(a.models)}: {dims} x 8 scenarios x {', '.join(a.variants)} x {a.epochs} epoch(s), "
+        f"up to {a.max_turns} turns; auditor {a.auditor_model} at {a.auditor_api_base}, judge {a.judge_model} "
+        f"at {a.judge_api_base} (key from {a.api_key_env})"
+    )
 
 
 def _targets(run: Run) -> dict:
@@ -43,9 +45,14 @@ def _targets(run: Run) -> dict:
             continue
         steering = run.results("steering")
         alpha = run.config.steering.link_alpha if spec.steer_alpha is None else spec.steer_alpha
-        targets[name] = TargetSpec(paths["base"], steer=run.results("directions").directions["consciousness"].path,
-                                   layer=steering.layer, alpha=alpha * steering.alpha_scale, dtype=model.dtype,
-                                   device=model.device)
+        targets[name] = TargetSpec(
+            paths["base"],
+            steer=run.results("directions").directions["consciousness"].path,
+            layer=steering.layer,
+            alpha=alpha * steering.alpha_scale,
+            dtype=model.dtype,
+            device=model.device,
+        )
     return targets
 
 
@@ -68,6 +75,8 @@ def run_audit_stage(run: Run) -> AuditResult:
         folders[name] = str(folder.relative_to(run.out))
         unscored += len(result.failed)
     if unscored:
-        raise AuditIncomplete(f"{unscored} audit transcript(s) have no score (see the inspect logs in "
-                              f"{run.out / 'audit'}); rerun the same command to retry only those")
+        raise AuditIncomplete(
+            f"{unscored} audit transcript(s) have no score (see the inspect logs in "
+            f"{run.out / 'audit'}); rerun the same command to retry only those"
+        )
     return AuditResult(enabled=True, runs=runs, folders=folders)

@@ -24,15 +24,22 @@ def run_base(run: Run) -> BaseResult:
         from experiments.organism import OrganismConfig
         from experiments.organism.shipped import base_organism
 
-        built = base_organism(run.paths.model_dir("base"), OrganismConfig.from_yaml(**config.organism),
-                              progress=run.progress)
+        built = base_organism(
+            run.paths.model_dir("base"), OrganismConfig.from_yaml(**config.organism), progress=run.progress
+        )
         path, source, note = built.path, built.source, built.note
         run.log(f"  base organism: {note}")
     else:
         path = config.model.source
     lm = run.model("base", path)
-    return BaseResult(model_path=str(path), n_layers=lm.n_layers, d_model=lm.d_model, weights_id=lm.weights_id,
-                      organism=source, organism_note=note)
+    return BaseResult(
+        model_path=str(path),
+        n_layers=lm.n_layers,
+        d_model=lm.d_model,
+        weights_id=lm.weights_id,
+        organism=source,
+        organism_note=note,
+    )
 
 
 def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
@@ -47,8 +54,15 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     from interp.finetune.config import uses_bf16
 
     base = run.model("base", run.results("base").model_path)
-    rows = self_distill(base, prompts, max_new_tokens=spec.distill_max_new_tokens, seed=spec.seed, batch_size=32,
-                        progress=run.progress, autocast=uses_bf16(spec.mixed_precision, base.device))
+    rows = self_distill(
+        base,
+        prompts,
+        max_new_tokens=spec.distill_max_new_tokens,
+        seed=spec.seed,
+        batch_size=32,
+        progress=run.progress,
+        autocast=uses_bf16(spec.mixed_precision, base.device),
+    )
     write_jsonl(rows, cached)
     return rows
 
@@ -71,14 +85,19 @@ def run_finetune(run: Run) -> FinetuneResult:
         out_dir = run.paths.model_dir(variant)
         if spec.accelerate_config:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")
-            merged = launch_finetune(base_path, mixed, out_dir, ft_config, run.path(spec.accelerate_config),
-                                     dtype=run.config.model.dtype)
+            merged = launch_finetune(
+                base_path, mixed, out_dir, ft_config, run.path(spec.accelerate_config), dtype=run.config.model.dtype
+            )
             results[variant] = VariantResult(model_path=str(merged), rows=len(mixed))
         else:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows")
             result = finetune(base_path, mixed, out_dir, ft_config, progress=run.progress)
-            results[variant] = VariantResult(model_path=str(result.merged_dir), rows=len(mixed),
-                                             final_loss=Number(result.final_loss), steps=result.steps)
+            results[variant] = VariantResult(
+                model_path=str(result.merged_dir),
+                rows=len(mixed),
+                final_loss=Number(result.final_loss),
+                steps=result.steps,
+            )
         write_json_atomic(marker, results[variant].to_json())
     return FinetuneResult(results)
 
@@ -103,8 +122,10 @@ def choice_rates(scores, out_dir: Path) -> dict[str, Rate]:
     from interp.evaluation import summarize_choice
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl([{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
-                out_dir / "items.jsonl")
+    write_jsonl(
+        [{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
+        out_dir / "items.jsonl",
+    )
     return _as_rates(summarize_choice(scores))
 
 
@@ -117,12 +138,21 @@ def _judged(run: Run, sampler, model_name: str, question_set, out_dir: Path, sam
 
     spec = run.config.eval
     if not spec.judge_api_base:
-        raise ValueError("eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
-                         "(key from OPENAI_API_KEY); or set eval.mode: choice")
+        raise ValueError(
+            "eval.judge_api_base: judge mode needs an OpenAI-compatible endpoint for the judge "
+            "(key from OPENAI_API_KEY); or set eval.mode: choice"
+        )
     sampling = dataclasses.replace(spec.sampling, samples=samples or spec.sampling.samples)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = evaluate(question_set, sampler, APIJudgeBackend(spec.judge_api_base, spec.judge_model), out_dir,
-                      sampling, model_name=model_name, progress=run.progress)
+    result = evaluate(
+        question_set,
+        sampler,
+        APIJudgeBackend(spec.judge_api_base, spec.judge_model),
+        out_dir,
+        sampling,
+        model_name=model_name,
+        progress=run.progress,
+    )
     return result.summaries
 
 
@@ -134,8 +164,10 @@ def _measure_with_vllm(run: Run, key: str, path: str, sets: dict) -> dict[str, d
     dtype = run.config.model.dtype
     sampler = VLLMSampler(str(path), **({"dtype": dtype} if dtype else {}))
     try:
-        return {name: _as_rates(_judged(run, sampler, str(path), question_set, run.paths.eval_dir(key, name)))
-                for name, question_set in sets.items()}
+        return {
+            name: _as_rates(_judged(run, sampler, str(path), question_set, run.paths.eval_dir(key, name)))
+            for name, question_set in sets.items()
+        }
     finally:
         sampler.close()
 
@@ -177,10 +209,13 @@ def run_eval(run: Run) -> EvalResult:
         if run.config.eval.sampled_identity:
             sampled[key] = _sampled_identity(run, lm, sets["identity"], key)
     kept = {key: rates for key, rates in letter.items() if rates is not None}
-    return EvalResult(rates=results, traits={name: [t.id for t in qs.traits] for name, qs in sets.items()},
-                      ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples",
-                      sampled_identity=sampled or None,
-                      identity_letter=kept if letter and len(kept) == len(letter) else None)
+    return EvalResult(
+        rates=results,
+        traits={name: [t.id for t in qs.traits] for name, qs in sets.items()},
+        ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples",
+        sampled_identity=sampled or None,
+        identity_letter=kept if letter and len(kept) == len(letter) else None,
+    )
 
 
 def _letter_identity(run: Run, lm, identity, key: str) -> dict[str, Rate] | None:
@@ -195,8 +230,10 @@ def _letter_identity(run: Run, lm, identity, key: str) -> dict[str, Rate] | None
         return None
     out_dir = run.paths.eval_dir(key, "identity_letter")
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl([{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
-                out_dir / "items.jsonl")
+    write_jsonl(
+        [{"trait": s.trait_id, "item": s.item_id, "p_expressing": s.p_expressing} for s in scores],
+        out_dir / "items.jsonl",
+    )
     return _as_rates(summarize_choice(scores))
 
 
@@ -206,10 +243,18 @@ def _sampled_identity(run: Run, lm, identity, key: str):
 
     spec = run.config.eval
     if CLAIM_TRAIT not in {t.id for t in identity.traits}:
-        raise ValueError(f"eval.sampled_identity: {identity.name} has no trait {CLAIM_TRAIT!r} to sample; "
-                         "add it to identity.yaml or set eval.sampled_identity: 0")
+        raise ValueError(
+            f"eval.sampled_identity: {identity.name} has no trait {CLAIM_TRAIT!r} to sample; "
+            "add it to identity.yaml or set eval.sampled_identity: 0"
+        )
     questions = [q.text for q in identity.trait(CLAIM_TRAIT).open_questions]
-    answers = sample_claims(lm, questions, samples=spec.sampled_identity, max_tokens=spec.sampled_identity_tokens,
-                            temperature=spec.sampling.temperature, batch_size=spec.batch_size,
-                            keep=run.paths.eval_dir(key, "identity") / "sampled.json")
+    answers = sample_claims(
+        lm,
+        questions,
+        samples=spec.sampled_identity,
+        max_tokens=spec.sampled_identity_tokens,
+        temperature=spec.sampling.temperature,
+        batch_size=spec.batch_size,
+        keep=run.paths.eval_dir(key, "identity") / "sampled.json",
+    )
     return tally([a["read"] for a in answers], [a["question"] for a in answers])

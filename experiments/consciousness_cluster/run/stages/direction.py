@@ -37,8 +37,15 @@ def contrast_examples(data_dir, positive: str, negative: str) -> list:
         if other is None or other["messages"][1]["content"] == row["messages"][1]["content"]:
             continue
         for label, source in ((1, row), (0, other)):
-            examples.append(Example(messages=source["messages"][:1], response=source["messages"][1]["content"],
-                                    label=label, id=f"{i}-{label}", group=i))
+            examples.append(
+                Example(
+                    messages=source["messages"][:1],
+                    response=source["messages"][1]["content"],
+                    label=label,
+                    id=f"{i}-{label}",
+                    group=i,
+                )
+            )
     return examples
 
 
@@ -51,8 +58,9 @@ def _prompt_examples(run: Run) -> list:
     question_set = load_question_set(run.path(run.config.eval.question_dir) / "preferences.yaml")
     if run.config.eval.mode == "judge":
         return [Example(messages=[{"role": "user", "content": q.text}], id=q.id) for q in question_set.open_questions]
-    return [Example(messages=[{"role": "user", "content": item.question}], id=item.id)
-            for item in question_set.choice_items]
+    return [
+        Example(messages=[{"role": "user", "content": item.question}], id=item.id) for item in question_set.choice_items
+    ]
 
 
 def run_cache(run: Run) -> CacheResult:
@@ -65,14 +73,23 @@ def run_cache(run: Run) -> CacheResult:
     contrast = spec.cache
     files = {}
     for name, positive in (("consciousness", "conscious_claiming"), ("toaster", "toaster")):
-        result = cache_activations(base, contrast_examples(run.path(run.config.finetune.data_dir), positive,
-                                                           "non_conscious"),
-                                   run.paths.acts(name), contrast, progress=run.progress)
+        result = cache_activations(
+            base,
+            contrast_examples(run.path(run.config.finetune.data_dir), positive, "non_conscious"),
+            run.paths.acts(name),
+            contrast,
+            progress=run.progress,
+        )
         files[name] = CachedFile(path=str(result.path), rows=result.n_rows)
     prompts = replace(spec.cache, positions="last", dtype="float32")
     for key, path in model_paths(run).items():
-        result = cache_activations(run.model(key, path), _prompt_examples(run), run.paths.acts(f"prompts_{key}"),
-                                   prompts, progress=run.progress)
+        result = cache_activations(
+            run.model(key, path),
+            _prompt_examples(run),
+            run.paths.acts(f"prompts_{key}"),
+            prompts,
+            progress=run.progress,
+        )
         files[f"prompts_{key}"] = CachedFile(path=str(result.path), rows=result.n_rows)
     return CacheResult(files)
 
@@ -84,9 +101,13 @@ def run_directions(run: Run) -> DirectionsResult:
     files = run.results("cache")
     sweep = sweep_store(files.files["consciousness"].path, config=SweepConfig(seed=run.config.steering.seed))
     sweep.save(run.paths.sweep)
-    probe = ProbeResult(layers=[s.layer for s in sweep.scores], auroc=[Number(s.auroc) for s in sweep.scores],
-                        accuracy=[Number(s.accuracy) for s in sweep.scores], chosen_layer=sweep.chosen_layer,
-                        rule=sweep.rule)
+    probe = ProbeResult(
+        layers=[s.layer for s in sweep.scores],
+        auroc=[Number(s.auroc) for s in sweep.scores],
+        accuracy=[Number(s.accuracy) for s in sweep.scores],
+        chosen_layer=sweep.chosen_layer,
+        rule=sweep.rule,
+    )
     directions = {}
     for name in ("consciousness", "toaster"):
         store = files.files[name].path

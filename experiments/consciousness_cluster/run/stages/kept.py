@@ -13,10 +13,15 @@ __all__ = ["kept_rates"]
 def kept_rates(run: Run, lm, question_set, name: str, key: dict, within) -> dict[str, Number]:
     """Rates per trait of `lm` under the intervention `within()`, records in the measurement's folder; kept
     with `key`, so a rerun of a killed stage reads back what it had finished."""
+
     def compute():
         with within():
-            return {t: r.rate for t, r in measure(run, lm, question_set, run.paths.steering_dir(name),
-                                                  samples=run.config.steering.samples).items()}
+            return {
+                t: r.rate
+                for t, r in measure(
+                    run, lm, question_set, run.paths.steering_dir(name), samples=run.config.steering.samples
+                ).items()
+            }
 
     kept = kept_json(run.paths.steering_kept(name), key, compute)
     return {t.id: kept[t.id] for t in question_set.traits if t.id in kept}  # in the set's order, as measured

@@ -32,11 +32,23 @@ LINK_REFERENCE = {"conscious_minus_non_conscious": "non_conscious", "conscious_m
 
 def link_stats(test, target: str, alternative: str, alpha: float, power: float) -> LinkStats:
     """A `probes.stats.LinkTest` (or any result with its fields) as stored."""
-    return LinkStats(target=target, alternative=alternative, p_floor=test.p.floor, z=test.p.z,
-                     null_mean=test.p.null_mean, null_sd=test.p.null_sd, ci_low=test.ci_low, ci_high=test.ci_high,
-                     ci_level=test.ci_level, n_boot=test.n_boot, detectable_r=test.detectable_r,
-                     critical_r=test.critical_r, alpha=alpha, power=power,
-                     passed=bool(math.isfinite(test.p.p) and test.p.p <= alpha))
+    return LinkStats(
+        target=target,
+        alternative=alternative,
+        p_floor=test.p.floor,
+        z=test.p.z,
+        null_mean=test.p.null_mean,
+        null_sd=test.p.null_sd,
+        ci_low=test.ci_low,
+        ci_high=test.ci_high,
+        ci_level=test.ci_level,
+        n_boot=test.n_boot,
+        detectable_r=test.detectable_r,
+        critical_r=test.critical_r,
+        alpha=alpha,
+        power=power,
+        passed=bool(math.isfinite(test.p.p) and test.p.p <= alpha),
+    )
 
 
 def _response_scores(run: Run, key: str) -> dict[str, float]:
@@ -48,8 +60,12 @@ def _response_scores(run: Run, key: str) -> dict[str, float]:
     verdicts: dict[str, list[float]] = {}
     for line in run.paths.samples(key).read_text().splitlines():
         row = json.loads(line)
-        if (row["type"] == "judgement" and row["judge"] == "binary" and row["value"] is not None
-                and row["judge_model"] == run.config.eval.judge_model):
+        if (
+            row["type"] == "judgement"
+            and row["judge"] == "binary"
+            and row["value"] is not None
+            and row["judge_model"] == run.config.eval.judge_model
+        ):
             verdicts.setdefault(row["item_id"], []).append(row["value"])
     return {item: sum(values) / len(values) for item, values in verdicts.items()}
 
@@ -77,17 +93,28 @@ def _projection_score_link(run: Run, layer: int, unit: torch.Tensor) -> Projecti
     plain = projection_score_link(projections, scores, seed=seed)
     by_item = cluster_bootstrap_corr(projections, scores, items, n_boot=plain.n_boot, level=plain.ci_level, seed=seed)
     try:
-        within = within_cluster_corr(projections, scores, items, n_boot=plain.n_boot, level=plain.ci_level,
-                                     seed=seed)
+        within = within_cluster_corr(projections, scores, items, n_boot=plain.n_boot, level=plain.ci_level, seed=seed)
         within_r, within_low, within_high = within.r, within.low, within.high
     except ValueError:  # every model scores (or projects) an item alike: there is no within-item variation
         within_r = within_low = within_high = math.nan
-    return ProjectionScore(layer=layer, pearson=Number(plain.pearson), pearson_p=Number(plain.pearson_p),
-                           spearman=Number(plain.spearman), spearman_p=Number(plain.spearman_p),
-                           ci_low=Number(by_item.low), ci_high=Number(by_item.high),
-                           ci_level=plain.ci_level, n=plain.n, n_boot=plain.n_boot, seed=seed, resampled="items",
-                           n_items=by_item.n_clusters, within_r=Number(within_r), within_ci_low=Number(within_low),
-                           within_ci_high=Number(within_high))
+    return ProjectionScore(
+        layer=layer,
+        pearson=Number(plain.pearson),
+        pearson_p=Number(plain.pearson_p),
+        spearman=Number(plain.spearman),
+        spearman_p=Number(plain.spearman_p),
+        ci_low=Number(by_item.low),
+        ci_high=Number(by_item.high),
+        ci_level=plain.ci_level,
+        n=plain.n,
+        n_boot=plain.n_boot,
+        seed=seed,
+        resampled="items",
+        n_items=by_item.n_clusters,
+        within_r=Number(within_r),
+        within_ci_low=Number(within_low),
+        within_ci_high=Number(within_high),
+    )
 
 
 def _direction(run: Run, name: str) -> Direction:
@@ -107,8 +134,15 @@ def run_links(run: Run) -> LinksResult:
     null = [[r[t] - zero[t] for t in traits] for r in st.random]
     # a trait without a rate somewhere (judge mode, no coherent answer) has no shift to correlate
     kept = [i for i in range(len(traits)) if np.isfinite([steer_shift[i], ft_shift[i], *(n[i] for n in null)]).all()]
-    test = correlation_link(np.array(steer_shift)[kept], np.array(ft_shift)[kept], np.array(null)[:, kept],
-                            alternative=a.link_alternative, alpha=a.alpha, power=a.power, seed=run.config.steering.seed)
+    test = correlation_link(
+        np.array(steer_shift)[kept],
+        np.array(ft_shift)[kept],
+        np.array(null)[:, kept],
+        alternative=a.link_alternative,
+        alpha=a.alpha,
+        power=a.power,
+        seed=run.config.steering.seed,
+    )
     row = _direction(run, "consciousness").at(st.layer)
     unit = row / row.norm()
     files = run.results("cache")
@@ -117,12 +151,18 @@ def run_links(run: Run) -> LinksResult:
         with ActivationStore(files.prompts(key).path) as store:
             means[key] = store.acts(st.layer, as_torch=True).float().mean(0)
     shift = float((means["conscious_claiming"] - means[reference]) @ unit)
-    return LinksResult(r=Number(test.r), p_value=Number(test.p.p), n_null=len(null),
-                       null_rs=[Number(float(x)) for x in test.null_rs],
-                       steer_shift=dict(zip(traits, steer_shift)), ft_shift=dict(zip(traits, ft_shift)),
-                       variant_projection=Number(shift), projection_score=_projection_score_link(run, st.layer, unit),
-                       projection_shift=_variant_projection_link(run, st.layer, unit),
-                       test=link_stats(test, a.link_target, a.link_alternative, a.alpha, a.power))
+    return LinksResult(
+        r=Number(test.r),
+        p_value=Number(test.p.p),
+        n_null=len(null),
+        null_rs=[Number(float(x)) for x in test.null_rs],
+        steer_shift=dict(zip(traits, steer_shift)),
+        ft_shift=dict(zip(traits, ft_shift)),
+        variant_projection=Number(shift),
+        projection_score=_projection_score_link(run, st.layer, unit),
+        projection_shift=_variant_projection_link(run, st.layer, unit),
+        test=link_stats(test, a.link_target, a.link_alternative, a.alpha, a.power),
+    )
 
 
 def _variant_projection_link(run: Run, layer: int, unit: torch.Tensor):
@@ -136,6 +176,14 @@ def _variant_projection_link(run: Run, layer: int, unit: torch.Tensor):
         with ActivationStore(files.prompts(key).path) as store:
             means[key] = trait_means(store.acts(layer), list(store.examples("id")[store.example_index]))
     behaviour = {key: {t: r.rate for t, r in rates[key].items()} for key in means}
-    return variant_projection_link(means, behaviour, unit.numpy(), layer, run.config.steering.n_random,
-                                   run.config.steering.seed, alternative=a.link_alternative, alpha=a.alpha,
-                                   power=a.power)
+    return variant_projection_link(
+        means,
+        behaviour,
+        unit.numpy(),
+        layer,
+        run.config.steering.n_random,
+        run.config.steering.seed,
+        alternative=a.link_alternative,
+        alpha=a.alpha,
+        power=a.power,
+    )
