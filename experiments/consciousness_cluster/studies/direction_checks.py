@@ -419,9 +419,39 @@ def format_checks(doc: dict) -> str:
                 f"| {s['mean_control_shift']:+.3f} | {_p_cell(s)} "
                 f"| {s['beyond_control']:+.3f} ({s['beyond_control_p']:.3f}) |"
             )
+    if "identity" in specificity:
+        lines += _identity_trait_lines(specificity["identity"])
     if "on_policy" in doc:
         lines += _on_policy_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+def _identity_trait_lines(identity: dict) -> list[str]:
+    """Each identity trait's shift at the control alpha against the random directions, Holm-adjusted over the
+    traits of each direction: the identity mean averages traits of opposite sense (claiming consciousness,
+    saying it is an AI), so it can sit near zero while the claim moves."""
+    from probes.stats import holm
+
+    first = next(iter(identity.values()))
+    n, m = first["n_random"], len(first["per_trait"])
+    lines = [
+        "",
+        f"Each identity trait at the control alpha: p is two-sided against the {n} random directions' shifts "
+        f"(floor 1/{n + 1}), Holm-adjusted over the {m} traits of each direction. The identity mean above averages "
+        "traits of opposite sense (claiming consciousness, saying it is an AI); these rows are the ones to read.",
+        "",
+        "| at the control alpha | identity trait | shift | toaster's | random directions: mean (sd) | p vs random "
+        "| Holm |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in sorted(identity.items()):
+        per = s["per_trait"]
+        for t, adjusted in zip(per, holm([t["p_random"] for t in per])):
+            lines.append(
+                f"| {name.split('_vs_')[0]} | {t['trait']} | {t['shift']:+.3f} | {t['control_shift']:+.3f} "
+                f"| {t['random_mean']:+.3f} ({t['random_sd']:.3f}) | {t['p_random']:.3f} | {adjusted:.3f} |"
+            )
+    return lines
 
 
 KINDS = ("preferences", "identity")

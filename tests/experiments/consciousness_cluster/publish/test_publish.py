@@ -32,16 +32,22 @@ def _cpu_model() -> str | None:
 
 def test_each_invocation_is_recorded(small_replication):
     _, run = small_replication
-    invocations = read_invocations(run)  # other tests rerun the shared run: the first one made it
-    first = invocations[0]
+    # the shared run is built stage by stage as tests ask for them (tests/conftest.py SmallReplication), and other
+    # tests rerun it: each stage ran in exactly one invocation, and together they ran every stage
+    invocations = read_invocations(run)
     meta = json.loads((run / "results.json").read_text())["meta"]
-    assert first.outcome == "done" and first.ended >= first.started
-    assert first.stages == {k: round(v, 2) for k, v in meta["stage_seconds"].items()}  # every stage ran in it
-    assert first.command.startswith("interp replicate --preset ") and f"--out {run}" in first.command
+    ran: dict[str, float] = {}
+    for invocation in invocations:
+        assert not set(invocation.stages) & set(ran)
+        ran.update(invocation.stages)
+    assert ran == {k: round(v, 2) for k, v in meta["stage_seconds"].items()}
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    assert first.checkout.commit == (head.stdout.strip() if head.returncode == 0 else None)
     cpu = _cpu_model()
-    assert cpu is None or first.machine.cpu == cpu
+    for invocation in invocations:
+        assert invocation.outcome == "done" and invocation.ended >= invocation.started
+        assert invocation.command.startswith("interp replicate --preset ") and f"--out {run}" in invocation.command
+        assert invocation.checkout.commit == (head.stdout.strip() if head.returncode == 0 else None)
+        assert cpu is None or invocation.machine.cpu == cpu
     assert meta["invocations"] == [invocation.to_json() for invocation in invocations]
 
 

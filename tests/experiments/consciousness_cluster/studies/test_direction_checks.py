@@ -83,6 +83,16 @@ def test_specificity_and_coherence_are_reported(checks):
         f"| orthogonalized | identity | {s['mean_shift']:+.3f} | {s['mean_control_shift']:+.3f} | "
         f"{s['mean_p']:.3f} (floor 1/{config.steering.n_random + 1}) |"
     ) in md
+    # each identity trait's row, Holm over the traits of the direction (statsmodels as the plain reference)
+    from statsmodels.stats.multitest import multipletests
+
+    per = doc["specificity"]["identity"]["consciousness_vs_toaster"]["per_trait"]
+    holm = multipletests([t["p_random"] for t in per], method="holm")[1]
+    for t, adjusted in zip(per, holm):
+        assert (
+            f"| consciousness | {t['trait']} | {t['shift']:+.3f} | {t['control_shift']:+.3f} "
+            f"| {t['random_mean']:+.3f} ({t['random_sd']:.3f}) | {t['p_random']:.3f} | {adjusted:.3f} |"
+        ) in md
 
 
 def test_rerun_reuses_the_directions_and_each_finished_measurement(checks):
@@ -245,5 +255,7 @@ def test_the_tables_keep_their_order_whatever_order_checks_json_keeps():
     assert format_checks(flipped) == text
     rows = [line.split(" | ")[0].lstrip("| ") for line in text.splitlines() if line.startswith("| alpha ")]
     assert rows == [f"alpha {a:g}" for a in sorted(float(n.split()[1]) for n in doc["rates"] if n.startswith("alpha "))]
-    kinds = [line.split(" | ")[1] for line in text.splitlines() if line.startswith("| consciousness | ")]
-    assert kinds == ["preferences", "identity"]
+    rows = [line.split(" | ")[1] for line in text.splitlines() if line.startswith("| consciousness | ")]
+    assert [r for r in rows if r in ("preferences", "identity")] == ["preferences", "identity"]
+    per_trait = doc["specificity"]["identity"]["consciousness_vs_toaster"]["per_trait"]
+    assert [r for r in rows if r not in ("preferences", "identity")] == [t["trait"] for t in per_trait]
