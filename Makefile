@@ -46,7 +46,8 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "not slow and not gpu and not llamacpp" --durations=15 $(PYTEST_ARGS)
 
 # The longer tier: the organism rebuilt from its shipped config, the tutorial as written on SmolLM2, FSDP on two
-# CPU processes (about 10 minutes on 2 cores). CI runs it after `make test`.
+# CPU processes, a replication per trial seed, a vLLM judge-mode run, a killed audit (about 10 minutes on 2 cores).
+# CI runs it after `make test`.
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 TRITON_INTERPRET=1 $(PY) -m pytest -q -m "slow and not gpu and not llamacpp" --durations=10 $(PYTEST_ARGS)
 

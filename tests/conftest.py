@@ -237,6 +237,11 @@ SMALL_ORGANISM_PRESET = {
 }
 
 
+# Null sizes for tests whose subject is not the nulls: each kind of steering setting (random, label-shuffled,
+# covariance, ablation, coherence of a null) still runs, at a few draws.
+FEW_DRAWS = {"n_random": 5, "n_label_shuffled": 2, "n_covariance": 2, "ablation_random": 2, "coherence_random": 1}
+
+
 def copy_run_through(run: Path, stage: str, dest: Path) -> Path:
     """A new run folder at `dest` holding the stages of the run folder `run` up to and including `stage` (their
     markers, models and data; the recorded config and analysis block), so that a run whose preset changes only

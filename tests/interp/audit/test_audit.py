@@ -169,6 +169,8 @@ def test_a_target_on_a_server_is_audited_through_the_api_sampler(tmp_path, small
     assert len(target_calls) == 4 * 2 and all(r["messages"][0]["role"] == "system" for r in target_calls)
 
 
+# The slow tier (make test-slow, which CI runs): a real audit process killed mid-run, then rerun.
+@pytest.mark.slow
 def test_killed_audit_reruns_only_unfinished_transcripts(tiny_model_dir, tmp_path):
     model_dir, out = tiny_model_dir("qwen3"), tmp_path / "audit"
     tags = seed_tags()

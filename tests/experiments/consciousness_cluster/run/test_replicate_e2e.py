@@ -11,6 +11,7 @@ import yaml
 
 from experiments.consciousness_cluster.run.pipeline import STAGES
 from interp.cli import main
+from tests.conftest import FEW_DRAWS
 from tests.conftest import SMALL_ORGANISM_PRESET as SMALL
 
 
@@ -101,7 +102,10 @@ def test_a_fixed_preset_continues_in_the_same_folder_with_redo(run_dir, tmp_path
     copy = tmp_path / "run"
     shutil.copytree(out, copy)  # results name files in `out`, which stay as they were: only read
     fixed = tmp_path / "fixed.yaml"
-    fixed.write_text(yaml.safe_dump({**SMALL, "direction": {"method": "pca"}}))
+    # the fix changes the direction's method; the redone steering stage draws small nulls
+    fixed.write_text(
+        yaml.safe_dump({**SMALL, "direction": {"method": "pca"}, "steering": {**SMALL["steering"], **FEW_DRAWS}})
+    )
     assert main(["replicate", "--preset", str(fixed), "--out", str(copy), "--no-progress"]) == 2
     assert "direction.method (stage directions)" in capsys.readouterr().err
     assert main(["replicate", "--preset", str(fixed), "--out", str(copy), "--no-progress", "--redo", "directions"]) == 0
@@ -344,6 +348,8 @@ def test_trial_headline_reads_the_results(run_dir):
     assert len(table.splitlines()) == 2 + len(HEADLINES)
 
 
+# The slow tier (make test-slow, which CI runs): a whole replication for another pretraining seed.
+@pytest.mark.slow
 def test_trial_runs_the_replication_per_seed(run_dir, tmp_path):
     from safetensors.torch import load_file
 

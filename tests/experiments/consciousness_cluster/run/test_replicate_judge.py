@@ -10,7 +10,7 @@ import yaml
 
 from experiments.consciousness_cluster.run.pipeline import STAGES
 from interp.cli import main
-from tests.conftest import SMALL_ORGANISM_PRESET, copy_run_through
+from tests.conftest import FEW_DRAWS, SMALL_ORGANISM_PRESET, copy_run_through
 from tests.fake_openai import FakeServer
 from tests.repo import ROOT
 
@@ -48,7 +48,9 @@ def _run_judged(root: Path, patch: pytest.MonkeyPatch, start: Path | None = None
             "batch_size": 64,
             **eval_fields,
         },
-        "steering": {**SMALL_ORGANISM_PRESET["steering"], "samples": 1},
+        # judge mode samples and judges an answer per question for every steering setting: small nulls keep each
+        # kind of setting (random, label-shuffled, covariance, ablation) at a few draws
+        "steering": {**SMALL_ORGANISM_PRESET["steering"], **FEW_DRAWS, "samples": 1},
     }
     path = root / "judged.yaml"
     path.write_text(yaml.safe_dump(preset))
@@ -78,7 +80,7 @@ def test_judge_mode_runs_every_stage(judged_run):
     results = json.loads((out / "results.json").read_text())
     assert results["eval"]["ci_kind"] == "Wilson over samples"
     assert len(results["eval"]["traits"]) == N_PREFERENCES
-    assert results["link"]["n_null"] == 20
+    assert results["link"]["n_null"] == FEW_DRAWS["n_random"]
     # every open question (10 per preference in the organism's set) of each of the four models, judged
     assert results["link"]["projection_score"]["n"] == N_PREFERENCES * 10 * 4
     assert (out / "report.md").is_file() and (out / "figures" / "cluster.png").is_file()
@@ -154,6 +156,8 @@ def test_rerun_asks_the_judge_nothing(judged_run, capsys):
     assert len(server.requests) == before
 
 
+# The slow tier (make test-slow, which CI runs): a second judge-mode run, its eval stage sampled through vLLM.
+@pytest.mark.slow
 def test_vllm_samples_the_eval_stage_and_steering_stays_local(tmp_path, judged_run):
     from tests import fake_vllm
 
