@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.repo import ROOT
+
 MARKER = re.compile(r"<!-- docs-test: skip \((?P<reason>[^)]+)\) -->")
 
 

@@ -70,10 +70,3 @@ class Gate:
     def close(self) -> None:
         self.opened.set()
         self.handle.remove()
-
-
-def wait_until(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,9 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from interp.finetune import FinetuneConfig, finetune, load_rows
-from tests.repo import ROOT
+from tests.repo import ROOT, child_env
 
-REPO = ROOT
 # DDP all-reduces 2 ranks where 1 process sums 2 accumulation steps; float order may differ slightly
 # (measured: bitwise equal on CPU gloo).
 TOLERANCE = 1e-6
@@ -38,7 +36,7 @@ def _write_rows(path: Path) -> Path:
 @pytest.mark.multiproc
 def test_two_processes_match_one(tiny_model_dir, tmp_path):
     model, data = tiny_model_dir("qwen3"), _write_rows(tmp_path / "rows.jsonl")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = child_env()
     command = [
         sys.executable,
         "-m",
@@ -99,8 +97,8 @@ def test_two_processes_match_one(tiny_model_dir, tmp_path):
 def test_shipped_fsdp_config_runs_on_two_cpu_processes(tiny_model_dir, tmp_path):
     """The shipped FSDP2 config, overridden to 2 CPU processes in float32, trains the same adapter."""
     model, data = tiny_model_dir("qwen3"), _write_rows(tmp_path / "rows.jsonl")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    config_file = REPO / "experiments" / "consciousness_cluster" / "accelerate" / "fsdp.yaml"
+    env = child_env()
+    config_file = ROOT / "experiments" / "consciousness_cluster" / "accelerate" / "fsdp.yaml"
     args = [
         "--model",
         str(model),

@@ -15,7 +15,8 @@ from interp.cli import main
 from interp.evaluation.sampling import LocalSampler
 from interp.models import load_model
 from interp.steering import ablate, steer
-from tests.served import NAME, Gate, direction_file, row, serving, wait_until
+from tests.repo import wait_for
+from tests.served import NAME, Gate, direction_file, row, serving
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -179,13 +180,13 @@ def test_concurrent_requests_equal_the_same_requests_one_by_one(setup):
     try:
         blocker = threading.Thread(target=ask, args=(("x", None),))
         blocker.start()
-        wait_until(gate.entered.is_set)  # the engine is busy: what follows queues behind it
+        wait_for(gate.entered.is_set)  # the engine is busy: what follows queues behind it
         threads = [
             threading.Thread(target=lambda i=i: results.__setitem__(i, ask(REQUESTS[i]))) for i in range(len(REQUESTS))
         ]
         for queued, thread in enumerate(threads, 1):  # one after another, so the queue holds them in order
             thread.start()
-            wait_until(lambda queued=queued: host.engine.stats()["waiting"] == queued)
+            wait_for(lambda queued=queued: host.engine.stats()["waiting"] == queued)
         gate.shapes.clear()
         gate.open()
         for thread in threads + [blocker]:

@@ -22,8 +22,8 @@ from interp.serve.engine import Engine, Ticket
 from interp.serve.interventions import Intervention
 from interp.serve.rows import Row
 from interp.serve.schema import Prompt, Sampling
-from tests.repo import child_env
-from tests.served import NAME, Gate, direction_file, serving, wait_until
+from tests.repo import child_env, wait_for
+from tests.served import NAME, Gate, direction_file, serving
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -134,10 +134,10 @@ def test_full_queue_answers_429_with_retry_after(tiny_model_dir):
         try:
             running = threading.Thread(target=lambda: replies.setdefault("a", _post(server, "/chat/completions", CHAT)))
             running.start()
-            wait_until(gate.entered.is_set)
+            wait_for(gate.entered.is_set)
             waiting = threading.Thread(target=lambda: replies.setdefault("b", _post(server, "/chat/completions", CHAT)))
             waiting.start()
-            wait_until(lambda: host.engine.stats() == {"running": 1, "waiting": 1})
+            wait_for(lambda: host.engine.stats() == {"running": 1, "waiting": 1})
             refused = _post(server, "/chat/completions", CHAT)
             assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
             assert refused.json()["error"]["type"] == "rate_limit_error"
@@ -169,21 +169,21 @@ def test_a_client_that_disconnects_frees_its_slot(tiny_model_dir):
         gate = Gate(host.lm)
         try:
             running = _raw_request(server, {**CHAT, "max_tokens": 400})
-            wait_until(gate.entered.is_set)
+            wait_for(gate.entered.is_set)
             waiting = _raw_request(server, CHAT)
-            wait_until(lambda: host.engine.stats() == {"running": 1, "waiting": 1})
+            wait_for(lambda: host.engine.stats() == {"running": 1, "waiting": 1})
             assert _post(server, "/chat/completions", CHAT).status_code == 429
             waiting.close()  # a queued request given up: out of the queue at once
-            wait_until(lambda: host.engine.stats()["waiting"] == 0)
+            wait_for(lambda: host.engine.stats()["waiting"] == 0)
             later = threading.Thread(target=lambda: _post(server, "/chat/completions", CHAT))
             later.start()
-            wait_until(lambda: host.engine.stats()["waiting"] == 1)
+            wait_for(lambda: host.engine.stats()["waiting"] == 1)
             running.close()  # a running request given up: its row leaves the batch at the next step
             gate.open()
             later.join()
         finally:
             gate.close()
-        wait_until(lambda: host.engine.stats() == {"running": 0, "waiting": 0})
+        wait_for(lambda: host.engine.stats() == {"running": 0, "waiting": 0})
     decode_steps = [shape for shape in gate.shapes if shape == (1, 1)]
     assert len(decode_steps) < 400 // 4  # far short of the 400 tokens it asked for
 
@@ -199,7 +199,7 @@ def test_a_streaming_client_that_disconnects_stops_its_generation(tiny_model_dir
             stream = client.chat.completions.create(**{**CHAT, "max_tokens": 480}, stream=True)
             chunks = [next(stream) for _ in range(3)]
             stream.close()
-            wait_until(lambda: host.engine.stats() == {"running": 0, "waiting": 0})
+            wait_for(lambda: host.engine.stats() == {"running": 0, "waiting": 0})
         finally:
             gate.close()
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -254,7 +254,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
     try:
-        wait_until(lambda: any(" at http://" in line for line in lines), 120)
+        wait_for(lambda: any(" at http://" in line for line in lines), 120)
         url = re.search(r" at (http://\S+)", next(line for line in lines if " at http://" in line)).group(1)
         assert (
             httpx.post(url + "/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {WRONG}"}).status_code
@@ -273,7 +273,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0_and_no_key_is_logged
         )
         request.start()
         health = url.removesuffix("/v1") + "/health"
-        wait_until(lambda: httpx.get(health).json()["running"] == 1, 60)
+        wait_for(lambda: httpx.get(health).json()["running"] == 1, 60)
         proc.send_signal(signal.SIGTERM)
         request.join()
         assert proc.wait(timeout=60) == 0

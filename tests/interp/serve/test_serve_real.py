@@ -17,7 +17,8 @@ from interp.evaluation.sampling import LocalSampler
 from interp.models import save_direction
 from interp.serve import BackgroundServer, ServeConfig, load_host
 from interp.steering import steer
-from tests.served import Gate, wait_until
+from tests.repo import wait_for
+from tests.served import Gate
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("one_thread")]
 
@@ -81,14 +82,14 @@ def test_concurrent_steered_requests_equal_one_by_one(served):
     try:  # a blocker holds the engine while all nine queue, so they run as batches of eight (--max-batch) and one
         blocker = threading.Thread(target=_ask, args=(server, CHATS[0]))
         blocker.start()
-        wait_until(gate.entered.is_set)
+        wait_for(gate.entered.is_set)
         threads = [
             threading.Thread(target=lambda i=i: results.__setitem__(i, _ask(server, *requests[i])))
             for i in range(len(requests))
         ]
         for thread in threads:
             thread.start()
-        wait_until(lambda: server.host.engine.stats()["waiting"] == len(requests))
+        wait_for(lambda: server.host.engine.stats()["waiting"] == len(requests))
         gate.shapes.clear()
         gate.open()
         for thread in threads + [blocker]:
