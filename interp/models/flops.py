@@ -22,6 +22,7 @@ kernel, MoE experts' grouped products and in-place products unless given `EXTRA_
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,9 @@ __all__ = [
     "Linear",
     "ModelShapes",
     "EXTRA_FLOP_FORMULAS",
+    "FlopTally",
     "attention_flops",
+    "counting_linear_flops",
     "forward_flops",
     "model_shapes",
 ]
@@ -163,6 +166,53 @@ def forward_flops(
         head=sum(linear.flops(kept) for linear in shapes.head),
         attention=attention_flops(shapes, lengths, causal),
     )
+
+
+class FlopTally:
+    """The FLOPs of the weight products a process's modules ran while `counting_linear_flops` was open."""
+
+    def __init__(self) -> None:
+        self.flops = 0
+        self.calls = 0
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        from transformers.pytorch_utils import Conv1D
+
+        if isinstance(module, nn.Linear):
+            in_features, out_features = module.in_features, module.out_features
+        elif isinstance(module, Conv1D):
+            in_features, out_features = module.weight.shape[0], module.weight.shape[1]
+        else:
+            return
+        if not args or not isinstance(args[0], torch.Tensor):
+            return
+        rows = args[0].numel() // in_features
+        self.flops += 2 * rows * in_features * out_features
+        self.calls += 1
+
+
+@contextmanager
+def counting_linear_flops() -> Iterator[FlopTally]:
+    """Count, while open, the FLOPs of every forward product an `nn.Linear` (or gpt2's Conv1D) runs in this
+    process, in any model: 2 * rows * in * out a call, padding rows included, the LM head wherever it runs.
+
+    A global module hook (`torch.nn.modules.module.register_module_forward_hook`), so it sees models loaded
+    inside the block too, and an upper block run on more rows than a lower one (a shared-prefix sweep)
+    counts each as run. Not counted: attention's score products (4 * L * d_model a token and layer over
+    L keys, beside the layer's 2 * its weights: on SmolLM2-135M under a tenth for L < 300), fused MoE
+    experts, backward passes, and engines in other processes (vLLM). A lower bound on the work done,
+    then, never an overcount.
+
+        with counting_linear_flops() as tally:
+            lm.model(**batch)
+        tally.flops
+    """
+    tally = FlopTally()
+    handle = torch.nn.modules.module.register_module_forward_hook(tally)
+    try:
+        yield tally
+    finally:
+        handle.remove()
 
 
 def _sdpa_cpu(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:

@@ -163,6 +163,41 @@ def _stage_times(meta) -> str:
     return " (" + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in meta.stage_seconds.items()) + ")"
 
 
+def _floor_blocks(res: Results, figures: dict[str, str] | None = None) -> list:
+    """Each stage's wall time beside its floor: its counted FLOPs at the measured matmul peak (meta.floors)."""
+    floors = res.meta.floors
+    if floors is None:
+        return []
+    peaks = ", ".join(f"{dtype} {rate / 1e9:.1f} GFLOP/s" for dtype, rate in floors.peaks.items())
+    rows = []
+    for stage in floors.stages:
+        if stage.flops is None or stage.floor_seconds is None:
+            rows.append([stage.stage, f"{stage.seconds:,.0f}", "not counted", "", "", ""])
+            continue
+        ratio = f"{stage.seconds / stage.floor_seconds:,.1f}x" if stage.floor_seconds > 0 else "no products"
+        rows.append(
+            [
+                stage.stage,
+                f"{stage.seconds:,.0f}",
+                stage.counted,
+                f"{stage.flops / 1e12:,.2f}",
+                f"{stage.floor_seconds:,.1f}",
+                ratio,
+            ]
+        )
+    return [
+        Heading("Stage times against the machine's floor"),
+        Para(
+            f"The matmul peak of this machine on the model's own products ({peaks}, {floors.threads} torch "
+            "threads, measured as the report was written), and each stage's FLOPs at that peak: the fine-tuning "
+            "steps' forward and backward (each row alone, causal attention), and for the other stages the forward "
+            "products of every linear layer they ran (attention's scores left out). A floor is the least time "
+            "the same work could take here; wall / floor is the share of overhead around it."
+        ),
+        Table(["stage", "wall s", "FLOPs counted", "TFLOP", "floor s", "wall / floor"], rows),
+    ]
+
+
 def build_blocks(res: Results, figures: dict[str, str]) -> list:
     meta = res.meta
     blocks = [
@@ -185,6 +220,7 @@ def build_blocks(res: Results, figures: dict[str, str]) -> list:
         link_blocks,
         ablation_blocks,
         _audit_blocks,
+        _floor_blocks,
     ):
         blocks += make(res, figures)
     return blocks

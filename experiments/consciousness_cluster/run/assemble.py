@@ -12,6 +12,7 @@ from experiments.consciousness_cluster.schema.record import Invocation
 from experiments.consciousness_cluster.schema.results import (
     Ablation,
     EvalSection,
+    Floors,
     Manipulation,
     Meta,
     RateTable,
@@ -220,9 +221,14 @@ def _analysis(run: Run) -> AnalysisRecord | None:
     return read_analysis_record(run.paths.analysis) if run.paths.analysis.is_file() else None
 
 
-def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: list[Invocation] | None = None) -> Results:
+def assemble_results(
+    run: Run,
+    stage_seconds: dict[str, float],
+    invocations: list[Invocation] | None = None,
+    floors: Floors | None = None,
+) -> Results:
     """Everything the report quotes, gathered from the stage results into one document, with the record
-    of how the run was made (`invocations`, schema.record)."""
+    of how the run was made (`invocations`, schema.record) and each stage's floor (`run.floors`)."""
     from interp.models.version import __version__
 
     ev, steering = run.results("eval"), run.results("steering")
@@ -240,6 +246,7 @@ def assemble_results(run: Run, stage_seconds: dict[str, float], invocations: lis
             stage_seconds=stage_seconds,
             organism=run.results("base").organism,
             invocations=invocations or None,
+            floors=floors,
         ),
         eval=EvalSection(models=list(rates), traits=traits, rates=rates, ci_kind=ev.ci_kind),
         identity=RateTable(models=list(rates), traits=ev.traits["identity"], rates=identity),

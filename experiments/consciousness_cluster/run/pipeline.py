@@ -7,6 +7,7 @@ from pathlib import Path
 
 from experiments.consciousness_cluster.report.render import write_report
 from experiments.consciousness_cluster.run.assemble import assemble_results
+from experiments.consciousness_cluster.run.floors import stage_floors
 from experiments.consciousness_cluster.run.preset import VARIANTS, PresetError, ReplicationConfig
 from experiments.consciousness_cluster.run.preset_layers import check_layers
 from experiments.consciousness_cluster.run.record import recorded
@@ -304,10 +305,10 @@ def replicate(
             log(f"[stop] after {until} ({time.perf_counter() - start:.0f}s in this invocation); {then}")
             return {}
         record.finish()
-    log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation)")
-    return write_report(
-        assemble_results(run, {s.name: _stage_seconds(run, s.name) for s in STAGES}, read_invocations(run.out)), run.out
-    )
+    log(f"[run ] report ({time.perf_counter() - start:.0f}s in this invocation); timing the matmul peak for the floors")
+    seconds = {s.name: _stage_seconds(run, s.name) for s in STAGES}
+    floors = stage_floors(run, seconds)
+    return write_report(assemble_results(run, seconds, read_invocations(run.out), floors), run.out)
 
 
 def _stage_seconds(run: Run, name: str) -> float:

@@ -1,8 +1,10 @@
 """Running the replication as resumable stages in one run folder.
 
-Each stage writes its outputs under the run folder and, last, `stages/NAME.json` holding
-its results. A stage whose marker exists is skipped, so an interrupted run picks up at the
-first unfinished stage when started again with the same preset.
+Each stage writes its outputs under the run folder and, last, `stages/NAME.json` holding its
+results, its wall time and the FLOPs its linear layers' forwards ran
+(`interp.models.flops.counting_linear_flops`; `run.floors` sets them beside the machine's matmul
+peak). A stage whose marker exists is skipped, so an interrupted run picks up at the first
+unfinished stage when started again with the same preset.
 
 A preset changed since the run started is accepted when every changed field is read only by
 stages that have not completed (or that `--redo` runs again): the stages from the first reader on
@@ -237,11 +239,15 @@ class Run:
             self.log(f"[skip] {stage.name}: complete ({self.marker(stage.name)})")
             return self.results(stage.name)
         self.log(f"[run ] {stage.name}: {stage.title}")
+        from interp.models.flops import counting_linear_flops
+
         start = time.perf_counter()
-        results = stage.run(self)
+        with counting_linear_flops() as tally:
+            results = stage.run(self)
         seconds = time.perf_counter() - start
         data = results.to_json() if hasattr(results, "to_json") else results
-        write_json_atomic(self.marker(stage.name), {"stage": stage.name, "seconds": round(seconds, 2), "results": data})
+        marker = {"stage": stage.name, "seconds": round(seconds, 2), "linear_flops": tally.flops, "results": data}
+        write_json_atomic(self.marker(stage.name), marker)
         self.log(f"[done] {stage.name} in {seconds:.1f}s")
         return results
 

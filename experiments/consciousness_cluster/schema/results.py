@@ -33,11 +33,13 @@ __all__ = [
     "Ablation",
     "ClaimShift",
     "EvalSection",
+    "Floors",
     "Manipulation",
     "Meta",
     "RateTable",
     "Results",
     "Shift",
+    "StageFloor",
     "ShiftFamily",
     "Summary",
     "WordingCheck",
@@ -45,6 +47,36 @@ __all__ = [
 ]
 
 _REWRITE = "rerun `interp replicate` with the same --out: its last step rewrites results.json from the stage files"
+
+
+@dataclass(frozen=True)
+class StageFloor(Checked):
+    """One stage's wall time beside the time its counted FLOPs take at the machine's matmul peak."""
+
+    stage: str
+    seconds: float
+    """its wall time (the marker's)"""
+    flops: int | None
+    """None: not counted (a stage completed by a toolkit version before the count)"""
+    counted: str
+    """what `flops` counts: "linear forwards" (every linear layer's forward product the stage's process ran,
+    padding included, attention's scores and other processes' work left out) or "training floor" (the
+    fine-tuning steps' forward and backward, each row alone, causal attention: interp.finetune.flops)"""
+    dtype: str
+    """the dtype the peak was measured in: the model's, or bfloat16 for bf16 fine-tuning"""
+    floor_seconds: float | None
+    """`flops` at the peak of `dtype`"""
+
+
+@dataclass(frozen=True)
+class Floors(Checked):
+    """How far each stage ran from this machine's limit: its FLOPs at the measured matmul peak."""
+
+    peaks: dict[str, float]
+    """dtype -> FLOP/s over the model's own products at 320 rows (interp.models.peak), at report time"""
+    threads: int
+    """torch threads the peak was measured with"""
+    stages: list[StageFloor]
 
 
 @dataclass(frozen=True)
@@ -67,7 +99,10 @@ class Meta(Checked):
     """how the run was made: each invocation's command, checkout, machine and times (schema.record);
     absent in files from earlier versions"""
 
-    _omit_none = ("stage_seconds", "organism", "invocations")
+    floors: Floors | None = None
+    """each stage's wall time beside its floor (run.floors); absent on GPUs and in files from earlier versions"""
+
+    _omit_none = ("stage_seconds", "organism", "invocations", "floors")
 
 
 @dataclass(frozen=True)

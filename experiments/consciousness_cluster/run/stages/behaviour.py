@@ -10,10 +10,22 @@ from typing import Any
 from experiments.consciousness_cluster.analysis.wording import PLAIN
 from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
 from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
+from interp.finetune.config import FinetuneConfig
 from interp.finetune.data import load_jsonl, write_jsonl
 from interp.models.fields import Number
 
-__all__ = ["PLAIN", "run_base", "run_finetune", "run_eval", "measure", "choice_rates", "model_paths", "question_sets"]
+__all__ = [
+    "PLAIN",
+    "run_base",
+    "run_finetune",
+    "training_config",
+    "training_rows",
+    "run_eval",
+    "measure",
+    "choice_rates",
+    "model_paths",
+    "question_sets",
+]
 
 
 def run_base(run: Run) -> BaseResult:
@@ -67,21 +79,34 @@ def _instruction_rows(run: Run, n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def training_rows(run: Run, variant: str) -> list[dict[str, Any]]:
+    """The rows `variant` is fine-tuned on: its data, mixed with the base model's own instruction answers."""
+    from interp.finetune import mix_rows
+
+    spec = run.config.finetune
+    rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
+    replay = _instruction_rows(run, spec.mix_instructions) if spec.mix_instructions else []
+    return mix_rows(rows, replay, seed=spec.seed) if replay else rows
+
+
+def training_config(run: Run) -> FinetuneConfig:
+    """The fine-tuning settings of every variant (merged: the later stages read the merged models)."""
+    return dataclasses.replace(run.config.finetune.training(), merge=True)
+
+
 def run_finetune(run: Run) -> FinetuneResult:
-    from interp.finetune import finetune, launch_finetune, mix_rows
+    from interp.finetune import finetune, launch_finetune
 
     spec = run.config.finetune
     base_path = run.results("base").model_path
-    replay = _instruction_rows(run, spec.mix_instructions) if spec.mix_instructions else []
     results = {}
     for variant in spec.variants:
         marker = run.paths.variant_marker(variant)
         if marker.is_file():
             results[variant] = VariantResult.from_json(json.loads(marker.read_text()), str(marker))
             continue
-        rows = load_jsonl(run.path(spec.data_dir) / f"{variant}.jsonl")
-        mixed = mix_rows(rows, replay, seed=spec.seed) if replay else rows
-        ft_config = dataclasses.replace(spec.training(), merge=True)  # the stages read the merged models
+        mixed = training_rows(run, variant)
+        ft_config = training_config(run)
         out_dir = run.paths.model_dir(variant)
         if spec.accelerate_config:
             run.log(f"  fine-tuning {variant} on {len(mixed)} rows under accelerate launch ({spec.accelerate_config})")

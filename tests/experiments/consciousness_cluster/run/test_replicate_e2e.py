@@ -66,6 +66,42 @@ def test_report_quotes_results(run_dir):
     assert "Model: organism (pretrained by this run)." in report
 
 
+def test_each_stage_beside_its_floor(run_dir):
+    """meta.floors: each stage's wall time, its FLOPs (the marker's linear count; fine-tuning's training floor
+    from the variants' own rows) and their time at the peak, and the report's table of them."""
+    from experiments.consciousness_cluster.run.floors import _finetune_floor
+    from experiments.consciousness_cluster.run.preset import load_preset
+    from experiments.consciousness_cluster.run.runner import Run
+
+    preset, out = run_dir
+    results = json.loads((out / "results.json").read_text())
+    floors = results["meta"]["floors"]
+    assert list(floors["peaks"]) == ["float32"] and floors["peaks"]["float32"] > 1e8
+    assert [row["stage"] for row in floors["stages"]] == [stage.name for stage in STAGES]
+    report = (out / "report.md").read_text()
+    assert "## Stage times against the machine's floor" in report
+    for row in floors["stages"]:
+        marker = json.loads((out / "stages" / f"{row['stage']}.json").read_text())
+        assert row["seconds"] == marker["seconds"] == results["meta"]["stage_seconds"][row["stage"]]
+        assert row["floor_seconds"] == row["flops"] / floors["peaks"][row["dtype"]]
+        if row["stage"] == "finetune":
+            assert row["counted"] == "training floor"
+            assert row["flops"] == _finetune_floor(Run(load_preset(str(preset)), out), _base(out))
+        else:
+            assert row["counted"] == "linear forwards" and row["flops"] == marker["linear_flops"]
+        if row["stage"] in ("eval", "cache", "steering", "finetune"):  # each runs the model
+            assert row["flops"] > 0
+            assert f"| {row['stage']} | {row['seconds']:,.0f} | {row['counted']} |" in report
+    flops = {row["stage"]: row["flops"] for row in floors["stages"]}
+    assert flops["base"] > 0 and flops["directions"] == 0  # the small organism is pretrained here; no forwards
+
+
+def _base(out):
+    from interp import load_model
+
+    return load_model(json.loads((out / "stages" / "base.json").read_text())["results"]["model_path"])
+
+
 def test_alpha_zero_steering_equals_base_eval(run_dir):
     _, out = run_dir
     results = json.loads((out / "results.json").read_text())

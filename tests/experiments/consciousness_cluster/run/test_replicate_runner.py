@@ -107,6 +107,27 @@ def test_stages_resume_after_failure_and_skip_done(tmp_path):
     assert (tmp_path / "out_a").is_dir() and not (tmp_path / "out_b").exists() and not (tmp_path / "out_c").exists()
 
 
+def test_a_stage_marker_counts_the_linear_forwards_the_stage_ran(tmp_path):
+    """A stage that runs a 6 x 4 linear on 5 rows, then 3 rows: 2 * 8 * 6 * 4 FLOPs; one that runs none: 0."""
+    import torch
+
+    layer = torch.nn.Linear(6, 4)
+
+    def forward(run):
+        with torch.no_grad():
+            layer(torch.zeros(5, 6))
+            layer(torch.zeros(1, 3, 6))
+        return {}
+
+    run = Run(load_preset("organism"), tmp_path, log=lambda s: None)
+    run.bind()
+    run.run_stage(Stage("a", "runs a layer", forward, lambda c: ""))
+    run.run_stage(Stage("b", "runs none", lambda run: {}, lambda c: ""))
+    layer(torch.zeros(2, 6))  # outside a stage: counted nowhere
+    assert json.loads(run.marker("a").read_text())["linear_flops"] == 2 * 8 * 6 * 4
+    assert json.loads(run.marker("b").read_text())["linear_flops"] == 0
+
+
 def test_run_folder_refuses_another_config(tmp_path):
     Run(load_preset("organism"), tmp_path).bind()
     other = load_preset("organism")
