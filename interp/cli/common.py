@@ -103,7 +103,10 @@ def literal_choices(config: Callable[[], type], name: str) -> RegistryChoices:
 
         from interp.models.fields import literal_values
 
-        return [value for value in literal_values(get_type_hints(config())[name]) if value is not None]
+        values = literal_values(get_type_hints(config())[name])
+        if values is None:
+            raise TypeError(f"{config().__name__}.{name} is not a Literal field")
+        return [value for value in values if value is not None]
 
     return RegistryChoices(names)
 

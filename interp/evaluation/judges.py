@@ -257,7 +257,7 @@ class LocalJudgeBackend:
         out = []
         for i in range(len(prompts)):
             scores = dict(zip(labels, sums[i * len(labels) : (i + 1) * len(labels)]))
-            out.append((max(scores, key=scores.get), {"logprobs": scores}))
+            out.append((max(scores, key=lambda label: scores[label]), {"logprobs": scores}))
         return out
 
     def number_tokens(self) -> dict[int, int]:
@@ -278,7 +278,7 @@ class LocalJudgeBackend:
             probs: dict[int, float] = {}
             for tid, value in numbers.items():
                 probs[value] = probs.get(value, 0.0) + float(row[tid].exp())
-            raw = str(max(probs, key=probs.get)) if probs else ""
+            raw = str(max(probs, key=lambda value: probs[value])) if probs else ""
             out.append((raw, probs))
         return out
 

@@ -88,7 +88,7 @@ def _fused_forward(layer, original):
         if name is None or (autocast and torch.get_autocast_dtype(device) != torch.bfloat16):
             return original(x, *args, **kwargs)
         base, lora_a, lora_b = layer.base_layer, layer.lora_A[name].weight, layer.lora_B[name].weight
-        tensors = (x, base.weight, base.bias, lora_a, lora_b)
+        tensors: tuple[torch.Tensor | None, ...] = (x, base.weight, base.bias, lora_a, lora_b)
         if autocast:  # the casts autocast would make for F.linear; differentiable, so gradients reach float32
             tensors = tuple(t if t is None else t.to(torch.bfloat16) for t in tensors)
         with torch.autocast(device, enabled=False):
