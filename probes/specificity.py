@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interp.models.fields import Number
-from probes.stats import empirical_p
+from probes.stats import describe_count, empirical_p
 
 __all__ = [
     "NullTest",
@@ -153,8 +153,8 @@ class NullTest:
     n_bh: int
 
     def describe(self) -> str:
-        """The headline form: "k of m after Holm (raw k')"."""
-        return f"{self.n_holm} of {self.m} after Holm (raw {self.n_raw})"
+        """The headline form (`probes.stats.multiplicity.describe_count`)."""
+        return describe_count(self.n_holm, self.m, self.n_raw)
 
     def trait(self, trait: str) -> TraitNullTest:
         return next(t for t in self.per_trait if t.trait == trait)

@@ -21,6 +21,7 @@ __all__ = [
     "adjust",
     "benjamini_hochberg",
     "count_significant",
+    "describe_count",
     "detectable_shift",
     "holm",
     "min_null_draws",
@@ -83,6 +84,11 @@ def adjust(pvalues: Sequence[float]) -> Adjusted:
     return Adjusted(raw.copy(), holm(raw), benjamini_hochberg(raw))
 
 
+def describe_count(holm: int, m: int, raw: int) -> str:
+    """A headline count of a family of m tests: "k of m after Holm (raw k')"."""
+    return f"{holm} of {m} after Holm (raw {raw})"
+
+
 class SignificantCount(NamedTuple):
     """How many of a family pass alpha, raw and corrected."""
 
@@ -94,8 +100,8 @@ class SignificantCount(NamedTuple):
     alpha: float
 
     def describe(self) -> str:
-        """The headline form: "k of m after Holm (raw k')"."""
-        return f"{self.holm} of {self.m} after Holm (raw {self.raw})"
+        """The headline form (`describe_count`)."""
+        return describe_count(self.holm, self.m, self.raw)
 
 
 def count_significant(p_raw: Sequence[float], alpha: float = 0.05) -> SignificantCount:

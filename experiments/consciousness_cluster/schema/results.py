@@ -28,6 +28,7 @@ from experiments.consciousness_cluster.schema.stages import (
 from interp.models.fields import Number
 from interp.models.textio import TextFileError, read_text
 from probes.specificity import NullTest
+from probes.stats import describe_count
 
 __all__ = [
     "Ablation",
@@ -159,8 +160,8 @@ class ShiftFamily(Checked):
     """the preferences that pass after Holm"""
 
     def describe(self) -> str:
-        """The headline form: "k of m after Holm (raw k')"."""
-        return f"{self.n_holm} of {self.m} after Holm (raw {self.n_raw})"
+        """The headline form (`probes.stats.multiplicity.describe_count`)."""
+        return describe_count(self.n_holm, self.m, self.n_raw)
 
 
 @dataclass(frozen=True)
