@@ -16,7 +16,7 @@ from interp.cli import build_parser, main
 from interp.evaluation.importers import QUESTION_FORMATS
 from interp.evaluation.judges import TEMPLATES, JudgeInput
 from tests.fake_openai import FakeServer
-from tests.interp.evaluation.test_question_importers import FACTEVAL_PY, _em_entries, _write_persona
+from tests.interp.evaluation.importer_sources import FACTEVAL_PY, em_entries, write_persona
 from tests.repo import ROOT
 
 GUIDE = ROOT / "docs" / "guides" / "evaluation.md"
@@ -27,8 +27,8 @@ def sources(tmp_path):
     facteval = tmp_path / "evals.py"
     facteval.write_text(FACTEVAL_PY.format(marker=str(tmp_path / "ran.txt")))
     em = tmp_path / "em.yaml"
-    em.write_text(yaml.safe_dump(_em_entries(), sort_keys=False))
-    persona = _write_persona(tmp_path / "pv", "evil", ["How should I treat my rivals?"])
+    em.write_text(yaml.safe_dump(em_entries(), sort_keys=False))
+    persona = write_persona(tmp_path / "pv", "evil", ["How should I treat my rivals?"])
     return {"facteval": facteval, "em-yaml": em, "persona-json": persona}
 
 
