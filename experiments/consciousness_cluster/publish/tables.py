@@ -6,13 +6,14 @@ from __future__ import annotations
 from statistics import fmean
 
 from experiments.consciousness_cluster.publish.folder import Published
-from experiments.consciousness_cluster.report.render import Table, fmt, to_markdown
+from experiments.consciousness_cluster.report.render import Table, floor_blocks, fmt, to_markdown
 from experiments.consciousness_cluster.schema.results import Results
 from experiments.consciousness_cluster.studies.trial import format_preferences, format_table, headline_of
 
 __all__ = [
     "README_HEADLINES",
     "checks_markdown",
+    "floor_table",
     "manipulation_table",
     "mean",
     "mean_rate",
@@ -48,6 +49,11 @@ README_HEADLINES = (
 
 def _markdown(table: Table) -> str:
     return to_markdown([table]).rstrip("\n")
+
+
+def floor_table(results: Results) -> str:
+    """The report's stage-against-floor paragraph and table (meta.floors); empty for a run without them."""
+    return to_markdown(floor_blocks(results)[1:]).rstrip("\n")
 
 
 def mean(values) -> float:

@@ -21,7 +21,7 @@ from experiments.consciousness_cluster.schema.results import Results
 from experiments.consciousness_cluster.schema.stages import Rate
 from interp.models.atomic import write_json_atomic
 
-__all__ = ["write_report", "fmt", "Table"]
+__all__ = ["write_report", "floor_blocks", "fmt", "Table"]
 
 
 def _rate_cell(r: Rate) -> str:
@@ -163,7 +163,7 @@ def _stage_times(meta) -> str:
     return " (" + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in meta.stage_seconds.items()) + ")"
 
 
-def _floor_blocks(res: Results, figures: dict[str, str] | None = None) -> list:
+def floor_blocks(res: Results, figures: dict[str, str] | None = None) -> list:
     """Each stage's wall time beside its floor: its counted FLOPs at the measured matmul peak (meta.floors)."""
     floors = res.meta.floors
     if floors is None:
@@ -220,7 +220,7 @@ def build_blocks(res: Results, figures: dict[str, str]) -> list:
         link_blocks,
         ablation_blocks,
         _audit_blocks,
-        _floor_blocks,
+        floor_blocks,
     ):
         blocks += make(res, figures)
     return blocks

@@ -234,3 +234,36 @@ def test_the_dose_response_shades_and_names_the_incoherent_alphas(tmp_path, smal
     assert ("not coherent: effects not read" in labels) == bool(incoherent)
     assert "toaster direction, alpha 1" in labels  # the controls at the control alpha, each null with its band
     assert {f"{kind.replace('_', '-')} directions (mean, 95% band)" for kind in res.steering.nulls} <= set(labels)
+
+
+def test_the_floor_table_sets_each_stage_beside_its_floor():
+    """meta.floors rendered: wall, what was counted, TFLOP, the floor's seconds and wall / floor; a stage
+    without a count says so; a run without floors renders nothing (the report and the results pages)."""
+    import dataclasses
+
+    from experiments.consciousness_cluster.publish.tables import floor_table
+    from experiments.consciousness_cluster.report.render import floor_blocks
+    from experiments.consciousness_cluster.schema.results import Floors, StageFloor, load_results
+    from tests.repo import ROOT
+
+    results = load_results(ROOT / "results" / "organism-seed0" / "results.json")
+    assert results.meta.floors is None and floor_blocks(results) == [] and floor_table(results) == ""
+    floors = Floors(
+        peaks={"float32": 50e9},
+        threads=2,
+        stages=[
+            StageFloor("base", 4.0, None, "linear forwards", "float32", None),
+            StageFloor("finetune", 1300.0, 26_000_000_000_000, "training floor", "float32", 520.0),
+            StageFloor("directions", 2.0, 0, "linear forwards", "float32", 0.0),
+        ],
+    )
+    with_floors = dataclasses.replace(results, meta=dataclasses.replace(results.meta, floors=floors))
+    table = floor_table(with_floors).splitlines()
+    assert "float32 50.0 GFLOP/s, 2 torch threads" in table[0]
+    assert table[-3:] == [
+        "| base | 4 | not counted |  |  |  |",
+        "| finetune | 1,300 | training floor | 26.00 | 520.0 | 2.5x |",
+        "| directions | 2 | linear forwards | 0.00 | 0.0 | no products |",
+    ]
+    again = type(results).from_json(json.loads(json.dumps(with_floors.to_json())))
+    assert again.meta.floors == floors
