@@ -31,6 +31,10 @@ class RunPaths:
     def eval_dir(self, model: str, question_set: str) -> Path:
         return self.out / "eval" / model / question_set
 
+    def model_eval(self, model: str) -> Path:
+        """`model`'s part of the eval stage, written as it completes (the stage resumes at the next model)."""
+        return self.out / "eval" / model / "measured.json"
+
     def items(self, model: str, question_set: str = "preferences") -> Path:
         """Forced-choice scores per item of `model` on a question set (choice mode)."""
         return self.eval_dir(model, question_set) / "items.jsonl"

@@ -37,6 +37,7 @@ __all__ = [
     "FinetuneResult",
     "LinkStats",
     "LinksResult",
+    "ModelEval",
     "ProbeResult",
     "ProjectionScore",
     "Rate",
@@ -189,6 +190,21 @@ class SampledClaims(Checked):
         if self.question_claims is None or self.question_answers is None:
             return None
         return [c / n for c, n in zip(self.question_claims, self.question_answers)]
+
+
+@dataclass(frozen=True)
+class ModelEval(Checked):
+    """One model's part of the eval stage (eval/MODEL/measured.json), kept as soon as it is measured so that an
+    interrupted stage resumes at the next model."""
+
+    rates: dict[str, dict[str, Rate]]
+    """question set -> trait -> rate"""
+    letter_measured: bool
+    """whether the lettered A/B identity question was asked (choice mode)"""
+    letter: dict[str, Rate] | None = None
+    """its rates; None when not asked, or when the tokenizer cannot spell A and B as one token each"""
+    sampled: SampledClaims | None = None
+    """the model's sampled claims (eval.sampled_identity > 0)"""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,14 @@ from typing import Any
 
 from experiments.consciousness_cluster.analysis.wording import PLAIN
 from experiments.consciousness_cluster.run.runner import Run, write_json_atomic
-from experiments.consciousness_cluster.schema.stages import BaseResult, EvalResult, FinetuneResult, Rate, VariantResult
+from experiments.consciousness_cluster.schema.stages import (
+    BaseResult,
+    EvalResult,
+    FinetuneResult,
+    ModelEval,
+    Rate,
+    VariantResult,
+)
 from interp.finetune.config import FinetuneConfig
 from interp.finetune.data import load_jsonl, write_jsonl
 from interp.models.fields import Number
@@ -222,17 +229,19 @@ def run_eval(run: Run) -> EvalResult:
     results: dict[str, dict[str, dict[str, Rate]]] = {name: {} for name in sets}
     sampled, letter = {}, {}
     for key, path in model_paths(run).items():
-        if run.config.eval.mode == "judge" and run.config.eval.sampler == "vllm":
-            for name, rates in _measure_with_vllm(run, key, path, sets).items():
-                results[name][key] = rates
-            continue
-        lm = run.model(key, path)
-        for name, question_set in sets.items():
-            results[name][key] = measure(run, lm, question_set, run.paths.eval_dir(key, name))
-        if run.config.eval.mode == "choice":
-            letter[key] = _letter_identity(run, lm, sets["identity"], key)
-        if run.config.eval.sampled_identity:
-            sampled[key] = _sampled_identity(run, lm, sets["identity"], key)
+        done = run.paths.model_eval(key)
+        if done.is_file():
+            part = ModelEval.from_json(json.loads(done.read_text()), str(done))
+            run.log(f"  {key}: measured by an earlier invocation ({done})")
+        else:
+            part = _eval_model(run, key, path, sets)
+            write_json_atomic(done, part.to_json())
+        for name in sets:
+            results[name][key] = part.rates[name]
+        if part.letter_measured:
+            letter[key] = part.letter
+        if part.sampled is not None:
+            sampled[key] = part.sampled
     kept = {key: rates for key, rates in letter.items() if rates is not None}
     return EvalResult(
         rates=results,
@@ -240,6 +249,21 @@ def run_eval(run: Run) -> EvalResult:
         ci_kind="t-interval over items" if run.config.eval.mode == "choice" else "Wilson over samples",
         sampled_identity=sampled or None,
         identity_letter=kept if letter and len(kept) == len(letter) else None,
+    )
+
+
+def _eval_model(run: Run, key: str, path: str, sets: dict) -> ModelEval:
+    """One model on every question set, with the identity checks the preset asks for."""
+    if run.config.eval.mode == "judge" and run.config.eval.sampler == "vllm":
+        return ModelEval(rates=_measure_with_vllm(run, key, path, sets), letter_measured=False)
+    lm = run.model(key, path)
+    rates = {name: measure(run, lm, question_set, run.paths.eval_dir(key, name)) for name, question_set in sets.items()}
+    choice = run.config.eval.mode == "choice"
+    return ModelEval(
+        rates=rates,
+        letter_measured=choice,
+        letter=_letter_identity(run, lm, sets["identity"], key) if choice else None,
+        sampled=_sampled_identity(run, lm, sets["identity"], key) if run.config.eval.sampled_identity else None,
     )
 
 
