@@ -172,15 +172,16 @@ class FlopTally:
     """The FLOPs of the weight products a process's modules ran while `counting_linear_flops` was open."""
 
     def __init__(self) -> None:
-        self.flops = 0
-        self.calls = 0
-
-    def __call__(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         from transformers.pytorch_utils import Conv1D
 
+        self.flops = 0
+        self.calls = 0
+        self._conv1d = Conv1D
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         if isinstance(module, nn.Linear):
             in_features, out_features = module.in_features, module.out_features
-        elif isinstance(module, Conv1D):
+        elif isinstance(module, self._conv1d):
             in_features, out_features = module.weight.shape[0], module.weight.shape[1]
         else:
             return
