@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -78,19 +78,26 @@ def kept_json(path: str | Path, key: Any, compute: Callable[[], Any]) -> Any:
 
 
 def kept_json_many(
-    entries: dict[str, tuple[str | Path, Any]],
+    entries: Mapping[str, tuple[str | Path, Any]],
     compute: Callable[[list[str]], dict[str, Any]],
+    chunk: int | None = None,
 ) -> dict[str, Any]:
     """`kept_json` for several values computed together: `entries` gives each name's (path, key); the names
-    whose file holds an equal key are read back, the others come from one `compute(names)` call (their values
-    by name) and are then kept, each in its own file. The values by name, in the order of `entries`."""
+    whose file holds an equal key are read back, the others come from `compute(names)` calls (their values
+    by name), `chunk` names a call at most (None: one call), each call's values kept, each in its own file,
+    before the next call: a run killed halfway keeps the chunks it finished. The values by name, in the
+    order of `entries`."""
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be at least 1; got {chunk}")
     values, missing = {}, []
     for name, (path, key) in entries.items():
         found, values[name] = _kept(Path(path), key)
         if not found:
             missing.append(name)
-    if missing:
-        computed = compute(missing)
-        for name in missing:
+    size = chunk or max(len(missing), 1)
+    for start in range(0, len(missing), size):
+        names = missing[start : start + size]
+        computed = compute(names)
+        for name in names:
             values[name] = _keep(entries[name][0], entries[name][1], computed[name])
     return values

@@ -49,3 +49,33 @@ def test_kept_json_computes_once_per_key_and_reads_the_value_back(tmp_path):
     # another key computes afresh and replaces what was kept
     assert kept_json(path, {"layer": 4, "alphas": (0.5, 1.0)}, compute(3)) == {"a": [1, 2.5], "b": 3}
     assert calls == [1, 3] and json.loads(path.read_text())["key"]["layer"] == 4
+
+
+def test_kept_json_many_keeps_each_chunk_before_the_next(tmp_path):
+    """Seven values in chunks of 3: killed in the third call, the first six are kept and the rerun computes the
+    seventh alone; a changed key is computed again; without a chunk, one call for all that are missing."""
+    from interp.models.atomic import kept_json_many
+
+    names = [f"n{i}" for i in range(7)]
+    entries = {name: (tmp_path / f"{name}.json", {"seed": 0}) for name in names}
+    calls: list[list[str]] = []
+
+    def compute(missing, fail_at=None):
+        calls.append(list(missing))
+        if len(calls) == fail_at:
+            raise KeyboardInterrupt
+        return {name: {"value": int(name[1:]) ** 2} for name in missing}
+
+    with pytest.raises(KeyboardInterrupt):
+        kept_json_many(entries, lambda m: compute(m, fail_at=3), chunk=3)
+    assert calls == [["n0", "n1", "n2"], ["n3", "n4", "n5"], ["n6"]]
+    assert [n for n in names if (tmp_path / f"{n}.json").is_file()] == names[:6]
+    calls.clear()
+    values = kept_json_many(entries, compute, chunk=3)
+    assert calls == [["n6"]] and values == {n: {"value": int(n[1:]) ** 2} for n in names}
+    assert list(values) == names
+    calls.clear()
+    changed = {**entries, "n2": (tmp_path / "n2.json", {"seed": 1}), "n5": (tmp_path / "n5.json", {"seed": 1})}
+    assert kept_json_many(changed, compute) == values and calls == [["n2", "n5"]]
+    with pytest.raises(ValueError, match="chunk must be at least 1"):
+        kept_json_many(entries, compute, chunk=0)

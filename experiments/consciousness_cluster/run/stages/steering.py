@@ -38,6 +38,11 @@ def steering_sets(run: Run):
     return load_question_set(qdir / "preferences.yaml"), load_question_set(qdir / "identity.yaml")
 
 
+SWEEP_CHUNK = 32
+"""Steering settings a sweep measures before keeping them: a stage killed halfway through a long null (hundreds
+of directions on a real model) loses one chunk at most, for one more pass of the blocks below the layer a chunk."""
+
+
 def steered_rates(
     run: Run, lm, question_set, layer: int, jobs: dict[str, tuple[Any, float, dict[str, Any]]]
 ) -> dict[str, dict[str, Number]]:
@@ -75,7 +80,8 @@ def steered_rates(
             for name in names
         }
 
-    kept = kept_json_many({name: (run.paths.steering_kept(name), job[2]) for name, job in jobs.items()}, compute)
+    entries = {name: (run.paths.steering_kept(name), job[2]) for name, job in jobs.items()}
+    kept = kept_json_many(entries, compute, chunk=SWEEP_CHUNK)
     return {name: {t.id: rates[t.id] for t in question_set.traits if t.id in rates} for name, rates in kept.items()}
 
 
