@@ -3,8 +3,11 @@
 Each stage writes its outputs under the run folder and, last, `stages/NAME.json` holding its
 results, its wall time and the FLOPs its linear layers' forwards ran
 (`interp.models.flops.counting_linear_flops`; `run.floors` sets them beside the machine's matmul
-peak). A stage whose marker exists is skipped, so an interrupted run picks up at the first
-unfinished stage when started again with the same preset.
+peak). A stage interrupted (Ctrl-C) or failed adds its time and FLOPs so far to
+`stages/partial/NAME.json`, and the invocation that completes it adds them to its own: what it kept
+(fine-tunes, measurements) is not done again, so the stage's time is the sum over its invocations.
+A stage whose marker exists is skipped, so an interrupted run picks up at the first unfinished stage
+when started again with the same preset.
 
 A preset changed since the run started is accepted when every changed field is read only by
 stages that have not completed (or that `--redo` runs again): the stages from the first reader on
@@ -241,13 +244,30 @@ class Run:
         self.log(f"[run ] {stage.name}: {stage.title}")
         from interp.models.flops import counting_linear_flops
 
+        partial = self.paths.partial(stage.name)
+        before = json.loads(partial.read_text()) if partial.is_file() else {"seconds": 0.0, "linear_flops": 0}
         start = time.perf_counter()
-        with counting_linear_flops() as tally:
-            results = stage.run(self)
-        seconds = time.perf_counter() - start
+        try:
+            with counting_linear_flops() as tally:
+                results = stage.run(self)
+        except BaseException:  # interrupted or failed: what it measured and kept counts when it resumes
+            spent = {
+                "seconds": before["seconds"] + time.perf_counter() - start,
+                "linear_flops": before["linear_flops"] + tally.flops,
+                "invocations": before.get("invocations", 0) + 1,
+            }
+            write_json_atomic(partial, spent)
+            raise
+        seconds = before["seconds"] + time.perf_counter() - start
         data = results.to_json() if hasattr(results, "to_json") else results
-        marker = {"stage": stage.name, "seconds": round(seconds, 2), "linear_flops": tally.flops, "results": data}
+        marker = {
+            "stage": stage.name,
+            "seconds": round(seconds, 2),
+            "linear_flops": before["linear_flops"] + tally.flops,
+            "results": data,
+        }
         write_json_atomic(self.marker(stage.name), marker)
+        partial.unlink(missing_ok=True)
         self.log(f"[done] {stage.name} in {seconds:.1f}s")
         return results
 
@@ -257,6 +277,7 @@ class Run:
         names = [stage.name for stage in stages]
         for stage in stages[names.index(name) :]:
             self.marker(stage.name).unlink(missing_ok=True)
+            self.paths.partial(stage.name).unlink(missing_ok=True)
             for folder in stage.outputs:
                 shutil.rmtree(self.out / folder, ignore_errors=True)
 

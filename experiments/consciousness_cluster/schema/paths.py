@@ -17,6 +17,10 @@ class RunPaths:
     def marker(self, stage: str) -> Path:
         return self.out / "stages" / f"{stage}.json"
 
+    def partial(self, stage: str) -> Path:
+        """The time and FLOPs of a stage's interrupted invocations, added to the one that completes it."""
+        return self.out / "stages" / "partial" / f"{stage}.json"
+
     def model_dir(self, key: str) -> Path:
         """`base` (the organism) or a variant's fine-tuned model."""
         return self.out / "models" / key

@@ -91,8 +91,9 @@ class Meta(Checked):
     wall_seconds: float
     """the sum of `stage_seconds`"""
     stage_seconds: dict[str, float] | None = None
-    """each stage's time, as its record gives it (a resumed stage: the invocation that completed it);
-    absent in files from earlier versions"""
+    """each stage's time, as its marker gives it (a stage resumed after Ctrl-C or a failure: summed over its
+    invocations; before that was recorded, the invocation that completed it); absent in files from earlier
+    versions"""
     organism: str | None = None
     """the built-in organism's base weights: "shipped" or "pretrained" (stages/base.json says why);
     absent for other models and in files from earlier versions"""

@@ -128,6 +128,45 @@ def test_a_stage_marker_counts_the_linear_forwards_the_stage_ran(tmp_path):
     assert json.loads(run.marker("b").read_text())["linear_flops"] == 0
 
 
+def test_an_interrupted_stage_adds_its_time_and_flops_to_the_invocation_that_completes_it(tmp_path):
+    """Killed after a 6 x 4 linear on 5 rows, then completed after one on 3 rows: the marker holds both
+    forwards' FLOPs and at least the time slept in each; the partial record is gone; a redo starts afresh."""
+    import time
+
+    import torch
+
+    layer = torch.nn.Linear(6, 4)
+    attempts = []
+
+    def flaky(run):
+        attempts.append(1)
+        with torch.no_grad():
+            layer(torch.zeros(5 if len(attempts) == 1 else 3, 6))
+        time.sleep(0.2)
+        if len(attempts) == 1:
+            raise KeyboardInterrupt
+        return {}
+
+    run = Run(load_preset("organism"), tmp_path, log=lambda s: None)
+    run.bind()
+    stage = Stage("a", "interrupted once", flaky, lambda c: "")
+    with pytest.raises(KeyboardInterrupt):
+        run.run_stage(stage)
+    partial = json.loads(run.paths.partial("a").read_text())
+    assert partial["linear_flops"] == 2 * 5 * 6 * 4 and partial["seconds"] >= 0.2 and partial["invocations"] == 1
+    assert not run.done("a")
+    run.run_stage(stage)
+    marker = json.loads(run.marker("a").read_text())
+    assert marker["linear_flops"] == 2 * 8 * 6 * 4 and marker["seconds"] >= 0.4
+    assert not run.paths.partial("a").exists()
+    with pytest.raises(KeyboardInterrupt):
+        attempts.clear()
+        run.invalidate_from([stage], "a")
+        run.run_stage(stage)
+    run.invalidate_from([stage], "a")
+    assert not run.paths.partial("a").exists()
+
+
 def test_run_folder_refuses_another_config(tmp_path):
     Run(load_preset("organism"), tmp_path).bind()
     other = load_preset("organism")
