@@ -195,7 +195,8 @@ class SampledClaims(Checked):
 @dataclass(frozen=True)
 class ModelEval(Checked):
     """One model's part of the eval stage (eval/MODEL/measured.json), kept as soon as it is measured so that an
-    interrupted stage resumes at the next model."""
+    interrupted stage resumes at the next model; kept with the model's path, the eval section of the config and
+    the question files' digests, so a record made with other questions or settings is measured again."""
 
     rates: dict[str, dict[str, Rate]]
     """question set -> trait -> rate"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from experiments.consciousness_cluster.schema.stages import (
 )
 from interp.finetune.config import FinetuneConfig
 from interp.finetune.data import load_jsonl, write_jsonl
+from interp.models.atomic import kept_json
 from interp.models.fields import Number
 
 __all__ = [
@@ -228,14 +230,22 @@ def run_eval(run: Run) -> EvalResult:
         run.log(f"  no {PLAIN}.yaml in {run.config.eval.question_dir} (or judge mode): the wording check is left out")
     results: dict[str, dict[str, dict[str, Rate]]] = {name: {} for name in sets}
     sampled, letter = {}, {}
+    qdir = run.path(run.config.eval.question_dir)
+    digests = {name: hashlib.sha256((qdir / f"{name}.yaml").read_bytes()).hexdigest() for name in sets}
     for key, path in model_paths(run).items():
         done = run.paths.model_eval(key)
-        if done.is_file():
-            part = ModelEval.from_json(json.loads(done.read_text()), str(done))
+        measured: list[str] = []
+
+        def compute(key: str = key, path: str = path, measured: list[str] = measured) -> dict:
+            measured.append(key)
+            return _eval_model(run, key, path, sets).to_json()
+
+        kept = kept_json(
+            done, {"model": str(path), "eval": run.config.to_dict()["eval"], "question_sets": digests}, compute
+        )
+        part = ModelEval.from_json(kept, str(done))
+        if not measured:
             run.log(f"  {key}: measured by an earlier invocation ({done})")
-        else:
-            part = _eval_model(run, key, path, sets)
-            write_json_atomic(done, part.to_json())
         for name in sets:
             results[name][key] = part.rates[name]
         if part.letter_measured:
