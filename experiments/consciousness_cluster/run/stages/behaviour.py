@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -232,19 +233,18 @@ def run_eval(run: Run) -> EvalResult:
     sampled, letter = {}, {}
     qdir = run.path(run.config.eval.question_dir)
     digests = {name: hashlib.sha256((qdir / f"{name}.yaml").read_bytes()).hexdigest() for name in sets}
+    settings = run.config.to_dict()["eval"]
+    measured: list[str] = []
+
+    def measure_model(key: str, path: str) -> dict[str, Any]:
+        measured.append(key)
+        return _eval_model(run, key, path, sets).to_json()
+
     for key, path in model_paths(run).items():
         done = run.paths.model_eval(key)
-        measured: list[str] = []
-
-        def compute(key: str = key, path: str = path, measured: list[str] = measured) -> dict:
-            measured.append(key)
-            return _eval_model(run, key, path, sets).to_json()
-
-        kept = kept_json(
-            done, {"model": str(path), "eval": run.config.to_dict()["eval"], "question_sets": digests}, compute
-        )
-        part = ModelEval.from_json(kept, str(done))
-        if not measured:
+        record = {"model": str(path), "eval": settings, "question_sets": digests}
+        part = ModelEval.from_json(kept_json(done, record, functools.partial(measure_model, key, path)), str(done))
+        if key not in measured:
             run.log(f"  {key}: measured by an earlier invocation ({done})")
         for name in sets:
             results[name][key] = part.rates[name]
