@@ -74,7 +74,8 @@ class Floors(Checked):
     """How far each stage ran from this machine's limit: its FLOPs at the measured matmul peak."""
 
     peaks: dict[str, float]
-    """dtype -> FLOP/s over the model's own products at 320 rows (interp.models.peak), at report time"""
+    """dtype -> FLOP/s over the model's own products, the faster of 320 and 2048 rows (run.floors.PEAK_TOKENS;
+    interp.models.peak), at report time"""
     threads: int
     """torch threads the peak was measured with"""
     stages: list[StageFloor]
